@@ -1,0 +1,50 @@
+import { crc16Hex } from './crc16.js';
+
+/**
+ * Serial line framing, v1: `JSON*CRC\n`, where CRC is four hex digits of CRC-16/CCITT-FALSE over
+ * the JSON text. Frames are 7-bit ASCII: the encoder escapes every non-ASCII character as \uXXXX,
+ * so "the JSON bytes" and the JSON characters are the same thing on both sides.
+ */
+export const MAX_FRAME_LENGTH = 512;
+
+export type FrameError = 'too_long' | 'not_ascii' | 'no_checksum' | 'checksum' | 'not_json';
+
+export type FrameDecodeResult = { ok: true; value: unknown } | { ok: false; error: FrameError; detail: string };
+
+export function encodeFrame(message: unknown): string {
+  const json = JSON.stringify(message).replace(
+    /[\u0080-\uffff]/g,
+    (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'),
+  );
+  const frame = `${json}*${crc16Hex(json)}\n`;
+  if (frame.length > MAX_FRAME_LENGTH) {
+    throw new RangeError(`frame of ${frame.length} bytes exceeds the ${MAX_FRAME_LENGTH}-byte limit`);
+  }
+  return frame;
+}
+
+/** Decodes one line (without its trailing newline; a trailing \r is tolerated). */
+export function decodeFrame(rawLine: string): FrameDecodeResult {
+  const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
+  if (line.length > MAX_FRAME_LENGTH - 1) {
+    return { ok: false, error: 'too_long', detail: `line of ${line.length} characters exceeds ${MAX_FRAME_LENGTH - 1}` };
+  }
+  if (/[^\x20-\x7e]/.test(line)) {
+    return { ok: false, error: 'not_ascii', detail: 'line holds control or non-ASCII characters' };
+  }
+  const star = line.lastIndexOf('*');
+  if (star < 0 || !/^[0-9A-Fa-f]{4}$/.test(line.slice(star + 1))) {
+    return { ok: false, error: 'no_checksum', detail: 'line does not end in *XXXX' };
+  }
+  const json = line.slice(0, star);
+  const expected = crc16Hex(json);
+  const given = line.slice(star + 1).toUpperCase();
+  if (given !== expected) {
+    return { ok: false, error: 'checksum', detail: `checksum ${given} does not match ${expected}` };
+  }
+  try {
+    return { ok: true, value: JSON.parse(json) as unknown };
+  } catch (err) {
+    return { ok: false, error: 'not_json', detail: (err as Error).message };
+  }
+}

@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { gradeSchema } from './grades.js';
+
+/** Version of the upstream record layout, carried in every record's `schema` field. */
+export const RECORD_SCHEMA_VERSION = 1;
+
+const isoTime = z.iso.datetime({ offset: true });
+export const terminalIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'terminal id: 1-64 letters, digits, "_" or "-" (it becomes an MQTT topic level)');
+export const areaCodeSchema = z.string().regex(/^\d{6}$/, 'administrative area code (行政区划代码) must be 6 digits');
+
+export const serviceSchema = z.object({
+  itemCode: z.string().trim().min(1, 'itemCode (事项编码) is required').max(64),
+  itemName: z.string().trim().min(1).max(200).optional(),
+  caseNo: z.string().trim().min(1, 'caseNo (办件编号) is required').max(64),
+});
+export type Service = z.infer<typeof serviceSchema>;
+
+export const invitationModeSchema = z.enum(['single', 'batch', 'theme']);
+export const outcomeSchema = z.enum(['rated', 'not_rated', 'cancelled']);
+export type Outcome = z.infer<typeof outcomeSchema>;
+
+/** Where and when, on every record: honest time (ARCHITECTURE invariant 4). */
+export const clockStampSchema = z.object({
+  synced: z.boolean(),
+  bootId: z.string().min(1),
+  monoMs: z.number().min(0),
+});
+export type ClockStamp = z.infer<typeof clockStampSchema>;
+
+const envelope = {
+  id: z.uuid({ version: 'v7' }),
+  schema: z.literal(RECORD_SCHEMA_VERSION),
+  terminalId: terminalIdSchema,
+  areaCode: areaCodeSchema,
+  hallCode: z.string().min(1).max(64),
+  windowNo: z.string().min(1).max(16),
+  flags: z.array(z.string().min(1)),
+  test: z.boolean(),
+  clock: clockStampSchema,
+  /** Per-terminal record sequence, gapless in the order records were stored. */
+  seq: z.number().int().positive(),
+};
+
+export const ratingSchema = z.object({
+  grade: gradeSchema,
+  gradeCode: z.number().int(),
+  reasons: z.array(z.string().min(1)),
+  reasonCatalogVersion: z.string().min(1).nullable(),
+  pressedAt: isoTime,
+  latencyMs: z.number().int().min(0),
+});
+
+export const invitationRecordSchema = z
+  .object({
+    ...envelope,
+    kind: z.literal('invitation'),
+    staffId: z.string().min(1).max(64),
+    services: z.array(serviceSchema).min(1),
+    mode: invitationModeSchema,
+    proxy: z.boolean(),
+    invitedAt: isoTime,
+    closedAt: isoTime,
+    outcome: outcomeSchema,
+    rating: ratingSchema.optional(),
+    channel: z.enum(['counter', 'receipt_qr']),
+  })
+  .refine((r) => (r.outcome === 'rated') === (r.rating !== undefined), {
+    message: 'a rating is present exactly when outcome is "rated"',
+    path: ['rating'],
+  });
+export type InvitationRecord = z.infer<typeof invitationRecordSchema>;
+
+export const eventTypeSchema = z.enum(['stray_press', 'late_device_report']);
+export const eventRecordSchema = z.object({
+  ...envelope,
+  kind: z.literal('event'),
+  staffId: z.string().min(1).max(64).nullable(),
+  type: eventTypeSchema,
+  at: isoTime,
+  detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+});
+export type EventRecord = z.infer<typeof eventRecordSchema>;
+
+export const upstreamRecordSchema = z.union([invitationRecordSchema, eventRecordSchema]);
+export type UpstreamRecord = z.infer<typeof upstreamRecordSchema>;

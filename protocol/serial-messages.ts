@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { gradeSchema } from './grades.js';
+
+/** Serial line protocol version carried in `hello`. */
+export const SERIAL_PROTOCOL_VERSION = 1;
+
+const seq = z.number().int().min(0).max(2 ** 31);
+const bootId = z.string().regex(/^[0-9a-f]{8,32}$/, 'boot id must be 8-32 lowercase hex digits');
+/** Invitation ids are UUIDs made by the bridge; the device only echoes them. */
+const invitationId = z.string().min(1).max(64);
+
+// Frames both sides send.
+const ack = z.object({ type: z.literal('ack'), seq, ack: seq });
+const heartbeat = z.object({ type: z.literal('hb'), seq });
+
+// Device to bridge.
+export const deviceHelloSchema = z.object({
+  type: z.literal('hello'),
+  seq,
+  proto: z.number().int().positive(),
+  fw: z.string().min(1).max(32),
+  serial: z.string().min(1).max(64),
+  boot: bootId,
+});
+const rating = z.object({
+  type: z.literal('rating'),
+  seq,
+  inv: invitationId,
+  grade: gradeSchema,
+  /** Device monotonic milliseconds from the invitation reaching the device to the press. */
+  latencyMs: z.number().int().min(0),
+});
+const expired = z.object({ type: z.literal('expired'), seq, inv: invitationId });
+const cancelled = z.object({ type: z.literal('cancelled'), seq, inv: invitationId });
+const stray = z.object({ type: z.literal('stray'), seq, grade: gradeSchema });
+
+export const deviceMessageSchema = z.discriminatedUnion('type', [
+  deviceHelloSchema,
+  rating,
+  expired,
+  cancelled,
+  stray,
+  ack,
+  heartbeat,
+]);
+export type DeviceMessage = z.infer<typeof deviceMessageSchema>;
+
+// Bridge to device.
+const bridgeHello = z.object({ type: z.literal('hello'), seq, proto: z.number().int().positive(), boot: bootId });
+const invite = z.object({
+  type: z.literal('invite'),
+  seq,
+  inv: invitationId,
+  timeoutMs: z.number().int().min(1000).max(600_000),
+});
+const cancel = z.object({ type: z.literal('cancel'), seq, inv: invitationId });
+
+export const bridgeMessageSchema = z.discriminatedUnion('type', [bridgeHello, invite, cancel, ack, heartbeat]);
+export type BridgeMessage = z.infer<typeof bridgeMessageSchema>;
+
+/** Frames that are resent until the peer acknowledges them; `ack` and `hb` are fire-and-forget. */
+export function isReliable(message: { type: string }): boolean {
+  return message.type !== 'ack' && message.type !== 'hb';
+}
+
+/** A message as handed to a link for sending: the link assigns the sequence number. */
+export type Unsequenced<M> = M extends unknown ? Omit<M, 'seq'> : never;
