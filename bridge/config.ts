@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { gradeCodeProfileNameSchema, DEFAULT_GRADE_CODE_PROFILE } from '../protocol/grades.js';
+import { areaCodeSchema, terminalIdSchema } from '../protocol/records.js';
+import { DEFAULT_TOPIC_PREFIX } from '../protocol/topics.js';
+
+/** The bridge's one config file (YAML or JSON). Every field is checked here, before anything starts. */
+export const bridgeConfigSchema = z.strictObject({
+  terminal: z.strictObject({
+    id: terminalIdSchema,
+    areaCode: areaCodeSchema,
+    hallCode: z.string().min(1).max(64),
+    hallName: z.string().min(1).max(100).optional(),
+    windowNo: z.string().min(1).max(16),
+  }),
+  serial: z.strictObject({
+    path: z.string().min(1, 'serial port path is required, e.g. /dev/ttyUSB0'),
+    baudRate: z.number().int().positive().default(115200),
+  }),
+  mqtt: z.strictObject({
+    url: z.url({ protocol: /^(mqtts?|wss?)$/, error: 'expected a broker URL such as mqtts://host:8883' }),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    clientId: z.string().min(1).max(128).optional(),
+    topicPrefix: z.string().min(1).default(DEFAULT_TOPIC_PREFIX),
+    gradeProfile: gradeCodeProfileNameSchema.default(DEFAULT_GRADE_CODE_PROFILE),
+    /** Records published and awaiting the province's acknowledgement at most. */
+    inflight: z.number().int().min(1).max(1000).default(64),
+    /** A record not acknowledged within this is published again (the province dedupes by id). */
+    ackTimeoutSeconds: z.number().positive().default(30),
+  }),
+  database: z.strictObject({
+    path: z.string().min(1),
+  }),
+  http: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+    })
+    .default({ host: '127.0.0.1', port: 8080 }),
+  invitation: z
+    .strictObject({
+      /** How long the citizen has to press (DOMAIN: vendors use about 10 s to 60 s). */
+      timeoutSeconds: z.number().min(1).max(600).default(30),
+      /** Past timeout + grace with no word from the device, the bridge closes the invitation itself. */
+      deviceGraceSeconds: z.number().min(0).max(600).default(10),
+    })
+    .default({ timeoutSeconds: 30, deviceGraceSeconds: 10 }),
+  log: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .default({ level: 'info' }),
+});
+export type BridgeConfig = z.infer<typeof bridgeConfigSchema>;
+export type BridgeConfigInput = z.input<typeof bridgeConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly problems: string[],
+  ) {
+    super(problems.length ? `${message}\n${problems.map((p) => `  - ${p}`).join('\n')}` : message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** One line per problem: `mqtt.url: expected a broker URL …`. */
+export function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(top level)'}: ${issue.message}`);
+}
+
+export function parseConfig(input: unknown, source = 'config'): BridgeConfig {
+  const result = bridgeConfigSchema.safeParse(input);
+  if (!result.success) throw new ConfigError(`${source} is invalid:`, describeIssues(result.error));
+  return result.data;
+}
+
+export function loadConfigFile(path: string): BridgeConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`, []);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid YAML/JSON: ${(err as Error).message}`, []);
+  }
+  return parseConfig(raw, `config file ${path}`);
+}

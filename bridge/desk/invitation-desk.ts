@@ -1,0 +1,220 @@
+import { EventEmitter } from 'node:events';
+import type { Grade } from '../../protocol/grades.js';
+import type { InvitationRequest } from '../../protocol/http-api.js';
+import type { Outcome, Service } from '../../protocol/records.js';
+import { RECORD_SCHEMA_VERSION } from '../../protocol/records.js';
+import { stamp, type Clock } from '../clock.js';
+import type { DeviceInfo, DeviceReport } from '../device/device-link.js';
+import type { Logger } from '../log.js';
+import type { Outbox } from '../store/outbox.js';
+import type { Settings } from '../store/settings.js';
+import type { StoredEvent, StoredInvitation } from '../store/stored-record.js';
+
+export interface TerminalIdentity {
+  terminalId: string;
+  areaCode: string;
+  hallCode: string;
+  windowNo: string;
+}
+
+export interface OpenInvitation {
+  id: string;
+  staffId: string;
+  services: Service[];
+  mode: InvitationRequest['mode'];
+  proxy: boolean;
+  test: boolean;
+  invitedAt: Date;
+  timeoutMs: number;
+}
+
+export type InvitationView =
+  | (OpenInvitation & { state: 'open' })
+  | { id: string; state: 'closed'; outcome: Outcome; record: StoredInvitation };
+
+/** A refusal the caller can show as is: `status` is the HTTP status it maps to. */
+export class DeskError extends Error {
+  constructor(
+    readonly status: 404 | 409 | 503,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DeskError';
+  }
+}
+
+export interface InvitationDeskOptions {
+  identity: TerminalIdentity;
+  outbox: Outbox;
+  settings: Settings;
+  clock: Clock;
+  newId(): string;
+  logger: Logger;
+  timeoutMs: number;
+  /** After timeout + grace with no word from the device, the desk closes the invitation itself. */
+  graceMs: number;
+  /** Asks the terminal to invite; returns false when the terminal cannot be reached. */
+  deviceReady(): boolean;
+  sendInvite(id: string, timeoutMs: number): void;
+}
+
+const STAFF_KEY = 'staff.signedIn';
+
+/**
+ * The window's invitation desk: who is signed in, the one open invitation, and turning what the
+ * terminal reports into exactly one record per invitation (一次一评) plus events for the rest.
+ */
+export class InvitationDesk extends EventEmitter<{
+  opened: [OpenInvitation];
+  closed: [StoredInvitation];
+  event: [StoredEvent];
+  staff: [string | null];
+}> {
+  private open: (OpenInvitation & { backstop: NodeJS.Timeout }) | undefined;
+
+  constructor(private readonly opts: InvitationDeskOptions) {
+    super();
+  }
+
+  get staffId(): string | null {
+    return this.opts.settings.get(STAFF_KEY) ?? null;
+  }
+
+  signIn(staffId: string): void {
+    this.opts.settings.set(STAFF_KEY, staffId);
+    this.emit('staff', staffId);
+  }
+
+  signOut(): void {
+    this.opts.settings.set(STAFF_KEY, null);
+    this.emit('staff', null);
+  }
+
+  current(): OpenInvitation | undefined {
+    if (!this.open) return undefined;
+    const { backstop: _backstop, ...view } = this.open;
+    return view;
+  }
+
+  invite(request: InvitationRequest): OpenInvitation {
+    const staffId = this.staffId;
+    if (!staffId) {
+      throw new DeskError(409, 'not_signed_in', `no staff member is signed in at window ${this.opts.identity.windowNo}; sign in first`);
+    }
+    if (this.open) {
+      throw new DeskError(409, 'invitation_open', `invitation ${this.open.id} is still open; wait for its outcome`);
+    }
+    if (!this.opts.deviceReady()) {
+      throw new DeskError(503, 'terminal_offline', 'the rating terminal is not responding on its serial line');
+    }
+    const invitation: OpenInvitation = {
+      id: this.opts.newId(),
+      staffId,
+      services: request.services,
+      mode: request.mode,
+      proxy: request.proxy,
+      test: request.test,
+      invitedAt: this.opts.clock.now(),
+      timeoutMs: this.opts.timeoutMs,
+    };
+    const backstop = setTimeout(() => this.closeOpen('not_rated', undefined, ['device_silent']), this.opts.timeoutMs + this.opts.graceMs);
+    this.open = { ...invitation, backstop };
+    this.opts.sendInvite(invitation.id, invitation.timeoutMs);
+    this.emit('opened', invitation);
+    return invitation;
+  }
+
+  lookup(id: string): InvitationView | undefined {
+    const open = this.current();
+    if (open?.id === id) return { ...open, state: 'open' };
+    const stored = this.opts.outbox.get(id);
+    if (stored?.record.kind !== 'invitation') return undefined;
+    return { id, state: 'closed', outcome: stored.record.outcome, record: stored.record };
+  }
+
+  /** Handles one report from the terminal. Throws if it could not be stored (the device resends). */
+  onDeviceReport(report: DeviceReport, device: DeviceInfo | undefined): void {
+    if (report.type === 'stray') {
+      this.storeEvent('stray_press', { grade: report.grade }, report.seq, device);
+      return;
+    }
+    const outcome: Outcome = report.type === 'rating' ? 'rated' : report.type === 'expired' ? 'not_rated' : 'cancelled';
+    if (this.open?.id === report.inv) {
+      const rating = report.type === 'rating' ? { grade: report.grade, latencyMs: report.latencyMs } : undefined;
+      this.closeOpen(outcome, rating, []);
+      return;
+    }
+    const closed = this.opts.outbox.get(report.inv);
+    if (closed?.record.kind === 'invitation' && closed.record.outcome === outcome) return; // a resend
+    // The invitation was closed otherwise (e.g. the device was silent past its deadline), or is
+    // unknown: the report is kept as an event, and the invitation keeps its one outcome.
+    this.storeEvent('late_device_report', {
+      invitationId: report.inv,
+      report: report.type,
+      grade: report.type === 'rating' ? report.grade : null,
+    }, report.seq, device);
+  }
+
+  stop(): void {
+    if (this.open) clearTimeout(this.open.backstop);
+  }
+
+  private closeOpen(outcome: Outcome, rating: { grade: Grade; latencyMs: number } | undefined, flags: string[]): void {
+    const open = this.open;
+    if (!open) return;
+    const { identity, clock } = this.opts;
+    const record: StoredInvitation = {
+      id: open.id,
+      kind: 'invitation',
+      schema: RECORD_SCHEMA_VERSION,
+      ...identity,
+      staffId: open.staffId,
+      services: open.services,
+      mode: open.mode,
+      proxy: open.proxy,
+      invitedAt: open.invitedAt.toISOString(),
+      closedAt: clock.now().toISOString(),
+      outcome,
+      ...(rating && {
+        rating: {
+          grade: rating.grade,
+          reasons: [],
+          reasonCatalogVersion: null,
+          // The device measures latency on its own monotonic clock from the moment it was invited.
+          pressedAt: new Date(open.invitedAt.getTime() + rating.latencyMs).toISOString(),
+          latencyMs: rating.latencyMs,
+        },
+      }),
+      channel: 'counter',
+      flags,
+      test: open.test,
+      clock: stamp(clock),
+    };
+    this.opts.outbox.append(record);
+    clearTimeout(open.backstop);
+    this.open = undefined;
+    this.opts.logger.info({ id: record.id, outcome, grade: rating?.grade }, 'invitation closed');
+    this.emit('closed', record);
+  }
+
+  private storeEvent(type: StoredEvent['type'], detail: StoredEvent['detail'], seq: number, device: DeviceInfo | undefined): void {
+    const { identity, clock } = this.opts;
+    const event: StoredEvent = {
+      id: this.opts.newId(),
+      kind: 'event',
+      schema: RECORD_SCHEMA_VERSION,
+      ...identity,
+      staffId: this.staffId,
+      type,
+      at: clock.now().toISOString(),
+      detail: { ...detail, device: device?.serial ?? null },
+      flags: [],
+      test: false,
+      clock: stamp(clock),
+    };
+    // A resent report from the same device boot is stored once.
+    const sourceKey = device ? `${device.serial}/${device.boot}/${seq}` : null;
+    if (this.opts.outbox.append(event, sourceKey)) this.emit('event', event);
+  }
+}

@@ -1,0 +1,139 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { z } from 'zod';
+import { invitationRequestSchema, signInRequestSchema } from '../../protocol/http-api.js';
+import { DeskError, type InvitationDesk } from '../desk/invitation-desk.js';
+import type { Logger } from '../log.js';
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** What the API serves; the Bridge provides it. */
+export interface ApiContext {
+  desk: InvitationDesk;
+  logger: Logger;
+  status(): unknown;
+  /** Counts refused requests, by error code, for status and telemetry. */
+  countRejected(code: string): void;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+type Handler = (ctx: ApiContext, req: IncomingMessage, params: string[]) => Promise<[number, unknown]> | [number, unknown];
+
+const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
+  ['GET', /^\/api\/v1\/status$/, (ctx) => [200, ctx.status()]],
+  [
+    'POST',
+    /^\/api\/v1\/staff\/sign-in$/,
+    async (ctx, req) => {
+      const { staffId } = parseBody(signInRequestSchema, await readJson(req));
+      ctx.desk.signIn(staffId);
+      return [200, { staffId }];
+    },
+  ],
+  [
+    'POST',
+    /^\/api\/v1\/staff\/sign-out$/,
+    (ctx) => {
+      ctx.desk.signOut();
+      return [200, { staffId: null }];
+    },
+  ],
+  [
+    'POST',
+    /^\/api\/v1\/invitations$/,
+    async (ctx, req) => {
+      const request = parseBody(invitationRequestSchema, await readJson(req));
+      const invitation = ctx.desk.invite(request);
+      return [201, { ...invitation, state: 'open' }];
+    },
+  ],
+  [
+    'GET',
+    /^\/api\/v1\/invitations\/current$/,
+    (ctx) => [200, { invitation: ctx.desk.current() ?? null }],
+  ],
+  [
+    'GET',
+    /^\/api\/v1\/invitations\/([^/]+)$/,
+    (ctx, _req, [id]) => {
+      const view = ctx.desk.lookup(decodeURIComponent(id ?? ''));
+      if (!view) throw new HttpError(404, 'not_found', `no invitation ${id} at this window`);
+      return [200, view];
+    },
+  ],
+];
+
+/** The bridge's local HTTP API, v1: staff sign-in, invitations, status. */
+export function createApiServer(ctx: ApiContext): Server {
+  return createServer((req, res) => {
+    void route(ctx, req, res);
+  });
+}
+
+async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  try {
+    const matches = ROUTES.filter(([, pattern]) => pattern.test(path));
+    if (matches.length === 0) throw new HttpError(404, 'not_found', `no such endpoint: ${path}`);
+    const match = matches.find(([method]) => method === req.method);
+    if (!match) throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}`);
+    const [, pattern, handler] = match;
+    const params = (pattern.exec(path) ?? []).slice(1);
+    const [status, body] = await handler(ctx, req, params);
+    send(res, status, body);
+  } catch (err) {
+    const error =
+      err instanceof HttpError
+        ? err
+        : err instanceof DeskError
+          ? new HttpError(err.status, err.code, err.message)
+          : new HttpError(500, 'internal', 'internal error; see the bridge log');
+    if (error.code === 'internal') ctx.logger.error({ err, path }, 'request failed');
+    ctx.countRejected(error.code);
+    send(res, error.status, { error: { code: error.code, message: error.message, ...(error.field && { field: error.field }) } });
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/json\b/i.test(type)) {
+    throw new HttpError(415, 'unsupported_media_type', 'send the body as JSON with content-type: application/json');
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'body_too_large', `body exceeds ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new HttpError(400, 'invalid_json', `body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue?.path.join('.') || undefined;
+  const message = result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+  throw new HttpError(400, 'invalid_request', message, field);
+}

@@ -1,0 +1,103 @@
+import type { AckStatus } from '../../protocol/acks.js';
+import type { Db } from './database.js';
+import type { StoredRecord } from './stored-record.js';
+
+export interface OutboxEntry {
+  seq: number;
+  record: StoredRecord;
+}
+
+export interface OutboxCounts {
+  pending: number;
+  acked: number;
+  quarantined: number;
+  /** created_at of the oldest pending record, if any. */
+  oldestPendingAt: string | null;
+}
+
+export interface QuarantinedEntry {
+  seq: number;
+  id: string;
+  reason: string | null;
+}
+
+/**
+ * Every record the terminal makes, in the order made. A record stays `pending` until the
+ * province acknowledges it; rejected ones are quarantined, never deleted.
+ */
+export class Outbox {
+  private readonly insert;
+  private readonly byId;
+  private readonly pendingAfter;
+  private readonly setState;
+  private readonly counts;
+  private readonly quarantinedList;
+
+  constructor(private readonly db: Db) {
+    this.insert = db.prepare(
+      `INSERT INTO records (id, kind, body, source_key, created_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT DO NOTHING`,
+    );
+    this.byId = db.prepare(`SELECT seq, body, state FROM records WHERE id = ?`);
+    this.pendingAfter = db.prepare(
+      `SELECT seq, body FROM records WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?`,
+    );
+    this.setState = db.prepare(
+      `UPDATE records SET state = ?, ack_status = ?, ack_reason = ?, acked_at = ? WHERE id = ? AND state = 'pending'`,
+    );
+    this.counts = db.prepare(
+      `SELECT
+         SUM(state = 'pending') AS pending, SUM(state = 'acked') AS acked,
+         SUM(state = 'quarantined') AS quarantined,
+         MIN(CASE WHEN state = 'pending' THEN created_at END) AS oldestPendingAt
+       FROM records`,
+    );
+    this.quarantinedList = db.prepare(
+      `SELECT seq, id, ack_reason AS reason FROM records WHERE state = 'quarantined' ORDER BY seq DESC LIMIT ?`,
+    );
+  }
+
+  /**
+   * Durably stores a record (one synchronous=FULL commit). Storing the same id, or the same
+   * source key (a device event resent), again is a no-op: returns false.
+   */
+  append(record: StoredRecord, sourceKey: string | null = null): boolean {
+    const info = this.insert.run(record.id, record.kind, JSON.stringify(record), sourceKey, new Date().toISOString());
+    return info.changes === 1;
+  }
+
+  get(id: string): (OutboxEntry & { state: string }) | undefined {
+    const row = this.byId.get(id) as { seq: number; body: string; state: string } | undefined;
+    return row && { seq: row.seq, state: row.state, record: JSON.parse(row.body) as StoredRecord };
+  }
+
+  /** Pending records after `afterSeq`, oldest first. */
+  pending(afterSeq: number, limit: number): OutboxEntry[] {
+    const rows = this.pendingAfter.all(afterSeq, limit) as { seq: number; body: string }[];
+    return rows.map((row) => ({ seq: row.seq, record: JSON.parse(row.body) as StoredRecord }));
+  }
+
+  /** Applies a province acknowledgement; returns how many pending records it settled. */
+  settle(ids: readonly string[], status: AckStatus, reason: string | undefined, at: Date): number {
+    const state = status === 'rejected' ? 'quarantined' : 'acked';
+    let changed = 0;
+    this.db.transaction(() => {
+      for (const id of ids) changed += this.setState.run(state, status, reason ?? null, at.toISOString(), id).changes;
+    })();
+    return changed;
+  }
+
+  stats(): OutboxCounts {
+    const row = this.counts.get() as Record<keyof OutboxCounts, number | string | null>;
+    return {
+      pending: Number(row.pending ?? 0),
+      acked: Number(row.acked ?? 0),
+      quarantined: Number(row.quarantined ?? 0),
+      oldestPendingAt: (row.oldestPendingAt as string | null) ?? null,
+    };
+  }
+
+  quarantined(limit = 20): QuarantinedEntry[] {
+    return this.quarantinedList.all(limit) as QuarantinedEntry[];
+  }
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { invitationModeSchema, serviceSchema } from './records.js';
+
+/** Bodies of the bridge's local HTTP API, v1 (used by the staff console and business systems). */
+export const staffIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'staffId (工号): 1-64 letters, digits, ".", "_" or "-"');
+
+export const signInRequestSchema = z.strictObject({ staffId: staffIdSchema });
+
+export const invitationRequestSchema = z
+  .strictObject({
+    services: z.array(serviceSchema).min(1, 'at least one service (事项) is required').max(50),
+    /** single: one case; batch (批量): several cases of one item; theme (一件事): linked items. */
+    mode: invitationModeSchema.optional(),
+    /** Assisted or proxy service (帮办代办): still one rating. */
+    proxy: z.boolean().default(false),
+    /** Training or provisioning: marked test, never counted. */
+    test: z.boolean().default(false),
+  })
+  .superRefine((req, ctx) => {
+    const n = req.services.length;
+    const mode = req.mode ?? (n === 1 ? 'single' : undefined);
+    if (!mode) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mode'],
+        message: 'mode is required with more than one service: "batch" (cases of one item) or "theme" (一件事)',
+      });
+      return;
+    }
+    if (mode === 'single' && n !== 1) {
+      ctx.addIssue({ code: 'custom', path: ['services'], message: `mode "single" takes exactly one service, got ${n}` });
+    }
+    if (mode !== 'single' && n < 2) {
+      ctx.addIssue({ code: 'custom', path: ['services'], message: `mode "${mode}" takes two or more services` });
+    }
+    if (mode === 'batch' && new Set(req.services.map((s) => s.itemCode)).size > 1) {
+      ctx.addIssue({ code: 'custom', path: ['services'], message: 'a batch is several cases of one item: itemCode must be the same' });
+    }
+    const seen = new Set<string>();
+    req.services.forEach((s, i) => {
+      if (seen.has(s.caseNo)) {
+        ctx.addIssue({ code: 'custom', path: ['services', i, 'caseNo'], message: `case ${s.caseNo} is listed twice` });
+      }
+      seen.add(s.caseNo);
+    });
+  })
+  .transform((req) => ({ ...req, mode: req.mode ?? 'single' }));
+export type InvitationRequest = z.output<typeof invitationRequestSchema>;

@@ -1,0 +1,36 @@
+import type { LinkTimers } from '../../protocol/link.js';
+
+/** A clock that moves only when the test says so: deterministic timeouts and resends. */
+export class ManualTimers implements LinkTimers {
+  private time = 0;
+  private nextHandle = 1;
+  private readonly queue = new Map<number, { at: number; fn: () => void }>();
+
+  now(): number {
+    return this.time;
+  }
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const handle = this.nextHandle++;
+    this.queue.set(handle, { at: this.time + ms, fn });
+    return handle;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.queue.delete(handle as number);
+  }
+
+  /** Moves time forward, firing due timers in order (including ones they schedule). */
+  advance(ms: number): void {
+    const end = this.time + ms;
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const entry of this.queue) if (entry[1].at <= end && (!next || entry[1].at < next[1].at)) next = entry;
+      if (!next) break;
+      this.queue.delete(next[0]);
+      this.time = next[1].at;
+      next[1].fn();
+    }
+    this.time = end;
+  }
+}

@@ -1,0 +1,147 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { TerminalCore } from '../../firmware/core/terminal-core.js';
+import type { TerminalHardware } from '../../firmware/core/hardware.js';
+import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
+import { deviceMessageSchema, type DeviceMessage } from '../../protocol/serial-messages.js';
+import { ManualTimers } from '../support/manual-timers.js';
+
+/** The core on fake hardware, with the test playing the bridge at the other end of the line. */
+function rig() {
+  const timers = new ManualTimers();
+  const sent: DeviceMessage[] = [];
+  const leds: boolean[][] = [];
+  const beeps: number[] = [];
+  const hw: TerminalHardware = {
+    timers,
+    setLeds: (pattern) => leds.push([...pattern]),
+    beep: (ms) => beeps.push(ms),
+    write: (frame) => {
+      const decoded = decodeFrame(frame.slice(0, -1));
+      if (!decoded.ok) throw new Error(`core wrote a bad frame: ${frame}`);
+      sent.push(deviceMessageSchema.parse(decoded.value));
+    },
+  };
+  const core = new TerminalCore(hw, { serial: 'T-1', bootId: 'abcdef01', debounceMs: 30, thanksMs: 1000, link: { resendMs: 200, maxResendMs: 800, heartbeatMs: 10_000 } });
+  let bridgeSeq = 100;
+  const fromBridge = (message: Record<string, unknown>): void => core.receiveLine(encodeFrame({ ...message, seq: bridgeSeq++ }).slice(0, -1));
+  const ackAll = (): void => {
+    for (const m of sent.filter((m) => m.type !== 'ack' && m.type !== 'hb')) fromBridge({ type: 'ack', ack: m.seq });
+  };
+  const press = (i: number): void => {
+    core.buttonEdge(i, true);
+    timers.advance(100);
+    core.buttonEdge(i, false);
+    timers.advance(100);
+  };
+  /** Every transmission of a type, resends included. */
+  const transmissions = (type: string) => sent.filter((m) => m.type === type);
+  /** Distinct reports of a type (a resend has the same sequence number). */
+  const reports = (type: string) => transmissions(type).filter((m, i, all) => all.findIndex((o) => o.seq === m.seq) === i);
+  return { core, timers, sent, leds, beeps, fromBridge, ackAll, press, reports, transmissions };
+}
+
+describe('terminal core', () => {
+  let r: ReturnType<typeof rig>;
+  beforeEach(() => {
+    r = rig();
+    r.core.start();
+  });
+
+  it('says hello with firmware version, serial, protocol and boot id', () => {
+    expect(r.sent[0]).toMatchObject({ type: 'hello', proto: 1, serial: 'T-1', boot: 'abcdef01', fw: expect.any(String) });
+  });
+
+  it('reports a press with no invitation as a stray press, not a rating', async () => {
+    r.press(0);
+    await Promise.resolve();
+    expect(r.reports('stray')).toEqual([expect.objectContaining({ grade: 'very_satisfied' })]);
+    expect(r.reports('rating')).toHaveLength(0);
+  });
+
+  it('accepts exactly one press per invitation and lights the chosen grade', async () => {
+    r.fromBridge({ type: 'invite', inv: 'inv-1', timeoutMs: 5000 });
+    await Promise.resolve();
+    expect(r.core.state).toBe('invited');
+    expect(r.leds.at(-1)).toEqual([true, true, true, true, true]);
+    r.timers.advance(1500);
+    r.press(3);
+    r.press(0);
+    expect(r.reports('rating')).toEqual([expect.objectContaining({ inv: 'inv-1', grade: 'dissatisfied', latencyMs: 1500 })]);
+    expect(r.leds.at(-1)).toEqual([false, false, false, true, false]);
+    expect(r.core.counters.ignoredPresses).toBe(1);
+    r.timers.advance(1000);
+    expect(r.core.state).toBe('idle');
+  });
+
+  it('filters contact bounce: a burst of edges is one press', () => {
+    for (let i = 0; i < 5; i++) {
+      r.core.buttonEdge(2, true);
+      r.timers.advance(2);
+      r.core.buttonEdge(2, false);
+      r.timers.advance(2);
+    }
+    expect(r.reports('stray')).toHaveLength(1);
+    expect(r.core.counters.bounces).toBe(4);
+  });
+
+  it('times out an invitation on the device and reports it expired', async () => {
+    r.fromBridge({ type: 'invite', inv: 'inv-2', timeoutMs: 3000 });
+    await Promise.resolve();
+    r.timers.advance(2999);
+    expect(r.reports('expired')).toHaveLength(0);
+    r.timers.advance(1);
+    expect(r.reports('expired')).toEqual([expect.objectContaining({ inv: 'inv-2' })]);
+    expect(r.core.state).toBe('idle');
+  });
+
+  it('confirms a cancel only while the invitation is open', async () => {
+    r.fromBridge({ type: 'invite', inv: 'inv-3', timeoutMs: 3000 });
+    await Promise.resolve();
+    r.fromBridge({ type: 'cancel', inv: 'inv-3' });
+    await Promise.resolve();
+    expect(r.reports('cancelled')).toEqual([expect.objectContaining({ inv: 'inv-3' })]);
+    r.fromBridge({ type: 'cancel', inv: 'inv-3' });
+    await Promise.resolve();
+    expect(r.reports('cancelled')).toHaveLength(1);
+  });
+
+  it('resends a report until it is acknowledged, then stops', async () => {
+    r.press(4);
+    const stray = r.reports('stray')[0]!;
+    r.timers.advance(200);
+    r.timers.advance(400);
+    expect(r.transmissions('stray').filter((m) => m.seq === stray.seq)).toHaveLength(3);
+    r.ackAll();
+    r.timers.advance(5000);
+    expect(r.transmissions('stray')).toHaveLength(3);
+    expect(r.core.unacknowledged).toBe(0);
+  });
+
+  it('acknowledges each bridge frame and handles a resent one once', async () => {
+    const invite = encodeFrame({ type: 'invite', inv: 'inv-4', timeoutMs: 3000, seq: 7 }).slice(0, -1);
+    r.core.receiveLine(invite);
+    await Promise.resolve();
+    await Promise.resolve();
+    r.core.receiveLine(invite);
+    await Promise.resolve();
+    expect(r.transmissions('ack').filter((m) => m.type === 'ack' && m.ack === 7)).toHaveLength(2);
+    expect(r.beeps.filter((ms) => ms === 120)).toHaveLength(1);
+  });
+
+  it('answers a bridge hello with its own hello and replays unacknowledged reports', async () => {
+    r.press(1);
+    const before = r.transmissions('stray').length;
+    r.fromBridge({ type: 'hello', proto: 1, boot: '12345678' });
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(r.reports('hello')).toHaveLength(2);
+    expect(r.transmissions('stray').length).toBe(before + 1);
+  });
+
+  it('counts and drops a frame with a bad checksum without acting on it', () => {
+    const line = encodeFrame({ type: 'invite', inv: 'inv-5', timeoutMs: 3000, seq: 9 }).slice(0, -1);
+    r.core.receiveLine(line.replace('inv-5', 'inv-6'));
+    expect(r.core.state).toBe('idle');
+    expect(r.core.counters.link.rejected.checksum).toBe(1);
+  });
+});
