@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { v7 as uuidv7 } from 'uuid';
 import { FIRMWARE_VERSION } from '../firmware/core/terminal-core.js';
 import type { Ack } from '../protocol/acks.js';
-import type { LinkRejectReason, LinkTimers } from '../protocol/link.js';
+import { hostTimers, type LinkRejectReason, type LinkTimers } from '../protocol/link.js';
 import { SERIAL_PROTOCOL_VERSION } from '../protocol/serial-messages.js';
-import { systemClock, systemTimers, type Clock } from './clock.js';
+import { systemClock, type Clock } from './clock.js';
 import type { BridgeConfig } from './config.js';
 import { DeviceLink, type DeviceInfo, type DeviceLinkStatus, type OpenSerialPort } from './device/device-link.js';
 import { InvitationDesk, type OpenInvitation } from './desk/invitation-desk.js';
@@ -80,7 +80,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       path: config.serial.path,
       baudRate: config.serial.baudRate,
       openPort: deps.openPort,
-      timers: deps.timers ?? systemTimers,
+      timers: deps.timers ?? hostTimers,
       bootId: clock.bootId,
       logger,
       link: deps.linkTiming,

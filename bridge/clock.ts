@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { LinkTimers } from '../protocol/link.js';
 import type { ClockStamp } from '../protocol/records.js';
 
 /** Wall time, monotonic time and whether the wall clock can be trusted; injected everywhere. */
@@ -31,9 +30,3 @@ export function systemClock(options: { synced?: boolean; bootId?: string } = {})
     bootId,
   };
 }
-
-export const systemTimers: LinkTimers = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { explain } from '../protocol/issues.js';
 import { gradeCodeProfileNameSchema, DEFAULT_GRADE_CODE_PROFILE } from '../protocol/grades.js';
 import { areaCodeSchema, terminalIdSchema } from '../protocol/records.js';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/topics.js';
@@ -64,14 +65,9 @@ export class ConfigError extends Error {
   }
 }
 
-/** One line per problem: `mqtt.url: expected a broker URL …`. */
-export function describeIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(top level)'}: ${issue.message}`);
-}
-
 export function parseConfig(input: unknown, source = 'config'): BridgeConfig {
-  const result = bridgeConfigSchema.safeParse(input);
-  if (!result.success) throw new ConfigError(`${source} is invalid:`, describeIssues(result.error));
+  const result = explain(bridgeConfigSchema, input);
+  if (!result.ok) throw new ConfigError(`${source} is invalid:`, result.problems);
   return result.data;
 }
 

@@ -6,3 +6,4 @@ export * from './link.js';
 export * from './records.js';
 export * from './acks.js';
 export * from './topics.js';
+export * from './issues.js';

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { explain } from './issues.js';
 import { decodeFrame, encodeFrame, type FrameError } from './frame.js';
 import { isReliable, type Unsequenced } from './serial-messages.js';
 
@@ -8,6 +9,13 @@ export interface LinkTimers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
 }
+
+/** Timers of any JavaScript host with the web-standard globals (Node, browsers); an MCU brings its own. */
+export const hostTimers: LinkTimers = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
 
 export type LinkRejectReason = FrameError | 'schema' | 'unsendable';
 
@@ -102,12 +110,8 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
   receive(line: string): void {
     const decoded = decodeFrame(line);
     if (!decoded.ok) return this.reject(decoded.error, decoded.detail);
-    const parsed = this.opts.schema.safeParse(decoded.value);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = issue && issue.path.length ? issue.path.join('.') : 'frame';
-      return this.reject('schema', `${where}: ${issue?.message ?? 'invalid'}`);
-    }
+    const parsed = explain(this.opts.schema, decoded.value);
+    if (!parsed.ok) return this.reject('schema', parsed.problems.join('; '));
     const message = parsed.data;
     this.counters.framesIn += 1;
     this.lastRxAt = this.opts.timers.now();

@@ -139,7 +139,7 @@ export class DeviceLink extends EventEmitter<{
   }
 
   private scheduleReopen(): void {
-    if (this.stopped || this.reconnectTimer?.hasRef()) return;
+    if (this.stopped || this.reconnectTimer) return;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       if (!this.stopped) this.openPort();

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { z } from 'zod';
+import { explain } from '../../protocol/issues.js';
 import { invitationRequestSchema, signInRequestSchema } from '../../protocol/http-api.js';
 import { DeskError, type InvitationDesk } from '../desk/invitation-desk.js';
 import type { Logger } from '../log.js';
@@ -130,10 +131,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 }
 
 function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
-  const result = schema.safeParse(body);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const field = issue?.path.join('.') || undefined;
-  const message = result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-  throw new HttpError(400, 'invalid_request', message, field);
+  const result = explain(schema, body);
+  if (result.ok) return result.data;
+  throw new HttpError(400, 'invalid_request', result.problems.join('; '), result.fields[0]);
 }

@@ -4,7 +4,7 @@ import { ackSchema, type Ack } from '../../protocol/acks.js';
 import type { GradeCodeProfileName } from '../../protocol/grades.js';
 import { terminalTopics, type TerminalTopics } from '../../protocol/topics.js';
 import type { Clock } from '../clock.js';
-import { describeIssues } from '../config.js';
+import { explain } from '../../protocol/issues.js';
 import type { Logger } from '../log.js';
 import type { Outbox } from '../store/outbox.js';
 import { toUpstream } from '../store/stored-record.js';
@@ -177,16 +177,18 @@ export class Uplink extends EventEmitter<{
   }
 
   private onAck(payload: Buffer): void {
-    let ack: Ack;
+    let parsed;
     try {
-      const parsed = ackSchema.safeParse(JSON.parse(payload.toString('utf8')));
-      if (!parsed.success) throw new Error(describeIssues(parsed.error).join('; '));
-      ack = parsed.data;
+      parsed = explain(ackSchema, JSON.parse(payload.toString('utf8')));
     } catch (err) {
+      parsed = { ok: false as const, problems: [`not JSON: ${(err as Error).message}`] };
+    }
+    if (!parsed.ok) {
       this.counts.invalidAcks += 1;
-      this.opts.logger.warn({ err: (err as Error).message, topic: this.topics.acks }, 'invalid ack ignored');
+      this.opts.logger.warn({ problems: parsed.problems, topic: this.topics.acks }, 'invalid ack ignored');
       return;
     }
+    const ack: Ack = parsed.data;
     const settled = this.opts.outbox.settle(ack.ids, ack.status, ack.reason, this.opts.clock.now());
     for (const id of ack.ids) this.inflight.delete(id);
     if (ack.status === 'rejected') {

@@ -9,6 +9,7 @@ import {
 import { BUTTON_COUNT, type TerminalHardware } from './hardware.js';
 
 export const FIRMWARE_VERSION = '0.1.0';
+export const DEFAULT_DEBOUNCE_MS = 30;
 
 export interface TerminalCoreOptions {
   /** Device serial number, reported in hello. */
@@ -55,7 +56,7 @@ export class TerminalCore {
     private readonly hw: TerminalHardware,
     private readonly opts: TerminalCoreOptions,
   ) {
-    this.debounceMs = opts.debounceMs ?? 30;
+    this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.thanksMs = opts.thanksMs ?? 2000;
     this.link = new LinkEndpoint<BridgeMessage, DeviceMessage>({
       schema: bridgeMessageSchema,

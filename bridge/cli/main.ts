@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { BRIDGE_VERSION } from '../bridge.js';
+import { ConfigError } from '../config.js';
+import { DatabaseError } from '../store/database.js';
+import { intFlag } from './flags.js';
+
+const program = new Command()
+  .name('hcp')
+  .description('好差评 counter evaluation terminal: bridge, simulator and field tools')
+  .version(BRIDGE_VERSION)
+  .showHelpAfterError();
+
+program
+  .command('start')
+  .description('run a simulated service hall: virtual terminals, bridges, embedded broker, province emulator')
+  .option('-w, --windows <n>', 'number of service windows', intFlag(1, 50), 3)
+  .option('--seed <n>', 'random seed for the scripted citizens and staff', intFlag(0, 2 ** 31), 1)
+  .option('--duration <seconds>', 'stop after this long (0: run until Ctrl-C)', intFlag(0, 86_400), 0)
+  .option('--timeout <seconds>', 'invitation timeout on the terminals', intFlag(1, 600), 12)
+  .option('--broker-port <port>', 'embedded MQTT broker port (0: any free port)', intFlag(0, 65535), 0)
+  .option('--http-port <port>', 'HTTP API port of window 1; window n gets port + n - 1 (0: any free port)', intFlag(0, 65535), 0)
+  .option('--data-dir <dir>', 'where the bridges keep their databases (default: a temporary folder)')
+  .action(async (options) => {
+    const { startHallCommand } = await import('./start.js');
+    await startHallCommand(options);
+  });
+
+program
+  .command('run')
+  .description('run one bridge against a real terminal and broker')
+  .requiredOption('-c, --config <file>', 'bridge config file (YAML or JSON)')
+  .action(async ({ config }: { config: string }) => {
+    const { runBridge } = await import('./run.js');
+    await runBridge(config);
+  });
+
+const sim = program.command('sim').description('run one part of the simulator on its own');
+sim
+  .command('broker')
+  .description('an embedded MQTT broker')
+  .option('--port <port>', 'port to listen on', intFlag(0, 65535), 1883)
+  .action(async ({ port }: { port: number }) => {
+    const { runBrokerCommand } = await import('./sim.js');
+    await runBrokerCommand(port);
+  });
+sim
+  .command('province')
+  .description('the province emulator: validates, dedupes and acknowledges records')
+  .requiredOption('--url <url>', 'broker URL, e.g. mqtt://127.0.0.1:1883')
+  .option('--prefix <prefix>', 'topic prefix', 'hcp/v1')
+  .action(async ({ url, prefix }: { url: string; prefix: string }) => {
+    const { runProvinceCommand } = await import('./sim.js');
+    await runProvinceCommand(url, prefix);
+  });
+
+try {
+  await program.parseAsync();
+} catch (err) {
+  if (err instanceof ConfigError || err instanceof DatabaseError) {
+    console.error(`hcp: ${err.message}`);
+    process.exit(2);
+  }
+  throw err;
+}

@@ -1,0 +1,378 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { pino } from 'pino';
+import { ackSchema, type Ack, type AckStatus } from '../protocol/acks.js';
+import { describeIssues, requiredFieldMessages } from '../protocol/issues.js';
+import { upstreamRecordSchema, type UpstreamRecord } from '../protocol/records.js';
+import { allRecordsFilter, DEFAULT_TOPIC_PREFIX, terminalIdOfRecordsTopic, terminalTopics } from '../protocol/topics.js';
+
+/** The subset of a pino logger the emulator uses (a pino logger fits). */
+export interface ProvinceLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface ProvinceEmulatorOptions {
+  /** Broker URL, e.g. `EmbeddedBroker.url`. */
+  url: string;
+  /** Topic prefix; records are read from `${prefix}/+/records`. Default `hcp/v1`. */
+  prefix?: string;
+  clientId?: string;
+  /** Hold every ack this long before publishing it (slow-province fault). Default 0. */
+  ackDelayMs?: number;
+  /** Clock for `serverTime` in acks. */
+  now?: () => Date;
+  /** Most ids in one ack message; a batch this full is sent at once. Default 500. */
+  maxAckBatch?: number;
+  /** Default: pino at level `warn` (unreadable messages and MQTT errors). */
+  logger?: ProvinceLogger;
+  /** Extra mqtt.js client options (e.g. `clean: false` for a persistent session). */
+  mqtt?: IClientOptions;
+}
+
+export interface ProvinceStats {
+  /** Every message on a records topic. received = accepted + duplicates + rejected + unreadable. */
+  received: number;
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  /** Not JSON, not an object with a string `id`, or not on a records topic: cannot be acked. */
+  unreadable: number;
+  /** Ack messages published (and PUBACKed by the broker). */
+  acksSent: number;
+}
+
+export interface TerminalCounts {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+}
+
+export interface Rejection {
+  id: string;
+  terminalId: string;
+  reason: string;
+}
+
+export interface Unreadable {
+  topic: string;
+  reason: string;
+}
+
+export type ProvinceEvents = {
+  record: [record: UpstreamRecord, terminalId: string];
+  duplicate: [id: string, terminalId: string];
+  rejected: [rejection: Rejection];
+  unreadable: [info: Unreadable];
+  /** An ack was published (after the broker's PUBACK). */
+  ack: [ack: Ack, terminalId: string];
+};
+
+export interface WaitForOptions {
+  timeoutMs?: number;
+}
+
+interface PendingAck {
+  terminalId: string;
+  status: AckStatus;
+  reason: string | undefined;
+  ids: string[];
+}
+
+interface Waiter {
+  check: () => boolean;
+  fail: (err: Error) => void;
+}
+
+const DEFAULT_MAX_ACK_BATCH = 500;
+
+/**
+ * Plays the provincial 好差评 system: reads every terminal's records, validates them against the
+ * upstream contract, dedupes by record id, keeps the accepted ones in arrival order, and acknowledges
+ * on each terminal's `…/acks` topic, batching ids of the same terminal, status (and, for rejections,
+ * reason) that arrive together.
+ */
+export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
+  readonly prefix: string;
+  readonly clientId: string;
+  readonly #client: MqttClient;
+  readonly #ackDelayMs: number;
+  readonly #now: () => Date;
+  readonly #maxAckBatch: number;
+  readonly #log: ProvinceLogger;
+
+  readonly #records: UpstreamRecord[] = [];
+  readonly #acceptedIds = new Set<string>();
+  readonly #byTerminal = new Map<string, UpstreamRecord[]>();
+  readonly #counts = new Map<string, TerminalCounts>();
+  readonly #rejections: Rejection[] = [];
+  readonly #stats: ProvinceStats = { received: 0, accepted: 0, duplicates: 0, rejected: 0, unreadable: 0, acksSent: 0 };
+
+  /** Ack batches collected in the current macrotask, keyed by terminal, status and reason. */
+  readonly #pending = new Map<string, PendingAck>();
+  #flushImmediate: NodeJS.Immediate | undefined;
+  readonly #delayTimers = new Set<NodeJS.Timeout>();
+  readonly #waiters = new Set<Waiter>();
+  #stopping: Promise<void> | undefined;
+
+  private constructor(client: MqttClient, options: ProvinceEmulatorOptions, clientId: string) {
+    super();
+    this.#client = client;
+    this.clientId = clientId;
+    this.prefix = options.prefix ?? DEFAULT_TOPIC_PREFIX;
+    this.#ackDelayMs = options.ackDelayMs ?? 0;
+    this.#now = options.now ?? (() => new Date());
+    this.#maxAckBatch = Math.max(1, options.maxAckBatch ?? DEFAULT_MAX_ACK_BATCH);
+    this.#log = options.logger ?? pino({ name: 'province-emulator', level: 'warn' });
+    client.on('message', (topic, payload) => this.#onMessage(topic, payload));
+    client.on('error', (err) => this.#log.error({ err }, 'province emulator: MQTT client error'));
+  }
+
+  static async start(options: ProvinceEmulatorOptions): Promise<ProvinceEmulator> {
+    const clientId = options.clientId ?? `province-emulator-${randomUUID().slice(0, 8)}`;
+    const client = await connectAsync(options.url, { clientId, ...options.mqtt });
+    const province = new ProvinceEmulator(client, options, clientId);
+    try {
+      const filter = allRecordsFilter(province.prefix);
+      const grants = await client.subscribeAsync(filter, { qos: 1 });
+      const refused = grants.filter((g) => g.qos !== 1);
+      if (refused.length > 0) {
+        throw new Error(`province emulator: subscription to ${filter} not granted at QoS 1 (got ${refused.map((g) => g.qos).join(', ')})`);
+      }
+    } catch (err) {
+      await client.endAsync(true);
+      throw err;
+    }
+    return province;
+  }
+
+  /** Accepted records, in arrival order. */
+  records(): UpstreamRecord[] {
+    return [...this.#records];
+  }
+
+  recordsOf(terminalId: string): UpstreamRecord[] {
+    return [...(this.#byTerminal.get(terminalId) ?? [])];
+  }
+
+  get stats(): ProvinceStats {
+    return { ...this.#stats };
+  }
+
+  rejections(): Rejection[] {
+    return this.#rejections.map((r) => ({ ...r }));
+  }
+
+  /** Per terminal (by topic), for the live hall view. */
+  countsByTerminal(): Record<string, TerminalCounts> {
+    const out: Record<string, TerminalCounts> = {};
+    for (const [terminalId, counts] of this.#counts) out[terminalId] = { ...counts };
+    return out;
+  }
+
+  /**
+   * Resolves with the predicate's value as soon as it is neither `undefined`, `null` nor `false`.
+   * Checked now, then after every processed message and every published ack.
+   */
+  waitFor<T>(predicate: () => T | undefined | false | null, { timeoutMs = 5000 }: WaitForOptions = {}): Promise<T> {
+    // Created here so that a timeout points at the caller, not at a timer.
+    const timeoutError = new Error(`ProvinceEmulator.waitFor: condition not met within ${timeoutMs} ms`);
+    return new Promise<T>((resolve, reject) => {
+      if (this.#stopping) {
+        reject(new Error('ProvinceEmulator.waitFor: emulator is stopped'));
+        return;
+      }
+      const waiter: Waiter = {
+        check: () => {
+          let value: T | undefined | false | null;
+          try {
+            value = predicate();
+          } catch (err) {
+            waiter.fail(err instanceof Error ? err : new Error(String(err)));
+            return true;
+          }
+          if (value === undefined || value === false || value === null) return false;
+          this.#waiters.delete(waiter);
+          clearTimeout(timer);
+          resolve(value);
+          return true;
+        },
+        fail: (err) => {
+          this.#waiters.delete(waiter);
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      const timer = setTimeout(() => {
+        timeoutError.message += ` (stats: ${JSON.stringify(this.#stats)})`;
+        waiter.fail(timeoutError);
+      }, timeoutMs);
+      if (!waiter.check()) this.#waiters.add(waiter);
+    });
+  }
+
+  /**
+   * Sends the acks collected so far (not those held by `ackDelayMs`), disconnects, and fails any
+   * pending `waitFor`. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    if (this.#client.connected) this.#flush();
+    clearImmediate(this.#flushImmediate);
+    this.#flushImmediate = undefined;
+    this.#pending.clear();
+    for (const timer of this.#delayTimers) clearTimeout(timer);
+    this.#delayTimers.clear();
+    for (const waiter of [...this.#waiters]) waiter.fail(new Error('ProvinceEmulator stopped before the condition held'));
+    // A graceful end waits for in-flight QoS 1 acks; without a connection there is nothing to wait for.
+    await this.#client.endAsync(!this.#client.connected);
+  }
+
+  #onMessage(topic: string, payload: Buffer): void {
+    if (this.#stopping) return;
+    try {
+      this.#ingest(topic, payload);
+    } catch (err) {
+      this.#log.error({ err, topic }, 'province emulator: failed to process a message');
+    }
+    this.#checkWaiters();
+  }
+
+  #ingest(topic: string, payload: Buffer): void {
+    this.#stats.received += 1;
+    const terminalId = terminalIdOfRecordsTopic(topic, this.prefix);
+    if (terminalId === undefined) {
+      this.#unreadable(topic, payload, `not a records topic under "${this.prefix}"`);
+      return;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(payload.toString('utf8'));
+    } catch (err) {
+      this.#unreadable(topic, payload, `not JSON: ${(err as Error).message}`);
+      return;
+    }
+    const id = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { id?: unknown }).id : undefined;
+    if (typeof id !== 'string' || id.length === 0) {
+      this.#unreadable(topic, payload, 'no string "id": cannot be acknowledged');
+      return;
+    }
+    const counts = this.#countsOf(terminalId);
+
+    // Dedupe first: a resend of a record already held is a duplicate whatever its body now says,
+    // so that the terminal can clear it from its outbox.
+    if (this.#acceptedIds.has(id)) {
+      this.#stats.duplicates += 1;
+      counts.duplicates += 1;
+      this.#enqueueAck(terminalId, 'duplicate', id);
+      this.emit('duplicate', id, terminalId);
+      return;
+    }
+
+    const parsed = upstreamRecordSchema.safeParse(body, { error: requiredFieldMessages });
+    if (!parsed.success) {
+      this.#reject({ id, terminalId, reason: describeIssues(parsed.error.issues) }, counts);
+      return;
+    }
+    if (parsed.data.terminalId !== terminalId) {
+      const reason = `terminalId: record names terminal "${parsed.data.terminalId}" but was published on the topic of terminal "${terminalId}"`;
+      this.#reject({ id, terminalId, reason }, counts);
+      return;
+    }
+
+    const record = parsed.data;
+    this.#acceptedIds.add(id);
+    this.#records.push(record);
+    let list = this.#byTerminal.get(terminalId);
+    if (!list) this.#byTerminal.set(terminalId, (list = []));
+    list.push(record);
+    this.#stats.accepted += 1;
+    counts.accepted += 1;
+    this.#enqueueAck(terminalId, 'accepted', id);
+    this.emit('record', record, terminalId);
+  }
+
+  #reject(rejection: Rejection, counts: TerminalCounts): void {
+    this.#stats.rejected += 1;
+    counts.rejected += 1;
+    this.#rejections.push(rejection);
+    this.#enqueueAck(rejection.terminalId, 'rejected', rejection.id, rejection.reason);
+    this.emit('rejected', { ...rejection });
+  }
+
+  #unreadable(topic: string, payload: Buffer, reason: string): void {
+    this.#stats.unreadable += 1;
+    this.#log.warn(
+      { topic, reason, bytes: payload.length, preview: payload.subarray(0, 120).toString('utf8') },
+      'province emulator: unreadable record message (not acknowledged)',
+    );
+    this.emit('unreadable', { topic, reason });
+  }
+
+  #countsOf(terminalId: string): TerminalCounts {
+    let counts = this.#counts.get(terminalId);
+    if (!counts) this.#counts.set(terminalId, (counts = { accepted: 0, duplicates: 0, rejected: 0 }));
+    return counts;
+  }
+
+  #enqueueAck(terminalId: string, status: AckStatus, id: string, reason?: string): void {
+    // One ack carries one reason, so rejections are batched only with others of the same reason.
+    const key = JSON.stringify([terminalId, status, reason ?? null]);
+    let batch = this.#pending.get(key);
+    if (!batch) this.#pending.set(key, (batch = { terminalId, status, reason, ids: [] }));
+    batch.ids.push(id);
+    if (batch.ids.length >= this.#maxAckBatch) {
+      this.#pending.delete(key);
+      this.#send(batch);
+    }
+    if (this.#pending.size > 0) this.#flushImmediate ??= setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    clearImmediate(this.#flushImmediate);
+    this.#flushImmediate = undefined;
+    const batches = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const batch of batches) this.#send(batch);
+  }
+
+  #send(batch: PendingAck): void {
+    const ack: Ack = ackSchema.parse({
+      ids: batch.ids,
+      status: batch.status,
+      ...(batch.reason !== undefined ? { reason: batch.reason } : {}),
+      serverTime: this.#now().toISOString(),
+    });
+    if (this.#ackDelayMs > 0) {
+      const timer = setTimeout(() => {
+        this.#delayTimers.delete(timer);
+        this.#publish(batch.terminalId, ack);
+      }, this.#ackDelayMs);
+      this.#delayTimers.add(timer);
+    } else {
+      this.#publish(batch.terminalId, ack);
+    }
+  }
+
+  #publish(terminalId: string, ack: Ack): void {
+    const topic = terminalTopics(terminalId, this.prefix).acks;
+    this.#client.publishAsync(topic, JSON.stringify(ack), { qos: 1 }).then(
+      () => {
+        this.#stats.acksSent += 1;
+        this.emit('ack', ack, terminalId);
+        this.#checkWaiters();
+      },
+      (err: unknown) => this.#log.error({ err, topic, ids: ack.ids.length, status: ack.status }, 'province emulator: ack publish failed'),
+    );
+  }
+
+  #checkWaiters(): void {
+    for (const waiter of [...this.#waiters]) waiter.check();
+  }
+}
