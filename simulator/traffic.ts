@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Service } from '../protocol/records.js';
 import { between, pick, type Random } from './random.js';
 import type { SimWindow } from './sim-window.js';
@@ -31,11 +32,8 @@ export const DEFAULT_CITIZENS: CitizenProfile = {
   gapMs: [800, 2500],
 };
 
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
+/** Waits `ms`, or less if the hall stops; a stopped hall waits for nothing. */
+const sleep = (ms: number, signal: AbortSignal): Promise<void> => delay(ms, undefined, { signal }).catch(() => undefined);
 
 function weightedIndex(random: Random, weights: readonly number[]): number {
   let r = random() * weights.reduce((a, b) => a + b, 0);
@@ -80,10 +78,11 @@ export async function runWindowTraffic(
 }
 
 async function untilClosed(window: SimWindow, id: string, signal: AbortSignal): Promise<void> {
-  if (window.bridge.desk.current()?.id !== id) return;
+  if (signal.aborted || window.bridge.desk.current()?.id !== id) return;
   await new Promise<void>((resolve) => {
     const done = (): void => {
       window.bridge.desk.off('closed', onClosed);
+      signal.removeEventListener('abort', done);
       resolve();
     };
     const onClosed = (record: { id: string }): void => {

@@ -10,5 +10,13 @@ export function flag<T>(schema: z.ZodType<T>): (value: string) => T {
   };
 }
 
-export const intFlag = (min: number, max: number): ((value: string) => number) =>
-  flag(z.coerce.number().int(`expected a whole number from ${min} to ${max}`).min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
+export const intFlag = (min: number, max: number): ((value: string) => number) => {
+  const expected = `expected a whole number from ${min} to ${max}`;
+  return flag(
+    z
+      .string()
+      .regex(/^\d+$/, expected)
+      .transform(Number)
+      .pipe(z.number().min(min, expected).max(max, expected)),
+  );
+};

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GRADE_INFO, gradeCode } from '../../protocol/grades.js';
+import { DEFAULT_GRADE_CODE_PROFILE, GRADE_INFO, gradeCode, gradeSchema, type GradeCodeProfileName } from '../../protocol/grades.js';
 import { SimulatedHall, type HallActivity } from '../../simulator/hall.js';
 import { createLogger } from '../log.js';
 import { untilSignal } from './run.js';
@@ -42,13 +42,17 @@ export async function startHallCommand(options: StartOptions): Promise<void> {
   console.log(`  databases  ${dataDir}`);
   console.log(options.duration ? `Running for ${options.duration} s.\n` : 'Press Ctrl-C to stop.\n');
 
-  hall.on('activity', (activity) => describe(activity));
+  const profileOf = (windowNo: string): GradeCodeProfileName =>
+    hall.windows.find((w) => w.windowNo === windowNo)?.bridge.config.mqtt.gradeProfile ?? DEFAULT_GRADE_CODE_PROFILE;
+  const onActivity = (activity: HallActivity): void => describe(activity, profileOf(activity.windowNo));
+  hall.on('activity', onActivity);
   const status = setInterval(() => printStatus(hall), STATUS_EVERY_MS);
   const stopSignal = options.duration
     ? new Promise<void>((resolve) => setTimeout(resolve, options.duration * 1000))
     : untilSignal();
   await stopSignal;
   clearInterval(status);
+  hall.off('activity', onActivity);
   console.log('\nstopping…');
   printStatus(hall);
   printSummary(hall);
@@ -56,7 +60,7 @@ export async function startHallCommand(options: StartOptions): Promise<void> {
   if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
 }
 
-function describe(activity: HallActivity): void {
+function describe(activity: HallActivity, profile: GradeCodeProfileName): void {
   switch (activity.kind) {
     case 'invited': {
       const { services, staffId, mode } = activity.invitation;
@@ -67,12 +71,16 @@ function describe(activity: HallActivity): void {
       const { record } = activity;
       if (record.rating) {
         const { grade, latencyMs } = record.rating;
-        return line(activity.windowNo, 'rated', `${GRADE_INFO[grade].zh} (code ${gradeCode(grade, 'provincial-5-high')}) after ${(latencyMs / 1000).toFixed(1)} s`);
+        return line(activity.windowNo, 'rated', `${GRADE_INFO[grade].zh} (code ${gradeCode(grade, profile)}) after ${(latencyMs / 1000).toFixed(1)} s`);
       }
       return line(activity.windowNo, record.outcome === 'not_rated' ? 'not rated' : record.outcome, record.flags.length ? `flags: ${record.flags.join(', ')}` : 'invitation timed out');
     }
-    case 'event':
-      return line(activity.windowNo, 'event', activity.event.type === 'stray_press' ? `stray press (${String(activity.event.detail.grade)}), no invitation open` : activity.event.type);
+    case 'event': {
+      const { type, detail } = activity.event;
+      const grade = gradeSchema.safeParse(detail.grade);
+      const what = type === 'stray_press' ? 'stray press' : type.replace(/_/g, ' ');
+      return line(activity.windowNo, 'event', `${what}${grade.success ? ` (${GRADE_INFO[grade.data].zh})` : ''}, recorded as an event, not a rating`);
+    }
     case 'acked':
       return line(activity.windowNo, 'acked', `${activity.ack.ids.length} record(s) ${activity.ack.status} by the province`);
     case 'frameRejected':

@@ -89,6 +89,7 @@ export class Uplink extends EventEmitter<{
   }
 
   async stop(): Promise<void> {
+    this.online = false; // an intended stop is not an outage
     clearInterval(this.ackTimer);
     const client = this.client;
     this.client = undefined;

@@ -1,0 +1,42 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const hcp = (args: string[]) =>
+  run(process.execPath, ['--import', 'tsx', 'bridge/cli/main.ts', ...args], { timeout: 60_000 }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
+
+describe('hcp CLI', () => {
+  it('`hcp start` runs a simulated hall whose ratings reach the province, then stops cleanly', async () => {
+    const { code, stdout } = await hcp(['start', '--windows', '2', '--duration', '8', '--seed', '3']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/broker +mqtt:\/\/127\.0\.0\.1:\d+/);
+    expect(stdout).toMatch(/W01 +terminal SIM-SIM-W01 \(firmware \d+\.\d+\.\d+\)/);
+    expect(stdout).toMatch(/W0[12] +invite +\S+/);
+    expect(stdout).toMatch(/W0[12] +acked +1 record\(s\) accepted by the province/);
+    const received = /province received (\d+) invitations, (\d+) rated/.exec(stdout);
+    expect(Number(received?.[1])).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('`hcp run` refuses a bad config, naming the field, with exit code 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hcp-cli-'));
+    const file = join(dir, 'bridge.yaml');
+    writeFileSync(file, 'terminal: { id: T1, areaCode: "3301", hallCode: H, windowNo: "1" }\nserial: { path: /dev/null }\nmqtt: { url: "mqtt://127.0.0.1:1" }\ndatabase: { path: x.db }\n');
+    const { code, stderr } = await hcp(['run', '--config', file]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`config file ${file} is invalid:`);
+    expect(stderr).toContain('terminal.areaCode: administrative area code (行政区划代码) must be 6 digits');
+  });
+
+  it('rejects a bad flag with what is expected', async () => {
+    const { code, stderr } = await hcp(['start', '--windows', 'many']);
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/--windows.*expected a whole number from 1 to 50/);
+  });
+});
