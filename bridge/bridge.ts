@@ -59,6 +59,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private readonly device: DeviceLink;
   private readonly uplink: Uplink;
   private readonly server: Server;
+  private readonly clock: Clock;
   private readonly httpRejected: Record<string, number> = {};
   private readonly versions = {
     bridge: BRIDGE_VERSION,
@@ -73,9 +74,10 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   ) {
     super();
     const clock = deps.clock ?? systemClock();
+    this.clock = clock;
     const logger = deps.logger ?? silentLogger;
     const { terminal } = config;
-    this.outbox = new Outbox(db);
+    this.outbox = new Outbox(db, clock);
     this.device = new DeviceLink({
       path: config.serial.path,
       baudRate: config.serial.baudRate,
@@ -171,7 +173,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       broker: this.uplink.status(),
       backlog: {
         ...backlog,
-        oldestPendingAgeMs: backlog.oldestPendingAt ? Date.now() - Date.parse(backlog.oldestPendingAt) : null,
+        oldestPendingAgeMs: backlog.oldestPendingAt ? this.clock.now().getTime() - Date.parse(backlog.oldestPendingAt) : null,
       },
       http: { rejected: { ...this.httpRejected } },
       versions: this.versions,

@@ -1,4 +1,5 @@
 import type { AckStatus } from '../../protocol/acks.js';
+import type { Clock } from '../clock.js';
 import type { Db } from './database.js';
 import type { StoredRecord } from './stored-record.js';
 
@@ -33,7 +34,10 @@ export class Outbox {
   private readonly counts;
   private readonly quarantinedList;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {
     this.insert = db.prepare(
       `INSERT INTO records (id, kind, body, source_key, created_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT DO NOTHING`,
@@ -62,7 +66,7 @@ export class Outbox {
    * source key (a device event resent), again is a no-op: returns false.
    */
   append(record: StoredRecord, sourceKey: string | null = null): boolean {
-    const info = this.insert.run(record.id, record.kind, JSON.stringify(record), sourceKey, new Date().toISOString());
+    const info = this.insert.run(record.id, record.kind, JSON.stringify(record), sourceKey, this.clock.now().toISOString());
     return info.changes === 1;
   }
 

@@ -51,3 +51,11 @@ describe('bridge config', () => {
     expect(() => loadConfigFile(wrong)).toThrow(/config file .*wrong\.yaml is invalid:\n {2}- terminal\.id: terminal id/);
   });
 });
+
+describe('docs/bridge.example.yaml', () => {
+  it('is a valid config', () => {
+    const config = loadConfigFile(join(import.meta.dirname, '../../docs/bridge.example.yaml'));
+    expect(config.terminal.areaCode).toBe('330106');
+    expect(config.mqtt.gradeProfile).toBe('provincial-5-high');
+  });
+});
