@@ -6,38 +6,53 @@ import { FIRMWARE_VERSION } from '../firmware/core/terminal-core.js';
 import type { Ack } from '../protocol/acks.js';
 import { hostTimers, type LinkRejectReason, type LinkTimers } from '../protocol/link.js';
 import { SERIAL_PROTOCOL_VERSION } from '../protocol/serial-messages.js';
-import { systemClock, type Clock } from './clock.js';
+import { osBootId } from './clock.js';
 import type { BridgeConfig } from './config.js';
 import { DeviceLink, type DeviceInfo, type DeviceLinkStatus, type OpenSerialPort } from './device/device-link.js';
 import { InvitationDesk, type OpenInvitation } from './desk/invitation-desk.js';
 import { createApiServer } from './http/api.js';
 import { silentLogger, type Logger } from './log.js';
 import { openDatabase, type Db } from './store/database.js';
-import { Outbox, type OutboxCounts } from './store/outbox.js';
+import { OpenInvitationStore } from './store/open-invitation-store.js';
+import { Outbox, type OutboxCounts, type QuarantinedEntry } from './store/outbox.js';
 import { Settings } from './store/settings.js';
+import { storageStatus, type StorageStatus } from './store/storage.js';
 import type { StoredEvent, StoredInvitation } from './store/stored-record.js';
+import { TimeKeeper } from './time/time-keeper.js';
+import { systemWall, type WallSource } from './time/wall-source.js';
 import { Uplink, type UplinkStatus } from './uplink/uplink.js';
 
 export const BRIDGE_VERSION = '0.1.0';
 
+const PRUNE_EVERY_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
 /** What touches the world, injected so that the simulator and tests can drive it. */
 export interface BridgeDeps {
   openPort: OpenSerialPort;
-  clock?: Clock;
+  /** The machine's clocks; a test jumps the wall clock through this. */
+  wall?: WallSource;
+  bootId?: string;
   timers?: LinkTimers;
   newId?: () => string;
+  random?: () => number;
   logger?: Logger;
   /** Serial link timing; defaults suit a real line. */
   linkTiming?: { resendMs?: number; maxResendMs?: number; heartbeatMs?: number };
 }
 
+export type Alarm = 'terminal_offline' | 'broker_offline' | 'clock_unsynced' | 'storage_full' | 'records_quarantined';
+
 export interface BridgeStatus {
   terminal: { id: string; areaCode: string; hallCode: string; hallName: string | null; windowNo: string };
+  alarms: Alarm[];
   staffId: string | null;
   invitation: OpenInvitation | null;
   device: DeviceLinkStatus;
   broker: UplinkStatus;
-  backlog: OutboxCounts & { oldestPendingAgeMs: number | null };
+  backlog: OutboxCounts & { oldestPendingAgeMs: number | null; recentlyQuarantined: QuarantinedEntry[] };
+  clock: { synced: boolean; trustedFrom: string | null; bootId: string; now: string };
+  storage: StorageStatus;
   http: { rejected: Record<string, number> };
   versions: Record<string, string>;
 }
@@ -56,11 +71,13 @@ export type BridgeEvents = {
 export class Bridge extends EventEmitter<BridgeEvents> {
   readonly desk: InvitationDesk;
   readonly outbox: Outbox;
+  readonly clock: TimeKeeper;
   private readonly device: DeviceLink;
   private readonly uplink: Uplink;
   private readonly server: Server;
-  private readonly clock: Clock;
+  private readonly logger: Logger;
   private readonly httpRejected: Record<string, number> = {};
+  private readonly housekeeping: NodeJS.Timeout[] = [];
   private readonly versions = {
     bridge: BRIDGE_VERSION,
     protocol: String(SERIAL_PROTOCOL_VERSION),
@@ -73,10 +90,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     deps: BridgeDeps,
   ) {
     super();
-    const clock = deps.clock ?? systemClock();
+    const clock = new TimeKeeper(deps.wall ?? systemWall, deps.bootId ?? osBootId(), config.clock.trust);
     this.clock = clock;
     const logger = deps.logger ?? silentLogger;
-    const { terminal } = config;
+    this.logger = logger;
+    const { terminal, mqtt } = config;
     this.outbox = new Outbox(db, clock);
     this.device = new DeviceLink({
       path: config.serial.path,
@@ -86,13 +104,13 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       bootId: clock.bootId,
       logger,
       link: deps.linkTiming,
-      onReport: (report, device) => {
-        this.desk.onDeviceReport(report, device);
-      },
+      onReport: (report, device) => this.desk.onDeviceReport(report, device),
     });
     this.desk = new InvitationDesk({
       identity: { terminalId: terminal.id, areaCode: terminal.areaCode, hallCode: terminal.hallCode, windowNo: terminal.windowNo },
       outbox: this.outbox,
+      openStore: new OpenInvitationStore<OpenInvitation>(db),
+      transaction: (fn) => db.transaction(fn)(),
       settings: new Settings(db),
       clock,
       newId: deps.newId ?? (() => uuidv7()),
@@ -100,20 +118,28 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       timeoutMs: config.invitation.timeoutSeconds * 1000,
       graceMs: config.invitation.deviceGraceSeconds * 1000,
       deviceReady: () => this.device.status().alive,
+      storageFull: () => this.storage().full,
       sendInvite: (inv, timeoutMs) => this.device.send({ type: 'invite', inv, timeoutMs }),
     });
     this.uplink = new Uplink({
-      url: config.mqtt.url,
-      username: config.mqtt.username,
-      password: config.mqtt.password,
-      clientId: config.mqtt.clientId ?? `hcp-${terminal.id}`,
+      url: mqtt.url,
+      username: mqtt.username,
+      password: mqtt.password,
+      clientId: mqtt.clientId ?? `hcp-${terminal.id}`,
       terminalId: terminal.id,
-      topicPrefix: config.mqtt.topicPrefix,
-      gradeProfile: config.mqtt.gradeProfile,
-      inflight: config.mqtt.inflight,
-      ackTimeoutMs: config.mqtt.ackTimeoutSeconds * 1000,
+      topicPrefix: mqtt.topicPrefix,
+      gradeProfile: mqtt.gradeProfile,
+      inflight: mqtt.inflight,
+      ackTimeoutMs: mqtt.ackTimeoutSeconds * 1000,
+      drainRatePerSecond: mqtt.drainRatePerSecond,
+      holdUnsyncedMs: config.clock.holdUnsyncedSeconds * 1000,
+      reconnect: { minMs: mqtt.reconnectMinSeconds * 1000, maxMs: mqtt.reconnectMaxSeconds * 1000 },
+      keepaliveSeconds: mqtt.keepaliveSeconds,
+      telemetryMs: mqtt.telemetrySeconds * 1000,
+      telemetry: () => this.telemetry(),
       outbox: this.outbox,
       clock,
+      random: deps.random ?? Math.random,
       logger,
       versions: this.versions,
     });
@@ -130,7 +156,10 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.desk.on('opened', (inv) => this.emit('invitation', inv));
     this.desk.on('closed', (record) => (stored(), this.emit('closed', record)));
     this.desk.on('event', (event) => (stored(), this.emit('event', event)));
-    this.device.on('hello', (info) => this.emit('device', info));
+    this.device.on('hello', (info) => {
+      this.desk.onDeviceHello(info);
+      this.emit('device', info);
+    });
     this.device.on('reject', (reason, detail) => this.emit('frameRejected', reason, detail));
     this.uplink.on('acked', (ack) => this.emit('acked', ack));
     this.uplink.on('connected', () => this.emit('broker', 'connected'));
@@ -142,12 +171,19 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const bridge = new Bridge(config, openDatabase(config.database.path), deps);
     bridge.server.listen(config.http.port, config.http.host);
     await once(bridge.server, 'listening');
+    await bridge.clock.pollNtp();
+    bridge.prune();
+    bridge.housekeeping.push(
+      setInterval(() => void bridge.clock.pollNtp(), config.clock.ntpPollSeconds * 1000),
+      setInterval(() => bridge.prune(), PRUNE_EVERY_MS),
+    );
     bridge.device.start();
     bridge.uplink.start();
     return bridge;
   }
 
   async stop(): Promise<void> {
+    for (const timer of this.housekeeping) clearInterval(timer);
     this.desk.stop();
     await this.device.stop();
     await this.uplink.stop();
@@ -162,21 +198,57 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
   }
 
+  storage(): StorageStatus {
+    return storageStatus(this.db, this.config.database.path, this.config.database.maxSizeMB * 1024 * 1024);
+  }
+
   status(): BridgeStatus {
     const { terminal } = this.config;
     const backlog = this.outbox.stats();
+    const device = this.device.status();
+    const broker = this.uplink.status();
+    const storage = this.storage();
+    const alarms: Alarm[] = [];
+    if (!device.alive) alarms.push('terminal_offline');
+    if (!broker.connected) alarms.push('broker_offline');
+    if (!this.clock.isSynced()) alarms.push('clock_unsynced');
+    if (storage.full) alarms.push('storage_full');
+    if (backlog.quarantined > 0) alarms.push('records_quarantined');
     return {
       terminal: { id: terminal.id, areaCode: terminal.areaCode, hallCode: terminal.hallCode, hallName: terminal.hallName ?? null, windowNo: terminal.windowNo },
+      alarms,
       staffId: this.desk.staffId,
       invitation: this.desk.current() ?? null,
-      device: this.device.status(),
-      broker: this.uplink.status(),
+      device,
+      broker,
       backlog: {
         ...backlog,
         oldestPendingAgeMs: backlog.oldestPendingAt ? this.clock.now().getTime() - Date.parse(backlog.oldestPendingAt) : null,
+        recentlyQuarantined: this.outbox.quarantined(5),
       },
+      clock: { synced: this.clock.isSynced(), trustedFrom: this.clock.trustedFrom, bootId: this.clock.bootId, now: this.clock.now().toISOString() },
+      storage,
       http: { rejected: { ...this.httpRejected } },
       versions: this.versions,
     };
+  }
+
+  /** The periodic health report on `…/telemetry`. */
+  private telemetry(): object {
+    const s = this.status();
+    return {
+      alarms: s.alarms,
+      backlog: { pending: s.backlog.pending, quarantined: s.backlog.quarantined, oldestPendingAgeMs: s.backlog.oldestPendingAgeMs },
+      link: { alive: s.device.alive, portOpen: s.device.portOpen, serial: s.device.device?.serial ?? null, fw: s.device.device?.fw ?? null, rejectedFrames: s.device.counters.rejected },
+      uplink: { inflight: s.broker.inflight, backlogToDrain: s.broker.backlogToDrain, heldForClock: s.broker.heldForClock },
+      clock: { synced: s.clock.synced, trustedFrom: s.clock.trustedFrom },
+      storage: s.storage,
+    };
+  }
+
+  private prune(): void {
+    const days = this.config.database.retainAckedDays;
+    const pruned = this.outbox.prune(new Date(this.clock.now().getTime() - days * DAY_MS));
+    if (pruned) this.logger.info({ pruned, days }, 'pruned acknowledged records past retention');
   }
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { ClockStamp } from '../protocol/records.js';
 
 /** Wall time, monotonic time and whether the wall clock can be trusted; injected everywhere. */
@@ -13,20 +14,14 @@ export function stamp(clock: Clock): ClockStamp {
   return { synced: clock.isSynced(), bootId: clock.bootId, monoMs: Math.round(clock.monoMs()) };
 }
 
-export function newBootId(): string {
-  return randomBytes(8).toString('hex');
-}
-
 /**
- * The machine's clock. Whether it is synced is given by the caller; deciding it from NTP state
- * and ack server times is the job of the time-honesty work (ARCHITECTURE invariant 4).
+ * The operating system's boot id: monotonic time is counted from boot, so (boot id, monotonic
+ * ms) places a record in time across bridge restarts. Random where the kernel does not say.
  */
-export function systemClock(options: { synced?: boolean; bootId?: string } = {}): Clock {
-  const bootId = options.bootId ?? newBootId();
-  return {
-    now: () => new Date(),
-    monoMs: () => performance.now(),
-    isSynced: () => options.synced ?? true,
-    bootId,
-  };
+export function osBootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().replace(/-/g, '').slice(0, 16);
+  } catch {
+    return randomBytes(8).toString('hex');
+  }
 }

@@ -30,9 +30,20 @@ export const bridgeConfigSchema = z.strictObject({
     inflight: z.number().int().min(1).max(1000).default(64),
     /** A record not acknowledged within this is published again (the province dedupes by id). */
     ackTimeoutSeconds: z.number().positive().default(30),
+    /** Pace of the backlog after an outage, records a second (live records go first); 0: no limit. */
+    drainRatePerSecond: z.number().min(0).default(20),
+    /** Reconnect delay: exponential from min to max, with jitter. */
+    reconnectMinSeconds: z.number().positive().default(1),
+    reconnectMaxSeconds: z.number().positive().default(60),
+    keepaliveSeconds: z.number().int().min(1).max(3600).default(30),
+    telemetrySeconds: z.number().min(1).default(60),
   }),
   database: z.strictObject({
     path: z.string().min(1),
+    /** At this size the terminal stops taking invitations (it never drops records to make room). */
+    maxSizeMB: z.number().positive().default(512),
+    /** Acknowledged records are kept this long, then pruned; unsent records are never pruned. */
+    retainAckedDays: z.number().min(0).default(30),
   }),
   http: z
     .strictObject({
@@ -48,6 +59,16 @@ export const bridgeConfigSchema = z.strictObject({
       deviceGraceSeconds: z.number().min(0).max(600).default(10),
     })
     .default({ timeoutSeconds: 30, deviceGraceSeconds: 10 }),
+  clock: z
+    .strictObject({
+      /** ntp: trusted once the OS reports NTP sync or the province sends its time; system: always. */
+      trust: z.enum(['ntp', 'system']).default('ntp'),
+      /** Records made before the clock was trusted wait this long for a correction, then go flagged. */
+      holdUnsyncedSeconds: z.number().min(0).max(86_400).default(300),
+      /** How often to ask the OS whether NTP has synced. */
+      ntpPollSeconds: z.number().min(1).max(3600).default(30),
+    })
+    .default({ trust: 'ntp', holdUnsyncedSeconds: 300, ntpPollSeconds: 30 }),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .default({ level: 'info' }),

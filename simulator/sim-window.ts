@@ -45,6 +45,8 @@ export class SimWindow {
       serial: { path: line.bridgePath },
       database: { path: opts.dbPath },
       mqtt: { url: opts.brokerUrl, ...opts.config?.mqtt },
+      // The simulator's machine clock is good; the clock-honesty tests say otherwise explicitly.
+      clock: { trust: 'system', ...opts.config?.clock },
       http: { host: '127.0.0.1', port: opts.httpPort ?? 0 },
     });
     const bridge = await Bridge.start(config, {

@@ -7,6 +7,7 @@ import { stamp, type Clock } from '../clock.js';
 import type { DeviceInfo, DeviceReport } from '../device/device-link.js';
 import type { Logger } from '../log.js';
 import type { Outbox } from '../store/outbox.js';
+import type { OpenInvitationStore } from '../store/open-invitation-store.js';
 import type { Settings } from '../store/settings.js';
 import type { StoredEvent, StoredInvitation } from '../store/stored-record.js';
 
@@ -24,7 +25,8 @@ export interface OpenInvitation {
   mode: InvitationRequest['mode'];
   proxy: boolean;
   test: boolean;
-  invitedAt: Date;
+  /** ISO time the invitation was made. */
+  invitedAt: string;
   timeoutMs: number;
 }
 
@@ -35,7 +37,7 @@ export type InvitationView =
 /** A refusal the caller can show as is: `status` is the HTTP status it maps to. */
 export class DeskError extends Error {
   constructor(
-    readonly status: 404 | 409 | 503,
+    readonly status: 404 | 409 | 503 | 507,
     readonly code: string,
     message: string,
   ) {
@@ -47,6 +49,9 @@ export class DeskError extends Error {
 export interface InvitationDeskOptions {
   identity: TerminalIdentity;
   outbox: Outbox;
+  openStore: OpenInvitationStore<OpenInvitation>;
+  /** Runs `fn` in one database transaction: a record and its invitation's closing commit together. */
+  transaction(fn: () => void): void;
   settings: Settings;
   clock: Clock;
   newId(): string;
@@ -54,12 +59,15 @@ export interface InvitationDeskOptions {
   timeoutMs: number;
   /** After timeout + grace with no word from the device, the desk closes the invitation itself. */
   graceMs: number;
-  /** Asks the terminal to invite; returns false when the terminal cannot be reached. */
+  /** Whether the terminal answers on its serial line. */
   deviceReady(): boolean;
+  /** Whether the database has reached its size cap. */
+  storageFull(): boolean;
   sendInvite(id: string, timeoutMs: number): void;
 }
 
 const STAFF_KEY = 'staff.signedIn';
+const DEVICE_BOOT_KEY = 'device.boot';
 
 /**
  * The window's invitation desk: who is signed in, the one open invitation, and turning what the
@@ -75,6 +83,9 @@ export class InvitationDesk extends EventEmitter<{
 
   constructor(private readonly opts: InvitationDeskOptions) {
     super();
+    // An invitation left open by a restart waits for the terminal's report once more.
+    const [left] = opts.openStore.load();
+    if (left) this.hold(left);
   }
 
   get staffId(): string | null {
@@ -105,6 +116,13 @@ export class InvitationDesk extends EventEmitter<{
     if (this.open) {
       throw new DeskError(409, 'invitation_open', `invitation ${this.open.id} is still open; wait for its outcome`);
     }
+    if (this.opts.storageFull()) {
+      throw new DeskError(
+        507,
+        'storage_full',
+        'the terminal database has reached its size cap: no new invitations until records are delivered and pruned (nothing is dropped)',
+      );
+    }
     if (!this.opts.deviceReady()) {
       throw new DeskError(503, 'terminal_offline', 'the rating terminal is not responding on its serial line');
     }
@@ -115,14 +133,29 @@ export class InvitationDesk extends EventEmitter<{
       mode: request.mode,
       proxy: request.proxy,
       test: request.test,
-      invitedAt: this.opts.clock.now(),
+      invitedAt: this.opts.clock.now().toISOString(),
       timeoutMs: this.opts.timeoutMs,
     };
-    const backstop = setTimeout(() => this.closeOpen('not_rated', undefined, ['device_silent']), this.opts.timeoutMs + this.opts.graceMs);
-    this.open = { ...invitation, backstop };
+    this.opts.openStore.save(invitation);
+    this.hold(invitation);
     this.opts.sendInvite(invitation.id, invitation.timeoutMs);
     this.emit('opened', invitation);
     return invitation;
+  }
+
+  /** The terminal introduced itself. A new boot of it has forgotten any open invitation. */
+  onDeviceHello(device: DeviceInfo): void {
+    const previous = this.opts.settings.get(DEVICE_BOOT_KEY);
+    const identity = `${device.serial}/${device.boot}`;
+    if (previous !== undefined && previous !== identity && this.open) {
+      this.closeOpen('not_rated', undefined, ['terminal_reset']);
+    }
+    this.opts.settings.set(DEVICE_BOOT_KEY, identity);
+  }
+
+  private hold(invitation: OpenInvitation): void {
+    const backstop = setTimeout(() => this.closeOpen('not_rated', undefined, ['device_silent']), this.opts.timeoutMs + this.opts.graceMs);
+    this.open = { ...invitation, backstop };
   }
 
   lookup(id: string): InvitationView | undefined {
@@ -134,7 +167,7 @@ export class InvitationDesk extends EventEmitter<{
   }
 
   /** Handles one report from the terminal. Throws if it could not be stored (the device resends). */
-  onDeviceReport(report: DeviceReport, device: DeviceInfo | undefined): void {
+  onDeviceReport(report: DeviceReport, device: DeviceInfo): void {
     if (report.type === 'stray') {
       this.storeEvent('stray_press', { grade: report.grade }, report.seq, device);
       return;
@@ -173,7 +206,7 @@ export class InvitationDesk extends EventEmitter<{
       services: open.services,
       mode: open.mode,
       proxy: open.proxy,
-      invitedAt: open.invitedAt.toISOString(),
+      invitedAt: open.invitedAt,
       closedAt: clock.now().toISOString(),
       outcome,
       ...(rating && {
@@ -182,7 +215,7 @@ export class InvitationDesk extends EventEmitter<{
           reasons: [],
           reasonCatalogVersion: null,
           // The device measures latency on its own monotonic clock from the moment it was invited.
-          pressedAt: new Date(open.invitedAt.getTime() + rating.latencyMs).toISOString(),
+          pressedAt: new Date(Date.parse(open.invitedAt) + rating.latencyMs).toISOString(),
           latencyMs: rating.latencyMs,
         },
       }),
@@ -191,14 +224,17 @@ export class InvitationDesk extends EventEmitter<{
       test: open.test,
       clock: stamp(clock),
     };
-    this.opts.outbox.append(record);
+    this.opts.transaction(() => {
+      this.opts.outbox.append(record);
+      this.opts.openStore.delete(open.id);
+    });
     clearTimeout(open.backstop);
     this.open = undefined;
     this.opts.logger.info({ id: record.id, outcome, grade: rating?.grade }, 'invitation closed');
     this.emit('closed', record);
   }
 
-  private storeEvent(type: StoredEvent['type'], detail: StoredEvent['detail'], seq: number, device: DeviceInfo | undefined): void {
+  private storeEvent(type: StoredEvent['type'], detail: StoredEvent['detail'], seq: number, device: DeviceInfo): void {
     const { identity, clock } = this.opts;
     const event: StoredEvent = {
       id: this.opts.newId(),
@@ -208,13 +244,12 @@ export class InvitationDesk extends EventEmitter<{
       staffId: this.staffId,
       type,
       at: clock.now().toISOString(),
-      detail: { ...detail, device: device?.serial ?? null },
+      detail: { ...detail, device: device.serial },
       flags: [],
       test: false,
       clock: stamp(clock),
     };
     // A resent report from the same device boot is stored once.
-    const sourceKey = device ? `${device.serial}/${device.boot}/${seq}` : null;
-    if (this.opts.outbox.append(event, sourceKey)) this.emit('event', event);
+    if (this.opts.outbox.append(event, `${device.serial}/${device.boot}/${seq}`)) this.emit('event', event);
   }
 }

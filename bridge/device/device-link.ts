@@ -38,7 +38,7 @@ export interface DeviceLinkOptions {
   bootId: string;
   logger: Logger;
   /** Handles a report; the device is acknowledged only after this returns (i.e. after commit). */
-  onReport(report: DeviceReport, device: DeviceInfo | undefined): void;
+  onReport(report: DeviceReport, device: DeviceInfo): void;
   link?: { resendMs?: number; maxResendMs?: number; heartbeatMs?: number };
   reconnectMs?: number;
   maxReconnectMs?: number;
@@ -50,6 +50,8 @@ export interface DeviceLinkStatus {
   alive: boolean;
   device: DeviceInfo | null;
   unacknowledged: number;
+  /** Reports left unacknowledged because the terminal had not said hello yet. */
+  reportsBeforeHello: number;
   counters: LinkCounters;
 }
 
@@ -68,6 +70,7 @@ export class DeviceLink extends EventEmitter<{
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectDelay: number;
   private stopped = true;
+  private reportsBeforeHello = 0;
 
   constructor(private readonly opts: DeviceLinkOptions) {
     super();
@@ -111,6 +114,7 @@ export class DeviceLink extends EventEmitter<{
       alive: this.link.isPeerAlive(),
       device: this.device ?? null,
       unacknowledged: this.link.pendingCount,
+      reportsBeforeHello: this.reportsBeforeHello,
       counters: this.link.counters,
     };
   }
@@ -161,6 +165,12 @@ export class DeviceLink extends EventEmitter<{
       }
       this.emit('hello', this.device);
       return;
+    }
+    // Until the terminal says who it is (and which boot), a report cannot be deduplicated
+    // safely: leave it unacknowledged, and the terminal resends it after its hello.
+    if (!this.device) {
+      this.reportsBeforeHello += 1;
+      throw new Error('report before hello');
     }
     this.opts.onReport(message, this.device);
   }

@@ -18,6 +18,8 @@ const MIGRATIONS: string[] = [
    );
    CREATE INDEX records_by_state ON records (state, seq);
    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // The open invitation survives a restart, so that the terminal's report still closes it.
+  `CREATE TABLE open_invitation (id TEXT PRIMARY KEY, body TEXT NOT NULL);`,
 ];
 
 export class DatabaseError extends Error {

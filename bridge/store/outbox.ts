@@ -29,7 +29,10 @@ export interface QuarantinedEntry {
 export class Outbox {
   private readonly insert;
   private readonly byId;
-  private readonly pendingAfter;
+  private readonly pendingInRange;
+  private readonly lastSeq;
+  private readonly countInRange;
+  private readonly pruneAcked;
   private readonly setState;
   private readonly counts;
   private readonly quarantinedList;
@@ -43,9 +46,12 @@ export class Outbox {
        ON CONFLICT DO NOTHING`,
     );
     this.byId = db.prepare(`SELECT seq, body, state FROM records WHERE id = ?`);
-    this.pendingAfter = db.prepare(
-      `SELECT seq, body FROM records WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?`,
+    this.pendingInRange = db.prepare(
+      `SELECT seq, body FROM records WHERE state = 'pending' AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
     );
+    this.lastSeq = db.prepare(`SELECT COALESCE(MAX(seq), 0) AS seq FROM records`);
+    this.countInRange = db.prepare(`SELECT COUNT(*) AS n FROM records WHERE state = 'pending' AND seq > ? AND seq <= ?`);
+    this.pruneAcked = db.prepare(`DELETE FROM records WHERE state = 'acked' AND acked_at < ?`);
     this.setState = db.prepare(
       `UPDATE records SET state = ?, ack_status = ?, ack_reason = ?, acked_at = ? WHERE id = ? AND state = 'pending'`,
     );
@@ -75,10 +81,25 @@ export class Outbox {
     return row && { seq: row.seq, state: row.state, record: JSON.parse(row.body) as StoredRecord };
   }
 
-  /** Pending records after `afterSeq`, oldest first. */
-  pending(afterSeq: number, limit: number): OutboxEntry[] {
-    const rows = this.pendingAfter.all(afterSeq, limit) as { seq: number; body: string }[];
+  /** Pending records with afterSeq < seq <= upToSeq, oldest first. */
+  pending(afterSeq: number, upToSeq: number, limit: number): OutboxEntry[] {
+    const rows = this.pendingInRange.all(afterSeq, Math.min(upToSeq, Number.MAX_SAFE_INTEGER), limit) as { seq: number; body: string }[];
     return rows.map((row) => ({ seq: row.seq, record: JSON.parse(row.body) as StoredRecord }));
+  }
+
+  /** How many pending records have afterSeq < seq <= upToSeq. */
+  countPending(afterSeq: number, upToSeq: number): number {
+    return (this.countInRange.get(afterSeq, Math.min(upToSeq, Number.MAX_SAFE_INTEGER)) as { n: number }).n;
+  }
+
+  /** The sequence number of the newest record (0 when there is none). */
+  maxSeq(): number {
+    return (this.lastSeq.get() as { seq: number }).seq;
+  }
+
+  /** Deletes acknowledged records settled before `before`; pending and quarantined ones are never pruned. */
+  prune(before: Date): number {
+    return this.pruneAcked.run(before.toISOString()).changes;
   }
 
   /** Applies a province acknowledgement; returns how many pending records it settled. */

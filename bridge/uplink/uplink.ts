@@ -2,12 +2,14 @@ import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { ackSchema, type Ack } from '../../protocol/acks.js';
 import type { GradeCodeProfileName } from '../../protocol/grades.js';
-import { terminalTopics, type TerminalTopics } from '../../protocol/topics.js';
-import type { Clock } from '../clock.js';
 import { explain } from '../../protocol/issues.js';
+import { terminalTopics, type TerminalTopics } from '../../protocol/topics.js';
 import type { Logger } from '../log.js';
-import type { Outbox } from '../store/outbox.js';
-import { toUpstream } from '../store/stored-record.js';
+import type { Outbox, OutboxEntry } from '../store/outbox.js';
+import { toUpstream, type StoredRecord } from '../store/stored-record.js';
+import type { TimeKeeper } from '../time/time-keeper.js';
+import { Backoff } from './backoff.js';
+import { TokenBucket } from './token-bucket.js';
 
 export interface UplinkOptions {
   url: string;
@@ -20,28 +22,48 @@ export interface UplinkOptions {
   /** Published records awaiting the province's acknowledgement, at most. */
   inflight: number;
   ackTimeoutMs: number;
+  /** Pace of the backlog (records made before this connection), records a second; 0: unlimited. */
+  drainRatePerSecond: number;
+  /** Records made before the clock was trusted wait this long for a correction. */
+  holdUnsyncedMs: number;
+  reconnect: { minMs: number; maxMs: number };
+  keepaliveSeconds: number;
+  telemetryMs: number;
+  /** What telemetry reports; called at each interval. */
+  telemetry(): object;
   outbox: Outbox;
-  clock: Clock;
+  clock: TimeKeeper;
+  random: () => number;
   logger: Logger;
   versions: Record<string, string>;
-  /** Reconnect delay; mqtt.js retries at this period. */
-  reconnectMs?: number;
 }
 
 export interface UplinkStatus {
   connected: boolean;
   url: string;
   inflight: number;
+  /** Records of the backlog (made before this connection) still to publish. */
+  backlogToDrain: number;
+  drainRatePerSecond: number;
+  /** Unsynced records waiting for a trusted time before they are published. */
+  heldForClock: number;
+  reconnectAttempts: number;
   published: number;
   acked: number;
   rejectedAcks: number;
   invalidAcks: number;
 }
 
+type Lane = 'live' | 'backlog';
+
 /**
  * Carries the outbox to the province over MQTT. A record leaves the outbox only on the
  * province's application-level acknowledgement (never on a broker PUBACK); anything not
- * acknowledged is published again, and the province dedupes by id.
+ * acknowledged in time is published again, and the province dedupes by id.
+ *
+ * Two lanes: records made since this connection came up go first; the backlog (everything
+ * older) drains oldest first at a configured pace, so that terminals coming back from an
+ * outage together do not flood the province.
  */
 export class Uplink extends EventEmitter<{
   connected: [];
@@ -51,17 +73,23 @@ export class Uplink extends EventEmitter<{
 }> {
   private client: MqttClient | undefined;
   private readonly topics: TerminalTopics;
-  /** id -> when it was published (monotonic ms). */
-  private readonly inflight = new Map<string, number>();
-  private cursor = 0;
-  private pumping = false;
+  private readonly inflight = new Map<string, { seq: number; at: number }>();
+  /** Records up to this seq were made before the current connection: the backlog. */
+  private ceiling = 0;
+  private readonly cursors: Record<Lane, number> = { live: 0, backlog: 0 };
+  private bucket: TokenBucket;
+  private readonly backoff: Backoff;
   private online = false;
-  private ackTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private heldForClock = 0;
+  private timers: { ack?: NodeJS.Timeout; pump?: NodeJS.Timeout; reconnect?: NodeJS.Timeout; telemetry?: NodeJS.Timeout } = {};
   private readonly counts = { published: 0, acked: 0, rejectedAcks: 0, invalidAcks: 0 };
 
   constructor(private readonly opts: UplinkOptions) {
     super();
     this.topics = terminalTopics(opts.terminalId, opts.topicPrefix);
+    this.bucket = new TokenBucket(opts.drainRatePerSecond, () => opts.clock.monoMs());
+    this.backoff = new Backoff(opts.reconnect.minMs, opts.reconnect.maxMs, opts.random);
   }
 
   start(): void {
@@ -71,7 +99,9 @@ export class Uplink extends EventEmitter<{
       username: opts.username,
       password: opts.password,
       clean: true,
-      reconnectPeriod: opts.reconnectMs ?? 1000,
+      keepalive: opts.keepaliveSeconds,
+      // Reconnecting is ours: exponential backoff with jitter (see Backoff).
+      reconnectPeriod: 0,
       connectTimeout: 10_000,
       // We keep our own durable queue; never let mqtt.js queue in memory while offline.
       queueQoSZero: false,
@@ -80,32 +110,39 @@ export class Uplink extends EventEmitter<{
     const client = mqtt.connect(opts.url, clientOptions);
     this.client = client;
     client.on('connect', () => void this.onConnect());
-    client.on('close', () => this.onDisconnect());
+    client.on('close', () => this.onClose());
     client.on('error', (err) => opts.logger.warn({ err: err.message }, 'mqtt error'));
     client.on('message', (topic, payload) => {
       if (topic === topics.acks) this.onAck(payload);
     });
-    this.ackTimer = setInterval(() => this.republishOverdue(), Math.max(100, Math.min(opts.ackTimeoutMs / 2, 5000)));
+    this.timers.ack = setInterval(() => this.republishOverdue(), Math.max(50, Math.min(opts.ackTimeoutMs / 2, 5000)));
+    this.timers.telemetry = setInterval(() => this.sendTelemetry(), opts.telemetryMs);
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     this.online = false; // an intended stop is not an outage
-    clearInterval(this.ackTimer);
+    for (const timer of Object.values(this.timers)) clearTimeout(timer);
     const client = this.client;
     this.client = undefined;
-    if (client) await client.endAsync(false);
+    if (client) await client.endAsync(true);
   }
 
   /** Call after a record was appended to the outbox. */
   notify(): void {
-    void this.pump();
+    this.pump();
   }
 
   status(): UplinkStatus {
+    const backlogToDrain = this.online ? this.opts.outbox.countPending(this.cursors.backlog, this.ceiling) : 0;
     return {
       connected: this.client?.connected ?? false,
       url: redactUrl(this.opts.url),
       inflight: this.inflight.size,
+      backlogToDrain,
+      drainRatePerSecond: this.opts.drainRatePerSecond,
+      heldForClock: this.heldForClock,
+      reconnectAttempts: this.backoff.attempts,
       ...this.counts,
     };
   }
@@ -113,6 +150,7 @@ export class Uplink extends EventEmitter<{
   private async onConnect(): Promise<void> {
     const client = this.client;
     if (!client) return;
+    this.backoff.reset();
     this.opts.logger.info({ url: redactUrl(this.opts.url) }, 'connected to broker');
     try {
       await client.subscribeAsync(this.topics.acks, { qos: 1 });
@@ -122,59 +160,113 @@ export class Uplink extends EventEmitter<{
         { qos: 1, retain: true },
       );
     } catch (err) {
-      this.opts.logger.warn({ err: (err as Error).message }, 'cannot subscribe or announce; will retry on reconnect');
+      this.opts.logger.warn({ err: (err as Error).message }, 'cannot subscribe or announce; reconnecting');
+      client.end(true);
       return;
     }
-    // Start over from the oldest pending record: whatever was in flight may not have arrived.
+    // Whatever was in flight may not have arrived: start over, the backlog from its oldest.
     this.inflight.clear();
-    this.cursor = 0;
+    this.ceiling = this.opts.outbox.maxSeq();
+    this.cursors.backlog = 0;
+    this.cursors.live = this.ceiling;
+    this.bucket = new TokenBucket(this.opts.drainRatePerSecond, () => this.opts.clock.monoMs());
     this.online = true;
     this.emit('connected');
-    void this.pump();
+    this.sendTelemetry();
+    this.pump();
   }
 
-  private onDisconnect(): void {
+  private onClose(): void {
     if (this.online) {
       this.online = false;
       this.opts.logger.warn('disconnected from broker; records stay in the outbox');
       this.emit('disconnected');
     }
     this.inflight.clear();
-    this.cursor = 0;
+    if (this.stopping || this.timers.reconnect) return;
+    const delay = this.backoff.next();
+    this.timers.reconnect = setTimeout(() => {
+      this.timers.reconnect = undefined;
+      if (!this.stopping) this.client?.reconnect();
+    }, delay);
   }
 
-  private async pump(): Promise<void> {
-    if (this.pumping) return;
-    this.pumping = true;
-    try {
-      while (this.client?.connected) {
-        const room = this.opts.inflight - this.inflight.size;
-        if (room <= 0) break;
-        const batch = this.opts.outbox.pending(this.cursor, room);
-        if (batch.length === 0) break;
-        for (const { seq, record } of batch) {
-          this.cursor = seq;
-          if (this.inflight.has(record.id)) continue;
-          this.inflight.set(record.id, this.opts.clock.monoMs());
-          this.publish(record.id, JSON.stringify(toUpstream(record, seq, this.opts.gradeProfile)));
-        }
-      }
-    } finally {
-      this.pumping = false;
+  /** Publishes what the window and the pace allow: the live lane first, then the backlog. */
+  private pump(): void {
+    if (!this.online || !this.client?.connected) return;
+    clearTimeout(this.timers.pump);
+    this.timers.pump = undefined;
+    this.heldForClock = 0;
+    let room = this.opts.inflight - this.inflight.size;
+    room -= this.drain('live', room);
+    if (room <= 0) return;
+    const granted = this.bucket.take(room);
+    const sent = this.drain('backlog', granted);
+    this.bucket.refund(granted - sent);
+    // Held back by the pace, with more to go: come back when the next token is due.
+    if (sent === granted && this.opts.outbox.countPending(this.cursors.backlog, this.ceiling) > 0) {
+      this.timers.pump = setTimeout(() => this.pump(), Math.max(1, this.bucket.msUntilNext()));
     }
   }
 
-  private publish(id: string, payload: string): void {
+  /** Publishes up to `limit` records of a lane; returns how many. */
+  private drain(lane: Lane, limit: number): number {
+    const upTo = lane === 'backlog' ? this.ceiling : Number.MAX_SAFE_INTEGER;
+    let sent = 0;
+    while (sent < limit) {
+      const batch = this.opts.outbox.pending(this.cursors[lane], upTo, limit - sent);
+      if (batch.length === 0) break;
+      for (const entry of batch) {
+        if (this.inflight.has(entry.record.id)) {
+          this.cursors[lane] = entry.seq;
+          continue;
+        }
+        const holdMs = this.holdFor(entry.record);
+        if (holdMs > 0) {
+          // This and every later record of the lane wait for a trusted clock (or the hold to end).
+          this.heldForClock = this.opts.outbox.countPending(entry.seq - 1, upTo);
+          this.timers.pump ??= setTimeout(() => this.pump(), Math.min(holdMs, 1000));
+          return sent;
+        }
+        this.cursors[lane] = entry.seq;
+        this.publish(entry);
+        sent += 1;
+        if (sent >= limit) break;
+      }
+    }
+    return sent;
+  }
+
+  /** How much longer a record made on an untrusted clock should wait for a correction. */
+  private holdFor(record: StoredRecord): number {
+    const { clock } = this.opts;
+    if (record.clock.synced || clock.isSynced() || !clock.correctable(record)) return 0;
+    return this.opts.holdUnsyncedMs - (clock.monoMs() - record.clock.monoMs);
+  }
+
+  private publish({ seq, record }: OutboxEntry): void {
+    const id = record.id;
+    this.inflight.set(id, { seq, at: this.opts.clock.monoMs() });
+    const payload = JSON.stringify(toUpstream(this.opts.clock.forUpstream(record), seq, this.opts.gradeProfile));
     this.client?.publish(this.topics.records, payload, { qos: 1 }, (err) => {
       if (err) {
-        // Not on the wire: forget it, so that the next pass over the outbox publishes it again.
-        this.inflight.delete(id);
-        this.opts.logger.warn({ id, err: err.message }, 'publish failed');
+        // Not on the wire: forget it, so that a later pass publishes it again.
+        this.release(id);
+        if (!this.stopping) this.opts.logger.warn({ id, err: err.message }, 'publish failed');
         return;
       }
       this.counts.published += 1;
       this.emit('published', id);
     });
+  }
+
+  /** Forgets an in-flight record and moves its lane's cursor back so it is published again. */
+  private release(id: string): void {
+    const entry = this.inflight.get(id);
+    if (!entry) return;
+    this.inflight.delete(id);
+    const lane: Lane = entry.seq <= this.ceiling ? 'backlog' : 'live';
+    this.cursors[lane] = Math.min(this.cursors[lane], entry.seq - 1);
   }
 
   private onAck(payload: Buffer): void {
@@ -190,6 +282,7 @@ export class Uplink extends EventEmitter<{
       return;
     }
     const ack: Ack = parsed.data;
+    if (ack.serverTime) this.opts.clock.observeServerTime(new Date(ack.serverTime));
     const settled = this.opts.outbox.settle(ack.ids, ack.status, ack.reason, this.opts.clock.now());
     for (const id of ack.ids) this.inflight.delete(id);
     if (ack.status === 'rejected') {
@@ -199,22 +292,28 @@ export class Uplink extends EventEmitter<{
       this.counts.acked += settled;
     }
     this.emit('acked', ack);
-    void this.pump();
+    this.pump();
   }
 
   private republishOverdue(): void {
     const deadline = this.opts.clock.monoMs() - this.opts.ackTimeoutMs;
-    let overdue = false;
-    for (const [id, at] of this.inflight) {
+    let overdue = 0;
+    for (const [id, { at }] of this.inflight) {
       if (at <= deadline) {
-        this.inflight.delete(id);
-        overdue = true;
+        this.release(id);
+        overdue += 1;
       }
     }
     if (overdue) {
-      this.cursor = 0;
-      void this.pump();
+      this.opts.logger.warn({ overdue }, 'no ack from the province in time; publishing again');
+      this.pump();
     }
+  }
+
+  private sendTelemetry(): void {
+    if (!this.online) return;
+    const body = { at: this.opts.clock.now().toISOString(), ...this.opts.telemetry() };
+    this.client?.publish(this.topics.telemetry, JSON.stringify(body), { qos: 0 });
   }
 }
 

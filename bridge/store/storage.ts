@@ -1,0 +1,24 @@
+import { statSync } from 'node:fs';
+import type { Db } from './database.js';
+
+export interface StorageStatus {
+  /** Bytes in use: the database's pages less its free list, plus the WAL. */
+  usedBytes: number;
+  capBytes: number;
+  full: boolean;
+}
+
+/** Measures the database against its size cap. */
+export function storageStatus(db: Db, path: string, capBytes: number): StorageStatus {
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  const pages = db.pragma('page_count', { simple: true }) as number;
+  const free = db.pragma('freelist_count', { simple: true }) as number;
+  let wal = 0;
+  try {
+    wal = statSync(`${path}-wal`).size;
+  } catch {
+    // no WAL file yet
+  }
+  const usedBytes = (pages - free) * pageSize + wal;
+  return { usedBytes, capBytes, full: usedBytes >= capBytes };
+}
