@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -101,7 +102,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       baudRate: config.serial.baudRate,
       openPort: deps.openPort,
       timers: deps.timers ?? hostTimers,
-      bootId: clock.bootId,
+      // Per process, unlike the clock's boot id: a restarted bridge numbers its frames from 1
+      // again, and the terminal must see a new peer, not resends.
+      bootId: randomBytes(8).toString('hex'),
       logger,
       link: deps.linkTiming,
       onReport: (report, device) => this.desk.onDeviceReport(report, device),

@@ -22,6 +22,11 @@ export interface ProvinceEmulatorOptions {
   clientId?: string;
   /** Hold every ack this long before publishing it (slow-province fault). Default 0. */
   ackDelayMs?: number;
+  /**
+   * Lost-ack fault: an ack for which this returns true is never sent (the records stay stored at
+   * the province; the terminal must publish them again and be answered `duplicate`).
+   */
+  dropAck?: (ack: Ack, terminalId: string) => boolean;
   /** Clock for `serverTime` in acks. */
   now?: () => Date;
   /** Most ids in one ack message; a batch this full is sent at once. Default 500. */
@@ -42,6 +47,8 @@ export interface ProvinceStats {
   unreadable: number;
   /** Ack messages published (and PUBACKed by the broker). */
   acksSent: number;
+  /** Ack messages withheld by the `dropAck` fault. */
+  acksDropped: number;
 }
 
 export interface TerminalCounts {
@@ -99,6 +106,7 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
   readonly clientId: string;
   readonly #client: MqttClient;
   readonly #ackDelayMs: number;
+  readonly #dropAck: ProvinceEmulatorOptions['dropAck'];
   readonly #now: () => Date;
   readonly #maxAckBatch: number;
   readonly #log: ProvinceLogger;
@@ -108,7 +116,7 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
   readonly #byTerminal = new Map<string, UpstreamRecord[]>();
   readonly #counts = new Map<string, TerminalCounts>();
   readonly #rejections: Rejection[] = [];
-  readonly #stats: ProvinceStats = { received: 0, accepted: 0, duplicates: 0, rejected: 0, unreadable: 0, acksSent: 0 };
+  readonly #stats: ProvinceStats = { received: 0, accepted: 0, duplicates: 0, rejected: 0, unreadable: 0, acksSent: 0, acksDropped: 0 };
 
   /** Ack batches collected in the current macrotask, keyed by terminal, status and reason. */
   readonly #pending = new Map<string, PendingAck>();
@@ -123,6 +131,7 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
     this.clientId = clientId;
     this.prefix = options.prefix ?? DEFAULT_TOPIC_PREFIX;
     this.#ackDelayMs = options.ackDelayMs ?? 0;
+    this.#dropAck = options.dropAck;
     this.#now = options.now ?? (() => new Date());
     this.#maxAckBatch = Math.max(1, options.maxAckBatch ?? DEFAULT_MAX_ACK_BATCH);
     this.#log = options.logger ?? pino({ name: 'province-emulator', level: 'warn' });
@@ -361,6 +370,10 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
   }
 
   #publish(terminalId: string, ack: Ack): void {
+    if (this.#dropAck?.(ack, terminalId)) {
+      this.#stats.acksDropped += 1;
+      return;
+    }
     const topic = terminalTopics(terminalId, this.prefix).acks;
     this.#client.publishAsync(topic, JSON.stringify(ack), { qos: 1 }).then(
       () => {

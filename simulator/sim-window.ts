@@ -18,6 +18,8 @@ export interface SimWindowOptions {
   /** Any further bridge config (invitation timeouts, grade profile, …). */
   config?: Partial<Omit<BridgeConfigInput, 'terminal' | 'serial' | 'database'>>;
   bridgeDeps?: Omit<BridgeDeps, 'openPort'>;
+  /** Wait for the broker connection before resolving (default true; false when it is cut). */
+  waitForBroker?: boolean;
 }
 
 /** One simulated service window: a virtual terminal wired by a virtual cable to a real bridge. */
@@ -27,8 +29,26 @@ export class SimWindow {
     readonly terminalId: string,
     readonly line: VirtualLine,
     readonly terminal: VirtualTerminal,
-    readonly bridge: Bridge,
+    private current: Bridge,
+    private readonly startBridge: () => Promise<Bridge>,
   ) {}
+
+  /** The window's bridge (a new one after restartBridge). */
+  get bridge(): Bridge {
+    return this.current;
+  }
+
+  /**
+   * Stops the bridge and starts a new one on the same database and cable, as a restart of the
+   * service would; `whileDown` runs in between. Resolves once it is running (not necessarily
+   * hearing the terminal yet).
+   */
+  async restartBridge(whileDown?: () => Promise<void>): Promise<Bridge> {
+    await this.current.stop();
+    await whileDown?.();
+    this.current = await this.startBridge();
+    return this.current;
+  }
 
   static async start(opts: SimWindowOptions): Promise<SimWindow> {
     const line = createVirtualLine(opts.terminalId);
@@ -49,22 +69,23 @@ export class SimWindow {
       clock: { trust: 'system', ...opts.config?.clock },
       http: { host: '127.0.0.1', port: opts.httpPort ?? 0 },
     });
-    const bridge = await Bridge.start(config, {
-      ...opts.bridgeDeps,
-      openPort: (path, baudRate) =>
-        new SerialPortStream({ binding: virtualSerialBinding, path, baudRate, autoOpen: false }) as SerialPortLike,
-    });
-    const window = new SimWindow(opts.windowNo, opts.terminalId, line, terminal, bridge);
-    await window.ready();
+    const startBridge = (): Promise<Bridge> =>
+      Bridge.start(config, {
+        ...opts.bridgeDeps,
+        openPort: (path, baudRate) =>
+          new SerialPortStream({ binding: virtualSerialBinding, path, baudRate, autoOpen: false }) as SerialPortLike,
+      });
+    const window = new SimWindow(opts.windowNo, opts.terminalId, line, terminal, await startBridge(), startBridge);
+    await window.ready({ broker: opts.waitForBroker ?? true });
     return window;
   }
 
-  /** Resolves once the bridge hears the terminal and is connected to the broker. */
-  async ready(timeoutMs = 10_000): Promise<void> {
+  /** Resolves once the bridge hears the terminal (and, unless told otherwise, the broker). */
+  async ready({ broker = true, timeoutMs = 10_000 }: { broker?: boolean; timeoutMs?: number } = {}): Promise<void> {
     await waitUntil(() => {
-      const { device, broker } = this.bridge.status();
-      return device.alive && device.device && broker.connected;
-    }, `window ${this.windowNo}: terminal hello and broker connection`, { timeoutMs });
+      const status = this.bridge.status();
+      return status.device.alive && status.device.device && (!broker || status.broker.connected);
+    }, `window ${this.windowNo}: terminal hello${broker ? ' and broker connection' : ''}`, { timeoutMs });
   }
 
   /** Calls the bridge's HTTP API as the window PC would. */

@@ -25,11 +25,49 @@ const peerPaths = new Map<string, string>();
 /** The port last opened at each path; a closed one is skipped, so entries need no cleanup. */
 const endsByPath = new Map<string, MockPort>();
 
+/** How a line mangles what crosses it (both directions): for noise and fragmentation faults. */
+export interface LineImpairment {
+  /** Deliver each write in pieces of at most this many bytes, one piece per event-loop turn. */
+  maxChunk?: number;
+  /** Called per write; true garbles one byte of it (the receiver must drop the frame). */
+  corrupt?: () => boolean;
+}
+const impairments = new Map<string, LineImpairment>();
+/** Per receiving path, the delivery still under way: pieces of later writes wait their turn. */
+const deliveries = new Map<string, Promise<void>>();
+let garbled = 0;
+
 function deliver(path: string, data: string | Buffer): boolean {
   const end = endsByPath.get(path);
   if (!end?.isOpen) return false; // nobody listening: the bytes are lost, as on a real wire
   end.emitData(data);
   return true;
+}
+
+function carry(to: string, data: Buffer, impairment: LineImpairment | undefined): void {
+  if (!impairment) {
+    deliver(to, data);
+    return;
+  }
+  if (impairment.corrupt?.() && data.length > 2) {
+    garbled += 1;
+    const at = Math.floor(data.length / 2);
+    data[at] = (data[at] ?? 0) ^ 0x04; // stays printable ASCII for letters and digits: only the CRC can tell
+  }
+  const size = impairment.maxChunk ?? data.length;
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < data.length; i += size) pieces.push(data.subarray(i, i + size));
+  const previous = deliveries.get(to) ?? Promise.resolve();
+  const done = pieces.reduce<Promise<void>>(
+    (chain, piece) => chain.then(() => new Promise<void>((resolve) => setImmediate(() => (deliver(to, piece), resolve())))),
+    previous,
+  );
+  deliveries.set(to, done);
+}
+
+/** How many writes the impairments garbled, across all lines. */
+export function garbledWrites(): number {
+  return garbled;
 }
 
 function wrapPort(port: MockPort, path: string): BindingPort {
@@ -43,7 +81,7 @@ function wrapPort(port: MockPort, path: string): BindingPort {
     async write(buffer) {
       await port.write(buffer);
       const peer = peerPaths.get(path);
-      if (peer !== undefined) deliver(peer, buffer);
+      if (peer !== undefined) carry(peer, Buffer.from(buffer), impairments.get(path));
     },
     async close() {
       // A write still in flight when the mock closes fails with an error that is not marked as
@@ -80,6 +118,8 @@ export interface VirtualLine {
   injectToBridge(data: string | Buffer): boolean;
   /** Bytes appear on the device end's reader as if they came down the wire (line noise). False if that end is not open. */
   injectToDevice(data: string | Buffer): boolean;
+  /** Mangles what crosses the line from now on, both ways; null makes it clean again. */
+  impair(impairment: LineImpairment | null): void;
 }
 
 /**
@@ -102,6 +142,12 @@ export function createVirtualLine(name: string): VirtualLine {
     devicePath,
     injectToBridge: (data) => deliver(bridgePath, data),
     injectToDevice: (data) => deliver(devicePath, data),
+    impair: (impairment) => {
+      for (const path of [bridgePath, devicePath]) {
+        if (impairment) impairments.set(path, impairment);
+        else impairments.delete(path);
+      }
+    },
   };
 }
 

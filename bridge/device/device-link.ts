@@ -35,6 +35,7 @@ export interface DeviceLinkOptions {
   baudRate: number;
   openPort: OpenSerialPort;
   timers: LinkTimers;
+  /** This link session's id, sent in our hello: new for every bridge process. */
   bootId: string;
   logger: Logger;
   /** Handles a report; the device is acknowledged only after this returns (i.e. after commit). */

@@ -1,0 +1,88 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EmbeddedBroker } from '../../simulator/broker.js';
+import { seededRandom } from '../../simulator/random.js';
+import { garbledWrites } from '../../simulator/virtual-serial-line.js';
+import { waitUntil } from '../../simulator/wait.js';
+import { HallFixture } from '../support/hall-fixture.js';
+
+/** The serial side of "every press the terminal acknowledged appears exactly once at the province". */
+let broker: EmbeddedBroker;
+let hall: HallFixture;
+
+beforeAll(async () => {
+  broker = await EmbeddedBroker.start();
+});
+afterEach(async () => {
+  await hall?.close();
+});
+afterAll(async () => {
+  await broker.stop();
+});
+
+describe('serial link faults', () => {
+  it('a bridge restarted mid-invitation still gets the rating pressed while it was down, once', async () => {
+    hall = await HallFixture.start(broker.url);
+    const w = await hall.window();
+    const id = await hall.serve(w, 'C-RESTART-1', null);
+    await w.restartBridge(async () => {
+      await w.terminal.press(4); // the bridge is down: the terminal keeps the rating and resends it
+      expect(w.terminal.core.unacknowledged).toBeGreaterThan(0);
+    });
+    const [record] = await hall.expectExactlyOnce(w, [id]);
+    expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'very_dissatisfied' }, flags: [] });
+    await waitUntil(() => w.terminal.core.unacknowledged === 0, 'the terminal to have its rating acknowledged');
+    expect(w.bridge.desk.current()).toBeUndefined();
+  });
+
+  it('survives a noisy line that garbles and fragments frames: every rating stored once', async () => {
+    hall = await HallFixture.start(broker.url);
+    const w = await hall.window();
+    const random = seededRandom(42);
+    w.line.impair({ maxChunk: 5, corrupt: () => random() < 0.25 });
+    const before = garbledWrites();
+    const ids: string[] = [];
+    const grades = [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 0];
+    for (const [i, button] of grades.entries()) {
+      ids.push(await hall.serve(w, `C-NOISE-${i}`, button));
+      await waitUntil(() => w.bridge.desk.current() === undefined, 'the invitation to close', { timeoutMs: 15_000 });
+    }
+    const records = await hall.expectExactlyOnce(w, ids);
+    expect(records.map((r) => (r.kind === 'invitation' ? r.rating?.grade : undefined))).toEqual(
+      grades.map((b) => ['very_satisfied', 'satisfied', 'basically_satisfied', 'dissatisfied', 'very_dissatisfied'][b]),
+    );
+    expect(garbledWrites() - before).toBeGreaterThan(0);
+    const rejected = w.bridge.status().device.counters.rejected;
+    expect((rejected.checksum ?? 0) + (rejected.not_ascii ?? 0) + (rejected.not_json ?? 0) + (rejected.schema ?? 0)).toBeGreaterThan(0);
+    expect(province().stats.rejected).toBe(0);
+  }, 60_000);
+
+  it('a cable pulled during the press: the rating arrives once the cable is back', async () => {
+    hall = await HallFixture.start(broker.url);
+    const w = await hall.window();
+    const id = await hall.serve(w, 'C-UNPLUG-1', null);
+    await w.terminal.unplug();
+    await w.terminal.press(1);
+    expect(w.bridge.desk.current()?.id).toBe(id);
+    await w.terminal.plug();
+    const [record] = await hall.expectExactlyOnce(w, [id]);
+    expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'satisfied' } });
+  });
+
+  it('a burst of garbage between frames is dropped and counted, and changes nothing', async () => {
+    hall = await HallFixture.start(broker.url);
+    const w = await hall.window();
+    w.line.injectToBridge(Buffer.from([0x00, 0xff, 0x13, 0x0a]));
+    w.line.injectToBridge('{"type":"rating"}*0000\n' + 'x'.repeat(700) + '\n');
+    await waitUntil(() => {
+      const r = w.bridge.status().device.counters.rejected;
+      return r.not_ascii === 1 && r.checksum === 1 && r.too_long === 1;
+    }, 'the three bad lines to be counted');
+    expect(w.bridge.outbox.stats()).toMatchObject({ pending: 0, acked: 0 });
+    const id = await hall.serve(w, 'C-GARBAGE-1', 2);
+    await hall.expectExactlyOnce(w, [id]);
+  });
+});
+
+function province() {
+  return hall.province;
+}

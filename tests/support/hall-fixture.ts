@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { UpstreamRecord } from '../../protocol/records.js';
+import { ProvinceEmulator, type ProvinceEmulatorOptions } from '../../simulator/province.js';
+import { SimWindow, type SimWindowOptions } from '../../simulator/sim-window.js';
+import { waitUntil } from '../../simulator/wait.js';
+
+/** A broker URL, a province on it, and windows made on demand; everything torn down by close(). */
+export class HallFixture {
+  private readonly windows: SimWindow[] = [];
+  private count = 0;
+  readonly dir = mkdtempSync(join(tmpdir(), 'hcp-test-'));
+
+  private constructor(
+    readonly brokerUrl: string,
+    readonly province: ProvinceEmulator,
+  ) {}
+
+  static async start(brokerUrl: string, province: Omit<ProvinceEmulatorOptions, 'url'> = {}): Promise<HallFixture> {
+    return new HallFixture(brokerUrl, await ProvinceEmulator.start({ url: brokerUrl, ...province }));
+  }
+
+  /** A window with a staff member signed in. `brokerUrl` may point at a proxy in front of the broker. */
+  async window(options: { config?: SimWindowOptions['config']; brokerUrl?: string; bridgeDeps?: SimWindowOptions['bridgeDeps']; waitForBroker?: boolean } = {}): Promise<SimWindow> {
+    this.count += 1;
+    const n = this.count;
+    const window = await SimWindow.start({
+      brokerUrl: options.brokerUrl ?? this.brokerUrl,
+      windowNo: `F${n}`,
+      terminalId: `FT-${process.pid}-${n}-${Math.random().toString(36).slice(2, 6)}`,
+      dbPath: join(this.dir, `w${n}.db`),
+      config: options.config ?? {},
+      ...(options.bridgeDeps && { bridgeDeps: options.bridgeDeps }),
+      ...(options.waitForBroker === false && { waitForBroker: false }),
+    });
+    this.windows.push(window);
+    await window.api('POST', '/api/v1/staff/sign-in', { staffId: `S${n}` });
+    return window;
+  }
+
+  /** Serves one citizen: invites for a case and (unless grade is null) presses that button. */
+  async serve(window: SimWindow, caseNo: string, button: number | null): Promise<string> {
+    const res = await window.api('POST', '/api/v1/invitations', { services: [{ itemCode: '330106-XK-0012', caseNo }] });
+    if (res.status !== 201) throw new Error(`invitation refused: ${res.status} ${JSON.stringify(res.body)}`);
+    const id: string = res.body.id;
+    await waitUntil(() => window.terminal.core.state === 'invited', `the terminal to show invitation ${id}`);
+    if (button !== null) await window.terminal.press(button);
+    return id;
+  }
+
+  /** Waits until the province holds every id, then checks each arrived exactly once. */
+  async expectExactlyOnce(window: SimWindow, ids: readonly string[], timeoutMs = 20_000): Promise<UpstreamRecord[]> {
+    await this.province.waitFor(() => ids.every((id) => this.province.recordsOf(window.terminalId).some((r) => r.id === id)), { timeoutMs });
+    const records = this.province.recordsOf(window.terminalId);
+    for (const id of ids) {
+      const copies = records.filter((r) => r.id === id).length;
+      if (copies !== 1) throw new Error(`record ${id} arrived ${copies} times`);
+    }
+    return ids.map((id) => records.find((r) => r.id === id) as UpstreamRecord);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.windows.map((w) => w.stop()));
+    await this.province.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
