@@ -16,7 +16,9 @@ export interface SimWindowOptions {
   hallName?: string;
   httpPort?: number;
   /** Any further bridge config (invitation timeouts, grade profile, …). */
-  config?: Partial<Omit<BridgeConfigInput, 'terminal' | 'serial' | 'database'>>;
+  config?: Partial<Omit<BridgeConfigInput, 'terminal' | 'serial' | 'database'>> & {
+    database?: Partial<Omit<BridgeConfigInput['database'], 'path'>>;
+  };
   bridgeDeps?: Omit<BridgeDeps, 'openPort'>;
   /** Wait for the broker connection before resolving (default true; false when it is cut). */
   waitForBroker?: boolean;
@@ -63,7 +65,7 @@ export class SimWindow {
         windowNo: opts.windowNo,
       },
       serial: { path: line.bridgePath },
-      database: { path: opts.dbPath },
+      database: { ...opts.config?.database, path: opts.dbPath },
       mqtt: { url: opts.brokerUrl, ...opts.config?.mqtt },
       // The simulator's machine clock is good; the clock-honesty tests say otherwise explicitly.
       clock: { trust: 'system', ...opts.config?.clock },

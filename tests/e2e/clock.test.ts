@@ -1,0 +1,75 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { WallSource } from '../../bridge/time/wall-source.js';
+import { EmbeddedBroker } from '../../simulator/broker.js';
+import { waitUntil } from '../../simulator/wait.js';
+import { HallFixture } from '../support/hall-fixture.js';
+
+/**
+ * A Raspberry Pi after a power cut: no RTC, so its wall clock starts years behind until NTP
+ * syncs (or the province tells it the time). Records made meanwhile must end up with true times.
+ */
+const SIX_YEARS_MS = 6 * 365 * 24 * 3600 * 1000;
+
+function pi(): WallSource & { sync(): void } {
+  let offset = -SIX_YEARS_MS;
+  let synced = false;
+  return {
+    wallMs: () => Date.now() + offset,
+    monoMs: () => performance.now(),
+    ntpSynced: async () => synced,
+    sync: () => ((offset = 0), (synced = true)),
+  };
+}
+
+let broker: EmbeddedBroker;
+let hall: HallFixture;
+beforeAll(async () => {
+  broker = await EmbeddedBroker.start();
+});
+afterEach(async () => {
+  await hall?.close();
+});
+afterAll(async () => {
+  await broker.stop();
+});
+
+const nearNow = (iso: string | undefined): boolean => Math.abs(Date.parse(iso ?? '') - Date.now()) < 30_000;
+
+describe('honest time', () => {
+  it('holds records made before NTP sync, then corrects them when the clock jumps to the right time', async () => {
+    hall = await HallFixture.start(broker.url);
+    const wall = pi();
+    const w = await hall.window({ config: { clock: { trust: 'ntp', holdUnsyncedSeconds: 600 } }, bridgeDeps: { wall } });
+    expect(w.bridge.status().alarms).toContain('clock_unsynced');
+    const id = await hall.serve(w, 'C-CLOCK-1', 3);
+    await waitUntil(() => w.bridge.status().broker.heldForClock === 1, 'the record to be held for a trusted clock');
+    expect(hall.province.recordsOf(w.terminalId)).toHaveLength(0);
+    const stored = w.bridge.outbox.get(id)?.record;
+    expect(stored?.kind === 'invitation' && stored.closedAt.startsWith(String(new Date().getFullYear() - 6))).toBe(true);
+
+    wall.sync(); // NTP steps the wall clock six years forward
+    await w.bridge.clock.pollNtp();
+    const [record] = await hall.expectExactlyOnce(w, [id]);
+    expect(record).toMatchObject({ clock: { synced: true }, flags: ['time_corrected'] });
+    expect(record?.kind === 'invitation' && nearNow(record.closedAt) && nearNow(record.invitedAt) && nearNow(record.rating?.pressedAt)).toBe(true);
+    expect(w.bridge.status().alarms).not.toContain('clock_unsynced');
+    expect(w.bridge.status().clock.trustedFrom).toBe('ntp');
+  });
+
+  it('with no NTP, sends flagged after the hold, and takes the time from the province ack', async () => {
+    hall = await HallFixture.start(broker.url);
+    const wall = pi(); // never synced by NTP
+    const w = await hall.window({ config: { clock: { trust: 'ntp', holdUnsyncedSeconds: 0 } }, bridgeDeps: { wall } });
+    const first = await hall.serve(w, 'C-CLOCK-2', 0);
+    const [flagged] = await hall.expectExactlyOnce(w, [first]);
+    expect(flagged).toMatchObject({ clock: { synced: false }, flags: ['clock_unsynced'] });
+    expect(flagged?.kind === 'invitation' && nearNow(flagged.closedAt)).toBe(false);
+
+    await waitUntil(() => w.bridge.status().clock.trustedFrom === 'province', 'the ack serverTime to anchor the clock');
+    await waitUntil(() => w.bridge.desk.current() === undefined && w.terminal.core.state === 'idle', 'the terminal to be idle');
+    const second = await hall.serve(w, 'C-CLOCK-3', 1);
+    const [honest] = await hall.expectExactlyOnce(w, [second]);
+    expect(honest).toMatchObject({ clock: { synced: true }, flags: [] });
+    expect(honest?.kind === 'invitation' && nearNow(honest.closedAt)).toBe(true);
+  });
+});

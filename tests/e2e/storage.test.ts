@@ -1,0 +1,96 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, DatabaseError } from '../../bridge/store/database.js';
+import { Outbox } from '../../bridge/store/outbox.js';
+import type { StoredEvent } from '../../bridge/store/stored-record.js';
+import { TimeKeeper } from '../../bridge/time/time-keeper.js';
+import { terminalTopics } from '../../protocol/topics.js';
+import { EmbeddedBroker } from '../../simulator/broker.js';
+import { waitUntil } from '../../simulator/wait.js';
+import { HallFixture } from '../support/hall-fixture.js';
+
+let broker: EmbeddedBroker;
+let hall: HallFixture | undefined;
+const dir = mkdtempSync(join(tmpdir(), 'hcp-storage-'));
+
+beforeAll(async () => {
+  broker = await EmbeddedBroker.start();
+});
+afterEach(async () => {
+  await hall?.close();
+  hall = undefined;
+});
+afterAll(async () => {
+  await broker.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('storage limits', () => {
+  it('at its size cap the terminal refuses invitations with 507 and raises an alarm in status and telemetry, losing nothing', async () => {
+    hall = await HallFixture.start(broker.url);
+    // A cap below the size of an empty database: full from the start.
+    const w = await hall.window({ config: { database: { maxSizeMB: 0.001 }, mqtt: { url: broker.url, telemetrySeconds: 1 } } });
+    const telemetry = await mqtt.connectAsync(broker.url);
+    const seen: unknown[] = [];
+    telemetry.on('message', (_topic, payload) => seen.push(JSON.parse(payload.toString())));
+    await telemetry.subscribeAsync(terminalTopics(w.terminalId).telemetry);
+
+    const res = await w.api('POST', '/api/v1/invitations', { services: [{ itemCode: 'X-1', caseNo: 'C-FULL-1' }] });
+    expect(res.status).toBe(507);
+    expect(res.body.error.code).toBe('storage_full');
+    expect(res.body.error.message).toMatch(/size cap.*nothing is dropped/);
+    expect(w.bridge.status().alarms).toContain('storage_full');
+    expect(w.bridge.status().storage.full).toBe(true);
+    await waitUntil(() => seen.some((t) => (t as { alarms: string[] }).alarms.includes('storage_full')), 'telemetry with the alarm');
+
+    // What the terminal reports is still stored: a stray press becomes an event at the province.
+    await w.terminal.press(0);
+    await hall.province.waitFor(() => hall?.province.recordsOf(w.terminalId).find((r) => r.kind === 'event'));
+    await telemetry.endAsync();
+  });
+
+  it('prunes acknowledged records past retention, never pending or quarantined ones', () => {
+    const db = openDatabase(join(dir, 'prune.db'));
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const clock = new TimeKeeper({ wallMs: () => now, monoMs: () => 1, ntpSynced: async () => true }, 'b', 'system');
+    const outbox = new Outbox(db, clock);
+    const event = (n: number): StoredEvent => ({
+      id: `0190f0a0-0000-7000-8000-${String(n).padStart(12, '0')}`, kind: 'event', schema: 1, terminalId: 'T', areaCode: '330106',
+      hallCode: 'H', windowNo: '1', staffId: null, type: 'stray_press', at: new Date(now).toISOString(), detail: {}, flags: [], test: false,
+      clock: { synced: true, bootId: 'b', monoMs: 1 },
+    });
+    for (let n = 1; n <= 4; n++) outbox.append(event(n));
+    outbox.settle([event(1).id], 'accepted', undefined, new Date(now));
+    outbox.settle([event(2).id], 'rejected', 'bad', new Date(now));
+    outbox.settle([event(3).id], 'duplicate', undefined, new Date(now + 20 * 86_400_000));
+    now += 31 * 86_400_000;
+    expect(outbox.prune(new Date(now - 30 * 86_400_000))).toBe(1);
+    expect(outbox.get(event(1).id)).toBeUndefined();
+    expect(outbox.stats()).toMatchObject({ pending: 1, acked: 1, quarantined: 1 });
+    db.close();
+  });
+
+  it('reports a corrupt database file clearly at start-up and leaves it as it was', () => {
+    const path = join(dir, 'corrupt.db');
+    writeFileSync(path, 'this is not an SQLite database, it is a shopping list'.repeat(100));
+    expect(() => openDatabase(path)).toThrow(DatabaseError);
+    expect(() => openDatabase(path)).toThrow(`cannot open database ${path}: file is not a database`);
+  });
+
+  it('reports an unwritable database location clearly at start-up', () => {
+    const locked = join(dir, 'locked');
+    mkdirSync(locked);
+    chmodSync(locked, 0o500);
+    const path = join(locked, 'hcp.db');
+    try {
+      // root ignores directory permissions; the missing-folder case holds for everyone.
+      expect(() => openDatabase(join(dir, 'no', 'such', 'folder', 'hcp.db'))).toThrow(/cannot open database .*hcp\.db: .*directory does not exist/);
+      if (process.getuid?.() !== 0) expect(() => openDatabase(path)).toThrow(/cannot open database/);
+    } finally {
+      chmodSync(locked, 0o700);
+    }
+  });
+});
