@@ -27,6 +27,8 @@ export interface ProvinceEmulatorOptions {
    * the province; the terminal must publish them again and be answered `duplicate`).
    */
   dropAck?: (ack: Ack, terminalId: string) => boolean;
+  /** A business-rule rejection: a reason for a valid record the province refuses, or undefined. */
+  rejectIf?: (record: UpstreamRecord) => string | undefined;
   /** Clock for `serverTime` in acks. */
   now?: () => Date;
   /** Most ids in one ack message; a batch this full is sent at once. Default 500. */
@@ -107,6 +109,7 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
   readonly #client: MqttClient;
   readonly #ackDelayMs: number;
   readonly #dropAck: ProvinceEmulatorOptions['dropAck'];
+  readonly #rejectIf: ProvinceEmulatorOptions['rejectIf'];
   readonly #now: () => Date;
   readonly #maxAckBatch: number;
   readonly #log: ProvinceLogger;
@@ -132,6 +135,7 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
     this.prefix = options.prefix ?? DEFAULT_TOPIC_PREFIX;
     this.#ackDelayMs = options.ackDelayMs ?? 0;
     this.#dropAck = options.dropAck;
+    this.#rejectIf = options.rejectIf;
     this.#now = options.now ?? (() => new Date());
     this.#maxAckBatch = Math.max(1, options.maxAckBatch ?? DEFAULT_MAX_ACK_BATCH);
     this.#log = options.logger ?? pino({ name: 'province-emulator', level: 'warn' });
@@ -296,6 +300,11 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
     }
 
     const record = parsed.data;
+    const refusal = this.#rejectIf?.(record);
+    if (refusal !== undefined) {
+      this.#reject({ id, terminalId, reason: refusal }, counts);
+      return;
+    }
     this.#acceptedIds.add(id);
     this.#records.push(record);
     let list = this.#byTerminal.get(terminalId);

@@ -24,9 +24,20 @@ export const VIRTUAL_TERMINAL_PINS: VirtualTerminalPins = {
   buzzer: 18,
 };
 
+/**
+ * Makes (and may start opening) the terminal's serial port at `path`; called again on every plug().
+ * A port not yet opening is opened.
+ */
+export type OpenDevicePort = (path: string) => SerialPortStream;
+
 export type VirtualTerminalOptions = Omit<TerminalCoreOptions, 'bootId'> & {
-  /** The device end of a virtual line (createVirtualLine). */
+  /** The device end of a virtual line (createVirtualLine), or of a real one (see openPort). */
   devicePath: string;
+  /**
+   * Default: a port on the virtual line (openVirtualPort). For a real serial line, e.g. the device
+   * end of a PtyLine: `(path) => new SerialPort({ path, baudRate: 115200, autoOpen: false })`.
+   */
+  openPort?: OpenDevicePort;
   /** Default: random, as a real terminal makes one per boot. */
   bootId?: string;
   pins?: VirtualTerminalPins;
@@ -46,7 +57,10 @@ class DevicePort implements LineTransport {
   private port: SerialPortStream | undefined;
   private handler: ((line: string) => void) | undefined;
 
-  constructor(private readonly path: string) {}
+  constructor(
+    private readonly path: string,
+    private readonly openPort: OpenDevicePort,
+  ) {}
 
   write(frame: string): void {
     if (this.port?.isOpen) this.port.write(frame);
@@ -56,11 +70,26 @@ class DevicePort implements LineTransport {
     this.handler = handler;
   }
 
+  get plugged(): boolean {
+    return this.port?.isOpen ?? false;
+  }
+
   async plug(): Promise<void> {
     if (this.port) return;
-    const port = openVirtualPort(this.path);
-    await once(port, 'open');
+    const port = this.openPort(this.path);
+    if (!port.isOpen) {
+      const opened = once(port, 'open'); // rejects on the port's 'error', e.g. a failed open
+      if (!port.opening) port.open();
+      await opened;
+    }
     port.pipe(new ReadlineParser({ delimiter: '\n' })).on('data', (line: string) => this.handler?.(line));
+    // A real line can go away under the port (e.g. the pty pair is torn down): a write then fails
+    // with EIO, which the stream emits as 'error', and serialport closes the port. The terminal
+    // carries on as with a pulled cable; plug() opens the port again.
+    port.on('error', () => {});
+    port.once('close', () => {
+      if (this.port === port) this.port = undefined;
+    });
     this.port = port;
   }
 
@@ -92,8 +121,14 @@ export class VirtualTerminal {
   ) {}
 
   static async start(options: VirtualTerminalOptions): Promise<VirtualTerminal> {
-    const { devicePath, bootId = randomBytes(8).toString('hex'), pins = VIRTUAL_TERMINAL_PINS, ...core } = options;
-    const port = new DevicePort(devicePath);
+    const {
+      devicePath,
+      openPort = (path: string) => openVirtualPort(path),
+      bootId = randomBytes(8).toString('hex'),
+      pins = VIRTUAL_TERMINAL_PINS,
+      ...core
+    } = options;
+    const port = new DevicePort(devicePath, openPort);
     const vt = new VirtualTerminal(new VirtualBoardIO(), port, pins, core.debounceMs ?? DEFAULT_DEBOUNCE_MS);
     await port.plug();
     try {
@@ -165,6 +200,11 @@ export class VirtualTerminal {
 
   plug(): Promise<void> {
     return this.port.plug();
+  }
+
+  /** Whether the cable is in: false after unplug(), or once a real line went away under the port. */
+  get plugged(): boolean {
+    return this.port.plugged;
   }
 
   async stop(): Promise<void> {
