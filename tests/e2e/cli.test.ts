@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const hcp = (args: string[]) =>
@@ -11,6 +11,9 @@ const hcp = (args: string[]) =>
     (r) => ({ code: 0, ...r }),
     (e: { code: number; stdout: string; stderr: string }) => e,
   );
+
+const dir = mkdtempSync(join(tmpdir(), 'hcp-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('hcp CLI', () => {
   it('`hcp start` runs a simulated hall whose ratings reach the province, then stops cleanly', async () => {
@@ -25,7 +28,6 @@ describe('hcp CLI', () => {
   }, 60_000);
 
   it('`hcp run` refuses a bad config, naming the field, with exit code 2', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hcp-cli-'));
     const file = join(dir, 'bridge.yaml');
     writeFileSync(file, 'terminal: { id: T1, areaCode: "3301", hallCode: H, windowNo: "1" }\nserial: { path: /dev/null }\nmqtt: { url: "mqtt://127.0.0.1:1" }\ndatabase: { path: x.db }\n');
     const { code, stderr } = await hcp(['run', '--config', file]);

@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfigFile, parseConfig } from '../../bridge/config.js';
 
 const valid = {
@@ -10,6 +10,9 @@ const valid = {
   mqtt: { url: 'mqtts://province.example:8883' },
   database: { path: '/var/lib/hcp/hcp.db' },
 };
+
+const dir = mkdtempSync(join(tmpdir(), 'hcp-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function problemsOf(input: unknown): string[] {
   try {
@@ -41,7 +44,6 @@ describe('bridge config', () => {
   });
 
   it('reports a file that is missing or not YAML, with its path', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hcp-config-'));
     expect(() => loadConfigFile(join(dir, 'none.yaml'))).toThrow(/cannot read config file .*none\.yaml/);
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'terminal: [unclosed');
