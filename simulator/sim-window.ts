@@ -30,10 +30,25 @@ export class SimWindow {
     readonly windowNo: string,
     readonly terminalId: string,
     readonly line: VirtualLine,
-    readonly terminal: VirtualTerminal,
+    private currentTerminal: VirtualTerminal,
     private current: Bridge,
     private readonly startBridge: () => Promise<Bridge>,
   ) {}
+
+  /** The window's terminal (a new boot of it after rebootTerminal). */
+  get terminal(): VirtualTerminal {
+    return this.currentTerminal;
+  }
+
+  /**
+   * Power-cycles the terminal: a new boot with a new boot id, its memory (state, unacknowledged
+   * reports) gone. Resolves once the new boot runs; the bridge hears its hello soon after.
+   */
+  async rebootTerminal(): Promise<VirtualTerminal> {
+    await this.currentTerminal.stop();
+    this.currentTerminal = await VirtualTerminal.start({ devicePath: this.line.devicePath, serial: `SIM-${this.terminalId}` });
+    return this.currentTerminal;
+  }
 
   /** The window's bridge (a new one after restartBridge). */
   get bridge(): Bridge {

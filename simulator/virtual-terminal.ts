@@ -118,6 +118,8 @@ export class VirtualTerminal {
     private readonly port: DevicePort,
     private readonly pins: VirtualTerminalPins,
     private readonly debounceMs: number,
+    /** This boot's id, as the terminal reports it in hello. */
+    readonly bootId: string,
   ) {}
 
   static async start(options: VirtualTerminalOptions): Promise<VirtualTerminal> {
@@ -129,7 +131,7 @@ export class VirtualTerminal {
       ...core
     } = options;
     const port = new DevicePort(devicePath, openPort);
-    const vt = new VirtualTerminal(new VirtualBoardIO(), port, pins, core.debounceMs ?? DEFAULT_DEBOUNCE_MS);
+    const vt = new VirtualTerminal(new VirtualBoardIO(), port, pins, core.debounceMs ?? DEFAULT_DEBOUNCE_MS, bootId);
     await port.plug();
     try {
       vt.terminal = await startJohnnyFiveTerminal({

@@ -86,3 +86,30 @@ describe('serial link faults', () => {
 function province() {
   return hall.province;
 }
+
+describe('terminal resets', () => {
+  it('a terminal that resets between ratings starts its numbering again; nothing is taken for a resend', async () => {
+    hall = await HallFixture.start(broker.url);
+    const w = await hall.window();
+    const before = [await hall.serve(w, 'C-RESET-A', 0)];
+    await waitUntil(() => w.terminal.core.unacknowledged === 0, 'the rating to be acknowledged');
+    await w.rebootTerminal();
+    await w.ready();
+    await waitUntil(() => w.bridge.status().device.device?.boot === w.terminal.bootId, 'the bridge to hear the new boot');
+    const after = [await hall.serve(w, 'C-RESET-B', 1)];
+    await waitUntil(() => w.bridge.desk.current() === undefined, 'the rating');
+    after.push(await hall.serve(w, 'C-RESET-C', 2));
+    const records = await hall.expectExactlyOnce(w, [...before, ...after]);
+    expect(records.map((r) => r.kind === 'invitation' && r.rating?.grade)).toEqual(['very_satisfied', 'satisfied', 'basically_satisfied']);
+  });
+
+  it('a terminal that resets mid-invitation: the invitation closes not_rated, flagged terminal_reset', async () => {
+    hall = await HallFixture.start(broker.url);
+    const w = await hall.window();
+    const id = await hall.serve(w, 'C-RESET-D', null);
+    await w.rebootTerminal();
+    const [record] = await hall.expectExactlyOnce(w, [id]);
+    expect(record).toMatchObject({ outcome: 'not_rated', flags: ['terminal_reset'] });
+    expect(w.terminal.core.state).toBe('idle');
+  });
+});
