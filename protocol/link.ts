@@ -40,6 +40,8 @@ export interface LinkEndpointOptions<In extends Sequenced> {
   /** Called once per distinct reliable frame; the frame is acknowledged only after this settles. */
   onMessage(message: In): void | Promise<void>;
   onReject?(reason: LinkRejectReason, detail: string): void;
+  /** Called when the peer acknowledged one of our reliable frames. */
+  onAcknowledged?(seq: number): void;
   resendMs?: number;
   maxResendMs?: number;
   heartbeatMs?: number;
@@ -176,6 +178,7 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     if (!entry) return;
     this.opts.timers.clearTimeout(entry.timer);
     this.pending.delete(seq);
+    this.opts.onAcknowledged?.(seq);
   }
 
   private remember(seq: number): void {

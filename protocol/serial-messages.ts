@@ -32,7 +32,8 @@ const rating = z.object({
 });
 const expired = z.object({ type: z.literal('expired'), seq, inv: invitationId });
 const cancelled = z.object({ type: z.literal('cancelled'), seq, inv: invitationId });
-const stray = z.object({ type: z.literal('stray'), seq, grade: gradeSchema });
+/** `ref` names the press for good (boot id and first sequence number): a replay after a reset keeps it. */
+const stray = z.object({ type: z.literal('stray'), seq, grade: gradeSchema, ref: z.string().min(1).max(48) });
 
 export const deviceMessageSchema = z.discriminatedUnion('type', [
   deviceHelloSchema,

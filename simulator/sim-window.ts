@@ -3,6 +3,7 @@ import { Bridge, type BridgeDeps } from '../bridge/bridge.js';
 import { parseConfig, type BridgeConfigInput } from '../bridge/config.js';
 import type { SerialPortLike } from '../bridge/device/device-link.js';
 import { createVirtualLine, virtualSerialBinding, type VirtualLine } from './virtual-serial-line.js';
+import { MemoryJournal } from './memory-journal.js';
 import { VirtualTerminal } from './virtual-terminal.js';
 import { waitUntil } from './wait.js';
 
@@ -33,6 +34,7 @@ export class SimWindow {
     private currentTerminal: VirtualTerminal,
     private current: Bridge,
     private readonly startBridge: () => Promise<Bridge>,
+    private readonly startTerminal: () => Promise<VirtualTerminal>,
   ) {}
 
   /** The window's terminal (a new boot of it after rebootTerminal). */
@@ -41,12 +43,12 @@ export class SimWindow {
   }
 
   /**
-   * Power-cycles the terminal: a new boot with a new boot id, its memory (state, unacknowledged
-   * reports) gone. Resolves once the new boot runs; the bridge hears its hello soon after.
+   * Power-cycles the terminal: a new boot with a new boot id, its RAM (state, timers) gone; its
+   * journal of unacknowledged reports survives. Resolves once the new boot runs.
    */
   async rebootTerminal(): Promise<VirtualTerminal> {
     await this.currentTerminal.stop();
-    this.currentTerminal = await VirtualTerminal.start({ devicePath: this.line.devicePath, serial: `SIM-${this.terminalId}` });
+    this.currentTerminal = await this.startTerminal();
     return this.currentTerminal;
   }
 
@@ -69,7 +71,11 @@ export class SimWindow {
 
   static async start(opts: SimWindowOptions): Promise<SimWindow> {
     const line = createVirtualLine(opts.terminalId);
-    const terminal = await VirtualTerminal.start({ devicePath: line.devicePath, serial: `SIM-${opts.terminalId}` });
+    // The terminal's flash: what it has not had acknowledged survives a reboot.
+    const journal = new MemoryJournal();
+    const startTerminal = (): Promise<VirtualTerminal> =>
+      VirtualTerminal.start({ devicePath: line.devicePath, serial: `SIM-${opts.terminalId}`, journal });
+    const terminal = await startTerminal();
     const config = parseConfig({
       ...opts.config,
       terminal: {
@@ -92,7 +98,7 @@ export class SimWindow {
         openPort: (path, baudRate) =>
           new SerialPortStream({ binding: virtualSerialBinding, path, baudRate, autoOpen: false }) as SerialPortLike,
       });
-    const window = new SimWindow(opts.windowNo, opts.terminalId, line, terminal, await startBridge(), startBridge);
+    const window = new SimWindow(opts.windowNo, opts.terminalId, line, terminal, await startBridge(), startBridge, startTerminal);
     await window.ready({ broker: opts.waitForBroker ?? true });
     return window;
   }

@@ -118,8 +118,8 @@ export interface VirtualLine {
   injectToBridge(data: string | Buffer): boolean;
   /** Bytes appear on the device end's reader as if they came down the wire (line noise). False if that end is not open. */
   injectToDevice(data: string | Buffer): boolean;
-  /** Mangles what crosses the line from now on, both ways; null makes it clean again. */
-  impair(impairment: LineImpairment | null): void;
+  /** Mangles what crosses the line from now on (both ways, or one); null makes it clean again. */
+  impair(impairment: LineImpairment | null, direction?: 'both' | 'toBridge' | 'toDevice'): void;
 }
 
 /**
@@ -142,8 +142,10 @@ export function createVirtualLine(name: string): VirtualLine {
     devicePath,
     injectToBridge: (data) => deliver(bridgePath, data),
     injectToDevice: (data) => deliver(devicePath, data),
-    impair: (impairment) => {
-      for (const path of [bridgePath, devicePath]) {
+    impair: (impairment, direction = 'both') => {
+      // An impairment is kept by the sending end: toDevice mangles what the bridge writes.
+      const senders = direction === 'both' ? [bridgePath, devicePath] : direction === 'toDevice' ? [bridgePath] : [devicePath];
+      for (const path of senders) {
         if (impairment) impairments.set(path, impairment);
         else impairments.delete(path);
       }

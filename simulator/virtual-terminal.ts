@@ -7,6 +7,7 @@ import {
   type JohnnyFiveTerminal,
   type LineTransport,
 } from '../firmware/adapters/johnny-five.js';
+import type { ReportJournal } from '../firmware/core/hardware.js';
 import { DEFAULT_DEBOUNCE_MS, type TerminalCore, type TerminalCoreOptions } from '../firmware/core/terminal-core.js';
 import { VirtualBoardIO } from './virtual-board-io.js';
 import { closeVirtualPort, openVirtualPort } from './virtual-serial-line.js';
@@ -41,6 +42,8 @@ export type VirtualTerminalOptions = Omit<TerminalCoreOptions, 'bootId'> & {
   /** Default: random, as a real terminal makes one per boot. */
   bootId?: string;
   pins?: VirtualTerminalPins;
+  /** Non-volatile memory that outlives this boot (pass the same one to the next boot). */
+  journal?: ReportJournal;
 };
 
 /** How long a finger rests on a button in press() and bounce(). */
@@ -126,6 +129,7 @@ export class VirtualTerminal {
     const {
       devicePath,
       openPort = (path: string) => openVirtualPort(path),
+      journal,
       bootId = randomBytes(8).toString('hex'),
       pins = VIRTUAL_TERMINAL_PINS,
       ...core
@@ -139,6 +143,7 @@ export class VirtualTerminal {
         pins,
         buttonPullup: true,
         transport: port,
+        ...(journal && { journal }),
         core: { ...core, bootId },
         onEdge: (button) => vt.edgeArrived(button),
       });

@@ -68,6 +68,8 @@ export interface InvitationDeskOptions {
 
 const STAFF_KEY = 'staff.signedIn';
 const DEVICE_BOOT_KEY = 'device.boot';
+/** How long a reset terminal has to replay its journaled reports before its invitation closes. */
+const RESET_REPLAY_GRACE_MS = 3000;
 
 /**
  * The window's invitation desk: who is signed in, the one open invitation, and turning what the
@@ -143,12 +145,16 @@ export class InvitationDesk extends EventEmitter<{
     return invitation;
   }
 
-  /** The terminal introduced itself. A new boot of it has forgotten any open invitation. */
+  /**
+   * The terminal introduced itself. A new boot of it no longer shows any open invitation: it
+   * gets a moment to replay a rating it journaled before the reset, then the invitation closes.
+   */
   onDeviceHello(device: DeviceInfo): void {
     const previous = this.opts.settings.get(DEVICE_BOOT_KEY);
     const identity = `${device.serial}/${device.boot}`;
     if (previous !== undefined && previous !== identity && this.open) {
-      this.closeOpen('not_rated', undefined, ['terminal_reset']);
+      clearTimeout(this.open.backstop);
+      this.open.backstop = setTimeout(() => this.closeOpen('not_rated', undefined, ['terminal_reset']), RESET_REPLAY_GRACE_MS);
     }
     this.opts.settings.set(DEVICE_BOOT_KEY, identity);
   }
@@ -169,7 +175,8 @@ export class InvitationDesk extends EventEmitter<{
   /** Handles one report from the terminal. Throws if it could not be stored (the device resends). */
   onDeviceReport(report: DeviceReport, device: DeviceInfo): void {
     if (report.type === 'stray') {
-      this.storeEvent('stray_press', { grade: report.grade }, report.seq, device);
+      // Keyed by the press's own ref: a resend, or a replay after a reset, is stored once.
+      this.storeEvent('stray_press', { grade: report.grade }, `${device.serial}/stray/${report.ref}`, device);
       return;
     }
     const outcome: Outcome = report.type === 'rating' ? 'rated' : report.type === 'expired' ? 'not_rated' : 'cancelled';
@@ -182,11 +189,12 @@ export class InvitationDesk extends EventEmitter<{
     if (closed?.record.kind === 'invitation' && closed.record.outcome === outcome) return; // a resend
     // The invitation was closed otherwise (e.g. the device was silent past its deadline), or is
     // unknown: the report is kept as an event, and the invitation keeps its one outcome.
-    this.storeEvent('late_device_report', {
-      invitationId: report.inv,
-      report: report.type,
-      grade: report.type === 'rating' ? report.grade : null,
-    }, report.seq, device);
+    this.storeEvent(
+      'late_device_report',
+      { invitationId: report.inv, report: report.type, grade: report.type === 'rating' ? report.grade : null },
+      `${device.serial}/late/${report.inv}/${report.type}`,
+      device,
+    );
   }
 
   stop(): void {
@@ -234,7 +242,7 @@ export class InvitationDesk extends EventEmitter<{
     this.emit('closed', record);
   }
 
-  private storeEvent(type: StoredEvent['type'], detail: StoredEvent['detail'], seq: number, device: DeviceInfo): void {
+  private storeEvent(type: StoredEvent['type'], detail: StoredEvent['detail'], sourceKey: string, device: DeviceInfo): void {
     const { identity, clock } = this.opts;
     const event: StoredEvent = {
       id: this.opts.newId(),
@@ -249,7 +257,6 @@ export class InvitationDesk extends EventEmitter<{
       test: false,
       clock: stamp(clock),
     };
-    // A resent report from the same device boot is stored once.
-    if (this.opts.outbox.append(event, `${device.serial}/${device.boot}/${seq}`)) this.emit('event', event);
+    if (this.opts.outbox.append(event, sourceKey)) this.emit('event', event);
   }
 }

@@ -1,6 +1,6 @@
 import five from 'johnny-five';
 import { hostTimers, type LinkTimers } from '../../protocol/link.js';
-import { BUTTON_COUNT, type TerminalHardware } from '../core/hardware.js';
+import { BUTTON_COUNT, type ReportJournal, type TerminalHardware } from '../core/hardware.js';
 import { TerminalCore, type TerminalCoreOptions } from '../core/terminal-core.js';
 
 /** A pin as the IO plugin names it: a number, or a string such as raspi-io's 'GPIO17'. */
@@ -32,6 +32,8 @@ export interface JohnnyFiveTerminalOptions {
   core: TerminalCoreOptions;
   /** Default: performance.now() and the global timers. */
   timers?: LinkTimers;
+  /** Where unacknowledged reports survive a reset (e.g. a FileJournal); none: they do not. */
+  journal?: ReportJournal;
   /** How long the IO may take from 'connect' to 'ready'. Default 10 s. */
   readyTimeoutMs?: number;
   /** Called after each button edge has been handed to the core (the simulator waits on it). */
@@ -95,6 +97,7 @@ function runOnBoard(board: five.Board, options: JohnnyFiveTerminalOptions): John
     },
     write: (frame) => transport.write(frame),
     timers,
+    ...(options.journal && { journal: options.journal }),
   };
   const core = new TerminalCore(hardware, options.core);
 

@@ -13,4 +13,16 @@ export interface TerminalHardware {
   write(frame: string): void;
   /** Monotonic time and timers. */
   timers: LinkTimers;
+  /**
+   * Non-volatile memory for reports not yet acknowledged (flash on an MCU, a file on a Pi), so
+   * that a reset between a press and its acknowledgement does not lose the rating. Optional: a
+   * terminal without one loses such reports on reset.
+   */
+  journal?: ReportJournal;
+}
+
+/** Unacknowledged reports, kept across resets. Entries are JSON texts of reports. */
+export interface ReportJournal {
+  load(): string[];
+  save(entries: readonly string[]): void;
 }

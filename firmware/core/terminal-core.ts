@@ -2,9 +2,11 @@ import { GRADES, type Grade } from '../../protocol/grades.js';
 import { LinkEndpoint, type LinkCounters } from '../../protocol/link.js';
 import {
   bridgeMessageSchema,
+  deviceMessageSchema,
   SERIAL_PROTOCOL_VERSION,
   type BridgeMessage,
   type DeviceMessage,
+  type Unsequenced,
 } from '../../protocol/serial-messages.js';
 import { BUTTON_COUNT, type TerminalHardware } from './hardware.js';
 
@@ -23,6 +25,12 @@ export interface TerminalCoreOptions {
   thanksMs?: number;
   link?: { resendMs?: number; maxResendMs?: number; heartbeatMs?: number };
 }
+
+/** What the terminal reports to the bridge (as opposed to link housekeeping). */
+type Report = Unsequenced<Exclude<DeviceMessage, { type: 'hello' | 'ack' | 'hb' }>>;
+
+/** Reports kept across a reset at most; past it, the oldest stray presses go first. */
+const JOURNAL_LIMIT = 64;
 
 export type TerminalState =
   | { name: 'idle' }
@@ -51,6 +59,9 @@ export class TerminalCore {
   private readonly debounceMs: number;
   private readonly thanksMs: number;
   private readonly counts = { presses: 0, ignoredPresses: 0, bounces: 0 };
+  /** Reports sent and not yet acknowledged, by sequence number: what the journal keeps. */
+  private readonly unacked = new Map<number, Report>();
+  private strays = 0;
 
   constructor(
     private readonly hw: TerminalHardware,
@@ -63,6 +74,9 @@ export class TerminalCore {
       write: (frame) => hw.write(frame),
       timers: hw.timers,
       onMessage: (message) => this.handle(message),
+      onAcknowledged: (seq) => {
+        if (this.unacked.delete(seq)) this.persist();
+      },
       ...opts.link,
     });
   }
@@ -71,6 +85,8 @@ export class TerminalCore {
     this.hw.setLeds(ALL_OFF);
     this.link.start();
     this.sayHello();
+    // Reports made before a reset and never acknowledged: send them again, after our hello.
+    for (const report of this.loadJournal()) this.report(report);
   }
 
   stop(): void {
@@ -115,7 +131,8 @@ export class TerminalCore {
     this.counts.presses += 1;
     const state = this.current;
     if (state.name === 'idle') {
-      this.link.send({ type: 'stray', grade });
+      this.strays += 1;
+      this.report({ type: 'stray', grade, ref: `${this.opts.bootId}-${this.strays}` });
       return;
     }
     if (state.name === 'thanks') {
@@ -125,7 +142,7 @@ export class TerminalCore {
     }
     this.clearStateTimer();
     const latencyMs = Math.max(0, Math.round(this.hw.timers.now() - state.invitedAt));
-    this.link.send({ type: 'rating', inv: state.inv, grade, latencyMs });
+    this.report({ type: 'rating', inv: state.inv, grade, latencyMs });
     this.hw.setLeds(ALL_OFF.map((_, i) => i === index));
     this.hw.beep(80);
     this.current = {
@@ -155,7 +172,7 @@ export class TerminalCore {
   private invite(inv: string, timeoutMs: number): void {
     const state = this.current;
     if (state.name !== 'idle' && state.inv === inv) return;
-    if (state.name === 'invited') this.link.send({ type: 'cancelled', inv: state.inv });
+    if (state.name === 'invited') this.report({ type: 'cancelled', inv: state.inv });
     this.clearStateTimer();
     this.hw.setLeds(ALL_ON);
     this.hw.beep(120);
@@ -164,7 +181,7 @@ export class TerminalCore {
       inv,
       invitedAt: this.hw.timers.now(),
       timer: this.hw.timers.setTimeout(() => {
-        this.link.send({ type: 'expired', inv });
+        this.report({ type: 'expired', inv });
         this.toIdle();
       }, timeoutMs),
     };
@@ -174,8 +191,41 @@ export class TerminalCore {
     const state = this.current;
     // Anything else means the outcome was already reported (rated or expired).
     if (state.name !== 'invited' || state.inv !== inv) return;
-    this.link.send({ type: 'cancelled', inv });
+    this.report({ type: 'cancelled', inv });
     this.toIdle();
+  }
+
+  /** Sends a report (resent until acknowledged) and keeps it in the journal meanwhile. */
+  private report(report: Report): void {
+    this.unacked.set(this.link.send(report), report);
+    this.persist();
+  }
+
+  private persist(): void {
+    const journal = this.hw.journal;
+    if (!journal) return;
+    const reports = [...this.unacked.values()];
+    while (reports.length > JOURNAL_LIMIT) {
+      const oldestStray = reports.findIndex((r) => r.type === 'stray');
+      reports.splice(oldestStray >= 0 ? oldestStray : 0, 1);
+    }
+    journal.save(reports.map((r) => JSON.stringify(r)));
+  }
+
+  private loadJournal(): Report[] {
+    const reports: Report[] = [];
+    for (const text of this.hw.journal?.load() ?? []) {
+      try {
+        const parsed = deviceMessageSchema.safeParse({ ...(JSON.parse(text) as object), seq: 0 });
+        if (parsed.success && parsed.data.type !== 'hello' && parsed.data.type !== 'ack' && parsed.data.type !== 'hb') {
+          const { seq: _seq, ...report } = parsed.data;
+          reports.push(report);
+        }
+      } catch {
+        // A torn write: that entry is lost, the others are not.
+      }
+    }
+    return reports;
   }
 
   private toIdle(): void {

@@ -113,3 +113,32 @@ describe('terminal resets', () => {
     expect(w.terminal.core.state).toBe('idle');
   });
 });
+
+describe('terminal journal', () => {
+  it('a reset between the press and its acknowledgement: the rating is replayed from flash, stored once', async () => {
+    hall = await HallFixture.start(broker.url);
+    const w = await hall.window();
+    const id = await hall.serve(w, 'C-JOURNAL-1', null);
+    await w.terminal.unplug(); // the rating cannot reach the bridge...
+    await w.terminal.press(3);
+    expect(w.terminal.core.unacknowledged).toBeGreaterThan(0);
+    await w.rebootTerminal(); // ...and the terminal loses power before it could resend it
+    const [record] = await hall.expectExactlyOnce(w, [id]);
+    expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'dissatisfied' }, flags: [] });
+  });
+
+  it('a stray press whose ack was lost, replayed after a reset, is stored once', async () => {
+    hall = await HallFixture.start(broker.url);
+    const w = await hall.window();
+    w.line.impair({ corrupt: () => true }, 'toDevice'); // every ack to the terminal is garbled
+    await w.terminal.press(4);
+    await hall.province.waitFor(() => hall.province.recordsOf(w.terminalId).length === 1);
+    expect(w.terminal.core.unacknowledged).toBeGreaterThan(0); // stored, but the terminal does not know
+    await w.rebootTerminal();
+    w.line.impair(null);
+    await waitUntil(() => w.terminal.core.unacknowledged === 0, 'the replayed stray to be acknowledged');
+    await waitUntil(() => w.bridge.outbox.stats().acked === 1, 'the province ack');
+    expect(w.bridge.outbox.stats()).toMatchObject({ pending: 0, acked: 1 });
+    expect(hall.province.recordsOf(w.terminalId)).toEqual([expect.objectContaining({ kind: 'event', type: 'stray_press' })]);
+  });
+});

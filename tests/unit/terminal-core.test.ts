@@ -1,18 +1,20 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { TerminalCore } from '../../firmware/core/terminal-core.js';
-import type { TerminalHardware } from '../../firmware/core/hardware.js';
+import type { ReportJournal, TerminalHardware } from '../../firmware/core/hardware.js';
+import { MemoryJournal } from '../../simulator/memory-journal.js';
 import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
 import { deviceMessageSchema, type DeviceMessage } from '../../protocol/serial-messages.js';
 import { ManualTimers } from '../support/manual-timers.js';
 
 /** The core on fake hardware, with the test playing the bridge at the other end of the line. */
-function rig() {
+function rig(journal?: ReportJournal, bootId = 'abcdef01') {
   const timers = new ManualTimers();
   const sent: DeviceMessage[] = [];
   const leds: boolean[][] = [];
   const beeps: number[] = [];
   const hw: TerminalHardware = {
     timers,
+    ...(journal && { journal }),
     setLeds: (pattern) => leds.push([...pattern]),
     beep: (ms) => beeps.push(ms),
     write: (frame) => {
@@ -21,7 +23,7 @@ function rig() {
       sent.push(deviceMessageSchema.parse(decoded.value));
     },
   };
-  const core = new TerminalCore(hw, { serial: 'T-1', bootId: 'abcdef01', debounceMs: 30, thanksMs: 1000, link: { resendMs: 200, maxResendMs: 800, heartbeatMs: 10_000 } });
+  const core = new TerminalCore(hw, { serial: 'T-1', bootId, debounceMs: 30, thanksMs: 1000, link: { resendMs: 200, maxResendMs: 800, heartbeatMs: 10_000 } });
   let bridgeSeq = 100;
   const fromBridge = (message: Record<string, unknown>): void => core.receiveLine(encodeFrame({ ...message, seq: bridgeSeq++ }).slice(0, -1));
   const ackAll = (): void => {
@@ -143,5 +145,29 @@ describe('terminal core', () => {
     r.core.receiveLine(line.replace('inv-5', 'inv-6'));
     expect(r.core.state).toBe('idle');
     expect(r.core.counters.link.rejected.checksum).toBe(1);
+  });
+});
+
+describe('terminal core journal', () => {
+  it('keeps unacknowledged reports across a reset and replays them, strays with their ref', async () => {
+    const journal = new MemoryJournal();
+    const before = rig(journal, 'aaaa0001');
+    before.core.start();
+    before.fromBridge({ type: 'invite', inv: 'inv-j', timeoutMs: 5000 });
+    await Promise.resolve();
+    before.press(2);
+    before.press(2); // thanks: ignored
+    before.timers.advance(2000);
+    before.press(0); // stray
+    expect(journal.size).toBe(2); // the rating and the stray; link housekeeping (hello) is not journaled
+    const stray = before.reports('stray')[0];
+    expect(stray).toMatchObject({ ref: 'aaaa0001-1' });
+
+    const after = rig(journal, 'bbbb0002'); // power cycle: new boot, same flash
+    after.core.start();
+    expect(after.reports('rating')).toEqual([expect.objectContaining({ inv: 'inv-j', grade: 'basically_satisfied' })]);
+    expect(after.reports('stray')).toEqual([expect.objectContaining({ ref: 'aaaa0001-1', grade: 'very_satisfied' })]);
+    after.ackAll();
+    expect(journal.size).toBe(0);
   });
 });
