@@ -1,8 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WallSource } from '../../bridge/time/wall-source.js';
-import { EmbeddedBroker } from '../../simulator/broker.js';
 import { waitUntil } from '../../simulator/wait.js';
-import { HallFixture } from '../support/hall-fixture.js';
+import { useEmbeddedHall } from '../support/hall-fixture.js';
 
 /**
  * A Raspberry Pi after a power cut: no RTC, so its wall clock starts years behind until NTP
@@ -21,23 +20,13 @@ function pi(): WallSource & { sync(): void } {
   };
 }
 
-let broker: EmbeddedBroker;
-let hall: HallFixture;
-beforeAll(async () => {
-  broker = await EmbeddedBroker.start();
-});
-afterEach(async () => {
-  await hall?.close();
-});
-afterAll(async () => {
-  await broker.stop();
-});
+const halls = useEmbeddedHall();
 
 const nearNow = (iso: string | undefined): boolean => Math.abs(Date.parse(iso ?? '') - Date.now()) < 30_000;
 
 describe('honest time', () => {
   it('holds records made before NTP sync, then corrects them when the clock jumps to the right time', async () => {
-    hall = await HallFixture.start(broker.url);
+    const hall = await halls.start();
     const wall = pi();
     const w = await hall.window({ config: { clock: { trust: 'ntp', holdUnsyncedSeconds: 600 } }, bridgeDeps: { wall } });
     expect(w.bridge.status().alarms).toContain('clock_unsynced');
@@ -57,7 +46,7 @@ describe('honest time', () => {
   });
 
   it('with no NTP, sends flagged after the hold, and takes the time from the province ack', async () => {
-    hall = await HallFixture.start(broker.url);
+    const hall = await halls.start();
     const wall = pi(); // never synced by NTP
     const w = await hall.window({ config: { clock: { trust: 'ntp', holdUnsyncedSeconds: 0 } }, bridgeDeps: { wall } });
     const first = await hall.serve(w, 'C-CLOCK-2', 0);

@@ -2,38 +2,25 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase, DatabaseError } from '../../bridge/store/database.js';
 import { Outbox } from '../../bridge/store/outbox.js';
 import type { StoredEvent } from '../../bridge/store/stored-record.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
 import { terminalTopics } from '../../protocol/topics.js';
-import { EmbeddedBroker } from '../../simulator/broker.js';
 import { waitUntil } from '../../simulator/wait.js';
-import { HallFixture } from '../support/hall-fixture.js';
+import { useEmbeddedHall } from '../support/hall-fixture.js';
 
-let broker: EmbeddedBroker;
-let hall: HallFixture | undefined;
+const halls = useEmbeddedHall();
 const dir = mkdtempSync(join(tmpdir(), 'hcp-storage-'));
-
-beforeAll(async () => {
-  broker = await EmbeddedBroker.start();
-});
-afterEach(async () => {
-  await hall?.close();
-  hall = undefined;
-});
-afterAll(async () => {
-  await broker.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('storage limits', () => {
   it('at its size cap the terminal refuses invitations with 507 and raises an alarm in status and telemetry, losing nothing', async () => {
-    hall = await HallFixture.start(broker.url);
+    const hall = await halls.start();
     // A cap below the size of an empty database: full from the start.
-    const w = await hall.window({ config: { database: { maxSizeMB: 0.001 }, mqtt: { url: broker.url, telemetrySeconds: 1 } } });
-    const telemetry = await mqtt.connectAsync(broker.url);
+    const w = await hall.window({ config: { database: { maxSizeMB: 0.001 }, mqtt: { url: hall.brokerUrl, telemetrySeconds: 1 } } });
+    const telemetry = await mqtt.connectAsync(hall.brokerUrl);
     const seen: unknown[] = [];
     telemetry.on('message', (_topic, payload) => seen.push(JSON.parse(payload.toString())));
     await telemetry.subscribeAsync(terminalTopics(w.terminalId).telemetry);
@@ -48,7 +35,7 @@ describe('storage limits', () => {
 
     // What the terminal reports is still stored: a stray press becomes an event at the province.
     await w.terminal.press(0);
-    await hall.province.waitFor(() => hall?.province.recordsOf(w.terminalId).find((r) => r.kind === 'event'));
+    await hall.province.waitFor(() => hall.province.recordsOf(w.terminalId).find((r) => r.kind === 'event'));
     await telemetry.endAsync();
   });
 

@@ -1,27 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddedBroker } from '../../simulator/broker.js';
+import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../simulator/random.js';
 import { garbledWrites } from '../../simulator/virtual-serial-line.js';
 import { waitUntil } from '../../simulator/wait.js';
-import { HallFixture } from '../support/hall-fixture.js';
+import { useEmbeddedHall } from '../support/hall-fixture.js';
 
 /** The serial side of "every press the terminal acknowledged appears exactly once at the province". */
-let broker: EmbeddedBroker;
-let hall: HallFixture;
-
-beforeAll(async () => {
-  broker = await EmbeddedBroker.start();
-});
-afterEach(async () => {
-  await hall?.close();
-});
-afterAll(async () => {
-  await broker.stop();
-});
+const halls = useEmbeddedHall();
 
 describe('serial link faults', () => {
   it('a bridge restarted mid-invitation still gets the rating pressed while it was down, once', async () => {
-    hall = await HallFixture.start(broker.url);
+    const hall = await halls.start();
     const w = await hall.window();
     const id = await hall.serve(w, 'C-RESTART-1', null);
     await w.restartBridge(async () => {
@@ -35,7 +23,7 @@ describe('serial link faults', () => {
   });
 
   it('survives a noisy line that garbles and fragments frames: every rating stored once', async () => {
-    hall = await HallFixture.start(broker.url);
+    const hall = await halls.start();
     const w = await hall.window();
     const random = seededRandom(42);
     w.line.impair({ maxChunk: 5, corrupt: () => random() < 0.25 });
@@ -53,11 +41,11 @@ describe('serial link faults', () => {
     expect(garbledWrites() - before).toBeGreaterThan(0);
     const rejected = w.bridge.status().device.counters.rejected;
     expect((rejected.checksum ?? 0) + (rejected.not_ascii ?? 0) + (rejected.not_json ?? 0) + (rejected.schema ?? 0)).toBeGreaterThan(0);
-    expect(province().stats.rejected).toBe(0);
+    expect(hall.province.stats.rejected).toBe(0);
   }, 60_000);
 
   it('a cable pulled during the press: the rating arrives once the cable is back', async () => {
-    hall = await HallFixture.start(broker.url);
+    const hall = await halls.start();
     const w = await hall.window();
     const id = await hall.serve(w, 'C-UNPLUG-1', null);
     await w.terminal.unplug();
@@ -69,7 +57,7 @@ describe('serial link faults', () => {
   });
 
   it('a burst of garbage between frames is dropped and counted, and changes nothing', async () => {
-    hall = await HallFixture.start(broker.url);
+    const hall = await halls.start();
     const w = await hall.window();
     w.line.injectToBridge(Buffer.from([0x00, 0xff, 0x13, 0x0a]));
     w.line.injectToBridge('{"type":"rating"}*0000\n' + 'x'.repeat(700) + '\n');
@@ -83,13 +71,9 @@ describe('serial link faults', () => {
   });
 });
 
-function province() {
-  return hall.province;
-}
-
 describe('terminal resets', () => {
   it('a terminal that resets between ratings starts its numbering again; nothing is taken for a resend', async () => {
-    hall = await HallFixture.start(broker.url);
+    const hall = await halls.start();
     const w = await hall.window();
     const before = [await hall.serve(w, 'C-RESET-A', 0)];
     await waitUntil(() => w.terminal.core.unacknowledged === 0, 'the rating to be acknowledged');
@@ -104,7 +88,7 @@ describe('terminal resets', () => {
   });
 
   it('a terminal that resets mid-invitation: the invitation closes not_rated, flagged terminal_reset', async () => {
-    hall = await HallFixture.start(broker.url);
+    const hall = await halls.start();
     const w = await hall.window();
     const id = await hall.serve(w, 'C-RESET-D', null);
     await w.rebootTerminal();
@@ -116,7 +100,7 @@ describe('terminal resets', () => {
 
 describe('terminal journal', () => {
   it('a reset between the press and its acknowledgement: the rating is replayed from flash, stored once', async () => {
-    hall = await HallFixture.start(broker.url);
+    const hall = await halls.start();
     const w = await hall.window();
     const id = await hall.serve(w, 'C-JOURNAL-1', null);
     await w.terminal.unplug(); // the rating cannot reach the bridge...
@@ -128,7 +112,7 @@ describe('terminal journal', () => {
   });
 
   it('a stray press whose ack was lost, replayed after a reset, is stored once', async () => {
-    hall = await HallFixture.start(broker.url);
+    const hall = await halls.start();
     const w = await hall.window();
     w.line.impair({ corrupt: () => true }, 'toDevice'); // every ack to the terminal is garbled
     await w.terminal.press(4);

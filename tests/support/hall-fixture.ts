@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { UpstreamRecord } from '../../protocol/records.js';
+import { EmbeddedBroker } from '../../simulator/broker.js';
 import { ProvinceEmulator, type ProvinceEmulatorOptions } from '../../simulator/province.js';
 import { SimWindow, type SimWindowOptions } from '../../simulator/sim-window.js';
 import { waitUntil } from '../../simulator/wait.js';
@@ -65,4 +67,30 @@ export class HallFixture {
     await this.province.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * For a test file: one embedded broker for the file, a fresh hall per test (`await halls.start()`),
+ * everything closed after each test and at the end.
+ */
+export function useEmbeddedHall(): { start(province?: Omit<ProvinceEmulatorOptions, 'url'>): Promise<HallFixture> } {
+  let broker: EmbeddedBroker | undefined;
+  let current: HallFixture | undefined;
+  beforeAll(async () => {
+    broker = await EmbeddedBroker.start();
+  });
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  afterAll(async () => {
+    await broker?.stop();
+  });
+  return {
+    start: async (province = {}) => {
+      if (!broker) throw new Error('useEmbeddedHall: the broker is not running (call start() inside a test)');
+      current = await HallFixture.start(broker.url, province);
+      return current;
+    },
+  };
 }
