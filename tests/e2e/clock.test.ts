@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { WallSource } from '../../bridge/time/wall-source.js';
 import { waitUntil } from '../../simulator/wait.js';
-import { useEmbeddedHall } from '../support/hall-fixture.js';
+import { BROKERS } from '../support/brokers.js';
+import { useHall } from '../support/hall-fixture.js';
 
 /**
  * A Raspberry Pi after a power cut: no RTC, so its wall clock starts years behind until NTP
@@ -20,11 +21,12 @@ function pi(): WallSource & { sync(): void } {
   };
 }
 
-const halls = useEmbeddedHall();
 
 const nearNow = (iso: string | undefined): boolean => Math.abs(Date.parse(iso ?? '') - Date.now()) < 30_000;
 
-describe('honest time', () => {
+describe.each(BROKERS)('honest time ($name broker)', (kind) => {
+  const halls = useHall(kind);
+
   it('holds records made before NTP sync, then corrects them when the clock jumps to the right time', async () => {
     const hall = await halls.start();
     const wall = pi();

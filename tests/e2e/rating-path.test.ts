@@ -3,53 +3,54 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../protocol/frame.js';
-import { EmbeddedBroker } from '../../simulator/broker.js';
 import { ProvinceEmulator } from '../../simulator/province.js';
 import { SimWindow, type SimWindowOptions } from '../../simulator/sim-window.js';
 import { waitUntil } from '../../simulator/wait.js';
+import { BROKERS, type TestBroker } from '../support/brokers.js';
 
 /**
  * The whole path, with real parts: virtual terminal (the real firmware core on johnny-five over
- * the serialport mock binding) → bridge (SQLite, HTTP) → embedded MQTT broker → province emulator.
+ * the serialport mock binding) → bridge (SQLite, HTTP) → MQTT broker (embedded, and Debian's Mosquitto) → province emulator.
  */
-let broker: EmbeddedBroker;
-let province: ProvinceEmulator;
-let dir: string;
-let window: SimWindow | undefined;
 let counter = 0;
 
-beforeAll(async () => {
-  broker = await EmbeddedBroker.start();
-  province = await ProvinceEmulator.start({ url: broker.url });
-  dir = mkdtempSync(join(tmpdir(), 'hcp-e2e-'));
-});
+describe.each(BROKERS)('one rating, button to province ($name broker)', (kind) => {
+  let broker: TestBroker;
+  let province: ProvinceEmulator;
+  let dir: string;
+  let window: SimWindow | undefined;
 
-afterEach(async () => {
-  await window?.stop();
-  window = undefined;
-});
-
-afterAll(async () => {
-  await province.stop();
-  await broker.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function openWindow(config: SimWindowOptions['config'] = {}): Promise<SimWindow> {
-  counter += 1;
-  window = await SimWindow.start({
-    brokerUrl: broker.url,
-    windowNo: `A${String(counter).padStart(2, '0')}`,
-    terminalId: `E2E-${counter}`,
-    dbPath: join(dir, `e2e-${counter}.db`),
-    config,
+  beforeAll(async () => {
+    broker = await kind.start();
+    province = await ProvinceEmulator.start({ url: broker.url });
+    dir = mkdtempSync(join(tmpdir(), 'hcp-e2e-'));
   });
-  return window;
-}
 
-const service = { itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo: 'C-2026-000123' };
+  afterEach(async () => {
+    await window?.stop();
+    window = undefined;
+  });
 
-describe('one rating, button to province', () => {
+  afterAll(async () => {
+    await province.stop();
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function openWindow(config: SimWindowOptions['config'] = {}): Promise<SimWindow> {
+    counter += 1;
+    window = await SimWindow.start({
+      brokerUrl: broker.url,
+      windowNo: `A${String(counter).padStart(2, '0')}`,
+      terminalId: `E2E-${counter}`,
+      dbPath: join(dir, `e2e-${counter}.db`),
+      config,
+    });
+    return window;
+  }
+
+  const service = { itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo: 'C-2026-000123' };
+
   it('delivers a 不满意 rating once, with attribution, and empties the outbox on the ack', async () => {
     const w = await openWindow();
     expect((await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S1001' })).status).toBe(200);

@@ -9,13 +9,15 @@ import type { StoredEvent } from '../../bridge/store/stored-record.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
 import { terminalTopics } from '../../protocol/topics.js';
 import { waitUntil } from '../../simulator/wait.js';
-import { useEmbeddedHall } from '../support/hall-fixture.js';
+import { BROKERS } from '../support/brokers.js';
+import { useHall } from '../support/hall-fixture.js';
 
-const halls = useEmbeddedHall();
 const dir = mkdtempSync(join(tmpdir(), 'hcp-storage-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('storage limits', () => {
+describe.each(BROKERS)('storage limits ($name broker)', (kind) => {
+  const halls = useHall(kind);
+
   it('at its size cap the terminal refuses invitations with 507 and raises an alarm in status and telemetry, losing nothing', async () => {
     const hall = await halls.start();
     // A cap below the size of an empty database: full from the start.
@@ -39,6 +41,9 @@ describe('storage limits', () => {
     await telemetry.endAsync();
   });
 
+});
+
+describe('storage on disk', () => {
   it('prunes acknowledged records past retention, never pending or quarantined ones', () => {
     const db = openDatabase(join(dir, 'prune.db'));
     let now = Date.parse('2026-01-01T00:00:00Z');

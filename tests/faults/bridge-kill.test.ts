@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { GRADES } from '../../protocol/grades.js';
 import { seededRandom } from '../../simulator/random.js';
 import { waitUntil } from '../../simulator/wait.js';
+import { BROKERS, type BrokerKind } from '../support/brokers.js';
 import { usePtyRig } from '../support/pty-rig.js';
 
 /**
@@ -13,9 +14,11 @@ import { usePtyRig } from '../support/pty-rig.js';
  * lives on at the other end of a real serial line (a socat pty pair).
  */
 const ROUNDS = 10;
-const rig = usePtyRig('PTY-KILL-0001');
+const rigFor = (kind: BrokerKind) => usePtyRig('PTY-KILL-0001', kind);
 
-describe('bridge killed with SIGKILL at random points', () => {
+describe.each(BROKERS)('bridge killed with SIGKILL at random points ($name broker)', (kind) => {
+  const rig = rigFor(kind);
+
   it('every rating the terminal made while invited reaches the province exactly once, with its grade', async () => {
     const b = await rig.startBridge('T-330106-KILL', { reconnectMinSeconds: 0.1, reconnectMaxSeconds: 0.5 });
     const random = seededRandom(2026);

@@ -2,12 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../simulator/random.js';
 import { garbledWrites } from '../../simulator/virtual-serial-line.js';
 import { waitUntil } from '../../simulator/wait.js';
-import { useEmbeddedHall } from '../support/hall-fixture.js';
+import { BROKERS } from '../support/brokers.js';
+import { useHall } from '../support/hall-fixture.js';
 
 /** The serial side of "every press the terminal acknowledged appears exactly once at the province". */
-const halls = useEmbeddedHall();
 
-describe('serial link faults', () => {
+describe.each(BROKERS)('serial link faults ($name broker)', (kind) => {
+  const halls = useHall(kind);
+
   it('a bridge restarted mid-invitation still gets the rating pressed while it was down, once', async () => {
     const hall = await halls.start();
     const w = await hall.window();
@@ -71,7 +73,9 @@ describe('serial link faults', () => {
   });
 });
 
-describe('terminal resets', () => {
+describe.each(BROKERS)('terminal resets ($name broker)', (kind) => {
+  const halls = useHall(kind);
+
   it('a terminal that resets between ratings starts its numbering again; nothing is taken for a resend', async () => {
     const hall = await halls.start();
     const w = await hall.window();
@@ -98,7 +102,9 @@ describe('terminal resets', () => {
   });
 });
 
-describe('terminal journal', () => {
+describe.each(BROKERS)('terminal journal ($name broker)', (kind) => {
+  const halls = useHall(kind);
+
   it('a reset between the press and its acknowledgement: the rating is replayed from flash, stored once', async () => {
     const hall = await halls.start();
     const w = await hall.window();

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { waitUntil } from '../../simulator/wait.js';
 import type { BridgeProcess } from '../support/bridge-process.js';
-import { usePtyRig } from '../support/pty-rig.js';
+import { BROKERS, type BrokerKind } from '../support/brokers.js';
+import { usePtyRig, type PtyRig } from '../support/pty-rig.js';
 
 /**
  * The harness for the fault suite: the real bridge CLI (`hcp run`) in a child process, killed
@@ -10,10 +11,10 @@ import { usePtyRig } from '../support/pty-rig.js';
  */
 const TERMINAL_ID = 'T-330106-PTY';
 const SERIAL = 'PTY-SIM-0001';
-const rig = usePtyRig(SERIAL);
+const rigFor = (kind: BrokerKind) => usePtyRig(SERIAL, kind);
 
 /** Signs in, invites, presses `button` on the terminal; resolves with the province's record. */
-async function rateOnce(b: BridgeProcess, caseNo: string, button: number) {
+async function rateOnce(rig: PtyRig, b: BridgeProcess, caseNo: string, button: number) {
   expect((await b.api('POST', '/api/v1/staff/sign-in', { staffId: 'S1001' })).status).toBe(200);
   const invited = await b.api('POST', '/api/v1/invitations', {
     services: [{ itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo }],
@@ -25,13 +26,15 @@ async function rateOnce(b: BridgeProcess, caseNo: string, button: number) {
   return rig.province.waitFor(() => rig.province.records().find((r) => r.id === id), { timeoutMs: 10_000 });
 }
 
-describe('bridge as a child process on a pty serial line', () => {
+describe.each(BROKERS)('bridge as a child process on a pty serial line ($name broker)', (kind) => {
+  const rig = rigFor(kind);
+
   it('rates, survives SIGKILL and a restart, reconnects to the terminal and rates again, once per invitation', async () => {
     const b = await rig.startBridge(TERMINAL_ID);
     const firstPid = b.pid;
     await b.waitForStatus(rig.linked, 'the terminal hello and the broker connection');
 
-    const first = await rateOnce(b, 'PTY-0001', 3);
+    const first = await rateOnce(rig, b, 'PTY-0001', 3);
     expect(first).toMatchObject({ kind: 'invitation', outcome: 'rated', terminalId: TERMINAL_ID, rating: { grade: 'dissatisfied' } });
 
     expect(await b.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
@@ -41,7 +44,7 @@ describe('bridge as a child process on a pty serial line', () => {
     const status = await b.waitForStatus(rig.linked, 'the restarted bridge to hear the terminal again');
     expect(status.device.device?.serial).toBe(SERIAL);
 
-    const second = await rateOnce(b, 'PTY-0002', 1);
+    const second = await rateOnce(rig, b, 'PTY-0002', 1);
     expect(second).toMatchObject({ outcome: 'rated', rating: { grade: 'satisfied' } });
 
     // Exactly one record per invitation reached the province (a resend is a duplicate, not a record).

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { UpstreamRecord } from '../../protocol/records.js';
-import { EmbeddedBroker } from '../../simulator/broker.js';
 import { ProvinceEmulator, type ProvinceEmulatorOptions } from '../../simulator/province.js';
 import { SimWindow, type SimWindowOptions } from '../../simulator/sim-window.js';
 import { waitUntil } from '../../simulator/wait.js';
+import type { BrokerKind, TestBroker } from './brokers.js';
 
 /** A broker URL, a province on it, and windows made on demand; everything torn down by close(). */
 export class HallFixture {
@@ -70,14 +70,14 @@ export class HallFixture {
 }
 
 /**
- * For a test file: one embedded broker for the file, a fresh hall per test (`await halls.start()`),
- * everything closed after each test and at the end.
+ * For a describe block: one broker of the given kind for the block, a fresh hall per test
+ * (`await halls.start()`), everything closed after each test and at the end.
  */
-export function useEmbeddedHall(): { start(province?: Omit<ProvinceEmulatorOptions, 'url'>): Promise<HallFixture> } {
-  let broker: EmbeddedBroker | undefined;
+export function useHall(kind: BrokerKind): { start(province?: Omit<ProvinceEmulatorOptions, 'url'>): Promise<HallFixture> } {
+  let broker: TestBroker | undefined;
   let current: HallFixture | undefined;
   beforeAll(async () => {
-    broker = await EmbeddedBroker.start();
+    broker = await kind.start();
   });
   afterEach(async () => {
     await current?.close();
@@ -88,7 +88,7 @@ export function useEmbeddedHall(): { start(province?: Omit<ProvinceEmulatorOptio
   });
   return {
     start: async (province = {}) => {
-      if (!broker) throw new Error('useEmbeddedHall: the broker is not running (call start() inside a test)');
+      if (!broker) throw new Error('useHall: the broker is not running (call start() inside a test)');
       current = await HallFixture.start(broker.url, province);
       return current;
     },

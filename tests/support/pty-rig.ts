@@ -3,15 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SerialPort } from 'serialport';
 import { afterAll, beforeAll } from 'vitest';
-import { EmbeddedBroker } from '../../simulator/broker.js';
 import { ProvinceEmulator } from '../../simulator/province.js';
 import { PtyLine } from '../../simulator/pty-line.js';
 import { VirtualTerminal } from '../../simulator/virtual-terminal.js';
 import type { BridgeConfigInput } from '../../bridge/config.js';
 import { BridgeProcess, type BridgeStatusJson } from './bridge-process.js';
+import type { BrokerKind, TestBroker } from './brokers.js';
 
 export interface PtyRig {
-  broker: EmbeddedBroker;
+  broker: TestBroker;
   province: ProvinceEmulator;
   line: PtyLine;
   terminal: VirtualTerminal;
@@ -27,12 +27,12 @@ export interface PtyRig {
  * terminal on its device end through serialport's real binding, all torn down at the end, each
  * step even if an earlier one failed. The bridge runs as a child process (`hcp run`).
  */
-export function usePtyRig(serial: string): PtyRig {
+export function usePtyRig(serial: string, kind: BrokerKind): PtyRig {
   const rig = { serial } as PtyRig & { serial: string; bridges: BridgeProcess[] };
   rig.bridges = [];
   beforeAll(async () => {
     rig.dir = mkdtempSync(join(tmpdir(), 'hcp-pty-'));
-    rig.broker = await EmbeddedBroker.start();
+    rig.broker = await kind.start();
     rig.province = await ProvinceEmulator.start({ url: rig.broker.url });
     rig.line = await PtyLine.start();
     rig.terminal = await VirtualTerminal.start({
