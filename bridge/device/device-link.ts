@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import type { Duplex } from 'node:stream';
 import { ReadlineParser } from '@serialport/parser-readline';
 import { LinkEndpoint, type LinkCounters, type LinkRejectReason, type LinkTimers } from '../../protocol/link.js';
 import {
@@ -10,15 +9,9 @@ import {
   type Unsequenced,
 } from '../../protocol/serial-messages.js';
 import type { Logger } from '../log.js';
+import { ReconnectingPort, type OpenSerialPort } from '../serial/reconnecting-port.js';
 
-/** What the link needs of a serial port: serialport's SerialPort / SerialPortStream fit. */
-export interface SerialPortLike extends Duplex {
-  readonly isOpen: boolean;
-  open(callback?: (err: Error | null) => void): void;
-  close(callback?: (err: Error | null) => void): void;
-}
-
-export type OpenSerialPort = (path: string, baudRate: number) => SerialPortLike;
+export type { OpenSerialPort, SerialPortLike } from '../serial/reconnecting-port.js';
 
 export interface DeviceInfo {
   serial: string;
@@ -41,8 +34,6 @@ export interface DeviceLinkOptions {
   /** Handles a report; the device is acknowledged only after this returns (i.e. after commit). */
   onReport(report: DeviceReport, device: DeviceInfo): void;
   link?: { resendMs?: number; maxResendMs?: number; heartbeatMs?: number };
-  reconnectMs?: number;
-  maxReconnectMs?: number;
 }
 
 export interface DeviceLinkStatus {
@@ -63,23 +54,20 @@ export interface DeviceLinkStatus {
 export class DeviceLink extends EventEmitter<{
   hello: [DeviceInfo];
   reject: [LinkRejectReason, string];
-  port: ['open' | 'closed'];
 }> {
-  private port: SerialPortLike | undefined;
+  private readonly port: ReconnectingPort;
   private readonly link: LinkEndpoint<DeviceMessage, BridgeMessage>;
   private device: DeviceInfo | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private reconnectDelay: number;
-  private stopped = true;
   private reportsBeforeHello = 0;
 
   constructor(private readonly opts: DeviceLinkOptions) {
     super();
-    this.reconnectDelay = opts.reconnectMs ?? 500;
+    this.port = new ReconnectingPort({ ...opts, role: 'terminal' });
     this.link = new LinkEndpoint<DeviceMessage, BridgeMessage>({
       schema: deviceMessageSchema,
       timers: opts.timers,
-      write: (frame) => this.write(frame),
+      // A frame written while the cable is out is lost; reliable frames are resent later.
+      write: (frame) => this.port.write(frame),
       onMessage: (message) => this.handle(message),
       onReject: (reason, detail) => {
         opts.logger.warn({ reason, detail, port: opts.path }, 'serial frame rejected');
@@ -87,21 +75,23 @@ export class DeviceLink extends EventEmitter<{
       },
       ...opts.link,
     });
+    // One line parser for the life of the link: a line cut by a pulled cable ends up garbled
+    // and is dropped by its checksum.
+    const lines = new ReadlineParser({ delimiter: '\n', encoding: 'latin1' });
+    lines.on('data', (line: string) => this.link.receive(line));
+    this.port.on('data', (chunk) => lines.write(chunk));
+    // Introduce ourselves: the terminal answers with its hello and replays what we missed.
+    this.port.on('open', () => this.link.send({ type: 'hello', proto: SERIAL_PROTOCOL_VERSION, boot: opts.bootId }));
   }
 
   start(): void {
-    this.stopped = false;
     this.link.start();
-    this.openPort();
+    this.port.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.reconnectTimer);
     this.link.stop();
-    const port = this.port;
-    this.port = undefined;
-    if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+    await this.port.stop();
   }
 
   send(message: Unsequenced<BridgeMessage>): number {
@@ -111,50 +101,13 @@ export class DeviceLink extends EventEmitter<{
   status(): DeviceLinkStatus {
     return {
       path: this.opts.path,
-      portOpen: this.port?.isOpen ?? false,
+      portOpen: this.port.isOpen,
       alive: this.link.isPeerAlive(),
       device: this.device ?? null,
       unacknowledged: this.link.pendingCount,
       reportsBeforeHello: this.reportsBeforeHello,
       counters: this.link.counters,
     };
-  }
-
-  private openPort(): void {
-    const port = this.opts.openPort(this.opts.path, this.opts.baudRate);
-    this.port = port;
-    const lines = port.pipe(new ReadlineParser({ delimiter: '\n', encoding: 'latin1' }));
-    lines.on('data', (line: string) => this.link.receive(line));
-    port.on('error', (err: Error) => this.opts.logger.warn({ err: err.message, port: this.opts.path }, 'serial error'));
-    port.on('close', () => {
-      this.emit('port', 'closed');
-      this.scheduleReopen();
-    });
-    port.open((err) => {
-      if (err) {
-        this.opts.logger.warn({ err: err.message, port: this.opts.path }, 'cannot open serial port; retrying');
-        this.scheduleReopen();
-        return;
-      }
-      this.reconnectDelay = this.opts.reconnectMs ?? 500;
-      this.emit('port', 'open');
-      // Introduce ourselves: the terminal answers with its hello and replays what we missed.
-      this.link.send({ type: 'hello', proto: SERIAL_PROTOCOL_VERSION, boot: this.opts.bootId });
-    });
-  }
-
-  private scheduleReopen(): void {
-    if (this.stopped || this.reconnectTimer) return;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      if (!this.stopped) this.openPort();
-    }, this.reconnectDelay);
-    this.reconnectDelay = Math.min(this.reconnectDelay * 2, this.opts.maxReconnectMs ?? 5000);
-  }
-
-  private write(frame: string): void {
-    // A frame written while the cable is out is lost; reliable frames are resent later.
-    if (this.port?.isOpen) this.port.write(frame, 'latin1');
   }
 
   private handle(message: DeviceMessage): void {
