@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import { EventEmitter, once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +11,7 @@ import { SERIAL_PROTOCOL_VERSION } from '../protocol/serial-messages.js';
 import { osBootId } from './clock.js';
 import type { BridgeConfig } from './config.js';
 import { DeviceLink, type DeviceInfo, type DeviceLinkStatus, type OpenSerialPort } from './device/device-link.js';
-import { InvitationDesk, type OpenInvitation } from './desk/invitation-desk.js';
+import { DeskError, InvitationDesk, type OpenInvitation } from './desk/invitation-desk.js';
 import { createApiServer } from './http/api.js';
 import { silentLogger, type Logger } from './log.js';
 import { openDatabase, type Db } from './store/database.js';
@@ -22,10 +23,22 @@ import type { StoredEvent, StoredInvitation } from './store/stored-record.js';
 import { TimeKeeper } from './time/time-keeper.js';
 import { systemWall, type WallSource } from './time/wall-source.js';
 import { Uplink, type UplinkStatus } from './uplink/uplink.js';
+import { PrinterLink, type PrinterCondition } from './printer/printer-link.js';
+import { ReceiptQueue } from './printer/receipt-queue.js';
+import { ReceiptService, type ReceiptStatus } from './printer/receipt-service.js';
+import { loadOrCreateSigningKey, publicKeyText } from './printer/receipt-token.js';
 
 export const BRIDGE_VERSION = '0.1.0';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
+
+const PRINTER_ALARMS: Partial<Record<PrinterCondition, Alarm>> = {
+  offline: 'printer_offline',
+  disconnected: 'printer_offline',
+  paper_out: 'printer_paper_out',
+  paper_low: 'printer_paper_low',
+  cover_open: 'printer_cover_open',
+};
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** What touches the world, injected so that the simulator and tests can drive it. */
@@ -42,7 +55,16 @@ export interface BridgeDeps {
   linkTiming?: { resendMs?: number; maxResendMs?: number; heartbeatMs?: number };
 }
 
-export type Alarm = 'terminal_offline' | 'broker_offline' | 'clock_unsynced' | 'storage_full' | 'records_quarantined';
+export type Alarm =
+  | 'terminal_offline'
+  | 'broker_offline'
+  | 'clock_unsynced'
+  | 'storage_full'
+  | 'records_quarantined'
+  | 'printer_offline'
+  | 'printer_paper_out'
+  | 'printer_paper_low'
+  | 'printer_cover_open';
 
 export interface BridgeStatus {
   terminal: { id: string; areaCode: string; hallCode: string; hallName: string | null; windowNo: string };
@@ -54,6 +76,7 @@ export interface BridgeStatus {
   backlog: OutboxCounts & { oldestPendingAgeMs: number | null; recentlyQuarantined: QuarantinedEntry[] };
   clock: { synced: boolean; trustedFrom: string | null; bootId: string; now: string };
   storage: StorageStatus;
+  printer: (ReceiptStatus & { configured: true; publicKey: string }) | { configured: false };
   http: { rejected: Record<string, number> };
   versions: Record<string, string>;
 }
@@ -63,6 +86,7 @@ export type BridgeEvents = {
   closed: [StoredInvitation];
   event: [StoredEvent];
   acked: [Ack];
+  printed: [{ id: string; invitationId: string }];
   device: [DeviceInfo];
   frameRejected: [LinkRejectReason, string];
   broker: ['connected' | 'disconnected'];
@@ -75,6 +99,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   readonly clock: TimeKeeper;
   private readonly device: DeviceLink;
   private readonly uplink: Uplink;
+  /** The receipt printer, when one is configured. */
+  readonly receipts: ReceiptService | undefined;
+  private readonly publicKey: string | undefined;
   private readonly server: Server;
   private readonly logger: Logger;
   private readonly httpRejected: Record<string, number> = {};
@@ -146,8 +173,37 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       logger,
       versions: this.versions,
     });
+    if (config.printer) {
+      const printer = config.printer;
+      const keyFile = printer.keyFile ?? join(dirname(config.database.path), 'terminal-key.pem');
+      const key = loadOrCreateSigningKey(keyFile);
+      this.publicKey = publicKeyText(key.publicKey);
+      if (key.created) logger.info({ keyFile, publicKey: this.publicKey }, 'made the terminal signing key; register its public key with the province');
+      this.receipts = new ReceiptService({
+        link: new PrinterLink({
+          path: printer.path,
+          baudRate: printer.baudRate,
+          openPort: deps.openPort,
+          logger,
+          statusTimeoutMs: printer.statusTimeoutMs,
+          now: () => clock.now(),
+        }),
+        queue: new ReceiptQueue(db),
+        profile: printer.profile,
+        policy: printer.print,
+        evaluationUrl: printer.evaluationUrl,
+        signingKey: key.privateKey,
+        hallName: terminal.hallName ?? terminal.hallCode,
+        clock,
+        newId: deps.newId ?? (() => uuidv7()),
+        logger,
+        pollMs: printer.pollSeconds * 1000,
+      });
+      this.receipts.on('printed', ({ id, invitationId }) => this.emit('printed', { id, invitationId }));
+    }
     this.server = createApiServer({
       desk: this.desk,
+      reprint: (id) => this.reprint(id),
       logger,
       status: () => this.status(),
       countRejected: (code) => {
@@ -157,7 +213,12 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 
     const stored = (): void => this.uplink.notify();
     this.desk.on('opened', (inv) => this.emit('invitation', inv));
-    this.desk.on('closed', (record) => (stored(), this.emit('closed', record)));
+    this.desk.on('closed', (record) => {
+      stored();
+      // Off the rating path: the terminal's acknowledgement never waits on a receipt.
+      setImmediate(() => this.receipts?.onClosed(record));
+      this.emit('closed', record);
+    });
     this.desk.on('event', (event) => (stored(), this.emit('event', event)));
     this.device.on('hello', (info) => {
       this.desk.onDeviceHello(info);
@@ -182,6 +243,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     );
     bridge.device.start();
     bridge.uplink.start();
+    bridge.receipts?.start();
     return bridge;
   }
 
@@ -190,6 +252,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.desk.stop();
     await this.device.stop();
     await this.uplink.stop();
+    await this.receipts?.stop();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.db.close();
@@ -217,6 +280,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     if (!this.clock.isSynced()) alarms.push('clock_unsynced');
     if (storage.full) alarms.push('storage_full');
     if (backlog.quarantined > 0) alarms.push('records_quarantined');
+    const printer = this.receipts?.status();
+    if (printer) {
+      const alarm = PRINTER_ALARMS[printer.condition];
+      if (alarm) alarms.push(alarm);
+    }
     return {
       terminal: { id: terminal.id, areaCode: terminal.areaCode, hallCode: terminal.hallCode, hallName: terminal.hallName ?? null, windowNo: terminal.windowNo },
       alarms,
@@ -231,6 +299,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       },
       clock: { synced: this.clock.isSynced(), trustedFrom: this.clock.trustedFrom, bootId: this.clock.bootId, now: this.clock.now().toISOString() },
       storage,
+      printer: printer ? { configured: true, publicKey: this.publicKey ?? '', ...printer } : { configured: false },
       http: { rejected: { ...this.httpRejected } },
       versions: this.versions,
     };
@@ -246,7 +315,16 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       uplink: { inflight: s.broker.inflight, backlogToDrain: s.broker.backlogToDrain, heldForClock: s.broker.heldForClock },
       clock: { synced: s.clock.synced, trustedFrom: s.clock.trustedFrom },
       storage: s.storage,
+      printer: s.printer.configured ? { condition: s.printer.condition, pending: s.printer.pending, printed: s.printer.printed } : null,
     };
+  }
+
+  /** Staff asked for the receipt of an invitation again. */
+  private reprint(invitationId: string): { receiptId: string } {
+    if (!this.receipts) throw new DeskError(409, 'no_printer', 'this terminal has no receipt printer configured');
+    const stored = this.outbox.get(invitationId);
+    if (stored?.record.kind !== 'invitation') throw new DeskError(404, 'not_found', `no closed invitation ${invitationId} at this window`);
+    return { receiptId: this.receipts.queue(stored.record, true) };
   }
 
   private prune(): void {

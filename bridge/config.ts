@@ -5,6 +5,7 @@ import { explain } from '../protocol/issues.js';
 import { gradeCodeProfileNameSchema, DEFAULT_GRADE_CODE_PROFILE } from '../protocol/grades.js';
 import { areaCodeSchema, terminalIdSchema } from '../protocol/records.js';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/topics.js';
+import { printerProfileSchema } from './printer/receipt-layout.js';
 
 /** The bridge's one config file (YAML or JSON). Every field is checked here, before anything starts. */
 export const bridgeConfigSchema = z.strictObject({
@@ -45,6 +46,24 @@ export const bridgeConfigSchema = z.strictObject({
     /** Acknowledged records are kept this long, then pruned; unsent records are never pruned. */
     retainAckedDays: z.number().min(0).default(30),
   }),
+  /** The receipt printer (办件回执); leave out for a terminal without one. */
+  printer: z
+    .strictObject({
+      path: z.string().min(1, 'printer serial port path is required, e.g. /dev/ttyUSB1'),
+      baudRate: z.number().int().positive().default(9600),
+      profile: printerProfileSchema.default(printerProfileSchema.parse({})),
+      /** always: a receipt for every invitation; not_rated: only when no rating was given; never. */
+      print: z.enum(['always', 'not_rated', 'never']).default('not_rated'),
+      /** The province's page for rating later; the receipt's QR carries it with a signed token. */
+      evaluationUrl: z.url({ protocol: /^https?$/, error: 'expected the evaluation page URL, e.g. https://hcp.province.example/rate' }),
+      /** The terminal's Ed25519 signing key (PEM); made on first start. Default: beside the database. */
+      keyFile: z.string().min(1).optional(),
+      /** No answer to a status request within this: offline. */
+      statusTimeoutMs: z.number().int().min(50).max(10_000).default(1000),
+      /** How often the paper and cover sensors are read. */
+      pollSeconds: z.number().min(0.1).max(3600).default(10),
+    })
+    .optional(),
   http: z
     .strictObject({
       host: z.string().default('127.0.0.1'),

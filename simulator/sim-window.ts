@@ -4,6 +4,7 @@ import { parseConfig, type BridgeConfigInput } from '../bridge/config.js';
 import type { SerialPortLike } from '../bridge/device/device-link.js';
 import { createVirtualLine, virtualSerialBinding, type VirtualLine } from './virtual-serial-line.js';
 import { MemoryJournal } from './memory-journal.js';
+import { VirtualPrinter } from './virtual-printer.js';
 import { VirtualTerminal } from './virtual-terminal.js';
 import { waitUntil } from './wait.js';
 
@@ -23,6 +24,11 @@ export interface SimWindowOptions {
   bridgeDeps?: Omit<BridgeDeps, 'openPort'>;
   /** Wait for the broker connection before resolving (default true; false when it is cut). */
   waitForBroker?: boolean;
+  /**
+   * A virtual receipt printer on a second virtual cable, with the bridge's printer settings
+   * (evaluation URL defaulted); null for a window without a printer (the default).
+   */
+  printer?: Partial<NonNullable<BridgeConfigInput['printer']>> | null;
 }
 
 /** One simulated service window: a virtual terminal wired by a virtual cable to a real bridge. */
@@ -31,6 +37,8 @@ export class SimWindow {
     readonly windowNo: string,
     readonly terminalId: string,
     readonly line: VirtualLine,
+    /** The receipt printer, when the window has one. */
+    readonly printer: VirtualPrinter | undefined,
     private currentTerminal: VirtualTerminal,
     private current: Bridge,
     private readonly startBridge: () => Promise<Bridge>,
@@ -76,6 +84,10 @@ export class SimWindow {
     const startTerminal = (): Promise<VirtualTerminal> =>
       VirtualTerminal.start({ devicePath: line.devicePath, serial: `SIM-${opts.terminalId}`, journal });
     const terminal = await startTerminal();
+    const printerLine = opts.printer ? createVirtualLine(`${opts.terminalId}-printer`) : undefined;
+    const printer = printerLine
+      ? await VirtualPrinter.start({ devicePath: printerLine.devicePath, columns: opts.printer?.profile?.columns ?? 32 })
+      : undefined;
     const config = parseConfig({
       ...opts.config,
       terminal: {
@@ -91,6 +103,9 @@ export class SimWindow {
       // The simulator's machine clock is good; the clock-honesty tests say otherwise explicitly.
       clock: { trust: 'system', ...opts.config?.clock },
       http: { host: '127.0.0.1', port: opts.httpPort ?? 0 },
+      ...(printerLine && {
+        printer: { evaluationUrl: 'https://hcp.province.example/rate', pollSeconds: 1, statusTimeoutMs: 300, ...opts.printer, path: printerLine.bridgePath },
+      }),
     });
     const startBridge = (): Promise<Bridge> =>
       Bridge.start(config, {
@@ -98,7 +113,7 @@ export class SimWindow {
         openPort: (path, baudRate) =>
           new SerialPortStream({ binding: virtualSerialBinding, path, baudRate, autoOpen: false }) as SerialPortLike,
       });
-    const window = new SimWindow(opts.windowNo, opts.terminalId, line, terminal, await startBridge(), startBridge, startTerminal);
+    const window = new SimWindow(opts.windowNo, opts.terminalId, line, printer, terminal, await startBridge(), startBridge, startTerminal);
     await window.ready({ broker: opts.waitForBroker ?? true });
     return window;
   }
@@ -126,5 +141,6 @@ export class SimWindow {
   async stop(): Promise<void> {
     await this.bridge.stop();
     await this.terminal.stop();
+    await this.printer?.stop();
   }
 }

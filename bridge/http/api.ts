@@ -10,6 +10,8 @@ const MAX_BODY_BYTES = 64 * 1024;
 /** What the API serves; the Bridge provides it. */
 export interface ApiContext {
   desk: InvitationDesk;
+  /** Queues the invitation's receipt again; throws DeskError 404/409. */
+  reprint(invitationId: string): { receiptId: string };
   logger: Logger;
   status(): unknown;
   /** Counts refused requests, by error code, for status and telemetry. */
@@ -56,6 +58,11 @@ const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
       const invitation = ctx.desk.invite(request);
       return [201, { ...invitation, state: 'open' }];
     },
+  ],
+  [
+    'POST',
+    /^\/api\/v1\/invitations\/([^/]+)\/receipt$/,
+    (ctx, _req, [id]) => [202, ctx.reprint(decodeURIComponent(id ?? ''))],
   ],
   [
     'GET',

@@ -20,6 +20,18 @@ const MIGRATIONS: string[] = [
    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
   // The open invitation survives a restart, so that the terminal's report still closes it.
   `CREATE TABLE open_invitation (id TEXT PRIMARY KEY, body TEXT NOT NULL);`,
+  // Receipts wait here until the printer has printed them.
+  `CREATE TABLE receipts (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     invitation_id TEXT NOT NULL,
+     content TEXT NOT NULL,
+     state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'printed')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     created_at TEXT NOT NULL,
+     printed_at TEXT
+   );
+   CREATE INDEX receipts_by_state ON receipts (state, seq);`,
 ];
 
 export class DatabaseError extends Error {

@@ -24,7 +24,7 @@ export class HallFixture {
   }
 
   /** A window with a staff member signed in. `brokerUrl` may point at a proxy in front of the broker. */
-  async window(options: { config?: SimWindowOptions['config']; brokerUrl?: string; bridgeDeps?: SimWindowOptions['bridgeDeps']; waitForBroker?: boolean } = {}): Promise<SimWindow> {
+  async window(options: { config?: SimWindowOptions['config']; brokerUrl?: string; bridgeDeps?: SimWindowOptions['bridgeDeps']; waitForBroker?: boolean; printer?: SimWindowOptions['printer'] } = {}): Promise<SimWindow> {
     this.count += 1;
     const n = this.count;
     const window = await SimWindow.start({
@@ -35,6 +35,7 @@ export class HallFixture {
       config: options.config ?? {},
       ...(options.bridgeDeps && { bridgeDeps: options.bridgeDeps }),
       ...(options.waitForBroker === false && { waitForBroker: false }),
+      ...(options.printer && { printer: options.printer }),
     });
     this.windows.push(window);
     await window.api('POST', '/api/v1/staff/sign-in', { staffId: `S${n}` });

@@ -1,0 +1,133 @@
+import { EventEmitter } from 'node:events';
+import type { KeyObject } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { StoredInvitation } from '../store/stored-record.js';
+import { canPrint, type PrinterLink, type PrinterState } from './printer-link.js';
+import { layoutReceipt, type PrinterProfile, type ReceiptContent } from './receipt-layout.js';
+import type { ReceiptQueue } from './receipt-queue.js';
+import { signedEvaluationUrl } from './receipt-token.js';
+
+/** When a receipt is printed after an invitation closes; staff can always reprint. */
+export type PrintPolicy = 'always' | 'not_rated' | 'never';
+
+export interface ReceiptServiceOptions {
+  link: PrinterLink;
+  queue: ReceiptQueue;
+  profile: PrinterProfile;
+  policy: PrintPolicy;
+  evaluationUrl: string;
+  signingKey: KeyObject;
+  hallName: string;
+  clock: Clock;
+  newId(): string;
+  logger: Logger;
+  /** How often the printer's sensors are read, and a waiting queue retried. */
+  pollMs: number;
+}
+
+export interface ReceiptStatus extends PrinterState {
+  pending: number;
+  printed: number;
+}
+
+/**
+ * Prints case receipts: queued durably, printed in order when the printer is ready, checked
+ * again afterwards (a receipt cut short by a paper-out is printed again, not lost). It runs
+ * beside the rating path and never holds it up.
+ */
+export class ReceiptService extends EventEmitter<{ printed: [QueuedReceiptInfo]; state: [PrinterState] }> {
+  private poller: NodeJS.Timeout | undefined;
+  private draining = false;
+  private stopped = false;
+
+  constructor(private readonly opts: ReceiptServiceOptions) {
+    super();
+  }
+
+  start(): void {
+    this.opts.link.start();
+    this.poller = setInterval(() => void this.drain(), this.opts.pollMs);
+    void this.drain();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.poller);
+    await this.opts.link.stop();
+  }
+
+  /** After an invitation closed: queue its receipt if the policy says so. */
+  onClosed(record: StoredInvitation): void {
+    const { policy } = this.opts;
+    if (policy === 'always' || (policy === 'not_rated' && record.outcome !== 'rated')) this.queue(record, false);
+  }
+
+  /** Queues a receipt for the invitation; returns the receipt id. */
+  queue(record: StoredInvitation, reprint: boolean): string {
+    const id = this.opts.newId();
+    const issuedAt = this.opts.clock.now();
+    const caseNos = record.services.map((s) => s.caseNo);
+    const content: ReceiptContent = {
+      hallName: this.opts.hallName,
+      windowNo: record.windowNo,
+      staffId: record.staffId,
+      services: record.services,
+      printedAt: new Date(record.closedAt),
+      rating: record.rating ? { grade: record.rating.grade } : null,
+      evaluationUrl: signedEvaluationUrl(
+        this.opts.evaluationUrl,
+        { terminalId: record.terminalId, invitationId: record.id, caseNos, issuedAt: Math.floor(issuedAt.getTime() / 1000) },
+        this.opts.signingKey,
+      ),
+      test: record.test,
+      reprint,
+    };
+    this.opts.queue.add(id, record.id, content, issuedAt);
+    void this.drain();
+    return id;
+  }
+
+  status(): ReceiptStatus {
+    return { ...this.opts.link.state, ...this.opts.queue.stats() };
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining || this.stopped) return;
+    this.draining = true;
+    try {
+      let state = await this.check();
+      for (let next = this.opts.queue.next(); next && canPrint(state.condition) && !this.stopped; next = this.opts.queue.next()) {
+        this.opts.queue.countAttempt(next.id);
+        await this.opts.link.write(layoutReceipt(next.content, this.opts.profile));
+        state = await this.check();
+        if (!canPrint(state.condition)) {
+          this.opts.logger.warn({ receipt: next.id, condition: state.condition }, 'printer failed during a receipt; it will be printed again');
+          break;
+        }
+        this.opts.queue.markPrinted(next.id, this.opts.clock.now());
+        this.emit('printed', { id: next.id, invitationId: next.invitationId, attempts: next.attempts + 1 });
+      }
+    } catch (err) {
+      this.opts.logger.error({ err: (err as Error).message }, 'receipt printing failed');
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async check(): Promise<PrinterState> {
+    const before = this.opts.link.state.condition;
+    const state = await this.opts.link.check();
+    if (state.condition !== before) {
+      this.opts.logger.info({ condition: state.condition }, 'printer state');
+      this.emit('state', state);
+    }
+    return state;
+  }
+}
+
+export interface QueuedReceiptInfo {
+  id: string;
+  invitationId: string;
+  attempts: number;
+}
