@@ -8,6 +8,7 @@ import type { Logger } from '../bridge/log.js';
 import { EmbeddedBroker } from './broker.js';
 import { ProvinceEmulator } from './province.js';
 import { seededRandom } from './random.js';
+import type { PrintedReceipt } from './printed-receipt.js';
 import { SimWindow } from './sim-window.js';
 import { runWindowTraffic, type CitizenProfile } from './traffic.js';
 
@@ -32,6 +33,7 @@ export type HallActivity =
   | { kind: 'closed'; windowNo: string; record: StoredInvitation }
   | { kind: 'event'; windowNo: string; event: StoredEvent }
   | { kind: 'acked'; windowNo: string; ack: Ack }
+  | { kind: 'printed'; windowNo: string; receipt: PrintedReceipt }
   | { kind: 'frameRejected'; windowNo: string; reason: LinkRejectReason; detail: string }
   | { kind: 'broker'; windowNo: string; state: 'connected' | 'disconnected' };
 
@@ -64,6 +66,8 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
             dbPath: join(options.dataDir, `${windowNo}.db`),
             httpPort: options.httpPort ? options.httpPort + n - 1 : 0,
             config: { invitation: { timeoutSeconds: options.timeoutSeconds ?? 12, deviceGraceSeconds: 5 } },
+            // A receipt with the QR for rating later, when nobody rated at the counter.
+            printer: { print: 'not_rated' },
             bridgeDeps: options.logger ? { logger: options.logger } : {},
           }),
         );
@@ -103,6 +107,7 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
   private relay(window: SimWindow): void {
     const { windowNo, bridge } = window;
     const emit = (activity: HallActivity): boolean => this.emit('activity', activity);
+    window.printer?.on('receipt', (receipt) => emit({ kind: 'printed', windowNo, receipt }));
     bridge.on('invitation', (invitation) => emit({ kind: 'invited', windowNo, invitation }));
     bridge.on('closed', (record) => emit({ kind: 'closed', windowNo, record }));
     bridge.on('event', (event) => emit({ kind: 'event', windowNo, event }));

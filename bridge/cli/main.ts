@@ -3,7 +3,9 @@ import { Command } from 'commander';
 import { BRIDGE_VERSION } from '../bridge.js';
 import { ConfigError } from '../config.js';
 import { DatabaseError } from '../store/database.js';
-import { intFlag } from './flags.js';
+import { z } from 'zod';
+import { GRADES, gradeSchema } from '../../protocol/grades.js';
+import { flag, intFlag } from './flags.js';
 
 const program = new Command()
   .name('hcp')
@@ -33,6 +35,20 @@ program
   .action(async ({ config }: { config: string }) => {
     const { runBridge } = await import('./run.js');
     await runBridge(config);
+  });
+
+program
+  .command('receipt')
+  .description('render a sample case receipt (办件回执) as the paper shows it')
+  .requiredOption('--preview', 'write a PNG preview (the only mode for now)')
+  .option('-o, --out <file>', 'PNG file to write', 'receipt.png')
+  .option('--columns <n>', 'paper width: 32 (58 mm) or 48 (80 mm)', flag(z.enum(['32', '48']).transform((v) => Number(v) as 32 | 48)), 32)
+  .option('--qr <how>', 'native (GS ( k) or raster (GS v 0)', flag(z.enum(['native', 'raster'])), 'native')
+  .option('--rated <grade>', `show a rating given at the counter: ${GRADES.join(', ')}`, flag(gradeSchema))
+  .option('--url <url>', 'evaluation page the QR points to', 'https://hcp.province.example/rate')
+  .action(async (options) => {
+    const { receiptPreviewCommand } = await import('./receipt.js');
+    receiptPreviewCommand(options);
   });
 
 const sim = program.command('sim').description('run one part of the simulator on its own');

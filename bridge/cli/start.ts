@@ -83,6 +83,11 @@ function describe(activity: HallActivity, profile: GradeCodeProfileName): void {
     }
     case 'acked':
       return line(activity.windowNo, 'acked', `${activity.ack.ids.length} record(s) ${activity.ack.status} by the province`);
+    case 'printed': {
+      const [qr] = activity.receipt.qrCodes();
+      const cases = activity.receipt.lines().filter((l) => l.startsWith('办件编号')).map((l) => l.replace(/^办件编号：/, ''));
+      return line(activity.windowNo, 'printed', `receipt (办件回执) for case ${cases.join(', ')}; QR ${qr ? `${qr.payload.slice(0, 48)}…` : 'missing!'}`);
+    }
     case 'frameRejected':
       return line(activity.windowNo, 'serial', `frame dropped (${activity.reason}): ${activity.detail}`);
     case 'broker':

@@ -1,9 +1,14 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import jsQRModule from 'jsqr';
+import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
+
+// jsqr is CommonJS typed as an ES module: under NodeNext its function is the default's default.
+const jsQR = jsQRModule.default;
 
 const run = promisify(execFile);
 const hcp = (args: string[]) =>
@@ -34,6 +39,17 @@ describe('hcp CLI', () => {
     expect(code).toBe(2);
     expect(stderr).toContain(`config file ${file} is invalid:`);
     expect(stderr).toContain('terminal.areaCode: administrative area code (行政区划代码) must be 6 digits');
+  });
+
+  it('`hcp receipt --preview` writes a PNG of the receipt whose QR scans to the signed evaluation URL', async () => {
+    const out = join(dir, 'receipt.png');
+    const { code, stdout } = await hcp(['receipt', '--preview', '--out', out, '--qr', 'raster']);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`wrote ${out}: a 32-column receipt, QR as a raster image`);
+    const png = PNG.sync.read(readFileSync(out));
+    expect(png.width).toBe(384 + 16);
+    const scanned = jsQR(new Uint8ClampedArray(png.data), png.width, png.height);
+    expect(scanned?.data).toMatch(/^https:\/\/hcp\.province\.example\/rate\?v=1&t=T-330106-A03&i=[0-9a-f-]{36}&c=330106202611220001&ts=\d+&s=[\w-]{86}$/);
   });
 
   it('rejects a bad flag with what is expected', async () => {
