@@ -204,7 +204,8 @@ export class Uplink extends EventEmitter<{
     const sent = this.drain('backlog', granted);
     this.bucket.refund(granted - sent);
     // Held back by the pace, with more to go: come back when the next token is due.
-    if (sent === granted && this.opts.outbox.countPending(this.cursors.backlog, this.ceiling) > 0) {
+    // (An existence check, not a count: this runs after every ack, and a count is O(backlog).)
+    if (sent === granted && this.opts.outbox.pending(this.cursors.backlog, this.ceiling, 1).length > 0) {
       this.timers.pump = setTimeout(() => this.pump(), Math.max(1, this.bucket.msUntilNext()));
     }
   }
