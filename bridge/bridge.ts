@@ -12,6 +12,7 @@ import { osBootId } from './clock.js';
 import type { BridgeConfig } from './config.js';
 import { DeviceLink, type DeviceInfo, type DeviceLinkStatus, type OpenSerialPort } from './device/device-link.js';
 import { DeskError, InvitationDesk, type OpenInvitation } from './desk/invitation-desk.js';
+import { dailyStats } from './desk/daily-stats.js';
 import { createApiServer } from './http/api.js';
 import { silentLogger, type Logger } from './log.js';
 import { openDatabase, type Db } from './store/database.js';
@@ -150,6 +151,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       deviceReady: () => this.device.status().alive,
       storageFull: () => this.storage().full,
       sendInvite: (inv, timeoutMs) => this.device.send({ type: 'invite', inv, timeoutMs }),
+      sendCancel: (inv) => this.device.send({ type: 'cancel', inv }),
     });
     this.uplink = new Uplink({
       url: mqtt.url,
@@ -204,6 +206,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.server = createApiServer({
       desk: this.desk,
       reprint: (id) => this.reprint(id),
+      today: () => dailyStats(this.outbox, clock.now()),
+      token: config.http.token,
       logger,
       status: () => this.status(),
       countRejected: (code) => {

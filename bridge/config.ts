@@ -68,8 +68,14 @@ export const bridgeConfigSchema = z.strictObject({
     .strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8080),
+      /** Bearer token the API requires (the console asks for it); required beyond localhost. */
+      token: z.string().min(16, 'http.token: at least 16 characters').optional(),
     })
-    .default({ host: '127.0.0.1', port: 8080 }),
+    .default({ host: '127.0.0.1', port: 8080 })
+    .refine((http) => isLoopback(http.host) || http.token !== undefined, {
+      message: 'a token is required when the API listens beyond localhost: set http.token (16+ characters)',
+      path: ['token'],
+    }),
   invitation: z
     .strictObject({
       /** How long the citizen has to press (DOMAIN: vendors use about 10 s to 60 s). */
@@ -94,6 +100,10 @@ export const bridgeConfigSchema = z.strictObject({
 });
 export type BridgeConfig = z.infer<typeof bridgeConfigSchema>;
 export type BridgeConfigInput = z.input<typeof bridgeConfigSchema>;
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
 
 export class ConfigError extends Error {
   constructor(

@@ -64,12 +64,15 @@ export interface InvitationDeskOptions {
   /** Whether the database has reached its size cap. */
   storageFull(): boolean;
   sendInvite(id: string, timeoutMs: number): void;
+  sendCancel(id: string): void;
 }
 
 const STAFF_KEY = 'staff.signedIn';
 const DEVICE_BOOT_KEY = 'device.boot';
 /** How long a reset terminal has to replay its journaled reports before its invitation closes. */
 const RESET_REPLAY_GRACE_MS = 3000;
+/** How long the terminal has to confirm a cancel (or report the press that beat it). */
+const CANCEL_GRACE_MS = 3000;
 
 /**
  * The window's invitation desk: who is signed in, the one open invitation, and turning what the
@@ -143,6 +146,24 @@ export class InvitationDesk extends EventEmitter<{
     this.opts.sendInvite(invitation.id, invitation.timeoutMs);
     this.emit('opened', invitation);
     return invitation;
+  }
+
+  /**
+   * Staff cancel the open invitation. The terminal confirms it (outcome cancelled) unless the
+   * citizen's press beat the cancel, in which case the rating stands: the terminal decides.
+   */
+  cancel(id: string): OpenInvitation {
+    const open = this.open;
+    if (open?.id !== id) {
+      const closed = this.lookup(id);
+      if (closed?.state === 'closed') throw new DeskError(409, 'invitation_closed', `invitation ${id} is already closed: ${closed.outcome}`);
+      throw new DeskError(404, 'not_found', `no invitation ${id} at window ${this.opts.identity.windowNo}`);
+    }
+    this.opts.sendCancel(id);
+    clearTimeout(open.backstop);
+    open.backstop = setTimeout(() => this.closeOpen('cancelled', undefined, ['device_silent']), CANCEL_GRACE_MS);
+    const { backstop: _backstop, ...view } = open;
+    return view;
   }
 
   /**

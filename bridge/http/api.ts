@@ -3,7 +3,9 @@ import type { z } from 'zod';
 import { explain } from '../../protocol/issues.js';
 import { invitationRequestSchema, signInRequestSchema } from '../../protocol/http-api.js';
 import { DeskError, type InvitationDesk } from '../desk/invitation-desk.js';
+import type { DailyStats } from '../desk/daily-stats.js';
 import type { Logger } from '../log.js';
+import { serveConsole } from './console-files.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -12,6 +14,9 @@ export interface ApiContext {
   desk: InvitationDesk;
   /** Queues the invitation's receipt again; throws DeskError 404/409. */
   reprint(invitationId: string): { receiptId: string };
+  today(): DailyStats;
+  /** When set, every /api request must carry `Authorization: Bearer <token>`. */
+  token: string | undefined;
   logger: Logger;
   status(): unknown;
   /** Counts refused requests, by error code, for status and telemetry. */
@@ -65,6 +70,12 @@ const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
     (ctx, _req, [id]) => [202, ctx.reprint(decodeURIComponent(id ?? ''))],
   ],
   [
+    'POST',
+    /^\/api\/v1\/invitations\/([^/]+)\/cancel$/,
+    (ctx, _req, [id]) => [202, { ...ctx.desk.cancel(decodeURIComponent(id ?? '')), state: 'cancelling' }],
+  ],
+  ['GET', /^\/api\/v1\/stats\/today$/, (ctx) => [200, ctx.today()]],
+  [
     'GET',
     /^\/api\/v1\/invitations\/current$/,
     (ctx) => [200, { invitation: ctx.desk.current() ?? null }],
@@ -89,7 +100,11 @@ export function createApiServer(ctx: ApiContext): Server {
 
 async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  if (!path.startsWith('/api/') && (req.method === 'GET' || req.method === 'HEAD') && serveConsole(path, res)) return;
   try {
+    if (ctx.token !== undefined && req.headers.authorization !== `Bearer ${ctx.token}`) {
+      throw new HttpError(401, 'unauthorized', 'this API needs its token: send Authorization: Bearer <http.token>');
+    }
     const matches = ROUTES.filter(([, pattern]) => pattern.test(path));
     if (matches.length === 0) throw new HttpError(404, 'not_found', `no such endpoint: ${path}`);
     const match = matches.find(([method]) => method === req.method);

@@ -36,6 +36,7 @@ export class Outbox {
   private readonly setState;
   private readonly counts;
   private readonly quarantinedList;
+  private readonly countsSince;
 
   constructor(
     private readonly db: Db,
@@ -61,6 +62,11 @@ export class Outbox {
          SUM(state = 'quarantined') AS quarantined,
          MIN(CASE WHEN state = 'pending' THEN created_at END) AS oldestPendingAt
        FROM records`,
+    );
+    this.countsSince = db.prepare(
+      `SELECT json_extract(body, '$.outcome') AS outcome, json_extract(body, '$.rating.grade') AS grade, COUNT(*) AS n
+       FROM records WHERE kind = 'invitation' AND created_at >= ? AND json_extract(body, '$.test') = 0
+       GROUP BY 1, 2`,
     );
     this.quarantinedList = db.prepare(
       `SELECT seq, id, ack_reason AS reason FROM records WHERE state = 'quarantined' ORDER BY seq DESC LIMIT ?`,
@@ -120,6 +126,11 @@ export class Outbox {
       quarantined: Number(row.quarantined ?? 0),
       oldestPendingAt: (row.oldestPendingAt as string | null) ?? null,
     };
+  }
+
+  /** Invitations stored since `since`, by outcome and grade; test records never count. */
+  invitationCounts(since: Date): Array<{ outcome: string; grade: string | null; n: number }> {
+    return this.countsSince.all(since.toISOString()) as Array<{ outcome: string; grade: string | null; n: number }>;
   }
 
   quarantined(limit = 20): QuarantinedEntry[] {
