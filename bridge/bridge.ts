@@ -148,6 +148,12 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       logger,
       timeoutMs: config.invitation.timeoutSeconds * 1000,
       graceMs: config.invitation.deviceGraceSeconds * 1000,
+      honesty: {
+        minPressMs: config.invitation.flags.minPressMs,
+        strayWindowMs: config.invitation.flags.strayWindowSeconds * 1000,
+        burstCount: config.invitation.flags.burstCount,
+        burstWindowMs: config.invitation.flags.burstWindowMinutes * 60_000,
+      },
       deviceReady: () => this.device.status().alive,
       storageFull: () => this.storage().full,
       sendInvite: (inv, timeoutMs) => this.device.send({ type: 'invite', inv, timeoutMs }),

@@ -82,8 +82,24 @@ export const bridgeConfigSchema = z.strictObject({
       timeoutSeconds: z.number().min(1).max(600).default(30),
       /** Past timeout + grace with no word from the device, the bridge closes the invitation itself. */
       deviceGraceSeconds: z.number().min(0).max(600).default(10),
+      /** Honest ratings: what gets flagged (never dropped). */
+      flags: z
+        .strictObject({
+          /** A press sooner than this after the invitation: fast_press. */
+          minPressMs: z.number().int().min(0).default(800),
+          /** Stray presses this shortly before an invitation: stray_nearby. */
+          strayWindowSeconds: z.number().min(0).default(60),
+          /** This many identical grades in a row within burstWindowMinutes: grade_burst. */
+          burstCount: z.number().int().min(2).default(5),
+          burstWindowMinutes: z.number().positive().default(10),
+        })
+        .default({ minPressMs: 800, strayWindowSeconds: 60, burstCount: 5, burstWindowMinutes: 10 }),
     })
-    .default({ timeoutSeconds: 30, deviceGraceSeconds: 10 }),
+    .default({
+      timeoutSeconds: 30,
+      deviceGraceSeconds: 10,
+      flags: { minPressMs: 800, strayWindowSeconds: 60, burstCount: 5, burstWindowMinutes: 10 },
+    }),
   clock: z
     .strictObject({
       /** ntp: trusted once the OS reports NTP sync or the province sends its time; system: always. */

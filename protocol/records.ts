@@ -72,7 +72,7 @@ export const invitationRecordSchema = z
   });
 export type InvitationRecord = z.infer<typeof invitationRecordSchema>;
 
-export const eventTypeSchema = z.enum(['stray_press', 'late_device_report']);
+export const eventTypeSchema = z.enum(['stray_press', 'late_device_report', 'stuck_button']);
 export const eventRecordSchema = z.object({
   ...envelope,
   kind: z.literal('event'),

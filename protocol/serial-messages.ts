@@ -35,7 +35,11 @@ const cancelled = z.object({ type: z.literal('cancelled'), seq, inv: invitationI
 /** `ref` names the press for good (boot id and first sequence number): a replay after a reset keeps it. */
 const stray = z.object({ type: z.literal('stray'), seq, grade: gradeSchema, ref: z.string().min(1).max(48) });
 
+/** A button held down far longer than a press: a fault (a jammed key, or someone leaning on it). */
+const stuck = z.object({ type: z.literal('stuck'), seq, button: z.number().int().min(0).max(4), heldMs: z.number().int().min(0), ref: z.string().min(1).max(48) });
+
 export const deviceMessageSchema = z.discriminatedUnion('type', [
+  stuck,
   deviceHelloSchema,
   rating,
   expired,

@@ -65,7 +65,8 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
             terminalId: `SIM-${windowNo}`,
             dbPath: join(options.dataDir, `${windowNo}.db`),
             httpPort: options.httpPort ? options.httpPort + n - 1 : 0,
-            config: { invitation: { timeoutSeconds: options.timeoutSeconds ?? 12, deviceGraceSeconds: 5 } },
+            // The scripted citizens think 0.6-3 s: some presses are fast enough to be flagged.
+            config: { invitation: { timeoutSeconds: options.timeoutSeconds ?? 12, deviceGraceSeconds: 5, flags: { minPressMs: 800 } } },
             // A receipt with the QR for rating later, when nobody rated at the counter.
             printer: { print: 'not_rated' },
             bridgeDeps: options.logger ? { logger: options.logger } : {},

@@ -102,7 +102,9 @@ export class SimWindow {
       mqtt: { url: opts.brokerUrl, ...opts.config?.mqtt },
       // The simulator's machine clock is good; the clock-honesty tests say otherwise explicitly.
       clock: { trust: 'system', ...opts.config?.clock },
-      http: { host: '127.0.0.1', port: opts.httpPort ?? 0 },
+      // A simulated citizen presses at once: no fast_press flag unless a test asks for one.
+      invitation: { ...opts.config?.invitation, flags: { minPressMs: 0, ...opts.config?.invitation?.flags } },
+      http: { ...opts.config?.http, host: '127.0.0.1', port: opts.httpPort ?? 0 },
       ...(printerLine && {
         printer: { evaluationUrl: 'https://hcp.province.example/rate', pollSeconds: 1, statusTimeoutMs: 300, ...opts.printer, path: printerLine.bridgePath },
       }),
@@ -130,9 +132,13 @@ export class SimWindow {
   // JSON from our own API; callers assert on its shape.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async api(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const token = this.bridge.config.http.token;
     const res = await fetch(`${this.bridge.httpUrl}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: {
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+        ...(token !== undefined && { authorization: `Bearer ${token}` }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     return { status: res.status, body: await res.json() };

@@ -7,6 +7,7 @@ import { stamp, type Clock } from '../clock.js';
 import type { DeviceInfo, DeviceReport } from '../device/device-link.js';
 import type { Logger } from '../log.js';
 import type { Outbox } from '../store/outbox.js';
+import { invitationFlags, ratingFlags, type HonestyRules } from './honesty.js';
 import type { OpenInvitationStore } from '../store/open-invitation-store.js';
 import type { Settings } from '../store/settings.js';
 import type { StoredEvent, StoredInvitation } from '../store/stored-record.js';
@@ -28,6 +29,8 @@ export interface OpenInvitation {
   /** ISO time the invitation was made. */
   invitedAt: string;
   timeoutMs: number;
+  /** Flags known when it was made (repeat_case, stray_nearby). */
+  flags: string[];
 }
 
 export type InvitationView =
@@ -57,6 +60,7 @@ export interface InvitationDeskOptions {
   newId(): string;
   logger: Logger;
   timeoutMs: number;
+  honesty: HonestyRules;
   /** After timeout + grace with no word from the device, the desk closes the invitation itself. */
   graceMs: number;
   /** Whether the terminal answers on its serial line. */
@@ -85,6 +89,8 @@ export class InvitationDesk extends EventEmitter<{
   staff: [string | null];
 }> {
   private open: (OpenInvitation & { backstop: NodeJS.Timeout }) | undefined;
+  /** Wall time of the last stray press, for the stray_nearby flag. */
+  private lastStrayAt: number | undefined;
 
   constructor(private readonly opts: InvitationDeskOptions) {
     super();
@@ -131,6 +137,7 @@ export class InvitationDesk extends EventEmitter<{
     if (!this.opts.deviceReady()) {
       throw new DeskError(503, 'terminal_offline', 'the rating terminal is not responding on its serial line');
     }
+    const now = this.opts.clock.now();
     const invitation: OpenInvitation = {
       id: this.opts.newId(),
       staffId,
@@ -138,8 +145,9 @@ export class InvitationDesk extends EventEmitter<{
       mode: request.mode,
       proxy: request.proxy,
       test: request.test,
-      invitedAt: this.opts.clock.now().toISOString(),
+      invitedAt: now.toISOString(),
       timeoutMs: this.opts.timeoutMs,
+      flags: invitationFlags(request.services, { outbox: this.opts.outbox, rules: this.opts.honesty, now, lastStrayAt: this.lastStrayAt }),
     };
     this.opts.openStore.save(invitation);
     this.hold(invitation);
@@ -195,7 +203,12 @@ export class InvitationDesk extends EventEmitter<{
 
   /** Handles one report from the terminal. Throws if it could not be stored (the device resends). */
   onDeviceReport(report: DeviceReport, device: DeviceInfo): void {
+    if (report.type === 'stuck') {
+      this.storeEvent('stuck_button', { button: report.button, heldMs: report.heldMs }, `${device.serial}/stuck/${report.ref}`, device);
+      return;
+    }
     if (report.type === 'stray') {
+      this.lastStrayAt = this.opts.clock.now().getTime();
       // Keyed by the press's own ref: a resend, or a replay after a reset, is stored once.
       this.storeEvent('stray_press', { grade: report.grade }, `${device.serial}/stray/${report.ref}`, device);
       return;
@@ -226,6 +239,7 @@ export class InvitationDesk extends EventEmitter<{
     const open = this.open;
     if (!open) return;
     const { identity, clock } = this.opts;
+    const honesty = rating ? ratingFlags(rating, { outbox: this.opts.outbox, rules: this.opts.honesty, now: clock.now() }) : [];
     const record: StoredInvitation = {
       id: open.id,
       kind: 'invitation',
@@ -249,7 +263,7 @@ export class InvitationDesk extends EventEmitter<{
         },
       }),
       channel: 'counter',
-      flags,
+      flags: [...(open.flags ?? []), ...honesty, ...flags],
       test: open.test,
       clock: stamp(clock),
     };

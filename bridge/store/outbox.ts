@@ -37,6 +37,8 @@ export class Outbox {
   private readonly counts;
   private readonly quarantinedList;
   private readonly countsSince;
+  private readonly caseSince;
+  private readonly lastRated;
 
   constructor(
     private readonly db: Db,
@@ -67,6 +69,15 @@ export class Outbox {
       `SELECT json_extract(body, '$.outcome') AS outcome, json_extract(body, '$.rating.grade') AS grade, COUNT(*) AS n
        FROM records WHERE kind = 'invitation' AND created_at >= ? AND json_extract(body, '$.test') = 0
        GROUP BY 1, 2`,
+    );
+    this.caseSince = db.prepare(
+      `SELECT 1 FROM records, json_each(records.body, '$.services') AS s
+       WHERE records.kind = 'invitation' AND records.created_at >= ? AND json_extract(s.value, '$.caseNo') = ? LIMIT 1`,
+    );
+    this.lastRated = db.prepare(
+      `SELECT json_extract(body, '$.rating.grade') AS grade, json_extract(body, '$.closedAt') AS closedAt
+       FROM records WHERE kind = 'invitation' AND json_extract(body, '$.outcome') = 'rated' AND json_extract(body, '$.test') = 0
+       ORDER BY seq DESC LIMIT ?`,
     );
     this.quarantinedList = db.prepare(
       `SELECT seq, id, ack_reason AS reason FROM records WHERE state = 'quarantined' ORDER BY seq DESC LIMIT ?`,
@@ -131,6 +142,16 @@ export class Outbox {
   /** Invitations stored since `since`, by outcome and grade; test records never count. */
   invitationCounts(since: Date): Array<{ outcome: string; grade: string | null; n: number }> {
     return this.countsSince.all(since.toISOString()) as Array<{ outcome: string; grade: string | null; n: number }>;
+  }
+
+  /** Whether an invitation for this case number was stored since `since`. */
+  caseInvitedSince(caseNo: string, since: Date): boolean {
+    return this.caseSince.get(since.toISOString(), caseNo) !== undefined;
+  }
+
+  /** The grades of the latest rated (non-test) invitations, newest first. */
+  latestRatings(limit: number): Array<{ grade: string; closedAt: string }> {
+    return this.lastRated.all(limit) as Array<{ grade: string; closedAt: string }>;
   }
 
   quarantined(limit = 20): QuarantinedEntry[] {

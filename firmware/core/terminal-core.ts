@@ -23,6 +23,8 @@ export interface TerminalCoreOptions {
   debounceMs?: number;
   /** How long the chosen grade stays lit after a rating. */
   thanksMs?: number;
+  /** A button held down this long is reported stuck (once per hold). */
+  stuckMs?: number;
   link?: { resendMs?: number; maxResendMs?: number; heartbeatMs?: number };
 }
 
@@ -62,6 +64,7 @@ export class TerminalCore {
   /** Reports sent and not yet acknowledged, by sequence number: what the journal keeps. */
   private readonly unacked = new Map<number, Report>();
   private strays = 0;
+  private readonly holdTimers: unknown[] = Array<unknown>(BUTTON_COUNT).fill(undefined);
 
   constructor(
     private readonly hw: TerminalHardware,
@@ -90,6 +93,7 @@ export class TerminalCore {
   }
 
   stop(): void {
+    for (const timer of this.holdTimers) this.hw.timers.clearTimeout(timer);
     this.link.stop();
     this.clearStateTimer();
     this.current = { name: 'idle' };
@@ -119,7 +123,13 @@ export class TerminalCore {
     const now = this.hw.timers.now();
     const quietFor = now - (this.lastEdgeAt[index] ?? -Infinity);
     this.lastEdgeAt[index] = now;
+    this.hw.timers.clearTimeout(this.holdTimers[index]);
     if (!down) return;
+    const stuckMs = this.opts.stuckMs ?? 5000;
+    this.holdTimers[index] = this.hw.timers.setTimeout(() => {
+      this.strays += 1;
+      this.report({ type: 'stuck', button: index, heldMs: stuckMs, ref: `${this.opts.bootId}-s${this.strays}` });
+    }, stuckMs);
     if (quietFor < this.debounceMs) {
       this.counts.bounces += 1;
       return;

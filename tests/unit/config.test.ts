@@ -43,6 +43,13 @@ describe('bridge config', () => {
     expect(problemsOf({ ...valid, extra: 1 })[0]).toMatch(/extra/);
   });
 
+  it('requires an API token when the API listens beyond localhost', () => {
+    expect(problemsOf({ ...valid, http: { host: '0.0.0.0' } })).toEqual([
+      'http.token: a token is required when the API listens beyond localhost: set http.token (16+ characters)',
+    ]);
+    expect(parseConfig({ ...valid, http: { host: '0.0.0.0', token: 'a-long-enough-token' } }).http.token).toBe('a-long-enough-token');
+  });
+
   it('reports a file that is missing or not YAML, with its path', () => {
     expect(() => loadConfigFile(join(dir, 'none.yaml'))).toThrow(/cannot read config file .*none\.yaml/);
     const bad = join(dir, 'bad.yaml');
