@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { v7 as uuidv7 } from 'uuid';
 import { FIRMWARE_VERSION } from '../firmware/core/terminal-core.js';
 import type { Ack } from '../protocol/acks.js';
+import type { ReasonCatalog } from '../protocol/province-config.js';
 import { hostTimers, type LinkRejectReason, type LinkTimers } from '../protocol/link.js';
 import { SERIAL_PROTOCOL_VERSION } from '../protocol/serial-messages.js';
 import { osBootId } from './clock.js';
@@ -32,6 +33,7 @@ import { loadOrCreateSigningKey, publicKeyText } from './printer/receipt-token.j
 export const BRIDGE_VERSION = '0.1.0';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
+const REASON_CATALOG_KEY = 'province.reasonCatalog';
 
 const PRINTER_ALARMS: Partial<Record<PrinterCondition, Alarm>> = {
   offline: 'printer_offline',
@@ -77,6 +79,8 @@ export interface BridgeStatus {
   backlog: OutboxCounts & { oldestPendingAgeMs: number | null; recentlyQuarantined: QuarantinedEntry[] };
   clock: { synced: boolean; trustedFrom: string | null; bootId: string; now: string };
   storage: StorageStatus;
+  /** The province's bad-review reason catalogue in use, if it has sent one. */
+  reasonCatalog: { version: string; reasons: number } | null;
   printer: (ReceiptStatus & { configured: true; publicKey: string }) | { configured: false };
   http: { rejected: Record<string, number> };
   versions: Record<string, string>;
@@ -106,6 +110,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private readonly server: Server;
   private readonly logger: Logger;
   private readonly httpRejected: Record<string, number> = {};
+  private readonly settings: Settings;
   private readonly housekeeping: NodeJS.Timeout[] = [];
   private readonly versions = {
     bridge: BRIDGE_VERSION,
@@ -125,6 +130,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.logger = logger;
     const { terminal, mqtt } = config;
     this.outbox = new Outbox(db, clock);
+    const settings = new Settings(db);
+    this.settings = settings;
     this.device = new DeviceLink({
       path: config.serial.path,
       baudRate: config.serial.baudRate,
@@ -142,7 +149,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       outbox: this.outbox,
       openStore: new OpenInvitationStore<OpenInvitation>(db),
       transaction: (fn) => db.transaction(fn)(),
-      settings: new Settings(db),
+      settings,
       clock,
       newId: deps.newId ?? (() => uuidv7()),
       logger,
@@ -156,7 +163,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       },
       deviceReady: () => this.device.status().alive,
       storageFull: () => this.storage().full,
-      sendInvite: (inv, timeoutMs) => this.device.send({ type: 'invite', inv, timeoutMs }),
+      sendInvite: (inv, timeoutMs, reasons, reasonTimeoutMs) => this.device.send({ type: 'invite', inv, timeoutMs, reasons, reasonTimeoutMs }),
+      reasonCatalog: () => this.reasonCatalog(),
+      reasonTimeoutMs: config.invitation.reasonTimeoutSeconds * 1000,
       sendCancel: (inv) => this.device.send({ type: 'cancel', inv }),
     });
     this.uplink = new Uplink({
@@ -236,6 +245,12 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     });
     this.device.on('reject', (reason, detail) => this.emit('frameRejected', reason, detail));
     this.uplink.on('acked', (ack) => this.emit('acked', ack));
+    this.uplink.on('config', (province) => {
+      if (!province.reasonCatalog) return;
+      // Stored as the province sent it: the catalogue is never edited locally.
+      settings.set(REASON_CATALOG_KEY, JSON.stringify(province.reasonCatalog));
+      logger.info({ version: province.reasonCatalog.version }, 'reason catalogue from the province');
+    });
     this.uplink.on('connected', () => this.emit('broker', 'connected'));
     this.uplink.on('disconnected', () => this.emit('broker', 'disconnected'));
   }
@@ -284,6 +299,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const device = this.device.status();
     const broker = this.uplink.status();
     const storage = this.storage();
+    const catalog = this.reasonCatalog();
     const alarms: Alarm[] = [];
     if (!device.alive) alarms.push('terminal_offline');
     if (!broker.connected) alarms.push('broker_offline');
@@ -309,6 +325,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       },
       clock: { synced: this.clock.isSynced(), trustedFrom: this.clock.trustedFrom, bootId: this.clock.bootId, now: this.clock.now().toISOString() },
       storage,
+      reasonCatalog: catalog ? { version: catalog.version, reasons: catalog.reasons.length } : null,
       printer: printer ? { configured: true, publicKey: this.publicKey ?? '', ...printer } : { configured: false },
       http: { rejected: { ...this.httpRejected } },
       versions: this.versions,
@@ -327,6 +344,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       storage: s.storage,
       printer: s.printer.configured ? { condition: s.printer.condition, pending: s.printer.pending, printed: s.printer.printed } : null,
     };
+  }
+
+  private reasonCatalog(): ReasonCatalog | null {
+    const stored = this.settings.get(REASON_CATALOG_KEY);
+    return stored ? (JSON.parse(stored) as ReasonCatalog) : null;
   }
 
   /** Staff asked for the receipt of an invitation again. */

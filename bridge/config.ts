@@ -82,6 +82,8 @@ export const bridgeConfigSchema = z.strictObject({
       timeoutSeconds: z.number().min(1).max(600).default(30),
       /** Past timeout + grace with no word from the device, the bridge closes the invitation itself. */
       deviceGraceSeconds: z.number().min(0).max(600).default(10),
+      /** After 不满意 / 非常不满意: how long the citizen has to pick a reason (then no_reason). */
+      reasonTimeoutSeconds: z.number().min(1).max(120).default(15),
       /** Honest ratings: what gets flagged (never dropped). */
       flags: z
         .strictObject({
@@ -98,6 +100,7 @@ export const bridgeConfigSchema = z.strictObject({
     .default({
       timeoutSeconds: 30,
       deviceGraceSeconds: 10,
+      reasonTimeoutSeconds: 15,
       flags: { minPressMs: 800, strayWindowSeconds: 60, burstCount: 5, burstWindowMinutes: 10 },
     }),
   clock: z

@@ -7,3 +7,4 @@ export * from './records.js';
 export * from './acks.js';
 export * from './topics.js';
 export * from './issues.js';
+export * from './province-config.js';

@@ -29,6 +29,8 @@ const rating = z.object({
   grade: gradeSchema,
   /** Device monotonic milliseconds from the invitation reaching the device to the press. */
   latencyMs: z.number().int().min(0),
+  /** For a bad grade: the reason button chosen (0-based), or null if none was chosen in time. */
+  reason: z.number().int().min(0).max(4).nullable().default(null),
 });
 const expired = z.object({ type: z.literal('expired'), seq, inv: invitationId });
 const cancelled = z.object({ type: z.literal('cancelled'), seq, inv: invitationId });
@@ -57,6 +59,9 @@ const invite = z.object({
   seq,
   inv: invitationId,
   timeoutMs: z.number().int().min(1000).max(600_000),
+  /** How many reason choices to offer after a bad grade (0: no reason step). */
+  reasons: z.number().int().min(0).max(5).default(0),
+  reasonTimeoutMs: z.number().int().min(1000).max(120_000).default(15_000),
 });
 const cancel = z.object({ type: z.literal('cancel'), seq, inv: invitationId });
 

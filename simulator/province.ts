@@ -4,6 +4,7 @@ import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { ackSchema, type Ack, type AckStatus } from '../protocol/acks.js';
 import { describeIssues, requiredFieldMessages } from '../protocol/issues.js';
+import type { ProvinceConfig } from '../protocol/province-config.js';
 import { upstreamRecordSchema, type UpstreamRecord } from '../protocol/records.js';
 import { allRecordsFilter, DEFAULT_TOPIC_PREFIX, terminalIdOfRecordsTopic, terminalTopics } from '../protocol/topics.js';
 
@@ -392,6 +393,12 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
       },
       (err: unknown) => this.#log.error({ err, topic, ids: ack.ids.length, status: ack.status }, 'province emulator: ack publish failed'),
     );
+  }
+
+  /** Publishes a terminal's retained config (e.g. the reason catalogue), as the province does. */
+  async publishConfig(terminalId: string, config: ProvinceConfig | string): Promise<void> {
+    const payload = typeof config === 'string' ? config : JSON.stringify(config);
+    await this.#client.publishAsync(terminalTopics(terminalId, this.prefix).config, payload, { qos: 1, retain: true });
   }
 
   #checkWaiters(): void {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_GRADE_CODE_PROFILE, GRADE_INFO, gradeCode, gradeSchema, type GradeCodeProfileName } from '../../protocol/grades.js';
 import { SimulatedHall, type HallActivity } from '../../simulator/hall.js';
+import { startHallView, type HallView } from '../../simulator/hall-view.js';
 import { createLogger } from '../log.js';
 import { untilSignal } from './run.js';
 
@@ -13,6 +14,8 @@ export interface StartOptions {
   timeout: number;
   brokerPort: number;
   httpPort: number;
+  /** The live hall view page; 0: any free port. */
+  viewPort: number;
   dataDir?: string;
 }
 
@@ -40,6 +43,14 @@ export async function startHallCommand(options: StartOptions): Promise<void> {
     console.log(`  ${w.windowNo}        terminal ${device.device?.serial} (firmware ${device.device?.fw}) on ${device.path}; HTTP API ${w.bridge.httpUrl}`);
   }
   console.log(`  databases  ${dataDir}`);
+  let view: HallView;
+  try {
+    view = await openHallView(hall, options.viewPort);
+  } catch (err) {
+    await hall.stop();
+    throw err;
+  }
+  console.log(`  hall view  ${view.url}`);
   console.log(options.duration ? `Running for ${options.duration} s.\n` : 'Press Ctrl-C to stop.\n');
 
   const profileOf = (windowNo: string): GradeCodeProfileName =>
@@ -56,8 +67,20 @@ export async function startHallCommand(options: StartOptions): Promise<void> {
   console.log('\nstopping…');
   printStatus(hall);
   printSummary(hall);
+  await view.stop();
   await hall.stop();
   if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+}
+
+/** The hall view on its port; if that port is taken (another hall running), on any free one. */
+async function openHallView(hall: SimulatedHall, port: number): Promise<HallView> {
+  try {
+    return await startHallView(hall, { port });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw err;
+    console.log(`  (port ${port} is in use: the hall view takes a free port; choose one with --view-port)`);
+    return startHallView(hall, { port: 0 });
+  }
 }
 
 function describe(activity: HallActivity, profile: GradeCodeProfileName): void {

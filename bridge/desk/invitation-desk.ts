@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { Grade } from '../../protocol/grades.js';
+import { GRADE_INFO, type Grade } from '../../protocol/grades.js';
+import type { ReasonCatalog } from '../../protocol/province-config.js';
 import type { InvitationRequest } from '../../protocol/http-api.js';
 import type { Outcome, Service } from '../../protocol/records.js';
 import { RECORD_SCHEMA_VERSION } from '../../protocol/records.js';
@@ -31,6 +32,8 @@ export interface OpenInvitation {
   timeoutMs: number;
   /** Flags known when it was made (repeat_case, stray_nearby). */
   flags: string[];
+  /** The province's reason catalogue as it was when the invitation was made. */
+  reasonCatalog?: ReasonCatalog | null;
 }
 
 export type InvitationView =
@@ -67,7 +70,11 @@ export interface InvitationDeskOptions {
   deviceReady(): boolean;
   /** Whether the database has reached its size cap. */
   storageFull(): boolean;
-  sendInvite(id: string, timeoutMs: number): void;
+  sendInvite(id: string, timeoutMs: number, reasons: number, reasonTimeoutMs: number): void;
+  /** The province's current reason catalogue for bad reviews, if it has sent one. */
+  reasonCatalog(): ReasonCatalog | null;
+  /** How long the citizen has to pick a reason after a bad grade. */
+  reasonTimeoutMs: number;
   sendCancel(id: string): void;
 }
 
@@ -148,10 +155,11 @@ export class InvitationDesk extends EventEmitter<{
       invitedAt: now.toISOString(),
       timeoutMs: this.opts.timeoutMs,
       flags: invitationFlags(request.services, { outbox: this.opts.outbox, rules: this.opts.honesty, now, lastStrayAt: this.lastStrayAt }),
+      reasonCatalog: this.opts.reasonCatalog(),
     };
     this.opts.openStore.save(invitation);
     this.hold(invitation);
-    this.opts.sendInvite(invitation.id, invitation.timeoutMs);
+    this.opts.sendInvite(invitation.id, invitation.timeoutMs, invitation.reasonCatalog?.reasons.length ?? 0, this.opts.reasonTimeoutMs);
     this.emit('opened', invitation);
     return invitation;
   }
@@ -189,7 +197,8 @@ export class InvitationDesk extends EventEmitter<{
   }
 
   private hold(invitation: OpenInvitation): void {
-    const backstop = setTimeout(() => this.closeOpen('not_rated', undefined, ['device_silent']), this.opts.timeoutMs + this.opts.graceMs);
+    const deadline = this.opts.timeoutMs + this.opts.reasonTimeoutMs + this.opts.graceMs;
+    const backstop = setTimeout(() => this.closeOpen('not_rated', undefined, ['device_silent']), deadline);
     this.open = { ...invitation, backstop };
   }
 
@@ -215,7 +224,7 @@ export class InvitationDesk extends EventEmitter<{
     }
     const outcome: Outcome = report.type === 'rating' ? 'rated' : report.type === 'expired' ? 'not_rated' : 'cancelled';
     if (this.open?.id === report.inv) {
-      const rating = report.type === 'rating' ? { grade: report.grade, latencyMs: report.latencyMs } : undefined;
+      const rating = report.type === 'rating' ? { grade: report.grade, latencyMs: report.latencyMs, reason: report.reason } : undefined;
       this.closeOpen(outcome, rating, []);
       return;
     }
@@ -235,11 +244,15 @@ export class InvitationDesk extends EventEmitter<{
     if (this.open) clearTimeout(this.open.backstop);
   }
 
-  private closeOpen(outcome: Outcome, rating: { grade: Grade; latencyMs: number } | undefined, flags: string[]): void {
+  private closeOpen(outcome: Outcome, rating: { grade: Grade; latencyMs: number; reason?: number | null } | undefined, flags: string[]): void {
     const open = this.open;
     if (!open) return;
     const { identity, clock } = this.opts;
     const honesty = rating ? ratingFlags(rating, { outbox: this.opts.outbox, rules: this.opts.honesty, now: clock.now() }) : [];
+    // A bad review carries its reason from the catalogue the invitation offered, or is flagged.
+    const catalog = open.reasonCatalog ?? null;
+    const reasonCode = rating?.reason != null ? catalog?.reasons[rating.reason]?.code : undefined;
+    if (rating && GRADE_INFO[rating.grade].class === 'bad' && reasonCode === undefined) honesty.push('no_reason');
     const record: StoredInvitation = {
       id: open.id,
       kind: 'invitation',
@@ -255,8 +268,8 @@ export class InvitationDesk extends EventEmitter<{
       ...(rating && {
         rating: {
           grade: rating.grade,
-          reasons: [],
-          reasonCatalogVersion: null,
+          reasons: reasonCode === undefined ? [] : [reasonCode],
+          reasonCatalogVersion: catalog?.version ?? null,
           // The device measures latency on its own monotonic clock from the moment it was invited.
           pressedAt: new Date(Date.parse(open.invitedAt) + rating.latencyMs).toISOString(),
           latencyMs: rating.latencyMs,

@@ -2,7 +2,9 @@ import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { ackSchema, type Ack } from '../../protocol/acks.js';
 import type { GradeCodeProfileName } from '../../protocol/grades.js';
-import { explain } from '../../protocol/issues.js';
+import type { z } from 'zod';
+import { explain, type Explained } from '../../protocol/issues.js';
+import { provinceConfigSchema, type ProvinceConfig } from '../../protocol/province-config.js';
 import { terminalTopics, type TerminalTopics } from '../../protocol/topics.js';
 import type { Logger } from '../log.js';
 import type { Outbox, OutboxEntry } from '../store/outbox.js';
@@ -52,6 +54,7 @@ export interface UplinkStatus {
   acked: number;
   rejectedAcks: number;
   invalidAcks: number;
+  invalidConfigs: number;
 }
 
 type Lane = 'live' | 'backlog';
@@ -70,6 +73,7 @@ export class Uplink extends EventEmitter<{
   disconnected: [];
   published: [string];
   acked: [Ack];
+  config: [ProvinceConfig];
 }> {
   private client: MqttClient | undefined;
   private readonly topics: TerminalTopics;
@@ -83,7 +87,7 @@ export class Uplink extends EventEmitter<{
   private stopping = false;
   private heldForClock = 0;
   private timers: { ack?: NodeJS.Timeout; pump?: NodeJS.Timeout; reconnect?: NodeJS.Timeout; telemetry?: NodeJS.Timeout } = {};
-  private readonly counts = { published: 0, acked: 0, rejectedAcks: 0, invalidAcks: 0 };
+  private readonly counts = { published: 0, acked: 0, rejectedAcks: 0, invalidAcks: 0, invalidConfigs: 0 };
 
   constructor(private readonly opts: UplinkOptions) {
     super();
@@ -114,6 +118,7 @@ export class Uplink extends EventEmitter<{
     client.on('error', (err) => opts.logger.warn({ err: err.message }, 'mqtt error'));
     client.on('message', (topic, payload) => {
       if (topic === topics.acks) this.onAck(payload);
+      else if (topic === topics.config) this.onConfig(payload);
     });
     this.timers.ack = setInterval(() => this.republishOverdue(), Math.max(50, Math.min(opts.ackTimeoutMs / 2, 5000)));
     this.timers.telemetry = setInterval(() => this.sendTelemetry(), opts.telemetryMs);
@@ -153,7 +158,7 @@ export class Uplink extends EventEmitter<{
     this.backoff.reset();
     this.opts.logger.info({ url: redactUrl(this.opts.url) }, 'connected to broker');
     try {
-      await client.subscribeAsync(this.topics.acks, { qos: 1 });
+      await client.subscribeAsync([this.topics.acks, this.topics.config], { qos: 1 });
       await client.publishAsync(
         this.topics.state,
         JSON.stringify({ online: true, at: this.opts.clock.now().toISOString(), ...this.opts.versions }),
@@ -270,13 +275,19 @@ export class Uplink extends EventEmitter<{
     this.cursors[lane] = Math.min(this.cursors[lane], entry.seq - 1);
   }
 
-  private onAck(payload: Buffer): void {
-    let parsed;
-    try {
-      parsed = explain(ackSchema, JSON.parse(payload.toString('utf8')));
-    } catch (err) {
-      parsed = { ok: false as const, problems: [`not JSON: ${(err as Error).message}`] };
+  /** The province's retained config: validated, then handed on; a bad one changes nothing. */
+  private onConfig(payload: Buffer): void {
+    const parsed = parseJson(provinceConfigSchema, payload);
+    if (!parsed.ok) {
+      this.counts.invalidConfigs += 1;
+      this.opts.logger.warn({ problems: parsed.problems, topic: this.topics.config }, 'invalid province config ignored');
+      return;
     }
+    this.emit('config', parsed.data);
+  }
+
+  private onAck(payload: Buffer): void {
+    const parsed = parseJson(ackSchema, payload);
     if (!parsed.ok) {
       this.counts.invalidAcks += 1;
       this.opts.logger.warn({ problems: parsed.problems, topic: this.topics.acks }, 'invalid ack ignored');
@@ -315,6 +326,15 @@ export class Uplink extends EventEmitter<{
     if (!this.online) return;
     const body = { at: this.opts.clock.now().toISOString(), ...this.opts.telemetry() };
     this.client?.publish(this.topics.telemetry, JSON.stringify(body), { qos: 0 });
+  }
+}
+
+/** A JSON MQTT payload through its schema: what was wrong, or the typed value. */
+function parseJson<T extends z.ZodType>(schema: T, payload: Buffer): Explained<z.output<T>> {
+  try {
+    return explain(schema, JSON.parse(payload.toString('utf8')));
+  } catch (err) {
+    return { ok: false, problems: [`not JSON: ${(err as Error).message}`], fields: [] };
   }
 }
 

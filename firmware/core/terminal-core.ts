@@ -1,4 +1,4 @@
-import { GRADES, type Grade } from '../../protocol/grades.js';
+import { GRADE_INFO, GRADES, type Grade } from '../../protocol/grades.js';
 import { LinkEndpoint, type LinkCounters } from '../../protocol/link.js';
 import {
   bridgeMessageSchema,
@@ -36,7 +36,8 @@ const JOURNAL_LIMIT = 64;
 
 export type TerminalState =
   | { name: 'idle' }
-  | { name: 'invited'; inv: string; invitedAt: number; timer: unknown }
+  | { name: 'invited'; inv: string; invitedAt: number; timer: unknown; reasons: number; reasonTimeoutMs: number }
+  | { name: 'reason'; inv: string; grade: Grade; latencyMs: number; choices: number; timer: unknown }
   | { name: 'thanks'; inv: string; timer: unknown };
 
 export interface TerminalCounters {
@@ -47,6 +48,7 @@ export interface TerminalCounters {
 }
 
 const ALL_ON = Array<boolean>(BUTTON_COUNT).fill(true);
+const GRADE_CLASS_BAD: readonly Grade[] = GRADES.filter((g) => GRADE_INFO[g].class === 'bad');
 const ALL_OFF = Array<boolean>(BUTTON_COUNT).fill(false);
 
 /**
@@ -150,16 +152,41 @@ export class TerminalCore {
       this.counts.ignoredPresses += 1;
       return;
     }
+    if (state.name === 'reason') {
+      // A reason is one of the first `choices` buttons; the others mean nothing here.
+      if (index >= state.choices) {
+        this.counts.ignoredPresses += 1;
+        return;
+      }
+      this.clearStateTimer();
+      this.rate(state.inv, state.grade, state.latencyMs, index, GRADES.indexOf(state.grade));
+      return;
+    }
     this.clearStateTimer();
     const latencyMs = Math.max(0, Math.round(this.hw.timers.now() - state.invitedAt));
-    this.report({ type: 'rating', inv: state.inv, grade, latencyMs });
-    this.hw.setLeds(ALL_OFF.map((_, i) => i === index));
+    if (state.reasons > 0 && GRADE_CLASS_BAD.includes(grade)) {
+      // 差评 must carry a reason: the same buttons now offer the province's reasons.
+      this.hw.setLeds(ALL_OFF.map((_, i) => i < state.reasons));
+      this.hw.beep(60);
+      this.current = {
+        name: 'reason',
+        inv: state.inv,
+        grade,
+        latencyMs,
+        choices: state.reasons,
+        timer: this.hw.timers.setTimeout(() => this.rate(state.inv, grade, latencyMs, null, index), state.reasonTimeoutMs),
+      };
+      return;
+    }
+    this.rate(state.inv, grade, latencyMs, null, index);
+  }
+
+  /** Reports the rating (with its reason, if any) and thanks the citizen. */
+  private rate(inv: string, grade: Grade, latencyMs: number, reason: number | null, lit: number): void {
+    this.report({ type: 'rating', inv, grade, latencyMs, reason });
+    this.hw.setLeds(ALL_OFF.map((_, i) => i === lit));
     this.hw.beep(80);
-    this.current = {
-      name: 'thanks',
-      inv: state.inv,
-      timer: this.hw.timers.setTimeout(() => this.toIdle(), this.thanksMs),
-    };
+    this.current = { name: 'thanks', inv, timer: this.hw.timers.setTimeout(() => this.toIdle(), this.thanksMs) };
   }
 
   private handle(message: BridgeMessage): void {
@@ -170,7 +197,7 @@ export class TerminalCore {
         this.link.resendAll();
         return;
       case 'invite':
-        return this.invite(message.inv, message.timeoutMs);
+        return this.invite(message.inv, message.timeoutMs, message.reasons, message.reasonTimeoutMs);
       case 'cancel':
         return this.cancel(message.inv);
       case 'ack':
@@ -179,16 +206,20 @@ export class TerminalCore {
     }
   }
 
-  private invite(inv: string, timeoutMs: number): void {
+  private invite(inv: string, timeoutMs: number, reasons: number, reasonTimeoutMs: number): void {
     const state = this.current;
     if (state.name !== 'idle' && state.inv === inv) return;
     if (state.name === 'invited') this.report({ type: 'cancelled', inv: state.inv });
+    // A rating waiting for its reason is not lost to the next invitation: it goes without one.
+    if (state.name === 'reason') this.report({ type: 'rating', inv: state.inv, grade: state.grade, latencyMs: state.latencyMs, reason: null });
     this.clearStateTimer();
     this.hw.setLeds(ALL_ON);
     this.hw.beep(120);
     this.current = {
       name: 'invited',
       inv,
+      reasons,
+      reasonTimeoutMs,
       invitedAt: this.hw.timers.now(),
       timer: this.hw.timers.setTimeout(() => {
         this.report({ type: 'expired', inv });

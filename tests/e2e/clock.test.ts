@@ -41,7 +41,7 @@ describe.each(BROKERS)('honest time ($name broker)', (kind) => {
     wall.sync(); // NTP steps the wall clock six years forward
     await w.bridge.clock.pollNtp();
     const [record] = await hall.expectExactlyOnce(w, [id]);
-    expect(record).toMatchObject({ clock: { synced: true }, flags: ['time_corrected'] });
+    expect(record).toMatchObject({ clock: { synced: true }, flags: ['no_reason', 'time_corrected'] }); // 不满意 with no catalogue: no_reason
     expect(record?.kind === 'invitation' && nearNow(record.closedAt) && nearNow(record.invitedAt) && nearNow(record.rating?.pressedAt)).toBe(true);
     expect(w.bridge.status().alarms).not.toContain('clock_unsynced');
     expect(w.bridge.status().clock.trustedFrom).toBe('ntp');

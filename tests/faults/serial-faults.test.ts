@@ -19,7 +19,7 @@ describe.each(BROKERS)('serial link faults ($name broker)', (kind) => {
       expect(w.terminal.core.unacknowledged).toBeGreaterThan(0);
     });
     const [record] = await hall.expectExactlyOnce(w, [id]);
-    expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'very_dissatisfied' }, flags: [] });
+    expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'very_dissatisfied' }, flags: ['no_reason'] }); // no reason catalogue was published
     await waitUntil(() => w.terminal.core.unacknowledged === 0, 'the terminal to have its rating acknowledged');
     expect(w.bridge.desk.current()).toBeUndefined();
   });
@@ -114,7 +114,7 @@ describe.each(BROKERS)('terminal journal ($name broker)', (kind) => {
     expect(w.terminal.core.unacknowledged).toBeGreaterThan(0);
     await w.rebootTerminal(); // ...and the terminal loses power before it could resend it
     const [record] = await hall.expectExactlyOnce(w, [id]);
-    expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'dissatisfied' }, flags: [] });
+    expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'dissatisfied' }, flags: ['no_reason'] }); // no reason catalogue was published
   });
 
   it('a stray press whose ack was lost, replayed after a reset, is stored once', async () => {

@@ -111,7 +111,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-const INVITE = { type: 'invite', inv: 'inv-0001', timeoutMs: 60_000 } as const;
+const INVITE = { type: 'invite', inv: 'inv-0001', timeoutMs: 60_000, reasons: 0, reasonTimeoutMs: 15_000 } as const;
 
 describe('virtual terminal over a virtual line', () => {
   it('says hello on start', async () => {
