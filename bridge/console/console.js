@@ -9,16 +9,6 @@
   const INVITATION_EVERY_MS = 500;
   const STATS_EVERY_MS = 10000;
 
-  const GRADES = [
-    ['very_satisfied', '非常满意', 'good'],
-    ['satisfied', '满意', 'good'],
-    ['basically_satisfied', '基本满意', 'neutral'],
-    ['dissatisfied', '不满意', 'bad'],
-    ['very_dissatisfied', '非常不满意', 'bad'],
-  ];
-  const GRADE_ZH = Object.fromEntries(GRADES.map(([g, zh]) => [g, zh]));
-  const GRADE_CLASS = Object.fromEntries(GRADES.map(([g, , c]) => [g, c]));
-
   const ALARMS = {
     terminal_offline: '评价器未连接',
     broker_offline: '网络中断',
@@ -62,6 +52,12 @@
 
   const $ = (id) => document.getElementById(id);
   const byTestId = (id) => document.querySelector('[data-testid="' + id + '"]');
+
+  /** Empties a node (not replaceChildren: the window PC's browser may be an older Chromium). */
+  function clear(node) {
+    node.textContent = '';
+    return node;
+  }
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -192,7 +188,7 @@
 
   function renderAlarms(texts) {
     const list = byTestId('alarms');
-    list.replaceChildren();
+    clear(list);
     if (texts.length === 0) {
       list.append(el('li', 'fine', '运行正常'));
       return;
@@ -220,6 +216,8 @@
     } catch (err) {
       if (err.status !== 401) renderOffline(err);
     } finally {
+      // Whichever poll ends last sets the one timer: an extra poll never doubles the chain.
+      clearTimeout(statusTimer);
       statusTimer = setTimeout(pollStatus, STATUS_EVERY_MS);
     }
   }
@@ -421,6 +419,8 @@
     } catch (err) {
       if (err.code === 'invalid_request') showInvalid(err);
       else $('invite-error').textContent = describeError(err);
+      // Someone else's invitation, or a sign-out elsewhere: show the bridge's state now.
+      if (err.code === 'invitation_open' || err.code === 'not_signed_in') void pollStatus();
     } finally {
       renderInviteHint();
     }
@@ -442,7 +442,7 @@
   function track(inv) {
     clearTimeout(invitationTimer);
     current = { id: inv.id, inv, state: 'open', view: null };
-    $('invitation-message').textContent = '';
+    showMessage('');
     renderInvitation();
     invitationTimer = setTimeout(pollInvitation, INVITATION_EVERY_MS);
   }
@@ -457,20 +457,28 @@
         current.state = 'closed';
         current.view = view;
         renderInvitation();
-        refreshStats();
+        void refreshStats();
         return;
       }
     } catch (err) {
-      if (current && current.id === id && err.status !== 401) $('invitation-message').textContent = describeError(err);
+      if (current && current.id === id && err.status !== 401) showMessage(describeError(err), 'bad');
+      if (err.status === 404) return; // the bridge no longer knows it: nothing more to wait for
     }
-    if (current && current.id === id) invitationTimer = setTimeout(pollInvitation, INVITATION_EVERY_MS);
+    if (current && current.id === id && current.state !== 'closed') {
+      clearTimeout(invitationTimer);
+      invitationTimer = setTimeout(pollInvitation, INVITATION_EVERY_MS);
+    }
+  }
+
+  function showMessage(text, tone) {
+    const message = $('invitation-message');
+    message.textContent = text;
+    message.className = 'message ' + (tone || '');
   }
 
   function outcomeText(view) {
-    if (view.outcome === 'rated') {
-      const grade = view.record.rating && view.record.rating.grade;
-      return ['已评价：' + (GRADE_ZH[grade] || grade), GRADE_CLASS[grade] || 'good'];
-    }
+    // What the citizen pressed is confidential (DOMAIN.md): the counter sees that they rated, not how.
+    if (view.outcome === 'rated') return ['已评价', 'good'];
     if (view.outcome === 'not_rated') return ['未评价（超时）', 'muted'];
     if (view.outcome === 'cancelled') return ['已取消', 'muted'];
     return [view.outcome, 'muted'];
@@ -497,7 +505,7 @@
       outcome.className = 'outcome waiting';
     }
     const cases = $('invitation-cases');
-    cases.replaceChildren();
+    clear(cases);
     for (const s of inv.services) {
       const li = el('li');
       li.append(el('span', 'case-no', s.caseNo), el('span', 'item', (s.itemName ? s.itemName + ' ' : '') + s.itemCode));
@@ -534,7 +542,7 @@
     if (!current || current.state !== 'open') return;
     const id = current.id;
     current.state = 'cancelling';
-    $('invitation-message').textContent = '';
+    showMessage('');
     renderInvitation();
     try {
       await api('POST', '/invitations/' + encodeURIComponent(id) + '/cancel');
@@ -542,7 +550,7 @@
       if (!current || current.id !== id) return;
       if (err.code !== 'invitation_closed') {
         current.state = 'open';
-        $('invitation-message').textContent = describeError(err);
+        showMessage(describeError(err), 'bad');
         renderInvitation();
       }
     }
@@ -553,16 +561,13 @@
 
   $('reprint').addEventListener('click', async () => {
     if (!current || current.state !== 'closed') return;
-    const message = $('invitation-message');
-    message.textContent = '';
+    showMessage('');
     $('reprint').disabled = true;
     try {
       await api('POST', '/invitations/' + encodeURIComponent(current.id) + '/receipt');
-      message.textContent = '回执已送打印（补打）';
-      message.className = 'message ok';
+      showMessage('回执已送打印（补打）', 'ok');
     } catch (err) {
-      message.textContent = describeError(err);
-      message.className = 'message bad';
+      showMessage(describeError(err), 'bad');
     } finally {
       $('reprint').disabled = false;
     }
@@ -584,12 +589,6 @@
     byTestId('stat-cancelled').textContent = s.cancelled;
     byTestId('stat-rate').textContent = percent(s.participationRate);
     $('stats-date').textContent = s.date;
-    const max = Math.max(1, ...GRADES.map(([g]) => s.byGrade[g] || 0));
-    for (const [g] of GRADES) {
-      const cell = byTestId('stat-grade-' + g);
-      cell.textContent = s.byGrade[g] || 0;
-      cell.parentElement.querySelector('.bar').style.width = ((s.byGrade[g] || 0) / max) * 100 + '%';
-    }
   }
 
   async function refreshStats() {
@@ -599,6 +598,7 @@
     } catch {
       // Shown by the header; the numbers stay as they were.
     } finally {
+      clearTimeout(statsTimer);
       statsTimer = setTimeout(refreshStats, STATS_EVERY_MS);
     }
   }

@@ -1,0 +1,164 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Alarm } from '../bridge/bridge.js';
+import { dailyStats, type DailyStats } from '../bridge/desk/daily-stats.js';
+import type { Grade } from '../protocol/grades.js';
+import type { Outcome } from '../protocol/records.js';
+import type { HallActivity, SimulatedHall } from './hall.js';
+import type { ProvinceStats } from './province.js';
+
+/** One window as the hall view shows it. */
+export interface HallViewWindow {
+  windowNo: string;
+  terminalId: string;
+  httpUrl: string;
+  staffId: string | null;
+  terminal: { alive: boolean; serial: string | null; fw: string | null };
+  broker: { connected: boolean };
+  alarms: Alarm[];
+  /** The open invitation, with what is left of its time. */
+  invitation: {
+    id: string;
+    staffId: string;
+    services: Array<{ itemCode: string; itemName?: string; caseNo: string }>;
+    mode: string;
+    proxy: boolean;
+    invitedAt: string;
+    timeoutMs: number;
+    remainingMs: number;
+  } | null;
+  /** The last invitation that closed while the view ran. */
+  last: { id: string; outcome: Outcome; grade: Grade | null; caseNos: string[]; closedAt: string } | null;
+  backlog: { pending: number; quarantined: number; oldestPendingAgeMs: number | null };
+  printer: { configured: false } | { configured: true; condition: string; pending: number; printed: number };
+  today: DailyStats;
+}
+
+/** What `GET /hall.json` answers. */
+export interface HallViewData {
+  now: string;
+  hall: { name: string | null; code: string; areaCode: string } | null;
+  windows: HallViewWindow[];
+  province: ProvinceStats;
+}
+
+export interface HallView {
+  /** e.g. http://127.0.0.1:8090/ */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The page, next to this module in the source tree. A compiled build (dist/simulator) looks in
+ * the source tree beside dist as well, since the build copies only the console's files.
+ */
+function pageFile(): string {
+  const candidates = [new URL('./hall-view/index.html', import.meta.url), new URL('../../simulator/hall-view/index.html', import.meta.url)];
+  const found = candidates.find((url) => existsSync(url));
+  if (!found) throw new Error(`hall view: page not found at ${fileURLToPath(candidates[0]!)}`);
+  return fileURLToPath(found);
+}
+
+/** Everything the page shows, read from the hall's windows and its province emulator. */
+export function hallViewData(hall: SimulatedHall, last: ReadonlyMap<string, HallViewWindow['last']> = new Map()): HallViewData {
+  const windows = hall.windows.map((w): HallViewWindow => {
+    const s = w.bridge.status();
+    const now = w.bridge.clock.now();
+    const inv = s.invitation;
+    return {
+      windowNo: w.windowNo,
+      terminalId: w.terminalId,
+      httpUrl: w.bridge.httpUrl,
+      staffId: s.staffId,
+      terminal: { alive: s.device.alive, serial: s.device.device?.serial ?? null, fw: s.device.device?.fw ?? null },
+      broker: { connected: s.broker.connected },
+      alarms: s.alarms,
+      invitation: inv && {
+        id: inv.id,
+        staffId: inv.staffId,
+        services: inv.services,
+        mode: inv.mode,
+        proxy: inv.proxy,
+        invitedAt: inv.invitedAt,
+        timeoutMs: inv.timeoutMs,
+        remainingMs: Math.max(0, Date.parse(inv.invitedAt) + inv.timeoutMs - now.getTime()),
+      },
+      last: last.get(w.windowNo) ?? null,
+      backlog: { pending: s.backlog.pending, quarantined: s.backlog.quarantined, oldestPendingAgeMs: s.backlog.oldestPendingAgeMs },
+      printer: s.printer.configured
+        ? { configured: true, condition: s.printer.condition, pending: s.printer.pending, printed: s.printer.printed }
+        : { configured: false },
+      today: dailyStats(w.bridge.outbox, now),
+    };
+  });
+  const first = hall.windows[0]?.bridge.status().terminal;
+  return {
+    now: new Date().toISOString(),
+    hall: first ? { name: first.hallName, code: first.hallCode, areaCode: first.areaCode } : null,
+    windows,
+    province: hall.province.stats,
+  };
+}
+
+/**
+ * A live page of the whole simulated hall (`hcp start`): every window's staff, terminal link,
+ * open invitation or last outcome, backlog, printer and today's counts, and the province's
+ * totals. Serves `/` (the page, no CDN) and `/hall.json` (what the page polls every second).
+ */
+export async function startHallView(hall: SimulatedHall, { port = 0, host = '127.0.0.1' }: { port?: number; host?: string } = {}): Promise<HallView> {
+  const page = readFileSync(pageFile());
+  const last = new Map<string, HallViewWindow['last']>();
+  const onActivity = (activity: HallActivity): void => {
+    if (activity.kind !== 'closed') return;
+    const { record } = activity;
+    last.set(activity.windowNo, {
+      id: record.id,
+      outcome: record.outcome,
+      grade: record.rating?.grade ?? null,
+      caseNos: record.services.map((s) => s.caseNo),
+      closedAt: record.closedAt,
+    });
+  };
+  hall.on('activity', onActivity);
+
+  const send = (res: ServerResponse, status: number, type: string, body: string | Buffer): void => {
+    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache' });
+    res.end(body);
+  };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', 'GET only\n');
+    if (path === '/' || path === '/index.html') return send(res, 200, 'text/html; charset=utf-8', page);
+    if (path === '/hall.json') {
+      try {
+        return send(res, 200, 'application/json; charset=utf-8', JSON.stringify(hallViewData(hall, last)));
+      } catch (err) {
+        // A window mid-restart (its database closed) answers on the next poll.
+        return send(res, 503, 'application/json; charset=utf-8', JSON.stringify({ error: { code: 'unavailable', message: (err as Error).message } }));
+      }
+    }
+    return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+  });
+  server.listen(port, host);
+  try {
+    await once(server, 'listening');
+  } catch (err) {
+    hall.off('activity', onActivity);
+    throw err;
+  }
+  const address = server.address() as AddressInfo;
+  const shown = address.address.includes(':') ? `[${address.address}]` : address.address;
+  let stopping: Promise<void> | undefined;
+  return {
+    url: `http://${shown}:${address.port}/`,
+    stop: () =>
+      (stopping ??= new Promise<void>((resolve) => {
+        hall.off('activity', onActivity);
+        server.closeAllConnections();
+        server.close(() => resolve());
+      })),
+  };
+}
