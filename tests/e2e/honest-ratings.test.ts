@@ -52,6 +52,23 @@ describe('honest ratings', () => {
     expect(hall.province.recordsOf(w.terminalId).filter((r) => r.kind === 'invitation')).toHaveLength(0);
   });
 
+  it('a terminal silent past its deadline: the bridge closes the invitation (device_silent); its late report is an event', async () => {
+    const hall = await halls.start();
+    const w = await hall.window({ config: { invitation: { timeoutSeconds: 1, deviceGraceSeconds: 0, reasonTimeoutSeconds: 1 } } });
+    const id = await hall.serve(w, 'C-SILENT-1', null);
+    await w.terminal.unplug(); // the cable is out: the rating below cannot reach the bridge in time
+    await w.terminal.press(1);
+    const [record] = await hall.expectExactlyOnce(w, [id], 10_000);
+    expect(record).toMatchObject({ outcome: 'not_rated', flags: ['device_silent'] });
+    await w.terminal.plug(); // now the rating arrives: too late to change the invitation's one outcome
+    const late = await hall.province.waitFor(
+      () => hall.province.recordsOf(w.terminalId).find((r) => r.kind === 'event' && r.type === 'late_device_report'),
+      { timeoutMs: 10_000 },
+    );
+    expect(late).toMatchObject({ detail: { invitationId: id, report: 'rating', grade: 'satisfied' } });
+    expect(hall.province.recordsOf(w.terminalId).filter((r) => r.kind === 'invitation')).toHaveLength(1);
+  });
+
   it('marks training and provisioning invitations test, and test records never count today', async () => {
     const hall = await halls.start();
     const w = await hall.window();
