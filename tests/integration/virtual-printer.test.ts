@@ -7,19 +7,10 @@ import { decodeStatus, encodeStatus, isStatusByte, STATUS_REQUEST } from '../../
 import { closeVirtualPort, createVirtualLine, openVirtualPort } from '../../simulator/virtual-serial-line.js';
 import { VirtualPrinter } from '../../simulator/virtual-printer.js';
 import { waitUntil } from '../../simulator/wait.js';
+import { SAMPLE_RECEIPT, SAMPLE_URL } from '../support/sample-receipt.js';
 
-const URL = 'https://hcp.zjzwfw.gov.cn/e/330106/01a20394-3444-701f-b8a2-8d5659a29855?t=Zm9vYmFy';
-const CONTENT: ReceiptContent = {
-  hallName: '西湖区行政服务中心',
-  windowNo: 'A03',
-  staffId: 'S1001',
-  services: [{ itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo: '330106202611220001' }],
-  printedAt: new Date('2026-11-22T06:06:14Z'),
-  rating: null,
-  evaluationUrl: URL,
-  test: false,
-  reprint: false,
-};
+const URL = SAMPLE_URL;
+const CONTENT = SAMPLE_RECEIPT;
 
 const cleanups: (() => Promise<void>)[] = [];
 let lines = 0;

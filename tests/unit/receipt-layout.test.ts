@@ -10,22 +10,12 @@ import {
 } from '../../bridge/printer/receipt-layout.js';
 import { EscPosParser, type QrItem, type TextLine } from '../../simulator/escpos-parser.js';
 import { parseReceipts, type PrintedReceipt } from '../../simulator/printed-receipt.js';
+import { SAMPLE_RECEIPT, SAMPLE_URL } from '../support/sample-receipt.js';
 
-const URL = 'https://hcp.zjzwfw.gov.cn/e/330106/01a20394-3444-701f-b8a2-8d5659a29855?t=Zm9vYmFy';
+const URL = SAMPLE_URL;
 
 function content(overrides: Partial<ReceiptContent> = {}): ReceiptContent {
-  return {
-    hallName: '西湖区行政服务中心',
-    windowNo: 'A03',
-    staffId: 'S1001',
-    services: [{ itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo: '330106202611220001' }],
-    printedAt: new Date('2026-11-22T06:06:14Z'), // 14:06 in Beijing
-    rating: null,
-    evaluationUrl: URL,
-    test: false,
-    reprint: false,
-    ...overrides,
-  };
+  return { ...SAMPLE_RECEIPT, ...overrides }; // printedAt 06:06 UTC: 14:06 in Beijing
 }
 
 const profile = (overrides: Partial<PrinterProfile> = {}): PrinterProfile => printerProfileSchema.parse(overrides);

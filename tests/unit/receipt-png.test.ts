@@ -2,23 +2,14 @@ import jsQRModule from 'jsqr';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { EscPosWriter } from '../../bridge/printer/escpos-writer.js';
-import { layoutReceipt, printerProfileSchema, type ReceiptContent } from '../../bridge/printer/receipt-layout.js';
+import { layoutReceipt, printerProfileSchema } from '../../bridge/printer/receipt-layout.js';
 import { parseReceipts } from '../../simulator/printed-receipt.js';
 import { previewReceiptPng, RECEIPT_PNG_MARGIN, renderReceiptPng } from '../../simulator/receipt-png.js';
+import { SAMPLE_RECEIPT, SAMPLE_URL } from '../support/sample-receipt.js';
 
 const jsQR = jsQRModule.default; // see simulator/printed-receipt.ts
-const URL = 'https://hcp.zjzwfw.gov.cn/e/330106/01a20394-3444-701f-b8a2-8d5659a29855?t=Zm9vYmFy';
-const CONTENT: ReceiptContent = {
-  hallName: '西湖区行政服务中心',
-  windowNo: 'A03',
-  staffId: 'S1001',
-  services: [{ itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo: '330106202611220001' }],
-  printedAt: new Date('2026-11-22T06:06:14Z'),
-  rating: null,
-  evaluationUrl: URL,
-  test: false,
-  reprint: false,
-};
+const URL = SAMPLE_URL;
+const CONTENT = SAMPLE_RECEIPT;
 
 function decode(png: Buffer) {
   const image = PNG.sync.read(png);
