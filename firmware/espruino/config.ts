@@ -1,0 +1,19 @@
+/**
+ * The Espruino terminal's pin map and line settings (an Espruino Pico; change for another board).
+ * Kept apart from main.ts so tests and tools can read it without running the firmware.
+ */
+import type { Pin } from './espruino.js';
+
+/** Buttons left to right 非常满意 … 非常不满意, each to GND (the internal pull-up holds it high). */
+export const BUTTON_PINS: readonly Pin[] = ['B3', 'B4', 'B5', 'B8', 'B9'];
+/** The LED above each button, in the same order, each through a resistor to GND (high = lit). */
+export const LED_PINS: readonly Pin[] = ['B15', 'B14', 'B13', 'B10', 'B1'];
+/** An active buzzer (high = sound); undefined for none. */
+export const BUZZER_PIN: Pin | undefined = 'A5';
+/** Which line talks to the bridge: 'Serial1' (UART, console stays on USB) or 'USB'. */
+export const LINE: 'Serial1' | 'USB' = 'Serial1';
+export const LINE_BAUD = 115200;
+/** Serial1 pins on the Pico: TX B6, RX B7 (cross them to the Pi's RX/TX, 3.3 V levels). */
+export const SERIAL1_PINS = { tx: 'B6', rx: 'B7' } as const;
+/** Flash file (Storage) keeping unacknowledged reports across a reset; undefined for none. */
+export const JOURNAL_FILE: string | undefined = 'hcpjrnl';

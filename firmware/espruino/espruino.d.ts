@@ -1,0 +1,54 @@
+/**
+ * The few Espruino APIs the terminal uses (see https://www.espruino.com/Reference).
+ *
+ * Only types live here, exported from a module: the globals themselves are declared inside
+ * main.ts, so they do not leak into the Node code type-checked by the same tsconfig (Espruino's
+ * `setTimeout`, `require` and friends would clash with @types/node).
+ */
+
+/** A pin. Espruino accepts a pin object (`B3`) or its name as a string (`'B3'`); we use names. */
+export type Pin = string;
+
+export type PinMode = 'input' | 'input_pullup' | 'input_pulldown' | 'output' | 'opendrain' | 'af_output';
+
+export interface WatchOptions {
+  repeat?: boolean;
+  edge?: 'rising' | 'falling' | 'both';
+  /** Milliseconds; 0 turns Espruino's own debouncing off (the core debounces). */
+  debounce?: number;
+}
+
+/** What a watch callback receives; times are in seconds, like getTime(). */
+export interface WatchEvent {
+  state: boolean;
+  time: number;
+  lastTime?: number;
+}
+
+export interface SerialSetupOptions {
+  rx?: Pin;
+  tx?: Pin;
+}
+
+/** `USB`, `Serial1`, … */
+export interface SerialPort {
+  setup(baudRate: number, options?: SerialSetupOptions): void;
+  on(event: 'data', listener: (data: string) => void): void;
+  write(data: string): void;
+  /** Makes this device the REPL console; `force` keeps it there when USB is (un)plugged. */
+  setConsole(force?: boolean): void;
+}
+
+/** The `E` object (a small part of it). */
+export interface EspruinoE {
+  /** 32 random bits from the hardware (may be negative). */
+  hwRand(): number;
+  on(event: 'init', listener: () => void): void;
+}
+
+/** `require('Storage')`: files in flash. */
+export interface StorageModule {
+  readJSON(name: string, noExceptions: boolean): unknown;
+  writeJSON(name: string, data: unknown): boolean;
+  erase(name: string): void;
+}

@@ -1,0 +1,166 @@
+/**
+ * The terminal on an Espruino board: the platform-free core (firmware/core) wired to Espruino's
+ * globals. Bundled into one file by build.ts (npm run build:espruino); see docs/espruino.md.
+ *
+ * It starts on E.on('init'): after uploading, type save() (which runs the init handlers) and the
+ * board starts the terminal on every power-up from then on.
+ */
+import type { LinkTimers } from '../../protocol/link.js';
+import { MAX_FRAME_LENGTH } from '../../protocol/frame.js';
+import { BUTTON_COUNT, type ReportJournal, type TerminalHardware } from '../core/hardware.js';
+import { TerminalCore } from '../core/terminal-core.js';
+import { BUTTON_PINS, BUZZER_PIN, JOURNAL_FILE, LED_PINS, LINE, LINE_BAUD, SERIAL1_PINS } from './config.js';
+import type { EspruinoE, Pin, PinMode, SerialPort, StorageModule, WatchEvent, WatchOptions } from './espruino.js';
+
+// ---- Espruino globals, declared here rather than globally (see espruino.d.ts) --------------------
+declare const E: EspruinoE;
+declare const USB: SerialPort;
+declare const Serial1: SerialPort;
+declare const LoopbackA: SerialPort;
+declare function setWatch(callback: (event: WatchEvent) => void, pin: Pin, options: WatchOptions): number;
+declare function pinMode(pin: Pin, mode: PinMode): void;
+declare function digitalWrite(pin: Pin, value: boolean): void;
+/** Seconds since start (a float), unless someone calls setTime(). */
+declare function getTime(): number;
+/** The chip's unique id. */
+declare function getSerial(): string;
+/** Espruino's setTimeout/clearTimeout: numeric ids; clearing an unknown id throws. */
+type EspruinoSetTimeout = (fn: () => void, ms: number) => number;
+type EspruinoClearTimeout = (id: number) => void;
+
+const FIRMWARE_SERIAL_PREFIX = 'espruino-';
+
+/**
+ * Timers on Espruino. Espruino's clearTimeout throws for an id that already fired (and with no
+ * argument clears every timer), while the core clears timers freely: so live ids are tracked here
+ * and only those are cleared.
+ */
+export function espruinoTimers(set: EspruinoSetTimeout, clear: EspruinoClearTimeout, seconds: () => number): LinkTimers {
+  const live: Record<string, true> = {};
+  return {
+    now: () => seconds() * 1000,
+    setTimeout(fn, ms) {
+      const id = set(() => {
+        delete live[String(id)];
+        fn();
+      }, ms);
+      live[String(id)] = true;
+      return id;
+    },
+    clearTimeout(handle) {
+      if (typeof handle !== 'number' || !live[String(handle)]) return;
+      delete live[String(handle)];
+      clear(handle);
+    },
+  };
+}
+
+/**
+ * Splits the serial stream into lines. A line longer than a frame may be is cut at one character
+ * past the limit (so the core still sees it, rejects it as too long and counts it); the rest of it
+ * up to the newline is skipped, so a runaway line cannot eat the board's memory.
+ */
+export function lineSplitter(onLine: (line: string) => void, maxLength = MAX_FRAME_LENGTH): (chunk: string) => void {
+  let buffer = '';
+  let overlong = false;
+  return (chunk) => {
+    let rest = chunk;
+    for (;;) {
+      const newline = rest.indexOf('\n');
+      const part = newline < 0 ? rest : rest.slice(0, newline);
+      if (!overlong) {
+        buffer += part;
+        if (buffer.length > maxLength) {
+          buffer = buffer.slice(0, maxLength);
+          overlong = true;
+        }
+      }
+      if (newline < 0) return;
+      const line = buffer;
+      buffer = '';
+      overlong = false;
+      rest = rest.slice(newline + 1);
+      if (line.length > 0) onLine(line);
+    }
+  };
+}
+
+/** The journal as a small JSON file in flash. Every report and acknowledgement rewrites it. */
+export function storageJournal(storage: StorageModule, file: string): ReportJournal {
+  return {
+    load() {
+      const entries = storage.readJSON(file, true);
+      return Array.isArray(entries) ? entries.filter((e): e is string => typeof e === 'string') : [];
+    },
+    save(entries) {
+      if (entries.length === 0) storage.erase(file);
+      else storage.writeJSON(file, entries);
+    },
+  };
+}
+
+/** 16 lowercase hex digits from the hardware random source. */
+export function makeBootId(random32: () => number): string {
+  let id = '';
+  for (let i = 0; i < 2; i++) id += ('0000000' + (random32() >>> 0).toString(16)).slice(-8);
+  return id;
+}
+
+function loadStorage(): StorageModule {
+  // Espruino's built-in module loader; esbuild leaves it alone (Storage is marked external).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- not Node's require: there is no import on Espruino
+  return require('Storage') as StorageModule;
+}
+
+let core: TerminalCore | undefined;
+
+/** Sets up the pins and the line and starts the core; a second call (another init) does nothing. */
+function start(): void {
+  if (core) return;
+  const timers = espruinoTimers(setTimeout as unknown as EspruinoSetTimeout, clearTimeout as unknown as EspruinoClearTimeout, getTime);
+  const line = LINE === 'USB' ? USB : Serial1;
+  if (LINE === 'USB') {
+    // The REPL must leave USB, or it would read our frames as JavaScript.
+    LoopbackA.setConsole(true);
+  } else {
+    Serial1.setup(LINE_BAUD, { tx: SERIAL1_PINS.tx, rx: SERIAL1_PINS.rx });
+    // Without USB at boot Espruino moves the REPL to Serial1: keep it on USB.
+    USB.setConsole(true);
+  }
+
+  for (const pin of LED_PINS) digitalWrite(pin, false);
+  if (BUZZER_PIN !== undefined) digitalWrite(BUZZER_PIN, false);
+  let beepTimer: unknown;
+
+  const hardware: TerminalHardware = {
+    setLeds: (pattern) => {
+      for (let i = 0; i < BUTTON_COUNT; i++) digitalWrite(LED_PINS[i] as Pin, pattern[i] === true);
+    },
+    beep: (ms) => {
+      const buzzer = BUZZER_PIN;
+      if (buzzer === undefined) return;
+      timers.clearTimeout(beepTimer); // a new beep restarts the tone rather than being cut short
+      digitalWrite(buzzer, true);
+      beepTimer = timers.setTimeout(() => digitalWrite(buzzer, false), ms);
+    },
+    write: (frame) => line.write(frame),
+    timers,
+  };
+  if (JOURNAL_FILE !== undefined) hardware.journal = storageJournal(loadStorage(), JOURNAL_FILE);
+
+  const terminal = new TerminalCore(hardware, {
+    serial: FIRMWARE_SERIAL_PREFIX + getSerial(),
+    bootId: makeBootId(() => E.hwRand()),
+  });
+  core = terminal;
+
+  BUTTON_PINS.forEach((pin, index) => {
+    pinMode(pin, 'input_pullup');
+    // Pressed pulls the pin to GND: state false is down. Debouncing is the core's job.
+    setWatch((event) => terminal.buttonEdge(index, !event.state), pin, { repeat: true, edge: 'both', debounce: 0 });
+  });
+  line.on('data', lineSplitter((text) => terminal.receiveLine(text)));
+  terminal.start();
+}
+
+E.on('init', start);
