@@ -52,6 +52,27 @@ program
     receiptPreviewCommand(options);
   });
 
+program
+  .command('status')
+  .description("summarise the running bridge's status (GET /api/v1/status)")
+  .option('--url <url>', "the bridge's HTTP API", 'http://127.0.0.1:8080')
+  .option('--token <token>', 'the API token (http.token), if the bridge has one (or HCP_TOKEN)')
+  .option('--json', 'print the raw status JSON')
+  .action(async (options: { url: string; token?: string; json?: boolean }) => {
+    const { statusCommand } = await import('./status.js');
+    await statusCommand(options);
+  });
+
+program
+  .command('doctor')
+  .description('check a terminal setup without the bridge running: config, serial ports, terminal, broker, clock, database, disk, printer')
+  .requiredOption('-c, --config <file>', 'bridge config file (YAML or JSON)')
+  .option('--timeout-seconds <n>', 'how long to wait for the terminal and the broker', intFlag(1, 120), 5)
+  .action(async (options: { config: string; timeoutSeconds: number }) => {
+    const { doctorCommand } = await import('./doctor.js');
+    await doctorCommand(options);
+  });
+
 const sim = program.command('sim').description('run one part of the simulator on its own');
 sim
   .command('broker')

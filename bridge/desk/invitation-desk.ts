@@ -157,7 +157,10 @@ export class InvitationDesk extends EventEmitter<{
       flags: invitationFlags(request.services, { outbox: this.opts.outbox, rules: this.opts.honesty, now, lastStrayAt: this.lastStrayAt }),
       reasonCatalog: this.opts.reasonCatalog(),
     };
-    this.opts.openStore.save(invitation);
+    this.opts.transaction(() => {
+      this.opts.openStore.save(invitation);
+      this.opts.outbox.noteInvitedCases(invitation.services.map((s) => s.caseNo), now);
+    });
     this.hold(invitation);
     this.opts.sendInvite(invitation.id, invitation.timeoutMs, invitation.reasonCatalog?.reasons.length ?? 0, this.opts.reasonTimeoutMs);
     this.emit('opened', invitation);

@@ -32,6 +32,11 @@ const MIGRATIONS: string[] = [
      printed_at TEXT
    );
    CREATE INDEX receipts_by_state ON receipts (state, seq);`,
+  // Indexed lookups for the invitation path (repeat_case) and today's counts: never a scan of
+  // the whole outbox, which may hold a week's backlog.
+  `CREATE TABLE invited_cases (case_no TEXT NOT NULL, invited_at TEXT NOT NULL);
+   CREATE INDEX invited_cases_by_case ON invited_cases (case_no, invited_at);
+   CREATE INDEX records_by_created ON records (created_at);`,
 ];
 
 export class DatabaseError extends Error {

@@ -38,6 +38,8 @@ export class Outbox {
   private readonly quarantinedList;
   private readonly countsSince;
   private readonly caseSince;
+  private readonly caseInvited;
+  private readonly pruneCases;
   private readonly lastRated;
 
   constructor(
@@ -70,10 +72,9 @@ export class Outbox {
        FROM records WHERE kind = 'invitation' AND created_at >= ? AND json_extract(body, '$.test') = 0
        GROUP BY 1, 2`,
     );
-    this.caseSince = db.prepare(
-      `SELECT 1 FROM records, json_each(records.body, '$.services') AS s
-       WHERE records.kind = 'invitation' AND records.created_at >= ? AND json_extract(s.value, '$.caseNo') = ? LIMIT 1`,
-    );
+    this.caseSince = db.prepare(`SELECT 1 FROM invited_cases WHERE case_no = ? AND invited_at >= ? LIMIT 1`);
+    this.caseInvited = db.prepare(`INSERT INTO invited_cases (case_no, invited_at) VALUES (?, ?)`);
+    this.pruneCases = db.prepare(`DELETE FROM invited_cases WHERE invited_at < ?`);
     this.lastRated = db.prepare(
       `SELECT json_extract(body, '$.rating.grade') AS grade, json_extract(body, '$.closedAt') AS closedAt
        FROM records WHERE kind = 'invitation' AND json_extract(body, '$.outcome') = 'rated' AND json_extract(body, '$.test') = 0
@@ -116,6 +117,7 @@ export class Outbox {
 
   /** Deletes acknowledged records settled before `before`; pending and quarantined ones are never pruned. */
   prune(before: Date): number {
+    this.pruneCases.run(before.toISOString());
     return this.pruneAcked.run(before.toISOString()).changes;
   }
 
@@ -144,9 +146,14 @@ export class Outbox {
     return this.countsSince.all(since.toISOString()) as Array<{ outcome: string; grade: string | null; n: number }>;
   }
 
-  /** Whether an invitation for this case number was stored since `since`. */
+  /** Whether this case number was invited since `since` (an index lookup). */
   caseInvitedSince(caseNo: string, since: Date): boolean {
-    return this.caseSince.get(since.toISOString(), caseNo) !== undefined;
+    return this.caseSince.get(caseNo, since.toISOString()) !== undefined;
+  }
+
+  /** Notes that these case numbers were invited at `at`, for repeat_case. */
+  noteInvitedCases(caseNos: readonly string[], at: Date): void {
+    for (const caseNo of caseNos) this.caseInvited.run(caseNo, at.toISOString());
   }
 
   /** The grades of the latest rated (non-test) invitations, newest first. */

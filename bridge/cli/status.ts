@@ -1,0 +1,80 @@
+import type { BridgeStatus } from '../bridge.js';
+import { formatAge, formatBytes } from './doctor.js';
+
+/*
+ * `hcp status`: what the running bridge says about itself (`GET /api/v1/status`), in a few lines.
+ */
+
+export class StatusUnavailable extends Error {
+  override name = 'StatusUnavailable';
+}
+
+export interface StatusFetchOptions {
+  url: string;
+  token?: string | undefined;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+/** Fetches the status; throws StatusUnavailable with a message for the technician if it cannot. */
+export async function fetchStatus({ url, token, timeoutMs = 5000, fetch: doFetch = fetch }: StatusFetchOptions): Promise<unknown> {
+  const base = url.replace(/\/+$/, '');
+  let res: Response;
+  try {
+    res = await doFetch(`${base}/api/v1/status`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch {
+    throw new StatusUnavailable(`no bridge answers at ${base}: is the service running? \`systemctl status hcp-bridge\``);
+  }
+  if (res.status === 401) {
+    throw new StatusUnavailable(`the bridge at ${base} needs its API token: pass --token (http.token in the config)`);
+  }
+  if (res.status !== 200) {
+    throw new StatusUnavailable(`the bridge at ${base} answered ${res.status} ${res.statusText}: ${(await res.text()).slice(0, 200)}`);
+  }
+  try {
+    return await res.json();
+  } catch {
+    throw new StatusUnavailable(`${base} answered, but not with the bridge's status JSON: is that the bridge's HTTP port?`);
+  }
+}
+
+/** The status as a compact summary, one aspect a line. */
+export function formatStatus(s: BridgeStatus, url: string): string {
+  const rows: Array<[string, string]> = [];
+  const t = s.terminal;
+  rows.push(['terminal', `${t.id}  window ${t.windowNo}${t.hallName ? `  ${t.hallName}` : ''} (${t.hallCode})`]);
+  rows.push(['staff', s.staffId ? `${s.staffId} signed in` : 'nobody signed in']);
+  if (s.invitation) rows.push(['invitation', `open ${s.invitation.id} (staff ${s.invitation.staffId}, since ${s.invitation.invitedAt})`]);
+  const d = s.device;
+  const who = d.device ? `serial ${d.device.serial}, firmware ${d.device.fw}` : 'has not said hello';
+  rows.push(['link', `${d.alive ? 'up' : 'DOWN'} on ${d.path} (port ${d.portOpen ? 'open' : 'closed'}); terminal ${who}`]);
+  const b = s.broker;
+  rows.push(['broker', `${b.connected ? 'connected to' : 'NOT connected to'} ${b.url} (inflight ${b.inflight}, backlog to drain ${b.backlogToDrain})`]);
+  const k = s.backlog;
+  const oldest = k.oldestPendingAgeMs !== null ? ` (oldest ${formatAge(k.oldestPendingAgeMs)})` : '';
+  rows.push(['backlog', `${k.pending} pending${oldest}, ${k.quarantined} quarantined, ${k.acked} acknowledged`]);
+  for (const q of k.recentlyQuarantined ?? []) rows.push(['', `  quarantined ${q.id}: ${q.reason ?? 'no reason given'}`]);
+  rows.push(['clock', s.clock.synced ? `synced (trusted from ${s.clock.trustedFrom ?? 'unknown'})` : 'NOT synced: records wait for a trusted time']);
+  rows.push(['storage', `${formatBytes(s.storage.usedBytes)} of ${formatBytes(s.storage.capBytes)}${s.storage.full ? ' FULL' : ''}`]);
+  rows.push(['printer', s.printer.configured ? `${s.printer.condition}, ${s.printer.pending} queued, ${s.printer.printed} printed` : 'not configured']);
+  rows.push(['alarms', s.alarms.length ? s.alarms.join(', ') : 'none']);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return [`hcp status: ${url}`, ...rows.map(([key, value]) => `  ${key.padEnd(width)}  ${value}`)].join('\n');
+}
+
+/** `hcp status [--url URL] [--token T] [--json]`. */
+export async function statusCommand({ url, token, json }: { url: string; token?: string; json?: boolean }): Promise<void> {
+  let status: unknown;
+  try {
+    status = await fetchStatus({ url, token: token ?? process.env.HCP_TOKEN });
+  } catch (err) {
+    if (!(err instanceof StatusUnavailable)) throw err;
+    console.error(`hcp status: ${err.message}`);
+    process.exitCode = 1;
+    return;
+  }
+  console.log(json ? JSON.stringify(status, null, 2) : formatStatus(status as BridgeStatus, url));
+}

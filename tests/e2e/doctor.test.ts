@@ -1,0 +1,228 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { SerialPort } from 'serialport';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { brokerFailure, checkClock, checkSerialPorts, printerResult } from '../../bridge/cli/doctor.js';
+import { parseConfig, type BridgeConfigInput } from '../../bridge/config.js';
+import { openDatabase } from '../../bridge/store/database.js';
+import { EmbeddedBroker } from '../../simulator/broker.js';
+import { PtyLine } from '../../simulator/pty-line.js';
+import { VirtualTerminal } from '../../simulator/virtual-terminal.js';
+import { FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
+import { BridgeProcess, freePort } from '../support/bridge-process.js';
+
+/*
+ * `hcp doctor` and `hcp status` as a technician runs them: child processes of the real CLI,
+ * against a real serial line (socat pty pair) with a virtual terminal on its far end, an embedded
+ * broker, and (for status) the real bridge.
+ */
+
+const run = promisify(execFile);
+const hcp = (args: string[]) =>
+  run(process.execPath, ['--import', 'tsx', 'bridge/cli/main.ts', ...args], { timeout: 60_000 }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
+
+const SERIAL = 'DOC-0001';
+const dir = mkdtempSync(join(tmpdir(), 'hcp-doctor-'));
+let broker: EmbeddedBroker;
+let line: PtyLine;
+let terminal: VirtualTerminal;
+
+function config(overrides: Partial<BridgeConfigInput> = {}): BridgeConfigInput {
+  return {
+    terminal: { id: 'T-DOC-01', areaCode: '330106', hallCode: '330106-ZWFW-01', windowNo: 'D01' },
+    serial: { path: line.bridgePath },
+    mqtt: { url: broker.url },
+    database: { path: join(dir, 'hcp.db') },
+    clock: { trust: 'system' },
+    log: { level: 'warn' },
+    ...overrides,
+  };
+}
+
+function writeConfig(name: string, cfg: BridgeConfigInput): string {
+  const file = join(dir, name);
+  writeFileSync(file, `${JSON.stringify(cfg, null, 2)}\n`);
+  return file;
+}
+
+/** The check lines (✔, ✘ or ! first), by check name. */
+function checks(stdout: string): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const l of stdout.split('\n')) {
+    const m = /^([✔✘!]) ([a-z ]+): /.exec(l);
+    if (m?.[1] && m[2]) found.set(m[2], m[1]);
+  }
+  return found;
+}
+
+beforeAll(async () => {
+  broker = await EmbeddedBroker.start({
+    // Only the terminal's own credentials get in (the "not authorised" case uses others).
+    aedes: { authenticate: (_client, username, _password, done) => done(null, username === undefined || username === 'T-DOC-01') },
+  });
+  line = await PtyLine.start();
+  terminal = await VirtualTerminal.start({
+    devicePath: line.devicePath,
+    serial: SERIAL,
+    openPort: (path) => new SerialPort({ path, baudRate: 115200, autoOpen: false }),
+  });
+});
+
+afterAll(async () => {
+  const steps: Array<() => Promise<unknown> | undefined> = [() => terminal?.stop(), () => line?.stop(), () => broker?.stop()];
+  for (const step of steps) await Promise.resolve(step()).catch((err: unknown) => console.error('cleanup:', err));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('hcp doctor', () => {
+  it('passes every check on a good setup and names the terminal it found', async () => {
+    // A database the bridge made earlier, so that its health and backlog are read.
+    openDatabase(join(dir, 'hcp.db')).close();
+    const file = writeConfig('good.json', config());
+    const { code, stdout, stderr } = await hcp(['doctor', '--config', file, '--timeout-seconds', '5']);
+    expect(stderr).toBe('');
+    const found = checks(stdout);
+    expect([...found.keys()]).toEqual(['config', 'terminal port', 'terminal', 'broker', 'clock', 'database', 'disk']);
+    for (const [name, symbol] of found) {
+      // The container may have no timedatectl: "unknown" is a warning, never a failure.
+      if (name === 'clock') expect(symbol).not.toBe('✘');
+      else expect(symbol, `${name} in:\n${stdout}`).toBe('✔');
+    }
+    expect(stdout).toContain(`✔ terminal: answers on ${line.bridgePath}: serial ${SERIAL}, firmware ${FIRMWARE_VERSION}, protocol v1`);
+    expect(stdout).toMatch(/✔ broker: mqtt:\/\/127\.0\.0\.1:\d+ accepts/);
+    expect(stdout).toMatch(/✔ database: .*hcp\.db: integrity ok, 0 pending, 0 quarantined/);
+    expect(code).toBe(0);
+  }, 30_000);
+
+  it('reports a missing serial port and a closed broker port as problems with their fixes, exit code 1', async () => {
+    const closed = await freePort();
+    const file = writeConfig(
+      'bad.json',
+      config({
+        serial: { path: join(dir, 'ttyUSB9') },
+        mqtt: { url: `mqtt://127.0.0.1:${closed}` },
+        database: { path: join(dir, 'missing-folder', 'hcp.db') },
+      }),
+    );
+    const { code, stdout, stderr } = await hcp(['doctor', '--config', file, '--timeout-seconds', '2']);
+    expect(code).toBe(1);
+    expect(stderr).toBe(''); // no crash, no stack trace
+    expect(stdout).toContain(`✘ terminal port: ${join(dir, 'ttyUSB9')} (the terminal) is missing`);
+    expect(stdout).toContain('fix: check the terminal\'s USB cable and power');
+    expect(stdout).toContain('dialout');
+    expect(stdout).toContain(`✘ broker: mqtt://127.0.0.1:${closed} is unreachable: connection refused`);
+    expect(stdout).toContain('fix: check the host and port in mqtt.url');
+    expect(stdout).toMatch(/✘ database: .* does not exist and its folder .* is missing or not writable/);
+    expect(stdout).toMatch(/\d+ problem\(s\)/);
+  }, 30_000);
+
+  it('tells "not authorised" from unreachable', async () => {
+    const file = writeConfig('unauthorised.json', config({ mqtt: { url: broker.url, username: 'someone-else', password: 'x' } }));
+    const { code, stdout } = await hcp(['doctor', '--config', file, '--timeout-seconds', '3']);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/✘ broker: mqtt:\/\/127\.0\.0\.1:\d+ refused the connection: not authorised/);
+    expect(stdout).toContain('fix: check mqtt.username and mqtt.password');
+  }, 30_000);
+
+  it('lists the problems of an invalid config', async () => {
+    const file = join(dir, 'invalid.yaml');
+    writeFileSync(file, 'terminal: { id: T1, areaCode: "3301", hallCode: H, windowNo: "1" }\nserial: { path: /dev/null }\nmqtt: { url: "mqtt://127.0.0.1:1" }\ndatabase: { path: x.db }\n');
+    const { code, stdout } = await hcp(['doctor', '--config', file]);
+    expect(code).toBe(1);
+    expect(stdout).toContain(`✘ config: config file ${file} is invalid:`);
+    expect(stdout).toContain('terminal.areaCode: administrative area code (行政区划代码) must be 6 digits');
+  }, 30_000);
+});
+
+describe('hcp status', () => {
+  let bridge: BridgeProcess | undefined;
+  afterAll(async () => {
+    await bridge?.stop();
+  });
+
+  it('summarises a running bridge', async () => {
+    bridge = await BridgeProcess.start({ config: config({ database: { path: join(dir, 'status.db') } }) });
+    await bridge.waitForStatus((s) => s.device.alive && s.device.device?.serial === SERIAL && s.broker.connected, 'terminal and broker up');
+    const { code, stdout } = await hcp(['status', '--url', bridge.httpUrl]);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`hcp status: ${bridge.httpUrl}`);
+    expect(stdout).toMatch(/terminal +T-DOC-01 +window D01/);
+    expect(stdout).toMatch(/staff +nobody signed in/);
+    expect(stdout).toMatch(new RegExp(`link +up on ${line.bridgePath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(port open\\); terminal serial ${SERIAL}, firmware ${FIRMWARE_VERSION}`));
+    expect(stdout).toMatch(/broker +connected to mqtt:\/\/127\.0\.0\.1:\d+/);
+    expect(stdout).toMatch(/backlog +0 pending, 0 quarantined/);
+    expect(stdout).toMatch(/clock +synced/);
+    expect(stdout).toMatch(/storage +[\d.]+ [KM]?B of 512\.0 MB/);
+    expect(stdout).toMatch(/printer +not configured/);
+    expect(stdout).toMatch(/alarms +none/);
+
+    const json = await hcp(['status', '--url', bridge.httpUrl, '--json']);
+    expect(json.code).toBe(0);
+    expect((JSON.parse(json.stdout) as { terminal: { id: string } }).terminal.id).toBe('T-DOC-01');
+  }, 60_000);
+
+  it('doctor says the port is busy while the bridge holds it, and points to hcp status', async () => {
+    const file = writeConfig('busy.json', config({ database: { path: join(dir, 'status.db') } }));
+    const { code, stdout } = await hcp(['doctor', '--config', file, '--timeout-seconds', '2']);
+    expect(stdout).toContain(`! terminal: ${line.bridgePath} is busy`);
+    expect(stdout).toContain('`hcp status`');
+    expect(code).toBe(0);
+  }, 30_000);
+
+  it('says clearly when no bridge answers, with exit code 1', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const { code, stdout, stderr } = await hcp(['status', '--url', url]);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(`hcp status: no bridge answers at ${url}: is the service running? \`systemctl status hcp-bridge\``);
+  }, 30_000);
+});
+
+describe('doctor checks, in process', () => {
+  const cfg = () =>
+    parseConfig({
+      ...config({ serial: { path: '/dev/ttyUSB0' } }),
+      printer: { path: '/dev/ttyUSB1', evaluationUrl: 'https://hcp.province.example/rate' },
+    });
+
+  it('falls back to the configured paths when udev cannot list the ports (e.g. in a container)', async () => {
+    const results = await checkSerialPorts(cfg(), {
+      list: () => {
+        throw new Error('udevadm: not found');
+      },
+      exists: (path) => path === '/dev/ttyUSB0',
+    });
+    expect(results.map((r) => [r.name, r.level])).toEqual([
+      ['terminal port', 'ok'],
+      ['printer port', 'fail'],
+    ]);
+    expect(results[1]?.fix?.join('\n')).toContain('udev cannot list the ports here (udevadm: not found)');
+  });
+
+  it('tells a refused login (CONNACK 5, reason 0x87) from a missing broker', () => {
+    for (const code of [4, 5, 0x86, 0x87]) {
+      expect(brokerFailure('mqtt://b:1883', Object.assign(new Error('Connection refused'), { code }), 1000).message).toContain('not authorised');
+    }
+    expect(brokerFailure('mqtt://b:1883', Object.assign(new Error('getaddrinfo ENOTFOUND b'), { code: 'ENOTFOUND' }), 1000).message).toContain('does not resolve');
+    expect(brokerFailure('mqtt://b:1883', new Error('timeout'), 1000).message).toContain('no MQTT answer within 1000 ms');
+  });
+
+  it('reports the clock as synced, not synced (a problem) or unknown (a warning)', async () => {
+    expect((await checkClock(async () => true)).level).toBe('ok');
+    expect((await checkClock(async () => false)).level).toBe('fail');
+    expect((await checkClock(async () => undefined)).level).toBe('warn');
+  });
+
+  it('reads the printer status bytes as conditions with fixes', () => {
+    expect(printerResult('/dev/p', { online: true, coverOpen: false, paper: 'ok' }).level).toBe('ok');
+    expect(printerResult('/dev/p', { online: true, coverOpen: false, paper: 'low' }).level).toBe('warn');
+    expect(printerResult('/dev/p', { online: false, coverOpen: true, paper: 'ok' }).message).toContain('cover open');
+    expect(printerResult('/dev/p', { online: false, coverOpen: false, paper: 'out' }).message).toContain('out of paper');
+  });
+});
