@@ -139,6 +139,24 @@ export function isBusyError(err: unknown): boolean {
   return /cannot lock port|resource temporarily unavailable|EBUSY|EAGAIN|device or resource busy/i.test(errorText(err));
 }
 
+/** Opens a device's port for a probe, or says why not (busy: a warning; anything else: a failure). */
+async function openProbe(
+  name: string,
+  path: string,
+  baudRate: number,
+  open: OpenProbePort,
+  fixes: { busy: string[]; other(err: unknown): string[] },
+): Promise<ProbePort | CheckResult> {
+  try {
+    const port = open(path, baudRate);
+    await openPort(port);
+    return port;
+  } catch (err) {
+    if (isBusyError(err)) return warn(name, `${path} is busy: another program (most likely the bridge service) holds it`, fixes.busy);
+    return fail(name, `cannot open ${path}: ${errorText(err)}`, fixes.other(err));
+  }
+}
+
 function openPort(port: ProbePort): Promise<void> {
   return new Promise((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
 }
@@ -170,22 +188,17 @@ export interface TerminalHello {
 export async function checkTerminal(config: BridgeConfig, deps: TerminalProbeDeps): Promise<CheckResult> {
   const name = 'terminal';
   const { path, baudRate } = config.serial;
-  let port: ProbePort;
-  try {
-    port = deps.openPort(path, baudRate);
-    await openPort(port);
-  } catch (err) {
-    if (isBusyError(err)) {
-      return warn(name, `${path} is busy: another program (most likely the bridge service) holds it`, [
-        'the running bridge knows the terminal: `hcp status`',
-        'or stop it for a full check: `sudo systemctl stop hcp-bridge`, run `hcp doctor` again, then `sudo systemctl start hcp-bridge`',
-      ]);
-    }
-    const denied = /permission denied|EACCES/i.test(errorText(err));
-    return fail(name, `cannot open ${path}: ${errorText(err)}`, denied
-      ? ['add the user to the dialout group (`sudo usermod -aG dialout $USER`, then log in again)']
-      : ['see the terminal port line: the port must exist before the terminal can answer']);
-  }
+  const port = await openProbe(name, path, baudRate, deps.openPort, {
+    busy: [
+      'the running bridge knows the terminal: `hcp status`',
+      'or stop it for a full check: `sudo systemctl stop hcp-bridge`, run `hcp doctor` again, then `sudo systemctl start hcp-bridge`',
+    ],
+    other: (err) =>
+      /permission denied|EACCES/i.test(errorText(err))
+        ? ['add the user to the dialout group (`sudo usermod -aG dialout $USER`, then log in again)']
+        : ['see the terminal port line: the port must exist before the terminal can answer'],
+  });
+  if (!('write' in port)) return port;
   let frames = 0;
   let garbled = 0;
   let hello: TerminalHello | undefined;
@@ -261,18 +274,11 @@ export async function checkPrinter(config: BridgeConfig, deps: PrinterProbeDeps)
   if (!config.printer) return undefined;
   const name = 'printer';
   const { path, baudRate } = config.printer;
-  let port: ProbePort;
-  try {
-    port = deps.openPort(path, baudRate);
-    await openPort(port);
-  } catch (err) {
-    if (isBusyError(err)) {
-      return warn(name, `${path} is busy: another program (most likely the bridge service) holds it`, [
-        'the running bridge reports the printer: `hcp status`',
-      ]);
-    }
-    return fail(name, `cannot open ${path}: ${errorText(err)}`, ['see the printer port line above']);
-  }
+  const port = await openProbe(name, path, baudRate, deps.openPort, {
+    busy: ['the running bridge reports the printer: `hcp status`'],
+    other: () => ['see the printer port line above'],
+  });
+  if (!('write' in port)) return port;
   const answers: number[] = [];
   try {
     await new Promise<void>((resolve) => {
