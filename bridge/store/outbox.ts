@@ -121,14 +121,20 @@ export class Outbox {
     return this.pruneAcked.run(before.toISOString()).changes;
   }
 
-  /** Applies a province acknowledgement; returns how many pending records it settled. */
-  settle(ids: readonly string[], status: AckStatus, reason: string | undefined, at: Date): number {
-    const state = status === 'rejected' ? 'quarantined' : 'acked';
-    let changed = 0;
-    this.db.transaction(() => {
-      for (const id of ids) changed += this.setState.run(state, status, reason ?? null, at.toISOString(), id).changes;
-    })();
-    return changed;
+  /**
+   * Applies province acknowledgements, all in one transaction (one commit however many arrived
+   * together); returns, per acknowledgement, how many pending records it settled.
+   */
+  settle(acks: ReadonlyArray<{ ids: readonly string[]; status: AckStatus; reason?: string | undefined }>, at: Date): number[] {
+    const when = at.toISOString();
+    return this.db.transaction(() =>
+      acks.map(({ ids, status, reason }) => {
+        const state = status === 'rejected' ? 'quarantined' : 'acked';
+        let changed = 0;
+        for (const id of ids) changed += this.setState.run(state, status, reason ?? null, when, id).changes;
+        return changed;
+      }),
+    )();
   }
 
   stats(): OutboxCounts {

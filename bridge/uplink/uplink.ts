@@ -86,7 +86,9 @@ export class Uplink extends EventEmitter<{
   private online = false;
   private stopping = false;
   private heldForClock = 0;
-  private timers: { ack?: NodeJS.Timeout; pump?: NodeJS.Timeout; reconnect?: NodeJS.Timeout; telemetry?: NodeJS.Timeout } = {};
+  private timers: { ack?: NodeJS.Timeout; pump?: NodeJS.Timeout; reconnect?: NodeJS.Timeout; telemetry?: NodeJS.Timeout; acks?: NodeJS.Immediate } = {};
+  /** Valid acks received in this event-loop turn, settled together at its end. */
+  private acksWaiting: Ack[] = [];
   private readonly counts = { published: 0, acked: 0, rejectedAcks: 0, invalidAcks: 0, invalidConfigs: 0 };
 
   constructor(private readonly opts: UplinkOptions) {
@@ -127,7 +129,8 @@ export class Uplink extends EventEmitter<{
   async stop(): Promise<void> {
     this.stopping = true;
     this.online = false; // an intended stop is not an outage
-    for (const timer of Object.values(this.timers)) clearTimeout(timer);
+    clearImmediate(this.timers.acks);
+    for (const timer of [this.timers.ack, this.timers.pump, this.timers.reconnect, this.timers.telemetry]) clearTimeout(timer);
     const client = this.client;
     this.client = undefined;
     if (client) await client.endAsync(true);
@@ -293,17 +296,29 @@ export class Uplink extends EventEmitter<{
       this.opts.logger.warn({ problems: parsed.problems, topic: this.topics.acks }, 'invalid ack ignored');
       return;
     }
-    const ack: Ack = parsed.data;
-    if (ack.serverTime) this.opts.clock.observeServerTime(new Date(ack.serverTime));
-    const settled = this.opts.outbox.settle(ack.ids, ack.status, ack.reason, this.opts.clock.now());
-    for (const id of ack.ids) this.inflight.delete(id);
-    if (ack.status === 'rejected') {
-      this.counts.rejectedAcks += ack.ids.length;
-      this.opts.logger.error({ ids: ack.ids, reason: ack.reason }, 'province rejected records; quarantined');
-    } else {
-      this.counts.acked += settled;
-    }
-    this.emit('acked', ack);
+    // Acks that arrive together (one socket read can hold hundreds) are settled together: one
+    // commit, and the event loop gets a turn in between, so the counter is never kept waiting.
+    this.acksWaiting.push(parsed.data);
+    this.timers.acks ??= setImmediate(() => this.settleAcks());
+  }
+
+  private settleAcks(): void {
+    this.timers.acks = undefined;
+    const acks = this.acksWaiting;
+    this.acksWaiting = [];
+    const withTime = acks.findLast((a) => a.serverTime);
+    if (withTime?.serverTime) this.opts.clock.observeServerTime(new Date(withTime.serverTime));
+    const settled = this.opts.outbox.settle(acks, this.opts.clock.now());
+    acks.forEach((ack, i) => {
+      for (const id of ack.ids) this.inflight.delete(id);
+      if (ack.status === 'rejected') {
+        this.counts.rejectedAcks += ack.ids.length;
+        this.opts.logger.error({ ids: ack.ids, reason: ack.reason }, 'province rejected records; quarantined');
+      } else {
+        this.counts.acked += settled[i] ?? 0;
+      }
+      this.emit('acked', ack);
+    });
     this.pump();
   }
 

@@ -55,9 +55,9 @@ describe('storage on disk', () => {
       clock: { synced: true, bootId: 'b', monoMs: 1 },
     });
     for (let n = 1; n <= 4; n++) outbox.append(event(n));
-    outbox.settle([event(1).id], 'accepted', undefined, new Date(now));
-    outbox.settle([event(2).id], 'rejected', 'bad', new Date(now));
-    outbox.settle([event(3).id], 'duplicate', undefined, new Date(now + 20 * 86_400_000));
+    outbox.settle([{ ids: [event(1).id], status: 'accepted' }], new Date(now));
+    outbox.settle([{ ids: [event(2).id], status: 'rejected', reason: 'bad' }], new Date(now));
+    outbox.settle([{ ids: [event(3).id], status: 'duplicate' }], new Date(now + 20 * 86_400_000));
     now += 31 * 86_400_000;
     expect(outbox.prune(new Date(now - 30 * 86_400_000))).toBe(1);
     expect(outbox.get(event(1).id)).toBeUndefined();
