@@ -7,6 +7,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { FIRMWARE_VERSION } from '../firmware/core/terminal-core.js';
 import type { Ack } from '../protocol/acks.js';
 import type { ReasonCatalog } from '../protocol/province-config.js';
+import type { Command, CommandResult } from '../protocol/commands.js';
 import { hostTimers, type LinkRejectReason, type LinkTimers } from '../protocol/link.js';
 import { SERIAL_PROTOCOL_VERSION } from '../protocol/serial-messages.js';
 import { osBootId } from './clock.js';
@@ -245,6 +246,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     });
     this.device.on('reject', (reason, detail) => this.emit('frameRejected', reason, detail));
     this.uplink.on('acked', (ack) => this.emit('acked', ack));
+    this.uplink.on('command', (command) => this.uplink.answer(this.carryOut(command)));
     this.uplink.on('config', (province) => {
       if (!province.reasonCatalog) return;
       // Stored as the province sent it: the catalogue is never edited locally.
@@ -349,6 +351,28 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private reasonCatalog(): ReasonCatalog | null {
     const stored = this.settings.get(REASON_CATALOG_KEY);
     return stored ? (JSON.parse(stored) as ReasonCatalog) : null;
+  }
+
+  /** Carries out a command from the province (see protocol/commands.ts). */
+  private carryOut(command: Command | { invalid: string; id: string | null }): CommandResult {
+    if ('invalid' in command) return { id: command.id, ok: false, error: `invalid command: ${command.invalid}` };
+    this.logger.info({ command }, 'command from the province');
+    try {
+      switch (command.command) {
+        case 'status':
+          return { id: command.id, ok: true, result: this.status() };
+        case 'reprint':
+          return { id: command.id, ok: true, result: this.reprint(command.invitationId) };
+        case 'resend': {
+          if (command.toSeq < command.fromSeq) return { id: command.id, ok: false, error: 'toSeq: must not be below fromSeq' };
+          const requeued = this.outbox.requeueRange(command.fromSeq, command.toSeq);
+          this.uplink.rewind();
+          return { id: command.id, ok: true, result: { requeued } };
+        }
+      }
+    } catch (err) {
+      return { id: command.id, ok: false, error: (err as Error).message };
+    }
   }
 
   /** Staff asked for the receipt of an invitation again. */

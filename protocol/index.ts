@@ -8,3 +8,4 @@ export * from './acks.js';
 export * from './topics.js';
 export * from './issues.js';
 export * from './province-config.js';
+export * from './commands.js';

@@ -38,6 +38,7 @@ export class Outbox {
   private readonly quarantinedList;
   private readonly countsSince;
   private readonly caseSince;
+  private readonly requeue;
   private readonly caseInvited;
   private readonly pruneCases;
   private readonly lastRated;
@@ -71,6 +72,10 @@ export class Outbox {
       `SELECT json_extract(body, '$.outcome') AS outcome, json_extract(body, '$.rating.grade') AS grade, COUNT(*) AS n
        FROM records WHERE kind = 'invitation' AND created_at >= ? AND json_extract(body, '$.test') = 0
        GROUP BY 1, 2`,
+    );
+    this.requeue = db.prepare(
+      `UPDATE records SET state = 'pending', ack_status = NULL, ack_reason = NULL, acked_at = NULL
+       WHERE seq BETWEEN ? AND ? AND state = 'acked'`,
     );
     this.caseSince = db.prepare(`SELECT 1 FROM invited_cases WHERE case_no = ? AND invited_at >= ? LIMIT 1`);
     this.caseInvited = db.prepare(`INSERT INTO invited_cases (case_no, invited_at) VALUES (?, ?)`);
@@ -108,6 +113,14 @@ export class Outbox {
   /** How many pending records have afterSeq < seq <= upToSeq. */
   countPending(afterSeq: number, upToSeq: number): number {
     return (this.countInRange.get(afterSeq, Math.min(upToSeq, Number.MAX_SAFE_INTEGER)) as { n: number }).n;
+  }
+
+  /**
+   * Makes acknowledged records in a sequence range pending again, to be published once more (the
+   * province asked: it lost them). Pruned records are gone; quarantined ones stay quarantined.
+   */
+  requeueRange(fromSeq: number, toSeq: number): number {
+    return this.requeue.run(fromSeq, toSeq).changes;
   }
 
   /** The sequence number of the newest record (0 when there is none). */

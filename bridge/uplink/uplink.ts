@@ -5,6 +5,7 @@ import type { GradeCodeProfileName } from '../../protocol/grades.js';
 import type { z } from 'zod';
 import { explain, type Explained } from '../../protocol/issues.js';
 import { provinceConfigSchema, type ProvinceConfig } from '../../protocol/province-config.js';
+import { commandSchema, type Command, type CommandResult } from '../../protocol/commands.js';
 import { terminalTopics, type TerminalTopics } from '../../protocol/topics.js';
 import type { Logger } from '../log.js';
 import type { Outbox, OutboxEntry } from '../store/outbox.js';
@@ -74,6 +75,7 @@ export class Uplink extends EventEmitter<{
   published: [string];
   acked: [Ack];
   config: [ProvinceConfig];
+  command: [Command | { invalid: string; id: string | null }];
 }> {
   private client: MqttClient | undefined;
   private readonly topics: TerminalTopics;
@@ -121,6 +123,7 @@ export class Uplink extends EventEmitter<{
     client.on('message', (topic, payload) => {
       if (topic === topics.acks) this.onAck(payload);
       else if (topic === topics.config) this.onConfig(payload);
+      else if (topic === topics.cmd) this.onCommand(payload);
     });
     this.timers.ack = setInterval(() => this.republishOverdue(), Math.max(50, Math.min(opts.ackTimeoutMs / 2, 5000)));
     this.timers.telemetry = setInterval(() => this.sendTelemetry(), opts.telemetryMs);
@@ -161,7 +164,7 @@ export class Uplink extends EventEmitter<{
     this.backoff.reset();
     this.opts.logger.info({ url: redactUrl(this.opts.url) }, 'connected to broker');
     try {
-      await client.subscribeAsync([this.topics.acks, this.topics.config], { qos: 1 });
+      await client.subscribeAsync([this.topics.acks, this.topics.config, this.topics.cmd], { qos: 1 });
       await client.publishAsync(
         this.topics.state,
         JSON.stringify({ online: true, at: this.opts.clock.now().toISOString(), ...this.opts.versions }),
@@ -287,6 +290,35 @@ export class Uplink extends EventEmitter<{
       return;
     }
     this.emit('config', parsed.data);
+  }
+
+  /** A command from the province: validated here, carried out by the bridge, answered by `answer`. */
+  private onCommand(payload: Buffer): void {
+    const parsed = parseJson(commandSchema, payload);
+    if (parsed.ok) {
+      this.emit('command', parsed.data);
+      return;
+    }
+    let id: string | null = null;
+    try {
+      const raw = JSON.parse(payload.toString('utf8')) as { id?: unknown };
+      if (typeof raw.id === 'string') id = raw.id;
+    } catch {
+      // not JSON: answered without an id
+    }
+    this.emit('command', { invalid: parsed.problems.join('; '), id });
+  }
+
+  /** Publishes a command's result on `…/cmd/result`. */
+  answer(result: CommandResult): void {
+    this.client?.publish(this.topics.cmdResult, JSON.stringify(result), { qos: 1 });
+  }
+
+  /** Publishing starts over from the oldest pending record (after records were made pending again). */
+  rewind(): void {
+    this.cursors.backlog = 0;
+    this.ceiling = Math.max(this.ceiling, this.opts.outbox.maxSeq());
+    this.pump();
   }
 
   private onAck(payload: Buffer): void {

@@ -1,0 +1,66 @@
+import mqtt from 'mqtt';
+import { describe, expect, it } from 'vitest';
+import { commandResultSchema, type CommandResult } from '../../protocol/commands.js';
+import { terminalTopics } from '../../protocol/topics.js';
+import type { SimWindow } from '../../simulator/sim-window.js';
+import { waitUntil } from '../../simulator/wait.js';
+import { BROKERS } from '../support/brokers.js';
+import { useHall, type HallFixture } from '../support/hall-fixture.js';
+
+/** The province operates a terminal remotely: commands on …/cmd, results on …/cmd/result. */
+const halls = useHall(BROKERS[0]!);
+
+async function operator(hall: HallFixture, w: SimWindow) {
+  const topics = terminalTopics(w.terminalId);
+  const client = await mqtt.connectAsync(hall.brokerUrl);
+  const results: CommandResult[] = [];
+  client.on('message', (_t, payload) => results.push(commandResultSchema.parse(JSON.parse(payload.toString()))));
+  await client.subscribeAsync(topics.cmdResult, { qos: 1 });
+  return {
+    send: (command: unknown) => client.publishAsync(topics.cmd, typeof command === 'string' ? command : JSON.stringify(command), { qos: 1 }),
+    result: (id: string | null) => waitUntil(() => results.find((r) => r.id === id), `the result of command ${id}`),
+    close: () => client.endAsync(),
+  };
+}
+
+describe('remote commands', () => {
+  it('status, resend of a range the province lost, and reprint', async () => {
+    const hall = await halls.start();
+    const w = await hall.window({ printer: { print: 'never' } });
+    const op = await operator(hall, w);
+    const ids = [await hall.serve(w, 'C-CMD-1', 0)];
+    await waitUntil(() => w.bridge.desk.current() === undefined, 'the rating');
+    ids.push(await hall.serve(w, 'C-CMD-2', 1));
+    await waitUntil(() => w.bridge.outbox.stats().acked === 2, 'both acknowledged');
+
+    await op.send({ id: 'c1', command: 'status' });
+    expect(await op.result('c1')).toMatchObject({ ok: true, result: { terminal: { id: w.terminalId }, backlog: { acked: 2 } } });
+
+    const before = hall.province.stats.duplicates;
+    await op.send({ id: 'c2', command: 'resend', fromSeq: 1, toSeq: 2 });
+    expect(await op.result('c2')).toEqual({ id: 'c2', ok: true, result: { requeued: 2 } });
+    await hall.province.waitFor(() => hall.province.stats.duplicates === before + 2);
+    await waitUntil(() => w.bridge.outbox.stats().acked === 2 && w.bridge.outbox.stats().pending === 0, 'settled again');
+
+    await op.send({ id: 'c3', command: 'reprint', invitationId: ids[0] });
+    expect(await op.result('c3')).toMatchObject({ ok: true, result: { receiptId: expect.any(String) } });
+    const receipt = await w.printer!.waitForReceipt(undefined, { timeoutMs: 10_000 });
+    expect(receipt.lines().join('')).toContain('C-CMD-1');
+    await op.close();
+  });
+
+  it('answers a bad command with what was wrong, and does nothing', async () => {
+    const hall = await halls.start();
+    const w = await hall.window();
+    const op = await operator(hall, w);
+    await op.send({ id: 'b1', command: 'reboot' });
+    expect(await op.result('b1')).toMatchObject({ ok: false, error: expect.stringMatching(/^invalid command: command: /) });
+    await op.send({ id: 'b2', command: 'resend', fromSeq: 5, toSeq: 2 });
+    expect(await op.result('b2')).toEqual({ id: 'b2', ok: false, error: 'toSeq: must not be below fromSeq' });
+    await op.send({ id: 'b3', command: 'reprint', invitationId: 'x' });
+    expect(await op.result('b3')).toMatchObject({ ok: false, error: expect.stringMatching(/no receipt printer/) });
+    await op.send('not json');
+    expect(await op.result(null)).toMatchObject({ ok: false, error: expect.stringMatching(/not JSON/) });
+    await op.close();
+  });
+});
