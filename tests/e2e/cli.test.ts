@@ -1,21 +1,14 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import jsQRModule from 'jsqr';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { hcp } from '../support/run-hcp.js';
 
 // jsqr is CommonJS typed as an ES module: under NodeNext its function is the default's default.
 const jsQR = jsQRModule.default;
 
-const run = promisify(execFile);
-const hcp = (args: string[]) =>
-  run(process.execPath, ['--import', 'tsx', 'bridge/cli/main.ts', ...args], { timeout: 60_000 }).then(
-    (r) => ({ code: 0, ...r }),
-    (e: { code: number; stdout: string; stderr: string }) => e,
-  );
 
 const dir = mkdtempSync(join(tmpdir(), 'hcp-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

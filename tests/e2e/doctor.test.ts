@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { SerialPort } from 'serialport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerFailure, checkClock, checkSerialPorts, printerResult } from '../../bridge/cli/doctor.js';
@@ -13,6 +11,7 @@ import { PtyLine } from '../../simulator/pty-line.js';
 import { VirtualTerminal } from '../../simulator/virtual-terminal.js';
 import { FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
 import { BridgeProcess, freePort } from '../support/bridge-process.js';
+import { hcp } from '../support/run-hcp.js';
 
 /*
  * `hcp doctor` and `hcp status` as a technician runs them: child processes of the real CLI,
@@ -20,12 +19,6 @@ import { BridgeProcess, freePort } from '../support/bridge-process.js';
  * broker, and (for status) the real bridge.
  */
 
-const run = promisify(execFile);
-const hcp = (args: string[]) =>
-  run(process.execPath, ['--import', 'tsx', 'bridge/cli/main.ts', ...args], { timeout: 60_000 }).then(
-    (r) => ({ code: 0, ...r }),
-    (e: { code: number; stdout: string; stderr: string }) => e,
-  );
 
 const SERIAL = 'DOC-0001';
 const dir = mkdtempSync(join(tmpdir(), 'hcp-doctor-'));

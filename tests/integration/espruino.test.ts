@@ -8,6 +8,7 @@ import { buildEspruino } from '../../firmware/espruino/build.js';
 import { BUTTON_PINS, BUZZER_PIN, LED_PINS, SERIAL1_PINS } from '../../firmware/espruino/config.js';
 import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
 import { deviceMessageSchema, type DeviceMessage } from '../../protocol/serial-messages.js';
+import { ManualTimers } from '../support/manual-timers.js';
 
 type WatchCallback = (event: { state: boolean; time: number }) => void;
 
@@ -16,7 +17,6 @@ type WatchCallback = (event: { state: boolean; time: number }) => void;
  * (clearTimeout of an unknown id throws), with a clock that moves only when the test says so.
  */
 class EspruinoSandbox {
-  time = 0; // ms
   readonly levels: Record<string, boolean> = {};
   readonly pinModes: Record<string, string> = {};
   readonly watches: { pin: string; callback: WatchCallback; options: unknown }[] = [];
@@ -24,8 +24,7 @@ class EspruinoSandbox {
   readonly setups: unknown[][] = [];
   readonly consoles: string[] = [];
   readonly flash: Record<string, unknown> = {};
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
-  private nextTimer = 1;
+  private readonly timers = new ManualTimers();
   private readonly initHandlers: (() => void)[] = [];
   private readonly dataHandlers: Record<string, ((data: string) => void)[]> = { USB: [], Serial1: [] };
 
@@ -50,16 +49,12 @@ class EspruinoSandbox {
       setWatch: (callback: WatchCallback, pin: string, options: unknown) => this.watches.push({ pin, callback, options }),
       pinMode: (pin: string, mode: string) => (this.pinModes[pin] = mode),
       digitalWrite: (pin: string, value: boolean) => (this.levels[pin] = value),
-      getTime: () => this.time / 1000,
+      getTime: () => this.timers.now() / 1000,
       getSerial: () => '33FFD605-41573033-15720843',
-      setTimeout: (fn: () => void, ms: number) => {
-        const id = this.nextTimer++;
-        this.timers.set(id, { at: this.time + ms, fn });
-        return id;
-      },
+      setTimeout: (fn: () => void, ms: number) => this.timers.setTimeout(fn, ms),
       clearTimeout: (id?: number) => {
         if (id === undefined) throw new Error('clearTimeout() with no id would clear every timer');
-        if (!this.timers.delete(id)) throw new Error('Unknown Timeout');
+        if (!this.timers.cancel(id)) throw new Error('Unknown Timeout');
       },
       require: (name: string) => {
         if (name !== 'Storage') throw new Error(`Module ${name} not found`);
@@ -81,16 +76,7 @@ class EspruinoSandbox {
 
   /** Moves the clock, firing due timers in order, then lets promise jobs run. */
   async advance(ms: number): Promise<void> {
-    const end = this.time + ms;
-    for (;;) {
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const entry of this.timers) if (entry[1].at <= end && (!next || entry[1].at < next[1].at)) next = entry;
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.time = next[1].at;
-      next[1].fn();
-    }
-    this.time = end;
+    this.timers.advance(ms);
     await nextTurn();
   }
 
@@ -104,7 +90,7 @@ class EspruinoSandbox {
   edge(button: number, pressed: boolean): void {
     const watch = this.watches.find((w) => w.pin === BUTTON_PINS[button]);
     if (!watch) throw new Error(`no watch on button ${button}`);
-    watch.callback({ state: !pressed, time: this.time / 1000 });
+    watch.callback({ state: !pressed, time: this.timers.now() / 1000 });
   }
 
   async press(button: number): Promise<void> {

@@ -17,7 +17,12 @@ export class ManualTimers implements LinkTimers {
   }
 
   clearTimeout(handle: unknown): void {
-    this.queue.delete(handle as number);
+    this.cancel(handle);
+  }
+
+  /** Cancels a timer; false if it was not pending (already fired, cancelled, or never made). */
+  cancel(handle: unknown): boolean {
+    return this.queue.delete(handle as number);
   }
 
   /** Moves time forward, firing due timers in order (including ones they schedule). */
