@@ -5,6 +5,8 @@
  * It starts on E.on('init'): after uploading, type save() (which runs the init handlers) and the
  * board starts the terminal on every power-up from then on.
  */
+// First, so Map, Set and iteration are in place before any other module body runs.
+import './polyfills.js';
 import type { LinkTimers } from '../../protocol/link.js';
 import { MAX_FRAME_LENGTH } from '../../protocol/frame.js';
 import { BUTTON_COUNT, type ReportJournal, type TerminalHardware } from '../core/hardware.js';
