@@ -1,16 +1,48 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import vm from 'node:vm';
+import { parse } from 'acorn';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildEspruino } from '../../firmware/espruino/build.js';
+import * as esbuild from 'esbuild';
+import { buildEspruino, ESPRUINO_MISSING_GLOBALS, SIZE_BUDGET_BYTES, zodSubset } from '../../firmware/espruino/build.js';
 import { BUTTON_PINS, BUZZER_PIN, LED_PINS, SERIAL1_PINS } from '../../firmware/espruino/config.js';
 import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
+import * as protocol from '../../protocol/serial-messages.js';
 import { deviceMessageSchema, type DeviceMessage } from '../../protocol/serial-messages.js';
 import { ManualTimers } from '../support/manual-timers.js';
 
 type WatchCallback = (event: { state: boolean; time: number }) => void;
+
+/**
+ * What stock Espruino lacks beyond ESPRUINO_MISSING_GLOBALS (https://www.espruino.com/Features),
+ * as `Global.member`: taken out of the sandbox too, so a bundle that leans on them fails here.
+ */
+const ESPRUINO_MISSING_MEMBERS = [
+  'Object.seal',
+  'Object.freeze',
+  'Object.preventExtensions',
+  'Object.isSealed',
+  'Object.isFrozen',
+  'Object.isExtensible',
+  'Object.prototype.propertyIsEnumerable',
+  'Array.prototype.lastIndexOf',
+  'Number.isNaN',
+  'Number.isFinite',
+  'Number.isSafeInteger',
+  'Number.EPSILON',
+  'Math.trunc',
+  'Math.sign',
+];
+
+/** Deletes from a fresh context what Espruino does not have; Espruino's own `global` stays. */
+const STOCK_ESPRUINO = [
+  ...ESPRUINO_MISSING_MEMBERS.map((member) => `delete ${member};`),
+  'var global = this;',
+  ...ESPRUINO_MISSING_GLOBALS.map((name) => `delete this.${name};`),
+].join('\n');
 
 /**
  * A sandbox with the Espruino globals the bundle uses, strict where Espruino is strict
@@ -66,6 +98,7 @@ class EspruinoSandbox {
       },
       console,
     });
+    vm.runInContext(STOCK_ESPRUINO, context);
     vm.runInContext(this.code, context, { filename: 'terminal.js' });
   }
 
@@ -138,6 +171,20 @@ describe('Espruino build in a sandbox', () => {
     board = new EspruinoSandbox(code);
     bridgeSeq = 100;
     board.load();
+  });
+
+  it('is one ES5 script within the size budget', () => {
+    expect(() => parse(code, { ecmaVersion: 5, sourceType: 'script' })).not.toThrow();
+    expect(Buffer.byteLength(code)).toBeLessThanOrEqual(SIZE_BUDGET_BYTES);
+  });
+
+  it('runs where Espruino lacks Map, Set, Symbol and the rest', () => {
+    const context = vm.createContext({});
+    vm.runInContext(STOCK_ESPRUINO, context);
+    for (const name of ESPRUINO_MISSING_GLOBALS) expect(vm.runInContext(`typeof ${name}`, context)).toBe('undefined');
+    expect(vm.runInContext('typeof Math.trunc + typeof Object.freeze', context)).toBe('undefinedundefined');
+    // The bundle brings its own collections (polyfills.ts) and finds its global as Espruino has it.
+    expect(vm.runInContext('typeof global', context)).toBe('object');
   });
 
   it('is one self-contained script that starts only on init', () => {
@@ -226,5 +273,81 @@ describe('Espruino build in a sandbox', () => {
     expect(board.leds()).toEqual([false, false, false, false, false]);
     await fromBridge({ type: 'invite', inv: 'inv-4', timeoutMs: 5000, reasons: 0, reasonTimeoutMs: 15_000 }, 64);
     expect(board.leds()).toEqual([true, true, true, true, true]);
+  });
+});
+
+/** The same protocol/serial-messages.ts, as the device runs it: built with zod-subset.ts in place of zod. */
+async function deviceSchemas(dir: string): Promise<typeof protocol> {
+  const outfile = join(dir, 'serial-messages.mjs');
+  await esbuild.build({ entryPoints: [join(import.meta.dirname, '../../protocol/serial-messages.ts')], bundle: true, format: 'esm', platform: 'neutral', outfile, plugins: [zodSubset], logLevel: 'silent' });
+  return (await import(pathToFileURL(outfile).href)) as typeof protocol;
+}
+
+describe('zod-subset on the serial protocol schemas', () => {
+  const hello = { type: 'hello', seq: 1, proto: 1, boot: '0123456789abcdef' };
+  const invite = { type: 'invite', seq: 2, inv: 'inv-1', timeoutMs: 60_000 };
+  const bridgeFrames: unknown[] = [
+    hello,
+    { ...hello, boot: '0123456' },
+    { ...hello, boot: '0'.repeat(32) },
+    { ...hello, boot: '0'.repeat(33) },
+    { ...hello, boot: '0123456789ABCDEF' },
+    { ...hello, proto: 0 },
+    { ...hello, seq: 2 ** 31 + 1 },
+    { ...hello, seq: 1.5 },
+    { ...hello, extra: 'dropped' },
+    invite,
+    { ...invite, reasons: 3, reasonTimeoutMs: 20_000 },
+    { ...invite, timeoutMs: 999 },
+    { ...invite, timeoutMs: '60000' },
+    { ...invite, inv: '' },
+    { ...invite, inv: 'x'.repeat(65) },
+    { type: 'cancel', seq: 3, inv: 'inv-1' },
+    { type: 'cancel', seq: 3 },
+    { type: 'ack', seq: 4, ack: 9 },
+    { type: 'hb', seq: 5 },
+    { type: 'test', seq: 6, active: true },
+    { type: 'test', seq: 6, active: true, leds: [true, false, true, false, true], beepMs: 100 },
+    { type: 'test', seq: 6, active: true, leds: [true] },
+    { type: 'test', seq: 6, active: 'yes' },
+    { type: 'nope', seq: 7 },
+    { seq: 7 },
+    null,
+    [],
+    'hello',
+    { type: 'hb', seq: Infinity },
+    { type: 'hb', seq: -1 },
+  ];
+  const deviceFrames: unknown[] = [
+    { type: 'rating', seq: 1, inv: 'inv-1', grade: 'satisfied', latencyMs: 1500 },
+    { type: 'rating', seq: 1, inv: 'inv-1', grade: 'satisfied', latencyMs: 1500, reason: 2 },
+    { type: 'rating', seq: 1, inv: 'inv-1', grade: 'satisfied', latencyMs: 1500, reason: null },
+    { type: 'rating', seq: 1, inv: 'inv-1', grade: 'great', latencyMs: 1500 },
+    { type: 'rating', seq: 1, inv: 'inv-1', grade: 'satisfied', latencyMs: -1 },
+    { type: 'stray', seq: 2, grade: 'very_dissatisfied', ref: 'abc-1' },
+    { type: 'stuck', seq: 3, button: 5, heldMs: 5000, ref: 'abc-s1' },
+    { type: 'hello', seq: 0, proto: 1, fw: '0.1.0', serial: 'espruino-1', boot: 'deadbeef' },
+    { type: 'expired', seq: 4, inv: 'inv-1' },
+  ];
+
+  it('accepts, rejects and fills defaults as zod does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hcp-zod-subset-'));
+    try {
+      const device = await deviceSchemas(dir);
+      const cases = [
+        ...bridgeFrames.map((frame) => [protocol.bridgeMessageSchema, device.bridgeMessageSchema, frame] as const),
+        ...deviceFrames.map((frame) => [protocol.deviceMessageSchema, device.deviceMessageSchema, frame] as const),
+      ];
+      for (const [zod, subset, frame] of cases) {
+        const expected = zod.safeParse(frame);
+        const actual = subset.safeParse(frame);
+        expect({ frame, success: actual.success, data: actual.data }).toEqual({ frame, success: expected.success, data: expected.data });
+        if (!expected.success && !actual.success) {
+          expect({ frame, paths: actual.error.issues.map((i) => i.path) }).toEqual({ frame, paths: expected.error.issues.map((i) => i.path) });
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
