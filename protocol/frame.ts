@@ -11,11 +11,40 @@ export type FrameError = 'too_long' | 'not_ascii' | 'no_checksum' | 'checksum' |
 
 export type FrameDecodeResult = { ok: true; value: unknown } | { ok: false; error: FrameError; detail: string };
 
+/*
+ * Plain loops rather than regular expressions here: this file runs on the terminal too, and
+ * Espruino's regex engine has no {n} quantifiers and no \u or \x ranges (espruino/Espruino#1257).
+ */
+
+/** The JSON text with every character above U+007F written as a \uXXXX escape. */
+function asciiJson(message: unknown): string {
+  const json = JSON.stringify(message);
+  let out = '';
+  for (let i = 0; i < json.length; i++) {
+    const code = json.charCodeAt(i);
+    out += code < 0x80 ? json.charAt(i) : '\\u' + ('000' + code.toString(16)).slice(-4);
+  }
+  return out;
+}
+
+function isPrintableAscii(line: string): boolean {
+  for (let i = 0; i < line.length; i++) {
+    const code = line.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e) return false;
+  }
+  return true;
+}
+
+const HEX_DIGITS = '0123456789abcdefABCDEF';
+
+function isHex4(text: string): boolean {
+  if (text.length !== 4) return false;
+  for (let i = 0; i < 4; i++) if (HEX_DIGITS.indexOf(text.charAt(i)) < 0) return false;
+  return true;
+}
+
 export function encodeFrame(message: unknown): string {
-  const json = JSON.stringify(message).replace(
-    /[\u0080-\uffff]/g,
-    (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'),
-  );
+  const json = asciiJson(message);
   const frame = `${json}*${crc16Hex(json)}\n`;
   if (frame.length > MAX_FRAME_LENGTH) {
     throw new RangeError(`frame of ${frame.length} bytes exceeds the ${MAX_FRAME_LENGTH}-byte limit`);
@@ -29,11 +58,11 @@ export function decodeFrame(rawLine: string): FrameDecodeResult {
   if (line.length > MAX_FRAME_LENGTH - 1) {
     return { ok: false, error: 'too_long', detail: `line of ${line.length} characters exceeds ${MAX_FRAME_LENGTH - 1}` };
   }
-  if (/[^\x20-\x7e]/.test(line)) {
+  if (!isPrintableAscii(line)) {
     return { ok: false, error: 'not_ascii', detail: 'line holds control or non-ASCII characters' };
   }
   const star = line.lastIndexOf('*');
-  if (star < 0 || !/^[0-9A-Fa-f]{4}$/.test(line.slice(star + 1))) {
+  if (star < 0 || !isHex4(line.slice(star + 1))) {
     return { ok: false, error: 'no_checksum', detail: 'line does not end in *XXXX' };
   }
   const json = line.slice(0, star);
