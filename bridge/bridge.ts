@@ -11,7 +11,7 @@ import type { Command, CommandResult } from '../protocol/commands.js';
 import { hostTimers, type LinkRejectReason, type LinkTimers } from '../protocol/link.js';
 import { SERIAL_PROTOCOL_VERSION } from '../protocol/serial-messages.js';
 import { osBootId } from './clock.js';
-import type { BridgeConfig } from './config.js';
+import { terminalPort, type BridgeConfig } from './config.js';
 import { DeviceLink, type DeviceInfo, type DeviceLinkStatus, type OpenSerialPort } from './device/device-link.js';
 import { DeskError, InvitationDesk, type OpenInvitation } from './desk/invitation-desk.js';
 import { dailyStats } from './desk/daily-stats.js';
@@ -134,8 +134,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const settings = new Settings(db);
     this.settings = settings;
     this.device = new DeviceLink({
-      path: config.serial.path,
-      baudRate: config.serial.baudRate,
+      ...terminalPort(config),
       openPort: deps.openPort,
       timers: deps.timers ?? hostTimers,
       // Per process, unlike the clock's boot id: a restarted bridge numbers its frames from 1

@@ -7,8 +7,51 @@ import { areaCodeSchema, terminalIdSchema } from '../protocol/records.js';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/topics.js';
 import { printerProfileSchema } from './printer/receipt-layout.js';
 
-/** The bridge's one config file (YAML or JSON). Every field is checked here, before anything starts. */
-export const bridgeConfigSchema = z.strictObject({
+/** An Arduino digital pin. */
+const arduinoPinSchema = z
+  .number()
+  .int('expected an Arduino pin number, e.g. 2 for D2')
+  .min(2, 'D0 and D1 carry the USB serial line to the Arduino: use pins from 2 up')
+  .max(127, 'expected an Arduino pin number, e.g. 2 for D2');
+
+const BUTTON_COUNT = 5;
+
+const boardPinsSchema = z
+  .strictObject({
+    /** Left to right: 非常满意 … 非常不满意, each wired from the pin to ground. */
+    buttons: z.array(arduinoPinSchema).length(BUTTON_COUNT, `expected ${BUTTON_COUNT} button pins, left to right (非常满意 … 非常不满意)`),
+    /** The LED above each button, in the same order. */
+    leds: z.array(arduinoPinSchema).length(BUTTON_COUNT, `expected ${BUTTON_COUNT} LED pins, one above each button, in the same order`),
+    buzzer: arduinoPinSchema.optional(),
+  })
+  .superRefine((pins, ctx) => {
+    const users = new Map<number, string>();
+    const use = (pin: number, who: string, path: (string | number)[]): void => {
+      const first = users.get(pin);
+      if (first) ctx.addIssue({ code: 'custom', path, message: `pin ${pin} is already used by ${first}` });
+      else users.set(pin, who);
+    };
+    pins.buttons.forEach((pin, i) => use(pin, `button ${i + 1}`, ['buttons', i]));
+    pins.leds.forEach((pin, i) => use(pin, `LED ${i + 1}`, ['leds', i]));
+    if (pins.buzzer !== undefined) use(pins.buzzer, 'the buzzer', ['buzzer']);
+  });
+
+const boardSchema = z.strictObject({
+  /** How the bridge reaches the board; Firmata over USB is the one supported (see docs/wiring.md). */
+  io: z
+    .literal('firmata', { error: 'expected "firmata" (an Arduino running StandardFirmata over USB; no Raspberry Pi GPIO plugin is supported, see docs/wiring.md)' })
+    .default('firmata'),
+  path: z.string().min(1, "the Arduino's serial port path is required, e.g. /dev/ttyACM0"),
+  /** StandardFirmata's speed. */
+  baudRate: z.number().int().positive().default(57600),
+  pins: boardPinsSchema,
+  /** Buttons wired to ground with the Arduino's pull-up enabled: pressed reads LOW. */
+  buttonPullup: z.boolean().default(true),
+  /** Where unacknowledged reports survive a restart. Default: terminal-journal.json beside the database. */
+  journalPath: z.string().min(1).optional(),
+});
+
+const bridgeConfigObjectSchema = z.strictObject({
   terminal: z.strictObject({
     id: terminalIdSchema,
     areaCode: areaCodeSchema,
@@ -16,15 +59,29 @@ export const bridgeConfigSchema = z.strictObject({
     hallName: z.string().min(1).max(100).optional(),
     windowNo: z.string().min(1).max(16),
   }),
-  serial: z.strictObject({
-    path: z.string().min(1, 'serial port path is required, e.g. /dev/ttyUSB0'),
-    baudRate: z.number().int().positive().default(115200),
-  }),
+  /** A terminal on a serial line (its own MCU runs the firmware). Give this or board. */
+  serial: z
+    .strictObject({
+      path: z.string().min(1, 'serial port path is required, e.g. /dev/ttyUSB0'),
+      baudRate: z.number().int().positive().default(115200),
+    })
+    .optional(),
+  /** The terminal's buttons, LEDs and buzzer on an Arduino running StandardFirmata; this process runs the firmware. */
+  board: boardSchema.optional(),
   mqtt: z.strictObject({
     url: z.url({ protocol: /^(mqtts?|wss?)$/, error: 'expected a broker URL such as mqtts://host:8883' }),
     username: z.string().optional(),
     password: z.string().optional(),
     clientId: z.string().min(1).max(128).optional(),
+    /** TLS (mqtts://, wss://): PEM files for the CA that signed the broker, and this terminal's client certificate and key. */
+    tls: z
+      .strictObject({
+        ca: z.string().min(1).optional(),
+        cert: z.string().min(1).optional(),
+        key: z.string().min(1).optional(),
+      })
+      .refine((tls) => (tls.cert === undefined) === (tls.key === undefined), 'a client certificate needs its key, and a key its certificate: give both or neither')
+      .optional(),
     topicPrefix: z.string().min(1).default(DEFAULT_TOPIC_PREFIX),
     gradeProfile: gradeCodeProfileNameSchema.default(DEFAULT_GRADE_CODE_PROFILE),
     /** Records published and awaiting the province's acknowledgement at most. */
@@ -117,8 +174,39 @@ export const bridgeConfigSchema = z.strictObject({
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .default({ level: 'info' }),
 });
+
+/**
+ * The bridge's one config file (YAML or JSON). Every field is checked here, before anything starts;
+ * the terminal is reached through exactly one of `serial` and `board`.
+ */
+export const bridgeConfigSchema = bridgeConfigObjectSchema.superRefine((config, ctx) => {
+  if (!config.serial && !config.board) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['serial'],
+      message: 'the terminal connection is required: give serial (a terminal on a serial line) or board (its buttons on an Arduino running StandardFirmata)',
+    });
+  }
+  if (config.serial && config.board) {
+    ctx.addIssue({ code: 'custom', path: ['board'], message: 'give serial or board, not both: a bridge serves one terminal' });
+  }
+  const terminalPath = config.serial?.path ?? config.board?.path;
+  if (config.printer && config.printer.path === terminalPath) {
+    ctx.addIssue({ code: 'custom', path: ['printer', 'path'], message: `${terminalPath} is the terminal's port; the printer needs its own` });
+  }
+});
 export type BridgeConfig = z.infer<typeof bridgeConfigSchema>;
 export type BridgeConfigInput = z.input<typeof bridgeConfigSchema>;
+
+export type BoardConfig = NonNullable<BridgeConfig['board']>;
+
+/** The serial port the bridge reaches its terminal through: the terminal's line, or the Arduino's. */
+export function terminalPort(config: BridgeConfig): { path: string; baudRate: number } {
+  const port = config.serial ?? config.board;
+  // The schema's refinement guarantees one of them.
+  if (!port) throw new Error('config has neither serial nor board');
+  return { path: port.path, baudRate: port.baudRate };
+}
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);

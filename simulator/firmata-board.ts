@@ -17,14 +17,15 @@ import { closeVirtualPort, createVirtualLine, openVirtualPort, virtualSerialBind
  *   SET_DIGITAL_PIN_VALUE (0xF5)             one output pin
  *   ANALOG_MESSAGE (0xE0-0xEF)               PWM duty 0-255 on a PWM pin (johnny-five's Led uses it)
  *   REPORT_DIGITAL (0xD0-0xDF)               per port; enabling it sends the port's inputs at once
- *   SYSTEM_RESET (0xFF)                      pins back to inputs, reporting off
+ *   SYSTEM_RESET (0xFF)                      pins back to their reset modes, reporting off
  * Accepted and ignored: REPORT_ANALOG, SAMPLING_INTERVAL and any other sysex (no analog input,
  * servo, I2C, serial or stepper is emulated).
  * Board to host: the version and firmware name at boot, DIGITAL_MESSAGE when a reported input changes
  * (at once, where the sketch would notice it on its next loop, within a millisecond).
  *
  * Like a real Uno, the board resets when the host opens the port (DTR auto-reset) and announces
- * itself once its bootloader has passed; bytes sent to it meanwhile are lost.
+ * itself once its bootloader has passed; bytes sent to it meanwhile are lost. After a reset the
+ * digital pins are outputs (LOW) and A0-A5 analog inputs, until the host sets their modes.
  */
 
 const REPORT_VERSION = 0xf9;
@@ -214,7 +215,7 @@ export class FirmataBoard {
   /** Test side: an output's level (0/1, or 0-255 on a PWM pin). */
   output(pin: number): number {
     const state = this.pin(pin);
-    if (state.mode !== OUTPUT && state.mode !== PWM) throw new Error(`Firmata board: pin ${pin} is not an output`);
+    if (state.mode !== OUTPUT && state.mode !== PWM) throw new Error(`Firmata board: pin ${pin} is not an output (mode ${state.mode})`);
     return state.value;
   }
 
@@ -241,15 +242,19 @@ export class FirmataBoard {
     },
   };
 
+  /** As StandardFirmata's reset leaves them: analog pins ANALOG, the other digital pins OUTPUT and LOW. */
   private powerOnPins(): void {
     this.pins.length = 0;
-    for (let pin = 0; pin < UNO_PINS.length; pin += 1) this.pins.push({ mode: INPUT, value: 0, pullUp: false });
+    for (const spec of UNO_PINS) {
+      const mode = spec.analogChannel !== NO_ANALOG_CHANNEL ? ANALOG : spec.modes.length ? OUTPUT : INPUT;
+      this.pins.push({ mode, value: 0, pullUp: false });
+    }
     this.reported.clear();
     this.command = [];
     this.sysex = undefined;
   }
 
-  /** Reset: RAM lost, pins back to inputs; the sketch announces itself once the bootloader has passed. */
+  /** Reset: RAM lost, pins back to their reset modes; the sketch announces itself once the bootloader has passed. */
   private reset(): void {
     clearTimeout(this.bootTimer);
     this.powerOnPins();

@@ -8,7 +8,9 @@ import { decodeStatus, isStatusByte, STATUS_REQUEST, type PrinterStatus } from '
 import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
 import { deviceHelloSchema, SERIAL_PROTOCOL_VERSION } from '../../protocol/serial-messages.js';
 import { FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
-import { ConfigError, loadConfigFile, type BridgeConfig } from '../config.js';
+import { ConfigError, loadConfigFile, terminalPort, type BridgeConfig } from '../config.js';
+import { boardTerminalPort, openSystemSerialPort, type BoardTerminalDeps } from '../device/board-terminal.js';
+import { silentLogger } from '../log.js';
 import { storageStatus } from '../store/storage.js';
 import { timedatectlSynced } from '../time/wall-source.js';
 
@@ -93,10 +95,14 @@ export async function checkSerialPorts(config: BridgeConfig, deps: SerialPortsDe
   } catch (err) {
     listError = errorText(err);
   }
-  const wanted: Array<{ name: string; path: string; what: string }> = [{ name: 'terminal port', path: config.serial.path, what: 'terminal' }];
-  if (config.printer) wanted.push({ name: 'printer port', path: config.printer.path, what: 'receipt printer' });
+  const wanted: Array<{ name: string; path: string; what: string; field: string }> = [
+    config.board
+      ? { name: 'terminal port', path: config.board.path, what: "terminal's Arduino", field: 'board.path' }
+      : { name: 'terminal port', path: terminalPort(config).path, what: 'terminal', field: 'serial.path' },
+  ];
+  if (config.printer) wanted.push({ name: 'printer port', path: config.printer.path, what: 'receipt printer', field: 'printer.path' });
   const available = listed?.map((p) => p.path).join(', ') || 'none';
-  return wanted.map(({ name, path, what }) => {
+  return wanted.map(({ name, path, what, field }) => {
     const entry = listed?.find((p) => p.path === path);
     let present = entry !== undefined;
     try {
@@ -111,7 +117,7 @@ export async function checkSerialPorts(config: BridgeConfig, deps: SerialPortsDe
     return fail(name, `${path} (the ${what}) is missing`, [
       `check the ${what}'s USB cable and power, then \`ls -l /dev/ttyUSB* /dev/ttyACM* /dev/serial/by-id/\` to see where it appeared`,
       listError ? `udev cannot list the ports here (${listError}): look in /dev yourself` : `look among the ports udev knows: ${available}`,
-      `set ${what === 'terminal' ? 'serial.path' : 'printer.path'} in the config to that device (a /dev/serial/by-id/ path survives re-plugging)`,
+      `set ${field} in the config to that device (a /dev/serial/by-id/ path survives re-plugging)`,
       'the service user must be in the dialout group: `sudo usermod -aG dialout hcp`',
     ]);
   });
@@ -181,31 +187,27 @@ export interface TerminalHello {
   proto: number;
 }
 
-/**
- * Opens the terminal's port, says hello (the terminal answers with its own: firmware and serial
- * number) and listens for any valid frame (heartbeats come every 2 s) until the timeout.
- */
-export async function checkTerminal(config: BridgeConfig, deps: TerminalProbeDeps): Promise<CheckResult> {
-  const name = 'terminal';
-  const { path, baudRate } = config.serial;
-  const port = await openProbe(name, path, baudRate, deps.openPort, {
-    busy: [
-      'the running bridge knows the terminal: `hcp status`',
-      'or stop it for a full check: `sudo systemctl stop hcp-bridge`, run `hcp doctor` again, then `sudo systemctl start hcp-bridge`',
-    ],
-    other: (err) =>
-      /permission denied|EACCES/i.test(errorText(err))
-        ? ['add the user to the dialout group (`sudo usermod -aG dialout $USER`, then log in again)']
-        : ['see the terminal port line: the port must exist before the terminal can answer'],
-  });
-  if (!('write' in port)) return port;
-  let frames = 0;
-  let garbled = 0;
-  let hello: TerminalHello | undefined;
+const TERMINAL_BUSY_FIXES = [
+  'the running bridge knows the terminal: `hcp status`',
+  'or stop it for a full check: `sudo systemctl stop hcp-bridge`, run `hcp doctor` again, then `sudo systemctl start hcp-bridge`',
+];
+
+const PERMISSION_FIX = 'add the user to the dialout group (`sudo usermod -aG dialout $USER`, then log in again)';
+
+/** What the terminal said within the timeout, after our hello. */
+interface Heard {
+  hello: TerminalHello | undefined;
+  frames: number;
+  garbled: number;
+}
+
+/** Says hello on an open port and listens for the terminal's (or any valid frame) until the timeout; closes the port. */
+async function listenForHello(port: ProbePort, timeoutMs: number, bootId: string | undefined): Promise<Heard> {
+  const heard: Heard = { hello: undefined, frames: 0, garbled: 0 };
   let partial = '';
   try {
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, deps.timeoutMs);
+      const timer = setTimeout(resolve, timeoutMs);
       port.on('error', () => undefined);
       port.on('data', (chunk: Buffer) => {
         const lines = (partial + chunk.toString('latin1')).split('\n');
@@ -214,38 +216,60 @@ export async function checkTerminal(config: BridgeConfig, deps: TerminalProbeDep
           if (line.trim() === '') continue;
           const decoded = decodeFrame(line);
           if (!decoded.ok) {
-            garbled++;
+            heard.garbled++;
             continue;
           }
-          frames++;
+          heard.frames++;
           const parsed = deviceHelloSchema.safeParse(decoded.value);
           if (parsed.success) {
-            hello = { fw: parsed.data.fw, serial: parsed.data.serial, proto: parsed.data.proto };
+            heard.hello = { fw: parsed.data.fw, serial: parsed.data.serial, proto: parsed.data.proto };
             clearTimeout(timer);
             resolve();
           }
         }
       });
-      port.write(encodeFrame({ type: 'hello', seq: 1, proto: SERIAL_PROTOCOL_VERSION, boot: deps.bootId ?? randomBytes(8).toString('hex') }));
+      port.write(encodeFrame({ type: 'hello', seq: 1, proto: SERIAL_PROTOCOL_VERSION, boot: bootId ?? randomBytes(8).toString('hex') }));
     });
   } finally {
     await closePort(port);
   }
-  const seconds = `${Math.round(deps.timeoutMs / 100) / 10} s`;
-  if (hello) {
-    const found = `serial ${hello.serial}, firmware ${hello.fw}, protocol v${hello.proto}`;
-    if (hello.proto !== SERIAL_PROTOCOL_VERSION) {
-      return fail(name, `answers on ${path}: ${found}, but this bridge speaks protocol v${SERIAL_PROTOCOL_VERSION}`, [
-        'update the terminal firmware or the bridge so both speak the same protocol',
-      ]);
-    }
-    if (hello.fw !== FIRMWARE_VERSION) {
-      return warn(name, `answers on ${path}: ${found} (this bridge was built with firmware ${FIRMWARE_VERSION})`, [
-        'consider flashing the matching firmware (`npm run build:espruino`)',
-      ]);
-    }
-    return ok(name, `answers on ${path}: ${found}`);
+  return heard;
+}
+
+/** The verdict on a terminal's hello: `where` says where it answered, e.g. "on /dev/ttyUSB0". */
+function helloResult(name: string, where: string, hello: TerminalHello): CheckResult {
+  const found = `serial ${hello.serial}, firmware ${hello.fw}, protocol v${hello.proto}`;
+  if (hello.proto !== SERIAL_PROTOCOL_VERSION) {
+    return fail(name, `answers ${where}: ${found}, but this bridge speaks protocol v${SERIAL_PROTOCOL_VERSION}`, [
+      'update the terminal firmware or the bridge so both speak the same protocol',
+    ]);
   }
+  if (hello.fw !== FIRMWARE_VERSION) {
+    return warn(name, `answers ${where}: ${found} (this bridge was built with firmware ${FIRMWARE_VERSION})`, [
+      'consider flashing the matching firmware (`npm run build:espruino`)',
+    ]);
+  }
+  return ok(name, `answers ${where}: ${found}`);
+}
+
+/**
+ * Opens the terminal's port, says hello (the terminal answers with its own: firmware and serial
+ * number) and listens for any valid frame (heartbeats come every 2 s) until the timeout.
+ */
+export async function checkTerminal(config: BridgeConfig, deps: TerminalProbeDeps): Promise<CheckResult> {
+  const name = 'terminal';
+  const { path, baudRate } = terminalPort(config);
+  const port = await openProbe(name, path, baudRate, deps.openPort, {
+    busy: TERMINAL_BUSY_FIXES,
+    other: (err) =>
+      /permission denied|EACCES/i.test(errorText(err))
+        ? [PERMISSION_FIX]
+        : ['see the terminal port line: the port must exist before the terminal can answer'],
+  });
+  if (!('write' in port)) return port;
+  const { hello, frames, garbled } = await listenForHello(port, deps.timeoutMs, deps.bootId);
+  const seconds = `${Math.round(deps.timeoutMs / 100) / 10} s`;
+  if (hello) return helloResult(name, `on ${path}`, hello);
   if (frames > 0) {
     return warn(name, `sends valid frames on ${path} (${frames} in ${seconds}) but did not say hello`, [
       'power-cycle the terminal: it says hello on boot',
@@ -261,6 +285,47 @@ export async function checkTerminal(config: BridgeConfig, deps: TerminalProbeDep
     'check the terminal has power and its USB/serial cable is in (it says hello at boot: power-cycle it while this runs)',
     'with a UART cable: TX goes to RX, RX to TX, and the grounds are joined',
     `check the baud rate: serial.baudRate is ${baudRate}`,
+  ]);
+}
+
+export interface BoardProbeDeps {
+  /** Makes the Arduino's serial port, not yet open. */
+  openSerialPort: BoardTerminalDeps['openSerialPort'];
+  timeoutMs: number;
+  bootId?: string;
+}
+
+/**
+ * A terminal on an Arduino (config `board`): starts the terminal as the bridge would (Firmata
+ * handshake, then the core on the board's pins) and reports the sketch on the Arduino and the
+ * core's hello.
+ */
+export async function checkBoardTerminal(config: BridgeConfig, deps: BoardProbeDeps): Promise<CheckResult> {
+  const name = 'terminal';
+  const { path, baudRate } = terminalPort(config);
+  const port = boardTerminalPort(config, { openSerialPort: deps.openSerialPort, logger: silentLogger, firmata: { readyTimeoutMs: deps.timeoutMs } });
+  try {
+    await openPort(port);
+  } catch (err) {
+    const text = errorText(err);
+    if (isBusyError(err)) return warn(name, `${path} is busy: another program (most likely the bridge service) holds it`, TERMINAL_BUSY_FIXES);
+    if (/no Firmata answer/.test(text)) {
+      return fail(name, text, [
+        'upload StandardFirmata to the Arduino (Arduino IDE: File > Examples > Firmata > StandardFirmata; see docs/wiring.md)',
+        `check board.baudRate: it is ${baudRate}, StandardFirmata uses 57600`,
+      ]);
+    }
+    if (/configured wiring/.test(text)) return fail(name, text, ['check board.pins against the wiring (docs/wiring.md)']);
+    return fail(name, `cannot start the terminal on ${path}: ${text}`, [
+      /permission denied|EACCES/i.test(text) ? PERMISSION_FIX : 'see the terminal port line: the Arduino must be plugged in',
+    ]);
+  }
+  const firmware = port.firmware;
+  const board = firmware ? `${firmware.name} ${firmware.version} (Firmata protocol ${firmware.protocol})` : 'Firmata';
+  const { hello } = await listenForHello(port, deps.timeoutMs, deps.bootId);
+  if (hello) return helloResult(name, `on the Arduino at ${path}, running ${board}`, hello);
+  return fail(name, `the Arduino at ${path} runs ${board}, but the terminal core did not say hello`, [
+    'run `hcp doctor` again; if it persists, report it with the bridge log',
   ]);
 }
 
@@ -545,6 +610,8 @@ export interface DoctorDeps {
   loadConfig: (path: string) => BridgeConfig;
   serialPorts: SerialPortsDeps;
   openPort: OpenProbePort;
+  /** For a terminal on an Arduino (config `board`). */
+  openArduinoPort: BoardProbeDeps['openSerialPort'];
   connect: BrokerDeps['connect'];
   ntpSynced: () => Promise<boolean | undefined>;
   database: DatabaseDeps;
@@ -555,6 +622,7 @@ export const defaultDoctorDeps: DoctorDeps = {
   loadConfig: loadConfigFile,
   serialPorts: defaultSerialPortsDeps,
   openPort: openSerialProbe,
+  openArduinoPort: openSystemSerialPort,
   connect: defaultConnect,
   ntpSynced: timedatectlSynced,
   database: defaultDatabaseDeps,
@@ -570,7 +638,9 @@ export async function runDoctor(configPath: string, timeoutMs: number, deps: Doc
   const printerPortPresent = ports[1]?.level === 'ok';
   const [terminal, broker, clock, printer] = await Promise.all([
     terminalPortPresent
-      ? checkTerminal(config, { openPort: deps.openPort, timeoutMs })
+      ? config.board
+        ? checkBoardTerminal(config, { openSerialPort: deps.openArduinoPort, timeoutMs })
+        : checkTerminal(config, { openPort: deps.openPort, timeoutMs })
       : Promise.resolve(fail('terminal', 'not asked: its serial port is missing', ['fix the terminal port first'])),
     checkBroker(config, { connect: deps.connect, timeoutMs }),
     checkClock(deps.ntpSynced),

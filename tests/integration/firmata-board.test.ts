@@ -81,11 +81,22 @@ describe('FirmataBoard (an emulated Arduino Uno with StandardFirmata)', () => {
     await waitUntil(() => board.output(7) === 0, 'the buzzer off');
   });
 
+  it('starts as StandardFirmata resets: digital pins LOW outputs, A0-A5 analog', async () => {
+    const { board } = await connect();
+    expect([board.mode(2), board.output(2), board.mode(13), board.mode(14), board.mode(19)]).toEqual([
+      FIRMATA_MODES.OUTPUT,
+      0,
+      FIRMATA_MODES.OUTPUT,
+      FIRMATA_MODES.ANALOG,
+      FIRMATA_MODES.ANALOG,
+    ]);
+  });
+
   it('sets a single output with SET_DIGITAL_PIN_VALUE and ignores a mode the pin lacks', async () => {
     const { port, board } = await connect();
-    port.write(Buffer.from([0xf4, 13, FIRMATA_MODES.OUTPUT, 0xf5, 13, 1, 0xf4, 8, FIRMATA_MODES.PWM]));
+    port.write(Buffer.from([0xf4, 13, FIRMATA_MODES.INPUT, 0xf4, 13, FIRMATA_MODES.OUTPUT, 0xf5, 13, 1, 0xf4, 8, FIRMATA_MODES.PWM]));
     await waitUntil(() => board.mode(13) === FIRMATA_MODES.OUTPUT && board.output(13) === 1, 'D13 high');
-    expect(board.mode(8)).toBe(FIRMATA_MODES.INPUT);
+    expect(board.mode(8)).toBe(FIRMATA_MODES.OUTPUT);
   });
 
   it('unplugged: the host port closes with a disconnect, cannot be opened, and works again once plugged', async () => {

@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfigFile, parseConfig } from '../../bridge/config.js';
+import { ConfigError, loadConfigFile, parseConfig, terminalPort } from '../../bridge/config.js';
 
 const valid = {
   terminal: { id: 'T-330106-A03', areaCode: '330106', hallCode: 'XH-01', windowNo: 'A03' },
@@ -27,7 +27,7 @@ function problemsOf(input: unknown): string[] {
 describe('bridge config', () => {
   it('fills defaults for what may be left out', () => {
     const config = parseConfig(valid);
-    expect(config.serial.baudRate).toBe(115200);
+    expect(config.serial?.baudRate).toBe(115200);
     expect(config.http).toEqual({ host: '127.0.0.1', port: 8080 });
     expect(config.mqtt.gradeProfile).toBe('provincial-5-high');
     expect(config.invitation.timeoutSeconds).toBe(30);
@@ -50,6 +50,48 @@ describe('bridge config', () => {
     expect(parseConfig({ ...valid, http: { host: '0.0.0.0', token: 'a-long-enough-token' } }).http.token).toBe('a-long-enough-token');
   });
 
+  describe('the terminal: serial or board', () => {
+    const { serial: _serial, ...withoutTerminal } = valid;
+    const board = { path: '/dev/ttyACM0', pins: { buttons: [2, 3, 4, 5, 6], leds: [8, 9, 10, 11, 12], buzzer: 7 } };
+
+    it('takes a board instead of a serial line, with its defaults', () => {
+      const config = parseConfig({ ...withoutTerminal, board });
+      expect(config.serial).toBeUndefined();
+      expect(config.board).toEqual({ io: 'firmata', baudRate: 57600, buttonPullup: true, ...board });
+      expect(terminalPort(config)).toEqual({ path: '/dev/ttyACM0', baudRate: 57600 });
+      expect(terminalPort(parseConfig(valid))).toEqual({ path: '/dev/ttyUSB0', baudRate: 115200 });
+    });
+
+    it('wants exactly one of serial and board', () => {
+      expect(problemsOf(withoutTerminal)).toEqual([
+        'serial: the terminal connection is required: give serial (a terminal on a serial line) or board (its buttons on an Arduino running StandardFirmata)',
+      ]);
+      expect(problemsOf({ ...valid, board })).toEqual(['board: give serial or board, not both: a bridge serves one terminal']);
+    });
+
+    it('wants five distinct buttons and five LEDs, no pin used twice, and not the USB serial pins', () => {
+      const pins = (over: object): unknown => ({ ...withoutTerminal, board: { ...board, pins: { ...board.pins, ...over } } });
+      expect(problemsOf(pins({ buttons: [2, 3, 4, 5] }))).toEqual(['board.pins.buttons: expected 5 button pins, left to right (非常满意 … 非常不满意)']);
+      expect(problemsOf(pins({ leds: [8, 9, 10, 11, 12, 13] }))).toEqual(['board.pins.leds: expected 5 LED pins, one above each button, in the same order']);
+      expect(problemsOf(pins({ buttons: [2, 3, 4, 3, 6] }))).toEqual(['board.pins.buttons.3: pin 3 is already used by button 2']);
+      expect(problemsOf(pins({ leds: [8, 9, 6, 11, 12], buzzer: 8 }))).toEqual([
+        'board.pins.leds.2: pin 6 is already used by button 5',
+        'board.pins.buzzer: pin 8 is already used by LED 1',
+      ]);
+      expect(problemsOf(pins({ buttons: [1, 3, 4, 5, 6] }))).toEqual([
+        'board.pins.buttons.0: D0 and D1 carry the USB serial line to the Arduino: use pins from 2 up',
+      ]);
+      expect(problemsOf({ ...withoutTerminal, board: { ...board, io: 'raspi-io' } })).toEqual([
+        'board.io: expected "firmata" (an Arduino running StandardFirmata over USB; no Raspberry Pi GPIO plugin is supported, see docs/wiring.md)',
+      ]);
+    });
+
+    it('refuses a printer on the terminal port', () => {
+      const printer = { path: '/dev/ttyACM0', evaluationUrl: 'https://hcp.province.example/rate' };
+      expect(problemsOf({ ...withoutTerminal, board, printer })).toEqual(["printer.path: /dev/ttyACM0 is the terminal's port; the printer needs its own"]);
+    });
+  });
+
   it('reports a file that is missing or not YAML, with its path', () => {
     expect(() => loadConfigFile(join(dir, 'none.yaml'))).toThrow(/cannot read config file .*none\.yaml/);
     const bad = join(dir, 'bad.yaml');
@@ -62,8 +104,21 @@ describe('bridge config', () => {
 });
 
 describe('docs/bridge.example.yaml', () => {
+  const example = join(import.meta.dirname, '../../docs/bridge.example.yaml');
+
+  it('offers a valid board alternative to the serial line (commented out)', () => {
+    const text = readFileSync(example, 'utf8')
+      .replace(/^serial:\n(?: {2}.*\n)+/m, '')
+      .replace(/^# (board:\n)((?:# {3}.*\n)+)/m, (_, head: string, body: string) => head + body.replace(/^# /gm, ''));
+    const file = join(dir, 'board.yaml');
+    writeFileSync(file, text);
+    const config = loadConfigFile(file);
+    expect(config.serial).toBeUndefined();
+    expect(config.board).toEqual({ io: 'firmata', path: '/dev/ttyACM0', baudRate: 57600, pins: { buttons: [2, 3, 4, 5, 6], leds: [8, 9, 10, 11, 12], buzzer: 7 }, buttonPullup: true });
+  });
+
   it('is a valid config', () => {
-    const config = loadConfigFile(join(import.meta.dirname, '../../docs/bridge.example.yaml'));
+    const config = loadConfigFile(example);
     expect(config.terminal.areaCode).toBe('330106');
     expect(config.mqtt.gradeProfile).toBe('provincial-5-high');
   });

@@ -1,0 +1,198 @@
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { Duplex } from 'node:stream';
+import { ReadlineParser } from '@serialport/parser-readline';
+import { SerialPort } from 'serialport';
+import { FileJournal } from '../../firmware/adapters/file-journal.js';
+import { checkPins, firmwareOf, openFirmata, type ArduinoPort, type FirmataOptions, type FirmwareInfo } from '../../firmware/adapters/firmata.js';
+import { startJohnnyFiveTerminal, type JohnnyFiveTerminal } from '../../firmware/adapters/johnny-five.js';
+import type { TerminalCoreOptions } from '../../firmware/core/terminal-core.js';
+import type { BoardConfig, BridgeConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import type { OpenSerialPort, SerialPortLike } from '../serial/reconnecting-port.js';
+
+/*
+ * A terminal whose buttons, LEDs and buzzer hang on an Arduino running StandardFirmata, while its
+ * firmware core runs here, in the bridge process. To the bridge it is one more serial port: opening
+ * it opens the Arduino, waits for Firmata, and boots the terminal core on it (a new boot each time:
+ * the journal replays what was never acknowledged); the frames cross an in-memory line exactly as
+ * they would cross a cable. When the Arduino's USB cable is pulled, the port closes and the
+ * bridge's ReconnectingPort reopens it (a new boot) once the cable is back.
+ */
+
+/** The Arduino's serial port as serialport 13 makes it: `new SerialPort({ path, baudRate, autoOpen: false })`. */
+export interface ArduinoSerialPort extends ArduinoPort {
+  close(callback?: (err: Error | null) => void): void;
+  /** Calls back once every write has left for the device. */
+  drain(callback?: (err: Error | null) => void): void;
+}
+
+export interface BoardTerminalDeps {
+  /** Makes a serial port, not yet open: the Arduino's, and (through boardTerminalOpener) any other, e.g. the printer's. */
+  openSerialPort: (path: string, baudRate: number) => ArduinoSerialPort & SerialPortLike;
+  logger: Logger;
+  firmata?: FirmataOptions;
+  /** Core settings beyond the device serial and the boot id (debounce, link timing). */
+  core?: Omit<TerminalCoreOptions, 'serial' | 'bootId'>;
+}
+
+/** The real thing, for openSerialPort: a system serial port (the Arduino's is /dev/ttyACM0 or /dev/ttyUSB0). */
+export const openSystemSerialPort: BoardTerminalDeps['openSerialPort'] = (path, baudRate) =>
+  new SerialPort({ path, baudRate, autoOpen: false }) as SerialPort & SerialPortLike;
+
+/** The board section, and what it leaves to defaults elsewhere in the config. */
+interface BoardSettings {
+  board: BoardConfig;
+  journalPath: string;
+  /** The device serial number the terminal reports in hello. */
+  serial: string;
+}
+
+function boardSettings(config: BridgeConfig): BoardSettings {
+  const { board } = config;
+  if (!board) throw new Error('this config has no board section');
+  return {
+    board,
+    journalPath: board.journalPath ?? join(dirname(config.database.path), 'terminal-journal.json'),
+    // The Arduino has no serial number of its own that Firmata reports; the terminal is this window's.
+    serial: config.terminal.id,
+  };
+}
+
+/**
+ * The bridge's port opener for a config with a board: the board's path opens the terminal run
+ * here; any other path (the printer's) opens as a plain serial port.
+ */
+export function boardTerminalOpener(config: BridgeConfig, deps: BoardTerminalDeps): OpenSerialPort {
+  const settings = boardSettings(config);
+  return (path, baudRate) => (path === settings.board.path ? new BoardTerminalPort(settings, deps) : deps.openSerialPort(path, baudRate));
+}
+
+/** The terminal on the config's board, as a port that is not yet open (for `hcp doctor`). */
+export function boardTerminalPort(config: BridgeConfig, deps: BoardTerminalDeps): BoardTerminalPort {
+  return new BoardTerminalPort(boardSettings(config), deps);
+}
+
+/** One boot of the board terminal, shaped like a serial port to it. */
+export class BoardTerminalPort extends Duplex implements SerialPortLike {
+  private opened = false;
+  private arduino: ArduinoSerialPort | undefined;
+  private terminal: JohnnyFiveTerminal | undefined;
+  private lineHandler: (line: string) => void = () => undefined;
+  /** What the bridge writes, cut into lines as the terminal's serial reader would. */
+  private readonly lines = new ReadlineParser({ delimiter: '\n', encoding: 'latin1' });
+  private board: FirmwareInfo | undefined;
+
+  constructor(
+    private readonly settings: BoardSettings,
+    private readonly deps: BoardTerminalDeps,
+  ) {
+    // The port's life is told by open() and 'close', as serialport's is; the stream never ends.
+    super({ autoDestroy: false, emitClose: false });
+    this.lines.on('data', (line: string) => this.lineHandler(line));
+  }
+
+  get isOpen(): boolean {
+    return this.opened;
+  }
+
+  /** The sketch on the Arduino, known once open. */
+  get firmware(): FirmwareInfo | undefined {
+    return this.board;
+  }
+
+  /** The running core, while open. */
+  get core(): JohnnyFiveTerminal['core'] | undefined {
+    return this.terminal?.core;
+  }
+
+  open(callback?: (err: Error | null) => void): void {
+    this.start().then(
+      () => {
+        this.opened = true;
+        this.emit('open');
+        callback?.(null);
+      },
+      (err: Error) => (callback ? callback(err) : this.emit('error', err)),
+    );
+  }
+
+  close(callback?: (err: Error | null) => void): void {
+    if (!this.opened) {
+      callback?.(new Error('Port is not open'));
+      return;
+    }
+    this.opened = false;
+    this.terminal?.stop(); // LEDs and buzzer off: let those writes reach the board before closing
+    this.terminal = undefined;
+    const arduino = this.arduino;
+    this.arduino = undefined;
+    const closed = (): void => {
+      this.emit('close');
+      callback?.(null);
+    };
+    if (!arduino?.isOpen) return closed();
+    arduino.drain(() => (arduino.isOpen ? arduino.close(() => closed()) : closed()));
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    if (this.opened) this.lines.write(chunk); // else the cable is out: the bytes are lost
+    callback();
+  }
+
+  override _read(): void {
+    // Frames are pushed as the terminal writes them.
+  }
+
+  private async start(): Promise<void> {
+    const { board, journalPath, serial } = this.settings;
+    const { logger } = this.deps;
+    const arduino = this.deps.openSerialPort(board.path, board.baudRate);
+    this.arduino = arduino;
+    let gone = false;
+    arduino.on('error', (err) => {
+      if (this.opened) logger.warn({ err: err.message, port: board.path }, 'Arduino serial error');
+    });
+    arduino.on('close', () => {
+      gone = true;
+      this.lost();
+    });
+    try {
+      const io = await openFirmata(arduino, board.path, this.deps.firmata);
+      checkPins(io, board.pins);
+      const terminal = await startJohnnyFiveTerminal({
+        io,
+        pins: board.pins,
+        buttonPullup: board.buttonPullup,
+        transport: {
+          write: (frame) => void this.push(frame, 'latin1'),
+          onLine: (handler) => (this.lineHandler = handler),
+        },
+        core: { ...this.deps.core, serial, bootId: randomBytes(8).toString('hex') },
+        journal: new FileJournal(journalPath),
+      });
+      if (gone) {
+        terminal.stop();
+        throw new Error(`${board.path} closed while the terminal was starting`);
+      }
+      this.terminal = terminal;
+      this.board = firmwareOf(io);
+      logger.info({ port: board.path, firmware: this.board }, 'terminal started on the Arduino');
+    } catch (err) {
+      this.arduino = undefined;
+      if (arduino.isOpen) await new Promise<void>((resolve) => arduino.close(() => resolve()));
+      throw err;
+    }
+  }
+
+  /** The Arduino's port closed under us (cable pulled): this boot of the terminal is over. */
+  private lost(): void {
+    if (!this.opened) return;
+    this.opened = false;
+    this.terminal?.stop();
+    this.terminal = undefined;
+    this.arduino = undefined;
+    this.deps.logger.warn({ port: this.settings.board.path }, 'the Arduino went away; the terminal stopped');
+    this.emit('close');
+  }
+}

@@ -1,0 +1,217 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SerialPortStream } from '@serialport/stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Bridge } from '../../bridge/bridge.js';
+import { defaultDoctorDeps, runDoctor, type DoctorDeps } from '../../bridge/cli/doctor.js';
+import { parseConfig, type BridgeConfig, type BridgeConfigInput } from '../../bridge/config.js';
+import { boardTerminalOpener, type BoardTerminalDeps } from '../../bridge/device/board-terminal.js';
+import { silentLogger } from '../../bridge/log.js';
+import { DEFAULT_DEBOUNCE_MS, FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
+import { FirmataBoard } from '../../simulator/firmata-board.js';
+import { ProvinceEmulator } from '../../simulator/province.js';
+import { createVirtualLine, virtualSerialBinding } from '../../simulator/virtual-serial-line.js';
+import { waitUntil } from '../../simulator/wait.js';
+import { BROKERS, type TestBroker } from '../support/brokers.js';
+
+/*
+ * The bridge running the terminal itself, on an Arduino with StandardFirmata (emulated, at the far
+ * end of a virtual USB cable), as `hcp run` does with a `board` config: the real bridge, the real
+ * firmata.js and johnny-five, the firmware core, an embedded broker and the province emulator.
+ */
+
+/** johnny-five's Button reports an edge this long after the pin settles. */
+const JOHNNY_FIVE_DEBOUNCE_MS = 7;
+const PINS = { buttons: [2, 3, 4, 5, 6], leds: [8, 9, 10, 11, 12], buzzer: 7 };
+const service = { itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo: 'C-2026-000777' };
+const embedded = BROKERS.find((b) => b.name === 'embedded');
+
+let broker: TestBroker;
+let province: ProvinceEmulator;
+let dir: string;
+let count = 0;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(async () => {
+  if (!embedded) throw new Error('no embedded broker kind');
+  broker = await embedded.start();
+  province = await ProvinceEmulator.start({ url: broker.url });
+  dir = mkdtempSync(join(tmpdir(), 'hcp-board-'));
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+afterAll(async () => {
+  await province.stop();
+  await broker.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function plugBoard(): Promise<FirmataBoard> {
+  count += 1;
+  const board = await FirmataBoard.start({ name: `board-e2e-${process.pid}-${count}` });
+  cleanups.push(() => board.unplug());
+  return board;
+}
+
+function boardConfig(board: FirmataBoard): BridgeConfigInput {
+  return {
+    terminal: { id: `BRD-${process.pid}-${count}`, areaCode: '330106', hallCode: '330106-ZWFW-01', windowNo: `B${count}` },
+    board: { path: board.hostPath, pins: PINS },
+    mqtt: { url: broker.url },
+    database: { path: join(dir, `board-${count}.db`) },
+    clock: { trust: 'system' },
+    invitation: { flags: { minPressMs: 0 } },
+    http: { port: 0 },
+    log: { level: 'silent' },
+  };
+}
+
+const arduinoPorts = (board: FirmataBoard): BoardTerminalDeps['openSerialPort'] => (path, baudRate) =>
+  board.openHostPort(path, baudRate) as ReturnType<BoardTerminalDeps['openSerialPort']>;
+
+async function startBridge(board: FirmataBoard): Promise<Bridge> {
+  const config = parseConfig(boardConfig(board));
+  const bridge = await Bridge.start(config, { openPort: boardTerminalOpener(config, { openSerialPort: arduinoPorts(board), logger: silentLogger }) });
+  cleanups.push(() => bridge.stop());
+  await helloFrom(bridge, board);
+  return bridge;
+}
+
+/**
+ * Resolves once the bridge has the terminal's hello (from a boot other than `after`) and its
+ * buttons can be pressed: johnny-five hands each button's first pulled-up reading to the core as
+ * an up edge, and the core takes a press only after its debounce time of quiet (a time rule, so
+ * a wait of that time).
+ */
+async function helloFrom(bridge: Bridge, board: FirmataBoard, after?: string): Promise<void> {
+  await waitUntil(() => {
+    const { alive, device } = bridge.status().device;
+    return alive && device && device.boot !== after;
+  }, 'the terminal on the Arduino to say hello');
+  await waitUntil(() => PINS.buttons.every((pin) => board.pullUp(pin)), 'the pull-up on every button');
+  await new Promise((resolve) => setTimeout(resolve, JOHNNY_FIVE_DEBOUNCE_MS + DEFAULT_DEBOUNCE_MS + 20));
+}
+
+async function api(bridge: Bridge, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: { id?: string } }> {
+  const res = await fetch(`${bridge.httpUrl}${path}`, {
+    method,
+    ...(body !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json()) as { id?: string } };
+}
+
+/** The LEDs as the Arduino drives them, left to right. */
+function leds(board: FirmataBoard): boolean[] {
+  return PINS.leds.map((pin) => board.output(pin) > 0);
+}
+
+const only = (button: number): boolean[] => PINS.leds.map((_, i) => i === button);
+
+/** Invites for a case, waits for the LEDs, presses `button` until the terminal takes it, and lets go. */
+async function inviteAndPress(bridge: Bridge, board: FirmataBoard, button: number, caseNo: string): Promise<string> {
+  const invited = await api(bridge, 'POST', '/api/v1/invitations', { services: [{ ...service, caseNo }] });
+  expect(invited.status).toBe(201);
+  await waitUntil(() => leds(board).every(Boolean), 'every LED lit for the invitation');
+  const pin = PINS.buttons[button] as number;
+  board.press(pin);
+  // The chosen grade alone stays lit: the terminal has the press.
+  await waitUntil(() => leds(board).join() === only(button).join(), `only LED ${button} lit`);
+  board.release(pin);
+  if (!invited.body.id) throw new Error('the invitation has no id');
+  return invited.body.id;
+}
+
+describe('a terminal on an Arduino running StandardFirmata, run by the bridge', () => {
+  it('takes a rating from a button on the Arduino to the province, once, and lights its LED', async () => {
+    const board = await plugBoard();
+    const bridge = await startBridge(board);
+    expect(bridge.status().device.device).toMatchObject({ fw: FIRMWARE_VERSION, serial: bridge.config.terminal.id });
+    expect((await api(bridge, 'POST', '/api/v1/staff/sign-in', { staffId: 'S2001' })).status).toBe(200);
+
+    const id = await inviteAndPress(bridge, board, 3, 'C-1');
+
+    const record = await province.waitFor(() => province.recordsOf(bridge.config.terminal.id).find((r) => r.id === id));
+    expect(record).toMatchObject({ kind: 'invitation', outcome: 'rated', staffId: 'S2001', rating: { grade: 'dissatisfied', gradeCode: 2 } });
+    await waitUntil(() => bridge.outbox.stats().acked === 1, 'the province ack');
+    expect(province.recordsOf(bridge.config.terminal.id)).toHaveLength(1);
+  });
+
+  it('comes back after the USB cable is pulled and plugged in again (a new boot), and rates again', async () => {
+    const board = await plugBoard();
+    const bridge = await startBridge(board);
+    const terminalId = bridge.config.terminal.id;
+    await api(bridge, 'POST', '/api/v1/staff/sign-in', { staffId: 'S2002' });
+    const first = await inviteAndPress(bridge, board, 0, 'C-2');
+    await province.waitFor(() => province.recordsOf(terminalId).find((r) => r.id === first));
+    const boot = bridge.status().device.device?.boot;
+
+    await board.unplug();
+    await waitUntil(() => !bridge.status().device.portOpen, 'the bridge to see the terminal port close');
+    await board.plug();
+    await helloFrom(bridge, board, boot);
+
+    const second = await inviteAndPress(bridge, board, 1, 'C-3');
+    const record = await province.waitFor(() => province.recordsOf(terminalId).find((r) => r.id === second));
+    expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'satisfied' } });
+    await waitUntil(() => bridge.outbox.stats().acked === 2, 'both acks');
+    expect(province.recordsOf(terminalId).map((r) => r.id).sort()).toEqual([first, second].sort());
+  });
+
+  it('sends what a previous boot journaled and never had acknowledged (journal beside the database)', async () => {
+    const board = await plugBoard();
+    // A stray press the terminal reported just before the bridge went down, unacknowledged.
+    writeFileSync(join(dir, 'terminal-journal.json'), JSON.stringify([JSON.stringify({ type: 'stray', grade: 'very_satisfied', ref: 'prev-boot-1' })]));
+    cleanups.push(async () => rmSync(join(dir, 'terminal-journal.json'), { force: true }));
+    const bridge = await startBridge(board);
+    const event = await province.waitFor(() => province.recordsOf(bridge.config.terminal.id).find((r) => r.kind === 'event'));
+    expect(event).toMatchObject({ kind: 'event', type: 'stray_press', detail: { grade: 'very_satisfied' } });
+    await waitUntil(() => bridge.outbox.stats().acked === 1, 'the ack');
+    await bridge.stop();
+    cleanups.pop();
+    // The bridge acknowledged it: the next boot has nothing left to send.
+    const bridge2 = await startBridge(board);
+    expect(bridge2.status().backlog.pending).toBe(0);
+    expect(province.recordsOf(bridge.config.terminal.id)).toHaveLength(1);
+  });
+});
+
+describe('hcp doctor with a board', () => {
+  function doctorDeps(openArduinoPort: DoctorDeps['openArduinoPort'], path: string): DoctorDeps {
+    return {
+      ...defaultDoctorDeps,
+      loadConfig: () => config,
+      serialPorts: { list: async () => [], exists: (p) => p === path },
+      openArduinoPort,
+      ntpSynced: async () => true,
+    };
+  }
+  let config: BridgeConfig;
+
+  it('reports the sketch on the Arduino and the terminal core hello', async () => {
+    const board = await plugBoard();
+    config = parseConfig(boardConfig(board));
+    const results = await runDoctor('board.yaml', 3000, doctorDeps(arduinoPorts(board), board.hostPath));
+    const terminal = results.find((r) => r.name === 'terminal');
+    expect(terminal).toMatchObject({ level: 'ok' });
+    expect(terminal?.message).toBe(
+      `answers on the Arduino at ${board.hostPath}, running StandardFirmata.ino 2.5 (Firmata protocol 2.6): serial ${config.terminal.id}, firmware ${FIRMWARE_VERSION}, protocol v1`,
+    );
+    expect(results.find((r) => r.name === 'broker')?.level).toBe('ok');
+  });
+
+  it('says to upload StandardFirmata when the Arduino does not answer Firmata', async () => {
+    count += 1;
+    const line = createVirtualLine(`board-silent-${process.pid}-${count}`);
+    config = parseConfig({ ...boardConfig({ hostPath: line.bridgePath } as FirmataBoard) });
+    const silent: DoctorDeps['openArduinoPort'] = (path, baudRate) =>
+      new SerialPortStream({ binding: virtualSerialBinding, path, baudRate, autoOpen: false }) as ReturnType<DoctorDeps['openArduinoPort']>;
+    const results = await runDoctor('board.yaml', 500, doctorDeps(silent, line.bridgePath));
+    const terminal = results.find((r) => r.name === 'terminal');
+    expect(terminal).toMatchObject({ level: 'fail', message: `no Firmata answer on ${line.bridgePath} within 0.5 s: is StandardFirmata uploaded to the Arduino, at 57600 baud?` });
+    expect(terminal?.fix?.[0]).toMatch(/StandardFirmata/);
+  });
+});
