@@ -6,7 +6,6 @@ import { SerialPort } from 'serialport';
 import { FileJournal } from '../../firmware/adapters/file-journal.js';
 import { checkPins, firmwareOf, openFirmata, type ArduinoPort, type FirmataOptions, type FirmwareInfo } from '../../firmware/adapters/firmata.js';
 import { startJohnnyFiveTerminal, type JohnnyFiveTerminal } from '../../firmware/adapters/johnny-five.js';
-import type { TerminalCoreOptions } from '../../firmware/core/terminal-core.js';
 import type { BoardConfig, BridgeConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { OpenSerialPort, SerialPortLike } from '../serial/reconnecting-port.js';
@@ -32,8 +31,6 @@ export interface BoardTerminalDeps {
   openSerialPort: (path: string, baudRate: number) => ArduinoSerialPort & SerialPortLike;
   logger: Logger;
   firmata?: FirmataOptions;
-  /** Core settings beyond the device serial and the boot id (debounce, link timing). */
-  core?: Omit<TerminalCoreOptions, 'serial' | 'bootId'>;
 }
 
 /** The real thing, for openSerialPort: a system serial port (the Arduino's is /dev/ttyACM0 or /dev/ttyUSB0). */
@@ -101,11 +98,6 @@ export class BoardTerminalPort extends Duplex implements SerialPortLike {
     return this.board;
   }
 
-  /** The running core, while open. */
-  get core(): JohnnyFiveTerminal['core'] | undefined {
-    return this.terminal?.core;
-  }
-
   open(callback?: (err: Error | null) => void): void {
     this.start().then(
       () => {
@@ -168,7 +160,7 @@ export class BoardTerminalPort extends Duplex implements SerialPortLike {
           write: (frame) => void this.push(frame, 'latin1'),
           onLine: (handler) => (this.lineHandler = handler),
         },
-        core: { ...this.deps.core, serial, bootId: randomBytes(8).toString('hex') },
+        core: { serial, bootId: randomBytes(8).toString('hex') },
         journal: new FileJournal(journalPath),
       });
       if (gone) {
