@@ -138,6 +138,12 @@ describe('a terminal on an Arduino running StandardFirmata, run by the bridge', 
     expect(record).toMatchObject({ kind: 'invitation', outcome: 'rated', staffId: 'S2001', rating: { grade: 'dissatisfied', gradeCode: 2 } });
     await waitUntil(() => bridge.outbox.stats().acked === 1, 'the province ack');
     expect(province.recordsOf(bridge.config.terminal.id)).toHaveLength(1);
+
+    // Stopping the bridge stops the terminal, and its last words (LEDs off) reach the board.
+    expect(leds(board)).toEqual(only(3));
+    await bridge.stop();
+    cleanups.pop();
+    await waitUntil(() => leds(board).every((lit) => !lit), 'the LEDs off once the bridge has stopped');
   });
 
   it('comes back after the USB cable is pulled and plugged in again (a new boot), and rates again', async () => {
