@@ -94,13 +94,12 @@ type BindingPort = Awaited<ReturnType<BindingInterface['open']>>;
 export interface FirmataBoardOptions {
   /** Names the virtual line (unique per process). */
   name: string;
-  /** Default 'StandardFirmata.ino', as the sketch reports itself. */
-  firmwareName?: string;
-  /** Default 2.5 (StandardFirmata 2.5.x). */
-  firmwareVersion?: { major: number; minor: number };
-  /** From reset to the sketch's announcement. Default 20 ms; a real Uno's bootloader takes about 1.5 s. */
-  bootMs?: number;
 }
+
+/** The sketch as it reports itself: StandardFirmata 2.5.x. */
+const FIRMWARE = { name: 'StandardFirmata.ino', major: 2, minor: 5 } as const;
+/** From reset to the sketch's announcement; a real Uno's bootloader takes about 1.5 s. */
+const BOOT_MS = 20;
 
 interface PinState {
   mode: FirmataMode;
@@ -118,9 +117,8 @@ interface HostSession {
 export class FirmataBoard {
   /** Where the host opens the board (its /dev/ttyACM0), through openHostPort(). */
   readonly hostPath: string;
-  readonly firmware: { name: string; major: number; minor: number };
+  readonly firmware = FIRMWARE;
   private readonly devicePath: string;
-  private readonly bootMs: number;
   private readonly pins: PinState[] = [];
   /** Per port, the input bits last reported; undefined while the port is not reported. */
   private readonly reported = new Map<number, number>();
@@ -138,9 +136,6 @@ export class FirmataBoard {
     const line = createVirtualLine(options.name);
     this.hostPath = line.bridgePath;
     this.devicePath = line.devicePath;
-    const version = options.firmwareVersion ?? { major: 2, minor: 5 };
-    this.firmware = { name: options.firmwareName ?? 'StandardFirmata.ino', ...version };
-    this.bootMs = options.bootMs ?? 20;
     this.powerOnPins();
   }
 
@@ -264,7 +259,7 @@ export class FirmataBoard {
       this.bootCount += 1;
       this.sendVersion();
       this.sendFirmware();
-    }, this.bootMs);
+    }, BOOT_MS);
   }
 
   private receive(byte: number): void {
