@@ -97,7 +97,7 @@ export async function checkSerialPorts(config: BridgeConfig, deps: SerialPortsDe
   }
   const wanted: Array<{ name: string; path: string; what: string; field: string }> = [
     config.board
-      ? { name: 'terminal port', path: config.board.path, what: "terminal's Arduino", field: 'board.path' }
+      ? { name: 'terminal port', path: config.board.path, what: 'Arduino', field: 'board.path' }
       : { name: 'terminal port', path: terminalPort(config).path, what: 'terminal', field: 'serial.path' },
   ];
   if (config.printer) wanted.push({ name: 'printer port', path: config.printer.path, what: 'receipt printer', field: 'printer.path' });
