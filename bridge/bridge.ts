@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
 import { EventEmitter, once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +10,8 @@ import type { Command, CommandResult } from '../protocol/commands.js';
 import { hostTimers, type LinkRejectReason, type LinkTimers } from '../protocol/link.js';
 import { SERIAL_PROTOCOL_VERSION } from '../protocol/serial-messages.js';
 import { osBootId } from './clock.js';
-import { terminalPort, type BridgeConfig } from './config.js';
+import { ConfigError, terminalPort, type BridgeConfig } from './config.js';
+import { updateConfigFile } from './config-file.js';
 import { DeviceLink, type DeviceInfo, type DeviceLinkStatus, type OpenSerialPort } from './device/device-link.js';
 import { DeskError, InvitationDesk, type OpenInvitation } from './desk/invitation-desk.js';
 import { dailyStats } from './desk/daily-stats.js';
@@ -23,13 +23,16 @@ import { Outbox, type OutboxCounts, type QuarantinedEntry } from './store/outbox
 import { Settings } from './store/settings.js';
 import { storageStatus, type StorageStatus } from './store/storage.js';
 import type { StoredEvent, StoredInvitation } from './store/stored-record.js';
+import { nextEvent } from './selftest/next-event.js';
+import { runSelftest, type SelftestIO, type SelftestParts, type SelftestReport, type SelftestTimeouts, type StepResult } from './selftest/selftest.js';
 import { TimeKeeper } from './time/time-keeper.js';
 import { systemWall, type WallSource } from './time/wall-source.js';
 import { Uplink, type UplinkStatus } from './uplink/uplink.js';
+import { readTlsFiles } from './uplink/tls-files.js';
 import { PrinterLink, type PrinterCondition } from './printer/printer-link.js';
 import { ReceiptQueue } from './printer/receipt-queue.js';
 import { ReceiptService, type ReceiptStatus } from './printer/receipt-service.js';
-import { loadOrCreateSigningKey, publicKeyText } from './printer/receipt-token.js';
+import { loadOrCreateSigningKey, publicKeyText, terminalKeyFile } from './printer/receipt-token.js';
 
 export const BRIDGE_VERSION = '0.1.0';
 
@@ -57,6 +60,8 @@ export interface BridgeDeps {
   logger?: Logger;
   /** Serial link timing; defaults suit a real line. */
   linkTiming?: { resendMs?: number; maxResendMs?: number; heartbeatMs?: number };
+  /** The config file the bridge was started from: the province's `update-config` edits it. */
+  configFile?: string;
 }
 
 export type Alarm =
@@ -96,6 +101,8 @@ export type BridgeEvents = {
   device: [DeviceInfo];
   frameRejected: [LinkRejectReason, string];
   broker: ['connected' | 'disconnected'];
+  /** The config file changed (update-config): whoever started the bridge restarts it. */
+  restartRequested: [string];
 };
 
 /** One window's bridge: serial link to the terminal, invitation desk, outbox, uplink, HTTP API. */
@@ -113,6 +120,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private readonly httpRejected: Record<string, number> = {};
   private readonly settings: Settings;
   private readonly housekeeping: NodeJS.Timeout[] = [];
+  private selftestRunning = false;
+  private readonly newId: () => string;
+  private readonly configFile: string | undefined;
   private readonly versions = {
     bridge: BRIDGE_VERSION,
     protocol: String(SERIAL_PROTOCOL_VERSION),
@@ -129,6 +139,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.clock = clock;
     const logger = deps.logger ?? silentLogger;
     this.logger = logger;
+    this.newId = deps.newId ?? (() => uuidv7());
+    this.configFile = deps.configFile;
     const { terminal, mqtt } = config;
     this.outbox = new Outbox(db, clock);
     const settings = new Settings(db);
@@ -151,7 +163,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       transaction: (fn) => db.transaction(fn)(),
       settings,
       clock,
-      newId: deps.newId ?? (() => uuidv7()),
+      newId: this.newId,
       logger,
       timeoutMs: config.invitation.timeoutSeconds * 1000,
       graceMs: config.invitation.deviceGraceSeconds * 1000,
@@ -163,6 +175,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       },
       deviceReady: () => this.device.status().alive,
       storageFull: () => this.storage().full,
+      selfTesting: () => this.selftestRunning,
       sendInvite: (inv, timeoutMs, reasons, reasonTimeoutMs) => this.device.send({ type: 'invite', inv, timeoutMs, reasons, reasonTimeoutMs }),
       reasonCatalog: () => this.reasonCatalog(),
       reasonTimeoutMs: config.invitation.reasonTimeoutSeconds * 1000,
@@ -172,6 +185,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       url: mqtt.url,
       username: mqtt.username,
       password: mqtt.password,
+      tls: readTlsFiles(mqtt.tls),
       clientId: mqtt.clientId ?? `hcp-${terminal.id}`,
       terminalId: terminal.id,
       topicPrefix: mqtt.topicPrefix,
@@ -192,7 +206,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     });
     if (config.printer) {
       const printer = config.printer;
-      const keyFile = printer.keyFile ?? join(dirname(config.database.path), 'terminal-key.pem');
+      const keyFile = terminalKeyFile(config);
       const key = loadOrCreateSigningKey(keyFile);
       this.publicKey = publicKeyText(key.publicKey);
       if (key.created) logger.info({ keyFile, publicKey: this.publicKey }, 'made the terminal signing key; register its public key with the province');
@@ -212,7 +226,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         signingKey: key.privateKey,
         hallName: terminal.hallName ?? terminal.hallCode,
         clock,
-        newId: deps.newId ?? (() => uuidv7()),
+        newId: this.newId,
         logger,
         pollMs: printer.pollSeconds * 1000,
       });
@@ -245,7 +259,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     });
     this.device.on('reject', (reason, detail) => this.emit('frameRejected', reason, detail));
     this.uplink.on('acked', (ack) => this.emit('acked', ack));
-    this.uplink.on('command', (command) => this.uplink.answer(this.carryOut(command)));
+    this.uplink.on('command', (command) => void this.carryOut(command).then((result) => this.uplink.answer(result)));
     this.uplink.on('config', (province) => {
       if (!province.reasonCatalog) return;
       // Stored as the province sent it: the catalogue is never edited locally.
@@ -353,7 +367,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   }
 
   /** Carries out a command from the province (see protocol/commands.ts). */
-  private carryOut(command: Command | { invalid: string; id: string | null }): CommandResult {
+  private async carryOut(command: Command | { invalid: string; id: string | null }): Promise<CommandResult> {
     if ('invalid' in command) return { id: command.id, ok: false, error: `invalid command: ${command.invalid}` };
     this.logger.info({ command }, 'command from the province');
     try {
@@ -368,10 +382,71 @@ export class Bridge extends EventEmitter<BridgeEvents> {
           this.uplink.rewind();
           return { id: command.id, ok: true, result: { requeued } };
         }
+        case 'selftest': {
+          // Nobody at the counter: the steps that need a person are reported skipped.
+          const report = await this.selftest({ say: (text) => this.logger.info({ selftest: text }, 'self-test') });
+          return { id: command.id, ok: report.passed, result: report, ...(!report.passed && { error: 'self-test failed: see result.steps' }) };
+        }
+        case 'update-config': {
+          if (!this.configFile) return { id: command.id, ok: false, error: 'this bridge runs without a config file: nothing to update' };
+          const { changed } = updateConfigFile(this.configFile, command.changes);
+          // After the answer is out: the restart stops the uplink.
+          if (changed.length > 0) setImmediate(() => this.emit('restartRequested', `config updated by command ${command.id}`));
+          return { id: command.id, ok: true, result: { changed, restarting: changed.length > 0 } };
+        }
       }
     } catch (err) {
-      return { id: command.id, ok: false, error: (err as Error).message };
+      return { id: command.id, ok: false, error: err instanceof ConfigError ? err.message.replace(/\n\s*-\s*/g, '; ') : (err as Error).message };
     }
+  }
+
+  /**
+   * Runs the self-test (see selftest/selftest.ts). Not while an invitation is open, and no
+   * invitation can start until it ends.
+   */
+  async selftest(io: SelftestIO, onStep?: (result: StepResult) => void, timeouts?: SelftestTimeouts): Promise<SelftestReport> {
+    if (this.selftestRunning) throw new DeskError(409, 'self_test', 'a self-test is already running');
+    const open = this.desk.current();
+    if (open) throw new DeskError(409, 'invitation_open', `invitation ${open.id} is open; run the self-test when the window is free`);
+    this.selftestRunning = true;
+    this.logger.info('self-test started');
+    try {
+      const report = await runSelftest(this.selftestParts(), io, onStep, timeouts);
+      this.logger.info({ passed: report.passed, failed: report.steps.filter((s) => s.outcome === 'fail').map((s) => s.step) }, 'self-test finished');
+      return report;
+    } finally {
+      this.selftestRunning = false;
+    }
+  }
+
+  private selftestParts(): SelftestParts {
+    const { device, uplink, receipts, config } = this;
+    const ALL_OFF = [false, false, false, false, false];
+    return {
+      // Asked afresh: a terminal that went away a moment ago still counts as alive in status().
+      terminalHello: async (ms) => {
+        const answer = nextEvent<[DeviceInfo]>(device, 'hello', ms);
+        device.greet();
+        return (await answer)?.[0] ?? null;
+      },
+      sendTest: ({ active, leds = ALL_OFF, beepMs = 0 }) => void device.send({ type: 'test', active, leds, beepMs }),
+      nextPress: async (ms) => (await nextEvent<[number]>(device, 'press', ms))?.[0] ?? null,
+      ...(receipts && {
+        printTestReceipt: async (ms: number) => {
+          const { receiptId, url } = receipts.queueTest(config.terminal.id, config.terminal.windowNo, this.newId());
+          const printed = await nextEvent<[{ id: string }]>(receipts, 'printed', ms, (info) => info.id === receiptId);
+          return printed ? { printed: true as const, url } : { printed: false as const, reason: `not printed within ${ms / 1000} s; the printer is ${receipts.status().condition}` };
+        },
+      }),
+      storeRecord: (detail) => {
+        const id = this.desk.recordSelftest(detail, device.status().device);
+        this.uplink.notify();
+        return id;
+      },
+      provinceAnswer: async (id, ms) => (await nextEvent<[Ack]>(uplink, 'acked', ms, (ack) => ack.ids.includes(id)))?.[0] ?? null,
+      brokerState: () => (uplink.status().connected ? 'the broker is connected; the province did not answer' : 'the broker is not connected'),
+      now: () => this.clock.now(),
+    };
   }
 
   /** Staff asked for the receipt of an invitation again. */

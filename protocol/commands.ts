@@ -4,6 +4,28 @@ import { z } from 'zod';
  * Commands from the province on `…/cmd`, answered on `…/cmd/result`. Every command carries an id
  * that its result repeats; a command that fails validation is answered with what was wrong.
  */
+/**
+ * What the province may change remotely: operational settings only. The terminal's identity,
+ * broker and credentials are set on site (`hcp provision`), so that a bad command cannot cut a
+ * terminal off its province.
+ */
+export const remoteConfigChangesSchema = z
+  .strictObject({
+    invitation: z
+      .strictObject({
+        timeoutSeconds: z.number().min(1).max(600),
+        deviceGraceSeconds: z.number().min(0).max(600),
+        reasonTimeoutSeconds: z.number().min(1).max(120),
+      })
+      .partial(),
+    printer: z.strictObject({ print: z.enum(['always', 'not_rated', 'never']) }).partial(),
+    mqtt: z.strictObject({ drainRatePerSecond: z.number().min(0), telemetrySeconds: z.number().min(1) }).partial(),
+    log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).partial(),
+  })
+  .partial()
+  .refine((changes) => Object.values(changes).some((section) => Object.keys(section).length > 0), 'no changes given');
+export type RemoteConfigChanges = z.infer<typeof remoteConfigChangesSchema>;
+
 export const commandSchema = z.discriminatedUnion('command', [
   /** The terminal's status, as GET /api/v1/status gives it. */
   z.object({ id: z.string().min(1).max(64), command: z.literal('status') }),
@@ -16,6 +38,10 @@ export const commandSchema = z.discriminatedUnion('command', [
     fromSeq: z.number().int().positive(),
     toSeq: z.number().int().positive(),
   }),
+  /** Run the self-test steps that need nobody at the counter; the result is the report. */
+  z.object({ id: z.string().min(1).max(64), command: z.literal('selftest') }),
+  /** Change operational settings in the config file; the bridge restarts itself to apply them. */
+  z.object({ id: z.string().min(1).max(64), command: z.literal('update-config'), changes: remoteConfigChangesSchema }),
 ]);
 export type Command = z.infer<typeof commandSchema>;
 

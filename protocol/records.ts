@@ -72,7 +72,8 @@ export const invitationRecordSchema = z
   });
 export type InvitationRecord = z.infer<typeof invitationRecordSchema>;
 
-export const eventTypeSchema = z.enum(['stray_press', 'late_device_report', 'stuck_button']);
+/** `selftest`: a terminal self-test's round trip (always test: true, never counted). */
+export const eventTypeSchema = z.enum(['stray_press', 'late_device_report', 'stuck_button', 'selftest']);
 export const eventRecordSchema = z.object({
   ...envelope,
   kind: z.literal('event'),

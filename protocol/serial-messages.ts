@@ -40,8 +40,12 @@ const stray = z.object({ type: z.literal('stray'), seq, grade: gradeSchema, ref:
 /** A button held down far longer than a press: a fault (a jammed key, or someone leaning on it). */
 const stuck = z.object({ type: z.literal('stuck'), seq, button: z.number().int().min(0).max(4), heldMs: z.number().int().min(0), ref: z.string().min(1).max(48) });
 
+/** In test mode (self-test), a button press: not a rating, not a stray; never journaled. */
+const press = z.object({ type: z.literal('press'), seq, button: z.number().int().min(0).max(4) });
+
 export const deviceMessageSchema = z.discriminatedUnion('type', [
   stuck,
+  press,
   deviceHelloSchema,
   rating,
   expired,
@@ -64,8 +68,20 @@ const invite = z.object({
   reasonTimeoutMs: z.number().int().min(1000).max(120_000).default(15_000),
 });
 const cancel = z.object({ type: z.literal('cancel'), seq, inv: invitationId });
+/**
+ * Self-test (only from idle): `active` enters or stays in test mode, showing `leds` and sounding
+ * the buzzer for `beepMs`; presses are then reported as `press`. `active: false` leaves it. The
+ * terminal also leaves it by itself after 60 s without a test frame (a bridge gone mid-test).
+ */
+const test = z.object({
+  type: z.literal('test'),
+  seq,
+  active: z.boolean(),
+  leds: z.array(z.boolean()).length(5).default([false, false, false, false, false]),
+  beepMs: z.number().int().min(0).max(2000).default(0),
+});
 
-export const bridgeMessageSchema = z.discriminatedUnion('type', [bridgeHello, invite, cancel, ack, heartbeat]);
+export const bridgeMessageSchema = z.discriminatedUnion('type', [bridgeHello, invite, cancel, test, ack, heartbeat]);
 export type BridgeMessage = z.infer<typeof bridgeMessageSchema>;
 
 /** Frames that are resent until the peer acknowledges them; `ack` and `hb` are fire-and-forget. */

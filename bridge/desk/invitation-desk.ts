@@ -70,6 +70,8 @@ export interface InvitationDeskOptions {
   deviceReady(): boolean;
   /** Whether the database has reached its size cap. */
   storageFull(): boolean;
+  /** Whether the terminal is in its self-test (no invitations meanwhile). */
+  selfTesting(): boolean;
   sendInvite(id: string, timeoutMs: number, reasons: number, reasonTimeoutMs: number): void;
   /** The province's current reason catalogue for bad reviews, if it has sent one. */
   reasonCatalog(): ReasonCatalog | null;
@@ -140,6 +142,9 @@ export class InvitationDesk extends EventEmitter<{
         'storage_full',
         'the terminal database has reached its size cap: no new invitations until records are delivered and pruned (nothing is dropped)',
       );
+    }
+    if (this.opts.selfTesting()) {
+      throw new DeskError(409, 'self_test', 'the terminal is running its self-test; invite again when it has finished');
     }
     if (!this.opts.deviceReady()) {
       throw new DeskError(503, 'terminal_offline', 'the rating terminal is not responding on its serial line');
@@ -293,19 +298,32 @@ export class InvitationDesk extends EventEmitter<{
     this.emit('closed', record);
   }
 
-  private storeEvent(type: StoredEvent['type'], detail: StoredEvent['detail'], sourceKey: string, device: DeviceInfo): void {
+  /** A self-test's round-trip record: an event marked test, so the province never counts it. */
+  recordSelftest(detail: StoredEvent['detail'], device: DeviceInfo | null): string {
+    const id = this.opts.newId();
+    this.storeEvent('selftest', detail, `selftest/${id}`, device, { id, test: true });
+    return id;
+  }
+
+  private storeEvent(
+    type: StoredEvent['type'],
+    detail: StoredEvent['detail'],
+    sourceKey: string,
+    device: DeviceInfo | null,
+    { id = this.opts.newId(), test = false }: { id?: string; test?: boolean } = {},
+  ): void {
     const { identity, clock } = this.opts;
     const event: StoredEvent = {
-      id: this.opts.newId(),
+      id,
       kind: 'event',
       schema: RECORD_SCHEMA_VERSION,
       ...identity,
       staffId: this.staffId,
       type,
       at: clock.now().toISOString(),
-      detail: { ...detail, device: device.serial },
+      detail: { ...detail, device: device?.serial ?? null },
       flags: [],
-      test: false,
+      test,
       clock: stamp(clock),
     };
     if (this.opts.outbox.append(event, sourceKey)) this.emit('event', event);

@@ -21,7 +21,7 @@ export interface DeviceInfo {
 }
 
 /** A device report, with the identity of the terminal that sent it (when it has said hello). */
-export type DeviceReport = Exclude<DeviceMessage, { type: 'ack' | 'hb' | 'hello' }>;
+export type DeviceReport = Exclude<DeviceMessage, { type: 'ack' | 'hb' | 'hello' | 'press' }>;
 
 export interface DeviceLinkOptions {
   path: string;
@@ -53,6 +53,8 @@ export interface DeviceLinkStatus {
  */
 export class DeviceLink extends EventEmitter<{
   hello: [DeviceInfo];
+  /** A button pressed in test mode (self-test): not a rating, nothing is stored. */
+  press: [number];
   reject: [LinkRejectReason, string];
 }> {
   private readonly port: ReconnectingPort;
@@ -80,8 +82,12 @@ export class DeviceLink extends EventEmitter<{
     const lines = new ReadlineParser({ delimiter: '\n', encoding: 'latin1' });
     lines.on('data', (line: string) => this.link.receive(line));
     this.port.on('data', (chunk) => lines.write(chunk));
-    // Introduce ourselves: the terminal answers with its hello and replays what we missed.
-    this.port.on('open', () => this.link.send({ type: 'hello', proto: SERIAL_PROTOCOL_VERSION, boot: opts.bootId }));
+    this.port.on('open', () => this.greet());
+  }
+
+  /** Introduces the bridge: the terminal answers with its hello and replays what we missed. */
+  greet(): void {
+    this.link.send({ type: 'hello', proto: SERIAL_PROTOCOL_VERSION, boot: this.opts.bootId });
   }
 
   start(): void {
@@ -112,6 +118,10 @@ export class DeviceLink extends EventEmitter<{
 
   private handle(message: DeviceMessage): void {
     if (message.type === 'ack' || message.type === 'hb') return;
+    if (message.type === 'press') {
+      this.emit('press', message.button);
+      return;
+    }
     if (message.type === 'hello') {
       this.device = { serial: message.serial, fw: message.fw, boot: message.boot, proto: message.proto };
       if (message.proto !== SERIAL_PROTOCOL_VERSION) {

@@ -65,25 +65,45 @@ export class ReceiptService extends EventEmitter<{ printed: [QueuedReceiptInfo];
 
   /** Queues a receipt for the invitation; returns the receipt id. */
   queue(record: StoredInvitation, reprint: boolean): string {
-    const id = this.opts.newId();
-    const issuedAt = this.opts.clock.now();
-    const caseNos = record.services.map((s) => s.caseNo);
-    const content: ReceiptContent = {
+    return this.enqueue(record.id, (evaluationUrl) => ({
       hallName: this.opts.hallName,
       windowNo: record.windowNo,
       staffId: record.staffId,
       services: record.services,
       printedAt: new Date(record.closedAt),
       rating: record.rating ? { grade: record.rating.grade } : null,
-      evaluationUrl: signedEvaluationUrl(
-        this.opts.evaluationUrl,
-        { terminalId: record.terminalId, invitationId: record.id, caseNos, issuedAt: Math.floor(issuedAt.getTime() / 1000) },
-        this.opts.signingKey,
-      ),
+      evaluationUrl: evaluationUrl(record.terminalId, record.services.map((s) => s.caseNo)),
       test: record.test,
       reprint,
-    };
-    this.opts.queue.add(id, record.id, content, issuedAt);
+    }));
+  }
+
+  /** Queues a self-test receipt (marked 测试), with a QR signed like any other; returns its id. */
+  queueTest(terminalId: string, windowNo: string, testId: string): { receiptId: string; url: string } {
+    let url = '';
+    const receiptId = this.enqueue(testId, (evaluationUrl) => {
+      url = evaluationUrl(terminalId, [`SELFTEST-${testId.slice(-8)}`]);
+      return {
+        hallName: this.opts.hallName,
+        windowNo,
+        staffId: 'selftest',
+        services: [{ itemCode: 'SELFTEST', itemName: '终端自检 terminal self-test', caseNo: `SELFTEST-${testId.slice(-8)}` }],
+        printedAt: this.opts.clock.now(),
+        rating: null,
+        evaluationUrl: url,
+        test: true,
+        reprint: false,
+      };
+    });
+    return { receiptId, url };
+  }
+
+  private enqueue(invitationId: string, content: (evaluationUrl: (terminalId: string, caseNos: string[]) => string) => ReceiptContent): string {
+    const id = this.opts.newId();
+    const issuedAt = this.opts.clock.now();
+    const sign = (terminalId: string, caseNos: string[]): string =>
+      signedEvaluationUrl(this.opts.evaluationUrl, { terminalId, invitationId, caseNos, issuedAt: Math.floor(issuedAt.getTime() / 1000) }, this.opts.signingKey);
+    this.opts.queue.add(id, invitationId, content(sign), issuedAt);
     void this.drain();
     return id;
   }

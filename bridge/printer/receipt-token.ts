@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /**
  * The token on a printed receipt's QR code: the terminal signs (Ed25519) which invitation and
@@ -50,6 +51,11 @@ export function verifyEvaluationUrl(scanned: string, publicKey: KeyObject): Veri
   const claims: ReceiptClaims = { terminalId: t, invitationId: i, caseNos: c.split(','), issuedAt: Number(ts) };
   const good = verify(null, Buffer.from(signedText(claims)), publicKey, Buffer.from(s, 'base64url'));
   return good ? { ok: true, claims } : { ok: false, reason: 'signature does not match: forged or altered receipt' };
+}
+
+/** Where the terminal's key lives: printer.keyFile, or beside the database. */
+export function terminalKeyFile(config: { database: { path: string }; printer?: { keyFile?: string | undefined } | undefined }): string {
+  return config.printer?.keyFile ?? join(dirname(config.database.path), 'terminal-key.pem');
 }
 
 /** The terminal's signing key: read from `path`, or made there (mode 0600) on first use. */

@@ -5,6 +5,7 @@ import type { GradeCodeProfileName } from '../../protocol/grades.js';
 import type { z } from 'zod';
 import { explain, type Explained } from '../../protocol/issues.js';
 import { provinceConfigSchema, type ProvinceConfig } from '../../protocol/province-config.js';
+import type { TlsMaterial } from './tls-files.js';
 import { commandSchema, type Command, type CommandResult } from '../../protocol/commands.js';
 import { terminalTopics, type TerminalTopics } from '../../protocol/topics.js';
 import type { Logger } from '../log.js';
@@ -18,6 +19,8 @@ export interface UplinkOptions {
   url: string;
   username?: string;
   password?: string;
+  /** For mqtts:// and wss://: the broker's CA, and a client certificate and key. */
+  tls?: TlsMaterial;
   clientId: string;
   terminalId: string;
   topicPrefix: string;
@@ -106,6 +109,7 @@ export class Uplink extends EventEmitter<{
       clientId: opts.clientId,
       username: opts.username,
       password: opts.password,
+      ...opts.tls,
       clean: true,
       keepalive: opts.keepaliveSeconds,
       // Reconnecting is ours: exponential backoff with jitter (see Backoff).

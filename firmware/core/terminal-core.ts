@@ -12,6 +12,8 @@ import { BUTTON_COUNT, type TerminalHardware } from './hardware.js';
 
 export const FIRMWARE_VERSION = '0.1.0';
 export const DEFAULT_DEBOUNCE_MS = 30;
+/** Test mode ends by itself this long after the last test frame: a bridge gone mid-test. */
+export const TEST_MODE_IDLE_MS = 60_000;
 
 export interface TerminalCoreOptions {
   /** Device serial number, reported in hello. */
@@ -29,7 +31,7 @@ export interface TerminalCoreOptions {
 }
 
 /** What the terminal reports to the bridge (as opposed to link housekeeping). */
-type Report = Unsequenced<Exclude<DeviceMessage, { type: 'hello' | 'ack' | 'hb' }>>;
+type Report = Unsequenced<Exclude<DeviceMessage, { type: 'hello' | 'ack' | 'hb' | 'press' }>>;
 
 /** Reports kept across a reset at most; past it, the oldest stray presses go first. */
 const JOURNAL_LIMIT = 64;
@@ -38,7 +40,8 @@ export type TerminalState =
   | { name: 'idle' }
   | { name: 'invited'; inv: string; invitedAt: number; timer: unknown; reasons: number; reasonTimeoutMs: number }
   | { name: 'reason'; inv: string; grade: Grade; latencyMs: number; choices: number; timer: unknown }
-  | { name: 'thanks'; inv: string; timer: unknown };
+  | { name: 'thanks'; inv: string; timer: unknown }
+  | { name: 'test'; timer: unknown };
 
 export interface TerminalCounters {
   presses: number;
@@ -142,6 +145,13 @@ export class TerminalCore {
   private press(grade: Grade, index: number): void {
     this.counts.presses += 1;
     const state = this.current;
+    if (state.name === 'test') {
+      // Self-test: the technician sees and hears which button the terminal took.
+      this.link.send({ type: 'press', button: index });
+      this.hw.setLeds(ALL_OFF.map((_, i) => i === index));
+      this.hw.beep(50);
+      return;
+    }
     if (state.name === 'idle') {
       this.strays += 1;
       this.report({ type: 'stray', grade, ref: `${this.opts.bootId}-${this.strays}` });
@@ -200,6 +210,8 @@ export class TerminalCore {
         return this.invite(message.inv, message.timeoutMs, message.reasons, message.reasonTimeoutMs);
       case 'cancel':
         return this.cancel(message.inv);
+      case 'test':
+        return this.test(message.active, message.leds, message.beepMs);
       case 'ack':
       case 'hb':
         return; // handled by the link
@@ -208,7 +220,7 @@ export class TerminalCore {
 
   private invite(inv: string, timeoutMs: number, reasons: number, reasonTimeoutMs: number): void {
     const state = this.current;
-    if (state.name !== 'idle' && state.inv === inv) return;
+    if ('inv' in state && state.inv === inv) return;
     if (state.name === 'invited') this.report({ type: 'cancelled', inv: state.inv });
     // A rating waiting for its reason is not lost to the next invitation: it goes without one.
     if (state.name === 'reason') this.report({ type: 'rating', inv: state.inv, grade: state.grade, latencyMs: state.latencyMs, reason: null });
@@ -226,6 +238,20 @@ export class TerminalCore {
         this.toIdle();
       }, timeoutMs),
     };
+  }
+
+  /** Self-test mode: only from idle, so that no invitation is ever cut short by a test. */
+  private test(active: boolean, leds: readonly boolean[], beepMs: number): void {
+    const state = this.current;
+    if (state.name !== 'idle' && state.name !== 'test') return;
+    if (!active) {
+      if (state.name === 'test') this.toIdle();
+      return;
+    }
+    this.clearStateTimer();
+    this.hw.setLeds(leds);
+    if (beepMs > 0) this.hw.beep(beepMs);
+    this.current = { name: 'test', timer: this.hw.timers.setTimeout(() => this.toIdle(), TEST_MODE_IDLE_MS) };
   }
 
   private cancel(inv: string): void {
@@ -258,7 +284,7 @@ export class TerminalCore {
     for (const text of this.hw.journal?.load() ?? []) {
       try {
         const parsed = deviceMessageSchema.safeParse({ ...(JSON.parse(text) as object), seq: 0 });
-        if (parsed.success && parsed.data.type !== 'hello' && parsed.data.type !== 'ack' && parsed.data.type !== 'hb') {
+        if (parsed.success && parsed.data.type !== 'hello' && parsed.data.type !== 'ack' && parsed.data.type !== 'hb' && parsed.data.type !== 'press') {
           const { seq: _seq, ...report } = parsed.data;
           reports.push(report);
         }

@@ -25,7 +25,11 @@ function rig(journal?: ReportJournal, bootId = 'abcdef01') {
   };
   const core = new TerminalCore(hw, { serial: 'T-1', bootId, debounceMs: 30, thanksMs: 1000, link: { resendMs: 200, maxResendMs: 800, heartbeatMs: 10_000 } });
   let bridgeSeq = 100;
-  const fromBridge = (message: Record<string, unknown>): void => core.receiveLine(encodeFrame({ ...message, seq: bridgeSeq++ }).slice(0, -1));
+  /** Resolves once the core has handled the frame (the link hands messages on in a microtask). */
+  const fromBridge = async (message: Record<string, unknown>): Promise<void> => {
+    core.receiveLine(encodeFrame({ ...message, seq: bridgeSeq++ }).slice(0, -1));
+    await Promise.resolve();
+  };
   const ackAll = (): void => {
     for (const m of sent.filter((m) => m.type !== 'ack' && m.type !== 'hb')) fromBridge({ type: 'ack', ack: m.seq });
   };
@@ -145,6 +149,58 @@ describe('terminal core', () => {
     r.core.receiveLine(line.replace('inv-5', 'inv-6'));
     expect(r.core.state).toBe('idle');
     expect(r.core.counters.link.rejected.checksum).toBe(1);
+  });
+});
+
+describe('terminal core test mode (self-test)', () => {
+  let r: ReturnType<typeof rig>;
+  beforeEach(() => {
+    r = rig(new MemoryJournal());
+    r.core.start();
+  });
+
+  it('shows the LEDs and beeps as told, reports presses as press (not stray), and leaves on request', async () => {
+    await r.fromBridge({ type: 'test', active: true, leds: [false, false, true, false, false], beepMs: 300 });
+    expect(r.core.state).toBe('test');
+    expect(r.leds.at(-1)).toEqual([false, false, true, false, false]);
+    expect(r.beeps.at(-1)).toBe(300);
+    r.press(3);
+    expect(r.reports('press')).toEqual([expect.objectContaining({ button: 3 })]);
+    expect(r.reports('stray')).toHaveLength(0);
+    expect(r.leds.at(-1)).toEqual([false, false, false, true, false]);
+    await r.fromBridge({ type: 'test', active: false });
+    expect(r.core.state).toBe('idle');
+    r.press(3);
+    expect(r.reports('stray')).toHaveLength(1);
+  });
+
+  it('leaves test mode by itself a minute after the last test frame', async () => {
+    await r.fromBridge({ type: 'test', active: true });
+    r.timers.advance(59_000);
+    expect(r.core.state).toBe('test');
+    r.timers.advance(2000);
+    expect(r.core.state).toBe('idle');
+  });
+
+  it('never enters test mode during an invitation, and an invitation ends test mode', async () => {
+    await r.fromBridge({ type: 'invite', inv: 'inv-1', timeoutMs: 10_000 });
+    await r.fromBridge({ type: 'test', active: true });
+    expect(r.core.state).toBe('invited');
+    r.press(1);
+    expect(r.reports('rating')).toEqual([expect.objectContaining({ inv: 'inv-1', grade: 'satisfied' })]);
+    r.timers.advance(2000);
+    await r.fromBridge({ type: 'test', active: true });
+    await r.fromBridge({ type: 'invite', inv: 'inv-2', timeoutMs: 10_000 });
+    expect(r.core.state).toBe('invited');
+  });
+
+  it('keeps test presses out of the journal', async () => {
+    const journal = new MemoryJournal();
+    const j = rig(journal);
+    j.core.start();
+    await j.fromBridge({ type: 'test', active: true });
+    j.press(0);
+    expect(journal.load()).toEqual([]);
   });
 });
 

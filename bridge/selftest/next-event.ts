@@ -1,0 +1,26 @@
+import type { EventEmitter } from 'node:events';
+
+/**
+ * The arguments of the next `event` that `accept` takes, or null after `ms`. Listens only while
+ * waiting: nothing is left attached either way.
+ */
+export function nextEvent<A extends unknown[]>(
+  emitter: EventEmitter,
+  event: string,
+  ms: number,
+  accept: (...args: A) => boolean = () => true,
+): Promise<A | null> {
+  return new Promise((resolve) => {
+    const listener = (...args: unknown[]): void => {
+      if (!accept(...(args as A))) return;
+      done(args as A);
+    };
+    const timer = setTimeout(() => done(null), ms);
+    const done = (value: A | null): void => {
+      clearTimeout(timer);
+      emitter.off(event, listener);
+      resolve(value);
+    };
+    emitter.on(event, listener);
+  });
+}

@@ -1,0 +1,59 @@
+import { verifyEvaluationUrl } from '../../bridge/printer/receipt-token.js';
+import type { SelftestIO } from '../../bridge/selftest/selftest.js';
+import type { SimWindow } from '../../simulator/sim-window.js';
+import { waitUntil } from '../../simulator/wait.js';
+import { createPublicKey } from 'node:crypto';
+
+export interface Technician extends Required<SelftestIO> {
+  /** Every instruction and question, in order. */
+  readonly heard: string[];
+  /** Presses still under way (a press is started from say(), which cannot wait). */
+  settle(): Promise<void>;
+}
+
+/**
+ * A technician at a simulated window who answers only what is true: presses the button asked
+ * for (or, with `wrongButtons`, another), and says an LED or the buzzer is on only when the
+ * terminal's pins show it, a receipt came out only when the virtual printer holds one whose QR
+ * verifies against the terminal's key.
+ */
+export function technicianAt(window: SimWindow, { wrongButtons = {} as Record<number, number> } = {}): Technician {
+  const heard: string[] = [];
+  // One press after another, as one person makes them.
+  let presses = Promise.resolve();
+  const seen = (what: () => boolean): Promise<boolean> =>
+    waitUntil(what, 'the terminal to show it', { timeoutMs: 2000 }).then(
+      () => true,
+      () => false,
+    );
+  return {
+    heard,
+    say(text) {
+      heard.push(text);
+      const asked = /^Press button (\d)/.exec(text);
+      if (asked) {
+        const button = Number(asked[1]) - 1;
+        presses = presses.then(() => window.terminal.press(wrongButtons[button] ?? button));
+      }
+    },
+    async confirm(question) {
+      heard.push(question);
+      const led = /LED over button (\d)/.exec(question);
+      if (led) {
+        const index = Number(led[1]) - 1;
+        return seen(() => window.terminal.leds().every((on, i) => on === (i === index)));
+      }
+      if (/buzzer/.test(question)) return seen(() => window.terminal.buzzing());
+      if (/receipt/.test(question)) {
+        const printer = window.printer;
+        const status = window.bridge.status().printer;
+        if (!printer || !status.configured) return false;
+        const receipt = await printer.waitForReceipt(undefined, { timeoutMs: 2000 }).catch(() => undefined);
+        const qr = receipt?.qrCodes()[0];
+        return qr !== undefined && verifyEvaluationUrl(qr.payload, createPublicKey({ key: Buffer.from(status.publicKey, 'base64'), format: 'der', type: 'spki' })).ok && receipt!.text().includes('SELFTEST');
+      }
+      throw new Error(`the technician does not understand: ${question}`);
+    },
+    settle: () => presses,
+  };
+}
