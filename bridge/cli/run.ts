@@ -1,19 +1,31 @@
 import { Bridge } from '../bridge.js';
-import { loadConfigFile, terminalPort } from '../config.js';
+import { loadConfigFile, terminalPort, type BridgeConfig } from '../config.js';
+import type { OpenSerialPort } from '../device/device-link.js';
 import { boardTerminalOpener, openSystemSerialPort } from '../device/board-terminal.js';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 
-/** `hcp run --config FILE`: one bridge against a real terminal, printer and broker. */
+/** How the bridge reaches its terminal: a serial port, or (with a board) the terminal run here on the Arduino. */
+export function terminalOpener(config: BridgeConfig, logger: Logger): OpenSerialPort {
+  return config.board ? boardTerminalOpener(config, { openSerialPort: openSystemSerialPort, logger }) : openSystemSerialPort;
+}
+
+/**
+ * `hcp run --config FILE`: one bridge against a real terminal, printer and broker. When the
+ * province changes the config file (update-config), the bridge is stopped and started again on it.
+ */
 export async function runBridge(configPath: string): Promise<void> {
-  const config = loadConfigFile(configPath);
-  const logger = createLogger(config.log.level);
-  // With a board, this process runs the terminal itself, on the Arduino at board.path.
-  const openPort = config.board ? boardTerminalOpener(config, { openSerialPort: openSystemSerialPort, logger }) : openSystemSerialPort;
-  const bridge = await Bridge.start(config, { openPort, logger });
-  logger.info({ http: bridge.httpUrl, terminal: config.terminal.id, [config.board ? 'board' : 'serial']: terminalPort(config).path }, 'bridge started');
-  await untilSignal();
-  logger.info('stopping');
-  await bridge.stop();
+  const stopSignal = untilSignal();
+  for (;;) {
+    const config = loadConfigFile(configPath);
+    const logger = createLogger(config.log.level);
+    const bridge = await Bridge.start(config, { openPort: terminalOpener(config, logger), logger, configFile: configPath });
+    logger.info({ http: bridge.httpUrl, terminal: config.terminal.id, [config.board ? 'board' : 'serial']: terminalPort(config).path }, 'bridge started');
+    const restart = new Promise<string>((resolve) => bridge.once('restartRequested', resolve));
+    const why = await Promise.race([stopSignal.then(() => undefined), restart]);
+    logger.info(why ? { why } : {}, why ? 'restarting' : 'stopping');
+    await bridge.stop();
+    if (!why) return;
+  }
 }
 
 export function untilSignal(): Promise<NodeJS.Signals> {

@@ -1,4 +1,10 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqtt from 'mqtt';
+import { stringify } from 'yaml';
+import { loadConfigFile } from '../../bridge/config.js';
+import type { SelftestReport } from '../../bridge/selftest/selftest.js';
 import { describe, expect, it } from 'vitest';
 import { commandResultSchema, type CommandResult } from '../../protocol/commands.js';
 import { terminalTopics } from '../../protocol/topics.js';
@@ -63,4 +69,57 @@ describe('remote commands', () => {
     expect(await op.result(null)).toMatchObject({ ok: false, error: expect.stringMatching(/not JSON/) });
     await op.close();
   });
+
+  it('selftest: the steps that need nobody at the counter, reported on cmd/result', async () => {
+    const hall = await halls.start();
+    const w = await hall.window({ printer: { print: 'never' } });
+    const op = await operator(hall, w);
+    await op.send({ id: 's1', command: 'selftest' });
+    const { ok, result } = await op.result('s1');
+    expect(ok).toBe(true);
+    const report = selftestReportOf(result);
+    expect(report.steps.map((s) => `${s.outcome} ${s.step}`)).toEqual(['pass terminal', 'skip buttons', 'skip leds', 'skip buzzer', 'pass printer', 'pass province']);
+    // The test receipt came out, marked as a test.
+    const receipt = await w.printer!.waitForReceipt();
+    expect(receipt.text()).toMatch(/SELFTEST/);
+    expect(hall.province.recordsOf(w.terminalId)).toEqual([expect.objectContaining({ id: report.recordId, type: 'selftest', test: true })]);
+    await op.close();
+  });
+
+  it('update-config: changes operational settings in the file, keeps its comments, refuses identity and invalid changes', async () => {
+    const hall = await halls.start();
+    const dir = mkdtempSync(join(tmpdir(), 'hcp-update-'));
+    const configFile = join(dir, 'bridge.yaml');
+    const w = await hall.window({ bridgeDeps: { configFile } });
+    writeFileSync(configFile, stringify({ ...w.bridge.config, printer: undefined }).replace('invitation:', '# set by the technician\ninvitation:'));
+    const restarts: string[] = [];
+    w.bridge.on('restartRequested', (why) => restarts.push(why));
+    const op = await operator(hall, w);
+
+    await op.send({ id: 'u1', command: 'update-config', changes: { invitation: { timeoutSeconds: 45 }, mqtt: { drainRatePerSecond: 50 } } });
+    expect(await op.result('u1')).toEqual({
+      id: 'u1',
+      ok: true,
+      result: { changed: ['invitation.timeoutSeconds: 30 → 45', 'mqtt.drainRatePerSecond: 20 → 50'], restarting: true },
+    });
+    await waitUntil(() => restarts.length === 1, 'the restart request');
+    const text = readFileSync(configFile, 'utf8');
+    expect(text).toContain('# set by the technician');
+    expect(loadConfigFile(configFile)).toMatchObject({ invitation: { timeoutSeconds: 45 }, mqtt: { drainRatePerSecond: 50 } });
+
+    await op.send({ id: 'u2', command: 'update-config', changes: { mqtt: { url: 'mqtt://elsewhere:1883' } } });
+    expect(await op.result('u2')).toMatchObject({ ok: false, error: expect.stringMatching(/^invalid command: changes\.mqtt: .*url/) });
+    await op.send({ id: 'u3', command: 'update-config', changes: { printer: { print: 'always' } } });
+    expect(await op.result('u3')).toMatchObject({ ok: false, error: expect.stringMatching(/after the update is invalid.*printer\.path/) });
+    expect(readFileSync(configFile, 'utf8')).toBe(text);
+    await op.send({ id: 'u4', command: 'update-config', changes: { invitation: { timeoutSeconds: 45 } } });
+    expect(await op.result('u4')).toEqual({ id: 'u4', ok: true, result: { changed: [], restarting: false } });
+    expect(restarts).toHaveLength(1);
+    await op.close();
+  });
 });
+
+function selftestReportOf(result: unknown): SelftestReport {
+  return result as SelftestReport;
+}
+
