@@ -24,13 +24,14 @@ export function terminalTopics(terminalId: string, prefix = DEFAULT_TOPIC_PREFIX
   };
 }
 
-/** Subscription that matches the records of every terminal under a prefix (the province's side). */
-export function allRecordsFilter(prefix = DEFAULT_TOPIC_PREFIX): string {
-  return `${prefix}/+/records`;
+/** Subscription that matches one leaf topic (records, state) of every terminal under a prefix (the province's side). */
+export function allTerminalsFilter(leaf: 'records' | 'state', prefix = DEFAULT_TOPIC_PREFIX): string {
+  return `${prefix}/+/${leaf}`;
 }
 
-/** The terminal id a records topic belongs to, or undefined if the topic is not one. */
-export function terminalIdOfRecordsTopic(topic: string, prefix = DEFAULT_TOPIC_PREFIX): string | undefined {
-  const match = topic.startsWith(`${prefix}/`) && topic.slice(prefix.length + 1).match(/^([^/]+)\/records$/);
-  return match ? match[1] : undefined;
+/** The terminal id a `…/{leaf}` topic belongs to, or undefined if the topic is not one. */
+export function terminalIdOfTopic(topic: string, leaf: 'records' | 'state', prefix = DEFAULT_TOPIC_PREFIX): string | undefined {
+  if (!topic.startsWith(`${prefix}/`)) return undefined;
+  const [terminalId, last, ...more] = topic.slice(prefix.length + 1).split('/');
+  return last === leaf && more.length === 0 && terminalId ? terminalId : undefined;
 }

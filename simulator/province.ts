@@ -6,7 +6,8 @@ import { ackSchema, type Ack, type AckStatus } from '../protocol/acks.js';
 import { describeIssues, requiredFieldMessages } from '../protocol/issues.js';
 import type { ProvinceConfig } from '../protocol/province-config.js';
 import { upstreamRecordSchema, type UpstreamRecord } from '../protocol/records.js';
-import { allRecordsFilter, DEFAULT_TOPIC_PREFIX, terminalIdOfRecordsTopic, terminalTopics } from '../protocol/topics.js';
+import { registrationSchema, type Registration } from '../protocol/registration.js';
+import { allTerminalsFilter, DEFAULT_TOPIC_PREFIX, terminalIdOfTopic, terminalTopics } from '../protocol/topics.js';
 
 /** The subset of a pino logger the emulator uses (a pino logger fits). */
 export interface ProvinceLogger {
@@ -38,7 +39,23 @@ export interface ProvinceEmulatorOptions {
   logger?: ProvinceLogger;
   /** Extra mqtt.js client options (e.g. `clean: false` for a persistent session). */
   mqtt?: IClientOptions;
+  /** auto (default): a terminal that registers (hcp provision) is sent `configForNewTerminals` at once; manual: nothing is sent. */
+  registration?: 'auto' | 'manual';
+  /** Default: SAMPLE_PROVINCE_CONFIG. */
+  configForNewTerminals?: ProvinceConfig;
 }
+
+/** What the emulator sends a newly registered terminal: a reason catalogue like a province's. */
+export const SAMPLE_PROVINCE_CONFIG: ProvinceConfig = {
+  reasonCatalog: {
+    version: '2026.11',
+    reasons: [
+      { code: 'R01', label: '服务态度差' },
+      { code: 'R02', label: '办事效率低' },
+      { code: 'R03', label: '多次跑动' },
+    ],
+  },
+};
 
 export interface ProvinceStats {
   /** Every message on a records topic. received = accepted + duplicates + rejected + unreadable. */
@@ -78,6 +95,7 @@ export type ProvinceEvents = {
   unreadable: [info: Unreadable];
   /** An ack was published (after the broker's PUBACK). */
   ack: [ack: Ack, terminalId: string];
+  registered: [terminalId: string, registration: Registration];
 };
 
 export interface WaitForOptions {
@@ -114,6 +132,9 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
   readonly #now: () => Date;
   readonly #maxAckBatch: number;
   readonly #log: ProvinceLogger;
+  readonly #registration: 'auto' | 'manual';
+  readonly #configForNew: ProvinceConfig;
+  readonly #registrations = new Map<string, Registration>();
 
   readonly #records: UpstreamRecord[] = [];
   readonly #acceptedIds = new Set<string>();
@@ -140,6 +161,8 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
     this.#now = options.now ?? (() => new Date());
     this.#maxAckBatch = Math.max(1, options.maxAckBatch ?? DEFAULT_MAX_ACK_BATCH);
     this.#log = options.logger ?? pino({ name: 'province-emulator', level: 'warn' });
+    this.#registration = options.registration ?? 'auto';
+    this.#configForNew = options.configForNewTerminals ?? SAMPLE_PROVINCE_CONFIG;
     client.on('message', (topic, payload) => this.#onMessage(topic, payload));
     client.on('error', (err) => this.#log.error({ err }, 'province emulator: MQTT client error'));
   }
@@ -149,8 +172,8 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
     const client = await connectAsync(options.url, { clientId, ...options.mqtt });
     const province = new ProvinceEmulator(client, options, clientId);
     try {
-      const filter = allRecordsFilter(province.prefix);
-      const grants = await client.subscribeAsync(filter, { qos: 1 });
+      const filter = allTerminalsFilter('records', province.prefix);
+      const grants = await client.subscribeAsync([filter, allTerminalsFilter('state', province.prefix)], { qos: 1 });
       const refused = grants.filter((g) => g.qos !== 1);
       if (refused.length > 0) {
         throw new Error(`province emulator: subscription to ${filter} not granted at QoS 1 (got ${refused.map((g) => g.qos).join(', ')})`);
@@ -259,8 +282,13 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
   }
 
   #ingest(topic: string, payload: Buffer): void {
+    const provisioned = terminalIdOfTopic(topic, 'state', this.prefix);
+    if (provisioned !== undefined) {
+      this.#onState(provisioned, payload);
+      return;
+    }
     this.#stats.received += 1;
-    const terminalId = terminalIdOfRecordsTopic(topic, this.prefix);
+    const terminalId = terminalIdOfTopic(topic, 'records', this.prefix);
     if (terminalId === undefined) {
       this.#unreadable(topic, payload, `not a records topic under "${this.prefix}"`);
       return;
@@ -393,6 +421,29 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
       },
       (err: unknown) => this.#log.error({ err, topic, ids: ack.ids.length, status: ack.status }, 'province emulator: ack publish failed'),
     );
+  }
+
+  /** Terminals registered by `hcp provision`, by id. */
+  registrations(): Map<string, Registration> {
+    return new Map(this.#registrations);
+  }
+
+  /**
+   * A terminal's state. Only a provisioning birth matters here: the terminal is registered (its
+   * public key kept) and, with `registration: 'auto'`, sent its config (what an operator would do).
+   */
+  #onState(terminalId: string, payload: Buffer): void {
+    let body: unknown;
+    try {
+      body = JSON.parse(payload.toString('utf8'));
+    } catch {
+      return; // an empty retained message clears a state; nothing else reads here
+    }
+    const registration = registrationSchema.safeParse(body);
+    if (!registration.success) return; // an ordinary birth or last will
+    this.#registrations.set(terminalId, registration.data);
+    this.emit('registered', terminalId, registration.data);
+    if (this.#registration === 'auto') void this.publishConfig(terminalId, this.#configForNew);
   }
 
   /** Publishes a terminal's retained config (e.g. the reason catalogue), as the province does. */

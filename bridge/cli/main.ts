@@ -5,7 +5,10 @@ import { ConfigError } from '../config.js';
 import { DatabaseError } from '../store/database.js';
 import { z } from 'zod';
 import { GRADES, gradeSchema } from '../../protocol/grades.js';
+import { PROVISION_FIELDS } from '../provision/fields.js';
 import { flag, intFlag } from './flags.js';
+
+const camelCase = (flag: string): string => flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 
 const program = new Command()
   .name('hcp')
@@ -71,6 +74,44 @@ program
   .action(async (options: { config: string; timeoutSeconds: number }) => {
     const { doctorCommand } = await import('./doctor.js');
     await doctorCommand(options);
+  });
+
+const provision = program
+  .command('provision')
+  .description("set up this terminal: write a checked config, make the terminal's key pair, register with the province")
+  .option('-c, --config <file>', 'config file to write', '/etc/hcp/bridge.yaml')
+  .option('--force', 'replace an existing config (kept as .bak)')
+  .option('--non-interactive', 'ask nothing: every value comes from the flags (for scripted rollouts)')
+  .option('--no-register', 'do not contact the province now')
+  .option('--register-timeout-seconds <n>', "how long to wait for the province's config", intFlag(1, 600), 30);
+for (const field of PROVISION_FIELDS) provision.option(`--${field.flag} <value>`, field.ask);
+provision.action(async (options: Record<string, unknown>) => {
+  const { provisionCommand } = await import('./provision.js');
+  const answers = Object.fromEntries(
+    PROVISION_FIELDS.flatMap((field) => {
+      const value = options[camelCase(field.flag)];
+      return typeof value === 'string' ? [[field.flag, value]] : [];
+    }),
+  );
+  await provisionCommand({
+    config: String(options.config),
+    force: options.force === true,
+    interactive: options.nonInteractive !== true,
+    register: options.register !== false,
+    registerTimeoutSeconds: Number(options.registerTimeoutSeconds),
+    answers,
+  });
+});
+
+program
+  .command('selftest')
+  .description('self-test at the counter (bridge service stopped): buttons, LEDs, buzzer, test receipt, a test record to the province')
+  .requiredOption('-c, --config <file>', 'bridge config file (YAML or JSON)')
+  .option('--unattended', 'ask nothing: skip the buttons, LEDs and buzzer (they need a person)')
+  .option('--json', 'print the report as JSON (implies --unattended)')
+  .action(async (options: { config: string; unattended?: boolean; json?: boolean }) => {
+    const { selftestCommand } = await import('./selftest.js');
+    await selftestCommand(options);
   });
 
 const sim = program.command('sim').description('run one part of the simulator on its own');

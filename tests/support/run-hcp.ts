@@ -1,7 +1,4 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { spawn } from 'node:child_process';
 
 export interface HcpRun {
   code: number;
@@ -9,10 +6,19 @@ export interface HcpRun {
   stderr: string;
 }
 
-/** Runs the `hcp` CLI from source as a child process; resolves with its exit code and output. */
-export function hcp(args: string[], timeoutMs = 60_000): Promise<HcpRun> {
-  return run(process.execPath, ['--import', 'tsx', 'bridge/cli/main.ts', ...args], { timeout: timeoutMs }).then(
-    (r) => ({ code: 0, ...r }),
-    (e: HcpRun) => e,
-  );
+/**
+ * Runs the `hcp` CLI from source as a child process; resolves with its exit code and output.
+ * `input` is written to its stdin (then closed), as a person or a script would answer prompts.
+ */
+export function hcp(args: string[], timeoutMs = 60_000, input = ''): Promise<HcpRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bridge/cli/main.ts', ...args], { timeout: timeoutMs });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.stdin.end(input);
+  });
 }

@@ -1,0 +1,132 @@
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { stringify } from 'yaml';
+import { BRIDGE_VERSION } from '../bridge.js';
+import { parseConfig } from '../config.js';
+import { writeConfigFile } from '../config-file.js';
+import { loadOrCreateSigningKey, publicKeyText, terminalKeyFile } from '../printer/receipt-token.js';
+import { answerProblems, configFromAnswers, PROVISION_FIELDS, type Answers, type ProvisionField } from '../provision/fields.js';
+import { registerWithProvince } from '../provision/register.js';
+
+export interface ProvisionOptions {
+  config: string;
+  force?: boolean;
+  /** false: every answer comes from flags (scripted rollouts); a missing one is an error. */
+  interactive: boolean;
+  register: boolean;
+  registerTimeoutSeconds: number;
+  /** The field answers given as flags, by flag name. */
+  answers: Answers;
+}
+
+/** Exit codes: 2 nothing written (bad input), 3 written but not registered. */
+export async function provisionCommand(options: ProvisionOptions): Promise<void> {
+  if (existsSync(options.config) && !options.force) {
+    fail(`${options.config} exists: this terminal is provisioned already. Give --force to replace it (the old file is kept as ${options.config}.bak)`);
+  }
+  const answers = { ...options.answers };
+  if (options.interactive) await ask(answers);
+  const problems = answerProblems(answers);
+  if (problems.length > 0) fail(`cannot provision:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  const config = parseConfig(configFromAnswers(answers), 'the answers');
+
+  // The file, then the key: a half-done run leaves a config that `hcp run` can use.
+  mkdirSync(dirname(options.config), { recursive: true });
+  if (existsSync(options.config)) copyFileSync(options.config, `${options.config}.bak`);
+  const header = `# ${config.terminal.id}: written by hcp provision ${BRIDGE_VERSION} on ${new Date().toISOString()}.\n# Every setting is explained in docs/bridge.example.yaml.\n`;
+  writeConfigFile(options.config, header + stringify(configFromAnswers(answers)));
+  mkdirSync(dirname(config.database.path), { recursive: true });
+  const keyFile = terminalKeyFile(config);
+  const key = loadOrCreateSigningKey(keyFile);
+  const publicKey = publicKeyText(key.publicKey);
+
+  const report = [
+    `Provisioned terminal ${config.terminal.id}: area ${config.terminal.areaCode}, hall ${config.terminal.hallCode}, window ${config.terminal.windowNo}`,
+    `  config      ${options.config} (mode 600)`,
+    `  terminal    ${config.serial?.path ?? '(board)'}`,
+    `  printer     ${config.printer ? `${config.printer.path}, ${config.printer.profile.columns} columns` : 'none'}`,
+    `  broker      ${config.mqtt.url}${config.mqtt.username ? ` as ${config.mqtt.username}` : ''}${config.mqtt.tls ? ' (TLS files set)' : ''}`,
+    `  key         ${keyFile} (${key.created ? 'made now' : 'kept: it was there'})`,
+    `  public key  ${publicKey}`,
+  ];
+  let registered = true;
+  if (options.register) {
+    const outcome = await registerWithProvince(
+      config,
+      { at: new Date().toISOString(), publicKey, areaCode: config.terminal.areaCode, hallCode: config.terminal.hallCode, windowNo: config.terminal.windowNo, bridge: BRIDGE_VERSION },
+      options.registerTimeoutSeconds * 1000,
+    );
+    registered = outcome.ok;
+    report.push(
+      outcome.ok
+        ? `  province    registered; config received in ${outcome.waitedMs} ms${outcome.config.reasonCatalog ? ` (reason catalogue ${outcome.config.reasonCatalog.version}, ${outcome.config.reasonCatalog.reasons.length} reasons)` : ''}`
+        : `  province    NOT registered: ${outcome.reason}\n              fix: ${outcome.fix}`,
+    );
+  } else {
+    report.push('  province    not contacted (--no-register)');
+  }
+  report.push(
+    '',
+    'Next:',
+    `  hcp doctor -c ${options.config}          # every part, with fixes`,
+    `  hcp selftest -c ${options.config}        # buttons, LEDs, buzzer, printer, province`,
+    '  sudo systemctl enable --now hcp-bridge',
+  );
+  console.log(report.join('\n'));
+  if (!registered) process.exitCode = 3;
+}
+
+/** Asks for every field not given as a flag, checking each answer as it comes. */
+async function ask(answers: Answers): Promise<void> {
+  const muted = new MutableOutput();
+  const rl = createInterface({ input: process.stdin, output: muted, terminal: process.stdin.isTTY });
+  // Lines are taken from an iterator, which buffers them: answers piped in all at once (a
+  // script) are not lost between two questions.
+  const lines = rl[Symbol.asyncIterator]();
+  try {
+    for (const field of PROVISION_FIELDS) {
+      if (answers[field.flag] !== undefined) continue;
+      if (field.printerOnly && !answers['printer-path']) continue;
+      answers[field.flag] = await askOne(lines, muted, field, answers);
+    }
+  } finally {
+    rl.close();
+  }
+}
+
+async function askOne(lines: AsyncIterator<string>, output: MutableOutput, field: ProvisionField, answers: Answers): Promise<string> {
+  for (;;) {
+    const hint = field.default ? ` [${field.default}]` : field.optional ? ' (optional)' : '';
+    process.stdout.write(`${field.ask}${hint}: `);
+    output.muted = field.secret === true;
+    const line = await lines.next();
+    output.muted = false;
+    if (line.done) fail(`input ended before every answer was given (next: --${field.flag}); give the rest as flags`);
+    const typed = String(line.value).trim();
+    if (field.secret) process.stdout.write('\n');
+    const answer = typed === '' ? (field.default ?? '') : typed;
+    if (answer === '' && !field.optional) {
+      console.log('  required');
+      continue;
+    }
+    const problems = answerProblems({ ...answers, [field.flag]: answer }, field);
+    if (problems.length === 0) return answer;
+    for (const problem of problems) console.log(`  ${problem}`);
+  }
+}
+
+/** stdout for readline, silent while a secret is typed. */
+class MutableOutput extends Writable {
+  muted = false;
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    if (!this.muted) process.stdout.write(chunk);
+    callback();
+  }
+}
+
+function fail(message: string): never {
+  console.error(`hcp provision: ${message}`);
+  process.exit(2);
+}

@@ -1,0 +1,111 @@
+import { explain } from '../../protocol/issues.js';
+import { bridgeConfigSchema } from '../config.js';
+
+/*
+ * What `hcp provision` asks for, each answer a flag too. Every value is checked by the bridge's
+ * own config schema (the one `hcp run` loads with), so provision can never write a config that
+ * the bridge would refuse, and a wrong value is refused with the schema's own message.
+ */
+
+export interface ProvisionField {
+  /** The flag, without `--`. */
+  flag: string;
+  /** Where it goes in the config. */
+  path: readonly string[];
+  /** The question, for the interactive mode. */
+  ask: string;
+  /** Offered when the technician just presses Enter. */
+  default?: string;
+  /** May be left empty. */
+  optional?: boolean;
+  /** Not echoed back, not printed in the report. */
+  secret?: boolean;
+  /** Asked (and allowed) only when a printer port is given. */
+  printerOnly?: boolean;
+  /** How the text answer becomes the config value. */
+  parse?: (text: string) => unknown;
+}
+
+export const PROVISION_FIELDS: readonly ProvisionField[] = [
+  { flag: 'terminal-id', path: ['terminal', 'id'], ask: 'Terminal id (终端编号, as registered with the province)' },
+  { flag: 'area-code', path: ['terminal', 'areaCode'], ask: 'Area code (行政区划代码, 6 digits)' },
+  { flag: 'hall-code', path: ['terminal', 'hallCode'], ask: 'Hall code (大厅编码)' },
+  { flag: 'hall-name', path: ['terminal', 'hallName'], ask: 'Hall name, printed on receipts (大厅名称)', optional: true },
+  { flag: 'window', path: ['terminal', 'windowNo'], ask: 'Window number (窗口号)' },
+  { flag: 'broker-url', path: ['mqtt', 'url'], ask: "Province broker URL (mqtts://host:8883)" },
+  { flag: 'username', path: ['mqtt', 'username'], ask: 'Broker user name', optional: true },
+  { flag: 'password', path: ['mqtt', 'password'], ask: 'Broker password', optional: true, secret: true },
+  { flag: 'ca-file', path: ['mqtt', 'tls', 'ca'], ask: "CA certificate of the broker (PEM file), if it is not publicly trusted", optional: true },
+  { flag: 'cert-file', path: ['mqtt', 'tls', 'cert'], ask: 'Client certificate (PEM file), if the broker wants one', optional: true },
+  { flag: 'key-file', path: ['mqtt', 'tls', 'key'], ask: "Client certificate's private key (PEM file)", optional: true },
+  { flag: 'serial-path', path: ['serial', 'path'], ask: "Terminal's serial port", default: '/dev/ttyACM0' },
+  { flag: 'database', path: ['database', 'path'], ask: 'Database file', default: '/var/lib/hcp/hcp.db' },
+  { flag: 'printer-path', path: ['printer', 'path'], ask: "Receipt printer's serial port (empty: no printer)", optional: true },
+  {
+    flag: 'printer-columns',
+    path: ['printer', 'profile', 'columns'],
+    ask: 'Paper width in characters: 32 (58 mm) or 48 (80 mm)',
+    default: '32',
+    printerOnly: true,
+    parse: (text) => (/^\d+$/.test(text) ? Number(text) : text),
+  },
+  { flag: 'evaluation-url', path: ['printer', 'evaluationUrl'], ask: "Province's evaluation page for the receipt QR code", printerOnly: true },
+];
+
+export type Answers = Record<string, string>;
+
+const SOUND_ANSWERS: Answers = {
+  'terminal-id': 'T-1',
+  'area-code': '330106',
+  'hall-code': 'H',
+  window: '1',
+  'broker-url': 'mqtts://broker.example:8883',
+  'serial-path': '/dev/ttyACM0',
+  database: '/var/lib/hcp/hcp.db',
+  'printer-path': '/dev/ttyUSB0',
+  'evaluation-url': 'https://hcp.example/rate',
+};
+
+/** The config the answers make (blank optional answers left out). */
+export function configFromAnswers(answers: Answers): Record<string, unknown> {
+  const config: Record<string, unknown> = {};
+  for (const field of PROVISION_FIELDS) {
+    const text = answers[field.flag];
+    if (text === undefined || text === '') continue;
+    if (field.printerOnly && !answers['printer-path']) continue;
+    setIn(config, field.path, field.parse ? field.parse(text) : text);
+  }
+  return config;
+}
+
+/**
+ * What is wrong with the answers, each problem named by its flag: "--area-code: administrative
+ * area code (行政区划代码) must be 6 digits". `only` limits it to one field (checked as it is typed).
+ */
+export function answerProblems(answers: Answers, only?: ProvisionField): string[] {
+  // One field alone: the others filled with good values, so that its problems are not crowded out.
+  const checked = only ? { ...SOUND_ANSWERS, [only.flag]: answers[only.flag] ?? '' } : answers;
+  const result = explain(bridgeConfigSchema, configFromAnswers(checked));
+  if (result.ok) return [];
+  const problems: string[] = [];
+  for (const line of result.problems) {
+    const field = fieldOfProblem(line);
+    if (only && field !== only) continue;
+    problems.push(field ? `--${field.flag}: ${line.slice(line.indexOf(': ') + 2)}` : line);
+  }
+  return problems;
+}
+
+function fieldOfProblem(line: string): ProvisionField | undefined {
+  const where = line.slice(0, line.indexOf(': '));
+  // The longest path that the problem is at or under: tls refinements sit on mqtt.tls itself.
+  return [...PROVISION_FIELDS]
+    .sort((a, b) => b.path.length - a.path.length)
+    .find((f) => where === f.path.join('.') || where.startsWith(`${f.path.join('.')}.`));
+}
+
+function setIn(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+  node[path.at(-1)!] = value;
+}

@@ -1,0 +1,79 @@
+import mqtt from 'mqtt';
+import { explain } from '../../protocol/issues.js';
+import { provinceConfigSchema, type ProvinceConfig } from '../../protocol/province-config.js';
+import type { Registration } from '../../protocol/registration.js';
+import { terminalTopics } from '../../protocol/topics.js';
+import type { BridgeConfig } from '../config.js';
+import { readTlsFiles } from '../uplink/tls-files.js';
+
+export type RegistrationOutcome =
+  | { ok: true; config: ProvinceConfig; waitedMs: number }
+  | { ok: false; reason: string; fix: string };
+
+/**
+ * Registers a provisioned terminal: publishes its birth (retained on `…/state`: where it is and
+ * its public key), then waits for the province to publish its retained `…/config`.
+ */
+export async function registerWithProvince(
+  config: BridgeConfig,
+  registration: Omit<Registration, 'provisioning' | 'online'>,
+  timeoutMs: number,
+  connect: typeof mqtt.connectAsync = mqtt.connectAsync,
+): Promise<RegistrationOutcome> {
+  const { mqtt: settings, terminal } = config;
+  const topics = terminalTopics(terminal.id, settings.topicPrefix);
+  const started = Date.now();
+  let client: mqtt.MqttClient;
+  try {
+    client = await connect(settings.url, {
+      clientId: `${settings.clientId ?? `hcp-${terminal.id}`}-provision`,
+      username: settings.username,
+      password: settings.password,
+      ...readTlsFiles(settings.tls),
+      connectTimeout: timeoutMs,
+      reconnectPeriod: 0,
+    });
+  } catch (err) {
+    const message = (err as Error).message;
+    const refused = /not authori[sz]ed|bad user ?name or password|code 4|code 5/i.test(message);
+    return {
+      ok: false,
+      reason: `cannot connect to ${settings.url}: ${message}`,
+      fix: refused
+        ? 'the broker refused the credentials: check --username/--password (or the client certificate) with the provincial operator'
+        : 'check the URL, the network (DNS, firewall) and, for mqtts://, the CA file; `hcp doctor` tells more',
+    };
+  }
+  try {
+    const answer = new Promise<ProvinceConfig>((resolve) => {
+      client.on('message', (topic, payload) => {
+        if (topic !== topics.config) return;
+        const parsed = explain(provinceConfigSchema, safeJson(payload));
+        if (parsed.ok) resolve(parsed.data);
+      });
+    });
+    await client.subscribeAsync(topics.config, { qos: 1 });
+    const birth: Registration = { online: false, provisioning: true, ...registration };
+    await client.publishAsync(topics.state, JSON.stringify(birth), { qos: 1, retain: true });
+    const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), Math.max(0, timeoutMs - (Date.now() - started))).unref());
+    const provinceConfig = await Promise.race([answer, timeout]);
+    if (!provinceConfig) {
+      return {
+        ok: false,
+        reason: `registered on ${topics.state}, but the province sent no config on ${topics.config} within ${Math.round(timeoutMs / 1000)} s`,
+        fix: `ask the provincial operator to accept terminal ${terminal.id} (its public key is in the report); run hcp provision again, or just start the bridge: it takes the config whenever it comes`,
+      };
+    }
+    return { ok: true, config: provinceConfig, waitedMs: Date.now() - started };
+  } finally {
+    await client.endAsync();
+  }
+}
+
+function safeJson(payload: Buffer): unknown {
+  try {
+    return JSON.parse(payload.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}

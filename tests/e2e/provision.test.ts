@@ -1,0 +1,138 @@
+import { createPublicKey } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../../bridge/config.js';
+import { publicKeyText } from '../../bridge/printer/receipt-token.js';
+import { EmbeddedBroker } from '../../simulator/broker.js';
+import { ProvinceEmulator } from '../../simulator/province.js';
+import { hcp } from '../support/run-hcp.js';
+
+/*
+ * `hcp provision` as a technician runs it: the real CLI as a child process, against an embedded
+ * broker with the province emulator on it (which registers a terminal and sends its config, or,
+ * in manual mode, does not answer).
+ */
+
+let broker: EmbeddedBroker;
+let province: ProvinceEmulator;
+/** A second broker whose province registers terminals but sends nothing back (an operator's approval pending). */
+let quietBroker: EmbeddedBroker;
+let quietProvince: ProvinceEmulator;
+let n = 0;
+
+beforeAll(async () => {
+  broker = await EmbeddedBroker.start({ port: 0 });
+  province = await ProvinceEmulator.start({ url: broker.url });
+  quietBroker = await EmbeddedBroker.start({ port: 0 });
+  quietProvince = await ProvinceEmulator.start({ url: quietBroker.url, registration: 'manual' });
+});
+afterAll(async () => {
+  await province.stop();
+  await quietProvince.stop();
+  await broker.stop();
+  await quietBroker.stop();
+});
+
+function setup() {
+  n += 1;
+  const dir = mkdtempSync(join(tmpdir(), 'hcp-provision-'));
+  const terminalId = `T-PROV-${process.pid}-${n}`;
+  const flags = {
+    'terminal-id': terminalId,
+    'area-code': '330106',
+    'hall-code': '330106-ZWFW-01',
+    'hall-name': '西湖区民生服务中心',
+    window: '07',
+    'broker-url': broker.url,
+    username: 'hall-7',
+    password: 'secret-password',
+    'serial-path': '/dev/ttyACM0',
+    database: join(dir, 'data', 'hcp.db'),
+    'printer-path': '/dev/ttyUSB0',
+    'printer-columns': '48',
+    'evaluation-url': 'https://hcp.province.example/rate',
+  };
+  const args = (overrides: Record<string, string | null> = {}): string[] =>
+    Object.entries({ ...flags, ...overrides }).flatMap(([k, v]) => (v === null ? [] : [`--${k}`, v]));
+  return { dir, terminalId, configFile: join(dir, 'etc', 'bridge.yaml'), args };
+}
+
+describe('hcp provision', () => {
+  it('from flags: writes a config hcp run accepts, makes the key, registers and gets the province config', async () => {
+    const { dir, terminalId, configFile, args } = setup();
+    const run = await hcp(['provision', '-c', configFile, '--non-interactive', ...args(), '--register-timeout-seconds', '10']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/province {4}registered; config received in \d+ ms \(reason catalogue 2026\.11, 3 reasons\)/);
+    expect(run.stdout).not.toContain('secret-password');
+
+    const config = loadConfigFile(configFile);
+    expect(config).toMatchObject({
+      terminal: { id: terminalId, areaCode: '330106', windowNo: '07', hallName: '西湖区民生服务中心' },
+      mqtt: { url: broker.url, username: 'hall-7', password: 'secret-password' },
+      printer: { path: '/dev/ttyUSB0', profile: { columns: 48 } },
+    });
+    expect(statSync(configFile).mode & 0o777).toBe(0o600);
+    const keyFile = join(dir, 'data', 'terminal-key.pem');
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    const publicKey = publicKeyText(createPublicKey(readFileSync(keyFile)));
+    expect(run.stdout).toContain(publicKey);
+    expect(province.registrations().get(terminalId)).toMatchObject({ publicKey, areaCode: '330106', windowNo: '07', online: false, provisioning: true });
+
+    // Provisioned once: not again without --force, which keeps the key and the old file.
+    const again = await hcp(['provision', '-c', configFile, '--non-interactive', ...args(), '--no-register']);
+    expect(again).toMatchObject({ code: 2, stderr: expect.stringMatching(/exists: this terminal is provisioned already\. Give --force/) });
+    const forced = await hcp(['provision', '-c', configFile, '--non-interactive', ...args({ window: '08' }), '--no-register', '--force']);
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toMatch(/key .*\(kept: it was there\)/);
+    expect(loadConfigFile(configFile).terminal.windowNo).toBe('08');
+    expect(loadConfigFile(`${configFile}.bak`).terminal.windowNo).toBe('07');
+  });
+
+  it('refuses wrong and missing values, naming the flag and what is expected, and writes nothing', async () => {
+    const { configFile, args } = setup();
+    const run = await hcp(['provision', '-c', configFile, '--non-interactive', ...args({ 'area-code': '33010', window: null, 'broker-url': 'http://x' })]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--area-code: administrative area code (行政区划代码) must be 6 digits');
+    expect(run.stderr).toContain('--window: required (expected string)');
+    expect(run.stderr).toContain('--broker-url: expected a broker URL such as mqtts://host:8883');
+    expect(existsSync(configFile)).toBe(false);
+  });
+
+  it('asks for what the flags leave out, and asks again after a wrong answer', async () => {
+    const { configFile, args } = setup();
+    // Area code, hall name, window, the TLS files (none) and the printer are answered at the prompt.
+    const answers = ['3301', '330106', '', '09', '', '', '', '/dev/ttyUSB1', '58', '32', 'https://hcp.province.example/rate'].join('\n');
+    const run = await hcp(
+      ['provision', '-c', configFile, '--no-register', ...args({ 'area-code': null, 'hall-name': null, window: null, 'printer-path': null, 'printer-columns': null, 'evaluation-url': null })],
+      60_000,
+      answers,
+    );
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Area code (行政区划代码, 6 digits): ');
+    expect(run.stdout).toContain('--area-code: administrative area code (行政区划代码) must be 6 digits');
+    expect(run.stdout).toMatch(/--printer-columns: .*32.*48/);
+    expect(loadConfigFile(configFile)).toMatchObject({ terminal: { areaCode: '330106', windowNo: '09' }, printer: { path: '/dev/ttyUSB1', profile: { columns: 32 } } });
+    expect(loadConfigFile(configFile).terminal.hallName).toBeUndefined();
+  });
+
+  it('a province that does not answer: the config is written, the report says what to do, exit 3', async () => {
+    const { configFile, args, terminalId } = setup();
+    const run = await hcp(['provision', '-c', configFile, '--non-interactive', ...args({ 'broker-url': quietBroker.url }), '--register-timeout-seconds', '1']);
+    expect(run.code).toBe(3);
+    expect(run.stdout).toMatch(/province {4}NOT registered: registered on hcp\/v1\/T-PROV-\S+\/state, but the province sent no config on \S+ within 1 s/);
+    expect(run.stdout).toContain(`fix: ask the provincial operator to accept terminal ${terminalId}`);
+    expect(quietProvince.registrations().has(terminalId)).toBe(true);
+    expect(loadConfigFile(configFile).terminal.id).toBe(terminalId);
+  });
+
+  it('a broker that refuses the connection: a clear reason and fix', async () => {
+    const { configFile, args } = setup();
+    const run = await hcp(['provision', '-c', configFile, '--non-interactive', ...args({ 'broker-url': 'mqtt://127.0.0.1:1' }), '--register-timeout-seconds', '2']);
+    expect(run.code).toBe(3);
+    expect(run.stdout).toMatch(/NOT registered: cannot connect to mqtt:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/);
+  });
+});
