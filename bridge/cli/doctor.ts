@@ -12,6 +12,7 @@ import { ConfigError, loadConfigFile, terminalPort, type BridgeConfig } from '..
 import { boardTerminalPort, openSystemSerialPort, type BoardTerminalDeps } from '../device/board-terminal.js';
 import { silentLogger } from '../log.js';
 import { storageStatus } from '../store/storage.js';
+import { readTlsFiles } from '../uplink/tls-files.js';
 import { timedatectlSynced } from '../time/wall-source.js';
 
 /*
@@ -403,6 +404,11 @@ export async function checkBroker(config: BridgeConfig, deps: BrokerDeps): Promi
   };
   if (username !== undefined) options.username = username;
   if (password !== undefined) options.password = password;
+  try {
+    Object.assign(options, readTlsFiles(config.mqtt.tls));
+  } catch (err) {
+    return fail(name, errorText(err), ['check the paths in mqtt.tls and that the service user may read them']);
+  }
   try {
     const client = await withTimeout(deps.connect(url, options), deps.timeoutMs + 500, 'timeout');
     client.end(true);

@@ -3,6 +3,7 @@ import { explain } from '../../protocol/issues.js';
 import { provinceConfigSchema, type ProvinceConfig } from '../../protocol/province-config.js';
 import type { Registration } from '../../protocol/registration.js';
 import { terminalTopics } from '../../protocol/topics.js';
+import { brokerFailure } from '../cli/doctor.js';
 import type { BridgeConfig } from '../config.js';
 import { readTlsFiles } from '../uplink/tls-files.js';
 
@@ -34,15 +35,9 @@ export async function registerWithProvince(
       reconnectPeriod: 0,
     });
   } catch (err) {
-    const message = (err as Error).message;
-    const refused = /not authori[sz]ed|bad user ?name or password|code 4|code 5/i.test(message);
-    return {
-      ok: false,
-      reason: `cannot connect to ${settings.url}: ${message}`,
-      fix: refused
-        ? 'the broker refused the credentials: check --username/--password (or the client certificate) with the provincial operator'
-        : 'check the URL, the network (DNS, firewall) and, for mqtts://, the CA file; `hcp doctor` tells more',
-    };
+    // The same diagnosis as `hcp doctor`'s broker check.
+    const diagnosis = brokerFailure(settings.url, err, timeoutMs);
+    return { ok: false, reason: diagnosis.message, fix: (diagnosis.fix ?? []).join('; ') };
   }
   try {
     const answer = new Promise<ProvinceConfig>((resolve) => {
