@@ -31,6 +31,7 @@ export class ReconnectingPort extends EventEmitter<{ data: [Buffer]; open: []; c
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectDelay: number;
   private stopped = true;
+  private opening: Promise<void> | undefined;
 
   constructor(private readonly opts: ReconnectingPortOptions) {
     super();
@@ -51,6 +52,8 @@ export class ReconnectingPort extends EventEmitter<{ data: [Buffer]; open: []; c
     clearTimeout(this.reconnectTimer);
     const port = this.port;
     this.port = undefined;
+    // A port still opening (a board's handshake takes seconds) is closed as soon as it opens.
+    await this.opening;
     if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
   }
 
@@ -78,14 +81,22 @@ export class ReconnectingPort extends EventEmitter<{ data: [Buffer]; open: []; c
       this.emit('close');
       this.scheduleReopen();
     });
-    port.open((err) => {
-      if (err) {
-        opts.logger.warn({ err: err.message, port: opts.path }, `cannot open the ${opts.role} serial port; retrying`);
-        this.scheduleReopen();
-        return;
-      }
-      this.reconnectDelay = opts.reconnectMs ?? 500;
-      this.emit('open');
+    this.opening = new Promise((settled) => {
+      port.open((err) => {
+        if (this.stopped) {
+          if (err) settled();
+          else port.close(() => settled());
+          return;
+        }
+        settled();
+        if (err) {
+          opts.logger.warn({ err: err.message, port: opts.path }, `cannot open the ${opts.role} serial port; retrying`);
+          this.scheduleReopen();
+          return;
+        }
+        this.reconnectDelay = opts.reconnectMs ?? 500;
+        this.emit('open');
+      });
     });
   }
 
