@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ProvinceConfig } from '../../protocol/province-config.js';
+import { SAMPLE_PROVINCE_CONFIG } from '../../simulator/province.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { BROKERS } from '../support/brokers.js';
 import { useHall } from '../support/hall-fixture.js';
@@ -7,16 +8,8 @@ import { useHall } from '../support/hall-fixture.js';
 /** 差评 must carry a reason: offered on the same five buttons, from the province's catalogue. */
 const halls = useHall(BROKERS[0]!);
 
-const CATALOG: ProvinceConfig = {
-  reasonCatalog: {
-    version: '2026.11',
-    reasons: [
-      { code: 'R01', label: '服务态度差' },
-      { code: 'R02', label: '办事效率低' },
-      { code: 'R03', label: '多次跑动' },
-    ],
-  },
-};
+/** The catalogue a province sends: three reasons, version 2026.11. */
+const CATALOG = SAMPLE_PROVINCE_CONFIG;
 
 describe('bad-review reasons', () => {
   it('after 不满意 the terminal offers the catalogue reasons; the choice and the catalogue version go in the record', async () => {

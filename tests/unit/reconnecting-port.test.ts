@@ -6,7 +6,7 @@ import { ReconnectingPort, type SerialPortLike } from '../../bridge/serial/recon
 /** A port whose open completes only when the test says so (as a board's Firmata handshake). */
 class SlowPort extends Duplex implements SerialPortLike {
   isOpen = false;
-  closed = false;
+  closedByUs = false;
   finishOpen: (() => void) | undefined;
   open(callback?: (err: Error | null) => void): void {
     this.finishOpen = () => {
@@ -16,7 +16,7 @@ class SlowPort extends Duplex implements SerialPortLike {
   }
   close(callback?: (err: Error | null) => void): void {
     this.isOpen = false;
-    this.closed = true;
+    this.closedByUs = true;
     callback?.(null);
   }
   override _read(): void {}
@@ -38,7 +38,7 @@ describe('reconnecting port', () => {
     expect(stopped).toBe(false); // still waiting for the open to finish
     port.finishOpen?.();
     await stopping;
-    expect(port.closed).toBe(true);
+    expect(port.closedByUs).toBe(true);
     expect(opened).toBe(false);
   });
 });
