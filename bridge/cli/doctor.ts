@@ -429,6 +429,12 @@ export function brokerFailure(url: string, err: unknown, timeoutMs: number): Che
       'ask the province whether this terminal id is registered and allowed to publish',
     ]);
   }
+  if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) {
+    return fail(name, `${url}: the broker's certificate is not trusted (${text})`, [
+      "set mqtt.tls.ca to the CA file the province issued (PEM) for its broker's certificate",
+      'a certificate for another host name: use the host name the certificate was made for in mqtt.url',
+    ]);
+  }
   if (code === 'ECONNREFUSED') {
     return fail(name, `${url} is unreachable: connection refused`, [
       `check the host and port in mqtt.url; nothing listens there (\`nc -vz ${host.hostname} ${host.port}\`)`,
