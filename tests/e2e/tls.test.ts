@@ -46,7 +46,7 @@ describe.skipIf(!MosquittoBroker.available() && !onCI())('MQTT over TLS (Mosquit
   });
 
   it('a terminal with the CA in mqtt.tls.ca delivers its rating over mqtts://', async () => {
-    const w = await SimWindow.start({ brokerUrl: url, windowNo: 'TLS1', terminalId: `T-TLS-${process.pid}`, dbPath: file('w.db'), config: { mqtt: { tls: { ca: file('ca.pem') } } } });
+    const w = await SimWindow.start({ brokerUrl: url, windowNo: 'TLS1', terminalId: `T-TLS-${process.pid}`, dbPath: file('w.db'), config: { mqtt: { url, tls: { ca: file('ca.pem') } } } });
     try {
       await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S-TLS' });
       await w.api('POST', '/api/v1/invitations', { services: [{ itemCode: 'X', caseNo: 'C-TLS-1' }] });
