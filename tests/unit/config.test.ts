@@ -43,6 +43,13 @@ describe('bridge config', () => {
     expect(problemsOf({ ...valid, extra: 1 })[0]).toMatch(/extra/);
   });
 
+  it('takes TLS files for the broker: a client certificate and its key together, or neither', () => {
+    expect(parseConfig({ ...valid, mqtt: { ...valid.mqtt, tls: { ca: '/etc/hcp/ca.pem' } } }).mqtt.tls).toEqual({ ca: '/etc/hcp/ca.pem' });
+    expect(problemsOf({ ...valid, mqtt: { ...valid.mqtt, tls: { cert: '/etc/hcp/c.pem' } } })).toEqual([
+      'mqtt.tls: a client certificate needs its key, and a key its certificate: give both or neither',
+    ]);
+  });
+
   it('requires an API token when the API listens beyond localhost', () => {
     expect(problemsOf({ ...valid, http: { host: '0.0.0.0' } })).toEqual([
       'http.token: a token is required when the API listens beyond localhost: set http.token (16+ characters)',
