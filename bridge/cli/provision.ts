@@ -45,7 +45,7 @@ export async function provisionCommand(options: ProvisionOptions): Promise<void>
   const report = [
     `Provisioned terminal ${config.terminal.id}: area ${config.terminal.areaCode}, hall ${config.terminal.hallCode}, window ${config.terminal.windowNo}`,
     `  config      ${options.config} (mode 600)`,
-    `  terminal    ${config.serial?.path ?? '(board)'}`,
+    `  terminal    ${config.board ? `Arduino at ${config.board.path}: buttons ${config.board.pins.buttons.join(',')}, LEDs ${config.board.pins.leds.join(',')}${config.board.pins.buzzer === undefined ? '' : `, buzzer ${config.board.pins.buzzer}`}` : config.serial?.path}`,
     `  printer     ${config.printer ? `${config.printer.path}, ${config.printer.profile.columns} columns` : 'none'}`,
     `  broker      ${config.mqtt.url}${config.mqtt.username ? ` as ${config.mqtt.username}` : ''}${config.mqtt.tls ? ' (TLS files set)' : ''}`,
     `  key         ${keyFile} (${key.created ? 'made now' : 'kept: it was there'})`,
@@ -88,7 +88,7 @@ async function ask(answers: Answers): Promise<void> {
   try {
     for (const field of PROVISION_FIELDS) {
       if (answers[field.flag] !== undefined) continue;
-      if (field.printerOnly && !answers['printer-path']) continue;
+      if (field.when && !field.when(answers)) continue;
       answers[field.flag] = await askOne(lines, muted, field, answers);
     }
   } finally {

@@ -20,11 +20,17 @@ export interface ProvisionField {
   optional?: boolean;
   /** Not echoed back, not printed in the report. */
   secret?: boolean;
-  /** Asked (and allowed) only when a printer port is given. */
-  printerOnly?: boolean;
+  /** Asked (and used) only when this holds of the answers so far; default always. */
+  when?: (answers: Answers) => boolean;
   /** How the text answer becomes the config value. */
   parse?: (text: string) => unknown;
 }
+
+const withPrinter = (answers: Answers): boolean => Boolean(answers['printer-path']);
+const withBoard = (answers: Answers): boolean => Boolean(answers['board-path']);
+/** "2,3,4,5,6" → [2, 3, 4, 5, 6]; anything else is left for the schema to refuse. */
+const pinList = (text: string): unknown => (/^\d+(\s*,\s*\d+)*$/.test(text) ? text.split(',').map((pin) => Number(pin.trim())) : text);
+const wholeNumber = (text: string): unknown => (/^\d+$/.test(text) ? Number(text) : text);
 
 export const PROVISION_FIELDS: readonly ProvisionField[] = [
   { flag: 'terminal-id', path: ['terminal', 'id'], ask: 'Terminal id (终端编号, as registered with the province)' },
@@ -38,7 +44,16 @@ export const PROVISION_FIELDS: readonly ProvisionField[] = [
   { flag: 'ca-file', path: ['mqtt', 'tls', 'ca'], ask: "CA certificate of the broker (PEM file), if it is not publicly trusted", optional: true },
   { flag: 'cert-file', path: ['mqtt', 'tls', 'cert'], ask: 'Client certificate (PEM file), if the broker wants one', optional: true },
   { flag: 'key-file', path: ['mqtt', 'tls', 'key'], ask: "Client certificate's private key (PEM file)", optional: true },
-  { flag: 'serial-path', path: ['serial', 'path'], ask: "Terminal's serial port", default: '/dev/ttyACM0' },
+  {
+    flag: 'board-path',
+    path: ['board', 'path'],
+    ask: 'Arduino (StandardFirmata) port, if the buttons are on an Arduino (empty: a terminal with its own MCU)',
+    optional: true,
+  },
+  { flag: 'buttons', path: ['board', 'pins', 'buttons'], ask: 'Arduino pins of the five buttons, left to right', default: '2,3,4,5,6', when: withBoard, parse: pinList },
+  { flag: 'leds', path: ['board', 'pins', 'leds'], ask: 'Arduino pins of the five LEDs, left to right', default: '8,9,10,11,12', when: withBoard, parse: pinList },
+  { flag: 'buzzer', path: ['board', 'pins', 'buzzer'], ask: 'Arduino pin of the buzzer (usually 7; empty: none)', optional: true, when: withBoard, parse: wholeNumber },
+  { flag: 'serial-path', path: ['serial', 'path'], ask: "Terminal's serial port", default: '/dev/ttyACM0', when: (answers) => !withBoard(answers) },
   { flag: 'database', path: ['database', 'path'], ask: 'Database file', default: '/var/lib/hcp/hcp.db' },
   { flag: 'printer-path', path: ['printer', 'path'], ask: "Receipt printer's serial port (empty: no printer)", optional: true },
   {
@@ -46,13 +61,20 @@ export const PROVISION_FIELDS: readonly ProvisionField[] = [
     path: ['printer', 'profile', 'columns'],
     ask: 'Paper width in characters: 32 (58 mm) or 48 (80 mm)',
     default: '32',
-    printerOnly: true,
-    parse: (text) => (/^\d+$/.test(text) ? Number(text) : text),
+    when: withPrinter,
+    parse: wholeNumber,
   },
-  { flag: 'evaluation-url', path: ['printer', 'evaluationUrl'], ask: "Province's evaluation page for the receipt QR code", printerOnly: true },
+  { flag: 'evaluation-url', path: ['printer', 'evaluationUrl'], ask: "Province's evaluation page for the receipt QR code", when: withPrinter },
 ];
 
 export type Answers = Record<string, string>;
+
+/** Good answers to everything, with an Arduino when the field is one of the board's. */
+function soundAnswersFor(field: ProvisionField): Answers {
+  if (field.path[0] !== 'board') return SOUND_ANSWERS;
+  const { 'serial-path': _serial, ...rest } = SOUND_ANSWERS;
+  return { ...rest, 'board-path': '/dev/ttyACM0' };
+}
 
 const SOUND_ANSWERS: Answers = {
   'terminal-id': 'T-1',
@@ -72,7 +94,7 @@ export function configFromAnswers(answers: Answers): Record<string, unknown> {
   for (const field of PROVISION_FIELDS) {
     const text = answers[field.flag];
     if (text === undefined || text === '') continue;
-    if (field.printerOnly && !answers['printer-path']) continue;
+    if (field.when && !field.when(answers)) continue;
     setIn(config, field.path, field.parse ? field.parse(text) : text);
   }
   return config;
@@ -84,7 +106,7 @@ export function configFromAnswers(answers: Answers): Record<string, unknown> {
  */
 export function answerProblems(answers: Answers, only?: ProvisionField): string[] {
   // One field alone: the others filled with good values, so that its problems are not crowded out.
-  const checked = only ? { ...SOUND_ANSWERS, [only.flag]: answers[only.flag] ?? '' } : answers;
+  const checked = only ? { ...soundAnswersFor(only), [only.flag]: answers[only.flag] ?? '' } : answers;
   const result = explain(bridgeConfigSchema, configFromAnswers(checked));
   if (result.ok) return [];
   const problems: string[] = [];

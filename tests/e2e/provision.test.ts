@@ -103,8 +103,8 @@ describe('hcp provision', () => {
 
   it('asks for what the flags leave out, and asks again after a wrong answer', async () => {
     const { configFile, args } = setup();
-    // Area code, hall name, window, the TLS files (none) and the printer are answered at the prompt.
-    const answers = ['3301', '330106', '', '09', '', '', '', '/dev/ttyUSB1', '58', '32', 'https://hcp.province.example/rate'].join('\n');
+    // Area code, hall name, window, the TLS files (none), no Arduino, and the printer are answered at the prompt.
+    const answers = ['3301', '330106', '', '09', '', '', '', '', '/dev/ttyUSB1', '58', '32', 'https://hcp.province.example/rate'].join('\n');
     const run = await hcp(
       ['provision', '-c', configFile, '--no-register', ...args({ 'area-code': null, 'hall-name': null, window: null, 'printer-path': null, 'printer-columns': null, 'evaluation-url': null })],
       60_000,
@@ -117,6 +117,21 @@ describe('hcp provision', () => {
     expect(run.stdout).toMatch(/--printer-columns: .*32.*48/);
     expect(loadConfigFile(configFile)).toMatchObject({ terminal: { areaCode: '330106', windowNo: '09' }, printer: { path: '/dev/ttyUSB1', profile: { columns: 32 } } });
     expect(loadConfigFile(configFile).terminal.hallName).toBeUndefined();
+  });
+
+  it('an Arduino instead of a terminal MCU: the board and its pins, each pin checked', async () => {
+    const { configFile, args } = setup();
+    const board = { 'serial-path': null, 'board-path': '/dev/ttyACM0', buttons: '2,3,4,5,6', leds: '8, 9, 10, 11, 12', buzzer: '7' };
+    const bad = await hcp(['provision', '-c', configFile, '--non-interactive', '--no-register', ...args({ ...board, buttons: '2,3,3,5,6', leds: '8,9' })]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--buttons: pin 3 is already used by button 2');
+    expect(bad.stderr).toContain('--leds: expected 5 LED pins, one above each button, in the same order');
+    const run = await hcp(['provision', '-c', configFile, '--non-interactive', '--no-register', ...args(board)]);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toContain('terminal    Arduino at /dev/ttyACM0: buttons 2,3,4,5,6, LEDs 8,9,10,11,12, buzzer 7');
+    const config = loadConfigFile(configFile);
+    expect(config.serial).toBeUndefined();
+    expect(config.board).toMatchObject({ io: 'firmata', path: '/dev/ttyACM0', pins: { buttons: [2, 3, 4, 5, 6], leds: [8, 9, 10, 11, 12], buzzer: 7 } });
   });
 
   it('a province that does not answer: the config is written, the report says what to do, exit 3', async () => {
