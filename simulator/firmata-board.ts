@@ -1,5 +1,5 @@
 import { SerialPortStream, type OpenOptions } from '@serialport/stream';
-import { closeVirtualPort, createVirtualLine, openVirtualPort, virtualSerialBinding } from './virtual-serial-line.js';
+import { closeVirtualPort, createVirtualLine, delegatingPort, openVirtualPort, virtualSerialBinding } from './virtual-serial-line.js';
 
 /*
  * An Arduino Uno running StandardFirmata, emulated at the device end of a virtual serial line.
@@ -418,23 +418,10 @@ function hostSession(port: BindingPort): HostSession & { port: BindingPort } {
   const gone = new Promise<never>((_, reject) => (pull = reject));
   gone.catch(() => undefined); // only a read that is waiting hears it
   let disconnected = false;
-  const wrapped: BindingPort = {
-    get openOptions() {
-      return port.openOptions;
-    },
-    get isOpen() {
-      return port.isOpen;
-    },
+  const wrapped = delegatingPort(port, {
     read: (buffer, offset, length) => Promise.race([port.read(buffer, offset, length), gone]),
     write: (buffer) => (disconnected ? Promise.reject(new Error('device disconnected')) : port.write(buffer)),
-    close: () => port.close(),
-    update: (options) => port.update(options),
-    set: (options) => port.set(options),
-    get: () => port.get(),
-    getBaudRate: () => port.getBaudRate(),
-    flush: () => port.flush(),
-    drain: () => port.drain(),
-  };
+  });
   return {
     port: wrapped,
     disconnect: () => {

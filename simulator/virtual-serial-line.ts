@@ -70,14 +70,33 @@ export function garbledWrites(): number {
   return garbled;
 }
 
-function wrapPort(port: MockPort, path: string): BindingPort {
-  return {
+/**
+ * A binding port that hands every call on to `port`, except those given in `own`: the one place
+ * where a wrapper of a binding port lists the whole binding contract.
+ */
+export function delegatingPort(port: BindingPort, own: Partial<Pick<BindingPort, 'read' | 'write' | 'close'>>): BindingPort {
+  const delegate: BindingPort = {
     get openOptions() {
       return port.openOptions;
     },
     get isOpen() {
       return port.isOpen;
     },
+    read: (buffer, offset, length) => port.read(buffer, offset, length),
+    write: (buffer) => port.write(buffer),
+    close: () => port.close(),
+    update: (options) => port.update(options),
+    set: (options) => port.set(options),
+    get: () => port.get(),
+    getBaudRate: () => port.getBaudRate(),
+    flush: () => port.flush(),
+    drain: () => port.drain(),
+  };
+  return Object.assign(delegate, own);
+}
+
+function wrapPort(port: MockPort, path: string): BindingPort {
+  return delegatingPort(port, {
     async write(buffer) {
       await port.write(buffer);
       const peer = peerPaths.get(path);
@@ -89,14 +108,7 @@ function wrapPort(port: MockPort, path: string): BindingPort {
       await port.writeOperation;
       await port.close();
     },
-    read: (buffer, offset, length) => port.read(buffer, offset, length),
-    update: (options) => port.update(options),
-    set: (options) => port.set(options),
-    get: () => port.get(),
-    getBaudRate: () => port.getBaudRate(),
-    flush: () => port.flush(),
-    drain: () => port.drain(),
-  };
+  });
 }
 
 /** The mock binding, with writes carried across each virtual line to the peer port. */
