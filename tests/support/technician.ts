@@ -1,6 +1,8 @@
 import { verifyEvaluationUrl } from '../../bridge/printer/receipt-token.js';
 import type { SelftestIO } from '../../bridge/selftest/selftest.js';
 import type { SimWindow } from '../../simulator/sim-window.js';
+import type { VirtualPrinter } from '../../simulator/virtual-printer.js';
+import type { VirtualTerminal } from '../../simulator/virtual-terminal.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { createPublicKey } from 'node:crypto';
 
@@ -17,7 +19,26 @@ export interface Technician extends Required<SelftestIO> {
  * terminal's pins show it, a receipt came out only when the virtual printer holds one whose QR
  * verifies against the terminal's key.
  */
-export function technicianAt(window: SimWindow, { wrongButtons = {} as Record<number, number> } = {}): Technician {
+export function technicianAt(window: SimWindow, options: { wrongButtons?: Record<number, number> } = {}): Technician {
+  return technician(
+    {
+      terminal: window.terminal,
+      printer: window.printer,
+      publicKey: () => {
+        const status = window.bridge.status().printer;
+        return status.configured ? status.publicKey : undefined;
+      },
+    },
+    options,
+  );
+}
+
+/** The same technician at any virtual terminal (and printer), e.g. one on a real pty line. */
+export function technician(
+  at: { terminal: VirtualTerminal; printer?: VirtualPrinter | undefined; publicKey?: () => string | undefined },
+  { wrongButtons = {} as Record<number, number> } = {},
+): Technician {
+  const { terminal, printer } = at;
   const heard: string[] = [];
   // One press after another, as one person makes them.
   let presses = Promise.resolve();
@@ -33,7 +54,7 @@ export function technicianAt(window: SimWindow, { wrongButtons = {} as Record<nu
       const asked = /^Press button (\d)/.exec(text);
       if (asked) {
         const button = Number(asked[1]) - 1;
-        presses = presses.then(() => window.terminal.press(wrongButtons[button] ?? button));
+        presses = presses.then(() => terminal.press(wrongButtons[button] ?? button));
       }
     },
     async confirm(question) {
@@ -41,16 +62,15 @@ export function technicianAt(window: SimWindow, { wrongButtons = {} as Record<nu
       const led = /LED over button (\d)/.exec(question);
       if (led) {
         const index = Number(led[1]) - 1;
-        return seen(() => window.terminal.leds().every((on, i) => on === (i === index)));
+        return seen(() => terminal.leds().every((on, i) => on === (i === index)));
       }
-      if (/buzzer/.test(question)) return seen(() => window.terminal.buzzing());
+      if (/buzzer/.test(question)) return seen(() => terminal.buzzing());
       if (/receipt/.test(question)) {
-        const printer = window.printer;
-        const status = window.bridge.status().printer;
-        if (!printer || !status.configured) return false;
+        const publicKey = at.publicKey?.();
+        if (!printer || !publicKey) return false;
         const receipt = await printer.waitForReceipt(undefined, { timeoutMs: 2000 }).catch(() => undefined);
         const qr = receipt?.qrCodes()[0];
-        return qr !== undefined && verifyEvaluationUrl(qr.payload, createPublicKey({ key: Buffer.from(status.publicKey, 'base64'), format: 'der', type: 'spki' })).ok && receipt!.text().includes('SELFTEST');
+        return qr !== undefined && verifyEvaluationUrl(qr.payload, createPublicKey({ key: Buffer.from(publicKey, 'base64'), format: 'der', type: 'spki' })).ok && receipt!.text().includes('SELFTEST');
       }
       throw new Error(`the technician does not understand: ${question}`);
     },
