@@ -33,13 +33,19 @@ export async function provisionCommand(options: ProvisionOptions): Promise<void>
   const config = parseConfig(configFromAnswers(answers), 'the answers');
 
   // The file, then the key: a half-done run leaves a config that `hcp run` can use.
-  mkdirSync(dirname(options.config), { recursive: true });
-  if (existsSync(options.config)) copyFileSync(options.config, `${options.config}.bak`);
-  const header = `# ${config.terminal.id}: written by hcp provision ${BRIDGE_VERSION} on ${new Date().toISOString()}.\n# Every setting is explained in docs/bridge.example.yaml.\n`;
-  writeConfigFile(options.config, header + stringify(configFromAnswers(answers)));
-  mkdirSync(dirname(config.database.path), { recursive: true });
-  const keyFile = terminalKeyFile(config);
-  const key = loadOrCreateSigningKey(keyFile);
+  let keyFile: string;
+  let key: ReturnType<typeof loadOrCreateSigningKey>;
+  try {
+    mkdirSync(dirname(options.config), { recursive: true });
+    if (existsSync(options.config)) copyFileSync(options.config, `${options.config}.bak`);
+    const header = `# ${config.terminal.id}: written by hcp provision ${BRIDGE_VERSION} on ${new Date().toISOString()}.\n# Every setting is explained in docs/bridge.example.yaml.\n`;
+    writeConfigFile(options.config, header + stringify(configFromAnswers(answers)));
+    mkdirSync(dirname(config.database.path), { recursive: true });
+    keyFile = terminalKeyFile(config);
+    key = loadOrCreateSigningKey(keyFile);
+  } catch (err) {
+    fail(`${(err as Error).message}: run it with sudo, or give -c and --database paths you may write`);
+  }
   const publicKey = publicKeyText(key.publicKey);
 
   const report = [
