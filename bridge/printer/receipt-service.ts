@@ -6,7 +6,7 @@ import type { StoredInvitation } from '../store/stored-record.js';
 import { canPrint, type PrinterLink, type PrinterState } from './printer-link.js';
 import { layoutReceipt, type PrinterProfile, type ReceiptContent } from './receipt-layout.js';
 import type { ReceiptQueue } from './receipt-queue.js';
-import { signedEvaluationUrl } from './receipt-token.js';
+import { signedEvaluationUrl, type ReceiptClaims } from './receipt-token.js';
 
 /** When a receipt is printed after an invitation closes; staff can always reprint. */
 export type PrintPolicy = 'always' | 'not_rated' | 'never';
@@ -65,47 +65,44 @@ export class ReceiptService extends EventEmitter<{ printed: [QueuedReceiptInfo];
 
   /** Queues a receipt for the invitation; returns the receipt id. */
   queue(record: StoredInvitation, reprint: boolean): string {
-    return this.enqueue(record.id, (evaluationUrl) => ({
+    const claims = { terminalId: record.terminalId, invitationId: record.id, caseNos: record.services.map((s) => s.caseNo) };
+    return this.enqueue(claims, (evaluationUrl) => ({
       hallName: this.opts.hallName,
       windowNo: record.windowNo,
       staffId: record.staffId,
       services: record.services,
       printedAt: new Date(record.closedAt),
       rating: record.rating ? { grade: record.rating.grade } : null,
-      evaluationUrl: evaluationUrl(record.terminalId, record.services.map((s) => s.caseNo)),
+      evaluationUrl,
       test: record.test,
       reprint,
+    })).receiptId;
+  }
+
+  /** Queues a self-test receipt (marked 测试), with a QR signed like any other. */
+  queueTest(terminalId: string, windowNo: string, testId: string): { receiptId: string; url: string } {
+    const caseNo = `SELFTEST-${testId.slice(-8)}`;
+    return this.enqueue({ terminalId, invitationId: testId, caseNos: [caseNo] }, (evaluationUrl) => ({
+      hallName: this.opts.hallName,
+      windowNo,
+      staffId: 'selftest',
+      services: [{ itemCode: 'SELFTEST', itemName: '终端自检 terminal self-test', caseNo }],
+      printedAt: this.opts.clock.now(),
+      rating: null,
+      evaluationUrl,
+      test: true,
+      reprint: false,
     }));
   }
 
-  /** Queues a self-test receipt (marked 测试), with a QR signed like any other; returns its id. */
-  queueTest(terminalId: string, windowNo: string, testId: string): { receiptId: string; url: string } {
-    let url = '';
-    const receiptId = this.enqueue(testId, (evaluationUrl) => {
-      url = evaluationUrl(terminalId, [`SELFTEST-${testId.slice(-8)}`]);
-      return {
-        hallName: this.opts.hallName,
-        windowNo,
-        staffId: 'selftest',
-        services: [{ itemCode: 'SELFTEST', itemName: '终端自检 terminal self-test', caseNo: `SELFTEST-${testId.slice(-8)}` }],
-        printedAt: this.opts.clock.now(),
-        rating: null,
-        evaluationUrl: url,
-        test: true,
-        reprint: false,
-      };
-    });
-    return { receiptId, url };
-  }
-
-  private enqueue(invitationId: string, content: (evaluationUrl: (terminalId: string, caseNos: string[]) => string) => ReceiptContent): string {
-    const id = this.opts.newId();
+  /** Signs the evaluation URL for the claims, lays out the receipt around it, and queues it. */
+  private enqueue(claims: Omit<ReceiptClaims, 'issuedAt'>, content: (evaluationUrl: string) => ReceiptContent): { receiptId: string; url: string } {
+    const receiptId = this.opts.newId();
     const issuedAt = this.opts.clock.now();
-    const sign = (terminalId: string, caseNos: string[]): string =>
-      signedEvaluationUrl(this.opts.evaluationUrl, { terminalId, invitationId, caseNos, issuedAt: Math.floor(issuedAt.getTime() / 1000) }, this.opts.signingKey);
-    this.opts.queue.add(id, invitationId, content(sign), issuedAt);
+    const url = signedEvaluationUrl(this.opts.evaluationUrl, { ...claims, issuedAt: Math.floor(issuedAt.getTime() / 1000) }, this.opts.signingKey);
+    this.opts.queue.add(receiptId, claims.invitationId, content(url), issuedAt);
     void this.drain();
-    return id;
+    return { receiptId, url };
   }
 
   status(): ReceiptStatus {
