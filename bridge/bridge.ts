@@ -421,7 +421,6 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 
   private selftestParts(): SelftestParts {
     const { device, uplink, receipts, config } = this;
-    const ALL_OFF = [false, false, false, false, false];
     return {
       // Asked afresh: a terminal that went away a moment ago still counts as alive in status().
       terminalHello: async (ms) => {
@@ -429,7 +428,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         device.greet();
         return (await answer)?.[0] ?? null;
       },
-      sendTest: ({ active, leds = ALL_OFF, beepMs = 0 }) => void device.send({ type: 'test', active, leds, beepMs }),
+      sendTest: (frame) => void device.send({ type: 'test', ...frame }),
       nextPress: async (ms) => (await nextEvent<[number]>(device, 'press', ms))?.[0] ?? null,
       ...(receipts && {
         printTestReceipt: async (ms: number) => {

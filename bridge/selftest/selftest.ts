@@ -34,7 +34,7 @@ export interface SelftestIO {
   confirm?(question: string): Promise<boolean>;
 }
 
-export type TestFrame = { active: boolean; leds?: boolean[]; beepMs?: number };
+export type TestFrame = { active: boolean; leds: boolean[]; beepMs: number };
 
 export interface SelftestParts {
   /** Resolves with the terminal's identity once it has said hello, or null after `ms`. */
@@ -65,6 +65,8 @@ export const DEFAULT_SELFTEST_TIMEOUTS: SelftestTimeouts = { helloMs: 10_000, pr
 
 const BUTTON_NAMES = GRADES.map((grade, i) => `button ${i + 1} (${GRADE_INFO[grade].zh})`);
 const ALL_OFF = [false, false, false, false, false];
+const show = (leds: boolean[], beepMs = 0): TestFrame => ({ active: true, leds, beepMs });
+const END_TEST: TestFrame = { active: false, leds: ALL_OFF, beepMs: 0 };
 const seconds = (ms: number): string => `${Math.round(ms / 100) / 10} s`;
 
 export async function runSelftest(
@@ -122,15 +124,12 @@ export async function runSelftest(
 async function terminalSteps(parts: SelftestParts, io: SelftestIO, pressMs: number): Promise<StepResult[]> {
   const { confirm } = io;
   if (!confirm) {
-    // Remote: the terminal can still show that it takes test frames, but nobody can look.
-    parts.sendTest({ active: true, leds: ALL_OFF });
-    parts.sendTest({ active: false });
     return ['buttons', 'leds', 'buzzer'].map((step) => ({ step, outcome: 'skip', message: 'needs a person at the counter (run hcp selftest there)' }));
   }
   const results: StepResult[] = [];
   try {
     for (const [index, name] of BUTTON_NAMES.entries()) {
-      parts.sendTest({ active: true, leds: ALL_OFF });
+      parts.sendTest(show(ALL_OFF));
       io.say(`Press ${name}.`);
       const pressed = await parts.nextPress(pressMs);
       results.push(
@@ -147,7 +146,7 @@ async function terminalSteps(parts: SelftestParts, io: SelftestIO, pressMs: numb
       );
     }
     for (const index of ALL_OFF.keys()) {
-      parts.sendTest({ active: true, leds: ALL_OFF.map((_, i) => i === index) });
+      parts.sendTest(show(ALL_OFF.map((_, i) => i === index)));
       const lit = await confirm(`Is the LED over button ${index + 1} lit, and no other?`);
       results.push(
         lit
@@ -155,7 +154,7 @@ async function terminalSteps(parts: SelftestParts, io: SelftestIO, pressMs: numb
           : { step: `led-${index + 1}`, outcome: 'fail', message: `LED ${index + 1} not seen lit alone`, fix: `check LED ${index + 1}: polarity (long leg to the resistor), its resistor and its pin` },
       );
     }
-    parts.sendTest({ active: true, leds: ALL_OFF, beepMs: 600 });
+    parts.sendTest(show(ALL_OFF, 600));
     const heard = await confirm('Did the buzzer sound just now?');
     results.push(
       heard
@@ -163,7 +162,7 @@ async function terminalSteps(parts: SelftestParts, io: SelftestIO, pressMs: numb
         : { step: 'buzzer', outcome: 'fail', message: 'buzzer not heard', fix: 'check the buzzer: an active buzzer, its transistor and 5 V supply, and its pin' },
     );
   } finally {
-    parts.sendTest({ active: false });
+    parts.sendTest(END_TEST);
   }
   return results;
 }
