@@ -16,6 +16,11 @@ export default tseslint.config(
     },
   },
   {
+    // The `hcp` launcher: plain JavaScript run by Node.
+    files: ['bin/**/*.js'],
+    languageOptions: { globals: Object.fromEntries(['URL', 'console', 'process'].map((name) => [name, 'readonly'])) },
+  },
+  {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',

@@ -1,5 +1,5 @@
 import jsQRModule from 'jsqr';
-import { charColumns, EscPosParser, isPrintItem, type Align, type EscPosParserOptions, type ImageItem, type PrintItem, type TextLine } from './escpos-parser.js';
+import { charColumns, EscPosParser, isPrintItem, type Align, type EscPosParserOptions, type ImageItem, type PrintItem, type TextLine } from '../protocol/escpos/parser.js';
 
 /** One character cell on paper. */
 export interface PaperCell {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import QRCode from 'qrcode';
 import { DOTS_PER_LINE, layoutReceipt, type PrinterProfile, type ReceiptContent } from '../bridge/printer/receipt-layout.js';
-import type { Align, ImageItem, QrItem } from './escpos-parser.js';
+import type { Align, ImageItem, QrItem } from '../protocol/escpos/parser.js';
 import { paperRows, parseReceipts, type PaperRow, type PrintedReceipt } from './printed-receipt.js';
 
 /** GNU Unifont (Debian package `unifont`): 8x16 and 16x16 bitmap glyphs for the whole BMP. */

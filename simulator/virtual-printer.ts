@@ -1,7 +1,7 @@
 import { EventEmitter, once } from 'node:events';
 import type { SerialPortStream } from '@serialport/stream';
-import { encodeStatus, type PrinterStatus } from '../protocol/escpos.js';
-import { EscPosParser, isPrintItem, type EscPosItem, type PrintItem } from './escpos-parser.js';
+import { encodeStatus, type PrinterStatus } from '../protocol/escpos/commands.js';
+import { EscPosParser, isPrintItem, type EscPosItem, type PrintItem } from '../protocol/escpos/parser.js';
 import { PrintedReceipt } from './printed-receipt.js';
 import { closeVirtualPort, openVirtualPort } from './virtual-serial-line.js';
 import type { OpenDevicePort } from './virtual-terminal.js';

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { decodeStatus, isStatusByte, STATUS_REQUEST, type PrinterStatus } from '../../protocol/escpos.js';
+import { decodeStatus, isStatusByte, STATUS_REQUEST, type PrinterStatus } from '../../protocol/escpos/commands.js';
 import type { Logger } from '../log.js';
 import { ReconnectingPort, type OpenSerialPort } from '../serial/reconnecting-port.js';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { GRADE_INFO, type Grade } from '../../protocol/grades.js';
 import type { Service } from '../../protocol/records.js';
-import { EscPosWriter, QR_QUIET_ZONE, qrMatrix } from './escpos-writer.js';
+import { EscPosWriter, QR_QUIET_ZONE, qrMatrix } from '../../protocol/escpos/writer.js';
 
 /** How a receipt printer is set up: paper width in columns of half-width characters, and how it draws QR codes. */
 export const printerProfileSchema = z.strictObject({

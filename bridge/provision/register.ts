@@ -3,7 +3,7 @@ import { explain } from '../../protocol/issues.js';
 import { provinceConfigSchema, type ProvinceConfig } from '../../protocol/province-config.js';
 import type { Registration } from '../../protocol/registration.js';
 import { terminalTopics } from '../../protocol/topics.js';
-import { brokerFailure } from '../cli/doctor.js';
+import { brokerFailure } from '../uplink/probe.js';
 import type { BridgeConfig } from '../config.js';
 import { readTlsFiles } from '../uplink/tls-files.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { SerialPortStream } from '@serialport/stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Bridge } from '../../bridge/bridge.js';
-import { defaultDoctorDeps, runDoctor, type DoctorDeps } from '../../bridge/cli/doctor.js';
+import { defaultDoctorDeps, runDoctor, type DoctorDeps } from '../../bridge/diagnose/doctor.js';
 import { parseConfig, type BridgeConfig, type BridgeConfigInput } from '../../bridge/config.js';
 import { boardTerminalOpener, type BoardTerminalDeps } from '../../bridge/device/board-terminal.js';
 import { silentLogger } from '../../bridge/log.js';

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkBroker, defaultConnect } from '../../bridge/cli/doctor.js';
+import { checkBroker, defaultConnect } from '../../bridge/uplink/probe.js';
 import { parseConfig } from '../../bridge/config.js';
 import { MosquittoBroker } from '../../simulator/mosquitto.js';
 import { ProvinceEmulator } from '../../simulator/province.js';

@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import type { SerialPortStream } from '@serialport/stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EscPosWriter } from '../../bridge/printer/escpos-writer.js';
+import { EscPosWriter } from '../../protocol/escpos/writer.js';
 import { layoutReceipt, printerProfileSchema, type ReceiptContent } from '../../bridge/printer/receipt-layout.js';
-import { decodeStatus, encodeStatus, isStatusByte, STATUS_REQUEST } from '../../protocol/escpos.js';
+import { decodeStatus, encodeStatus, isStatusByte, STATUS_REQUEST } from '../../protocol/escpos/commands.js';
 import { closeVirtualPort, createVirtualLine, openVirtualPort } from '../../simulator/virtual-serial-line.js';
 import { VirtualPrinter } from '../../simulator/virtual-printer.js';
 import { waitUntil } from '../../simulator/wait.js';

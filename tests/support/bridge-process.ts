@@ -13,7 +13,7 @@ import type { BridgeConfigInput } from '../../bridge/config.js';
  */
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = 'bridge/cli/main.ts';
+const CLI = 'cli/main.ts';
 /** util-linux's setpriv (always on Debian): the bridge gets SIGKILL if the test process dies, however it dies. */
 const SETPRIV = '/usr/bin/setpriv';
 

@@ -12,7 +12,7 @@ export interface HcpRun {
  */
 export function hcp(args: string[], timeoutMs = 60_000, input = ''): Promise<HcpRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bridge/cli/main.ts', ...args], { timeout: timeoutMs });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { timeout: timeoutMs });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { EscPosWriter, qrBitmap } from '../../bridge/printer/escpos-writer.js';
-import { STATUS_REQUEST } from '../../protocol/escpos.js';
-import { EscPosParser, type EscPosItem, type ImageItem, type QrItem, type TextLine } from '../../simulator/escpos-parser.js';
+import { EscPosWriter, qrBitmap } from '../../protocol/escpos/writer.js';
+import { STATUS_REQUEST } from '../../protocol/escpos/commands.js';
+import { EscPosParser, type EscPosItem, type ImageItem, type QrItem, type TextLine } from '../../protocol/escpos/parser.js';
 import { seededRandom } from '../../simulator/random.js';
 
 const URL_A = 'https://hcp.example.gov.cn/e/330106/01a20394?t=abc';

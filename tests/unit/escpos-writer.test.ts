@@ -1,6 +1,6 @@
 import QRCode from 'qrcode';
 import { describe, expect, it } from 'vitest';
-import { EscPosWriter, qrBitmap, QR_QUIET_ZONE } from '../../bridge/printer/escpos-writer.js';
+import { EscPosWriter, qrBitmap, QR_QUIET_ZONE } from '../../protocol/escpos/writer.js';
 
 const hex = (bytes: Uint8Array | number[]) => Buffer.from(bytes).toString('hex');
 const bytesOf = (build: (w: EscPosWriter) => EscPosWriter) => hex(build(new EscPosWriter()).bytes());

@@ -8,7 +8,7 @@ import {
   type PrinterProfile,
   type ReceiptContent,
 } from '../../bridge/printer/receipt-layout.js';
-import { EscPosParser, type QrItem, type TextLine } from '../../simulator/escpos-parser.js';
+import { EscPosParser, type QrItem, type TextLine } from '../../protocol/escpos/parser.js';
 import { parseReceipts, type PrintedReceipt } from '../../simulator/printed-receipt.js';
 import { SAMPLE_RECEIPT, SAMPLE_URL } from '../support/sample-receipt.js';
 

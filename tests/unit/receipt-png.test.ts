@@ -1,7 +1,7 @@
 import jsQRModule from 'jsqr';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { EscPosWriter } from '../../bridge/printer/escpos-writer.js';
+import { EscPosWriter } from '../../protocol/escpos/writer.js';
 import { layoutReceipt, printerProfileSchema } from '../../bridge/printer/receipt-layout.js';
 import { parseReceipts } from '../../simulator/printed-receipt.js';
 import { previewReceiptPng, RECEIPT_PNG_MARGIN, renderReceiptPng } from '../../simulator/receipt-png.js';

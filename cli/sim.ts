@@ -1,5 +1,5 @@
-import { EmbeddedBroker } from '../../simulator/broker.js';
-import { ProvinceEmulator } from '../../simulator/province.js';
+import { EmbeddedBroker } from '../simulator/broker.js';
+import { ProvinceEmulator } from '../simulator/province.js';
 import { untilSignal } from './run.js';
 
 /** `hcp sim broker`: an embedded MQTT broker, e.g. for `hcp run` against an emulated province. */

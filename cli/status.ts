@@ -1,5 +1,5 @@
-import type { BridgeStatus } from '../bridge.js';
-import { formatAge, formatBytes } from './doctor.js';
+import type { BridgeStatus } from '../bridge/bridge.js';
+import { formatAge, formatBytes } from '../bridge/diagnose/check.js';
 
 /*
  * `hcp status`: what the running bridge says about itself (`GET /api/v1/status`), in a few lines.

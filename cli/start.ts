@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_GRADE_CODE_PROFILE, GRADE_INFO, gradeCode, gradeSchema, type GradeCodeProfileName } from '../../protocol/grades.js';
-import { SimulatedHall, type HallActivity } from '../../simulator/hall.js';
-import { startHallView, type HallView } from '../../simulator/hall-view.js';
-import { createLogger } from '../log.js';
+import { DEFAULT_GRADE_CODE_PROFILE, GRADE_INFO, gradeCode, gradeSchema, type GradeCodeProfileName } from '../protocol/grades.js';
+import { SimulatedHall, type HallActivity } from '../simulator/hall.js';
+import { startHallView, type HallView } from '../simulator/hall-view.js';
+import { createLogger } from '../bridge/log.js';
 import { untilSignal } from './run.js';
 
 export interface StartOptions {

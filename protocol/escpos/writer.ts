@@ -11,7 +11,7 @@ import {
   qrStore,
   rasterImageHeader,
   type QrErrorCorrection,
-} from '../../protocol/escpos.js';
+} from './commands.js';
 
 /** A 1-bit image: rows of `bytesPerRow(width)` bytes, MSB = leftmost dot, 1 = black. */
 export interface MonoBitmap {

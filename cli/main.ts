@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { BRIDGE_VERSION } from '../bridge.js';
-import { ConfigError } from '../config.js';
-import { DatabaseError } from '../store/database.js';
+import { BRIDGE_VERSION } from '../bridge/bridge.js';
+import { ConfigError } from '../bridge/config.js';
+import { DatabaseError } from '../bridge/store/database.js';
 import { z } from 'zod';
-import { GRADES, gradeSchema } from '../../protocol/grades.js';
-import { PROVISION_FIELDS } from '../provision/fields.js';
+import { GRADES, gradeSchema } from '../protocol/grades.js';
+import { PROVISION_FIELDS } from '../bridge/provision/fields.js';
 import { flag, intFlag } from './flags.js';
 
 const camelCase = (flag: string): string => flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());

@@ -1,9 +1,9 @@
 import { createInterface } from 'node:readline/promises';
-import { Bridge } from '../bridge.js';
-import { loadConfigFile, type BridgeConfig } from '../config.js';
-import { createLogger } from '../log.js';
+import { Bridge } from '../bridge/bridge.js';
+import { loadConfigFile, type BridgeConfig } from '../bridge/config.js';
+import { createLogger } from '../bridge/log.js';
 import { terminalOpener } from './run.js';
-import { formatStep, type SelftestIO, type SelftestReport } from '../selftest/selftest.js';
+import { formatStep, type SelftestIO, type SelftestReport } from '../bridge/selftest/selftest.js';
 
 export interface SelftestCommandOptions {
   config: string;

@@ -1,10 +1,10 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { v7 as uuidv7 } from 'uuid';
-import { previewReceiptPng } from '../../simulator/receipt-png.js';
-import type { Grade } from '../../protocol/grades.js';
-import { printerProfileSchema, type ReceiptContent } from '../printer/receipt-layout.js';
-import { signedEvaluationUrl } from '../printer/receipt-token.js';
+import { previewReceiptPng } from '../simulator/receipt-png.js';
+import type { Grade } from '../protocol/grades.js';
+import { printerProfileSchema, type ReceiptContent } from '../bridge/printer/receipt-layout.js';
+import { signedEvaluationUrl } from '../bridge/printer/receipt-token.js';
 
 export interface ReceiptPreviewOptions {
   out: string;

@@ -3,12 +3,12 @@ import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
-import { BRIDGE_VERSION } from '../bridge.js';
-import { parseConfig } from '../config.js';
-import { writeConfigFile } from '../config-file.js';
-import { loadOrCreateSigningKey, publicKeyText, terminalKeyFile } from '../printer/receipt-token.js';
-import { answerProblems, configFromAnswers, PROVISION_FIELDS, type Answers, type ProvisionField } from '../provision/fields.js';
-import { registerWithProvince } from '../provision/register.js';
+import { BRIDGE_VERSION } from '../bridge/bridge.js';
+import { parseConfig } from '../bridge/config.js';
+import { writeConfigFile } from '../bridge/config-file.js';
+import { loadOrCreateSigningKey, publicKeyText, terminalKeyFile } from '../bridge/printer/receipt-token.js';
+import { answerProblems, configFromAnswers, PROVISION_FIELDS, type Answers, type ProvisionField } from '../bridge/provision/fields.js';
+import { registerWithProvince } from '../bridge/provision/register.js';
 
 export interface ProvisionOptions {
   config: string;

@@ -1,5 +1,5 @@
 import iconv from 'iconv-lite';
-import { DLE, EOT, ESC, FS, GS, LF, QR_CN, QR_FN, type QrErrorCorrection } from '../protocol/escpos.js';
+import { DLE, EOT, ESC, FS, GS, LF, QR_CN, QR_FN, type QrErrorCorrection } from './commands.js';
 
 /*
  * A streaming ESC/POS parser: what the virtual printer makes of the bytes it receives. Feed it

@@ -1,8 +1,8 @@
-import { Bridge } from '../bridge.js';
-import { loadConfigFile, terminalPort, type BridgeConfig } from '../config.js';
-import type { OpenSerialPort } from '../device/device-link.js';
-import { boardTerminalOpener, openSystemSerialPort } from '../device/board-terminal.js';
-import { createLogger, type Logger } from '../log.js';
+import { Bridge } from '../bridge/bridge.js';
+import { loadConfigFile, terminalPort, type BridgeConfig } from '../bridge/config.js';
+import type { OpenSerialPort } from '../bridge/device/device-link.js';
+import { boardTerminalOpener, openSystemSerialPort } from '../bridge/device/board-terminal.js';
+import { createLogger, type Logger } from '../bridge/log.js';
 
 /** How the bridge reaches its terminal: a serial port, or (with a board) the terminal run here on the Arduino. */
 export function terminalOpener(config: BridgeConfig, logger: Logger): OpenSerialPort {

@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
+import { deviceHelloSchema, SERIAL_PROTOCOL_VERSION } from '../../protocol/serial-messages.js';
+import { FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
+import { terminalPort, type BridgeConfig } from '../config.js';
+import { errorText, fail, ok, warn, type CheckResult } from '../diagnose/check.js';
+import { silentLogger } from '../log.js';
+import { closePort, isBusyError, openPort, openProbe, type OpenProbePort, type ProbePort } from '../transport/probe.js';
+import { boardTerminalPort, type BoardTerminalDeps } from './board-terminal.js';
+
+export interface TerminalProbeDeps {
+  openPort: OpenProbePort;
+  timeoutMs: number;
+  /** The doctor's boot id in its hello (16 hex digits). */
+  bootId?: string;
+}
+
+export interface TerminalHello {
+  fw: string;
+  serial: string;
+  proto: number;
+}
+
+const TERMINAL_BUSY_FIXES = [
+  'the running bridge knows the terminal: `hcp status`',
+  'or stop it for a full check: `sudo systemctl stop hcp-bridge`, run `hcp doctor` again, then `sudo systemctl start hcp-bridge`',
+];
+
+const PERMISSION_FIX = 'add the user to the dialout group (`sudo usermod -aG dialout $USER`, then log in again)';
+
+/** What the terminal said within the timeout, after our hello. */
+interface Heard {
+  hello: TerminalHello | undefined;
+  frames: number;
+  garbled: number;
+}
+
+/** Says hello on an open port and listens for the terminal's (or any valid frame) until the timeout; closes the port. */
+async function listenForHello(port: ProbePort, timeoutMs: number, bootId: string | undefined): Promise<Heard> {
+  const heard: Heard = { hello: undefined, frames: 0, garbled: 0 };
+  let partial = '';
+  try {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      port.on('error', () => undefined);
+      port.on('data', (chunk: Buffer) => {
+        const lines = (partial + chunk.toString('latin1')).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) {
+          if (line.trim() === '') continue;
+          const decoded = decodeFrame(line);
+          if (!decoded.ok) {
+            heard.garbled++;
+            continue;
+          }
+          heard.frames++;
+          const parsed = deviceHelloSchema.safeParse(decoded.value);
+          if (parsed.success) {
+            heard.hello = { fw: parsed.data.fw, serial: parsed.data.serial, proto: parsed.data.proto };
+            clearTimeout(timer);
+            resolve();
+          }
+        }
+      });
+      port.write(encodeFrame({ type: 'hello', seq: 1, proto: SERIAL_PROTOCOL_VERSION, boot: bootId ?? randomBytes(8).toString('hex') }));
+    });
+  } finally {
+    await closePort(port);
+  }
+  return heard;
+}
+
+/** The verdict on a terminal's hello: `where` says where it answered, e.g. "on /dev/ttyUSB0". */
+function helloResult(name: string, where: string, hello: TerminalHello): CheckResult {
+  const found = `serial ${hello.serial}, firmware ${hello.fw}, protocol v${hello.proto}`;
+  if (hello.proto !== SERIAL_PROTOCOL_VERSION) {
+    return fail(name, `answers ${where}: ${found}, but this bridge speaks protocol v${SERIAL_PROTOCOL_VERSION}`, [
+      'update the terminal firmware or the bridge so both speak the same protocol',
+    ]);
+  }
+  if (hello.fw !== FIRMWARE_VERSION) {
+    return warn(name, `answers ${where}: ${found} (this bridge was built with firmware ${FIRMWARE_VERSION})`, [
+      'consider flashing the matching firmware (`npm run build:espruino`)',
+    ]);
+  }
+  return ok(name, `answers ${where}: ${found}`);
+}
+
+/**
+ * Opens the terminal's port, says hello (the terminal answers with its own: firmware and serial
+ * number) and listens for any valid frame (heartbeats come every 2 s) until the timeout.
+ */
+export async function checkTerminal(config: BridgeConfig, deps: TerminalProbeDeps): Promise<CheckResult> {
+  const name = 'terminal';
+  const { path, baudRate } = terminalPort(config);
+  const port = await openProbe(name, path, baudRate, deps.openPort, {
+    busy: TERMINAL_BUSY_FIXES,
+    other: (err) =>
+      /permission denied|EACCES/i.test(errorText(err))
+        ? [PERMISSION_FIX]
+        : ['see the terminal port line: the port must exist before the terminal can answer'],
+  });
+  if (!('write' in port)) return port;
+  const { hello, frames, garbled } = await listenForHello(port, deps.timeoutMs, deps.bootId);
+  const seconds = `${Math.round(deps.timeoutMs / 100) / 10} s`;
+  if (hello) return helloResult(name, `on ${path}`, hello);
+  if (frames > 0) {
+    return warn(name, `sends valid frames on ${path} (${frames} in ${seconds}) but did not say hello`, [
+      'power-cycle the terminal: it says hello on boot',
+    ]);
+  }
+  if (garbled > 0) {
+    return fail(name, `${path} carries data, but no valid frame (${garbled} garbled lines in ${seconds})`, [
+      `check the baud rate: serial.baudRate is ${baudRate}, the terminal firmware uses 115200 8N1`,
+      'check the cable and ground (a loose ground garbles every byte)',
+    ]);
+  }
+  return fail(name, `no answer on ${path} within ${seconds}`, [
+    'check the terminal has power and its USB/serial cable is in (it says hello at boot: power-cycle it while this runs)',
+    'with a UART cable: TX goes to RX, RX to TX, and the grounds are joined',
+    `check the baud rate: serial.baudRate is ${baudRate}`,
+  ]);
+}
+
+export interface BoardProbeDeps {
+  /** Makes the Arduino's serial port, not yet open. */
+  openSerialPort: BoardTerminalDeps['openSerialPort'];
+  timeoutMs: number;
+  bootId?: string;
+}
+
+/**
+ * A terminal on an Arduino (config `board`): starts the terminal as the bridge would (Firmata
+ * handshake, then the core on the board's pins) and reports the sketch on the Arduino and the
+ * core's hello.
+ */
+export async function checkBoardTerminal(config: BridgeConfig, deps: BoardProbeDeps): Promise<CheckResult> {
+  const name = 'terminal';
+  const { path, baudRate } = terminalPort(config);
+  const port = boardTerminalPort(config, { openSerialPort: deps.openSerialPort, logger: silentLogger, firmata: { readyTimeoutMs: deps.timeoutMs } });
+  try {
+    await openPort(port);
+  } catch (err) {
+    const text = errorText(err);
+    if (isBusyError(err)) return warn(name, `${path} is busy: another program (most likely the bridge service) holds it`, TERMINAL_BUSY_FIXES);
+    if (/no Firmata answer/.test(text)) {
+      return fail(name, text, [
+        'upload StandardFirmata to the Arduino (Arduino IDE: File > Examples > Firmata > StandardFirmata; see docs/wiring.md)',
+        `check board.baudRate: it is ${baudRate}, StandardFirmata uses 57600`,
+      ]);
+    }
+    if (/configured wiring/.test(text)) return fail(name, text, ['check board.pins against the wiring (docs/wiring.md)']);
+    return fail(name, `cannot start the terminal on ${path}: ${text}`, [
+      /permission denied|EACCES/i.test(text) ? PERMISSION_FIX : 'see the terminal port line: the Arduino must be plugged in',
+    ]);
+  }
+  const firmware = port.firmware;
+  const board = firmware ? `${firmware.name} ${firmware.version} (Firmata protocol ${firmware.protocol})` : 'Firmata';
+  const { hello } = await listenForHello(port, deps.timeoutMs, deps.bootId);
+  if (hello) return helloResult(name, `on the Arduino at ${path}, running ${board}`, hello);
+  return fail(name, `the Arduino at ${path} runs ${board}, but the terminal core did not say hello`, [
+    'run `hcp doctor` again; if it persists, report it with the bridge log',
+  ]);
+}

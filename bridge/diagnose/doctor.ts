@@ -1,0 +1,60 @@
+import { statfsSync } from 'node:fs';
+import { loadConfigFile, type BridgeConfig } from '../config.js';
+import { checkBoardTerminal, checkTerminal, type BoardProbeDeps } from '../device/probe.js';
+import { openSystemSerialPort } from '../device/board-terminal.js';
+import { checkPrinter } from '../printer/probe.js';
+import { checkDatabase, checkDisk, defaultDatabaseDeps, type DatabaseDeps } from '../store/probe.js';
+import { checkClock } from '../time/probe.js';
+import { timedatectlSynced } from '../time/wall-source.js';
+import { checkSerialPorts, defaultSerialPortsDeps, openSerialProbe, type OpenProbePort, type SerialPortsDeps } from '../transport/probe.js';
+import { checkBroker, defaultConnect, type BrokerDeps } from '../uplink/probe.js';
+import { fail, type CheckResult } from './check.js';
+import { checkConfig } from './config-probe.js';
+
+/** `hcp doctor`: every part's probe, run against a config without the bridge running. */
+export interface DoctorDeps {
+  loadConfig: (path: string) => BridgeConfig;
+  serialPorts: SerialPortsDeps;
+  openPort: OpenProbePort;
+  /** For a terminal on an Arduino (config `board`). */
+  openArduinoPort: BoardProbeDeps['openSerialPort'];
+  connect: BrokerDeps['connect'];
+  ntpSynced: () => Promise<boolean | undefined>;
+  database: DatabaseDeps;
+  statfs: (path: string) => { bavail: number; bsize: number };
+}
+
+export const defaultDoctorDeps: DoctorDeps = {
+  loadConfig: loadConfigFile,
+  serialPorts: defaultSerialPortsDeps,
+  openPort: openSerialProbe,
+  openArduinoPort: openSystemSerialPort,
+  connect: defaultConnect,
+  ntpSynced: timedatectlSynced,
+  database: defaultDatabaseDeps,
+  statfs: statfsSync,
+};
+
+/** Runs every check; the results come in a fixed order whatever order they finish in. */
+export async function runDoctor(configPath: string, timeoutMs: number, deps: DoctorDeps = defaultDoctorDeps): Promise<CheckResult[]> {
+  const { result, config } = checkConfig(configPath, deps.loadConfig);
+  if (!config) return [result];
+  const ports = await checkSerialPorts(config, deps.serialPorts);
+  const terminalPortPresent = ports[0]?.level === 'ok';
+  const printerPortPresent = ports[1]?.level === 'ok';
+  const [terminal, broker, clock, printer] = await Promise.all([
+    terminalPortPresent
+      ? config.board
+        ? checkBoardTerminal(config, { openSerialPort: deps.openArduinoPort, timeoutMs })
+        : checkTerminal(config, { openPort: deps.openPort, timeoutMs })
+      : Promise.resolve(fail('terminal', 'not asked: its serial port is missing', ['fix the terminal port first'])),
+    checkBroker(config, { connect: deps.connect, timeoutMs }),
+    checkClock(deps.ntpSynced),
+    config.printer && !printerPortPresent
+      ? Promise.resolve(fail('printer', 'not asked: its serial port is missing', ['fix the printer port first']))
+      : checkPrinter(config, { openPort: deps.openPort, timeoutMs: Math.min(timeoutMs, Math.max(config.printer?.statusTimeoutMs ?? 0, 2000)) }),
+  ]);
+  const results = [result, ...ports, terminal, broker, clock, checkDatabase(config, deps.database), checkDisk(config, deps.statfs)];
+  if (printer) results.push(printer);
+  return results;
+}

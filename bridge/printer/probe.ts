@@ -1,0 +1,55 @@
+import { decodeStatus, isStatusByte, STATUS_REQUEST, type PrinterStatus } from '../../protocol/escpos/commands.js';
+import type { BridgeConfig } from '../config.js';
+import { fail, ok, warn, type CheckResult } from '../diagnose/check.js';
+import { closePort, openProbe, type OpenProbePort } from '../transport/probe.js';
+
+export interface PrinterProbeDeps {
+  openPort: OpenProbePort;
+  timeoutMs: number;
+}
+
+/** Asks the printer for its real-time status (DLE EOT 1, 2, 4) and reads the three answers. */
+export async function checkPrinter(config: BridgeConfig, deps: PrinterProbeDeps): Promise<CheckResult | undefined> {
+  if (!config.printer) return undefined;
+  const name = 'printer';
+  const { path, baudRate } = config.printer;
+  const port = await openProbe(name, path, baudRate, deps.openPort, {
+    busy: ['the running bridge reports the printer: `hcp status`'],
+    other: () => ['see the printer port line above'],
+  });
+  if (!('write' in port)) return port;
+  const answers: number[] = [];
+  try {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, deps.timeoutMs);
+      port.on('error', () => undefined);
+      port.on('data', (chunk: Buffer) => {
+        for (const byte of chunk) if (isStatusByte(byte)) answers.push(byte);
+        if (answers.length >= 3) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      port.write(Buffer.from([...STATUS_REQUEST.printer, ...STATUS_REQUEST.offlineCause, ...STATUS_REQUEST.paper]));
+    });
+  } finally {
+    await closePort(port);
+  }
+  const [printer, cause, paper] = answers;
+  if (printer === undefined || cause === undefined || paper === undefined) {
+    return fail(name, `no status answer on ${path} within ${deps.timeoutMs} ms`, [
+      'check the printer is switched on and its cable is in',
+      `check the baud rate: printer.baudRate is ${baudRate} (print a self-test page: hold FEED while switching on)`,
+    ]);
+  }
+  return printerResult(path, decodeStatus(printer, cause, paper));
+}
+
+export function printerResult(path: string, status: PrinterStatus): CheckResult {
+  const name = 'printer';
+  if (status.coverOpen) return fail(name, `cover open (${path})`, ['close the paper cover until it clicks']);
+  if (status.paper === 'out') return fail(name, `out of paper (${path})`, ['load a new roll, thermal side facing the print head']);
+  if (!status.online) return fail(name, `offline (${path})`, ['press the printer\'s FEED button, or switch it off and on']);
+  if (status.paper === 'low') return warn(name, `ready, paper low (${path})`, ['have a new roll ready']);
+  return ok(name, `ready (${path})`);
+}

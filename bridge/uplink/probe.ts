@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import mqtt from 'mqtt';
+import type { BridgeConfig } from '../config.js';
+import { errorText, fail, ok, withTimeout, type CheckResult } from '../diagnose/check.js';
+import { readTlsFiles } from './tls-files.js';
+
+export interface BrokerDeps {
+  /** mqtt.connectAsync without retries; resolves once connected. */
+  connect: (url: string, options: mqtt.IClientOptions) => Promise<{ end: (force?: boolean) => unknown }>;
+  timeoutMs: number;
+}
+
+export const defaultConnect: BrokerDeps['connect'] = (url, options) => mqtt.connectAsync(url, options, false);
+
+/** Connects to the broker with the config's credentials and hangs up at once. */
+export async function checkBroker(config: BridgeConfig, deps: BrokerDeps): Promise<CheckResult> {
+  const name = 'broker';
+  const { url, username, password } = config.mqtt;
+  const options: mqtt.IClientOptions = {
+    clientId: `hcp-doctor-${config.terminal.id}-${randomBytes(3).toString('hex')}`,
+    connectTimeout: deps.timeoutMs,
+    reconnectPeriod: 0,
+    clean: true,
+  };
+  if (username !== undefined) options.username = username;
+  if (password !== undefined) options.password = password;
+  try {
+    Object.assign(options, readTlsFiles(config.mqtt.tls));
+  } catch (err) {
+    return fail(name, errorText(err), ['check the paths in mqtt.tls and that the service user may read them']);
+  }
+  try {
+    const client = await withTimeout(deps.connect(url, options), deps.timeoutMs + 500, 'timeout');
+    client.end(true);
+    return ok(name, `${url} accepts ${username ? `user ${username}` : 'the terminal (no username)'}`);
+  } catch (err) {
+    return brokerFailure(url, err, deps.timeoutMs);
+  }
+}
+
+export function brokerFailure(url: string, err: unknown, timeoutMs: number): CheckResult {
+  const name = 'broker';
+  const code = (err as { code?: unknown } | null)?.code;
+  const text = errorText(err);
+  const host = hostOf(url);
+  if (code === 4 || code === 5 || code === 0x86 || code === 0x87 || /not authori[sz]ed|bad user ?name or password/i.test(text)) {
+    return fail(name, `${url} refused the connection: not authorised (${text})`, [
+      'check mqtt.username and mqtt.password against what the province issued for this terminal',
+      'ask the province whether this terminal id is registered and allowed to publish',
+    ]);
+  }
+  if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) {
+    return fail(name, `${url}: the broker's certificate is not trusted (${text})`, [
+      "set mqtt.tls.ca to the CA file the province issued (PEM) for its broker's certificate",
+      'a certificate for another host name: use the host name the certificate was made for in mqtt.url',
+    ]);
+  }
+  if (code === 'ECONNREFUSED') {
+    return fail(name, `${url} is unreachable: connection refused`, [
+      `check the host and port in mqtt.url; nothing listens there (\`nc -vz ${host.hostname} ${host.port}\`)`,
+      'a firewall may reject the port: ask the hall\'s network administrator',
+    ]);
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return fail(name, `${url} is unreachable: the name ${host.hostname} does not resolve`, [
+      'check the network and DNS (`getent hosts ' + host.hostname + '`), and the spelling in mqtt.url',
+    ]);
+  }
+  if (text === 'timeout' || code === 'ETIMEDOUT' || /timed? ?out|couldn't connect/i.test(text)) {
+    return fail(name, `${url} is unreachable: no MQTT answer within ${timeoutMs} ms`, [
+      'check the network cable / Wi-Fi and the default route (`ip route`)',
+      `a firewall may drop the port: try \`nc -vz ${host.hostname} ${host.port}\``,
+    ]);
+  }
+  if (/certificate|self[- ]signed|TLS|SSL/i.test(text)) {
+    return fail(name, `${url}: TLS failed (${text})`, [
+      'check the clock (certificates are not valid in the past) and that the province\'s CA is trusted',
+    ]);
+  }
+  return fail(name, `${url}: cannot connect (${text})`, ['check mqtt.url, the network and the credentials']);
+}
+
+function hostOf(url: string): { hostname: string; port: string } {
+  try {
+    const u = new URL(url);
+    const defaults: Record<string, string> = { 'mqtt:': '1883', 'mqtts:': '8883', 'ws:': '80', 'wss:': '443' };
+    return { hostname: u.hostname, port: u.port || (defaults[u.protocol] ?? '') };
+  } catch {
+    return { hostname: url, port: '' };
+  }
+}
