@@ -5,9 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { v7 as uuidv7 } from 'uuid';
 import { FIRMWARE_VERSION } from '../firmware/core/terminal-core.js';
 import type { Ack } from '../protocol/acks.js';
+import type { Alarm } from '../protocol/alarms.js';
 import type { ReasonCatalog } from '../protocol/province-config.js';
 import type { Command, CommandResult } from '../protocol/commands.js';
-import { hostTimers, type LinkRejectReason, type LinkTimers } from '../protocol/link.js';
+import type { LinkRejectReason } from '../protocol/link.js';
+import { hostTimers, type Timers } from '../protocol/timers.js';
 import { SERIAL_PROTOCOL_VERSION } from '../protocol/serial-messages.js';
 import { osBootId } from './clock.js';
 import { ConfigError, terminalPort, type BridgeConfig } from './config.js';
@@ -54,7 +56,7 @@ export interface BridgeDeps {
   /** The machine's clocks; a test jumps the wall clock through this. */
   wall?: WallSource;
   bootId?: string;
-  timers?: LinkTimers;
+  timers?: Timers;
   newId?: () => string;
   random?: () => number;
   logger?: Logger;
@@ -64,16 +66,6 @@ export interface BridgeDeps {
   configFile?: string;
 }
 
-export type Alarm =
-  | 'terminal_offline'
-  | 'broker_offline'
-  | 'clock_unsynced'
-  | 'storage_full'
-  | 'records_quarantined'
-  | 'printer_offline'
-  | 'printer_paper_out'
-  | 'printer_paper_low'
-  | 'printer_cover_open';
 
 export interface BridgeStatus {
   terminal: { id: string; areaCode: string; hallCode: string; hallName: string | null; windowNo: string };

@@ -2,20 +2,8 @@ import type { z } from 'zod';
 import { explain } from './issues.js';
 import { decodeFrame, encodeFrame, type FrameError } from './frame.js';
 import { isReliable, type Unsequenced } from './serial-messages.js';
+import type { Timers } from './timers.js';
 
-/** Time as the link sees it: a monotonic clock and timers, injected so tests and MCUs drive it. */
-export interface LinkTimers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-/** Timers of any JavaScript host with the web-standard globals (Node, browsers); an MCU brings its own. */
-export const hostTimers: LinkTimers = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
 
 export type LinkRejectReason = FrameError | 'schema' | 'unsendable';
 
@@ -36,7 +24,7 @@ export interface LinkEndpointOptions<In extends Sequenced> {
   schema: z.ZodType<In>;
   /** Writes one encoded frame (with its newline) to the line. */
   write(frame: string): void;
-  timers: LinkTimers;
+  timers: Timers;
   /** Called once per distinct reliable frame; the frame is acknowledged only after this settles. */
   onMessage(message: In): void | Promise<void>;
   onReject?(reason: LinkRejectReason, detail: string): void;

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { ReadlineParser } from '@serialport/parser-readline';
-import { LinkEndpoint, type LinkCounters, type LinkRejectReason, type LinkTimers } from '../../protocol/link.js';
+import { LinkEndpoint, type LinkCounters, type LinkRejectReason } from '../../protocol/link.js';
+import type { Timers } from '../../protocol/timers.js';
 import {
   deviceMessageSchema,
   SERIAL_PROTOCOL_VERSION,
@@ -27,7 +28,7 @@ export interface DeviceLinkOptions {
   path: string;
   baudRate: number;
   openPort: OpenSerialPort;
-  timers: LinkTimers;
+  timers: Timers;
   /** This link session's id, sent in our hello: new for every bridge process. */
   bootId: string;
   logger: Logger;

@@ -1,5 +1,5 @@
 import five from 'johnny-five';
-import { hostTimers, type LinkTimers } from '../../protocol/link.js';
+import { hostTimers, type Timers } from '../../protocol/timers.js';
 import { BUTTON_COUNT, type ReportJournal, type TerminalHardware } from '../core/hardware.js';
 import { TerminalCore, type TerminalCoreOptions } from '../core/terminal-core.js';
 
@@ -31,7 +31,7 @@ export interface JohnnyFiveTerminalOptions {
   transport: LineTransport;
   core: TerminalCoreOptions;
   /** Default: performance.now() and the global timers. */
-  timers?: LinkTimers;
+  timers?: Timers;
   /** Where unacknowledged reports survive a reset (e.g. a FileJournal); none: they do not. */
   journal?: ReportJournal;
   /** How long the IO may take from 'connect' to 'ready'. Default 10 s. */

@@ -1,4 +1,4 @@
-import type { LinkTimers } from '../../protocol/link.js';
+import type { Timers } from '../../protocol/timers.js';
 
 /** Number of rating buttons (and LEDs above them), left to right 非常满意 … 非常不满意. */
 export const BUTTON_COUNT = 5;
@@ -12,7 +12,7 @@ export interface TerminalHardware {
   /** Writes one encoded frame to the serial line. */
   write(frame: string): void;
   /** Monotonic time and timers. */
-  timers: LinkTimers;
+  timers: Timers;
   /**
    * Non-volatile memory for reports not yet acknowledged (flash on an MCU, a file on a Pi), so
    * that a reset between a press and its acknowledgement does not lose the rating. Optional: a

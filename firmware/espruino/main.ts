@@ -7,7 +7,7 @@
  */
 // First, so Map, Set and iteration are in place before any other module body runs.
 import './polyfills.js';
-import type { LinkTimers } from '../../protocol/link.js';
+import type { Timers } from '../../protocol/timers.js';
 import { MAX_FRAME_LENGTH } from '../../protocol/frame.js';
 import { BUTTON_COUNT, type ReportJournal, type TerminalHardware } from '../core/hardware.js';
 import { TerminalCore } from '../core/terminal-core.js';
@@ -37,7 +37,7 @@ const FIRMWARE_SERIAL_PREFIX = 'espruino-';
  * argument clears every timer), while the core clears timers freely: so live ids are tracked here
  * and only those are cleared.
  */
-export function espruinoTimers(set: EspruinoSetTimeout, clear: EspruinoClearTimeout, seconds: () => number): LinkTimers {
+export function espruinoTimers(set: EspruinoSetTimeout, clear: EspruinoClearTimeout, seconds: () => number): Timers {
   const live: Record<string, true> = {};
   return {
     now: () => seconds() * 1000,

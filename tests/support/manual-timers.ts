@@ -1,7 +1,7 @@
-import type { LinkTimers } from '../../protocol/link.js';
+import type { Timers } from '../../protocol/timers.js';
 
 /** A clock that moves only when the test says so: deterministic timeouts and resends. */
-export class ManualTimers implements LinkTimers {
+export class ManualTimers implements Timers {
   private time = 0;
   private nextHandle = 1;
   private readonly queue = new Map<number, { at: number; fn: () => void }>();
