@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { Alarm } from '../bridge/bridge.js';
+import type { Alarm } from '../protocol/alarms.js';
 import { dailyStats, type DailyStats } from '../bridge/desk/daily-stats.js';
 import type { Grade } from '../protocol/grades.js';
 import type { Outcome } from '../protocol/records.js';
