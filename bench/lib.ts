@@ -22,11 +22,11 @@ import { parseConfig } from '../bridge/config.js';
 import type { SerialPortLike } from '../bridge/device/device-link.js';
 import { openDatabase } from '../bridge/store/database.js';
 import { Outbox } from '../bridge/store/outbox.js';
-import { toUpstream, type StoredInvitation } from '../bridge/store/stored-record.js';
 import { TimeKeeper } from '../bridge/time/time-keeper.js';
 import { systemWall } from '../bridge/time/wall-source.js';
 import { DEFAULT_GRADE_CODE_PROFILE, GRADES } from '../protocol/grades.js';
-import { RECORD_SCHEMA_VERSION } from '../protocol/records.js';
+import { DEFAULT_RECORD_FORMAT, encodeRecord } from '../protocol/record-formats/index.js';
+import { RECORD_SCHEMA_VERSION, type StoredInvitation } from '../protocol/records.js';
 import { terminalTopics } from '../protocol/topics.js';
 import { createVirtualLine, virtualSerialBinding } from '../simulator/virtual-serial-line.js';
 
@@ -156,9 +156,9 @@ export function makeInvitation(i: number, clock: Clock): StoredInvitation {
   };
 }
 
-/** The upstream JSON the bridge publishes for a record (grade code added at the edge). */
+/** The upstream message the bridge publishes for a record, in the default layout (grade code added at the edge). */
 export function upstreamPayload(record: StoredInvitation, seq: number): string {
-  return JSON.stringify(toUpstream(record, seq, DEFAULT_GRADE_CODE_PROFILE));
+  return encodeRecord(DEFAULT_RECORD_FORMAT, record, seq, DEFAULT_GRADE_CODE_PROFILE);
 }
 
 const PREFILL_BATCH = 10_000;

@@ -86,3 +86,11 @@ export type EventRecord = z.infer<typeof eventRecordSchema>;
 
 export const upstreamRecordSchema = z.union([invitationRecordSchema, eventRecordSchema]);
 export type UpstreamRecord = z.infer<typeof upstreamRecordSchema>;
+
+/**
+ * A record as the terminal keeps it: grades by meaning only. The record sequence number and the
+ * numeric grade code are added at the upstream edge, by the record format (ARCHITECTURE invariant 6).
+ */
+export type StoredInvitation = Omit<InvitationRecord, 'seq' | 'rating'> & { rating?: Omit<NonNullable<InvitationRecord['rating']>, 'gradeCode'> };
+export type StoredEvent = Omit<EventRecord, 'seq'>;
+export type StoredRecord = StoredInvitation | StoredEvent;

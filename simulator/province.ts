@@ -3,9 +3,9 @@ import { EventEmitter } from 'node:events';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { ackSchema, type Ack, type AckStatus } from '../protocol/acks.js';
-import { describeIssues, requiredFieldMessages } from '../protocol/issues.js';
 import type { ProvinceConfig } from '../protocol/province-config.js';
-import { upstreamRecordSchema, type UpstreamRecord } from '../protocol/records.js';
+import { decodeRecord } from '../protocol/record-formats/index.js';
+import type { UpstreamRecord } from '../protocol/records.js';
 import { registrationSchema, type Registration } from '../protocol/registration.js';
 import { allTerminalsFilter, DEFAULT_TOPIC_PREFIX, terminalIdOfTopic, terminalTopics } from '../protocol/topics.js';
 
@@ -117,9 +117,10 @@ interface Waiter {
 const DEFAULT_MAX_ACK_BATCH = 500;
 
 /**
- * Plays the provincial 好差评 system: reads every terminal's records, validates them against the
- * upstream contract, dedupes by record id, keeps the accepted ones in arrival order, and acknowledges
- * on each terminal's `…/acks` topic, batching ids of the same terminal, status (and, for rejections,
+ * Plays the provincial 好差评 system: reads every terminal's records in whichever layout of
+ * protocol/record-formats each names by its `schema`, validates them against the upstream
+ * contract, dedupes by record id, keeps the accepted ones in arrival order, and acknowledges on each
+ * terminal's `…/acks` topic, batching ids of the same terminal, status (and, for rejections,
  * reason) that arrive together.
  */
 export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
@@ -293,18 +294,12 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
       this.#unreadable(topic, payload, `not a records topic under "${this.prefix}"`);
       return;
     }
-    let body: unknown;
-    try {
-      body = JSON.parse(payload.toString('utf8'));
-    } catch (err) {
-      this.#unreadable(topic, payload, `not JSON: ${(err as Error).message}`);
+    const decoded = decodeRecord(payload.toString('utf8'));
+    if (decoded.kind === 'unreadable') {
+      this.#unreadable(topic, payload, decoded.reason);
       return;
     }
-    const id = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { id?: unknown }).id : undefined;
-    if (typeof id !== 'string' || id.length === 0) {
-      this.#unreadable(topic, payload, 'no string "id": cannot be acknowledged');
-      return;
-    }
+    const { id } = decoded;
     const counts = this.#countsOf(terminalId);
 
     // Dedupe first: a resend of a record already held is a duplicate whatever its body now says,
@@ -317,18 +312,17 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
       return;
     }
 
-    const parsed = upstreamRecordSchema.safeParse(body, { error: requiredFieldMessages });
-    if (!parsed.success) {
-      this.#reject({ id, terminalId, reason: describeIssues(parsed.error.issues) }, counts);
+    if (decoded.kind === 'invalid') {
+      this.#reject({ id, terminalId, reason: decoded.reason }, counts);
       return;
     }
-    if (parsed.data.terminalId !== terminalId) {
-      const reason = `terminalId: record names terminal "${parsed.data.terminalId}" but was published on the topic of terminal "${terminalId}"`;
+    const { record } = decoded;
+    if (record.terminalId !== terminalId) {
+      const reason = `terminalId: record names terminal "${record.terminalId}" but was published on the topic of terminal "${terminalId}"`;
       this.#reject({ id, terminalId, reason }, counts);
       return;
     }
 
-    const record = parsed.data;
     const refusal = this.#rejectIf?.(record);
     if (refusal !== undefined) {
       this.#reject({ id, terminalId, reason: refusal }, counts);
