@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { explain } from '../protocol/issues.js';
-import { gradeCodeProfileNameSchema, DEFAULT_GRADE_CODE_PROFILE } from '../protocol/grades.js';
+import { BUTTON_COUNT } from '../protocol/grades.js';
 import { areaCodeSchema, terminalIdSchema } from '../protocol/records.js';
-import { DEFAULT_TOPIC_PREFIX } from '../protocol/topics.js';
+import { SETTINGS } from '../protocol/settings.js';
 import { printerProfileSchema } from './printer/receipt-layout.js';
 
 /** An Arduino digital pin. */
@@ -13,8 +13,6 @@ const arduinoPinSchema = z
   .int('expected an Arduino pin number, e.g. 2 for D2')
   .min(2, 'D0 and D1 carry the USB serial line to the Arduino: use pins from 2 up')
   .max(127, 'expected an Arduino pin number, e.g. 2 for D2');
-
-const BUTTON_COUNT = 5;
 
 const boardPinsSchema = z
   .strictObject({
@@ -82,26 +80,11 @@ const bridgeConfigObjectSchema = z.strictObject({
       })
       .refine((tls) => (tls.cert === undefined) === (tls.key === undefined), 'a client certificate needs its key, and a key its certificate: give both or neither')
       .optional(),
-    topicPrefix: z.string().min(1).default(DEFAULT_TOPIC_PREFIX),
-    gradeProfile: gradeCodeProfileNameSchema.default(DEFAULT_GRADE_CODE_PROFILE),
-    /** Records published and awaiting the province's acknowledgement at most. */
-    inflight: z.number().int().min(1).max(1000).default(64),
-    /** A record not acknowledged within this is published again (the province dedupes by id). */
-    ackTimeoutSeconds: z.number().positive().default(30),
-    /** Pace of the backlog after an outage, records a second (live records go first); 0: no limit. */
-    drainRatePerSecond: z.number().min(0).default(20),
-    /** Reconnect delay: exponential from min to max, with jitter. */
-    reconnectMinSeconds: z.number().positive().default(1),
-    reconnectMaxSeconds: z.number().positive().default(60),
-    keepaliveSeconds: z.number().int().min(1).max(3600).default(30),
-    telemetrySeconds: z.number().min(1).default(60),
+    ...SETTINGS.mqtt,
   }),
   database: z.strictObject({
     path: z.string().min(1),
-    /** At this size the terminal stops taking invitations (it never drops records to make room). */
-    maxSizeMB: z.number().positive().default(512),
-    /** Acknowledged records are kept this long, then pruned; unsent records are never pruned. */
-    retainAckedDays: z.number().min(0).default(30),
+    ...SETTINGS.database,
   }),
   /** The receipt printer (办件回执); leave out for a terminal without one. */
   printer: z
@@ -109,16 +92,11 @@ const bridgeConfigObjectSchema = z.strictObject({
       path: z.string().min(1, 'printer serial port path is required, e.g. /dev/ttyUSB1'),
       baudRate: z.number().int().positive().default(9600),
       profile: printerProfileSchema.default(printerProfileSchema.parse({})),
-      /** always: a receipt for every invitation; not_rated: only when no rating was given; never. */
-      print: z.enum(['always', 'not_rated', 'never']).default('not_rated'),
       /** The province's page for rating later; the receipt's QR carries it with a signed token. */
       evaluationUrl: z.url({ protocol: /^https?$/, error: 'expected the evaluation page URL, e.g. https://hcp.province.example/rate' }),
       /** The terminal's Ed25519 signing key (PEM); made on first start. Default: beside the database. */
       keyFile: z.string().min(1).optional(),
-      /** No answer to a status request within this: offline. */
-      statusTimeoutMs: z.number().int().min(50).max(10_000).default(1000),
-      /** How often the paper and cover sensors are read. */
-      pollSeconds: z.number().min(0.1).max(3600).default(10),
+      ...SETTINGS.printer,
     })
     .optional(),
   http: z
@@ -128,51 +106,14 @@ const bridgeConfigObjectSchema = z.strictObject({
       /** Bearer token the API requires (the console asks for it); required beyond localhost. */
       token: z.string().min(16, 'http.token: at least 16 characters').optional(),
     })
-    .default({ host: '127.0.0.1', port: 8080 })
+    .prefault({})
     .refine((http) => isLoopback(http.host) || http.token !== undefined, {
       message: 'a token is required when the API listens beyond localhost: set http.token (16+ characters)',
       path: ['token'],
     }),
-  invitation: z
-    .strictObject({
-      /** How long the citizen has to press (DOMAIN: vendors use about 10 s to 60 s). */
-      timeoutSeconds: z.number().min(1).max(600).default(30),
-      /** Past timeout + grace with no word from the device, the bridge closes the invitation itself. */
-      deviceGraceSeconds: z.number().min(0).max(600).default(10),
-      /** After 不满意 / 非常不满意: how long the citizen has to pick a reason (then no_reason). */
-      reasonTimeoutSeconds: z.number().min(1).max(120).default(15),
-      /** Honest ratings: what gets flagged (never dropped). */
-      flags: z
-        .strictObject({
-          /** A press sooner than this after the invitation: fast_press. */
-          minPressMs: z.number().int().min(0).default(800),
-          /** Stray presses this shortly before an invitation: stray_nearby. */
-          strayWindowSeconds: z.number().min(0).default(60),
-          /** This many identical grades in a row within burstWindowMinutes: grade_burst. */
-          burstCount: z.number().int().min(2).default(5),
-          burstWindowMinutes: z.number().positive().default(10),
-        })
-        .default({ minPressMs: 800, strayWindowSeconds: 60, burstCount: 5, burstWindowMinutes: 10 }),
-    })
-    .default({
-      timeoutSeconds: 30,
-      deviceGraceSeconds: 10,
-      reasonTimeoutSeconds: 15,
-      flags: { minPressMs: 800, strayWindowSeconds: 60, burstCount: 5, burstWindowMinutes: 10 },
-    }),
-  clock: z
-    .strictObject({
-      /** ntp: trusted once the OS reports NTP sync or the province sends its time; system: always. */
-      trust: z.enum(['ntp', 'system']).default('ntp'),
-      /** Records made before the clock was trusted wait this long for a correction, then go flagged. */
-      holdUnsyncedSeconds: z.number().min(0).max(86_400).default(300),
-      /** How often to ask the OS whether NTP has synced. */
-      ntpPollSeconds: z.number().min(1).max(3600).default(30),
-    })
-    .default({ trust: 'ntp', holdUnsyncedSeconds: 300, ntpPollSeconds: 30 }),
-  log: z
-    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
-    .default({ level: 'info' }),
+  invitation: z.strictObject({ ...SETTINGS.invitation, flags: z.strictObject(SETTINGS.invitationFlags).prefault({}) }).prefault({}),
+  clock: z.strictObject(SETTINGS.clock).prefault({}),
+  log: z.strictObject(SETTINGS.log).prefault({}),
 });
 
 /**

@@ -1,26 +1,30 @@
 import { z } from 'zod';
+import { SETTINGS } from './settings.js';
 
 /**
  * Commands from the province on `…/cmd`, answered on `…/cmd/result`. Every command carries an id
  * that its result repeats; a command that fails validation is answered with what was wrong.
  */
+const { invitation, printer, mqtt, log } = SETTINGS;
+
 /**
  * What the province may change remotely: operational settings only. The terminal's identity,
  * broker and credentials are set on site (`hcp provision`), so that a bad command cannot cut a
- * terminal off its province.
+ * terminal off its province. Each takes its range from protocol/settings.ts, as the config file
+ * does, but no default: a change names only what it changes.
  */
 export const remoteConfigChangesSchema = z
   .strictObject({
     invitation: z
       .strictObject({
-        timeoutSeconds: z.number().min(1).max(600),
-        deviceGraceSeconds: z.number().min(0).max(600),
-        reasonTimeoutSeconds: z.number().min(1).max(120),
+        timeoutSeconds: invitation.timeoutSeconds.unwrap(),
+        deviceGraceSeconds: invitation.deviceGraceSeconds.unwrap(),
+        reasonTimeoutSeconds: invitation.reasonTimeoutSeconds.unwrap(),
       })
       .partial(),
-    printer: z.strictObject({ print: z.enum(['always', 'not_rated', 'never']) }).partial(),
-    mqtt: z.strictObject({ drainRatePerSecond: z.number().min(0), telemetrySeconds: z.number().min(1) }).partial(),
-    log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).partial(),
+    printer: z.strictObject({ print: printer.print.unwrap() }).partial(),
+    mqtt: z.strictObject({ drainRatePerSecond: mqtt.drainRatePerSecond.unwrap(), telemetrySeconds: mqtt.telemetrySeconds.unwrap() }).partial(),
+    log: z.strictObject({ level: log.level.unwrap() }).partial(),
   })
   .partial()
   .refine((changes) => Object.values(changes).some((section) => Object.keys(section).length > 0), 'no changes given');

@@ -3,6 +3,8 @@ import { z } from 'zod';
 /** The five grades, stored by meaning. Button 1 (leftmost) is 非常满意. */
 export const GRADES = ['very_satisfied', 'satisfied', 'basically_satisfied', 'dissatisfied', 'very_dissatisfied'] as const;
 export const gradeSchema = z.enum(GRADES);
+/** One button (and the LED above it) per grade, left to right: every count of buttons is this one. */
+export const BUTTON_COUNT = GRADES.length;
 export type Grade = z.infer<typeof gradeSchema>;
 
 export type GradeClass = 'good' | 'neutral' | 'bad';
