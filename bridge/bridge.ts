@@ -207,6 +207,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
           path: printer.path,
           baudRate: printer.baudRate,
           openPort: deps.openPort,
+          timers: deps.timers ?? hostTimers,
           logger,
           statusTimeoutMs: printer.statusTimeoutMs,
           now: () => clock.now(),

@@ -8,7 +8,7 @@ import { checkPins, firmwareOf, openFirmata, type ArduinoPort, type FirmataOptio
 import { startJohnnyFiveTerminal, type JohnnyFiveTerminal } from '../../firmware/adapters/johnny-five.js';
 import type { BoardConfig, BridgeConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import type { OpenSerialPort, SerialPortLike } from '../serial/reconnecting-port.js';
+import type { OpenSerialPort, SerialPortLike } from '../transport/transport.js';
 
 /*
  * A terminal whose buttons, LEDs and buzzer hang on an Arduino running StandardFirmata, while its

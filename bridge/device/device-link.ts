@@ -10,9 +10,11 @@ import {
   type Unsequenced,
 } from '../../protocol/serial-messages.js';
 import type { Logger } from '../log.js';
-import { ReconnectingPort, type OpenSerialPort } from '../serial/reconnecting-port.js';
+import { portAddress } from '../transport/address.js';
+import { ReconnectingPort } from '../transport/reconnecting-port.js';
+import { openTransport, type OpenSerialPort } from '../transport/transport.js';
 
-export type { OpenSerialPort, SerialPortLike } from '../serial/reconnecting-port.js';
+export type { OpenSerialPort, SerialPortLike } from '../transport/transport.js';
 
 export interface DeviceInfo {
   serial: string;
@@ -65,7 +67,12 @@ export class DeviceLink extends EventEmitter<{
 
   constructor(private readonly opts: DeviceLinkOptions) {
     super();
-    this.port = new ReconnectingPort({ ...opts, role: 'terminal' });
+    const address = portAddress(opts.path);
+    this.port = new ReconnectingPort({
+      ...opts,
+      openPort: () => openTransport(address, opts.baudRate, { openSerialPort: opts.openPort, timers: opts.timers }),
+      role: 'terminal',
+    });
     this.link = new LinkEndpoint<DeviceMessage, BridgeMessage>({
       schema: deviceMessageSchema,
       timers: opts.timers,

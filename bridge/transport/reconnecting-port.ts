@@ -1,20 +1,14 @@
 import { EventEmitter } from 'node:events';
-import type { Duplex } from 'node:stream';
+import type { Timers } from '../../protocol/timers.js';
 import type { Logger } from '../log.js';
-
-/** What we need of a serial port: serialport's SerialPort / SerialPortStream fit. */
-export interface SerialPortLike extends Duplex {
-  readonly isOpen: boolean;
-  open(callback?: (err: Error | null) => void): void;
-  close(callback?: (err: Error | null) => void): void;
-}
-
-export type OpenSerialPort = (path: string, baudRate: number) => SerialPortLike;
+import type { SerialPortLike } from './transport.js';
 
 export interface ReconnectingPortOptions {
+  /** The device's address as configured, for log lines. */
   path: string;
-  baudRate: number;
-  openPort: OpenSerialPort;
+  /** Makes a new port to the device, not yet open (openTransport): at start and on every reconnect. */
+  openPort: () => SerialPortLike;
+  timers: Timers;
   logger: Logger;
   /** What the port is for, in log lines: "terminal", "printer". */
   role: string;
@@ -23,12 +17,13 @@ export interface ReconnectingPortOptions {
 }
 
 /**
- * A serial port that stays open: opened at start, reopened (with backoff) whenever the cable
- * is pulled or the device is not there yet. Bytes written while it is closed are dropped.
+ * A port that stays open, whatever carries it (serial, TCP, a USB printer device): opened at
+ * start, reopened (with backoff) whenever the cable is pulled, the connection drops or the device
+ * is not there yet. Bytes written while it is closed are dropped.
  */
 export class ReconnectingPort extends EventEmitter<{ data: [Buffer]; open: []; close: [] }> {
   private port: SerialPortLike | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: unknown;
   private reconnectDelay: number;
   private stopped = true;
   private opening: Promise<void> | undefined;
@@ -49,7 +44,8 @@ export class ReconnectingPort extends EventEmitter<{ data: [Buffer]; open: []; c
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.reconnectTimer);
+    this.opts.timers.clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
     const port = this.port;
     this.port = undefined;
     // A port still opening (a board's handshake takes seconds) is closed as soon as it opens.
@@ -73,10 +69,10 @@ export class ReconnectingPort extends EventEmitter<{ data: [Buffer]; open: []; c
 
   private open(): void {
     const { opts } = this;
-    const port = opts.openPort(opts.path, opts.baudRate);
+    const port = opts.openPort();
     this.port = port;
     port.on('data', (chunk: Buffer) => this.emit('data', chunk));
-    port.on('error', (err: Error) => opts.logger.warn({ err: err.message, port: opts.path }, `${opts.role} serial error`));
+    port.on('error', (err: Error) => opts.logger.warn({ err: err.message, port: opts.path }, `${opts.role} port error`));
     port.on('close', () => {
       this.emit('close');
       this.scheduleReopen();
@@ -90,7 +86,7 @@ export class ReconnectingPort extends EventEmitter<{ data: [Buffer]; open: []; c
         }
         settled();
         if (err) {
-          opts.logger.warn({ err: err.message, port: opts.path }, `cannot open the ${opts.role} serial port; retrying`);
+          opts.logger.warn({ err: err.message, port: opts.path }, `cannot open the ${opts.role} port; retrying`);
           this.scheduleReopen();
           return;
         }
@@ -101,8 +97,8 @@ export class ReconnectingPort extends EventEmitter<{ data: [Buffer]; open: []; c
   }
 
   private scheduleReopen(): void {
-    if (this.stopped || this.reconnectTimer) return;
-    this.reconnectTimer = setTimeout(() => {
+    if (this.stopped || this.reconnectTimer !== undefined) return;
+    this.reconnectTimer = this.opts.timers.setTimeout(() => {
       this.reconnectTimer = undefined;
       if (!this.stopped) this.open();
     }, this.reconnectDelay);
