@@ -6,6 +6,7 @@ import { BUTTON_COUNT } from '../protocol/grades.js';
 import { areaCodeSchema, terminalIdSchema } from '../protocol/records.js';
 import { SETTINGS } from '../protocol/settings.js';
 import { printerProfileSchema } from './printer/receipt-layout.js';
+import { printerAddressSchema, terminalAddressSchema } from './transport/address.js';
 
 /** An Arduino digital pin. */
 const arduinoPinSchema = z
@@ -60,7 +61,7 @@ const bridgeConfigObjectSchema = z.strictObject({
   /** A terminal on a serial line (its own MCU runs the firmware). Give this or board. */
   serial: z
     .strictObject({
-      path: z.string().min(1, 'serial port path is required, e.g. /dev/ttyUSB0'),
+      path: terminalAddressSchema,
       baudRate: z.number().int().positive().default(115200),
     })
     .optional(),
@@ -89,7 +90,8 @@ const bridgeConfigObjectSchema = z.strictObject({
   /** The receipt printer (办件回执); leave out for a terminal without one. */
   printer: z
     .strictObject({
-      path: z.string().min(1, 'printer serial port path is required, e.g. /dev/ttyUSB1'),
+      /** A serial port, tcp://host:9100 (a network printer) or /dev/usb/lp0 (a USB printer). */
+      path: printerAddressSchema,
       baudRate: z.number().int().positive().default(9600),
       profile: printerProfileSchema.default(printerProfileSchema.parse({})),
       /** The province's page for rating later; the receipt's QR carries it with a signed token. */
