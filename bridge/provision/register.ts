@@ -5,7 +5,7 @@ import type { Registration } from '../../protocol/registration.js';
 import { terminalTopics } from '../../protocol/topics.js';
 import { brokerFailure } from '../uplink/probe.js';
 import type { BridgeConfig } from '../config.js';
-import { readTlsFiles } from '../uplink/tls-files.js';
+import { brokerConnection } from '../uplink/mqtt-options.js';
 
 export type RegistrationOutcome =
   | { ok: true; config: ProvinceConfig; waitedMs: number }
@@ -26,14 +26,8 @@ export async function registerWithProvince(
   const started = Date.now();
   let client: mqtt.MqttClient;
   try {
-    client = await connect(settings.url, {
-      clientId: `${settings.clientId ?? `hcp-${terminal.id}`}-provision`,
-      username: settings.username,
-      password: settings.password,
-      ...readTlsFiles(settings.tls),
-      connectTimeout: timeoutMs,
-      reconnectPeriod: 0,
-    });
+    const broker = brokerConnection(config, 'provision', timeoutMs);
+    client = await connect(broker.url, broker.options);
   } catch (err) {
     // The same diagnosis as `hcp doctor`'s broker check.
     const diagnosis = brokerFailure(settings.url, err, timeoutMs);

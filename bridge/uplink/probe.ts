@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import mqtt from 'mqtt';
 import type { BridgeConfig } from '../config.js';
 import { errorText, fail, ok, withTimeout, type CheckResult } from '../diagnose/check.js';
-import { readTlsFiles } from './tls-files.js';
+import { brokerConnection, type BrokerConnection } from './mqtt-options.js';
 
 export interface BrokerDeps {
   /** mqtt.connectAsync without retries; resolves once connected. */
@@ -15,22 +14,15 @@ export const defaultConnect: BrokerDeps['connect'] = (url, options) => mqtt.conn
 /** Connects to the broker with the config's credentials and hangs up at once. */
 export async function checkBroker(config: BridgeConfig, deps: BrokerDeps): Promise<CheckResult> {
   const name = 'broker';
-  const { url, username, password } = config.mqtt;
-  const options: mqtt.IClientOptions = {
-    clientId: `hcp-doctor-${config.terminal.id}-${randomBytes(3).toString('hex')}`,
-    connectTimeout: deps.timeoutMs,
-    reconnectPeriod: 0,
-    clean: true,
-  };
-  if (username !== undefined) options.username = username;
-  if (password !== undefined) options.password = password;
+  const { url, username } = config.mqtt;
+  let broker: BrokerConnection;
   try {
-    Object.assign(options, readTlsFiles(config.mqtt.tls));
+    broker = brokerConnection(config, 'probe', deps.timeoutMs);
   } catch (err) {
     return fail(name, errorText(err), ['check the paths in mqtt.tls and that the service user may read them']);
   }
   try {
-    const client = await withTimeout(deps.connect(url, options), deps.timeoutMs + 500, 'timeout');
+    const client = await withTimeout(deps.connect(broker.url, broker.options), deps.timeoutMs + 500, 'timeout');
     client.end(true);
     return ok(name, `${url} accepts ${username ? `user ${username}` : 'the terminal (no username)'}`);
   } catch (err) {
