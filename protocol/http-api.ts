@@ -1,5 +1,8 @@
 import { z } from 'zod';
+import { ALARMS } from './alarms.js';
+import { BUTTON_COUNT, GRADE_INFO, GRADES } from './grades.js';
 import { invitationModeSchema, serviceSchema } from './records.js';
+import { REFUSALS } from './refusals.js';
 
 /** Bodies of the bridge's local HTTP API, v1 (used by the staff console and business systems). */
 export const staffIdSchema = z
@@ -48,3 +51,18 @@ export const invitationRequestSchema = z
   })
   .transform((req) => ({ ...req, mode: req.mode ?? 'single' }));
 export type InvitationRequest = z.output<typeof invitationRequestSchema>;
+
+/**
+ * `GET /api/v1/meta`: the lists whose words the staff console shows, from their one home. It needs
+ * no token: like the console's own files, it holds nothing secret, and the console needs its
+ * words before it has asked for the token.
+ */
+export const API_META_PATH = '/api/v1/meta';
+export const API_META = {
+  alarms: ALARMS,
+  refusals: REFUSALS,
+  /** Left to right, as the buttons are. */
+  grades: GRADES.map((grade) => ({ grade, ...GRADE_INFO[grade] })),
+  buttonCount: BUTTON_COUNT,
+};
+export type ApiMeta = typeof API_META;

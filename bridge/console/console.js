@@ -9,17 +9,13 @@
   const INVITATION_EVERY_MS = 500;
   const STATS_EVERY_MS = 10000;
 
-  const ALARMS = {
-    terminal_offline: '评价器未连接',
-    broker_offline: '网络中断',
-    clock_unsynced: '时钟未校准',
-    storage_full: '存储已满，暂停邀请',
-    records_quarantined: '有记录被省平台拒收',
-    printer_offline: '打印机离线',
-    printer_paper_out: '打印机缺纸',
-    printer_paper_low: '打印机纸将用完',
-    printer_cover_open: '打印机纸仓盖未关',
-  };
+  /**
+   * The words for alarm and refusal codes: the bridge's own lists (GET /api/v1/meta), fetched before
+   * the first status is shown; null until then.
+   */
+  let meta = null;
+  /** The one thing the bridge cannot say itself: that it cannot be reached. */
+  const UNREACHABLE = '无法连接本窗口的桥接服务';
   const PRINTER = {
     ready: ['正常', 'ok'],
     paper_low: ['纸将用完', 'warn'],
@@ -36,18 +32,6 @@
   const FLAGS = {
     device_silent: '评价器无响应',
     terminal_reset: '评价器曾重启',
-  };
-  /** Refusals by code, in the words window staff use. */
-  const REFUSALS = {
-    not_signed_in: '请先签到',
-    invitation_open: '上一次邀请尚未结束，请等待评价结果',
-    terminal_offline: '评价器未连接，暂不能邀请评价',
-    storage_full: '存储已满，暂停新的邀请（已有记录不会丢失）',
-    invitation_closed: '该邀请已结束',
-    not_found: '找不到该邀请',
-    no_printer: '本窗口未配置回执打印机',
-    network: '无法连接本窗口的桥接服务',
-    unauthorized: '需要访问令牌',
   };
 
   const $ = (id) => document.getElementById(id);
@@ -93,13 +77,12 @@
         cache: 'no-store',
       });
     } catch {
-      throw new ApiError(0, 'network', REFUSALS.network);
+      throw new ApiError(0, 'network', UNREACHABLE);
     }
     const data = await res.json().catch(() => null);
     if (res.status === 401) {
       if (token) sessionStorage.removeItem(TOKEN_KEY);
       askToken(token ? '令牌不正确，请重新输入' : '');
-      throw new ApiError(401, 'unauthorized', REFUSALS.unauthorized);
     }
     if (!res.ok) {
       const error = (data && data.error) || {};
@@ -131,9 +114,9 @@
 
   /** A refusal in Chinese first, with the bridge's own words after it. */
   function describeError(err) {
-    const zh = REFUSALS[err.code];
-    if (!zh) return err.message;
-    return err.code === 'network' || err.code === 'unauthorized' || err.message === zh ? zh : zh + '（' + err.message + '）';
+    const refusal = meta && meta.refusals[err.code];
+    if (!refusal) return err.message;
+    return err.code === 'unauthorized' ? refusal.zh : refusal.zh + '（' + err.message + '）';
   }
 
   // ---- header strip: window, hall, link, broker, backlog, printer, alarms ----
@@ -183,7 +166,7 @@
       const [text, tone] = PRINTER[s.printer.condition] || [s.printer.condition, 'warn'];
       setState('state-printer', text + (s.printer.pending ? ' · 待打印 ' + s.printer.pending : ''), tone);
     }
-    renderAlarms(s.alarms.map((a) => ALARMS[a] || a));
+    renderAlarms(s.alarms.map((a) => meta.alarms[a] || a));
   }
 
   function renderAlarms(texts) {
@@ -198,7 +181,7 @@
 
   function renderOffline(err) {
     for (const id of ['state-terminal', 'state-broker', 'state-backlog', 'state-printer']) setState(id, '—', 'muted');
-    renderAlarms([err.code === 'network' ? '无法连接桥接服务' : describeError(err)]);
+    renderAlarms([describeError(err)]);
   }
 
   let statusTimer;
@@ -206,6 +189,7 @@
     clearTimeout(statusTimer);
     const asked = epoch;
     try {
+      if (!meta) meta = await api('GET', '/meta');
       const s = await api('GET', '/status');
       clockOffsetMs = Date.parse(s.clock.now) - Date.now();
       renderStatus(s);

@@ -4,6 +4,7 @@ import type { ReasonCatalog } from '../../protocol/province-config.js';
 import type { InvitationRequest } from '../../protocol/http-api.js';
 import type { Outcome, Service } from '../../protocol/records.js';
 import { RECORD_SCHEMA_VERSION } from '../../protocol/records.js';
+import type { Refusal } from '../../protocol/refusals.js';
 import { stamp, type Clock } from '../clock.js';
 import type { DeviceInfo, DeviceReport } from '../device/device-link.js';
 import type { Logger } from '../log.js';
@@ -44,7 +45,7 @@ export type InvitationView =
 export class DeskError extends Error {
   constructor(
     readonly status: 404 | 409 | 503 | 507,
-    readonly code: string,
+    readonly code: Refusal,
     message: string,
   ) {
     super(message);

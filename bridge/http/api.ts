@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { explain } from '../../protocol/issues.js';
-import { invitationRequestSchema, signInRequestSchema } from '../../protocol/http-api.js';
+import { API_META, API_META_PATH, invitationRequestSchema, signInRequestSchema } from '../../protocol/http-api.js';
+import { REFUSALS, type Refusal } from '../../protocol/refusals.js';
 import { DeskError, type InvitationDesk } from '../desk/invitation-desk.js';
 import type { DailyStats } from '../desk/daily-stats.js';
 import type { Logger } from '../log.js';
@@ -11,7 +12,7 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 /** What the API serves; the Bridge provides it. */
 export interface ApiContext {
-  desk: InvitationDesk;
+  desk: Pick<InvitationDesk, 'signIn' | 'signOut' | 'invite' | 'cancel' | 'current' | 'lookup'>;
   /** Queues the invitation's receipt again; throws DeskError 404/409. */
   reprint(invitationId: string): { receiptId: string };
   today(): DailyStats;
@@ -20,17 +21,19 @@ export interface ApiContext {
   logger: Logger;
   status(): unknown;
   /** Counts refused requests, by error code, for status and telemetry. */
-  countRejected(code: string): void;
+  countRejected(code: Refusal): void;
 }
 
+/** A refusal; its HTTP status is the one protocol/refusals.ts gives its code. */
 class HttpError extends Error {
+  readonly status: number;
   constructor(
-    readonly status: number,
-    readonly code: string,
+    readonly code: Refusal,
     message: string,
     readonly field?: string,
   ) {
     super(message);
+    this.status = REFUSALS[code].status;
   }
 }
 
@@ -38,6 +41,7 @@ type Handler = (ctx: ApiContext, req: IncomingMessage, params: string[]) => Prom
 
 const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
   ['GET', /^\/api\/v1\/status$/, (ctx) => [200, ctx.status()]],
+  ['GET', new RegExp(`^${API_META_PATH}$`), () => [200, API_META]],
   [
     'POST',
     /^\/api\/v1\/staff\/sign-in$/,
@@ -85,7 +89,7 @@ const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
     /^\/api\/v1\/invitations\/([^/]+)$/,
     (ctx, _req, [id]) => {
       const view = ctx.desk.lookup(decodeURIComponent(id ?? ''));
-      if (!view) throw new HttpError(404, 'not_found', `no invitation ${id} at this window`);
+      if (!view) throw new HttpError('not_found', `no invitation ${id} at this window`);
       return [200, view];
     },
   ],
@@ -102,13 +106,13 @@ async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse)
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
   if (!path.startsWith('/api/') && (req.method === 'GET' || req.method === 'HEAD') && serveConsole(path, res)) return;
   try {
-    if (ctx.token !== undefined && req.headers.authorization !== `Bearer ${ctx.token}`) {
-      throw new HttpError(401, 'unauthorized', 'this API needs its token: send Authorization: Bearer <http.token>');
+    if (ctx.token !== undefined && path !== API_META_PATH && req.headers.authorization !== `Bearer ${ctx.token}`) {
+      throw new HttpError('unauthorized', 'this API needs its token: send Authorization: Bearer <http.token>');
     }
     const matches = ROUTES.filter(([, pattern]) => pattern.test(path));
-    if (matches.length === 0) throw new HttpError(404, 'not_found', `no such endpoint: ${path}`);
+    if (matches.length === 0) throw new HttpError('not_found', `no such endpoint: ${path}`);
     const match = matches.find(([method]) => method === req.method);
-    if (!match) throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}`);
+    if (!match) throw new HttpError('method_not_allowed', `${req.method} is not allowed on ${path}`);
     const [, pattern, handler] = match;
     const params = (pattern.exec(path) ?? []).slice(1);
     const [status, body] = await handler(ctx, req, params);
@@ -118,8 +122,8 @@ async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse)
       err instanceof HttpError
         ? err
         : err instanceof DeskError
-          ? new HttpError(err.status, err.code, err.message)
-          : new HttpError(500, 'internal', 'internal error; see the bridge log');
+          ? new HttpError(err.code, err.message)
+          : new HttpError('internal', 'internal error; see the bridge log');
     if (error.code === 'internal') ctx.logger.error({ err, path }, 'request failed');
     ctx.countRejected(error.code);
     send(res, error.status, { error: { code: error.code, message: error.message, ...(error.field && { field: error.field }) } });
@@ -135,25 +139,25 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/json\b/i.test(type)) {
-    throw new HttpError(415, 'unsupported_media_type', 'send the body as JSON with content-type: application/json');
+    throw new HttpError('unsupported_media_type', 'send the body as JSON with content-type: application/json');
   }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'body_too_large', `body exceeds ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES) throw new HttpError('body_too_large', `body exceeds ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString('utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new HttpError(400, 'invalid_json', `body is not valid JSON: ${(err as Error).message}`);
+    throw new HttpError('invalid_json', `body is not valid JSON: ${(err as Error).message}`);
   }
 }
 
 function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
   const result = explain(schema, body);
   if (result.ok) return result.data;
-  throw new HttpError(400, 'invalid_request', result.problems.join('; '), result.fields[0]);
+  throw new HttpError('invalid_request', result.problems.join('; '), result.fields[0]);
 }

@@ -125,6 +125,9 @@ describe('staff console', () => {
     await shows(page.getByTestId('stat-rate'), '—'); // nothing was put to a citizen
     expect(w.bridge.desk.current()).toBeUndefined();
     await expect(page.getByTestId('cancel').isHidden()).resolves.toBe(true);
+    // A refusal reads in the staff's words from the bridge's list (GET /api/v1/meta), then its message.
+    await page.getByTestId('reprint').click();
+    await shows(page.getByTestId('invitation-message'), /^\s*本窗口未配置回执打印机（this terminal has no receipt printer configured）\s*$/);
   });
 
   it('with an API token, asks for it once, keeps it for the tab, and then works', async () => {

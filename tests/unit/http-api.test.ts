@@ -1,0 +1,71 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DeskError } from '../../bridge/desk/invitation-desk.js';
+import { createApiServer, type ApiContext } from '../../bridge/http/api.js';
+import { silentLogger } from '../../bridge/log.js';
+import { ALARMS } from '../../protocol/alarms.js';
+import { BUTTON_COUNT, GRADES } from '../../protocol/grades.js';
+import { API_META } from '../../protocol/http-api.js';
+import { REFUSALS, type Refusal } from '../../protocol/refusals.js';
+
+/** The API's own rules (routes, token, refusals), against a desk that refuses everything. */
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+});
+
+async function start(token?: string): Promise<{ url: string; rejected: string[] }> {
+  const rejected: string[] = [];
+  const refuse = (): never => {
+    throw new DeskError(409, 'not_signed_in', 'no staff member is signed in');
+  };
+  const ctx: ApiContext = {
+    desk: { signIn: refuse, signOut: refuse, invite: refuse, cancel: refuse, current: () => undefined, lookup: () => undefined },
+    reprint: () => {
+      throw new DeskError(409, 'no_printer', 'this terminal has no receipt printer configured');
+    },
+    today: refuse,
+    token,
+    logger: silentLogger,
+    status: () => ({}),
+    countRejected: (code) => rejected.push(code),
+  };
+  const server = createApiServer(ctx).listen(0, '127.0.0.1');
+  servers.push(server);
+  await once(server, 'listening');
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, rejected };
+}
+
+async function call(url: string, method = 'GET'): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(url, { method });
+  return { status: res.status, body: await res.json() };
+}
+
+describe('HTTP API', () => {
+  it('serves the alarm and refusal words, the grades and the button count from protocol/, without a token', async () => {
+    const { url } = await start('a-token-of-sixteen-chars');
+    const { status, body } = await call(`${url}/api/v1/meta`);
+    expect(status).toBe(200);
+    expect(body).toEqual(JSON.parse(JSON.stringify(API_META)));
+    expect(body).toMatchObject({ alarms: ALARMS, refusals: REFUSALS, buttonCount: BUTTON_COUNT });
+    expect((body as typeof API_META).grades.map((g) => g.grade)).toEqual(GRADES);
+    expect((await call(`${url}/api/v1/status`)).status).toBe(401);
+  });
+
+  it('answers each refusal with the status its code has in protocol/refusals.ts, and counts it', async () => {
+    const { url, rejected } = await start();
+    const answers = [
+      await call(`${url}/api/v1/staff/sign-out`, 'POST'),
+      await call(`${url}/api/v1/invitations/x/receipt`, 'POST'),
+      await call(`${url}/api/v1/invitations/x`),
+      await call(`${url}/api/v1/nowhere`),
+      await call(`${url}/api/v1/status`, 'POST'),
+    ];
+    const codes = answers.map((a) => (a.body as { error: { code: Refusal } }).error.code);
+    expect(codes).toEqual(['not_signed_in', 'no_printer', 'not_found', 'not_found', 'method_not_allowed']);
+    expect(answers.map((a) => a.status)).toEqual(codes.map((code) => REFUSALS[code].status));
+    expect(rejected).toEqual(codes);
+  });
+});
