@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Alarm } from '../protocol/alarms.js';
 import { dailyStats, type DailyStats } from '../bridge/desk/daily-stats.js';
 import type { Grade } from '../protocol/grades.js';
+import { API_META, type ApiMeta } from '../protocol/http-api.js';
 import type { Outcome } from '../protocol/records.js';
 import type { HallActivity, SimulatedHall } from './hall.js';
 import type { ProvinceStats } from './province.js';
@@ -43,6 +44,8 @@ export interface HallViewData {
   hall: { name: string | null; code: string; areaCode: string } | null;
   windows: HallViewWindow[];
   province: ProvinceStats;
+  /** The words of grades and alarms, as the bridge's `GET /api/v1/meta` serves them. */
+  meta: ApiMeta;
 }
 
 export interface HallView {
@@ -100,6 +103,7 @@ export function hallViewData(hall: SimulatedHall, last: ReadonlyMap<string, Hall
     hall: first ? { name: first.hallName, code: first.hallCode, areaCode: first.areaCode } : null,
     windows,
     province: hall.province.stats,
+    meta: API_META,
   };
 }
 
