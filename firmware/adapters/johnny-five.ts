@@ -1,6 +1,7 @@
 import five from 'johnny-five';
 import { hostTimers, type Timers } from '../../protocol/timers.js';
-import { BUTTON_COUNT, type ReportJournal, type TerminalHardware } from '../core/hardware.js';
+import { BUTTON_COUNT } from '../../protocol/grades.js';
+import type { ReportJournal, TerminalHardware } from '../core/hardware.js';
 import { TerminalCore, type TerminalCoreOptions } from '../core/terminal-core.js';
 
 /** A pin as the IO plugin names it: a number, or a string such as raspi-io's 'GPIO17'. */

@@ -1,11 +1,8 @@
 import type { Timers } from '../../protocol/timers.js';
 
-/** Number of rating buttons (and LEDs above them), left to right 非常满意 … 非常不满意. */
-export const BUTTON_COUNT = 5;
-
 /** What the terminal core needs from the board it runs on. Adapters: johnny-five, Espruino, simulator. */
 export interface TerminalHardware {
-  /** Lights exactly the LEDs whose entry is true (length BUTTON_COUNT). */
+  /** Lights exactly the LEDs whose entry is true (one per button: BUTTON_COUNT, protocol/grades.ts). */
   setLeds(pattern: readonly boolean[]): void;
   /** Sounds the buzzer for a moment. */
   beep(ms: number): void;

@@ -1,4 +1,4 @@
-import { GRADE_INFO, GRADES, type Grade } from '../../protocol/grades.js';
+import { BUTTON_COUNT, GRADE_INFO, GRADES, type Grade } from '../../protocol/grades.js';
 import { LinkEndpoint, type LinkCounters } from '../../protocol/link.js';
 import {
   bridgeMessageSchema,
@@ -8,7 +8,7 @@ import {
   type DeviceMessage,
   type Unsequenced,
 } from '../../protocol/serial-messages.js';
-import { BUTTON_COUNT, type TerminalHardware } from './hardware.js';
+import type { TerminalHardware } from './hardware.js';
 
 export const FIRMWARE_VERSION = '0.1.0';
 export const DEFAULT_DEBOUNCE_MS = 30;

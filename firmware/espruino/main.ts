@@ -9,7 +9,8 @@
 import './polyfills.js';
 import type { Timers } from '../../protocol/timers.js';
 import { MAX_FRAME_LENGTH } from '../../protocol/frame.js';
-import { BUTTON_COUNT, type ReportJournal, type TerminalHardware } from '../core/hardware.js';
+import { BUTTON_COUNT } from '../../protocol/grades.js';
+import type { ReportJournal, TerminalHardware } from '../core/hardware.js';
 import { TerminalCore } from '../core/terminal-core.js';
 import { BUTTON_PINS, BUZZER_PIN, JOURNAL_FILE, LED_PINS, LINE, LINE_BAUD, SERIAL1_PINS } from './config.js';
 import type { EspruinoE, Pin, PinMode, SerialPort, StorageModule, WatchEvent, WatchOptions } from './espruino.js';

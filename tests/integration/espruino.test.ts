@@ -10,6 +10,7 @@ import * as esbuild from 'esbuild';
 import { buildEspruino, ESPRUINO_MISSING_GLOBALS, SIZE_BUDGET_BYTES, zodSubset } from '../../firmware/espruino/build.js';
 import { BUTTON_PINS, BUZZER_PIN, LED_PINS, SERIAL1_PINS } from '../../firmware/espruino/config.js';
 import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
+import { BUTTON_COUNT } from '../../protocol/grades.js';
 import * as protocol from '../../protocol/serial-messages.js';
 import { deviceMessageSchema, type DeviceMessage } from '../../protocol/serial-messages.js';
 import { ManualTimers } from '../support/manual-timers.js';
@@ -208,12 +209,14 @@ describe('Espruino build in a sandbox', () => {
     board.init();
     expect(board.setups).toEqual([['Serial1', 115200, { tx: SERIAL1_PINS.tx, rx: SERIAL1_PINS.rx }]]);
     expect(board.consoles).toEqual(['USB']);
+    expect(BUTTON_PINS).toHaveLength(BUTTON_COUNT);
+    expect(LED_PINS).toHaveLength(BUTTON_COUNT);
     expect(board.watches.map((w) => w.pin)).toEqual(BUTTON_PINS);
     expect(board.watches[0]?.options).toEqual({ repeat: true, edge: 'both', debounce: 0 });
     for (const pin of BUTTON_PINS) expect(board.pinModes[pin]).toBe('input_pullup');
-    expect(board.leds()).toEqual([false, false, false, false, false]);
+    expect(board.leds()).toEqual(Array(BUTTON_COUNT).fill(false));
     board.init(); // a second init (e.g. save() after a run) does not start a second terminal
-    expect(board.watches).toHaveLength(5);
+    expect(board.watches).toHaveLength(BUTTON_COUNT);
   });
 
   it('says hello with a valid frame', () => {
