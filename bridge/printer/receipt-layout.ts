@@ -1,9 +1,13 @@
 import { z } from 'zod';
 import { GRADE_INFO, type Grade } from '../../protocol/grades.js';
 import type { Service } from '../../protocol/records.js';
+import { BIG_TEXT_COMMANDS, CHINESE_SELECTS } from '../../protocol/escpos/commands.js';
 import { EscPosWriter, QR_QUIET_ZONE, qrMatrix } from '../../protocol/escpos/writer.js';
 
-/** How a receipt printer is set up: paper width in columns of half-width characters, and how it draws QR codes. */
+/**
+ * How a receipt printer is set up: paper width in columns of half-width characters, how it draws
+ * QR codes, and the commands it wants for Chinese text and big text (printers differ).
+ */
 export const printerProfileSchema = z.strictObject({
   /** 32 on 58 mm paper (384 dots), 48 on 80 mm paper (576 dots). */
   columns: z
@@ -14,6 +18,15 @@ export const printerProfileSchema = z.strictObject({
   /** Dots per QR module, 1-16 (made smaller if the code would not fit the paper). */
   qrCellSize: z.number().int().min(1).max(16).default(4),
   qrErrorCorrection: z.enum(['L', 'M', 'Q', 'H']).default('M'),
+  /** "FS &": Chinese mode (Epson and most); "ESC t": the code page codePage is GB18030; none: Chinese from power-on (Xprinter). */
+  chinese: z.enum(CHINESE_SELECTS, { error: 'chinese must be "FS &", "ESC t" (with codePage) or "none"' }).default('FS &'),
+  /** With chinese "ESC t": the printer's code page number for GB18030 (see its manual or self-test page). */
+  codePage: z.number().int().min(0).max(255).optional(),
+  /** "GS !": one command for all text; "FS !": FS ! for Chinese with ESC ! for the rest; "ESC !": ESC ! alone. */
+  bigText: z.enum(BIG_TEXT_COMMANDS, { error: 'bigText must be "GS !", "FS !" or "ESC !"' }).default('GS !'),
+}).refine((profile) => profile.chinese !== 'ESC t' || profile.codePage !== undefined, {
+  path: ['codePage'],
+  message: 'chinese "ESC t" needs codePage: the number of the printer\'s GB18030 code page (ESC t n)',
 });
 /** A parsed profile (every field present). Config files may leave fields out: parse with the schema. */
 export type PrinterProfile = z.infer<typeof printerProfileSchema>;
@@ -178,7 +191,7 @@ export function fittingQrCellSize(data: string, profile: PrinterProfile): number
  */
 export function layoutReceipt(content: ReceiptContent, profile: PrinterProfile): Buffer {
   const columns = profile.columns;
-  const w = new EscPosWriter().init();
+  const w = new EscPosWriter(profile).init();
   const rule = () => w.line('-'.repeat(columns));
   const field = (label: string, value: string) => {
     for (const l of labelled(label, clean(value), columns)) w.line(l);

@@ -16,10 +16,20 @@ export const CMD = {
   chineseOn: [FS, 0x26],
   /** FS .: leave Chinese mode (single-byte code page, PC437 after power-on). */
   chineseOff: [FS, 0x2e],
+  /** ESC t n: select character code table n (on some printers one of them is GB18030). */
+  codePage: (n: number) => [ESC, 0x74, n],
   /** ESC E n: bold on (1) / off (0). */
   bold: (on: boolean) => [ESC, 0x45, on ? 1 : 0],
-  /** GS ! n: character size; width and height multipliers 1-8. */
+  /** GS ! n: character size of every character; width and height multipliers 1-8. */
   size: (width: number, height: number) => [GS, 0x21, ((width - 1) << 4) | (height - 1)],
+  /** ESC ! n: print mode of single-byte characters: bit 3 bold, bit 4 double height, bit 5 double width. */
+  printMode: (mode: { bold: boolean; doubleWidth: boolean; doubleHeight: boolean }) => [
+    ESC,
+    0x21,
+    (mode.bold ? 0x08 : 0) | (mode.doubleHeight ? 0x10 : 0) | (mode.doubleWidth ? 0x20 : 0),
+  ],
+  /** FS ! n: print mode of Chinese (double-byte) characters: bit 2 double width, bit 3 double height. */
+  chineseMode: (mode: { doubleWidth: boolean; doubleHeight: boolean }) => [FS, 0x21, (mode.doubleWidth ? 0x04 : 0) | (mode.doubleHeight ? 0x08 : 0)],
   /** ESC a n: 0 left, 1 centre, 2 right. */
   align: (where: 'left' | 'center' | 'right') => [ESC, 0x61, where === 'left' ? 0 : where === 'center' ? 1 : 2],
   /** ESC d n: print and feed n lines. */
@@ -27,6 +37,22 @@ export const CMD = {
   /** GS V 66 n: feed n dots, then a partial cut. */
   cut: [GS, 0x56, 0x42, 0x00],
 } as const;
+
+/**
+ * How a printer is told that text is GB18030, printer by printer: `FS &` (Chinese mode, Epson and
+ * most), `ESC t` (a code page that is GB18030 on that printer), or `none` (Chinese from power-on,
+ * e.g. Xprinter: the bytes are sent with no command at all).
+ */
+export const CHINESE_SELECTS = ['FS &', 'ESC t', 'none'] as const;
+export type ChineseSelect = (typeof CHINESE_SELECTS)[number];
+
+/**
+ * How big text is made: `GS !` (every character, 1-8 times), `FS !` (Chinese characters, sent with
+ * `ESC !` for the others; double only), or `ESC !` alone (double only; on printers that apply it to
+ * Chinese characters too).
+ */
+export const BIG_TEXT_COMMANDS = ['GS !', 'FS !', 'ESC !'] as const;
+export type BigTextCommand = (typeof BIG_TEXT_COMMANDS)[number];
 
 /** GS v 0 m xL xH yL yH d1…dk: print a raster bit image (1 = black, MSB = leftmost dot). */
 export const RASTER_IMAGE = [GS, 0x76, 0x30] as const;

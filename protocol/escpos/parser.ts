@@ -103,17 +103,29 @@ export interface UnknownItem {
 export type PrintItem = TextLine | QrItem | ImageItem | FeedItem | CutItem;
 export type EscPosItem = PrintItem | StatusRequestItem | IgnoredItem | UnknownItem;
 
+/** width and height are of single-byte characters; Chinese characters have their own (FS !). */
 export interface ParserState extends TextStyle {
   align: Align;
+  /** Chinese mode (FS & / FS .): multi-byte characters are GB18030. */
   chinese: boolean;
+  /** The code table selected with ESC t (0 after power-on). */
+  codePage: number;
+  chineseWidth: number;
+  chineseHeight: number;
 }
 
+/** How a particular printer model reads Chinese and big text (see commands.ts CHINESE_SELECTS, BIG_TEXT_COMMANDS). */
 export interface EscPosParserOptions {
   /**
    * Whether the printer is in Chinese mode after power-on and ESC @ (a memory switch on real
-   * printers). Default false, so that a job that forgets FS & shows up as mojibake.
+   * printers, on by default on e.g. Xprinter). Default false, so that a job that forgets FS &
+   * shows up as mojibake.
    */
   chineseByDefault?: boolean;
+  /** The code table (ESC t n) that is GB18030 on this printer; default none. */
+  gb18030CodePage?: number;
+  /** Whether ESC ! enlarges Chinese characters too (Epson: no, FS ! does that). Default false. */
+  printModeSizesChinese?: boolean;
 }
 
 export function isPrintItem(item: EscPosItem): item is PrintItem {
@@ -132,13 +144,13 @@ const MAX_BARCODE = 255;
 /** Commands of a fixed length that change nothing the simulator shows. Key: second byte. */
 const IGNORED_ESC: Record<number, number> = {
   0x20: 3, 0x24: 4, 0x25: 3, 0x2d: 3, 0x32: 2, 0x33: 3, 0x3d: 3, 0x3f: 3, 0x47: 3, 0x4a: 3, 0x4d: 3,
-  0x52: 3, 0x54: 3, 0x55: 3, 0x56: 3, 0x5c: 4, 0x65: 3, 0x70: 5, 0x74: 3, 0x7b: 3,
+  0x52: 3, 0x54: 3, 0x55: 3, 0x56: 3, 0x5c: 4, 0x65: 3, 0x70: 5, 0x7b: 3,
 };
 const IGNORED_GS: Record<number, number> = {
   0x24: 4, 0x2f: 3, 0x42: 3, 0x48: 3, 0x49: 3, 0x4c: 4, 0x50: 4, 0x57: 4, 0x5c: 4, 0x61: 3, 0x62: 3, 0x66: 3,
   0x68: 3, 0x72: 3, 0x77: 3,
 };
-const IGNORED_FS: Record<number, number> = { 0x21: 3, 0x2d: 3, 0x43: 3, 0x53: 4, 0x57: 3 };
+const IGNORED_FS: Record<number, number> = { 0x2d: 3, 0x43: 3, 0x53: 4, 0x57: 3 };
 /** Single control bytes a printer takes without complaint: HT, FF, CR, CAN. */
 const IGNORED_CONTROL = new Set([0x09, 0x0c, 0x0d, 0x18]);
 
@@ -162,7 +174,7 @@ export class EscPosParser {
   /** Bytes fed, items emitted by kind. */
   readonly counters = { bytes: 0, items: 0, unknown: 0, ignored: 0, statusRequests: 0 };
   private readonly listeners: ((item: EscPosItem) => void)[] = [];
-  private readonly chineseByDefault: boolean;
+  private readonly options: EscPosParserOptions;
   private style: ParserState;
   private qr: { model: 1 | 2 | 'micro'; cellSize: number; errorCorrection: QrErrorCorrection; data: Uint8Array | undefined };
   /** The line being received (printed at LF, ESC d, a cut, a QR code or an image). */
@@ -178,7 +190,7 @@ export class EscPosParser {
   private emitted: EscPosItem[] = [];
 
   constructor(options: EscPosParserOptions = {}) {
-    this.chineseByDefault = options.chineseByDefault ?? false;
+    this.options = options;
     this.style = this.powerOnStyle();
     this.qr = EscPosParser.powerOnQr();
   }
@@ -219,7 +231,7 @@ export class EscPosParser {
   }
 
   private powerOnStyle(): ParserState {
-    return { bold: false, width: 1, height: 1, align: 'left', chinese: this.chineseByDefault };
+    return { bold: false, width: 1, height: 1, align: 'left', chinese: this.options.chineseByDefault ?? false, codePage: 0, chineseWidth: 1, chineseHeight: 1 };
   }
 
   private static powerOnQr(): EscPosParser['qr'] {
@@ -300,8 +312,13 @@ export class EscPosParser {
     return this.text(b);
   }
 
+  /** Whether text is read as GB18030 now: in Chinese mode, or in the code table that is GB18030 here. */
+  private get multiByte(): boolean {
+    return this.style.chinese || (this.options.gb18030CodePage !== undefined && this.style.codePage === this.options.gb18030CodePage);
+  }
+
   private text(b: number): number {
-    if (!this.style.chinese) return this.addText([b], 1);
+    if (!this.multiByte) return this.addText([b], 1);
     if (b < 0x80) return this.addText([b], 1);
     if (b === 0x80 || b === 0xff) return this.unknown(1, 'not a GB18030 lead byte');
     const b2 = this.at(1);
@@ -318,7 +335,10 @@ export class EscPosParser {
   }
 
   private addText(bytes: number[], columns: number): number {
-    const { bold, width, height, chinese } = this.style;
+    const chinese = this.multiByte;
+    const { bold } = this.style;
+    // A double-byte character takes the Chinese size, a single-byte one the other.
+    const [width, height] = columns === 2 ? [this.style.chineseWidth, this.style.chineseHeight] : [this.style.width, this.style.height];
     if (this.lineAlign === undefined) this.lineAlign = this.style.align;
     let run = this.runs.at(-1);
     if (!run || run.bold !== bold || run.width !== width || run.height !== height || run.chinese !== chinese) {
@@ -380,7 +400,17 @@ export class EscPosParser {
           this.style.bold = (n & 0x08) !== 0;
           this.style.height = n & 0x10 ? 2 : 1;
           this.style.width = n & 0x20 ? 2 : 1;
+          if (this.options.printModeSizesChinese) {
+            this.style.chineseWidth = this.style.width;
+            this.style.chineseHeight = this.style.height;
+          }
         }
+        return 3;
+      }
+      case 0x74: { // ESC t n: code table
+        const n = this.at(2);
+        if (n === undefined) return 0;
+        this.style.codePage = n;
         return 3;
       }
       case 0x69: // ESC i, ESC m: old full / partial cut
@@ -404,8 +434,8 @@ export class EscPosParser {
         const width = (n >> 4) + 1;
         const height = (n & 0x0f) + 1;
         if (width > 8 || height > 8) return this.unknown(3, `GS ! 0x${n.toString(16)}: size out of range`);
-        this.style.width = width;
-        this.style.height = height;
+        this.style.width = this.style.chineseWidth = width;
+        this.style.height = this.style.chineseHeight = height;
         return 3;
       }
       case 0x56: // GS V m [n]
@@ -428,6 +458,13 @@ export class EscPosParser {
     if (c === 0x26 || c === 0x2e) {
       this.style.chinese = c === 0x26;
       return 2;
+    }
+    if (c === 0x21) { // FS ! n: Chinese characters' print mode
+      const n = this.at(2);
+      if (n === undefined) return 0;
+      this.style.chineseWidth = n & 0x04 ? 2 : 1;
+      this.style.chineseHeight = n & 0x08 ? 2 : 1;
+      return 3;
     }
     const length = IGNORED_FS[c];
     if (length === undefined) return this.unknown(2, `unknown command ${commandName([FS, c])}`);

@@ -10,6 +10,8 @@ import {
   qrSelectModel,
   qrStore,
   rasterImageHeader,
+  type BigTextCommand,
+  type ChineseSelect,
   type QrErrorCorrection,
 } from './commands.js';
 
@@ -27,8 +29,18 @@ export interface QrOptions {
   cellSize: number;
 }
 
-/** Text goes to the printer in GB18030 (FS & puts it in Chinese mode). */
+/** Text goes to the printer in GB18030 (how the printer is told: EscPosDialect.chinese). */
 export const PRINTER_ENCODING = 'gb18030';
+
+/** The commands a particular printer wants for Chinese text and big text (see commands.ts). */
+export interface EscPosDialect {
+  chinese: ChineseSelect;
+  /** The code table that is GB18030 on this printer (ESC t n); used with chinese `ESC t`. */
+  codePage?: number;
+  bigText: BigTextCommand;
+}
+
+export const DEFAULT_DIALECT: EscPosDialect = { chinese: 'FS &', bigText: 'GS !' };
 /** Modules of white around a raster QR code (the QR standard asks for 4). */
 export const QR_QUIET_ZONE = 4;
 
@@ -74,14 +86,25 @@ export function qrBitmap(data: string, { errorCorrection, cellSize }: QrOptions)
 /**
  * Builds the bytes of an ESC/POS print job, fluently:
  * `new EscPosWriter().init().align('center').line('办件回执').cut().bytes()`.
- * Command bytes come from protocol/escpos.ts; this adds text encoding and QR codes.
+ * Command bytes come from commands.ts; this adds text encoding, QR codes and the printer's dialect.
  */
 export class EscPosWriter {
   private readonly parts: Buffer[] = [];
+  /** ESC ! carries bold too: kept so that a size change does not turn it off. */
+  private boldOn = false;
 
-  /** ESC @ (reset modes), then FS & (Chinese mode: text below is GB18030). */
+  constructor(private readonly dialect: EscPosDialect = DEFAULT_DIALECT) {
+    if (dialect.chinese === 'ESC t') checkInt('GB18030 code page', dialect.codePage ?? -1, 0, 255);
+  }
+
+  /** ESC @ (reset modes), then whatever makes the text below GB18030 on this printer. */
   init(): this {
-    return this.raw(CMD.init).raw(CMD.chineseOn);
+    this.boldOn = false;
+    this.raw(CMD.init);
+    const { chinese, codePage } = this.dialect;
+    if (chinese === 'FS &') return this.raw(CMD.chineseOn);
+    if (chinese === 'ESC t') return this.raw(CMD.codePage(codePage!));
+    return this;
   }
 
   /**
@@ -98,14 +121,20 @@ export class EscPosWriter {
   }
 
   bold(on: boolean): this {
+    this.boldOn = on;
     return this.raw(CMD.bold(on));
   }
 
-  /** Character size: width and height multipliers, 1-8 each (GS !). */
+  /** Character size: width and height multipliers, 1-8 each with GS !, 1-2 with FS ! and ESC !. */
   size(width: number, height: number): this {
-    checkInt('character width', width, 1, 8);
-    checkInt('character height', height, 1, 8);
-    return this.raw(CMD.size(width, height));
+    const { bigText } = this.dialect;
+    const most = bigText === 'GS !' ? 8 : 2;
+    checkInt(`character width with ${bigText}`, width, 1, most);
+    checkInt(`character height with ${bigText}`, height, 1, most);
+    if (bigText === 'GS !') return this.raw(CMD.size(width, height));
+    const mode = { bold: this.boldOn, doubleWidth: width === 2, doubleHeight: height === 2 };
+    if (bigText === 'FS !') this.raw(CMD.chineseMode(mode));
+    return this.raw(CMD.printMode(mode));
   }
 
   /** Justification (ESC a); takes effect at the start of a line, and for QR codes and images. */

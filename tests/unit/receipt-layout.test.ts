@@ -205,8 +205,8 @@ describe('display width and wrapping', () => {
 });
 
 describe('printerProfileSchema', () => {
-  it('has defaults: 32 columns, native QR, cell 4, level M', () => {
-    expect(printerProfileSchema.parse({})).toEqual({ columns: 32, qr: 'native', qrCellSize: 4, qrErrorCorrection: 'M' });
+  it('has defaults: 32 columns, native QR, cell 4, level M, Chinese after FS &, big text with GS !', () => {
+    expect(printerProfileSchema.parse({})).toEqual({ columns: 32, qr: 'native', qrCellSize: 4, qrErrorCorrection: 'M', chinese: 'FS &', bigText: 'GS !' });
   });
 
   it('refuses what a printer cannot do, saying what is wrong', () => {
