@@ -112,11 +112,17 @@
     refreshAll();
   });
 
+  /** Staff's words for a refusal code, once the bridge has said them ('' before). */
+  function refusalWords(code) {
+    const refusal = meta && meta.refusals[code];
+    return refusal ? refusal.zh : '';
+  }
+
   /** A refusal in Chinese first, with the bridge's own words after it. */
   function describeError(err) {
-    const refusal = meta && meta.refusals[err.code];
-    if (!refusal) return err.message;
-    return err.code === 'unauthorized' ? refusal.zh : refusal.zh + '（' + err.message + '）';
+    const zh = refusalWords(err.code);
+    if (!zh) return err.message;
+    return err.code === 'unauthorized' ? zh : zh + '（' + err.message + '）';
   }
 
   // ---- header strip: window, hall, link, broker, backlog, printer, alarms ----
@@ -412,7 +418,7 @@
 
   function renderInviteHint() {
     const open = current && current.state !== 'closed';
-    const hint = open ? '请等待本次评价结束' : staffId === null ? '请先签到' : '';
+    const hint = open ? '请等待本次评价结束' : staffId === null ? refusalWords('not_signed_in') : '';
     $('invite-hint').textContent = hint;
     $('invite').disabled = Boolean(hint);
   }

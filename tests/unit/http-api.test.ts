@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -67,5 +68,17 @@ describe('HTTP API', () => {
     expect(codes).toEqual(['not_signed_in', 'no_printer', 'not_found', 'not_found', 'method_not_allowed']);
     expect(answers.map((a) => a.status)).toEqual(codes.map((code) => REFUSALS[code].status));
     expect(rejected).toEqual(codes);
+  });
+});
+
+describe('one home for the words staff read', () => {
+  const pages = ['../../bridge/console/console.js', '../../simulator/hall-view/index.html'].map((file) => [
+    file.replace('../../', ''),
+    readFileSync(new URL(file, import.meta.url), 'utf8'),
+  ]);
+  const words = [...Object.values(ALARMS), ...Object.values(REFUSALS).map((r) => r.zh), ...API_META.grades.map((g) => g.zh)];
+
+  it.each(pages)('%s takes them from the server, keeping no copy', (_file, text) => {
+    expect(words.filter((word) => text.includes(`'${word}'`))).toEqual([]);
   });
 });
