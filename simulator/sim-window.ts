@@ -2,9 +2,12 @@ import { SerialPortStream } from '@serialport/stream';
 import { Bridge, type BridgeDeps } from '../bridge/bridge.js';
 import { parseConfig, type BridgeConfigInput } from '../bridge/config.js';
 import type { SerialPortLike } from '../bridge/device/device-link.js';
+import { printerProfileSchema } from '../bridge/printer/receipt-layout.js';
 import { createVirtualLine, virtualSerialBinding, type VirtualLine } from './virtual-serial-line.js';
 import { MemoryJournal } from './memory-journal.js';
-import { VirtualPrinter } from './virtual-printer.js';
+import { NetworkPrinter } from './network-printer.js';
+import { UsbPrinter } from './usb-printer.js';
+import { printerModel, VirtualPrinter, type PrinterCore } from './virtual-printer.js';
 import { VirtualTerminal } from './virtual-terminal.js';
 import { waitUntil } from './wait.js';
 
@@ -25,10 +28,36 @@ export interface SimWindowOptions {
   /** Wait for the broker connection before resolving (default true; false when it is cut). */
   waitForBroker?: boolean;
   /**
-   * A virtual receipt printer on a second virtual cable, with the bridge's printer settings
-   * (evaluation URL defaulted); null for a window without a printer (the default).
+   * A virtual receipt printer with the bridge's printer settings (evaluation URL defaulted; the
+   * printer model matches the profile); null for a window without a printer (the default).
    */
-  printer?: Partial<NonNullable<BridgeConfigInput['printer']>> | null;
+  printer?: SimPrinterOptions | null;
+}
+
+export type SimPrinterOptions = Partial<Omit<NonNullable<BridgeConfigInput['printer']>, 'path'>> & {
+  /**
+   * How the bridge reaches it: serial, a second virtual cable (the default); tcp, a network
+   * printer (tcp://127.0.0.1:port); usb, a USB printer-class device (a pty in place of /dev/usb/lp0).
+   */
+  via?: 'serial' | 'tcp' | 'usb';
+  /** false: a USB printer that never answers a status request. */
+  answersStatus?: boolean;
+};
+
+/** Starts the printer a window asked for; `path` is its address for the bridge's config. */
+async function startPrinter(name: string, options: SimPrinterOptions): Promise<{ printer: PrinterCore; path: string }> {
+  const { via = 'serial', answersStatus, profile } = options;
+  const core = { columns: profile?.columns ?? 32, model: printerModel(printerProfileSchema.parse(profile ?? {})), answersStatus };
+  if (via === 'tcp') {
+    const printer = await NetworkPrinter.start(core);
+    return { printer, path: printer.address };
+  }
+  if (via === 'usb') {
+    const printer = await UsbPrinter.start(core);
+    return { printer, path: printer.address };
+  }
+  const line = createVirtualLine(`${name}-printer`);
+  return { printer: await VirtualPrinter.start({ ...core, devicePath: line.devicePath }), path: line.bridgePath };
 }
 
 /** One simulated service window: a virtual terminal wired by a virtual cable to a real bridge. */
@@ -37,8 +66,8 @@ export class SimWindow {
     readonly windowNo: string,
     readonly terminalId: string,
     readonly line: VirtualLine,
-    /** The receipt printer, when the window has one. */
-    readonly printer: VirtualPrinter | undefined,
+    /** The receipt printer, when the window has one (on a serial cable, the network or USB). */
+    readonly printer: PrinterCore | undefined,
     private currentTerminal: VirtualTerminal,
     private current: Bridge,
     private readonly startBridge: () => Promise<Bridge>,
@@ -84,10 +113,8 @@ export class SimWindow {
     const startTerminal = (): Promise<VirtualTerminal> =>
       VirtualTerminal.start({ devicePath: line.devicePath, serial: `SIM-${opts.terminalId}`, journal });
     const terminal = await startTerminal();
-    const printerLine = opts.printer ? createVirtualLine(`${opts.terminalId}-printer`) : undefined;
-    const printer = printerLine
-      ? await VirtualPrinter.start({ devicePath: printerLine.devicePath, columns: opts.printer?.profile?.columns ?? 32 })
-      : undefined;
+    const { via: _via, answersStatus: _answers, ...printerConfig } = opts.printer ?? {};
+    const started = opts.printer ? await startPrinter(opts.terminalId, opts.printer) : undefined;
     const config = parseConfig({
       ...opts.config,
       terminal: {
@@ -105,8 +132,8 @@ export class SimWindow {
       // A simulated citizen presses at once: no fast_press flag unless a test asks for one.
       invitation: { ...opts.config?.invitation, flags: { minPressMs: 0, ...opts.config?.invitation?.flags } },
       http: { ...opts.config?.http, host: '127.0.0.1', port: opts.httpPort ?? 0 },
-      ...(printerLine && {
-        printer: { evaluationUrl: 'https://hcp.province.example/rate', pollSeconds: 1, statusTimeoutMs: 300, ...opts.printer, path: printerLine.bridgePath },
+      ...(started && {
+        printer: { evaluationUrl: 'https://hcp.province.example/rate', pollSeconds: 1, statusTimeoutMs: 300, ...printerConfig, path: started.path },
       }),
     });
     const startBridge = (): Promise<Bridge> =>
@@ -115,7 +142,7 @@ export class SimWindow {
         openPort: (path, baudRate) =>
           new SerialPortStream({ binding: virtualSerialBinding, path, baudRate, autoOpen: false }) as SerialPortLike,
       });
-    const window = new SimWindow(opts.windowNo, opts.terminalId, line, printer, terminal, await startBridge(), startBridge, startTerminal);
+    const window = new SimWindow(opts.windowNo, opts.terminalId, line, started?.printer, terminal, await startBridge(), startBridge, startTerminal);
     await window.ready({ broker: opts.waitForBroker ?? true });
     return window;
   }

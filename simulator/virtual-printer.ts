@@ -73,6 +73,7 @@ export abstract class PrinterCore {
   /** Receipts before this index were already handed out by waitForReceipt. */
   private cursor = 0;
   private stopped = false;
+  private fault: { bytes: number; strike: () => unknown } | undefined;
 
   protected constructor(options: PrinterCoreOptions) {
     this.columns = options.columns ?? 32;
@@ -101,6 +102,14 @@ export abstract class PrinterCore {
 
   closeCover(): void {
     this.coverOpen = false;
+  }
+
+  /**
+   * Behaviour: once `bytes` more bytes have arrived, `strike` runs (paper out, unplug, a dropped
+   * connection): mid-receipt, if one is being sent. The rest of the chunk it struck in is lost.
+   */
+  faultAfter(bytes: number, strike: () => unknown): void {
+    this.fault = { bytes, strike };
   }
 
   /** on: hung. Stays connected, never answers a status request and prints nothing. */
@@ -189,6 +198,15 @@ export abstract class PrinterCore {
 
   /** Bytes from the host. */
   protected receive(chunk: Buffer): void {
+    const fault = this.fault;
+    if (fault && chunk.length >= fault.bytes) {
+      this.fault = undefined;
+      this.counters.bytes += fault.bytes;
+      this.parser.feed(chunk.subarray(0, fault.bytes));
+      fault.strike();
+      return;
+    }
+    if (fault) fault.bytes -= chunk.length;
     this.counters.bytes += chunk.length;
     this.parser.feed(chunk);
   }

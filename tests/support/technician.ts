@@ -1,7 +1,7 @@
 import { verifyEvaluationUrl } from '../../bridge/printer/receipt-token.js';
 import type { SelftestIO } from '../../bridge/selftest/selftest.js';
 import type { SimWindow } from '../../simulator/sim-window.js';
-import type { VirtualPrinter } from '../../simulator/virtual-printer.js';
+import type { PrinterCore } from '../../simulator/virtual-printer.js';
 import type { VirtualTerminal } from '../../simulator/virtual-terminal.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { createPublicKey } from 'node:crypto';
@@ -35,7 +35,7 @@ export function technicianAt(window: SimWindow, options: { wrongButtons?: Record
 
 /** The same technician at any virtual terminal (and printer), e.g. one on a real pty line. */
 export function technician(
-  at: { terminal: VirtualTerminal; printer?: VirtualPrinter | undefined; publicKey?: () => string | undefined },
+  at: { terminal: VirtualTerminal; printer?: PrinterCore | undefined; publicKey?: () => string | undefined },
   { wrongButtons = {} as Record<number, number> } = {},
 ): Technician {
   const { terminal, printer } = at;
