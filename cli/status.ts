@@ -1,4 +1,4 @@
-import type { BridgeStatus } from '../bridge/bridge.js';
+import type { BridgeStatus } from '../bridge/status/status.js';
 import { formatAge, formatBytes } from '../bridge/diagnose/check.js';
 
 /*
@@ -17,7 +17,7 @@ export interface StatusFetchOptions {
 }
 
 /** Fetches the status; throws StatusUnavailable with a message for the technician if it cannot. */
-export async function fetchStatus({ url, token, timeoutMs = 5000, fetch: doFetch = fetch }: StatusFetchOptions): Promise<unknown> {
+export async function fetchStatus({ url, token, timeoutMs = 5000, fetch: doFetch = fetch }: StatusFetchOptions): Promise<BridgeStatus> {
   const base = url.replace(/\/+$/, '');
   let res: Response;
   try {
@@ -35,7 +35,8 @@ export async function fetchStatus({ url, token, timeoutMs = 5000, fetch: doFetch
     throw new StatusUnavailable(`the bridge at ${base} answered ${res.status} ${res.statusText}: ${(await res.text()).slice(0, 200)}`);
   }
   try {
-    return await res.json();
+    // The CLI and the bridge it asks ship together: the status has the bridge's own type.
+    return (await res.json()) as BridgeStatus;
   } catch {
     throw new StatusUnavailable(`${base} answered, but not with the bridge's status JSON: is that the bridge's HTTP port?`);
   }
@@ -67,7 +68,7 @@ export function formatStatus(s: BridgeStatus, url: string): string {
 
 /** `hcp status [--url URL] [--token T] [--json]`. */
 export async function statusCommand({ url, token, json }: { url: string; token?: string; json?: boolean }): Promise<void> {
-  let status: unknown;
+  let status: BridgeStatus;
   try {
     status = await fetchStatus({ url, token: token ?? process.env.HCP_TOKEN });
   } catch (err) {
@@ -76,5 +77,5 @@ export async function statusCommand({ url, token, json }: { url: string; token?:
     process.exitCode = 1;
     return;
   }
-  console.log(json ? JSON.stringify(status, null, 2) : formatStatus(status as BridgeStatus, url));
+  console.log(json ? JSON.stringify(status, null, 2) : formatStatus(status, url));
 }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { GRADE_INFO, type Grade } from '../../protocol/grades.js';
 import type { ReasonCatalog } from '../../protocol/province-config.js';
 import type { InvitationRequest } from '../../protocol/http-api.js';
+import type { Timers } from '../../protocol/timers.js';
 import type { Outcome, Service } from '../../protocol/records.js';
 import { RECORD_SCHEMA_VERSION } from '../../protocol/records.js';
 import type { Refusal } from '../../protocol/refusals.js';
@@ -61,6 +62,8 @@ export interface InvitationDeskOptions {
   transaction(fn: () => void): void;
   settings: Settings;
   clock: Clock;
+  /** The backstops: an invitation the terminal goes silent on still closes. */
+  timers: Timers;
   newId(): string;
   logger: Logger;
   timeoutMs: number;
@@ -98,7 +101,7 @@ export class InvitationDesk extends EventEmitter<{
   event: [StoredEvent];
   staff: [string | null];
 }> {
-  private open: (OpenInvitation & { backstop: NodeJS.Timeout }) | undefined;
+  private open: (OpenInvitation & { backstop: unknown }) | undefined;
   /** Wall time of the last stray press, for the stray_nearby flag. */
   private lastStrayAt: number | undefined;
 
@@ -185,8 +188,7 @@ export class InvitationDesk extends EventEmitter<{
       throw new DeskError(404, 'not_found', `no invitation ${id} at window ${this.opts.identity.windowNo}`);
     }
     this.opts.sendCancel(id);
-    clearTimeout(open.backstop);
-    open.backstop = setTimeout(() => this.closeOpen('cancelled', undefined, ['device_silent']), CANCEL_GRACE_MS);
+    this.rearm(CANCEL_GRACE_MS, 'cancelled', 'device_silent');
     const { backstop: _backstop, ...view } = open;
     return view;
   }
@@ -198,17 +200,21 @@ export class InvitationDesk extends EventEmitter<{
   onDeviceHello(device: DeviceInfo): void {
     const previous = this.opts.settings.get(DEVICE_BOOT_KEY);
     const identity = `${device.serial}/${device.boot}`;
-    if (previous !== undefined && previous !== identity && this.open) {
-      clearTimeout(this.open.backstop);
-      this.open.backstop = setTimeout(() => this.closeOpen('not_rated', undefined, ['terminal_reset']), RESET_REPLAY_GRACE_MS);
-    }
+    if (previous !== undefined && previous !== identity) this.rearm(RESET_REPLAY_GRACE_MS, 'not_rated', 'terminal_reset');
     this.opts.settings.set(DEVICE_BOOT_KEY, identity);
   }
 
   private hold(invitation: OpenInvitation): void {
-    const deadline = this.opts.timeoutMs + this.opts.reasonTimeoutMs + this.opts.graceMs;
-    const backstop = setTimeout(() => this.closeOpen('not_rated', undefined, ['device_silent']), deadline);
-    this.open = { ...invitation, backstop };
+    this.open = { ...invitation, backstop: undefined };
+    this.rearm(this.opts.timeoutMs + this.opts.reasonTimeoutMs + this.opts.graceMs, 'not_rated', 'device_silent');
+  }
+
+  /** Unless the terminal reports first, the open invitation closes after `ms` with this outcome, flagged. */
+  private rearm(ms: number, outcome: Outcome, flag: string): void {
+    const open = this.open;
+    if (!open) return;
+    this.opts.timers.clearTimeout(open.backstop);
+    open.backstop = this.opts.timers.setTimeout(() => this.closeOpen(outcome, undefined, [flag]), ms);
   }
 
   lookup(id: string): InvitationView | undefined {
@@ -250,7 +256,7 @@ export class InvitationDesk extends EventEmitter<{
   }
 
   stop(): void {
-    if (this.open) clearTimeout(this.open.backstop);
+    if (this.open) this.opts.timers.clearTimeout(this.open.backstop);
   }
 
   private closeOpen(outcome: Outcome, rating: { grade: Grade; latencyMs: number; reason?: number | null } | undefined, flags: string[]): void {
@@ -293,7 +299,7 @@ export class InvitationDesk extends EventEmitter<{
       this.opts.outbox.append(record);
       this.opts.openStore.delete(open.id);
     });
-    clearTimeout(open.backstop);
+    this.opts.timers.clearTimeout(open.backstop);
     this.open = undefined;
     this.opts.logger.info({ id: record.id, outcome, grade: rating?.grade }, 'invitation closed');
     this.emit('closed', record);

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { KeyObject } from 'node:crypto';
+import { repeat, type Timers } from '../../protocol/timers.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { StoredInvitation } from '../store/stored-record.js';
@@ -11,7 +12,14 @@ import { signedEvaluationUrl, type ReceiptClaims } from './receipt-token.js';
 /** When a receipt is printed after an invitation closes; staff can always reprint. */
 export type PrintPolicy = 'always' | 'not_rated' | 'never';
 
+/** Where closed invitations are announced (the bridge's events). */
+export interface Closings {
+  on(event: 'closed', listener: (record: StoredInvitation) => void): unknown;
+  off(event: 'closed', listener: (record: StoredInvitation) => void): unknown;
+}
+
 export interface ReceiptServiceOptions {
+  closings: Closings;
   link: PrinterLink;
   queue: ReceiptQueue;
   profile: PrinterProfile;
@@ -20,6 +28,7 @@ export interface ReceiptServiceOptions {
   signingKey: KeyObject;
   hallName: string;
   clock: Clock;
+  timers: Timers;
   newId(): string;
   logger: Logger;
   /** How often the printer's sensors are read, and a waiting queue retried. */
@@ -33,11 +42,12 @@ export interface ReceiptStatus extends PrinterState {
 
 /**
  * Prints case receipts: queued durably, printed in order when the printer is ready, checked
- * again afterwards (a receipt cut short by a paper-out is printed again, not lost). It runs
- * beside the rating path and never holds it up.
+ * again afterwards (a receipt cut short by a paper-out is printed again, not lost). A feature of
+ * the bridge (bridge/features/): it reacts to closed invitations beside the rating path and
+ * never holds it up.
  */
 export class ReceiptService extends EventEmitter<{ printed: [QueuedReceiptInfo]; state: [PrinterState] }> {
-  private poller: NodeJS.Timeout | undefined;
+  private stopPolling: (() => void) | undefined;
   private draining = false;
   private stopped = false;
 
@@ -47,21 +57,27 @@ export class ReceiptService extends EventEmitter<{ printed: [QueuedReceiptInfo];
 
   start(): void {
     this.opts.link.start();
-    this.poller = setInterval(() => void this.drain(), this.opts.pollMs);
+    this.opts.closings.on('closed', this.onClosed);
+    this.stopPolling = repeat(this.opts.timers, this.opts.pollMs, () => void this.drain());
     void this.drain();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.poller);
+    this.opts.closings.off('closed', this.onClosed);
+    this.stopPolling?.();
     await this.opts.link.stop();
   }
 
-  /** After an invitation closed: queue its receipt if the policy says so. */
-  onClosed(record: StoredInvitation): void {
+  /** After an invitation closed: its receipt, if the policy says so. */
+  private readonly onClosed = (record: StoredInvitation): void => {
     const { policy } = this.opts;
-    if (policy === 'always' || (policy === 'not_rated' && record.outcome !== 'rated')) this.queue(record, false);
-  }
+    if (policy !== 'always' && (policy !== 'not_rated' || record.outcome === 'rated')) return;
+    // Off the rating path: the terminal's acknowledgement never waits on a receipt's commit.
+    this.opts.timers.setTimeout(() => {
+      if (!this.stopped) this.queue(record, false);
+    }, 0);
+  };
 
   /** Queues a receipt for the invitation; returns the receipt id. */
   queue(record: StoredInvitation, reprint: boolean): string {

@@ -1,10 +1,12 @@
 import type { EventEmitter } from 'node:events';
+import type { Timers } from '../../protocol/timers.js';
 
 /**
  * The arguments of the next `event` that `accept` takes, or null after `ms`. Listens only while
  * waiting: nothing is left attached either way.
  */
 export function nextEvent<A extends unknown[]>(
+  timers: Timers,
   emitter: EventEmitter,
   event: string,
   ms: number,
@@ -15,9 +17,9 @@ export function nextEvent<A extends unknown[]>(
       if (!accept(...(args as A))) return;
       done(args as A);
     };
-    const timer = setTimeout(() => done(null), ms);
+    const timer = timers.setTimeout(() => done(null), ms);
     const done = (value: A | null): void => {
-      clearTimeout(timer);
+      timers.clearTimeout(timer);
       emitter.off(event, listener);
       resolve(value);
     };

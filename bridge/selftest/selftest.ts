@@ -103,7 +103,7 @@ export async function runSelftest(
   // The round trip carries the results so far: the province sees what the technician saw.
   const failed = steps.filter((s) => s.outcome === 'fail').map((s) => s.step);
   const recordId = parts.storeRecord({ failed: failed.join(',') || null, steps: steps.length, terminalSerial: hello?.serial ?? null });
-  const sentAt = Date.now();
+  const sentAt = parts.now().getTime();
   const answer = await parts.provinceAnswer(recordId, timeouts.provinceMs);
   record(
     answer === null
@@ -115,7 +115,7 @@ export async function runSelftest(
         }
       : answer.status === 'rejected'
         ? { step: 'province', outcome: 'fail', message: `the province rejected the test record: ${answer.reason ?? 'no reason given'}`, fix: 'tell the provincial operator; the terminal id may not be registered' }
-        : { step: 'province', outcome: 'pass', message: `test record ${recordId} acknowledged (${answer.status}) in ${Date.now() - sentAt} ms` },
+        : { step: 'province', outcome: 'pass', message: `test record ${recordId} acknowledged (${answer.status}) in ${parts.now().getTime() - sentAt} ms` },
   );
   return { passed: steps.every((s) => s.outcome !== 'fail'), startedAt, steps, recordId };
 }

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { AckStatus } from '../../protocol/acks.js';
 import type { Clock } from '../clock.js';
 import type { Db } from './database.js';
@@ -25,8 +26,11 @@ export interface QuarantinedEntry {
 /**
  * Every record the terminal makes, in the order made. A record stays `pending` until the
  * province acknowledges it; rejected ones are quarantined, never deleted.
+ *
+ * It announces what it stores once it is committed (`appended`), and records made pending again
+ * (`requeued`): whoever sends records on listens, and no caller has to remember to tell it.
  */
-export class Outbox {
+export class Outbox extends EventEmitter<{ appended: [StoredRecord]; requeued: [number] }> {
   private readonly insert;
   private readonly byId;
   private readonly pendingInRange;
@@ -47,6 +51,7 @@ export class Outbox {
     private readonly db: Db,
     private readonly clock: Clock,
   ) {
+    super();
     this.insert = db.prepare(
       `INSERT INTO records (id, kind, body, source_key, created_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT DO NOTHING`,
@@ -96,7 +101,23 @@ export class Outbox {
    */
   append(record: StoredRecord, sourceKey: string | null = null): boolean {
     const info = this.insert.run(record.id, record.kind, JSON.stringify(record), sourceKey, this.clock.now().toISOString());
-    return info.changes === 1;
+    if (info.changes !== 1) return false;
+    if (this.db.inTransaction) this.announceIfCommitted(record);
+    else this.emit('appended', record);
+    return true;
+  }
+
+  /**
+   * Appended inside a transaction (e.g. an invitation's record with its closing): announced once
+   * committed. better-sqlite3 transactions are synchronous, so by the next microtask this one has
+   * committed or rolled back, and the row tells which.
+   */
+  private announceIfCommitted(record: StoredRecord): void {
+    // Nobody listening (a bulk load): no row to look up again, and the database may be closed by then.
+    if (this.listenerCount('appended') === 0) return;
+    queueMicrotask(() => {
+      if (this.byId.get(record.id)) this.emit('appended', record);
+    });
   }
 
   get(id: string): (OutboxEntry & { state: string }) | undefined {
@@ -120,7 +141,9 @@ export class Outbox {
    * province asked: it lost them). Pruned records are gone; quarantined ones stay quarantined.
    */
   requeueRange(fromSeq: number, toSeq: number): number {
-    return this.requeue.run(fromSeq, toSeq).changes;
+    const requeued = this.requeue.run(fromSeq, toSeq).changes;
+    if (requeued > 0) this.emit('requeued', requeued);
+    return requeued;
   }
 
   /** The sequence number of the newest record (0 when there is none). */

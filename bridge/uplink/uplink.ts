@@ -1,27 +1,45 @@
 import { EventEmitter } from 'node:events';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions } from 'mqtt';
 import { ackSchema, type Ack } from '../../protocol/acks.js';
 import type { GradeCodeProfileName } from '../../protocol/grades.js';
 import type { z } from 'zod';
 import { explain, type Explained } from '../../protocol/issues.js';
 import { provinceConfigSchema, type ProvinceConfig } from '../../protocol/province-config.js';
-import type { TlsMaterial } from './tls-files.js';
 import { commandSchema, type Command, type CommandResult } from '../../protocol/commands.js';
+import { repeat, type Timers } from '../../protocol/timers.js';
 import { terminalTopics, type TerminalTopics } from '../../protocol/topics.js';
 import type { Logger } from '../log.js';
 import type { Outbox, OutboxEntry } from '../store/outbox.js';
 import { toUpstream, type StoredRecord } from '../store/stored-record.js';
 import type { TimeKeeper } from '../time/time-keeper.js';
 import { Backoff } from './backoff.js';
+import type { BrokerConnection } from './mqtt-options.js';
 import { TokenBucket } from './token-bucket.js';
 
+/** What the uplink needs of an MQTT client (mqtt.js's MqttClient; a double in unit tests). */
+export interface BrokerClient {
+  readonly connected: boolean;
+  on(event: 'connect' | 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'message', listener: (topic: string, payload: Buffer) => void): unknown;
+  subscribeAsync(topics: string[], options: { qos: 1 }): Promise<unknown>;
+  publishAsync(topic: string, payload: string, options: { qos: 1; retain: boolean }): Promise<unknown>;
+  publish(topic: string, payload: string, options: { qos: 0 | 1 }, callback?: (err?: Error) => void): unknown;
+  /** Closes the connection at once; 'close' follows. */
+  end(force: true): unknown;
+  endAsync(force: true): Promise<void>;
+  reconnect(): unknown;
+}
+
+export type ConnectBroker = (url: string, options: IClientOptions) => BrokerClient;
+
+/** A command that failed validation: answered with what was wrong (and its id, when it had one). */
+export type InvalidCommand = { invalid: string; id: string | null };
+
 export interface UplinkOptions {
-  url: string;
-  username?: string;
-  password?: string;
-  /** For mqtts:// and wss://: the broker's CA, and a client certificate and key. */
-  tls?: TlsMaterial;
-  clientId: string;
+  broker: BrokerConnection;
+  /** Opens the client (it connects, and reconnects when asked); default mqtt.connect. */
+  connect?: ConnectBroker;
   terminalId: string;
   topicPrefix: string;
   gradeProfile: GradeCodeProfileName;
@@ -33,12 +51,9 @@ export interface UplinkOptions {
   /** Records made before the clock was trusted wait this long for a correction. */
   holdUnsyncedMs: number;
   reconnect: { minMs: number; maxMs: number };
-  keepaliveSeconds: number;
-  telemetryMs: number;
-  /** What telemetry reports; called at each interval. */
-  telemetry(): object;
   outbox: Outbox;
   clock: TimeKeeper;
+  timers: Timers;
   random: () => number;
   logger: Logger;
   versions: Record<string, string>;
@@ -78,9 +93,9 @@ export class Uplink extends EventEmitter<{
   published: [string];
   acked: [Ack];
   config: [ProvinceConfig];
-  command: [Command | { invalid: string; id: string | null }];
+  command: [Command | InvalidCommand];
 }> {
-  private client: MqttClient | undefined;
+  private client: BrokerClient | undefined;
   private readonly topics: TerminalTopics;
   private readonly inflight = new Map<string, { seq: number; at: number }>();
   /** Records up to this seq were made before the current connection: the backlog. */
@@ -91,7 +106,9 @@ export class Uplink extends EventEmitter<{
   private online = false;
   private stopping = false;
   private heldForClock = 0;
-  private timers: { ack?: NodeJS.Timeout; pump?: NodeJS.Timeout; reconnect?: NodeJS.Timeout; telemetry?: NodeJS.Timeout; acks?: NodeJS.Immediate } = {};
+  /** Pending timers, by what they are for (handles of opts.timers). */
+  private pending: { pump?: unknown; reconnect?: unknown; acks?: unknown } = {};
+  private stopRepublishing: (() => void) | undefined;
   /** Valid acks received in this event-loop turn, settled together at its end. */
   private acksWaiting: Ack[] = [];
   private readonly counts = { published: 0, acked: 0, rejectedAcks: 0, invalidAcks: 0, invalidConfigs: 0 };
@@ -105,22 +122,11 @@ export class Uplink extends EventEmitter<{
 
   start(): void {
     const { opts, topics } = this;
-    const clientOptions: IClientOptions = {
-      clientId: opts.clientId,
-      username: opts.username,
-      password: opts.password,
-      ...opts.tls,
-      clean: true,
-      keepalive: opts.keepaliveSeconds,
-      // Reconnecting is ours: exponential backoff with jitter (see Backoff).
-      reconnectPeriod: 0,
-      connectTimeout: 10_000,
-      // We keep our own durable queue; never let mqtt.js queue in memory while offline.
-      queueQoSZero: false,
-      will: { topic: topics.state, payload: Buffer.from(JSON.stringify({ online: false })), qos: 1, retain: true },
-    };
-    const client = mqtt.connect(opts.url, clientOptions);
+    const connect: ConnectBroker = opts.connect ?? mqtt.connect;
+    const client = connect(opts.broker.url, opts.broker.options);
     this.client = client;
+    opts.outbox.on('appended', this.onAppended);
+    opts.outbox.on('requeued', this.onRequeued);
     client.on('connect', () => void this.onConnect());
     client.on('close', () => this.onClose());
     client.on('error', (err) => opts.logger.warn({ err: err.message }, 'mqtt error'));
@@ -129,30 +135,42 @@ export class Uplink extends EventEmitter<{
       else if (topic === topics.config) this.onConfig(payload);
       else if (topic === topics.cmd) this.onCommand(payload);
     });
-    this.timers.ack = setInterval(() => this.republishOverdue(), Math.max(50, Math.min(opts.ackTimeoutMs / 2, 5000)));
-    this.timers.telemetry = setInterval(() => this.sendTelemetry(), opts.telemetryMs);
+    this.stopRepublishing = repeat(opts.timers, Math.max(50, Math.min(opts.ackTimeoutMs / 2, 5000)), () => this.republishOverdue());
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     this.online = false; // an intended stop is not an outage
-    clearImmediate(this.timers.acks);
-    for (const timer of [this.timers.ack, this.timers.pump, this.timers.reconnect, this.timers.telemetry]) clearTimeout(timer);
+    this.opts.outbox.off('appended', this.onAppended);
+    this.opts.outbox.off('requeued', this.onRequeued);
+    this.stopRepublishing?.();
+    for (const handle of Object.values(this.pending)) this.opts.timers.clearTimeout(handle);
     const client = this.client;
     this.client = undefined;
     if (client) await client.endAsync(true);
   }
 
-  /** Call after a record was appended to the outbox. */
-  notify(): void {
+  /** A record was stored: the live lane takes it at once, if the window allows. */
+  private readonly onAppended = (): void => this.pump();
+
+  /** Records were made pending again (the province lost them): publishing starts over from the oldest. */
+  private readonly onRequeued = (): void => {
+    this.cursors.backlog = 0;
+    this.ceiling = Math.max(this.ceiling, this.opts.outbox.maxSeq());
     this.pump();
+  };
+
+  /** Publishes a health report on `…/telemetry` (QoS 0: the next one supersedes it); none while offline. */
+  telemetry(body: object): void {
+    if (!this.online) return;
+    this.client?.publish(this.topics.telemetry, JSON.stringify(body), { qos: 0 });
   }
 
   status(): UplinkStatus {
     const backlogToDrain = this.online ? this.opts.outbox.countPending(this.cursors.backlog, this.ceiling) : 0;
     return {
       connected: this.client?.connected ?? false,
-      url: redactUrl(this.opts.url),
+      url: redactUrl(this.opts.broker.url),
       inflight: this.inflight.size,
       backlogToDrain,
       drainRatePerSecond: this.opts.drainRatePerSecond,
@@ -166,7 +184,7 @@ export class Uplink extends EventEmitter<{
     const client = this.client;
     if (!client) return;
     this.backoff.reset();
-    this.opts.logger.info({ url: redactUrl(this.opts.url) }, 'connected to broker');
+    this.opts.logger.info({ url: redactUrl(this.opts.broker.url) }, 'connected to broker');
     try {
       await client.subscribeAsync([this.topics.acks, this.topics.config, this.topics.cmd], { qos: 1 });
       await client.publishAsync(
@@ -187,7 +205,6 @@ export class Uplink extends EventEmitter<{
     this.bucket = new TokenBucket(this.opts.drainRatePerSecond, () => this.opts.clock.monoMs());
     this.online = true;
     this.emit('connected');
-    this.sendTelemetry();
     this.pump();
   }
 
@@ -198,19 +215,18 @@ export class Uplink extends EventEmitter<{
       this.emit('disconnected');
     }
     this.inflight.clear();
-    if (this.stopping || this.timers.reconnect) return;
-    const delay = this.backoff.next();
-    this.timers.reconnect = setTimeout(() => {
-      this.timers.reconnect = undefined;
+    if (this.stopping || this.pending.reconnect !== undefined) return;
+    this.pending.reconnect = this.opts.timers.setTimeout(() => {
+      this.pending.reconnect = undefined;
       if (!this.stopping) this.client?.reconnect();
-    }, delay);
+    }, this.backoff.next());
   }
 
   /** Publishes what the window and the pace allow: the live lane first, then the backlog. */
   private pump(): void {
     if (!this.online || !this.client?.connected) return;
-    clearTimeout(this.timers.pump);
-    this.timers.pump = undefined;
+    this.opts.timers.clearTimeout(this.pending.pump);
+    this.pending.pump = undefined;
     this.heldForClock = 0;
     let room = this.opts.inflight - this.inflight.size;
     room -= this.drain('live', room);
@@ -221,7 +237,7 @@ export class Uplink extends EventEmitter<{
     // Held back by the pace, with more to go: come back when the next token is due.
     // (An existence check, not a count: this runs after every ack, and a count is O(backlog).)
     if (sent === granted && this.opts.outbox.pending(this.cursors.backlog, this.ceiling, 1).length > 0) {
-      this.timers.pump = setTimeout(() => this.pump(), Math.max(1, this.bucket.msUntilNext()));
+      this.pending.pump = this.opts.timers.setTimeout(() => this.pump(), Math.max(1, this.bucket.msUntilNext()));
     }
   }
 
@@ -241,7 +257,7 @@ export class Uplink extends EventEmitter<{
         if (holdMs > 0) {
           // This and every later record of the lane wait for a trusted clock (or the hold to end).
           this.heldForClock = this.opts.outbox.countPending(entry.seq - 1, upTo);
-          this.timers.pump ??= setTimeout(() => this.pump(), Math.min(holdMs, 1000));
+          this.pending.pump ??= this.opts.timers.setTimeout(() => this.pump(), Math.min(holdMs, 1000));
           return sent;
         }
         this.cursors[lane] = entry.seq;
@@ -318,13 +334,6 @@ export class Uplink extends EventEmitter<{
     this.client?.publish(this.topics.cmdResult, JSON.stringify(result), { qos: 1 });
   }
 
-  /** Publishing starts over from the oldest pending record (after records were made pending again). */
-  rewind(): void {
-    this.cursors.backlog = 0;
-    this.ceiling = Math.max(this.ceiling, this.opts.outbox.maxSeq());
-    this.pump();
-  }
-
   private onAck(payload: Buffer): void {
     const parsed = parseJson(ackSchema, payload);
     if (!parsed.ok) {
@@ -335,11 +344,11 @@ export class Uplink extends EventEmitter<{
     // Acks that arrive together (one socket read can hold hundreds) are settled together: one
     // commit, and the event loop gets a turn in between, so the counter is never kept waiting.
     this.acksWaiting.push(parsed.data);
-    this.timers.acks ??= setImmediate(() => this.settleAcks());
+    this.pending.acks ??= this.opts.timers.setTimeout(() => this.settleAcks(), 0);
   }
 
   private settleAcks(): void {
-    this.timers.acks = undefined;
+    this.pending.acks = undefined;
     const acks = this.acksWaiting;
     this.acksWaiting = [];
     const withTime = acks.findLast((a) => a.serverTime);
@@ -371,12 +380,6 @@ export class Uplink extends EventEmitter<{
       this.opts.logger.warn({ overdue }, 'no ack from the province in time; publishing again');
       this.pump();
     }
-  }
-
-  private sendTelemetry(): void {
-    if (!this.online) return;
-    const body = { at: this.opts.clock.now().toISOString(), ...this.opts.telemetry() };
-    this.client?.publish(this.topics.telemetry, JSON.stringify(body), { qos: 0 });
   }
 }
 

@@ -1,0 +1,19 @@
+import type { Ack } from '../protocol/acks.js';
+import type { LinkRejectReason } from '../protocol/link.js';
+import type { DeviceInfo } from './device/device-link.js';
+import type { OpenInvitation } from './desk/invitation-desk.js';
+import type { StoredEvent, StoredInvitation } from './store/stored-record.js';
+
+/** What a bridge announces: the simulator and the features (bridge/features/) listen. */
+export type BridgeEvents = {
+  invitation: [OpenInvitation];
+  closed: [StoredInvitation];
+  event: [StoredEvent];
+  acked: [Ack];
+  printed: [{ id: string; invitationId: string }];
+  device: [DeviceInfo];
+  frameRejected: [LinkRejectReason, string];
+  broker: ['connected' | 'disconnected'];
+  /** The config file changed (update-config): whoever started the bridge restarts it. */
+  restartRequested: [string];
+};

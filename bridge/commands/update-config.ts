@@ -1,0 +1,10 @@
+import { updateConfigFile } from '../config-file.js';
+import { CommandFailed, type CommandHandler } from './command.js';
+
+/** Changes operational settings in the config file; the bridge restarts on it once the answer is out. */
+export const updateConfig: CommandHandler<'update-config'> = (command, ctx) => {
+  if (!ctx.configFile) throw new CommandFailed('this bridge runs without a config file: nothing to update');
+  const { changed } = updateConfigFile(ctx.configFile, command.changes);
+  if (changed.length > 0) ctx.restartAfterAnswer(`config updated by command ${command.id}`);
+  return { changed, restarting: changed.length > 0 };
+};

@@ -1,0 +1,34 @@
+import type { EventEmitter } from 'node:events';
+import type { Timers } from '../../protocol/timers.js';
+import type { BridgeEvents } from '../bridge-events.js';
+import type { BridgeConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import type { ReceiptService } from '../printer/receipt-service.js';
+import type { BridgeStatus } from '../status/status.js';
+import type { Outbox } from '../store/outbox.js';
+import type { TimeKeeper } from '../time/time-keeper.js';
+import type { Uplink } from '../uplink/uplink.js';
+
+/**
+ * Something the bridge runs beside the rating path (receipts, telemetry, housekeeping; voice and
+ * a customer screen to come). Its constructor only keeps what it is given; start() subscribes
+ * to the bridge's events and arms its timers, stop() lets go of both.
+ */
+export interface Feature {
+  start(): void | Promise<void>;
+  stop(): void | Promise<void>;
+}
+
+/** What a feature may use: the bridge's events, its settings, time, and the parts it reports through. */
+export interface FeatureContext {
+  events: EventEmitter<BridgeEvents>;
+  config: BridgeConfig;
+  timers: Timers;
+  clock: TimeKeeper;
+  logger: Logger;
+  status(): BridgeStatus;
+  outbox: Pick<Outbox, 'prune'>;
+  uplink: Pick<Uplink, 'telemetry'>;
+  /** The receipt printer's service, when a printer is configured. */
+  receipts: ReceiptService | undefined;
+}

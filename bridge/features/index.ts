@@ -1,0 +1,20 @@
+import { ClockSync } from './clock-sync.js';
+import type { Feature, FeatureContext } from './feature.js';
+import { Retention } from './retention.js';
+import { Telemetry } from './telemetry.js';
+
+/**
+ * Every feature the bridge runs, in start order (stopped in reverse); one that does not apply to
+ * this config gives undefined. A new feature is its own file and one line here.
+ */
+const FEATURES: ReadonlyArray<(ctx: FeatureContext) => Feature | undefined> = [
+  (ctx) => new ClockSync(ctx),
+  (ctx) => new Retention(ctx),
+  // The receipt service is built with the printer (staff reprints and the self-test use it too).
+  (ctx) => ctx.receipts,
+  (ctx) => new Telemetry(ctx),
+];
+
+export function bridgeFeatures(ctx: FeatureContext): Feature[] {
+  return FEATURES.map((make) => make(ctx)).filter((feature) => feature !== undefined);
+}

@@ -1,0 +1,31 @@
+import { ALARM_CODES, type Alarm } from '../../protocol/alarms.js';
+import type { PrinterCondition } from '../printer/printer-link.js';
+
+/** What the alarms are decided from: a few facts out of the bridge's status. */
+export interface AlarmFacts {
+  terminalAlive: boolean;
+  brokerConnected: boolean;
+  clockSynced: boolean;
+  storageFull: boolean;
+  quarantined: number;
+  /** The receipt printer's condition; null without a printer. */
+  printer: PrinterCondition | null;
+}
+
+/** One rule per alarm code: a new code in protocol/alarms.ts does not compile without its rule. */
+const RULES: Record<Alarm, (facts: AlarmFacts) => boolean> = {
+  terminal_offline: (f) => !f.terminalAlive,
+  broker_offline: (f) => !f.brokerConnected,
+  clock_unsynced: (f) => !f.clockSynced,
+  storage_full: (f) => f.storageFull,
+  records_quarantined: (f) => f.quarantined > 0,
+  printer_offline: (f) => f.printer === 'offline' || f.printer === 'disconnected',
+  printer_paper_out: (f) => f.printer === 'paper_out',
+  printer_paper_low: (f) => f.printer === 'paper_low',
+  printer_cover_open: (f) => f.printer === 'cover_open',
+};
+
+/** The alarms raised by these facts, in the order of protocol/alarms.ts. */
+export function alarms(facts: AlarmFacts): Alarm[] {
+  return ALARM_CODES.filter((code) => RULES[code](facts));
+}

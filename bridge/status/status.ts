@@ -1,0 +1,84 @@
+import type { Alarm } from '../../protocol/alarms.js';
+import type { BridgeConfig } from '../config.js';
+import type { DeviceLinkStatus } from '../device/device-link.js';
+import type { InvitationDesk, OpenInvitation } from '../desk/invitation-desk.js';
+import type { ReceiptService, ReceiptStatus } from '../printer/receipt-service.js';
+import type { ReasonCatalogStore } from '../province/reason-catalog.js';
+import type { Outbox, OutboxCounts, QuarantinedEntry } from '../store/outbox.js';
+import type { StorageStatus } from '../store/storage.js';
+import type { TimeKeeper } from '../time/time-keeper.js';
+import type { UplinkStatus } from '../uplink/uplink.js';
+import { alarms } from './alarms.js';
+import type { Tally } from './tally.js';
+
+/** The bridge's status: GET /api/v1/status, the `status` command, `hcp status`, telemetry. */
+export interface BridgeStatus {
+  terminal: { id: string; areaCode: string; hallCode: string; hallName: string | null; windowNo: string };
+  alarms: Alarm[];
+  staffId: string | null;
+  invitation: OpenInvitation | null;
+  device: DeviceLinkStatus;
+  broker: UplinkStatus;
+  backlog: OutboxCounts & { oldestPendingAgeMs: number | null; recentlyQuarantined: QuarantinedEntry[] };
+  clock: { synced: boolean; trustedFrom: string | null; bootId: string; now: string };
+  storage: StorageStatus;
+  /** The province's bad-review reason catalogue in use, if it has sent one. */
+  reasonCatalog: { version: string; reasons: number } | null;
+  printer: (ReceiptStatus & { configured: true; publicKey: string }) | { configured: false };
+  http: { rejected: Record<string, number> };
+  versions: Record<string, string>;
+}
+
+/** Where the status is read from: the bridge's parts. */
+export interface StatusSources {
+  terminal: BridgeConfig['terminal'];
+  desk: Pick<InvitationDesk, 'staffId' | 'current'>;
+  device: { status(): DeviceLinkStatus };
+  uplink: { status(): UplinkStatus };
+  outbox: Pick<Outbox, 'stats' | 'quarantined'>;
+  clock: TimeKeeper;
+  storage(): StorageStatus;
+  reasons: Pick<ReasonCatalogStore, 'current'>;
+  /** The receipt printer and the public key its QR codes are signed for, when there is one. */
+  printer: { receipts: Pick<ReceiptService, 'status'>; publicKey: string } | undefined;
+  httpRejected: Tally;
+  versions: Record<string, string>;
+}
+
+/** Reads every part once and decides the alarms from what it read. */
+export function readStatus(src: StatusSources): BridgeStatus {
+  const { terminal, clock } = src;
+  const backlog = src.outbox.stats();
+  const device = src.device.status();
+  const broker = src.uplink.status();
+  const storage = src.storage();
+  const catalog = src.reasons.current();
+  const printer = src.printer && { configured: true as const, publicKey: src.printer.publicKey, ...src.printer.receipts.status() };
+  const now = clock.now();
+  return {
+    terminal: { id: terminal.id, areaCode: terminal.areaCode, hallCode: terminal.hallCode, hallName: terminal.hallName ?? null, windowNo: terminal.windowNo },
+    alarms: alarms({
+      terminalAlive: device.alive,
+      brokerConnected: broker.connected,
+      clockSynced: clock.isSynced(),
+      storageFull: storage.full,
+      quarantined: backlog.quarantined,
+      printer: printer?.condition ?? null,
+    }),
+    staffId: src.desk.staffId,
+    invitation: src.desk.current() ?? null,
+    device,
+    broker,
+    backlog: {
+      ...backlog,
+      oldestPendingAgeMs: backlog.oldestPendingAt ? now.getTime() - Date.parse(backlog.oldestPendingAt) : null,
+      recentlyQuarantined: src.outbox.quarantined(5),
+    },
+    clock: { synced: clock.isSynced(), trustedFrom: clock.trustedFrom, bootId: clock.bootId, now: now.toISOString() },
+    storage,
+    reasonCatalog: catalog ? { version: catalog.version, reasons: catalog.reasons.length } : null,
+    printer: printer ?? { configured: false },
+    http: { rejected: src.httpRejected.counts() },
+    versions: src.versions,
+  };
+}
