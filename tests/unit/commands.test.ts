@@ -1,0 +1,93 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { stringify } from 'yaml';
+import type { CommandContext } from '../../bridge/commands/command.js';
+import { route } from '../../bridge/commands/index.js';
+import { DeskError } from '../../bridge/desk/invitation-desk.js';
+import { silentLogger } from '../../bridge/log.js';
+import type { SelftestReport } from '../../bridge/selftest/selftest.js';
+import type { BridgeStatus } from '../../bridge/status/status.js';
+
+const REPORT: SelftestReport = { passed: true, startedAt: '2026-03-02T01:00:00.000Z', steps: [], recordId: 'rec-1' };
+
+/** The parts a command acts on, each a plain function the test can watch. */
+function context(overrides: Partial<CommandContext> = {}) {
+  const restarts: string[] = [];
+  const ctx: CommandContext = {
+    status: () => ({ terminal: { id: 'T-1' } }) as BridgeStatus,
+    outbox: { requeueRange: vi.fn(() => 2) },
+    reprint: (invitationId) => ({ receiptId: `receipt-of-${invitationId}` }),
+    selftest: async () => REPORT,
+    configFile: undefined,
+    restartAfterAnswer: (why) => void restarts.push(why),
+    logger: silentLogger,
+    ...overrides,
+  };
+  return { ctx, restarts };
+}
+
+describe('remote commands: route()', () => {
+  it('answers each command with its result and its id', async () => {
+    const { ctx } = context();
+    expect(await route({ id: 'c1', command: 'status' }, ctx)).toEqual({ id: 'c1', ok: true, result: { terminal: { id: 'T-1' } } });
+    expect(await route({ id: 'c2', command: 'reprint', invitationId: 'inv-1' }, ctx)).toEqual({ id: 'c2', ok: true, result: { receiptId: 'receipt-of-inv-1' } });
+    expect(await route({ id: 'c3', command: 'resend', fromSeq: 3, toSeq: 4 }, ctx)).toEqual({ id: 'c3', ok: true, result: { requeued: 2 } });
+    expect(ctx.outbox.requeueRange).toHaveBeenCalledWith(3, 4);
+    expect(await route({ id: 'c4', command: 'selftest' }, ctx)).toEqual({ id: 'c4', ok: true, result: REPORT });
+  });
+
+  it('a command that failed validation is answered with what was wrong', async () => {
+    expect(await route({ invalid: 'command: expected one of …', id: 'x1' }, context().ctx)).toEqual({ id: 'x1', ok: false, error: 'invalid command: command: expected one of …' });
+  });
+
+  it('a refusal leaves by the one error exit, and changes nothing', async () => {
+    const { ctx } = context({
+      reprint: () => {
+        throw new DeskError(409, 'no_printer', 'this terminal has no receipt printer configured');
+      },
+    });
+    expect(await route({ id: 'r1', command: 'resend', fromSeq: 5, toSeq: 2 }, ctx)).toEqual({ id: 'r1', ok: false, error: 'toSeq: must not be below fromSeq' });
+    expect(ctx.outbox.requeueRange).not.toHaveBeenCalled();
+    expect(await route({ id: 'r2', command: 'reprint', invitationId: 'x' }, ctx)).toEqual({ id: 'r2', ok: false, error: 'this terminal has no receipt printer configured' });
+  });
+
+  it('a failed self-test is not ok, and carries its report', async () => {
+    const failed = { ...REPORT, passed: false };
+    expect(await route({ id: 's1', command: 'selftest' }, context({ selftest: async () => failed }).ctx)).toEqual({
+      id: 's1',
+      ok: false,
+      error: 'self-test failed: see result.steps',
+      result: failed,
+    });
+  });
+
+  it('update-config: edits the file and restarts after the answer; refuses without a file, or a change that makes the config invalid', async () => {
+    expect(await route({ id: 'u0', command: 'update-config', changes: { log: { level: 'debug' } } }, context().ctx)).toEqual({
+      id: 'u0',
+      ok: false,
+      error: 'this bridge runs without a config file: nothing to update',
+    });
+    const file = join(mkdtempSync(join(tmpdir(), 'hcp-cmd-')), 'bridge.yaml');
+    writeFileSync(
+      file,
+      stringify({
+        terminal: { id: 'T-1', areaCode: '330106', hallCode: 'H-1', windowNo: '07' },
+        serial: { path: '/dev/ttyUSB0' },
+        mqtt: { url: 'mqtt://localhost:1883' },
+        database: { path: '/tmp/hcp.db' },
+      }),
+    );
+    const { ctx, restarts } = context({ configFile: file });
+    expect(await route({ id: 'u1', command: 'update-config', changes: { log: { level: 'debug' } } }, ctx)).toMatchObject({ id: 'u1', ok: true, result: { restarting: true } });
+    expect(readFileSync(file, 'utf8')).toContain('level: debug');
+    expect(restarts).toEqual(['config updated by command u1']);
+    // The config's own check refuses it; its problems come on one line.
+    const bad = await route({ id: 'u2', command: 'update-config', changes: { invitation: { timeoutSeconds: 601 } } }, ctx);
+    expect(bad).toEqual({ id: 'u2', ok: false, error: expect.stringMatching(/invitation\.timeoutSeconds/) });
+    expect(bad.error).not.toContain('\n');
+    expect(readFileSync(file, 'utf8')).not.toContain('601');
+    expect(restarts).toHaveLength(1);
+  });
+});

@@ -1,0 +1,288 @@
+import { describe, expect, it } from 'vitest';
+import type { DeviceInfo, DeviceReport } from '../../bridge/device/device-link.js';
+import type { HonestyRules } from '../../bridge/desk/honesty.js';
+import { DeskError, InvitationDesk, type InvitationDeskOptions, type OpenInvitation } from '../../bridge/desk/invitation-desk.js';
+import { silentLogger } from '../../bridge/log.js';
+import { openDatabase } from '../../bridge/store/database.js';
+import { OpenInvitationStore } from '../../bridge/store/open-invitation-store.js';
+import { Outbox } from '../../bridge/store/outbox.js';
+import { Settings } from '../../bridge/store/settings.js';
+import type { StoredEvent, StoredInvitation } from '../../bridge/store/stored-record.js';
+import { TimeKeeper } from '../../bridge/time/time-keeper.js';
+import type { Grade } from '../../protocol/grades.js';
+import type { ReasonCatalog } from '../../protocol/province-config.js';
+import { manualWall } from '../support/manual-clock.js';
+import { ManualTimers } from '../support/manual-timers.js';
+
+const TIMEOUT_MS = 30_000;
+const REASON_MS = 15_000;
+const GRACE_MS = 10_000;
+/** Past this with no word from the terminal, the desk closes the invitation itself. */
+const DEADLINE_MS = TIMEOUT_MS + REASON_MS + GRACE_MS;
+const CATALOG: ReasonCatalog = { version: '2026.1', reasons: [{ code: 'R1', label: '等待太久' }, { code: 'R2', label: '态度不好' }] };
+const RULES: HonestyRules = { minPressMs: 800, strayWindowMs: 60_000, burstCount: 3, burstWindowMs: 600_000 };
+
+/** A desk on a real in-memory database, its backstops on manual timers, the terminal played by the test. */
+function rig(overrides: Partial<InvitationDeskOptions> = {}) {
+  const timers = new ManualTimers();
+  const clock = new TimeKeeper(manualWall(timers), 'boot-1', 'system');
+  const db = openDatabase(':memory:');
+  const outbox = new Outbox(db, clock);
+  const sent: string[] = [];
+  let ids = 0;
+  const options: InvitationDeskOptions = {
+    identity: { terminalId: 'T-1', areaCode: '330106', hallCode: 'H-1', windowNo: '07' },
+    outbox,
+    openStore: new OpenInvitationStore<OpenInvitation>(db),
+    transaction: (fn) => db.transaction(fn)(),
+    settings: new Settings(db),
+    clock,
+    timers,
+    newId: () => `id-${++ids}`,
+    logger: silentLogger,
+    timeoutMs: TIMEOUT_MS,
+    graceMs: GRACE_MS,
+    reasonTimeoutMs: REASON_MS,
+    honesty: RULES,
+    deviceReady: () => true,
+    storageFull: () => false,
+    selfTesting: () => false,
+    reasonCatalog: () => CATALOG,
+    sendInvite: (inv) => void sent.push(`invite ${inv}`),
+    sendCancel: (inv) => void sent.push(`cancel ${inv}`),
+    ...overrides,
+  };
+  const desk = new InvitationDesk(options);
+  const closed: StoredInvitation[] = [];
+  const events: StoredEvent[] = [];
+  desk.on('closed', (record) => closed.push(record));
+  desk.on('event', (event) => events.push(event));
+  desk.signIn('S-1');
+  const device: DeviceInfo = { serial: 'DEV-1', fw: '1.0.0', boot: 'b1', proto: 1 };
+  let seq = 0;
+  const report = (message: DistributiveOmit<DeviceReport, 'seq'>, from = device): void => desk.onDeviceReport({ ...message, seq: ++seq } as DeviceReport, from);
+  const invite = (caseNo = 'C-1'): string => desk.invite({ services: [{ itemCode: 'I-1', caseNo }], mode: 'single', proxy: false, test: false }).id;
+  /** Invites, and the citizen presses `grade` after `latencyMs`. */
+  const rate = (grade: Grade, latencyMs = 2000, reason: number | null = null): StoredInvitation => {
+    const inv = invite(`C-${seq}-${grade}`);
+    timers.advance(latencyMs);
+    report({ type: 'rating', inv, grade, latencyMs, reason });
+    return closed.at(-1)!;
+  };
+  return { desk, timers, outbox, db, options, sent, closed, events, device, report, invite, rate };
+}
+
+type Rig = ReturnType<typeof rig>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+describe('invitation desk: one invitation, one outcome', () => {
+  it('closes a rated invitation with the grade, the press time on the device clock, and no flags', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.timers.advance(2500);
+    r.report({ type: 'rating', inv, grade: 'satisfied', latencyMs: 2400, reason: null });
+    expect(r.closed).toEqual([expect.objectContaining({ id: inv, outcome: 'rated', flags: [] })]);
+    const { rating, invitedAt } = r.closed[0]!;
+    expect(rating).toMatchObject({ grade: 'satisfied', latencyMs: 2400, reasons: [] });
+    expect(Date.parse(rating!.pressedAt) - Date.parse(invitedAt)).toBe(2400);
+    expect(r.desk.current()).toBeUndefined();
+    expect(r.outbox.get(inv)?.state).toBe('pending');
+  });
+
+  it('closes as not_rated when the terminal reports the invitation expired', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.timers.advance(TIMEOUT_MS);
+    r.report({ type: 'expired', inv });
+    expect(r.closed).toEqual([expect.objectContaining({ outcome: 'not_rated', flags: [] })]);
+  });
+
+  it('closes as not_rated, flagged device_silent, when the terminal says nothing by the deadline', () => {
+    const r = rig();
+    r.invite();
+    r.timers.advance(DEADLINE_MS - 1);
+    expect(r.closed).toHaveLength(0);
+    r.timers.advance(1);
+    expect(r.closed).toEqual([expect.objectContaining({ outcome: 'not_rated', flags: ['device_silent'] })]);
+  });
+
+  it('a new boot of the terminal mid-invitation: not_rated, flagged terminal_reset, once the replay grace is over', () => {
+    const r = rig();
+    r.desk.onDeviceHello(r.device);
+    r.invite();
+    r.desk.onDeviceHello({ ...r.device, boot: 'b2' });
+    r.timers.advance(2999);
+    expect(r.closed).toHaveLength(0);
+    r.timers.advance(1);
+    expect(r.closed).toEqual([expect.objectContaining({ outcome: 'not_rated', flags: ['terminal_reset'] })]);
+  });
+
+  it('a new boot that replays its journaled rating within the grace: the rating stands', () => {
+    const r = rig();
+    r.desk.onDeviceHello(r.device);
+    const inv = r.invite();
+    const rebooted = { ...r.device, boot: 'b2' };
+    r.desk.onDeviceHello(rebooted);
+    r.timers.advance(1000);
+    r.report({ type: 'rating', inv, grade: 'very_satisfied', latencyMs: 1500, reason: null }, rebooted);
+    r.timers.advance(DEADLINE_MS);
+    expect(r.closed).toEqual([expect.objectContaining({ outcome: 'rated', flags: [] })]);
+  });
+
+  it('the same boot saying hello again (a reconnect) changes nothing', () => {
+    const r = rig();
+    r.desk.onDeviceHello(r.device);
+    r.invite();
+    r.desk.onDeviceHello(r.device);
+    r.timers.advance(DEADLINE_MS - 1);
+    expect(r.closed).toHaveLength(0);
+  });
+
+  it('survives a restart: the open invitation is held again and its report still closes it', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.desk.stop();
+    const again = new InvitationDesk(r.options);
+    expect(again.current()?.id).toBe(inv);
+    const closed: StoredInvitation[] = [];
+    again.on('closed', (record) => closed.push(record));
+    again.onDeviceReport({ type: 'rating', seq: 1, inv, grade: 'satisfied', latencyMs: 3000, reason: null }, r.device);
+    expect(closed).toEqual([expect.objectContaining({ id: inv, outcome: 'rated' })]);
+  });
+});
+
+describe('invitation desk: cancel races', () => {
+  it('a press that beat the cancel wins: the rating stands', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.desk.cancel(inv);
+    expect(r.sent).toEqual([`invite ${inv}`, `cancel ${inv}`]);
+    r.report({ type: 'rating', inv, grade: 'dissatisfied', latencyMs: 1200, reason: 0 });
+    r.timers.advance(DEADLINE_MS);
+    expect(r.closed).toEqual([expect.objectContaining({ outcome: 'rated', flags: [] })]);
+    expect(r.closed[0]!.rating).toMatchObject({ grade: 'dissatisfied', reasons: ['R1'], reasonCatalogVersion: '2026.1' });
+  });
+
+  it('a cancel the terminal confirms: cancelled, and its resend is not stored again', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.desk.cancel(inv);
+    r.report({ type: 'cancelled', inv });
+    r.report({ type: 'cancelled', inv });
+    expect(r.closed).toEqual([expect.objectContaining({ outcome: 'cancelled', flags: [] })]);
+    expect(r.events).toHaveLength(0);
+  });
+
+  it('a cancel the terminal never answers: cancelled after the cancel grace, flagged device_silent', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.timers.advance(5000);
+    r.desk.cancel(inv);
+    r.timers.advance(2999);
+    expect(r.closed).toHaveLength(0);
+    r.timers.advance(1);
+    expect(r.closed).toEqual([expect.objectContaining({ outcome: 'cancelled', flags: ['device_silent'] })]);
+  });
+
+  it('refuses to cancel what is closed or unknown, naming it', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.report({ type: 'expired', inv });
+    expect(() => r.desk.cancel(inv)).toThrow(expect.objectContaining({ status: 409, code: 'invitation_closed' }));
+    expect(() => r.desk.cancel('nope')).toThrow(expect.objectContaining({ status: 404, code: 'not_found' }));
+  });
+});
+
+describe('invitation desk: late reports are events, never a second outcome', () => {
+  it('a rating after the desk closed the invitation as device_silent is kept as a late_device_report', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.timers.advance(DEADLINE_MS);
+    r.report({ type: 'rating', inv, grade: 'satisfied', latencyMs: 50_000, reason: null });
+    r.report({ type: 'rating', inv, grade: 'satisfied', latencyMs: 50_000, reason: null });
+    expect(r.closed).toEqual([expect.objectContaining({ outcome: 'not_rated' })]);
+    expect(r.events).toEqual([
+      expect.objectContaining({ type: 'late_device_report', detail: { invitationId: inv, report: 'rating', grade: 'satisfied', device: 'DEV-1' } }),
+    ]);
+  });
+
+  it('a report for an invitation this window never made is kept as an event too', () => {
+    const r = rig();
+    r.report({ type: 'expired', inv: 'someone-else' });
+    expect(r.events).toEqual([expect.objectContaining({ type: 'late_device_report', detail: expect.objectContaining({ invitationId: 'someone-else', grade: null }) })]);
+    expect(r.closed).toHaveLength(0);
+  });
+
+  it('stray and stuck buttons are events, stored once per ref', () => {
+    const r = rig();
+    r.report({ type: 'stray', grade: 'satisfied', ref: 'p1' });
+    r.report({ type: 'stray', grade: 'satisfied', ref: 'p1' });
+    r.report({ type: 'stuck', button: 2, heldMs: 9000, ref: 's1' });
+    expect(r.events.map((e) => e.type)).toEqual(['stray_press', 'stuck_button']);
+  });
+});
+
+describe('invitation desk: honesty flags (flagged, never dropped)', () => {
+  it('fast_press: a press sooner than minPressMs', () => {
+    const r = rig();
+    expect(r.rate('very_satisfied', 300).flags).toEqual(['fast_press']);
+    expect(r.rate('satisfied', 800).flags).toEqual([]);
+  });
+
+  it('grade_burst: burstCount identical grades in a row within the window', () => {
+    const r = rig();
+    expect([r.rate('very_satisfied'), r.rate('very_satisfied'), r.rate('very_satisfied')].map((x) => x.flags)).toEqual([[], [], ['grade_burst']]);
+    r.timers.advance(RULES.burstWindowMs);
+    expect(r.rate('very_satisfied').flags).toEqual([]);
+  });
+
+  it('stray_nearby: a stray press shortly before the invitation', () => {
+    const r = rig();
+    r.report({ type: 'stray', grade: 'very_satisfied', ref: 'p1' });
+    r.timers.advance(RULES.strayWindowMs);
+    expect(r.rate('satisfied').flags).toEqual(['stray_nearby']);
+    r.timers.advance(RULES.strayWindowMs + 1);
+    expect(r.rate('satisfied').flags).toEqual([]);
+  });
+
+  it('repeat_case: a case number invited again within a day', () => {
+    const r = rig();
+    const first = r.invite('C-9');
+    r.report({ type: 'expired', inv: first });
+    r.invite('C-9');
+    expect(r.desk.current()?.flags).toEqual(['repeat_case']);
+  });
+
+  it('no_reason: a bad grade without a reason from the catalogue', () => {
+    const r = rig();
+    expect(r.rate('very_dissatisfied', 2000, null)).toMatchObject({ flags: ['no_reason'], rating: { reasons: [] } });
+    expect(r.rate('very_dissatisfied', 2000, 4)).toMatchObject({ flags: ['no_reason'], rating: { reasons: [] } });
+    expect(r.rate('dissatisfied', 2000, 1)).toMatchObject({ flags: [], rating: { reasons: ['R2'] } });
+    expect(r.rate('satisfied', 2000, null).flags).toEqual([]);
+  });
+});
+
+describe('invitation desk: refusals change nothing', () => {
+  const request = { services: [{ itemCode: 'I-1', caseNo: 'C-1' }], mode: 'single' as const, proxy: false, test: false };
+  it.each([
+    ['not_signed_in', 409, (r: Rig): void => r.desk.signOut()],
+    ['invitation_open', 409, (r: Rig): void => void r.invite()],
+  ] as const)('%s', (code, status, arrange) => {
+    const r = rig();
+    arrange(r);
+    const before = r.sent.length;
+    expect(() => r.desk.invite(request)).toThrow(expect.objectContaining({ code, status }));
+    expect(r.sent).toHaveLength(before);
+  });
+
+  it.each([
+    ['storage_full', 507, { storageFull: () => true }],
+    ['self_test', 409, { selfTesting: () => true }],
+    ['terminal_offline', 503, { deviceReady: () => false }],
+  ] as const)('%s', (code, status, overrides) => {
+    const r = rig(overrides);
+    expect(() => r.desk.invite(request)).toThrow(expect.objectContaining({ name: DeskError.name, code, status }));
+    expect(r.sent).toEqual([]);
+    expect(r.desk.current()).toBeUndefined();
+  });
+});

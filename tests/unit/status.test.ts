@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { alarms, type AlarmFacts } from '../../bridge/status/alarms.js';
+import { ALARM_CODES } from '../../protocol/alarms.js';
+
+const HEALTHY: AlarmFacts = { terminalAlive: true, brokerConnected: true, clockSynced: true, storageFull: false, quarantined: 0, printer: 'ready' };
+
+describe('alarms', () => {
+  it.each<[string, Partial<AlarmFacts>, string[]]>([
+    ['a healthy window', {}, []],
+    ['no printer at all', { printer: null }, []],
+    ['a printer that cannot tell its state (USB class)', { printer: 'unknown' }, []],
+    ['the terminal silent', { terminalAlive: false }, ['terminal_offline']],
+    ['the broker away', { brokerConnected: false }, ['broker_offline']],
+    ['the clock not yet trusted', { clockSynced: false }, ['clock_unsynced']],
+    ['the database at its cap', { storageFull: true }, ['storage_full']],
+    ['records the province rejected', { quarantined: 2 }, ['records_quarantined']],
+    ['the printer not answering', { printer: 'offline' }, ['printer_offline']],
+    ['the printer unplugged', { printer: 'disconnected' }, ['printer_offline']],
+    ['paper out', { printer: 'paper_out' }, ['printer_paper_out']],
+    ['paper low', { printer: 'paper_low' }, ['printer_paper_low']],
+    ['the cover open', { printer: 'cover_open' }, ['printer_cover_open']],
+    [
+      'everything at once, in the order of protocol/alarms.ts',
+      { printer: 'paper_out', quarantined: 1, storageFull: true, clockSynced: false, brokerConnected: false, terminalAlive: false },
+      ['terminal_offline', 'broker_offline', 'clock_unsynced', 'storage_full', 'records_quarantined', 'printer_paper_out'],
+    ],
+  ])('%s', (_case, facts, expected) => {
+    expect(alarms({ ...HEALTHY, ...facts })).toEqual(expected);
+  });
+
+  it('every alarm code can be raised', () => {
+    const raised = new Set(
+      (['offline', 'paper_out', 'paper_low', 'cover_open'] as const).flatMap((printer) =>
+        alarms({ terminalAlive: false, brokerConnected: false, clockSynced: false, storageFull: true, quarantined: 1, printer }),
+      ),
+    );
+    expect([...raised].sort()).toEqual([...ALARM_CODES].sort());
+  });
+});

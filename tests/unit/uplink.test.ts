@@ -1,0 +1,254 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { describe, expect, it, vi } from 'vitest';
+import { silentLogger } from '../../bridge/log.js';
+import { openDatabase } from '../../bridge/store/database.js';
+import { Outbox } from '../../bridge/store/outbox.js';
+import type { StoredEvent } from '../../bridge/store/stored-record.js';
+import { TimeKeeper } from '../../bridge/time/time-keeper.js';
+import { Uplink, type UplinkOptions } from '../../bridge/uplink/uplink.js';
+import type { Ack } from '../../protocol/acks.js';
+import { RECORD_SCHEMA_VERSION } from '../../protocol/records.js';
+import { terminalTopics } from '../../protocol/topics.js';
+import { ackAtOnce, ackLate, drop, FakeBroker, reject } from '../support/fake-broker.js';
+import { manualWall } from '../support/manual-clock.js';
+import { ManualTimers } from '../support/manual-timers.js';
+
+/** An uplink on a real in-memory outbox, a fake broker behind `connect`, time moved by hand. */
+function rig(overrides: Partial<UplinkOptions> = {}) {
+  const timers = new ManualTimers();
+  const clock = new TimeKeeper(manualWall(timers), 'boot-1', 'system');
+  const outbox = new Outbox(openDatabase(':memory:'), clock);
+  const broker = new FakeBroker(timers, terminalTopics('T-1'));
+  const uplink = new Uplink({
+    broker: { url: 'mqtt://broker.test', options: {} },
+    connect: broker.connect,
+    terminalId: 'T-1',
+    topicPrefix: 'hcp/v1',
+    gradeProfile: 'provincial-5-high',
+    inflight: 100,
+    ackTimeoutMs: 2000,
+    drainRatePerSecond: 0,
+    holdUnsyncedMs: 0,
+    reconnect: { minMs: 1000, maxMs: 8000 },
+    outbox,
+    clock,
+    timers,
+    // No jitter: each reconnect delay is half its ceiling.
+    random: () => 0,
+    logger: silentLogger,
+    versions: {},
+    ...overrides,
+  });
+  const acked: Ack[] = [];
+  uplink.on('acked', (ack) => acked.push(ack));
+  let n = 0;
+  /** Stores `count` records; returns their ids. */
+  const store = (count = 1): string[] =>
+    Array.from({ length: count }, () => {
+      const id = `r-${++n}`;
+      outbox.append(strayPress(id, clock.now()));
+      return id;
+    });
+  /** Lets promise jobs run (connecting: subscribe, announce), moves time `ms`, and lets what that started finish. */
+  const settle = async (ms = 0): Promise<void> => {
+    await nextTurn();
+    timers.advance(ms);
+    await nextTurn();
+    timers.advance(0);
+  };
+  /** Starts the uplink and lets its first connection attempt finish. */
+  const connect = async (): Promise<void> => {
+    uplink.start();
+    await settle();
+  };
+  const publishedIds = (): string[] => broker.records().map((r) => r.id);
+  return { uplink, outbox, broker, timers, acked, store, settle, connect, publishedIds };
+}
+
+function strayPress(id: string, at: Date): StoredEvent {
+  return {
+    id,
+    kind: 'event',
+    schema: RECORD_SCHEMA_VERSION,
+    terminalId: 'T-1',
+    areaCode: '330106',
+    hallCode: 'H-1',
+    windowNo: '07',
+    staffId: null,
+    type: 'stray_press',
+    at: at.toISOString(),
+    detail: { grade: 'satisfied', device: 'DEV-1' },
+    flags: [],
+    test: false,
+    clock: { synced: true, bootId: 'boot-1', monoMs: 0 },
+  };
+}
+
+describe('uplink: lanes and pacing', () => {
+  it('publishes a record as soon as the outbox announces it, and clears it on the province ack', async () => {
+    const r = rig();
+    await r.connect();
+    const [id] = r.store();
+    await r.settle();
+    expect(r.publishedIds()).toEqual([id]);
+    expect(r.outbox.stats()).toMatchObject({ pending: 0, acked: 1 });
+    expect(r.uplink.status()).toMatchObject({ connected: true, published: 1, acked: 1, inflight: 0 });
+  });
+
+  it('records made since the connection (the live lane) go ahead of the backlog', async () => {
+    const r = rig({ drainRatePerSecond: 1 });
+    const backlog = r.store(5);
+    await r.connect();
+    expect(r.publishedIds()).toEqual([backlog[0]]);
+    const [live] = r.store();
+    await r.settle();
+    expect(r.publishedIds()).toEqual([backlog[0], live]);
+    await r.settle(1000);
+    expect(r.publishedIds()).toEqual([backlog[0], live, backlog[1]]);
+  });
+
+  it('drains the backlog at the configured pace, one second of burst at most', async () => {
+    const r = rig({ drainRatePerSecond: 5 });
+    r.store(20);
+    await r.connect();
+    expect(r.publishedIds()).toHaveLength(5);
+    expect(r.uplink.status().backlogToDrain).toBe(15);
+    await r.settle(1000);
+    expect(r.publishedIds()).toHaveLength(10);
+    await r.settle(2000);
+    expect(r.publishedIds()).toHaveLength(20);
+    expect(new Set(r.publishedIds()).size).toBe(20);
+    expect(r.outbox.stats().pending).toBe(0);
+  });
+
+  it('never has more than `inflight` records awaiting their ack', async () => {
+    const r = rig({ inflight: 3 });
+    r.broker.behaviour = drop();
+    r.store(10);
+    await r.connect();
+    expect(r.publishedIds()).toHaveLength(3);
+    expect(r.uplink.status().inflight).toBe(3);
+  });
+});
+
+describe('uplink: acknowledgements', () => {
+  it('publishes again a record not acknowledged in time, and stops once it is', async () => {
+    const r = rig({ ackTimeoutMs: 2000 });
+    r.broker.behaviour = drop();
+    await r.connect();
+    const [id] = r.store();
+    await r.settle(1999);
+    expect(r.publishedIds()).toEqual([id]);
+    r.broker.behaviour = ackLate(500);
+    await r.settle(1);
+    expect(r.publishedIds()).toEqual([id, id]);
+    await r.settle(500);
+    expect(r.outbox.get(id!)?.state).toBe('acked');
+    await r.settle(10_000);
+    expect(r.publishedIds()).toEqual([id, id]);
+  });
+
+  it('a duplicate ack clears the record like an accepted one', async () => {
+    const r = rig();
+    r.broker.behaviour = ackAtOnce('duplicate');
+    await r.connect();
+    const [id] = r.store();
+    await r.settle();
+    expect(r.outbox.get(id!)?.state).toBe('acked');
+  });
+
+  it('a rejected record is quarantined, counted, and never published again', async () => {
+    const r = rig();
+    r.broker.behaviour = reject('signature does not verify');
+    await r.connect();
+    const [id] = r.store();
+    await r.settle(60_000);
+    expect(r.outbox.get(id!)?.state).toBe('quarantined');
+    expect(r.outbox.quarantined()).toEqual([expect.objectContaining({ id, reason: 'signature does not verify' })]);
+    expect(r.uplink.status().rejectedAcks).toBe(1);
+    expect(r.publishedIds()).toEqual([id]);
+  });
+
+  it('acks arriving together are settled in one commit', async () => {
+    const r = rig();
+    r.broker.behaviour = drop();
+    await r.connect();
+    const ids = r.store(3);
+    await r.settle();
+    const settle = vi.spyOn(r.outbox, 'settle');
+    for (const id of ids) r.broker.ack([id]);
+    expect(r.outbox.stats().acked).toBe(0);
+    await r.settle();
+    expect(settle).toHaveBeenCalledTimes(1);
+    expect(settle.mock.calls[0]![0]).toHaveLength(3);
+    expect(r.outbox.stats()).toMatchObject({ pending: 0, acked: 3 });
+    expect(r.acked.map((a) => a.ids)).toEqual(ids.map((id) => [id]));
+  });
+
+  it('an ack that is not one is counted and changes nothing', async () => {
+    const r = rig();
+    r.broker.behaviour = drop();
+    await r.connect();
+    const [id] = r.store();
+    await r.settle();
+    r.broker.ack([], 'accepted');
+    r.broker.ack([id!], 'maybe' as never);
+    await r.settle();
+    expect(r.uplink.status().invalidAcks).toBe(2);
+    expect(r.outbox.get(id!)?.state).toBe('pending');
+  });
+
+  it('records made pending again (the province lost them) are published once more', async () => {
+    const r = rig();
+    await r.connect();
+    const ids = r.store(2);
+    await r.settle();
+    expect(r.outbox.requeueRange(1, 2)).toBe(2);
+    await r.settle();
+    expect(r.publishedIds()).toEqual([...ids, ...ids]);
+    expect(r.outbox.stats()).toMatchObject({ pending: 0, acked: 2 });
+  });
+});
+
+describe('uplink: the connection', () => {
+  it('reconnects with exponential backoff while the broker is away, and resets it once connected', async () => {
+    const r = rig();
+    r.broker.up = false;
+    await r.connect();
+    expect(r.broker.attempts).toBe(1);
+    // Half of 1, 2, 4, 8 s (no jitter), the ceiling 8 s.
+    for (const [delay, attempts] of [[500, 2], [1000, 3], [2000, 4], [4000, 5], [4000, 6]] as const) {
+      await r.settle(delay - 1);
+      expect(r.broker.attempts).toBe(attempts - 1);
+      await r.settle(1);
+      expect(r.broker.attempts).toBe(attempts);
+    }
+    r.broker.up = true;
+    await r.settle(4000);
+    expect(r.uplink.status()).toMatchObject({ connected: true, reconnectAttempts: 0 });
+  });
+
+  it('records in flight at a cut are published again after the reconnect, the oldest first', async () => {
+    const r = rig();
+    r.broker.behaviour = drop();
+    await r.connect();
+    const ids = r.store(2);
+    await r.settle();
+    r.broker.cut();
+    const [madeOffline] = r.store();
+    await r.settle();
+    expect(r.uplink.status()).toMatchObject({ connected: false, inflight: 0 });
+    r.broker.up = true;
+    r.broker.behaviour = ackAtOnce();
+    await r.settle(500);
+    expect(r.publishedIds()).toEqual([...ids, ...ids, madeOffline]);
+    expect(r.outbox.stats().pending).toBe(0);
+  });
+
+  it('announces itself online, retained, on every connection', async () => {
+    const r = rig({ versions: { bridge: '9.9.9' } });
+    await r.connect();
+    expect(r.broker.published[0]).toMatchObject({ topic: 'hcp/v1/T-1/state' });
+    expect(JSON.parse(r.broker.published[0]!.payload)).toMatchObject({ online: true, bridge: '9.9.9' });
+  });
+});
