@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BridgeConfigInput } from '../../bridge/config.js';
+import type { BridgeStatus } from '../../bridge/status/status.js';
 
 /*
  * The real bridge CLI (`hcp run --config FILE`) as a child process, for tests that kill it
@@ -32,24 +33,6 @@ export interface BridgeProcessOptions {
 export interface BridgeExit {
   code: number | null;
   signal: NodeJS.Signals | null;
-}
-
-/** The parts of `GET /api/v1/status` the harness and its tests look at; the rest is there too. */
-export interface BridgeStatusJson {
-  terminal: { id: string; windowNo: string; [key: string]: unknown };
-  staffId: string | null;
-  invitation: { id: string; [key: string]: unknown } | null;
-  device: {
-    path: string;
-    portOpen: boolean;
-    alive: boolean;
-    device: { serial: string; fw: string; boot: string; proto: number } | null;
-    unacknowledged: number;
-    [key: string]: unknown;
-  };
-  broker: { connected: boolean; [key: string]: unknown };
-  backlog: { [key: string]: unknown };
-  [key: string]: unknown;
 }
 
 export interface ApiResponse {
@@ -157,10 +140,11 @@ export class BridgeProcess {
   }
 
   /** `GET /api/v1/status`; throws if the API does not answer 200. */
-  async status(): Promise<BridgeStatusJson> {
+  async status(): Promise<BridgeStatus> {
     const { status, body } = await this.api('GET', '/api/v1/status');
     if (status !== 200) throw new Error(`GET /api/v1/status answered ${status}: ${JSON.stringify(body)}`);
-    return body as BridgeStatusJson;
+    // The child is this checkout's own bridge: its status has the bridge's own type.
+    return body as BridgeStatus;
   }
 
   /**
@@ -168,12 +152,12 @@ export class BridgeProcess {
    * last status after the timeout, or at once if the bridge exits.
    */
   async waitForStatus(
-    check: (status: BridgeStatusJson) => boolean,
+    check: (status: BridgeStatus) => boolean,
     what: string,
     { timeoutMs = 10_000, intervalMs = 20 }: { timeoutMs?: number; intervalMs?: number } = {},
-  ): Promise<BridgeStatusJson> {
+  ): Promise<BridgeStatus> {
     const deadline = Date.now() + timeoutMs;
-    let last: BridgeStatusJson | undefined;
+    let last: BridgeStatus | undefined;
     for (;;) {
       const run = this.run;
       if (!run || run.exit) throw new Error(`waiting for ${what}: the bridge is not running (last exit ${JSON.stringify(run?.exit)})`);

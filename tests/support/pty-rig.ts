@@ -7,7 +7,8 @@ import { ProvinceEmulator } from '../../simulator/province.js';
 import { PtyLine } from '../../simulator/pty-line.js';
 import { VirtualTerminal } from '../../simulator/virtual-terminal.js';
 import type { BridgeConfigInput } from '../../bridge/config.js';
-import { BridgeProcess, type BridgeStatusJson } from './bridge-process.js';
+import type { BridgeStatus } from '../../bridge/status/status.js';
+import { BridgeProcess } from './bridge-process.js';
 import type { BrokerKind, TestBroker } from './brokers.js';
 
 export interface PtyRig {
@@ -19,7 +20,7 @@ export interface PtyRig {
   /** Starts the real bridge CLI as a child process on the bridge end of the line. */
   startBridge(terminalId: string, mqtt?: Partial<BridgeConfigInput['mqtt']>): Promise<BridgeProcess>;
   /** Linked: the bridge hears this terminal and is connected to the broker. */
-  linked(status: BridgeStatusJson): boolean;
+  linked(status: BridgeStatus): boolean;
 }
 
 /**
