@@ -5,11 +5,13 @@ import { FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
 import { terminalPort, type BridgeConfig } from '../config.js';
 import { errorText, fail, ok, warn, type CheckResult } from '../diagnose/check.js';
 import { silentLogger } from '../log.js';
-import { closePort, isBusyError, openPort, openProbe, type OpenProbePort, type ProbePort } from '../transport/probe.js';
+import { closePort, isBusyError, openPort, openProbe } from '../transport/probe.js';
+import type { OpenSerialPort, SerialPortLike } from '../transport/transport.js';
 import { boardTerminalPort, type BoardTerminalDeps } from './board-terminal.js';
 
 export interface TerminalProbeDeps {
-  openPort: OpenProbePort;
+  /** Serial ports (a terminal behind ser2net is reached over TCP). */
+  openPort: OpenSerialPort;
   timeoutMs: number;
   /** The doctor's boot id in its hello (16 hex digits). */
   bootId?: string;
@@ -36,7 +38,7 @@ interface Heard {
 }
 
 /** Says hello on an open port and listens for the terminal's (or any valid frame) until the timeout; closes the port. */
-async function listenForHello(port: ProbePort, timeoutMs: number, bootId: string | undefined): Promise<Heard> {
+async function listenForHello(port: SerialPortLike, timeoutMs: number, bootId: string | undefined): Promise<Heard> {
   const heard: Heard = { hello: undefined, frames: 0, garbled: 0 };
   let partial = '';
   try {

@@ -6,7 +6,8 @@ import { checkPrinter } from '../printer/probe.js';
 import { checkDatabase, checkDisk, defaultDatabaseDeps, type DatabaseDeps } from '../store/probe.js';
 import { checkClock } from '../time/probe.js';
 import { timedatectlSynced } from '../time/wall-source.js';
-import { checkSerialPorts, defaultSerialPortsDeps, openSerialProbe, type OpenProbePort, type SerialPortsDeps } from '../transport/probe.js';
+import { checkPorts, defaultPortsDeps, openSerialProbe, type PortsDeps } from '../transport/probe.js';
+import type { OpenSerialPort } from '../transport/transport.js';
 import { checkBroker, defaultConnect, type BrokerDeps } from '../uplink/probe.js';
 import { fail, type CheckResult } from './check.js';
 import { checkConfig } from './config-probe.js';
@@ -14,8 +15,8 @@ import { checkConfig } from './config-probe.js';
 /** `hcp doctor`: every part's probe, run against a config without the bridge running. */
 export interface DoctorDeps {
   loadConfig: (path: string) => BridgeConfig;
-  serialPorts: SerialPortsDeps;
-  openPort: OpenProbePort;
+  ports: PortsDeps;
+  openPort: OpenSerialPort;
   /** For a terminal on an Arduino (config `board`). */
   openArduinoPort: BoardProbeDeps['openSerialPort'];
   connect: BrokerDeps['connect'];
@@ -26,7 +27,7 @@ export interface DoctorDeps {
 
 export const defaultDoctorDeps: DoctorDeps = {
   loadConfig: loadConfigFile,
-  serialPorts: defaultSerialPortsDeps,
+  ports: defaultPortsDeps,
   openPort: openSerialProbe,
   openArduinoPort: openSystemSerialPort,
   connect: defaultConnect,
@@ -39,7 +40,7 @@ export const defaultDoctorDeps: DoctorDeps = {
 export async function runDoctor(configPath: string, timeoutMs: number, deps: DoctorDeps = defaultDoctorDeps): Promise<CheckResult[]> {
   const { result, config } = checkConfig(configPath, deps.loadConfig);
   if (!config) return [result];
-  const ports = await checkSerialPorts(config, deps.serialPorts);
+  const ports = await checkPorts(config, deps.ports);
   const terminalPortPresent = ports[0]?.level === 'ok';
   const printerPortPresent = ports[1]?.level === 'ok';
   const [terminal, broker, clock, printer] = await Promise.all([
@@ -47,11 +48,11 @@ export async function runDoctor(configPath: string, timeoutMs: number, deps: Doc
       ? config.board
         ? checkBoardTerminal(config, { openSerialPort: deps.openArduinoPort, timeoutMs })
         : checkTerminal(config, { openPort: deps.openPort, timeoutMs })
-      : Promise.resolve(fail('terminal', 'not asked: its serial port is missing', ['fix the terminal port first'])),
+      : Promise.resolve(fail('terminal', 'not asked: its port is missing', ['fix the terminal port first'])),
     checkBroker(config, { connect: deps.connect, timeoutMs }),
     checkClock(deps.ntpSynced),
     config.printer && !printerPortPresent
-      ? Promise.resolve(fail('printer', 'not asked: its serial port is missing', ['fix the printer port first']))
+      ? Promise.resolve(fail('printer', 'not asked: its port is missing', ['fix the printer port first']))
       : checkPrinter(config, { openPort: deps.openPort, timeoutMs: Math.min(timeoutMs, Math.max(config.printer?.statusTimeoutMs ?? 0, 2000)) }),
   ]);
   const results = [result, ...ports, terminal, broker, clock, checkDatabase(config, deps.database), checkDisk(config, deps.statfs)];

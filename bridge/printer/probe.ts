@@ -1,10 +1,13 @@
 import { decodeStatus, isStatusByte, STATUS_REQUEST, type PrinterStatus } from '../../protocol/escpos/commands.js';
 import type { BridgeConfig } from '../config.js';
 import { fail, ok, warn, type CheckResult } from '../diagnose/check.js';
-import { closePort, openProbe, type OpenProbePort } from '../transport/probe.js';
+import { portAddress } from '../transport/address.js';
+import { closePort, openProbe } from '../transport/probe.js';
+import type { OpenSerialPort } from '../transport/transport.js';
 
 export interface PrinterProbeDeps {
-  openPort: OpenProbePort;
+  /** Serial ports (network and USB printers need none). */
+  openPort: OpenSerialPort;
   timeoutMs: number;
 }
 
@@ -37,6 +40,13 @@ export async function checkPrinter(config: BridgeConfig, deps: PrinterProbeDeps)
   }
   const [printer, cause, paper] = answers;
   if (printer === undefined || cause === undefined || paper === undefined) {
+    if (portAddress(path).kind === 'usb-lp') {
+      // Many USB printer-class printers never answer: the bridge prints to them regardless.
+      return warn(name, `${path} is open, but the printer does not answer status requests: paper and cover cannot be checked`, [
+        'normal for many USB printers: receipts still print (status shows the printer as unknown)',
+        'print a test receipt to be sure: `hcp selftest`',
+      ]);
+    }
     return fail(name, `no status answer on ${path} within ${deps.timeoutMs} ms`, [
       'check the printer is switched on and its cable is in',
       `check the baud rate: printer.baudRate is ${baudRate} (print a self-test page: hold FEED while switching on)`,

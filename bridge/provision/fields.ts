@@ -53,9 +53,20 @@ export const PROVISION_FIELDS: readonly ProvisionField[] = [
   { flag: 'buttons', path: ['board', 'pins', 'buttons'], ask: 'Arduino pins of the five buttons, left to right', default: '2,3,4,5,6', when: withBoard, parse: pinList },
   { flag: 'leds', path: ['board', 'pins', 'leds'], ask: 'Arduino pins of the five LEDs, left to right', default: '8,9,10,11,12', when: withBoard, parse: pinList },
   { flag: 'buzzer', path: ['board', 'pins', 'buzzer'], ask: 'Arduino pin of the buzzer (usually 7; empty: none)', optional: true, when: withBoard, parse: wholeNumber },
-  { flag: 'serial-path', path: ['serial', 'path'], ask: "Terminal's serial port", default: '/dev/ttyACM0', when: (answers) => !withBoard(answers) },
+  {
+    flag: 'serial-path',
+    path: ['serial', 'path'],
+    ask: "Terminal's port: its serial port, or tcp://host:port if it is reached through ser2net",
+    default: '/dev/ttyACM0',
+    when: (answers) => !withBoard(answers),
+  },
   { flag: 'database', path: ['database', 'path'], ask: 'Database file', default: '/var/lib/hcp/hcp.db' },
-  { flag: 'printer-path', path: ['printer', 'path'], ask: "Receipt printer's serial port (empty: no printer)", optional: true },
+  {
+    flag: 'printer-path',
+    path: ['printer', 'path'],
+    ask: 'Receipt printer: a serial port (/dev/ttyUSB1), tcp://host:9100 (network) or /dev/usb/lp0 (USB); empty: no printer',
+    optional: true,
+  },
   {
     flag: 'printer-columns',
     path: ['printer', 'profile', 'columns'],

@@ -190,7 +190,7 @@ describe('hcp doctor with a board', () => {
     return {
       ...defaultDoctorDeps,
       loadConfig: () => config,
-      serialPorts: { list: async () => [], exists: (p) => p === path },
+      ports: { ...defaultDoctorDeps.ports, list: async () => [], exists: (p) => p === path },
       openArduinoPort,
       ntpSynced: async () => true,
     };

@@ -5,11 +5,13 @@ import { SerialPort } from 'serialport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerFailure } from '../../bridge/uplink/probe.js';
 import { checkClock } from '../../bridge/time/probe.js';
-import { checkSerialPorts } from '../../bridge/transport/probe.js';
+import { checkPorts, defaultPortsDeps } from '../../bridge/transport/probe.js';
 import { printerResult } from '../../bridge/printer/probe.js';
 import { parseConfig, type BridgeConfigInput } from '../../bridge/config.js';
 import { openDatabase } from '../../bridge/store/database.js';
 import { EmbeddedBroker } from '../../simulator/broker.js';
+import { NetworkPrinter } from '../../simulator/network-printer.js';
+import { UsbPrinter } from '../../simulator/usb-printer.js';
 import { PtyLine } from '../../simulator/pty-line.js';
 import { VirtualTerminal } from '../../simulator/virtual-terminal.js';
 import { FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
@@ -126,6 +128,37 @@ describe('hcp doctor', () => {
     expect(stdout).toContain('fix: check mqtt.username and mqtt.password');
   }, 30_000);
 
+  it('checks a network printer and a USB printer over their own transports', async () => {
+    const network = await NetworkPrinter.start();
+    const usb = await UsbPrinter.start({ answersStatus: false });
+    try {
+      const withPrinter = (path: string) => ({ ...config(), printer: { path, evaluationUrl: 'https://hcp.province.example/rate' } });
+      const tcp = await hcp(['doctor', '--config', writeConfig('tcp.json', withPrinter(network.address)), '--timeout-seconds', '3']);
+      expect(tcp.stdout).toContain(`✔ printer port: ${network.address} accepts connections`);
+      expect(tcp.stdout).toContain(`✔ printer: ready (${network.address})`);
+      network.setPaper('out');
+      const paperOut = await hcp(['doctor', '--config', writeConfig('tcp.json', withPrinter(network.address)), '--timeout-seconds', '3']);
+      expect(paperOut.stdout).toContain(`✘ printer: out of paper (${network.address})`);
+      await network.unplug();
+      const down = await hcp(['doctor', '--config', writeConfig('tcp.json', withPrinter(network.address)), '--timeout-seconds', '3']);
+      expect(down.stdout).toContain(`✘ printer port: cannot connect to ${network.address} (the receipt printer): connect ECONNREFUSED`);
+      expect(down.stdout).toContain('raw print jobs on port 9100');
+      expect(down.stdout).toContain('✘ printer: not asked: its port is missing');
+
+      const lp = await hcp(['doctor', '--config', writeConfig('usb.json', withPrinter(usb.address)), '--timeout-seconds', '3']);
+      expect(lp.stdout).toContain(`✔ printer port: ${usb.address} is present (a USB printer-class device)`);
+      expect(lp.stdout).toContain(`! printer: ${usb.address} is open, but the printer does not answer status requests`);
+      expect(lp.code).toBe(0);
+      await usb.unplug();
+      const gone = await hcp(['doctor', '--config', writeConfig('usb.json', withPrinter(usb.address)), '--timeout-seconds', '3']);
+      expect(gone.stdout).toContain(`✘ printer port: ${usb.path} (the receipt printer) is missing`);
+      expect(gone.stdout).toContain('lsmod | grep usblp');
+    } finally {
+      await network.stop();
+      await usb.stop();
+    }
+  }, 60_000);
+
   it('lists the problems of an invalid config', async () => {
     const file = join(dir, 'invalid.yaml');
     writeFileSync(file, 'terminal: { id: T1, areaCode: "3301", hallCode: H, windowNo: "1" }\nserial: { path: /dev/null }\nmqtt: { url: "mqtt://127.0.0.1:1" }\ndatabase: { path: x.db }\n');
@@ -188,7 +221,8 @@ describe('doctor checks, in process', () => {
     });
 
   it('falls back to the configured paths when udev cannot list the ports (e.g. in a container)', async () => {
-    const results = await checkSerialPorts(cfg(), {
+    const results = await checkPorts(cfg(), {
+      ...defaultPortsDeps,
       list: () => {
         throw new Error('udevadm: not found');
       },
@@ -199,6 +233,13 @@ describe('doctor checks, in process', () => {
       ['printer port', 'fail'],
     ]);
     expect(results[1]?.fix?.join('\n')).toContain('udev cannot list the ports here (udevadm: not found)');
+  });
+
+  it('takes a file that is no device for a USB printer as a problem', async () => {
+    const file = join(dir, 'not-a-printer');
+    writeFileSync(file, '');
+    const results = await checkPorts(parseConfig({ ...config(), printer: { path: `usblp:${file}`, evaluationUrl: 'https://hcp.province.example/rate' } }));
+    expect(results[1]).toMatchObject({ level: 'fail', message: `usblp:${file} is not a device (a USB printer is a character device, like /dev/usb/lp0)` });
   });
 
   it('tells a refused login (CONNACK 5, reason 0x87) from a missing broker', () => {

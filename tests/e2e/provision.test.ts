@@ -101,6 +101,17 @@ describe('hcp provision', () => {
     expect(existsSync(configFile)).toBe(false);
   });
 
+  it('ports by address: a network printer and a terminal behind ser2net; a wrong address named by its flag', async () => {
+    const { configFile, args } = setup();
+    const bad = await hcp(['provision', '-c', configFile, '--non-interactive', '--no-register', ...args({ 'printer-path': 'COM3', 'serial-path': '/dev/usb/lp0' })]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--printer-path: expected a serial port path such as /dev/ttyUSB0, tcp://host:port, or /dev/usb/lp0');
+    expect(bad.stderr).toContain('--serial-path: /dev/usb/lp0 is a USB printer-class device; expected a serial port path such as /dev/ttyUSB0, or tcp://host:port (ser2net)');
+    const good = await hcp(['provision', '-c', configFile, '--non-interactive', '--no-register', ...args({ 'printer-path': 'tcp://192.168.1.50:9100', 'serial-path': 'tcp://10.0.0.9:4001' })]);
+    expect(good.stderr).toBe('');
+    expect(loadConfigFile(configFile)).toMatchObject({ serial: { path: 'tcp://10.0.0.9:4001' }, printer: { path: 'tcp://192.168.1.50:9100' } });
+  });
+
   it('asks for what the flags leave out, and asks again after a wrong answer', async () => {
     const { configFile, args } = setup();
     // Area code, hall name, window, the TLS files (none), no Arduino, and the printer are answered at the prompt.
