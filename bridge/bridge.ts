@@ -8,6 +8,7 @@ import { SERIAL_PROTOCOL_VERSION } from '../protocol/serial-messages.js';
 import { hostTimers, type Timers } from '../protocol/timers.js';
 import type { BridgeEvents } from './bridge-events.js';
 import { osBootId } from './clock.js';
+import type { CommandContext } from './commands/command.js';
 import { route } from './commands/index.js';
 import { terminalPort, type BridgeConfig } from './config.js';
 import { dailyStats } from './desk/daily-stats.js';
@@ -159,14 +160,14 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       countRejected: (code) => httpRejected.count(code),
     });
     this.features = bridgeFeatures({ events: this, config, timers, clock, logger, status, outbox, uplink, receipts });
-    const commands = {
+    const commands: CommandContext = {
       status,
       outbox,
       reprint,
-      selftest: (io: SelftestIO) => this.selftest(io),
+      selftest: (io) => this.selftest(io),
       configFile: deps.configFile,
       // After the answer is out: the restart stops the uplink.
-      restartAfterAnswer: (why: string) => timers.setTimeout(() => this.emit('restartRequested', why), 0),
+      restartAfterAnswer: (why) => timers.setTimeout(() => this.emit('restartRequested', why), 0),
       logger,
     };
 
