@@ -1,6 +1,6 @@
 import { decodeStatus, isStatusByte, STATUS_REQUEST, type PrinterStatus } from '../../protocol/escpos/commands.js';
 import type { BridgeConfig } from '../config.js';
-import { fail, ok, warn, type CheckResult } from '../diagnose/check.js';
+import { errorText, fail, ok, warn, type CheckResult } from '../diagnose/check.js';
 import { portAddress } from '../transport/address.js';
 import { closePort, openProbe } from '../transport/probe.js';
 import type { OpenSerialPort } from '../transport/transport.js';
@@ -18,7 +18,10 @@ export async function checkPrinter(config: BridgeConfig, deps: PrinterProbeDeps)
   const { path, baudRate } = config.printer;
   const port = await openProbe(name, path, baudRate, deps.openPort, {
     busy: ['the running bridge reports the printer: `hcp status`'],
-    other: () => ['see the printer port line above'],
+    other: (err) =>
+      /permission denied|EACCES/i.test(errorText(err))
+        ? ['the service user must be in the dialout group (a serial printer) or the lp group (/dev/usb/lp0): `sudo usermod -aG dialout,lp hcp`']
+        : ['see the printer port line above'],
   });
   if (!('write' in port)) return port;
   const answers: number[] = [];
