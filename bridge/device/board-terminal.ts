@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { Duplex } from 'node:stream';
 import { ReadlineParser } from '@serialport/parser-readline';
 import { SerialPort } from 'serialport';
 import { FileJournal } from '../../firmware/adapters/file-journal.js';
@@ -8,6 +7,7 @@ import { checkPins, firmwareOf, openFirmata, type ArduinoPort, type FirmataOptio
 import { startJohnnyFiveTerminal, type JohnnyFiveTerminal } from '../../firmware/adapters/johnny-five.js';
 import type { BoardConfig, BridgeConfig } from '../config.js';
 import type { Logger } from '../log.js';
+import { DeviceStream } from '../transport/device-stream.js';
 import type { OpenSerialPort, SerialPortLike } from '../transport/transport.js';
 
 /*
@@ -71,8 +71,7 @@ export function boardTerminalPort(config: BridgeConfig, deps: BoardTerminalDeps)
 }
 
 /** One boot of the board terminal, shaped like a serial port to it. */
-export class BoardTerminalPort extends Duplex implements SerialPortLike {
-  private opened = false;
+export class BoardTerminalPort extends DeviceStream {
   private arduino: ArduinoSerialPort | undefined;
   private terminal: JohnnyFiveTerminal | undefined;
   private lineHandler: (line: string) => void = () => undefined;
@@ -84,13 +83,8 @@ export class BoardTerminalPort extends Duplex implements SerialPortLike {
     private readonly settings: BoardSettings,
     private readonly deps: BoardTerminalDeps,
   ) {
-    // The port's life is told by open() and 'close', as serialport's is; the stream never ends.
-    super({ autoDestroy: false, emitClose: false });
+    super();
     this.lines.on('data', (line: string) => this.lineHandler(line));
-  }
-
-  get isOpen(): boolean {
-    return this.opened;
   }
 
   /** The sketch on the Arduino, known once open. */
@@ -98,55 +92,34 @@ export class BoardTerminalPort extends Duplex implements SerialPortLike {
     return this.board;
   }
 
-  open(callback?: (err: Error | null) => void): void {
-    this.start().then(
-      () => {
-        this.opened = true;
-        this.emit('open');
-        callback?.(null);
-      },
-      (err: Error) => (callback ? callback(err) : this.emit('error', err)),
-    );
+  /** What the bridge writes goes to the terminal's serial reader, line by line. */
+  protected send(chunk: Buffer): Promise<void> {
+    this.lines.write(chunk);
+    return Promise.resolve();
   }
 
-  close(callback?: (err: Error | null) => void): void {
-    if (!this.opened) {
-      callback?.(new Error('Port is not open'));
-      return;
-    }
-    this.opened = false;
+  protected disconnect(): Promise<void> {
     this.terminal?.stop(); // LEDs and buzzer off: let those writes reach the board before closing
     this.terminal = undefined;
     const arduino = this.arduino;
     this.arduino = undefined;
-    const closed = (): void => {
-      this.emit('close');
-      callback?.(null);
-    };
-    if (!arduino?.isOpen) return closed();
-    arduino.drain(() => (arduino.isOpen ? arduino.close(() => closed()) : closed()));
+    if (!arduino?.isOpen) return Promise.resolve();
+    return new Promise((resolve) => arduino.drain(() => (arduino.isOpen ? arduino.close(() => resolve()) : resolve())));
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    if (this.opened) this.lines.write(chunk); // else the cable is out: the bytes are lost
-    callback();
-  }
-
-  override _read(): void {
-    // Frames are pushed as the terminal writes them.
-  }
-
-  private async start(): Promise<void> {
+  protected async connect(): Promise<void> {
     const { board, journalPath, serial } = this.settings;
     const { logger } = this.deps;
     const arduino = this.deps.openSerialPort(board.path, board.baudRate);
     this.arduino = arduino;
     let gone = false;
     arduino.on('error', (err) => {
-      if (this.opened) logger.warn({ err: err.message, port: board.path }, 'Arduino serial error');
+      if (this.isOpen) logger.warn({ err: err.message, port: board.path }, 'Arduino serial error');
     });
+    // The Arduino's port closed under us (cable pulled): this boot of the terminal is over.
     arduino.on('close', () => {
       gone = true;
+      if (this.isOpen) logger.warn({ port: board.path }, 'the Arduino went away; the terminal stopped');
       this.lost();
     });
     try {
@@ -177,14 +150,4 @@ export class BoardTerminalPort extends Duplex implements SerialPortLike {
     }
   }
 
-  /** The Arduino's port closed under us (cable pulled): this boot of the terminal is over. */
-  private lost(): void {
-    if (!this.opened) return;
-    this.opened = false;
-    this.terminal?.stop();
-    this.terminal = undefined;
-    this.arduino = undefined;
-    this.deps.logger.warn({ port: this.settings.board.path }, 'the Arduino went away; the terminal stopped');
-    this.emit('close');
-  }
 }

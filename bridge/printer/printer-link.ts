@@ -107,8 +107,8 @@ export class PrinterLink {
     // sent: let such stray answers arrive before asking, so they are not taken for ours.
     while (timers.now() - this.lastByteAt < QUIET_MS) await new Promise((resolve) => timers.setTimeout(() => resolve(undefined), QUIET_MS));
     this.answers = [];
-    this.port.write(Buffer.from([...STATUS_REQUEST.printer, ...STATUS_REQUEST.offlineCause, ...STATUS_REQUEST.paper]));
-    const got = await new Promise<boolean>((resolve) => {
+    // Listening before asking: a port may deliver the answers while the request is being written.
+    const answered = new Promise<boolean>((resolve) => {
       const timer = timers.setTimeout(() => resolve(false), this.opts.statusTimeoutMs);
       this.onAnswer = () => {
         if (this.answers.length < 3) return;
@@ -116,6 +116,8 @@ export class PrinterLink {
         resolve(true);
       };
     });
+    this.port.write(Buffer.from([...STATUS_REQUEST.printer, ...STATUS_REQUEST.offlineCause, ...STATUS_REQUEST.paper]));
+    const got = await answered;
     this.onAnswer = undefined;
     if (!got) {
       // Silence from a printer that answers is a hung printer. Many USB printer-class devices
