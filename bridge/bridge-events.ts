@@ -2,7 +2,7 @@ import type { Ack } from '../protocol/acks.js';
 import type { LinkRejectReason } from '../protocol/link.js';
 import type { DeviceInfo } from './device/device-link.js';
 import type { OpenInvitation } from './desk/invitation-desk.js';
-import type { StoredEvent, StoredInvitation } from './store/stored-record.js';
+import type { StoredEvent, StoredInvitation } from '../protocol/records.js';
 
 /** What a bridge announces: the simulator and the features (bridge/features/) listen. */
 export type BridgeEvents = {

@@ -131,6 +131,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       terminalId: terminal.id,
       topicPrefix: mqtt.topicPrefix,
       gradeProfile: mqtt.gradeProfile,
+      recordFormat: mqtt.recordFormat,
       inflight: mqtt.inflight,
       ackTimeoutMs: mqtt.ackTimeoutSeconds * 1000,
       drainRatePerSecond: mqtt.drainRatePerSecond,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Ack } from '../protocol/acks.js';
 import type { LinkRejectReason } from '../protocol/link.js';
 import type { OpenInvitation } from '../bridge/desk/invitation-desk.js';
-import type { StoredEvent, StoredInvitation } from '../bridge/store/stored-record.js';
+import type { StoredEvent, StoredInvitation } from '../protocol/records.js';
 import type { Logger } from '../bridge/log.js';
 import { EmbeddedBroker } from './broker.js';
 import { ProvinceEmulator } from './province.js';

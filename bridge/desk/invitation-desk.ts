@@ -3,8 +3,7 @@ import { GRADE_INFO, type Grade } from '../../protocol/grades.js';
 import type { ReasonCatalog } from '../../protocol/province-config.js';
 import type { InvitationRequest } from '../../protocol/http-api.js';
 import type { Timers } from '../../protocol/timers.js';
-import type { Outcome, Service } from '../../protocol/records.js';
-import { RECORD_SCHEMA_VERSION } from '../../protocol/records.js';
+import { RECORD_SCHEMA_VERSION, type Outcome, type Service, type StoredEvent, type StoredInvitation } from '../../protocol/records.js';
 import type { Refusal } from '../../protocol/refusals.js';
 import { stamp, type Clock } from '../clock.js';
 import type { DeviceInfo, DeviceReport } from '../device/device-link.js';
@@ -13,7 +12,6 @@ import type { Outbox } from '../store/outbox.js';
 import { invitationFlags, ratingFlags, type HonestyRules } from './honesty.js';
 import type { OpenInvitationStore } from '../store/open-invitation-store.js';
 import type { Settings } from '../store/settings.js';
-import type { StoredEvent, StoredInvitation } from '../store/stored-record.js';
 
 export interface TerminalIdentity {
   terminalId: string;

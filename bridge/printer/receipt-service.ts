@@ -3,7 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import { repeat, type Timers } from '../../protocol/timers.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { StoredInvitation } from '../store/stored-record.js';
+import type { StoredInvitation } from '../../protocol/records.js';
 import { canPrint, type PrinterLink, type PrinterState } from './printer-link.js';
 import { layoutReceipt, type PrinterProfile, type ReceiptContent } from './receipt-layout.js';
 import type { ReceiptQueue } from './receipt-queue.js';

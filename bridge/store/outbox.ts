@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { AckStatus } from '../../protocol/acks.js';
 import type { Clock } from '../clock.js';
 import type { Db } from './database.js';
-import type { StoredRecord } from './stored-record.js';
+import type { StoredRecord } from '../../protocol/records.js';
 
 export interface OutboxEntry {
   seq: number;

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { StoredRecord } from '../store/stored-record.js';
+import type { StoredRecord } from '../../protocol/records.js';
 import type { WallSource } from './wall-source.js';
 
 /**

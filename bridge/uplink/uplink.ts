@@ -10,7 +10,8 @@ import { repeat, type Timers } from '../../protocol/timers.js';
 import { terminalTopics, type TerminalTopics } from '../../protocol/topics.js';
 import type { Logger } from '../log.js';
 import type { Outbox, OutboxEntry } from '../store/outbox.js';
-import { toUpstream, type StoredRecord } from '../store/stored-record.js';
+import type { StoredRecord } from '../../protocol/records.js';
+import { encodeRecord, type RecordFormatName } from '../../protocol/record-formats/index.js';
 import type { TimeKeeper } from '../time/time-keeper.js';
 import { Backoff } from './backoff.js';
 import type { BrokerConnection } from './mqtt-options.js';
@@ -43,6 +44,8 @@ export interface UplinkOptions {
   terminalId: string;
   topicPrefix: string;
   gradeProfile: GradeCodeProfileName;
+  /** The upstream record layout (mqtt.recordFormat). */
+  recordFormat: RecordFormatName;
   /** Published records awaiting the province's acknowledgement, at most. */
   inflight: number;
   ackTimeoutMs: number;
@@ -279,7 +282,7 @@ export class Uplink extends EventEmitter<{
   private publish({ seq, record }: OutboxEntry): void {
     const id = record.id;
     this.inflight.set(id, { seq, at: this.opts.clock.monoMs() });
-    const payload = JSON.stringify(toUpstream(this.opts.clock.forUpstream(record), seq, this.opts.gradeProfile));
+    const payload = encodeRecord(this.opts.recordFormat, this.opts.clock.forUpstream(record), seq, this.opts.gradeProfile);
     this.client?.publish(this.topics.records, payload, { qos: 1 }, (err) => {
       if (err) {
         // Not on the wire: forget it, so that a later pass publishes it again.

@@ -34,7 +34,7 @@ async function configFile(name: string, httpPort: number): Promise<string> {
 /** Runs `hcp selftest` and plays the technician at its prompts; resolves with its exit code and output. */
 function selftestAtTheCounter(file: string): Promise<{ code: number | null; stdout: string }> {
   const person = technician({ terminal: rig.terminal });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bridge/cli/main.ts', 'selftest', '-c', file], { timeout: 120_000 });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'selftest', '-c', file], { timeout: 120_000 });
   let stdout = '';
   let unread = '';
   child.stdout.on('data', (chunk: Buffer) => {

@@ -5,7 +5,7 @@ import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase, DatabaseError } from '../../bridge/store/database.js';
 import { Outbox } from '../../bridge/store/outbox.js';
-import type { StoredEvent } from '../../bridge/store/stored-record.js';
+import type { StoredEvent } from '../../protocol/records.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
 import { terminalTopics } from '../../protocol/topics.js';
 import { waitUntil } from '../../simulator/wait.js';

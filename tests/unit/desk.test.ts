@@ -7,7 +7,7 @@ import { openDatabase } from '../../bridge/store/database.js';
 import { OpenInvitationStore } from '../../bridge/store/open-invitation-store.js';
 import { Outbox } from '../../bridge/store/outbox.js';
 import { Settings } from '../../bridge/store/settings.js';
-import type { StoredEvent, StoredInvitation } from '../../bridge/store/stored-record.js';
+import type { StoredEvent, StoredInvitation } from '../../protocol/records.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
 import type { Grade } from '../../protocol/grades.js';
 import type { ReasonCatalog } from '../../protocol/province-config.js';

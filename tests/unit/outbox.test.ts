@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../bridge/store/database.js';
 import { Outbox } from '../../bridge/store/outbox.js';
-import type { StoredEvent, StoredRecord } from '../../bridge/store/stored-record.js';
+import { RECORD_SCHEMA_VERSION, type StoredEvent, type StoredRecord } from '../../protocol/records.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
-import { RECORD_SCHEMA_VERSION } from '../../protocol/records.js';
 import { manualWall } from '../support/manual-clock.js';
 import { ManualTimers } from '../support/manual-timers.js';
 

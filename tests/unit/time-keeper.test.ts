@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { StoredInvitation } from '../../bridge/store/stored-record.js';
+import type { StoredInvitation } from '../../protocol/records.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
 import type { WallSource } from '../../bridge/time/wall-source.js';
 

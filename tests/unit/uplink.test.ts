@@ -3,11 +3,10 @@ import { describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../bridge/log.js';
 import { openDatabase } from '../../bridge/store/database.js';
 import { Outbox } from '../../bridge/store/outbox.js';
-import type { StoredEvent } from '../../bridge/store/stored-record.js';
+import { RECORD_SCHEMA_VERSION, type StoredEvent } from '../../protocol/records.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
 import { Uplink, type UplinkOptions } from '../../bridge/uplink/uplink.js';
 import type { Ack } from '../../protocol/acks.js';
-import { RECORD_SCHEMA_VERSION } from '../../protocol/records.js';
 import { terminalTopics } from '../../protocol/topics.js';
 import { ackAtOnce, ackLate, drop, FakeBroker, reject } from '../support/fake-broker.js';
 import { manualWall } from '../support/manual-clock.js';
@@ -25,6 +24,7 @@ function rig(overrides: Partial<UplinkOptions> = {}) {
     terminalId: 'T-1',
     topicPrefix: 'hcp/v1',
     gradeProfile: 'provincial-5-high',
+    recordFormat: 'v1',
     inflight: 100,
     ackTimeoutMs: 2000,
     drainRatePerSecond: 0,
