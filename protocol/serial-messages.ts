@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { gradeSchema } from './grades.js';
+import { BUTTON_COUNT, GRADES, gradeSchema } from './grades.js';
+
+/** A button's index, left (非常满意) to right. */
+const buttonIndex = z.number().int().min(0).max(BUTTON_COUNT - 1);
 
 /** Serial line protocol version carried in `hello`. */
 export const SERIAL_PROTOCOL_VERSION = 1;
@@ -30,7 +33,7 @@ const rating = z.object({
   /** Device monotonic milliseconds from the invitation reaching the device to the press. */
   latencyMs: z.number().int().min(0),
   /** For a bad grade: the reason button chosen (0-based), or null if none was chosen in time. */
-  reason: z.number().int().min(0).max(4).nullable().default(null),
+  reason: buttonIndex.nullable().default(null),
 });
 const expired = z.object({ type: z.literal('expired'), seq, inv: invitationId });
 const cancelled = z.object({ type: z.literal('cancelled'), seq, inv: invitationId });
@@ -38,10 +41,10 @@ const cancelled = z.object({ type: z.literal('cancelled'), seq, inv: invitationI
 const stray = z.object({ type: z.literal('stray'), seq, grade: gradeSchema, ref: z.string().min(1).max(48) });
 
 /** A button held down far longer than a press: a fault (a jammed key, or someone leaning on it). */
-const stuck = z.object({ type: z.literal('stuck'), seq, button: z.number().int().min(0).max(4), heldMs: z.number().int().min(0), ref: z.string().min(1).max(48) });
+const stuck = z.object({ type: z.literal('stuck'), seq, button: buttonIndex, heldMs: z.number().int().min(0), ref: z.string().min(1).max(48) });
 
 /** In test mode (self-test), a button press: not a rating, not a stray; never journaled. */
-const press = z.object({ type: z.literal('press'), seq, button: z.number().int().min(0).max(4) });
+const press = z.object({ type: z.literal('press'), seq, button: buttonIndex });
 
 export const deviceMessageSchema = z.discriminatedUnion('type', [
   stuck,
@@ -64,7 +67,7 @@ const invite = z.object({
   inv: invitationId,
   timeoutMs: z.number().int().min(1000).max(600_000),
   /** How many reason choices to offer after a bad grade (0: no reason step). */
-  reasons: z.number().int().min(0).max(5).default(0),
+  reasons: z.number().int().min(0).max(BUTTON_COUNT).default(0),
   reasonTimeoutMs: z.number().int().min(1000).max(120_000).default(15_000),
 });
 const cancel = z.object({ type: z.literal('cancel'), seq, inv: invitationId });
@@ -77,7 +80,7 @@ const test = z.object({
   type: z.literal('test'),
   seq,
   active: z.boolean(),
-  leds: z.array(z.boolean()).length(5).default([false, false, false, false, false]),
+  leds: z.array(z.boolean()).length(BUTTON_COUNT).default(GRADES.map(() => false)),
   beepMs: z.number().int().min(0).max(2000).default(0),
 });
 

@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { BUTTON_COUNT } from '../protocol/grades.js';
 import type { Service } from '../protocol/records.js';
 import { between, pick, type Random } from './random.js';
 import type { SimWindow } from './sim-window.js';
@@ -73,7 +74,7 @@ export async function runWindowTraffic(
       if (!signal.aborted) await window.terminal.press(weightedIndex(random, citizens.gradeWeights));
     }
     await untilClosed(window, id, signal);
-    if (random() < citizens.strayShare && !signal.aborted) await window.terminal.press(Math.floor(random() * 5));
+    if (random() < citizens.strayShare && !signal.aborted) await window.terminal.press(Math.floor(random() * BUTTON_COUNT));
   }
 }
 

@@ -1,4 +1,4 @@
-import { GRADE_INFO, GRADES } from '../../protocol/grades.js';
+import { BUTTON_COUNT, GRADE_INFO, GRADES } from '../../protocol/grades.js';
 
 /*
  * The terminal's self-test: every part a citizen relies on, checked in the order a technician
@@ -64,7 +64,7 @@ export interface SelftestTimeouts {
 export const DEFAULT_SELFTEST_TIMEOUTS: SelftestTimeouts = { helloMs: 10_000, pressMs: 30_000, printMs: 30_000, provinceMs: 30_000 };
 
 const BUTTON_NAMES = GRADES.map((grade, i) => `button ${i + 1} (${GRADE_INFO[grade].zh})`);
-const ALL_OFF = [false, false, false, false, false];
+const ALL_OFF: boolean[] = new Array<boolean>(BUTTON_COUNT).fill(false);
 const show = (leds: boolean[], beepMs = 0): TestFrame => ({ active: true, leds, beepMs });
 const END_TEST: TestFrame = { active: false, leds: ALL_OFF, beepMs: 0 };
 const seconds = (ms: number): string => `${Math.round(ms / 100) / 10} s`;
