@@ -19,7 +19,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { Bridge } from '../bridge/bridge.js';
 import { stamp, type Clock } from '../bridge/clock.js';
 import { parseConfig } from '../bridge/config.js';
-import type { SerialPortLike } from '../bridge/device/device-link.js';
+import type { SerialPortLike } from '../bridge/terminal/terminal-link.js';
 import { openDatabase } from '../bridge/store/database.js';
 import { Outbox } from '../bridge/store/outbox.js';
 import { TimeKeeper } from '../bridge/time/time-keeper.js';

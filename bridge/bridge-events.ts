@@ -1,6 +1,6 @@
 import type { Ack } from '../protocol/acks.js';
 import type { LinkRejectReason } from '../protocol/link.js';
-import type { DeviceInfo } from './device/device-link.js';
+import type { TerminalInfo } from './terminal/terminal-link.js';
 import type { OpenInvitation } from './desk/invitation-desk.js';
 import type { StoredEvent, StoredInvitation } from '../protocol/records.js';
 
@@ -11,7 +11,7 @@ export type BridgeEvents = {
   event: [StoredEvent];
   acked: [Ack];
   printed: [{ id: string; invitationId: string }];
-  device: [DeviceInfo];
+  terminal: [TerminalInfo];
   frameRejected: [LinkRejectReason, string];
   broker: ['connected' | 'disconnected'];
   /** The config file changed (update-config): whoever started the bridge restarts it. */

@@ -13,7 +13,7 @@ import { route } from './commands/index.js';
 import { terminalPort, type BridgeConfig } from './config.js';
 import { dailyStats } from './desk/daily-stats.js';
 import { InvitationDesk, type OpenInvitation } from './desk/invitation-desk.js';
-import { DeviceLink, type OpenSerialPort } from './device/device-link.js';
+import { TerminalLink, type OpenSerialPort } from './terminal/terminal-link.js';
 import type { Feature } from './features/feature.js';
 import { bridgeFeatures } from './features/index.js';
 import { createApiServer } from './http/api.js';
@@ -66,7 +66,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   readonly desk: InvitationDesk;
   readonly outbox: Outbox;
   readonly clock: TimeKeeper;
-  private readonly device: DeviceLink;
+  private readonly link: TerminalLink;
   private readonly uplink: Uplink;
   private readonly server: Server;
   private readonly selftests: SelftestRunner;
@@ -88,7 +88,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const settings = new Settings(db);
     const reasons = new ReasonCatalogStore(settings, logger);
     const storage = () => storageStatus(db, config.database.path, config.database.maxSizeMB * 1024 * 1024);
-    const device = (this.device = new DeviceLink({
+    const link = (this.link = new TerminalLink({
       ...terminalPort(config),
       openPort: deps.openPort,
       timers,
@@ -97,7 +97,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       bootId: randomBytes(8).toString('hex'),
       logger,
       link: deps.linkTiming,
-      onReport: (report, info) => desk.onDeviceReport(report, info),
+      onReport: (report, info) => desk.onTerminalReport(report, info),
     }));
     const desk = (this.desk = new InvitationDesk({
       identity: { terminalId: terminal.id, areaCode: terminal.areaCode, hallCode: terminal.hallCode, windowNo: terminal.windowNo },
@@ -118,12 +118,12 @@ export class Bridge extends EventEmitter<BridgeEvents> {
         burstCount: invitation.flags.burstCount,
         burstWindowMs: invitation.flags.burstWindowMinutes * 60_000,
       },
-      deviceReady: () => device.status().alive,
+      terminalReady: () => link.status().alive,
       storageFull: () => storage().full,
       selfTesting: () => this.selftests.running,
       reasonCatalog: () => reasons.current(),
-      sendInvite: (inv, timeoutMs, reasonCount, reasonTimeoutMs) => device.send({ type: 'invite', inv, timeoutMs, reasons: reasonCount, reasonTimeoutMs }),
-      sendCancel: (inv) => device.send({ type: 'cancel', inv }),
+      sendInvite: (inv, timeoutMs, reasonCount, reasonTimeoutMs) => link.send({ type: 'invite', inv, timeoutMs, reasons: reasonCount, reasonTimeoutMs }),
+      sendCancel: (inv) => link.send({ type: 'cancel', inv }),
     }));
     const versions = { bridge: BRIDGE_VERSION, protocol: String(SERIAL_PROTOCOL_VERSION), expectedFirmware: FIRMWARE_VERSION };
     const uplink = (this.uplink = new Uplink({
@@ -148,9 +148,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const receipts = printer?.receipts;
     const reprint = (invitationId: string) => reprintReceipt({ receipts, outbox }, invitationId);
     const httpRejected = new Tally();
-    this.statusSources = { terminal, desk, device, uplink, outbox, clock, storage, reasons, printer, httpRejected, versions };
+    this.statusSources = { terminal, desk, link, uplink, outbox, clock, storage, reasons, printer, httpRejected, versions };
     const status = () => this.status();
-    this.selftests = new SelftestRunner(selftestPartsOf({ terminal, device, desk, uplink, receipts, clock, timers, newId }), desk, logger);
+    this.selftests = new SelftestRunner(selftestPartsOf({ terminal, link, desk, uplink, receipts, clock, timers, newId }), desk, logger);
     this.server = createApiServer({
       desk,
       reprint,
@@ -175,11 +175,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     desk.on('opened', (inv) => this.emit('invitation', inv));
     desk.on('closed', (record) => this.emit('closed', record));
     desk.on('event', (event) => this.emit('event', event));
-    device.on('hello', (info) => {
-      desk.onDeviceHello(info);
-      this.emit('device', info);
+    link.on('hello', (info) => {
+      desk.onTerminalHello(info);
+      this.emit('terminal', info);
     });
-    device.on('reject', (reason, detail) => this.emit('frameRejected', reason, detail));
+    link.on('reject', (reason, detail) => this.emit('frameRejected', reason, detail));
     uplink.on('acked', (ack) => this.emit('acked', ack));
     uplink.on('command', (command) => void route(command, commands).then((result) => uplink.answer(result)));
     uplink.on('config', (province) => reasons.adopt(province));
@@ -194,7 +194,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     bridge.server.listen(config.http.port, config.http.host);
     await once(bridge.server, 'listening');
     for (const feature of bridge.features) await feature.start();
-    bridge.device.start();
+    bridge.link.start();
     bridge.uplink.start();
     return bridge;
   }
@@ -202,7 +202,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   /** The rating path first, then the uplink, the features, the API and the database. */
   async stop(): Promise<void> {
     this.desk.stop();
-    await this.device.stop();
+    await this.link.stop();
     await this.uplink.stop();
     for (const feature of [...this.features].reverse()) await feature.stop();
     this.server.closeAllConnections();

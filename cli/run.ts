@@ -1,7 +1,7 @@
 import { Bridge } from '../bridge/bridge.js';
 import { loadConfigFile, terminalPort, type BridgeConfig } from '../bridge/config.js';
-import type { OpenSerialPort } from '../bridge/device/device-link.js';
-import { boardTerminalOpener, openSystemSerialPort } from '../bridge/device/board-terminal.js';
+import type { OpenSerialPort } from '../bridge/terminal/terminal-link.js';
+import { boardTerminalOpener, openSystemSerialPort } from '../bridge/terminal/board-terminal.js';
 import { createLogger, type Logger } from '../bridge/log.js';
 
 /** How the bridge reaches its terminal: a serial port, or (with a board) the terminal run here on the Arduino. */

@@ -39,8 +39,8 @@ export async function startHallCommand(options: StartOptions): Promise<void> {
   console.log(`  broker     ${hall.broker.url} (embedded)`);
   console.log(`  province   emulator reading ${hall.province.prefix}/+/records`);
   for (const w of hall.windows) {
-    const { device } = w.bridge.status();
-    console.log(`  ${w.windowNo}        terminal ${device.device?.serial} (firmware ${device.device?.fw}) on ${device.path}; HTTP API ${w.bridge.httpUrl}`);
+    const { link } = w.bridge.status();
+    console.log(`  ${w.windowNo}        terminal ${link.terminal?.serial} (firmware ${link.terminal?.fw}) on ${link.path}; HTTP API ${w.bridge.httpUrl}`);
   }
   console.log(`  databases  ${dataDir}`);
   let view: HallView;
@@ -121,7 +121,7 @@ function describe(activity: HallActivity, profile: GradeCodeProfileName): void {
 function printStatus(hall: SimulatedHall): void {
   const windows = hall.windows.map((w) => {
     const s = w.bridge.status();
-    return `${w.windowNo} ${s.device.alive ? 'link up' : 'LINK DOWN'}, ${s.broker.connected ? 'broker up' : 'BROKER DOWN'}, backlog ${s.backlog.pending}`;
+    return `${w.windowNo} ${s.link.alive ? 'link up' : 'LINK DOWN'}, ${s.broker.connected ? 'broker up' : 'BROKER DOWN'}, backlog ${s.backlog.pending}`;
   });
   const p = hall.province.stats;
   console.log(`-- ${time()}  ${windows.join(' | ')}  || province: ${p.accepted} accepted, ${p.duplicates} duplicates, ${p.rejected} rejected`);

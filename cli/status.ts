@@ -49,8 +49,8 @@ export function formatStatus(s: BridgeStatus, url: string): string {
   rows.push(['terminal', `${t.id}  window ${t.windowNo}${t.hallName ? `  ${t.hallName}` : ''} (${t.hallCode})`]);
   rows.push(['staff', s.staffId ? `${s.staffId} signed in` : 'nobody signed in']);
   if (s.invitation) rows.push(['invitation', `open ${s.invitation.id} (staff ${s.invitation.staffId}, since ${s.invitation.invitedAt})`]);
-  const d = s.device;
-  const who = d.device ? `serial ${d.device.serial}, firmware ${d.device.fw}` : 'has not said hello';
+  const d = s.link;
+  const who = d.terminal ? `serial ${d.terminal.serial}, firmware ${d.terminal.fw}` : 'has not said hello';
   rows.push(['link', `${d.alive ? 'up' : 'DOWN'} on ${d.path} (port ${d.portOpen ? 'open' : 'closed'}); terminal ${who}`]);
   const b = s.broker;
   rows.push(['broker', `${b.connected ? 'connected to' : 'NOT connected to'} ${b.url} (inflight ${b.inflight}, backlog to drain ${b.backlogToDrain})`]);

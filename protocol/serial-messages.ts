@@ -17,7 +17,7 @@ const ack = z.object({ type: z.literal('ack'), seq, ack: seq });
 const heartbeat = z.object({ type: z.literal('hb'), seq });
 
 // Device to bridge.
-export const deviceHelloSchema = z.object({
+export const terminalHelloSchema = z.object({
   type: z.literal('hello'),
   seq,
   proto: z.number().int().positive(),
@@ -46,10 +46,10 @@ const stuck = z.object({ type: z.literal('stuck'), seq, button: buttonIndex, hel
 /** In test mode (self-test), a button press: not a rating, not a stray; never journaled. */
 const press = z.object({ type: z.literal('press'), seq, button: buttonIndex });
 
-export const deviceMessageSchema = z.discriminatedUnion('type', [
+export const terminalMessageSchema = z.discriminatedUnion('type', [
   stuck,
   press,
-  deviceHelloSchema,
+  terminalHelloSchema,
   rating,
   expired,
   cancelled,
@@ -57,7 +57,7 @@ export const deviceMessageSchema = z.discriminatedUnion('type', [
   ack,
   heartbeat,
 ]);
-export type DeviceMessage = z.infer<typeof deviceMessageSchema>;
+export type TerminalMessage = z.infer<typeof terminalMessageSchema>;
 
 // Bridge to device.
 const bridgeHello = z.object({ type: z.literal('hello'), seq, proto: z.number().int().positive(), boot: bootId });

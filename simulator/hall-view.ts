@@ -76,7 +76,7 @@ export function hallViewData(hall: SimulatedHall, last: ReadonlyMap<string, Hall
       terminalId: w.terminalId,
       httpUrl: w.bridge.httpUrl,
       staffId: s.staffId,
-      terminal: { alive: s.device.alive, serial: s.device.device?.serial ?? null, fw: s.device.device?.fw ?? null },
+      terminal: { alive: s.link.alive, serial: s.link.terminal?.serial ?? null, fw: s.link.terminal?.fw ?? null },
       broker: { connected: s.broker.connected },
       alarms: s.alarms,
       invitation: inv && {

@@ -1,7 +1,7 @@
 import { SerialPortStream } from '@serialport/stream';
 import { Bridge, type BridgeDeps } from '../bridge/bridge.js';
 import { parseConfig, type BridgeConfigInput } from '../bridge/config.js';
-import type { SerialPortLike } from '../bridge/device/device-link.js';
+import type { SerialPortLike } from '../bridge/terminal/terminal-link.js';
 import { printerProfileSchema } from '../bridge/printer/receipt-layout.js';
 import { createVirtualLine, virtualSerialBinding, type VirtualLine } from './virtual-serial-line.js';
 import { MemoryJournal } from './memory-journal.js';
@@ -151,7 +151,7 @@ export class SimWindow {
   async ready({ broker = true, timeoutMs = 10_000 }: { broker?: boolean; timeoutMs?: number } = {}): Promise<void> {
     await waitUntil(() => {
       const status = this.bridge.status();
-      return status.device.alive && status.device.device && (!broker || status.broker.connected);
+      return status.link.alive && status.link.terminal && (!broker || status.broker.connected);
     }, `window ${this.windowNo}: terminal hello${broker ? ' and broker connection' : ''}`, { timeoutMs });
   }
 

@@ -26,7 +26,7 @@
   };
   const MODES = { single: '单件', batch: '批量', theme: '一件事' };
   /**
-   * Flags staff may see about their own invitation: the device's health only. The honesty flags
+   * Flags staff may see about their own invitation: the terminal's health only. The honesty flags
    * (fast_press, grade_burst, …) are for the province's audit, not for the counter.
    */
   const FLAGS = {
@@ -153,12 +153,12 @@
     byTestId('window-no').textContent = '窗口 ' + t.windowNo;
     byTestId('hall-name').textContent = t.hallName || t.hallCode;
     document.title = t.windowNo + ' 窗口评价 · ' + (t.hallName || t.hallCode);
-    const device = s.device.device;
+    const terminal = s.link.terminal;
     setState(
       'state-terminal',
-      s.device.alive ? '已连接' : '未连接',
-      s.device.alive ? 'ok' : 'bad',
-      device ? device.serial + '，固件 ' + device.fw : s.device.path,
+      s.link.alive ? '已连接' : '未连接',
+      s.link.alive ? 'ok' : 'bad',
+      terminal ? terminal.serial + '，固件 ' + terminal.fw : s.link.path,
     );
     setState('state-broker', s.broker.connected ? '已连接' : '中断', s.broker.connected ? 'ok' : 'bad', s.broker.url);
     const b = s.backlog;

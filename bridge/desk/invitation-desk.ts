@@ -6,7 +6,7 @@ import type { Timers } from '../../protocol/timers.js';
 import { RECORD_SCHEMA_VERSION, type Outcome, type Service, type StoredEvent, type StoredInvitation } from '../../protocol/records.js';
 import type { Refusal } from '../../protocol/refusals.js';
 import { stamp, type Clock } from '../clock.js';
-import type { DeviceInfo, DeviceReport } from '../device/device-link.js';
+import type { TerminalInfo, TerminalReport } from '../terminal/terminal-link.js';
 import type { Logger } from '../log.js';
 import type { Outbox } from '../store/outbox.js';
 import { invitationFlags, ratingFlags, type HonestyRules } from './honesty.js';
@@ -66,10 +66,10 @@ export interface InvitationDeskOptions {
   logger: Logger;
   timeoutMs: number;
   honesty: HonestyRules;
-  /** After timeout + grace with no word from the device, the desk closes the invitation itself. */
+  /** After timeout + grace with no word from the terminal, the desk closes the invitation itself. */
   graceMs: number;
   /** Whether the terminal answers on its serial line. */
-  deviceReady(): boolean;
+  terminalReady(): boolean;
   /** Whether the database has reached its size cap. */
   storageFull(): boolean;
   /** Whether the terminal is in its self-test (no invitations meanwhile). */
@@ -83,7 +83,7 @@ export interface InvitationDeskOptions {
 }
 
 const STAFF_KEY = 'staff.signedIn';
-const DEVICE_BOOT_KEY = 'device.boot';
+const TERMINAL_BOOT_KEY = 'terminal.boot';
 /** How long a reset terminal has to replay its journaled reports before its invitation closes. */
 const RESET_REPLAY_GRACE_MS = 3000;
 /** How long the terminal has to confirm a cancel (or report the press that beat it). */
@@ -148,7 +148,7 @@ export class InvitationDesk extends EventEmitter<{
     if (this.opts.selfTesting()) {
       throw new DeskError(409, 'self_test', 'the terminal is running its self-test; invite again when it has finished');
     }
-    if (!this.opts.deviceReady()) {
+    if (!this.opts.terminalReady()) {
       throw new DeskError(503, 'terminal_offline', 'the rating terminal is not responding on its serial line');
     }
     const now = this.opts.clock.now();
@@ -195,11 +195,11 @@ export class InvitationDesk extends EventEmitter<{
    * The terminal introduced itself. A new boot of it no longer shows any open invitation: it
    * gets a moment to replay a rating it journaled before the reset, then the invitation closes.
    */
-  onDeviceHello(device: DeviceInfo): void {
-    const previous = this.opts.settings.get(DEVICE_BOOT_KEY);
-    const identity = `${device.serial}/${device.boot}`;
+  onTerminalHello(terminal: TerminalInfo): void {
+    const previous = this.opts.settings.get(TERMINAL_BOOT_KEY);
+    const identity = `${terminal.serial}/${terminal.boot}`;
     if (previous !== undefined && previous !== identity) this.rearm(RESET_REPLAY_GRACE_MS, 'not_rated', 'terminal_reset');
-    this.opts.settings.set(DEVICE_BOOT_KEY, identity);
+    this.opts.settings.set(TERMINAL_BOOT_KEY, identity);
   }
 
   private hold(invitation: OpenInvitation): void {
@@ -223,16 +223,16 @@ export class InvitationDesk extends EventEmitter<{
     return { id, state: 'closed', outcome: stored.record.outcome, record: stored.record };
   }
 
-  /** Handles one report from the terminal. Throws if it could not be stored (the device resends). */
-  onDeviceReport(report: DeviceReport, device: DeviceInfo): void {
+  /** Handles one report from the terminal. Throws if it could not be stored (the terminal resends). */
+  onTerminalReport(report: TerminalReport, terminal: TerminalInfo): void {
     if (report.type === 'stuck') {
-      this.storeEvent('stuck_button', { button: report.button, heldMs: report.heldMs }, `${device.serial}/stuck/${report.ref}`, device);
+      this.storeEvent('stuck_button', { button: report.button, heldMs: report.heldMs }, `${terminal.serial}/stuck/${report.ref}`, terminal);
       return;
     }
     if (report.type === 'stray') {
       this.lastStrayAt = this.opts.clock.now().getTime();
       // Keyed by the press's own ref: a resend, or a replay after a reset, is stored once.
-      this.storeEvent('stray_press', { grade: report.grade }, `${device.serial}/stray/${report.ref}`, device);
+      this.storeEvent('stray_press', { grade: report.grade }, `${terminal.serial}/stray/${report.ref}`, terminal);
       return;
     }
     const outcome: Outcome = report.type === 'rating' ? 'rated' : report.type === 'expired' ? 'not_rated' : 'cancelled';
@@ -243,13 +243,13 @@ export class InvitationDesk extends EventEmitter<{
     }
     const closed = this.opts.outbox.get(report.inv);
     if (closed?.record.kind === 'invitation' && closed.record.outcome === outcome) return; // a resend
-    // The invitation was closed otherwise (e.g. the device was silent past its deadline), or is
+    // The invitation was closed otherwise (e.g. the terminal was silent past its deadline), or is
     // unknown: the report is kept as an event, and the invitation keeps its one outcome.
     this.storeEvent(
       'late_device_report',
       { invitationId: report.inv, report: report.type, grade: report.type === 'rating' ? report.grade : null },
-      `${device.serial}/late/${report.inv}/${report.type}`,
-      device,
+      `${terminal.serial}/late/${report.inv}/${report.type}`,
+      terminal,
     );
   }
 
@@ -283,7 +283,7 @@ export class InvitationDesk extends EventEmitter<{
           grade: rating.grade,
           reasons: reasonCode === undefined ? [] : [reasonCode],
           reasonCatalogVersion: catalog?.version ?? null,
-          // The device measures latency on its own monotonic clock from the moment it was invited.
+          // The terminal measures latency on its own monotonic clock from the moment it was invited.
           pressedAt: new Date(Date.parse(open.invitedAt) + rating.latencyMs).toISOString(),
           latencyMs: rating.latencyMs,
         },
@@ -304,9 +304,9 @@ export class InvitationDesk extends EventEmitter<{
   }
 
   /** A self-test's round-trip record: an event marked test, so the province never counts it. */
-  recordSelftest(detail: StoredEvent['detail'], device: DeviceInfo | null): string {
+  recordSelftest(detail: StoredEvent['detail'], terminal: TerminalInfo | null): string {
     const id = this.opts.newId();
-    this.storeEvent('selftest', detail, `selftest/${id}`, device, { id, test: true });
+    this.storeEvent('selftest', detail, `selftest/${id}`, terminal, { id, test: true });
     return id;
   }
 
@@ -314,7 +314,7 @@ export class InvitationDesk extends EventEmitter<{
     type: StoredEvent['type'],
     detail: StoredEvent['detail'],
     sourceKey: string,
-    device: DeviceInfo | null,
+    terminal: TerminalInfo | null,
     { id = this.opts.newId(), test = false }: { id?: string; test?: boolean } = {},
   ): void {
     const { identity, clock } = this.opts;
@@ -326,7 +326,8 @@ export class InvitationDesk extends EventEmitter<{
       staffId: this.staffId,
       type,
       at: clock.now().toISOString(),
-      detail: { ...detail, device: device?.serial ?? null },
+      // `device` is the record layout's name (schema 1) for the reporting terminal's serial.
+      detail: { ...detail, device: terminal?.serial ?? null },
       flags: [],
       test,
       clock: stamp(clock),

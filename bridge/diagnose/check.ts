@@ -1,6 +1,6 @@
 /*
  * What every diagnose probe returns: what it found and, for a problem, the likely fix. The probes
- * live beside their parts (device/probe.ts, printer/probe.ts, uplink/probe.ts, …) and are used by
+ * live beside their parts (terminal/probe.ts, printer/probe.ts, uplink/probe.ts, …) and are used by
  * doctor and provision alike. None of them throws: a probe that cannot tell says so.
  */
 

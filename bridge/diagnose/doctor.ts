@@ -1,7 +1,7 @@
 import { statfsSync } from 'node:fs';
 import { loadConfigFile, type BridgeConfig } from '../config.js';
-import { checkBoardTerminal, checkTerminal, type BoardProbeDeps } from '../device/probe.js';
-import { openSystemSerialPort } from '../device/board-terminal.js';
+import { checkBoardTerminal, checkTerminal, type BoardProbeDeps } from '../terminal/probe.js';
+import { openSystemSerialPort } from '../terminal/board-terminal.js';
 import { checkPrinter } from '../printer/probe.js';
 import { checkDatabase, checkDisk, defaultDatabaseDeps, type DatabaseDeps } from '../store/probe.js';
 import { checkClock } from '../time/probe.js';

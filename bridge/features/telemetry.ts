@@ -32,7 +32,7 @@ export function telemetryReport(s: BridgeStatus): object {
   return {
     alarms: s.alarms,
     backlog: { pending: s.backlog.pending, quarantined: s.backlog.quarantined, oldestPendingAgeMs: s.backlog.oldestPendingAgeMs },
-    link: { alive: s.device.alive, portOpen: s.device.portOpen, serial: s.device.device?.serial ?? null, fw: s.device.device?.fw ?? null, rejectedFrames: s.device.counters.rejected },
+    link: { alive: s.link.alive, portOpen: s.link.portOpen, serial: s.link.terminal?.serial ?? null, fw: s.link.terminal?.fw ?? null, rejectedFrames: s.link.counters.rejected },
     uplink: { inflight: s.broker.inflight, backlogToDrain: s.broker.backlogToDrain, heldForClock: s.broker.heldForClock },
     clock: { synced: s.clock.synced, trustedFrom: s.clock.trustedFrom },
     storage: s.storage,

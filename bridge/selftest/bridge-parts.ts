@@ -1,7 +1,7 @@
 import type { Ack } from '../../protocol/acks.js';
 import type { Timers } from '../../protocol/timers.js';
 import type { BridgeConfig } from '../config.js';
-import type { DeviceInfo, DeviceLink } from '../device/device-link.js';
+import type { TerminalInfo, TerminalLink } from '../terminal/terminal-link.js';
 import type { InvitationDesk } from '../desk/invitation-desk.js';
 import type { ReceiptService } from '../printer/receipt-service.js';
 import type { TimeKeeper } from '../time/time-keeper.js';
@@ -11,7 +11,7 @@ import type { SelftestParts } from './selftest.js';
 
 export interface BridgeParts {
   terminal: BridgeConfig['terminal'];
-  device: DeviceLink;
+  link: TerminalLink;
   desk: InvitationDesk;
   uplink: Uplink;
   receipts: ReceiptService | undefined;
@@ -21,16 +21,16 @@ export interface BridgeParts {
 }
 
 /** The self-test's view of a running bridge: each step asks a part, and waits on its events. */
-export function selftestPartsOf({ terminal, device, desk, uplink, receipts, clock, timers, newId }: BridgeParts): SelftestParts {
+export function selftestPartsOf({ terminal, link, desk, uplink, receipts, clock, timers, newId }: BridgeParts): SelftestParts {
   return {
     // Asked afresh: a terminal that went away a moment ago still counts as alive in status().
     terminalHello: async (ms) => {
-      const answer = nextEvent<[DeviceInfo]>(timers, device, 'hello', ms);
-      device.greet();
+      const answer = nextEvent<[TerminalInfo]>(timers, link, 'hello', ms);
+      link.greet();
       return (await answer)?.[0] ?? null;
     },
-    sendTest: (frame) => void device.send({ type: 'test', ...frame }),
-    nextPress: async (ms) => (await nextEvent<[number]>(timers, device, 'press', ms))?.[0] ?? null,
+    sendTest: (frame) => void link.send({ type: 'test', ...frame }),
+    nextPress: async (ms) => (await nextEvent<[number]>(timers, link, 'press', ms))?.[0] ?? null,
     ...(receipts && {
       printTestReceipt: async (ms: number) => {
         const { receiptId, url } = receipts.queueTest(terminal.id, terminal.windowNo, newId());
@@ -39,7 +39,7 @@ export function selftestPartsOf({ terminal, device, desk, uplink, receipts, cloc
       },
     }),
     // The outbox announces the record: the uplink sends it without being told.
-    storeRecord: (detail) => desk.recordSelftest(detail, device.status().device),
+    storeRecord: (detail) => desk.recordSelftest(detail, link.status().terminal),
     provinceAnswer: async (id, ms) => (await nextEvent<[Ack]>(timers, uplink, 'acked', ms, (ack) => ack.ids.includes(id)))?.[0] ?? null,
     brokerState: () => (uplink.status().connected ? 'the broker is connected; the province did not answer' : 'the broker is not connected'),
     now: () => clock.now(),

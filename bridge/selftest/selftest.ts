@@ -102,7 +102,7 @@ export async function runSelftest(
 
   // The round trip carries the results so far: the province sees what the technician saw.
   const failed = steps.filter((s) => s.outcome === 'fail').map((s) => s.step);
-  const recordId = parts.storeRecord({ failed: failed.join(',') || null, steps: steps.length, terminalSerial: hello?.serial ?? null });
+  const recordId = parts.storeRecord({ failed: failed.join(',') || null, steps: steps.length, device: hello?.serial ?? null });
   const sentAt = parts.now().getTime();
   const answer = await parts.provinceAnswer(recordId, timeouts.provinceMs);
   record(

@@ -1,6 +1,6 @@
 import type { Alarm } from '../../protocol/alarms.js';
 import type { BridgeConfig } from '../config.js';
-import type { DeviceLinkStatus } from '../device/device-link.js';
+import type { TerminalLinkStatus } from '../terminal/terminal-link.js';
 import type { InvitationDesk, OpenInvitation } from '../desk/invitation-desk.js';
 import type { ReceiptService, ReceiptStatus } from '../printer/receipt-service.js';
 import type { ReasonCatalogStore } from '../province/reason-catalog.js';
@@ -17,7 +17,8 @@ export interface BridgeStatus {
   alarms: Alarm[];
   staffId: string | null;
   invitation: OpenInvitation | null;
-  device: DeviceLinkStatus;
+  /** The serial line to the terminal, and who answers on it. */
+  link: TerminalLinkStatus;
   broker: UplinkStatus;
   backlog: OutboxCounts & { oldestPendingAgeMs: number | null; recentlyQuarantined: QuarantinedEntry[] };
   clock: { synced: boolean; trustedFrom: string | null; bootId: string; now: string };
@@ -33,7 +34,7 @@ export interface BridgeStatus {
 export interface StatusSources {
   terminal: BridgeConfig['terminal'];
   desk: Pick<InvitationDesk, 'staffId' | 'current'>;
-  device: { status(): DeviceLinkStatus };
+  link: { status(): TerminalLinkStatus };
   uplink: { status(): UplinkStatus };
   outbox: Pick<Outbox, 'stats' | 'quarantined'>;
   clock: TimeKeeper;
@@ -49,7 +50,7 @@ export interface StatusSources {
 export function readStatus(src: StatusSources): BridgeStatus {
   const { terminal, clock } = src;
   const backlog = src.outbox.stats();
-  const device = src.device.status();
+  const link = src.link.status();
   const broker = src.uplink.status();
   const storage = src.storage();
   const catalog = src.reasons.current();
@@ -58,7 +59,7 @@ export function readStatus(src: StatusSources): BridgeStatus {
   return {
     terminal: { id: terminal.id, areaCode: terminal.areaCode, hallCode: terminal.hallCode, hallName: terminal.hallName ?? null, windowNo: terminal.windowNo },
     alarms: alarms({
-      terminalAlive: device.alive,
+      terminalAlive: link.alive,
       brokerConnected: broker.connected,
       clockSynced: clock.isSynced(),
       storageFull: storage.full,
@@ -67,7 +68,7 @@ export function readStatus(src: StatusSources): BridgeStatus {
     }),
     staffId: src.desk.staffId,
     invitation: src.desk.current() ?? null,
-    device,
+    link,
     broker,
     backlog: {
       ...backlog,

@@ -45,7 +45,7 @@ export class DatabaseError extends Error {
 
 /**
  * Opens (creating if needed) the terminal's database with the durability the invariants need:
- * WAL and synchronous=FULL, so a commit survives power loss before the device is acknowledged.
+ * WAL and synchronous=FULL, so a commit survives power loss before the terminal is acknowledged.
  */
 export function openDatabase(path: string): Db {
   let db: Db;

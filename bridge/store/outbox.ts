@@ -97,7 +97,7 @@ export class Outbox extends EventEmitter<{ appended: [StoredRecord]; requeued: [
 
   /**
    * Durably stores a record (one synchronous=FULL commit). Storing the same id, or the same
-   * source key (a device event resent), again is a no-op: returns false.
+   * source key (a terminal's event resent), again is a no-op: returns false.
    */
   append(record: StoredRecord, sourceKey: string | null = null): boolean {
     const info = this.insert.run(record.id, record.kind, JSON.stringify(record), sourceKey, this.clock.now().toISOString());

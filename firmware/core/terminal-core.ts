@@ -2,10 +2,10 @@ import { BUTTON_COUNT, GRADE_INFO, GRADES, type Grade } from '../../protocol/gra
 import { LinkEndpoint, type LinkCounters } from '../../protocol/link.js';
 import {
   bridgeMessageSchema,
-  deviceMessageSchema,
+  terminalMessageSchema,
   SERIAL_PROTOCOL_VERSION,
   type BridgeMessage,
-  type DeviceMessage,
+  type TerminalMessage,
   type Unsequenced,
 } from '../../protocol/serial-messages.js';
 import type { TerminalHardware } from './hardware.js';
@@ -31,7 +31,7 @@ export interface TerminalCoreOptions {
 }
 
 /** What the terminal reports to the bridge (as opposed to link housekeeping). */
-type Report = Unsequenced<Exclude<DeviceMessage, { type: 'hello' | 'ack' | 'hb' | 'press' }>>;
+type Report = Unsequenced<Exclude<TerminalMessage, { type: 'hello' | 'ack' | 'hb' | 'press' }>>;
 
 /** Reports kept across a reset at most; past it, the oldest stray presses go first. */
 const JOURNAL_LIMIT = 64;
@@ -61,7 +61,7 @@ const ALL_OFF = Array<boolean>(BUTTON_COUNT).fill(false);
  */
 export class TerminalCore {
   private current: TerminalState = { name: 'idle' };
-  private readonly link: LinkEndpoint<BridgeMessage, DeviceMessage>;
+  private readonly link: LinkEndpoint<BridgeMessage, TerminalMessage>;
   private readonly lastEdgeAt: number[] = Array<number>(BUTTON_COUNT).fill(-Infinity);
   private readonly debounceMs: number;
   private readonly thanksMs: number;
@@ -77,7 +77,7 @@ export class TerminalCore {
   ) {
     this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.thanksMs = opts.thanksMs ?? 2000;
-    this.link = new LinkEndpoint<BridgeMessage, DeviceMessage>({
+    this.link = new LinkEndpoint<BridgeMessage, TerminalMessage>({
       schema: bridgeMessageSchema,
       write: (frame) => hw.write(frame),
       timers: hw.timers,
@@ -283,7 +283,7 @@ export class TerminalCore {
     const reports: Report[] = [];
     for (const text of this.hw.journal?.load() ?? []) {
       try {
-        const parsed = deviceMessageSchema.safeParse({ ...(JSON.parse(text) as object), seq: 0 });
+        const parsed = terminalMessageSchema.safeParse({ ...(JSON.parse(text) as object), seq: 0 });
         if (parsed.success && parsed.data.type !== 'hello' && parsed.data.type !== 'ack' && parsed.data.type !== 'hb' && parsed.data.type !== 'press') {
           const { seq: _seq, ...report } = parsed.data;
           reports.push(report);

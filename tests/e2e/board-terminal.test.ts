@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Bridge } from '../../bridge/bridge.js';
 import { defaultDoctorDeps, runDoctor, type DoctorDeps } from '../../bridge/diagnose/doctor.js';
 import { parseConfig, type BridgeConfig, type BridgeConfigInput } from '../../bridge/config.js';
-import { boardTerminalOpener, type BoardTerminalDeps } from '../../bridge/device/board-terminal.js';
+import { boardTerminalOpener, type BoardTerminalDeps } from '../../bridge/terminal/board-terminal.js';
 import { silentLogger } from '../../bridge/log.js';
 import { DEFAULT_DEBOUNCE_MS, FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
 import { FirmataBoard } from '../../simulator/firmata-board.js';
@@ -89,8 +89,8 @@ async function startBridge(board: FirmataBoard): Promise<Bridge> {
  */
 async function helloFrom(bridge: Bridge, board: FirmataBoard, after?: string): Promise<void> {
   await waitUntil(() => {
-    const { alive, device } = bridge.status().device;
-    return alive && device && device.boot !== after;
+    const { alive, terminal } = bridge.status().link;
+    return alive && terminal && terminal.boot !== after;
   }, 'the terminal on the Arduino to say hello');
   await waitUntil(() => PINS.buttons.every((pin) => board.pullUp(pin)), 'the pull-up on every button');
   await new Promise((resolve) => setTimeout(resolve, JOHNNY_FIVE_DEBOUNCE_MS + DEFAULT_DEBOUNCE_MS + 20));
@@ -129,7 +129,7 @@ describe('a terminal on an Arduino running StandardFirmata, run by the bridge', 
   it('takes a rating from a button on the Arduino to the province, once, and lights its LED', async () => {
     const board = await plugBoard();
     const bridge = await startBridge(board);
-    expect(bridge.status().device.device).toMatchObject({ fw: FIRMWARE_VERSION, serial: bridge.config.terminal.id });
+    expect(bridge.status().link.terminal).toMatchObject({ fw: FIRMWARE_VERSION, serial: bridge.config.terminal.id });
     expect((await api(bridge, 'POST', '/api/v1/staff/sign-in', { staffId: 'S2001' })).status).toBe(200);
 
     const id = await inviteAndPress(bridge, board, 3, 'C-1');
@@ -153,10 +153,10 @@ describe('a terminal on an Arduino running StandardFirmata, run by the bridge', 
     await api(bridge, 'POST', '/api/v1/staff/sign-in', { staffId: 'S2002' });
     const first = await inviteAndPress(bridge, board, 0, 'C-2');
     await province.waitFor(() => province.recordsOf(terminalId).find((r) => r.id === first));
-    const boot = bridge.status().device.device?.boot;
+    const boot = bridge.status().link.terminal?.boot;
 
     await board.unplug();
-    await waitUntil(() => !bridge.status().device.portOpen, 'the bridge to see the terminal port close');
+    await waitUntil(() => !bridge.status().link.portOpen, 'the bridge to see the terminal port close');
     await board.plug();
     await helloFrom(bridge, board, boot);
 

@@ -177,7 +177,7 @@ describe('hcp status', () => {
 
   it('summarises a running bridge', async () => {
     bridge = await BridgeProcess.start({ config: config({ database: { path: join(dir, 'status.db') } }) });
-    await bridge.waitForStatus((s) => s.device.alive && s.device.device?.serial === SERIAL && s.broker.connected, 'terminal and broker up');
+    await bridge.waitForStatus((s) => s.link.alive && s.link.terminal?.serial === SERIAL && s.broker.connected, 'terminal and broker up');
     const { code, stdout } = await hcp(['status', '--url', bridge.httpUrl]);
     expect(code).toBe(0);
     expect(stdout).toContain(`hcp status: ${bridge.httpUrl}`);

@@ -130,7 +130,7 @@ describe.each(BROKERS)('one rating, button to province ($name broker)', (kind) =
     const w = await openWindow();
     const forged = encodeFrame({ type: 'stray', seq: 9999, grade: 'very_satisfied' }).replace('very_satisfied', 'satisfied');
     w.line.injectToBridge(forged);
-    await waitUntil(() => w.bridge.status().device.counters.rejected.checksum === 1, 'the bad frame to be counted');
+    await waitUntil(() => w.bridge.status().link.counters.rejected.checksum === 1, 'the bad frame to be counted');
     expect(w.bridge.outbox.stats()).toMatchObject({ pending: 0, acked: 0 });
     await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S1006' });
     await w.terminal.press(1);

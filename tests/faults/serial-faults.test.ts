@@ -41,7 +41,7 @@ describe.each(BROKERS)('serial link faults ($name broker)', (kind) => {
       grades.map((b) => ['very_satisfied', 'satisfied', 'basically_satisfied', 'dissatisfied', 'very_dissatisfied'][b]),
     );
     expect(garbledWrites() - before).toBeGreaterThan(0);
-    const rejected = w.bridge.status().device.counters.rejected;
+    const rejected = w.bridge.status().link.counters.rejected;
     expect((rejected.checksum ?? 0) + (rejected.not_ascii ?? 0) + (rejected.not_json ?? 0) + (rejected.schema ?? 0)).toBeGreaterThan(0);
     expect(hall.province.stats.rejected).toBe(0);
   }, 60_000);
@@ -64,7 +64,7 @@ describe.each(BROKERS)('serial link faults ($name broker)', (kind) => {
     w.line.injectToBridge(Buffer.from([0x00, 0xff, 0x13, 0x0a]));
     w.line.injectToBridge('{"type":"rating"}*0000\n' + 'x'.repeat(700) + '\n');
     await waitUntil(() => {
-      const r = w.bridge.status().device.counters.rejected;
+      const r = w.bridge.status().link.counters.rejected;
       return r.not_ascii === 1 && r.checksum === 1 && r.too_long === 1;
     }, 'the three bad lines to be counted');
     expect(w.bridge.outbox.stats()).toMatchObject({ pending: 0, acked: 0 });
@@ -83,7 +83,7 @@ describe.each(BROKERS)('terminal resets ($name broker)', (kind) => {
     await waitUntil(() => w.terminal.core.unacknowledged === 0, 'the rating to be acknowledged');
     await w.rebootTerminal();
     await w.ready();
-    await waitUntil(() => w.bridge.status().device.device?.boot === w.terminal.bootId, 'the bridge to hear the new boot');
+    await waitUntil(() => w.bridge.status().link.terminal?.boot === w.terminal.bootId, 'the bridge to hear the new boot');
     const after = [await hall.serve(w, 'C-RESET-B', 1)];
     await waitUntil(() => w.bridge.desk.current() === undefined, 'the rating');
     after.push(await hall.serve(w, 'C-RESET-C', 2));

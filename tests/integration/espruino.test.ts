@@ -12,7 +12,7 @@ import { BUTTON_PINS, BUZZER_PIN, LED_PINS, SERIAL1_PINS } from '../../firmware/
 import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
 import { BUTTON_COUNT } from '../../protocol/grades.js';
 import * as protocol from '../../protocol/serial-messages.js';
-import { deviceMessageSchema, type DeviceMessage } from '../../protocol/serial-messages.js';
+import { terminalMessageSchema, type TerminalMessage } from '../../protocol/serial-messages.js';
 import { ManualTimers } from '../support/manual-timers.js';
 
 type WatchCallback = (event: { state: boolean; time: number }) => void;
@@ -139,16 +139,16 @@ class EspruinoSandbox {
   }
 
   /** Every frame written, decoded and validated (resends included). */
-  frames(): DeviceMessage[] {
+  frames(): TerminalMessage[] {
     return this.written.map((frame) => {
       expect(frame.endsWith('\n')).toBe(true);
       const decoded = decodeFrame(frame.slice(0, -1));
       if (!decoded.ok) throw new Error(`bad frame ${frame}: ${decoded.detail}`);
-      return deviceMessageSchema.parse(decoded.value);
+      return terminalMessageSchema.parse(decoded.value);
     });
   }
 
-  reports(type: DeviceMessage['type']): DeviceMessage[] {
+  reports(type: TerminalMessage['type']): TerminalMessage[] {
     return this.frames().filter((m) => m.type === type);
   }
 }
@@ -354,7 +354,7 @@ describe('zod-subset on the serial protocol schemas', () => {
       const device = await deviceSchemas(dir);
       const cases = [
         ...bridgeFrames.map((frame) => [protocol.bridgeMessageSchema, device.bridgeMessageSchema, frame] as const),
-        ...deviceFrames.map((frame) => [protocol.deviceMessageSchema, device.deviceMessageSchema, frame] as const),
+        ...deviceFrames.map((frame) => [protocol.terminalMessageSchema, device.terminalMessageSchema, frame] as const),
       ];
       for (const [zod, subset, frame] of cases) {
         const expected = zod.safeParse(frame);

@@ -42,7 +42,7 @@ describe.each(BROKERS)('bridge as a child process on a pty serial line ($name br
     await b.restart();
     expect(b.pid).not.toBe(firstPid);
     const status = await b.waitForStatus(rig.linked, 'the restarted bridge to hear the terminal again');
-    expect(status.device.device?.serial).toBe(SERIAL);
+    expect(status.link.terminal?.serial).toBe(SERIAL);
 
     const second = await rateOnce(rig, b, 'PTY-0002', 1);
     expect(second).toMatchObject({ outcome: 'rated', rating: { grade: 'satisfied' } });

@@ -4,7 +4,7 @@ import { ReadlineParser } from '@serialport/parser-readline';
 import { SerialPort } from 'serialport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
-import { deviceMessageSchema, SERIAL_PROTOCOL_VERSION, type DeviceMessage } from '../../protocol/serial-messages.js';
+import { terminalMessageSchema, SERIAL_PROTOCOL_VERSION, type TerminalMessage } from '../../protocol/serial-messages.js';
 import { PtyLine } from '../../simulator/pty-line.js';
 import { closeVirtualPort } from '../../simulator/virtual-serial-line.js';
 import { VirtualTerminal } from '../../simulator/virtual-terminal.js';
@@ -29,13 +29,13 @@ afterAll(async () => {
 
 /** The test plays a bridge at the bridge end: a fresh boot each time it opens the port. */
 class BridgeEnd {
-  readonly received: DeviceMessage[] = [];
+  readonly received: TerminalMessage[] = [];
   private seq = 1;
 
   private constructor(private readonly port: SerialPort) {
     port.pipe(new ReadlineParser({ delimiter: '\n' })).on('data', (raw: string) => {
       const frame = decodeFrame(raw);
-      const parsed = frame.ok ? deviceMessageSchema.safeParse(frame.value) : undefined;
+      const parsed = frame.ok ? terminalMessageSchema.safeParse(frame.value) : undefined;
       if (parsed?.success) this.received.push(parsed.data);
     });
   }
@@ -47,11 +47,11 @@ class BridgeEnd {
   }
 
   /** Says hello as a newly started bridge; the terminal must answer with its own hello. */
-  async handshake(): Promise<Extract<DeviceMessage, { type: 'hello' }>> {
+  async handshake(): Promise<Extract<TerminalMessage, { type: 'hello' }>> {
     const seq = this.seq++;
     this.port.write(encodeFrame({ type: 'hello', seq, proto: SERIAL_PROTOCOL_VERSION, boot: randomBytes(8).toString('hex') }));
     const hello = await waitUntil(
-      () => this.received.find((m): m is Extract<DeviceMessage, { type: 'hello' }> => m.type === 'hello'),
+      () => this.received.find((m): m is Extract<TerminalMessage, { type: 'hello' }> => m.type === 'hello'),
       "the terminal's hello",
     );
     this.port.write(encodeFrame({ type: 'ack', seq: this.seq++, ack: hello.seq }));

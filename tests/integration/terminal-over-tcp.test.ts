@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DeviceLink, type DeviceInfo } from '../../bridge/device/device-link.js';
+import { TerminalLink, type TerminalInfo } from '../../bridge/terminal/terminal-link.js';
 import { silentLogger } from '../../bridge/log.js';
 import { hostTimers } from '../../protocol/timers.js';
 import { MemoryJournal } from '../../simulator/memory-journal.js';
@@ -10,7 +10,7 @@ import { VirtualTerminal } from '../../simulator/virtual-terminal.js';
 import { waitUntil } from '../../simulator/wait.js';
 
 /*
- * A terminal behind ser2net: the bridge's DeviceLink on tcp://host:port, a TCP server standing in
+ * A terminal behind ser2net: the bridge's TerminalLink on tcp://host:port, a TCP server standing in
  * for ser2net that joins each connection to a serial line, and the virtual terminal at the line's
  * far end. The link says hello over TCP and comes back after the connection drops.
  */
@@ -42,8 +42,8 @@ describe('a terminal behind ser2net (tcp://host:port)', () => {
     const terminal = await VirtualTerminal.start({ devicePath: line.devicePath, serial: 'SIM-TCP-1', journal: new MemoryJournal() });
     cleanups.push(() => terminal.stop());
     const forwarder = await ser2net(line.bridgePath);
-    const hellos: DeviceInfo[] = [];
-    const link = new DeviceLink({
+    const hellos: TerminalInfo[] = [];
+    const link = new TerminalLink({
       path: `tcp://127.0.0.1:${forwarder.port}`,
       baudRate: 115200,
       openPort: () => {

@@ -4,27 +4,27 @@ import type { SerialPortStream } from '@serialport/stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
 import {
-  deviceHelloSchema,
-  deviceMessageSchema,
+  terminalHelloSchema,
+  terminalMessageSchema,
   isReliable,
   SERIAL_PROTOCOL_VERSION,
   type BridgeMessage,
-  type DeviceMessage,
+  type TerminalMessage,
   type Unsequenced,
 } from '../../protocol/serial-messages.js';
 import { closeVirtualPort, createVirtualLine, openVirtualPort } from '../../simulator/virtual-serial-line.js';
 import { VirtualTerminal, type VirtualTerminalOptions } from '../../simulator/virtual-terminal.js';
 import { waitUntil } from '../../simulator/wait.js';
 
-type Frame<T extends DeviceMessage['type']> = Extract<DeviceMessage, { type: T }>;
+type Frame<T extends TerminalMessage['type']> = Extract<TerminalMessage, { type: T }>;
 
 /** The test plays the bridge at the other end of the cable, frame by frame. */
 class TestBridge {
   /** Every valid frame received, resends included. */
-  readonly log: DeviceMessage[] = [];
+  readonly log: TerminalMessage[] = [];
   /** Lines that were not a valid device frame. */
   readonly invalid: string[] = [];
-  private readonly inbox: DeviceMessage[] = [];
+  private readonly inbox: TerminalMessage[] = [];
   private seq = 1;
   private barriers = 0;
 
@@ -49,7 +49,7 @@ class TestBridge {
   }
 
   /** The next frame of a type not taken yet, waiting for it if need be. */
-  async take<T extends DeviceMessage['type']>(type: T): Promise<Frame<T>> {
+  async take<T extends TerminalMessage['type']>(type: T): Promise<Frame<T>> {
     const index = await waitUntil(() => this.inbox.findIndex((m) => m.type === type) + 1, `a ${type} frame`);
     return this.inbox.splice(index - 1, 1)[0] as Frame<T>;
   }
@@ -67,7 +67,7 @@ class TestBridge {
   }
 
   /** Distinct reports of a type (a resend repeats the sequence number). */
-  reports<T extends DeviceMessage['type']>(type: T): Frame<T>[] {
+  reports<T extends TerminalMessage['type']>(type: T): Frame<T>[] {
     const all = this.log.filter((m): m is Frame<T> => m.type === type);
     return all.filter((m, i) => all.findIndex((o) => o.seq === m.seq) === i);
   }
@@ -78,7 +78,7 @@ class TestBridge {
 
   private receive(line: string): void {
     const decoded = decodeFrame(line);
-    const parsed = decoded.ok ? deviceMessageSchema.safeParse(decoded.value) : undefined;
+    const parsed = decoded.ok ? terminalMessageSchema.safeParse(decoded.value) : undefined;
     if (!parsed?.success) {
       this.invalid.push(line);
       return;
@@ -116,7 +116,7 @@ const INVITE = { type: 'invite', inv: 'inv-0001', timeoutMs: 60_000, reasons: 0,
 describe('virtual terminal over a virtual line', () => {
   it('says hello on start', async () => {
     const { bridge } = await setup();
-    const hello = deviceHelloSchema.parse(await bridge.take('hello'));
+    const hello = terminalHelloSchema.parse(await bridge.take('hello'));
     expect(hello).toMatchObject({ proto: SERIAL_PROTOCOL_VERSION, serial: 'HCP-T-0001', boot: '0123456789abcdef' });
     expect(bridge.invalid).toEqual([]);
   });

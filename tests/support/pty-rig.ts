@@ -67,6 +67,6 @@ export function usePtyRig(serial: string, kind: BrokerKind): PtyRig {
     rig.bridges.push(bridge);
     return bridge;
   };
-  rig.linked = (s) => s.device.alive && s.device.device?.serial === serial && s.broker.connected;
+  rig.linked = (s) => s.link.alive && s.link.terminal?.serial === serial && s.broker.connected;
   return rig;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DeviceInfo, DeviceReport } from '../../bridge/device/device-link.js';
+import type { TerminalInfo, TerminalReport } from '../../bridge/terminal/terminal-link.js';
 import type { HonestyRules } from '../../bridge/desk/honesty.js';
 import { DeskError, InvitationDesk, type InvitationDeskOptions, type OpenInvitation } from '../../bridge/desk/invitation-desk.js';
 import { silentLogger } from '../../bridge/log.js';
@@ -44,7 +44,7 @@ function rig(overrides: Partial<InvitationDeskOptions> = {}) {
     graceMs: GRACE_MS,
     reasonTimeoutMs: REASON_MS,
     honesty: RULES,
-    deviceReady: () => true,
+    terminalReady: () => true,
     storageFull: () => false,
     selfTesting: () => false,
     reasonCatalog: () => CATALOG,
@@ -58,9 +58,9 @@ function rig(overrides: Partial<InvitationDeskOptions> = {}) {
   desk.on('closed', (record) => closed.push(record));
   desk.on('event', (event) => events.push(event));
   desk.signIn('S-1');
-  const device: DeviceInfo = { serial: 'DEV-1', fw: '1.0.0', boot: 'b1', proto: 1 };
+  const terminal: TerminalInfo = { serial: 'DEV-1', fw: '1.0.0', boot: 'b1', proto: 1 };
   let seq = 0;
-  const report = (message: DistributiveOmit<DeviceReport, 'seq'>, from = device): void => desk.onDeviceReport({ ...message, seq: ++seq } as DeviceReport, from);
+  const report = (message: DistributiveOmit<TerminalReport, 'seq'>, from = terminal): void => desk.onTerminalReport({ ...message, seq: ++seq } as TerminalReport, from);
   const invite = (caseNo = 'C-1'): string => desk.invite({ services: [{ itemCode: 'I-1', caseNo }], mode: 'single', proxy: false, test: false }).id;
   /** Invites, and the citizen presses `grade` after `latencyMs`. */
   const rate = (grade: Grade, latencyMs = 2000, reason: number | null = null): StoredInvitation => {
@@ -69,7 +69,7 @@ function rig(overrides: Partial<InvitationDeskOptions> = {}) {
     report({ type: 'rating', inv, grade, latencyMs, reason });
     return closed.at(-1)!;
   };
-  return { desk, timers, outbox, db, options, sent, closed, events, device, report, invite, rate };
+  return { desk, timers, outbox, db, options, sent, closed, events, terminal, report, invite, rate };
 }
 
 type Rig = ReturnType<typeof rig>;
@@ -108,9 +108,9 @@ describe('invitation desk: one invitation, one outcome', () => {
 
   it('a new boot of the terminal mid-invitation: not_rated, flagged terminal_reset, once the replay grace is over', () => {
     const r = rig();
-    r.desk.onDeviceHello(r.device);
+    r.desk.onTerminalHello(r.terminal);
     r.invite();
-    r.desk.onDeviceHello({ ...r.device, boot: 'b2' });
+    r.desk.onTerminalHello({ ...r.terminal, boot: 'b2' });
     r.timers.advance(2999);
     expect(r.closed).toHaveLength(0);
     r.timers.advance(1);
@@ -119,10 +119,10 @@ describe('invitation desk: one invitation, one outcome', () => {
 
   it('a new boot that replays its journaled rating within the grace: the rating stands', () => {
     const r = rig();
-    r.desk.onDeviceHello(r.device);
+    r.desk.onTerminalHello(r.terminal);
     const inv = r.invite();
-    const rebooted = { ...r.device, boot: 'b2' };
-    r.desk.onDeviceHello(rebooted);
+    const rebooted = { ...r.terminal, boot: 'b2' };
+    r.desk.onTerminalHello(rebooted);
     r.timers.advance(1000);
     r.report({ type: 'rating', inv, grade: 'very_satisfied', latencyMs: 1500, reason: null }, rebooted);
     r.timers.advance(DEADLINE_MS);
@@ -131,9 +131,9 @@ describe('invitation desk: one invitation, one outcome', () => {
 
   it('the same boot saying hello again (a reconnect) changes nothing', () => {
     const r = rig();
-    r.desk.onDeviceHello(r.device);
+    r.desk.onTerminalHello(r.terminal);
     r.invite();
-    r.desk.onDeviceHello(r.device);
+    r.desk.onTerminalHello(r.terminal);
     r.timers.advance(DEADLINE_MS - 1);
     expect(r.closed).toHaveLength(0);
   });
@@ -146,7 +146,7 @@ describe('invitation desk: one invitation, one outcome', () => {
     expect(again.current()?.id).toBe(inv);
     const closed: StoredInvitation[] = [];
     again.on('closed', (record) => closed.push(record));
-    again.onDeviceReport({ type: 'rating', seq: 1, inv, grade: 'satisfied', latencyMs: 3000, reason: null }, r.device);
+    again.onTerminalReport({ type: 'rating', seq: 1, inv, grade: 'satisfied', latencyMs: 3000, reason: null }, r.terminal);
     expect(closed).toEqual([expect.objectContaining({ id: inv, outcome: 'rated' })]);
   });
 });
@@ -278,7 +278,7 @@ describe('invitation desk: refusals change nothing', () => {
   it.each([
     ['storage_full', 507, { storageFull: () => true }],
     ['self_test', 409, { selfTesting: () => true }],
-    ['terminal_offline', 503, { deviceReady: () => false }],
+    ['terminal_offline', 503, { terminalReady: () => false }],
   ] as const)('%s', (code, status, overrides) => {
     const r = rig(overrides);
     expect(() => r.desk.invite(request)).toThrow(expect.objectContaining({ name: DeskError.name, code, status }));

@@ -11,7 +11,7 @@ import { ManualTimers } from '../support/manual-timers.js';
 const STATUS = {
   alarms: ['clock_unsynced'],
   backlog: { pending: 3, quarantined: 0, oldestPendingAgeMs: 1200, acked: 9, oldestPendingAt: null, recentlyQuarantined: [] },
-  device: { alive: true, portOpen: true, device: { serial: 'DEV-1', fw: '1.0.0', boot: 'b1', proto: 1 }, counters: { rejected: 2 } },
+  link: { alive: true, portOpen: true, terminal: { serial: 'DEV-1', fw: '1.0.0', boot: 'b1', proto: 1 }, counters: { rejected: 2 } },
   broker: { inflight: 1, backlogToDrain: 2, heldForClock: 0 },
   clock: { synced: false, trustedFrom: null },
   storage: { usedBytes: 10, capBytes: 100, full: false },

@@ -3,13 +3,13 @@ import { TerminalCore } from '../../firmware/core/terminal-core.js';
 import type { ReportJournal, TerminalHardware } from '../../firmware/core/hardware.js';
 import { MemoryJournal } from '../../simulator/memory-journal.js';
 import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
-import { deviceMessageSchema, type DeviceMessage } from '../../protocol/serial-messages.js';
+import { terminalMessageSchema, type TerminalMessage } from '../../protocol/serial-messages.js';
 import { ManualTimers } from '../support/manual-timers.js';
 
 /** The core on fake hardware, with the test playing the bridge at the other end of the line. */
 function rig(journal?: ReportJournal, bootId = 'abcdef01') {
   const timers = new ManualTimers();
-  const sent: DeviceMessage[] = [];
+  const sent: TerminalMessage[] = [];
   const leds: boolean[][] = [];
   const beeps: number[] = [];
   const hw: TerminalHardware = {
@@ -20,7 +20,7 @@ function rig(journal?: ReportJournal, bootId = 'abcdef01') {
     write: (frame) => {
       const decoded = decodeFrame(frame.slice(0, -1));
       if (!decoded.ok) throw new Error(`core wrote a bad frame: ${frame}`);
-      sent.push(deviceMessageSchema.parse(decoded.value));
+      sent.push(terminalMessageSchema.parse(decoded.value));
     },
   };
   const core = new TerminalCore(hw, { serial: 'T-1', bootId, debounceMs: 30, thanksMs: 1000, link: { resendMs: 200, maxResendMs: 800, heartbeatMs: 10_000 } });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
-import { deviceHelloSchema, SERIAL_PROTOCOL_VERSION } from '../../protocol/serial-messages.js';
+import { terminalHelloSchema, SERIAL_PROTOCOL_VERSION } from '../../protocol/serial-messages.js';
 import { FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
 import { terminalPort, type BridgeConfig } from '../config.js';
 import { errorText, fail, ok, warn, type CheckResult } from '../diagnose/check.js';
@@ -56,7 +56,7 @@ async function listenForHello(port: SerialPortLike, timeoutMs: number, bootId: s
             continue;
           }
           heard.frames++;
-          const parsed = deviceHelloSchema.safeParse(decoded.value);
+          const parsed = terminalHelloSchema.safeParse(decoded.value);
           if (parsed.success) {
             heard.hello = { fw: parsed.data.fw, serial: parsed.data.serial, proto: parsed.data.proto };
             clearTimeout(timer);

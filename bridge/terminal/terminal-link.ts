@@ -3,10 +3,10 @@ import { ReadlineParser } from '@serialport/parser-readline';
 import { LinkEndpoint, type LinkCounters, type LinkRejectReason } from '../../protocol/link.js';
 import type { Timers } from '../../protocol/timers.js';
 import {
-  deviceMessageSchema,
+  terminalMessageSchema,
   SERIAL_PROTOCOL_VERSION,
   type BridgeMessage,
-  type DeviceMessage,
+  type TerminalMessage,
   type Unsequenced,
 } from '../../protocol/serial-messages.js';
 import type { Logger } from '../log.js';
@@ -16,17 +16,17 @@ import { openTransport, type OpenSerialPort } from '../transport/transport.js';
 
 export type { OpenSerialPort, SerialPortLike } from '../transport/transport.js';
 
-export interface DeviceInfo {
+export interface TerminalInfo {
   serial: string;
   fw: string;
   boot: string;
   proto: number;
 }
 
-/** A device report, with the identity of the terminal that sent it (when it has said hello). */
-export type DeviceReport = Exclude<DeviceMessage, { type: 'ack' | 'hb' | 'hello' | 'press' }>;
+/** A report from the terminal (a rating, an expiry, a cancel, a stray or stuck button). */
+export type TerminalReport = Exclude<TerminalMessage, { type: 'ack' | 'hb' | 'hello' | 'press' }>;
 
-export interface DeviceLinkOptions {
+export interface TerminalLinkOptions {
   path: string;
   baudRate: number;
   openPort: OpenSerialPort;
@@ -34,16 +34,17 @@ export interface DeviceLinkOptions {
   /** This link session's id, sent in our hello: new for every bridge process. */
   bootId: string;
   logger: Logger;
-  /** Handles a report; the device is acknowledged only after this returns (i.e. after commit). */
-  onReport(report: DeviceReport, device: DeviceInfo): void;
+  /** Handles a report; the terminal is acknowledged only after this returns (i.e. after commit). */
+  onReport(report: TerminalReport, terminal: TerminalInfo): void;
   link?: { resendMs?: number; maxResendMs?: number; heartbeatMs?: number };
 }
 
-export interface DeviceLinkStatus {
+export interface TerminalLinkStatus {
   path: string;
   portOpen: boolean;
   alive: boolean;
-  device: DeviceInfo | null;
+  /** Who said hello on the line, if anyone has. */
+  terminal: TerminalInfo | null;
   unacknowledged: number;
   /** Reports left unacknowledged because the terminal had not said hello yet. */
   reportsBeforeHello: number;
@@ -54,18 +55,18 @@ export interface DeviceLinkStatus {
  * The bridge's end of the serial line to one terminal: keeps the port open (reopening it when
  * the cable comes back), and speaks the v1 line protocol over it.
  */
-export class DeviceLink extends EventEmitter<{
-  hello: [DeviceInfo];
+export class TerminalLink extends EventEmitter<{
+  hello: [TerminalInfo];
   /** A button pressed in test mode (self-test): not a rating, nothing is stored. */
   press: [number];
   reject: [LinkRejectReason, string];
 }> {
   private readonly port: ReconnectingPort;
-  private readonly link: LinkEndpoint<DeviceMessage, BridgeMessage>;
-  private device: DeviceInfo | undefined;
+  private readonly link: LinkEndpoint<TerminalMessage, BridgeMessage>;
+  private terminal: TerminalInfo | undefined;
   private reportsBeforeHello = 0;
 
-  constructor(private readonly opts: DeviceLinkOptions) {
+  constructor(private readonly opts: TerminalLinkOptions) {
     super();
     const address = portAddress(opts.path);
     this.port = new ReconnectingPort({
@@ -73,8 +74,8 @@ export class DeviceLink extends EventEmitter<{
       openPort: () => openTransport(address, opts.baudRate, { openSerialPort: opts.openPort, timers: opts.timers }),
       role: 'terminal',
     });
-    this.link = new LinkEndpoint<DeviceMessage, BridgeMessage>({
-      schema: deviceMessageSchema,
+    this.link = new LinkEndpoint<TerminalMessage, BridgeMessage>({
+      schema: terminalMessageSchema,
       timers: opts.timers,
       // A frame written while the cable is out is lost; reliable frames are resent later.
       write: (frame) => this.port.write(frame),
@@ -112,38 +113,38 @@ export class DeviceLink extends EventEmitter<{
     return this.link.send(message);
   }
 
-  status(): DeviceLinkStatus {
+  status(): TerminalLinkStatus {
     return {
       path: this.opts.path,
       portOpen: this.port.isOpen,
       alive: this.link.isPeerAlive(),
-      device: this.device ?? null,
+      terminal: this.terminal ?? null,
       unacknowledged: this.link.pendingCount,
       reportsBeforeHello: this.reportsBeforeHello,
       counters: this.link.counters,
     };
   }
 
-  private handle(message: DeviceMessage): void {
+  private handle(message: TerminalMessage): void {
     if (message.type === 'ack' || message.type === 'hb') return;
     if (message.type === 'press') {
       this.emit('press', message.button);
       return;
     }
     if (message.type === 'hello') {
-      this.device = { serial: message.serial, fw: message.fw, boot: message.boot, proto: message.proto };
+      this.terminal = { serial: message.serial, fw: message.fw, boot: message.boot, proto: message.proto };
       if (message.proto !== SERIAL_PROTOCOL_VERSION) {
-        this.opts.logger.warn({ device: this.device }, 'terminal speaks another serial protocol version');
+        this.opts.logger.warn({ terminal: this.terminal }, 'terminal speaks another serial protocol version');
       }
-      this.emit('hello', this.device);
+      this.emit('hello', this.terminal);
       return;
     }
     // Until the terminal says who it is (and which boot), a report cannot be deduplicated
     // safely: leave it unacknowledged, and the terminal resends it after its hello.
-    if (!this.device) {
+    if (!this.terminal) {
       this.reportsBeforeHello += 1;
       throw new Error('report before hello');
     }
-    this.opts.onReport(message, this.device);
+    this.opts.onReport(message, this.terminal);
   }
 }
