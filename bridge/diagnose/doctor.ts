@@ -6,7 +6,8 @@ import { checkPrinter } from '../printer/probe.js';
 import { checkDatabase, checkDisk, defaultDatabaseDeps, type DatabaseDeps } from '../store/probe.js';
 import { checkClock } from '../time/probe.js';
 import { timedatectlSynced } from '../time/wall-source.js';
-import { checkPorts, defaultPortsDeps, openSerialProbe, type PortsDeps } from '../transport/probe.js';
+import { checkPorts, defaultPresenceDeps, openSerialProbe } from '../transport/probe.js';
+import type { PresenceDeps } from '../transport/transport.js';
 import type { OpenSerialPort } from '../transport/transport.js';
 import { checkBroker, defaultConnect, type BrokerDeps } from '../uplink/probe.js';
 import { fail, type CheckResult } from './check.js';
@@ -15,7 +16,7 @@ import { checkConfig } from './config-probe.js';
 /** `hcp doctor`: every part's probe, run against a config without the bridge running. */
 export interface DoctorDeps {
   loadConfig: (path: string) => BridgeConfig;
-  ports: PortsDeps;
+  ports: PresenceDeps;
   openPort: OpenSerialPort;
   /** For a terminal on an Arduino (config `board`). */
   openArduinoPort: BoardProbeDeps['openSerialPort'];
@@ -27,7 +28,7 @@ export interface DoctorDeps {
 
 export const defaultDoctorDeps: DoctorDeps = {
   loadConfig: loadConfigFile,
-  ports: defaultPortsDeps,
+  ports: defaultPresenceDeps,
   openPort: openSerialProbe,
   openArduinoPort: openSystemSerialPort,
   connect: defaultConnect,

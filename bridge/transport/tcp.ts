@@ -1,7 +1,11 @@
 import { connect as netConnect, type Socket } from 'node:net';
+import { errorText, fail, ok, type CheckResult } from '../diagnose/check.js';
 import { DeviceStream } from './device-stream.js';
+import type { PresenceDeps, Transport, WantedPort } from './transport.js';
 
 export type Connect = (options: { host: string; port: number }) => Socket;
+
+const CONNECT_TIMEOUT_MS = 3000;
 
 /** Seconds of silence before TCP asks whether the far end is still there (a printer switched off). */
 const KEEPALIVE_MS = 5000;
@@ -52,5 +56,27 @@ export class TcpPort extends DeviceStream {
       // What the device has not taken yet is given up: the port is closing.
       socket.destroy();
     });
+  }
+}
+
+/** tcp://host:port: there when it accepts a connection. */
+export const tcpTransport: Transport<'tcp'> = {
+  open: (address, _baudRate, deps) => new TcpPort(address, deps.connect),
+  present: checkTcp,
+};
+
+async function checkTcp({ name, path, what, field }: WantedPort, address: { host: string; port: number }, deps: PresenceDeps): Promise<CheckResult> {
+  try {
+    await deps.canConnect(address.host, address.port, CONNECT_TIMEOUT_MS);
+    return ok(name, `${path} accepts connections`);
+  } catch (err) {
+    const printer = field === 'printer.path';
+    return fail(name, `cannot connect to ${path} (the ${what}): ${errorText(err)}`, [
+      printer
+        ? 'check the printer is on and on this network: its self-test page (hold FEED while switching on) shows its IP address'
+        : `check ser2net runs on ${address.host} and forwards port ${address.port} to the terminal's serial line`,
+      `check ${field}: ${printer ? 'network printers take raw print jobs on port 9100' : 'the host and port of the ser2net connection'}`,
+      `from this Pi: \`nc -vz ${address.host} ${address.port}\``,
+    ]);
   }
 }

@@ -1,7 +1,9 @@
 import { constants } from 'node:fs';
 import { open as openFileDefault, type FileHandle } from 'node:fs/promises';
 import type { Timers } from '../../protocol/timers.js';
+import { fail, ok, type CheckResult } from '../diagnose/check.js';
 import { DeviceStream } from './device-stream.js';
+import type { PresenceDeps, Transport, WantedPort } from './transport.js';
 
 export type OpenFile = (path: string, flags: number) => Promise<FileHandle>;
 
@@ -79,4 +81,25 @@ export class UsbLpPort extends DeviceStream {
     }
     if (this.handle === handle) this.schedulePoll();
   }
+}
+
+/** /dev/usb/lpN (or usblp:/path): there when the path is a character device. */
+export const usbLpTransport: Transport<'usb-lp'> = {
+  open: (address, _baudRate, deps) => new UsbLpPort(address.path, deps.timers, deps.openFile),
+  present: async (port, address, deps) => checkUsbLp(port, address.path, deps),
+};
+
+function checkUsbLp({ name, path, what, field }: WantedPort, devicePath: string, deps: PresenceDeps): CheckResult {
+  let isDevice: boolean;
+  try {
+    isDevice = deps.isCharacterDevice(devicePath);
+  } catch {
+    return fail(name, `${devicePath} (the ${what}) is missing`, [
+      `check the ${what}'s USB cable and power, then \`ls -l /dev/usb/\` to see where it appeared`,
+      'the kernel driver must be loaded: `lsmod | grep usblp` (else `sudo modprobe usblp`)',
+      `set ${field} in the config to that device`,
+    ]);
+  }
+  if (!isDevice) return fail(name, `${path} is not a device (a USB printer is a character device, like /dev/usb/lp0)`, [`set ${field} to the printer's device`]);
+  return ok(name, `${path} is present (a USB printer-class device)`);
 }

@@ -5,7 +5,7 @@ import { SerialPort } from 'serialport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerFailure } from '../../bridge/uplink/probe.js';
 import { checkClock } from '../../bridge/time/probe.js';
-import { checkPorts, defaultPortsDeps } from '../../bridge/transport/probe.js';
+import { checkPorts, defaultPresenceDeps } from '../../bridge/transport/probe.js';
 import { printerResult } from '../../bridge/printer/probe.js';
 import { parseConfig, type BridgeConfigInput } from '../../bridge/config.js';
 import { openDatabase } from '../../bridge/store/database.js';
@@ -222,7 +222,7 @@ describe('doctor checks, in process', () => {
 
   it('falls back to the configured paths when udev cannot list the ports (e.g. in a container)', async () => {
     const results = await checkPorts(cfg(), {
-      ...defaultPortsDeps,
+      ...defaultPresenceDeps,
       list: () => {
         throw new Error('udevadm: not found');
       },
