@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { ALARMS } from './alarms.js';
 import { BUTTON_COUNT, GRADE_INFO, GRADES } from './grades.js';
-import { invitationModeSchema, serviceSchema } from './records.js';
+import { PRINTER_CONDITIONS } from './printer.js';
+import { INVITATION_MODES, invitationModeSchema, serviceSchema } from './records.js';
 import { REFUSALS } from './refusals.js';
 
 /** Bodies of the bridge's local HTTP API, v1 (used by the staff console and business systems). */
@@ -53,14 +54,16 @@ export const invitationRequestSchema = z
 export type InvitationRequest = z.output<typeof invitationRequestSchema>;
 
 /**
- * `GET /api/v1/meta`: the lists whose words the staff console shows, from their one home. It needs
- * no token: like the console's own files, it holds nothing secret, and the console needs its
- * words before it has asked for the token.
+ * `GET /api/v1/meta`: the lists whose words the staff console and the hall view show, from their
+ * one home. It needs no token: like the console's own files, it holds nothing secret, and the
+ * console needs its words before it has asked for the token.
  */
 export const API_META_PATH = '/api/v1/meta';
 export const API_META = {
   alarms: ALARMS,
   refusals: REFUSALS,
+  printerConditions: PRINTER_CONDITIONS,
+  modes: INVITATION_MODES,
   /** Left to right, as the buttons are. */
   grades: GRADES.map((grade) => ({ grade, ...GRADE_INFO[grade] })),
   buttonCount: BUTTON_COUNT,

@@ -18,6 +18,9 @@ export const serviceSchema = z.object({
 export type Service = z.infer<typeof serviceSchema>;
 
 export const invitationModeSchema = z.enum(['single', 'batch', 'theme']);
+export type InvitationMode = z.infer<typeof invitationModeSchema>;
+/** The modes' words staff and the hall view read; the pages take them from the server, never from a copy. */
+export const INVITATION_MODES: Record<InvitationMode, string> = { single: '单件', batch: '批量', theme: '一件事' };
 export const outcomeSchema = z.enum(['rated', 'not_rated', 'cancelled']);
 export type Outcome = z.infer<typeof outcomeSchema>;
 

@@ -7,7 +7,8 @@ import type { Alarm } from '../protocol/alarms.js';
 import { dailyStats, type DailyStats } from '../bridge/desk/daily-stats.js';
 import type { Grade } from '../protocol/grades.js';
 import { API_META, type ApiMeta } from '../protocol/http-api.js';
-import type { Outcome } from '../protocol/records.js';
+import type { PrinterCondition } from '../protocol/printer.js';
+import type { InvitationMode, Outcome } from '../protocol/records.js';
 import type { HallActivity, SimulatedHall } from './hall.js';
 import type { ProvinceStats } from './province.js';
 
@@ -25,7 +26,7 @@ export interface HallViewWindow {
     id: string;
     staffId: string;
     services: Array<{ itemCode: string; itemName?: string; caseNo: string }>;
-    mode: string;
+    mode: InvitationMode;
     proxy: boolean;
     invitedAt: string;
     timeoutMs: number;
@@ -34,7 +35,7 @@ export interface HallViewWindow {
   /** The last invitation that closed while the view ran. */
   last: { id: string; outcome: Outcome; grade: Grade | null; caseNos: string[]; closedAt: string } | null;
   backlog: { pending: number; quarantined: number; oldestPendingAgeMs: number | null };
-  printer: { configured: false } | { configured: true; condition: string; pending: number; printed: number };
+  printer: { configured: false } | { configured: true; condition: PrinterCondition; pending: number; printed: number };
   today: DailyStats;
 }
 
@@ -44,7 +45,7 @@ export interface HallViewData {
   hall: { name: string | null; code: string; areaCode: string } | null;
   windows: HallViewWindow[];
   province: ProvinceStats;
-  /** The words of grades and alarms, as the bridge's `GET /api/v1/meta` serves them. */
+  /** The words of grades, alarms, printer conditions and modes, as the bridge's `GET /api/v1/meta` serves them. */
   meta: ApiMeta;
 }
 

@@ -10,21 +10,12 @@
   const STATS_EVERY_MS = 10000;
 
   /**
-   * The words for alarm and refusal codes: the bridge's own lists (GET /api/v1/meta), fetched before
-   * the first status is shown; null until then.
+   * The words for alarm, refusal, printer and mode codes: the bridge's own lists (GET /api/v1/meta),
+   * fetched before the first status is shown; null until then.
    */
   let meta = null;
   /** The one thing the bridge cannot say itself: that it cannot be reached. */
   const UNREACHABLE = '无法连接本窗口的桥接服务';
-  const PRINTER = {
-    ready: ['正常', 'ok'],
-    paper_low: ['纸将用完', 'warn'],
-    paper_out: ['缺纸', 'bad'],
-    cover_open: ['纸仓盖未关', 'bad'],
-    offline: ['离线', 'bad'],
-    disconnected: ['未连接', 'bad'],
-  };
-  const MODES = { single: '单件', batch: '批量', theme: '一件事' };
   /**
    * Flags staff may see about their own invitation: the terminal's health only. The honesty flags
    * (fast_press, grade_burst, …) are for the province's audit, not for the counter.
@@ -169,10 +160,20 @@
     }
     if (!s.printer.configured) setState('state-printer', '未配置', 'muted');
     else {
-      const [text, tone] = PRINTER[s.printer.condition] || [s.printer.condition, 'warn'];
-      setState('state-printer', text + (s.printer.pending ? ' · 待打印 ' + s.printer.pending : ''), tone);
+      const { zh, tone } = meta.printerConditions[s.printer.condition] || { zh: s.printer.condition, tone: 'warn' };
+      setState('state-printer', zh + (s.printer.pending ? ' · 待打印 ' + s.printer.pending : ''), tone);
     }
     renderAlarms(s.alarms.map((a) => meta.alarms[a] || a));
+  }
+
+  /** An invitation's mode in words; the code itself if the words have not arrived yet. */
+  function modeWord(mode) {
+    return (meta && meta.modes[mode]) || mode;
+  }
+
+  /** The invitation form's mode choices, labelled with the bridge's words. */
+  function renderModes() {
+    for (const label of document.querySelectorAll('[data-mode-word]')) label.textContent = modeWord(label.dataset.modeWord);
   }
 
   function renderAlarms(texts) {
@@ -195,7 +196,10 @@
     clearTimeout(statusTimer);
     const asked = epoch;
     try {
-      if (!meta) meta = await api('GET', '/meta');
+      if (!meta) {
+        meta = await api('GET', '/meta');
+        renderModes();
+      }
       const s = await api('GET', '/status');
       clockOffsetMs = Date.parse(s.clock.now) - Date.now();
       renderStatus(s);
@@ -501,14 +505,14 @@
       li.append(el('span', 'case-no', s.caseNo), el('span', 'item', (s.itemName ? s.itemName + ' ' : '') + s.itemCode));
       cases.append(li);
     }
-    const meta = [MODES[inv.mode] || inv.mode, '工号 ' + inv.staffId, '邀请 ' + clock(inv.invitedAt)];
-    if (inv.proxy) meta.push('帮办代办');
-    if (inv.test) meta.push('测试');
+    const facts = [modeWord(inv.mode), '工号 ' + inv.staffId, '邀请 ' + clock(inv.invitedAt)];
+    if (inv.proxy) facts.push('帮办代办');
+    if (inv.test) facts.push('测试');
     if (current.state === 'closed') {
-      meta.push('结束 ' + clock(inv.closedAt));
-      for (const flag of inv.flags || []) if (FLAGS[flag]) meta.push(FLAGS[flag]);
+      facts.push('结束 ' + clock(inv.closedAt));
+      for (const flag of inv.flags || []) if (FLAGS[flag]) facts.push(FLAGS[flag]);
     }
-    $('invitation-meta').textContent = meta.join(' · ');
+    $('invitation-meta').textContent = facts.join(' · ');
     $('cancel').hidden = current.state === 'closed';
     $('cancel').disabled = current.state === 'cancelling';
     $('reprint').hidden = current.state !== 'closed';

@@ -1,4 +1,5 @@
 import { decodeStatus, isStatusByte, STATUS_REQUEST, type PrinterStatus } from '../../protocol/escpos/commands.js';
+import type { PrinterCondition } from '../../protocol/printer.js';
 import type { Timers } from '../../protocol/timers.js';
 import type { Logger } from '../log.js';
 import { portAddress, type PortAddress } from '../transport/address.js';
@@ -8,12 +9,7 @@ import { openTransport, type OpenSerialPort } from '../transport/transport.js';
 /** How long the line must be quiet before a status request. */
 const QUIET_MS = 30;
 
-/**
- * The printer as the bridge sees it: what a status check found. unknown: connected, but the
- * printer has never answered a status request (many USB printer-class devices cannot); it prints.
- */
-export type PrinterCondition = 'ready' | 'paper_low' | 'paper_out' | 'cover_open' | 'offline' | 'disconnected' | 'unknown';
-
+/** The printer as the bridge sees it: what the last status check found. */
 export interface PrinterState {
   condition: PrinterCondition;
   status: PrinterStatus | null;

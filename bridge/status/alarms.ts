@@ -1,5 +1,5 @@
 import { ALARM_CODES, type Alarm } from '../../protocol/alarms.js';
-import type { PrinterCondition } from '../printer/printer-link.js';
+import type { PrinterCondition } from '../../protocol/printer.js';
 
 /** What the alarms are decided from: a few facts out of the bridge's status. */
 export interface AlarmFacts {
