@@ -3,7 +3,6 @@ import { describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../bridge/log.js';
 import { openDatabase } from '../../bridge/store/database.js';
 import { Outbox } from '../../bridge/store/outbox.js';
-import { RECORD_SCHEMA_VERSION, type StoredEvent } from '../../protocol/records.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
 import { Uplink, type UplinkOptions } from '../../bridge/uplink/uplink.js';
 import type { Ack } from '../../protocol/acks.js';
@@ -11,6 +10,7 @@ import { terminalTopics } from '../../protocol/topics.js';
 import { ackAtOnce, ackLate, drop, FakeBroker, reject } from '../support/fake-broker.js';
 import { manualWall } from '../support/manual-clock.js';
 import { ManualTimers } from '../support/manual-timers.js';
+import { strayPress } from '../support/stray-press.js';
 
 /** An uplink on a real in-memory outbox, a fake broker behind `connect`, time moved by hand. */
 function rig(overrides: Partial<UplinkOptions> = {}) {
@@ -63,25 +63,6 @@ function rig(overrides: Partial<UplinkOptions> = {}) {
   };
   const publishedIds = (): string[] => broker.records().map((r) => r.id);
   return { uplink, outbox, broker, timers, acked, store, settle, connect, publishedIds };
-}
-
-function strayPress(id: string, at: Date): StoredEvent {
-  return {
-    id,
-    kind: 'event',
-    schema: RECORD_SCHEMA_VERSION,
-    terminalId: 'T-1',
-    areaCode: '330106',
-    hallCode: 'H-1',
-    windowNo: '07',
-    staffId: null,
-    type: 'stray_press',
-    at: at.toISOString(),
-    detail: { grade: 'satisfied', device: 'DEV-1' },
-    flags: [],
-    test: false,
-    clock: { synced: true, bootId: 'boot-1', monoMs: 0 },
-  };
 }
 
 describe('uplink: lanes and pacing', () => {
