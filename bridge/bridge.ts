@@ -37,7 +37,7 @@ import { storageStatus } from './store/storage.js';
 import { TimeKeeper } from './time/time-keeper.js';
 import { systemWall, type WallSource } from './time/wall-source.js';
 import { brokerConnection } from './uplink/mqtt-options.js';
-import { Uplink } from './uplink/uplink.js';
+import { Uplink, type ConnectBroker } from './uplink/uplink.js';
 
 export const BRIDGE_VERSION = '0.1.0';
 
@@ -55,6 +55,8 @@ export interface BridgeDeps {
   linkTiming?: { resendMs?: number; maxResendMs?: number; heartbeatMs?: number };
   /** The config file the bridge was started from: the province's `update-config` edits it. */
   configFile?: string;
+  /** Opens the MQTT client; default mqtt.connect (a test gives a double or a wrapped client). */
+  connect?: ConnectBroker;
 }
 
 /**
@@ -128,6 +130,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const versions = { bridge: BRIDGE_VERSION, protocol: String(SERIAL_PROTOCOL_VERSION), expectedFirmware: FIRMWARE_VERSION };
     const uplink = (this.uplink = new Uplink({
       broker: brokerConnection(config, 'service'),
+      connect: deps.connect,
       terminalId: terminal.id,
       topicPrefix: mqtt.topicPrefix,
       gradeProfile: mqtt.gradeProfile,
