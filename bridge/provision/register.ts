@@ -2,6 +2,7 @@ import mqtt from 'mqtt';
 import { explain } from '../../protocol/issues.js';
 import { provinceConfigSchema, type ProvinceConfig } from '../../protocol/province-config.js';
 import type { Registration } from '../../protocol/registration.js';
+import { hostTimers, type Timers } from '../../protocol/timers.js';
 import { terminalTopics } from '../../protocol/topics.js';
 import { brokerFailure } from '../uplink/probe.js';
 import type { BridgeConfig } from '../config.js';
@@ -11,6 +12,13 @@ export type RegistrationOutcome =
   | { ok: true; config: ProvinceConfig; waitedMs: number }
   | { ok: false; reason: string; fix: string };
 
+export interface RegisterDeps {
+  /** Opens the MQTT client; default mqtt.connectAsync. */
+  connect?: typeof mqtt.connectAsync;
+  /** The wait for the province's config; default hostTimers. */
+  timers?: Timers;
+}
+
 /**
  * Registers a provisioned terminal: publishes its birth (retained on `…/state`: where it is and
  * its public key), then waits for the province to publish its retained `…/config`.
@@ -19,11 +27,11 @@ export async function registerWithProvince(
   config: BridgeConfig,
   registration: Omit<Registration, 'provisioning' | 'online'>,
   timeoutMs: number,
-  connect: typeof mqtt.connectAsync = mqtt.connectAsync,
+  { connect = mqtt.connectAsync, timers = hostTimers }: RegisterDeps = {},
 ): Promise<RegistrationOutcome> {
   const { mqtt: settings, terminal } = config;
   const topics = terminalTopics(terminal.id, settings.topicPrefix);
-  const started = Date.now();
+  const started = timers.now();
   let client: mqtt.MqttClient;
   try {
     const broker = brokerConnection(config, 'provision', timeoutMs);
@@ -33,6 +41,7 @@ export async function registerWithProvince(
     const diagnosis = brokerFailure(settings.url, err, timeoutMs);
     return { ok: false, reason: diagnosis.message, fix: (diagnosis.fix ?? []).join('; ') };
   }
+  let wait: unknown;
   try {
     const answer = new Promise<ProvinceConfig>((resolve) => {
       client.on('message', (topic, payload) => {
@@ -44,7 +53,9 @@ export async function registerWithProvince(
     await client.subscribeAsync(topics.config, { qos: 1 });
     const birth: Registration = { online: false, provisioning: true, ...registration };
     await client.publishAsync(topics.state, JSON.stringify(birth), { qos: 1, retain: true });
-    const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), Math.max(0, timeoutMs - (Date.now() - started))).unref());
+    const timeout = new Promise<null>((resolve) => {
+      wait = timers.setTimeout(() => resolve(null), Math.max(0, timeoutMs - (timers.now() - started)));
+    });
     const provinceConfig = await Promise.race([answer, timeout]);
     if (!provinceConfig) {
       return {
@@ -53,8 +64,10 @@ export async function registerWithProvince(
         fix: `ask the provincial operator to accept terminal ${terminal.id} (its public key is in the report); run hcp provision again, or just start the bridge: it takes the config whenever it comes`,
       };
     }
-    return { ok: true, config: provinceConfig, waitedMs: Date.now() - started };
+    return { ok: true, config: provinceConfig, waitedMs: Math.round(timers.now() - started) };
   } finally {
+    // A config that came in time leaves the wait armed: cleared, it cannot hold the process open.
+    timers.clearTimeout(wait);
     await client.endAsync();
   }
 }
