@@ -1,3 +1,4 @@
+import { BUTTON_COUNT } from '../../protocol/grades.js';
 import { explain } from '../../protocol/issues.js';
 import { bridgeConfigSchema } from '../config.js';
 
@@ -50,8 +51,8 @@ export const PROVISION_FIELDS: readonly ProvisionField[] = [
     ask: 'Arduino (StandardFirmata) port, if the buttons are on an Arduino (empty: a terminal with its own MCU)',
     optional: true,
   },
-  { flag: 'buttons', path: ['board', 'pins', 'buttons'], ask: 'Arduino pins of the five buttons, left to right', default: '2,3,4,5,6', when: withBoard, parse: pinList },
-  { flag: 'leds', path: ['board', 'pins', 'leds'], ask: 'Arduino pins of the five LEDs, left to right', default: '8,9,10,11,12', when: withBoard, parse: pinList },
+  { flag: 'buttons', path: ['board', 'pins', 'buttons'], ask: `Arduino pins of the ${BUTTON_COUNT} buttons, left to right`, default: '2,3,4,5,6', when: withBoard, parse: pinList },
+  { flag: 'leds', path: ['board', 'pins', 'leds'], ask: `Arduino pins of the ${BUTTON_COUNT} LEDs, left to right`, default: '8,9,10,11,12', when: withBoard, parse: pinList },
   { flag: 'buzzer', path: ['board', 'pins', 'buzzer'], ask: 'Arduino pin of the buzzer (usually 7; empty: none)', optional: true, when: withBoard, parse: wholeNumber },
   {
     flag: 'serial-path',
