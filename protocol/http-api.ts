@@ -3,7 +3,7 @@ import { ALARMS } from './alarms.js';
 import { BUTTON_COUNT, GRADE_INFO, GRADES } from './grades.js';
 import { PRINTER_CONDITIONS } from './printer.js';
 import { INVITATION_MODES, invitationModeSchema, serviceSchema } from './records.js';
-import { REFUSALS } from './refusals.js';
+import { REFUSALS, type Refusal } from './refusals.js';
 
 /** Bodies of the bridge's local HTTP API, v1 (used by the staff console and business systems). */
 export const staffIdSchema = z
@@ -52,6 +52,16 @@ export const invitationRequestSchema = z
   })
   .transform((req) => ({ ...req, mode: req.mode ?? 'single' }));
 export type InvitationRequest = z.output<typeof invitationRequestSchema>;
+
+/** Every refusal's body: its code (protocol/refusals.ts), what was wrong and, for a bad body, where. */
+export const apiRefusalSchema = z.object({
+  error: z.object({
+    code: z.custom<Refusal>((code) => typeof code === 'string' && Object.hasOwn(REFUSALS, code)),
+    message: z.string(),
+    field: z.string().optional(),
+  }),
+});
+export type ApiRefusal = z.infer<typeof apiRefusalSchema>;
 
 /**
  * `GET /api/v1/meta`: the lists whose words the staff console and the hall view show, from their

@@ -1,8 +1,10 @@
 import { SerialPortStream } from '@serialport/stream';
+import { z } from 'zod';
 import { Bridge, type BridgeDeps } from '../bridge/bridge.js';
 import { parseConfig, type BridgeConfigInput } from '../bridge/config.js';
 import type { SerialPortLike } from '../bridge/terminal/terminal-link.js';
 import { printerProfileSchema } from '../bridge/printer/receipt-layout.js';
+import { apiRefusalSchema, type ApiRefusal, type invitationRequestSchema } from '../protocol/http-api.js';
 import { createVirtualLine, virtualSerialBinding, type VirtualLine } from './virtual-serial-line.js';
 import { MemoryJournal } from './memory-journal.js';
 import { NetworkPrinter } from './network-printer.js';
@@ -155,10 +157,8 @@ export class SimWindow {
     }, `window ${this.windowNo}: terminal hello${broker ? ' and broker connection' : ''}`, { timeoutMs });
   }
 
-  /** Calls the bridge's HTTP API as the window PC would. */
-  // JSON from our own API; callers assert on its shape.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  async api(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  /** Calls the bridge's HTTP API as the window PC would; the body is for the caller to check (invitationIdOf, refusalOf). */
+  async api(method: 'GET' | 'POST', path: string, body?: unknown): Promise<ApiAnswer> {
     const token = this.bridge.config.http.token;
     const res = await fetch(`${this.bridge.httpUrl}${path}`, {
       method,
@@ -168,7 +168,12 @@ export class SimWindow {
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    return { status: res.status, body: await res.json() };
+    return { status: res.status, body: (await res.json()) as unknown };
+  }
+
+  /** `POST /api/v1/invitations`: the new invitation's id; throws with the bridge's answer unless it is 201. */
+  async invite(request: z.input<typeof invitationRequestSchema>): Promise<string> {
+    return invitationIdOf(await this.api('POST', '/api/v1/invitations', request));
   }
 
   async stop(): Promise<void> {
@@ -176,4 +181,23 @@ export class SimWindow {
     await this.terminal.stop();
     await this.printer?.stop();
   }
+}
+
+/** An answer of the bridge's HTTP API: its status and its JSON, unchecked. */
+export interface ApiAnswer {
+  status: number;
+  body: unknown;
+}
+
+const createdInvitationSchema = z.looseObject({ id: z.string() });
+
+/** The id of the invitation an answer created; throws with what the bridge said unless it answered 201. */
+export function invitationIdOf(answer: ApiAnswer): string {
+  if (answer.status !== 201) throw new Error(`invitation refused: ${answer.status} ${JSON.stringify(answer.body)}`);
+  return createdInvitationSchema.parse(answer.body).id;
+}
+
+/** The refusal the bridge answered with; throws if the answer is not one. */
+export function refusalOf(answer: ApiAnswer): ApiRefusal['error'] {
+  return apiRefusalSchema.parse(answer.body).error;
 }

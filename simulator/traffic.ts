@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { BUTTON_COUNT } from '../protocol/grades.js';
 import type { Service } from '../protocol/records.js';
 import { between, pick, type Random } from './random.js';
-import type { SimWindow } from './sim-window.js';
+import { invitationIdOf, type SimWindow } from './sim-window.js';
 
 /** A few real-looking service items (事项) of a district hall. */
 export const SAMPLE_ITEMS: ReadonlyArray<Pick<Service, 'itemCode' | 'itemName'>> = [
@@ -68,7 +68,7 @@ export async function runWindowTraffic(
     }));
     const invited = await window.api('POST', '/api/v1/invitations', { services, ...(batch > 1 && { mode: 'batch' }) });
     if (invited.status !== 201) continue;
-    const id: string = invited.body.id;
+    const id = invitationIdOf(invited);
     if (random() < citizens.rateShare) {
       await sleep(between(random, ...citizens.thinkMs), signal);
       if (!signal.aborted) await window.terminal.press(weightedIndex(random, citizens.gradeWeights));

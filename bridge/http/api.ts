@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { explain } from '../../protocol/issues.js';
-import { API_META, API_META_PATH, invitationRequestSchema, signInRequestSchema } from '../../protocol/http-api.js';
+import { API_META, API_META_PATH, invitationRequestSchema, signInRequestSchema, type ApiRefusal } from '../../protocol/http-api.js';
 import { REFUSALS, type Refusal } from '../../protocol/refusals.js';
 import { DeskError, type InvitationDesk } from '../desk/invitation-desk.js';
 import type { DailyStats } from '../desk/daily-stats.js';
@@ -126,7 +126,8 @@ async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse)
           : new HttpError('internal', 'internal error; see the bridge log');
     if (error.code === 'internal') ctx.logger.error({ err, path }, 'request failed');
     ctx.countRejected(error.code);
-    send(res, error.status, { error: { code: error.code, message: error.message, ...(error.field && { field: error.field }) } });
+    const refusal: ApiRefusal = { error: { code: error.code, message: error.message, ...(error.field && { field: error.field }) } };
+    send(res, error.status, refusal);
   }
 }
 

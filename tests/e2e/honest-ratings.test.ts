@@ -72,10 +72,10 @@ describe('honest ratings', () => {
   it('marks training and provisioning invitations test, and test records never count today', async () => {
     const hall = await halls.start();
     const w = await hall.window();
-    const res = await w.api('POST', '/api/v1/invitations', { services: [{ itemCode: 'X-1', caseNo: 'C-TEST-1' }], test: true });
+    const id = await w.invite({ services: [{ itemCode: 'X-1', caseNo: 'C-TEST-1' }], test: true });
     await waitUntil(() => w.terminal.core.state === 'invited', 'the invitation');
     await w.terminal.press(0);
-    const [record] = await hall.expectExactlyOnce(w, [res.body.id]);
+    const [record] = await hall.expectExactlyOnce(w, [id]);
     expect(record).toMatchObject({ test: true, outcome: 'rated' });
     expect((await w.api('GET', '/api/v1/stats/today')).body).toMatchObject({ invitations: 0, rated: 0 });
   });

@@ -12,11 +12,10 @@ describe('invitation kinds', () => {
     const hall = await halls.start();
     const w = await hall.window();
     const services = [item('B-1'), item('B-2'), item('B-3')];
-    const res = await w.api('POST', '/api/v1/invitations', { services, mode: 'batch' });
-    expect(res.status).toBe(201);
+    const id = await w.invite({ services, mode: 'batch' });
     await waitUntil(() => w.terminal.core.state === 'invited', 'the invitation');
     await w.terminal.press(0);
-    const [record] = await hall.expectExactlyOnce(w, [res.body.id]);
+    const [record] = await hall.expectExactlyOnce(w, [id]);
     expect(record).toMatchObject({ mode: 'batch', services, outcome: 'rated', rating: { grade: 'very_satisfied' } });
     expect(hall.province.recordsOf(w.terminalId).filter((r) => r.kind === 'invitation')).toHaveLength(1);
   });
@@ -25,35 +24,35 @@ describe('invitation kinds', () => {
     const hall = await halls.start();
     const w = await hall.window();
     const services = [item('T-1', '330106-DJ-0031', '个体工商户设立登记'), item('T-2', '330106-XK-0012', '食品经营许可')];
-    const res = await w.api('POST', '/api/v1/invitations', { services, mode: 'theme' });
+    const id = await w.invite({ services, mode: 'theme' });
     await waitUntil(() => w.terminal.core.state === 'invited', 'the invitation');
     await w.terminal.press(2);
-    const [record] = await hall.expectExactlyOnce(w, [res.body.id]);
+    const [record] = await hall.expectExactlyOnce(w, [id]);
     expect(record).toMatchObject({ mode: 'theme', services, rating: { grade: 'basically_satisfied' } });
   });
 
   it('assisted or proxy service (帮办代办): one rating only, marked proxy', async () => {
     const hall = await halls.start();
     const w = await hall.window();
-    const res = await w.api('POST', '/api/v1/invitations', { services: [item('P-1')], proxy: true });
+    const id = await w.invite({ services: [item('P-1')], proxy: true });
     await waitUntil(() => w.terminal.core.state === 'invited', 'the invitation');
     await w.terminal.press(1);
     await w.terminal.press(3); // the applicant after the helper: changes nothing
-    const [record] = await hall.expectExactlyOnce(w, [res.body.id]);
+    const [record] = await hall.expectExactlyOnce(w, [id]);
     expect(record).toMatchObject({ proxy: true, mode: 'single', rating: { grade: 'satisfied' } });
   });
 
   it('cancel: the terminal confirms, the outcome is cancelled; a closed invitation cannot be cancelled', async () => {
     const hall = await halls.start();
     const w = await hall.window();
-    const res = await w.api('POST', '/api/v1/invitations', { services: [item('X-1')] });
+    const id = await w.invite({ services: [item('X-1')] });
     await waitUntil(() => w.terminal.core.state === 'invited', 'the invitation');
-    const cancel = await w.api('POST', `/api/v1/invitations/${res.body.id}/cancel`);
+    const cancel = await w.api('POST', `/api/v1/invitations/${id}/cancel`);
     expect(cancel).toMatchObject({ status: 202, body: { state: 'cancelling' } });
-    const [record] = await hall.expectExactlyOnce(w, [res.body.id]);
+    const [record] = await hall.expectExactlyOnce(w, [id]);
     expect(record).toMatchObject({ outcome: 'cancelled', flags: [] });
     expect(w.terminal.core.state).toBe('idle');
-    expect(await w.api('POST', `/api/v1/invitations/${res.body.id}/cancel`)).toMatchObject({ status: 409, body: { error: { code: 'invitation_closed' } } });
+    expect(await w.api('POST', `/api/v1/invitations/${id}/cancel`)).toMatchObject({ status: 409, body: { error: { code: 'invitation_closed' } } });
     expect((await w.api('POST', '/api/v1/invitations/nope/cancel')).status).toBe(404);
   });
 
@@ -67,9 +66,15 @@ describe('invitation kinds', () => {
     ids.push(await hall.serve(w, 'D-3', null)); // times out
     await hall.expectExactlyOnce(w, ids);
     const today = (await w.api('GET', '/api/v1/stats/today')).body;
-    expect(today).toMatchObject({ invitations: 3, rated: 2, notRated: 1, cancelled: 0, participationRate: 0.667 });
-    expect(today.byGrade).toMatchObject({ very_satisfied: 1, dissatisfied: 1, satisfied: 0 });
-    expect(today.date).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    expect(today).toMatchObject({
+      invitations: 3,
+      rated: 2,
+      notRated: 1,
+      cancelled: 0,
+      participationRate: 0.667,
+      byGrade: { very_satisfied: 1, dissatisfied: 1, satisfied: 0 },
+      date: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/),
+    });
   });
 
   it('with a token configured, the API answers only requests that carry it', async () => {

@@ -21,8 +21,7 @@ describe('receipts', () => {
   it('an invitation nobody rated: every field, and a QR whose signed token the province can verify', async () => {
     const hall = await halls.start();
     const w = await hall.window({ printer: { print: 'not_rated' }, config: { invitation: { timeoutSeconds: 1, deviceGraceSeconds: 5 } } });
-    const res = await w.api('POST', '/api/v1/invitations', { services: [food] });
-    const id: string = res.body.id;
+    const id = await w.invite({ services: [food] });
     const receipt = await w.printer!.waitForReceipt(undefined, { timeoutMs: 10_000 });
     // Compared without spaces and line breaks: the layout wraps and centres at the column width.
     const text = receipt.lines().join('').replace(/\s+/g, '');
@@ -42,7 +41,7 @@ describe('receipts', () => {
     const hall = await halls.start();
     const w = await hall.window({ printer: { print: 'always', profile: { columns: 48, qr: 'raster' } } });
     const services = [food, { ...food, caseNo: '330106202611220002' }];
-    const res = await w.api('POST', '/api/v1/invitations', { services, mode: 'batch' });
+    const id = await w.invite({ services, mode: 'batch' });
     await waitUntil(() => w.terminal.core.state === 'invited', 'the invitation');
     await w.terminal.press(1);
     const receipt = await w.printer!.waitForReceipt(undefined, { timeoutMs: 10_000 });
@@ -53,7 +52,7 @@ describe('receipts', () => {
     expect(Math.max(...receipt.lines().map((l) => [...l].reduce((n, c) => n + (c.charCodeAt(0) > 0x2e7f ? 2 : 1), 0)))).toBeLessThanOrEqual(48);
     const [qr] = receipt.qrCodes();
     expect(qr?.via).toBe('raster');
-    expect(verifyEvaluationUrl(qr!.payload, publicKeyOf(w))).toMatchObject({ ok: true, claims: { invitationId: res.body.id, caseNos: services.map((s) => s.caseNo) } });
+    expect(verifyEvaluationUrl(qr!.payload, publicKeyOf(w))).toMatchObject({ ok: true, claims: { invitationId: id, caseNos: services.map((s) => s.caseNo) } });
   });
 
   it('prints by policy, and staff can reprint (marked 补打)', async () => {

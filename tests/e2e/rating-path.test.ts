@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../protocol/frame.js';
 import { ProvinceEmulator } from '../../simulator/province.js';
-import { SimWindow, type SimWindowOptions } from '../../simulator/sim-window.js';
+import { refusalOf, SimWindow, type SimWindowOptions } from '../../simulator/sim-window.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { BROKERS, type TestBroker } from '../support/brokers.js';
 
@@ -54,14 +54,13 @@ describe.each(BROKERS)('one rating, button to province ($name broker)', (kind) =
   it('delivers a 不满意 rating once, with attribution, and empties the outbox on the ack', async () => {
     const w = await openWindow();
     expect((await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S1001' })).status).toBe(200);
-    const invited = await w.api('POST', '/api/v1/invitations', { services: [service] });
-    expect(invited.status).toBe(201);
+    const id = await w.invite({ services: [service] });
     await waitUntil(() => w.terminal.core.state === 'invited', 'the terminal to show the invitation');
     expect(w.terminal.leds()).toEqual([true, true, true, true, true]);
 
     await w.terminal.press(3);
 
-    const record = await province.waitFor(() => province.recordsOf(w.terminalId).find((r) => r.id === invited.body.id));
+    const record = await province.waitFor(() => province.recordsOf(w.terminalId).find((r) => r.id === id));
     expect(record).toMatchObject({
       kind: 'invitation',
       terminalId: w.terminalId,
@@ -78,18 +77,18 @@ describe.each(BROKERS)('one rating, button to province ($name broker)', (kind) =
     await waitUntil(() => w.bridge.outbox.stats().acked === 1, 'the province ack to clear the outbox');
     expect(w.bridge.outbox.stats()).toMatchObject({ pending: 0, acked: 1, quarantined: 0 });
     expect(province.recordsOf(w.terminalId)).toHaveLength(1);
-    expect((await w.api('GET', `/api/v1/invitations/${invited.body.id}`)).body).toMatchObject({ state: 'closed', outcome: 'rated' });
+    expect((await w.api('GET', `/api/v1/invitations/${id}`)).body).toMatchObject({ state: 'closed', outcome: 'rated' });
   });
 
   it('maps the grade code by the configured profile at the upstream edge only', async () => {
     const w = await openWindow({ mqtt: { url: broker.url, gradeProfile: 'gbt-39046' } });
     await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S1002' });
-    const invited = await w.api('POST', '/api/v1/invitations', { services: [service] });
+    const id = await w.invite({ services: [service] });
     await waitUntil(() => w.terminal.core.state === 'invited', 'the invitation');
     await w.terminal.press(3);
-    const record = await province.waitFor(() => province.recordsOf(w.terminalId).find((r) => r.id === invited.body.id));
+    const record = await province.waitFor(() => province.recordsOf(w.terminalId).find((r) => r.id === id));
     expect(record).toMatchObject({ rating: { grade: 'dissatisfied', gradeCode: 4 } });
-    const stored = w.bridge.outbox.get(invited.body.id)?.record;
+    const stored = w.bridge.outbox.get(id)?.record;
     expect(stored && 'rating' in stored && stored.rating).not.toHaveProperty('gradeCode');
   });
 
@@ -106,12 +105,12 @@ describe.each(BROKERS)('one rating, button to province ($name broker)', (kind) =
   it('takes only the first press of an invitation', async () => {
     const w = await openWindow();
     await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S1004' });
-    const invited = await w.api('POST', '/api/v1/invitations', { services: [service] });
+    const id = await w.invite({ services: [service] });
     await waitUntil(() => w.terminal.core.state === 'invited', 'the invitation');
     await w.terminal.press(0);
     await w.terminal.press(4);
     expect(w.terminal.core.counters.ignoredPresses).toBe(1);
-    const record = await province.waitFor(() => province.recordsOf(w.terminalId).find((r) => r.id === invited.body.id));
+    const record = await province.waitFor(() => province.recordsOf(w.terminalId).find((r) => r.id === id));
     expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'very_satisfied' } });
     await waitUntil(() => w.bridge.outbox.stats().acked === 1 && w.terminal.core.unacknowledged === 0, 'everything acknowledged');
     expect(province.recordsOf(w.terminalId)).toHaveLength(1);
@@ -120,8 +119,8 @@ describe.each(BROKERS)('one rating, button to province ($name broker)', (kind) =
   it('closes an invitation nobody rates as not_rated when it times out', async () => {
     const w = await openWindow({ invitation: { timeoutSeconds: 1, deviceGraceSeconds: 5 } });
     await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S1005' });
-    const invited = await w.api('POST', '/api/v1/invitations', { services: [service] });
-    const record = await province.waitFor(() => province.recordsOf(w.terminalId).find((r) => r.id === invited.body.id));
+    const id = await w.invite({ services: [service] });
+    const record = await province.waitFor(() => province.recordsOf(w.terminalId).find((r) => r.id === id));
     expect(record).toMatchObject({ kind: 'invitation', outcome: 'not_rated', flags: [] });
     expect(record).not.toHaveProperty('rating');
   });
@@ -143,8 +142,7 @@ describe.each(BROKERS)('one rating, button to province ($name broker)', (kind) =
     await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S1007' });
     const res = await w.api('POST', '/api/v1/invitations', { services: [{ itemCode: '330106-XK-0012' }] });
     expect(res.status).toBe(400);
-    expect(res.body.error).toMatchObject({ code: 'invalid_request', field: 'services.0.caseNo' });
-    expect(res.body.error.message).toMatch(/services\.0\.caseNo/);
+    expect(refusalOf(res)).toMatchObject({ code: 'invalid_request', field: 'services.0.caseNo', message: expect.stringMatching(/services\.0\.caseNo/) });
     expect(w.bridge.desk.current()).toBeUndefined();
     expect(w.terminal.core.state).toBe('idle');
     expect(w.bridge.status().http.rejected.invalid_request).toBe(1);

@@ -8,6 +8,7 @@ import { Outbox } from '../../bridge/store/outbox.js';
 import type { StoredEvent } from '../../protocol/records.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
 import { terminalTopics } from '../../protocol/topics.js';
+import { refusalOf } from '../../simulator/sim-window.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { BROKERS } from '../support/brokers.js';
 import { useHall } from '../support/hall-fixture.js';
@@ -29,8 +30,7 @@ describe.each(BROKERS)('storage limits ($name broker)', (kind) => {
 
     const res = await w.api('POST', '/api/v1/invitations', { services: [{ itemCode: 'X-1', caseNo: 'C-FULL-1' }] });
     expect(res.status).toBe(507);
-    expect(res.body.error.code).toBe('storage_full');
-    expect(res.body.error.message).toMatch(/size cap.*nothing is dropped/);
+    expect(refusalOf(res)).toMatchObject({ code: 'storage_full', message: expect.stringMatching(/size cap.*nothing is dropped/) });
     expect(w.bridge.status().alarms).toContain('storage_full');
     expect(w.bridge.status().storage.full).toBe(true);
     await waitUntil(() => seen.some((t) => (t as { alarms: string[] }).alarms.includes('storage_full')), 'telemetry with the alarm');

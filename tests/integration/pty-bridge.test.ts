@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { invitationIdOf } from '../../simulator/sim-window.js';
 import { waitUntil } from '../../simulator/wait.js';
 import type { BridgeProcess } from '../support/bridge-process.js';
 import { BROKERS, type BrokerKind } from '../support/brokers.js';
@@ -19,8 +20,7 @@ async function rateOnce(rig: PtyRig, b: BridgeProcess, caseNo: string, button: n
   const invited = await b.api('POST', '/api/v1/invitations', {
     services: [{ itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo }],
   });
-  expect(invited.status, JSON.stringify(invited.body)).toBe(201);
-  const id = invited.body.id as string;
+  const id = invitationIdOf(invited);
   await waitUntil(() => rig.terminal.core.state === 'invited', `the terminal to show invitation ${id}`);
   await rig.terminal.press(button);
   return rig.province.waitFor(() => rig.province.records().find((r) => r.id === id), { timeoutMs: 10_000 });

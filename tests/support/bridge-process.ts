@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BridgeConfigInput } from '../../bridge/config.js';
 import type { BridgeStatus } from '../../bridge/status/status.js';
+import type { ApiAnswer } from '../../simulator/sim-window.js';
 
 /*
  * The real bridge CLI (`hcp run --config FILE`) as a child process, for tests that kill it
@@ -33,13 +34,6 @@ export interface BridgeProcessOptions {
 export interface BridgeExit {
   code: number | null;
   signal: NodeJS.Signals | null;
-}
-
-export interface ApiResponse {
-  status: number;
-  // JSON from the bridge's own API; callers assert on its shape.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
 }
 
 /** One run of the child: from spawn to exit. */
@@ -171,11 +165,11 @@ export class BridgeProcess {
   }
 
   /** Calls the bridge's HTTP API as the window PC would. Throws if nothing answers (e.g. the bridge is dead). */
-  api(method: 'GET' | 'POST', path: string, body?: unknown): Promise<ApiResponse> {
+  api(method: 'GET' | 'POST', path: string, body?: unknown): Promise<ApiAnswer> {
     return this.request(method, path, body);
   }
 
-  private async request(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<ApiResponse> {
+  private async request(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<ApiAnswer> {
     const res = await fetch(`${this.httpUrl}${path}`, {
       method,
       signal,

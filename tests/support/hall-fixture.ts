@@ -44,9 +44,7 @@ export class HallFixture {
 
   /** Serves one citizen: invites for a case and (unless grade is null) presses that button. */
   async serve(window: SimWindow, caseNo: string, button: number | null): Promise<string> {
-    const res = await window.api('POST', '/api/v1/invitations', { services: [{ itemCode: '330106-XK-0012', caseNo }] });
-    if (res.status !== 201) throw new Error(`invitation refused: ${res.status} ${JSON.stringify(res.body)}`);
-    const id: string = res.body.id;
+    const id = await window.invite({ services: [{ itemCode: '330106-XK-0012', caseNo }] });
     await waitUntil(() => window.terminal.core.state === 'invited', `the terminal to show invitation ${id}`);
     if (button !== null) await window.terminal.press(button);
     return id;
