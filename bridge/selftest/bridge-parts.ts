@@ -29,7 +29,10 @@ export function selftestPartsOf({ terminal, link, desk, uplink, receipts, clock,
       link.greet();
       return (await answer)?.[0] ?? null;
     },
-    sendTest: (frame) => void link.send({ type: 'test', ...frame }),
+    sendTest: async (frame, ms) => {
+      const seq = link.send({ type: 'test', ...frame });
+      return (await nextEvent<[number]>(timers, link, 'acknowledged', ms, (acked) => acked === seq)) !== null;
+    },
     nextPress: async (ms) => (await nextEvent<[number]>(timers, link, 'press', ms))?.[0] ?? null,
     ...(receipts && {
       printTestReceipt: async (ms: number) => {

@@ -39,8 +39,8 @@ export type TestFrame = { active: boolean; leds: boolean[]; beepMs: number };
 export interface SelftestParts {
   /** Resolves with the terminal's identity once it has said hello, or null after `ms`. */
   terminalHello(ms: number): Promise<{ fw: string; serial: string; proto: number } | null>;
-  /** Sends a test-mode frame to the terminal. */
-  sendTest(frame: TestFrame): void;
+  /** Sends a test-mode frame; resolves true once the terminal took it, false after `ms`. */
+  sendTest(frame: TestFrame, ms: number): Promise<boolean>;
   /** Resolves with the next button pressed in test mode (0-based), or null after `ms`. */
   nextPress(ms: number): Promise<number | null>;
   /** Prints a test receipt and resolves when it is out; undefined when there is no printer. */
@@ -66,6 +66,8 @@ export const DEFAULT_SELFTEST_TIMEOUTS: SelftestTimeouts = { helloMs: 10_000, pr
 const BUTTON_NAMES = GRADES.map((grade, i) => `button ${i + 1} (${GRADE_INFO[grade].zh})`);
 const ALL_OFF: boolean[] = new Array<boolean>(BUTTON_COUNT).fill(false);
 const show = (leds: boolean[], beepMs = 0): TestFrame => ({ active: true, leds, beepMs });
+/** How long the terminal has to take a test-mode frame (it is resent meanwhile). */
+const TEST_FRAME_MS = 5000;
 const END_TEST: TestFrame = { active: false, leds: ALL_OFF, beepMs: 0 };
 const seconds = (ms: number): string => `${Math.round(ms / 100) / 10} s`;
 
@@ -129,7 +131,11 @@ async function terminalSteps(parts: SelftestParts, io: SelftestIO, pressMs: numb
   const results: StepResult[] = [];
   try {
     for (const [index, name] of BUTTON_NAMES.entries()) {
-      parts.sendTest(show(ALL_OFF));
+      // Asked only once the terminal is in its test mode: a press before that would be a stray.
+      if (!(await parts.sendTest(show(ALL_OFF), TEST_FRAME_MS))) {
+        results.push({ step: `button-${index + 1}`, outcome: 'fail', message: `the terminal did not take the test frame within ${seconds(TEST_FRAME_MS)}`, fix: 'run `hcp doctor`: the serial line to the terminal' });
+        continue;
+      }
       io.say(`Press ${name}.`);
       const pressed = await parts.nextPress(pressMs);
       results.push(
@@ -146,7 +152,7 @@ async function terminalSteps(parts: SelftestParts, io: SelftestIO, pressMs: numb
       );
     }
     for (const index of ALL_OFF.keys()) {
-      parts.sendTest(show(ALL_OFF.map((_, i) => i === index)));
+      await parts.sendTest(show(ALL_OFF.map((_, i) => i === index)), TEST_FRAME_MS);
       const lit = await confirm(`Is the LED over button ${index + 1} lit, and no other?`);
       results.push(
         lit
@@ -154,7 +160,7 @@ async function terminalSteps(parts: SelftestParts, io: SelftestIO, pressMs: numb
           : { step: `led-${index + 1}`, outcome: 'fail', message: `LED ${index + 1} not seen lit alone`, fix: `check LED ${index + 1}: polarity (long leg to the resistor), its resistor and its pin` },
       );
     }
-    parts.sendTest(show(ALL_OFF, 600));
+    await parts.sendTest(show(ALL_OFF, 600), TEST_FRAME_MS);
     const heard = await confirm('Did the buzzer sound just now?');
     results.push(
       heard
@@ -162,7 +168,7 @@ async function terminalSteps(parts: SelftestParts, io: SelftestIO, pressMs: numb
         : { step: 'buzzer', outcome: 'fail', message: 'buzzer not heard', fix: 'check the buzzer: an active buzzer, its transistor and 5 V supply, and its pin' },
     );
   } finally {
-    parts.sendTest(END_TEST);
+    await parts.sendTest(END_TEST, TEST_FRAME_MS);
   }
   return results;
 }

@@ -59,6 +59,8 @@ export class TerminalLink extends EventEmitter<{
   hello: [TerminalInfo];
   /** A button pressed in test mode (self-test): not a rating, nothing is stored. */
   press: [number];
+  /** The terminal acknowledged our reliable frame with this sequence number. */
+  acknowledged: [number];
   reject: [LinkRejectReason, string];
 }> {
   private readonly port: ReconnectingPort;
@@ -80,6 +82,7 @@ export class TerminalLink extends EventEmitter<{
       // A frame written while the cable is out is lost; reliable frames are resent later.
       write: (frame) => this.port.write(frame),
       onMessage: (message) => this.handle(message),
+      onAcknowledged: (seq) => this.emit('acknowledged', seq),
       onReject: (reason, detail) => {
         opts.logger.warn({ reason, detail, port: opts.path }, 'serial frame rejected');
         this.emit('reject', reason, detail);
