@@ -76,6 +76,8 @@ export interface UplinkStatus {
   acked: number;
   rejectedAcks: number;
   invalidAcks: number;
+  /** Ids in valid acks that named nothing this uplink published and awaits: ignored. */
+  unexpectedAcks: number;
   invalidConfigs: number;
 }
 
@@ -101,6 +103,14 @@ export class Uplink extends EventEmitter<{
   private client: BrokerClient | undefined;
   private readonly topics: TerminalTopics;
   private readonly inflight = new Map<string, { seq: number; at: number }>();
+  /**
+   * Every record this process has published and not yet seen settled, in flight or not (a late
+   * ack after a timeout or a reconnect still counts). Only these can an ack settle: an ack for
+   * anything else (never sent, another terminal's, a forgery) changes nothing. After a restart it
+   * starts empty: acks for the last run's publishes are ignored, and the records, still pending,
+   * are published again and settled by the receiver's new (duplicate) ack.
+   */
+  private readonly awaiting = new Set<string>();
   /** Records up to this seq were made before the current connection: the backlog. */
   private ceiling = 0;
   private readonly cursors: Record<Lane, number> = { live: 0, backlog: 0 };
@@ -114,7 +124,7 @@ export class Uplink extends EventEmitter<{
   private stopRepublishing: (() => void) | undefined;
   /** Valid acks received in this event-loop turn, settled together at its end. */
   private acksWaiting: Ack[] = [];
-  private readonly counts = { published: 0, acked: 0, rejectedAcks: 0, invalidAcks: 0, invalidConfigs: 0 };
+  private readonly counts = { published: 0, acked: 0, rejectedAcks: 0, invalidAcks: 0, unexpectedAcks: 0, invalidConfigs: 0 };
 
   constructor(private readonly opts: UplinkOptions) {
     super();
@@ -282,6 +292,7 @@ export class Uplink extends EventEmitter<{
   private publish({ seq, record }: OutboxEntry): void {
     const id = record.id;
     this.inflight.set(id, { seq, at: this.opts.clock.monoMs() });
+    this.awaiting.add(id);
     const payload = encodeRecord(this.opts.recordFormat, this.opts.clock.forUpstream(record), seq, this.opts.gradeProfile);
     this.client?.publish(this.topics.records, payload, { qos: 1 }, (err) => {
       if (err) {
@@ -352,13 +363,17 @@ export class Uplink extends EventEmitter<{
 
   private settleAcks(): void {
     this.pending.acks = undefined;
-    const acks = this.acksWaiting;
+    const acks = this.awaited(this.acksWaiting);
     this.acksWaiting = [];
+    // Only an ack that answers what we sent is trusted with the time.
     const withTime = acks.findLast((a) => a.serverTime);
     if (withTime?.serverTime) this.opts.clock.observeServerTime(new Date(withTime.serverTime));
     const settled = this.opts.outbox.settle(acks, this.opts.clock.now());
     acks.forEach((ack, i) => {
-      for (const id of ack.ids) this.inflight.delete(id);
+      for (const id of ack.ids) {
+        this.inflight.delete(id);
+        this.awaiting.delete(id);
+      }
       if (ack.status === 'rejected') {
         this.counts.rejectedAcks += ack.ids.length;
         this.opts.logger.error({ ids: ack.ids, reason: ack.reason }, 'province rejected records; quarantined');
@@ -368,6 +383,25 @@ export class Uplink extends EventEmitter<{
       this.emit('acked', ack);
     });
     this.pump();
+  }
+
+  /** The acks cut down to the ids this uplink awaits; the others are counted and logged, and dropped. */
+  private awaited(acks: Ack[]): Ack[] {
+    const kept: Ack[] = [];
+    const unexpected: string[] = [];
+    for (const ack of acks) {
+      const ids = ack.ids.filter((id) => this.awaiting.has(id));
+      unexpected.push(...ack.ids.filter((id) => !this.awaiting.has(id)));
+      if (ids.length > 0) kept.push({ ...ack, ids });
+    }
+    if (unexpected.length > 0) {
+      this.counts.unexpectedAcks += unexpected.length;
+      this.opts.logger.warn(
+        { ids: unexpected.slice(0, 10), count: unexpected.length, topic: this.topics.acks },
+        'ack for records this bridge did not publish or no longer awaits ignored',
+      );
+    }
+    return kept;
   }
 
   private republishOverdue(): void {

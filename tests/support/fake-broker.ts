@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { BrokerClient, ConnectBroker } from '../../bridge/uplink/uplink.js';
-import type { AckStatus } from '../../protocol/acks.js';
+import type { Ack, AckStatus } from '../../protocol/acks.js';
 import type { TerminalTopics } from '../../protocol/topics.js';
 import type { ManualTimers } from './manual-timers.js';
 
@@ -51,7 +51,12 @@ export class FakeBroker {
   }
 
   ack(ids: string[], status: AckStatus = 'accepted', reason?: string): void {
-    this.client?.deliver(this.topics.acks, JSON.stringify({ ids, status, ...(reason && { reason }) }));
+    this.deliverAck({ ids, status, ...(reason && { reason }) });
+  }
+
+  /** Delivers an ack as given (e.g. with a `serverTime`) on `…/acks`. */
+  deliverAck(ack: Ack): void {
+    this.client?.deliver(this.topics.acks, JSON.stringify(ack));
   }
 
   /** The network goes: the connection drops, and none can be made until `up` again. */

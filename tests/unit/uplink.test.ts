@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../bridge/log.js';
 import { openDatabase } from '../../bridge/store/database.js';
 import { Outbox } from '../../bridge/store/outbox.js';
-import { TimeKeeper } from '../../bridge/time/time-keeper.js';
+import { TimeKeeper, type ClockTrust } from '../../bridge/time/time-keeper.js';
 import { Uplink, type UplinkOptions } from '../../bridge/uplink/uplink.js';
 import type { Ack } from '../../protocol/acks.js';
 import { terminalTopics } from '../../protocol/topics.js';
@@ -13,10 +13,10 @@ import { ManualTimers } from '../support/manual-timers.js';
 import { strayPress } from '../support/stray-press.js';
 
 /** An uplink on a real in-memory outbox, a fake broker behind `connect`, time moved by hand. */
-function rig(overrides: Partial<UplinkOptions> = {}) {
+function rig({ clockTrust = 'system', ...overrides }: Partial<UplinkOptions> & { clockTrust?: ClockTrust } = {}) {
   const timers = new ManualTimers();
-  const clock = new TimeKeeper(manualWall(timers), 'boot-1', 'system');
-  const outbox = new Outbox(openDatabase(':memory:'), clock);
+  const clock = new TimeKeeper(manualWall(timers), 'boot-1', clockTrust);
+  const outbox = overrides.outbox ?? new Outbox(openDatabase(':memory:'), clock);
   const broker = new FakeBroker(timers, terminalTopics('T-1'));
   const uplink = new Uplink({
     broker: { url: 'mqtt://broker.test', options: {} },
@@ -62,7 +62,7 @@ function rig(overrides: Partial<UplinkOptions> = {}) {
     await settle();
   };
   const publishedIds = (): string[] => broker.records().map((r) => r.id);
-  return { uplink, outbox, broker, timers, acked, store, settle, connect, publishedIds };
+  return { uplink, outbox, broker, timers, clock, acked, store, settle, connect, publishedIds };
 }
 
 describe('uplink: lanes and pacing', () => {
@@ -177,6 +177,57 @@ describe('uplink: acknowledgements', () => {
     await r.settle();
     expect(r.uplink.status().invalidAcks).toBe(2);
     expect(r.outbox.get(id!)?.state).toBe('pending');
+  });
+
+  it('an ack naming a record this uplink did not publish settles nothing: counted, and the record goes on', async () => {
+    const r = rig({ inflight: 1 });
+    r.broker.behaviour = drop();
+    await r.connect();
+    const [sent, notYetSent] = r.store(2);
+    await r.settle();
+    expect(r.publishedIds()).toEqual([sent]);
+    r.broker.ack([notYetSent!], 'accepted');
+    r.broker.ack([notYetSent!], 'rejected', 'forged');
+    r.broker.ack(['r-of-another-terminal'], 'accepted');
+    await r.settle();
+    expect(r.outbox.stats()).toMatchObject({ pending: 2, acked: 0, quarantined: 0 });
+    expect(r.uplink.status()).toMatchObject({ unexpectedAcks: 3, acked: 0, rejectedAcks: 0 });
+    expect(r.acked).toEqual([]);
+    // The ids it does await in the same ack are settled as usual.
+    r.broker.behaviour = ackAtOnce();
+    r.broker.ack([sent!, 'r-unknown'], 'accepted');
+    await r.settle();
+    expect(r.outbox.stats()).toMatchObject({ pending: 0, acked: 2 });
+    expect(r.uplink.status()).toMatchObject({ unexpectedAcks: 4, acked: 2 });
+  });
+
+  it('an ack that names nothing awaited does not set the clock', async () => {
+    const r = rig({ clockTrust: 'ntp' });
+    await r.connect();
+    r.broker.deliverAck({ ids: ['r-never'], status: 'accepted', serverTime: '2030-01-01T00:00:00Z' });
+    await r.settle();
+    expect(r.clock.isSynced()).toBe(false);
+  });
+
+  it('after a restart, an ack for what the last run published is ignored, and the record, published again, is settled by its new ack', async () => {
+    const before = rig();
+    before.broker.behaviour = drop();
+    await before.connect();
+    const ids = before.store(2);
+    await before.settle();
+    await before.uplink.stop();
+    // The same outbox, a new process: paced, so that the second record waits for its turn.
+    const after = rig({ outbox: before.outbox, drainRatePerSecond: 1 });
+    after.broker.behaviour = drop();
+    await after.connect();
+    expect(after.publishedIds()).toEqual([ids[0]]);
+    after.broker.ack([ids[1]!], 'accepted'); // the receiver's answer to the last run's publish
+    await after.settle();
+    expect(before.outbox.get(ids[1]!)?.state).toBe('pending');
+    after.broker.behaviour = ackAtOnce('duplicate');
+    await after.settle(1000);
+    expect(after.publishedIds()).toEqual(ids);
+    expect(before.outbox.get(ids[1]!)?.state).toBe('acked');
   });
 
   it('records made pending again (the province lost them) are published once more', async () => {
