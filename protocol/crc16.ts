@@ -14,6 +14,11 @@ export function crc16(text: string): number {
   return crc;
 }
 
+/** A CRC as it is written on the line: four upper-case hex digits. */
+export function hex4(crc: number): string {
+  return crc.toString(16).toUpperCase().padStart(4, '0');
+}
+
 export function crc16Hex(text: string): string {
-  return crc16(text).toString(16).toUpperCase().padStart(4, '0');
+  return hex4(crc16(text));
 }

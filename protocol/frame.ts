@@ -1,4 +1,4 @@
-import { crc16Hex } from './crc16.js';
+import { crc16, crc16Hex, hex4 } from './crc16.js';
 
 /**
  * Serial line framing, v1: `JSON*CRC\n`, where CRC is four hex digits of CRC-16/CCITT-FALSE over
@@ -9,7 +9,17 @@ export const MAX_FRAME_LENGTH = 512;
 
 export type FrameError = 'too_long' | 'not_ascii' | 'no_checksum' | 'checksum' | 'not_json';
 
-export type FrameDecodeResult = { ok: true; value: unknown } | { ok: false; error: FrameError; detail: string };
+/**
+ * `fingerprint` tells frames apart without keeping them: the JSON text's length and its CRC in one
+ * integer (below 2^25), so a receiver can remember which frame it handled under a sequence number
+ * for a few bytes (the terminal MCU has little RAM).
+ */
+export type FrameDecodeResult = { ok: true; value: unknown; fingerprint: number } | { ok: false; error: FrameError; detail: string };
+
+/** The refusal of a line longer than a frame may be, wherever it is measured. */
+export function tooLongDetail(length: number): string {
+  return `line of ${length} characters exceeds ${MAX_FRAME_LENGTH - 1}`;
+}
 
 /*
  * Plain loops rather than regular expressions here: this file runs on the terminal too, and
@@ -56,7 +66,7 @@ export function encodeFrame(message: unknown): string {
 export function decodeFrame(rawLine: string): FrameDecodeResult {
   const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
   if (line.length > MAX_FRAME_LENGTH - 1) {
-    return { ok: false, error: 'too_long', detail: `line of ${line.length} characters exceeds ${MAX_FRAME_LENGTH - 1}` };
+    return { ok: false, error: 'too_long', detail: tooLongDetail(line.length) };
   }
   if (!isPrintableAscii(line)) {
     return { ok: false, error: 'not_ascii', detail: 'line holds control or non-ASCII characters' };
@@ -66,13 +76,14 @@ export function decodeFrame(rawLine: string): FrameDecodeResult {
     return { ok: false, error: 'no_checksum', detail: 'line does not end in *XXXX' };
   }
   const json = line.slice(0, star);
-  const expected = crc16Hex(json);
+  const crc = crc16(json);
+  const expected = hex4(crc);
   const given = line.slice(star + 1).toUpperCase();
   if (given !== expected) {
     return { ok: false, error: 'checksum', detail: `checksum ${given} does not match ${expected}` };
   }
   try {
-    return { ok: true, value: JSON.parse(json) as unknown };
+    return { ok: true, value: JSON.parse(json) as unknown, fingerprint: json.length * 0x10000 + crc };
   } catch (err) {
     return { ok: false, error: 'not_json', detail: (err as Error).message };
   }

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { ReadlineParser } from '@serialport/parser-readline';
 import type { SerialPortStream } from '@serialport/stream';
 import {
   startJohnnyFiveTerminal,
@@ -58,7 +57,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 /** The terminal's end of the cable: can be unplugged and plugged back; frames written meanwhile are lost. */
 class DevicePort implements LineTransport {
   private port: SerialPortStream | undefined;
-  private handler: ((line: string) => void) | undefined;
+  private handler: ((chunk: string) => void) | undefined;
 
   constructor(
     private readonly path: string,
@@ -69,7 +68,7 @@ class DevicePort implements LineTransport {
     if (this.port?.isOpen) this.port.write(frame);
   }
 
-  onLine(handler: (line: string) => void): void {
+  onData(handler: (chunk: string) => void): void {
     this.handler = handler;
   }
 
@@ -85,7 +84,7 @@ class DevicePort implements LineTransport {
       if (!port.opening) port.open();
       await opened;
     }
-    port.pipe(new ReadlineParser({ delimiter: '\n' })).on('data', (line: string) => this.handler?.(line));
+    port.on('data', (chunk: Buffer) => this.handler?.(chunk.toString('latin1')));
     // A real line can go away under the port (e.g. the pty pair is torn down): a write then fails
     // with EIO, which the stream emits as 'error', and serialport closes the port. The terminal
     // carries on as with a pulled cable; plug() opens the port again.

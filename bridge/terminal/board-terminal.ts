@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { ReadlineParser } from '@serialport/parser-readline';
 import { SerialPort } from 'serialport';
 import { FileJournal } from '../../firmware/adapters/file-journal.js';
 import { checkPins, firmwareOf, openFirmata, type ArduinoPort, type FirmataOptions, type FirmwareInfo } from '../../firmware/adapters/firmata.js';
@@ -74,9 +73,7 @@ export function boardTerminalPort(config: BridgeConfig, deps: BoardTerminalDeps)
 export class BoardTerminalPort extends DeviceStream {
   private arduino: ArduinoSerialPort | undefined;
   private terminal: JohnnyFiveTerminal | undefined;
-  private lineHandler: (line: string) => void = () => undefined;
-  /** What the bridge writes, cut into lines as the terminal's serial reader would. */
-  private readonly lines = new ReadlineParser({ delimiter: '\n', encoding: 'latin1' });
+  private dataHandler: (chunk: string) => void = () => undefined;
   private board: FirmwareInfo | undefined;
 
   constructor(
@@ -84,7 +81,6 @@ export class BoardTerminalPort extends DeviceStream {
     private readonly deps: BoardTerminalDeps,
   ) {
     super();
-    this.lines.on('data', (line: string) => this.lineHandler(line));
   }
 
   /** The sketch on the Arduino, known once open. */
@@ -92,9 +88,9 @@ export class BoardTerminalPort extends DeviceStream {
     return this.board;
   }
 
-  /** What the bridge writes goes to the terminal's serial reader, line by line. */
+  /** What the bridge writes goes to the terminal's serial reader, as a cable would carry it. */
   protected send(chunk: Buffer): Promise<void> {
-    this.lines.write(chunk);
+    this.dataHandler(chunk.toString('latin1'));
     return Promise.resolve();
   }
 
@@ -131,7 +127,7 @@ export class BoardTerminalPort extends DeviceStream {
         buttonPullup: board.buttonPullup,
         transport: {
           write: (frame) => void this.push(frame, 'latin1'),
-          onLine: (handler) => (this.lineHandler = handler),
+          onData: (handler) => (this.dataHandler = handler),
         },
         core: { serial, bootId: randomBytes(8).toString('hex') },
         journal: new FileJournal(journalPath),

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
+import { lineSplitter } from '../../protocol/line-splitter.js';
 import { terminalHelloSchema, SERIAL_PROTOCOL_VERSION } from '../../protocol/serial-messages.js';
 import { FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
 import { terminalPort, type BridgeConfig } from '../config.js';
@@ -40,20 +41,15 @@ interface Heard {
 /** Says hello on an open port and listens for the terminal's (or any valid frame) until the timeout; closes the port. */
 async function listenForHello(port: SerialPortLike, timeoutMs: number, bootId: string | undefined): Promise<Heard> {
   const heard: Heard = { hello: undefined, frames: 0, garbled: 0 };
-  let partial = '';
   try {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
-      port.on('error', () => undefined);
-      port.on('data', (chunk: Buffer) => {
-        const lines = (partial + chunk.toString('latin1')).split('\n');
-        partial = lines.pop() ?? '';
-        for (const line of lines) {
-          if (line.trim() === '') continue;
+      const split = lineSplitter({
+        line: (line) => {
           const decoded = decodeFrame(line);
           if (!decoded.ok) {
             heard.garbled++;
-            continue;
+            return;
           }
           heard.frames++;
           const parsed = terminalHelloSchema.safeParse(decoded.value);
@@ -62,8 +58,11 @@ async function listenForHello(port: SerialPortLike, timeoutMs: number, bootId: s
             clearTimeout(timer);
             resolve();
           }
-        }
+        },
+        tooLong: () => heard.garbled++,
       });
+      port.on('error', () => undefined);
+      port.on('data', (chunk: Buffer) => split(chunk.toString('latin1')));
       port.write(encodeFrame({ type: 'hello', seq: 1, proto: SERIAL_PROTOCOL_VERSION, boot: bootId ?? randomBytes(8).toString('hex') }));
     });
   } finally {

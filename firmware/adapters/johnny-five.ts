@@ -19,8 +19,8 @@ export interface TerminalPins {
 export interface LineTransport {
   /** Writes one encoded frame, newline included. */
   write(frame: string): void;
-  /** Registers the handler for every received line (without its newline). */
-  onLine(handler: (line: string) => void): void;
+  /** Registers the handler for what the line receives, as it comes (latin1 text; the core cuts it into lines). */
+  onData(handler: (chunk: string) => void): void;
 }
 
 export interface JohnnyFiveTerminalOptions {
@@ -111,8 +111,8 @@ function runOnBoard(board: five.Board, options: JohnnyFiveTerminalOptions): John
       });
     }
   });
-  transport.onLine((line) => {
-    if (running) core.receiveLine(line);
+  transport.onData((chunk) => {
+    if (running) core.receiveData(chunk);
   });
   core.start();
 

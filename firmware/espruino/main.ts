@@ -8,7 +8,6 @@
 // First, so Map, Set and iteration are in place before any other module body runs.
 import './polyfills.js';
 import type { Timers } from '../../protocol/timers.js';
-import { MAX_FRAME_LENGTH } from '../../protocol/frame.js';
 import { BUTTON_COUNT } from '../../protocol/grades.js';
 import type { ReportJournal, TerminalHardware } from '../core/hardware.js';
 import { TerminalCore } from '../core/terminal-core.js';
@@ -55,36 +54,6 @@ export function espruinoTimers(set: EspruinoSetTimeout, clear: EspruinoClearTime
       delete live[String(handle)];
       clear(handle);
     },
-  };
-}
-
-/**
- * Splits the serial stream into lines. A line longer than a frame may be is cut at one character
- * past the limit (so the core still sees it, rejects it as too long and counts it); the rest of it
- * up to the newline is skipped, so a runaway line cannot eat the board's memory.
- */
-export function lineSplitter(onLine: (line: string) => void, maxLength = MAX_FRAME_LENGTH): (chunk: string) => void {
-  let buffer = '';
-  let overlong = false;
-  return (chunk) => {
-    let rest = chunk;
-    for (;;) {
-      const newline = rest.indexOf('\n');
-      const part = newline < 0 ? rest : rest.slice(0, newline);
-      if (!overlong) {
-        buffer += part;
-        if (buffer.length > maxLength) {
-          buffer = buffer.slice(0, maxLength);
-          overlong = true;
-        }
-      }
-      if (newline < 0) return;
-      const line = buffer;
-      buffer = '';
-      overlong = false;
-      rest = rest.slice(newline + 1);
-      if (line.length > 0) onLine(line);
-    }
   };
 }
 
@@ -162,7 +131,7 @@ function start(): void {
     // Pressed pulls the pin to GND: state false is down. Debouncing is the core's job.
     setWatch((event) => terminal.buttonEdge(index, !event.state), pin, { repeat: true, edge: 'both', debounce: 0 });
   });
-  line.on('data', lineSplitter((text) => terminal.receiveLine(text)));
+  line.on('data', (chunk: string) => terminal.receiveData(chunk));
   terminal.start();
 }
 

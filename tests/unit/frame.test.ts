@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { crc16, crc16Hex } from '../../protocol/crc16.js';
 import { decodeFrame, encodeFrame, MAX_FRAME_LENGTH } from '../../protocol/frame.js';
+import { lineSplitter } from '../../protocol/line-splitter.js';
+
+function splitInto(): { lines: string[]; tooLong: number[]; push: (chunk: string) => void } {
+  const lines: string[] = [];
+  const tooLong: number[] = [];
+  return { lines, tooLong, push: lineSplitter({ line: (l) => lines.push(l), tooLong: (n) => tooLong.push(n) }) };
+}
 
 describe('CRC-16/CCITT-FALSE', () => {
   it('matches the standard check value', () => {
@@ -15,7 +22,7 @@ describe('serial frame codec', () => {
     expect(frame.endsWith('\n')).toBe(true);
     expect(/^[\x20-\x7e]*\n$/.test(frame)).toBe(true);
     expect(frame).toMatch(/\*[0-9A-F]{4}\n$/);
-    expect(decodeFrame(frame.slice(0, -1))).toEqual({ ok: true, value: { type: 'hb', seq: 7, note: '非常满意' } });
+    expect(decodeFrame(frame.slice(0, -1))).toMatchObject({ ok: true, value: { type: 'hb', seq: 7, note: '非常满意' } });
   });
 
   it('tolerates a CR before the newline and lowercase hex', () => {
@@ -42,5 +49,30 @@ describe('serial frame codec', () => {
 
   it('refuses to encode a frame over the length limit', () => {
     expect(() => encodeFrame({ type: 'hb', seq: 1, pad: 'x'.repeat(MAX_FRAME_LENGTH) })).toThrow(/exceeds/);
+  });
+});
+
+describe('line splitter', () => {
+  it('joins lines across chunks and cuts several lines out of one chunk, skipping empty ones', () => {
+    const s = splitInto();
+    for (const chunk of ['ab', 'c\nde', 'f\n\ngh\ni', 'j\n']) s.push(chunk);
+    expect(s.lines).toEqual(['abc', 'def', 'gh', 'ij']);
+    expect(s.tooLong).toEqual([]);
+  });
+
+  it('drops a line longer than a frame, counting its length, and resynchronises at the newline', () => {
+    const s = splitInto();
+    const frame = encodeFrame({ type: 'hb', seq: 1 });
+    s.push('x'.repeat(300));
+    s.push('y'.repeat(300));
+    s.push(`z\n${frame}`);
+    expect(s.tooLong).toEqual([601]);
+    expect(s.lines).toEqual([frame.slice(0, -1)]);
+  });
+
+  it('takes the longest frame with a CR after it', () => {
+    const s = splitInto();
+    s.push(`${'x'.repeat(MAX_FRAME_LENGTH - 1)}\r\n`);
+    expect(s.lines).toHaveLength(1);
   });
 });
