@@ -1,9 +1,9 @@
 import type { z } from 'zod';
 import { explain } from './issues.js';
-import { decodeFrame, encodeFrame, type FrameError } from './frame.js';
-import { isReliable, type Unsequenced } from './serial-messages.js';
+import { decodeFrame, encodeFrame, tooLongDetail, type FrameError } from './frame.js';
+import { lineSplitter } from './line-splitter.js';
+import { isReliable, NAK_PROBLEM_LENGTH, type Unsequenced } from './serial-messages.js';
 import type { Timers } from './timers.js';
-
 
 export type LinkRejectReason = FrameError | 'schema' | 'unsendable';
 
@@ -13,10 +13,13 @@ export interface LinkCounters {
   resent: number;
   duplicates: number;
   rejected: Partial<Record<LinkRejectReason, number>>;
+  /** Our frames the peer refused for their content (its `nak`): dropped, never resent. */
+  refusedByPeer: number;
 }
 
 type Sequenced = { type: string; seq: number };
 type AckMessage = { type: 'ack'; seq: number; ack: number };
+type NakMessage = { type: 'nak'; seq: number; nak: number; problem: string };
 type HelloMessage = { type: 'hello'; seq: number; boot: string };
 
 export interface LinkEndpointOptions<In extends Sequenced> {
@@ -27,12 +30,17 @@ export interface LinkEndpointOptions<In extends Sequenced> {
   timers: Timers;
   /** Called once per distinct reliable frame; the frame is acknowledged only after this settles. */
   onMessage(message: In): void | Promise<void>;
-  onReject?(reason: LinkRejectReason, detail: string): void;
+  /** A line dropped; `type` is the frame's type when its checksum held but its content was refused. */
+  onReject?(reason: LinkRejectReason, detail: string, type?: string): void;
   /** Called when the peer acknowledged one of our reliable frames. */
   onAcknowledged?(seq: number): void;
+  /** Called when the peer refused one of our reliable frames for its content (it is not resent). */
+  onRefused?(seq: number, problem: string): void;
   resendMs?: number;
   maxResendMs?: number;
   heartbeatMs?: number;
+  /** How many handled frames are remembered for dedupe: more than the peer ever has unacknowledged. */
+  seenWindow?: number;
 }
 
 interface Pending {
@@ -41,20 +49,28 @@ interface Pending {
   timer: unknown;
 }
 
-const SEEN_WINDOW = 256;
 const SEQ_LIMIT = 2 ** 31;
 
 /**
  * One end of the serial line: numbers outgoing frames, resends reliable ones until acknowledged,
  * acknowledges incoming ones once handled, drops duplicates, and tracks peer liveness.
  * Platform-free: it runs in the bridge, the simulator and on the terminal MCU.
+ *
+ * A duplicate is the same frame again, not merely the same seq: a peer that reset (its hello lost
+ * to noise) or a forger reuses numbers, and taking their frames for resends would acknowledge and
+ * drop them unhandled. So each handled seq is remembered with its frame's fingerprint (length and
+ * CRC, one number); a different frame under a seen seq is handled, and its meaning deduped above
+ * (the desk by invitation id or ref).
  */
 export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
-  readonly counters: LinkCounters = { framesIn: 0, framesOut: 0, resent: 0, duplicates: 0, rejected: {} };
+  readonly counters: LinkCounters = { framesIn: 0, framesOut: 0, resent: 0, duplicates: 0, rejected: {}, refusedByPeer: 0 };
   private nextSeq = 1;
   private readonly pending = new Map<number, Pending>();
-  private readonly seen = new Set<number>();
-  private readonly inProgress = new Set<number>();
+  /** seq → fingerprint of the frame handled under it, oldest first. */
+  private readonly seen = new Map<number, number>();
+  private readonly inProgress = new Map<number, number>();
+  private readonly seenWindow: number;
+  private readonly split: (chunk: string) => void;
   private peerBoot: string | undefined;
   private lastRxAt = -Infinity;
   private heartbeatTimer: unknown;
@@ -67,6 +83,11 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     this.resendMs = opts.resendMs ?? 500;
     this.maxResendMs = opts.maxResendMs ?? 4000;
     this.heartbeatMs = opts.heartbeatMs ?? 2000;
+    this.seenWindow = opts.seenWindow ?? 256;
+    this.split = lineSplitter({
+      line: (line) => this.receive(line),
+      tooLong: (length) => this.reject('too_long', tooLongDetail(length)),
+    });
   }
 
   start(): void {
@@ -96,40 +117,51 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     return seq;
   }
 
+  /** Feeds bytes as they come off the line (latin1 text), cut into lines here. */
+  receiveData(chunk: string): void {
+    this.split(chunk);
+  }
+
   /** Feeds one received line (without newline). */
   receive(line: string): void {
     const decoded = decodeFrame(line);
     if (!decoded.ok) return this.reject(decoded.error, decoded.detail);
     const parsed = explain(this.opts.schema, decoded.value);
-    if (!parsed.ok) return this.reject('schema', parsed.problems.join('; '));
+    if (!parsed.ok) return this.refuse(decoded.value, parsed.problems.join('; '));
     const message = parsed.data;
+    const fingerprint = decoded.fingerprint;
     this.counters.framesIn += 1;
     this.lastRxAt = this.opts.timers.now();
 
     if (message.type === 'ack') return this.acknowledged((message as unknown as AckMessage).ack);
+    if (message.type === 'nak') return this.refused(message as unknown as NakMessage);
     if (message.type === 'hb') return;
     if (message.type === 'hello') this.peerHello((message as unknown as HelloMessage).boot);
 
-    if (this.seen.has(message.seq)) {
+    const { seq } = message;
+    if (this.seen.get(seq) === fingerprint) {
       this.counters.duplicates += 1;
-      this.sendAck(message.seq);
+      this.sendAck(seq);
       return;
     }
-    if (this.inProgress.has(message.seq)) {
-      this.counters.duplicates += 1;
+    const busy = this.inProgress.get(seq);
+    if (busy !== undefined) {
+      // The same frame is being handled; another one under that seq waits for its resend, so
+      // that one ack never answers two frames.
+      if (busy === fingerprint) this.counters.duplicates += 1;
       return;
     }
-    this.inProgress.add(message.seq);
+    this.inProgress.set(seq, fingerprint);
     Promise.resolve()
       .then(() => this.opts.onMessage(message))
       .then(
         () => {
-          this.inProgress.delete(message.seq);
-          this.remember(message.seq);
-          this.sendAck(message.seq);
+          this.inProgress.delete(seq);
+          this.remember(seq, fingerprint);
+          this.sendAck(seq);
         },
         // Not acknowledged: the peer will resend, and we will try again.
-        () => this.inProgress.delete(message.seq),
+        () => this.inProgress.delete(seq),
       );
   }
 
@@ -153,7 +185,8 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     return this.opts.timers.now() - this.lastRxAt < this.heartbeatMs * 3;
   }
 
-  private peerHello(boot: string): void {
+  private peerHello(rawBoot: string): void {
+    const boot = rawBoot.toLowerCase(); // hex digits, either case
     if (boot === this.peerBoot) return;
     // A new peer boot restarts its sequence numbers: forget what we saw from the old one.
     this.peerBoot = boot;
@@ -169,16 +202,39 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     this.opts.onAcknowledged?.(seq);
   }
 
-  private remember(seq: number): void {
-    this.seen.add(seq);
-    if (this.seen.size > SEEN_WINDOW) {
-      const oldest = this.seen.values().next().value as number;
+  private refused(nak: NakMessage): void {
+    const entry = this.pending.get(nak.nak);
+    if (!entry) return;
+    this.opts.timers.clearTimeout(entry.timer);
+    this.pending.delete(nak.nak);
+    this.counters.refusedByPeer += 1;
+    this.opts.onRefused?.(nak.nak, nak.problem);
+  }
+
+  private remember(seq: number, fingerprint: number): void {
+    this.seen.delete(seq); // a re-used seq moves to the newest end
+    this.seen.set(seq, fingerprint);
+    if (this.seen.size > this.seenWindow) {
+      const oldest = this.seen.keys().next().value as number;
       this.seen.delete(oldest);
     }
   }
 
   private sendAck(seq: number): void {
     this.send({ type: 'ack', ack: seq } as unknown as Unsequenced<Out>);
+  }
+
+  /**
+   * A frame whose checksum held but whose content is not a valid message: counted, and, when it
+   * names a reliable frame, answered with a `nak` saying why, so the peer stops resending it.
+   */
+  private refuse(value: unknown, problems: string): void {
+    const frame = (typeof value === 'object' && value !== null ? value : {}) as { type?: unknown; seq?: unknown };
+    const type = typeof frame.type === 'string' ? frame.type : undefined;
+    this.reject('schema', problems, type);
+    const seq = frame.seq;
+    if (type === undefined || !isReliable({ type }) || typeof seq !== 'number' || !(seq >= 0 && seq <= SEQ_LIMIT && Math.floor(seq) === seq)) return;
+    this.send({ type: 'nak', nak: seq, problem: problems.slice(0, NAK_PROBLEM_LENGTH) } as unknown as Unsequenced<Out>);
   }
 
   private armResend(seq: number, entry: Pending): void {
@@ -205,8 +261,8 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     this.opts.write(frame);
   }
 
-  private reject(reason: LinkRejectReason, detail: string): void {
+  private reject(reason: LinkRejectReason, detail: string, type?: string): void {
     this.counters.rejected[reason] = (this.counters.rejected[reason] ?? 0) + 1;
-    this.opts.onReject?.(reason, detail);
+    this.opts.onReject?.(reason, detail, type);
   }
 }

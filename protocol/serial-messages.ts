@@ -8,12 +8,20 @@ const buttonIndex = z.number().int().min(0).max(BUTTON_COUNT - 1);
 export const SERIAL_PROTOCOL_VERSION = 1;
 
 const seq = z.number().int().min(0).max(2 ** 31);
-const bootId = z.string().regex(/^[0-9a-f]{8,32}$/, 'boot id must be 8-32 lowercase hex digits');
+/** Hex digits in either case; receivers compare them lower-cased. */
+const bootId = z.string().regex(/^[0-9a-fA-F]{8,32}$/, 'boot id must be 8-32 hex digits');
 /** Invitation ids are UUIDs made by the bridge; the device only echoes them. */
 const invitationId = z.string().min(1).max(64);
 
+/** Most invitations a hello lists as pending: the journal holds one open invitation's report, rarely two. */
+export const HELLO_PENDING_LIMIT = 4;
+/** A nak's problem text is cut to this many characters, to keep the frame within its limit. */
+export const NAK_PROBLEM_LENGTH = 160;
+
 // Frames both sides send.
 const ack = z.object({ type: z.literal('ack'), seq, ack: seq });
+/** A reliable frame refused for its content (its checksum held): the sender drops it and counts it. */
+const nak = z.object({ type: z.literal('nak'), seq, nak: seq, problem: z.string().max(NAK_PROBLEM_LENGTH) });
 const heartbeat = z.object({ type: z.literal('hb'), seq });
 
 // Device to bridge.
@@ -24,6 +32,11 @@ export const terminalHelloSchema = z.object({
   fw: z.string().min(1).max(32),
   serial: z.string().min(1).max(64),
   boot: bootId,
+  /**
+   * The invitations this boot holds an unacknowledged report for (from its journal): an open
+   * invitation not listed will get no report from this boot. null: a terminal that does not say.
+   */
+  pending: z.array(invitationId).max(HELLO_PENDING_LIMIT).nullable().default(null),
 });
 const rating = z.object({
   type: z.literal('rating'),
@@ -55,6 +68,7 @@ export const terminalMessageSchema = z.discriminatedUnion('type', [
   cancelled,
   stray,
   ack,
+  nak,
   heartbeat,
 ]);
 export type TerminalMessage = z.infer<typeof terminalMessageSchema>;
@@ -84,12 +98,12 @@ const test = z.object({
   beepMs: z.number().int().min(0).max(2000).default(0),
 });
 
-export const bridgeMessageSchema = z.discriminatedUnion('type', [bridgeHello, invite, cancel, test, ack, heartbeat]);
+export const bridgeMessageSchema = z.discriminatedUnion('type', [bridgeHello, invite, cancel, test, ack, nak, heartbeat]);
 export type BridgeMessage = z.infer<typeof bridgeMessageSchema>;
 
-/** Frames that are resent until the peer acknowledges them; `ack` and `hb` are fire-and-forget. */
+/** Frames that are resent until the peer acknowledges them; `ack`, `nak` and `hb` are fire-and-forget. */
 export function isReliable(message: { type: string }): boolean {
-  return message.type !== 'ack' && message.type !== 'hb';
+  return message.type !== 'ack' && message.type !== 'nak' && message.type !== 'hb';
 }
 
 /** A message as handed to a link for sending: the link assigns the sequence number. */

@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { ReadlineParser } from '@serialport/parser-readline';
 import { LinkEndpoint, type LinkCounters, type LinkRejectReason } from '../../protocol/link.js';
 import type { Timers } from '../../protocol/timers.js';
 import {
@@ -19,12 +18,15 @@ export type { OpenSerialPort, SerialPortLike } from '../transport/transport.js';
 export interface TerminalInfo {
   serial: string;
   fw: string;
+  /** Lower-cased: the terminal may write its hex digits in either case. */
   boot: string;
   proto: number;
+  /** The invitations this boot still holds a report for; absent or null if its firmware does not say. */
+  pending?: string[] | null;
 }
 
 /** A report from the terminal (a rating, an expiry, a cancel, a stray or stuck button). */
-export type TerminalReport = Exclude<TerminalMessage, { type: 'ack' | 'hb' | 'hello' | 'press' }>;
+export type TerminalReport = Exclude<TerminalMessage, { type: 'ack' | 'nak' | 'hb' | 'hello' | 'press' }>;
 
 export interface TerminalLinkOptions {
   path: string;
@@ -42,8 +44,9 @@ export interface TerminalLinkOptions {
 export interface TerminalLinkStatus {
   path: string;
   portOpen: boolean;
+  /** The terminal is heard from and its hello was accepted: frames alone do not make a usable terminal. */
   alive: boolean;
-  /** Who said hello on the line, if anyone has. */
+  /** Who said hello on the line (forgotten when a hello is refused). */
   terminal: TerminalInfo | null;
   unacknowledged: number;
   /** Reports left unacknowledged because the terminal had not said hello yet. */
@@ -83,17 +86,18 @@ export class TerminalLink extends EventEmitter<{
       write: (frame) => this.port.write(frame),
       onMessage: (message) => this.handle(message),
       onAcknowledged: (seq) => this.emit('acknowledged', seq),
-      onReject: (reason, detail) => {
-        opts.logger.warn({ reason, detail, port: opts.path }, 'serial frame rejected');
+      onRefused: (seq, problem) => opts.logger.warn({ seq, problem, port: opts.path }, 'the terminal refused a frame'),
+      onReject: (reason, detail, type) => {
+        opts.logger.warn({ reason, detail, type, port: opts.path }, 'serial frame rejected');
+        // A terminal whose hello we cannot accept is not one we can serve, however lively its line.
+        if (type === 'hello') this.terminal = undefined;
         this.emit('reject', reason, detail);
       },
       ...opts.link,
     });
-    // One line parser for the life of the link: a line cut by a pulled cable ends up garbled
+    // One line reader for the life of the link: a line cut by a pulled cable ends up garbled
     // and is dropped by its checksum.
-    const lines = new ReadlineParser({ delimiter: '\n', encoding: 'latin1' });
-    lines.on('data', (line: string) => this.link.receive(line));
-    this.port.on('data', (chunk) => lines.write(chunk));
+    this.port.on('data', (chunk) => this.link.receiveData(chunk.toString('latin1')));
     this.port.on('open', () => this.greet());
   }
 
@@ -120,7 +124,7 @@ export class TerminalLink extends EventEmitter<{
     return {
       path: this.opts.path,
       portOpen: this.port.isOpen,
-      alive: this.link.isPeerAlive(),
+      alive: this.terminal !== undefined && this.link.isPeerAlive(),
       terminal: this.terminal ?? null,
       unacknowledged: this.link.pendingCount,
       reportsBeforeHello: this.reportsBeforeHello,
@@ -129,13 +133,13 @@ export class TerminalLink extends EventEmitter<{
   }
 
   private handle(message: TerminalMessage): void {
-    if (message.type === 'ack' || message.type === 'hb') return;
+    if (message.type === 'ack' || message.type === 'nak' || message.type === 'hb') return;
     if (message.type === 'press') {
       this.emit('press', message.button);
       return;
     }
     if (message.type === 'hello') {
-      this.terminal = { serial: message.serial, fw: message.fw, boot: message.boot, proto: message.proto };
+      this.terminal = { serial: message.serial, fw: message.fw, boot: message.boot.toLowerCase(), proto: message.proto, pending: message.pending };
       if (message.proto !== SERIAL_PROTOCOL_VERSION) {
         this.opts.logger.warn({ terminal: this.terminal }, 'terminal speaks another serial protocol version');
       }

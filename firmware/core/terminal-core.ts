@@ -3,6 +3,7 @@ import { LinkEndpoint, type LinkCounters } from '../../protocol/link.js';
 import {
   bridgeMessageSchema,
   terminalMessageSchema,
+  HELLO_PENDING_LIMIT,
   SERIAL_PROTOCOL_VERSION,
   type BridgeMessage,
   type TerminalMessage,
@@ -31,10 +32,15 @@ export interface TerminalCoreOptions {
 }
 
 /** What the terminal reports to the bridge (as opposed to link housekeeping). */
-type Report = Unsequenced<Exclude<TerminalMessage, { type: 'hello' | 'ack' | 'hb' | 'press' }>>;
+type Report = Unsequenced<Exclude<TerminalMessage, { type: 'hello' | 'ack' | 'nak' | 'hb' | 'press' }>>;
 
 /** Reports kept across a reset at most; past it, the oldest stray presses go first. */
 const JOURNAL_LIMIT = 64;
+/**
+ * Bridge frames remembered for dedupe: the bridge has a handful unacknowledged at most (hello,
+ * invite, cancel, test), and each entry costs the MCU RAM.
+ */
+const SEEN_WINDOW = 32;
 
 export type TerminalState =
   | { name: 'idle' }
@@ -66,7 +72,7 @@ export class TerminalCore {
   private readonly debounceMs: number;
   private readonly thanksMs: number;
   private readonly counts = { presses: 0, ignoredPresses: 0, bounces: 0 };
-  /** Reports sent and not yet acknowledged, by sequence number: what the journal keeps. */
+  /** Reports sent and not yet acknowledged (nor refused), by sequence number: what the journal keeps. */
   private readonly unacked = new Map<number, Report>();
   private strays = 0;
   private readonly holdTimers: unknown[] = Array<unknown>(BUTTON_COUNT).fill(undefined);
@@ -82,9 +88,10 @@ export class TerminalCore {
       write: (frame) => hw.write(frame),
       timers: hw.timers,
       onMessage: (message) => this.handle(message),
-      onAcknowledged: (seq) => {
-        if (this.unacked.delete(seq)) this.persist();
-      },
+      onAcknowledged: (seq) => this.settled(seq),
+      // The bridge will never take it: resending it forever would help nobody (counted by the link).
+      onRefused: (seq) => this.settled(seq),
+      seenWindow: SEEN_WINDOW,
       ...opts.link,
     });
   }
@@ -92,9 +99,10 @@ export class TerminalCore {
   start(): void {
     this.hw.setLeds(ALL_OFF);
     this.link.start();
-    this.sayHello();
-    // Reports made before a reset and never acknowledged: send them again, after our hello.
-    for (const report of this.loadJournal()) this.report(report);
+    const journaled = this.loadJournal();
+    // The hello says which invitations the journal holds reports for, before they are replayed.
+    this.sayHello(journaled);
+    for (const report of journaled) this.report(report);
   }
 
   stop(): void {
@@ -117,9 +125,9 @@ export class TerminalCore {
     return this.link.pendingCount;
   }
 
-  /** Feeds one line received on the serial port. */
-  receiveLine(line: string): void {
-    this.link.receive(line);
+  /** Feeds what the serial port received, as it came (cut into lines by the link). */
+  receiveData(chunk: string): void {
+    this.link.receiveData(chunk);
   }
 
   /** A raw edge from button `index` (0 = 非常满意); bounces are filtered here. */
@@ -203,7 +211,7 @@ export class TerminalCore {
     switch (message.type) {
       case 'hello':
         // The bridge (re)started: introduce ourselves and replay what it has not acknowledged.
-        this.sayHello();
+        this.sayHello([...this.unacked.values()]);
         this.link.resendAll();
         return;
       case 'invite':
@@ -213,6 +221,7 @@ export class TerminalCore {
       case 'test':
         return this.test(message.active, message.leds, message.beepMs);
       case 'ack':
+      case 'nak':
       case 'hb':
         return; // handled by the link
     }
@@ -268,6 +277,10 @@ export class TerminalCore {
     this.persist();
   }
 
+  private settled(seq: number): void {
+    if (this.unacked.delete(seq)) this.persist();
+  }
+
   private persist(): void {
     const journal = this.hw.journal;
     if (!journal) return;
@@ -284,7 +297,7 @@ export class TerminalCore {
     for (const text of this.hw.journal?.load() ?? []) {
       try {
         const parsed = terminalMessageSchema.safeParse({ ...(JSON.parse(text) as object), seq: 0 });
-        if (parsed.success && parsed.data.type !== 'hello' && parsed.data.type !== 'ack' && parsed.data.type !== 'hb' && parsed.data.type !== 'press') {
+        if (parsed.success && parsed.data.type !== 'hello' && parsed.data.type !== 'ack' && parsed.data.type !== 'nak' && parsed.data.type !== 'hb' && parsed.data.type !== 'press') {
           const { seq: _seq, ...report } = parsed.data;
           reports.push(report);
         }
@@ -305,13 +318,17 @@ export class TerminalCore {
     if (this.current.name !== 'idle') this.hw.timers.clearTimeout(this.current.timer);
   }
 
-  private sayHello(): void {
+  /** Hello, naming the invitations `reports` are for (the newest, if more than a hello may list). */
+  private sayHello(reports: readonly Report[]): void {
+    const pending: string[] = [];
+    for (const report of reports) if ('inv' in report && pending.indexOf(report.inv) < 0) pending.push(report.inv);
     this.link.send({
       type: 'hello',
       proto: SERIAL_PROTOCOL_VERSION,
       fw: this.opts.firmwareVersion ?? FIRMWARE_VERSION,
       serial: this.opts.serial,
       boot: this.opts.bootId,
+      pending: pending.slice(-HELLO_PENDING_LIMIT),
     });
   }
 }

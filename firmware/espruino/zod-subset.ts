@@ -160,6 +160,7 @@ export function pattern(re: RegExp): (s: string) => boolean {
 
 export interface ArraySchema extends Schema {
   length(n: number): ArraySchema;
+  max(n: number): ArraySchema;
 }
 
 function arraySchema(item: Schema, checks: Check<unknown[]>[]): ArraySchema {
@@ -171,6 +172,7 @@ function arraySchema(item: Schema, checks: Check<unknown[]>[]): ArraySchema {
       return Array.isArray(checkedInput) ? checkedInput.map((value, i) => item._parse(value, path.concat([i]), issues)) : checkedInput;
     }),
     length: (n) => arraySchema(item, checks.concat([bound(size, 'array', n, true), bound(size, 'array', n, false)])),
+    max: (n) => arraySchema(item, checks.concat([bound(size, 'array', n, false)])),
   };
 }
 

@@ -187,7 +187,7 @@ describe('Espruino build in a sandbox', () => {
     }
     const known = [
       // zod-subset's pattern() tests ^atom{m,n}$ as a length and ^atom*$: Espruino never sees the quantifier.
-      '^[0-9a-f]{8,32}$',
+      '^[0-9a-fA-F]{8,32}$',
       // Babel's _unsupportedIterableToArray, reached only for an iterable that is neither array, Map, Set nor arguments.
       '^(?:Ui|I)nt(?:8|16|32)(?:Clamped)?Array$',
     ];

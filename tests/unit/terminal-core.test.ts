@@ -27,7 +27,7 @@ function rig(journal?: ReportJournal, bootId = 'abcdef01') {
   let bridgeSeq = 100;
   /** Resolves once the core has handled the frame (the link hands messages on in a microtask). */
   const fromBridge = async (message: Record<string, unknown>): Promise<void> => {
-    core.receiveLine(encodeFrame({ ...message, seq: bridgeSeq++ }).slice(0, -1));
+    core.receiveData(encodeFrame({ ...message, seq: bridgeSeq++ }));
     await Promise.resolve();
   };
   const ackAll = (): void => {
@@ -124,11 +124,11 @@ describe('terminal core', () => {
   });
 
   it('acknowledges each bridge frame and handles a resent one once', async () => {
-    const invite = encodeFrame({ type: 'invite', inv: 'inv-4', timeoutMs: 3000, seq: 7 }).slice(0, -1);
-    r.core.receiveLine(invite);
+    const invite = encodeFrame({ type: 'invite', inv: 'inv-4', timeoutMs: 3000, seq: 7 });
+    r.core.receiveData(invite);
     await Promise.resolve();
     await Promise.resolve();
-    r.core.receiveLine(invite);
+    r.core.receiveData(invite);
     await Promise.resolve();
     expect(r.transmissions('ack').filter((m) => m.type === 'ack' && m.ack === 7)).toHaveLength(2);
     expect(r.beeps.filter((ms) => ms === 120)).toHaveLength(1);
@@ -145,8 +145,8 @@ describe('terminal core', () => {
   });
 
   it('counts and drops a frame with a bad checksum without acting on it', () => {
-    const line = encodeFrame({ type: 'invite', inv: 'inv-5', timeoutMs: 3000, seq: 9 }).slice(0, -1);
-    r.core.receiveLine(line.replace('inv-5', 'inv-6'));
+    const line = encodeFrame({ type: 'invite', inv: 'inv-5', timeoutMs: 3000, seq: 9 });
+    r.core.receiveData(line.replace('inv-5', 'inv-6'));
     expect(r.core.state).toBe('idle');
     expect(r.core.counters.link.rejected.checksum).toBe(1);
   });
