@@ -84,8 +84,6 @@ export interface InvitationDeskOptions {
 
 const STAFF_KEY = 'staff.signedIn';
 const TERMINAL_BOOT_KEY = 'terminal.boot';
-/** How long a reset terminal has to replay its journaled reports before its invitation closes. */
-const RESET_REPLAY_GRACE_MS = 3000;
 /** How long the terminal has to confirm a cancel (or report the press that beat it). */
 const CANCEL_GRACE_MS = 3000;
 
@@ -192,13 +190,18 @@ export class InvitationDesk extends EventEmitter<{
   }
 
   /**
-   * The terminal introduced itself. A new boot of it no longer shows any open invitation: it
-   * gets a moment to replay a rating it journaled before the reset, then the invitation closes.
+   * The terminal introduced itself. A new boot shows no open invitation; its hello lists the
+   * invitations its journal still holds a report for. Listed: the report is on its way, and the
+   * deadline stands. Not listed: no report will ever come, so the invitation closes now. A
+   * terminal that does not say (pending null) is waited for until the deadline, never guessed at.
    */
   onTerminalHello(terminal: TerminalInfo): void {
     const previous = this.opts.settings.get(TERMINAL_BOOT_KEY);
     const identity = `${terminal.serial}/${terminal.boot}`;
-    if (previous !== undefined && previous !== identity) this.rearm(RESET_REPLAY_GRACE_MS, 'not_rated', 'terminal_reset');
+    const open = this.open;
+    if (open && previous !== undefined && previous !== identity && terminal.pending && !terminal.pending.includes(open.id)) {
+      this.closeOpen('not_rated', undefined, ['terminal_reset']);
+    }
     this.opts.settings.set(TERMINAL_BOOT_KEY, identity);
   }
 

@@ -106,27 +106,35 @@ describe('invitation desk: one invitation, one outcome', () => {
     expect(r.closed).toEqual([expect.objectContaining({ outcome: 'not_rated', flags: ['device_silent'] })]);
   });
 
-  it('a new boot of the terminal mid-invitation: not_rated, flagged terminal_reset, once the replay grace is over', () => {
+  it('a new boot of the terminal holding no report for the open invitation: not_rated, flagged terminal_reset, at once', () => {
     const r = rig();
     r.desk.onTerminalHello(r.terminal);
     r.invite();
-    r.desk.onTerminalHello({ ...r.terminal, boot: 'b2' });
-    r.timers.advance(2999);
-    expect(r.closed).toHaveLength(0);
-    r.timers.advance(1);
+    r.desk.onTerminalHello({ ...r.terminal, boot: 'b2', pending: [] });
     expect(r.closed).toEqual([expect.objectContaining({ outcome: 'not_rated', flags: ['terminal_reset'] })]);
   });
 
-  it('a new boot that replays its journaled rating within the grace: the rating stands', () => {
+  it('a new boot whose hello lists the open invitation: its journaled rating stands, however late it comes', () => {
     const r = rig();
     r.desk.onTerminalHello(r.terminal);
     const inv = r.invite();
-    const rebooted = { ...r.terminal, boot: 'b2' };
+    const rebooted = { ...r.terminal, boot: 'b2', pending: [inv] };
     r.desk.onTerminalHello(rebooted);
-    r.timers.advance(1000);
+    r.timers.advance(DEADLINE_MS - 1);
     r.report({ type: 'rating', inv, grade: 'very_satisfied', latencyMs: 1500, reason: null }, rebooted);
     r.timers.advance(DEADLINE_MS);
     expect(r.closed).toEqual([expect.objectContaining({ outcome: 'rated', flags: [] })]);
+  });
+
+  it('a new boot that does not say what it holds: nothing is guessed, the deadline stands', () => {
+    const r = rig();
+    r.desk.onTerminalHello(r.terminal);
+    r.invite();
+    r.desk.onTerminalHello({ ...r.terminal, boot: 'b2', pending: null });
+    r.timers.advance(DEADLINE_MS - 1);
+    expect(r.closed).toHaveLength(0);
+    r.timers.advance(1);
+    expect(r.closed).toEqual([expect.objectContaining({ outcome: 'not_rated', flags: ['device_silent'] })]);
   });
 
   it('the same boot saying hello again (a reconnect) changes nothing', () => {
