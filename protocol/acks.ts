@@ -9,3 +9,10 @@ export const ackSchema = z.object({
 });
 export type Ack = z.infer<typeof ackSchema>;
 export type AckStatus = Ack['status'];
+
+/**
+ * Terminal to province, on `…/time`, while the terminal's clock is not trusted: the province
+ * answers on `…/acks` with an ack naming the probe's id and carrying `serverTime`.
+ */
+export const timeProbeSchema = z.object({ probe: z.string().min(1).max(64) });
+export type TimeProbe = z.infer<typeof timeProbeSchema>;

@@ -9,6 +9,8 @@ export interface TerminalTopics {
   config: string;
   cmd: string;
   cmdResult: string;
+  /** Terminal to province: a time probe, answered on `acks` with `serverTime`. */
+  time: string;
 }
 
 export function terminalTopics(terminalId: string, prefix = DEFAULT_TOPIC_PREFIX): TerminalTopics {
@@ -21,16 +23,20 @@ export function terminalTopics(terminalId: string, prefix = DEFAULT_TOPIC_PREFIX
     config: `${base}/config`,
     cmd: `${base}/cmd`,
     cmdResult: `${base}/cmd/result`,
+    time: `${base}/time`,
   };
 }
 
-/** Subscription that matches one leaf topic (records, state) of every terminal under a prefix (the province's side). */
-export function allTerminalsFilter(leaf: 'records' | 'state', prefix = DEFAULT_TOPIC_PREFIX): string {
+/** A leaf topic the province reads from every terminal. */
+export type ProvinceLeaf = 'records' | 'state' | 'time';
+
+/** Subscription that matches one leaf topic (records, state, time) of every terminal under a prefix (the province's side). */
+export function allTerminalsFilter(leaf: ProvinceLeaf, prefix = DEFAULT_TOPIC_PREFIX): string {
   return `${prefix}/+/${leaf}`;
 }
 
 /** The terminal id a `…/{leaf}` topic belongs to, or undefined if the topic is not one. */
-export function terminalIdOfTopic(topic: string, leaf: 'records' | 'state', prefix = DEFAULT_TOPIC_PREFIX): string | undefined {
+export function terminalIdOfTopic(topic: string, leaf: ProvinceLeaf, prefix = DEFAULT_TOPIC_PREFIX): string | undefined {
   if (!topic.startsWith(`${prefix}/`)) return undefined;
   const [terminalId, last, ...more] = topic.slice(prefix.length + 1).split('/');
   return last === leaf && more.length === 0 && terminalId ? terminalId : undefined;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
-import { ackSchema, type Ack, type AckStatus } from '../protocol/acks.js';
+import { ackSchema, timeProbeSchema, type Ack, type AckStatus } from '../protocol/acks.js';
 import type { ProvinceConfig } from '../protocol/province-config.js';
 import { decodeRecord } from '../protocol/record-formats/index.js';
 import type { UpstreamRecord } from '../protocol/records.js';
@@ -33,6 +33,8 @@ export interface ProvinceEmulatorOptions {
   rejectIf?: (record: UpstreamRecord) => string | undefined;
   /** Clock for `serverTime` in acks. */
   now?: () => Date;
+  /** Answer a terminal's time probe (`…/time`) with `serverTime`; false plays a receiver that does not (default true). */
+  answerTimeProbes?: boolean;
   /** Most ids in one ack message; a batch this full is sent at once. Default 500. */
   maxAckBatch?: number;
   /** Default: pino at level `warn` (unreadable messages and MQTT errors). */
@@ -69,6 +71,8 @@ export interface ProvinceStats {
   acksSent: number;
   /** Ack messages withheld by the `dropAck` fault. */
   acksDropped: number;
+  /** Time probes answered (not counted in `received`). */
+  timeProbes: number;
 }
 
 export interface TerminalCounts {
@@ -131,6 +135,7 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
   readonly #dropAck: ProvinceEmulatorOptions['dropAck'];
   readonly #rejectIf: ProvinceEmulatorOptions['rejectIf'];
   readonly #now: () => Date;
+  readonly #answerTimeProbes: boolean;
   readonly #maxAckBatch: number;
   readonly #log: ProvinceLogger;
   readonly #registration: 'auto' | 'manual';
@@ -142,7 +147,7 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
   readonly #byTerminal = new Map<string, UpstreamRecord[]>();
   readonly #counts = new Map<string, TerminalCounts>();
   readonly #rejections: Rejection[] = [];
-  readonly #stats: ProvinceStats = { received: 0, accepted: 0, duplicates: 0, rejected: 0, unreadable: 0, acksSent: 0, acksDropped: 0 };
+  readonly #stats: ProvinceStats = { received: 0, accepted: 0, duplicates: 0, rejected: 0, unreadable: 0, acksSent: 0, acksDropped: 0, timeProbes: 0 };
 
   /** Ack batches collected in the current macrotask, keyed by terminal, status and reason. */
   readonly #pending = new Map<string, PendingAck>();
@@ -160,6 +165,7 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
     this.#dropAck = options.dropAck;
     this.#rejectIf = options.rejectIf;
     this.#now = options.now ?? (() => new Date());
+    this.#answerTimeProbes = options.answerTimeProbes ?? true;
     this.#maxAckBatch = Math.max(1, options.maxAckBatch ?? DEFAULT_MAX_ACK_BATCH);
     this.#log = options.logger ?? pino({ name: 'province-emulator', level: 'warn' });
     this.#registration = options.registration ?? 'auto';
@@ -174,7 +180,8 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
     const province = new ProvinceEmulator(client, options, clientId);
     try {
       const filter = allTerminalsFilter('records', province.prefix);
-      const grants = await client.subscribeAsync([filter, allTerminalsFilter('state', province.prefix)], { qos: 1 });
+      const leaves = [filter, allTerminalsFilter('state', province.prefix), allTerminalsFilter('time', province.prefix)];
+      const grants = await client.subscribeAsync(leaves, { qos: 1 });
       const refused = grants.filter((g) => g.qos !== 1);
       if (refused.length > 0) {
         throw new Error(`province emulator: subscription to ${filter} not granted at QoS 1 (got ${refused.map((g) => g.qos).join(', ')})`);
@@ -286,6 +293,11 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
     const provisioned = terminalIdOfTopic(topic, 'state', this.prefix);
     if (provisioned !== undefined) {
       this.#onState(provisioned, payload);
+      return;
+    }
+    const asking = terminalIdOfTopic(topic, 'time', this.prefix);
+    if (asking !== undefined) {
+      this.#onTimeProbe(asking, payload);
       return;
     }
     this.#stats.received += 1;
@@ -415,6 +427,24 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
       },
       (err: unknown) => this.#log.error({ err, topic, ids: ack.ids.length, status: ack.status }, 'province emulator: ack publish failed'),
     );
+  }
+
+  /** A terminal asks the time (its clock is not trusted): the answer is an ack naming the probe, with serverTime. */
+  #onTimeProbe(terminalId: string, payload: Buffer): void {
+    if (!this.#answerTimeProbes) return;
+    let body: unknown;
+    try {
+      body = JSON.parse(payload.toString('utf8'));
+    } catch {
+      body = undefined;
+    }
+    const probe = timeProbeSchema.safeParse(body);
+    if (!probe.success) {
+      this.#log.warn({ terminalId, problems: probe.error.issues.map((i) => i.message) }, 'province emulator: not a time probe {"probe": "<id>"}; unanswered');
+      return;
+    }
+    this.#stats.timeProbes += 1;
+    this.#publish(terminalId, { ids: [probe.data.probe], status: 'accepted', serverTime: this.#now().toISOString() });
   }
 
   /** Terminals registered by `hcp provision`, by id. */

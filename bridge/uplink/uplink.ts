@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions } from 'mqtt';
-import { ackSchema, type Ack } from '../../protocol/acks.js';
+import { ackSchema, type Ack, type TimeProbe } from '../../protocol/acks.js';
 import type { GradeCodeProfileName } from '../../protocol/grades.js';
 import type { z } from 'zod';
 import { explain, type Explained } from '../../protocol/issues.js';
@@ -111,6 +112,8 @@ export class Uplink extends EventEmitter<{
    * are published again and settled by the receiver's new (duplicate) ack.
    */
   private readonly awaiting = new Set<string>();
+  /** The time probe awaiting its answer, while the clock is not trusted (monotonic ms when sent). */
+  private timeProbe: { id: string; at: number } | undefined;
   /** Records up to this seq were made before the current connection: the backlog. */
   private ceiling = 0;
   private readonly cursors: Record<Lane, number> = { live: 0, backlog: 0 };
@@ -218,6 +221,7 @@ export class Uplink extends EventEmitter<{
     this.bucket = new TokenBucket(this.opts.drainRatePerSecond, () => this.opts.clock.monoMs());
     this.online = true;
     this.emit('connected');
+    this.askTime();
     this.pump();
   }
 
@@ -363,12 +367,13 @@ export class Uplink extends EventEmitter<{
 
   private settleAcks(): void {
     this.pending.acks = undefined;
-    const acks = this.awaited(this.acksWaiting);
+    const acks = this.awaited(this.answerToTimeProbe(this.acksWaiting));
     this.acksWaiting = [];
     // Only an ack that answers what we sent is trusted with the time.
     const withTime = acks.findLast((a) => a.serverTime);
     if (withTime?.serverTime) this.opts.clock.observeServerTime(new Date(withTime.serverTime));
-    const settled = this.opts.outbox.settle(acks, this.opts.clock.now());
+    // Nothing awaited (a flood of junk acks): no commit.
+    const settled = acks.length > 0 ? this.opts.outbox.settle(acks, this.opts.clock.now()) : [];
     acks.forEach((ack, i) => {
       for (const id of ack.ids) {
         this.inflight.delete(id);
@@ -383,6 +388,34 @@ export class Uplink extends EventEmitter<{
       this.emit('acked', ack);
     });
     this.pump();
+  }
+
+  /**
+   * Without a trusted clock, records wait for a correction (holdUnsyncedMs), and the province's
+   * time comes in acks, which only follow a publish: so the uplink asks for it on connecting, and
+   * again each ack timeout until answered. The answer is an ack naming the probe, with serverTime.
+   */
+  private askTime(): void {
+    if (!this.online || this.opts.clock.isSynced()) return;
+    const overdue = this.opts.clock.monoMs() - this.opts.ackTimeoutMs;
+    if (this.timeProbe && this.timeProbe.at > overdue) return;
+    this.timeProbe = { id: randomUUID(), at: this.opts.clock.monoMs() };
+    this.client?.publish(this.topics.time, JSON.stringify({ probe: this.timeProbe.id } satisfies TimeProbe), { qos: 1 });
+  }
+
+  /** Takes the time from the answer to the probe awaited, if one came; returns the other acks' ids. */
+  private answerToTimeProbe(acks: Ack[]): Ack[] {
+    const probe = this.timeProbe;
+    if (!probe) return acks;
+    const answer = acks.find((a) => a.ids.includes(probe.id) && a.serverTime);
+    if (answer?.serverTime) {
+      this.timeProbe = undefined;
+      this.opts.clock.observeServerTime(new Date(answer.serverTime));
+    }
+    return acks.flatMap((a) => {
+      const ids = a.ids.filter((id) => id !== probe.id);
+      return ids.length > 0 ? [{ ...a, ids }] : [];
+    });
   }
 
   /** The acks cut down to the ids this uplink awaits; the others are counted and logged, and dropped. */
@@ -405,6 +438,7 @@ export class Uplink extends EventEmitter<{
   }
 
   private republishOverdue(): void {
+    this.askTime();
     const deadline = this.opts.clock.monoMs() - this.opts.ackTimeoutMs;
     let overdue = 0;
     for (const [id, { at }] of this.inflight) {

@@ -10,9 +10,9 @@ import { useHall } from '../support/hall-fixture.js';
  */
 const SIX_YEARS_MS = 6 * 365 * 24 * 3600 * 1000;
 
-function pi(): WallSource & { sync(): void } {
+function pi(ntp: 'no' | 'cannot say' = 'no'): WallSource & { sync(): void } {
   let offset = -SIX_YEARS_MS;
-  let synced = false;
+  let synced: boolean | undefined = ntp === 'no' ? false : undefined;
   return {
     wallMs: () => Date.now() + offset,
     monoMs: () => performance.now(),
@@ -27,8 +27,11 @@ const nearNow = (iso: string | undefined): boolean => Math.abs(Date.parse(iso ??
 describe.each(BROKERS)('honest time ($name broker)', (kind) => {
   const halls = useHall(kind);
 
+  // A receiver that does not answer time probes: the clock waits for NTP or a record's ack.
+  const noTimeProbes = { answerTimeProbes: false };
+
   it('holds records made before NTP sync, then corrects them when the clock jumps to the right time', async () => {
-    const hall = await halls.start();
+    const hall = await halls.start(noTimeProbes);
     const wall = pi();
     const w = await hall.window({ config: { clock: { trust: 'ntp', holdUnsyncedSeconds: 600 } }, bridgeDeps: { wall } });
     expect(w.bridge.status().alarms).toContain('clock_unsynced');
@@ -48,7 +51,7 @@ describe.each(BROKERS)('honest time ($name broker)', (kind) => {
   });
 
   it('with no NTP, sends flagged after the hold, and takes the time from the province ack', async () => {
-    const hall = await halls.start();
+    const hall = await halls.start(noTimeProbes);
     const wall = pi(); // never synced by NTP
     const w = await hall.window({ config: { clock: { trust: 'ntp', holdUnsyncedSeconds: 0 } }, bridgeDeps: { wall } });
     const first = await hall.serve(w, 'C-CLOCK-2', 0);
@@ -62,5 +65,18 @@ describe.each(BROKERS)('honest time ($name broker)', (kind) => {
     const [honest] = await hall.expectExactlyOnce(w, [second]);
     expect(honest).toMatchObject({ clock: { synced: true }, flags: [] });
     expect(honest?.kind === 'invitation' && nearNow(honest.closedAt)).toBe(true);
+  });
+
+  it('where the OS cannot say (no timedatectl), the province answers the time probe on connecting: nothing is held', async () => {
+    const hall = await halls.start();
+    const wall = pi('cannot say');
+    const w = await hall.window({ config: { clock: { trust: 'ntp' } }, bridgeDeps: { wall } }); // the default 300 s hold
+    await waitUntil(() => w.bridge.status().clock.trustedFrom === 'province', 'the answer to the time probe to anchor the clock');
+    const id = await hall.serve(w, 'C-CLOCK-4', 0);
+    const [record] = await hall.expectExactlyOnce(w, [id]);
+    expect(record).toMatchObject({ clock: { synced: true }, flags: [] });
+    expect(record?.kind === 'invitation' && nearNow(record.closedAt)).toBe(true);
+    expect(hall.province.stats.timeProbes).toBe(1);
+    expect(w.bridge.status().broker).toMatchObject({ heldForClock: 0, unexpectedAcks: 0 });
   });
 });

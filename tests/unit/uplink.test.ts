@@ -242,6 +242,49 @@ describe('uplink: acknowledgements', () => {
   });
 });
 
+describe('uplink: the time probe (clock.trust ntp, the OS cannot say)', () => {
+  /** The ids of the time probes published on `…/time`, in order. */
+  const probes = (r: ReturnType<typeof rig>): string[] =>
+    r.broker.published.filter((m) => m.topic === 'hcp/v1/T-1/time').map((m) => (JSON.parse(m.payload) as { probe: string }).probe);
+  const unsynced = (r: ReturnType<typeof rig>, id: string) =>
+    r.outbox.append({ ...strayPress(id, r.clock.now()), clock: { synced: false, bootId: 'boot-1', monoMs: r.timers.now() } });
+
+  it('asks the province the time on connecting: its answer trusts the clock, and held records go corrected at once', async () => {
+    const r = rig({ clockTrust: 'ntp', holdUnsyncedMs: 300_000 });
+    unsynced(r, 'r-early');
+    await r.connect();
+    expect(r.publishedIds()).toEqual([]);
+    const [probe] = probes(r);
+    r.broker.deliverAck({ ids: [probe!], status: 'accepted', serverTime: '2026-11-29T12:00:00Z' });
+    await r.settle();
+    expect(r.clock.trustedFrom).toBe('province');
+    expect(r.broker.records()).toEqual([expect.objectContaining({ id: 'r-early', flags: ['time_corrected'], at: '2026-11-29T12:00:00.000Z' })]);
+    expect(r.uplink.status()).toMatchObject({ unexpectedAcks: 0, acked: 1, heldForClock: 0 });
+  });
+
+  it('asks again while unanswered, at the ack timeout, and no more once the clock is trusted', async () => {
+    const r = rig({ clockTrust: 'ntp', ackTimeoutMs: 2000 });
+    await r.connect();
+    expect(probes(r)).toHaveLength(1);
+    await r.settle(2000);
+    expect(probes(r)).toHaveLength(2);
+    r.broker.deliverAck({ ids: [probes(r)[0]!], status: 'accepted', serverTime: '2026-11-29T12:00:00Z' });
+    await r.settle();
+    expect(r.clock.isSynced()).toBe(false); // the answer to a probe no longer awaited
+    r.broker.deliverAck({ ids: [probes(r)[1]!], status: 'accepted', serverTime: '2026-11-29T12:00:00Z' });
+    await r.settle(10_000);
+    expect(r.clock.isSynced()).toBe(true);
+    expect(probes(r)).toHaveLength(2);
+  });
+
+  it('a trusted clock sends no probe', async () => {
+    const r = rig();
+    await r.connect();
+    await r.settle(10_000);
+    expect(probes(r)).toEqual([]);
+  });
+});
+
 describe('uplink: the connection', () => {
   it('reconnects with exponential backoff while the broker is away, and resets it once connected', async () => {
     const r = rig();
