@@ -1,8 +1,10 @@
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { explain } from '../../protocol/issues.js';
 import { API_META, API_META_PATH, invitationRequestSchema, signInRequestSchema, type ApiRefusal } from '../../protocol/http-api.js';
 import { REFUSALS, type Refusal } from '../../protocol/refusals.js';
+import { ConfigError } from '../config.js';
 import { DeskError, type InvitationDesk } from '../desk/invitation-desk.js';
 import type { DailyStats } from '../desk/daily-stats.js';
 import type { Logger } from '../log.js';
@@ -71,12 +73,12 @@ const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
   [
     'POST',
     /^\/api\/v1\/invitations\/([^/]+)\/receipt$/,
-    (ctx, _req, [id]) => [202, ctx.reprint(decodeURIComponent(id ?? ''))],
+    (ctx, _req, [id]) => [202, ctx.reprint(id ?? '')],
   ],
   [
     'POST',
     /^\/api\/v1\/invitations\/([^/]+)\/cancel$/,
-    (ctx, _req, [id]) => [202, { ...ctx.desk.cancel(decodeURIComponent(id ?? '')), state: 'cancelling' }],
+    (ctx, _req, [id]) => [202, { ...ctx.desk.cancel(id ?? ''), state: 'cancelling' }],
   ],
   ['GET', /^\/api\/v1\/stats\/today$/, (ctx) => [200, ctx.today()]],
   [
@@ -88,7 +90,7 @@ const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
     'GET',
     /^\/api\/v1\/invitations\/([^/]+)$/,
     (ctx, _req, [id]) => {
-      const view = ctx.desk.lookup(decodeURIComponent(id ?? ''));
+      const view = ctx.desk.lookup(id ?? '');
       if (!view) throw new HttpError('not_found', `no invitation ${id} at this window`);
       return [200, view];
     },
@@ -98,23 +100,48 @@ const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
 /** The bridge's local HTTP API, v1: staff sign-in, invitations, status. */
 export function createApiServer(ctx: ApiContext): Server {
   return createServer((req, res) => {
-    void route(ctx, req, res);
+    // The last resort: route() answers every failure itself, so this is only reached when
+    // answering failed too (a part that throws while refusing); the request is dropped, never the bridge.
+    route(ctx, req, res).catch((err: unknown) => {
+      res.destroy();
+      ctx.logger.error({ err, url: req.url }, 'request failed while answering it; dropped');
+    });
   });
 }
 
-async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-  if (!path.startsWith('/api/') && (req.method === 'GET' || req.method === 'HEAD') && serveConsole(path, res)) return;
+/** Why the API cannot listen where http says, by the system's error code: a setting to fix. */
+const LISTEN_FAILURES: Record<string, (at: { host: string; port: number }) => string> = {
+  EADDRINUSE: ({ host, port }) => `http.port: ${host}:${port} is in use by another program (another hcp run?): stop it, or choose another port`,
+  EADDRNOTAVAIL: ({ host }) => `http.host: this machine has no address ${host}: give one of its own addresses, 0.0.0.0 (all) or 127.0.0.1`,
+  EACCES: ({ port }) => `http.port: ${port} needs root (ports below 1024): choose 1024 or above`,
+  ENOTFOUND: ({ host }) => `http.host: ${host} is not a name this machine can resolve: give an address`,
+};
+
+/** Starts the API listening; an address it cannot have is refused like any bad setting, never a stack trace. */
+export async function listenApi(server: Server, at: { host: string; port: number }): Promise<void> {
+  server.listen(at.port, at.host);
   try {
+    await once(server, 'listening');
+  } catch (err) {
+    const failure = LISTEN_FAILURES[(err as NodeJS.ErrnoException).code ?? ''];
+    throw new ConfigError(failure ? failure(at) : `http: cannot listen on ${at.host}:${at.port}: ${(err as Error).message}`, []);
+  }
+}
+
+async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // The path exactly as sent: a URL parser would read `//x` as a host and throw on `//[`.
+  const path = (req.url ?? '/').split(/[?#]/, 1)[0] ?? '/';
+  try {
+    if (!path.startsWith('/api/') && (req.method === 'GET' || req.method === 'HEAD') && serveConsole(path, res)) return;
     if (ctx.token !== undefined && path !== API_META_PATH && req.headers.authorization !== `Bearer ${ctx.token}`) {
       throw new HttpError('unauthorized', 'this API needs its token: send Authorization: Bearer <http.token>');
     }
     const matches = ROUTES.filter(([, pattern]) => pattern.test(path));
-    if (matches.length === 0) throw new HttpError('not_found', `no such endpoint: ${path}`);
+    if (matches.length === 0) throw new HttpError('not_found', `no such endpoint: ${shown(path)}`);
     const match = matches.find(([method]) => method === req.method);
-    if (!match) throw new HttpError('method_not_allowed', `${req.method} is not allowed on ${path}`);
+    if (!match) throw new HttpError('method_not_allowed', `${req.method} is not allowed on ${shown(path)}`);
     const [, pattern, handler] = match;
-    const params = (pattern.exec(path) ?? []).slice(1);
+    const params = (pattern.exec(path) ?? []).slice(1).map((param) => decodeParam(param, path));
     const [status, body] = await handler(ctx, req, params);
     send(res, status, body);
   } catch (err) {
@@ -124,10 +151,23 @@ async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse)
         : err instanceof DeskError
           ? new HttpError(err.code, err.message)
           : new HttpError('internal', 'internal error; see the bridge log');
-    if (error.code === 'internal') ctx.logger.error({ err, path }, 'request failed');
+    if (error.code === 'internal') ctx.logger.error({ err, path: shown(path) }, 'request failed');
     ctx.countRejected(error.code);
     const refusal: ApiRefusal = { error: { code: error.code, message: error.message, ...(error.field && { field: error.field }) } };
     send(res, error.status, refusal);
+  }
+}
+
+/** A path as a refusal quotes it: long ones cut, so that a refusal stays a line. */
+function shown(path: string): string {
+  return path.length > 200 ? `${path.slice(0, 200)}… (${path.length} characters)` : path;
+}
+
+function decodeParam(param: string, path: string): string {
+  try {
+    return decodeURIComponent(param);
+  } catch {
+    throw new HttpError('invalid_request', `${shown(path)}: "${param.slice(0, 80)}" is not valid percent-encoding (UTF-8, %XX)`, 'path');
   }
 }
 

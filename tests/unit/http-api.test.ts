@@ -1,10 +1,11 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeskError } from '../../bridge/desk/invitation-desk.js';
-import { createApiServer, type ApiContext } from '../../bridge/http/api.js';
+import { createApiServer, listenApi, type ApiContext } from '../../bridge/http/api.js';
+import { ConfigError } from '../../bridge/config.js';
 import { silentLogger } from '../../bridge/log.js';
 import { ALARMS } from '../../protocol/alarms.js';
 import { BUTTON_COUNT, GRADES } from '../../protocol/grades.js';
@@ -19,7 +20,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
 });
 
-async function start(token?: string): Promise<{ url: string; rejected: string[] }> {
+async function start(token?: string, overrides: Partial<ApiContext> = {}): Promise<{ url: string; rejected: string[] }> {
   const rejected: string[] = [];
   const refuse = (): never => {
     throw new DeskError(409, 'not_signed_in', 'no staff member is signed in');
@@ -34,6 +35,7 @@ async function start(token?: string): Promise<{ url: string; rejected: string[] 
     logger: silentLogger,
     status: () => ({}),
     countRejected: (code) => rejected.push(code),
+    ...overrides,
   };
   const server = createApiServer(ctx).listen(0, '127.0.0.1');
   servers.push(server);
@@ -76,6 +78,72 @@ describe('HTTP API', () => {
     expect(codes).toEqual(['not_signed_in', 'no_printer', 'not_found', 'not_found', 'method_not_allowed']);
     expect(answers.map((a) => a.status)).toEqual(codes.map((code) => REFUSALS[code].status));
     expect(rejected).toEqual(codes);
+  });
+});
+
+/** A request exactly as written: fetch() would normalise the path first. */
+async function raw(url: string, method: string, path: string): Promise<{ status: number; body: unknown }> {
+  const req = request(url, { method, path });
+  req.end();
+  const [res] = (await once(req, 'response')) as [IncomingMessage];
+  let text = '';
+  for await (const chunk of res) text += String(chunk);
+  return { status: res.statusCode ?? 0, body: JSON.parse(text) as unknown };
+}
+
+describe('nothing a request carries escapes the one error exit', () => {
+  it.each(['//', '///', '//[', '//@', '//host:99999/x', '/%', '/api/v1/invitations/%E0%A4%A/cancel', '/api/v1/invitations/%ZZ', `/${'a/'.repeat(3000)}`])(
+    'GET %s is answered with a refusal naming the path',
+    async (path) => {
+      const { url, rejected } = await start();
+      const answer = await raw(url, 'GET', path);
+      expect(answer.status).toBeGreaterThanOrEqual(400);
+      expect(answer.status).toBeLessThan(500);
+      const { error } = answer.body as { error: { code: Refusal; message: string } };
+      expect(answer.status).toBe(REFUSALS[error.code].status);
+      expect(error.message).toContain(path.length > 100 ? path.slice(0, 50) : path);
+      expect(rejected).toEqual([error.code]);
+    },
+  );
+
+  it('answers 500 and lives on when a part of the bridge throws while refusing, too', async () => {
+    let throws = 1;
+    const { url } = await start(undefined, {
+      status: () => {
+        throw new Error('a broken part');
+      },
+      countRejected: () => {
+        if (throws-- > 0) throw new Error('a broken counter');
+      },
+    });
+    const first = await fetch(`${url}/api/v1/status`).then(
+      (res) => res.status,
+      () => 'dropped',
+    );
+    expect([500, 'dropped']).toContain(first);
+    expect((await call(`${url}/api/v1/status`)).body).toMatchObject({ error: { code: 'internal' } });
+  });
+});
+
+describe('an address the API cannot listen on', () => {
+  const server = (): Server => {
+    const s = createApiServer({} as ApiContext);
+    servers.push(s);
+    return s;
+  };
+
+  it('is refused as a setting, naming it, when the port is taken', async () => {
+    const taken = server().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    const port = (taken.address() as AddressInfo).port;
+    const refusal = listenApi(server(), { host: '127.0.0.1', port });
+    await expect(refusal).rejects.toBeInstanceOf(ConfigError);
+    await expect(refusal).rejects.toThrow(`http.port: 127.0.0.1:${port} is in use by another program`);
+  });
+
+  it('is refused as a setting, naming it, when this machine has no such address', async () => {
+    // 192.0.2.0/24 is TEST-NET-1: documentation only, on no machine.
+    await expect(listenApi(server(), { host: '192.0.2.1', port: 0 })).rejects.toThrow(/http\.host: this machine has no address 192\.0\.2\.1/);
   });
 });
 
