@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { EventEmitter, once } from 'node:events';
+import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { v7 as uuidv7 } from 'uuid';
@@ -16,7 +16,7 @@ import { InvitationDesk, type OpenInvitation } from './desk/invitation-desk.js';
 import { TerminalLink, type OpenSerialPort } from './terminal/terminal-link.js';
 import type { Feature } from './features/feature.js';
 import { bridgeFeatures } from './features/index.js';
-import { createApiServer } from './http/api.js';
+import { createApiServer, listenApi } from './http/api.js';
 import { silentLogger, type Logger } from './log.js';
 import { PrinterLink } from './printer/printer-link.js';
 import { ReceiptQueue } from './printer/receipt-queue.js';
@@ -194,8 +194,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   /** Opens the database (failing clearly if it is unusable), then starts every part. */
   static async start(config: BridgeConfig, deps: BridgeDeps): Promise<Bridge> {
     const bridge = new Bridge(config, openDatabase(config.database.path), deps);
-    bridge.server.listen(config.http.port, config.http.host);
-    await once(bridge.server, 'listening');
+    await listenApi(bridge.server, config.http);
     for (const feature of bridge.features) await feature.start();
     bridge.link.start();
     bridge.uplink.start();
