@@ -34,6 +34,7 @@ import { OpenInvitationStore } from './store/open-invitation-store.js';
 import { Outbox } from './store/outbox.js';
 import { Settings } from './store/settings.js';
 import { storageStatus } from './store/storage.js';
+import { Commits } from './store/commits.js';
 import { TimeKeeper } from './time/time-keeper.js';
 import { systemWall, type WallSource } from './time/wall-source.js';
 import { brokerConnection } from './uplink/mqtt-options.js';
@@ -89,7 +90,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const outbox = (this.outbox = new Outbox(db, clock));
     const settings = new Settings(db);
     const reasons = new ReasonCatalogStore(settings, logger);
-    const storage = () => storageStatus(db, config.database.path, config.database.maxSizeMB * 1024 * 1024);
+    const commits = new Commits(db, clock, logger);
+    const storage = () => storageStatus(db, config.database.path, config.database.maxSizeMB * 1024 * 1024, commits.fault);
     const link = (this.link = new TerminalLink({
       ...terminalPort(config),
       openPort: deps.openPort,
@@ -105,7 +107,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       identity: { terminalId: terminal.id, areaCode: terminal.areaCode, hallCode: terminal.hallCode, windowNo: terminal.windowNo },
       outbox,
       openStore: new OpenInvitationStore<OpenInvitation>(db),
-      transaction: (fn) => db.transaction(fn)(),
+      transaction: (fn) => commits.run(fn),
       settings,
       clock,
       timers,
@@ -180,6 +182,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     desk.on('event', (event) => this.emit('event', event));
     link.on('hello', (info) => {
       desk.onTerminalHello(info);
+      desk.resume(info);
       this.emit('terminal', info);
     });
     link.on('reject', (reason, detail) => this.emit('frameRejected', reason, detail));

@@ -7,6 +7,7 @@ export const ALARMS = {
   broker_offline: '网络中断',
   clock_unsynced: '时钟未校准',
   storage_full: '存储已满，暂停邀请',
+  storage_error: '存储写入失败，暂停邀请',
   records_quarantined: '有记录被省平台拒收',
   printer_offline: '打印机离线',
   printer_paper_out: '打印机缺纸',

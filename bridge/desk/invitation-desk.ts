@@ -3,12 +3,20 @@ import { GRADE_INFO, type Grade } from '../../protocol/grades.js';
 import type { ReasonCatalog } from '../../protocol/province-config.js';
 import type { InvitationRequest } from '../../protocol/http-api.js';
 import type { Timers } from '../../protocol/timers.js';
-import { RECORD_SCHEMA_VERSION, type Outcome, type Service, type StoredEvent, type StoredInvitation } from '../../protocol/records.js';
+import {
+  RECORD_SCHEMA_VERSION,
+  type ClockStamp,
+  type Outcome,
+  type Service,
+  type StoredEvent,
+  type StoredInvitation,
+} from '../../protocol/records.js';
 import type { Refusal } from '../../protocol/refusals.js';
 import { stamp, type Clock } from '../clock.js';
 import type { TerminalInfo, TerminalReport } from '../terminal/terminal-link.js';
 import type { Logger } from '../log.js';
 import type { Outbox } from '../store/outbox.js';
+import { StorageFailure } from '../store/commits.js';
 import { invitationFlags, ratingFlags, type HonestyRules } from './honesty.js';
 import type { OpenInvitationStore } from '../store/open-invitation-store.js';
 import type { Settings } from '../store/settings.js';
@@ -29,6 +37,10 @@ export interface OpenInvitation {
   test: boolean;
   /** ISO time the invitation was made. */
   invitedAt: string;
+  /** The clock when it was made: its deadline counts from here, across restarts (absent in rows saved before it). */
+  clock?: ClockStamp;
+  /** Staff asked to cancel it (kept, so that a restart carries the cancel out). */
+  cancelled?: { at: string; clock: ClockStamp };
   timeoutMs: number;
   /** Flags known when it was made (repeat_case, stray_nearby). */
   flags: string[];
@@ -56,8 +68,11 @@ export interface InvitationDeskOptions {
   identity: TerminalIdentity;
   outbox: Outbox;
   openStore: OpenInvitationStore<OpenInvitation>;
-  /** Runs `fn` in one database transaction: a record and its invitation's closing commit together. */
-  transaction(fn: () => void): void;
+  /**
+   * Runs `fn` in one database transaction: a record and its invitation's closing commit together.
+   * Throws StorageFailure when the database cannot store it (full disk, I/O error).
+   */
+  transaction<T>(fn: () => T): T;
   settings: Settings;
   clock: Clock;
   /** The backstops: an invitation the terminal goes silent on still closes. */
@@ -85,7 +100,19 @@ export interface InvitationDeskOptions {
 const STAFF_KEY = 'staff.signedIn';
 const TERMINAL_BOOT_KEY = 'terminal.boot';
 /** How long the terminal has to confirm a cancel (or report the press that beat it). */
-const CANCEL_GRACE_MS = 3000;
+export const CANCEL_GRACE_MS = 3000;
+/**
+ * After a restart, the least time the terminal gets to say hello and replay its journal before an
+ * open invitation whose deadline passed meanwhile is closed: a rating pressed while the bridge was
+ * down still closes it as a rating.
+ */
+export const RESUME_GRACE_MS = 5000;
+/**
+ * A terminal whose hello does not list its journal's invitations replays the journal right after
+ * it: an invitation resumed after a restart is sent to it again only once the replay has had time to
+ * close it, so that one already rated is not shown twice.
+ */
+export const RESUME_REPLAY_MS = 1000;
 
 /**
  * The window's invitation desk: who is signed in, the one open invitation, and turning what the
@@ -100,12 +127,17 @@ export class InvitationDesk extends EventEmitter<{
   private open: (OpenInvitation & { backstop: unknown }) | undefined;
   /** Wall time of the last stray press, for the stray_nearby flag. */
   private lastStrayAt: number | undefined;
+  /** The invitation left open by a restart, until the terminal's hello has it sent again. */
+  private resumed: { resend: unknown } | undefined;
 
   constructor(private readonly opts: InvitationDeskOptions) {
     super();
-    // An invitation left open by a restart waits for the terminal's report once more.
+    // An invitation left open by a restart waits for the terminal's report once more, from its own deadline.
     const [left] = opts.openStore.load();
-    if (left) this.hold(left);
+    if (left) {
+      this.hold(left, RESUME_GRACE_MS);
+      this.resumed = { resend: undefined };
+    }
   }
 
   get staffId(): string | null {
@@ -113,12 +145,12 @@ export class InvitationDesk extends EventEmitter<{
   }
 
   signIn(staffId: string): void {
-    this.opts.settings.set(STAFF_KEY, staffId);
+    this.commitOrRefuse(() => this.opts.settings.set(STAFF_KEY, staffId));
     this.emit('staff', staffId);
   }
 
   signOut(): void {
-    this.opts.settings.set(STAFF_KEY, null);
+    this.commitOrRefuse(() => this.opts.settings.set(STAFF_KEY, null));
     this.emit('staff', null);
   }
 
@@ -158,15 +190,16 @@ export class InvitationDesk extends EventEmitter<{
       proxy: request.proxy,
       test: request.test,
       invitedAt: now.toISOString(),
+      clock: stamp(this.opts.clock),
       timeoutMs: this.opts.timeoutMs,
       flags: invitationFlags(request.services, { outbox: this.opts.outbox, rules: this.opts.honesty, now, lastStrayAt: this.lastStrayAt }),
       reasonCatalog: this.opts.reasonCatalog(),
     };
-    this.opts.transaction(() => {
+    this.commitOrRefuse(() => {
       this.opts.openStore.save(invitation);
       this.opts.outbox.noteInvitedCases(invitation.services.map((s) => s.caseNo), now);
     });
-    this.hold(invitation);
+    this.hold(invitation, 0);
     this.opts.sendInvite(invitation.id, invitation.timeoutMs, invitation.reasonCatalog?.reasons.length ?? 0, this.opts.reasonTimeoutMs);
     this.emit('opened', invitation);
     return invitation;
@@ -183,10 +216,43 @@ export class InvitationDesk extends EventEmitter<{
       if (closed?.state === 'closed') throw new DeskError(409, 'invitation_closed', `invitation ${id} is already closed: ${closed.outcome}`);
       throw new DeskError(404, 'not_found', `no invitation ${id} at window ${this.opts.identity.windowNo}`);
     }
+    // Saved before it is sent: a restart carries the cancel out. A second cancel keeps the first's time.
+    const cancelled = open.cancelled ?? { at: this.opts.clock.now().toISOString(), clock: stamp(this.opts.clock) };
+    const { backstop: _backstop, ...view } = { ...open, cancelled };
+    this.commitOrRefuse(() => this.opts.openStore.save(view));
+    open.cancelled = cancelled;
     this.opts.sendCancel(id);
-    this.rearm(CANCEL_GRACE_MS, 'cancelled', 'device_silent');
-    const { backstop: _backstop, ...view } = open;
+    this.armDeadline(0);
     return view;
+  }
+
+  /**
+   * The terminal is listening (its hello). An invitation left open by a restart is sent to it again,
+   * or its cancel if staff had cancelled it, once: at once when the hello lists the invitations its
+   * journal holds reports for, and not at all if this one is listed (its report is on its way);
+   * from a terminal that does not list them, after its journal replay has had time to close it.
+   * The terminal takes an invite for the invitation it shows as the same one.
+   */
+  resume(terminal: TerminalInfo): void {
+    const resumed = this.resumed;
+    const open = this.open;
+    if (!resumed || resumed.resend !== undefined || !open) return;
+    if (terminal.pending?.includes(open.id)) this.resumed = undefined;
+    else if (terminal.pending) this.resend();
+    else resumed.resend = this.opts.timers.setTimeout(() => this.resend(), RESUME_REPLAY_MS);
+  }
+
+  private resend(): void {
+    this.resumed = undefined;
+    const open = this.open;
+    if (!open) return;
+    if (open.cancelled) {
+      this.opts.sendCancel(open.id);
+      this.armDeadline(CANCEL_GRACE_MS);
+      return;
+    }
+    const left = open.timeoutMs - this.elapsedSince(open.invitedAt, open.clock);
+    if (left > 0) this.opts.sendInvite(open.id, left, open.reasonCatalog?.reasons.length ?? 0, this.opts.reasonTimeoutMs);
   }
 
   /**
@@ -205,9 +271,33 @@ export class InvitationDesk extends EventEmitter<{
     this.opts.settings.set(TERMINAL_BOOT_KEY, identity);
   }
 
-  private hold(invitation: OpenInvitation): void {
+  private hold(invitation: OpenInvitation, leastMs: number): void {
     this.open = { ...invitation, backstop: undefined };
-    this.rearm(this.opts.timeoutMs + this.opts.reasonTimeoutMs + this.opts.graceMs, 'not_rated', 'device_silent');
+    this.armDeadline(leastMs);
+  }
+
+  /**
+   * Arms the backstop at the open invitation's deadline, counted from when it was made (or
+   * cancelled), so that a restart neither extends it nor cuts it short: at least `leastMs` from now.
+   */
+  private armDeadline(leastMs: number): void {
+    const open = this.open;
+    if (!open) return;
+    const { cancelled } = open;
+    const left = cancelled
+      ? CANCEL_GRACE_MS - this.elapsedSince(cancelled.at, cancelled.clock)
+      : this.opts.timeoutMs + this.opts.reasonTimeoutMs + this.opts.graceMs - this.elapsedSince(open.invitedAt, open.clock);
+    this.rearm(Math.max(leastMs, left), cancelled ? 'cancelled' : 'not_rated', 'device_silent');
+  }
+
+  /**
+   * Milliseconds since a moment: on the monotonic clock within the same boot of the machine (a
+   * restarted bridge counts on), else on the wall clock, which may have been corrected meanwhile.
+   */
+  private elapsedSince(at: string, then: ClockStamp | undefined): number {
+    const { clock } = this.opts;
+    const elapsed = then?.bootId === clock.bootId ? clock.monoMs() - then.monoMs : clock.now().getTime() - Date.parse(at);
+    return Math.max(0, elapsed);
   }
 
   /** Unless the terminal reports first, the open invitation closes after `ms` with this outcome, flagged. */
@@ -258,6 +348,17 @@ export class InvitationDesk extends EventEmitter<{
 
   stop(): void {
     if (this.open) this.opts.timers.clearTimeout(this.open.backstop);
+    if (this.resumed) this.opts.timers.clearTimeout(this.resumed.resend);
+  }
+
+  /** Commits a change staff asked for; a database that cannot store it is a refusal they can act on. */
+  private commitOrRefuse(fn: () => void): void {
+    try {
+      this.opts.transaction(fn);
+    } catch (err) {
+      if (!(err instanceof StorageFailure)) throw err;
+      throw new DeskError(507, 'storage_full', `${err.message}; nothing was changed, and no record already stored is lost`);
+    }
   }
 
   private closeOpen(outcome: Outcome, rating: { grade: Grade; latencyMs: number; reason?: number | null } | undefined, flags: string[]): void {
@@ -335,6 +436,6 @@ export class InvitationDesk extends EventEmitter<{
       test,
       clock: stamp(clock),
     };
-    if (this.opts.outbox.append(event, sourceKey)) this.emit('event', event);
+    if (this.opts.transaction(() => this.opts.outbox.append(event, sourceKey))) this.emit('event', event);
   }
 }

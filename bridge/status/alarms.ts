@@ -7,6 +7,8 @@ export interface AlarmFacts {
   brokerConnected: boolean;
   clockSynced: boolean;
   storageFull: boolean;
+  /** SQLite's code while commits are failing (full disk, I/O error, read-only); null when they succeed. */
+  storageFault: string | null;
   quarantined: number;
   /** The receipt printer's condition; null without a printer. */
   printer: PrinterCondition | null;
@@ -17,7 +19,8 @@ const RULES: Record<Alarm, (facts: AlarmFacts) => boolean> = {
   terminal_offline: (f) => !f.terminalAlive,
   broker_offline: (f) => !f.brokerConnected,
   clock_unsynced: (f) => !f.clockSynced,
-  storage_full: (f) => f.storageFull,
+  storage_full: (f) => f.storageFull || f.storageFault === 'SQLITE_FULL',
+  storage_error: (f) => f.storageFault !== null && f.storageFault !== 'SQLITE_FULL',
   records_quarantined: (f) => f.quarantined > 0,
   printer_offline: (f) => f.printer === 'offline' || f.printer === 'disconnected',
   printer_paper_out: (f) => f.printer === 'paper_out',

@@ -63,6 +63,7 @@ export function readStatus(src: StatusSources): BridgeStatus {
       brokerConnected: broker.connected,
       clockSynced: clock.isSynced(),
       storageFull: storage.full,
+      storageFault: storage.fault?.code ?? null,
       quarantined: backlog.quarantined,
       printer: printer?.condition ?? null,
     }),

@@ -7,11 +7,12 @@ export class OpenInvitationStore<T extends { id: string }> {
   private readonly all;
 
   constructor(db: Db) {
-    this.insert = db.prepare(`INSERT INTO open_invitation (id, body) VALUES (?, ?)`);
+    this.insert = db.prepare(`INSERT INTO open_invitation (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body`);
     this.remove = db.prepare(`DELETE FROM open_invitation WHERE id = ?`);
     this.all = db.prepare(`SELECT body FROM open_invitation`);
   }
 
+  /** Saves it, or saves it again as it is now (e.g. cancelled). */
   save(invitation: T): void {
     this.insert.run(invitation.id, JSON.stringify(invitation));
   }

@@ -30,7 +30,7 @@ export function inspectDatabase(path: string, capBytes: number): DatabaseFinding
           )
           .get() as { pending: number; quarantined: number; oldest: string | null })
       : { pending: 0, quarantined: 0, oldest: null };
-    const { usedBytes } = storageStatus(db, path, capBytes);
+    const { usedBytes } = storageStatus(db, path, capBytes, null);
     return { integrity, pending: counts.pending, quarantined: counts.quarantined, oldestPendingAt: counts.oldest, usedBytes };
   } finally {
     db.close();

@@ -1,11 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import type { TerminalInfo, TerminalReport } from '../../bridge/terminal/terminal-link.js';
 import type { HonestyRules } from '../../bridge/desk/honesty.js';
-import { DeskError, InvitationDesk, type InvitationDeskOptions, type OpenInvitation } from '../../bridge/desk/invitation-desk.js';
+import {
+  CANCEL_GRACE_MS,
+  DeskError,
+  InvitationDesk,
+  RESUME_GRACE_MS,
+  RESUME_REPLAY_MS,
+  type InvitationDeskOptions,
+  type OpenInvitation,
+} from '../../bridge/desk/invitation-desk.js';
 import { silentLogger } from '../../bridge/log.js';
 import { openDatabase } from '../../bridge/store/database.js';
 import { OpenInvitationStore } from '../../bridge/store/open-invitation-store.js';
 import { Outbox } from '../../bridge/store/outbox.js';
+import { Commits, StorageFailure } from '../../bridge/store/commits.js';
 import { Settings } from '../../bridge/store/settings.js';
 import type { StoredEvent, StoredInvitation } from '../../protocol/records.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
@@ -28,13 +37,14 @@ function rig(overrides: Partial<InvitationDeskOptions> = {}) {
   const clock = new TimeKeeper(manualWall(timers), 'boot-1', 'system');
   const db = openDatabase(':memory:');
   const outbox = new Outbox(db, clock);
+  const commits = new Commits(db, clock, silentLogger);
   const sent: string[] = [];
   let ids = 0;
   const options: InvitationDeskOptions = {
     identity: { terminalId: 'T-1', areaCode: '330106', hallCode: 'H-1', windowNo: '07' },
     outbox,
     openStore: new OpenInvitationStore<OpenInvitation>(db),
-    transaction: (fn) => db.transaction(fn)(),
+    transaction: (fn) => commits.run(fn),
     settings: new Settings(db),
     clock,
     timers,
@@ -69,7 +79,7 @@ function rig(overrides: Partial<InvitationDeskOptions> = {}) {
     report({ type: 'rating', inv, grade, latencyMs, reason });
     return closed.at(-1)!;
   };
-  return { desk, timers, outbox, db, options, sent, closed, events, terminal, report, invite, rate };
+  return { desk, timers, outbox, db, commits, options, sent, closed, events, terminal, report, invite, rate };
 }
 
 type Rig = ReturnType<typeof rig>;
@@ -156,6 +166,139 @@ describe('invitation desk: one invitation, one outcome', () => {
     again.on('closed', (record) => closed.push(record));
     again.onTerminalReport({ type: 'rating', seq: 1, inv, grade: 'satisfied', latencyMs: 3000, reason: null }, r.terminal);
     expect(closed).toEqual([expect.objectContaining({ id: inv, outcome: 'rated' })]);
+  });
+});
+
+/**
+ * The bridge restarts on the same database (same timers: the machine's clock runs on through the
+ * restart); the new desk's sends and outcomes are collected afresh.
+ */
+function restart(r: Rig, overrides: Partial<InvitationDeskOptions> = {}) {
+  r.desk.stop();
+  const sent: string[] = [];
+  const desk = new InvitationDesk({
+    ...r.options,
+    sendInvite: (inv, timeoutMs) => void sent.push(`invite ${inv} ${timeoutMs}`),
+    sendCancel: (inv) => void sent.push(`cancel ${inv}`),
+    ...overrides,
+  });
+  const closed: StoredInvitation[] = [];
+  const events: StoredEvent[] = [];
+  desk.on('closed', (record) => closed.push(record));
+  desk.on('event', (event) => events.push(event));
+  let seq = 100;
+  const report = (message: DistributiveOmit<TerminalReport, 'seq'>): void => desk.onTerminalReport({ ...message, seq: ++seq } as TerminalReport, r.terminal);
+  return { desk, sent, closed, events, report };
+}
+
+describe('invitation desk: across a restart of the bridge', () => {
+  it('an invitation committed just before a crash is sent to the terminal again, with the time it has left, once its replay is heard', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.timers.advance(10_000);
+    const after = restart(r);
+    expect(after.desk.current()?.id).toBe(inv);
+    after.desk.resume(r.terminal);
+    r.timers.advance(RESUME_REPLAY_MS - 1);
+    expect(after.sent).toEqual([]);
+    r.timers.advance(1);
+    expect(after.sent).toEqual([`invite ${inv} ${TIMEOUT_MS - 10_000 - RESUME_REPLAY_MS}`]);
+    // A second hello (the cable reconnects) sends nothing more: the link resends until acknowledged.
+    after.desk.resume(r.terminal);
+    r.timers.advance(RESUME_REPLAY_MS);
+    expect(after.sent).toHaveLength(1);
+    after.report({ type: 'rating', inv, grade: 'satisfied', latencyMs: 14_000, reason: null });
+    expect(after.closed).toEqual([expect.objectContaining({ id: inv, outcome: 'rated' })]);
+  });
+
+  it('a terminal whose hello lists its journal: sent again at once if not listed, not at all if its report is on its way', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.timers.advance(10_000);
+    const after = restart(r);
+    after.desk.resume({ ...r.terminal, pending: [] });
+    expect(after.sent).toEqual([`invite ${inv} ${TIMEOUT_MS - 10_000}`]);
+    const again = restart(r);
+    again.desk.resume({ ...r.terminal, pending: [inv] });
+    r.timers.advance(RESUME_REPLAY_MS);
+    expect(again.sent).toEqual([]);
+    again.report({ type: 'rating', inv, grade: 'satisfied', latencyMs: 3000, reason: null });
+    expect(again.closed).toEqual([expect.objectContaining({ id: inv, outcome: 'rated' })]);
+  });
+
+  it('its deadline counts from when it was made, not from the restart', () => {
+    const r = rig();
+    r.invite();
+    r.timers.advance(20_000);
+    const after = restart(r);
+    after.desk.resume(r.terminal);
+    r.timers.advance(DEADLINE_MS - 20_000 - 1);
+    expect(after.closed).toHaveLength(0);
+    r.timers.advance(1);
+    expect(after.closed).toEqual([expect.objectContaining({ outcome: 'not_rated', flags: ['device_silent'] })]);
+  });
+
+  it('after a reboot of the machine (a new boot id) the deadline counts on the wall clock', () => {
+    const r = rig();
+    r.invite();
+    r.timers.advance(20_000);
+    const after = restart(r, { clock: new TimeKeeper(manualWall(r.timers), 'boot-2', 'system') });
+    after.desk.resume(r.terminal);
+    r.timers.advance(DEADLINE_MS - 20_000 - 1);
+    expect(after.closed).toHaveLength(0);
+    r.timers.advance(1);
+    expect(after.closed).toEqual([expect.objectContaining({ outcome: 'not_rated', flags: ['device_silent'] })]);
+  });
+
+  it('a rating the terminal replays after its hello closes it, and the invitation is not shown again', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.desk.stop(); // the bridge is down for longer than the deadline
+    r.timers.advance(DEADLINE_MS + 60_000);
+    const after = restart(r);
+    after.desk.resume(r.terminal);
+    after.report({ type: 'rating', inv, grade: 'very_satisfied', latencyMs: 5000, reason: null });
+    r.timers.advance(DEADLINE_MS);
+    expect(after.closed).toEqual([expect.objectContaining({ id: inv, outcome: 'rated', flags: [] })]);
+    expect(after.sent).toEqual([]);
+  });
+
+  it('a restart past the deadline gives a terminal that never speaks a short grace, not a whole new deadline', () => {
+    const r = rig();
+    r.invite();
+    r.desk.stop(); // the bridge is down for longer than the deadline
+    r.timers.advance(DEADLINE_MS + 60_000);
+    const after = restart(r);
+    r.timers.advance(RESUME_GRACE_MS - 1);
+    expect(after.closed).toHaveLength(0);
+    r.timers.advance(1);
+    expect(after.closed).toEqual([expect.objectContaining({ outcome: 'not_rated', flags: ['device_silent'] })]);
+    expect(after.sent).toEqual([]);
+  });
+
+  it('a cancel made just before a crash is carried out after the restart: sent again, then cancelled', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.desk.cancel(inv);
+    r.timers.advance(1000);
+    const after = restart(r);
+    after.desk.resume(r.terminal);
+    r.timers.advance(RESUME_REPLAY_MS);
+    expect(after.sent).toEqual([`cancel ${inv}`]);
+    r.timers.advance(CANCEL_GRACE_MS);
+    expect(after.closed).toEqual([expect.objectContaining({ id: inv, outcome: 'cancelled', flags: ['device_silent'] })]);
+  });
+
+  it('a press that beat the cancel still wins after the restart', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.desk.cancel(inv);
+    const after = restart(r);
+    after.desk.resume(r.terminal);
+    after.report({ type: 'rating', inv, grade: 'dissatisfied', latencyMs: 900, reason: 1 });
+    r.timers.advance(DEADLINE_MS);
+    expect(after.closed).toEqual([expect.objectContaining({ id: inv, outcome: 'rated', rating: expect.objectContaining({ reasons: ['R2'] }) })]);
+    expect(after.events).toEqual([]);
   });
 });
 
@@ -292,5 +435,38 @@ describe('invitation desk: refusals change nothing', () => {
     expect(() => r.desk.invite(request)).toThrow(expect.objectContaining({ name: DeskError.name, code, status }));
     expect(r.sent).toEqual([]);
     expect(r.desk.current()).toBeUndefined();
+  });
+});
+
+describe('invitation desk: a database that cannot store (SQLITE_FULL for real, by max_page_count)', () => {
+  function fullRig() {
+    const r = rig();
+    const fill = (): void => void r.db.pragma(`max_page_count = ${r.db.pragma('page_count', { simple: true }) as number}`);
+    const free = (): void => void r.db.pragma('max_page_count = 1000000');
+    return { ...r, fill, free };
+  }
+
+  it('an invitation is refused with 507 storage_full naming the failure, and nothing changes', () => {
+    const r = fullRig();
+    r.fill();
+    expect(() => r.invite('C-'.padEnd(4000, 'x'))).toThrow(expect.objectContaining({ name: DeskError.name, status: 507, code: 'storage_full', message: expect.stringMatching(/SQLITE_FULL.*free space.*nothing was changed/) }));
+    expect(r.desk.current()).toBeUndefined();
+    expect(r.sent).toEqual([]);
+    expect(r.commits.fault?.code).toBe('SQLITE_FULL');
+  });
+
+  it('a rating that cannot be stored is not taken (the terminal resends it); its resend closes the invitation once there is room', () => {
+    const r = fullRig();
+    // A long case number makes the rating's record larger than any free space left in its pages.
+    const inv = r.invite('C-'.padEnd(8000, 'x'));
+    r.fill();
+    const rating = { type: 'rating', inv, grade: 'satisfied', latencyMs: 2000, reason: null } as const;
+    expect(() => r.report(rating)).toThrow(StorageFailure);
+    expect(r.desk.current()?.id).toBe(inv);
+    expect(r.closed).toEqual([]);
+    r.free();
+    r.report(rating);
+    expect(r.closed).toEqual([expect.objectContaining({ id: inv, outcome: 'rated' })]);
+    expect(r.commits.fault).toBeNull();
   });
 });

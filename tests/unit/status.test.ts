@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { alarms, type AlarmFacts } from '../../bridge/status/alarms.js';
 import { ALARM_CODES } from '../../protocol/alarms.js';
 
-const HEALTHY: AlarmFacts = { terminalAlive: true, brokerConnected: true, clockSynced: true, storageFull: false, quarantined: 0, printer: 'ready' };
+const HEALTHY: AlarmFacts = { terminalAlive: true, brokerConnected: true, clockSynced: true, storageFull: false, storageFault: null, quarantined: 0, printer: 'ready' };
 
 describe('alarms', () => {
   it.each<[string, Partial<AlarmFacts>, string[]]>([
@@ -13,6 +13,8 @@ describe('alarms', () => {
     ['the broker away', { brokerConnected: false }, ['broker_offline']],
     ['the clock not yet trusted', { clockSynced: false }, ['clock_unsynced']],
     ['the database at its cap', { storageFull: true }, ['storage_full']],
+    ['the disk full below the cap', { storageFault: 'SQLITE_FULL' }, ['storage_full']],
+    ['the disk failing to write', { storageFault: 'SQLITE_IOERR_WRITE' }, ['storage_error']],
     ['records the province rejected', { quarantined: 2 }, ['records_quarantined']],
     ['the printer not answering', { printer: 'offline' }, ['printer_offline']],
     ['the printer unplugged', { printer: 'disconnected' }, ['printer_offline']],
@@ -31,7 +33,7 @@ describe('alarms', () => {
   it('every alarm code can be raised', () => {
     const raised = new Set(
       (['offline', 'paper_out', 'paper_low', 'cover_open'] as const).flatMap((printer) =>
-        alarms({ terminalAlive: false, brokerConnected: false, clockSynced: false, storageFull: true, quarantined: 1, printer }),
+        alarms({ terminalAlive: false, brokerConnected: false, clockSynced: false, storageFull: true, storageFault: 'SQLITE_IOERR', quarantined: 1, printer }),
       ),
     );
     expect([...raised].sort()).toEqual([...ALARM_CODES].sort());
