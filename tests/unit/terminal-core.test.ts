@@ -226,4 +226,43 @@ describe('terminal core journal', () => {
     after.ackAll();
     expect(journal.size).toBe(0);
   });
+
+  it("says in its hello, before replaying them, which invitations its journal holds reports for", async () => {
+    const journal = new MemoryJournal();
+    const before = rig(journal, 'aaaa0001');
+    before.core.start();
+    expect(before.sent[0]).toMatchObject({ type: 'hello', pending: [] });
+    before.fromBridge({ type: 'invite', inv: 'inv-p', timeoutMs: 5000 });
+    await Promise.resolve();
+    before.press(1);
+    before.timers.advance(2000);
+    before.press(0); // a stray: journaled, but for no invitation
+
+    const after = rig(journal, 'bbbb0002');
+    after.core.start();
+    expect(after.sent[0]).toMatchObject({ type: 'hello', boot: 'bbbb0002', pending: ['inv-p'] });
+    expect(after.sent.slice(1).map((m) => m.type)).toEqual(['rating', 'stray']);
+  });
+
+  it('drops a report the bridge refused (nak): counted, out of the journal, never resent', async () => {
+    const journal = new MemoryJournal();
+    const r = rig(journal);
+    r.core.start();
+    r.press(3); // a stray, and suppose the bridge cannot take it
+    const [stray] = r.reports('stray');
+    await r.fromBridge({ type: 'nak', nak: stray!.seq, problem: 'grade: expected one of …' });
+    expect(journal.size).toBe(0);
+    expect(r.core.counters.link.refusedByPeer).toBe(1);
+    const sentBefore = r.transmissions('stray').length;
+    r.timers.advance(60_000);
+    expect(r.transmissions('stray')).toHaveLength(sentBefore);
+  });
+
+  it('answers a bridge frame it cannot take with a nak naming its seq and the problem', async () => {
+    const r = rig();
+    r.core.start();
+    await r.fromBridge({ type: 'invite', inv: 'inv-n', timeoutMs: 5 });
+    expect(r.core.state).toBe('idle');
+    expect(r.transmissions('nak')).toEqual([expect.objectContaining({ nak: 100, problem: expect.stringMatching(/^timeoutMs: /) })]);
+  });
 });
