@@ -20,6 +20,43 @@ const rigFor = (kind: BrokerKind) => usePtyRig('PTY-KILL-0001', kind);
 describe.each(BROKERS)('bridge killed with SIGKILL at random points ($name broker)', (kind) => {
   const rig = rigFor(kind);
 
+  it('an invitation the terminal never got before a crash is shown after the restart, and a cancel made just before a crash is carried out', async () => {
+    const b = await rig.startBridge('T-330106-RESUME', { reconnectMinSeconds: 0.1, reconnectMaxSeconds: 0.5 });
+    const invite = async (caseNo: string): Promise<string> => invitationIdOf(await b.api('POST', '/api/v1/invitations', { services: [{ itemCode: '330106-XK-0012', caseNo }] }));
+    const delivered = async (id: string) => {
+      await rig.province.waitFor(() => rig.province.records().some((r) => r.id === id), { timeoutMs: 20_000 });
+      return rig.province.records().filter((r) => r.id === id);
+    };
+    /** The cable is out (the bridge still counts the terminal alive), then the bridge dies before it can resend. */
+    const crashWithCableOut = async (whileOut: () => Promise<unknown>): Promise<void> => {
+      await rig.terminal.unplug();
+      await whileOut();
+      await b.kill('SIGKILL');
+      await rig.terminal.plug();
+      await b.restart();
+    };
+    try {
+      await b.waitForStatus(rig.linked, 'the bridge to hear the terminal');
+      expect((await b.api('POST', '/api/v1/staff/sign-in', { staffId: 'S1002' })).status).toBe(200);
+
+      let unseen = '';
+      await crashWithCableOut(async () => (unseen = await invite('C-RESUME-1')));
+      expect(rig.terminal.core.state).toBe('idle');
+      await waitUntil(() => rig.terminal.core.state === 'invited', 'the terminal to be sent the invitation again after the restart');
+      await rig.terminal.press(3);
+      expect(await delivered(unseen)).toEqual([expect.objectContaining({ outcome: 'rated', rating: expect.objectContaining({ grade: GRADES[3] }) })]);
+
+      await b.waitForStatus((s) => rig.linked(s) && s.invitation === null, 'the bridge free for the next invitation');
+      const cancelled = await invite('C-RESUME-2');
+      await waitUntil(() => rig.terminal.core.state === 'invited', 'the terminal to show the second invitation');
+      await crashWithCableOut(async () => expect((await b.api('POST', `/api/v1/invitations/${cancelled}/cancel`)).status).toBe(202));
+      expect(await delivered(cancelled)).toEqual([expect.objectContaining({ outcome: 'cancelled', flags: [] })]);
+      expect(rig.terminal.core.state).toBe('idle');
+    } finally {
+      await b.stop();
+    }
+  }, 90_000);
+
   it('every rating the terminal made while invited reaches the province exactly once, with its grade', async () => {
     const b = await rig.startBridge('T-330106-KILL', { reconnectMinSeconds: 0.1, reconnectMaxSeconds: 0.5 });
     const random = seededRandom(2026);
