@@ -285,6 +285,24 @@ describe('Espruino build in a sandbox', () => {
     expect(board.reports('stray')[0]).toMatchObject({ grade: 'basically_satisfied' });
   });
 
+  it('replays after a hello that names the journalled invitation, and drops a report the bridge refuses (nak)', async () => {
+    board.init();
+    await fromBridge({ type: 'invite', inv: 'inv-9', timeoutMs: 5000, reasons: 0, reasonTimeoutMs: 15_000 });
+    await board.press(1);
+    const flash = { ...board.flash };
+    board = new EspruinoSandbox(code);
+    Object.assign(board.flash, flash);
+    board.load();
+    board.init();
+    expect(board.frames()[0]).toMatchObject({ type: 'hello', pending: ['inv-9'] });
+    const rating = board.reports('rating')[0];
+    await fromBridge({ type: 'nak', nak: rating?.seq, problem: 'inv: unknown' });
+    expect(board.flash.hcpjrnl).toBeUndefined();
+    const before = board.reports('rating').length;
+    await board.advance(20_000);
+    expect(board.reports('rating')).toHaveLength(before);
+  });
+
   it('drops an over-long or corrupt line and keeps reading', async () => {
     board.init();
     await board.receive('x'.repeat(2000) + '\n' + encodeFrame({ type: 'invite', inv: 'inv-2', timeoutMs: 5000, seq: 7 }).replace('inv-2', 'inv-3'), 64);
@@ -335,6 +353,9 @@ describe('zod-subset on the serial protocol schemas', () => {
     'hello',
     { type: 'hb', seq: Infinity },
     { type: 'hb', seq: -1 },
+    { type: 'nak', seq: 8, nak: 3, problem: 'inv: too long' },
+    { type: 'nak', seq: 8, nak: 3, problem: 'x'.repeat(161) },
+    { type: 'nak', seq: 8, problem: 'no seq named' },
   ];
   const deviceFrames: unknown[] = [
     { type: 'rating', seq: 1, inv: 'inv-1', grade: 'satisfied', latencyMs: 1500 },
@@ -345,6 +366,10 @@ describe('zod-subset on the serial protocol schemas', () => {
     { type: 'stray', seq: 2, grade: 'very_dissatisfied', ref: 'abc-1' },
     { type: 'stuck', seq: 3, button: 5, heldMs: 5000, ref: 'abc-s1' },
     { type: 'hello', seq: 0, proto: 1, fw: '0.1.0', serial: 'espruino-1', boot: 'deadbeef' },
+    { type: 'hello', seq: 0, proto: 1, fw: '0.1.0', serial: 'espruino-1', boot: 'DEADBEEF', pending: ['inv-1', 'inv-2'] },
+    { type: 'hello', seq: 0, proto: 1, fw: '0.1.0', serial: 'espruino-1', boot: 'deadbeef', pending: null },
+    { type: 'hello', seq: 0, proto: 1, fw: '0.1.0', serial: 'espruino-1', boot: 'deadbeef', pending: ['a', 'b', 'c', 'd', 'e'] },
+    { type: 'hello', seq: 0, proto: 1, fw: '0.1.0', serial: 'espruino-1', boot: 'deadbeef', pending: [''] },
     { type: 'expired', seq: 4, inv: 'inv-1' },
   ];
 
