@@ -361,11 +361,15 @@ export class InvitationDesk extends EventEmitter<{
     }
   }
 
-  private closeOpen(outcome: Outcome, rating: { grade: Grade; latencyMs: number; reason?: number | null } | undefined, flags: string[]): void {
+  private closeOpen(outcome: Outcome, reported: { grade: Grade; latencyMs: number; reason?: number | null } | undefined, flags: string[]): void {
     const open = this.open;
     if (!open) return;
     const { identity, clock } = this.opts;
+    // The terminal takes a press only within the timeout it enforces: a longer latency is impossible
+    // (and years of it would make no valid press time), so it is cut to the timeout and flagged.
+    const rating = reported && { ...reported, latencyMs: Math.min(reported.latencyMs, open.timeoutMs) };
     const honesty = rating ? ratingFlags(rating, { outbox: this.opts.outbox, rules: this.opts.honesty, now: clock.now() }) : [];
+    if (reported && reported.latencyMs > open.timeoutMs) honesty.push('implausible_latency');
     // A bad review carries its reason from the catalogue the invitation offered, or is flagged.
     const catalog = open.reasonCatalog ?? null;
     const reasonCode = rating?.reason != null ? catalog?.reasons[rating.reason]?.code : undefined;

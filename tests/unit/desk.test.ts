@@ -404,6 +404,17 @@ describe('invitation desk: honesty flags (flagged, never dropped)', () => {
     expect(r.desk.current()?.flags).toEqual(['repeat_case']);
   });
 
+  it('implausible_latency: a latency beyond the timeout the terminal enforces is cut to it (found by fuzzing: years of latency made an invalid record, or threw)', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.timers.advance(5000);
+    r.report({ type: 'rating', inv, grade: 'satisfied', latencyMs: Number.MAX_SAFE_INTEGER, reason: null });
+    const [record] = r.closed;
+    expect(record).toMatchObject({ outcome: 'rated', flags: ['implausible_latency'], rating: { latencyMs: TIMEOUT_MS } });
+    expect(Date.parse(record!.rating!.pressedAt) - Date.parse(record!.invitedAt)).toBe(TIMEOUT_MS);
+    expect(r.rate('satisfied', TIMEOUT_MS).flags).toEqual([]);
+  });
+
   it('no_reason: a bad grade without a reason from the catalogue', () => {
     const r = rig();
     expect(r.rate('very_dissatisfied', 2000, null)).toMatchObject({ flags: ['no_reason'], rating: { reasons: [] } });

@@ -1,0 +1,223 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { HonestyRules } from '../../bridge/desk/honesty.js';
+import { DeskError, InvitationDesk, type InvitationDeskOptions, type OpenInvitation } from '../../bridge/desk/invitation-desk.js';
+import { silentLogger } from '../../bridge/log.js';
+import { Commits } from '../../bridge/store/commits.js';
+import { openDatabase } from '../../bridge/store/database.js';
+import { OpenInvitationStore } from '../../bridge/store/open-invitation-store.js';
+import { Outbox } from '../../bridge/store/outbox.js';
+import { Settings } from '../../bridge/store/settings.js';
+import type { TerminalInfo, TerminalReport } from '../../bridge/terminal/terminal-link.js';
+import { TimeKeeper } from '../../bridge/time/time-keeper.js';
+import { GRADE_CODE_PROFILES, GRADES, type GradeCodeProfileName, type Grade } from '../../protocol/grades.js';
+import { invitationRequestSchema, signInRequestSchema } from '../../protocol/http-api.js';
+import { decodeRecord, encodeRecord, RECORD_FORMATS, type RecordFormatName } from '../../protocol/record-formats/index.js';
+import type { StoredInvitation } from '../../protocol/records.js';
+import { REFUSALS } from '../../protocol/refusals.js';
+import { terminalMessageSchema } from '../../protocol/serial-messages.js';
+import { manualWall } from '../support/manual-clock.js';
+import { ManualTimers } from '../support/manual-timers.js';
+
+/*
+ * The desk against random sequences of what staff and the terminal do, junk included: a real desk
+ * on in-memory SQLite, its backstops on manual timers, restarts of the bridge on the same database.
+ * Seeded and bounded: the same sequences on every run, in a few seconds.
+ */
+const SEED = 20_261_129;
+const RUNS = 1000;
+const TIMEOUT_MS = 30_000;
+const REASON_MS = 15_000;
+const GRACE_MS = 10_000;
+const RULES: HonestyRules = { minPressMs: 800, strayWindowMs: 60_000, burstCount: 3, burstWindowMs: 600_000 };
+
+/** Which invitation an action names: the open one, one made earlier, or one never made. */
+const target = fc.oneof(
+  { weight: 4, arbitrary: fc.constant({ kind: 'open' as const }) },
+  { weight: 2, arbitrary: fc.nat().map((n) => ({ kind: 'earlier' as const, n })) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 70 }).map((id) => ({ kind: 'unknown' as const, id })) },
+);
+type Target = typeof target extends fc.Arbitrary<infer T> ? T : never;
+
+const grade = fc.constantFrom(...GRADES);
+const junkOr = <T>(good: fc.Arbitrary<T>) => fc.oneof({ weight: 5, arbitrary: good }, { weight: 1, arbitrary: fc.anything() });
+const service = fc.record({
+  itemCode: fc.constantFrom('I-1', 'I-1', 'I-1', 'I-2', ' '),
+  caseNo: fc.oneof({ weight: 6, arbitrary: fc.constantFrom('C-1', 'C-2', 'C-3', 'C-4') }, { weight: 1, arbitrary: fc.string({ maxLength: 70 }) }),
+});
+const oneService = fc.record({ services: fc.tuple(service), test: fc.boolean() });
+const someServices = fc.record({ services: fc.array(service, { minLength: 0, maxLength: 3 }), mode: fc.constantFrom(undefined, 'single', 'batch', 'theme') }, { requiredKeys: ['services'] });
+
+const step = fc.oneof(
+  fc.record({ kind: fc.constant('signIn' as const), body: junkOr(fc.record({ staffId: fc.constantFrom('S-1', 'S-2') })) }),
+  fc.record({ kind: fc.constant('signOut' as const) }),
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('invite' as const), body: junkOr(fc.oneof({ weight: 4, arbitrary: oneService }, someServices)) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('cancel' as const), target }) },
+  { weight: 5, arbitrary: fc.record({
+    kind: fc.constant('report' as const),
+    type: fc.constantFrom('rating', 'rating', 'expired', 'cancelled'),
+    target,
+    grade,
+    latencyMs: fc.oneof(fc.nat(70_000), fc.maxSafeNat(), fc.integer()),
+    reason: fc.oneof(fc.constant(null), fc.integer({ min: -1, max: 6 })),
+  }) },
+  fc.record({ kind: fc.constant('stray' as const), grade, ref: fc.constantFrom('p1', 'p2', 'p3', '') }),
+  fc.record({ kind: fc.constant('stuck' as const), button: fc.integer({ min: -1, max: 5 }), heldMs: fc.nat(), ref: fc.constantFrom('s1', 's2') }),
+  fc.record({ kind: fc.constant('resend' as const), back: fc.nat(8) }),
+  fc.record({ kind: fc.constant('hello' as const), newBoot: fc.boolean(), pending: fc.constantFrom('null', 'none', 'open') }),
+  fc.record({ kind: fc.constant('restart' as const), reboot: fc.boolean() }),
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.oneof(fc.nat(5000), fc.nat(120_000)) }) },
+);
+type Step = typeof step extends fc.Arbitrary<infer T> ? T : never;
+
+/** A desk on one in-memory database that outlives restarts of the desk, and what the test saw it do. */
+function world() {
+  const timers = new ManualTimers();
+  const db = openDatabase(':memory:');
+  let clock = new TimeKeeper(manualWall(timers), 'boot-1', 'system');
+  const outbox = new Outbox(db, clock);
+  const commits = new Commits(db, clock, silentLogger);
+  let ids = 0;
+  const options = (): InvitationDeskOptions => ({
+    identity: { terminalId: 'T-1', areaCode: '330106', hallCode: 'H-1', windowNo: '07' },
+    outbox,
+    openStore: new OpenInvitationStore<OpenInvitation>(db),
+    transaction: (fn) => commits.run(fn),
+    settings: new Settings(db),
+    clock,
+    timers,
+    // UUIDv7-shaped, as the record layout wants, and the same on every run.
+    newId: () => `0190f0a0-0000-7000-8000-${String(++ids).padStart(12, '0')}`,
+    logger: silentLogger,
+    timeoutMs: TIMEOUT_MS,
+    graceMs: GRACE_MS,
+    reasonTimeoutMs: REASON_MS,
+    honesty: RULES,
+    terminalReady: () => true,
+    storageFull: () => false,
+    selfTesting: () => false,
+    reasonCatalog: () => ({ version: 'v1', reasons: [{ code: 'R1', label: '等待太久' }, { code: 'R2', label: '态度不好' }] }),
+    sendInvite: () => undefined,
+    sendCancel: () => undefined,
+  });
+  const w = {
+    timers,
+    outbox,
+    desk: new InvitationDesk(options()),
+    made: [] as string[],
+    /** Per invitation, the grade of a rating the terminal reported while it was open: that is its outcome. */
+    pressed: new Map<string, Grade>(),
+    delivered: [] as TerminalReport[],
+    terminal: { serial: 'DEV-1', fw: '1.0.0', boot: 'b1', proto: 1, pending: null } as TerminalInfo,
+    seq: 0,
+    restart(reboot: boolean): void {
+      w.desk.stop();
+      if (reboot) clock = new TimeKeeper(manualWall(timers), `boot-${timers.now()}`, 'system');
+      w.desk = new InvitationDesk(options());
+    },
+  };
+  // Mostly a staff member at the window, as in a working day; sign-in and sign-out steps vary it.
+  w.desk.signIn('S-1');
+  return w;
+}
+type World = ReturnType<typeof world>;
+
+function resolve(w: World, t: Target): string {
+  if (t.kind === 'open') return w.desk.current()?.id ?? w.made.at(-1) ?? 'none-yet';
+  if (t.kind === 'earlier') return w.made[t.n % Math.max(1, w.made.length)] ?? 'none-yet';
+  return t.id;
+}
+
+/** A staff action: it succeeds, or is refused with a DeskError that says what and where. */
+function staff(action: () => void): void {
+  try {
+    action();
+  } catch (err) {
+    expect(err).toBeInstanceOf(DeskError);
+    const refusal = err as DeskError;
+    expect(REFUSALS[refusal.code].status).toBe(refusal.status);
+    expect(refusal.message.length).toBeGreaterThan(10);
+  }
+}
+
+/** A report as the link hands it on: only what its schema takes gets this far. */
+function deliver(w: World, message: Record<string, unknown>): void {
+  const parsed = terminalMessageSchema.safeParse({ ...message, seq: ++w.seq });
+  if (!parsed.success) return;
+  const report = parsed.data as TerminalReport;
+  if (report.type === 'rating' && w.desk.current()?.id === report.inv && !w.pressed.has(report.inv)) w.pressed.set(report.inv, report.grade);
+  w.delivered.push(report);
+  w.desk.onTerminalReport(report, w.terminal);
+}
+
+function run(w: World, s: Step): void {
+  switch (s.kind) {
+    case 'signIn': {
+      const body = signInRequestSchema.safeParse(s.body);
+      if (body.success) staff(() => w.desk.signIn(body.data.staffId));
+      return;
+    }
+    case 'signOut':
+      return staff(() => w.desk.signOut());
+    case 'invite': {
+      const body = invitationRequestSchema.safeParse(s.body);
+      if (body.success) staff(() => void w.made.push(w.desk.invite(body.data).id));
+      return;
+    }
+    case 'cancel':
+      return staff(() => void w.desk.cancel(resolve(w, s.target)));
+    case 'report':
+      return deliver(w, { type: s.type, inv: resolve(w, s.target), grade: s.grade, latencyMs: s.latencyMs, reason: s.reason });
+    case 'stray':
+      return deliver(w, { type: 'stray', grade: s.grade, ref: s.ref });
+    case 'stuck':
+      return deliver(w, { type: 'stuck', button: s.button, heldMs: s.heldMs, ref: s.ref });
+    case 'resend': {
+      const again = w.delivered.at(-1 - s.back);
+      if (again) w.desk.onTerminalReport(again, w.terminal);
+      return;
+    }
+    case 'hello': {
+      const open = w.desk.current()?.id;
+      const pending = s.pending === 'null' ? null : s.pending === 'open' && open ? [open] : [];
+      w.terminal = { ...w.terminal, boot: s.newBoot ? `b${w.seq}` : w.terminal.boot, pending };
+      w.desk.onTerminalHello(w.terminal);
+      w.desk.resume(w.terminal);
+      return;
+    }
+    case 'restart':
+      return w.restart(s.reboot);
+    case 'advance':
+      return w.timers.advance(s.ms);
+  }
+}
+
+describe('fuzz: the desk amid junk, resends, resets and restarts', () => {
+  it('one outcome per invitation, a press beats a cancel, only DeskError refusals, every record in every layout', () => {
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 80, size: 'max' }), (steps) => {
+        const w = world();
+        for (const s of steps) run(w, s);
+        // Long enough for every backstop: whatever is still open closes.
+        w.timers.advance(10 * (TIMEOUT_MS + REASON_MS + GRACE_MS));
+        expect(w.desk.current()).toBeUndefined();
+
+        const stored = w.outbox.pending(0, Number.MAX_SAFE_INTEGER, 100_000);
+        const invitations = stored.filter((e) => e.record.kind === 'invitation').map((e) => e.record as StoredInvitation);
+        expect(invitations.map((r) => r.id).sort()).toEqual([...w.made].sort());
+        for (const [id, pressed] of w.pressed) {
+          expect(invitations.find((r) => r.id === id), `invitation ${id}, pressed ${pressed}`).toMatchObject({ outcome: 'rated', rating: { grade: pressed } });
+        }
+        for (const { seq, record } of stored) {
+          for (const format of Object.keys(RECORD_FORMATS) as RecordFormatName[]) {
+            for (const profile of Object.keys(GRADE_CODE_PROFILES) as GradeCodeProfileName[]) {
+              const decoded = decodeRecord(encodeRecord(format, record, seq, profile));
+              expect(decoded, `${record.kind} ${record.id} in ${format}/${profile}`).toMatchObject({ kind: 'record', id: record.id });
+            }
+          }
+        }
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
+  });
+});
