@@ -117,6 +117,26 @@ describe.each(BROKERS)('terminal journal ($name broker)', (kind) => {
     expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'dissatisfied' }, flags: ['no_reason'] }); // no reason catalogue was published
   });
 
+  it('a journalled rating replayed long after the new boot said hello still counts: the hello said it was coming', async () => {
+    const hall = await halls.start();
+    const w = await hall.window();
+    const id = await hall.serve(w, 'C-JOURNAL-LATE', null);
+    await w.terminal.unplug();
+    await w.terminal.press(1);
+    // After the reboot the hello gets through; everything after it is garbled for a while.
+    let writes = 0;
+    w.line.impair({ corrupt: () => (writes += 1) > 1 }, 'toBridge');
+    await w.rebootTerminal();
+    await waitUntil(() => w.bridge.status().link.terminal?.boot === w.terminal.bootId, 'the bridge to hear the new boot');
+    expect(w.bridge.status().link.terminal?.pending).toEqual([id]);
+    // Three resends of the replay garbled: 3.5 s after the hello, past any guessed grace.
+    await waitUntil(() => w.terminal.core.counters.link.resent >= 3, 'the replay to be resent three times', { timeoutMs: 10_000 });
+    expect(w.bridge.desk.current()?.id).toBe(id);
+    w.line.impair(null);
+    const [record] = await hall.expectExactlyOnce(w, [id]);
+    expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'satisfied' }, flags: [] });
+  });
+
   it('a stray press whose ack was lost, replayed after a reset, is stored once', async () => {
     const hall = await halls.start();
     const w = await hall.window();
