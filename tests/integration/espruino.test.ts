@@ -160,6 +160,14 @@ describe('Espruino build in a sandbox', () => {
   let bridgeSeq: number;
   const fromBridge = (message: Record<string, unknown>, chunk?: number): Promise<void> =>
     board.receive(encodeFrame({ ...message, seq: bridgeSeq++ }), chunk);
+  /** A new board on the same flash (a reset: RAM gone, the journal kept), started. */
+  const powerCycle = (): void => {
+    const flash = { ...board.flash };
+    board = new EspruinoSandbox(code);
+    Object.assign(board.flash, flash);
+    board.load();
+    board.init();
+  };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hcp-espruino-'));
@@ -276,11 +284,7 @@ describe('Espruino build in a sandbox', () => {
   it('replays a journalled report after a reset', async () => {
     board.init();
     await board.press(2);
-    const flash = { ...board.flash };
-    board = new EspruinoSandbox(code);
-    Object.assign(board.flash, flash);
-    board.load();
-    board.init();
+    powerCycle();
     expect(board.frames().map((m) => m.type)).toEqual(['hello', 'stray']);
     expect(board.reports('stray')[0]).toMatchObject({ grade: 'basically_satisfied' });
   });
@@ -289,11 +293,7 @@ describe('Espruino build in a sandbox', () => {
     board.init();
     await fromBridge({ type: 'invite', inv: 'inv-9', timeoutMs: 5000, reasons: 0, reasonTimeoutMs: 15_000 });
     await board.press(1);
-    const flash = { ...board.flash };
-    board = new EspruinoSandbox(code);
-    Object.assign(board.flash, flash);
-    board.load();
-    board.init();
+    powerCycle();
     expect(board.frames()[0]).toMatchObject({ type: 'hello', pending: ['inv-9'] });
     const rating = board.reports('rating')[0];
     await fromBridge({ type: 'nak', nak: rating?.seq, problem: 'inv: unknown' });
