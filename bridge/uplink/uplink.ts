@@ -422,9 +422,16 @@ export class Uplink extends EventEmitter<{
   private awaited(acks: Ack[]): Ack[] {
     const kept: Ack[] = [];
     const unexpected: string[] = [];
+    // An id answered twice in one turn (a replayed ack) is settled by the first answer only.
+    const claimed = new Set<string>();
     for (const ack of acks) {
-      const ids = ack.ids.filter((id) => this.awaiting.has(id));
-      unexpected.push(...ack.ids.filter((id) => !this.awaiting.has(id)));
+      const ids: string[] = [];
+      for (const id of ack.ids) {
+        if (this.awaiting.has(id) && !claimed.has(id)) {
+          claimed.add(id);
+          ids.push(id);
+        } else unexpected.push(id);
+      }
       if (ids.length > 0) kept.push({ ...ack, ids });
     }
     if (unexpected.length > 0) {

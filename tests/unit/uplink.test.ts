@@ -201,6 +201,20 @@ describe('uplink: acknowledgements', () => {
     expect(r.uplink.status()).toMatchObject({ unexpectedAcks: 4, acked: 2 });
   });
 
+  it('an ack replayed in the same turn as the real one is counted unexpected, not settled twice', async () => {
+    const r = rig();
+    r.broker.behaviour = drop();
+    await r.connect();
+    const [id] = r.store();
+    await r.settle();
+    r.broker.ack([id!], 'accepted');
+    r.broker.ack([id!], 'rejected', 'replayed');
+    await r.settle();
+    expect(r.outbox.get(id!)?.state).toBe('acked');
+    expect(r.uplink.status()).toMatchObject({ acked: 1, rejectedAcks: 0, unexpectedAcks: 1 });
+    expect(r.acked).toHaveLength(1);
+  });
+
   it('an ack that names nothing awaited does not set the clock', async () => {
     const r = rig({ clockTrust: 'ntp' });
     await r.connect();
