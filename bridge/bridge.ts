@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { v7 as uuidv7 } from 'uuid';
 import { FIRMWARE_VERSION } from '../firmware/core/terminal-core.js';
 import { SERIAL_PROTOCOL_VERSION } from '../protocol/serial-messages.js';
+import { secondsToMs } from '../protocol/settings.js';
 import { hostTimers, type Timers } from '../protocol/timers.js';
 import type { BridgeEvents } from './bridge-events.js';
 import { osBootId } from './clock.js';
@@ -113,9 +114,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       timers,
       newId,
       logger,
-      timeoutMs: invitation.timeoutSeconds * 1000,
-      graceMs: invitation.deviceGraceSeconds * 1000,
-      reasonTimeoutMs: invitation.reasonTimeoutSeconds * 1000,
+      timeoutMs: secondsToMs(invitation.timeoutSeconds),
+      graceMs: secondsToMs(invitation.deviceGraceSeconds),
+      reasonTimeoutMs: secondsToMs(invitation.reasonTimeoutSeconds),
       honesty: {
         minPressMs: invitation.flags.minPressMs,
         strayWindowMs: invitation.flags.strayWindowSeconds * 1000,

@@ -123,3 +123,13 @@ function selftestReportOf(result: unknown): SelftestReport {
   return result as SelftestReport;
 }
 
+
+describe('settings the config takes work at the terminal', () => {
+  it('a timeout to the tenth or hundredth of a second (16.1 s, 2.01 s) reaches the terminal as whole milliseconds', async () => {
+    const hall = await halls.start();
+    const w = await hall.window({ config: { invitation: { timeoutSeconds: 16.1, reasonTimeoutSeconds: 2.01 } } });
+    await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S1' });
+    await w.invite({ services: [{ itemCode: 'I-1', itemName: '事项', caseNo: 'C-161' }] });
+    await waitUntil(() => w.terminal.core.state === 'invited', 'the terminal to take the invitation');
+  });
+});
