@@ -180,9 +180,14 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     return this.pending.size;
   }
 
-  /** True when the peer was heard from within three heartbeat periods. */
+  /** How long the peer may be silent and still count as alive: three heartbeat periods. */
+  get livenessMs(): number {
+    return this.heartbeatMs * 3;
+  }
+
+  /** True when the peer was heard from within the liveness window. */
   isPeerAlive(): boolean {
-    return this.opts.timers.now() - this.lastRxAt < this.heartbeatMs * 3;
+    return this.opts.timers.now() - this.lastRxAt < this.livenessMs;
   }
 
   private peerHello(rawBoot: string): void {
@@ -234,7 +239,13 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     this.reject('schema', problems, type);
     const seq = frame.seq;
     if (type === undefined || !isReliable({ type }) || typeof seq !== 'number' || !(seq >= 0 && seq <= SEQ_LIMIT && Math.floor(seq) === seq)) return;
-    this.send({ type: 'nak', nak: seq, problem: problems.slice(0, NAK_PROBLEM_LENGTH) } as unknown as Unsequenced<Out>);
+    // Printable ASCII only, so the nak cannot outgrow a frame however its text is escaped.
+    let problem = '';
+    for (let i = 0; i < problems.length && problem.length < NAK_PROBLEM_LENGTH; i++) {
+      const code = problems.charCodeAt(i);
+      problem += code >= 0x20 && code <= 0x7e ? problems.charAt(i) : '?';
+    }
+    this.send({ type: 'nak', nak: seq, problem } as unknown as Unsequenced<Out>);
   }
 
   private armResend(seq: number, entry: Pending): void {

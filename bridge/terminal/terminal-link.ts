@@ -70,6 +70,7 @@ export class TerminalLink extends EventEmitter<{
   private readonly link: LinkEndpoint<TerminalMessage, BridgeMessage>;
   private terminal: TerminalInfo | undefined;
   private reportsBeforeHello = 0;
+  private greetedAt = -Infinity;
 
   constructor(private readonly opts: TerminalLinkOptions) {
     super();
@@ -97,12 +98,17 @@ export class TerminalLink extends EventEmitter<{
     });
     // One line reader for the life of the link: a line cut by a pulled cable ends up garbled
     // and is dropped by its checksum.
-    this.port.on('data', (chunk) => this.link.receiveData(chunk.toString('latin1')));
+    this.port.on('data', (chunk) => {
+      this.link.receiveData(chunk.toString('latin1'));
+      // Heard from but not introduced (its hello refused or lost): ask again, now and then.
+      if (!this.terminal && this.link.isPeerAlive() && this.opts.timers.now() - this.greetedAt >= this.link.livenessMs) this.greet();
+    });
     this.port.on('open', () => this.greet());
   }
 
   /** Introduces the bridge: the terminal answers with its hello and replays what we missed. */
   greet(): void {
+    this.greetedAt = this.opts.timers.now();
     this.link.send({ type: 'hello', proto: SERIAL_PROTOCOL_VERSION, boot: this.opts.bootId });
   }
 

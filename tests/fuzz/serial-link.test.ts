@@ -13,11 +13,13 @@ function bridgeEnd() {
   const timers = new ManualTimers();
   const handled: TerminalMessage[] = [];
   const written: BridgeMessage[] = [];
+  const refusals: string[] = [];
   const link = new LinkEndpoint<TerminalMessage, BridgeMessage>({
     schema: terminalMessageSchema,
     timers,
     write: (frame) => written.push(bridgeMessageSchema.parse(JSON.parse(frame.slice(0, frame.lastIndexOf('*'))))),
     onMessage: (message) => void handled.push(message),
+    onReject: (_reason, detail) => void refusals.push(detail),
   });
   link.start();
   const feed = async (message: Record<string, unknown>): Promise<void> => {
@@ -25,7 +27,7 @@ function bridgeEnd() {
     await Promise.resolve();
     await Promise.resolve();
   };
-  return { link, timers, handled, written, feed };
+  return { link, timers, handled, written, refusals, feed };
 }
 
 const hello = (boot: string, seq = 1) => ({ type: 'hello', seq, proto: 1, fw: '0.1.0', serial: 'T-1', boot });
@@ -57,6 +59,53 @@ describe('link dedupe (regressions from the fuzz campaign)', () => {
     expect(b.handled.filter((m) => m.type === 'rating')).toHaveLength(1);
     expect(b.link.counters.duplicates).toBe(1);
     expect(b.written.filter((m) => m.type === 'ack' && m.ack === 2)).toHaveLength(2);
+  });
+});
+
+describe('the bridge link on frames whose checksum holds but whose content is anything (seeded)', () => {
+  const TYPES = ['hello', 'rating', 'expired', 'cancelled', 'stray', 'stuck', 'press', 'ack', 'nak', 'hb', 'invite', 'nope'];
+  const content = fc.oneof(
+    fc.jsonValue({ maxDepth: 4 }),
+    fc.record(
+      {
+        type: fc.constantFrom(...TYPES),
+        seq: fc.oneof(fc.constantFrom(-1, 0, 1.5, 2 ** 31, 2 ** 31 + 1, 1e300), fc.nat(), fc.string({ maxLength: 3 })),
+        inv: fc.string({ unit: 'grapheme', maxLength: 70 }),
+        grade: fc.oneof(fc.constantFrom('satisfied', 'SATISFIED', '满意'), fc.string({ maxLength: 8 })),
+        boot: fc.stringMatching(/^[0-9a-zA-Z]{0,40}$/),
+        ref: fc.string({ unit: 'grapheme', maxLength: 60 }),
+      },
+      { requiredKeys: ['type'] },
+    ),
+  );
+
+  it('never throws; refuses with the field and what was expected; answers a refused reliable frame with a nak that names its seq', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(content, { minLength: 1, maxLength: 20 }), async (values) => {
+        const b = bridgeEnd();
+        let encodable = 0;
+        for (const value of values) {
+          let frame: string;
+          try {
+            frame = encodeFrame(value);
+          } catch {
+            continue; // too long to be a frame: the sender's problem, not the link's
+          }
+          encodable += 1;
+          b.link.receiveData(frame);
+        }
+        await Promise.resolve();
+        const refused = b.link.counters.rejected.schema ?? 0;
+        expect(refused + b.link.counters.framesIn).toBe(encodable);
+        for (const detail of b.refusals) expect(detail).toMatch(/^[^:]+: .+/);
+        const seqs = values.map((v) => (typeof v === 'object' && v !== null && 'seq' in v ? v.seq : undefined));
+        for (const nak of b.written.filter((m) => m.type === 'nak')) {
+          expect(seqs).toContain(nak.nak);
+          expect(nak.problem).toMatch(/^[\x20-\x7e]+$/);
+        }
+      }),
+      { seed: 20261129, numRuns: 300 },
+    );
   });
 });
 

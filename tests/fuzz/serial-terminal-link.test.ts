@@ -20,7 +20,7 @@ afterEach(async () => {
 });
 
 let lines = 0;
-async function rig() {
+async function rig(heartbeatMs = 60_000) {
   const line = createVirtualLine(`terminal-link-${process.pid}-${++lines}`);
   const reports: TerminalReport[] = [];
   const link = new TerminalLink({
@@ -31,7 +31,7 @@ async function rig() {
     bootId: '0123456789abcdef',
     logger: silentLogger,
     onReport: (report) => void reports.push(report),
-    link: { heartbeatMs: 60_000 },
+    link: { heartbeatMs },
   });
   const device = openVirtualPort(line.devicePath);
   const heard: BridgeMessage[] = [];
@@ -80,6 +80,19 @@ describe('the bridge end of the serial line (regressions from the fuzz campaign)
     r.send({ type: 'rating', inv: 'inv-1', grade: 'satisfied', latencyMs: 1200, reason: null });
     await waitUntil(() => r.link.status().reportsBeforeHello === 1, 'the report held back');
     expect(r.reports).toHaveLength(0);
+  });
+
+  it('a terminal heard from after its hello was refused is asked to say hello again, and becomes usable when it does', async () => {
+    const r = await rig(100); // the liveness window (three heartbeats) is 300 ms
+    r.send({ ...HELLO, boot: 'not-hex!' });
+    await waitUntil(() => r.heard.some((m) => m.type === 'nak'), 'the nak');
+    // The terminal keeps talking (heartbeats); past the liveness window the bridge greets it again.
+    await waitUntil(() => {
+      r.send({ type: 'hb' });
+      return r.heard.filter((m) => m.type === 'hello').length >= 2;
+    }, 'a second bridge hello');
+    r.send({ ...HELLO, boot: 'abcdef01' });
+    await waitUntil(() => r.link.status().alive, 'the terminal usable');
   });
 
   it('a runaway line (no newline for 256 KB) is dropped as too_long once, and the next frame is read', async () => {
