@@ -1,7 +1,7 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { RemoteConfigChanges } from '../protocol/commands.js';
-import { ConfigError, parseConfig, type BridgeConfig } from './config.js';
+import { ConfigError, parseConfig, readConfigText, type BridgeConfig } from './config.js';
 
 /**
  * Writes the config file whole: to a temporary file, flushed, then renamed over the old one, so
@@ -31,7 +31,7 @@ export interface ConfigUpdate {
  * refusing, with the file untouched, anything that would make it invalid.
  */
 export function updateConfigFile(path: string, changes: RemoteConfigChanges): ConfigUpdate {
-  const text = readFileSync(path, 'utf8');
+  const text = readConfigText(path);
   const document = parseDocument(text);
   if (document.errors.length > 0) throw new ConfigError(`config file ${path} is not valid YAML/JSON: ${document.errors[0]?.message ?? ''}`, []);
   const changed: string[] = [];

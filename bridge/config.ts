@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { explain } from '../protocol/issues.js';
@@ -84,7 +84,11 @@ const bridgeConfigObjectSchema = z.strictObject({
     ...SETTINGS.mqtt,
   }),
   database: z.strictObject({
-    path: z.string().min(1),
+    path: z
+      .string()
+      .min(1, 'required: the database file, e.g. /var/lib/hcp/hcp.db')
+      // SQLite would take these as a database in memory: every record lost at the next restart.
+      .refine((path) => path !== ':memory:' && !path.startsWith('file:'), 'expected a file the records survive a restart in, e.g. /var/lib/hcp/hcp.db (not an in-memory database)'),
     ...SETTINGS.database,
   }),
   /** The receipt printer (办件回执); leave out for a terminal without one. */
@@ -171,13 +175,27 @@ export function parseConfig(input: unknown, source = 'config'): BridgeConfig {
   return result.data;
 }
 
-export function loadConfigFile(path: string): BridgeConfig {
-  let text: string;
+/** Far larger than any config: the bound that makes a wrong --config (a log, a disk image) a refusal, not a long read. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * The config file's text. Anything but a regular file is refused before it is opened: a FIFO
+ * would wait for a writer, /dev/zero would never end.
+ */
+export function readConfigText(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    const stat = statSync(path);
+    if (!stat.isFile()) throw new ConfigError(`config file ${path} is not a regular file (${stat.isDirectory() ? 'a folder' : 'a device, FIFO or socket'}): give the YAML or JSON config, e.g. /etc/hcp/bridge.yaml`, []);
+    if (stat.size > MAX_CONFIG_BYTES) throw new ConfigError(`config file ${path} is ${stat.size} bytes: a config file is at most ${MAX_CONFIG_BYTES}; is this the right file?`, []);
+    return readFileSync(path, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`, []);
   }
+}
+
+export function loadConfigFile(path: string): BridgeConfig {
+  const text = readConfigText(path);
   let raw: unknown;
   try {
     raw = parseYaml(text);

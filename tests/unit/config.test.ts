@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +109,29 @@ describe('bridge config', () => {
     const wrong = join(dir, 'wrong.yaml');
     writeFileSync(wrong, 'terminal:\n  id: "has space"\n');
     expect(() => loadConfigFile(wrong)).toThrow(/config file .*wrong\.yaml is invalid:\n {2}- terminal\.id: terminal id/);
+  });
+});
+
+describe('what cannot work on this machine is refused at load, with the reason', () => {
+  it('refuses a database in memory: a bridge that loses every record at restart', () => {
+    expect(problemsOf({ ...valid, database: { path: ':memory:' } })).toEqual([expect.stringMatching(/^database\.path: .*file/)]);
+    expect(problemsOf({ ...valid, database: { path: '' } })).toEqual([expect.stringMatching(/^database\.path: /)]);
+  });
+
+  it.each(['/dev/zero', '/dev/null'])('refuses %s as the config file without reading it forever', (device) => {
+    expect(() => loadConfigFile(device)).toThrow(new RegExp(`${device} is not a regular file`));
+  });
+
+  it('refuses a FIFO as the config file without waiting for a writer', () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    expect(() => loadConfigFile(fifo)).toThrow(/is not a regular file/);
+  });
+
+  it('refuses a config file too large to be one, without reading it whole', () => {
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, `# ${'x'.repeat(2 * 1024 * 1024)}\n`);
+    expect(() => loadConfigFile(big)).toThrow(/is 2\d{6} bytes: a config file is at most 1048576/);
   });
 });
 
