@@ -1,13 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { HonestyRules } from '../../bridge/desk/honesty.js';
-import { DeskError, InvitationDesk, type InvitationDeskOptions, type OpenInvitation } from '../../bridge/desk/invitation-desk.js';
-import { silentLogger } from '../../bridge/log.js';
-import { Commits } from '../../bridge/store/commits.js';
+import { DeskError, InvitationDesk, type InvitationDeskOptions } from '../../bridge/desk/invitation-desk.js';
 import { openDatabase } from '../../bridge/store/database.js';
-import { OpenInvitationStore } from '../../bridge/store/open-invitation-store.js';
 import { Outbox } from '../../bridge/store/outbox.js';
-import { Settings } from '../../bridge/store/settings.js';
 import type { TerminalInfo, TerminalReport } from '../../bridge/terminal/terminal-link.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
 import { GRADE_CODE_PROFILES, GRADES, type GradeCodeProfileName, type Grade } from '../../protocol/grades.js';
@@ -18,6 +13,7 @@ import { REFUSALS } from '../../protocol/refusals.js';
 import { terminalMessageSchema } from '../../protocol/serial-messages.js';
 import { manualWall } from '../support/manual-clock.js';
 import { ManualTimers } from '../support/manual-timers.js';
+import { deskOptions, GRACE_MS, REASON_MS, TIMEOUT_MS } from '../support/desk-options.js';
 
 /*
  * The desk against random sequences of what staff and the terminal do, junk included: a real desk
@@ -26,10 +22,6 @@ import { ManualTimers } from '../support/manual-timers.js';
  */
 const SEED = 20_261_129;
 const RUNS = 1000;
-const TIMEOUT_MS = 30_000;
-const REASON_MS = 15_000;
-const GRACE_MS = 10_000;
-const RULES: HonestyRules = { minPressMs: 800, strayWindowMs: 60_000, burstCount: 3, burstWindowMs: 600_000 };
 
 /** Which invitation an action names: the open one, one made earlier, or one never made. */
 const target = fc.oneof(
@@ -76,30 +68,9 @@ function world() {
   const db = openDatabase(':memory:');
   let clock = new TimeKeeper(manualWall(timers), 'boot-1', 'system');
   const outbox = new Outbox(db, clock);
-  const commits = new Commits(db, clock, silentLogger);
-  let ids = 0;
-  const options = (): InvitationDeskOptions => ({
-    identity: { terminalId: 'T-1', areaCode: '330106', hallCode: 'H-1', windowNo: '07' },
-    outbox,
-    openStore: new OpenInvitationStore<OpenInvitation>(db),
-    transaction: (fn) => commits.run(fn),
-    settings: new Settings(db),
-    clock,
-    timers,
-    // UUIDv7-shaped, as the record layout wants, and the same on every run.
-    newId: () => `0190f0a0-0000-7000-8000-${String(++ids).padStart(12, '0')}`,
-    logger: silentLogger,
-    timeoutMs: TIMEOUT_MS,
-    graceMs: GRACE_MS,
-    reasonTimeoutMs: REASON_MS,
-    honesty: RULES,
-    terminalReady: () => true,
-    storageFull: () => false,
-    selfTesting: () => false,
-    reasonCatalog: () => ({ version: 'v1', reasons: [{ code: 'R1', label: '等待太久' }, { code: 'R2', label: '态度不好' }] }),
-    sendInvite: () => undefined,
-    sendCancel: () => undefined,
-  });
+  // One source of ids across restarts, as UUIDv7 is; a reboot brings a new clock.
+  const base = deskOptions(db, clock, timers);
+  const options = (): InvitationDeskOptions => ({ ...base, clock });
   const w = {
     timers,
     outbox,

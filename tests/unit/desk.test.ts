@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import type { TerminalInfo, TerminalReport } from '../../bridge/terminal/terminal-link.js';
-import type { HonestyRules } from '../../bridge/desk/honesty.js';
 import {
   CANCEL_GRACE_MS,
   DeskError,
@@ -8,60 +7,34 @@ import {
   RESUME_GRACE_MS,
   RESUME_REPLAY_MS,
   type InvitationDeskOptions,
-  type OpenInvitation,
 } from '../../bridge/desk/invitation-desk.js';
 import { silentLogger } from '../../bridge/log.js';
 import { openDatabase } from '../../bridge/store/database.js';
-import { OpenInvitationStore } from '../../bridge/store/open-invitation-store.js';
-import { Outbox } from '../../bridge/store/outbox.js';
 import { Commits, StorageFailure } from '../../bridge/store/commits.js';
-import { Settings } from '../../bridge/store/settings.js';
 import type { StoredEvent, StoredInvitation } from '../../protocol/records.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
 import type { Grade } from '../../protocol/grades.js';
-import type { ReasonCatalog } from '../../protocol/province-config.js';
 import { manualWall } from '../support/manual-clock.js';
 import { ManualTimers } from '../support/manual-timers.js';
+import { deskOptions, GRACE_MS, REASON_MS, RULES, TIMEOUT_MS } from '../support/desk-options.js';
 
-const TIMEOUT_MS = 30_000;
-const REASON_MS = 15_000;
-const GRACE_MS = 10_000;
 /** Past this with no word from the terminal, the desk closes the invitation itself. */
 const DEADLINE_MS = TIMEOUT_MS + REASON_MS + GRACE_MS;
-const CATALOG: ReasonCatalog = { version: '2026.1', reasons: [{ code: 'R1', label: '等待太久' }, { code: 'R2', label: '态度不好' }] };
-const RULES: HonestyRules = { minPressMs: 800, strayWindowMs: 60_000, burstCount: 3, burstWindowMs: 600_000 };
 
 /** A desk on a real in-memory database, its backstops on manual timers, the terminal played by the test. */
 function rig(overrides: Partial<InvitationDeskOptions> = {}) {
   const timers = new ManualTimers();
   const clock = new TimeKeeper(manualWall(timers), 'boot-1', 'system');
   const db = openDatabase(':memory:');
-  const outbox = new Outbox(db, clock);
   const commits = new Commits(db, clock, silentLogger);
   const sent: string[] = [];
-  let ids = 0;
   const options: InvitationDeskOptions = {
-    identity: { terminalId: 'T-1', areaCode: '330106', hallCode: 'H-1', windowNo: '07' },
-    outbox,
-    openStore: new OpenInvitationStore<OpenInvitation>(db),
-    transaction: (fn) => commits.run(fn),
-    settings: new Settings(db),
-    clock,
-    timers,
-    newId: () => `id-${++ids}`,
-    logger: silentLogger,
-    timeoutMs: TIMEOUT_MS,
-    graceMs: GRACE_MS,
-    reasonTimeoutMs: REASON_MS,
-    honesty: RULES,
-    terminalReady: () => true,
-    storageFull: () => false,
-    selfTesting: () => false,
-    reasonCatalog: () => CATALOG,
+    ...deskOptions(db, clock, timers, commits),
     sendInvite: (inv) => void sent.push(`invite ${inv}`),
     sendCancel: (inv) => void sent.push(`cancel ${inv}`),
     ...overrides,
   };
+  const { outbox } = options;
   const desk = new InvitationDesk(options);
   const closed: StoredInvitation[] = [];
   const events: StoredEvent[] = [];
@@ -226,23 +199,14 @@ describe('invitation desk: across a restart of the bridge', () => {
     expect(again.closed).toEqual([expect.objectContaining({ id: inv, outcome: 'rated' })]);
   });
 
-  it('its deadline counts from when it was made, not from the restart', () => {
+  it.each([
+    ['on the monotonic clock, in the same boot of the machine', 'boot-1'],
+    ['on the wall clock, after a reboot of the machine (a new boot id)', 'boot-2'],
+  ])('its deadline counts from when it was made, not from the restart: %s', (_case, bootId) => {
     const r = rig();
     r.invite();
     r.timers.advance(20_000);
-    const after = restart(r);
-    after.desk.resume(r.terminal);
-    r.timers.advance(DEADLINE_MS - 20_000 - 1);
-    expect(after.closed).toHaveLength(0);
-    r.timers.advance(1);
-    expect(after.closed).toEqual([expect.objectContaining({ outcome: 'not_rated', flags: ['device_silent'] })]);
-  });
-
-  it('after a reboot of the machine (a new boot id) the deadline counts on the wall clock', () => {
-    const r = rig();
-    r.invite();
-    r.timers.advance(20_000);
-    const after = restart(r, { clock: new TimeKeeper(manualWall(r.timers), 'boot-2', 'system') });
+    const after = restart(r, { clock: new TimeKeeper(manualWall(r.timers), bootId, 'system') });
     after.desk.resume(r.terminal);
     r.timers.advance(DEADLINE_MS - 20_000 - 1);
     expect(after.closed).toHaveLength(0);

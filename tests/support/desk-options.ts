@@ -1,0 +1,47 @@
+import type { HonestyRules } from '../../bridge/desk/honesty.js';
+import type { InvitationDeskOptions, OpenInvitation } from '../../bridge/desk/invitation-desk.js';
+import { silentLogger } from '../../bridge/log.js';
+import { Commits } from '../../bridge/store/commits.js';
+import type { Db } from '../../bridge/store/database.js';
+import { OpenInvitationStore } from '../../bridge/store/open-invitation-store.js';
+import { Outbox } from '../../bridge/store/outbox.js';
+import { Settings } from '../../bridge/store/settings.js';
+import type { TimeKeeper } from '../../bridge/time/time-keeper.js';
+import type { ReasonCatalog } from '../../protocol/province-config.js';
+import type { ManualTimers } from './manual-timers.js';
+
+export const TIMEOUT_MS = 30_000;
+export const REASON_MS = 15_000;
+export const GRACE_MS = 10_000;
+export const CATALOG: ReasonCatalog = { version: '2026.1', reasons: [{ code: 'R1', label: '等待太久' }, { code: 'R2', label: '态度不好' }] };
+export const RULES: HonestyRules = { minPressMs: 800, strayWindowMs: 60_000, burstCount: 3, burstWindowMs: 600_000 };
+
+/**
+ * A desk's options for tests: its database (in memory, as the caller opened it) and commits as the
+ * bridge wires them, its backstops on manual timers, ids UUIDv7-shaped (as the record layout wants)
+ * and the same on every run; it sends nothing unless the caller says where to.
+ */
+export function deskOptions(db: Db, clock: TimeKeeper, timers: ManualTimers, commits = new Commits(db, clock, silentLogger)): InvitationDeskOptions {
+  let ids = 0;
+  return {
+    identity: { terminalId: 'T-1', areaCode: '330106', hallCode: 'H-1', windowNo: '07' },
+    outbox: new Outbox(db, clock),
+    openStore: new OpenInvitationStore<OpenInvitation>(db),
+    transaction: (fn) => commits.run(fn),
+    settings: new Settings(db),
+    clock,
+    timers,
+    newId: () => `0190f0a0-0000-7000-8000-${String(++ids).padStart(12, '0')}`,
+    logger: silentLogger,
+    timeoutMs: TIMEOUT_MS,
+    graceMs: GRACE_MS,
+    reasonTimeoutMs: REASON_MS,
+    honesty: RULES,
+    terminalReady: () => true,
+    storageFull: () => false,
+    selfTesting: () => false,
+    reasonCatalog: () => CATALOG,
+    sendInvite: () => undefined,
+    sendCancel: () => undefined,
+  };
+}
