@@ -33,6 +33,11 @@ export interface ProvinceEmulatorOptions {
   rejectIf?: (record: UpstreamRecord) => string | undefined;
   /** Clock for `serverTime` in acks. */
   now?: () => Date;
+  /**
+   * The ids it has accepted, by which it dedupes. Pass the same set to the emulator started after
+   * a restart: it then remembers them, as a receiver's database would. Default: a new set.
+   */
+  acceptedIds?: Set<string>;
   /** Answer a terminal's time probe (`…/time`) with `serverTime`; false plays a receiver that does not (default true). */
   answerTimeProbes?: boolean;
   /** Most ids in one ack message; a batch this full is sent at once. Default 500. */
@@ -143,7 +148,7 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
   readonly #registrations = new Map<string, Registration>();
 
   readonly #records: UpstreamRecord[] = [];
-  readonly #acceptedIds = new Set<string>();
+  readonly #acceptedIds: Set<string>;
   readonly #byTerminal = new Map<string, UpstreamRecord[]>();
   readonly #counts = new Map<string, TerminalCounts>();
   readonly #rejections: Rejection[] = [];
@@ -166,6 +171,7 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
     this.#rejectIf = options.rejectIf;
     this.#now = options.now ?? (() => new Date());
     this.#answerTimeProbes = options.answerTimeProbes ?? true;
+    this.#acceptedIds = options.acceptedIds ?? new Set();
     this.#maxAckBatch = Math.max(1, options.maxAckBatch ?? DEFAULT_MAX_ACK_BATCH);
     this.#log = options.logger ?? pino({ name: 'province-emulator', level: 'warn' });
     this.#registration = options.registration ?? 'auto';
