@@ -15,7 +15,7 @@ export async function checkClock(ntpSynced: () => Promise<boolean | undefined> =
       'check the network, then `sudo timedatectl set-ntp true` and `timedatectl timesync-status`',
     ]);
   }
-  return warn(name, 'unknown: `timedatectl` is missing or cannot tell (no systemd here?)', [
+  return warn(name, 'unknown: `timedatectl` is missing or cannot tell (no systemd here?); the bridge takes the province\'s time once it reaches the broker', [
     'on the Pi, `timedatectl show -p NTPSynchronized --value` should say yes',
   ]);
 }
