@@ -79,7 +79,11 @@ const bridgeConfigObjectSchema = z.strictObject({
         cert: z.string().min(1).optional(),
         key: z.string().min(1).optional(),
       })
-      .refine((tls) => (tls.cert === undefined) === (tls.key === undefined), 'a client certificate needs its key, and a key its certificate: give both or neither')
+      // Said at the one that is missing, so that provision can name its flag.
+      .superRefine((tls, ctx) => {
+        if (tls.cert !== undefined && tls.key === undefined) ctx.addIssue({ code: 'custom', path: ['key'], message: 'a client certificate needs its key: give both or neither' });
+        if (tls.key !== undefined && tls.cert === undefined) ctx.addIssue({ code: 'custom', path: ['cert'], message: 'a key needs its client certificate: give both or neither' });
+      })
       .optional(),
     ...SETTINGS.mqtt,
   }),

@@ -21,7 +21,7 @@ export interface ProvisionOptions {
   answers: Answers;
 }
 
-/** Exit codes: 2 nothing written (bad input), 3 written but not registered. */
+/** Exit codes: 2 no config written (bad input, or a path it cannot write), 3 written but not registered. */
 export async function provisionCommand(options: ProvisionOptions): Promise<void> {
   if (existsSync(options.config) && !options.force) {
     fail(`${options.config} exists: this terminal is provisioned already. Give --force to replace it (the old file is kept as ${options.config}.bak)`);
@@ -32,20 +32,18 @@ export async function provisionCommand(options: ProvisionOptions): Promise<void>
   if (problems.length > 0) fail(`cannot provision:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   const config = parseConfig(configFromAnswers(answers), 'the answers');
 
-  // The file, then the key: a half-done run leaves a config that `hcp run` can use.
-  let keyFile: string;
-  let key: ReturnType<typeof loadOrCreateSigningKey>;
-  try {
-    mkdirSync(dirname(options.config), { recursive: true });
+  // Every folder and the key before the config file: a run that fails has written no config,
+  // so "nothing written" is true and the next run is not refused as provisioned already.
+  const keyFile = terminalKeyFile(config);
+  step('-c', 'make the folder', dirname(options.config), () => mkdirSync(dirname(options.config), { recursive: true }));
+  step('--database', 'make the folder', dirname(config.database.path), () => mkdirSync(dirname(config.database.path), { recursive: true }));
+  const key = step('--database', "make the terminal's key (kept beside the database)", keyFile, () => loadOrCreateSigningKey(keyFile));
+  const onlyKey = `; no config written${key.created ? `, only the terminal's key ${keyFile} (the next run keeps it)` : ''}`;
+  step('-c', 'write', options.config, () => {
     if (existsSync(options.config)) copyFileSync(options.config, `${options.config}.bak`);
     const header = `# ${config.terminal.id}: written by hcp provision ${BRIDGE_VERSION} on ${new Date().toISOString()}.\n# Every setting is explained in docs/bridge.example.yaml.\n`;
     writeConfigFile(options.config, header + stringify(configFromAnswers(answers)));
-    mkdirSync(dirname(config.database.path), { recursive: true });
-    keyFile = terminalKeyFile(config);
-    key = loadOrCreateSigningKey(keyFile);
-  } catch (err) {
-    fail(`${(err as Error).message}: run it with sudo, or give -c and --database paths you may write`);
-  }
+  }, onlyKey);
   const publicKey = publicKeyText(key.publicKey);
 
   const report = [
@@ -129,6 +127,26 @@ class MutableOutput extends Writable {
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
     if (!this.muted) process.stdout.write(chunk);
     callback();
+  }
+}
+
+/** Why a file or folder could not be written, with what to do, by the system's error code. */
+const WRITE_FAILURES: Record<string, string> = {
+  EACCES: 'permission denied: run it with sudo, or give a path you may write',
+  EPERM: 'permission denied: run it with sudo, or give a path you may write',
+  EROFS: 'the file system is read-only: give a path on a writable disk',
+  ENOTDIR: 'a file is in the way, not a folder: give another path, or move the file',
+  EEXIST: 'a file is in the way, not a folder: give another path, or move the file',
+  ENOSPC: 'the disk is full',
+};
+
+/** One writing step of provision; a failure names the flag whose path it was, and says what was written. */
+function step<T>(flag: string, what: string, path: string, run: () => T, written = '; nothing written'): T {
+  try {
+    return run();
+  } catch (err) {
+    const why = WRITE_FAILURES[(err as NodeJS.ErrnoException).code ?? ''] ?? (err as Error).message;
+    fail(`${flag}: cannot ${what} ${path}: ${why}${written}`);
   }
 }
 

@@ -119,20 +119,24 @@ export function configFromAnswers(answers: Answers): Record<string, unknown> {
 export function answerProblems(answers: Answers, only?: ProvisionField): string[] {
   // One field alone: the others filled with good values, so that its problems are not crowded out.
   const checked = only ? { ...soundAnswersFor(only), [only.flag]: answers[only.flag] ?? '' } : answers;
+  // Said by flag before the schema speaks: it would name a missing section ("terminal: required"), not its flags.
+  const missing = PROVISION_FIELDS.filter((f) => !f.optional && (!f.when || f.when(checked)) && !checked[f.flag] && (!only || f === only));
+  const problems = missing.map((f) => `--${f.flag}: required`);
   const result = explain(bridgeConfigSchema, configFromAnswers(checked));
-  if (result.ok) return [];
-  const problems: string[] = [];
+  if (result.ok) return problems;
   for (const line of result.problems) {
-    const field = fieldOfProblem(line);
-    if (only && field !== only) continue;
-    problems.push(field ? `--${field.flag}: ${line.slice(line.indexOf(': ') + 2)}` : line);
+    const where = line.slice(0, line.indexOf(': '));
+    const field = fieldAt(where);
+    // A missing field's problem, or its section's ("terminal: required"), is said above.
+    const saidAlready = missing.some((f) => f === field || f.path.join('.').startsWith(`${where}.`));
+    if (saidAlready || (only && field !== only)) continue;
+    problems.push(field ? `--${field.flag}: ${line.slice(where.length + 2)}` : line);
   }
   return problems;
 }
 
-function fieldOfProblem(line: string): ProvisionField | undefined {
-  const where = line.slice(0, line.indexOf(': '));
-  // The longest path that the problem is at or under: tls refinements sit on mqtt.tls itself.
+function fieldAt(where: string): ProvisionField | undefined {
+  // The longest path that the problem is at or under.
   return [...PROVISION_FIELDS]
     .sort((a, b) => b.path.length - a.path.length)
     .find((f) => where === f.path.join('.') || where.startsWith(`${f.path.join('.')}.`));

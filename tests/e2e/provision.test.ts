@@ -1,5 +1,5 @@
 import { createPublicKey } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,9 +96,22 @@ describe('hcp provision', () => {
     const run = await hcp(['provision', '-c', configFile, '--non-interactive', ...args({ 'area-code': '33010', window: null, 'broker-url': 'http://x' })]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('--area-code: administrative area code (行政区划代码) must be 6 digits');
-    expect(run.stderr).toContain('--window: required (expected string)');
+    expect(run.stderr).toContain('--window: required');
     expect(run.stderr).toContain('--broker-url: expected a broker URL such as mqtts://host:8883');
     expect(existsSync(configFile)).toBe(false);
+  });
+
+  it('a database folder that cannot be made: names --database, writes nothing, and the next run is not refused', async () => {
+    const { dir, configFile, args } = setup();
+    writeFileSync(join(dir, 'blocked'), 'a file where the folder should be');
+    const run = await hcp(['provision', '-c', configFile, '--non-interactive', '--no-register', ...args({ database: join(dir, 'blocked', 'hcp.db') })]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--database: cannot make the folder .*blocked.*: .*not a folder/);
+    expect(run.stderr).toContain('nothing written');
+    expect(run.stderr).not.toContain('sudo');
+    expect(existsSync(configFile)).toBe(false);
+    const again = await hcp(['provision', '-c', configFile, '--non-interactive', '--no-register', ...args({ database: join(dir, 'data', 'hcp.db') })]);
+    expect(again.code).toBe(0);
   });
 
   it('ports by address: a network printer and a terminal behind ser2net; a wrong address named by its flag', async () => {

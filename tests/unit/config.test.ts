@@ -48,8 +48,9 @@ describe('bridge config', () => {
   it('takes TLS files for the broker: a client certificate and its key together, or neither', () => {
     expect(parseConfig({ ...valid, mqtt: { ...valid.mqtt, tls: { ca: '/etc/hcp/ca.pem' } } }).mqtt.tls).toEqual({ ca: '/etc/hcp/ca.pem' });
     expect(problemsOf({ ...valid, mqtt: { ...valid.mqtt, tls: { cert: '/etc/hcp/c.pem' } } })).toEqual([
-      'mqtt.tls: a client certificate needs its key, and a key its certificate: give both or neither',
+      'mqtt.tls.key: a client certificate needs its key: give both or neither',
     ]);
+    expect(problemsOf({ ...valid, mqtt: { ...valid.mqtt, tls: { key: '/etc/hcp/k.pem' } } })).toEqual(['mqtt.tls.cert: a key needs its client certificate: give both or neither']);
   });
 
   it('requires an API token when the API listens beyond localhost', () => {

@@ -2,6 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { answerProblems, PROVISION_FIELDS } from '../../bridge/provision/fields.js';
 import { BUTTON_COUNT } from '../../protocol/grades.js';
 
+const SOUND = {
+  'terminal-id': 'T-1',
+  'area-code': '330106',
+  'hall-code': 'H',
+  window: '1',
+  'broker-url': 'mqtts://broker.example:8883',
+  'serial-path': '/dev/ttyACM0',
+  database: '/var/lib/hcp/hcp.db',
+};
+
 describe('provision fields', () => {
   it.each(PROVISION_FIELDS.filter((f) => f.default !== undefined).map((f) => [f.flag, f] as const))(
     '--%s offers a default the bridge config takes',
@@ -9,6 +19,17 @@ describe('provision fields', () => {
       expect(answerProblems({ [field.flag]: field.default! }, field)).toEqual([]);
     },
   );
+
+  it('names a flag for every problem, even when a whole section is missing', () => {
+    const problems = answerProblems({ 'broker-url': 'mqtts://b.example:8883' });
+    expect(problems).toEqual(expect.arrayContaining(['--terminal-id: required', '--area-code: required', '--hall-code: required', '--window: required', '--serial-path: required', '--database: required']));
+    expect(problems.filter((p) => !p.startsWith('--'))).toEqual([]);
+  });
+
+  it('names the flag of the one missing from a pair: a client certificate without its key', () => {
+    const answers = { ...SOUND, 'cert-file': '/etc/hcp/client.pem' };
+    expect(answerProblems(answers)).toEqual(['--key-file: a client certificate needs its key: give both or neither']);
+  });
 
   it('asks for as many button and LED pins as protocol/grades.ts has buttons', () => {
     const ask = (flag: string): string | undefined => PROVISION_FIELDS.find((f) => f.flag === flag)?.ask;
