@@ -88,10 +88,10 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const logger = deps.logger ?? silentLogger;
     const newId = deps.newId ?? (() => uuidv7());
     const clock = (this.clock = new TimeKeeper(deps.wall ?? systemWall, deps.bootId ?? osBootId(), config.clock.trust));
-    const outbox = (this.outbox = new Outbox(db, clock));
+    const commits = new Commits(db, clock, logger);
+    const outbox = (this.outbox = new Outbox(db, clock, commits));
     const settings = new Settings(db);
     const reasons = new ReasonCatalogStore(settings, logger);
-    const commits = new Commits(db, clock, logger);
     const storage = () => storageStatus(db, config.database.path, config.database.maxSizeMB * 1024 * 1024, commits.fault);
     const link = (this.link = new TerminalLink({
       ...terminalPort(config),

@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { AckStatus } from '../../protocol/acks.js';
 import type { Clock } from '../clock.js';
 import type { Db } from './database.js';
+import { Commits } from './commits.js';
+import { silentLogger } from '../log.js';
 import type { StoredRecord } from '../../protocol/records.js';
 
 export interface OutboxEntry {
@@ -50,6 +52,8 @@ export class Outbox extends EventEmitter<{ appended: [StoredRecord]; requeued: [
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
+    /** Where its own transactions commit: the bridge's, so that a full disk is one fault it raises. */
+    private readonly commits = new Commits(db, clock, silentLogger),
   ) {
     super();
     this.insert = db.prepare(
@@ -159,18 +163,19 @@ export class Outbox extends EventEmitter<{ appended: [StoredRecord]; requeued: [
 
   /**
    * Applies province acknowledgements, all in one transaction (one commit however many arrived
-   * together); returns, per acknowledgement, how many pending records it settled.
+   * together); returns, per acknowledgement, how many pending records it settled. Throws
+   * StorageFailure, settling nothing, when the disk cannot take the commit.
    */
   settle(acks: ReadonlyArray<{ ids: readonly string[]; status: AckStatus; reason?: string | undefined }>, at: Date): number[] {
     const when = at.toISOString();
-    return this.db.transaction(() =>
+    const settle = (): number[] =>
       acks.map(({ ids, status, reason }) => {
         const state = status === 'rejected' ? 'quarantined' : 'acked';
         let changed = 0;
         for (const id of ids) changed += this.setState.run(state, status, reason ?? null, when, id).changes;
         return changed;
-      }),
-    )();
+      });
+    return this.commits.run(settle);
   }
 
   stats(): OutboxCounts {

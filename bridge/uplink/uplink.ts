@@ -16,6 +16,7 @@ import { encodeRecord, type RecordFormatName } from '../../protocol/record-forma
 import type { TimeKeeper } from '../time/time-keeper.js';
 import { Backoff } from './backoff.js';
 import type { BrokerConnection } from './mqtt-options.js';
+import { StorageFailure } from '../store/commits.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** What the uplink needs of an MQTT client (mqtt.js's MqttClient; a double in unit tests). */
@@ -373,7 +374,15 @@ export class Uplink extends EventEmitter<{
     const withTime = acks.findLast((a) => a.serverTime);
     if (withTime?.serverTime) this.opts.clock.observeServerTime(new Date(withTime.serverTime));
     // Nothing awaited (a flood of junk acks): no commit.
-    const settled = acks.length > 0 ? this.opts.outbox.settle(acks, this.opts.clock.now()) : [];
+    let settled: number[];
+    try {
+      settled = acks.length > 0 ? this.opts.outbox.settle(acks, this.opts.clock.now()) : [];
+    } catch (err) {
+      // The disk cannot take it (the store logs and raises it): the records stay in flight, are
+      // published again after their ack timeout, and are settled by that ack.
+      if (err instanceof StorageFailure) return;
+      throw err;
+    }
     acks.forEach((ack, i) => {
       for (const id of ack.ids) {
         this.inflight.delete(id);

@@ -110,6 +110,34 @@ describe.each(BROKERS)('storage limits ($name broker)', (kind) => {
       expect(logs.filter((l) => l.msg === 'database commits succeed again')).toHaveLength(2);
       await telemetry.endAsync();
     } finally {
+      rmSync(join(smallDisk!, 'filler'), { force: true });
+      await w.stop();
+    }
+  });
+
+  it.skipIf(!smallDisk)('acks that arrive while the disk is full kill nothing and change nothing: the record is settled once there is room', async () => {
+    let dropAcks = true;
+    const hall = await halls.start({ dropAck: () => dropAcks });
+    const w = await SimWindow.start({
+      brokerUrl: hall.brokerUrl,
+      windowNo: 'D2',
+      terminalId: `FT-ACKS-${kind.name}-${process.pid}`,
+      dbPath: join(smallDisk!, `acks-${kind.name}.db`),
+      config: { mqtt: { url: hall.brokerUrl, ackTimeoutSeconds: 0.3 } },
+    });
+    try {
+      await w.terminal.press(0);
+      await hall.province.waitFor(() => hall.province.recordsOf(w.terminalId).some((r) => r.kind === 'event'));
+      const filler = fillDisk(smallDisk!);
+      dropAcks = false;
+      // The record is published again after its ack timeout; its ack cannot be committed.
+      await waitUntil(() => w.bridge.status().storage.fault !== null, 'an ack to be refused by the full disk');
+      expect(w.bridge.status()).toMatchObject({ alarms: expect.arrayContaining(['storage_full']), backlog: { pending: 1 } });
+      unlinkSync(filler);
+      await waitUntil(() => w.bridge.status().backlog.pending === 0, 'the record settled once there is room');
+      expect(w.bridge.status().storage.fault).toBeNull();
+    } finally {
+      rmSync(join(smallDisk!, 'filler'), { force: true });
       await w.stop();
     }
   });
