@@ -113,6 +113,8 @@ export const RESUME_GRACE_MS = 5000;
  * close it, so that one already rated is not shown twice.
  */
 export const RESUME_REPLAY_MS = 1000;
+/** How soon a backstop whose outcome the disk could not store tries again. */
+export const STORAGE_RETRY_MS = 5000;
 
 /**
  * The window's invitation desk: who is signed in, the one open invitation, and turning what the
@@ -305,7 +307,15 @@ export class InvitationDesk extends EventEmitter<{
     const open = this.open;
     if (!open) return;
     this.opts.timers.clearTimeout(open.backstop);
-    open.backstop = this.opts.timers.setTimeout(() => this.closeOpen(outcome, undefined, [flag]), ms);
+    open.backstop = this.opts.timers.setTimeout(() => {
+      try {
+        this.closeOpen(outcome, undefined, [flag]);
+      } catch (err) {
+        // A disk that cannot store the outcome (the store logs and raises it): try again, never throw from a timer.
+        if (!(err instanceof StorageFailure)) throw err;
+        this.rearm(STORAGE_RETRY_MS, outcome, flag);
+      }
+    }, ms);
   }
 
   lookup(id: string): InvitationView | undefined {

@@ -6,6 +6,7 @@ import {
   InvitationDesk,
   RESUME_GRACE_MS,
   RESUME_REPLAY_MS,
+  STORAGE_RETRY_MS,
   type InvitationDeskOptions,
 } from '../../bridge/desk/invitation-desk.js';
 import { silentLogger } from '../../bridge/log.js';
@@ -443,5 +444,17 @@ describe('invitation desk: a database that cannot store (SQLITE_FULL for real, b
     r.report(rating);
     expect(r.closed).toEqual([expect.objectContaining({ id: inv, outcome: 'rated' })]);
     expect(r.commits.fault).toBeNull();
+  });
+
+  it('a backstop that cannot store its outcome throws nothing (it would kill the bridge from a timer) and tries again', () => {
+    const r = fullRig();
+    const inv = r.invite('C-'.padEnd(8000, 'x'));
+    r.fill();
+    expect(() => r.timers.advance(DEADLINE_MS)).not.toThrow();
+    expect(r.desk.current()?.id).toBe(inv);
+    expect(() => r.timers.advance(STORAGE_RETRY_MS)).not.toThrow();
+    r.free();
+    r.timers.advance(STORAGE_RETRY_MS);
+    expect(r.closed).toEqual([expect.objectContaining({ id: inv, outcome: 'not_rated', flags: ['device_silent'] })]);
   });
 });
