@@ -84,6 +84,14 @@ describe('commits on a database that cannot store them', () => {
     expect(logs).toEqual(['database commit failed: nothing is acknowledged until commits succeed again', 'database commits succeed again']);
   });
 
+  it('a database that has become read-only: a StorageFailure that says so (the storage_error alarm)', () => {
+    const r = rig();
+    const commits = new Commits(r.db, new TimeKeeper(manualWall(new ManualTimers()), 'boot-1', 'system'), silentLogger);
+    r.db.pragma('query_only = ON');
+    expect(() => commits.run(() => r.outbox.append(strayPress('a')))).toThrow(expect.objectContaining({ name: 'StorageFailure', message: expect.stringMatching(/SQLITE_READONLY.*read-only/) }));
+    expect(commits.fault?.code).toMatch(/^SQLITE_READONLY/);
+  });
+
   it('any other error is passed on as it is, and is no storage fault', () => {
     const r = rig();
     const commits = new Commits(r.db, new TimeKeeper(manualWall(new ManualTimers()), 'boot-1', 'system'), silentLogger);
