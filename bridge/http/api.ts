@@ -99,7 +99,7 @@ const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
 
 /** The bridge's local HTTP API, v1: staff sign-in, invitations, status. */
 export function createApiServer(ctx: ApiContext): Server {
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     // The last resort: route() answers every failure itself, so this is only reached when
     // answering failed too (a part that throws while refusing); the request is dropped, never the bridge.
     route(ctx, req, res).catch((err: unknown) => {
@@ -107,6 +107,20 @@ export function createApiServer(ctx: ApiContext): Server {
       ctx.logger.error({ err, url: req.url }, 'request failed while answering it; dropped');
     });
   });
+  // What Node's parser refuses before route() sees it (an unknown method, headers past 16 KB) is
+  // refused in the API's own shape, and counted, instead of Node's bare 400 or 431.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || err.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const why = err.code === 'HPE_HEADER_OVERFLOW' ? 'its path and headers exceed 16 KB' : `it is not HTTP/1.1 this API reads (${err.code ?? err.message})`;
+    const error = new HttpError('invalid_request', `request refused: ${why}`);
+    ctx.countRejected(error.code);
+    const text = JSON.stringify({ error: { code: error.code, message: error.message } } satisfies ApiRefusal);
+    socket.end(`HTTP/1.1 ${error.status} Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+  });
+  return server;
 }
 
 /** Why the API cannot listen where http says, by the system's error code: a setting to fix. */

@@ -106,6 +106,16 @@ describe('nothing a request carries escapes the one error exit', () => {
     },
   );
 
+  it.each([
+    ['an unknown method', 'FOO', '/api/v1/status', /not HTTP\/1\.1 this API reads/],
+    ['headers past 16 KB', 'GET', `/${'x'.repeat(17 * 1024)}`, /exceed 16 KB/],
+  ])('refuses what Node cannot parse (%s) in the API\'s own shape, and counts it', async (_what, method, path, message) => {
+    const { url, rejected } = await start();
+    const answer = await raw(url, method, path);
+    expect(answer).toMatchObject({ status: 400, body: { error: { code: 'invalid_request', message: expect.stringMatching(message) } } });
+    expect(rejected).toEqual(['invalid_request']);
+  });
+
   it('answers 500 and lives on when a part of the bridge throws while refusing, too', async () => {
     let throws = 1;
     const { url } = await start(undefined, {

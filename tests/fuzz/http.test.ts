@@ -1,0 +1,161 @@
+import { once } from 'node:events';
+import { request, type IncomingMessage } from 'node:http';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiRefusalSchema } from '../../protocol/http-api.js';
+import { REFUSALS } from '../../protocol/refusals.js';
+import { EmbeddedBroker } from '../../simulator/broker.js';
+import type { SimWindow } from '../../simulator/sim-window.js';
+import { waitUntil } from '../../simulator/wait.js';
+import { HallFixture } from '../support/hall-fixture.js';
+
+/**
+ * The bridge's HTTP API, fuzzed from outside against a real bridge (SimWindow: virtual terminal,
+ * SQLite, broker, province): random paths (`//`, %-encodings, very long), methods, headers and
+ * bodies on every route, while a citizen rates. Invariants: the bridge lives and answers; every
+ * refusal is `{error:{code,message}}` with its code's status, says where (the path or the field),
+ * and is counted; nothing junk is a 500; each legitimate rating reaches the province exactly once.
+ */
+const SEED = 20261130;
+const NUM_RUNS = 60;
+
+interface Junk {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+}
+
+/** Every byte a request line may carry (Node's client refuses the rest, as a browser would). */
+const pathChars = fc.constantFrom(...'/%[]@:?#&=+;,.-_~!$\'()*aZ09é'.split(''), '%2F', '%E4%B8%AD', '%E0%A4%A', '%ZZ', '%00', '..', '//');
+const segment = fc.oneof(fc.string({ unit: pathChars, maxLength: 12 }), fc.uuid(), fc.constant(''));
+const ROUTES = [
+  '/api/v1/status',
+  '/api/v1/meta',
+  '/api/v1/staff/sign-in',
+  '/api/v1/stats/today',
+  '/api/v1/invitations',
+  '/api/v1/invitations/current',
+  '/api/v1/invitations/:id',
+  '/api/v1/invitations/:id/receipt',
+  '/api/v1/invitations/:id/cancel',
+  '/',
+  '/console.js',
+];
+const path = fc.oneof(
+  fc.tuple(fc.constantFrom(...ROUTES), segment).map(([route, id]) => route.replace(':id', id)),
+  fc.tuple(fc.constantFrom('', '/', '//', '///'), fc.constantFrom(...ROUTES), fc.string({ unit: pathChars, maxLength: 6 })).map(([pre, route, post]) => `${pre}${route}${post}`),
+  fc.string({ unit: pathChars, maxLength: 40 }).map((p) => `/${p}`),
+  fc.constantFrom('//', '///', '//[', '//@', '//host:99999/x', '/%', '/api/v1/invitations/%E0%A4%A/cancel'),
+  fc.integer({ min: 1000, max: 7000 }).map((n) => `/api/v1/${'a%2F'.repeat(n / 4)}`),
+);
+const jsonBody = fc.oneof(
+  fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)),
+  fc.record({ staffId: fc.oneof(fc.string({ maxLength: 70 }), fc.integer()) }).map((v) => JSON.stringify(v)),
+  fc
+    .record({
+      services: fc.array(fc.record({ itemCode: fc.string({ maxLength: 10 }), caseNo: fc.string({ maxLength: 10 }) }, { requiredKeys: [] }), { maxLength: 3 }),
+      mode: fc.constantFrom('single', 'batch', 'theme', 'x'),
+      extra: fc.anything(),
+    }, { requiredKeys: [] })
+    .map((v) => JSON.stringify(v)),
+);
+const body = fc.oneof(
+  fc.constant(undefined),
+  jsonBody,
+  fc.string({ maxLength: 100 }),
+  fc.constantFrom('{', '[[[[', '\uFEFF{}', 'null', '"x"'),
+  fc.integer({ min: 64 * 1024, max: 200 * 1024 }).map((n) => `{"staffId":"${'x'.repeat(n)}"}`),
+);
+/** A request printed short: very long paths and bodies would fill the report. */
+const short = (j: Junk): string =>
+  `${j.method} ${j.path.length > 100 ? `${j.path.slice(0, 80)}…(${j.path.length})` : j.path} ${JSON.stringify(j.headers)} ${j.body === undefined ? '-' : `${j.body.length}B ${JSON.stringify(j.body.slice(0, 60))}`}`;
+const printedShort = (j: Junk): Junk => Object.assign(j, { [fc.toStringMethod]: () => short(j) });
+
+const junk: fc.Arbitrary<Junk> = fc
+  .record({
+  method: fc.oneof(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'), fc.stringMatching(/^[A-Z]{1,10}$/)),
+  path,
+  headers: fc.record(
+    {
+      'content-type': fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'APPLICATION/JSON', 'multipart/form-data', ''),
+      authorization: fc.constantFrom('Bearer x', 'Basic a', ''),
+      'x-junk': fc.string({ unit: fc.constantFrom(...'abc-=;, '.split('')), maxLength: 30 }),
+    },
+    { requiredKeys: [] },
+  ),
+  body,
+}).map(printedShort);
+async function send(baseUrl: string, j: Junk): Promise<{ status: number; text: string }> {
+  // Framed by its length, as a browser sends it: an unframed body on GET would be read as a request of its own.
+  const length = j.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(j.body)) };
+  const req = request(baseUrl, { method: j.method, path: j.path, headers: { ...j.headers, ...length } });
+  req.end(j.body);
+  const [res] = (await once(req, 'response')) as [IncomingMessage];
+  let text = '';
+  for await (const chunk of res) text += String(chunk);
+  return { status: res.statusCode ?? 0, text };
+}
+
+/** What a refusal must say about where: the path it was sent to, or the field of the body. */
+function checkRefusal(j: Junk, status: number, text: string): void {
+  const refusal = apiRefusalSchema.parse(JSON.parse(text));
+  const { code, message, field } = refusal.error;
+  expect(status, short(j)).toBe(REFUSALS[code].status);
+  expect(code, short(j)).not.toBe('internal');
+  expect(message.length).toBeGreaterThan(5);
+  const where = j.path.split(/[?#]/, 1)[0] ?? '';
+  if (code === 'not_found' && !message.startsWith('no invitation')) expect(message).toContain(where.slice(0, 100));
+  if (code === 'method_not_allowed') expect(message).toContain(j.method);
+  if (code === 'invalid_request') expect(field ?? message).toMatch(/\w/);
+}
+
+describe('HTTP API, fuzzed from outside while a citizen rates', () => {
+  let broker: EmbeddedBroker;
+  let hall: HallFixture;
+  let w: SimWindow;
+
+  beforeAll(async () => {
+    broker = await EmbeddedBroker.start({ port: 0 });
+    hall = await HallFixture.start(broker.url);
+    w = await hall.window();
+  });
+  afterAll(async () => {
+    await hall.close();
+    await broker.stop();
+  });
+
+  it('lives, refuses each junk request with what and where, and delivers each rating once', async () => {
+    const ratings: string[] = [];
+    let refused = 0;
+    const rejectedBefore = Object.values(w.bridge.status().http.rejected).reduce((a, b) => a + b, 0);
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(junk, { minLength: 1, maxLength: 8 }), fc.integer({ min: 0, max: 4 }), async (requests, button) => {
+        n += 1;
+        // Junk staff may have signed out or in; the window's own staff signs in again.
+        await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S-FUZZ' });
+        const id = await w.invite({ services: [{ itemCode: '330106-XK-0012', caseNo: `C-HTTP-${n}` }] });
+        await waitUntil(() => w.terminal.core.state === 'invited', `the terminal to show invitation ${id}`);
+        // The junk and the press at once: the citizen does not wait for the junk.
+        const [answers] = await Promise.all([Promise.all(requests.map((j) => send(w.bridge.httpUrl, j))), w.terminal.press(button)]);
+        answers.forEach(({ status, text }, i) => {
+          const j = requests[i]!;
+          expect(status, short(j)).toBeGreaterThanOrEqual(200);
+          expect(status, short(j)).toBeLessThan(500);
+          if (status >= 400 && j.method !== 'HEAD') checkRefusal(j, status, text);
+          if (status >= 400) refused += 1;
+        });
+        ratings.push(id);
+        await waitUntil(() => w.bridge.desk.current() === undefined, `invitation ${id} to close`);
+      }),
+      { seed: SEED, numRuns: NUM_RUNS, endOnFailure: true },
+    );
+    const records = await hall.expectExactlyOnce(w, ratings);
+    expect(records.every((r) => r.kind === 'invitation' && r.outcome === 'rated')).toBe(true);
+    const status = w.bridge.status();
+    // Every refusal counted once: the window's own calls above were all accepted.
+    expect(Object.values(status.http.rejected).reduce((a, b) => a + b, 0) - rejectedBefore).toBe(refused);
+    expect((await w.api('GET', '/api/v1/status')).status).toBe(200);
+  });
+});
