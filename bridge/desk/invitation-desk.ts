@@ -52,6 +52,17 @@ export type InvitationView =
   | (OpenInvitation & { state: 'open' })
   | { id: string; state: 'closed'; outcome: Outcome; record: StoredInvitation };
 
+/**
+ * The open invitation as the desk holds it: its backstop, and `reported` when the terminal
+ * reported its outcome but the disk could not store it (the terminal's resend will).
+ */
+type HeldInvitation = OpenInvitation & { backstop: unknown; reported?: boolean };
+
+/** What is kept and shown of the open invitation: not the desk's own bookkeeping. */
+function viewOf({ backstop: _backstop, reported: _reported, ...view }: HeldInvitation): OpenInvitation {
+  return view;
+}
+
 /** A refusal the caller can show as is: `status` is the HTTP status it maps to. */
 export class DeskError extends Error {
   constructor(
@@ -126,7 +137,7 @@ export class InvitationDesk extends EventEmitter<{
   event: [StoredEvent];
   staff: [string | null];
 }> {
-  private open: (OpenInvitation & { backstop: unknown }) | undefined;
+  private open: HeldInvitation | undefined;
   /** Wall time of the last stray press, for the stray_nearby flag. */
   private lastStrayAt: number | undefined;
   /** The invitation left open by a restart, until the terminal's hello has it sent again. */
@@ -157,9 +168,7 @@ export class InvitationDesk extends EventEmitter<{
   }
 
   current(): OpenInvitation | undefined {
-    if (!this.open) return undefined;
-    const { backstop: _backstop, ...view } = this.open;
-    return view;
+    return this.open && viewOf(this.open);
   }
 
   invite(request: InvitationRequest): OpenInvitation {
@@ -220,7 +229,7 @@ export class InvitationDesk extends EventEmitter<{
     }
     // Saved before it is sent: a restart carries the cancel out. A second cancel keeps the first's time.
     const cancelled = open.cancelled ?? { at: this.opts.clock.now().toISOString(), clock: stamp(this.opts.clock) };
-    const { backstop: _backstop, ...view } = { ...open, cancelled };
+    const view = { ...viewOf(open), cancelled };
     this.commitOrRefuse(() => this.opts.openStore.save(view));
     open.cancelled = cancelled;
     this.opts.sendCancel(id);
@@ -308,6 +317,8 @@ export class InvitationDesk extends EventEmitter<{
     if (!open) return;
     this.opts.timers.clearTimeout(open.backstop);
     open.backstop = this.opts.timers.setTimeout(() => {
+      // The terminal has spoken: its resend, not silence, decides the outcome.
+      if (open.reported) return this.rearm(STORAGE_RETRY_MS, outcome, flag);
       try {
         this.closeOpen(outcome, undefined, [flag]);
       } catch (err) {
@@ -339,9 +350,15 @@ export class InvitationDesk extends EventEmitter<{
       return;
     }
     const outcome: Outcome = report.type === 'rating' ? 'rated' : report.type === 'expired' ? 'not_rated' : 'cancelled';
-    if (this.open?.id === report.inv) {
+    const open = this.open;
+    if (open?.id === report.inv) {
       const rating = report.type === 'rating' ? { grade: report.grade, latencyMs: report.latencyMs, reason: report.reason } : undefined;
-      this.closeOpen(outcome, rating, []);
+      try {
+        this.closeOpen(outcome, rating, []);
+      } catch (err) {
+        if (err instanceof StorageFailure) open.reported = true;
+        throw err;
+      }
       return;
     }
     const closed = this.opts.outbox.get(report.inv);

@@ -446,6 +446,19 @@ describe('invitation desk: a database that cannot store (SQLITE_FULL for real, b
     expect(r.commits.fault).toBeNull();
   });
 
+  it('a rating that could not be stored is not overtaken by the backstop: the invitation waits for its resend, never device_silent', () => {
+    const r = fullRig();
+    const inv = r.invite('C-'.padEnd(8000, 'x'));
+    r.fill();
+    const rating = { type: 'rating', inv, grade: 'very_satisfied', latencyMs: 2000, reason: null } as const;
+    expect(() => r.report(rating)).toThrow(StorageFailure);
+    r.free();
+    r.timers.advance(DEADLINE_MS + 3 * STORAGE_RETRY_MS);
+    expect(r.closed).toEqual([]);
+    r.report(rating);
+    expect(r.closed).toEqual([expect.objectContaining({ id: inv, outcome: 'rated', flags: [] })]);
+  });
+
   it('a backstop that cannot store its outcome throws nothing (it would kill the bridge from a timer) and tries again', () => {
     const r = fullRig();
     const inv = r.invite('C-'.padEnd(8000, 'x'));
