@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DeskError, InvitationDesk, type InvitationDeskOptions } from '../../bridge/desk/invitation-desk.js';
 import { openDatabase } from '../../bridge/store/database.js';
 import { Outbox } from '../../bridge/store/outbox.js';
+import { StorageFailure } from '../../bridge/store/commits.js';
 import type { TerminalInfo, TerminalReport } from '../../bridge/terminal/terminal-link.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
 import { GRADE_CODE_PROFILES, GRADES, type GradeCodeProfileName, type Grade } from '../../protocol/grades.js';
@@ -18,10 +19,11 @@ import { deskOptions, GRACE_MS, REASON_MS, TIMEOUT_MS } from '../support/desk-op
 /*
  * The desk against random sequences of what staff and the terminal do, junk included: a real desk
  * on in-memory SQLite, its backstops on manual timers, restarts of the bridge on the same database.
+ * A full disk comes and goes (SQLITE_FULL for real): what the desk cannot store, the terminal resends.
  * Seeded and bounded: the same sequences on every run, in a few seconds.
  */
 const SEED = 20_261_129;
-const RUNS = 1000;
+const RUNS = 600;
 
 /** Which invitation an action names: the open one, one made earlier, or one never made. */
 const target = fc.oneof(
@@ -58,6 +60,7 @@ const step = fc.oneof(
   fc.record({ kind: fc.constant('resend' as const), back: fc.nat(8) }),
   fc.record({ kind: fc.constant('hello' as const), newBoot: fc.boolean(), pending: fc.constantFrom('null', 'none', 'open') }),
   fc.record({ kind: fc.constant('restart' as const), reboot: fc.boolean() }),
+  fc.record({ kind: fc.constant('disk' as const), full: fc.boolean() }),
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.oneof(fc.nat(5000), fc.nat(120_000)) }) },
 );
 type Step = typeof step extends fc.Arbitrary<infer T> ? T : never;
@@ -79,12 +82,21 @@ function world() {
     /** Per invitation, the grade of a rating the terminal reported while it was open: that is its outcome. */
     pressed: new Map<string, Grade>(),
     delivered: [] as TerminalReport[],
+    /** Reports the desk could not store (a full disk): the terminal keeps them and resends them. */
+    unacked: [] as TerminalReport[],
+    /** Fills the database to its last page (SQLITE_FULL for real), or makes room again. */
+    disk(full: boolean): void {
+      db.pragma(`max_page_count = ${full ? (db.pragma('page_count', { simple: true }) as number) : 1_000_000}`);
+    },
     terminal: { serial: 'DEV-1', fw: '1.0.0', boot: 'b1', proto: 1, pending: null } as TerminalInfo,
     seq: 0,
     restart(reboot: boolean): void {
       w.desk.stop();
       if (reboot) clock = new TimeKeeper(manualWall(timers), `boot-${timers.now()}`, 'system');
       w.desk = new InvitationDesk(options());
+      // The terminal answers the new bridge's hello and replays what it has not had acknowledged.
+      hello(w, { ...w.terminal, pending: journaled(w) });
+      for (const report of [...w.unacked]) offer(w, report);
     },
   };
   // Mostly a staff member at the window, as in a working day; sign-in and sign-out steps vary it.
@@ -116,9 +128,41 @@ function deliver(w: World, message: Record<string, unknown>): void {
   const parsed = terminalMessageSchema.safeParse({ ...message, seq: ++w.seq });
   if (!parsed.success) return;
   const report = parsed.data as TerminalReport;
+  // A terminal reports one outcome per invitation: while one waits in its journal, it says nothing else of it.
+  if ('inv' in report && w.unacked.some((u) => 'inv' in u && u.inv === report.inv)) return;
   if (report.type === 'rating' && w.desk.current()?.id === report.inv && !w.pressed.has(report.inv)) w.pressed.set(report.inv, report.grade);
   w.delivered.push(report);
-  w.desk.onTerminalReport(report, w.terminal);
+  offer(w, report);
+}
+
+/** The invitations the terminal's journal holds a report for. */
+function journaled(w: World): string[] {
+  return w.unacked.flatMap((r) => ('inv' in r ? [r.inv] : []));
+}
+
+/** The desk takes a report, or (a full disk) throws StorageFailure and the terminal keeps it to resend. */
+function offer(w: World, report: TerminalReport): void {
+  const waiting = w.unacked.indexOf(report);
+  try {
+    w.desk.onTerminalReport(report, w.terminal);
+  } catch (err) {
+    expect(err).toBeInstanceOf(StorageFailure);
+    if (waiting < 0) w.unacked.push(report);
+    return;
+  }
+  if (waiting >= 0) w.unacked.splice(waiting, 1);
+}
+
+/** The terminal's hello; one the disk cannot store is not acknowledged, and comes again. */
+function hello(w: World, terminal: TerminalInfo): void {
+  w.terminal = terminal;
+  try {
+    w.desk.onTerminalHello(terminal);
+  } catch (err) {
+    expect(err).toBeInstanceOf(StorageFailure);
+    return;
+  }
+  w.desk.resume(terminal);
 }
 
 function run(w: World, s: Step): void {
@@ -144,18 +188,18 @@ function run(w: World, s: Step): void {
     case 'stuck':
       return deliver(w, { type: 'stuck', button: s.button, heldMs: s.heldMs, ref: s.ref });
     case 'resend': {
-      const again = w.delivered.at(-1 - s.back);
-      if (again) w.desk.onTerminalReport(again, w.terminal);
+      const again = w.unacked[0] ?? w.delivered.at(-1 - s.back);
+      if (again) offer(w, again);
       return;
     }
     case 'hello': {
       const open = w.desk.current()?.id;
-      const pending = s.pending === 'null' ? null : s.pending === 'open' && open ? [open] : [];
-      w.terminal = { ...w.terminal, boot: s.newBoot ? `b${w.seq}` : w.terminal.boot, pending };
-      w.desk.onTerminalHello(w.terminal);
-      w.desk.resume(w.terminal);
-      return;
+      // A hello that lists its journal lists every report in it (they survive a reset), perhaps the open invitation too.
+      const pending = s.pending === 'null' ? null : [...journaled(w), ...(s.pending === 'open' && open ? [open] : [])];
+      return hello(w, { ...w.terminal, boot: s.newBoot ? `b${w.seq}` : w.terminal.boot, pending });
     }
+    case 'disk':
+      return w.disk(s.full);
     case 'restart':
       return w.restart(s.reboot);
     case 'advance':
@@ -169,6 +213,10 @@ describe('fuzz: the desk amid junk, resends, resets and restarts', () => {
       fc.property(fc.array(step, { minLength: 1, maxLength: 80, size: 'max' }), (steps) => {
         const w = world();
         for (const s of steps) run(w, s);
+        // Room again: the terminal's resends are stored.
+        w.disk(false);
+        for (const report of [...w.unacked]) offer(w, report);
+        expect(w.unacked).toEqual([]);
         // Long enough for every backstop: whatever is still open closes.
         w.timers.advance(10 * (TIMEOUT_MS + REASON_MS + GRACE_MS));
         expect(w.desk.current()).toBeUndefined();
