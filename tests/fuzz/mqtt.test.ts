@@ -17,7 +17,7 @@ import { HallFixture } from '../support/hall-fixture.js';
  * are left for it.)
  */
 const SEED = 20261129;
-const NUM_RUNS = 40;
+const NUM_RUNS = 30;
 
 type Leaf = 'acks' | 'config' | 'cmd';
 /** What the attacker sends: raw bytes to one leaf of one window's topics. */
@@ -212,4 +212,53 @@ describe('fuzz: MQTT inputs of the bridge', () => {
       expect(result.error).toMatch(/^invalid command: (not JSON: |\(top level\): |[\w.]+: )/);
     }
   }, 60_000);
+});
+
+describe('fuzz: acks for records stored but not yet published', () => {
+  let broker: EmbeddedBroker;
+  let hall: HallFixture;
+  let attacker: MqttClient;
+
+  beforeAll(async () => {
+    broker = await EmbeddedBroker.start({ onError: () => {} });
+    // The province acks late, and the window has room for one record in flight: the next one waits in the outbox.
+    hall = await HallFixture.start(broker.url, { ackDelayMs: 600 });
+    attacker = await mqtt.connectAsync(broker.url, { clientId: 'fuzz-forger' });
+  });
+
+  afterAll(async () => {
+    await attacker?.endAsync(true);
+    await hall?.close();
+    await broker?.stop();
+  });
+
+  it('a forged ack naming a record the bridge has not published changes nothing: it is published and settled by the province', async () => {
+    const w = await hall.window({ config: { mqtt: { url: hall.brokerUrl, inflight: 1 } } });
+    let cases = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('accepted', 'duplicate', 'rejected'),
+        fc.array(fc.uuid(), { maxLength: 3 }),
+        fc.string({ maxLength: 30 }),
+        async (status, strangers, reason) => {
+          const first = await hall.serve(w, `FZ-Q-${++cases}`, 0);
+          await hall.province.waitFor(() => hall.province.recordsOf(w.terminalId).some((r) => r.id === first));
+          const waiting = await hall.serve(w, `FZ-Q-${++cases}`, 1);
+          await waitUntil(() => w.bridge.outbox.get(waiting)?.state === 'pending', 'the second record to be stored');
+          expect(w.bridge.status().broker.inflight).toBe(1); // the first, its ack not yet come
+
+          const before = w.bridge.status().broker.unexpectedAcks;
+          const ids = [waiting, ...strangers];
+          await attacker.publishAsync(terminalTopics(w.terminalId).acks, JSON.stringify({ ids, status, reason }), { qos: 1 });
+          await waitUntil(() => w.bridge.status().broker.unexpectedAcks === before + ids.length, 'the forged ack to be counted');
+          expect(w.bridge.outbox.get(waiting)?.state).toBe('pending');
+
+          await waitUntil(() => w.bridge.outbox.get(waiting)?.state === 'acked', 'the province to settle it', { timeoutMs: 5000 });
+          expect(hall.province.recordsOf(w.terminalId).filter((r) => r.id === waiting)).toHaveLength(1);
+        },
+      ),
+      { seed: SEED, numRuns: 6, endOnFailure: true },
+    );
+    expect(w.bridge.outbox.stats()).toMatchObject({ pending: 0, quarantined: 0 });
+  }, 30_000);
 });
