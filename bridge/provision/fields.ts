@@ -120,26 +120,34 @@ export function answerProblems(answers: Answers, only?: ProvisionField): string[
   // One field alone: the others filled with good values, so that its problems are not crowded out.
   const checked = only ? { ...soundAnswersFor(only), [only.flag]: answers[only.flag] ?? '' } : answers;
   // Said by flag before the schema speaks: it would name a missing section ("terminal: required"), not its flags.
-  const missing = PROVISION_FIELDS.filter((f) => !f.optional && (!f.when || f.when(checked)) && !checked[f.flag] && (!only || f === only));
+  // (A field with a default is left to the schema: the config may have a default for it too.)
+  const missing = PROVISION_FIELDS.filter((f) => !f.optional && f.default === undefined && asked(f, checked) && !checked[f.flag] && (!only || f === only));
   const problems = missing.map((f) => `--${f.flag}: required`);
   const result = explain(bridgeConfigSchema, configFromAnswers(checked));
   if (result.ok) return problems;
   for (const line of result.problems) {
     const where = line.slice(0, line.indexOf(': '));
-    const field = fieldAt(where);
+    const fields = fieldsOf(where, checked);
     // A missing field's problem, or its section's ("terminal: required"), is said above.
-    const saidAlready = missing.some((f) => f === field || f.path.join('.').startsWith(`${where}.`));
-    if (saidAlready || (only && field !== only)) continue;
-    problems.push(field ? `--${field.flag}: ${line.slice(where.length + 2)}` : line);
+    if (fields.some((f) => missing.includes(f)) || (only && !fields.includes(only))) continue;
+    const named = only ? [only] : fields;
+    problems.push(named.length > 0 ? `${named.map((f) => `--${f.flag}`).join(', ')}: ${line.slice(where.length + 2)}` : line);
   }
   return problems;
 }
 
-function fieldAt(where: string): ProvisionField | undefined {
-  // The longest path that the problem is at or under.
-  return [...PROVISION_FIELDS]
+const asked = (field: ProvisionField, answers: Answers): boolean => !field.when || field.when(answers);
+
+/**
+ * The field a problem is at or under (the longest path); else, for a problem about a whole
+ * section ("board.pins: required"), the fields in it that are asked and not optional.
+ */
+function fieldsOf(where: string, answers: Answers): ProvisionField[] {
+  const at = [...PROVISION_FIELDS]
     .sort((a, b) => b.path.length - a.path.length)
     .find((f) => where === f.path.join('.') || where.startsWith(`${f.path.join('.')}.`));
+  if (at) return [at];
+  return PROVISION_FIELDS.filter((f) => f.path.join('.').startsWith(`${where}.`) && asked(f, answers) && !f.optional);
 }
 
 function setIn(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
