@@ -16,6 +16,17 @@ export type FrameError = 'too_long' | 'not_ascii' | 'no_checksum' | 'checksum' |
  */
 export type FrameDecodeResult = { ok: true; value: unknown; fingerprint: number } | { ok: false; error: FrameError; detail: string };
 
+/** A frame's fingerprint, from its JSON text's length and CRC. */
+function fingerprintOf(jsonLength: number, crc: number): number {
+  return jsonLength * 0x10000 + crc;
+}
+
+/** The fingerprint of a frame we encoded (`encodeFrame`'s output, newline included). */
+export function frameFingerprint(frame: string): number {
+  const star = frame.lastIndexOf('*');
+  return fingerprintOf(star, parseInt(frame.slice(star + 1, star + 5), 16));
+}
+
 /** The refusal of a line longer than a frame may be, wherever it is measured. */
 export function tooLongDetail(length: number): string {
   return `line of ${length} characters exceeds ${MAX_FRAME_LENGTH - 1}`;
@@ -83,7 +94,7 @@ export function decodeFrame(rawLine: string): FrameDecodeResult {
     return { ok: false, error: 'checksum', detail: `checksum ${given} does not match ${expected}` };
   }
   try {
-    return { ok: true, value: JSON.parse(json) as unknown, fingerprint: json.length * 0x10000 + crc };
+    return { ok: true, value: JSON.parse(json) as unknown, fingerprint: fingerprintOf(json.length, crc) };
   } catch (err) {
     return { ok: false, error: 'not_json', detail: (err as Error).message };
   }

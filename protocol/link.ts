@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { explain } from './issues.js';
-import { decodeFrame, encodeFrame, tooLongDetail, type FrameError } from './frame.js';
+import { decodeFrame, encodeFrame, frameFingerprint, tooLongDetail, type FrameError } from './frame.js';
 import { lineSplitter } from './line-splitter.js';
 import { isReliable, NAK_PROBLEM_LENGTH, type Unsequenced } from './serial-messages.js';
 import type { Timers } from './timers.js';
@@ -15,11 +15,13 @@ export interface LinkCounters {
   rejected: Partial<Record<LinkRejectReason, number>>;
   /** Our frames the peer refused for their content (its `nak`): dropped, never resent. */
   refusedByPeer: number;
+  /** Acks and naks naming our pending seq but another frame (a forgery's, or our previous boot's): ignored. */
+  foreignAnswers: number;
 }
 
 type Sequenced = { type: string; seq: number };
-type AckMessage = { type: 'ack'; seq: number; ack: number };
-type NakMessage = { type: 'nak'; seq: number; nak: number; problem: string };
+type AckMessage = { type: 'ack'; seq: number; ack: number; fp: number | null };
+type NakMessage = { type: 'nak'; seq: number; nak: number; fp: number | null; problem: string };
 type HelloMessage = { type: 'hello'; seq: number; boot: string };
 
 export interface LinkEndpointOptions<In extends Sequenced> {
@@ -41,10 +43,17 @@ export interface LinkEndpointOptions<In extends Sequenced> {
   heartbeatMs?: number;
   /** How many handled frames are remembered for dedupe: more than the peer ever has unacknowledged. */
   seenWindow?: number;
+  /**
+   * Frames still unacknowledged when the peer says hello from a new boot are void, not resent: the
+   * bridge's frames (invite, cancel, test) were for a terminal that is gone. The terminal does not
+   * set this: its reports live in its journal and go to whichever bridge comes.
+   */
+  voidPendingOnPeerReset?: boolean;
 }
 
 interface Pending {
   frame: string;
+  fingerprint: number;
   interval: number;
   timer: unknown;
 }
@@ -63,7 +72,7 @@ const SEQ_LIMIT = 2 ** 31;
  * (the desk by invitation id or ref).
  */
 export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
-  readonly counters: LinkCounters = { framesIn: 0, framesOut: 0, resent: 0, duplicates: 0, rejected: {}, refusedByPeer: 0 };
+  readonly counters: LinkCounters = { framesIn: 0, framesOut: 0, resent: 0, duplicates: 0, rejected: {}, refusedByPeer: 0, foreignAnswers: 0 };
   private nextSeq = 1;
   private readonly pending = new Map<number, Pending>();
   /** seq → fingerprint of the frame handled under it, oldest first. */
@@ -110,7 +119,7 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     const frame = encodeFrame({ ...message, seq });
     this.writeFrame(frame);
     if (isReliable(message)) {
-      const entry: Pending = { frame, interval: this.resendMs, timer: undefined };
+      const entry: Pending = { frame, fingerprint: frameFingerprint(frame), interval: this.resendMs, timer: undefined };
       this.pending.set(seq, entry);
       this.armResend(seq, entry);
     }
@@ -127,13 +136,13 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     const decoded = decodeFrame(line);
     if (!decoded.ok) return this.reject(decoded.error, decoded.detail);
     const parsed = explain(this.opts.schema, decoded.value);
-    if (!parsed.ok) return this.refuse(decoded.value, parsed.problems.join('; '));
+    if (!parsed.ok) return this.refuse(decoded.value, decoded.fingerprint, parsed.problems.join('; '));
     const message = parsed.data;
     const fingerprint = decoded.fingerprint;
     this.counters.framesIn += 1;
     this.lastRxAt = this.opts.timers.now();
 
-    if (message.type === 'ack') return this.acknowledged((message as unknown as AckMessage).ack);
+    if (message.type === 'ack') return this.acknowledged(message as unknown as AckMessage);
     if (message.type === 'nak') return this.refused(message as unknown as NakMessage);
     if (message.type === 'hb') return;
     if (message.type === 'hello') this.peerHello((message as unknown as HelloMessage).boot);
@@ -141,7 +150,7 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     const { seq } = message;
     if (this.seen.get(seq) === fingerprint) {
       this.counters.duplicates += 1;
-      this.sendAck(seq);
+      this.sendAck(seq, fingerprint);
       return;
     }
     const busy = this.inProgress.get(seq);
@@ -158,7 +167,7 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
         () => {
           this.inProgress.delete(seq);
           this.remember(seq, fingerprint);
-          this.sendAck(seq);
+          this.sendAck(seq, fingerprint);
         },
         // Not acknowledged: the peer will resend, and we will try again.
         () => this.inProgress.delete(seq),
@@ -193,25 +202,36 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
   private peerHello(rawBoot: string): void {
     const boot = rawBoot.toLowerCase(); // hex digits, either case
     if (boot === this.peerBoot) return;
+    if (this.peerBoot !== undefined && this.opts.voidPendingOnPeerReset) {
+      for (const entry of this.pending.values()) this.opts.timers.clearTimeout(entry.timer);
+      this.pending.clear();
+    }
     // A new peer boot restarts its sequence numbers: forget what we saw from the old one.
     this.peerBoot = boot;
     this.seen.clear();
     this.inProgress.clear();
   }
 
-  private acknowledged(seq: number): void {
+  private acknowledged(ack: AckMessage): void {
+    if (!this.settle(ack.ack, ack.fp)) return;
+    this.opts.onAcknowledged?.(ack.ack);
+  }
+
+  /** Takes our pending frame `seq` off the resend list, if the answer is about that very frame. */
+  private settle(seq: number, fingerprint: number | null): boolean {
     const entry = this.pending.get(seq);
-    if (!entry) return;
+    if (!entry) return false;
+    if (fingerprint !== null && fingerprint !== entry.fingerprint) {
+      this.counters.foreignAnswers += 1;
+      return false;
+    }
     this.opts.timers.clearTimeout(entry.timer);
     this.pending.delete(seq);
-    this.opts.onAcknowledged?.(seq);
+    return true;
   }
 
   private refused(nak: NakMessage): void {
-    const entry = this.pending.get(nak.nak);
-    if (!entry) return;
-    this.opts.timers.clearTimeout(entry.timer);
-    this.pending.delete(nak.nak);
+    if (!this.settle(nak.nak, nak.fp)) return;
     this.counters.refusedByPeer += 1;
     this.opts.onRefused?.(nak.nak, nak.problem);
   }
@@ -225,15 +245,15 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     }
   }
 
-  private sendAck(seq: number): void {
-    this.send({ type: 'ack', ack: seq } as unknown as Unsequenced<Out>);
+  private sendAck(seq: number, fingerprint: number): void {
+    this.send({ type: 'ack', ack: seq, fp: fingerprint } as unknown as Unsequenced<Out>);
   }
 
   /**
    * A frame whose checksum held but whose content is not a valid message: counted, and, when it
    * names a reliable frame, answered with a `nak` saying why, so the peer stops resending it.
    */
-  private refuse(value: unknown, problems: string): void {
+  private refuse(value: unknown, fingerprint: number, problems: string): void {
     const frame = (typeof value === 'object' && value !== null ? value : {}) as { type?: unknown; seq?: unknown };
     const type = typeof frame.type === 'string' ? frame.type : undefined;
     this.reject('schema', problems, type);
@@ -245,7 +265,7 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
       const code = problems.charCodeAt(i);
       problem += code >= 0x20 && code <= 0x7e ? problems.charAt(i) : '?';
     }
-    this.send({ type: 'nak', nak: seq, problem } as unknown as Unsequenced<Out>);
+    this.send({ type: 'nak', nak: seq, fp: fingerprint, problem } as unknown as Unsequenced<Out>);
   }
 
   private armResend(seq: number, entry: Pending): void {

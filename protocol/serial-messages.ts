@@ -18,10 +18,17 @@ export const HELLO_PENDING_LIMIT = 4;
 /** A nak's problem text is cut to this many characters, to keep the frame within its limit. */
 export const NAK_PROBLEM_LENGTH = 160;
 
+/**
+ * Which frame an ack or nak answers, beyond its seq: the frame's JSON length × 65536 + its CRC
+ * (protocol/frame.ts). A frame another sender put under the same seq (a forgery, or the peer's
+ * previous boot) then settles nothing of ours. null: the peer does not say (older firmware).
+ */
+const fingerprint = z.number().int().min(0).max(2 ** 25 - 1).nullable().default(null);
+
 // Frames both sides send.
-const ack = z.object({ type: z.literal('ack'), seq, ack: seq });
+const ack = z.object({ type: z.literal('ack'), seq, ack: seq, fp: fingerprint });
 /** A reliable frame refused for its content (its checksum held): the sender drops it and counts it. */
-const nak = z.object({ type: z.literal('nak'), seq, nak: seq, problem: z.string().max(NAK_PROBLEM_LENGTH) });
+const nak = z.object({ type: z.literal('nak'), seq, nak: seq, fp: fingerprint, problem: z.string().max(NAK_PROBLEM_LENGTH) });
 const heartbeat = z.object({ type: z.literal('hb'), seq });
 
 // Device to bridge.

@@ -86,6 +86,7 @@ export class TerminalLink extends EventEmitter<{
       // A frame written while the cable is out is lost; reliable frames are resent later.
       write: (frame) => this.port.write(frame),
       onMessage: (message) => this.handle(message),
+      voidPendingOnPeerReset: true,
       onAcknowledged: (seq) => this.emit('acknowledged', seq),
       onRefused: (seq, problem) => opts.logger.warn({ seq, problem, port: opts.path }, 'the terminal refused a frame'),
       onReject: (reason, detail, type) => {

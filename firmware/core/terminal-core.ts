@@ -75,6 +75,9 @@ export class TerminalCore {
   /** Reports sent and not yet acknowledged (nor refused), by sequence number: what the journal keeps. */
   private readonly unacked = new Map<number, Report>();
   private strays = 0;
+  /** Our latest hello, and whether the bridge has acknowledged it (see handle()). */
+  private helloSeq = -1;
+  private introduced = false;
   private readonly holdTimers: unknown[] = Array<unknown>(BUTTON_COUNT).fill(undefined);
 
   constructor(
@@ -88,7 +91,10 @@ export class TerminalCore {
       write: (frame) => hw.write(frame),
       timers: hw.timers,
       onMessage: (message) => this.handle(message),
-      onAcknowledged: (seq) => this.settled(seq),
+      onAcknowledged: (seq) => {
+        if (seq === this.helloSeq) this.introduced = true;
+        this.settled(seq);
+      },
       // The bridge will never take it: resending it forever would help nobody (counted by the link).
       onRefused: (seq) => this.settled(seq),
       seenWindow: SEEN_WINDOW,
@@ -208,6 +214,12 @@ export class TerminalCore {
   }
 
   private handle(message: BridgeMessage): void {
+    // Until the bridge has our hello, what it sends may be meant for our previous boot (a resend
+    // of an invitation long closed): leave it unacknowledged; the bridge voids such frames on our
+    // hello, and resends those it still means.
+    if (!this.introduced && (message.type === 'invite' || message.type === 'cancel' || message.type === 'test')) {
+      throw new Error('the bridge has not acknowledged our hello yet');
+    }
     switch (message.type) {
       case 'hello':
         // The bridge (re)started: introduce ourselves and replay what it has not acknowledged.
@@ -322,7 +334,8 @@ export class TerminalCore {
   private sayHello(reports: readonly Report[]): void {
     const pending: string[] = [];
     for (const report of reports) if ('inv' in report && pending.indexOf(report.inv) < 0) pending.push(report.inv);
-    this.link.send({
+    this.introduced = false;
+    this.helloSeq = this.link.send({
       type: 'hello',
       proto: SERIAL_PROTOCOL_VERSION,
       fw: this.opts.firmwareVersion ?? FIRMWARE_VERSION,

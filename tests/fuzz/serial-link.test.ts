@@ -51,6 +51,22 @@ describe('link dedupe (regressions from the fuzz campaign)', () => {
     expect(b.handled.filter((m) => m.type === 'rating')).toHaveLength(1);
   });
 
+  it("an ack for someone else's frame under our pending seq settles nothing of ours", () => {
+    const timers = new ManualTimers();
+    const written: string[] = [];
+    const terminal = new LinkEndpoint<BridgeMessage, TerminalMessage>({ schema: bridgeMessageSchema, timers, write: (f) => void written.push(f), onMessage: () => undefined });
+    terminal.start();
+    const seq = terminal.send({ type: 'stray', grade: 'satisfied', ref: 'real-1' });
+    // The bridge acknowledges a forged frame that claimed this seq: its fingerprint is not ours.
+    const forged = decodeFrame(encodeFrame({ type: 'stray', grade: 'dissatisfied', ref: 'forged', seq }).slice(0, -1));
+    terminal.receiveData(encodeFrame({ type: 'ack', ack: seq, fp: forged.ok ? forged.fingerprint : null, seq: 1 }));
+    expect(terminal.pendingCount).toBe(1);
+    expect(terminal.counters.foreignAnswers).toBe(1);
+    const ours = decodeFrame(written[0]!.slice(0, -1));
+    terminal.receiveData(encodeFrame({ type: 'ack', ack: seq, fp: ours.ok ? ours.fingerprint : null, seq: 2 }));
+    expect(terminal.pendingCount).toBe(0);
+  });
+
   it('still drops a resend of the very same frame, acknowledging it again', async () => {
     const b = bridgeEnd();
     await b.feed(hello('aaaa0001'));
@@ -104,7 +120,7 @@ describe('the bridge link on frames whose checksum holds but whose content is an
           expect(nak.problem).toMatch(/^[\x20-\x7e]+$/);
         }
       }),
-      { seed: 20261129, numRuns: 300 },
+      { seed: 20261129, numRuns: 500 },
     );
   });
 });
@@ -168,6 +184,7 @@ class LineWorld {
       timers: this.timers,
       write: (frame) => void this.wire.terminal.push({ text: frame }),
       onMessage: (m) => this.store(m),
+      voidPendingOnPeerReset: true, // as the bridge's TerminalLink
     });
     this.bridge.start();
     this.boot();
@@ -318,7 +335,10 @@ describe('the link end to end under junk, resets and forged frames (seeded)', ()
         expect(world.bridge.counters.rejected.too_long ?? 0).toBeGreaterThanOrEqual(world.longLines.bridge);
         expect(world.terminal.counters.link.rejected.too_long ?? 0).toBeGreaterThanOrEqual(world.longLines.terminal);
       }),
-      { seed: 20261129, numRuns: 150 },
+      // This seed's 2000 cases fail when any of the link's fixes is undone (dedupe by seq alone;
+      // an ack settling by seq alone; frames for a gone boot resent to the next one, which takes
+      // them before its hello is acknowledged): checked by undoing each. About 2.5 s.
+      { seed: 4, numRuns: 2000 },
     );
   }, 60_000);
 });

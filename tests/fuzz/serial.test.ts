@@ -11,7 +11,7 @@ import { bridgeMessageSchema, terminalMessageSchema } from '../../protocol/seria
  * the same cases on every run, a few seconds in all.
  */
 const SEED = 20261129;
-const RUNS = { seed: SEED, numRuns: 300 };
+const RUNS = { seed: SEED, numRuns: 1000 };
 const FRAME_ERRORS: readonly FrameError[] = ['too_long', 'not_ascii', 'no_checksum', 'checksum', 'not_json'];
 
 /** Text as it may come off a wire: latin1 bytes, any Unicode (a wrong decoder), or near-frames. */

@@ -85,7 +85,7 @@ class TestBridge {
     }
     this.log.push(parsed.data);
     this.inbox.push(parsed.data);
-    if (this.autoAck && isReliable(parsed.data)) this.send({ type: 'ack', ack: parsed.data.seq });
+    if (this.autoAck && isReliable(parsed.data)) this.send({ type: 'ack', ack: parsed.data.seq, fp: null });
   }
 }
 
@@ -104,6 +104,8 @@ async function setup(options: { autoAck?: boolean; terminal?: Partial<VirtualTer
     ...options.terminal,
   });
   cleanups.push(() => terminal.stop());
+  // The terminal takes invitations once the bridge has its hello (acknowledged here by autoAck).
+  if (options.autoAck ?? true) await waitUntil(() => terminal.core.unacknowledged === 0, 'the hello acknowledged');
   return { line, bridge, terminal };
 }
 
@@ -177,7 +179,7 @@ describe('virtual terminal over a virtual line', () => {
     const resent = await bridge.take('hello');
     expect(resent).toEqual(hello);
 
-    bridge.send({ type: 'ack', ack: hello.seq });
+    bridge.send({ type: 'ack', ack: hello.seq, fp: null });
     await waitUntil(() => terminal.core.unacknowledged === 0, 'the terminal to drop the acknowledged hello');
     const transmissions = bridge.log.filter((m) => m.type === 'hello').length;
     // Absence takes time to show: several resend periods, then not one more hello.

@@ -7,7 +7,7 @@ import { terminalMessageSchema, type TerminalMessage } from '../../protocol/seri
 import { ManualTimers } from '../support/manual-timers.js';
 
 /** The core on fake hardware, with the test playing the bridge at the other end of the line. */
-function rig(journal?: ReportJournal, bootId = 'abcdef01') {
+function rig(journal?: ReportJournal, bootId = 'abcdef01', { introduce = true } = {}) {
   const timers = new ManualTimers();
   const sent: TerminalMessage[] = [];
   const leds: boolean[][] = [];
@@ -20,7 +20,10 @@ function rig(journal?: ReportJournal, bootId = 'abcdef01') {
     write: (frame) => {
       const decoded = decodeFrame(frame.slice(0, -1));
       if (!decoded.ok) throw new Error(`core wrote a bad frame: ${frame}`);
-      sent.push(terminalMessageSchema.parse(decoded.value));
+      const message = terminalMessageSchema.parse(decoded.value);
+      sent.push(message);
+      // The bridge takes each hello at once (after the core has finished sending it).
+      if (introduce && message.type === 'hello') queueMicrotask(() => core.receiveData(encodeFrame({ type: 'ack', ack: message.seq, fp: null, seq: 0 })));
     },
   };
   const core = new TerminalCore(hw, { serial: 'T-1', bootId, debounceMs: 30, thanksMs: 1000, link: { resendMs: 200, maxResendMs: 800, heartbeatMs: 10_000 } });
@@ -264,5 +267,18 @@ describe('terminal core journal', () => {
     await r.fromBridge({ type: 'invite', inv: 'inv-n', timeoutMs: 5 });
     expect(r.core.state).toBe('idle');
     expect(r.transmissions('nak')).toEqual([expect.objectContaining({ nak: 100, problem: expect.stringMatching(/^timeoutMs: /) })]);
+  });
+
+  it('leaves what the bridge sends unacknowledged until the bridge has its hello: it may be meant for a previous boot', async () => {
+    const r = rig(undefined, 'abcdef01', { introduce: false });
+    r.core.start();
+    await r.fromBridge({ type: 'invite', inv: 'inv-old', timeoutMs: 5000 });
+    await Promise.resolve();
+    expect(r.core.state).toBe('idle');
+    expect(r.transmissions('ack')).toHaveLength(0);
+    await r.fromBridge({ type: 'ack', ack: r.sent[0]!.seq });
+    await r.fromBridge({ type: 'invite', inv: 'inv-new', timeoutMs: 5000 });
+    await Promise.resolve();
+    expect(r.core.state).toBe('invited');
   });
 });
