@@ -8,6 +8,9 @@ import { SETTINGS } from '../protocol/settings.js';
 import { printerProfileSchema } from './printer/receipt-layout.js';
 import { printerAddressSchema, terminalAddressSchema } from './transport/address.js';
 
+/** A serial line's speed: what a UART can be set to (the kernel takes up to 4 Mbit/s on the Pi's). */
+const baudRateSchema = z.number().int('expected a baud rate, e.g. 115200').min(50).max(4_000_000);
+
 /** An Arduino digital pin. */
 const arduinoPinSchema = z
   .number()
@@ -42,7 +45,7 @@ const boardSchema = z.strictObject({
     .default('firmata'),
   path: z.string().min(1, "the Arduino's serial port path is required, e.g. /dev/ttyACM0"),
   /** StandardFirmata's speed. */
-  baudRate: z.number().int().positive().default(57600),
+  baudRate: baudRateSchema.default(57600),
   pins: boardPinsSchema,
   /** Buttons wired to ground with the Arduino's pull-up enabled: pressed reads LOW. */
   buttonPullup: z.boolean().default(true),
@@ -62,7 +65,7 @@ const bridgeConfigObjectSchema = z.strictObject({
   serial: z
     .strictObject({
       path: terminalAddressSchema,
-      baudRate: z.number().int().positive().default(115200),
+      baudRate: baudRateSchema.default(115200),
     })
     .optional(),
   /** The terminal's buttons, LEDs and buzzer on an Arduino running StandardFirmata; this process runs the firmware. */
@@ -100,7 +103,7 @@ const bridgeConfigObjectSchema = z.strictObject({
     .strictObject({
       /** A serial port, tcp://host:9100 (a network printer) or /dev/usb/lp0 (a USB printer). */
       path: printerAddressSchema,
-      baudRate: z.number().int().positive().default(9600),
+      baudRate: baudRateSchema.default(9600),
       profile: printerProfileSchema.default(printerProfileSchema.parse({})),
       /** The province's page for rating later; the receipt's QR carries it with a signed token. */
       evaluationUrl: z.url({ protocol: /^https?$/, error: 'expected the evaluation page URL, e.g. https://hcp.province.example/rate' }),

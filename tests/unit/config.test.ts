@@ -119,6 +119,10 @@ describe('what cannot work on this machine is refused at load, with the reason',
     expect(problemsOf({ ...valid, database: { path: '' } })).toEqual([expect.stringMatching(/^database\.path: /)]);
   });
 
+  it('refuses a baud rate no serial line can be set to', () => {
+    expect(problemsOf({ ...valid, serial: { path: '/dev/ttyUSB0', baudRate: 1e15 } })).toEqual(['serial.baudRate: Too big: expected number to be <=4000000']);
+  });
+
   it.each(['/dev/zero', '/dev/null'])('refuses %s as the config file without reading it forever', (device) => {
     expect(() => loadConfigFile(device)).toThrow(new RegExp(`${device} is not a regular file`));
   });
