@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { answerProblems, PROVISION_FIELDS } from '../../bridge/provision/fields.js';
+import { answerProblems, PROVISION_FIELDS, SOUND_ANSWERS } from '../../bridge/provision/fields.js';
 import { BUTTON_COUNT } from '../../protocol/grades.js';
-
-const SOUND = {
-  'terminal-id': 'T-1',
-  'area-code': '330106',
-  'hall-code': 'H',
-  window: '1',
-  'broker-url': 'mqtts://broker.example:8883',
-  'serial-path': '/dev/ttyACM0',
-  database: '/var/lib/hcp/hcp.db',
-};
 
 describe('provision fields', () => {
   it.each(PROVISION_FIELDS.filter((f) => f.default !== undefined).map((f) => [f.flag, f] as const))(
@@ -29,16 +19,17 @@ describe('provision fields', () => {
   });
 
   it('leaves a field with a default to the config: a printer without --printer-columns takes 32', () => {
-    expect(answerProblems({ ...SOUND, 'printer-path': '/dev/ttyUSB1', 'evaluation-url': 'https://hcp.example/rate' })).toEqual([]);
+    expect(SOUND_ANSWERS['printer-columns']).toBeUndefined();
+    expect(answerProblems(SOUND_ANSWERS)).toEqual([]);
   });
 
   it('names the flags of a section the schema finds missing: an Arduino without its pins', () => {
-    const { 'serial-path': _serial, ...rest } = SOUND;
+    const { 'serial-path': _serial, ...rest } = SOUND_ANSWERS;
     expect(answerProblems({ ...rest, 'board-path': '/dev/ttyACM1' })).toEqual([expect.stringMatching(/^--buttons, --leds: required/)]);
   });
 
   it('names the flag of the one missing from a pair: a client certificate without its key', () => {
-    const answers = { ...SOUND, 'cert-file': '/etc/hcp/client.pem' };
+    const answers = { ...SOUND_ANSWERS, 'cert-file': '/etc/hcp/client.pem' };
     expect(answerProblems(answers)).toEqual(['--key-file: a client certificate needs its key: give both or neither']);
   });
 
