@@ -49,6 +49,8 @@ export interface LinkEndpointOptions<In extends Sequenced> {
    * set this: its reports live in its journal and go to whichever bridge comes.
    */
   voidPendingOnPeerReset?: boolean;
+  /** The first sequence number sent (default 1): tests start near the wrap at 2^31. */
+  firstSeq?: number;
 }
 
 interface Pending {
@@ -73,7 +75,7 @@ const SEQ_LIMIT = 2 ** 31;
  */
 export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
   readonly counters: LinkCounters = { framesIn: 0, framesOut: 0, resent: 0, duplicates: 0, rejected: {}, refusedByPeer: 0, foreignAnswers: 0 };
-  private nextSeq = 1;
+  private nextSeq: number;
   private readonly pending = new Map<number, Pending>();
   /** seq → fingerprint of the frame handled under it, oldest first. */
   private readonly seen = new Map<number, number>();
@@ -93,6 +95,7 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     this.maxResendMs = opts.maxResendMs ?? 4000;
     this.heartbeatMs = opts.heartbeatMs ?? 2000;
     this.seenWindow = opts.seenWindow ?? 256;
+    this.nextSeq = opts.firstSeq ?? 1;
     this.split = lineSplitter({
       line: (line) => this.receive(line),
       tooLong: (length) => this.reject('too_long', tooLongDetail(length)),

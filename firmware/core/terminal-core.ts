@@ -28,7 +28,7 @@ export interface TerminalCoreOptions {
   thanksMs?: number;
   /** A button held down this long is reported stuck (once per hold). */
   stuckMs?: number;
-  link?: { resendMs?: number; maxResendMs?: number; heartbeatMs?: number };
+  link?: { resendMs?: number; maxResendMs?: number; heartbeatMs?: number; firstSeq?: number };
 }
 
 /** What the terminal reports to the bridge (as opposed to link housekeeping). */

@@ -135,7 +135,8 @@ type Op =
   | { k: 'longLine'; to: 'bridge' | 'terminal'; length: number }
   | { k: 'fault'; to: 'bridge' | 'terminal'; how: 'drop' | 'garble' }
   | { k: 'reset'; garbleHello: boolean }
-  | { k: 'forge'; seq: number; what: 'stray' | 'rating' | 'hello' };
+  /** A forged frame: at `seq`, or at the terminal's latest seq plus `near` (claiming its next one). */
+  | { k: 'forge'; seq: number; near: number | null; what: 'stray' | 'rating' | 'hello' };
 
 const side = fc.constantFrom<'bridge' | 'terminal'>('bridge', 'terminal');
 const op: fc.Arbitrary<Op> = fc.oneof(
@@ -150,6 +151,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       k: fc.constant('forge' as const),
       seq: fc.oneof(fc.constantFrom(0, 1, 2, 3, 2 ** 31 - 1, 2 ** 31), fc.nat({ max: 2 ** 31 })),
+      near: fc.option(fc.integer({ min: -1, max: 3 })),
       what: fc.constantFrom('stray' as const, 'rating' as const, 'hello' as const),
     }),
     weight: 2,
@@ -172,16 +174,19 @@ class LineWorld {
   readonly rated = new Map<string, string>();
   readonly stored = new Map<string, TerminalMessage>();
   invalidStored = 0;
+  lastTerminalSeq = 0;
   longLines = { bridge: 0, terminal: 0 };
   private core!: TerminalCore;
   private boots = 0;
   private invitations = 0;
   readonly bridge: LinkEndpoint<TerminalMessage, BridgeMessage>;
 
-  constructor() {
+  /** `firstSeq`: where both ends start numbering (near 2^31, each wraps to 1 within the run). */
+  constructor(private readonly firstSeq?: number) {
     this.bridge = new LinkEndpoint<TerminalMessage, BridgeMessage>({
       schema: terminalMessageSchema,
       timers: this.timers,
+      ...(firstSeq !== undefined && { firstSeq }),
       write: (frame) => void this.wire.terminal.push({ text: frame }),
       onMessage: (m) => this.store(m),
       voidPendingOnPeerReset: true, // as the bridge's TerminalLink
@@ -217,7 +222,8 @@ class LineWorld {
         if (!live()) return;
         const decoded = decodeFrame(frame.slice(0, -1));
         if (decoded.ok) {
-          const m = decoded.value as { type: string; inv?: string; grade?: string };
+          const m = decoded.value as { type: string; seq: number; inv?: string; grade?: string };
+          this.lastTerminalSeq = m.seq;
           if (m.type === 'rating' && m.inv !== undefined && !this.rated.has(m.inv)) this.rated.set(m.inv, m.grade ?? '');
         }
         if (this.dropNextTerminalFrame) {
@@ -227,7 +233,12 @@ class LineWorld {
         this.wire.bridge.push({ text: frame });
       },
     };
-    this.core = new TerminalCore(hw, { serial: 'T-FUZZ', bootId: `b00700${String(boot).padStart(2, '0')}`, debounceMs: 30 });
+    this.core = new TerminalCore(hw, {
+      serial: 'T-FUZZ',
+      bootId: `b00700${String(boot).padStart(2, '0')}`,
+      debounceMs: 30,
+      ...(this.firstSeq !== undefined && { link: { firstSeq: this.firstSeq } }),
+    });
     this.core.start();
   }
 
@@ -290,8 +301,8 @@ function forged(o: Extract<Op, { k: 'forge' }>): string {
 describe('the link end to end under junk, resets and forged frames (seeded)', () => {
   it('stores every rating the terminal made exactly once, stores nothing invalid, and counts the junk', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 60 }), async (ops) => {
-        const world = new LineWorld();
+      fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 60 }), fc.option(fc.integer({ min: 2 ** 31 - 40, max: 2 ** 31 - 1 })), async (ops, firstSeq) => {
+        const world = new LineWorld(firstSeq ?? undefined);
         for (const o of ops) {
           switch (o.k) {
             case 'invite':
@@ -318,7 +329,7 @@ describe('the link end to end under junk, resets and forged frames (seeded)', ()
               world.boot(o.garbleHello);
               break;
             case 'forge':
-              world.inject('bridge', forged(o));
+              world.inject('bridge', forged(o.near === null ? o : { ...o, seq: Math.max(0, Math.min(2 ** 31, world.lastTerminalSeq + o.near)) }));
               break;
           }
           await world.pump();
