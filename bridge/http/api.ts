@@ -109,7 +109,7 @@ export function createApiServer(ctx: ApiContext): Server {
   });
   // What Node's parser refuses before route() sees it (an unknown method, headers past 16 KB) is
   // refused in the API's own shape, and counted, instead of Node's bare 400 or 431.
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket) => {
     if (!socket.writable || err.code === 'ECONNRESET') {
       socket.destroy();
       return;
@@ -118,7 +118,9 @@ export function createApiServer(ctx: ApiContext): Server {
     const error = new HttpError('invalid_request', `request refused: ${why}`);
     ctx.countRejected(error.code);
     const text = JSON.stringify({ error: { code: error.code, message: error.message } } satisfies ApiRefusal);
-    socket.end(`HTTP/1.1 ${error.status} Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+    // An answer to HEAD has no body: its bytes would be read as the next response.
+    const head = err.rawPacket?.toString('latin1', 0, 5) === 'HEAD ';
+    socket.end(`HTTP/1.1 ${error.status} Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${head ? '' : text}`);
   });
   return server;
 }

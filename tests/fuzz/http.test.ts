@@ -33,6 +33,7 @@ const ROUTES = [
   '/api/v1/status',
   '/api/v1/meta',
   '/api/v1/staff/sign-in',
+  '/api/v1/staff/sign-out',
   '/api/v1/stats/today',
   '/api/v1/invitations',
   '/api/v1/invitations/current',

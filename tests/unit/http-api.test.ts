@@ -116,6 +116,19 @@ describe('nothing a request carries escapes the one error exit', () => {
     expect(rejected).toEqual(['invalid_request']);
   });
 
+  it('refuses an unparsable HEAD without a body, which its client would read as the next answer', async () => {
+    const { url } = await start();
+    const req = request(url, { method: 'HEAD', path: '/\u00e9' });
+    const errors: Error[] = [];
+    req.on('error', (err) => errors.push(err));
+    req.end();
+    const [res] = (await once(req, 'response')) as [IncomingMessage];
+    let text = '';
+    for await (const chunk of res) text += String(chunk);
+    if (!req.socket?.destroyed) await once(req.socket!, 'close');
+    expect({ status: res.statusCode, text, errors }).toEqual({ status: 400, text: '', errors: [] });
+  });
+
   it('answers 500 and lives on when a part of the bridge throws while refusing, too', async () => {
     let throws = 1;
     const { url } = await start(undefined, {
