@@ -1,4 +1,5 @@
 import { repeat } from '../../protocol/timers.js';
+import { StorageFailure } from '../store/commits.js';
 import type { Feature, FeatureContext } from './feature.js';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
@@ -21,7 +22,14 @@ export class Retention implements Feature {
 
   private prune(): void {
     const days = this.ctx.config.database.retainAckedDays;
-    const pruned = this.ctx.outbox.prune(new Date(this.ctx.clock.now().getTime() - days * DAY_MS));
+    let pruned: number;
+    try {
+      pruned = this.ctx.outbox.prune(new Date(this.ctx.clock.now().getTime() - days * DAY_MS));
+    } catch (err) {
+      // Logged and alarmed by the commits; the next hour tries again.
+      if (err instanceof StorageFailure) return;
+      throw err;
+    }
     if (pruned) this.ctx.logger.info({ pruned, days }, 'pruned acknowledged records past retention');
   }
 }

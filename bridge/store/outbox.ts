@@ -157,8 +157,11 @@ export class Outbox extends EventEmitter<{ appended: [StoredRecord]; requeued: [
 
   /** Deletes acknowledged records settled before `before`; pending and quarantined ones are never pruned. */
   prune(before: Date): number {
-    this.pruneCases.run(before.toISOString());
-    return this.pruneAcked.run(before.toISOString()).changes;
+    // Through the commits: a disk that cannot take even a delete is a storage fault, not a crash.
+    return this.commits.run(() => {
+      this.pruneCases.run(before.toISOString());
+      return this.pruneAcked.run(before.toISOString()).changes;
+    });
   }
 
   /**
