@@ -6,7 +6,7 @@
  *
  *   npm run bench                      full sizes (several minutes)
  *   npm run bench -- --quick           smaller sizes, a smoke check
- *   npm run bench -- --only drain      one benchmark (drain, commit, memory, soak); repeatable
+ *   npm run bench -- --only drain      one benchmark (drain, commit, memory, line, soak); repeatable
  *   npm run bench -- --cpu-prof        also CPU-profile the measured phase of each child and summarise
  *   npm run bench -- --json            also print every result as JSON
  */
@@ -32,7 +32,7 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log('usage: npm run bench -- [--quick] [--only drain|commit|memory|soak]... [--cpu-prof] [--json]');
+  console.log('usage: npm run bench -- [--quick] [--only drain|commit|memory|line|soak]... [--cpu-prof] [--json]');
   process.exit(0);
 }
 
@@ -151,6 +151,12 @@ const BENCHMARKS: Benchmark[] = [
       }
       return figures;
     },
+  },
+  {
+    name: 'line',
+    file: 'line.ts',
+    what: 'the serial line reader on a runaway line (no newline) vs the same bytes as lines: linear, bounded',
+    runs: [{ args: ['--mb', quick ? '4' : '16'] }],
   },
   {
     name: 'soak',
