@@ -33,7 +33,8 @@ export function telemetryReport(s: BridgeStatus): object {
     alarms: s.alarms,
     backlog: { pending: s.backlog.pending, quarantined: s.backlog.quarantined, oldestPendingAgeMs: s.backlog.oldestPendingAgeMs },
     link: { alive: s.link.alive, portOpen: s.link.portOpen, serial: s.link.terminal?.serial ?? null, fw: s.link.terminal?.fw ?? null, rejectedFrames: s.link.counters.rejected },
-    uplink: { inflight: s.broker.inflight, backlogToDrain: s.broker.backlogToDrain, heldForClock: s.broker.heldForClock },
+    // unexpectedAcks: acks naming what this terminal never sent, a sign of a confused or hostile sender.
+    uplink: { inflight: s.broker.inflight, backlogToDrain: s.broker.backlogToDrain, heldForClock: s.broker.heldForClock, unexpectedAcks: s.broker.unexpectedAcks },
     clock: { synced: s.clock.synced, trustedFrom: s.clock.trustedFrom },
     storage: s.storage,
     printer: s.printer.configured ? { condition: s.printer.condition, pending: s.printer.pending, printed: s.printer.printed } : null,
