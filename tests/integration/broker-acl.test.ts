@@ -73,11 +73,20 @@ function shippedSecurityLines(passwordFile: string): string[] {
 }
 
 const clients: MqttClient[] = [];
-let broker: MosquittoBroker;
-let dir: string;
+let broker: MosquittoBroker | undefined;
+let dir: string | undefined;
+
+function brokerUrl(): string {
+  if (broker === undefined) {
+    throw new Error(
+      'Broker ACL conformance cannot run: mosquitto or mosquitto_passwd is missing. CI must not skip it: `apt-get install mosquitto`.',
+    );
+  }
+  return broker.url;
+}
 
 async function connectAs(username: string | undefined, options: IClientOptions = {}): Promise<MqttClient> {
-  const c = await connectAsync(broker.url, {
+  const c = await connectAsync(brokerUrl(), {
     reconnectPeriod: 0,
     protocolVersion: 5,
     ...(username === undefined ? {} : { username, password: PASSWORDS[username] }),
@@ -99,8 +108,9 @@ function collect(c: MqttClient, { live = false } = {}): { topic: string; payload
 
 /** A connection attempt's outcome: the CONNACK reason code of a refusal, or 'connected'. */
 async function tryConnect(options: IClientOptions): Promise<number | 'connected'> {
+  const url = brokerUrl();
   try {
-    const c = await connectAsync(broker.url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
+    const c = await connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
     clients.push(c);
     return 'connected';
   } catch (err) {
@@ -119,11 +129,8 @@ async function provinceObserver(): Promise<{ client: MqttClient; seen: ReturnTyp
 
 describe.skipIf(!available && !onCI())('Broker ACL on Mosquitto (deploy/mosquitto/hcp.conf + hcp.acl)', () => {
   beforeAll(async () => {
-    if (!available) {
-      throw new Error(
-        'Broker ACL conformance cannot run: mosquitto or mosquitto_passwd is missing. CI must not skip it: `apt-get install mosquitto`.',
-      );
-    }
+    // On CI without mosquitto every test fails on its own (in the runner's count), not only this hook.
+    if (!available) return;
     dir = mkdtempSync(join(tmpdir(), 'hcp-broker-acl-'));
     const passwordFile = join(dir, 'hcp.passwd');
     // Test passwords on argv (-b) inside the test process only; the README shows the prompt form.
