@@ -162,6 +162,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       reprint,
       today: () => dailyStats(outbox, clock.now()),
       token: config.http.token,
+      allowedHosts: config.http.allowedHosts,
       logger,
       status,
       countRejected: (code) => httpRejected.count(code),

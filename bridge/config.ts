@@ -118,6 +118,10 @@ const bridgeConfigObjectSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(8080),
       /** Bearer token the API requires (the console asks for it); required beyond localhost. */
       token: z.string().min(16, 'http.token: at least 16 characters').optional(),
+      /** Names, besides localhost and 127.x, the window PC may open the API under (no port: it is http.port). */
+      allowedHosts: z
+        .array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/, 'a host name or address without port, e.g. window3.hall.local or 192.168.1.23').transform((name) => name.toLowerCase().replace(/\.$/, '')))
+        .default([]),
     })
     .prefault({})
     .refine((http) => isLoopback(http.host) || http.token !== undefined, {

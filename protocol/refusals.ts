@@ -17,6 +17,8 @@ export const REFUSALS = {
   invalid_json: { status: 400, zh: '请求内容不是有效的 JSON' },
   unsupported_media_type: { status: 415, zh: '请求内容须为 JSON' },
   body_too_large: { status: 413, zh: '请求内容过大' },
+  host_not_allowed: { status: 421, zh: '请用本机地址打开控制台（该访问地址未获允许）' },
+  origin_not_allowed: { status: 403, zh: '已拒绝其他网页发起的操作' },
   method_not_allowed: { status: 405, zh: '不支持该请求方式' },
   internal: { status: 500, zh: '桥接服务内部错误，请联系技术人员' },
 } as const satisfies Record<string, { status: number; zh: string }>;

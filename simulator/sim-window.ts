@@ -163,7 +163,8 @@ export class SimWindow {
     const res = await fetch(`${this.bridge.httpUrl}${path}`, {
       method,
       headers: {
-        ...(body !== undefined && { 'content-type': 'application/json' }),
+        // A call without a body says it comes from a program, as the console does; the bridge refuses it otherwise.
+        ...(body !== undefined ? { 'content-type': 'application/json' } : method !== 'GET' && { 'x-hcp-request': '1' }),
         ...(token !== undefined && { authorization: `Bearer ${token}` }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),

@@ -57,6 +57,8 @@
   async function api(method, path, body) {
     const headers = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
+    // Calls without a body say they come from a program: the bridge refuses them otherwise (CSRF).
+    else if (method !== 'GET') headers['x-hcp-request'] = '1';
     const token = sessionStorage.getItem(TOKEN_KEY);
     if (token) headers.authorization = 'Bearer ' + token;
     let res;

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { z } from 'zod';
@@ -20,6 +21,8 @@ export interface ApiContext {
   today(): DailyStats;
   /** When set, every /api request must carry `Authorization: Bearer <token>`. */
   token: string | undefined;
+  /** Host names, besides loopback ones, the API answers under (http.allowedHosts). */
+  allowedHosts: readonly string[];
   logger: Logger;
   status(): unknown;
   /** Counts refused requests, by error code, for status and telemetry. */
@@ -120,7 +123,8 @@ export function createApiServer(ctx: ApiContext): Server {
     const text = JSON.stringify({ error: { code: error.code, message: error.message } } satisfies ApiRefusal);
     // An answer to HEAD has no body: its bytes would be read as the next response.
     const head = err.rawPacket?.toString('latin1', 0, 5) === 'HEAD ';
-    socket.end(`HTTP/1.1 ${error.status} Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${head ? '' : text}`);
+    const headers = Object.entries({ ...SECURITY_HEADERS, ...API_HEADERS }).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+    socket.end(`HTTP/1.1 ${error.status} Bad Request\r\n${headers}content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${head ? '' : text}`);
   });
   return server;
 }
@@ -147,9 +151,13 @@ export async function listenApi(server: Server, at: { host: string; port: number
 async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   // The path exactly as sent: a URL parser would read `//x` as a host and throw on `//[`.
   const path = (req.url ?? '/').split(/[?#]/, 1)[0] ?? '/';
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
   try {
-    if (!path.startsWith('/api/') && (req.method === 'GET' || req.method === 'HEAD') && serveConsole(path, res)) return;
-    if (ctx.token !== undefined && path !== API_META_PATH && req.headers.authorization !== `Bearer ${ctx.token}`) {
+    const host = checkHost(ctx, req);
+    const reads = req.method === 'GET' || req.method === 'HEAD';
+    if (!reads) checkCaller(req, host);
+    if (!path.startsWith('/api/') && reads && serveConsole(path, res)) return;
+    if (ctx.token !== undefined && path !== API_META_PATH && !sameSecret(req.headers.authorization ?? '', `Bearer ${ctx.token}`)) {
       throw new HttpError('unauthorized', 'this API needs its token: send Authorization: Bearer <http.token>');
     }
     const matches = ROUTES.filter(([, pattern]) => pattern.test(path));
@@ -174,6 +182,72 @@ async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse)
   }
 }
 
+/**
+ * On every answer, console and API alike: no other page may frame the console (clickjacking),
+ * and nothing it loads may come from elsewhere (but its empty `data:,` icon, which spares a
+ * /favicon.ico request the API would refuse).
+ */
+const SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+};
+/** API answers are the window's state now: a cached one would show staff a past state. */
+const API_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+
+/** The custom header the console sends on calls without a body: a form or a no-cors fetch cannot set it. */
+const CALLER_HEADER = 'x-hcp-request';
+
+/** A Host or an Origin's host and port, `[::1]` kept bracketed; undefined when it is not one. */
+function hostPort(value: string): { name: string; port: number } | undefined {
+  const match = /^(\[[0-9a-f:.]+\]|[^\s:[\]/@]+)(?::(\d{1,5}))?$/i.exec(value);
+  if (!match) return undefined;
+  return { name: match[1]!.toLowerCase().replace(/\.$/, ''), port: match[2] === undefined ? 80 : Number(match[2]) };
+}
+
+function isLoopbackName(name: string): boolean {
+  return name === 'localhost' || name === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+}
+
+/**
+ * DNS rebinding points a name the attacker owns at this bridge, so that his page's calls reach it
+ * with his name in Host: only loopback names and http.allowedHosts, at the port the bridge
+ * listens on, are answered.
+ */
+function checkHost(ctx: ApiContext, req: IncomingMessage): { name: string; port: number } {
+  const value = req.headers.host ?? '';
+  const host = hostPort(value);
+  if (!host || host.port !== req.socket.localPort || !(isLoopbackName(host.name) || ctx.allowedHosts.includes(host.name))) {
+    throw new HttpError('host_not_allowed', `this bridge does not answer to Host "${value.slice(0, 100)}": open it as localhost or 127.0.0.1 at port ${req.socket.localPort}, or add the name to http.allowedHosts`);
+  }
+  return host;
+}
+
+/**
+ * A call that changes something must come from the console's own page or a program, never from
+ * another page in the window PC's browser: its Origin, when sent, is the bridge's own, and it
+ * carries JSON or the console's header, which an HTML form or a no-cors fetch cannot send.
+ */
+function checkCaller(req: IncomingMessage, host: { name: string; port: number }): void {
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    const from = /^http:\/\//i.test(origin) ? hostPort(origin.slice('http://'.length)) : undefined;
+    if (!from || from.name !== host.name || from.port !== host.port) {
+      throw new HttpError('origin_not_allowed', `a call from the page at ${origin.slice(0, 100)} is refused: only the bridge's own console (http://${req.headers.host}) may change anything`);
+    }
+  }
+  if (!isJson(req) && req.headers[CALLER_HEADER] !== '1') {
+    throw new HttpError('unsupported_media_type', `a ${req.method} call needs content-type: application/json, or X-HCP-Request: 1 when it has no body`);
+  }
+}
+
+/** The token compared in constant time: digests have equal length, so timingSafeEqual applies. */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
 /** A path as a refusal quotes it: long ones cut, so that a refusal stays a line. */
 function shown(path: string): string {
   return path.length > 200 ? `${path.slice(0, 200)}… (${path.length} characters)` : path;
@@ -189,13 +263,16 @@ function decodeParam(param: string, path: string): string {
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...API_HEADERS, 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
+function isJson(req: IncomingMessage): boolean {
+  return /^application\/json\b/i.test(req.headers['content-type'] ?? '');
+}
+
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const type = req.headers['content-type'] ?? '';
-  if (!/^application\/json\b/i.test(type)) {
+  if (!isJson(req)) {
     throw new HttpError('unsupported_media_type', 'send the body as JSON with content-type: application/json');
   }
   const chunks: Buffer[] = [];

@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SimWindow } from '../../simulator/sim-window.js';
@@ -15,12 +18,15 @@ const halls = useHall(BROKERS[0]!);
 
 let browser: Browser | undefined;
 const contexts: BrowserContext[] = [];
+/** What Chromium refused on the console's own pages: its CSP must not cost it a script or a style. */
+const refusals: string[] = [];
 
 beforeAll(async () => {
   browser = await launchChromium();
 });
 afterEach(async () => {
   await Promise.allSettled(contexts.splice(0).map((c) => c.close()));
+  expect(refusals.splice(0)).toEqual([]);
 });
 afterAll(async () => {
   await browser?.close();
@@ -31,6 +37,9 @@ async function openConsole(w: SimWindow): Promise<Page> {
   contexts.push(context);
   const page = await context.newPage();
   page.setDefaultTimeout(8000);
+  page.on('console', (message) => {
+    if (/Content Security Policy|Refused to/i.test(message.text())) refusals.push(message.text());
+  });
   await page.goto(`${w.bridge.httpUrl}/`);
   return page;
 }
@@ -157,5 +166,41 @@ describe('staff console', () => {
     await page.reload();
     await shows(page.getByTestId('stat-rated'), '1');
     await expect(page.getByTestId('token-form').isHidden()).resolves.toBe(true);
+  });
+
+  it('a page from elsewhere in the same browser can neither sign staff out nor frame the console', async () => {
+    const hall = await halls.start();
+    const w = await hall.window();
+    const bridge = w.bridge.httpUrl;
+    // What any site the window PC visits could serve: calls it cannot read, a form, a frame.
+    const attack = `<!doctype html><iframe name="sink"></iframe><iframe id="framed" src="${bridge}/"></iframe>
+      <form id="f" method="post" action="${bridge}/api/v1/staff/sign-out" target="sink"></form>
+      <script>
+        Promise.allSettled([
+          fetch('${bridge}/api/v1/staff/sign-out', { method: 'POST', mode: 'no-cors' }),
+          fetch('${bridge}/api/v1/invitations', { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: '{"services":[{"itemCode":"x","caseNo":"y"}]}' }),
+        ]).then(() => { document.getElementById('f').submit(); document.title = 'sent'; });
+      </script>`;
+    const elsewhere = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(attack)).listen(0, '127.0.0.1');
+    await once(elsewhere, 'listening');
+    try {
+      const context = await browser!.newContext();
+      contexts.push(context);
+      const page = await context.newPage();
+      const framingRefused = new Promise<string>((resolve) =>
+        page.on('console', (message) => {
+          if (/frame-ancestors/.test(message.text())) resolve(message.text());
+        }),
+      );
+      await page.goto(`http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/`);
+      await waitUntil(() => (w.bridge.status().http.rejected.origin_not_allowed ?? 0) >= 3, 'the two calls and the form to be refused');
+      await expect(framingRefused).resolves.toMatch(/frame-ancestors 'none'.*blocked/);
+      expect(await page.title()).toBe('sent');
+      expect(w.bridge.status().http.rejected).toEqual({ origin_not_allowed: 3 });
+      expect(w.bridge.desk.staffId).toBe('S1');
+      expect(w.bridge.desk.current()).toBeUndefined();
+    } finally {
+      await new Promise((resolve) => elsewhere.close(resolve));
+    }
   });
 });

@@ -81,6 +81,10 @@ const junk: fc.Arbitrary<Junk> = fc
     {
       'content-type': fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'APPLICATION/JSON', 'multipart/form-data', ''),
       authorization: fc.constantFrom('Bearer x', 'Basic a', ''),
+      // What another page or a rebound name sends: refused as such, never a 500.
+      host: fc.constantFrom('evil.example', 'evil.example:8080', 'localhost', 'localhost:1', '[::1]', '[::1', 'a:b:c', '127.0.0.1.nip.io', '127.0.0.1:99999', ''),
+      origin: fc.constantFrom('null', 'http://evil.example', 'https://localhost', 'http://', 'http://127.0.0.1:1', 'x', ''),
+      'x-hcp-request': fc.constantFrom('1', '0', ''),
       'x-junk': fc.string({ unit: fc.constantFrom(...'abc-=;, '.split('')), maxLength: 30 }),
     },
     { requiredKeys: [] },
@@ -108,6 +112,7 @@ function checkRefusal(j: Junk, status: number, text: string): void {
   const where = j.path.split(/[?#]/, 1)[0] ?? '';
   if (code === 'not_found' && !message.startsWith('no invitation')) expect(message).toContain(where.slice(0, 100));
   if (code === 'method_not_allowed') expect(message).toContain(j.method);
+  if (code === 'host_not_allowed' && j.headers.host !== undefined) expect(message).toContain(j.headers.host);
   if (code === 'invalid_request') expect(field ?? message).toMatch(/\w/);
 }
 

@@ -173,7 +173,8 @@ export class BridgeProcess {
     const res = await fetch(`${this.httpUrl}${path}`, {
       method,
       signal,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      // A call without a body says it comes from a program, as the console does; the bridge refuses it otherwise.
+      headers: body !== undefined ? { 'content-type': 'application/json' } : method === 'GET' ? {} : { 'x-hcp-request': '1' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();

@@ -29,7 +29,7 @@ describe('bridge config', () => {
   it('fills defaults for what may be left out', () => {
     const config = parseConfig(valid);
     expect(config.serial?.baudRate).toBe(115200);
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, allowedHosts: [] });
     expect(config.mqtt.gradeProfile).toBe('provincial-5-high');
     expect(config.invitation.timeoutSeconds).toBe(30);
   });
@@ -58,6 +58,11 @@ describe('bridge config', () => {
       'http.token: a token is required when the API listens beyond localhost: set http.token (16+ characters)',
     ]);
     expect(parseConfig({ ...valid, http: { host: '0.0.0.0', token: 'a-long-enough-token' } }).http.token).toBe('a-long-enough-token');
+  });
+
+  it('takes http.allowedHosts as names or addresses without port, in lower case', () => {
+    expect(parseConfig({ ...valid, http: { allowedHosts: ['Window3.hall.local.', '192.168.1.23', '[fd00::1]'] } }).http.allowedHosts).toEqual(['window3.hall.local', '192.168.1.23', '[fd00::1]']);
+    expect(problemsOf({ ...valid, http: { allowedHosts: ['window3.hall.local:8080'] } })[0]).toMatch(/^http\.allowedHosts\.0: a host name or address without port/);
   });
 
   describe('the terminal: serial or board', () => {

@@ -32,6 +32,7 @@ async function start(token?: string, overrides: Partial<ApiContext> = {}): Promi
     },
     today: refuse,
     token,
+    allowedHosts: [],
     logger: silentLogger,
     status: () => ({}),
     countRejected: (code) => rejected.push(code),
@@ -44,7 +45,8 @@ async function start(token?: string, overrides: Partial<ApiContext> = {}): Promi
 }
 
 async function call(url: string, method = 'GET'): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url, { method });
+  // As the console calls: a call that changes something says so (X-HCP-Request), or is refused.
+  const res = await fetch(url, { method, ...(method !== 'GET' && { headers: { 'x-hcp-request': '1' } }) });
   return { status: res.status, body: await res.json() };
 }
 
@@ -188,5 +190,96 @@ describe('one home for the words staff read', () => {
   it.each(pages)('%s takes them from the server, keeping no copy', (file, text) => {
     const copies = words.filter((word) => text.includes(`'${word}'`) && !otherMeaning[file]?.includes(word));
     expect(copies).toEqual([]);
+  });
+});
+
+/** A request with the headers a browser page elsewhere would send; fetch() will not set Host. */
+async function from(url: string, method: string, path: string, headers: Record<string, string>): Promise<{ status: number; headers: IncomingMessage['headers']; body: unknown }> {
+  const req = request(url, { method, path, headers });
+  req.end();
+  const [res] = (await once(req, 'response')) as [IncomingMessage];
+  let text = '';
+  for await (const chunk of res) text += String(chunk);
+  return { status: res.statusCode ?? 0, headers: res.headers, body: res.headers['content-type']?.startsWith('application/json') ? (JSON.parse(text) as unknown) : text };
+}
+
+describe("the window PC's browser cannot be turned against the API", () => {
+  /** A desk with staff signed in, that records sign-outs. */
+  async function window(allowedHosts: string[] = [], token?: string): Promise<{ url: string; port: string; signOuts: number[] }> {
+    const signOuts: number[] = [];
+    const none = (): never => {
+      throw new Error('not called here');
+    };
+    const desk = { signIn: none, invite: none, cancel: none, current: () => undefined, lookup: () => undefined, signOut: () => void signOuts.push(1) };
+    const { url } = await start(token, { desk, allowedHosts });
+    return { url, port: new URL(url).port, signOuts };
+  }
+
+  it.each(['evil.example', 'localhost.evil.example', '127.0.0.1.nip.io', '10.0.0.5', ''])('refuses Host "%s:<port>", the name DNS rebinding would send, on the console and the API', async (name) => {
+    const { url, port } = await window();
+    for (const path of ['/', '/api/v1/status', '/api/v1/meta']) {
+      const answer = await from(url, 'GET', path, { host: `${name}:${port}` });
+      expect(answer).toMatchObject({ status: 421, body: { error: { code: 'host_not_allowed', message: expect.stringContaining(`"${name}:${port}"`) } } });
+    }
+  });
+
+  it('answers loopback names and http.allowedHosts only at its own port', async () => {
+    const { url, port } = await window(['window3.hall.local']);
+    const status = async (host: string): Promise<number> => (await from(url, 'GET', '/api/v1/status', { host })).status;
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `127.3.2.1:${port}`, `[::1]:${port}`, `WINDOW3.hall.local:${port}`]) expect(await status(host), host).toBe(200);
+    for (const host of ['localhost:1', 'localhost', 'window3.hall.local', `[::2]:${port}`, `window4.hall.local:${port}`]) expect(await status(host), host).toBe(421);
+  });
+
+  it.each([
+    ['a cross-origin fetch with JSON', { origin: 'http://evil.example', 'content-type': 'application/json' }, 403, 'origin_not_allowed'],
+    ['a page on another port of this PC', { origin: 'http://127.0.0.1:1', 'x-hcp-request': '1' }, 403, 'origin_not_allowed'],
+    ['a sandboxed or file: page', { origin: 'null', 'x-hcp-request': '1' }, 403, 'origin_not_allowed'],
+    ['the console over https (not the bridge)', { origin: 'https://127.0.0.1:PORT', 'x-hcp-request': '1' }, 403, 'origin_not_allowed'],
+    ['an HTML form', { 'content-type': 'application/x-www-form-urlencoded' }, 415, 'unsupported_media_type'],
+    ['a no-cors fetch without an Origin', { 'content-type': 'text/plain' }, 415, 'unsupported_media_type'],
+    ['a bare POST', {}, 415, 'unsupported_media_type'],
+  ])('refuses a sign-out from %s, and staff stay signed in', async (_what, headers, status, code) => {
+    const { url, port, signOuts } = await window();
+    const sent = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, value.replace('PORT', port)]));
+    const answer = await from(url, 'POST', '/api/v1/staff/sign-out', sent);
+    expect(answer).toMatchObject({ status, body: { error: { code } } });
+    expect(answer.status).toBe(REFUSALS[code as Refusal].status);
+    expect(signOuts).toEqual([]);
+  });
+
+  it("accepts the console's own sign-out (same origin, X-HCP-Request) and a program's JSON call without an Origin", async () => {
+    const { url, port, signOuts } = await window();
+    expect((await from(url, 'POST', '/api/v1/staff/sign-out', { origin: `http://127.0.0.1:${port}`, 'x-hcp-request': '1' })).status).toBe(200);
+    expect((await from(url, 'POST', '/api/v1/staff/sign-out', { host: `localhost:${port}`, origin: `http://LOCALHOST:${port}`, 'content-type': 'application/json' })).status).toBe(200);
+    expect((await from(url, 'POST', '/api/v1/staff/sign-out', { 'content-type': 'application/json; charset=utf-8' })).status).toBe(200);
+    expect(signOuts).toHaveLength(3);
+  });
+
+  it('sends the security headers on the console, the API and its refusals; API answers are never cached', async () => {
+    const { url, port } = await window();
+    const answers = {
+      console: await from(url, 'GET', '/', {}),
+      api: await from(url, 'GET', '/api/v1/status', {}),
+      refusal: await from(url, 'GET', '/api/v1/status', { host: `evil.example:${port}` }),
+      unparsable: await from(url, 'FOO', '/', {}),
+    };
+    for (const [what, answer] of Object.entries(answers)) {
+      expect(answer.headers, what).toMatchObject({
+        'content-security-policy': "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        'x-content-type-options': 'nosniff',
+        'x-frame-options': 'DENY',
+        'referrer-policy': 'no-referrer',
+      });
+      if (what !== 'console') expect(answer.headers['cache-control'], what).toBe('no-store');
+    }
+  });
+
+  it('takes the token only whole: one of the same length that differs is refused', async () => {
+    const token = 'a-token-of-sixteen-chars';
+    const { url } = await window([], token);
+    const status = async (authorization: string): Promise<number> => (await from(url, 'GET', '/api/v1/status', { authorization })).status;
+    expect(await status(`Bearer ${token}`)).toBe(200);
+    expect(await status(`Bearer ${token.slice(0, -1)}X`)).toBe(401);
+    expect(await status(`Bearer ${token}x`)).toBe(401);
   });
 });
