@@ -111,7 +111,8 @@ async function serve(index: number, random: Random): Promise<void> {
       await waitUntil(() => w.bridge.desk.current()?.id !== id, `invitation ${id} to close`, { timeoutMs: 15_000 });
     } catch (err) {
       // A bridge restarting drops its HTTP server for a moment: the window PC tries again.
-      refusals.set((err as Error).message.slice(0, 40), (refusals.get((err as Error).message.slice(0, 40)) ?? 0) + 1);
+      const what = (err as Error).message.slice(0, 40);
+      refusals.set(what, (refusals.get(what) ?? 0) + 1);
       signedIn = false;
       await sleep(100);
     }

@@ -4,7 +4,7 @@ import { RECORD_SCHEMA_VERSION, upstreamRecordSchema, type StoredRecord, type Up
 import type { RecordFormat } from './format.js';
 
 /** Layout 1: the stored record with `seq` and `rating.gradeCode` added (docs/protocol.md shows one). */
-export function toUpstream(record: StoredRecord, seq: number, profile: GradeCodeProfileName): UpstreamRecord {
+function toUpstream(record: StoredRecord, seq: number, profile: GradeCodeProfileName): UpstreamRecord {
   const schema = RECORD_SCHEMA_VERSION;
   if (record.kind === 'event') return { ...record, schema, seq };
   const { rating, ...rest } = record;
