@@ -3,6 +3,7 @@ import type { LinkRejectReason } from '../protocol/link.js';
 import type { TerminalInfo } from './terminal/terminal-link.js';
 import type { OpenInvitation } from './desk/invitation-desk.js';
 import type { StoredEvent, StoredInvitation } from '../protocol/records.js';
+import type { StaffActionEntry } from '../protocol/staff-actions.js';
 
 /** What a bridge announces: the simulator and the features (bridge/features/) listen. */
 export type BridgeEvents = {
@@ -14,6 +15,8 @@ export type BridgeEvents = {
   terminal: [TerminalInfo];
   frameRejected: [LinkRejectReason, string];
   broker: ['connected' | 'disconnected'];
+  /** Staff, a technician or an operator did something the audit keeps (bridge/features/audit.ts). */
+  staffAction: [StaffActionEntry];
   /** The config file changed (update-config): whoever started the bridge restarts it. */
   restartRequested: [string];
 };

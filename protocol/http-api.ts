@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ALARMS } from './alarms.js';
+import { CANCEL_REASONS, cancelReasonSchema } from './cancel-reasons.js';
 import { BUTTON_COUNT, GRADE_INFO, GRADES } from './grades.js';
 import { PRINTER_CONDITIONS } from './printer.js';
 import { INVITATION_MODES, invitationModeSchema, serviceSchema } from './records.js';
@@ -11,6 +12,9 @@ export const staffIdSchema = z
   .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'staffId (工号): 1-64 letters, digits, ".", "_" or "-"');
 
 export const signInRequestSchema = z.strictObject({ staffId: staffIdSchema });
+
+/** Staff cancel an invitation only with a reason (protocol/cancel-reasons.ts): it is counted. */
+export const cancelRequestSchema = z.strictObject({ reason: cancelReasonSchema });
 
 export const invitationRequestSchema = z
   .strictObject({
@@ -74,6 +78,7 @@ export const API_META = {
   refusals: REFUSALS,
   printerConditions: PRINTER_CONDITIONS,
   modes: INVITATION_MODES,
+  cancelReasons: CANCEL_REASONS,
   /** Left to right, as the buttons are. */
   grades: GRADES.map((grade) => ({ grade, ...GRADE_INFO[grade] })),
   buttonCount: BUTTON_COUNT,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cancelReasonSchema } from './cancel-reasons.js';
 import { gradeSchema } from './grades.js';
 
 /** Version of the upstream record layout, carried in every record's `schema` field. */
@@ -44,6 +45,11 @@ const envelope = {
   clock: clockStampSchema,
   /** Per-terminal record sequence, gapless in the order records were stored. */
   seq: z.number().int().positive(),
+  /**
+   * The serial of the device that reported what this record says (its hello's `serial`); null
+   * when no device reported it (the bridge closed a silent terminal's invitation, a remote command).
+   */
+  device: z.string().min(1).max(64).nullable().optional(),
 };
 
 export const ratingSchema = z.object({
@@ -68,6 +74,14 @@ export const invitationRecordSchema = z
     outcome: outcomeSchema,
     rating: ratingSchema.optional(),
     channel: z.enum(['counter', 'receipt_qr']),
+    /** Staff cancelled it before any press: why, from protocol/cancel-reasons.ts. */
+    cancelReason: cancelReasonSchema.optional(),
+    /**
+     * This record reconciles the terminal's late report into an invitation the bridge had closed
+     * without it (a silent terminal): the id of that earlier record. One outcome per invitation:
+     * the receiver keeps this one in its place.
+     */
+    supersedes: z.uuid().optional(),
   })
   .refine((r) => (r.outcome === 'rated') === (r.rating !== undefined), {
     message: 'a rating is present exactly when outcome is "rated"',
@@ -76,7 +90,8 @@ export const invitationRecordSchema = z
 export type InvitationRecord = z.infer<typeof invitationRecordSchema>;
 
 /** `selftest`: a terminal self-test's round trip (always test: true, never counted). */
-export const eventTypeSchema = z.enum(['stray_press', 'late_device_report', 'stuck_button', 'selftest']);
+/** `staff_action`: one entry of the audit of what staff and technicians did (protocol/staff-actions.ts). */
+export const eventTypeSchema = z.enum(['stray_press', 'late_device_report', 'stuck_button', 'selftest', 'staff_action']);
 export const eventRecordSchema = z.object({
   ...envelope,
   kind: z.literal('event'),

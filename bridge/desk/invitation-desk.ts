@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { GRADE_INFO, type Grade } from '../../protocol/grades.js';
+import type { CancelReason } from '../../protocol/cancel-reasons.js';
 import type { ReasonCatalog } from '../../protocol/province-config.js';
 import type { InvitationRequest } from '../../protocol/http-api.js';
 import type { Timers } from '../../protocol/timers.js';
@@ -40,7 +41,7 @@ export interface OpenInvitation {
   /** The clock when it was made: its deadline counts from here, across restarts (absent in rows saved before it). */
   clock?: ClockStamp;
   /** Staff asked to cancel it (kept, so that a restart carries the cancel out). */
-  cancelled?: { at: string; clock: ClockStamp };
+  cancelled?: { at: string; clock: ClockStamp; reason: CancelReason };
   timeoutMs: number;
   /** Flags known when it was made (repeat_case, stray_nearby). */
   flags: string[];
@@ -220,7 +221,7 @@ export class InvitationDesk extends EventEmitter<{
    * Staff cancel the open invitation. The terminal confirms it (outcome cancelled) unless the
    * citizen's press beat the cancel, in which case the rating stands: the terminal decides.
    */
-  cancel(id: string): OpenInvitation {
+  cancel(id: string, reason: CancelReason): OpenInvitation {
     const open = this.open;
     if (open?.id !== id) {
       const closed = this.lookup(id);
@@ -228,7 +229,7 @@ export class InvitationDesk extends EventEmitter<{
       throw new DeskError(404, 'not_found', `no invitation ${id} at window ${this.opts.identity.windowNo}`);
     }
     // Saved before it is sent: a restart carries the cancel out. A second cancel keeps the first's time.
-    const cancelled = open.cancelled ?? { at: this.opts.clock.now().toISOString(), clock: stamp(this.opts.clock) };
+    const cancelled = open.cancelled ?? { at: this.opts.clock.now().toISOString(), clock: stamp(this.opts.clock), reason };
     const view = { ...viewOf(open), cancelled };
     this.commitOrRefuse(() => this.opts.openStore.save(view));
     open.cancelled = cancelled;
@@ -424,6 +425,7 @@ export class InvitationDesk extends EventEmitter<{
         },
       }),
       channel: 'counter',
+      ...(outcome === 'cancelled' && open.cancelled && { cancelReason: open.cancelled.reason }),
       flags: [...(open.flags ?? []), ...honesty, ...flags],
       test: open.test,
       clock: stamp(clock),
@@ -434,7 +436,8 @@ export class InvitationDesk extends EventEmitter<{
     });
     this.opts.timers.clearTimeout(open.backstop);
     this.open = undefined;
-    this.opts.logger.info({ id: record.id, outcome, grade: rating?.grade }, 'invitation closed');
+    // Never the grade: logs are read at the counter and by whoever holds the Pi (invariant 8).
+    this.opts.logger.info({ id: record.id, outcome }, 'invitation closed');
     this.emit('closed', record);
   }
 

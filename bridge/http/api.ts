@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { explain } from '../../protocol/issues.js';
-import { API_META, API_META_PATH, invitationRequestSchema, signInRequestSchema, type ApiRefusal } from '../../protocol/http-api.js';
+import { API_META, API_META_PATH, cancelRequestSchema, invitationRequestSchema, signInRequestSchema, type ApiRefusal } from '../../protocol/http-api.js';
 import { REFUSALS, type Refusal } from '../../protocol/refusals.js';
 import { ConfigError } from '../config.js';
 import { DeskError, type InvitationDesk } from '../desk/invitation-desk.js';
@@ -81,7 +81,10 @@ const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
   [
     'POST',
     /^\/api\/v1\/invitations\/([^/]+)\/cancel$/,
-    (ctx, _req, [id]) => [202, { ...ctx.desk.cancel(id ?? ''), state: 'cancelling' }],
+    async (ctx, req, [id]) => {
+      const { reason } = parseBody(cancelRequestSchema, await readJson(req));
+      return [202, { ...ctx.desk.cancel(id ?? '', reason), state: 'cancelling' }];
+    },
   ],
   ['GET', /^\/api\/v1\/stats\/today$/, (ctx) => [200, ctx.today()]],
   [

@@ -47,13 +47,13 @@ describe('invitation kinds', () => {
     const w = await hall.window();
     const id = await w.invite({ services: [item('X-1')] });
     await waitUntil(() => w.terminal.core.state === 'invited', 'the invitation');
-    const cancel = await w.api('POST', `/api/v1/invitations/${id}/cancel`);
+    const cancel = await w.api('POST', `/api/v1/invitations/${id}/cancel`, { reason: 'citizen_left' });
     expect(cancel).toMatchObject({ status: 202, body: { state: 'cancelling' } });
     const [record] = await hall.expectExactlyOnce(w, [id]);
     expect(record).toMatchObject({ outcome: 'cancelled', flags: [] });
     expect(w.terminal.core.state).toBe('idle');
-    expect(await w.api('POST', `/api/v1/invitations/${id}/cancel`)).toMatchObject({ status: 409, body: { error: { code: 'invitation_closed' } } });
-    expect((await w.api('POST', '/api/v1/invitations/nope/cancel')).status).toBe(404);
+    expect(await w.api('POST', `/api/v1/invitations/${id}/cancel`, { reason: 'citizen_left' })).toMatchObject({ status: 409, body: { error: { code: 'invitation_closed' } } });
+    expect((await w.api('POST', '/api/v1/invitations/nope/cancel', { reason: 'citizen_left' })).status).toBe(404);
   });
 
   it("today's counts and participation rate", async () => {

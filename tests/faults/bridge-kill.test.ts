@@ -51,7 +51,7 @@ describe.each(BROKERS)('bridge killed with SIGKILL at random points ($name broke
       const cancelled = await invite('C-RESUME-2');
       await waitUntil(() => rig.terminal.core.state === 'invited', 'the terminal to show the second invitation');
       shownBefore = 'invited';
-      await crashWithCableOut(async () => expect((await b.api('POST', `/api/v1/invitations/${cancelled}/cancel`)).status).toBe(202));
+      await crashWithCableOut(async () => expect((await b.api('POST', `/api/v1/invitations/${cancelled}/cancel`, { reason: 'citizen_left' })).status).toBe(202));
       expect(await delivered(cancelled)).toEqual([expect.objectContaining({ outcome: 'cancelled', flags: [] })]);
       expect(rig.terminal.core.state).toBe('idle');
     } finally {

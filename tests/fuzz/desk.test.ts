@@ -180,7 +180,7 @@ function run(w: World, s: Step): void {
       return;
     }
     case 'cancel':
-      return staff(() => void w.desk.cancel(resolve(w, s.target)));
+      return staff(() => void w.desk.cancel(resolve(w, s.target), 'citizen_left'));
     case 'report':
       return deliver(w, { type: s.type, inv: resolve(w, s.target), grade: s.grade, latencyMs: s.latencyMs, reason: s.reason });
     case 'stray':

@@ -244,7 +244,7 @@ describe('invitation desk: across a restart of the bridge', () => {
   it('a cancel made just before a crash is carried out after the restart: sent again, then cancelled', () => {
     const r = rig();
     const inv = r.invite();
-    r.desk.cancel(inv);
+    r.desk.cancel(inv, 'citizen_left');
     r.timers.advance(1000);
     const after = restart(r);
     after.desk.resume(r.terminal);
@@ -257,7 +257,7 @@ describe('invitation desk: across a restart of the bridge', () => {
   it('a press that beat the cancel still wins after the restart', () => {
     const r = rig();
     const inv = r.invite();
-    r.desk.cancel(inv);
+    r.desk.cancel(inv, 'citizen_left');
     const after = restart(r);
     after.desk.resume(r.terminal);
     after.report({ type: 'rating', inv, grade: 'dissatisfied', latencyMs: 900, reason: 1 });
@@ -271,7 +271,7 @@ describe('invitation desk: cancel races', () => {
   it('a press that beat the cancel wins: the rating stands', () => {
     const r = rig();
     const inv = r.invite();
-    r.desk.cancel(inv);
+    r.desk.cancel(inv, 'citizen_left');
     expect(r.sent).toEqual([`invite ${inv}`, `cancel ${inv}`]);
     r.report({ type: 'rating', inv, grade: 'dissatisfied', latencyMs: 1200, reason: 0 });
     r.timers.advance(DEADLINE_MS);
@@ -282,7 +282,7 @@ describe('invitation desk: cancel races', () => {
   it('a cancel the terminal confirms: cancelled, and its resend is not stored again', () => {
     const r = rig();
     const inv = r.invite();
-    r.desk.cancel(inv);
+    r.desk.cancel(inv, 'citizen_left');
     r.report({ type: 'cancelled', inv });
     r.report({ type: 'cancelled', inv });
     expect(r.closed).toEqual([expect.objectContaining({ outcome: 'cancelled', flags: [] })]);
@@ -293,7 +293,7 @@ describe('invitation desk: cancel races', () => {
     const r = rig();
     const inv = r.invite();
     r.timers.advance(5000);
-    r.desk.cancel(inv);
+    r.desk.cancel(inv, 'citizen_left');
     r.timers.advance(2999);
     expect(r.closed).toHaveLength(0);
     r.timers.advance(1);
@@ -304,8 +304,8 @@ describe('invitation desk: cancel races', () => {
     const r = rig();
     const inv = r.invite();
     r.report({ type: 'expired', inv });
-    expect(() => r.desk.cancel(inv)).toThrow(expect.objectContaining({ status: 409, code: 'invitation_closed' }));
-    expect(() => r.desk.cancel('nope')).toThrow(expect.objectContaining({ status: 404, code: 'not_found' }));
+    expect(() => r.desk.cancel(inv, 'citizen_left')).toThrow(expect.objectContaining({ status: 409, code: 'invitation_closed' }));
+    expect(() => r.desk.cancel('nope', 'citizen_left')).toThrow(expect.objectContaining({ status: 404, code: 'not_found' }));
   });
 });
 
