@@ -53,6 +53,17 @@ const boardSchema = z.strictObject({
   journalPath: z.string().min(1).optional(),
 });
 
+/**
+ * The broker password: one line of printable text (a file's or a prompt's line break, a NUL or
+ * an escape is a mistake, never part of it), long enough for a token (a JWT) and no longer.
+ */
+export const mqttPasswordSchema = z
+  .string()
+  .min(1, 'is empty')
+  .max(4096, 'is longer than 4096 characters: is it the right file?')
+  // eslint-disable-next-line no-control-regex
+  .refine((password) => !/[\u0000-\u001f\u007f]/.test(password), 'contains a control character (a line break inside, a NUL, an escape): a password is one line of text');
+
 const bridgeConfigObjectSchema = z.strictObject({
   terminal: z.strictObject({
     id: terminalIdSchema,
@@ -73,7 +84,7 @@ const bridgeConfigObjectSchema = z.strictObject({
   mqtt: z.strictObject({
     url: z.url({ protocol: /^(mqtts?|wss?)$/, error: 'expected a broker URL such as mqtts://host:8883' }),
     username: z.string().optional(),
-    password: z.string().optional(),
+    password: mqttPasswordSchema.optional(),
     clientId: z.string().min(1).max(128).optional(),
     /** TLS (mqtts://, wss://): PEM files for the CA that signed the broker, and this terminal's client certificate and key. */
     tls: z

@@ -6,6 +6,7 @@ import { DatabaseError } from '../bridge/store/database.js';
 import { z } from 'zod';
 import { GRADES, gradeSchema } from '../protocol/grades.js';
 import { PROVISION_FIELDS } from '../bridge/provision/fields.js';
+import { PASSWORD_ENV, PASSWORD_ON_ARGV } from '../bridge/provision/password.js';
 import { flag, intFlag } from './flags.js';
 
 const camelCase = (flag: string): string => flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
@@ -83,8 +84,11 @@ const provision = program
   .option('--force', 'replace an existing config (kept as .bak)')
   .option('--non-interactive', 'ask nothing: every value comes from the flags (for scripted rollouts)')
   .option('--no-register', 'do not contact the province now')
-  .option('--register-timeout-seconds <n>', "how long to wait for the province's config", intFlag(1, 600), 30);
-for (const field of PROVISION_FIELDS) provision.option(`--${field.flag} <value>`, field.ask);
+  .option('--register-timeout-seconds <n>', "how long to wait for the province's config", intFlag(1, 600), 30)
+  .option('--password-file <file>', `the broker password: a file holding it on one line (or set ${PASSWORD_ENV}, or type it at the prompt)`)
+  .option('--allow-plaintext', 'accept a password over plain mqtt:// or ws:// to another machine (a lab broker only: anyone on the way reads it)');
+// --password stays a flag only to be refused with what to do instead.
+for (const field of PROVISION_FIELDS) provision.option(`--${field.flag} <value>`, field.secret ? `refused: ${PASSWORD_ON_ARGV}` : field.ask);
 provision.action(async (options: Record<string, unknown>) => {
   const { provisionCommand } = await import('./provision.js');
   const answers = Object.fromEntries(
@@ -100,6 +104,8 @@ provision.action(async (options: Record<string, unknown>) => {
     register: options.register !== false,
     registerTimeoutSeconds: Number(options.registerTimeoutSeconds),
     answers,
+    passwordFile: typeof options.passwordFile === 'string' ? options.passwordFile : undefined,
+    allowPlaintext: options.allowPlaintext === true,
   });
 });
 

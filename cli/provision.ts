@@ -8,7 +8,9 @@ import { parseConfig } from '../bridge/config.js';
 import { writeConfigFile } from '../bridge/config-file.js';
 import { loadOrCreateSigningKey, publicKeyText, terminalKeyFile } from '../bridge/printer/receipt-token.js';
 import { answerProblems, configFromAnswers, PROVISION_FIELDS, type Answers, type ProvisionField } from '../bridge/provision/fields.js';
+import { givenPassword, PASSWORD_ON_ARGV, PasswordRefused, type GivenPassword } from '../bridge/provision/password.js';
 import { registerWithProvince } from '../bridge/provision/register.js';
+import { plaintextPasswordRisk } from '../bridge/uplink/mqtt-options.js';
 
 export interface ProvisionOptions {
   config: string;
@@ -19,6 +21,12 @@ export interface ProvisionOptions {
   registerTimeoutSeconds: number;
   /** The field answers given as flags, by flag name. */
   answers: Answers;
+  /** --password-file: the broker password, on the first line of this file. */
+  passwordFile?: string | undefined;
+  /** --allow-plaintext: a password over plain mqtt:// to another host is only warned about (a lab). */
+  allowPlaintext?: boolean;
+  /** Where HCP_MQTT_PASSWORD is read; default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Exit codes: 2 no config written (bad input, or a path it cannot write), 3 written but not registered. */
@@ -26,11 +34,17 @@ export async function provisionCommand(options: ProvisionOptions): Promise<void>
   if (existsSync(options.config) && !options.force) {
     fail(`${options.config} exists: this terminal is provisioned already. Give --force to replace it (the old file is kept as ${options.config}.bak)`);
   }
+  if (options.answers.password !== undefined) fail(`--password is refused: ${PASSWORD_ON_ARGV}`);
   const answers = { ...options.answers };
+  const password = passwordFromFileOrEnv(options);
+  if (password) answers.password = password.password;
   if (options.interactive) await ask(answers);
   const problems = answerProblems(answers);
   if (problems.length > 0) fail(`cannot provision:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   const config = parseConfig(configFromAnswers(answers), 'the answers');
+  const plaintext = plaintextPasswordRisk(config.mqtt);
+  if (plaintext && !options.allowPlaintext) fail(`--broker-url: ${plaintext}. Only for a lab broker: --allow-plaintext`);
+  if (plaintext) console.error(`hcp provision: WARNING (--allow-plaintext): ${plaintext}`);
 
   // Every folder and the key before the config file: a run that fails has written no config,
   // so "nothing written" is true and the next run is not refused as provisioned already.
@@ -51,7 +65,7 @@ export async function provisionCommand(options: ProvisionOptions): Promise<void>
     `  config      ${options.config} (mode 600)`,
     `  terminal    ${config.board ? `Arduino at ${config.board.path}: buttons ${config.board.pins.buttons.join(',')}, LEDs ${config.board.pins.leds.join(',')}${config.board.pins.buzzer === undefined ? '' : `, buzzer ${config.board.pins.buzzer}`}` : config.serial?.path}`,
     `  printer     ${config.printer ? `${config.printer.path}, ${config.printer.profile.columns} columns` : 'none'}`,
-    `  broker      ${config.mqtt.url}${config.mqtt.username ? ` as ${config.mqtt.username}` : ''}${config.mqtt.tls ? ' (TLS files set)' : ''}`,
+    `  broker      ${config.mqtt.url}${config.mqtt.username ? ` as ${config.mqtt.username}` : ''}${config.mqtt.tls ? ' (TLS files set)' : ''}${config.mqtt.password === undefined ? '' : `, password from ${password?.from ?? 'the prompt'} (kept in the config only)`}${plaintext ? ' — UNENCRYPTED' : ''}`,
     `  key         ${keyFile} (${key.created ? 'made now' : 'kept: it was there'})`,
     `  public key  ${publicKey}`,
   ];
@@ -80,6 +94,16 @@ export async function provisionCommand(options: ProvisionOptions): Promise<void>
   );
   console.log(report.join('\n'));
   if (!registered) process.exitCode = 3;
+}
+
+/** The password from --password-file or HCP_MQTT_PASSWORD, if given; a bad one ends the run (exit 2). */
+function passwordFromFileOrEnv(options: ProvisionOptions): GivenPassword | undefined {
+  try {
+    return givenPassword({ file: options.passwordFile, env: options.env ?? process.env });
+  } catch (err) {
+    if (err instanceof PasswordRefused) fail(err.message);
+    throw err;
+  }
 }
 
 /** Asks for every field not given as a flag, checking each answer as it comes. */

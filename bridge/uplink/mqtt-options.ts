@@ -48,3 +48,20 @@ export function brokerConnection(config: BridgeConfig, role: BrokerRole, connect
   }
   return { url: mqtt.url, options };
 }
+
+/**
+ * Why this broker connection would carry its password in clear, or undefined: plain `mqtt://` or
+ * `ws://` with a password to a host other than this machine (anyone on the way reads it, and
+ * can then speak as this terminal). TLS (mqtts://, wss://) or a loopback broker is fine.
+ */
+export function plaintextPasswordRisk(mqtt: Pick<BridgeConfig['mqtt'], 'url' | 'password'>): string | undefined {
+  if (mqtt.password === undefined) return undefined;
+  const url = new URL(mqtt.url);
+  if (url.protocol !== 'mqtt:' && url.protocol !== 'ws:') return undefined;
+  if (isLoopbackHost(url.hostname)) return undefined;
+  return `${url.protocol}// to ${url.hostname} sends the broker password unencrypted: anyone on the network path can read it and speak as this terminal; use mqtts://${url.hostname}:8883 (or wss://)`;
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}

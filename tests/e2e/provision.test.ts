@@ -47,7 +47,6 @@ function setup() {
     window: '07',
     'broker-url': broker.url,
     username: 'hall-7',
-    password: 'secret-password',
     'serial-path': '/dev/ttyACM0',
     database: join(dir, 'data', 'hcp.db'),
     'printer-path': '/dev/ttyUSB0',
@@ -62,8 +61,9 @@ function setup() {
 describe('hcp provision', () => {
   it('from flags: writes a config hcp run accepts, makes the key, registers and gets the province config', async () => {
     const { dir, terminalId, configFile, args } = setup();
-    const run = await hcp(['provision', '-c', configFile, '--non-interactive', ...args(), '--register-timeout-seconds', '10']);
+    const run = await hcp(['provision', '-c', configFile, '--non-interactive', ...args(), '--register-timeout-seconds', '10'], 60_000, '', { HCP_MQTT_PASSWORD: 'secret-password' });
     expect(run.stderr).toBe('');
+    expect(run.stdout).toContain('password from HCP_MQTT_PASSWORD (kept in the config only)');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/province {4}registered; config received in \d+ ms \(reason catalogue 2026\.11, 3 reasons\)/);
     expect(run.stdout).not.toContain('secret-password');
@@ -127,8 +127,8 @@ describe('hcp provision', () => {
 
   it('asks for what the flags leave out, and asks again after a wrong answer', async () => {
     const { configFile, args } = setup();
-    // Area code, hall name, window, the TLS files (none), no Arduino, and the printer are answered at the prompt.
-    const answers = ['3301', '330106', '', '09', '', '', '', '', '/dev/ttyUSB1', '58', '32', 'https://hcp.province.example/rate'].join('\n');
+    // Area code, hall name, window, the password, the TLS files (none), no Arduino, and the printer are answered at the prompt.
+    const answers = ['3301', '330106', '', '09', 'typed-secret', '', '', '', '', '/dev/ttyUSB1', '58', '32', 'https://hcp.province.example/rate'].join('\n');
     const run = await hcp(
       ['provision', '-c', configFile, '--no-register', ...args({ 'area-code': null, 'hall-name': null, window: null, 'printer-path': null, 'printer-columns': null, 'evaluation-url': null })],
       60_000,
@@ -139,8 +139,67 @@ describe('hcp provision', () => {
     expect(run.stdout).toContain('Area code (行政区划代码, 6 digits): ');
     expect(run.stdout).toContain('--area-code: administrative area code (行政区划代码) must be 6 digits');
     expect(run.stdout).toMatch(/--printer-columns: .*32.*48/);
-    expect(loadConfigFile(configFile)).toMatchObject({ terminal: { areaCode: '330106', windowNo: '09' }, printer: { path: '/dev/ttyUSB1', profile: { columns: 32 } } });
+    expect(loadConfigFile(configFile)).toMatchObject({ terminal: { areaCode: '330106', windowNo: '09' }, mqtt: { password: 'typed-secret' }, printer: { path: '/dev/ttyUSB1', profile: { columns: 32 } } });
     expect(loadConfigFile(configFile).terminal.hallName).toBeUndefined();
+    expect(run.stdout).toContain('Broker password (optional): ');
+    expect(run.stdout).toContain('password from the prompt');
+    expect(run.stdout).not.toContain('typed-secret');
+  });
+
+  it('the password from --password-file (its one line; the line break is not part of it), never printed', async () => {
+    const { dir, configFile, args } = setup();
+    const file = join(dir, 'broker-password');
+    writeFileSync(file, 'file-secret\n', { mode: 0o600 });
+    const run = await hcp(['provision', '-c', configFile, '--non-interactive', '--no-register', ...args(), '--password-file', file]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`password from --password-file ${file}`);
+    expect(run.stdout).not.toContain('file-secret');
+    expect(loadConfigFile(configFile).mqtt.password).toBe('file-secret');
+    expect(statSync(configFile).mode & 0o777).toBe(0o600);
+  });
+
+  it('refuses a password on the command line, two sources at once, and a file that is not one line; writes nothing and never prints it', async () => {
+    const { dir, configFile, args } = setup();
+    const onArgv = await hcp(['provision', '-c', configFile, '--non-interactive', '--no-register', ...args(), '--password', 'argv-secret']);
+    expect(onArgv.code).toBe(2);
+    expect(onArgv.stderr).toMatch(/--password is refused: a password on the command line is seen by every user \(ps\).*give --password-file FILE.*set HCP_MQTT_PASSWORD, or type it at the prompt/);
+    expect(onArgv.stderr + onArgv.stdout).not.toContain('argv-secret');
+
+    const file = join(dir, 'two-lines');
+    writeFileSync(file, 'line-one-secret\nline-two\n');
+    const both = await hcp(['provision', '-c', configFile, '--non-interactive', '--no-register', ...args(), '--password-file', file], 60_000, '', { HCP_MQTT_PASSWORD: 'env-secret' });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--password-file and HCP_MQTT_PASSWORD are both given: give one');
+    const twoLines = await hcp(['provision', '-c', configFile, '--non-interactive', '--no-register', ...args(), '--password-file', file]);
+    expect(twoLines.code).toBe(2);
+    expect(twoLines.stderr).toContain(`--password-file ${file}: the password contains a control character`);
+    const missing = await hcp(['provision', '-c', configFile, '--non-interactive', '--no-register', ...args(), '--password-file', join(dir, 'nope')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--password-file .*nope: cannot read it: ENOENT/);
+    for (const run of [both, twoLines, missing]) expect(run.stderr + run.stdout).not.toMatch(/line-one-secret|env-secret/);
+    expect(existsSync(configFile)).toBe(false);
+  });
+
+  it('a password over plain mqtt:// to another host: refused; --allow-plaintext writes it with a loud warning', async () => {
+    const { configFile, args } = setup();
+    const lan = { 'broker-url': 'mqtt://broker.hall.example:1883' };
+    const refused = await hcp(['provision', '-c', configFile, '--non-interactive', '--no-register', ...args(lan)], 60_000, '', { HCP_MQTT_PASSWORD: 'lan-secret' });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--broker-url: mqtt:// to broker.hall.example sends the broker password unencrypted');
+    expect(refused.stderr).toContain('use mqtts://broker.hall.example:8883');
+    expect(refused.stderr).toContain('--allow-plaintext');
+    expect(existsSync(configFile)).toBe(false);
+
+    const lab = await hcp(['provision', '-c', configFile, '--non-interactive', '--no-register', '--allow-plaintext', ...args(lan)], 60_000, '', { HCP_MQTT_PASSWORD: 'lan-secret' });
+    expect(lab.code).toBe(0);
+    expect(lab.stderr).toMatch(/WARNING \(--allow-plaintext\): mqtt:\/\/ to broker\.hall\.example sends the broker password unencrypted/);
+    expect(lab.stdout).toContain('UNENCRYPTED');
+    expect(loadConfigFile(configFile).mqtt).toMatchObject({ url: 'mqtt://broker.hall.example:1883', password: 'lan-secret' });
+
+    // Without a password nothing secret crosses: no refusal (e.g. a broker that takes client certificates).
+    const noPassword = await hcp(['provision', '-c', `${configFile}.2`, '--non-interactive', '--no-register', ...args(lan)]);
+    expect(noPassword.code).toBe(0);
   });
 
   it('an Arduino instead of a terminal MCU: the board and its pins, each pin checked', async () => {

@@ -78,7 +78,8 @@ describe('provision answers, fuzzed', () => {
 
 describe('hcp provision exit codes', () => {
   const flags = (overrides: Answers): string[] => {
-    const { 'board-path': _b, buttons: _p, leds: _l, buzzer: _z, 'cert-file': _c, 'key-file': _k, ...rest } = SOUND;
+    // No --password: provision refuses a password on the command line before anything else.
+    const { 'board-path': _b, buttons: _p, leds: _l, buzzer: _z, 'cert-file': _c, 'key-file': _k, password: _w, ...rest } = SOUND;
     return Object.entries({ ...rest, database: join(dir, 'data', 'hcp.db'), ...overrides }).flatMap(([flag, value]) => [`--${flag}`, value]);
   };
 

@@ -8,11 +8,12 @@ export interface HcpRun {
 
 /**
  * Runs the `hcp` CLI from source as a child process; resolves with its exit code and output.
- * `input` is written to its stdin (then closed), as a person or a script would answer prompts.
+ * `input` is written to its stdin (then closed), as a person or a script would answer prompts;
+ * `env` is added to this process's environment.
  */
-export function hcp(args: string[], timeoutMs = 60_000, input = ''): Promise<HcpRun> {
+export function hcp(args: string[], timeoutMs = 60_000, input = '', env: Record<string, string> = {}): Promise<HcpRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { timeout: timeoutMs });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { timeout: timeoutMs, env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
