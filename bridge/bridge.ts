@@ -33,6 +33,7 @@ import { Tally } from './status/tally.js';
 import { openDatabase, type Db } from './store/database.js';
 import { OpenInvitationStore } from './store/open-invitation-store.js';
 import { Outbox } from './store/outbox.js';
+import { InvitationCounts } from './store/invitation-counts.js';
 import { Settings } from './store/settings.js';
 import { storageStatus } from './store/storage.js';
 import { Commits } from './store/commits.js';
@@ -69,6 +70,8 @@ export interface BridgeDeps {
 export class Bridge extends EventEmitter<BridgeEvents> {
   readonly desk: InvitationDesk;
   readonly outbox: Outbox;
+  /** The invitations' outcome counts, for today's participation figures. */
+  readonly counts: InvitationCounts;
   readonly clock: TimeKeeper;
   private readonly link: TerminalLink;
   private readonly uplink: Uplink;
@@ -90,6 +93,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const clock = (this.clock = new TimeKeeper(deps.wall ?? systemWall, deps.bootId ?? osBootId(), config.clock.trust));
     const commits = new Commits(db, clock, logger);
     const outbox = (this.outbox = new Outbox(db, clock, commits));
+    const counts = (this.counts = new InvitationCounts(db));
     const settings = new Settings(db);
     const reasons = new ReasonCatalogStore(settings, logger);
     const storage = () => storageStatus(db, config.database.path, config.database.maxSizeMB * 1024 * 1024, commits.fault);
@@ -160,7 +164,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.server = createApiServer({
       desk,
       reprint,
-      today: () => dailyStats(outbox, clock.now()),
+      today: () => dailyStats(counts, clock.now()),
       token: config.http.token,
       allowedHosts: config.http.allowedHosts,
       logger,
@@ -182,6 +186,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     desk.on('opened', (inv) => this.emit('invitation', inv));
     desk.on('closed', (record) => this.emit('closed', record));
     desk.on('event', (event) => this.emit('event', event));
+    desk.on('staffAction', (entry) => this.emit('staffAction', entry));
     link.on('hello', (info) => {
       desk.onTerminalHello(info);
       desk.resume(info);

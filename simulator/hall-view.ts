@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Alarm } from '../protocol/alarms.js';
-import { dailyStats, type DailyStats } from '../bridge/desk/daily-stats.js';
+import { dailyStats, startOfChinaDay, type DailyStats } from '../bridge/desk/daily-stats.js';
+import type { InvitationCounts } from '../bridge/store/invitation-counts.js';
 import type { Grade } from '../protocol/grades.js';
 import { API_META, type ApiMeta } from '../protocol/http-api.js';
 import type { PrinterCondition } from '../protocol/printer.js';
@@ -36,7 +37,8 @@ export interface HallViewWindow {
   last: { id: string; outcome: Outcome; grade: Grade | null; caseNos: string[]; closedAt: string } | null;
   backlog: { pending: number; quarantined: number; oldestPendingAgeMs: number | null };
   printer: { configured: false } | { configured: true; condition: PrinterCondition; pending: number; printed: number };
-  today: DailyStats;
+  /** The window's figures, and (the operator's view, never the counter's) today's ratings by grade. */
+  today: DailyStats & { byGrade: Partial<Record<Grade, number>> };
 }
 
 /** What `GET /hall.json` answers. */
@@ -95,7 +97,7 @@ export function hallViewData(hall: SimulatedHall, last: ReadonlyMap<string, Hall
       printer: s.printer.configured
         ? { configured: true, condition: s.printer.condition, pending: s.printer.pending, printed: s.printer.printed }
         : { configured: false },
-      today: dailyStats(w.bridge.outbox, now),
+      today: { ...dailyStats(w.bridge.counts, now), byGrade: gradesToday(w.bridge.counts, now) },
     };
   });
   const first = hall.windows[0]?.bridge.status().terminal;
@@ -166,4 +168,11 @@ export async function startHallView(hall: SimulatedHall, { port = 0, host = '127
         server.close(() => resolve());
       })),
   };
+}
+
+/** Today's ratings by grade at one window: the hall's view may show them; the staff API never does. */
+function gradesToday(counts: InvitationCounts, now: Date): Partial<Record<Grade, number>> {
+  const start = startOfChinaDay(now);
+  const end = new Date(start.getTime() + 24 * 3600 * 1000);
+  return Object.fromEntries(counts.gradesBetween(start, end).map(({ grade, n }) => [grade, n]));
 }

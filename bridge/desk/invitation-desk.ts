@@ -13,6 +13,7 @@ import {
   type StoredInvitation,
 } from '../../protocol/records.js';
 import type { Refusal } from '../../protocol/refusals.js';
+import type { StaffActionEntry } from '../../protocol/staff-actions.js';
 import { stamp, type Clock } from '../clock.js';
 import type { TerminalInfo, TerminalReport } from '../terminal/terminal-link.js';
 import type { Logger } from '../log.js';
@@ -64,6 +65,9 @@ function viewOf({ backstop: _backstop, reported: _reported, ...view }: HeldInvit
   return view;
 }
 
+/** A rating as the terminal reports it: `reason` indexes the catalogue the invitation offered. */
+type ReportedRating = { grade: Grade; latencyMs: number; reason?: number | null };
+
 /** A refusal the caller can show as is: `status` is the HTTP status it maps to. */
 export class DeskError extends Error {
   constructor(
@@ -93,9 +97,12 @@ export interface InvitationDeskOptions {
   logger: Logger;
   timeoutMs: number;
   honesty: HonestyRules;
-  /** After timeout + grace with no word from the terminal, the desk closes the invitation itself. */
+  /** After timeout + reason time + grace with no word from a silent terminal, the desk closes the invitation itself. */
   graceMs: number;
-  /** Whether the terminal answers on its serial line. */
+  /**
+   * Whether the terminal answers on its serial line (heard from lately, its hello accepted). New
+   * invitations need it; and while it holds, the backstops wait for the terminal's report.
+   */
   terminalReady(): boolean;
   /** Whether the database has reached its size cap. */
   storageFull(): boolean;
@@ -111,8 +118,20 @@ export interface InvitationDeskOptions {
 
 const STAFF_KEY = 'staff.signedIn';
 const TERMINAL_BOOT_KEY = 'terminal.boot';
-/** How long the terminal has to confirm a cancel (or report the press that beat it). */
+/** How long a silent terminal has to confirm a cancel before the desk closes the invitation itself. */
 export const CANCEL_GRACE_MS = 3000;
+/**
+ * The hard upper bound for a terminal that is alive but never reports: this long past the
+ * deadline, the invitation closes anyway (flagged `report_overdue`), so that the window is never
+ * blocked for good. A working terminal has reported long before: it times out on its own.
+ */
+export const REPORT_OVERDUE_MS = 60_000;
+/** While a live terminal is waited for past a backstop, how often the desk checks it is still alive. */
+export const ALIVE_CHECK_MS = 1000;
+/** The flags of an invitation the desk closed without the terminal's report: a later report reconciles it. */
+const CLOSED_WITHOUT_TERMINAL = ['device_silent', 'report_overdue'];
+/** Invitations closed without the terminal whose reason catalogue is kept for a late rating. */
+const SILENT_CLOSES_KEPT = 16;
 /**
  * After a restart, the least time the terminal gets to say hello and replay its journal before an
  * open invitation whose deadline passed meanwhile is closed: a rating pressed while the bridge was
@@ -135,14 +154,20 @@ export const STORAGE_RETRY_MS = 5000;
 export class InvitationDesk extends EventEmitter<{
   opened: [OpenInvitation];
   closed: [StoredInvitation];
+  /** A late report of the terminal replaced the outcome the desk had given without it (a new record, `supersedes`). */
+  reconciled: [StoredInvitation];
   event: [StoredEvent];
   staff: [string | null];
+  /** What staff did (sign-in, sign-out, invite, cancel with its reason): never a grade. */
+  staffAction: [StaffActionEntry];
 }> {
   private open: HeldInvitation | undefined;
   /** Wall time of the last stray press, for the stray_nearby flag. */
   private lastStrayAt: number | undefined;
   /** The invitation left open by a restart, until the terminal's hello has it sent again. */
   private resumed: { resend: unknown } | undefined;
+  /** The reason catalogue of invitations closed without the terminal, by id: a late bad grade's reason is read in it. */
+  private readonly silentCloses = new Map<string, ReasonCatalog | null>();
 
   constructor(private readonly opts: InvitationDeskOptions) {
     super();
@@ -161,11 +186,14 @@ export class InvitationDesk extends EventEmitter<{
   signIn(staffId: string): void {
     this.commitOrRefuse(() => this.opts.settings.set(STAFF_KEY, staffId));
     this.emit('staff', staffId);
+    this.emit('staffAction', { action: 'sign_in', actor: staffId, detail: { windowNo: this.opts.identity.windowNo } });
   }
 
   signOut(): void {
+    const staffId = this.staffId;
     this.commitOrRefuse(() => this.opts.settings.set(STAFF_KEY, null));
     this.emit('staff', null);
+    this.emit('staffAction', { action: 'sign_out', actor: staffId, detail: { windowNo: this.opts.identity.windowNo } });
   }
 
   current(): OpenInvitation | undefined {
@@ -214,12 +242,18 @@ export class InvitationDesk extends EventEmitter<{
     this.hold(invitation, 0);
     this.opts.sendInvite(invitation.id, invitation.timeoutMs, invitation.reasonCatalog?.reasons.length ?? 0, this.opts.reasonTimeoutMs);
     this.emit('opened', invitation);
+    this.emit('staffAction', {
+      action: invitation.test ? 'test_invite' : 'invite',
+      actor: staffId,
+      detail: { invitationId: invitation.id, mode: invitation.mode, cases: invitation.services.length, proxy: invitation.proxy },
+    });
     return invitation;
   }
 
   /**
-   * Staff cancel the open invitation. The terminal confirms it (outcome cancelled) unless the
-   * citizen's press beat the cancel, in which case the rating stands: the terminal decides.
+   * Staff cancel the open invitation, giving a reason. The terminal confirms it (outcome cancelled)
+   * unless the citizen pressed first (a reason being chosen included), in which case the rating
+   * stands: the terminal decides. The desk waits for its word as long as it is alive.
    */
   cancel(id: string, reason: CancelReason): OpenInvitation {
     const open = this.open;
@@ -235,6 +269,7 @@ export class InvitationDesk extends EventEmitter<{
     open.cancelled = cancelled;
     this.opts.sendCancel(id);
     this.armDeadline(0);
+    this.emit('staffAction', { action: 'cancel', actor: open.staffId, detail: { invitationId: id, reason } });
     return view;
   }
 
@@ -278,7 +313,7 @@ export class InvitationDesk extends EventEmitter<{
     const identity = `${terminal.serial}/${terminal.boot}`;
     const open = this.open;
     if (open && previous !== undefined && previous !== identity && terminal.pending && !terminal.pending.includes(open.id)) {
-      this.closeOpen('not_rated', undefined, ['terminal_reset']);
+      this.closeOpen(open.cancelled ? 'cancelled' : 'not_rated', undefined, ['terminal_reset'], null);
     }
     this.opts.settings.set(TERMINAL_BOOT_KEY, identity);
   }
@@ -295,11 +330,13 @@ export class InvitationDesk extends EventEmitter<{
   private armDeadline(leastMs: number): void {
     const open = this.open;
     if (!open) return;
-    const { cancelled } = open;
-    const left = cancelled
-      ? CANCEL_GRACE_MS - this.elapsedSince(cancelled.at, cancelled.clock)
-      : this.opts.timeoutMs + this.opts.reasonTimeoutMs + this.opts.graceMs - this.elapsedSince(open.invitedAt, open.clock);
-    this.rearm(Math.max(leastMs, left), cancelled ? 'cancelled' : 'not_rated', 'device_silent');
+    const left = open.cancelled ? CANCEL_GRACE_MS - this.elapsedSince(open.cancelled.at, open.cancelled.clock) : this.deadlineLeft(open);
+    this.rearm(Math.max(leastMs, left));
+  }
+
+  /** Until the terminal must have reported: its timeout, the reason time, the grace for the line. */
+  private deadlineLeft(open: OpenInvitation): number {
+    return this.opts.timeoutMs + this.opts.reasonTimeoutMs + this.opts.graceMs - this.elapsedSince(open.invitedAt, open.clock);
   }
 
   /**
@@ -312,22 +349,35 @@ export class InvitationDesk extends EventEmitter<{
     return Math.max(0, elapsed);
   }
 
-  /** Unless the terminal reports first, the open invitation closes after `ms` with this outcome, flagged. */
-  private rearm(ms: number, outcome: Outcome, flag: string): void {
+  /** Unless the terminal reports first, the backstop looks at the open invitation again after `ms`. */
+  private rearm(ms: number): void {
     const open = this.open;
     if (!open) return;
     this.opts.timers.clearTimeout(open.backstop);
-    open.backstop = this.opts.timers.setTimeout(() => {
-      // The terminal has spoken: its resend, not silence, decides the outcome.
-      if (open.reported) return this.rearm(STORAGE_RETRY_MS, outcome, flag);
-      try {
-        this.closeOpen(outcome, undefined, [flag]);
-      } catch (err) {
-        // A disk that cannot store the outcome (the store logs and raises it): try again, never throw from a timer.
-        if (!(err instanceof StorageFailure)) throw err;
-        this.rearm(STORAGE_RETRY_MS, outcome, flag);
-      }
-    }, ms);
+    open.backstop = this.opts.timers.setTimeout(() => this.backstop(open), ms);
+  }
+
+  /**
+   * The terminal decides, and the desk never closes a live terminal's invitation on its own: past
+   * the deadline (or a cancel's grace) it closes only when the terminal is silent (device_silent),
+   * and a terminal alive but never reporting only at the hard bound (report_overdue). A report
+   * that comes after such a close is reconciled (see reconcile()).
+   */
+  private backstop(open: HeldInvitation): void {
+    // The terminal has spoken: its resend, not silence, decides the outcome.
+    if (open.reported) return this.rearm(STORAGE_RETRY_MS);
+    const overdueIn = this.deadlineLeft(open) + REPORT_OVERDUE_MS;
+    const alive = this.opts.terminalReady();
+    if (alive && overdueIn > 0) return this.rearm(Math.min(ALIVE_CHECK_MS, overdueIn));
+    try {
+      this.closeOpen(open.cancelled ? 'cancelled' : 'not_rated', undefined, [alive ? 'report_overdue' : 'device_silent'], null);
+      this.silentCloses.set(open.id, open.reasonCatalog ?? null);
+      for (const id of this.silentCloses.keys()) if (this.silentCloses.size > SILENT_CLOSES_KEPT) this.silentCloses.delete(id);
+    } catch (err) {
+      // A disk that cannot store the outcome (the store logs and raises it): try again, never throw from a timer.
+      if (!(err instanceof StorageFailure)) throw err;
+      this.rearm(STORAGE_RETRY_MS);
+    }
   }
 
   lookup(id: string): InvitationView | undefined {
@@ -350,28 +400,57 @@ export class InvitationDesk extends EventEmitter<{
       this.storeEvent('stray_press', { grade: report.grade }, `${terminal.serial}/stray/${report.ref}`, terminal);
       return;
     }
-    const outcome: Outcome = report.type === 'rating' ? 'rated' : report.type === 'expired' ? 'not_rated' : 'cancelled';
     const open = this.open;
+    const rating = report.type === 'rating' ? { grade: report.grade, latencyMs: report.latencyMs, reason: report.reason } : undefined;
     if (open?.id === report.inv) {
-      const rating = report.type === 'rating' ? { grade: report.grade, latencyMs: report.latencyMs, reason: report.reason } : undefined;
+      // No press either way: a cancel staff asked for stands over an expiry (its reason is counted).
+      const outcome: Outcome = rating ? 'rated' : report.type === 'expired' && !open.cancelled ? 'not_rated' : 'cancelled';
       try {
-        this.closeOpen(outcome, rating, []);
+        this.closeOpen(outcome, rating, [], terminal.serial);
       } catch (err) {
         if (err instanceof StorageFailure) open.reported = true;
         throw err;
       }
       return;
     }
-    const closed = this.opts.outbox.get(report.inv);
-    if (closed?.record.kind === 'invitation' && closed.record.outcome === outcome) return; // a resend
-    // The invitation was closed otherwise (e.g. the terminal was silent past its deadline), or is
-    // unknown: the report is kept as an event, and the invitation keeps its one outcome.
+    const stored = this.opts.outbox.get(report.inv)?.record;
+    const closed = stored?.kind === 'invitation' ? stored : undefined;
+    // A resend: the record already says whether the citizen pressed.
+    if (closed && (closed.outcome === 'rated') === (rating !== undefined)) return;
+    if (closed && rating && CLOSED_WITHOUT_TERMINAL.some((flag) => closed.flags.includes(flag))) return this.reconcile(closed, rating, terminal);
+    // Closed otherwise (the terminal said something else of it), or unknown: kept as an event; the
+    // invitation keeps its one outcome.
     this.storeEvent(
       'late_device_report',
-      { invitationId: report.inv, report: report.type, grade: report.type === 'rating' ? report.grade : null },
+      { invitationId: report.inv, report: report.type, grade: rating?.grade ?? null },
       `${terminal.serial}/late/${report.inv}/${report.type}`,
       terminal,
     );
+  }
+
+  /**
+   * The terminal's rating for an invitation the desk had closed without it (silent, or overdue):
+   * what the citizen did is the outcome. A new record (new id) takes the earlier one's place at
+   * the receiver (`supersedes`), flagged `reconciled`; stored once however often it is resent.
+   */
+  private reconcile(closed: StoredInvitation, rating: ReportedRating, terminal: TerminalInfo): void {
+    const basis: OpenInvitation = {
+      id: this.opts.newId(),
+      staffId: closed.staffId,
+      services: closed.services,
+      mode: closed.mode,
+      proxy: closed.proxy,
+      test: closed.test,
+      invitedAt: closed.invitedAt,
+      timeoutMs: this.opts.timeoutMs,
+      flags: closed.flags.filter((flag) => !CLOSED_WITHOUT_TERMINAL.includes(flag)),
+      // The catalogue it offered, if this process closed it; after a restart, the current one.
+      reasonCatalog: this.silentCloses.has(closed.id) ? this.silentCloses.get(closed.id) : this.opts.reasonCatalog(),
+    };
+    const record: StoredInvitation = { ...this.recordOf(basis, 'rated', rating, ['reconciled'], terminal.serial), supersedes: closed.id };
+    if (!this.opts.transaction(() => this.opts.outbox.append(record, `reconcile/${closed.id}`))) return;
+    this.opts.logger.info({ id: record.id, supersedes: closed.id }, 'a late rating reconciled an invitation closed without the terminal');
+    this.emit('reconciled', record);
   }
 
   stop(): void {
@@ -389,9 +468,24 @@ export class InvitationDesk extends EventEmitter<{
     }
   }
 
-  private closeOpen(outcome: Outcome, reported: { grade: Grade; latencyMs: number; reason?: number | null } | undefined, flags: string[]): void {
+  /** Closes the open invitation: its one record and the open row's deletion, one commit. */
+  private closeOpen(outcome: Outcome, reported: ReportedRating | undefined, flags: string[], device: string | null): void {
     const open = this.open;
     if (!open) return;
+    const record = this.recordOf(open, outcome, reported, flags, device);
+    this.opts.transaction(() => {
+      this.opts.outbox.append(record);
+      this.opts.openStore.delete(open.id);
+    });
+    this.opts.timers.clearTimeout(open.backstop);
+    this.open = undefined;
+    // Never the grade: logs are read at the counter and by whoever holds the Pi (invariant 8).
+    this.opts.logger.info({ id: record.id, outcome }, 'invitation closed');
+    this.emit('closed', record);
+  }
+
+  /** The record of an invitation's outcome, honesty flags included; `device` is the reporting terminal's serial. */
+  private recordOf(open: OpenInvitation, outcome: Outcome, reported: ReportedRating | undefined, flags: string[], device: string | null): StoredInvitation {
     const { identity, clock } = this.opts;
     // The terminal takes a press only within the timeout it enforces: a longer latency is impossible
     // (and years of it would make no valid press time), so it is cut to the timeout and flagged.
@@ -402,7 +496,7 @@ export class InvitationDesk extends EventEmitter<{
     const catalog = open.reasonCatalog ?? null;
     const reasonCode = rating?.reason != null ? catalog?.reasons[rating.reason]?.code : undefined;
     if (rating && GRADE_INFO[rating.grade].class === 'bad' && reasonCode === undefined) honesty.push('no_reason');
-    const record: StoredInvitation = {
+    return {
       id: open.id,
       kind: 'invitation',
       schema: RECORD_SCHEMA_VERSION,
@@ -429,16 +523,8 @@ export class InvitationDesk extends EventEmitter<{
       flags: [...(open.flags ?? []), ...honesty, ...flags],
       test: open.test,
       clock: stamp(clock),
+      device,
     };
-    this.opts.transaction(() => {
-      this.opts.outbox.append(record);
-      this.opts.openStore.delete(open.id);
-    });
-    this.opts.timers.clearTimeout(open.backstop);
-    this.open = undefined;
-    // Never the grade: logs are read at the counter and by whoever holds the Pi (invariant 8).
-    this.opts.logger.info({ id: record.id, outcome }, 'invitation closed');
-    this.emit('closed', record);
   }
 
   /** A self-test's round-trip record: an event marked test, so the province never counts it. */
@@ -464,7 +550,8 @@ export class InvitationDesk extends EventEmitter<{
       staffId: this.staffId,
       type,
       at: clock.now().toISOString(),
-      // `device` is the record layout's name (schema 1) for the reporting terminal's serial.
+      device: terminal?.serial ?? null,
+      // Layout 1 named the reporting terminal in detail.device; kept there until the layout that carries `device` replaces it.
       detail: { ...detail, device: terminal?.serial ?? null },
       flags: [],
       test,

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { TerminalInfo, TerminalReport } from '../../bridge/terminal/terminal-link.js';
 import {
+  ALIVE_CHECK_MS,
   CANCEL_GRACE_MS,
   DeskError,
   InvitationDesk,
   RESUME_GRACE_MS,
+  REPORT_OVERDUE_MS,
   RESUME_REPLAY_MS,
   STORAGE_RETRY_MS,
   type InvitationDeskOptions,
@@ -13,24 +15,30 @@ import { silentLogger } from '../../bridge/log.js';
 import { openDatabase } from '../../bridge/store/database.js';
 import { Commits, StorageFailure } from '../../bridge/store/commits.js';
 import type { StoredEvent, StoredInvitation } from '../../protocol/records.js';
+import type { StaffActionEntry } from '../../protocol/staff-actions.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
 import type { Grade } from '../../protocol/grades.js';
 import { manualWall } from '../support/manual-clock.js';
 import { ManualTimers } from '../support/manual-timers.js';
 import { deskOptions, GRACE_MS, REASON_MS, RULES, TIMEOUT_MS } from '../support/desk-options.js';
 
-/** Past this with no word from the terminal, the desk closes the invitation itself. */
+/** Past this with no word from a silent terminal, the desk closes the invitation itself. */
 const DEADLINE_MS = TIMEOUT_MS + REASON_MS + GRACE_MS;
 
-/** A desk on a real in-memory database, its backstops on manual timers, the terminal played by the test. */
+/**
+ * A desk on a real in-memory database, its backstops on manual timers, the terminal played by the
+ * test: `line.alive` is whether the terminal is heard from (its heartbeats), true until a test says.
+ */
 function rig(overrides: Partial<InvitationDeskOptions> = {}) {
   const timers = new ManualTimers();
   const clock = new TimeKeeper(manualWall(timers), 'boot-1', 'system');
   const db = openDatabase(':memory:');
   const commits = new Commits(db, clock, silentLogger);
   const sent: string[] = [];
+  const line = { alive: true };
   const options: InvitationDeskOptions = {
     ...deskOptions(db, clock, timers, commits),
+    terminalReady: () => line.alive,
     sendInvite: (inv) => void sent.push(`invite ${inv}`),
     sendCancel: (inv) => void sent.push(`cancel ${inv}`),
     ...overrides,
@@ -39,8 +47,12 @@ function rig(overrides: Partial<InvitationDeskOptions> = {}) {
   const desk = new InvitationDesk(options);
   const closed: StoredInvitation[] = [];
   const events: StoredEvent[] = [];
+  const reconciled: StoredInvitation[] = [];
+  const actions: StaffActionEntry[] = [];
   desk.on('closed', (record) => closed.push(record));
   desk.on('event', (event) => events.push(event));
+  desk.on('reconciled', (record) => reconciled.push(record));
+  desk.on('staffAction', (entry) => actions.push(entry));
   desk.signIn('S-1');
   const terminal: TerminalInfo = { serial: 'DEV-1', fw: '1.0.0', boot: 'b1', proto: 1 };
   let seq = 0;
@@ -53,7 +65,7 @@ function rig(overrides: Partial<InvitationDeskOptions> = {}) {
     report({ type: 'rating', inv, grade, latencyMs, reason });
     return closed.at(-1)!;
   };
-  return { desk, timers, outbox, db, commits, options, sent, closed, events, terminal, report, invite, rate };
+  return { desk, timers, outbox, db, commits, options, sent, line, closed, events, reconciled, actions, terminal, report, invite, rate };
 }
 
 type Rig = ReturnType<typeof rig>;
@@ -81,9 +93,10 @@ describe('invitation desk: one invitation, one outcome', () => {
     expect(r.closed).toEqual([expect.objectContaining({ outcome: 'not_rated', flags: [] })]);
   });
 
-  it('closes as not_rated, flagged device_silent, when the terminal says nothing by the deadline', () => {
+  it('closes as not_rated, flagged device_silent, when the terminal is silent (heartbeats gone) at the deadline', () => {
     const r = rig();
     r.invite();
+    r.line.alive = false;
     r.timers.advance(DEADLINE_MS - 1);
     expect(r.closed).toHaveLength(0);
     r.timers.advance(1);
@@ -115,6 +128,7 @@ describe('invitation desk: one invitation, one outcome', () => {
     r.desk.onTerminalHello(r.terminal);
     r.invite();
     r.desk.onTerminalHello({ ...r.terminal, boot: 'b2', pending: null });
+    r.line.alive = false;
     r.timers.advance(DEADLINE_MS - 1);
     expect(r.closed).toHaveLength(0);
     r.timers.advance(1);
@@ -209,6 +223,7 @@ describe('invitation desk: across a restart of the bridge', () => {
     r.timers.advance(20_000);
     const after = restart(r, { clock: new TimeKeeper(manualWall(r.timers), bootId, 'system') });
     after.desk.resume(r.terminal);
+    r.line.alive = false;
     r.timers.advance(DEADLINE_MS - 20_000 - 1);
     expect(after.closed).toHaveLength(0);
     r.timers.advance(1);
@@ -231,6 +246,7 @@ describe('invitation desk: across a restart of the bridge', () => {
   it('a restart past the deadline gives a terminal that never speaks a short grace, not a whole new deadline', () => {
     const r = rig();
     r.invite();
+    r.line.alive = false;
     r.desk.stop(); // the bridge is down for longer than the deadline
     r.timers.advance(DEADLINE_MS + 60_000);
     const after = restart(r);
@@ -250,8 +266,9 @@ describe('invitation desk: across a restart of the bridge', () => {
     after.desk.resume(r.terminal);
     r.timers.advance(RESUME_REPLAY_MS);
     expect(after.sent).toEqual([`cancel ${inv}`]);
+    r.line.alive = false; // the terminal went quiet before it confirmed
     r.timers.advance(CANCEL_GRACE_MS);
-    expect(after.closed).toEqual([expect.objectContaining({ id: inv, outcome: 'cancelled', flags: ['device_silent'] })]);
+    expect(after.closed).toEqual([expect.objectContaining({ id: inv, outcome: 'cancelled', cancelReason: 'citizen_left', flags: ['device_silent'], device: null })]);
   });
 
   it('a press that beat the cancel still wins after the restart', () => {
@@ -289,15 +306,112 @@ describe('invitation desk: cancel races', () => {
     expect(r.events).toHaveLength(0);
   });
 
-  it('a cancel the terminal never answers: cancelled after the cancel grace, flagged device_silent', () => {
+  it('a cancel a silent terminal (unplugged) never answers: cancelled after the cancel grace, flagged device_silent', () => {
     const r = rig();
     const inv = r.invite();
     r.timers.advance(5000);
+    r.line.alive = false;
     r.desk.cancel(inv, 'citizen_left');
     r.timers.advance(2999);
     expect(r.closed).toHaveLength(0);
     r.timers.advance(1);
     expect(r.closed).toEqual([expect.objectContaining({ outcome: 'cancelled', flags: ['device_silent'] })]);
+  });
+
+  it('cancel before any press, confirmed by the terminal: cancelled with the reason, the terminal named', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.desk.cancel(inv, 'wrong_case');
+    r.report({ type: 'cancelled', inv });
+    expect(r.closed).toEqual([expect.objectContaining({ outcome: 'cancelled', cancelReason: 'wrong_case', flags: [], device: 'DEV-1' })]);
+  });
+
+  it.each([
+    ['the press first, then the cancel', true],
+    ['the cancel first, then the press the terminal took before it heard the cancel', false],
+  ])('cancel at the press, in the same tick (%s): the rating is the outcome', (_order, pressFirst) => {
+    const r = rig();
+    const inv = r.invite();
+    r.timers.advance(4000);
+    const press = (): void => r.report({ type: 'rating', inv, grade: 'satisfied', latencyMs: 4000, reason: null });
+    if (pressFirst) press();
+    else r.desk.cancel(inv, 'citizen_left');
+    if (pressFirst) expect(() => r.desk.cancel(inv, 'citizen_left')).toThrow(expect.objectContaining({ status: 409, code: 'invitation_closed' }));
+    else press();
+    r.timers.advance(DEADLINE_MS + REPORT_OVERDUE_MS);
+    expect(r.closed).toEqual([expect.objectContaining({ id: inv, outcome: 'rated', flags: [], device: 'DEV-1' })]);
+    expect(r.closed[0]).not.toHaveProperty('cancelReason');
+  });
+
+  it('cancel during reason selection: the live terminal is waited for past the cancel grace, and the rating with its reason stands', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.timers.advance(3000); // 不满意 pressed; the terminal offers the reasons
+    r.desk.cancel(inv, 'citizen_left');
+    r.timers.advance(CANCEL_GRACE_MS + REASON_MS - 1000);
+    expect(r.closed).toEqual([]);
+    r.report({ type: 'rating', inv, grade: 'dissatisfied', latencyMs: 3000, reason: 0 });
+    expect(r.closed).toEqual([expect.objectContaining({ outcome: 'rated', flags: [], rating: expect.objectContaining({ grade: 'dissatisfied', reasons: ['R1'] }) })]);
+  });
+
+  it('cancel during reason selection, no reason chosen: the bad grade stands, flagged no_reason', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.timers.advance(TIMEOUT_MS - 100); // pressed at the last moment
+    r.desk.cancel(inv, 'citizen_left');
+    r.timers.advance(REASON_MS);
+    r.report({ type: 'rating', inv, grade: 'very_dissatisfied', latencyMs: TIMEOUT_MS - 100, reason: null });
+    expect(r.closed).toEqual([expect.objectContaining({ outcome: 'rated', flags: ['no_reason'] })]);
+  });
+
+  it('a cancel that reached the terminal after its own timeout: no press either way, and the staff cancel (with its reason) stands', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.timers.advance(TIMEOUT_MS);
+    r.desk.cancel(inv, 'citizen_left');
+    r.report({ type: 'expired', inv });
+    expect(r.closed).toEqual([expect.objectContaining({ outcome: 'cancelled', cancelReason: 'citizen_left' })]);
+  });
+
+  it('cancel after the thanks: refused 409 invitation_closed, the rating stands', () => {
+    const r = rig();
+    const rated = r.rate('very_satisfied');
+    expect(() => r.desk.cancel(rated.id, 'citizen_left')).toThrow(expect.objectContaining({ status: 409, code: 'invitation_closed', message: expect.stringContaining('rated') }));
+    expect(r.outbox.get(rated.id)?.record).toMatchObject({ outcome: 'rated' });
+  });
+
+  it('a live terminal is never closed on by the desk: past the deadline it is waited for, and its late report closes it unflagged', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.timers.advance(DEADLINE_MS + REPORT_OVERDUE_MS / 2);
+    expect(r.desk.current()?.id).toBe(inv);
+    r.report({ type: 'rating', inv, grade: 'satisfied', latencyMs: 5000, reason: null });
+    expect(r.closed).toEqual([expect.objectContaining({ outcome: 'rated', flags: [] })]);
+  });
+
+  it('a live terminal that falls silent past the deadline: closed device_silent within a liveness check', () => {
+    const r = rig();
+    r.invite();
+    r.timers.advance(DEADLINE_MS + 5000);
+    r.line.alive = false;
+    r.timers.advance(ALIVE_CHECK_MS);
+    expect(r.closed).toEqual([expect.objectContaining({ outcome: 'not_rated', flags: ['device_silent'] })]);
+  });
+
+  it.each([
+    ['not_rated', false],
+    ['cancelled', true],
+  ] as const)('the hard bound: a terminal alive but never reporting closes %s at deadline + REPORT_OVERDUE_MS, flagged report_overdue', (outcome, cancel) => {
+    const r = rig();
+    const inv = r.invite();
+    if (cancel) r.desk.cancel(inv, 'device_fault');
+    r.timers.advance(DEADLINE_MS + REPORT_OVERDUE_MS - 1);
+    expect(r.closed).toEqual([]);
+    r.timers.advance(1);
+    expect(r.closed).toEqual([expect.objectContaining({ outcome, flags: ['report_overdue'], device: null })]);
+    // Its report, should it ever come, is reconciled.
+    r.report({ type: 'rating', inv, grade: 'satisfied', latencyMs: 5000, reason: null });
+    expect(r.reconciled).toEqual([expect.objectContaining({ supersedes: inv, outcome: 'rated' })]);
   });
 
   it('refuses to cancel what is closed or unknown, naming it', () => {
@@ -309,16 +423,89 @@ describe('invitation desk: cancel races', () => {
   });
 });
 
-describe('invitation desk: late reports are events, never a second outcome', () => {
-  it('a rating after the desk closed the invitation as device_silent is kept as a late_device_report', () => {
+describe('invitation desk: late reports are reconciled, never a second outcome', () => {
+  it('a rating after the desk closed a silent terminal\'s invitation is reconciled: a new record superseding it, counted once', () => {
     const r = rig();
     const inv = r.invite();
+    r.line.alive = false;
     r.timers.advance(DEADLINE_MS);
+    expect(r.closed).toEqual([expect.objectContaining({ id: inv, outcome: 'not_rated', flags: ['device_silent'], device: null })]);
+    r.line.alive = true; // the cable is back: the terminal replays its journal
+    const late = { type: 'rating', inv, grade: 'dissatisfied', latencyMs: 9000, reason: 1 } as const;
+    r.report(late);
+    r.report(late);
+    expect(r.reconciled).toEqual([
+      expect.objectContaining({ outcome: 'rated', supersedes: inv, flags: ['reconciled'], device: 'DEV-1', invitedAt: r.closed[0]!.invitedAt, staffId: 'S-1' }),
+    ]);
+    const [record] = r.reconciled;
+    expect(record!.id).not.toBe(inv);
+    expect(record!.rating).toMatchObject({ grade: 'dissatisfied', reasons: ['R2'], reasonCatalogVersion: '2026.1', latencyMs: 9000 });
+    expect(r.outbox.get(record!.id)?.record).toEqual(record);
+    expect(r.events).toEqual([]);
+    expect(r.closed).toHaveLength(1);
+  });
+
+  it('a bad grade reported late without a reason is reconciled flagged no_reason; after a restart the current catalogue reads a reason', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.line.alive = false;
+    r.timers.advance(DEADLINE_MS);
+    r.report({ type: 'rating', inv, grade: 'very_dissatisfied', latencyMs: 9000, reason: null });
+    expect(r.reconciled[0]).toMatchObject({ flags: ['no_reason', 'reconciled'], rating: { reasons: [] } });
+    r.line.alive = true;
+    const other = r.invite('C-2');
+    r.line.alive = false;
+    r.timers.advance(DEADLINE_MS);
+    const after = restart(r);
+    after.report({ type: 'rating', inv: other, grade: 'dissatisfied', latencyMs: 4000, reason: 0 });
+    expect(after.events).toEqual([]);
+    expect(r.outbox.get(other)?.record).toMatchObject({ outcome: 'not_rated' });
+    const rows = r.db.prepare(`SELECT body FROM records WHERE json_extract(body, '$.supersedes') = ?`).all(other) as Array<{ body: string }>;
+    expect(rows.map((row) => JSON.parse(row.body) as StoredInvitation)).toEqual([
+      expect.objectContaining({ outcome: 'rated', flags: ['reconciled'], rating: expect.objectContaining({ reasons: ['R1'] }) }),
+    ]);
+  });
+
+  it('a cancelled invitation the desk closed without the terminal: the press made meanwhile wins, reconciled', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.line.alive = false; // unplugged; the citizen presses on the terminal meanwhile
+    r.desk.cancel(inv, 'citizen_left');
+    r.timers.advance(CANCEL_GRACE_MS);
+    expect(r.closed).toEqual([expect.objectContaining({ outcome: 'cancelled', cancelReason: 'citizen_left', flags: ['device_silent'] })]);
+    r.line.alive = true;
+    r.report({ type: 'rating', inv, grade: 'very_satisfied', latencyMs: 3000, reason: null });
+    expect(r.reconciled).toEqual([expect.objectContaining({ outcome: 'rated', supersedes: inv, flags: ['reconciled'] })]);
+    expect(r.reconciled[0]).not.toHaveProperty('cancelReason');
+  });
+
+  it('no press either way: a late expiry or cancel of an invitation closed without the terminal changes nothing', () => {
+    const r = rig();
+    const first = r.invite('C-1');
+    r.line.alive = false;
+    r.timers.advance(DEADLINE_MS);
+    r.line.alive = true;
+    const second = r.invite('C-2');
+    r.desk.cancel(second, 'wrong_case');
+    r.line.alive = false;
+    r.timers.advance(CANCEL_GRACE_MS);
+    r.report({ type: 'expired', inv: first });
+    r.report({ type: 'cancelled', inv: first });
+    r.report({ type: 'expired', inv: second });
+    expect(r.closed.map((c) => c.outcome)).toEqual(['not_rated', 'cancelled']);
+    expect(r.reconciled).toEqual([]);
+    expect(r.events).toEqual([]);
+  });
+
+  it('a rating for an invitation the terminal itself closed otherwise is an event, never a second outcome', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.report({ type: 'expired', inv });
     r.report({ type: 'rating', inv, grade: 'satisfied', latencyMs: 50_000, reason: null });
-    r.report({ type: 'rating', inv, grade: 'satisfied', latencyMs: 50_000, reason: null });
-    expect(r.closed).toEqual([expect.objectContaining({ outcome: 'not_rated' })]);
+    expect(r.closed).toEqual([expect.objectContaining({ outcome: 'not_rated', device: 'DEV-1' })]);
+    expect(r.reconciled).toEqual([]);
     expect(r.events).toEqual([
-      expect.objectContaining({ type: 'late_device_report', detail: { invitationId: inv, report: 'rating', grade: 'satisfied', device: 'DEV-1' } }),
+      expect.objectContaining({ type: 'late_device_report', device: 'DEV-1', detail: { invitationId: inv, report: 'rating', grade: 'satisfied', device: 'DEV-1' } }),
     ]);
   });
 
@@ -335,6 +522,35 @@ describe('invitation desk: late reports are events, never a second outcome', () 
     r.report({ type: 'stray', grade: 'satisfied', ref: 'p1' });
     r.report({ type: 'stuck', button: 2, heldMs: 9000, ref: 's1' });
     expect(r.events.map((e) => e.type)).toEqual(['stray_press', 'stuck_button']);
+  });
+});
+
+describe('invitation desk: staff actions are announced for the audit, never a grade', () => {
+  it('sign-in, invite, test invite, cancel with its reason, sign-out', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.desk.cancel(inv, 'duplicate_invitation');
+    r.report({ type: 'cancelled', inv });
+    const test = r.desk.invite({ services: [{ itemCode: 'I-1', caseNo: 'T-1' }], mode: 'single', proxy: false, test: true }).id;
+    r.report({ type: 'rating', inv: test, grade: 'very_dissatisfied', latencyMs: 2000, reason: 0 });
+    r.desk.signOut();
+    expect(r.actions).toEqual([
+      { action: 'sign_in', actor: 'S-1', detail: { windowNo: '07' } },
+      { action: 'invite', actor: 'S-1', detail: { invitationId: inv, mode: 'single', cases: 1, proxy: false } },
+      { action: 'cancel', actor: 'S-1', detail: { invitationId: inv, reason: 'duplicate_invitation' } },
+      { action: 'test_invite', actor: 'S-1', detail: { invitationId: test, mode: 'single', cases: 1, proxy: false } },
+      { action: 'sign_out', actor: 'S-1', detail: { windowNo: '07' } },
+    ]);
+    expect(JSON.stringify(r.actions)).not.toMatch(/satisf/);
+  });
+
+  it('a refused action announces nothing', () => {
+    const r = rig();
+    r.actions.length = 0;
+    expect(() => r.desk.cancel('nope', 'citizen_left')).toThrow(DeskError);
+    r.line.alive = false;
+    expect(() => r.invite()).toThrow(DeskError);
+    expect(r.actions).toEqual([]);
   });
 });
 
@@ -462,6 +678,7 @@ describe('invitation desk: a database that cannot store (SQLITE_FULL for real, b
   it('a backstop that cannot store its outcome throws nothing (it would kill the bridge from a timer) and tries again', () => {
     const r = fullRig();
     const inv = r.invite('C-'.padEnd(8000, 'x'));
+    r.line.alive = false;
     r.fill();
     expect(() => r.timers.advance(DEADLINE_MS)).not.toThrow();
     expect(r.desk.current()?.id).toBe(inv);
