@@ -5,9 +5,10 @@ import { pino } from 'pino';
 import { ackSchema, timeProbeSchema, type Ack, type AckStatus } from '../protocol/acks.js';
 import type { ProvinceConfig } from '../protocol/province-config.js';
 import { decodeRecord } from '../protocol/record-formats/index.js';
-import type { UpstreamRecord } from '../protocol/records.js';
+import type { InvitationRecord, UpstreamRecord } from '../protocol/records.js';
 import { registrationSchema, type Registration } from '../protocol/registration.js';
 import { allTerminalsFilter, DEFAULT_TOPIC_PREFIX, terminalIdOfTopic, terminalTopics } from '../protocol/topics.js';
+import { SAMPLE_STAFF_ROSTER } from './sample-staff.js';
 
 /** The subset of a pino logger the emulator uses (a pino logger fits). */
 export interface ProvinceLogger {
@@ -52,8 +53,9 @@ export interface ProvinceEmulatorOptions {
   configForNewTerminals?: ProvinceConfig;
 }
 
-/** What the emulator sends a newly registered terminal: a reason catalogue like a province's. */
+/** What the emulator sends a newly registered terminal: a reason catalogue and a staff roster like a province's. */
 export const SAMPLE_PROVINCE_CONFIG: ProvinceConfig = {
+  staffRoster: SAMPLE_STAFF_ROSTER,
   reasonCatalog: {
     version: '2026.11',
     reasons: [
@@ -148,6 +150,8 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
   readonly #registrations = new Map<string, Registration>();
 
   readonly #records: UpstreamRecord[] = [];
+  /** Invitation records replaced by a reconciling one (`supersedes`), by id: no longer an outcome. */
+  readonly #superseded = new Set<string>();
   readonly #acceptedIds: Set<string>;
   readonly #byTerminal = new Map<string, UpstreamRecord[]>();
   readonly #counts = new Map<string, TerminalCounts>();
@@ -199,13 +203,13 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
     return province;
   }
 
-  /** Accepted records, in arrival order. */
+  /** Accepted records, in arrival order: one outcome per invitation (those superseded are left out). */
   records(): UpstreamRecord[] {
-    return [...this.#records];
+    return this.#records.filter((r) => !this.#superseded.has(r.id));
   }
 
   recordsOf(terminalId: string): UpstreamRecord[] {
-    return [...(this.#byTerminal.get(terminalId) ?? [])];
+    return (this.#byTerminal.get(terminalId) ?? []).filter((r) => !this.#superseded.has(r.id));
   }
 
   get stats(): ProvinceStats {
@@ -341,7 +345,7 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
       return;
     }
 
-    const refusal = this.#rejectIf?.(record);
+    const refusal = this.#rejectIf?.(record) ?? this.#supersede(record);
     if (refusal !== undefined) {
       this.#reject({ id, terminalId, reason: refusal }, counts);
       return;
@@ -355,6 +359,29 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
     counts.accepted += 1;
     this.#enqueueAck(terminalId, 'accepted', id);
     this.emit('record', record, terminalId);
+  }
+
+  /**
+   * One outcome per invitation: a record that `supersedes` an earlier one (a terminal's late
+   * report, reconciled by its bridge) takes its place, if that one was closed by the bridge without
+   * the terminal. Pointing at any other record is refused. When the earlier arrives after it (a
+   * backlog), it is checked then: an ineligible earlier record stands and the stray one is left out.
+   */
+  #supersede(record: UpstreamRecord): string | undefined {
+    if (record.kind === 'invitation' && record.supersedes !== undefined) {
+      const earlier = this.#records.find((r) => r.id === record.supersedes);
+      const refusal = this.#superseded.has(record.supersedes) ? `supersedes: record ${record.supersedes} was already superseded` : earlier && supersedeRefusal(earlier, record);
+      if (!refusal) this.#superseded.add(record.supersedes);
+      return refusal;
+    }
+    const stray = this.#superseded.has(record.id) ? this.#records.find((r): r is InvitationRecord => r.kind === 'invitation' && r.supersedes === record.id) : undefined;
+    const refusal = stray && supersedeRefusal(record, stray);
+    if (stray && refusal) {
+      this.#superseded.delete(record.id);
+      this.#superseded.add(stray.id);
+      this.#log.warn({ id: stray.id, refusal }, 'province emulator: a record superseded one it may not replace; the earlier stands');
+    }
+    return undefined;
   }
 
   #reject(rejection: Rejection, counts: TerminalCounts): void {
@@ -485,4 +512,18 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
   #checkWaiters(): void {
     for (const waiter of [...this.#waiters]) waiter.check();
   }
+}
+
+/**
+ * Why `record` may not take the place of `earlier` (undefined: it may). Only an invitation the
+ * bridge closed without its terminal (device_silent or report_overdue, no device, not rated) of the
+ * same terminal and invitation time is replaced; a rating is never overwritten.
+ */
+export function supersedeRefusal(earlier: UpstreamRecord, record: InvitationRecord): string | undefined {
+  const where = `supersedes: record ${earlier.id}`;
+  if (earlier.kind !== 'invitation') return `${where} is an event, not an invitation`;
+  if (earlier.terminalId !== record.terminalId || earlier.invitedAt !== record.invitedAt) return `${where} is another invitation (terminal or invitedAt differ)`;
+  if (earlier.outcome === 'rated') return `${where} is rated: a rating is never replaced`;
+  const closedWithoutTerminal = !earlier.device && earlier.flags.some((f) => f === 'device_silent' || f === 'report_overdue');
+  return closedWithoutTerminal ? undefined : `${where} was closed on the terminal's own report: its outcome stands`;
 }

@@ -52,7 +52,7 @@ describe('honest ratings', () => {
     expect(hall.province.recordsOf(w.terminalId).filter((r) => r.kind === 'invitation')).toHaveLength(0);
   });
 
-  it('a terminal silent past its deadline: the bridge closes the invitation (device_silent); its late report is an event', async () => {
+  it('a terminal silent past its deadline: the bridge closes the invitation (device_silent); its late rating is reconciled (tests/e2e/outcome-races.test.ts)', async () => {
     const hall = await halls.start();
     const w = await hall.window({ config: { invitation: { timeoutSeconds: 1, deviceGraceSeconds: 0, reasonTimeoutSeconds: 1 } } });
     const id = await hall.serve(w, 'C-SILENT-1', null);
@@ -60,12 +60,12 @@ describe('honest ratings', () => {
     await w.terminal.press(1);
     const [record] = await hall.expectExactlyOnce(w, [id], 10_000);
     expect(record).toMatchObject({ outcome: 'not_rated', flags: ['device_silent'] });
-    await w.terminal.plug(); // now the rating arrives: too late to change the invitation's one outcome
+    await w.terminal.plug(); // now the rating arrives: it takes the place of the bridge's outcome, one outcome still
     const late = await hall.province.waitFor(
-      () => hall.province.recordsOf(w.terminalId).find((r) => r.kind === 'event' && r.type === 'late_device_report'),
+      () => hall.province.recordsOf(w.terminalId).find((r) => r.kind === 'invitation' && r.supersedes === id),
       { timeoutMs: 10_000 },
     );
-    expect(late).toMatchObject({ detail: { invitationId: id, report: 'rating', grade: 'satisfied' } });
+    expect(late).toMatchObject({ outcome: 'rated', flags: ['reconciled'], rating: { grade: 'satisfied' } });
     expect(hall.province.recordsOf(w.terminalId).filter((r) => r.kind === 'invitation')).toHaveLength(1);
   });
 
