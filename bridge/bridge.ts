@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { v7 as uuidv7 } from 'uuid';
 import { FIRMWARE_VERSION } from '../firmware/core/terminal-core.js';
+import { RECORD_FORMATS } from '../protocol/record-formats/index.js';
 import { SERIAL_PROTOCOL_VERSION } from '../protocol/serial-messages.js';
 import { secondsToMs } from '../protocol/settings.js';
 import { hostTimers, type Timers } from '../protocol/timers.js';
@@ -18,11 +19,12 @@ import { TerminalLink, type OpenSerialPort } from './terminal/terminal-link.js';
 import type { Feature } from './features/feature.js';
 import { bridgeFeatures } from './features/index.js';
 import { createApiServer, listenApi } from './http/api.js';
+import { RecordSealer } from './identity/record-sealer.js';
+import { loadTerminalIdentity, type TerminalIdentity } from './identity/terminal-key.js';
 import { silentLogger, type Logger } from './log.js';
 import { PrinterLink } from './printer/printer-link.js';
 import { ReceiptQueue } from './printer/receipt-queue.js';
 import { ReceiptService, type ReceiptServiceOptions } from './printer/receipt-service.js';
-import { loadOrCreateSigningKey, publicKeyText, terminalKeyFile } from './printer/receipt-token.js';
 import { reprintReceipt } from './printer/reprint.js';
 import { ReasonCatalogStore } from './province/reason-catalog.js';
 import { selftestPartsOf } from './selftest/bridge-parts.js';
@@ -92,7 +94,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const newId = deps.newId ?? (() => uuidv7());
     const clock = (this.clock = new TimeKeeper(deps.wall ?? systemWall, deps.bootId ?? osBootId(), config.clock.trust));
     const commits = new Commits(db, clock, logger);
-    const outbox = (this.outbox = new Outbox(db, clock, commits));
+    // The terminal's key seals every record at commit (a sealed layout) and signs its receipts.
+    const identity = loadTerminalIdentity(config, logger);
+    const layout = RECORD_FORMATS[mqtt.recordFormat];
+    const sealer = layout.sealed ? new RecordSealer(layout, mqtt.gradeProfile, identity.sign) : null;
+    const outbox = (this.outbox = new Outbox(db, clock, commits, sealer));
     const counts = (this.counts = new InvitationCounts(db));
     const settings = new Settings(db);
     const reasons = new ReasonCatalogStore(settings, logger);
@@ -142,6 +148,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       topicPrefix: mqtt.topicPrefix,
       gradeProfile: mqtt.gradeProfile,
       recordFormat: mqtt.recordFormat,
+      sign: identity.sign,
+      publicKey: identity.publicKey,
       inflight: mqtt.inflight,
       ackTimeoutMs: mqtt.ackTimeoutSeconds * 1000,
       drainRatePerSecond: mqtt.drainRatePerSecond,
@@ -154,7 +162,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       logger,
       versions,
     }));
-    const printer = config.printer && receiptPrinter(config, config.printer, { closings: this, openPort: deps.openPort, db, clock, timers, newId, logger });
+    const printer = config.printer && receiptPrinter(config, config.printer, identity, { closings: this, openPort: deps.openPort, db, clock, timers, newId, logger });
     const receipts = printer?.receipts;
     const reprint = (invitationId: string) => reprintReceipt({ receipts, outbox }, invitationId);
     const httpRejected = new Tally();
@@ -238,17 +246,14 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   }
 }
 
-/** The receipt printer's service and the public key its QR codes are signed for (the key is made on first start). */
+/** The receipt printer's service and the public key its QR codes are signed for. */
 function receiptPrinter(
   config: BridgeConfig,
   printer: NonNullable<BridgeConfig['printer']>,
+  identity: TerminalIdentity,
   deps: Pick<ReceiptServiceOptions, 'closings' | 'clock' | 'timers' | 'newId' | 'logger'> & { openPort: OpenSerialPort; db: Db },
 ): { receipts: ReceiptService; publicKey: string } {
   const { openPort, db, logger, clock, timers } = deps;
-  const keyFile = terminalKeyFile(config);
-  const key = loadOrCreateSigningKey(keyFile);
-  const publicKey = publicKeyText(key.publicKey);
-  if (key.created) logger.info({ keyFile, publicKey }, 'made the terminal signing key; register its public key with the province');
   const receipts = new ReceiptService({
     ...deps,
     link: new PrinterLink({ path: printer.path, baudRate: printer.baudRate, openPort, timers, logger, statusTimeoutMs: printer.statusTimeoutMs, now: () => clock.now() }),
@@ -256,9 +261,9 @@ function receiptPrinter(
     profile: printer.profile,
     policy: printer.print,
     evaluationUrl: printer.evaluationUrl,
-    signingKey: key.privateKey,
+    signingKey: identity.privateKey,
     hallName: config.terminal.hallName ?? config.terminal.hallCode,
     pollMs: printer.pollSeconds * 1000,
   });
-  return { receipts, publicKey };
+  return { receipts, publicKey: identity.publicKey };
 }

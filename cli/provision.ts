@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { BRIDGE_VERSION } from '../bridge/bridge.js';
 import { parseConfig } from '../bridge/config.js';
 import { writeConfigFile } from '../bridge/config-file.js';
-import { loadOrCreateSigningKey, publicKeyText, terminalKeyFile } from '../bridge/printer/receipt-token.js';
+import { loadOrCreateSigningKey, publicKeyText, terminalKeyFile } from '../bridge/identity/terminal-key.js';
 import { answerProblems, configFromAnswers, PROVISION_FIELDS, type Answers, type ProvisionField } from '../bridge/provision/fields.js';
 import { givenPassword, PASSWORD_ON_ARGV, PasswordRefused, type GivenPassword } from '../bridge/provision/password.js';
 import { registerWithProvince } from '../bridge/provision/register.js';

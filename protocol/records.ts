@@ -2,8 +2,10 @@ import { z } from 'zod';
 import { cancelReasonSchema } from './cancel-reasons.js';
 import { gradeSchema } from './grades.js';
 
-/** Version of the upstream record layout, carried in every record's `schema` field. */
+/** Version of the upstream record layout, carried in every record's `schema` field: 1, unsealed (a stored record's own). */
 export const RECORD_SCHEMA_VERSION = 1;
+/** Layout 2: the same record, sealed at commit (signed and chained: protocol/seal/, docs/protocol.md). */
+export const SEALED_RECORD_SCHEMA = 2;
 
 const isoTime = z.iso.datetime({ offset: true });
 export const terminalIdSchema = z
@@ -35,7 +37,7 @@ export type ClockStamp = z.infer<typeof clockStampSchema>;
 
 const envelope = {
   id: z.uuid({ version: 'v7' }),
-  schema: z.literal(RECORD_SCHEMA_VERSION),
+  schema: z.union([z.literal(RECORD_SCHEMA_VERSION), z.literal(SEALED_RECORD_SCHEMA)]),
   terminalId: terminalIdSchema,
   areaCode: areaCodeSchema,
   hallCode: z.string().min(1).max(64),

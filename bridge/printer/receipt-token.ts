@@ -1,12 +1,11 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { sign, verify, type KeyObject } from 'node:crypto';
 
 /**
  * The token on a printed receipt's QR code: the terminal signs (Ed25519) which invitation and
  * which case numbers the receipt is for, so that the province can tell a genuine receipt from a
  * forged one and tie a later rating to the case. Ed25519 rather than HMAC: the province verifies
- * with the terminal's public key, and no shared secret leaves the terminal.
+ * with the terminal's public key, and no shared secret leaves the terminal. The key is the
+ * terminal's own (bridge/identity/terminal-key.ts), the one that seals its records.
  */
 const TOKEN_VERSION = '1';
 
@@ -51,26 +50,4 @@ export function verifyEvaluationUrl(scanned: string, publicKey: KeyObject): Veri
   const claims: ReceiptClaims = { terminalId: t, invitationId: i, caseNos: c.split(','), issuedAt: Number(ts) };
   const good = verify(null, Buffer.from(signedText(claims)), publicKey, Buffer.from(s, 'base64url'));
   return good ? { ok: true, claims } : { ok: false, reason: 'signature does not match: forged or altered receipt' };
-}
-
-/** Where the terminal's key lives: printer.keyFile, or beside the database. */
-export function terminalKeyFile(config: { database: { path: string }; printer?: { keyFile?: string | undefined } | undefined }): string {
-  return config.printer?.keyFile ?? join(dirname(config.database.path), 'terminal-key.pem');
-}
-
-/** The terminal's signing key: read from `path`, or made there (mode 0600) on first use. */
-export function loadOrCreateSigningKey(path: string): { privateKey: KeyObject; publicKey: KeyObject; created: boolean } {
-  if (existsSync(path)) {
-    const privateKey = createPrivateKey(readFileSync(path));
-    if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error(`${path}: expected an Ed25519 private key (PEM)`);
-    return { privateKey, publicKey: createPublicKey(privateKey), created: false };
-  }
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
-  return { privateKey, publicKey, created: true };
-}
-
-/** The public key as the province registers it: SPKI DER, base64. */
-export function publicKeyText(publicKey: KeyObject): string {
-  return publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
 }

@@ -37,6 +37,9 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE invited_cases (case_no TEXT NOT NULL, invited_at TEXT NOT NULL);
    CREATE INDEX invited_cases_by_case ON invited_cases (case_no, invited_at);
    CREATE INDEX records_by_created ON records (created_at);`,
+  // The head of the terminal's record chain (protocol/seal/): the seq and hash of the newest sealed
+  // record, the next one's `prev`. Kept apart from the records, which are pruned once acknowledged.
+  `CREATE TABLE chain_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);`,
 ];
 
 export class DatabaseError extends Error {

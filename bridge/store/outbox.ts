@@ -4,11 +4,16 @@ import type { Clock } from '../clock.js';
 import type { Db } from './database.js';
 import { Commits } from './commits.js';
 import { silentLogger } from '../log.js';
-import type { StoredRecord } from '../../protocol/records.js';
+import { SEALED_RECORD_SCHEMA, type StoredRecord } from '../../protocol/records.js';
+import { GENESIS } from '../../protocol/seal/seal.js';
+import type { RecordSealer } from '../identity/record-sealer.js';
 
 export interface OutboxEntry {
   seq: number;
+  /** The record as stored; a sealed one also carries its layout's fields (schema 2, seq, prev, sig, grade code). */
   record: StoredRecord;
+  /** A record sealed at commit: the message to publish, byte for byte. */
+  sealed?: string;
 }
 
 export interface OutboxCounts {
@@ -31,6 +36,11 @@ export interface QuarantinedEntry {
  *
  * It announces what it stores once it is committed (`appended`), and records made pending again
  * (`requeued`): whoever sends records on listens, and no caller has to remember to tell it.
+ *
+ * Given a sealer (a sealed record layout, the default), it stores each record sealed in the same
+ * commit (protocol/seal/): laid out for the wire with its `seq` (the row's, gapless in commit
+ * order), chained to the previous sealed record by `prev` and signed. A row edited afterwards no
+ * longer verifies at the receiver; a row deleted leaves a gap in the chain there.
  */
 export class Outbox extends EventEmitter<{ appended: [StoredRecord]; requeued: [number] }> {
   private readonly insert;
@@ -48,17 +58,32 @@ export class Outbox extends EventEmitter<{ appended: [StoredRecord]; requeued: [
   private readonly caseInvited;
   private readonly pruneCases;
   private readonly lastRated;
+  private readonly insertSealed;
+  private readonly nextSeq;
+  private readonly chainHead;
+  private readonly setChainHead;
+  private readonly stored;
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
     /** Where its own transactions commit: the bridge's, so that a full disk is one fault it raises. */
     private readonly commits = new Commits(db, clock, silentLogger),
+    /** Seals each record at commit; none: records are stored unsealed (layout 1). */
+    private readonly sealer: Pick<RecordSealer, 'seal'> | null = null,
   ) {
     super();
     this.insert = db.prepare(
       `INSERT INTO records (id, kind, body, source_key, created_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT DO NOTHING`,
+    );
+    this.insertSealed = db.prepare(`INSERT INTO records (seq, id, kind, body, source_key, created_at) VALUES (?, ?, ?, ?, ?, ?)`);
+    this.stored = db.prepare(`SELECT 1 FROM records WHERE id = ? OR source_key = ?`);
+    // AUTOINCREMENT's counter, not MAX(seq): a seq is never reused, even after its row was pruned or deleted.
+    this.nextSeq = db.prepare(`SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'records'), 0) + 1 AS seq`);
+    this.chainHead = db.prepare(`SELECT seq, hash FROM chain_head WHERE id = 1`);
+    this.setChainHead = db.prepare(
+      `INSERT INTO chain_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
     );
     this.byId = db.prepare(`SELECT seq, body, state FROM records WHERE id = ?`);
     this.pendingInRange = db.prepare(
@@ -104,10 +129,27 @@ export class Outbox extends EventEmitter<{ appended: [StoredRecord]; requeued: [
    * source key (a terminal's event resent), again is a no-op: returns false.
    */
   append(record: StoredRecord, sourceKey: string | null = null): boolean {
-    const info = this.insert.run(record.id, record.kind, JSON.stringify(record), sourceKey, this.clock.now().toISOString());
-    if (info.changes !== 1) return false;
+    const createdAt = this.clock.now().toISOString();
+    const stored = this.sealer
+      ? this.db.transaction(() => this.appendSealed(record, sourceKey, createdAt))()
+      : this.insert.run(record.id, record.kind, JSON.stringify(record), sourceKey, createdAt).changes === 1;
+    if (!stored) return false;
     if (this.db.inTransaction) this.announceIfCommitted(record);
     else this.emit('appended', record);
+    return true;
+  }
+
+  /** Seals the record as the next of the chain and stores it; the chain head moves only if it was stored. */
+  private appendSealed(record: StoredRecord, sourceKey: string | null, createdAt: string): boolean {
+    // Looked up first: an insert that conflicts would still move AUTOINCREMENT's counter, a gap in the chain.
+    if (this.stored.get(record.id, sourceKey)) return false;
+    const seq = (this.nextSeq.get() as { seq: number }).seq;
+    const head = this.chainHead.get() as { seq: number; hash: string } | undefined;
+    // After unsealed rows (an upgraded bridge, or layout 1 for a while) a new chain starts.
+    const prev = head?.seq === seq - 1 ? head.hash : GENESIS;
+    const sealed = (this.sealer as Pick<RecordSealer, 'seal'>).seal(record, seq, prev);
+    this.insertSealed.run(seq, record.id, record.kind, sealed.body, sourceKey, createdAt);
+    this.setChainHead.run(seq, sealed.hash);
     return true;
   }
 
@@ -126,13 +168,13 @@ export class Outbox extends EventEmitter<{ appended: [StoredRecord]; requeued: [
 
   get(id: string): (OutboxEntry & { state: string }) | undefined {
     const row = this.byId.get(id) as { seq: number; body: string; state: string } | undefined;
-    return row && { seq: row.seq, state: row.state, record: JSON.parse(row.body) as StoredRecord };
+    return row && { ...entryOf(row), state: row.state };
   }
 
   /** Pending records with afterSeq < seq <= upToSeq, oldest first. */
   pending(afterSeq: number, upToSeq: number, limit: number): OutboxEntry[] {
     const rows = this.pendingInRange.all(afterSeq, Math.min(upToSeq, Number.MAX_SAFE_INTEGER), limit) as { seq: number; body: string }[];
-    return rows.map((row) => ({ seq: row.seq, record: JSON.parse(row.body) as StoredRecord }));
+    return rows.map(entryOf);
   }
 
   /** How many pending records have afterSeq < seq <= upToSeq. */
@@ -214,4 +256,10 @@ export class Outbox extends EventEmitter<{ appended: [StoredRecord]; requeued: [
   quarantined(limit = 20): QuarantinedEntry[] {
     return this.quarantinedList.all(limit) as QuarantinedEntry[];
   }
+}
+
+/** A row as an entry: a sealed body (schema 2) is also the message to publish as it is. */
+function entryOf(row: { seq: number; body: string }): OutboxEntry {
+  const record = JSON.parse(row.body) as StoredRecord;
+  return record.schema === SEALED_RECORD_SCHEMA ? { seq: row.seq, record, sealed: row.body } : { seq: row.seq, record };
 }

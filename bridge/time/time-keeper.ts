@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { honestTimes } from '../../protocol/record-formats/record-time.js';
 import type { StoredRecord } from '../../protocol/records.js';
 import type { WallSource } from './wall-source.js';
 
@@ -76,22 +77,15 @@ export class TimeKeeper implements Clock {
    * correctable, it goes flagged `clock_unsynced`.
    */
   forUpstream<T extends StoredRecord>(record: T): T {
-    if (record.clock.synced) return record;
+    return honestTimes(record, this.correctionMs(record));
+  }
+
+  /** How far the clock was off when this record was made (ms to add), or null: synced then, or not correctable now. */
+  correctionMs(record: StoredRecord): number | null {
     const anchor = this.anchor;
-    if (!anchor || !this.correctable(record)) return { ...record, flags: [...record.flags, 'clock_unsynced'] };
+    if (record.clock.synced || !anchor || !this.correctable(record)) return null;
     const madeAt = record.kind === 'invitation' ? record.closedAt : record.at;
-    const delta = anchor.wallMs + (record.clock.monoMs - anchor.monoMs) - Date.parse(madeAt);
-    const shift = (iso: string): string => new Date(Date.parse(iso) + delta).toISOString();
-    const clock = { ...record.clock, synced: true };
-    const flags = [...record.flags, 'time_corrected'];
-    if (record.kind === 'event') return { ...record, at: shift(record.at), clock, flags };
-    return {
-      ...record,
-      invitedAt: shift(record.invitedAt),
-      closedAt: shift(record.closedAt),
-      ...(record.rating && { rating: { ...record.rating, pressedAt: shift(record.rating.pressedAt) } }),
-      clock,
-      flags,
-    };
+    // Whole milliseconds: what an ISO time holds, and what a sealed record's signed correction carries.
+    return Math.round(anchor.wallMs + (record.clock.monoMs - anchor.monoMs) - Date.parse(madeAt));
   }
 }

@@ -16,6 +16,8 @@ import { encodeRecord, type RecordFormatName } from '../../protocol/record-forma
 import type { TimeKeeper } from '../time/time-keeper.js';
 import { Backoff } from './backoff.js';
 import type { BrokerConnection } from './mqtt-options.js';
+import { withTimeCorrection, type Sign } from '../../protocol/seal/seal.js';
+import type { Birth } from '../../protocol/registration.js';
 import { StorageFailure } from '../store/commits.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -46,8 +48,12 @@ export interface UplinkOptions {
   terminalId: string;
   topicPrefix: string;
   gradeProfile: GradeCodeProfileName;
-  /** The upstream record layout (mqtt.recordFormat). */
+  /** The upstream record layout (mqtt.recordFormat) of records stored unsealed (sealed ones go as stored). */
   recordFormat: RecordFormatName;
+  /** The terminal's key: signs a time correction beside a sealed record made on an untrusted clock. */
+  sign: Sign;
+  /** Its public half (SPKI DER, base64), announced in every birth: the province pins the first it registers. */
+  publicKey: string;
   /** Published records awaiting the province's acknowledgement, at most. */
   inflight: number;
   ackTimeoutMs: number;
@@ -84,6 +90,7 @@ export interface UplinkStatus {
 }
 
 type Lane = 'live' | 'backlog';
+type SealedBody = Record<string, unknown> & { id: string };
 
 /**
  * Carries the outbox to the province over MQTT. A record leaves the outbox only on the
@@ -206,7 +213,7 @@ export class Uplink extends EventEmitter<{
       await client.subscribeAsync([this.topics.acks, this.topics.config, this.topics.cmd], { qos: 1 });
       await client.publishAsync(
         this.topics.state,
-        JSON.stringify({ online: true, at: this.opts.clock.now().toISOString(), ...this.opts.versions }),
+        JSON.stringify({ online: true, at: this.opts.clock.now().toISOString(), publicKey: this.opts.publicKey, ...this.opts.versions } satisfies Birth),
         { qos: 1, retain: true },
       );
     } catch (err) {
@@ -294,11 +301,12 @@ export class Uplink extends EventEmitter<{
     return this.opts.holdUnsyncedMs - (clock.monoMs() - record.clock.monoMs);
   }
 
-  private publish({ seq, record }: OutboxEntry): void {
+  private publish(entry: OutboxEntry): void {
+    const { seq, record } = entry;
     const id = record.id;
     this.inflight.set(id, { seq, at: this.opts.clock.monoMs() });
     this.awaiting.add(id);
-    const payload = encodeRecord(this.opts.recordFormat, this.opts.clock.forUpstream(record), seq, this.opts.gradeProfile);
+    const payload = this.payloadOf(entry);
     this.client?.publish(this.topics.records, payload, { qos: 1 }, (err) => {
       if (err) {
         // Not on the wire: forget it, so that a later pass publishes it again.
@@ -309,6 +317,17 @@ export class Uplink extends EventEmitter<{
       this.counts.published += 1;
       this.emit('published', id);
     });
+  }
+
+  /**
+   * The message for a record: a sealed one as it was sealed (with a signed correction beside
+   * the seal when its times can be corrected now); an unsealed one laid out and corrected now.
+   */
+  private payloadOf({ seq, record, sealed }: OutboxEntry): string {
+    const { clock } = this.opts;
+    if (sealed === undefined) return encodeRecord(this.opts.recordFormat, clock.forUpstream(record), seq, this.opts.gradeProfile);
+    const offsetMs = clock.correctionMs(record);
+    return offsetMs === null ? sealed : JSON.stringify(withTimeCorrection(JSON.parse(sealed) as SealedBody, offsetMs, this.opts.sign));
   }
 
   /** Forgets an in-flight record and moves its lane's cursor back so it is published again. */

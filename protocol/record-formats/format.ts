@@ -10,6 +10,11 @@ import type { StoredRecord, UpstreamRecord } from '../records.js';
 export interface RecordFormat {
   /** The `schema` value of this layout's records. */
   readonly schema: number;
+  /**
+   * Sealed at commit (layout 2): the bridge stores `encode`'s body sealed and publishes it
+   * verbatim. Unsealed (layout 1): the bridge stores the record and encodes it when publishing.
+   */
+  readonly sealed: boolean;
   /** A stored record (grades by meaning) laid out for the wire, its sequence number and grade code added. */
   encode(record: StoredRecord, seq: number, profile: GradeCodeProfileName): { id: string; schema: number };
   /** A received record (parsed JSON whose `schema` is this layout's), each problem named by its field. */

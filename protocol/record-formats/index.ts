@@ -3,15 +3,17 @@ import type { GradeCodeProfileName } from '../grades.js';
 import type { StoredRecord, UpstreamRecord } from '../records.js';
 import type { RecordFormat } from './format.js';
 import { v1 } from './v1.js';
+import { v2 } from './v2.js';
 
 export type { RecordFormat } from './format.js';
 
 /** The upstream record layouts, by the name `mqtt.recordFormat` chooses. A new one: its file, and a line here. */
-export const RECORD_FORMATS = { v1 } as const satisfies Record<string, RecordFormat>;
+export const RECORD_FORMATS = { v1, v2 } as const satisfies Record<string, RecordFormat>;
 
 export type RecordFormatName = keyof typeof RECORD_FORMATS;
 export const recordFormatNameSchema = z.enum(Object.keys(RECORD_FORMATS) as [RecordFormatName, ...RecordFormatName[]]);
-export const DEFAULT_RECORD_FORMAT: RecordFormatName = 'v1';
+/** v2: sealed at the source (ARCHITECTURE invariant 7); v1 only for a receiver that cannot read v2 yet. */
+export const DEFAULT_RECORD_FORMAT: RecordFormatName = 'v2';
 
 /** The message published on `…/records` for a stored record, in the chosen layout. */
 export function encodeRecord(format: RecordFormatName, record: StoredRecord, seq: number, profile: GradeCodeProfileName): string {

@@ -15,6 +15,7 @@ function toUpstream(record: StoredRecord, seq: number, profile: GradeCodeProfile
 
 export const v1: RecordFormat = {
   schema: RECORD_SCHEMA_VERSION,
+  sealed: false,
   encode: toUpstream,
   decode: (body) => explain(upstreamRecordSchema, body),
 };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../bridge/config.js';
-import { publicKeyText } from '../../bridge/printer/receipt-token.js';
+import { publicKeyText } from '../../bridge/identity/terminal-key.js';
 import { EmbeddedBroker } from '../../simulator/broker.js';
 import { ProvinceEmulator } from '../../simulator/province.js';
 import { hcp } from '../support/run-hcp.js';

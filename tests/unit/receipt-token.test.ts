@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadOrCreateSigningKey, publicKeyText, signedEvaluationUrl, verifyEvaluationUrl } from '../../bridge/printer/receipt-token.js';
+import { loadOrCreateSigningKey, publicKeyText } from '../../bridge/identity/terminal-key.js';
+import { signedEvaluationUrl, verifyEvaluationUrl } from '../../bridge/printer/receipt-token.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hcp-token-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

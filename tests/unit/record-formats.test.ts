@@ -66,9 +66,9 @@ describe('record formats', () => {
       id,
       reason: 'services.0.caseNo: required (expected string)',
     });
-    expect(decodeRecord(JSON.stringify({ ...record, schema: 99 }))).toEqual({ kind: 'invalid', id, reason: 'schema: expected one of 1, got 99' });
+    expect(decodeRecord(JSON.stringify({ ...record, schema: 99 }))).toEqual({ kind: 'invalid', id, reason: 'schema: expected one of 1|2, got 99' });
     const { schema: _dropped, ...unversioned } = record;
-    expect(decodeRecord(JSON.stringify(unversioned))).toEqual({ kind: 'invalid', id, reason: 'schema: required (expected one of 1)' });
+    expect(decodeRecord(JSON.stringify(unversioned))).toEqual({ kind: 'invalid', id, reason: 'schema: required (expected one of 1|2)' });
   });
 
   it('calls a message without JSON or without an id unreadable: nothing can acknowledge it', () => {

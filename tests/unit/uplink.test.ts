@@ -11,6 +11,9 @@ import { ackAtOnce, ackLate, drop, FakeBroker, reject } from '../support/fake-br
 import { manualWall } from '../support/manual-clock.js';
 import { ManualTimers } from '../support/manual-timers.js';
 import { strayPress } from '../support/stray-press.js';
+import { testIdentity } from '../support/terminal-key.js';
+
+const identity = testIdentity();
 
 /** An uplink on a real in-memory outbox, a fake broker behind `connect`, time moved by hand. */
 function rig({ clockTrust = 'system', ...overrides }: Partial<UplinkOptions> & { clockTrust?: ClockTrust } = {}) {
@@ -37,6 +40,8 @@ function rig({ clockTrust = 'system', ...overrides }: Partial<UplinkOptions> & {
     random: () => 0,
     logger: silentLogger,
     versions: {},
+    sign: identity.sign,
+    publicKey: identity.publicKey,
     ...overrides,
   });
   const acked: Ack[] = [];

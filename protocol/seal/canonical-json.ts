@@ -1,0 +1,23 @@
+/**
+ * The one canonical JSON of this project (what a record's seal signs and hashes): object keys
+ * sorted by UTF-16 code unit, no whitespace, `undefined` members left out as JSON.stringify does.
+ * Two parties that hold the same value get the same bytes, whatever order its keys arrived in.
+ * Only JSON values are accepted: a number that JSON cannot carry (NaN, Infinity) or anything that
+ * is not plain data is refused rather than written as something else.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new TypeError(`canonical JSON: ${String(value)} is not a JSON number`);
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item === undefined ? null : item)).join(',')}]`;
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const members = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`);
+    return `{${members.join(',')}}`;
+  }
+  throw new TypeError(`canonical JSON: a ${typeof value} is not JSON data`);
+}
