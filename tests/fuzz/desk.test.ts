@@ -61,6 +61,7 @@ const step = fc.oneof(
   fc.record({ kind: fc.constant('hello' as const), newBoot: fc.boolean(), pending: fc.constantFrom('null', 'none', 'open') }),
   fc.record({ kind: fc.constant('restart' as const), reboot: fc.boolean() }),
   fc.record({ kind: fc.constant('disk' as const), full: fc.boolean() }),
+  fc.record({ kind: fc.constant('line' as const), alive: fc.boolean() }),
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.oneof(fc.nat(5000), fc.nat(120_000)) }) },
 );
 type Step = typeof step extends fc.Arbitrary<infer T> ? T : never;
@@ -73,13 +74,18 @@ function world() {
   const outbox = new Outbox(db, clock);
   // One source of ids across restarts, as UUIDv7 is; a reboot brings a new clock.
   const base = deskOptions(db, clock, timers);
-  const options = (): InvitationDeskOptions => ({ ...base, clock });
+  const options = (): InvitationDeskOptions => ({ ...base, clock, terminalReady: () => w.alive });
   const w = {
+    /** Whether the terminal is heard from (its heartbeats): the desk closes an invitation on its own only when it is not. */
+    alive: true,
     timers,
     outbox,
     desk: new InvitationDesk(options()),
     made: [] as string[],
-    /** Per invitation, the grade of a rating the terminal reported while it was open: that is its outcome. */
+    /**
+     * Per invitation, the grade of the first rating the terminal reported while it was open, or
+     * after the desk had closed it without the terminal: that is its outcome, whatever staff did.
+     */
     pressed: new Map<string, Grade>(),
     delivered: [] as TerminalReport[],
     /** Reports the desk could not store (a full disk): the terminal keeps them and resends them. */
@@ -130,9 +136,17 @@ function deliver(w: World, message: Record<string, unknown>): void {
   const report = parsed.data as TerminalReport;
   // A terminal reports one outcome per invitation: while one waits in its journal, it says nothing else of it.
   if ('inv' in report && w.unacked.some((u) => 'inv' in u && u.inv === report.inv)) return;
-  if (report.type === 'rating' && w.desk.current()?.id === report.inv && !w.pressed.has(report.inv)) w.pressed.set(report.inv, report.grade);
+  if (report.type === 'rating' && !w.pressed.has(report.inv) && (w.desk.current()?.id === report.inv || closedWithoutTerminal(w, report.inv))) {
+    w.pressed.set(report.inv, report.grade);
+  }
   w.delivered.push(report);
   offer(w, report);
+}
+
+/** The desk closed this invitation on its own (silent or overdue terminal), and no rating has taken its place yet. */
+function closedWithoutTerminal(w: World, id: string): boolean {
+  const record = w.outbox.get(id)?.record;
+  return record?.kind === 'invitation' && record.outcome !== 'rated' && record.flags.some((f) => f === 'device_silent' || f === 'report_overdue');
 }
 
 /** The invitations the terminal's journal holds a report for. */
@@ -200,6 +214,9 @@ function run(w: World, s: Step): void {
     }
     case 'disk':
       return w.disk(s.full);
+    case 'line':
+      w.alive = s.alive;
+      return;
     case 'restart':
       return w.restart(s.reboot);
     case 'advance':
@@ -208,7 +225,7 @@ function run(w: World, s: Step): void {
 }
 
 describe('fuzz: the desk amid junk, resends, resets and restarts', () => {
-  it('one outcome per invitation, a press beats a cancel, only DeskError refusals, every record in every layout', () => {
+  it('one outcome per invitation (a late rating reconciled in its place), a press always beats a cancel, only DeskError refusals, every record in every layout', () => {
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 80, size: 'max' }), (steps) => {
         const w = world();
@@ -223,10 +240,24 @@ describe('fuzz: the desk amid junk, resends, resets and restarts', () => {
 
         const stored = w.outbox.pending(0, Number.MAX_SAFE_INTEGER, 100_000);
         const invitations = stored.filter((e) => e.record.kind === 'invitation').map((e) => e.record as StoredInvitation);
-        expect(invitations.map((r) => r.id).sort()).toEqual([...w.made].sort());
-        for (const [id, pressed] of w.pressed) {
-          expect(invitations.find((r) => r.id === id), `invitation ${id}, pressed ${pressed}`).toMatchObject({ outcome: 'rated', rating: { grade: pressed } });
+        const closings = invitations.filter((r) => r.supersedes === undefined);
+        expect(closings.map((r) => r.id).sort()).toEqual([...w.made].sort());
+        // A reconciling record: a rating, in the place of one the desk closed without the terminal, at most one each.
+        const reconciled = new Map<string, StoredInvitation>();
+        for (const r of invitations.filter((r) => r.supersedes !== undefined)) {
+          const earlier = closings.find((c) => c.id === r.supersedes);
+          expect(earlier, `${r.id} supersedes ${r.supersedes}`).toBeDefined();
+          expect(earlier!.outcome).not.toBe('rated');
+          expect(earlier!.flags.some((f) => f === 'device_silent' || f === 'report_overdue')).toBe(true);
+          expect(r).toMatchObject({ outcome: 'rated', flags: expect.arrayContaining(['reconciled']), invitedAt: earlier!.invitedAt, device: w.terminal.serial });
+          expect(reconciled.has(r.supersedes!), `${r.supersedes} reconciled twice`).toBe(false);
+          reconciled.set(r.supersedes!, r);
         }
+        const outcomeOf = (id: string): StoredInvitation | undefined => reconciled.get(id) ?? closings.find((r) => r.id === id);
+        for (const [id, pressed] of w.pressed) {
+          expect(outcomeOf(id), `invitation ${id}, pressed ${pressed}`).toMatchObject({ outcome: 'rated', rating: { grade: pressed } });
+        }
+        for (const id of w.made) if (!w.pressed.has(id)) expect(outcomeOf(id)?.outcome, `invitation ${id}, never pressed`).not.toBe('rated');
         for (const { seq, record } of stored) {
           for (const format of Object.keys(RECORD_FORMATS) as RecordFormatName[]) {
             for (const profile of Object.keys(GRADE_CODE_PROFILES) as GradeCodeProfileName[]) {

@@ -114,6 +114,76 @@ describe('terminal core', () => {
     expect(r.reports('cancelled')).toHaveLength(1);
   });
 
+  describe('once a button is pressed, a cancel changes nothing: the terminal decides', () => {
+    const invite = async (inv: string): Promise<void> => {
+      await r.fromBridge({ type: 'invite', inv, timeoutMs: 10_000, reasons: 2, reasonTimeoutMs: 5000 });
+    };
+
+    it('a cancel during reason selection is ignored: the reason chosen after it is reported', async () => {
+      await invite('inv-r1');
+      r.press(3); // 不满意: the reasons are offered
+      expect(r.core.state).toBe('reason');
+      await r.fromBridge({ type: 'cancel', inv: 'inv-r1' });
+      expect(r.core.state).toBe('reason');
+      expect(r.leds.at(-1)).toEqual([true, true, false, false, false]);
+      r.press(1);
+      expect(r.reports('cancelled')).toEqual([]);
+      expect(r.reports('rating')).toEqual([expect.objectContaining({ inv: 'inv-r1', grade: 'dissatisfied', reason: 1 })]);
+    });
+
+    it('a cancel during reason selection, no reason chosen: the bad grade is reported without one when the reason time ends', async () => {
+      await invite('inv-r2');
+      r.press(4);
+      await r.fromBridge({ type: 'cancel', inv: 'inv-r2' });
+      r.timers.advance(5000);
+      expect(r.reports('cancelled')).toEqual([]);
+      expect(r.reports('rating')).toEqual([expect.objectContaining({ inv: 'inv-r2', grade: 'very_dissatisfied', reason: null })]);
+    });
+
+    it('a cancel during the thanks is ignored: the rating already sent stands', async () => {
+      await invite('inv-r3');
+      r.press(0);
+      expect(r.core.state).toBe('thanks');
+      await r.fromBridge({ type: 'cancel', inv: 'inv-r3' });
+      expect(r.core.state).toBe('thanks');
+      expect(r.reports('cancelled')).toEqual([]);
+      expect(r.reports('rating')).toHaveLength(1);
+    });
+
+    it.each([
+      ['press, then cancel', true],
+      ['cancel, then press', false],
+    ])('cancel and press in the same tick (%s): whichever the terminal takes first decides, and nothing is lost', async (_order, pressFirst) => {
+      await invite('inv-r4');
+      if (pressFirst) r.core.buttonEdge(1, true);
+      r.core.receiveData(encodeFrame({ type: 'cancel', inv: 'inv-r4', seq: 999 }));
+      await Promise.resolve();
+      if (!pressFirst) r.core.buttonEdge(1, true);
+      const [taken, other] = pressFirst ? (['rating', 'cancelled'] as const) : (['cancelled', 'rating'] as const);
+      expect(r.reports(taken)).toEqual([expect.objectContaining({ inv: 'inv-r4' })]);
+      expect(r.reports(other)).toEqual([]);
+      // A press after the terminal took the cancel is no rating, but it is recorded.
+      expect(r.reports('stray')).toHaveLength(pressFirst ? 0 : 1);
+    });
+
+    it('a new invitation while a reason is being chosen: the press is reported (without a reason) before the new one shows', async () => {
+      await invite('inv-r5');
+      r.press(3);
+      await invite('inv-r6');
+      expect(r.reports('rating')).toEqual([expect.objectContaining({ inv: 'inv-r5', grade: 'dissatisfied', reason: null })]);
+      expect(r.core.state).toBe('invited');
+      r.press(0);
+      expect(r.reports('rating').map((m) => (m.type === 'rating' ? m.inv : ''))).toEqual(['inv-r5', 'inv-r6']);
+    });
+
+    it('a new invitation while one is still unpressed: the old one is reported cancelled, never left without an outcome', async () => {
+      await invite('inv-r7');
+      await invite('inv-r8');
+      expect(r.reports('cancelled')).toEqual([expect.objectContaining({ inv: 'inv-r7' })]);
+      expect(r.core.state).toBe('invited');
+    });
+  });
+
   it('resends a report until it is acknowledged, then stops', async () => {
     r.press(4);
     const stray = r.reports('stray')[0]!;
