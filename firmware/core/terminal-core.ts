@@ -277,7 +277,8 @@ export class TerminalCore {
 
   private cancel(inv: string): void {
     const state = this.current;
-    // Anything else means the outcome was already reported (rated or expired).
+    // Only an invitation nobody has pressed yet is cancelled: once a button is pressed (a reason
+    // being chosen included) the rating is the outcome; in any other state it was already reported.
     if (state.name !== 'invited' || state.inv !== inv) return;
     this.report({ type: 'cancelled', inv });
     this.toIdle();
