@@ -86,6 +86,8 @@ const bridgeConfigObjectSchema = z.strictObject({
     username: z.string().optional(),
     password: mqttPasswordSchema.optional(),
     clientId: z.string().min(1).max(128).optional(),
+    /** A separate account for doctor's broker probe (it needs no topic rights), so that doctor can connect while the service runs. */
+    probe: z.strictObject({ username: z.string().min(1), password: mqttPasswordSchema.optional() }).optional(),
     /** TLS (mqtts://, wss://): PEM files for the CA that signed the broker, and this terminal's client certificate and key. */
     tls: z
       .strictObject({

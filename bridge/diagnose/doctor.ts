@@ -9,11 +9,15 @@ import { timedatectlSynced } from '../time/wall-source.js';
 import { checkPorts, defaultPresenceDeps, openSerialProbe } from '../transport/probe.js';
 import type { PresenceDeps } from '../transport/transport.js';
 import type { OpenSerialPort } from '../transport/transport.js';
-import { checkBroker, defaultConnect, type BrokerDeps } from '../uplink/probe.js';
+import { checkBrokerTransport, checkUplink, defaultConnect, type BrokerDeps } from '../uplink/probe.js';
 import { fail, type CheckResult } from './check.js';
 import { checkConfig } from './config-probe.js';
+import { askRunningService, defaultStatusFetch, type StatusFetch } from './running-service.js';
 
-/** `hcp doctor`: every part's probe, run against a config without the bridge running. */
+/**
+ * `hcp doctor`: every part's probe, run against a config. Meant for a stopped service; while it
+ * runs, the ports it holds are reported busy and the broker is seen through its status.
+ */
 export interface DoctorDeps {
   loadConfig: (path: string) => BridgeConfig;
   ports: PresenceDeps;
@@ -21,6 +25,8 @@ export interface DoctorDeps {
   /** For a terminal on an Arduino (config `board`). */
   openArduinoPort: BoardProbeDeps['openSerialPort'];
   connect: BrokerDeps['connect'];
+  /** Asks the running service's HTTP API for its status (is it running, is its uplink connected). */
+  statusFetch: StatusFetch;
   ntpSynced: () => Promise<boolean | undefined>;
   database: DatabaseDeps;
   statfs: (path: string) => { bavail: number; bsize: number };
@@ -32,6 +38,7 @@ export const defaultDoctorDeps: DoctorDeps = {
   openPort: openSerialProbe,
   openArduinoPort: openSystemSerialPort,
   connect: defaultConnect,
+  statusFetch: defaultStatusFetch,
   ntpSynced: timedatectlSynced,
   database: defaultDatabaseDeps,
   statfs: statfsSync,
@@ -50,13 +57,14 @@ export async function runDoctor(configPath: string, timeoutMs: number, deps: Doc
         ? checkBoardTerminal(config, { openSerialPort: deps.openArduinoPort, timeoutMs })
         : checkTerminal(config, { openPort: deps.openPort, timeoutMs })
       : Promise.resolve(fail('terminal', 'not asked: its port is missing', ['fix the terminal port first'])),
-    checkBroker(config, { connect: deps.connect, timeoutMs }),
+    askRunningService(config, { fetch: deps.statusFetch, timeoutMs: Math.min(timeoutMs, 3000) }).then((service) => checkUplink(config, service, { connect: deps.connect, timeoutMs })),
     checkClock(deps.ntpSynced),
     config.printer && !printerPortPresent
       ? Promise.resolve(fail('printer', 'not asked: its port is missing', ['fix the printer port first']))
       : checkPrinter(config, { openPort: deps.openPort, timeoutMs: Math.min(timeoutMs, Math.max(config.printer?.statusTimeoutMs ?? 0, 2000)) }),
   ]);
-  const results = [result, ...ports, terminal, broker, clock, checkDatabase(config, deps.database), checkDisk(config, deps.statfs)];
+  const transport = checkBrokerTransport(config);
+  const results = [result, ...ports, terminal, broker, ...(transport ? [transport] : []), clock, checkDatabase(config, deps.database), checkDisk(config, deps.statfs)];
   if (printer) results.push(printer);
   return results;
 }

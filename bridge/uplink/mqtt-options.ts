@@ -6,7 +6,10 @@ import { readTlsFiles } from './tls-files.js';
 
 /**
  * Who connects. Each has its own client id, so that doctor or provisioning never throws the
- * running service off the broker (a broker drops the older of two sessions with one id).
+ * running service off a broker that keys sessions by client id (it drops the older of two
+ * sessions with one id). A broker that binds the client id to the account (the shipped Mosquitto
+ * config: use_username_as_clientid) replaces them all by the username: there doctor asks the
+ * running service instead of connecting (diagnose/running-service.ts), or uses mqtt.probe.
  */
 export type BrokerRole = 'service' | 'probe' | 'provision';
 
@@ -15,12 +18,18 @@ export interface BrokerConnection {
   options: IClientOptions;
 }
 
-const CLIENT_ID_SUFFIX: Record<BrokerRole, () => string> = {
-  service: () => '',
-  provision: () => '-provision',
-  // Two doctors at once must not throw each other off either.
-  probe: () => `-doctor-${randomBytes(3).toString('hex')}`,
-};
+const ROLE_SUFFIX: Record<BrokerRole, string> = { service: '', provision: '-provision', probe: '-doctor' };
+
+/**
+ * `hcp-{terminal id}[-role]-{12 random hex digits}`: where the broker does not bind the id to the
+ * account, whoever knows a client id can take that session over, so it must not be guessable.
+ * An id the operator fixed in mqtt.clientId is kept for the service (the broker must bind it).
+ */
+function clientIdFor(config: BridgeConfig, role: BrokerRole): string {
+  const fixed = config.mqtt.clientId;
+  if (fixed !== undefined && role === 'service') return fixed;
+  return `${fixed ?? `hcp-${config.terminal.id}`}${ROLE_SUFFIX[role]}-${randomBytes(6).toString('hex')}`;
+}
 
 /**
  * How this terminal reaches its broker, built once from the config for every connection it
@@ -29,10 +38,12 @@ const CLIENT_ID_SUFFIX: Record<BrokerRole, () => string> = {
  */
 export function brokerConnection(config: BridgeConfig, role: BrokerRole, connectTimeoutMs = 10_000): BrokerConnection {
   const { mqtt, terminal } = config;
+  // Doctor's own account, when there is one: it never competes with the service's session.
+  const account = role === 'probe' && mqtt.probe ? mqtt.probe : mqtt;
   const options: IClientOptions = {
-    clientId: `${mqtt.clientId ?? `hcp-${terminal.id}`}${CLIENT_ID_SUFFIX[role]()}`,
-    username: mqtt.username,
-    password: mqtt.password,
+    clientId: clientIdFor(config, role),
+    username: account.username,
+    password: account.password,
     ...readTlsFiles(mqtt.tls),
     clean: true,
     keepalive: mqtt.keepaliveSeconds,

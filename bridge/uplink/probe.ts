@@ -1,7 +1,8 @@
 import mqtt from 'mqtt';
 import type { BridgeConfig } from '../config.js';
-import { errorText, fail, ok, withTimeout, type CheckResult } from '../diagnose/check.js';
-import { brokerConnection, type BrokerConnection } from './mqtt-options.js';
+import { errorText, fail, ok, warn, withTimeout, type CheckResult } from '../diagnose/check.js';
+import type { ServiceAnswer } from '../diagnose/running-service.js';
+import { brokerConnection, plaintextPasswordRisk, type BrokerConnection } from './mqtt-options.js';
 
 export interface BrokerDeps {
   /** mqtt.connectAsync without retries; resolves once connected. */
@@ -11,10 +12,51 @@ export interface BrokerDeps {
 
 export const defaultConnect: BrokerDeps['connect'] = (url, options) => mqtt.connectAsync(url, options, false);
 
-/** Connects to the broker with the config's credentials and hangs up at once. */
+/**
+ * doctor's broker check. While the service runs, its own view (from its status): connecting with
+ * its account would take over its session where the broker binds the client id to the account.
+ * Only a separate probe account (mqtt.probe) connects then. With the service stopped, doctor
+ * connects itself. The message says which it did.
+ */
+export async function checkUplink(config: BridgeConfig, service: ServiceAnswer, deps: BrokerDeps): Promise<CheckResult> {
+  const own = config.mqtt.probe ? `doctor's own account ${config.mqtt.probe.username} (mqtt.probe)` : undefined;
+  if (service.running === false) {
+    return noted(await checkBroker(config, deps), `the service is not running (nothing at ${service.apiUrl}): doctor connected itself${own ? `, as ${own}` : " with the terminal's account"}`);
+  }
+  if (service.running === 'unknown') {
+    if (own) return noted(await checkBroker(config, deps), `cannot tell whether the service runs (${service.why}): doctor connected as ${own}`);
+    return warn('broker', `not checked: cannot tell whether the service runs (${service.why}), and connecting with its account would take over its broker session`, [
+      'stop the service (`sudo systemctl stop hcp-bridge`) and run doctor again, or see `hcp status`',
+      'or give doctor its own broker account: mqtt.probe (docs/broker.md)',
+    ]);
+  }
+  const { broker } = service.status;
+  const view = `asked the running service (${service.apiUrl}), which is ${broker.connected ? 'connected to' : 'NOT connected to'} ${broker.url}`;
+  if (!broker.connected) {
+    return fail('broker', `${view}${broker.reconnectAttempts ? ` (${broker.reconnectAttempts} reconnect attempts)` : ''}`, [
+      'its log says why: `journalctl -u hcp-bridge -n 50`',
+      'for doctor to connect and name the cause, stop the service (`sudo systemctl stop hcp-bridge`) and run doctor again',
+    ]);
+  }
+  if (!own) return ok('broker', `${view}; doctor did not connect itself (that would take over the service's session)`);
+  return noted(await checkBroker(config, deps), `${view}; doctor also connected as ${own}`);
+}
+
+/** The check's message with how it was made; a failure keeps its fixes. */
+function noted(result: CheckResult, how: string): CheckResult {
+  return { ...result, message: `${result.message} (${how})` };
+}
+
+/** When the password would cross the network in clear: a warning of its own. */
+export function checkBrokerTransport(config: BridgeConfig): CheckResult | undefined {
+  const risk = plaintextPasswordRisk(config.mqtt);
+  return risk ? warn('broker transport', risk, ['ask the province for its TLS port and CA, and provision with --broker-url mqtts://… --ca-file …']) : undefined;
+}
+
+/** Connects to the broker with the config's credentials (doctor's own, if mqtt.probe is set) and hangs up at once. */
 export async function checkBroker(config: BridgeConfig, deps: BrokerDeps): Promise<CheckResult> {
   const name = 'broker';
-  const { url, username } = config.mqtt;
+  const { url } = config.mqtt;
   let broker: BrokerConnection;
   try {
     broker = brokerConnection(config, 'probe', deps.timeoutMs);
@@ -24,6 +66,7 @@ export async function checkBroker(config: BridgeConfig, deps: BrokerDeps): Promi
   try {
     const client = await withTimeout(deps.connect(broker.url, broker.options), deps.timeoutMs + 500, 'timeout');
     client.end(true);
+    const username = broker.options.username;
     return ok(name, `${url} accepts ${username ? `user ${username}` : 'the terminal (no username)'}`);
   } catch (err) {
     return brokerFailure(url, err, deps.timeoutMs);

@@ -30,6 +30,8 @@ const dir = mkdtempSync(join(tmpdir(), 'hcp-doctor-'));
 let broker: EmbeddedBroker;
 let line: PtyLine;
 let terminal: VirtualTerminal;
+/** The bridge API's port in these configs: nothing listens there unless a test starts the bridge. */
+let apiPort: number;
 
 function config(overrides: Partial<BridgeConfigInput> = {}): BridgeConfigInput {
   return {
@@ -37,6 +39,7 @@ function config(overrides: Partial<BridgeConfigInput> = {}): BridgeConfigInput {
     serial: { path: line.bridgePath },
     mqtt: { url: broker.url },
     database: { path: join(dir, 'hcp.db') },
+    http: { port: apiPort },
     clock: { trust: 'system' },
     log: { level: 'warn' },
     ...overrides,
@@ -60,6 +63,7 @@ function checks(stdout: string): Map<string, string> {
 }
 
 beforeAll(async () => {
+  apiPort = await freePort();
   broker = await EmbeddedBroker.start({
     // Only the terminal's own credentials get in (the "not authorised" case uses others).
     aedes: { authenticate: (_client, username, _password, done) => done(null, username === undefined || username === 'T-DOC-01') },
@@ -93,7 +97,7 @@ describe('hcp doctor', () => {
       else expect(symbol, `${name} in:\n${stdout}`).toBe('✔');
     }
     expect(stdout).toContain(`✔ terminal: answers on ${line.bridgePath}: serial ${SERIAL}, firmware ${FIRMWARE_VERSION}, protocol v1`);
-    expect(stdout).toMatch(/✔ broker: mqtt:\/\/127\.0\.0\.1:\d+ accepts/);
+    expect(stdout).toMatch(/✔ broker: mqtt:\/\/127\.0\.0\.1:\d+ accepts the terminal \(no username\) \(the service is not running \(nothing at http:\/\/127\.0\.0\.1:\d+\): doctor connected itself with the terminal's account\)/);
     expect(stdout).toMatch(/✔ database: .*hcp\.db: integrity ok, 0 pending, 0 quarantined/);
     expect(code).toBe(0);
   }, 30_000);
@@ -196,12 +200,16 @@ describe('hcp status', () => {
     expect((JSON.parse(json.stdout) as { terminal: { id: string } }).terminal.id).toBe('T-DOC-01');
   }, 60_000);
 
-  it('doctor says the port is busy while the bridge holds it, and points to hcp status', async () => {
-    const file = writeConfig('busy.json', config({ database: { path: join(dir, 'status.db') } }));
-    const { code, stdout } = await hcp(['doctor', '--config', file, '--timeout-seconds', '2']);
+  it('doctor says the port is busy while the bridge holds it, and sees the broker through the running service', async () => {
+    const { code, stdout } = await hcp(['doctor', '--config', bridge!.configPath, '--timeout-seconds', '2']);
     expect(stdout).toContain(`! terminal: ${line.bridgePath} is busy`);
     expect(stdout).toContain('`hcp status`');
+    expect(stdout).toMatch(
+      new RegExp(`✔ broker: asked the running service \\(${bridge!.httpUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\), which is connected to mqtt://127\\.0\\.0\\.1:\\d+; doctor did not connect itself`),
+    );
     expect(code).toBe(0);
+    // That it stays connected under a broker that binds client ids: tests/integration/broker-acl.test.ts.
+    expect((await bridge!.status()).broker.connected).toBe(true);
   }, 30_000);
 
   it('says clearly when no bridge answers, with exit code 1', async () => {

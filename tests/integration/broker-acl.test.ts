@@ -5,9 +5,13 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../../bridge/config.js';
+import { runDoctor } from '../../bridge/diagnose/doctor.js';
+import { checkBroker, defaultConnect } from '../../bridge/uplink/probe.js';
 import { terminalTopics } from '../../protocol/topics.js';
 import { findMosquitto, MosquittoBroker } from '../../simulator/mosquitto.js';
 import { waitUntil } from '../../simulator/wait.js';
+import { BridgeProcess } from '../support/bridge-process.js';
 import { onCI } from '../support/brokers.js';
 
 /**
@@ -317,6 +321,47 @@ describe.skipIf(!available && !onCI())('Broker ACL on Mosquitto (deploy/mosquitt
     await waitUntil(() => firstClosed, 'the first province connection to be taken over');
     expect(second.connected).toBe(true);
   });
+
+  it('hcp doctor beside A’s running bridge asks the service and leaves it connected; a probe with A’s account would take its session over', async () => {
+    const bridge = await BridgeProcess.start({
+      config: {
+        terminal: { id: A, areaCode: '330106', hallCode: 'H', windowNo: 'A01' },
+        // No terminal on the line: the uplink runs all the same, which is all this is about.
+        serial: { path: join(dir as string, 'no-terminal') },
+        mqtt: { url: brokerUrl(), username: A, password: PASSWORDS[A] },
+        database: { path: join(dir as string, 'doctor-a.db') },
+        clock: { trust: 'system' },
+        log: { level: 'warn' },
+      },
+    });
+    try {
+      await bridge.waitForStatus((s) => s.broker.connected, 'A’s bridge connected to Mosquitto');
+      // A takeover shows at the broker as A's last will ({"online":false}) on its state topic.
+      const province = await connectAs(PROVINCE);
+      const states = collect(province, { live: true });
+      await province.subscribeAsync(topicsA.state, { qos: 1 });
+      const control = async (label: string): Promise<void> => {
+        await province.publishAsync(topicsA.state, label, { qos: 1 });
+        await waitUntil(() => states.some((m) => m.payload === label), `the control message ${label}`);
+      };
+      const wills = () => states.filter((m) => m.payload === JSON.stringify({ online: false }));
+
+      const results = await runDoctor(bridge.configPath, 3000);
+      const broker = results.find((r) => r.name === 'broker');
+      expect(broker).toMatchObject({ level: 'ok', message: expect.stringContaining(`asked the running service (${bridge.httpUrl}), which is connected to ${brokerUrl()}; doctor did not connect itself`) });
+      await control('after doctor');
+      expect(wills()).toEqual([]);
+      expect((await bridge.status()).broker.connected).toBe(true);
+
+      // What doctor used to do, shown here so that the check above can fail: the same account
+      // connecting again takes the service's place (client id bound to the username).
+      expect((await checkBroker(loadConfigFile(bridge.configPath), { connect: defaultConnect, timeoutMs: 3000 })).level).toBe('ok');
+      await control('after a direct probe');
+      expect(wills()).toHaveLength(1);
+    } finally {
+      await bridge.stop();
+    }
+  }, 60_000);
 
   it('anonymous, wrong password, unknown user and B’s name with A’s password: refused at CONNECT', async () => {
     const outcomes = {
