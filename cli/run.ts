@@ -3,6 +3,7 @@ import { loadConfigFile, terminalPort, type BridgeConfig } from '../bridge/confi
 import type { OpenSerialPort } from '../bridge/terminal/terminal-link.js';
 import { boardTerminalOpener, openSystemSerialPort } from '../bridge/terminal/board-terminal.js';
 import { createLogger, type Logger } from '../bridge/log.js';
+import { plaintextPasswordRisk } from '../bridge/uplink/mqtt-options.js';
 
 /** How the bridge reaches its terminal: a serial port, or (with a board) the terminal run here on the Arduino. */
 export function terminalOpener(config: BridgeConfig, logger: Logger): OpenSerialPort {
@@ -20,6 +21,8 @@ export async function runBridge(configPath: string): Promise<void> {
     const logger = createLogger(config.log.level);
     const bridge = await Bridge.start(config, { openPort: terminalOpener(config, logger), logger, configFile: configPath });
     logger.info({ http: bridge.httpUrl, terminal: config.terminal.id, [config.board ? 'board' : 'serial']: terminalPort(config).path }, 'bridge started');
+    const plaintext = plaintextPasswordRisk(config.mqtt);
+    if (plaintext) logger.warn({ url: config.mqtt.url }, `INSECURE: ${plaintext}`);
     const restart = new Promise<string>((resolve) => bridge.once('restartRequested', resolve));
     const why = await Promise.race([stopSignal.then(() => undefined), restart]);
     logger.info(why ? { why } : {}, why ? 'restarting' : 'stopping');

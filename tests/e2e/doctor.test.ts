@@ -17,6 +17,7 @@ import { VirtualTerminal } from '../../simulator/virtual-terminal.js';
 import { FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
 import { BridgeProcess, freePort } from '../support/bridge-process.js';
 import { hcp } from '../support/run-hcp.js';
+import { waitUntil } from '../../simulator/wait.js';
 
 /*
  * `hcp doctor` and `hcp status` as a technician runs them: child processes of the real CLI,
@@ -211,6 +212,26 @@ describe('hcp status', () => {
     // That it stays connected under a broker that binds client ids: tests/integration/broker-acl.test.ts.
     expect((await bridge!.status()).broker.connected).toBe(true);
   }, 30_000);
+
+  it('a password over plain mqtt:// to another host: hcp run warns as it starts, doctor warns too', async () => {
+    const plain = await BridgeProcess.start({
+      config: config({
+        serial: { path: join(dir, 'no-terminal') },
+        mqtt: { url: 'mqtt://broker.invalid:1883', username: 'T-DOC-01', password: 'plain-secret' },
+        database: { path: join(dir, 'plain.db') },
+        http: { port: 0 },
+      }),
+    });
+    try {
+      await waitUntil(() => plain.logRecords().find((r) => r.level === 40 && String(r.msg).startsWith('INSECURE: mqtt:// to broker.invalid sends the broker password unencrypted')), 'the warning at start');
+      const { stdout } = await hcp(['doctor', '--config', plain.configPath, '--timeout-seconds', '2']);
+      expect(stdout).toContain('! broker transport: mqtt:// to broker.invalid sends the broker password unencrypted');
+      expect(stdout).toContain('fix: ask the province for its TLS port and CA');
+      expect(plain.logs() + stdout).not.toContain('plain-secret');
+    } finally {
+      await plain.stop();
+    }
+  }, 60_000);
 
   it('says clearly when no bridge answers, with exit code 1', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
