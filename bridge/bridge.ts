@@ -22,12 +22,15 @@ import { createApiServer, listenApi } from './http/api.js';
 import { RecordSealer } from './identity/record-sealer.js';
 import { loadTerminalIdentity, type TerminalIdentity } from './identity/terminal-key.js';
 import { silentLogger, type Logger } from './log.js';
+import { StaffSignIn } from './http/staff-sign-in.js';
+import { readTokenFile } from './http/token-file.js';
 import { PrinterLink } from './printer/printer-link.js';
 import { ReceiptQueue } from './printer/receipt-queue.js';
 import { ReceiptService, type ReceiptServiceOptions } from './printer/receipt-service.js';
 import { reprintReceipt } from './printer/reprint.js';
 import { ReasonCatalogStore } from './province/reason-catalog.js';
 import { selftestPartsOf } from './selftest/bridge-parts.js';
+import { StaffRosterStore } from './province/staff-roster.js';
 import { SelftestRunner } from './selftest/selftest-runner.js';
 import type { SelftestIO, SelftestReport, SelftestTimeouts, StepResult } from './selftest/selftest.js';
 import { readStatus, type BridgeStatus, type StatusSources } from './status/status.js';
@@ -103,6 +106,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const settings = new Settings(db);
     const reasons = new ReasonCatalogStore(settings, logger);
     const storage = () => storageStatus(db, config.database.path, config.database.maxSizeMB * 1024 * 1024, commits.fault);
+    const roster = new StaffRosterStore(settings, logger);
+    const staffSignIn = new StaffSignIn({ roster: () => roster.current(), allowUnverified: config.http.allowUnverifiedStaff, now: () => performance.now() });
     const link = (this.link = new TerminalLink({
       ...terminalPort(config),
       openPort: deps.openPort,
@@ -166,7 +171,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const receipts = printer?.receipts;
     const reprint = (invitationId: string) => reprintReceipt({ receipts, outbox }, invitationId);
     const httpRejected = new Tally();
-    this.statusSources = { terminal, desk, link, uplink, outbox, clock, storage, reasons, printer, httpRejected, versions };
+    this.statusSources = { terminal, desk, link, uplink, outbox, clock, storage, reasons, roster, staffSignIn, printer, httpRejected, versions };
     const status = () => this.status();
     this.selftests = new SelftestRunner(selftestPartsOf({ terminal, link, desk, uplink, receipts, clock, timers, newId }), desk, logger);
     this.server = createApiServer({
@@ -175,7 +180,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       today: () => dailyStats(counts, clock.now()),
       token: config.http.token,
       allowedHosts: config.http.allowedHosts,
+      staffSignIn,
       logger,
+      businessToken: config.http.businessTokenFile === undefined ? undefined : readTokenFile(config.http.businessTokenFile, 'http.businessTokenFile'),
+      technicianToken: config.http.technicianTokenFile === undefined ? undefined : readTokenFile(config.http.technicianTokenFile, 'http.technicianTokenFile'),
+      staffAction: (entry) => this.emit('staffAction', entry),
       status,
       countRejected: (code) => httpRejected.count(code),
     });
@@ -203,7 +212,10 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     link.on('reject', (reason, detail) => this.emit('frameRejected', reason, detail));
     uplink.on('acked', (ack) => this.emit('acked', ack));
     uplink.on('command', (command) => void route(command, commands).then((result) => uplink.answer(result)));
-    uplink.on('config', (province) => reasons.adopt(province));
+    uplink.on('config', (province) => {
+      reasons.adopt(province);
+      roster.adopt(province);
+    });
     uplink.on('connected', () => this.emit('broker', 'connected'));
     uplink.on('disconnected', () => this.emit('broker', 'disconnected'));
     receipts?.on('printed', ({ id, invitationId }) => this.emit('printed', { id, invitationId }));

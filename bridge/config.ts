@@ -135,6 +135,12 @@ const bridgeConfigObjectSchema = z.strictObject({
       allowedHosts: z
         .array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/, 'a host name or address without port, e.g. window3.hall.local or 192.168.1.23').transform((name) => name.toLowerCase().replace(/\.$/, '')))
         .default([]),
+      /** A file holding the business system's own token (16+ characters): it signs staff in without a PIN. */
+      businessTokenFile: z.string().min(1).optional(),
+      /** A file holding the technician's token (16+ characters): `test` invitations need it. */
+      technicianTokenFile: z.string().min(1).optional(),
+      /** Lets staff sign in unchecked until the province sends a roster; off (refused) unless a technician sets it. */
+      allowUnverifiedStaff: z.boolean().default(false),
     })
     .prefault({})
     .refine((http) => isLoopback(http.host) || http.token !== undefined, {

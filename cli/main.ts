@@ -4,7 +4,6 @@ import { BRIDGE_VERSION } from '../bridge/bridge.js';
 import { ConfigError } from '../bridge/config.js';
 import { DatabaseError } from '../bridge/store/database.js';
 import { z } from 'zod';
-import { GRADES, gradeSchema } from '../protocol/grades.js';
 import { PROVISION_FIELDS } from '../bridge/provision/fields.js';
 import { PASSWORD_ENV, PASSWORD_ON_ARGV } from '../bridge/provision/password.js';
 import { flag, intFlag } from './flags.js';
@@ -49,7 +48,7 @@ program
   .option('-o, --out <file>', 'PNG file to write', 'receipt.png')
   .option('--columns <n>', 'paper width: 32 (58 mm) or 48 (80 mm)', flag(z.enum(['32', '48']).transform((v) => Number(v) as 32 | 48)), 32)
   .option('--qr <how>', 'native (GS ( k) or raster (GS v 0)', flag(z.enum(['native', 'raster'])), 'native')
-  .option('--rated <grade>', `show a rating given at the counter: ${GRADES.join(', ')}`, flag(gradeSchema))
+  .option('--rated', 'as printed after the citizen rated at the counter (no grade is printed)', false)
   .option('--url <url>', 'evaluation page the QR points to', 'https://hcp.province.example/rate')
   .action(async (options) => {
     const { receiptPreviewCommand } = await import('./receipt.js');

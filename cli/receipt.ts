@@ -2,7 +2,6 @@ import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { v7 as uuidv7 } from 'uuid';
 import { previewReceiptPng } from '../simulator/receipt-png.js';
-import type { Grade } from '../protocol/grades.js';
 import { printerProfileSchema, type ReceiptContent } from '../bridge/printer/receipt-layout.js';
 import { signedEvaluationUrl } from '../bridge/printer/receipt-token.js';
 
@@ -10,7 +9,8 @@ export interface ReceiptPreviewOptions {
   out: string;
   columns: 32 | 48;
   qr: 'native' | 'raster';
-  rated?: Grade;
+  /** As printed after the citizen rated at the counter (the grade itself is never printed). */
+  rated: boolean;
   url: string;
 }
 
@@ -27,7 +27,7 @@ export function receiptPreviewCommand(options: ReceiptPreviewOptions): void {
     staffId: 'S1001',
     services,
     printedAt: new Date(),
-    rating: options.rated ? { grade: options.rated } : null,
+    rated: options.rated,
     evaluationUrl: signedEvaluationUrl(
       options.url,
       { terminalId: 'T-330106-A03', invitationId, caseNos: services.map((s) => s.caseNo), issuedAt: Math.floor(Date.now() / 1000) },

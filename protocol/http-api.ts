@@ -11,7 +11,17 @@ export const staffIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'staffId (工号): 1-64 letters, digits, ".", "_" or "-"');
 
-export const signInRequestSchema = z.strictObject({ staffId: staffIdSchema });
+/** What staff type to sign in: digits only, like a bank card's PIN. Checked against the province's roster, never stored. */
+export const pinSchema = z.string().regex(/^\d{4,12}$/, 'pin (签到密码): 4-12 digits');
+
+/**
+ * Staff sign in with their PIN (the province's roster); a business system that signed staff in
+ * itself sends its own token (http.businessTokenFile) and no PIN.
+ */
+export const signInRequestSchema = z.strictObject({ staffId: staffIdSchema, pin: pinSchema.optional() });
+
+/** The header a technician's call carries the technician token in (http.technicianTokenFile): a `test` invitation needs it. */
+export const TECHNICIAN_HEADER = 'x-hcp-technician-token';
 
 /** Staff cancel an invitation only with a reason (protocol/cancel-reasons.ts): it is counted. */
 export const cancelRequestSchema = z.strictObject({ reason: cancelReasonSchema });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { staffIdSchema } from './http-api.js';
 
 /**
  * Retained on `…/config`, province to terminal. The bad-review reason catalogue is the
@@ -14,7 +15,56 @@ export const reasonCatalogSchema = z.object({
 });
 export type ReasonCatalog = z.infer<typeof reasonCatalogSchema>;
 
+const base64Schema = (bytes: { min: number; max: number }) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'expected base64')
+    .refine((text) => {
+      const length = Math.floor((text.length * 3) / 4) - (text.match(/=/g)?.length ?? 0);
+      return length >= bytes.min && length <= bytes.max;
+    }, `expected base64 of ${bytes.min}-${bytes.max} bytes`);
+
+/**
+ * A staff member's sign-in PIN as the province sends it: never the PIN, only its scrypt hash and
+ * the parameters to repeat it. The cost is bounded both ways: too cheap would let a copy of the
+ * config be guessed through, too dear (N × r) would let one config exhaust the Pi's memory.
+ */
+export const pinHashSchema = z.strictObject({
+  kdf: z.literal('scrypt'),
+  /** CPU/memory cost, a power of two from 2^12 to 2^16. */
+  N: z
+    .number()
+    .int()
+    .refine((n) => n >= 2 ** 12 && n <= 2 ** 16 && (n & (n - 1)) === 0, 'N: a power of two from 4096 to 65536'),
+  r: z.number().int().min(1).max(8),
+  p: z.number().int().min(1).max(2),
+  salt: base64Schema({ min: 16, max: 64 }),
+  hash: base64Schema({ min: 32, max: 64 }),
+});
+export type PinHash = z.infer<typeof pinHashSchema>;
+
+/**
+ * Who may sign in at this province's windows, retained on `…/config`: each staff member's 工号,
+ * name and PIN hash. Versioned like the reason catalogue and kept as sent.
+ */
+export const staffRosterSchema = z
+  .strictObject({
+    version: z.string().min(1).max(32),
+    staff: z
+      .array(z.strictObject({ staffId: staffIdSchema, name: z.string().min(1).max(40), pin: pinHashSchema }))
+      .max(2000, 'at most 2000 staff members per roster'),
+  })
+  .superRefine((roster, ctx) => {
+    const seen = new Set<string>();
+    roster.staff.forEach((member, i) => {
+      if (seen.has(member.staffId)) ctx.addIssue({ code: 'custom', path: ['staff', i, 'staffId'], message: `staff ${member.staffId} is listed twice` });
+      seen.add(member.staffId);
+    });
+  });
+export type StaffRoster = z.infer<typeof staffRosterSchema>;
+
 export const provinceConfigSchema = z.object({
   reasonCatalog: reasonCatalogSchema.optional(),
+  staffRoster: staffRosterSchema.optional(),
 });
 export type ProvinceConfig = z.infer<typeof provinceConfigSchema>;

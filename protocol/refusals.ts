@@ -5,6 +5,11 @@
  */
 export const REFUSALS = {
   not_signed_in: { status: 409, zh: '请先签到' },
+  /** A wrong PIN and a staff id not on the roster read the same: the refusal does not tell which ids exist. */
+  staff_not_verified: { status: 403, zh: '工号或签到密码不正确' },
+  sign_in_locked: { status: 429, zh: '签到失败次数过多，请稍后再试' },
+  no_staff_roster: { status: 409, zh: '尚未收到省平台下发的工作人员名单，暂不能签到，请联系技术人员' },
+  technician_required: { status: 403, zh: '测试邀请须由技术人员凭技术令牌发起' },
   invitation_open: { status: 409, zh: '上一次邀请尚未结束，请等待评价结果' },
   storage_full: { status: 507, zh: '存储已满，暂停新的邀请（已有记录不会丢失）' },
   self_test: { status: 409, zh: '评价器正在自检，请稍后再邀请' },

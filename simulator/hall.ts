@@ -9,6 +9,7 @@ import { EmbeddedBroker } from './broker.js';
 import { ProvinceEmulator } from './province.js';
 import { seededRandom } from './random.js';
 import type { PrintedReceipt } from './printed-receipt.js';
+import { SAMPLE_STAFF_PIN, SAMPLE_STAFF_ROSTER } from './sample-staff.js';
 import { SimWindow } from './sim-window.js';
 import { runWindowTraffic, type CitizenProfile } from './traffic.js';
 
@@ -58,6 +59,8 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
     try {
       for (let n = 1; n <= options.windows; n++) {
         const windowNo = `W${String(n).padStart(2, '0')}`;
+        // The province's staff roster, retained before the window connects: its staff sign in by PIN.
+        await province.publishConfig(`SIM-${windowNo}`, { staffRoster: SAMPLE_STAFF_ROSTER });
         windows.push(
           await SimWindow.start({
             brokerUrl: broker.url,
@@ -66,7 +69,10 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
             dbPath: join(options.dataDir, `${windowNo}.db`),
             httpPort: options.httpPort ? options.httpPort + n - 1 : 0,
             // The scripted citizens think 0.6-3 s: some presses are fast enough to be flagged.
-            config: { invitation: { timeoutSeconds: options.timeoutSeconds ?? 12, deviceGraceSeconds: 5, flags: { minPressMs: 800 } } },
+            config: {
+              invitation: { timeoutSeconds: options.timeoutSeconds ?? 12, deviceGraceSeconds: 5, flags: { minPressMs: 800 } },
+              http: { allowUnverifiedStaff: false },
+            },
             // A receipt with the QR for rating later, when nobody rated at the counter.
             printer: { print: 'not_rated' },
             bridgeDeps: options.logger ? { logger: options.logger } : {},
@@ -97,7 +103,8 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
       this.windows.map((window, i) =>
         runWindowTraffic(window, {
           random: seededRandom(seed * 1000 + i),
-          staffId: `S${String(1001 + i)}`,
+          staffId: SAMPLE_STAFF_ROSTER.staff[i]!.staffId,
+          pin: SAMPLE_STAFF_PIN,
           signal: this.abort.signal,
           ...(citizens && { citizens }),
         }),

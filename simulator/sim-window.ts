@@ -1,10 +1,12 @@
 import { SerialPortStream } from '@serialport/stream';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { Bridge, type BridgeDeps } from '../bridge/bridge.js';
 import { parseConfig, type BridgeConfigInput } from '../bridge/config.js';
 import type { SerialPortLike } from '../bridge/terminal/terminal-link.js';
 import { printerProfileSchema } from '../bridge/printer/receipt-layout.js';
-import { apiRefusalSchema, type ApiRefusal, type invitationRequestSchema } from '../protocol/http-api.js';
+import { apiRefusalSchema, TECHNICIAN_HEADER, type ApiRefusal, type invitationRequestSchema } from '../protocol/http-api.js';
 import { createVirtualLine, virtualSerialBinding, type VirtualLine } from './virtual-serial-line.js';
 import { MemoryJournal } from './memory-journal.js';
 import { NetworkPrinter } from './network-printer.js';
@@ -117,6 +119,9 @@ export class SimWindow {
     const terminal = await startTerminal();
     const { via: _via, answersStatus: _answers, ...printerConfig } = opts.printer ?? {};
     const started = opts.printer ? await startPrinter(opts.terminalId, opts.printer) : undefined;
+    // The technician's token, in a file of its own as on a Pi, unless the test gives one.
+    const technicianTokenFile = opts.config?.http?.technicianTokenFile ?? `${opts.dbPath}.technician-token`;
+    if (opts.config?.http?.technicianTokenFile === undefined) writeFileSync(technicianTokenFile, randomBytes(16).toString('hex'), { mode: 0o600 });
     const config = parseConfig({
       ...opts.config,
       terminal: {
@@ -133,7 +138,9 @@ export class SimWindow {
       clock: { trust: 'system', ...opts.config?.clock },
       // A simulated citizen presses at once: no fast_press flag unless a test asks for one.
       invitation: { ...opts.config?.invitation, flags: { minPressMs: 0, ...opts.config?.invitation?.flags } },
-      http: { ...opts.config?.http, host: '127.0.0.1', port: opts.httpPort ?? 0 },
+      // A window alone hears from no province roster: its staff sign in unchecked unless the test
+      // (or the hall, which sends the roster) says otherwise.
+      http: { allowUnverifiedStaff: true, technicianTokenFile, ...opts.config?.http, host: '127.0.0.1', port: opts.httpPort ?? 0 },
       ...(started && {
         printer: { evaluationUrl: 'https://hcp.province.example/rate', pollSeconds: 1, statusTimeoutMs: 300, ...printerConfig, path: started.path },
       }),
@@ -158,7 +165,7 @@ export class SimWindow {
   }
 
   /** Calls the bridge's HTTP API as the window PC would; the body is for the caller to check (invitationIdOf, refusalOf). */
-  async api(method: 'GET' | 'POST', path: string, body?: unknown): Promise<ApiAnswer> {
+  async api(method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiAnswer> {
     const token = this.bridge.config.http.token;
     const res = await fetch(`${this.bridge.httpUrl}${path}`, {
       method,
@@ -166,15 +173,31 @@ export class SimWindow {
         // A call without a body says it comes from a program, as the console does; the bridge refuses it otherwise.
         ...(body !== undefined ? { 'content-type': 'application/json' } : method !== 'GET' && { 'x-hcp-request': '1' }),
         ...(token !== undefined && { authorization: `Bearer ${token}` }),
+        ...headers,
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     return { status: res.status, body: (await res.json()) as unknown };
   }
 
-  /** `POST /api/v1/invitations`: the new invitation's id; throws with the bridge's answer unless it is 201. */
+  /**
+   * `POST /api/v1/invitations`: the new invitation's id; throws with the bridge's answer unless it
+   * is 201. A `test` invitation is the technician's: it is sent with the technician token.
+   */
   async invite(request: z.input<typeof invitationRequestSchema>): Promise<string> {
-    return invitationIdOf(await this.api('POST', '/api/v1/invitations', request));
+    return invitationIdOf(await this.api('POST', '/api/v1/invitations', request, request.test ? this.asTechnician() : {}));
+  }
+
+  /** The header a technician's call carries: the token in http.technicianTokenFile. */
+  asTechnician(): Record<string, string> {
+    const file = this.bridge.config.http.technicianTokenFile;
+    return file === undefined ? {} : { [TECHNICIAN_HEADER]: readFileSync(file, 'utf8').trim() };
+  }
+
+  /** `POST /api/v1/staff/sign-in`, with the PIN when the window checks it; throws with the bridge's answer unless it is 200. */
+  async signIn(staffId: string, pin?: string): Promise<void> {
+    const answer = await this.api('POST', '/api/v1/staff/sign-in', { staffId, ...(pin !== undefined && { pin }) });
+    if (answer.status !== 200) throw new Error(`sign-in refused: ${answer.status} ${JSON.stringify(answer.body)}`);
   }
 
   async stop(): Promise<void> {

@@ -24,6 +24,10 @@
     device_silent: '评价器无响应',
     terminal_reset: '评价器曾重启',
   };
+  /** Shown beside the alarms while staff sign in unchecked (http.allowUnverifiedStaff, no roster yet). */
+  const UNVERIFIED_STAFF = '签到未验证身份（尚未收到工作人员名单）';
+  /** The header the technician token travels in; never kept by the page. */
+  const TECHNICIAN_HEADER = 'x-hcp-technician-token';
 
   const $ = (id) => document.getElementById(id);
   const byTestId = (id) => document.querySelector('[data-testid="' + id + '"]');
@@ -54,8 +58,8 @@
 
   let tokenAsked = false;
 
-  async function api(method, path, body) {
-    const headers = {};
+  async function api(method, path, body, extraHeaders) {
+    const headers = Object.assign({}, extraHeaders);
     if (body !== undefined) headers['content-type'] = 'application/json';
     // Calls without a body say they come from a program: the bridge refuses them otherwise (CSRF).
     else if (method !== 'GET') headers['x-hcp-request'] = '1';
@@ -165,7 +169,8 @@
       const { zh, tone } = meta.printerConditions[s.printer.condition] || { zh: s.printer.condition, tone: 'warn' };
       setState('state-printer', zh + (s.printer.pending ? ' · 待打印 ' + s.printer.pending : ''), tone);
     }
-    renderAlarms(s.alarms.map((a) => meta.alarms[a] || a));
+    const warnings = s.staffSignIn && s.staffSignIn.verification === 'unverified_allowed' ? [UNVERIFIED_STAFF] : [];
+    renderAlarms(s.alarms.map((a) => meta.alarms[a] || a).concat(warnings));
   }
 
   /** An invitation's mode in words; the code itself if the words have not arrived yet. */
@@ -201,6 +206,7 @@
       if (!meta) {
         meta = await api('GET', '/meta');
         renderModes();
+        renderCancelReasons();
       }
       const s = await api('GET', '/status');
       clockOffsetMs = Date.parse(s.clock.now) - Date.now();
@@ -236,17 +242,22 @@
     e.preventDefault();
     $('staff-error').textContent = '';
     const id = $('staff-input').value.trim();
+    const pin = $('pin-input').value;
     if (!id) {
       $('staff-error').textContent = '请输入工号';
       return;
     }
     epoch += 1;
+    // The PIN leaves the field whatever the answer: it is never kept on the page.
+    $('pin-input').value = '';
     try {
-      const res = await api('POST', '/staff/sign-in', { staffId: id });
+      const res = await api('POST', '/staff/sign-in', pin ? { staffId: id, pin } : { staffId: id });
       renderStaff(res.staffId);
       $('staff-input').value = '';
     } catch (err) {
-      $('staff-error').textContent = err.code === 'invalid_request' ? '工号格式不正确：' + stripField(err.message, 'staffId') : describeError(err);
+      if (err.code !== 'invalid_request') $('staff-error').textContent = describeError(err);
+      else if (err.field === 'pin') $('staff-error').textContent = /required/.test(err.message) ? '请输入签到密码' : '签到密码为 4-12 位数字';
+      else $('staff-error').textContent = '工号格式不正确：' + stripField(err.message, 'staffId');
     }
   });
 
@@ -385,6 +396,8 @@
     document.querySelector('input[name="mode"][value="single"]').checked = true;
     $('proxy').checked = false;
     $('test').checked = false;
+    $('technician-token').value = '';
+    $('technician-row').hidden = true;
     renumber();
   }
 
@@ -405,11 +418,12 @@
       return service;
     });
     const body = { services, mode: mode(), proxy: $('proxy').checked, test: $('test').checked };
+    const technician = body.test && $('technician-token').value.trim() ? { [TECHNICIAN_HEADER]: $('technician-token').value.trim() } : undefined;
     const button = $('invite');
     button.disabled = true;
     epoch += 1;
     try {
-      const invitation = await api('POST', '/invitations', body);
+      const invitation = await api('POST', '/invitations', body, technician);
       resetForm();
       track(invitation);
     } catch (err) {
@@ -490,7 +504,7 @@
     $('invitation-empty').hidden = Boolean(current);
     $('invitation-body').hidden = !current;
     if (!current) return;
-    const inv = current.view ? current.view.record : current.inv;
+    const inv = current.view || current.inv;
     const outcome = $('outcome');
     if (current.state === 'closed') {
       const [text, tone] = outcomeText(current.view);
@@ -515,8 +529,9 @@
       for (const flag of inv.flags || []) if (FLAGS[flag]) facts.push(FLAGS[flag]);
     }
     $('invitation-meta').textContent = facts.join(' · ');
-    $('cancel').hidden = current.state === 'closed';
+    $('cancel').hidden = current.state === 'closed' || !$('cancel-form').hidden;
     $('cancel').disabled = current.state === 'cancelling';
+    if (current.state !== 'open') $('cancel-form').hidden = true;
     $('reprint').hidden = current.state !== 'closed';
     tick();
   }
@@ -534,14 +549,46 @@
   }
   setInterval(tick, 250);
 
-  $('cancel').addEventListener('click', async () => {
+  /** The cancel reasons, in the bridge's words (GET /api/v1/meta); staff must choose one. */
+  function renderCancelReasons() {
+    const select = clear($('cancel-reason'));
+    const prompt = el('option', '', '请选择取消原因');
+    prompt.value = '';
+    select.append(prompt);
+    for (const code of Object.keys(meta.cancelReasons)) {
+      const option = el('option', '', meta.cancelReasons[code]);
+      option.value = code;
+      select.append(option);
+    }
+  }
+
+  $('cancel').addEventListener('click', () => {
     if (!current || current.state !== 'open') return;
+    $('cancel-reason').value = '';
+    $('cancel-form').hidden = false;
+    renderInvitation();
+    $('cancel-reason').focus();
+  });
+
+  $('cancel-back').addEventListener('click', () => {
+    $('cancel-form').hidden = true;
+    renderInvitation();
+  });
+
+  $('cancel-confirm').addEventListener('click', async () => {
+    if (!current || current.state !== 'open') return;
+    const reason = $('cancel-reason').value;
+    if (!reason) {
+      showMessage('请选择取消原因', 'bad');
+      return;
+    }
     const id = current.id;
     current.state = 'cancelling';
+    $('cancel-form').hidden = true;
     showMessage('');
     renderInvitation();
     try {
-      await api('POST', '/invitations/' + encodeURIComponent(id) + '/cancel');
+      await api('POST', '/invitations/' + encodeURIComponent(id) + '/cancel', { reason });
     } catch (err) {
       if (!current || current.id !== id) return;
       if (err.code !== 'invitation_closed') {
@@ -607,6 +654,11 @@
       void pollInvitation();
     }
   }
+
+  $('test').addEventListener('change', () => {
+    $('technician-row').hidden = !$('test').checked;
+    if ($('test').checked) $('technician-token').focus();
+  });
 
   addRow();
   renderInvitation();

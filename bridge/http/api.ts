@@ -3,24 +3,38 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { explain } from '../../protocol/issues.js';
-import { API_META, API_META_PATH, cancelRequestSchema, invitationRequestSchema, signInRequestSchema, type ApiRefusal } from '../../protocol/http-api.js';
+import { API_META, API_META_PATH, cancelRequestSchema, invitationRequestSchema, signInRequestSchema, TECHNICIAN_HEADER, type ApiRefusal } from '../../protocol/http-api.js';
 import { REFUSALS, type Refusal } from '../../protocol/refusals.js';
+import type { StaffActionEntry } from '../../protocol/staff-actions.js';
 import { ConfigError } from '../config.js';
 import { DeskError, type InvitationDesk } from '../desk/invitation-desk.js';
 import type { DailyStats } from '../desk/daily-stats.js';
 import type { Logger } from '../log.js';
 import { serveConsole } from './console-files.js';
+import type { StaffSignIn } from './staff-sign-in.js';
+import { invitationForStaff, openForStaff, statsForStaff } from './staff-views.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
 /** What the API serves; the Bridge provides it. */
 export interface ApiContext {
-  desk: Pick<InvitationDesk, 'signIn' | 'signOut' | 'invite' | 'cancel' | 'current' | 'lookup'>;
+  desk: Pick<InvitationDesk, 'signIn' | 'signOut' | 'invite' | 'cancel' | 'current' | 'lookup' | 'staffId'>;
+  /** Checks a sign-in (the PIN on the province's roster) before the desk takes it. */
+  staffSignIn: Pick<StaffSignIn, 'verify'>;
   /** Queues the invitation's receipt again; throws DeskError 404/409. */
   reprint(invitationId: string): { receiptId: string };
   today(): DailyStats;
   /** When set, every /api request must carry `Authorization: Bearer <token>`. */
   token: string | undefined;
+  /**
+   * The business system's own bearer token (http.businessTokenFile): it passes where the token does,
+   * and signs staff in without a PIN, since the business system signed them in itself.
+   */
+  businessToken: string | undefined;
+  /** The technician's token (http.technicianTokenFile), sent in X-HCP-Technician-Token: a `test` invitation needs it. */
+  technicianToken: string | undefined;
+  /** Announces a staff action for the audit (the reprint; the desk announces its own). */
+  staffAction(entry: StaffActionEntry): void;
   /** Host names, besides loopback ones, the API answers under (http.allowedHosts). */
   allowedHosts: readonly string[];
   logger: Logger;
@@ -42,7 +56,10 @@ class HttpError extends Error {
   }
 }
 
-type Handler = (ctx: ApiContext, req: IncomingMessage, params: string[]) => Promise<[number, unknown]> | [number, unknown];
+/** Who is calling: the window's staff (console, or a program with http.token) or the business system (its own token). */
+type Caller = 'staff' | 'business';
+
+type Handler = (ctx: ApiContext, req: IncomingMessage, params: string[], caller: Caller) => Promise<[number, unknown]> | [number, unknown];
 
 const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
   ['GET', /^\/api\/v1\/status$/, (ctx) => [200, ctx.status()]],
@@ -50,8 +67,13 @@ const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
   [
     'POST',
     /^\/api\/v1\/staff\/sign-in$/,
-    async (ctx, req) => {
-      const { staffId } = parseBody(signInRequestSchema, await readJson(req));
+    async (ctx, req, _params, caller) => {
+      const { staffId, pin } = parseBody(signInRequestSchema, await readJson(req));
+      const verdict = await ctx.staffSignIn.verify(staffId, pin, caller === 'business');
+      if (!verdict.ok) {
+        ctx.logger.warn({ staffId, refused: verdict.code }, 'staff sign-in refused');
+        throw new HttpError(verdict.code, verdict.message, verdict.field);
+      }
       ctx.desk.signIn(staffId);
       return [200, { staffId }];
     },
@@ -69,28 +91,36 @@ const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
     /^\/api\/v1\/invitations$/,
     async (ctx, req) => {
       const request = parseBody(invitationRequestSchema, await readJson(req));
-      const invitation = ctx.desk.invite(request);
-      return [201, { ...invitation, state: 'open' }];
+      if (request.test) checkTechnician(ctx, req);
+      return [201, openForStaff(ctx.desk.invite(request))];
     },
   ],
   [
     'POST',
     /^\/api\/v1\/invitations\/([^/]+)\/receipt$/,
-    (ctx, _req, [id]) => [202, ctx.reprint(id ?? '')],
+    (ctx, _req, [id]) => {
+      const invitationId = id ?? '';
+      const queued = ctx.reprint(invitationId);
+      ctx.staffAction({ action: 'reprint', actor: ctx.desk.staffId, detail: { invitationId, receiptId: queued.receiptId } });
+      return [202, queued];
+    },
   ],
   [
     'POST',
     /^\/api\/v1\/invitations\/([^/]+)\/cancel$/,
     async (ctx, req, [id]) => {
       const { reason } = parseBody(cancelRequestSchema, await readJson(req));
-      return [202, { ...ctx.desk.cancel(id ?? '', reason), state: 'cancelling' }];
+      return [202, openForStaff(ctx.desk.cancel(id ?? '', reason))];
     },
   ],
-  ['GET', /^\/api\/v1\/stats\/today$/, (ctx) => [200, ctx.today()]],
+  ['GET', /^\/api\/v1\/stats\/today$/, (ctx) => [200, statsForStaff(ctx.today())]],
   [
     'GET',
     /^\/api\/v1\/invitations\/current$/,
-    (ctx) => [200, { invitation: ctx.desk.current() ?? null }],
+    (ctx) => {
+      const open = ctx.desk.current();
+      return [200, { invitation: open ? openForStaff(open) : null }];
+    },
   ],
   [
     'GET',
@@ -98,7 +128,7 @@ const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
     (ctx, _req, [id]) => {
       const view = ctx.desk.lookup(id ?? '');
       if (!view) throw new HttpError('not_found', `no invitation ${id} at this window`);
-      return [200, view];
+      return [200, invitationForStaff(view)];
     },
   ],
 ];
@@ -160,16 +190,14 @@ async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse)
     const reads = req.method === 'GET' || req.method === 'HEAD';
     if (!reads) checkCaller(req, host);
     if (!path.startsWith('/api/') && reads && serveConsole(path, res)) return;
-    if (ctx.token !== undefined && path !== API_META_PATH && !sameSecret(req.headers.authorization ?? '', `Bearer ${ctx.token}`)) {
-      throw new HttpError('unauthorized', 'this API needs its token: send Authorization: Bearer <http.token>');
-    }
+    const caller = callerOf(ctx, req, path);
     const matches = ROUTES.filter(([, pattern]) => pattern.test(path));
     if (matches.length === 0) throw new HttpError('not_found', `no such endpoint: ${shown(path)}`);
     const match = matches.find(([method]) => method === req.method);
     if (!match) throw new HttpError('method_not_allowed', `${req.method} is not allowed on ${shown(path)}`);
     const [, pattern, handler] = match;
     const params = (pattern.exec(path) ?? []).slice(1).map((param) => decodeParam(param, path));
-    const [status, body] = await handler(ctx, req, params);
+    const [status, body] = await handler(ctx, req, params, caller);
     send(res, status, body);
   } catch (err) {
     const error =
@@ -242,6 +270,27 @@ function checkCaller(req: IncomingMessage, host: { name: string; port: number })
   }
   if (!isJson(req) && req.headers[CALLER_HEADER] !== '1') {
     throw new HttpError('unsupported_media_type', `a ${req.method} call needs content-type: application/json, or X-HCP-Request: 1 when it has no body`);
+  }
+}
+
+/** The business system by its own token; otherwise staff, with http.token when the bridge has one. */
+function callerOf(ctx: ApiContext, req: IncomingMessage, path: string): Caller {
+  const authorization = req.headers.authorization ?? '';
+  if (ctx.businessToken !== undefined && sameSecret(authorization, `Bearer ${ctx.businessToken}`)) return 'business';
+  if (ctx.token !== undefined && path !== API_META_PATH && !sameSecret(authorization, `Bearer ${ctx.token}`)) {
+    throw new HttpError('unauthorized', 'this API needs its token: send Authorization: Bearer <http.token>');
+  }
+  return 'staff';
+}
+
+/** A `test` invitation never counts: only a technician, by the technician token, may make one. */
+function checkTechnician(ctx: ApiContext, req: IncomingMessage): void {
+  if (ctx.technicianToken === undefined) {
+    throw new HttpError('technician_required', 'a test invitation needs the technician token, and this bridge has none: a technician sets http.technicianTokenFile', 'test');
+  }
+  const given = req.headers[TECHNICIAN_HEADER];
+  if (typeof given !== 'string' || !sameSecret(given, ctx.technicianToken)) {
+    throw new HttpError('technician_required', `a test invitation needs the technician token in the ${TECHNICIAN_HEADER} header`, 'test');
   }
 }
 

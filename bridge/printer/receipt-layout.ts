@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { GRADE_INFO, type Grade } from '../../protocol/grades.js';
 import type { Service } from '../../protocol/records.js';
 import { BIG_TEXT_COMMANDS, CHINESE_SELECTS } from '../../protocol/escpos/commands.js';
 import { EscPosWriter, QR_QUIET_ZONE, qrMatrix } from '../../protocol/escpos/writer.js';
@@ -41,8 +40,12 @@ export interface ReceiptContent {
   staffId: string;
   services: Service[];
   printedAt: Date;
-  /** The rating given at the counter, or null if the citizen did not rate (yet). */
-  rating: { grade: Grade } | null;
+  /**
+   * Whether the citizen rated at the counter. Never the grade: staff hand the receipt over, reprint
+   * it, and see it on the printer, so a grade on paper would reach the counter (ARCHITECTURE
+   * invariant 8). The citizen saw their grade on the terminal.
+   */
+  rated: boolean;
   /** Where the citizen rates later (or adds a follow-up rating, 追评): the QR code's content. */
   evaluationUrl: string;
   test: boolean;
@@ -223,11 +226,10 @@ export function layoutReceipt(content: ReceiptContent, profile: PrinterProfile):
   });
   rule();
 
-  if (content.rating) {
+  if (content.rated) {
     w.bold(true);
-    field('您的评价', GRADE_INFO[content.rating.grade].zh);
+    centred(['已评价，感谢您的评价！']);
     w.bold(false);
-    centred(['感谢您的评价！']);
     centred(wrapPhrases(['如需追评，', '请扫描下方二维码', '（7日内有效）'], columns));
   } else {
     w.bold(true);

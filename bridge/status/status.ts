@@ -4,6 +4,8 @@ import type { TerminalLinkStatus } from '../terminal/terminal-link.js';
 import type { InvitationDesk, OpenInvitation } from '../desk/invitation-desk.js';
 import type { ReceiptService, ReceiptStatus } from '../printer/receipt-service.js';
 import type { ReasonCatalogStore } from '../province/reason-catalog.js';
+import type { StaffRosterStore } from '../province/staff-roster.js';
+import type { StaffSignIn, StaffVerification } from '../http/staff-sign-in.js';
 import type { Outbox, OutboxCounts, QuarantinedEntry } from '../store/outbox.js';
 import type { StorageStatus } from '../store/storage.js';
 import type { TimeKeeper } from '../time/time-keeper.js';
@@ -25,6 +27,11 @@ export interface BridgeStatus {
   storage: StorageStatus;
   /** The province's bad-review reason catalogue in use, if it has sent one. */
   reasonCatalog: { version: string; reasons: number } | null;
+  /**
+   * How sign-ins are checked: by the province's roster, not at all (http.allowUnverifiedStaff, a
+   * warning), or refused until a roster comes; and how many were refused for a wrong PIN or id.
+   */
+  staffSignIn: { verification: StaffVerification; roster: { version: string; staff: number } | null; failures: number };
   printer: (ReceiptStatus & { configured: true; publicKey: string }) | { configured: false };
   http: { rejected: Record<string, number> };
   versions: Record<string, string>;
@@ -40,6 +47,8 @@ export interface StatusSources {
   clock: TimeKeeper;
   storage(): StorageStatus;
   reasons: Pick<ReasonCatalogStore, 'current'>;
+  roster: Pick<StaffRosterStore, 'current'>;
+  staffSignIn: Pick<StaffSignIn, 'verification' | 'failures'>;
   /** The receipt printer and the public key its QR codes are signed for, when there is one. */
   printer: { receipts: Pick<ReceiptService, 'status'>; publicKey: string } | undefined;
   httpRejected: Tally;
@@ -54,12 +63,14 @@ export function readStatus(src: StatusSources): BridgeStatus {
   const broker = src.uplink.status();
   const storage = src.storage();
   const catalog = src.reasons.current();
+  const roster = src.roster.current();
   const printer = src.printer && { configured: true as const, publicKey: src.printer.publicKey, ...src.printer.receipts.status() };
   const now = clock.now();
   return {
     terminal: { id: terminal.id, areaCode: terminal.areaCode, hallCode: terminal.hallCode, hallName: terminal.hallName ?? null, windowNo: terminal.windowNo },
     alarms: alarms({
       terminalAlive: link.alive,
+      terminalReplaced: link.pairing.replacedBy !== null,
       brokerConnected: broker.connected,
       clockSynced: clock.isSynced(),
       storageFull: storage.full,
@@ -79,6 +90,11 @@ export function readStatus(src: StatusSources): BridgeStatus {
     clock: { synced: clock.isSynced(), trustedFrom: clock.trustedFrom, bootId: clock.bootId, now: now.toISOString() },
     storage,
     reasonCatalog: catalog ? { version: catalog.version, reasons: catalog.reasons.length } : null,
+    staffSignIn: {
+      verification: src.staffSignIn.verification,
+      roster: roster ? { version: roster.version, staff: roster.staff.length } : null,
+      failures: src.staffSignIn.failures,
+    },
     printer: printer ?? { configured: false },
     http: { rejected: src.httpRejected.counts() },
     versions: src.versions,

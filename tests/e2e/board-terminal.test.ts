@@ -65,7 +65,7 @@ function boardConfig(board: FirmataBoard): BridgeConfigInput {
     database: { path: join(dir, `board-${count}.db`) },
     clock: { trust: 'system' },
     invitation: { flags: { minPressMs: 0 } },
-    http: { port: 0 },
+    http: { port: 0, allowUnverifiedStaff: true },
     log: { level: 'silent' },
   };
 }

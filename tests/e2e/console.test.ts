@@ -3,7 +3,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { SimWindow } from '../../simulator/sim-window.js';
+import { SAMPLE_STAFF_PIN, SAMPLE_STAFF_ROSTER } from '../../simulator/sample-staff.js';
+import type { SimWindow, SimWindowOptions } from '../../simulator/sim-window.js';
+import { API_META } from '../../protocol/http-api.js';
+import type { StaffActionEntry } from '../../protocol/staff-actions.js';
+import type { HallFixture } from '../support/hall-fixture.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { BROKERS } from '../support/brokers.js';
 import { launchChromium } from '../support/browser.js';
@@ -49,10 +53,36 @@ const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\
 const shows = (locator: Locator, text: string | RegExp): Promise<void> =>
   locator.filter({ hasText: typeof text === 'string' ? new RegExp(`^\\s*${escape(text)}\\s*$`) : text }).waitFor();
 
-async function signIn(page: Page, staffId: string): Promise<void> {
+async function signIn(page: Page, staffId: string, pin?: string): Promise<void> {
   await page.getByTestId('staff-input').fill(staffId);
+  if (pin !== undefined) await page.getByTestId('pin-input').fill(pin);
   await page.getByTestId('sign-in').click();
   await shows(page.getByTestId('staff-current'), staffId);
+}
+
+/** A window that checks sign-ins by the province's roster (sent to it, retained, as a province does). */
+async function rosterWindow(hall: HallFixture, options: { printer?: SimWindowOptions['printer'] } = {}): Promise<SimWindow> {
+  const w = await hall.window({ config: { http: { allowUnverifiedStaff: false } }, ...options });
+  await hall.province.publishConfig(w.terminalId, { staffRoster: SAMPLE_STAFF_ROSTER });
+  await waitUntil(() => w.bridge.status().staffSignIn.roster, 'the roster to reach the window');
+  return w;
+}
+
+/** Every key and string in an answer, to look for anything that tells a grade. */
+function gradeHints(body: unknown): string[] {
+  const grades = API_META.grades.flatMap((g) => [g.grade, g.zh]);
+  const found: string[] = [];
+  const visit = (value: unknown, path: string): void => {
+    if (typeof value === 'string' && grades.some((g) => value.includes(g))) found.push(`${path}: ${value}`);
+    if (value && typeof value === 'object') {
+      for (const [key, inner] of Object.entries(value)) {
+        if (/grade|rating|satisf|latency|^reason$/i.test(key)) found.push(`${path}.${key}`);
+        visit(inner, `${path}.${key}`);
+      }
+    }
+  };
+  visit(body, '');
+  return found;
 }
 
 async function invite(page: Page, w: SimWindow, caseNo: string): Promise<void> {
@@ -67,7 +97,7 @@ async function invite(page: Page, w: SimWindow, caseNo: string): Promise<void> {
 describe('staff console', () => {
   it('signs in, invites, shows the rating and today\'s counts; 补打回执 prints a receipt', async () => {
     const hall = await halls.start();
-    const w = await hall.window({ printer: { print: 'never' } });
+    const w = await rosterWindow(hall, { printer: { print: 'never' } });
     await waitUntil(() => w.bridge.status().alarms.length === 0, 'the printer to answer its first status request');
     const page = await openConsole(w);
     await shows(page.getByTestId('window-no'), `窗口 ${w.windowNo}`);
@@ -75,8 +105,8 @@ describe('staff console', () => {
     await shows(page.getByTestId('state-terminal'), /评价器\s*已连接/);
     await shows(page.getByTestId('alarms'), '运行正常');
 
-    await signIn(page, 'S2024');
-    expect(w.bridge.desk.staffId).toBe('S2024');
+    await signIn(page, 'S1024', SAMPLE_STAFF_PIN);
+    expect(w.bridge.desk.staffId).toBe('S1024');
     await invite(page, w, '330106202611220001');
     await shows(page.getByTestId('countdown'), /剩余 \d+ 秒/);
     await expect(page.getByTestId('invitation-cases').textContent()).resolves.toContain('330106202611220001');
@@ -103,6 +133,8 @@ describe('staff console', () => {
     const w = await hall.window();
     const page = await openConsole(w);
     await shows(page.getByTestId('staff-current'), 'S1'); // the fixture signed S1 in
+    // A window with no roster that lets staff in unchecked (http.allowUnverifiedStaff) says so.
+    await shows(page.getByTestId('alarms'), /签到未验证身份/);
     await page.getByTestId('item-code').fill('330106-XK-0012');
     await page.getByTestId('invite-button').click();
     const error = page.locator('[data-testid="case-no"] + [data-testid="field-error"]');
@@ -122,16 +154,58 @@ describe('staff console', () => {
     await expect(page.getByTestId('field-error').count()).resolves.toBe(0);
   });
 
-  it('取消 on an open invitation shows 已取消', async () => {
+  it('signs in only with the PIN on the province\'s roster: a wrong one is refused in staff\'s words and counted', async () => {
+    const hall = await halls.start();
+    const w = await rosterWindow(hall);
+    const page = await openConsole(w);
+    await shows(page.getByTestId('staff-current'), '未签到'); // the fixture's unchecked sign-in was refused
+    await page.getByTestId('staff-input').fill('S1001');
+    await page.getByTestId('pin-input').fill('999999');
+    await page.getByTestId('sign-in').click();
+    await shows(page.getByTestId('staff-error'), /^\s*工号或签到密码不正确（/);
+    await expect(page.getByTestId('pin-input').inputValue()).resolves.toBe('');
+    expect(w.bridge.desk.staffId).toBeNull();
+    expect(w.bridge.status().staffSignIn.failures).toBe(1);
+    await signIn(page, 'S1001', SAMPLE_STAFF_PIN);
+    expect(w.bridge.desk.staffId).toBe('S1001');
+  });
+
+  it('a test invitation needs the technician token: refused without it, made with it', async () => {
+    const hall = await halls.start();
+    const w = await hall.window();
+    const page = await openConsole(w);
+    await shows(page.getByTestId('staff-current'), 'S1');
+    await page.getByTestId('item-code').fill('330106-XK-0012');
+    await page.getByTestId('case-no').fill('330106202611220009');
+    await page.getByTestId('test').check();
+    await page.getByTestId('technician-token').waitFor();
+    await page.getByTestId('invite-button').click();
+    await shows(page.getByTestId('invite-error'), /^\s*测试邀请须由技术人员凭技术令牌发起（/);
+    expect(w.bridge.desk.current()).toBeUndefined();
+    await page.getByTestId('technician-token').fill(w.asTechnician()['x-hcp-technician-token']!);
+    await page.getByTestId('invite-button').click();
+    await shows(page.getByTestId('outcome'), '等待评价…');
+    expect(w.bridge.desk.current()).toMatchObject({ test: true });
+    await expect(page.getByTestId('technician-token').inputValue()).resolves.toBe('');
+  });
+
+  it('取消 asks for a reason from the bridge\'s list, then shows 已取消', async () => {
     const hall = await halls.start();
     const w = await hall.window();
     const page = await openConsole(w);
     await shows(page.getByTestId('staff-current'), 'S1');
     await invite(page, w, '330106202611220003');
     await page.getByTestId('cancel').click();
+    const options = await page.getByTestId('cancel-reason').locator('option').allTextContents();
+    expect(options.slice(1)).toEqual(Object.values(API_META.cancelReasons));
+    await page.getByTestId('cancel-confirm').click();
+    await shows(page.getByTestId('invitation-message'), '请选择取消原因');
+    expect(w.bridge.desk.current()?.cancelled).toBeUndefined();
+    await page.getByTestId('cancel-reason').selectOption('citizen_left');
+    await page.getByTestId('cancel-confirm').click();
     await shows(page.getByTestId('outcome'), '已取消');
     await shows(page.getByTestId('stat-cancelled'), '1');
-    await shows(page.getByTestId('stat-rate'), '—'); // nothing was put to a citizen
+    await shows(page.getByTestId('stat-rate'), '0%'); // 参评率 = rated ÷ invitations: a cancel counts against it
     expect(w.bridge.desk.current()).toBeUndefined();
     await expect(page.getByTestId('cancel').isHidden()).resolves.toBe(true);
     // A refusal reads in the staff's words from the bridge's list (GET /api/v1/meta), then its message.
@@ -202,5 +276,42 @@ describe('staff console', () => {
     } finally {
       await new Promise((resolve) => elsewhere.close(resolve));
     }
+  });
+});
+
+describe('the grade never reaches the counter', () => {
+  it('after a rating, no staff API answer and no reprinted receipt tells the grade; the reprint is audited', async () => {
+    const hall = await halls.start();
+    const w = await rosterWindow(hall, { printer: { print: 'never' } });
+    const actions: StaffActionEntry[] = [];
+    w.bridge.on('staffAction', (entry) => actions.push(entry));
+    const page = await openConsole(w);
+    await signIn(page, 'S1002', SAMPLE_STAFF_PIN);
+    await invite(page, w, '330106202611220010');
+    const id = w.bridge.desk.current()!.id;
+    await w.terminal.press(4); // 非常不满意: a bad grade, with its reasons offered
+    await shows(page.getByTestId('outcome'), '已评价');
+    await waitUntil(() => w.bridge.desk.current() === undefined, 'the invitation to close');
+
+    const answers = {
+      invitation: await w.api('GET', `/api/v1/invitations/${id}`),
+      current: await w.api('GET', '/api/v1/invitations/current'),
+      stats: await w.api('GET', '/api/v1/stats/today'),
+      status: await w.api('GET', '/api/v1/status'),
+      reprint: await w.api('POST', `/api/v1/invitations/${id}/receipt`),
+    };
+    expect(answers.invitation.body).toMatchObject({ state: 'closed', outcome: 'rated' });
+    expect(answers.stats.body).toMatchObject({ rated: 1, participationRate: 1 });
+    expect(answers.reprint.status).toBe(202);
+    for (const [what, answer] of Object.entries(answers)) expect(gradeHints(answer.body), what).toEqual([]);
+    expect(await page.getByTestId('invitation').textContent()).not.toMatch(/满意/);
+    expect(await page.getByTestId('stats').textContent()).not.toMatch(/满意/);
+
+    const receipt = await w.printer!.waitForReceipt(undefined, { timeoutMs: 10_000 });
+    const text = receipt.lines().join('\n');
+    expect(text).toContain('补打');
+    expect(text).toContain('已评价');
+    expect(text).not.toMatch(/您的评价：|满意/);
+    expect(actions.filter((entry) => entry.action === 'reprint')).toEqual([{ action: 'reprint', actor: 'S1002', detail: { invitationId: id, receiptId: (answers.reprint.body as { receiptId: string }).receiptId } }]);
   });
 });

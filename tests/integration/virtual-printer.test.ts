@@ -91,7 +91,7 @@ describe('VirtualPrinter', () => {
   it('decodes a raster QR code (jsQR) on an 80 mm printer, with the job arriving in small pieces', async () => {
     const { line, printer, bridge } = await rig(48);
     line.impair({ maxChunk: 7 }, 'toDevice');
-    await bridge.write(receipt(48, 'raster', { rating: { grade: 'satisfied' } }));
+    await bridge.write(receipt(48, 'raster', { rated: true }));
     const r = await printer.waitForReceipt();
     expect(r.images).toHaveLength(1);
     expect(r.qrCodes()).toEqual([{ payload: URL, via: 'raster' }]);

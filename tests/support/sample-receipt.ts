@@ -8,7 +8,7 @@ export const SAMPLE_RECEIPT: ReceiptContent = {
   staffId: 'S1001',
   services: [{ itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo: '330106202611220001' }],
   printedAt: new Date('2026-11-22T06:06:14Z'),
-  rating: null,
+  rated: false,
   evaluationUrl: SAMPLE_URL,
   test: false,
   reprint: false,

@@ -2,14 +2,20 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DeskError } from '../../bridge/desk/invitation-desk.js';
 import { createApiServer, listenApi, type ApiContext } from '../../bridge/http/api.js';
+import { StaffSignIn } from '../../bridge/http/staff-sign-in.js';
+import type { DailyStats } from '../../bridge/desk/daily-stats.js';
+import { hashPin } from '../../bridge/province/staff-pin.js';
 import { ConfigError } from '../../bridge/config.js';
 import { silentLogger } from '../../bridge/log.js';
 import { ALARMS } from '../../protocol/alarms.js';
 import { BUTTON_COUNT, GRADES } from '../../protocol/grades.js';
-import { API_META } from '../../protocol/http-api.js';
+import { API_META, TECHNICIAN_HEADER } from '../../protocol/http-api.js';
+import type { StaffRoster } from '../../protocol/province-config.js';
+import type { StoredInvitation } from '../../protocol/records.js';
 import { PRINTER_CONDITIONS } from '../../protocol/printer.js';
 import { INVITATION_MODES } from '../../protocol/records.js';
 import { REFUSALS, type Refusal } from '../../protocol/refusals.js';
@@ -26,7 +32,11 @@ async function start(token?: string, overrides: Partial<ApiContext> = {}): Promi
     throw new DeskError(409, 'not_signed_in', 'no staff member is signed in');
   };
   const ctx: ApiContext = {
-    desk: { signIn: refuse, signOut: refuse, invite: refuse, cancel: refuse, current: () => undefined, lookup: () => undefined },
+    desk: { signIn: refuse, signOut: refuse, invite: refuse, cancel: refuse, current: () => undefined, lookup: () => undefined, staffId: null },
+    staffSignIn: new StaffSignIn({ roster: () => null, allowUnverified: false, now: () => 0 }),
+    businessToken: undefined,
+    technicianToken: undefined,
+    staffAction: () => undefined,
     reprint: () => {
       throw new DeskError(409, 'no_printer', 'this terminal has no receipt printer configured');
     },
@@ -210,7 +220,7 @@ describe("the window PC's browser cannot be turned against the API", () => {
     const none = (): never => {
       throw new Error('not called here');
     };
-    const desk = { signIn: none, invite: none, cancel: none, current: () => undefined, lookup: () => undefined, signOut: () => void signOuts.push(1) };
+    const desk = { signIn: none, invite: none, cancel: none, current: () => undefined, lookup: () => undefined, signOut: () => void signOuts.push(1), staffId: 'S1' };
     const { url } = await start(token, { desk, allowedHosts });
     return { url, port: new URL(url).port, signOuts };
   }
@@ -281,5 +291,183 @@ describe("the window PC's browser cannot be turned against the API", () => {
     expect(await status(`Bearer ${token}`)).toBe(200);
     expect(await status(`Bearer ${token.slice(0, -1)}X`)).toBe(401);
     expect(await status(`Bearer ${token}x`)).toBe(401);
+  });
+});
+
+/** A JSON call as a program or the console sends it, with extra headers. */
+async function post(url: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return { status: res.status, body: await res.json() };
+}
+
+/** The cheapest cost a roster may carry, so that these tests hash in milliseconds. */
+const CHEAP = { N: 2 ** 12, r: 1, p: 1 };
+
+describe('staff sign-in is verified', () => {
+  let rosterOf: StaffRoster | null = null;
+  beforeAll(async () => {
+    rosterOf = { version: 'r1', staff: [{ staffId: 'S1001', name: '张三', pin: await hashPin('246810', CHEAP) }] };
+  });
+
+  /** An API whose desk records sign-ins, with the roster, clock and tokens a test gives. */
+  async function signInDesk(options: { roster?: boolean; allowUnverified?: boolean; token?: string; businessToken?: string; logged?: string[] } = {}) {
+    const signedIn: string[] = [];
+    let nowMs = 0;
+    const staffSignIn = new StaffSignIn({ roster: () => (options.roster === false ? null : rosterOf), allowUnverified: options.allowUnverified ?? false, now: () => nowMs });
+    const logger = options.logged ? pino({ level: 'debug' }, { write: (line: string) => void options.logged!.push(line) }) : silentLogger;
+    const none = (): never => {
+      throw new Error('not called here');
+    };
+    const desk = { signIn: (id: string) => void signedIn.push(id), signOut: none, invite: none, cancel: none, current: () => undefined, lookup: () => undefined, staffId: null };
+    const { url, rejected } = await start(options.token, { desk, staffSignIn, businessToken: options.businessToken, logger });
+    return { url, rejected, signedIn, staffSignIn, advance: (ms: number) => (nowMs += ms) };
+  }
+
+  it('takes the right PIN; a wrong PIN and an unknown id are refused alike, counted, and sign nobody in', async () => {
+    const { url, rejected, signedIn, staffSignIn } = await signInDesk();
+    expect(await post(url, '/api/v1/staff/sign-in', { staffId: 'S1001', pin: '246810' })).toEqual({ status: 200, body: { staffId: 'S1001' } });
+    const wrong = await post(url, '/api/v1/staff/sign-in', { staffId: 'S1001', pin: '246811' });
+    const unknown = await post(url, '/api/v1/staff/sign-in', { staffId: 'S9999', pin: '246810' });
+    for (const answer of [wrong, unknown]) expect(answer).toMatchObject({ status: 403, body: { error: { code: 'staff_not_verified' } } });
+    expect(REFUSALS.staff_not_verified.status).toBe(403);
+    expect(await post(url, '/api/v1/staff/sign-in', { staffId: 'S1001' })).toMatchObject({ status: 400, body: { error: { code: 'invalid_request', field: 'pin' } } });
+    expect(signedIn).toEqual(['S1001']);
+    expect(rejected).toEqual(['staff_not_verified', 'staff_not_verified', 'invalid_request']);
+    expect(staffSignIn.failures).toBe(2);
+  });
+
+  it('after 5 wrong PINs for one id in 5 minutes refuses even the right one (429) until the window has passed; other ids are not held', async () => {
+    const { url, signedIn, advance } = await signInDesk();
+    const attempts = await Promise.all(Array.from({ length: 7 }, (_, i) => post(url, '/api/v1/staff/sign-in', { staffId: 'S1001', pin: `00000${i}` })));
+    // Sent together: the ones past five are refused before any PIN is hashed.
+    expect(attempts.map((a) => a.status).sort()).toEqual([403, 403, 403, 403, 403, 429, 429]);
+    expect(await post(url, '/api/v1/staff/sign-in', { staffId: 'S1001', pin: '246810' })).toMatchObject({ status: 429, body: { error: { code: 'sign_in_locked' } } });
+    expect((await post(url, '/api/v1/staff/sign-in', { staffId: 'S2002', pin: '1234' })).status).toBe(403);
+    advance(5 * 60_000 - 1);
+    expect((await post(url, '/api/v1/staff/sign-in', { staffId: 'S1001', pin: '246810' })).status).toBe(429);
+    advance(1);
+    expect((await post(url, '/api/v1/staff/sign-in', { staffId: 'S1001', pin: '246810' })).status).toBe(200);
+    expect(signedIn).toEqual(['S1001']);
+  });
+
+  it('never logs the PIN, right or wrong', async () => {
+    const logged: string[] = [];
+    const { url } = await signInDesk({ logged });
+    await post(url, '/api/v1/staff/sign-in', { staffId: 'S1001', pin: '97531' });
+    await post(url, '/api/v1/staff/sign-in', { staffId: 'S1001', pin: '246810' });
+    expect(logged.join('\n')).toContain('staff sign-in refused');
+    expect(logged.join('\n')).not.toMatch(/97531|246810/);
+  });
+
+  it('without a roster refuses sign-in (409 no_staff_roster) unless http.allowUnverifiedStaff lets any id in', async () => {
+    const refused = await signInDesk({ roster: false });
+    expect(await post(refused.url, '/api/v1/staff/sign-in', { staffId: 'S1001', pin: '246810' })).toMatchObject({ status: 409, body: { error: { code: 'no_staff_roster' } } });
+    expect(refused.signedIn).toEqual([]);
+    expect(refused.staffSignIn.verification).toBe('refused_until_roster');
+    const allowed = await signInDesk({ roster: false, allowUnverified: true });
+    expect((await post(allowed.url, '/api/v1/staff/sign-in', { staffId: 'S7' })).status).toBe(200);
+    expect(allowed.signedIn).toEqual(['S7']);
+    expect(allowed.staffSignIn.verification).toBe('unverified_allowed');
+  });
+
+  it("the business system's token signs staff in without a PIN, and passes where http.token does; a wrong one does not", async () => {
+    const businessToken = 'business-system-token-0001';
+    const { url, signedIn } = await signInDesk({ roster: false, token: 'the-console-token-0001', businessToken });
+    expect((await post(url, '/api/v1/staff/sign-in', { staffId: 'S5' }, { authorization: `Bearer ${businessToken}` })).status).toBe(200);
+    expect((await post(url, '/api/v1/staff/sign-in', { staffId: 'S6' }, { authorization: `Bearer ${businessToken.slice(0, -1)}X` })).status).toBe(401);
+    expect((await post(url, '/api/v1/staff/sign-in', { staffId: 'S6' }, { authorization: 'Bearer the-console-token-0001' })).status).toBe(409);
+    expect(signedIn).toEqual(['S5']);
+  });
+});
+
+describe('a test invitation needs the technician token', () => {
+  const technicianToken = 'technician-token-000001';
+  async function inviteDesk(withToken = true) {
+    const invited: boolean[] = [];
+    const invite = (request: { test: boolean }) => {
+      invited.push(request.test);
+      return { id: 'inv-1', staffId: 'S1', services: [{ itemCode: 'X', caseNo: 'C1' }], mode: 'single' as const, proxy: false, test: request.test, invitedAt: '2026-11-29T00:00:00.000Z', timeoutMs: 30_000, flags: [] };
+    };
+    const none = (): never => {
+      throw new Error('not called here');
+    };
+    const desk = { signIn: none, signOut: none, invite, cancel: none, current: () => undefined, lookup: () => undefined, staffId: 'S1' };
+    const { url, rejected } = await start(undefined, { desk, technicianToken: withToken ? technicianToken : undefined });
+    return { url, rejected, invited };
+  }
+  const body = (test: boolean) => ({ services: [{ itemCode: 'X', caseNo: 'C1' }], test });
+
+  it('refuses it without the header or with a wrong one (403 technician_required), and makes nothing', async () => {
+    const { url, rejected, invited } = await inviteDesk();
+    expect(await post(url, '/api/v1/invitations', body(true))).toMatchObject({ status: 403, body: { error: { code: 'technician_required', message: expect.stringContaining(TECHNICIAN_HEADER) } } });
+    expect((await post(url, '/api/v1/invitations', body(true), { [TECHNICIAN_HEADER]: `${technicianToken}x` })).status).toBe(403);
+    expect(invited).toEqual([]);
+    expect(rejected).toEqual(['technician_required', 'technician_required']);
+  });
+
+  it('makes it with the token, and an ordinary invitation needs none', async () => {
+    const { url, invited } = await inviteDesk();
+    expect(await post(url, '/api/v1/invitations', body(true), { [TECHNICIAN_HEADER]: technicianToken })).toMatchObject({ status: 201, body: { id: 'inv-1', test: true, state: 'open' } });
+    expect((await post(url, '/api/v1/invitations', body(false))).status).toBe(201);
+    expect(invited).toEqual([true, false]);
+  });
+
+  it('refuses every test invitation when the bridge has no technician token, naming the setting', async () => {
+    const { url, invited } = await inviteDesk(false);
+    expect(await post(url, '/api/v1/invitations', body(true), { [TECHNICIAN_HEADER]: technicianToken })).toMatchObject({ status: 403, body: { error: { code: 'technician_required', message: expect.stringContaining('http.technicianTokenFile') } } });
+    expect(invited).toEqual([]);
+  });
+});
+
+describe('the grade never reaches the counter', () => {
+  const figures = { invitations: 1, rated: 1, notRated: 0, cancelled: 0, cancelledBy: { citizen_left: 0 } as DailyStats['cancelledBy'], participationRate: 1 };
+  const TODAY: DailyStats = { date: '2026-11-29', ...figures, byStaff: [{ staffId: 'S1', ...figures }] };
+  const rated: StoredInvitation = {
+    id: 'inv-9',
+    terminalId: 'T-1',
+    areaCode: '330106',
+    hallCode: 'H',
+    windowNo: 'W1',
+    staffId: 'S1',
+    services: [{ itemCode: 'X', caseNo: 'C9' }],
+    mode: 'single',
+    proxy: false,
+    invitedAt: '2026-11-29T01:00:00.000Z',
+    closedAt: '2026-11-29T01:00:09.000Z',
+    outcome: 'rated',
+    rating: { grade: 'very_dissatisfied', reason: { code: 'R01', label: '服务态度差' }, latencyMs: 812 },
+    channel: 'counter',
+    flags: ['fast_press', 'no_reason', 'device_silent'],
+    test: false,
+  } as unknown as StoredInvitation;
+
+  it('GET /invitations/{id} shows 已评价 (outcome rated) and the health flags, never the grade, reason, latency or honesty flags; /stats/today has no byGrade', async () => {
+    const { url } = await start(undefined, {
+      desk: { signIn: () => undefined, signOut: () => undefined, invite: () => undefined as never, cancel: () => undefined as never, current: () => undefined, lookup: () => ({ id: rated.id, state: 'closed', outcome: 'rated', record: rated }), staffId: 'S1' },
+      // As a part that one day knew grades would give them: the view lists what it shows.
+      today: () => ({ ...TODAY, byGrade: { very_dissatisfied: 1 }, byStaff: [{ ...TODAY.byStaff[0]!, byGrade: { very_dissatisfied: 1 } }] }),
+    });
+    const view = await call(`${url}/api/v1/invitations/inv-9`);
+    expect(view).toEqual({
+      status: 200,
+      body: { id: 'inv-9', staffId: 'S1', services: rated.services, mode: 'single', proxy: false, test: false, invitedAt: rated.invitedAt, state: 'closed', outcome: 'rated', closedAt: rated.closedAt, flags: ['device_silent'] },
+    });
+    const stats = await call(`${url}/api/v1/stats/today`);
+    expect(stats.body).toEqual(TODAY);
+    for (const text of [JSON.stringify(view.body), JSON.stringify(stats.body)]) {
+      for (const { grade, zh } of API_META.grades) expect(text).not.toMatch(new RegExp(`${grade}|${zh}`));
+      expect(text).not.toMatch(/grade|rating|reason|latency|服务态度差/i);
+    }
+  });
+
+  it('a reprint from the API is announced for the audit, by the signed-in staff member', async () => {
+    const actions: unknown[] = [];
+    const { url } = await start(undefined, {
+      desk: { signIn: () => undefined, signOut: () => undefined, invite: () => undefined as never, cancel: () => undefined as never, current: () => undefined, lookup: () => undefined, staffId: 'S3' },
+      reprint: () => ({ receiptId: 'rc-1' }),
+      staffAction: (entry) => actions.push(entry),
+    });
+    expect(await call(`${url}/api/v1/invitations/inv-9/receipt`, 'POST')).toEqual({ status: 202, body: { receiptId: 'rc-1' } });
+    expect(actions).toEqual([{ action: 'reprint', actor: 'S3', detail: { invitationId: 'inv-9', receiptId: 'rc-1' } }]);
   });
 });

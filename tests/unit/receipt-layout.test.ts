@@ -89,15 +89,14 @@ describe('layoutReceipt: content', () => {
     expect(trimmed(print(content(), profile({ columns: 48 })))).toContain('请扫描下方二维码对本次服务进行评价');
   });
 
-  it('rated: names the grade in Chinese, thanks, and keeps the QR code for a follow-up rating (追评)', () => {
-    const r = print(content({ rating: { grade: 'dissatisfied' } }));
+  it('rated: says so and thanks, never the grade (the counter hands it over), and keeps the QR code for a follow-up rating (追评)', () => {
+    const r = print(content({ rated: true }));
     const lines = trimmed(r);
-    expect(lines).toContain('您的评价：不满意');
-    expect(lines).toContain('感谢您的评价！');
+    expect(lines).toContain('已评价，感谢您的评价！');
     expect(lines.join('')).toContain('如需追评');
     expect(lines.join('')).not.toContain('对本次服务进行评价');
+    expect(lines.join('')).not.toMatch(/您的评价|满意/);
     expect(r.qrCodes()).toEqual([{ payload: URL, via: 'native' }]);
-    expect(trimmed(print(content({ rating: { grade: 'very_satisfied' } })))).toContain('您的评价：非常满意');
   });
 
   it('marks a reprint in the title and a test receipt with a 测试 line; neither otherwise', () => {
@@ -153,7 +152,7 @@ describe('layoutReceipt: never wider than the paper', () => {
               { itemCode: '330106-XK-0012', itemName: longName, caseNo: longCase },
               { itemCode: 'A'.repeat(64), caseNo: '9'.repeat(64) },
             ],
-            rating: { grade: 'very_dissatisfied' },
+            rated: true,
             test: true,
             reprint: true,
           }),
