@@ -15,6 +15,7 @@ export class ReceiptQueue {
   private readonly attempt;
   private readonly done;
   private readonly counts;
+  private readonly prunePast;
 
   constructor(db: Db) {
     this.insert = db.prepare(`INSERT INTO receipts (id, invitation_id, content, created_at) VALUES (?, ?, ?, ?)`);
@@ -22,6 +23,7 @@ export class ReceiptQueue {
     this.attempt = db.prepare(`UPDATE receipts SET attempts = attempts + 1 WHERE id = ?`);
     this.done = db.prepare(`UPDATE receipts SET state = 'printed', printed_at = ? WHERE id = ?`);
     this.counts = db.prepare(`SELECT SUM(state = 'pending') AS pending, SUM(state = 'printed') AS printed FROM receipts`);
+    this.prunePast = db.prepare(`DELETE FROM receipts WHERE created_at < ?`);
   }
 
   add(id: string, invitationId: string, content: ReceiptContent, at: Date): void {
@@ -41,6 +43,14 @@ export class ReceiptQueue {
 
   markPrinted(id: string, at: Date): void {
     this.done.run(at.toISOString(), id);
+  }
+
+  /**
+   * Deletes receipts made before `before`, printed or not: a reprint is made again from the
+   * record, and a receipt still unprinted that late is of no use to a citizen long gone.
+   */
+  prune(before: Date): number {
+    return this.prunePast.run(before.toISOString()).changes;
   }
 
   stats(): { pending: number; printed: number } {

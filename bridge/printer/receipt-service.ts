@@ -125,6 +125,11 @@ export class ReceiptService extends EventEmitter<{ printed: [QueuedReceiptInfo];
     return { ...this.opts.link.state, ...this.opts.queue.stats() };
   }
 
+  /** For the retention feature: receipts made before `before` are deleted. */
+  prune(before: Date): number {
+    return this.opts.queue.prune(before);
+  }
+
   private async drain(): Promise<void> {
     if (this.draining || this.stopped) return;
     this.draining = true;
