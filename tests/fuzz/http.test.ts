@@ -1,8 +1,14 @@
 import { once } from 'node:events';
 import { request, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiServer, type ApiContext } from '../../bridge/http/api.js';
+import { StaffSignIn } from '../../bridge/http/staff-sign-in.js';
+import { hashPin } from '../../bridge/province/staff-pin.js';
 import { apiRefusalSchema } from '../../protocol/http-api.js';
+import type { StaffRoster } from '../../protocol/province-config.js';
 import { REFUSALS } from '../../protocol/refusals.js';
 import { EmbeddedBroker } from '../../simulator/broker.js';
 import type { SimWindow } from '../../simulator/sim-window.js';
@@ -163,5 +169,98 @@ describe('HTTP API, fuzzed from outside while a citizen rates', () => {
     // Every refusal counted once: the window's own calls above were all accepted.
     expect(Object.values(status.http.rejected).reduce((a, b) => a + b, 0) - rejectedBefore).toBe(refused);
     expect((await w.api('GET', '/api/v1/status')).status).toBe(200);
+  });
+});
+
+describe('staff sign-in, fuzzed: hostile bodies and PINs against a roster', () => {
+  const PIN = '246810';
+  const CHEAP = { N: 2 ** 12, r: 1, p: 1 };
+  let roster: StaffRoster;
+  beforeAll(async () => {
+    roster = { version: 'f1', staff: [{ staffId: 'S1001', name: '张三', pin: await hashPin(PIN, CHEAP) }, { staffId: 'S1002', name: '李四', pin: await hashPin('13579', CHEAP) }] };
+  });
+
+  const staffId = fc.oneof(fc.constantFrom('S1001', 'S1002', 's1001', 'S1001 ', ' S1001', 'S1001\u0000', '', '__proto__', 'constructor', 'S1001'.repeat(20)), fc.string({ maxLength: 70 }), fc.integer());
+  /** Anything but the right PIN as a string: near misses, other digits, other types. */
+  const pin = fc.oneof(
+    fc.constantFrom('２４６８１０', '246810 ', ' 246810', '246810\u0000', '246810\n', '0246810', '24681', '2468100', '246810'.repeat(3), '٢٤٦٨١٠', '13579'),
+    fc.stringMatching(/^\d{1,14}$/),
+    fc.string({ maxLength: 40 }),
+    fc.integer(),
+    fc.constantFrom(246810, 246810.0, null, true, ['246810'], { pin: '246810' }),
+  );
+  const hostile = fc.oneof(
+    fc.record({ staffId, pin }, { requiredKeys: [] }).map((b) => JSON.stringify(b)),
+    fc.record({ staffId: fc.constant('S1001'), pin: fc.constant(PIN), extra: fc.jsonValue() }).map((b) => JSON.stringify(b)),
+    fc.constantFrom(`{"__proto__":{"pin":"${PIN}"},"staffId":"S1001"}`, `{"staffId":"S1001","pin":"${PIN}"`, `["S1001","${PIN}"]`, `{"staffId":["S1001"],"pin":"${PIN}"}`, `{"staffId":"S1001","pin":{"toString":"${PIN}"}}`),
+    fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
+  ).filter((text) => text !== JSON.stringify({ staffId: 'S1001', pin: PIN }) && text !== JSON.stringify({ pin: PIN, staffId: 'S1001' }));
+
+  /** A guesser at one id: well-formed wrong PINs, sent together. */
+  const burst = fc.array(fc.stringMatching(/^\d{4,12}$/).filter((p) => p !== PIN), { maxLength: 10 }).map((pins) => pins.map((p) => JSON.stringify({ staffId: 'S1001', pin: p })));
+
+  it('never signs anybody in, never answers 5xx, hashes at most 5 guesses per staff id per window, and never logs a PIN', async () => {
+    const signedIn: string[] = [];
+    const logged: string[] = [];
+    let nowMs = 0;
+    const none = (): never => {
+      throw new Error('not called here');
+    };
+    const ctx: ApiContext = {
+      desk: { signIn: (id) => void signedIn.push(id), signOut: none, invite: none, cancel: none, current: () => undefined, lookup: () => undefined, staffId: null },
+      staffSignIn: new StaffSignIn({ roster: () => roster, allowUnverified: false, now: () => nowMs }),
+      reprint: none,
+      today: none,
+      token: undefined,
+      businessToken: undefined,
+      technicianToken: undefined,
+      staffAction: none,
+      allowedHosts: [],
+      logger: pino({ level: 'debug', timestamp: false, base: undefined }, { write: (line: string) => void logged.push(line) }),
+      status: () => ({}),
+      countRejected: () => undefined,
+    };
+    const server = createApiServer(ctx).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(hostile, { minLength: 1, maxLength: 8 }), burst, async (junkBodies, guesses) => {
+          const bodies = [...junkBodies, ...guesses];
+          nowMs += 10 * 60_000; // a fresh failure window each run
+          logged.length = 0;
+          const answers = await Promise.all(
+            bodies.map(async (text) => {
+              const res = await fetch(`${url}/api/v1/staff/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
+              return { text, status: res.status, body: (await res.json()) as unknown };
+            }),
+          );
+          const hashed = new Map<string, number>();
+          for (const { text, status, body } of answers) {
+            expect(status, text).toBeGreaterThanOrEqual(400);
+            expect(status, text).toBeLessThan(500);
+            const { code } = apiRefusalSchema.parse(body).error;
+            expect(REFUSALS[code].status, text).toBe(status);
+            if (code === 'staff_not_verified') {
+              const id = (JSON.parse(text) as { staffId: string }).staffId;
+              hashed.set(id, (hashed.get(id) ?? 0) + 1);
+            }
+          }
+          for (const [id, n] of hashed) expect(n, id).toBeLessThanOrEqual(5);
+          const ids = bodies.join(' ');
+          const pins = bodies.flatMap((text) => [...text.matchAll(/"pin":"(\d{6,})"/g)].map((m) => m[1]!)).filter((p) => !ids.replace(/"pin":"\d+"/g, '').includes(p));
+          for (const p of pins) expect(logged.join('\n'), p).not.toContain(p);
+          expect(signedIn).toEqual([]);
+        }),
+        { seed: SEED, numRuns: 80 },
+      );
+      // And the right PIN still opens the door afterwards.
+      nowMs += 10 * 60_000;
+      const right = await fetch(`${url}/api/v1/staff/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ staffId: 'S1001', pin: PIN }) });
+      expect(right.status).toBe(200);
+      expect(signedIn).toEqual(['S1001']);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
