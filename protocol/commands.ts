@@ -8,6 +8,16 @@ import { SETTINGS } from './settings.js';
 const { invitation, printer, mqtt, log } = SETTINGS;
 
 /**
+ * The log levels the province may set: each still logs warnings and errors. 'error', 'fatal'
+ * and 'silent' would hide from the technician what goes wrong at the counter, so they are set
+ * on site only (the config file).
+ */
+export const REMOTE_LOG_LEVELS = ['warn', 'info', 'debug', 'trace'] as const;
+const remoteLogLevelSchema = log.level.unwrap().extract(REMOTE_LOG_LEVELS, {
+  error: `expected ${REMOTE_LOG_LEVELS.join(', ')}: a level that hides warnings and errors is set on site only`,
+});
+
+/**
  * What the province may change remotely: operational settings only. The terminal's identity,
  * broker and credentials are set on site (`hcp provision`), so that a bad command cannot cut a
  * terminal off its province. Each takes its range from protocol/settings.ts, as the config file
@@ -24,7 +34,7 @@ export const remoteConfigChangesSchema = z
       .partial(),
     printer: z.strictObject({ print: printer.print.unwrap() }).partial(),
     mqtt: z.strictObject({ drainRatePerSecond: mqtt.drainRatePerSecond.unwrap(), telemetrySeconds: mqtt.telemetrySeconds.unwrap() }).partial(),
-    log: z.strictObject({ level: log.level.unwrap() }).partial(),
+    log: z.strictObject({ level: remoteLogLevelSchema }).partial(),
   })
   .partial()
   .refine((changes) => Object.values(changes).some((section) => Object.keys(section).length > 0), 'no changes given');

@@ -9,6 +9,8 @@ import { DeskError } from '../../bridge/desk/invitation-desk.js';
 import { silentLogger } from '../../bridge/log.js';
 import type { SelftestReport } from '../../bridge/selftest/selftest.js';
 import type { BridgeStatus } from '../../bridge/status/status.js';
+import { commandSchema } from '../../protocol/commands.js';
+import { explain } from '../../protocol/issues.js';
 
 const REPORT: SelftestReport = { passed: true, startedAt: '2026-03-02T01:00:00.000Z', steps: [], recordId: 'rec-1' };
 
@@ -89,5 +91,28 @@ describe('remote commands: route()', () => {
     expect(bad.error).not.toContain('\n');
     expect(readFileSync(file, 'utf8')).not.toContain('601');
     expect(restarts).toHaveLength(1);
+  });
+
+  it('update-config cannot make the log hide warnings and errors: silent, fatal and error are refused, the file untouched', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'hcp-cmd-')), 'bridge.yaml');
+    const text = stringify({
+      terminal: { id: 'T-1', areaCode: '330106', hallCode: 'H-1', windowNo: '07' },
+      serial: { path: '/dev/ttyUSB0' },
+      mqtt: { url: 'mqtt://localhost:1883' },
+      database: { path: '/tmp/hcp.db' },
+    });
+    writeFileSync(file, text);
+    const { ctx, restarts } = context({ configFile: file });
+    for (const level of ['silent', 'fatal', 'error']) {
+      // As the uplink takes a command off …/cmd: parsed by the command schema, an invalid one answered as such.
+      const parsed = explain(commandSchema, { id: `l-${level}`, command: 'update-config', changes: { log: { level } } });
+      expect(parsed.ok).toBe(false);
+      const refused = await route(parsed.ok ? parsed.data : { invalid: parsed.problems.join('; '), id: `l-${level}` }, ctx);
+      expect(refused).toMatchObject({ ok: false, error: expect.stringMatching(/changes\.log\.level: expected warn, info, debug, trace: a level that hides warnings and errors is set on site only/) });
+    }
+    expect(readFileSync(file, 'utf8')).toBe(text);
+    expect(restarts).toEqual([]);
+    const warn = explain(commandSchema, { id: 'l-warn', command: 'update-config', changes: { log: { level: 'warn' } } });
+    expect(warn.ok && (await route(warn.data, ctx))).toMatchObject({ ok: true });
   });
 });
