@@ -8,6 +8,7 @@ import { RECORD_FORMATS } from '../protocol/record-formats/index.js';
 import { SERIAL_PROTOCOL_VERSION } from '../protocol/serial-messages.js';
 import { secondsToMs } from '../protocol/settings.js';
 import { hostTimers, type Timers } from '../protocol/timers.js';
+import type { StaffActionEntry } from '../protocol/staff-actions.js';
 import type { BridgeEvents } from './bridge-events.js';
 import { osBootId } from './clock.js';
 import type { CommandContext } from './commands/command.js';
@@ -35,6 +36,7 @@ import { SelftestRunner } from './selftest/selftest-runner.js';
 import type { SelftestIO, SelftestReport, SelftestTimeouts, StepResult } from './selftest/selftest.js';
 import { readStatus, type BridgeStatus, type StatusSources } from './status/status.js';
 import { Tally } from './status/tally.js';
+import { AuditLog } from './store/audit.js';
 import { openDatabase, type Db } from './store/database.js';
 import { OpenInvitationStore } from './store/open-invitation-store.js';
 import { Outbox } from './store/outbox.js';
@@ -173,7 +175,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const httpRejected = new Tally();
     this.statusSources = { terminal, desk, link, uplink, outbox, clock, storage, reasons, roster, staffSignIn, printer, httpRejected, versions };
     const status = () => this.status();
-    this.selftests = new SelftestRunner(selftestPartsOf({ terminal, link, desk, uplink, receipts, clock, timers, newId }), desk, logger);
+    const staffAction = (entry: StaffActionEntry) => this.emit('staffAction', entry);
+    this.selftests = new SelftestRunner(selftestPartsOf({ terminal, link, desk, uplink, receipts, clock, timers, newId }), desk, logger, staffAction);
     this.server = createApiServer({
       desk,
       reprint,
@@ -188,7 +191,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       status,
       countRejected: (code) => httpRejected.count(code),
     });
-    this.features = bridgeFeatures({ events: this, config, timers, clock, logger, status, outbox, uplink, receipts });
+    const audit = new AuditLog(db);
+    const transaction = <T>(fn: () => T): T => commits.run(fn);
+    this.features = bridgeFeatures({ events: this, config, timers, clock, logger, status, outbox, audit, transaction, newId, uplink, receipts });
     const commands: CommandContext = {
       status,
       outbox,
@@ -197,6 +202,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       configFile: deps.configFile,
       // After the answer is out: the restart stops the uplink.
       restartAfterAnswer: (why) => timers.setTimeout(() => this.emit('restartRequested', why), 0),
+      staffAction,
       logger,
     };
 

@@ -1,4 +1,5 @@
 import type { Command } from '../../protocol/commands.js';
+import type { StaffActionEntry } from '../../protocol/staff-actions.js';
 import type { Logger } from '../log.js';
 import type { SelftestIO, SelftestReport } from '../selftest/selftest.js';
 import type { BridgeStatus } from '../status/status.js';
@@ -15,6 +16,8 @@ export interface CommandContext {
   configFile: string | undefined;
   /** Restarts the bridge on its changed config once the command's answer is out. */
   restartAfterAnswer(why: string): void;
+  /** Announces an action for the audit (the bridge's `staffAction` event). */
+  staffAction(entry: StaffActionEntry): void;
   logger: Logger;
 }
 

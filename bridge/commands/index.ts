@@ -17,8 +17,21 @@ const COMMANDS: { [N in Command['command']]: CommandHandler<N> } = {
   'update-config': updateConfig,
 };
 
-/** Carries out a command from the province and says how it went; every failure leaves by one exit. */
+/** The actor of every remote command in the audit: whoever holds the province's account. */
+const PROVINCE = 'province';
+
+/**
+ * Carries out a command from the province and says how it went; every failure leaves by one
+ * exit, and every command, carried out or not, is audited by its name.
+ */
 export async function route(command: Command | InvalidCommand, ctx: CommandContext): Promise<CommandResult> {
+  const result = await carryOut(command, ctx);
+  const name = 'invalid' in command ? null : command.command;
+  ctx.staffAction({ action: 'remote_command', actor: PROVINCE, detail: { command: name, id: command.id, ok: result.ok } });
+  return result;
+}
+
+async function carryOut(command: Command | InvalidCommand, ctx: CommandContext): Promise<CommandResult> {
   if ('invalid' in command) return { id: command.id, ok: false, error: `invalid command: ${command.invalid}` };
   ctx.logger.info({ command }, 'command from the province');
   // The table pairs each name with its own command's handler; TypeScript cannot follow that through the union.

@@ -5,6 +5,7 @@ import type { BridgeConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ReceiptService } from '../printer/receipt-service.js';
 import type { BridgeStatus } from '../status/status.js';
+import type { AuditLog } from '../store/audit.js';
 import type { Outbox } from '../store/outbox.js';
 import type { TimeKeeper } from '../time/time-keeper.js';
 import type { Uplink } from '../uplink/uplink.js';
@@ -27,7 +28,12 @@ export interface FeatureContext {
   clock: TimeKeeper;
   logger: Logger;
   status(): BridgeStatus;
-  outbox: Pick<Outbox, 'prune'>;
+  outbox: Pick<Outbox, 'prune' | 'append'>;
+  /** The audit of staff actions (append-only). */
+  audit: Pick<AuditLog, 'append' | 'prune'>;
+  /** Runs a change in one commit (the bridge's, so that a full disk is one fault it raises). */
+  transaction<T>(fn: () => T): T;
+  newId(): string;
   uplink: Pick<Uplink, 'telemetry'>;
   /** The receipt printer's service, when a printer is configured. */
   receipts: ReceiptService | undefined;

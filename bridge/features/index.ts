@@ -1,3 +1,4 @@
+import { Audit } from './audit.js';
 import { ClockSync } from './clock-sync.js';
 import type { Feature, FeatureContext } from './feature.js';
 import { Retention } from './retention.js';
@@ -9,6 +10,8 @@ import { Telemetry } from './telemetry.js';
  */
 const FEATURES: ReadonlyArray<(ctx: FeatureContext) => Feature | undefined> = [
   (ctx) => new ClockSync(ctx),
+  // Before anything that acts: no staff action goes unaudited.
+  (ctx) => new Audit(ctx),
   (ctx) => new Retention(ctx),
   // The receipt service is built with the printer (staff reprints and the self-test use it too).
   (ctx) => ctx.receipts,

@@ -1,12 +1,16 @@
 import { repeat } from '../../protocol/timers.js';
 import type { ReceiptService } from '../printer/receipt-service.js';
+import { AUDIT_RETENTION_DAYS } from '../store/audit.js';
 import { StorageFailure } from '../store/commits.js';
 import type { Feature, FeatureContext } from './feature.js';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-type RetentionContext = Pick<FeatureContext, 'outbox' | 'clock' | 'timers' | 'config' | 'logger'> & { receipts?: Pick<ReceiptService, 'prune'> | undefined };
+type RetentionContext = Pick<FeatureContext, 'outbox' | 'clock' | 'timers' | 'config' | 'logger'> & {
+  audit: Pick<FeatureContext['audit'], 'prune'>;
+  receipts?: Pick<ReceiptService, 'prune'> | undefined;
+};
 
 /**
  * Every table that grows with use, and how it is pruned: rows older than
@@ -18,6 +22,7 @@ type RetentionContext = Pick<FeatureContext, 'outbox' | 'clock' | 'timers' | 'co
 const PRUNES: ReadonlyArray<{ what: string; prune: (ctx: RetentionContext, before: Date) => number }> = [
   { what: 'acknowledged records and invited case numbers', prune: (ctx, before) => ctx.outbox.prune(before) },
   { what: 'receipts', prune: (ctx, before) => ctx.receipts?.prune(before) ?? 0 },
+  { what: `audit entries past ${AUDIT_RETENTION_DAYS} days (not retainAckedDays)`, prune: (ctx) => ctx.audit.prune(ctx.clock.now()) },
 ];
 
 /** Prunes every growing table past its retention: at start, then hourly. */

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { AUDIT_RETENTION_DAYS } from './audit.js';
 
 export type Db = Database.Database;
 
@@ -40,6 +41,22 @@ const MIGRATIONS: string[] = [
   // The head of the terminal's record chain (protocol/seal/): the seq and hash of the newest sealed
   // record, the next one's `prev`. Kept apart from the records, which are pruned once acknowledged.
   `CREATE TABLE chain_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);`,
+  // What staff, technicians and the province did (bridge/store/audit.ts): append-only. The
+  // triggers refuse any change, and any deletion but of entries past the audit's retention.
+  `CREATE TABLE audit (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     at TEXT NOT NULL,
+     action TEXT NOT NULL,
+     actor TEXT,
+     detail TEXT NOT NULL,
+     record_id TEXT NOT NULL
+   );
+   CREATE INDEX audit_by_at ON audit (at);
+   CREATE TRIGGER audit_is_append_only BEFORE UPDATE ON audit
+     BEGIN SELECT RAISE(ABORT, 'audit entries are never changed'); END;
+   CREATE TRIGGER audit_keeps_its_retention BEFORE DELETE ON audit
+     WHEN OLD.at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-${AUDIT_RETENTION_DAYS} days')
+     BEGIN SELECT RAISE(ABORT, 'audit entries are kept ${AUDIT_RETENTION_DAYS} days'); END;`,
 ];
 
 export class DatabaseError extends Error {

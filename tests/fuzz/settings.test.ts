@@ -73,7 +73,7 @@ const USES: Record<string, (value: number) => void> = {
   'database.retainAckedDays': (v) => {
     const timers = new ManualTimers();
     const config = { database: { retainAckedDays: v } } as FeatureContext['config'];
-    const retention = new Retention({ outbox: outbox(), clock: { now: () => NOW } as TimeKeeper, timers, config, logger: silentLogger });
+    const retention = new Retention({ outbox: outbox(), audit: { prune: () => 0 }, clock: { now: () => NOW } as TimeKeeper, timers, config, logger: silentLogger });
     retention.start();
     retention.stop();
     expect(new Date(NOW.getTime() - v * DAY_MS).toISOString()).toMatch(/^\d{4}-/);

@@ -11,12 +11,14 @@ import type { SelftestReport } from '../../bridge/selftest/selftest.js';
 import type { BridgeStatus } from '../../bridge/status/status.js';
 import { commandSchema } from '../../protocol/commands.js';
 import { explain } from '../../protocol/issues.js';
+import type { StaffActionEntry } from '../../protocol/staff-actions.js';
 
 const REPORT: SelftestReport = { passed: true, startedAt: '2026-03-02T01:00:00.000Z', steps: [], recordId: 'rec-1' };
 
 /** The parts a command acts on, each a plain function the test can watch. */
 function context(overrides: Partial<CommandContext> = {}) {
   const restarts: string[] = [];
+  const audited: StaffActionEntry[] = [];
   const ctx: CommandContext = {
     status: () => ({ terminal: { id: 'T-1' } }) as BridgeStatus,
     outbox: { requeueRange: vi.fn(() => 2) },
@@ -24,10 +26,11 @@ function context(overrides: Partial<CommandContext> = {}) {
     selftest: async () => REPORT,
     configFile: undefined,
     restartAfterAnswer: (why) => void restarts.push(why),
+    staffAction: (entry) => void audited.push(entry),
     logger: silentLogger,
     ...overrides,
   };
-  return { ctx, restarts };
+  return { ctx, restarts, audited };
 }
 
 describe('remote commands: route()', () => {
@@ -38,6 +41,20 @@ describe('remote commands: route()', () => {
     expect(await route({ id: 'c3', command: 'resend', fromSeq: 3, toSeq: 4 }, ctx)).toEqual({ id: 'c3', ok: true, result: { requeued: 2 } });
     expect(ctx.outbox.requeueRange).toHaveBeenCalledWith(3, 4);
     expect(await route({ id: 'c4', command: 'selftest' }, ctx)).toEqual({ id: 'c4', ok: true, result: REPORT });
+  });
+
+  it('audits every command by its name and how it went, carried out, refused or invalid (the actor: the province)', async () => {
+    const { ctx, audited } = context({ reprint: () => {
+      throw new DeskError(409, 'no_printer', 'no printer');
+    } });
+    await route({ id: 'a1', command: 'status' }, ctx);
+    await route({ id: 'a2', command: 'reprint', invitationId: 'x' }, ctx);
+    await route({ invalid: 'command: expected one of …', id: 'a3' }, ctx);
+    expect(audited).toEqual([
+      { action: 'remote_command', actor: 'province', detail: { command: 'status', id: 'a1', ok: true } },
+      { action: 'remote_command', actor: 'province', detail: { command: 'reprint', id: 'a2', ok: false } },
+      { action: 'remote_command', actor: 'province', detail: { command: null, id: 'a3', ok: false } },
+    ]);
   });
 
   it('a command that failed validation is answered with what was wrong', async () => {
@@ -81,10 +98,12 @@ describe('remote commands: route()', () => {
         database: { path: '/tmp/hcp.db' },
       }),
     );
-    const { ctx, restarts } = context({ configFile: file });
+    const { ctx, restarts, audited } = context({ configFile: file });
     expect(await route({ id: 'u1', command: 'update-config', changes: { log: { level: 'debug' } } }, ctx)).toMatchObject({ id: 'u1', ok: true, result: { restarting: true } });
     expect(readFileSync(file, 'utf8')).toContain('level: debug');
     expect(restarts).toEqual(['config updated by command u1']);
+    // The config change is audited by its keys, never their values.
+    expect(audited.filter((e) => e.action === 'config_change')).toEqual([{ action: 'config_change', actor: 'province', detail: { command: 'u1', keys: 'log.level' } }]);
     // The config's own check refuses it; its problems come on one line.
     const bad = await route({ id: 'u2', command: 'update-config', changes: { invitation: { timeoutSeconds: 601 } } }, ctx);
     expect(bad).toEqual({ id: 'u2', ok: false, error: expect.stringMatching(/invitation\.timeoutSeconds/) });

@@ -8,6 +8,7 @@ import { ReceiptQueue } from '../../bridge/printer/receipt-queue.js';
 import type { ReceiptContent } from '../../bridge/printer/receipt-layout.js';
 import { Commits } from '../../bridge/store/commits.js';
 import { openDatabase } from '../../bridge/store/database.js';
+import { AuditLog } from '../../bridge/store/audit.js';
 import { Outbox } from '../../bridge/store/outbox.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
 import { manualWall } from '../support/manual-clock.js';
@@ -42,7 +43,7 @@ function rig(days = 30) {
   const queue = new ReceiptQueue(db);
   const cfg = parseConfig({ ...config, database: { path: '/var/lib/hcp/hcp.db', retainAckedDays: days } });
   const receipt = (id: string) => queue.add(id, `inv-${id}`, { printedAt: clock.now() } as unknown as ReceiptContent, clock.now());
-  return { timers, db, clock, outbox, queue, receipt, ctx: { outbox, receipts: queue, clock, timers, config: cfg, logger: silentLogger } };
+  return { timers, db, clock, outbox, queue, receipt, ctx: { outbox, audit: new AuditLog(db), receipts: queue, clock, timers, config: cfg, logger: silentLogger } };
 }
 
 describe('retention: every growing table is pruned past database.retainAckedDays, hourly', () => {
@@ -102,7 +103,7 @@ describe('retention feature', () => {
     const db = openDatabase(':memory:');
     const clock = new TimeKeeper(manualWall(timers), 'boot-1', 'system');
     const commits = new Commits(db, clock, silentLogger);
-    const retention = new Retention({ outbox: new Outbox(db, clock, commits), clock, timers, config, logger: silentLogger });
+    const retention = new Retention({ outbox: new Outbox(db, clock, commits), audit: new AuditLog(db), clock, timers, config, logger: silentLogger });
     db.pragma('query_only = ON');
     expect(() => retention.start()).not.toThrow();
     expect(commits.fault?.code).toMatch(/^SQLITE_READONLY/);
