@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { accessSync, chmodSync, constants as fsConstants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, chmodSync, constants as fsConstants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +31,9 @@ const CONF_FILE = join(deployDir, 'hcp.conf');
 const A = 'T-330106-A01';
 const B = 'T-330106-B02';
 const PROVINCE = 'province';
-const PASSWORDS: Record<string, string> = { [A]: 'a-secret', [B]: 'b-secret', [PROVINCE]: 'p-secret' };
+/** A's doctor account (docs/broker.md "Doctor's own account"): no ACL line grants it anything. */
+const A_DOCTOR = `${A}.doctor`;
+const PASSWORDS: Record<string, string> = { [A]: 'a-secret', [B]: 'b-secret', [PROVINCE]: 'p-secret', [A_DOCTOR]: 'd-secret' };
 const topicsA = terminalTopics(A);
 const topicsB = terminalTopics(B);
 
@@ -322,7 +324,7 @@ describe.skipIf(!available && !onCI())('Broker ACL on Mosquitto (deploy/mosquitt
     expect(second.connected).toBe(true);
   });
 
-  it('hcp doctor beside A’s running bridge asks the service and leaves it connected; a probe with A’s account would take its session over', async () => {
+  it('hcp doctor beside A’s running bridge asks the service and leaves it connected (also with its own powerless account); a probe with A’s account would take its session over', async () => {
     const bridge = await BridgeProcess.start({
       config: {
         terminal: { id: A, areaCode: '330106', hallCode: 'H', windowNo: 'A01' },
@@ -352,6 +354,18 @@ describe.skipIf(!available && !onCI())('Broker ACL on Mosquitto (deploy/mosquitt
       await control('after doctor');
       expect(wills()).toEqual([]);
       expect((await bridge.status()).broker.connected).toBe(true);
+
+      // With its own account doctor connects too, beside the service, and takes nothing over.
+      const withProbe = join(dir as string, 'doctor-a-probe.json');
+      const configText = JSON.parse(readFileSync(bridge.configPath, 'utf8')) as { mqtt: object };
+      writeFileSync(withProbe, JSON.stringify({ ...configText, mqtt: { ...configText.mqtt, probe: { username: A_DOCTOR, password: PASSWORDS[A_DOCTOR] } } }));
+      const probed = (await runDoctor(withProbe, 3000)).find((r) => r.name === 'broker');
+      expect(probed).toMatchObject({ level: 'ok', message: expect.stringContaining(`doctor also connected as doctor's own account ${A_DOCTOR} (mqtt.probe)`) });
+      await control('after doctor with its own account');
+      expect(wills()).toEqual([]);
+      // ...and that account can say nothing in A's name.
+      const doctorAccount = await connectAs(A_DOCTOR);
+      await expect(doctorAccount.publishAsync(topicsA.records, 'forged by the doctor account', { qos: 1 })).rejects.toMatchObject({ code: 0x87 });
 
       // What doctor used to do, shown here so that the check above can fail: the same account
       // connecting again takes the service's place (client id bound to the username).
