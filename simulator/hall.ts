@@ -12,6 +12,7 @@ import type { PrintedReceipt } from './printed-receipt.js';
 import { SAMPLE_STAFF_PIN, SAMPLE_STAFF_ROSTER } from './sample-staff.js';
 import { SimWindow } from './sim-window.js';
 import { runWindowTraffic, type CitizenProfile } from './traffic.js';
+import { waitUntil } from './wait.js';
 
 export interface HallOptions {
   windows: number;
@@ -79,6 +80,8 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
           }),
         );
       }
+      // Each window hears its retained roster just after it connects: staff can sign in from here on.
+      await Promise.all(windows.map((w) => waitUntil(() => w.bridge.status().staffSignIn.roster, `the staff roster at ${w.windowNo}`, { timeoutMs: 10_000 })));
     } catch (err) {
       await Promise.allSettled(windows.map((w) => w.stop()));
       await province.stop();

@@ -3,7 +3,6 @@ import { BUTTON_COUNT } from '../protocol/grades.js';
 import type { Service } from '../protocol/records.js';
 import { between, pick, type Random } from './random.js';
 import { invitationIdOf, type SimWindow } from './sim-window.js';
-import { waitUntil } from './wait.js';
 
 /** A few real-looking service items (事项) of a district hall. */
 export const SAMPLE_ITEMS: ReadonlyArray<Pick<Service, 'itemCode' | 'itemName'>> = [
@@ -56,8 +55,6 @@ export async function runWindowTraffic(
 ): Promise<void> {
   const { random, signal } = options;
   const citizens = options.citizens ?? DEFAULT_CITIZENS;
-  // A window that checks PINs hears the province's roster over the broker just after it connects.
-  if (options.pin !== undefined) await waitUntil(() => window.bridge.status().staffSignIn.roster, `the staff roster at ${window.windowNo}`, { timeoutMs: 30_000 });
   await window.signIn(options.staffId, options.pin);
   let caseCounter = 0;
   while (!signal.aborted) {

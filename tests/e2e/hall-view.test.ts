@@ -7,6 +7,7 @@ import { SimulatedHall } from '../../simulator/hall.js';
 import { startHallView, type HallView, type HallViewData } from '../../simulator/hall-view.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { launchChromium } from '../support/browser.js';
+import { SAMPLE_STAFF_PIN } from '../../simulator/sample-staff.js';
 
 /** The live page of `hcp start`, in headless Chromium, over a quiet hall driven by hand. */
 const dir = mkdtempSync(join(tmpdir(), 'hcp-hall-view-'));
@@ -49,7 +50,7 @@ describe('hall view', () => {
 
     const [w1] = hall.windows;
     const card = page.getByTestId('window-W01');
-    await w1!.api('POST', '/api/v1/staff/sign-in', { staffId: 'S1001' });
+    await w1!.signIn('S1001', SAMPLE_STAFF_PIN); // the hall's windows check PINs by the sample roster
     await shows(card.getByTestId('staff'), '工作人员 S1001');
     const invited = await w1!.api('POST', '/api/v1/invitations', {
       services: [{ itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo: 'HV-330106-0001' }],
