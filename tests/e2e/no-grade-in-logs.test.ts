@@ -44,7 +44,7 @@ describe('the bridge log', () => {
         await waitUntil(() => window.terminal.core.state === 'invited', 'the terminal to show the invitation');
         await window.terminal.press(button);
         // A bad grade waits for a reason; the citizen leaves without one.
-        await province.waitFor(() => province.recordsOf(window.terminalId).find((r) => r.id === id), 60_000);
+        await province.waitFor(() => province.recordsOf(window.terminalId).find((r) => r.id === id), { timeoutMs: 60_000 });
         ids.push(id);
       }
       const grades = province.recordsOf(window.terminalId).flatMap((r) => ('rating' in r && r.rating ? [r.rating.grade] : []));
