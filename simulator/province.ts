@@ -6,7 +6,9 @@ import { ackSchema, timeProbeSchema, type Ack, type AckStatus } from '../protoco
 import type { ProvinceConfig } from '../protocol/province-config.js';
 import { decodeRecord } from '../protocol/record-formats/index.js';
 import type { InvitationRecord, UpstreamRecord } from '../protocol/records.js';
-import { registrationSchema, type Registration } from '../protocol/registration.js';
+import { birthSchema, registrationSchema, type Registration } from '../protocol/registration.js';
+import { SealLedger, TerminalKeys, type PendingKey, type SealReport } from './province-seals.js';
+import type { Gap } from '../protocol/seal/chain.js';
 import { allTerminalsFilter, DEFAULT_TOPIC_PREFIX, terminalIdOfTopic, terminalTopics } from '../protocol/topics.js';
 import { SAMPLE_STAFF_ROSTER } from './sample-staff.js';
 
@@ -67,7 +69,7 @@ export const SAMPLE_PROVINCE_CONFIG: ProvinceConfig = {
 };
 
 export interface ProvinceStats {
-  /** Every message on a records topic. received = accepted + duplicates + rejected + unreadable. */
+  /** Every message on a records topic. received = accepted + duplicates + rejected + unreadable + held. */
   received: number;
   accepted: number;
   duplicates: number;
@@ -80,6 +82,8 @@ export interface ProvinceStats {
   acksDropped: number;
   /** Time probes answered (not counted in `received`). */
   timeProbes: number;
+  /** Sealed records left unacknowledged (published again by the bridge): no key registered, or a new key awaiting the operator. */
+  held: number;
 }
 
 export interface TerminalCounts {
@@ -107,6 +111,10 @@ export type ProvinceEvents = {
   /** An ack was published (after the broker's PUBACK). */
   ack: [ack: Ack, terminalId: string];
   registered: [terminalId: string, registration: Registration];
+  /** A terminal brought a key other than the one registered for it: pending until `approveKey`. */
+  keyPending: [terminalId: string, publicKey: string];
+  /** A record whose seal was not simply right (refused, held, or accepted flagged): see `sealReports`. */
+  sealReport: [report: SealReport];
 };
 
 export interface WaitForOptions {
@@ -129,8 +137,9 @@ const DEFAULT_MAX_ACK_BATCH = 500;
 
 /**
  * Plays the provincial 好差评 system: reads every terminal's records in whichever layout of
- * protocol/record-formats each names by its `schema`, validates them against the upstream
- * contract, dedupes by record id, keeps the accepted ones in arrival order, and acknowledges on each
+ * protocol/record-formats each names by its `schema`, verifies each record's seal against the
+ * terminal's pinned key and chain before anything else (province-seals.ts: refused, held or
+ * flagged, never silently accepted), validates them against the upstream contract, dedupes by record id, keeps the accepted ones in arrival order, and acknowledges on each
  * terminal's `…/acks` topic, batching ids of the same terminal, status (and, for rejections,
  * reason) that arrive together.
  */
@@ -148,6 +157,8 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
   readonly #registration: 'auto' | 'manual';
   readonly #configForNew: ProvinceConfig;
   readonly #registrations = new Map<string, Registration>();
+  readonly #keys = new TerminalKeys();
+  readonly #seals = new SealLedger(this.#keys);
 
   readonly #records: UpstreamRecord[] = [];
   /** Invitation records replaced by a reconciling one (`supersedes`), by id: no longer an outcome. */
@@ -156,7 +167,7 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
   readonly #byTerminal = new Map<string, UpstreamRecord[]>();
   readonly #counts = new Map<string, TerminalCounts>();
   readonly #rejections: Rejection[] = [];
-  readonly #stats: ProvinceStats = { received: 0, accepted: 0, duplicates: 0, rejected: 0, unreadable: 0, acksSent: 0, acksDropped: 0, timeProbes: 0 };
+  readonly #stats: ProvinceStats = { received: 0, accepted: 0, duplicates: 0, rejected: 0, unreadable: 0, acksSent: 0, acksDropped: 0, timeProbes: 0, held: 0 };
 
   /** Ack batches collected in the current macrotask, keyed by terminal, status and reason. */
   readonly #pending = new Map<string, PendingAck>();
@@ -324,6 +335,20 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
     const { id } = decoded;
     const counts = this.#countsOf(terminalId);
 
+    // The seal before anything else, dedupe included: an altered resend is refused, not called a duplicate.
+    const reportsBefore = this.#seals.reports().length;
+    const seal = this.#seals.check(terminalId, id, JSON.parse(payload.toString('utf8')));
+    for (const report of this.#seals.reports().slice(reportsBefore)) this.emit('sealReport', report);
+    if (seal.action === 'hold') {
+      this.#stats.held += 1;
+      this.#log.warn({ id, terminalId, reason: seal.reason }, 'province emulator: record held unacknowledged');
+      return;
+    }
+    if (seal.action === 'reject') {
+      this.#reject({ id, terminalId, reason: seal.reason }, counts);
+      return;
+    }
+
     // Dedupe first: a resend of a record already held is a duplicate whatever its body now says,
     // so that the terminal can clear it from its outbox.
     if (this.#acceptedIds.has(id)) {
@@ -485,9 +510,44 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
     return new Map(this.#registrations);
   }
 
+  /** The public key registered (pinned) for a terminal, with which its sealed records are verified. */
+  publicKeyOf(terminalId: string): string | undefined {
+    return this.#keys.pinned(terminalId);
+  }
+
+  /** A different key a terminal brought, not applied: it waits for `approveKey`. */
+  pendingKey(terminalId: string): string | undefined {
+    return this.#keys.pending(terminalId)?.publicKey;
+  }
+
   /**
-   * A terminal's state. Only a provisioning birth matters here: the terminal is registered (its
-   * public key kept) and, with `registration: 'auto'`, sent its config (what an operator would do).
+   * The operator accepts the key a terminal brought (a replaced Pi, a new key): it is pinned, and
+   * the registration that came with it applied. Records it held are accepted when published again.
+   */
+  approveKey(terminalId: string): boolean {
+    const approved = this.#keys.approve(terminalId);
+    if (!approved) return false;
+    this.#log.info({ terminalId }, 'province emulator: operator approved a new terminal key');
+    const registration = registrationSchema.safeParse(approved.with);
+    if (registration.success) this.#register(terminalId, registration.data);
+    return true;
+  }
+
+  /** Every record whose seal was not simply right: refused (bad_signature, broken_chain, malformed), held, or accepted flagged (unsigned, gap). */
+  sealReports(): SealReport[] {
+    return this.#seals.reports();
+  }
+
+  /** The seqs of a terminal's record chain not received (yet): deleted at the source, or still to come. */
+  gaps(terminalId: string): Gap[] {
+    return this.#seals.gaps(terminalId);
+  }
+
+  /**
+   * A terminal's state. A provisioning birth registers the terminal (its public key pinned) and,
+   * with `registration: 'auto'`, sends its config (what an operator would do); an ordinary birth
+   * pins the key of a terminal never registered. A key other than the pinned one changes nothing
+   * until the operator approves it (`approveKey`).
    */
   #onState(terminalId: string, payload: Buffer): void {
     let body: unknown;
@@ -497,9 +557,21 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
       return; // an empty retained message clears a state; nothing else reads here
     }
     const registration = registrationSchema.safeParse(body);
-    if (!registration.success) return; // an ordinary birth or last will
-    this.#registrations.set(terminalId, registration.data);
-    this.emit('registered', terminalId, registration.data);
+    const birth = birthSchema.safeParse(body);
+    const publicKey = registration.success ? registration.data.publicKey : birth.success ? birth.data.publicKey : undefined;
+    if (publicKey === undefined) return; // a last will, or a birth without a key
+    const offered: PendingKey = registration.success ? { publicKey, with: registration.data } : { publicKey };
+    if (this.#keys.offer(terminalId, offered) === 'pending') {
+      this.#log.warn({ terminalId, publicKey }, 'province emulator: a terminal brought a different key; pending until the operator approves it');
+      this.emit('keyPending', terminalId, publicKey);
+      return;
+    }
+    if (registration.success) this.#register(terminalId, registration.data);
+  }
+
+  #register(terminalId: string, registration: Registration): void {
+    this.#registrations.set(terminalId, registration);
+    this.emit('registered', terminalId, registration);
     if (this.#registration === 'auto') void this.publishConfig(terminalId, this.#configForNew);
   }
 

@@ -1,0 +1,135 @@
+import { HeldChain, type Gap } from '../protocol/seal/chain.js';
+import { GENESIS } from '../protocol/seal/seal.js';
+import { verifySealed, type SealVerdictName } from '../protocol/seal/verify.js';
+
+/** A key a terminal brought that differs from the one pinned for it: waits for the operator. */
+export interface PendingKey {
+  publicKey: string;
+  /** What came with it (a provisioning registration), applied only when the operator approves. */
+  with?: unknown;
+}
+
+/**
+ * The province's registered terminal keys. The first key a terminal brings (its provisioning
+ * registration, or the birth of a bridge never registered) is pinned; a different one later is
+ * kept pending, never applied, until the operator approves it (`approve`).
+ */
+export class TerminalKeys {
+  readonly #pinned = new Map<string, string>();
+  readonly #pending = new Map<string, PendingKey>();
+
+  /** What a key brought by a terminal does: pinned now, the same as pinned, or pending the operator. */
+  offer(terminalId: string, key: PendingKey): 'pinned' | 'same' | 'pending' {
+    const pinned = this.#pinned.get(terminalId);
+    if (pinned === undefined) {
+      this.#pinned.set(terminalId, key.publicKey);
+      return 'pinned';
+    }
+    if (pinned === key.publicKey) return 'same';
+    this.#pending.set(terminalId, key);
+    return 'pending';
+  }
+
+  /** The operator accepts the pending key (a replaced terminal): it becomes the pinned one. */
+  approve(terminalId: string): PendingKey | undefined {
+    const pending = this.#pending.get(terminalId);
+    if (!pending) return undefined;
+    this.#pending.delete(terminalId);
+    this.#pinned.set(terminalId, pending.publicKey);
+    return pending;
+  }
+
+  pinned(terminalId: string): string | undefined {
+    return this.#pinned.get(terminalId);
+  }
+
+  pending(terminalId: string): PendingKey | undefined {
+    return this.#pending.get(terminalId);
+  }
+}
+
+/** Every record whose seal was not simply right, as the operator sees it. */
+export interface SealReport {
+  id: string;
+  terminalId: string;
+  verdict: SealVerdictName | 'held';
+  reason: string;
+}
+
+/**
+ * What the province does with a record by its seal, before anything else (dedupe included):
+ * - `reject` (acked `rejected`: the bridge quarantines it): bad_signature, broken_chain, malformed;
+ * - `hold` (no ack: the bridge keeps publishing it): no key registered for the terminal, or signed
+ *   by a key waiting for the operator's approval;
+ * - `accept`, flagged where the operator must look: `unsigned` (layout 1, an upgraded bridge's old
+ *   rows), `gap` (records before it missing: the gap stays listed until they arrive).
+ */
+export type SealDecision = { action: 'accept'; flag?: 'unsigned' | 'gap' } | { action: 'reject' | 'hold'; reason: string };
+
+export class SealLedger {
+  readonly #chains = new Map<string, HeldChain>();
+  readonly #reports: SealReport[] = [];
+  /** id and verdict of each report: a record published again is reported once. */
+  readonly #reported = new Set<string>();
+
+  constructor(private readonly keys: TerminalKeys) {}
+
+  check(terminalId: string, id: string, body: unknown): SealDecision {
+    const chain = this.#chainOf(terminalId);
+    const verdict = verifySealed(body, this.keys.pinned(terminalId), chain);
+    switch (verdict.verdict) {
+      case 'ok':
+        chain.add(verdict.link);
+        return { action: 'accept' };
+      case 'gap':
+        chain.add(verdict.link);
+        this.#report(id, terminalId, 'gap', verdict.reason);
+        return { action: 'accept', flag: 'gap' };
+      case 'unsigned':
+        this.#report(id, terminalId, 'unsigned', verdict.reason);
+        return { action: 'accept', flag: 'unsigned' };
+      case 'unknown_key':
+        return this.#hold(id, terminalId, verdict.reason);
+      case 'bad_signature': {
+        const pending = this.keys.pending(terminalId);
+        const underPending = pending && verifySealed(body, pending.publicKey, chain).verdict;
+        if (underPending === 'ok' || underPending === 'gap') {
+          return this.#hold(id, terminalId, `${verdict.reason}; it verifies with the new key terminal ${terminalId} brought, which waits for the operator`);
+        }
+        this.#report(id, terminalId, verdict.verdict, verdict.reason);
+        return { action: 'reject', reason: `${verdict.verdict}: ${verdict.reason}` };
+      }
+      case 'broken_chain':
+      case 'malformed':
+        this.#report(id, terminalId, verdict.verdict, verdict.reason);
+        return { action: 'reject', reason: `${verdict.verdict}: ${verdict.reason}` };
+    }
+  }
+
+  /** The seqs of a terminal's chain not seen (yet), oldest first. */
+  gaps(terminalId: string): Gap[] {
+    return this.#chains.get(terminalId)?.gaps(GENESIS) ?? [];
+  }
+
+  reports(): SealReport[] {
+    return this.#reports.map((r) => ({ ...r }));
+  }
+
+  #hold(id: string, terminalId: string, reason: string): SealDecision {
+    this.#report(id, terminalId, 'held', reason);
+    return { action: 'hold', reason };
+  }
+
+  #report(id: string, terminalId: string, verdict: SealReport['verdict'], reason: string): void {
+    const key = JSON.stringify([terminalId, id, verdict]);
+    if (this.#reported.has(key)) return;
+    this.#reported.add(key);
+    this.#reports.push({ id, terminalId, verdict, reason });
+  }
+
+  #chainOf(terminalId: string): HeldChain {
+    let chain = this.#chains.get(terminalId);
+    if (!chain) this.#chains.set(terminalId, (chain = new HeldChain()));
+    return chain;
+  }
+}
