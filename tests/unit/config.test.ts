@@ -29,7 +29,7 @@ describe('bridge config', () => {
   it('fills defaults for what may be left out', () => {
     const config = parseConfig(valid);
     expect(config.serial?.baudRate).toBe(115200);
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, allowedHosts: [] });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, allowedHosts: [], allowUnverifiedStaff: false });
     expect(config.mqtt.gradeProfile).toBe('provincial-5-high');
     expect(config.invitation.timeoutSeconds).toBe(30);
   });

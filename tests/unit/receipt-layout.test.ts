@@ -95,7 +95,7 @@ describe('layoutReceipt: content', () => {
     expect(lines).toContain('已评价，感谢您的评价！');
     expect(lines.join('')).toContain('如需追评');
     expect(lines.join('')).not.toContain('对本次服务进行评价');
-    expect(lines.join('')).not.toMatch(/您的评价|满意/);
+    expect(lines.join('')).not.toMatch(/您的评价：|满意/);
     expect(r.qrCodes()).toEqual([{ payload: URL, via: 'native' }]);
   });
 
