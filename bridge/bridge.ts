@@ -24,7 +24,8 @@ import { RecordSealer } from './identity/record-sealer.js';
 import { loadTerminalIdentity, type TerminalIdentity } from './identity/terminal-key.js';
 import { silentLogger, type Logger } from './log.js';
 import { StaffSignIn } from './http/staff-sign-in.js';
-import { readTokenFile } from './http/token-file.js';
+import { callerTokens } from './http/token-file.js';
+import { silentLogger, type Logger } from './log.js';
 import { PrinterLink } from './printer/printer-link.js';
 import { ReceiptQueue } from './printer/receipt-queue.js';
 import { ReceiptService, type ReceiptServiceOptions } from './printer/receipt-service.js';
@@ -184,6 +185,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       token: config.http.token,
       allowedHosts: config.http.allowedHosts,
       staffSignIn,
+      ...callerTokens(config.http),
+      staffAction: (entry) => this.emit('staffAction', entry),
       logger,
       businessToken: config.http.businessTokenFile === undefined ? undefined : readTokenFile(config.http.businessTokenFile, 'http.businessTokenFile'),
       technicianToken: config.http.technicianTokenFile === undefined ? undefined : readTokenFile(config.http.technicianTokenFile, 'http.technicianTokenFile'),

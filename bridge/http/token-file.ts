@@ -23,3 +23,26 @@ export function readTokenFile(path: string, setting: string): string {
   if (token.length < 16 || /\s/.test(token)) throw new ConfigError(`${setting}: ${path} must hold one token of 16 or more characters, without spaces`, []);
   return token;
 }
+
+/**
+ * The business system's and the technician's tokens, from their files. Each must differ from the
+ * others and from http.token: the console's token would otherwise sign staff in without a PIN,
+ * or make test invitations.
+ */
+export function callerTokens(http: { token?: string | undefined; businessTokenFile?: string | undefined; technicianTokenFile?: string | undefined }): {
+  businessToken: string | undefined;
+  technicianToken: string | undefined;
+} {
+  const businessToken = http.businessTokenFile === undefined ? undefined : readTokenFile(http.businessTokenFile, 'http.businessTokenFile');
+  const technicianToken = http.technicianTokenFile === undefined ? undefined : readTokenFile(http.technicianTokenFile, 'http.technicianTokenFile');
+  const named: Array<[string, string | undefined]> = [
+    ['http.token', http.token],
+    ['http.businessTokenFile', businessToken],
+    ['http.technicianTokenFile', technicianToken],
+  ];
+  named.forEach(([name, token], i) => {
+    const same = named.slice(0, i).find(([, other]) => token !== undefined && other === token);
+    if (same) throw new ConfigError(`${name} holds the same token as ${same[0]}: each caller needs its own`, []);
+  });
+  return { businessToken, technicianToken };
+}

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../bridge/config.js';
 import { FailureLimiter } from '../../bridge/http/failure-limiter.js';
-import { readTokenFile } from '../../bridge/http/token-file.js';
+import { callerTokens, readTokenFile } from '../../bridge/http/token-file.js';
 import { silentLogger } from '../../bridge/log.js';
 import { hashPin, pinMatches } from '../../bridge/province/staff-pin.js';
 import { StaffRosterStore } from '../../bridge/province/staff-roster.js';
@@ -128,5 +128,29 @@ describe('FailureLimiter', () => {
     const limiter = new FailureLimiter({ maxFailures: 1, windowMs: 1000, maxKeys: 2 }, () => 0);
     for (const key of ['a', 'b', 'c']) limiter.fail(key);
     expect(['a', 'b', 'c'].map((key) => limiter.retryAfterMs(key) > 0)).toEqual([false, true, true]);
+  });
+});
+
+describe('the callers\' tokens', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hcp-callers-'));
+  const tokenFile = (name: string, token: string): string => {
+    const path = join(dir, name);
+    writeFileSync(path, token, { mode: 0o600 });
+    return path;
+  };
+
+  it('reads each from its file; none when not set', () => {
+    expect(callerTokens({ businessTokenFile: tokenFile('b', 'business-token-00001'), technicianTokenFile: tokenFile('t', 'technician-token-0001') })).toEqual({
+      businessToken: 'business-token-00001',
+      technicianToken: 'technician-token-0001',
+    });
+    expect(callerTokens({})).toEqual({ businessToken: undefined, technicianToken: undefined });
+  });
+
+  it('refuses a token shared by two callers, naming both: the console would sign in without a PIN or make test invitations', () => {
+    expect(() => callerTokens({ token: 'the-same-token-00001', businessTokenFile: tokenFile('b2', 'the-same-token-00001') })).toThrow('http.businessTokenFile holds the same token as http.token');
+    expect(() => callerTokens({ businessTokenFile: tokenFile('b3', 'the-same-token-00002'), technicianTokenFile: tokenFile('t3', 'the-same-token-00002') })).toThrow(
+      'http.technicianTokenFile holds the same token as http.businessTokenFile',
+    );
   });
 });
