@@ -25,7 +25,6 @@ import { loadTerminalIdentity, type TerminalIdentity } from './identity/terminal
 import { silentLogger, type Logger } from './log.js';
 import { StaffSignIn } from './http/staff-sign-in.js';
 import { callerTokens } from './http/token-file.js';
-import { silentLogger, type Logger } from './log.js';
 import { PrinterLink } from './printer/printer-link.js';
 import { ReceiptQueue } from './printer/receipt-queue.js';
 import { ReceiptService, type ReceiptServiceOptions } from './printer/receipt-service.js';
@@ -185,11 +184,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       token: config.http.token,
       allowedHosts: config.http.allowedHosts,
       staffSignIn,
-      ...callerTokens(config.http),
-      staffAction: (entry) => this.emit('staffAction', entry),
       logger,
-      businessToken: config.http.businessTokenFile === undefined ? undefined : readTokenFile(config.http.businessTokenFile, 'http.businessTokenFile'),
-      technicianToken: config.http.technicianTokenFile === undefined ? undefined : readTokenFile(config.http.technicianTokenFile, 'http.technicianTokenFile'),
+      ...callerTokens(config.http),
       staffAction: (entry) => this.emit('staffAction', entry),
       status,
       countRejected: (code) => httpRejected.count(code),
