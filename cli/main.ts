@@ -68,7 +68,7 @@ program
 
 program
   .command('doctor')
-  .description('check a terminal setup without the bridge running: config, serial ports, terminal, broker, clock, database, disk, printer')
+  .description("check a terminal setup, best with the service stopped (beside a running one, the broker is read from its status, not probed): config, serial ports, terminal, broker, clock, database, disk, printer")
   .requiredOption('-c, --config <file>', 'bridge config file (YAML or JSON)')
   .option('--timeout-seconds <n>', 'how long to wait for the terminal and the broker', intFlag(1, 120), 5)
   .action(async (options: { config: string; timeoutSeconds: number }) => {
