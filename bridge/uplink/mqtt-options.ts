@@ -65,8 +65,9 @@ export function brokerConnection(config: BridgeConfig, role: BrokerRole, connect
  * `ws://` with a password to a host other than this machine (anyone on the way reads it, and
  * can then speak as this terminal). TLS (mqtts://, wss://) or a loopback broker is fine.
  */
-export function plaintextPasswordRisk(mqtt: Pick<BridgeConfig['mqtt'], 'url' | 'password'>): string | undefined {
-  if (mqtt.password === undefined) return undefined;
+export function plaintextPasswordRisk(mqtt: { url: string; password?: string | undefined; probe?: { password?: string | undefined } | undefined }): string | undefined {
+  // Doctor's own account (mqtt.probe) crosses the same wire.
+  if (mqtt.password === undefined && mqtt.probe?.password === undefined) return undefined;
   const url = new URL(mqtt.url);
   if (url.protocol !== 'mqtt:' && url.protocol !== 'ws:') return undefined;
   if (isLoopbackHost(url.hostname)) return undefined;
@@ -74,5 +75,5 @@ export function plaintextPasswordRisk(mqtt: Pick<BridgeConfig['mqtt'], 'url' | '
 }
 
 function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+  return hostname.toLowerCase() === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }

@@ -141,6 +141,8 @@ describe('a password in clear', () => {
       expect(plaintextPasswordRisk({ url, password: 'p' }), url).toBeUndefined();
     }
     expect(plaintextPasswordRisk({ url: 'mqtt://10.0.0.5:1883', password: undefined })).toBeUndefined();
+    expect(plaintextPasswordRisk({ url: 'mqtt://10.0.0.5:1883', probe: { password: 'doctor' } })).toContain('unencrypted');
+    expect(plaintextPasswordRisk({ url: 'mqtt://LocalHost:1883', password: 'p' })).toBeUndefined();
   });
 
   it('doctor warns about it as a check of its own', () => {
