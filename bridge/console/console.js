@@ -26,6 +26,8 @@
   };
   /** Shown beside the alarms while staff sign in unchecked (http.allowUnverifiedStaff, no roster yet). */
   const UNVERIFIED_STAFF = '签到未验证身份（尚未收到工作人员名单）';
+  /** A cancel without a staff reason (the terminal's own, or from before reasons were asked). */
+  const UNSTATED = '未注明原因';
   /** The header the technician token travels in; never kept by the page. */
   const TECHNICIAN_HEADER = 'x-hcp-technician-token';
 
@@ -632,6 +634,17 @@
     byTestId('stat-cancelled').textContent = s.cancelled;
     byTestId('stat-rate').textContent = percent(s.participationRate);
     $('stats-date').textContent = s.date;
+    renderCancelCounts(s.cancelledBy || {});
+  }
+
+  /** Today's cancels by the reason staff gave (a cancel counts against the 参评率, so its reason is shown). */
+  function renderCancelCounts(byReason) {
+    const parts = Object.keys(byReason)
+      .filter((code) => byReason[code] > 0)
+      .map((code) => ((meta && meta.cancelReasons[code]) || UNSTATED) + ' ' + byReason[code]);
+    const line = byTestId('stat-cancel-reasons');
+    line.textContent = parts.length ? '取消原因：' + parts.join(' · ') : '';
+    line.hidden = parts.length === 0;
   }
 
   async function refreshStats() {

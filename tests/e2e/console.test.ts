@@ -205,6 +205,7 @@ describe('staff console', () => {
     await page.getByTestId('cancel-confirm').click();
     await shows(page.getByTestId('outcome'), '已取消');
     await shows(page.getByTestId('stat-cancelled'), '1');
+    await shows(page.getByTestId('stat-cancel-reasons'), `取消原因：${API_META.cancelReasons.citizen_left} 1`);
     await shows(page.getByTestId('stat-rate'), '0%'); // 参评率 = rated ÷ invitations: a cancel counts against it
     expect(w.bridge.desk.current()).toBeUndefined();
     await expect(page.getByTestId('cancel').isHidden()).resolves.toBe(true);
