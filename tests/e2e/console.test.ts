@@ -181,6 +181,10 @@ describe('staff console', () => {
     await page.getByTestId('technician-token').waitFor();
     await page.getByTestId('invite-button').click();
     await shows(page.getByTestId('invite-error'), /^\s*测试邀请须由技术人员凭技术令牌发起（/);
+    // The same from a program: the API refuses a test invitation without the token, or with another.
+    const test = { services: [{ itemCode: '330106-XK-0012', caseNo: '330106202611220009' }], test: true };
+    expect(await w.api('POST', '/api/v1/invitations', test)).toMatchObject({ status: 403, body: { error: { code: 'technician_required' } } });
+    expect((await w.api('POST', '/api/v1/invitations', test, { 'x-hcp-technician-token': 'not-the-technician-token' })).status).toBe(403);
     expect(w.bridge.desk.current()).toBeUndefined();
     await page.getByTestId('technician-token').fill(w.asTechnician()['x-hcp-technician-token']!);
     await page.getByTestId('invite-button').click();
