@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Ack } from '../protocol/acks.js';
 import type { LinkRejectReason } from '../protocol/link.js';
@@ -60,6 +61,9 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
     try {
       for (let n = 1; n <= options.windows; n++) {
         const windowNo = `W${String(n).padStart(2, '0')}`;
+        // A folder per window: its key (terminal-key.pem, which seals its records) lives beside its database.
+        const windowDir = join(options.dataDir, windowNo);
+        mkdirSync(windowDir, { recursive: true });
         // The province's staff roster, retained before the window connects: its staff sign in by PIN.
         await province.publishConfig(`SIM-${windowNo}`, { staffRoster: SAMPLE_STAFF_ROSTER });
         windows.push(
@@ -67,7 +71,7 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
             brokerUrl: broker.url,
             windowNo,
             terminalId: `SIM-${windowNo}`,
-            dbPath: join(options.dataDir, `${windowNo}.db`),
+            dbPath: join(windowDir, 'hcp.db'),
             httpPort: options.httpPort ? options.httpPort + n - 1 : 0,
             // The scripted citizens think 0.6-3 s: some presses are fast enough to be flagged.
             config: {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
@@ -27,11 +27,14 @@ export class HallFixture {
   async window(options: { config?: SimWindowOptions['config']; brokerUrl?: string; bridgeDeps?: SimWindowOptions['bridgeDeps']; waitForBroker?: boolean; printer?: SimWindowOptions['printer'] } = {}): Promise<SimWindow> {
     this.count += 1;
     const n = this.count;
+    // A folder per window: its key (which seals its records) and pairing live beside its database, one terminal's each.
+    const windowDir = join(this.dir, `w${n}`);
+    mkdirSync(windowDir);
     const window = await SimWindow.start({
       brokerUrl: options.brokerUrl ?? this.brokerUrl,
       windowNo: `F${n}`,
       terminalId: `FT-${process.pid}-${n}-${Math.random().toString(36).slice(2, 6)}`,
-      dbPath: join(this.dir, `w${n}.db`),
+      dbPath: join(windowDir, 'hcp.db'),
       config: options.config ?? {},
       ...(options.bridgeDeps && { bridgeDeps: options.bridgeDeps }),
       ...(options.waitForBroker === false && { waitForBroker: false }),
