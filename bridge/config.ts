@@ -64,6 +64,13 @@ export const mqttPasswordSchema = z
   // eslint-disable-next-line no-control-regex
   .refine((password) => !/[\u0000-\u001f\u007f]/.test(password), 'contains a control character (a line break inside, a NUL, an escape): a password is one line of text');
 
+/** An account's password is given inline or, better, in a file of its own (mode 600), not both. */
+function passwordOrFile(account: { password?: string | undefined; passwordFile?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (account.password !== undefined && account.passwordFile !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['passwordFile'], message: 'give password or passwordFile, not both' });
+  }
+}
+
 const bridgeConfigObjectSchema = z.strictObject({
   terminal: z.strictObject({
     id: terminalIdSchema,
@@ -85,9 +92,14 @@ const bridgeConfigObjectSchema = z.strictObject({
     url: z.url({ protocol: /^(mqtts?|wss?)$/, error: 'expected a broker URL such as mqtts://host:8883' }),
     username: z.string().optional(),
     password: mqttPasswordSchema.optional(),
+    /** A file holding the password (one line, mode 600; what `hcp provision` writes): read when the bridge connects. */
+    passwordFile: z.string().min(1).optional(),
     clientId: z.string().min(1).max(128).optional(),
     /** A separate account for doctor's broker probe (it needs no topic rights), so that doctor can connect while the service runs. */
-    probe: z.strictObject({ username: z.string().min(1), password: mqttPasswordSchema.optional() }).optional(),
+    probe: z
+      .strictObject({ username: z.string().min(1), password: mqttPasswordSchema.optional(), passwordFile: z.string().min(1).optional() })
+      .superRefine(passwordOrFile)
+      .optional(),
     /** TLS (mqtts://, wss://): PEM files for the CA that signed the broker, and this terminal's client certificate and key. */
     tls: z
       .strictObject({
@@ -102,7 +114,7 @@ const bridgeConfigObjectSchema = z.strictObject({
       })
       .optional(),
     ...SETTINGS.mqtt,
-  }),
+  }).superRefine(passwordOrFile),
   database: z.strictObject({
     path: z
       .string()

@@ -1,5 +1,5 @@
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
@@ -53,10 +53,14 @@ export async function provisionCommand(options: ProvisionOptions): Promise<void>
   step('--database', 'make the folder', dirname(config.database.path), () => mkdirSync(dirname(config.database.path), { recursive: true }));
   const key = step('--database', "make the terminal's key (kept beside the database)", keyFile, () => loadOrCreateSigningKey(keyFile));
   const onlyKey = `; no config written${key.created ? `, only the terminal's key ${keyFile} (the next run keeps it)` : ''}`;
+  const passwordFile = resolve(dirname(options.config), PASSWORD_FILE_NAME);
   step('-c', 'write', options.config, () => {
     if (existsSync(options.config)) copyFileSync(options.config, `${options.config}.bak`);
+    // The password in a file of its own: the config, shown around or rewritten by update-config, holds no secret.
+    if (config.mqtt.password === undefined) rmSync(passwordFile, { force: true });
+    else writeConfigFile(passwordFile, `${config.mqtt.password}\n`);
     const header = `# ${config.terminal.id}: written by hcp provision ${BRIDGE_VERSION} on ${new Date().toISOString()}.\n# Every setting is explained in docs/bridge.example.yaml.\n`;
-    writeConfigFile(options.config, header + stringify(configFromAnswers(answers)));
+    writeConfigFile(options.config, header + stringify(passwordApart(configFromAnswers(answers), passwordFile)));
   }, onlyKey);
   const publicKey = publicKeyText(key.publicKey);
 
@@ -65,7 +69,7 @@ export async function provisionCommand(options: ProvisionOptions): Promise<void>
     `  config      ${options.config} (mode 600)`,
     `  terminal    ${config.board ? `Arduino at ${config.board.path}: buttons ${config.board.pins.buttons.join(',')}, LEDs ${config.board.pins.leds.join(',')}${config.board.pins.buzzer === undefined ? '' : `, buzzer ${config.board.pins.buzzer}`}` : config.serial?.path}`,
     `  printer     ${config.printer ? `${config.printer.path}, ${config.printer.profile.columns} columns` : 'none'}`,
-    `  broker      ${config.mqtt.url}${config.mqtt.username ? ` as ${config.mqtt.username}` : ''}${config.mqtt.tls ? ' (TLS files set)' : ''}${config.mqtt.password === undefined ? '' : `, password from ${password?.from ?? 'the prompt'} (kept in the config only)`}${plaintext ? ' — UNENCRYPTED' : ''}`,
+    `  broker      ${config.mqtt.url}${config.mqtt.username ? ` as ${config.mqtt.username}` : ''}${config.mqtt.tls ? ' (TLS files set)' : ''}${config.mqtt.password === undefined ? '' : `, password from ${password?.from ?? 'the prompt'} kept in ${passwordFile} (mode 600)`}${plaintext ? ' — UNENCRYPTED' : ''}`,
     `  key         ${keyFile} (${key.created ? 'made now' : 'kept: it was there'})`,
     `  public key  ${publicKey}`,
   ];
@@ -94,6 +98,15 @@ export async function provisionCommand(options: ProvisionOptions): Promise<void>
   );
   console.log(report.join('\n'));
   if (!registered) process.exitCode = 3;
+}
+
+/** Beside the config: where the bridge reads the broker password (mqtt.passwordFile). */
+const PASSWORD_FILE_NAME = 'mqtt-password';
+
+/** The config as written: its broker password replaced by mqtt.passwordFile, the file that holds it. */
+function passwordApart(config: Record<string, unknown>, file: string): Record<string, unknown> {
+  const { password, ...mqtt } = config.mqtt as Record<string, unknown>;
+  return password === undefined ? config : { ...config, mqtt: { ...mqtt, passwordFile: file } };
 }
 
 /** The password from --password-file or HCP_MQTT_PASSWORD, if given; a bad one ends the run (exit 2). */

@@ -1,6 +1,6 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { explain } from '../../protocol/issues.js';
 import { mqttPasswordSchema } from '../config.js';
+import { readSecretFile, SecretFileRefused } from '../secret-file.js';
 
 /*
  * Where `hcp provision` takes the broker password from: a file (--password-file), the environment
@@ -13,9 +13,6 @@ export const PASSWORD_ENV = 'HCP_MQTT_PASSWORD';
 
 /** Why --password is refused, and how to give the password instead (also its --help line). */
 export const PASSWORD_ON_ARGV = `a password on the command line is seen by every user (ps) and kept in the shell's history: give --password-file FILE (one line, mode 600), set ${PASSWORD_ENV}, or type it at the prompt`;
-
-/** Far beyond any password: a bigger file is the wrong one, refused before it is read. */
-const MAX_FILE_BYTES = 64 * 1024;
 
 export class PasswordRefused extends Error {
   override name = 'PasswordRefused';
@@ -38,7 +35,7 @@ export interface GivenPassword {
  * The password from --password-file or the environment; undefined when neither gives one (the
  * prompt asks, or the broker takes no password). Throws PasswordRefused, naming the source.
  */
-export function givenPassword(sources: PasswordSources, readFile: (path: string) => string = readPasswordFile): GivenPassword | undefined {
+export function givenPassword(sources: PasswordSources, readFile: (path: string) => string = readSecretFile): GivenPassword | undefined {
   const fromEnv = sources.env[PASSWORD_ENV];
   if (sources.file !== undefined && fromEnv !== undefined) {
     throw new PasswordRefused(`--password-file and ${PASSWORD_ENV} are both given: give one (unset ${PASSWORD_ENV}, or leave out --password-file)`);
@@ -49,9 +46,9 @@ export function givenPassword(sources: PasswordSources, readFile: (path: string)
     try {
       text = readFile(sources.file);
     } catch (err) {
-      throw new PasswordRefused(`${from}: ${err instanceof PasswordRefused ? err.message : `cannot read it: ${(err as Error).message}`}`);
+      throw new PasswordRefused(`${from}: ${err instanceof SecretFileRefused ? err.message : `cannot read it: ${(err as Error).message}`}`);
     }
-    return { password: checked(withoutFinalNewline(text), from), from };
+    return { password: checked(text, from), from };
   }
   if (fromEnv !== undefined) return { password: checked(fromEnv, PASSWORD_ENV), from: PASSWORD_ENV };
   return undefined;
@@ -67,30 +64,4 @@ function checked(password: string, from: string): string {
   const problem = passwordProblem(password);
   if (problem) throw new PasswordRefused(`${from}: the password ${problem}`);
   return password;
-}
-
-/** `echo secret > file` ends the line: that one line break is not the password's. */
-function withoutFinalNewline(text: string): string {
-  return text.replace(/\r?\n$/, '');
-}
-
-/** A regular file's text, bounded; a FIFO or a device is refused before a read could block or never end. */
-export function readPasswordFile(path: string): string {
-  // Non-blocking: opening a FIFO for reading would otherwise wait for a writer.
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new PasswordRefused('not a regular file (a folder, device or FIFO): give the file holding the password');
-    if (stat.size > MAX_FILE_BYTES) throw new PasswordRefused(`${stat.size} bytes: a password file is one line; is it the right file?`);
-    const buffer = Buffer.alloc(stat.size);
-    const read = readSync(fd, buffer, 0, stat.size, 0);
-    try {
-      // Fatal: bytes that are not UTF-8 would otherwise be replaced, and the password silently changed.
-      return new TextDecoder('utf-8', { fatal: true }).decode(buffer.subarray(0, read));
-    } catch {
-      throw new PasswordRefused('is not UTF-8 text: write the password as one line of text');
-    }
-  } finally {
-    closeSync(fd);
-  }
 }

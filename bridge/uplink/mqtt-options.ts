@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { IClientOptions } from 'mqtt';
+import { explain } from '../../protocol/issues.js';
 import { terminalTopics } from '../../protocol/topics.js';
-import type { BridgeConfig } from '../config.js';
+import { ConfigError, mqttPasswordSchema, type BridgeConfig } from '../config.js';
+import { readSecretFile } from '../secret-file.js';
 import { readTlsFiles } from './tls-files.js';
 
 /**
@@ -34,7 +36,8 @@ function clientIdFor(config: BridgeConfig, role: BrokerRole): string {
 /**
  * How this terminal reaches its broker, built once from the config for every connection it
  * makes (the service's uplink, doctor's probe, provisioning): URL, credentials, TLS files, client
- * id, keepalive, and for the service its last will. Throws ConfigError for a TLS file it cannot read.
+ * id, keepalive, and for the service its last will. Throws ConfigError for a TLS or password file
+ * it cannot read.
  */
 export function brokerConnection(config: BridgeConfig, role: BrokerRole, connectTimeoutMs = 10_000): BrokerConnection {
   const { mqtt, terminal } = config;
@@ -43,7 +46,7 @@ export function brokerConnection(config: BridgeConfig, role: BrokerRole, connect
   const options: IClientOptions = {
     clientId: clientIdFor(config, role),
     username: account.username,
-    password: account.password,
+    password: passwordOf(account, account === mqtt ? 'mqtt.passwordFile' : 'mqtt.probe.passwordFile'),
     ...readTlsFiles(mqtt.tls),
     clean: true,
     keepalive: mqtt.keepaliveSeconds,
@@ -60,19 +63,36 @@ export function brokerConnection(config: BridgeConfig, role: BrokerRole, connect
   return { url: mqtt.url, options };
 }
 
+/** An account's password: inline, or read from its file (which only the bridge's user may read). */
+function passwordOf(account: { password?: string | undefined; passwordFile?: string | undefined }, setting: string): string | undefined {
+  if (account.passwordFile === undefined) return account.password;
+  let text: string;
+  try {
+    text = readSecretFile(account.passwordFile, { ownerOnly: true });
+  } catch (err) {
+    throw new ConfigError(`${setting}: cannot use ${account.passwordFile}: ${(err as Error).message}`, []);
+  }
+  const checked = explain(mqttPasswordSchema, text);
+  if (!checked.ok) throw new ConfigError(`${setting}: the password in ${account.passwordFile} ${checked.problems.map((p) => p.replace(/^[^:]*: /, '')).join('; ')}`, []);
+  return text;
+}
+
 /**
  * Why this broker connection would carry its password in clear, or undefined: plain `mqtt://` or
  * `ws://` with a password to a host other than this machine (anyone on the way reads it, and
  * can then speak as this terminal). TLS (mqtts://, wss://) or a loopback broker is fine.
  */
-export function plaintextPasswordRisk(mqtt: { url: string; password?: string | undefined; probe?: { password?: string | undefined } | undefined }): string | undefined {
+export function plaintextPasswordRisk(mqtt: PasswordHolder & { url: string; probe?: PasswordHolder | undefined }): string | undefined {
   // Doctor's own account (mqtt.probe) crosses the same wire.
-  if (mqtt.password === undefined && mqtt.probe?.password === undefined) return undefined;
+  if (!hasPassword(mqtt) && !(mqtt.probe && hasPassword(mqtt.probe))) return undefined;
   const url = new URL(mqtt.url);
   if (url.protocol !== 'mqtt:' && url.protocol !== 'ws:') return undefined;
   if (isLoopbackHost(url.hostname)) return undefined;
   return `${url.protocol}// to ${url.hostname} sends the broker password unencrypted: anyone on the network path can read it and speak as this terminal; use mqtts://${url.hostname}:8883 (or wss://)`;
 }
+
+type PasswordHolder = { password?: string | undefined; passwordFile?: string | undefined };
+const hasPassword = (account: PasswordHolder): boolean => account.password !== undefined || account.passwordFile !== undefined;
 
 function isLoopbackHost(hostname: string): boolean {
   return hostname.toLowerCase() === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);

@@ -61,7 +61,7 @@ export async function checkBroker(config: BridgeConfig, deps: BrokerDeps): Promi
   try {
     broker = brokerConnection(config, 'probe', deps.timeoutMs);
   } catch (err) {
-    return fail(name, errorText(err), ['check the paths in mqtt.tls and that the service user may read them']);
+    return fail(name, errorText(err), ['check the files in mqtt.tls and mqtt.passwordFile, and that the service user may read them']);
   }
   try {
     const client = await withTimeout(deps.connect(broker.url, broker.options), deps.timeoutMs + 500, 'timeout');

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../bridge/config.js';
+import { brokerConnection } from '../../bridge/uplink/mqtt-options.js';
 import { publicKeyText } from '../../bridge/identity/terminal-key.js';
 import { EmbeddedBroker } from '../../simulator/broker.js';
 import { ProvinceEmulator } from '../../simulator/province.js';
@@ -63,7 +64,8 @@ describe('hcp provision', () => {
     const { dir, terminalId, configFile, args } = setup();
     const run = await hcp(['provision', '-c', configFile, '--non-interactive', ...args(), '--register-timeout-seconds', '10'], 60_000, '', { HCP_MQTT_PASSWORD: 'secret-password' });
     expect(run.stderr).toBe('');
-    expect(run.stdout).toContain('password from HCP_MQTT_PASSWORD (kept in the config only)');
+    const passwordFile = join(dir, 'etc', 'mqtt-password');
+    expect(run.stdout).toContain(`password from HCP_MQTT_PASSWORD kept in ${passwordFile} (mode 600)`);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/province {4}registered; config received in \d+ ms \(reason catalogue 2026\.11, 3 reasons\)/);
     expect(run.stdout).not.toContain('secret-password');
@@ -71,10 +73,14 @@ describe('hcp provision', () => {
     const config = loadConfigFile(configFile);
     expect(config).toMatchObject({
       terminal: { id: terminalId, areaCode: '330106', windowNo: '07', hallName: '西湖区民生服务中心' },
-      mqtt: { url: broker.url, username: 'hall-7', password: 'secret-password' },
+      mqtt: { url: broker.url, username: 'hall-7', passwordFile },
       printer: { path: '/dev/ttyUSB0', profile: { columns: 48 } },
     });
     expect(statSync(configFile).mode & 0o777).toBe(0o600);
+    // The config holds no secret; the password is in its own file, where the bridge reads it.
+    expect(readFileSync(configFile, 'utf8')).not.toContain('secret-password');
+    expect(statSync(passwordFile).mode & 0o777).toBe(0o600);
+    expect(brokerConnection(config, 'service').options.password).toBe('secret-password');
     const keyFile = join(dir, 'data', 'terminal-key.pem');
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
     const publicKey = publicKeyText(createPublicKey(readFileSync(keyFile)));
@@ -139,7 +145,8 @@ describe('hcp provision', () => {
     expect(run.stdout).toContain('Area code (行政区划代码, 6 digits): ');
     expect(run.stdout).toContain('--area-code: administrative area code (行政区划代码) must be 6 digits');
     expect(run.stdout).toMatch(/--printer-columns: .*32.*48/);
-    expect(loadConfigFile(configFile)).toMatchObject({ terminal: { areaCode: '330106', windowNo: '09' }, mqtt: { password: 'typed-secret' }, printer: { path: '/dev/ttyUSB1', profile: { columns: 32 } } });
+    expect(loadConfigFile(configFile)).toMatchObject({ terminal: { areaCode: '330106', windowNo: '09' }, printer: { path: '/dev/ttyUSB1', profile: { columns: 32 } } });
+    expect(brokerConnection(loadConfigFile(configFile), 'service').options.password).toBe('typed-secret');
     expect(loadConfigFile(configFile).terminal.hallName).toBeUndefined();
     expect(run.stdout).toContain('Broker password (optional): ');
     expect(run.stdout).toContain('password from the prompt');
@@ -155,7 +162,7 @@ describe('hcp provision', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`password from --password-file ${file}`);
     expect(run.stdout).not.toContain('file-secret');
-    expect(loadConfigFile(configFile).mqtt.password).toBe('file-secret');
+    expect(brokerConnection(loadConfigFile(configFile), 'service').options.password).toBe('file-secret');
     expect(statSync(configFile).mode & 0o777).toBe(0o600);
   });
 
@@ -195,7 +202,8 @@ describe('hcp provision', () => {
     expect(lab.code).toBe(0);
     expect(lab.stderr).toMatch(/WARNING \(--allow-plaintext\): mqtt:\/\/ to broker\.hall\.example sends the broker password unencrypted/);
     expect(lab.stdout).toContain('UNENCRYPTED');
-    expect(loadConfigFile(configFile).mqtt).toMatchObject({ url: 'mqtt://broker.hall.example:1883', password: 'lan-secret' });
+    expect(loadConfigFile(configFile).mqtt.url).toBe('mqtt://broker.hall.example:1883');
+    expect(brokerConnection(loadConfigFile(configFile), 'service').options.password).toBe('lan-secret');
 
     // Without a password nothing secret crosses: no refusal (e.g. a broker that takes client certificates).
     const noPassword = await hcp(['provision', '-c', `${configFile}.2`, '--non-interactive', '--no-register', ...args(lan)]);

@@ -6,7 +6,8 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mqttPasswordSchema } from '../../bridge/config.js';
 import { answerProblems, PROVISION_FIELDS, SOUND_ANSWERS } from '../../bridge/provision/fields.js';
-import { givenPassword, PASSWORD_ENV, PasswordRefused, passwordProblem, readPasswordFile } from '../../bridge/provision/password.js';
+import { givenPassword, PASSWORD_ENV, PasswordRefused, passwordProblem } from '../../bridge/provision/password.js';
+import { readSecretFile } from '../../bridge/secret-file.js';
 
 /**
  * The broker password's three sources (a file, the environment, the prompt), fed hostile text:
@@ -116,10 +117,10 @@ describe('--password-file that is not a file', () => {
   it('a folder, a FIFO (without waiting for a writer) and a missing file are refused', () => {
     const folder = join(dir, 'a-folder');
     mkdirSync(folder);
-    expect(() => readPasswordFile(folder)).toThrow(/not a regular file/);
+    expect(() => readSecretFile(folder)).toThrow(/not a regular file/);
     const fifo = join(dir, 'a-fifo');
     execFileSync('mkfifo', [fifo]);
-    expect(() => readPasswordFile(fifo)).toThrow(/not a regular file/);
+    expect(() => readSecretFile(fifo)).toThrow(/not a regular file/);
     expect(outcome(() => givenPassword({ file: join(dir, 'missing'), env: {} }))).toEqual({ refused: expect.stringMatching(/missing: cannot read it: ENOENT/) });
   });
 
