@@ -17,6 +17,7 @@ import { terminalPort, type BridgeConfig } from './config.js';
 import { dailyStats } from './desk/daily-stats.js';
 import { InvitationDesk, type OpenInvitation } from './desk/invitation-desk.js';
 import { TerminalLink, type OpenSerialPort } from './terminal/terminal-link.js';
+import { loadOrCreatePairing, pairingFile } from './terminal/pairing.js';
 import type { Feature } from './features/feature.js';
 import { bridgeFeatures } from './features/index.js';
 import { createApiServer, listenApi } from './http/api.js';
@@ -119,6 +120,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       bootId: randomBytes(8).toString('hex'),
       logger,
       link: deps.linkTiming,
+      pairing: loadOrCreatePairing(pairingFile(config)),
       onReport: (report, info) => desk.onTerminalReport(report, info),
     }));
     const desk = (this.desk = new InvitationDesk({
@@ -215,6 +217,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       this.emit('terminal', info);
     });
     link.on('reject', (reason, detail) => this.emit('frameRejected', reason, detail));
+    // The running bridge pinned the terminal that took its key: a technician's act, kept in the audit.
+    link.on('paired', (serial) => this.emit('staffAction', { action: 'pairing', actor: null, detail: { serial, port: link.status().path } }));
     uplink.on('acked', (ack) => this.emit('acked', ack));
     uplink.on('command', (command) => void route(command, commands).then((result) => uplink.answer(result)));
     uplink.on('config', (province) => {

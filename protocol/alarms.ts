@@ -4,6 +4,7 @@
  */
 export const ALARMS = {
   terminal_offline: '评价器未连接',
+  terminal_replaced: '评价器被更换或未经配对，暂停评价，请技术人员重新配对',
   broker_offline: '网络中断',
   clock_unsynced: '时钟未校准',
   storage_full: '存储已满，暂停邀请',

@@ -14,7 +14,7 @@ export type FrameError = 'too_long' | 'not_ascii' | 'no_checksum' | 'checksum' |
  * integer (below 2^25), so a receiver can remember which frame it handled under a sequence number
  * for a few bytes (the terminal MCU has little RAM).
  */
-export type FrameDecodeResult = { ok: true; value: unknown; fingerprint: number } | { ok: false; error: FrameError; detail: string };
+export type FrameDecodeResult = { ok: true; value: unknown; fingerprint: number; json: string } | { ok: false; error: FrameError; detail: string };
 
 /** A frame's fingerprint, from its JSON text's length and CRC. */
 function fingerprintOf(jsonLength: number, crc: number): number {
@@ -64,8 +64,9 @@ function isHex4(text: string): boolean {
   return true;
 }
 
-export function encodeFrame(message: unknown): string {
-  const json = asciiJson(message);
+/** `seal` may rewrite the JSON text before the checksum, e.g. append a tag (protocol/line-auth.ts). */
+export function encodeFrame(message: unknown, seal?: (json: string) => string): string {
+  const json = seal ? seal(asciiJson(message)) : asciiJson(message);
   const frame = `${json}*${crc16Hex(json)}\n`;
   if (frame.length > MAX_FRAME_LENGTH) {
     throw new RangeError(`frame of ${frame.length} bytes exceeds the ${MAX_FRAME_LENGTH}-byte limit`);
@@ -94,7 +95,7 @@ export function decodeFrame(rawLine: string): FrameDecodeResult {
     return { ok: false, error: 'checksum', detail: `checksum ${given} does not match ${expected}` };
   }
   try {
-    return { ok: true, value: JSON.parse(json) as unknown, fingerprint: fingerprintOf(json.length, crc) };
+    return { ok: true, value: JSON.parse(json) as unknown, fingerprint: fingerprintOf(json.length, crc), json };
   } catch (err) {
     return { ok: false, error: 'not_json', detail: (err as Error).message };
   }

@@ -5,7 +5,21 @@ import { lineSplitter } from './line-splitter.js';
 import { isReliable, NAK_PROBLEM_LENGTH, type Unsequenced } from './serial-messages.js';
 import type { Timers } from './timers.js';
 
-export type LinkRejectReason = FrameError | 'schema' | 'unsendable';
+/**
+ * Beyond framing and schema (protocol/line-auth.ts): `unauthenticated` a reliable frame without a
+ * tag that holds; `stale_session` a hello answering another boot of ours (it is greeted, not taken);
+ * `unpaired` a hello while no terminal is paired yet (it is offered the key); `foreign_device` a
+ * hello from a device other than the paired one, and anything while that stands.
+ */
+export type LinkRejectReason = FrameError | 'schema' | 'unsendable' | 'unauthenticated' | 'stale_session' | 'unpaired' | 'foreign_device';
+
+/** How one end tags what it sends and checks what it receives; each end knows its own session. */
+export interface LinkAuthHooks<In> {
+  /** Rewrites an outgoing reliable frame's JSON (appends its tag), or leaves it. */
+  seal(json: string): string;
+  /** Refuses an incoming reliable frame (counted under the reason, never acknowledged), or null to take it. */
+  check(message: In, json: string): LinkRejectReason | null;
+}
 
 export interface LinkCounters {
   framesIn: number;
@@ -51,9 +65,13 @@ export interface LinkEndpointOptions<In extends Sequenced> {
   voidPendingOnPeerReset?: boolean;
   /** The first sequence number sent (default 1): tests start near the wrap at 2^31. */
   firstSeq?: number;
+  /** Tags and tag checks for reliable frames; without it, frames go and come untagged. */
+  auth?: LinkAuthHooks<In>;
 }
 
 interface Pending {
+  /** What was sent, kept to seal it again when the session changes (resendAll). */
+  message: Sequenced;
   frame: string;
   fingerprint: number;
   interval: number;
@@ -119,10 +137,12 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
   send(message: Unsequenced<Out>): number {
     const seq = this.nextSeq;
     this.nextSeq = this.nextSeq + 1 >= SEQ_LIMIT ? 1 : this.nextSeq + 1;
-    const frame = encodeFrame({ ...message, seq });
+    const sequenced = { ...message, seq } as Sequenced;
+    const reliable = isReliable(message);
+    const frame = this.encode(sequenced, reliable);
     this.writeFrame(frame);
-    if (isReliable(message)) {
-      const entry: Pending = { frame, fingerprint: frameFingerprint(frame), interval: this.resendMs, timer: undefined };
+    if (reliable) {
+      const entry: Pending = { message: sequenced, frame, fingerprint: frameFingerprint(frame), interval: this.resendMs, timer: undefined };
       this.pending.set(seq, entry);
       this.armResend(seq, entry);
     }
@@ -142,6 +162,9 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     if (!parsed.ok) return this.refuse(decoded.value, decoded.fingerprint, parsed.problems.join('; '));
     const message = parsed.data;
     const fingerprint = decoded.fingerprint;
+    const refusal = this.opts.auth && isReliable(message) ? this.opts.auth.check(message, decoded.json) : null;
+    // Before anything is counted as heard or handled: a forgery neither keeps the peer alive nor resets it.
+    if (refusal) return this.reject(refusal, `${message.type} frame seq ${message.seq} refused`, message.type);
     this.counters.framesIn += 1;
     this.lastRxAt = this.opts.timers.now();
 
@@ -177,15 +200,28 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
       );
   }
 
-  /** Resends every unacknowledged frame now, e.g. after the line came back. */
+  /**
+   * Resends every unacknowledged frame now, e.g. after the line came back or a new session began:
+   * each is sealed again (a tag holds for one session), so an ack must name the frame as resent.
+   */
   resendAll(): void {
     for (const [seq, entry] of this.pending) {
       this.opts.timers.clearTimeout(entry.timer);
       this.counters.resent += 1;
+      entry.frame = this.encode(entry.message, true);
+      entry.fingerprint = frameFingerprint(entry.frame);
       this.writeFrame(entry.frame);
       entry.interval = this.resendMs;
       this.armResend(seq, entry);
     }
+  }
+
+  /** Stops resending frame `seq` (e.g. a hello a newer one replaced); true if it was pending. */
+  withdraw(seq: number): boolean {
+    const entry = this.pending.get(seq);
+    if (!entry) return false;
+    this.opts.timers.clearTimeout(entry.timer);
+    return this.pending.delete(seq);
   }
 
   get pendingCount(): number {
@@ -288,6 +324,11 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
       this.send({ type: 'hb' } as unknown as Unsequenced<Out>);
       this.scheduleHeartbeat();
     }, this.heartbeatMs);
+  }
+
+  private encode(message: Sequenced, reliable: boolean): string {
+    const auth = this.opts.auth;
+    return encodeFrame(message, reliable && auth ? (json) => auth.seal(json) : undefined);
   }
 
   private writeFrame(frame: string): void {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BUTTON_COUNT, GRADES, gradeSchema } from './grades.js';
+import { PAIRING_KEY_HEX_LENGTH } from './line-auth.js';
 
 /** A button's index, left (非常满意) to right. */
 const buttonIndex = z.number().int().min(0).max(BUTTON_COUNT - 1);
@@ -44,6 +45,12 @@ export const terminalHelloSchema = z.object({
    * invitation not listed will get no report from this boot. null: a terminal that does not say.
    */
   pending: z.array(invitationId).max(HELLO_PENDING_LIMIT).nullable().default(null),
+  /**
+   * The bridge boot this hello answers (from the bridge's hello), null before one was heard: a
+   * paired terminal's tag covers both boots (protocol/line-auth.ts), so the bridge takes a hello
+   * only when it answers its own boot, and greets anew otherwise.
+   */
+  peer: bootId.nullable().default(null),
 });
 const rating = z.object({
   type: z.literal('rating'),
@@ -93,6 +100,16 @@ const invite = z.object({
 });
 const cancel = z.object({ type: z.literal('cancel'), seq, inv: invitationId });
 /**
+ * The pairing key (protocol/line-auth.ts): the terminal keeps it and tags every reliable frame
+ * with it from then on. Taken only while the terminal is unpaired or within its pairing window
+ * after power-up (firmware/core/terminal-core.ts), so that re-pairing needs a technician's hand.
+ */
+const pair = z.object({
+  type: z.literal('pair'),
+  seq,
+  key: z.string().min(PAIRING_KEY_HEX_LENGTH).max(PAIRING_KEY_HEX_LENGTH).regex(/^[0-9a-f]+$/, 'a pairing key is lower-case hex'),
+});
+/**
  * Self-test (only from idle): `active` enters or stays in test mode, showing `leds` and sounding
  * the buzzer for `beepMs`; presses are then reported as `press`. `active: false` leaves it. The
  * terminal also leaves it by itself after 60 s without a test frame (a bridge gone mid-test).
@@ -105,7 +122,7 @@ const test = z.object({
   beepMs: z.number().int().min(0).max(2000).default(0),
 });
 
-export const bridgeMessageSchema = z.discriminatedUnion('type', [bridgeHello, invite, cancel, test, ack, nak, heartbeat]);
+export const bridgeMessageSchema = z.discriminatedUnion('type', [bridgeHello, invite, cancel, test, pair, ack, nak, heartbeat]);
 export type BridgeMessage = z.infer<typeof bridgeMessageSchema>;
 
 /** Frames that are resent until the peer acknowledges them; `ack`, `nak` and `hb` are fire-and-forget. */

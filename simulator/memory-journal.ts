@@ -1,8 +1,17 @@
-import type { ReportJournal } from '../firmware/core/hardware.js';
+import type { KeyStore, ReportJournal } from '../firmware/core/hardware.js';
 
-/** A virtual terminal's non-volatile memory: survives a virtual reboot, as flash does. */
-export class MemoryJournal implements ReportJournal {
+/** A virtual terminal's non-volatile memory (its reports and its pairing key): survives a virtual reboot, as flash does. */
+export class MemoryJournal implements ReportJournal, KeyStore {
   private entries: string[] = [];
+  private key: string | null = null;
+
+  loadKey(): string | null {
+    return this.key;
+  }
+
+  saveKey(key: string): void {
+    this.key = key;
+  }
 
   load(): string[] {
     return [...this.entries];

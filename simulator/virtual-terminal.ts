@@ -6,7 +6,7 @@ import {
   type JohnnyFiveTerminal,
   type LineTransport,
 } from '../firmware/adapters/johnny-five.js';
-import type { ReportJournal } from '../firmware/core/hardware.js';
+import type { KeyStore, ReportJournal } from '../firmware/core/hardware.js';
 import { DEFAULT_DEBOUNCE_MS, type TerminalCore, type TerminalCoreOptions } from '../firmware/core/terminal-core.js';
 import { VirtualBoardIO } from './virtual-board-io.js';
 import { closeVirtualPort, openVirtualPort } from './virtual-serial-line.js';
@@ -41,8 +41,11 @@ export type VirtualTerminalOptions = Omit<TerminalCoreOptions, 'bootId'> & {
   /** Default: random, as a real terminal makes one per boot. */
   bootId?: string;
   pins?: VirtualTerminalPins;
-  /** Non-volatile memory that outlives this boot (pass the same one to the next boot). */
-  journal?: ReportJournal;
+  /**
+   * Non-volatile memory that outlives this boot (pass the same one to the next boot): the reports
+   * not yet acknowledged and the pairing key (unless `keyStore` is given apart). simulator/memory-journal.ts.
+   */
+  journal?: ReportJournal & KeyStore;
 };
 
 /** How long a finger rests on a button in press() and bounce(). */
@@ -143,7 +146,7 @@ export class VirtualTerminal {
         buttonPullup: true,
         transport: port,
         ...(journal && { journal }),
-        core: { ...core, bootId },
+        core: { ...core, bootId, ...((core.keyStore ?? journal) && { keyStore: core.keyStore ?? journal }) },
         onEdge: (button) => vt.edgeArrived(button),
       });
     } catch (err) {

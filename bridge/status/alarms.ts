@@ -4,6 +4,8 @@ import type { PrinterCondition } from '../../protocol/printer.js';
 /** What the alarms are decided from: a few facts out of the bridge's status. */
 export interface AlarmFacts {
   terminalAlive: boolean;
+  /** A device other than the paired one answered on the terminal line (until re-paired). */
+  terminalReplaced: boolean;
   brokerConnected: boolean;
   clockSynced: boolean;
   storageFull: boolean;
@@ -17,6 +19,7 @@ export interface AlarmFacts {
 /** One rule per alarm code: a new code in protocol/alarms.ts does not compile without its rule. */
 const RULES: Record<Alarm, (facts: AlarmFacts) => boolean> = {
   terminal_offline: (f) => !f.terminalAlive,
+  terminal_replaced: (f) => f.terminalReplaced,
   broker_offline: (f) => !f.brokerConnected,
   clock_unsynced: (f) => !f.clockSynced,
   storage_full: (f) => f.storageFull || f.storageFault === 'SQLITE_FULL',

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SerialPort } from 'serialport';
 import { FileJournal } from '../../firmware/adapters/file-journal.js';
@@ -8,6 +9,7 @@ import type { BoardConfig, BridgeConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { DeviceStream } from '../transport/device-stream.js';
 import type { OpenSerialPort, SerialPortLike } from '../transport/transport.js';
+import { loadOrCreatePairing, pairingFile } from './pairing.js';
 
 /*
  * A terminal whose buttons, LEDs and buzzer hang on an Arduino running StandardFirmata, while its
@@ -30,18 +32,36 @@ export interface BoardTerminalDeps {
   openSerialPort: (path: string, baudRate: number) => ArduinoSerialPort & SerialPortLike;
   logger: Logger;
   firmata?: FirmataOptions;
+  /** The USB serial number of the device at a path (default: serialport's list), undefined if it has none. */
+  usbSerialNumber?: (path: string) => Promise<string | undefined>;
 }
 
 /** The real thing, for openSerialPort: a system serial port (the Arduino's is /dev/ttyACM0 or /dev/ttyUSB0). */
 export const openSystemSerialPort: BoardTerminalDeps['openSerialPort'] = (path, baudRate) =>
   new SerialPort({ path, baudRate, autoOpen: false }) as SerialPort & SerialPortLike;
 
+/** The USB serial number of the port at `path` (a /dev/serial/by-id link is followed), from the system's list. */
+export async function systemUsbSerialNumber(path: string): Promise<string | undefined> {
+  const real = (p: string): string => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return p;
+    }
+  };
+  // A system that cannot list its ports (no udev, e.g. in a container) names no number either.
+  const ports = await SerialPort.list().catch(() => []);
+  return ports.find((port) => real(port.path) === real(path))?.serialNumber;
+}
+
 /** The board section, and what it leaves to defaults elsewhere in the config. */
 interface BoardSettings {
   board: BoardConfig;
   journalPath: string;
-  /** The device serial number the terminal reports in hello. */
-  serial: string;
+  /** Where the bridge keeps the pairing key: the terminal run here uses the same key. */
+  pairingPath: string;
+  /** The serial the terminal reports when its Arduino has no USB serial number. */
+  fallbackSerial: string;
 }
 
 function boardSettings(config: BridgeConfig): BoardSettings {
@@ -50,8 +70,8 @@ function boardSettings(config: BridgeConfig): BoardSettings {
   return {
     board,
     journalPath: board.journalPath ?? join(dirname(config.database.path), 'terminal-journal.json'),
-    // The Arduino has no serial number of its own that Firmata reports; the terminal is this window's.
-    serial: config.terminal.id,
+    pairingPath: pairingFile(config),
+    fallbackSerial: config.terminal.id,
   };
 }
 
@@ -104,7 +124,7 @@ export class BoardTerminalPort extends DeviceStream {
   }
 
   protected async connect(): Promise<void> {
-    const { board, journalPath, serial } = this.settings;
+    const { board, journalPath, pairingPath, fallbackSerial } = this.settings;
     const { logger } = this.deps;
     const arduino = this.deps.openSerialPort(board.path, board.baudRate);
     this.arduino = arduino;
@@ -119,6 +139,13 @@ export class BoardTerminalPort extends DeviceStream {
       this.lost();
     });
     try {
+      // The device this terminal is: the Arduino's USB serial number (Firmata reports none), so
+      // that another Arduino on the cable is a different device (terminal_replaced). A board
+      // without one (some CH340 clones) is named by the terminal id: a swap then goes unseen.
+      const usb = await (this.deps.usbSerialNumber ?? systemUsbSerialNumber)(board.path);
+      const serial = usb ? `usb-${usb}` : fallbackSerial;
+      // The core runs here, beside the bridge: its key is the bridge's own, not a copy in flash.
+      const key = loadOrCreatePairing(pairingPath).key;
       const io = await openFirmata(arduino, board.path, this.deps.firmata);
       checkPins(io, board.pins);
       const terminal = await startJohnnyFiveTerminal({
@@ -129,7 +156,7 @@ export class BoardTerminalPort extends DeviceStream {
           write: (frame) => void this.push(frame, 'latin1'),
           onData: (handler) => (this.dataHandler = handler),
         },
-        core: { serial, bootId: randomBytes(8).toString('hex') },
+        core: { serial, bootId: randomBytes(8).toString('hex'), keyStore: { loadKey: () => key, saveKey: () => undefined } },
         journal: new FileJournal(journalPath),
       });
       if (gone) {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { LinkEndpoint, type LinkCounters, type LinkRejectReason } from '../../protocol/link.js';
+import { lineSession, lineTagger, verifyFrameJson, type LineTagger } from '../../protocol/line-auth.js';
 import type { Timers } from '../../protocol/timers.js';
 import {
   terminalMessageSchema,
@@ -12,6 +13,7 @@ import type { Logger } from '../log.js';
 import { portAddress } from '../transport/address.js';
 import { ReconnectingPort } from '../transport/reconnecting-port.js';
 import { openTransport, type OpenSerialPort } from '../transport/transport.js';
+import type { Pairing } from './pairing.js';
 
 export type { OpenSerialPort, SerialPortLike } from '../transport/transport.js';
 
@@ -36,6 +38,8 @@ export interface TerminalLinkOptions {
   /** This link session's id, sent in our hello: new for every bridge process. */
   bootId: string;
   logger: Logger;
+  /** The key shared with the terminal and its pinned serial (bridge/terminal/pairing.ts). */
+  pairing: Pairing;
   /** Handles a report; the terminal is acknowledged only after this returns (i.e. after commit). */
   onReport(report: TerminalReport, terminal: TerminalInfo): void;
   link?: { resendMs?: number; maxResendMs?: number; heartbeatMs?: number };
@@ -51,6 +55,11 @@ export interface TerminalLinkStatus {
   unacknowledged: number;
   /** Reports left unacknowledged because the terminal had not said hello yet. */
   reportsBeforeHello: number;
+  /**
+   * The paired device (null: none has taken the key yet) and, once a hello came from another
+   * device, that device's serial: nothing is taken from the line until a technician re-pairs.
+   */
+  pairing: { serial: string | null; replacedBy: string | null };
   counters: LinkCounters;
 }
 
@@ -65,12 +74,21 @@ export class TerminalLink extends EventEmitter<{
   /** The terminal acknowledged our reliable frame with this sequence number. */
   acknowledged: [number];
   reject: [LinkRejectReason, string];
+  /** A terminal took the pairing key and its serial is now pinned. */
+  paired: [string];
+  /** A hello came from a device other than the paired one (the alarm terminal_replaced). */
+  replaced: [string];
 }> {
   private readonly port: ReconnectingPort;
   private readonly link: LinkEndpoint<TerminalMessage, BridgeMessage>;
   private terminal: TerminalInfo | undefined;
   private reportsBeforeHello = 0;
   private greetedAt = -Infinity;
+  private readonly tagger: LineTagger;
+  private replacedBy: string | null = null;
+  /** Our latest hello while unacknowledged, and the pairing key's frame while on offer. */
+  private helloSeq: number | null = null;
+  private pairSeq: number | null = null;
 
   constructor(private readonly opts: TerminalLinkOptions) {
     super();
@@ -87,7 +105,17 @@ export class TerminalLink extends EventEmitter<{
       write: (frame) => this.port.write(frame),
       onMessage: (message) => this.handle(message),
       voidPendingOnPeerReset: true,
-      onAcknowledged: (seq) => this.emit('acknowledged', seq),
+      // What we send is not tagged: only the terminal's reports can rate (docs/protocol.md).
+      auth: { seal: (json) => json, check: (message, json) => this.check(message, json) },
+      onAcknowledged: (seq) => {
+        if (seq === this.helloSeq) this.helloSeq = null;
+        if (seq === this.pairSeq) {
+          // The terminal holds the key: its next hello, for this session, is tagged.
+          this.pairSeq = null;
+          this.greet();
+        }
+        this.emit('acknowledged', seq);
+      },
       onRefused: (seq, problem) => opts.logger.warn({ seq, problem, port: opts.path }, 'the terminal refused a frame'),
       onReject: (reason, detail, type) => {
         opts.logger.warn({ reason, detail, type, port: opts.path }, 'serial frame rejected');
@@ -97,6 +125,7 @@ export class TerminalLink extends EventEmitter<{
       },
       ...opts.link,
     });
+    this.tagger = lineTagger(opts.pairing.key);
     // One line reader for the life of the link: a line cut by a pulled cable ends up garbled
     // and is dropped by its checksum.
     this.port.on('data', (chunk) => {
@@ -110,7 +139,8 @@ export class TerminalLink extends EventEmitter<{
   /** Introduces the bridge: the terminal answers with its hello and replays what we missed. */
   greet(): void {
     this.greetedAt = this.opts.timers.now();
-    this.link.send({ type: 'hello', proto: SERIAL_PROTOCOL_VERSION, boot: this.opts.bootId });
+    if (this.helloSeq !== null) this.link.withdraw(this.helloSeq);
+    this.helloSeq = this.link.send({ type: 'hello', proto: SERIAL_PROTOCOL_VERSION, boot: this.opts.bootId });
   }
 
   start(): void {
@@ -135,8 +165,48 @@ export class TerminalLink extends EventEmitter<{
       terminal: this.terminal ?? null,
       unacknowledged: this.link.pendingCount,
       reportsBeforeHello: this.reportsBeforeHello,
+      pairing: { serial: this.opts.pairing.serial, replacedBy: this.replacedBy },
       counters: this.link.counters,
     };
+  }
+
+  /** Whether a reliable frame from the line may be handled: see LinkRejectReason. */
+  private check(message: TerminalMessage, json: string): LinkRejectReason | null {
+    if (message.type === 'hello') return this.checkHello(message, json);
+    if (this.replacedBy !== null) return 'foreign_device';
+    // No session before a hello is taken: handle() leaves the report for its resend after the hello.
+    if (!this.terminal) return null;
+    return verifyFrameJson(this.tagger, lineSession(this.terminal.boot, this.opts.bootId), json) ? null : 'unauthenticated';
+  }
+
+  private checkHello(hello: Extract<TerminalMessage, { type: 'hello' }>, json: string): LinkRejectReason | null {
+    const pinned = this.opts.pairing.serial;
+    if (this.replacedBy !== null || (pinned !== null && hello.serial !== pinned)) {
+      if (this.replacedBy === null) {
+        this.replacedBy = hello.serial;
+        this.opts.logger.error({ paired: pinned, heard: hello.serial, port: this.opts.path }, 'a different device answers on the terminal line: nothing is taken from it until a technician re-pairs (hcp pair)');
+        this.emit('replaced', hello.serial);
+      }
+      this.terminal = undefined;
+      return 'foreign_device';
+    }
+    if (hello.peer?.toLowerCase() !== this.opts.bootId) {
+      // A hello from before our own (the terminal booted first, or a replay): ask for a fresh one.
+      if (this.helloSeq === null) this.greet();
+      return 'stale_session';
+    }
+    if (verifyFrameJson(this.tagger, lineSession(hello.boot, this.opts.bootId), json)) {
+      if (pinned === null) {
+        this.opts.pairing.pin(hello.serial);
+        this.opts.logger.info({ serial: hello.serial, port: this.opts.path }, 'terminal paired: its serial is pinned');
+        this.emit('paired', hello.serial);
+      }
+      return null;
+    }
+    if (pinned !== null) return 'unauthenticated';
+    // Nobody paired yet (a new installation, or re-pairing): offer the key, once at a time.
+    if (this.pairSeq === null) this.pairSeq = this.link.send({ type: 'pair', key: this.opts.pairing.key });
+    return 'unpaired';
   }
 
   private handle(message: TerminalMessage): void {

@@ -23,3 +23,9 @@ export interface ReportJournal {
   load(): string[];
   save(entries: readonly string[]): void;
 }
+
+/** The pairing key (64 lower-case hex digits) in non-volatile memory; null while unpaired. */
+export interface KeyStore {
+  loadKey(): string | null;
+  saveKey(key: string): void;
+}

@@ -1,5 +1,6 @@
 import { BUTTON_COUNT, GRADE_INFO, GRADES, type Grade } from '../../protocol/grades.js';
 import { LinkEndpoint, type LinkCounters } from '../../protocol/link.js';
+import { isLowerHex, lineSession, lineTagger, PAIRING_KEY_HEX_LENGTH, sealFrameJson, type LineTagger } from '../../protocol/line-auth.js';
 import {
   bridgeMessageSchema,
   terminalMessageSchema,
@@ -9,12 +10,17 @@ import {
   type TerminalMessage,
   type Unsequenced,
 } from '../../protocol/serial-messages.js';
-import type { TerminalHardware } from './hardware.js';
+import type { KeyStore, TerminalHardware } from './hardware.js';
 
 export const FIRMWARE_VERSION = '0.1.0';
 export const DEFAULT_DEBOUNCE_MS = 30;
 /** Test mode ends by itself this long after the last test frame: a bridge gone mid-test. */
 export const TEST_MODE_IDLE_MS = 60_000;
+/**
+ * A paired terminal takes a new pairing key only this long after power-up: re-pairing needs a
+ * technician at the terminal (power it off and on), not merely someone on the line.
+ */
+export const PAIRING_WINDOW_MS = 60_000;
 
 export interface TerminalCoreOptions {
   /** Device serial number, reported in hello. */
@@ -29,6 +35,9 @@ export interface TerminalCoreOptions {
   /** A button held down this long is reported stuck (once per hold). */
   stuckMs?: number;
   link?: { resendMs?: number; maxResendMs?: number; heartbeatMs?: number; firstSeq?: number };
+  /** Where the pairing key outlives a reset (flash); without one, the terminal is unpaired at every boot. */
+  keyStore?: KeyStore;
+  pairingWindowMs?: number;
 }
 
 /** What the terminal reports to the bridge (as opposed to link housekeeping). */
@@ -79,6 +88,11 @@ export class TerminalCore {
   private helloSeq = -1;
   private introduced = false;
   private readonly holdTimers: unknown[] = Array<unknown>(BUTTON_COUNT).fill(undefined);
+  /** The pairing key's tagger; null while unpaired (frames then go untagged). */
+  private tagger: LineTagger | null = null;
+  /** The boot id of the bridge whose hello we answered last: half of the tags' session. */
+  private bridgeBoot = '';
+  private startedAt = 0;
 
   constructor(
     private readonly hw: TerminalHardware,
@@ -98,11 +112,19 @@ export class TerminalCore {
       // The bridge will never take it: resending it forever would help nobody (counted by the link).
       onRefused: (seq) => this.settled(seq),
       seenWindow: SEEN_WINDOW,
+      auth: {
+        seal: (json) => (this.tagger ? sealFrameJson(this.tagger, lineSession(opts.bootId, this.bridgeBoot), json) : json),
+        // What the bridge sends is not tagged (docs/protocol.md): only reports can rate.
+        check: () => null,
+      },
       ...opts.link,
     });
   }
 
   start(): void {
+    this.startedAt = this.hw.timers.now();
+    const key = this.opts.keyStore?.loadKey();
+    if (key && isLowerHex(key, PAIRING_KEY_HEX_LENGTH)) this.tagger = lineTagger(key);
     this.hw.setLeds(ALL_OFF);
     this.link.start();
     const journaled = this.loadJournal();
@@ -116,6 +138,11 @@ export class TerminalCore {
     this.link.stop();
     this.clearStateTimer();
     this.current = { name: 'idle' };
+  }
+
+  /** Whether a pairing key is held: reports are tagged. */
+  get paired(): boolean {
+    return this.tagger !== null;
   }
 
   get state(): TerminalState['name'] {
@@ -222,7 +249,9 @@ export class TerminalCore {
     }
     switch (message.type) {
       case 'hello':
-        // The bridge (re)started: introduce ourselves and replay what it has not acknowledged.
+        // The bridge (re)started: introduce ourselves and replay what it has not acknowledged,
+        // tagged for the session with this bridge boot.
+        this.bridgeBoot = message.boot.toLowerCase();
         this.sayHello([...this.unacked.values()]);
         this.link.resendAll();
         return;
@@ -232,6 +261,8 @@ export class TerminalCore {
         return this.cancel(message.inv);
       case 'test':
         return this.test(message.active, message.leds, message.beepMs);
+      case 'pair':
+        return this.pair(message.key);
       case 'ack':
       case 'nak':
       case 'hb':
@@ -259,6 +290,19 @@ export class TerminalCore {
         this.toIdle();
       }, timeoutMs),
     };
+  }
+
+  /**
+   * Takes the bridge's pairing key while unpaired or within the pairing window after power-up;
+   * otherwise the frame stays unacknowledged (the bridge keeps offering it until a power cycle).
+   */
+  private pair(key: string): void {
+    const window = this.opts.pairingWindowMs ?? PAIRING_WINDOW_MS;
+    if (this.tagger && this.hw.timers.now() - this.startedAt >= window) {
+      throw new Error(`paired already: a new key is taken only within ${window} ms of power-up`);
+    }
+    this.opts.keyStore?.saveKey(key);
+    this.tagger = lineTagger(key);
   }
 
   /** Self-test mode: only from idle, so that no invitation is ever cut short by a test. */
@@ -336,6 +380,8 @@ export class TerminalCore {
     const pending: string[] = [];
     for (const report of reports) if ('inv' in report && pending.indexOf(report.inv) < 0) pending.push(report.inv);
     this.introduced = false;
+    // The newer hello replaces the older: a hello for a past session would be refused forever.
+    this.link.withdraw(this.helloSeq);
     this.helloSeq = this.link.send({
       type: 'hello',
       proto: SERIAL_PROTOCOL_VERSION,
@@ -343,6 +389,7 @@ export class TerminalCore {
       serial: this.opts.serial,
       boot: this.opts.bootId,
       pending: pending.slice(-HELLO_PENDING_LIMIT),
+      peer: this.bridgeBoot === '' ? null : this.bridgeBoot,
     });
   }
 }

@@ -3,7 +3,8 @@
  * Espruino firmware can run: dist/espruino/terminal.js. Run with `npm run build:espruino`; see
  * docs/espruino.md.
  *
- * 1. esbuild bundles the TypeScript into one script, with `zod` swapped for zod-subset.ts.
+ * 1. esbuild bundles the TypeScript into one script, with `zod` swapped for zod-subset.ts and
+ *    protocol/issues.ts for issues-subset.ts.
  * 2. Babel (preset-env) lowers it to ES5: Espruino has no destructuring, spread, default or rest
  *    parameters, for…of, block scoping (let/const are parsed but are `var`), or generators.
  * 3. esbuild minifies the ES5 (with an ES5 target it adds no newer syntax).
@@ -21,6 +22,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const ENTRY = join(here, 'main.ts');
 export const DEFAULT_OUTFILE = resolve(here, '../../dist/espruino/terminal.js');
 const ZOD_SUBSET = join(here, 'zod-subset.ts');
+const ISSUES_SUBSET = join(here, 'issues-subset.ts');
 
 /**
  * Most bytes the bundle may have. An Espruino Pico keeps saved code in 48 KB of flash and runs
@@ -40,6 +42,14 @@ export const zodSubset: esbuild.Plugin = {
   },
 };
 
+/** The device words its naks with issues-subset.ts: protocol/issues.ts's union analysis costs ~1 KB. */
+const issuesSubset: esbuild.Plugin = {
+  name: 'issues-subset',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/issues\.js$/ }, (args) => (args.importer.endsWith(join('protocol', 'link.ts')) ? { path: ISSUES_SUBSET } : undefined));
+  },
+};
+
 async function bundle(): Promise<{ code: string; inputs: { path: string; bytes: number }[] }> {
   const result = await esbuild.build({
     entryPoints: [ENTRY],
@@ -52,7 +62,7 @@ async function bundle(): Promise<{ code: string; inputs: { path: string; bytes: 
     target: 'esnext',
     // Espruino's own module, loaded at run time by its require().
     external: ['Storage'],
-    plugins: [zodSubset],
+    plugins: [zodSubset, issuesSubset],
     metafile: true,
     legalComments: 'none',
     logLevel: 'silent',

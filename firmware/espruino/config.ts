@@ -17,3 +17,5 @@ export const LINE_BAUD = 115200;
 export const SERIAL1_PINS = { tx: 'B6', rx: 'B7' } as const;
 /** Flash file (Storage) keeping unacknowledged reports across a reset; undefined for none. */
 export const JOURNAL_FILE: string | undefined = 'hcpjrnl';
+/** Flash file (Storage) keeping the pairing key; the board is unpaired while it is absent. */
+export const KEY_FILE = 'hcpkey';

@@ -9,9 +9,9 @@
 import './polyfills.js';
 import type { Timers } from '../../protocol/timers.js';
 import { BUTTON_COUNT } from '../../protocol/grades.js';
-import type { ReportJournal, TerminalHardware } from '../core/hardware.js';
+import type { KeyStore, ReportJournal, TerminalHardware } from '../core/hardware.js';
 import { TerminalCore } from '../core/terminal-core.js';
-import { BUTTON_PINS, BUZZER_PIN, JOURNAL_FILE, LED_PINS, LINE, LINE_BAUD, SERIAL1_PINS } from './config.js';
+import { BUTTON_PINS, BUZZER_PIN, JOURNAL_FILE, KEY_FILE, LED_PINS, LINE, LINE_BAUD, SERIAL1_PINS } from './config.js';
 import type { EspruinoE, Pin, PinMode, SerialPort, StorageModule, WatchEvent, WatchOptions } from './espruino.js';
 
 // ---- Espruino globals, declared here rather than globally (see espruino.d.ts) --------------------
@@ -71,6 +71,19 @@ export function storageJournal(storage: StorageModule, file: string): ReportJour
   };
 }
 
+/** The pairing key as a small JSON file in flash (written once per pairing). */
+export function storageKeyStore(storage: StorageModule, file: string): KeyStore {
+  return {
+    loadKey() {
+      const key = storage.readJSON(file, true);
+      return typeof key === 'string' ? key : null;
+    },
+    saveKey(key) {
+      storage.writeJSON(file, key);
+    },
+  };
+}
+
 /** 16 lowercase hex digits from the hardware random source. */
 export function makeBootId(random32: () => number): string {
   let id = '';
@@ -123,6 +136,7 @@ function start(): void {
   const terminal = new TerminalCore(hardware, {
     serial: FIRMWARE_SERIAL_PREFIX + getSerial(),
     bootId: makeBootId(() => E.hwRand()),
+    keyStore: storageKeyStore(loadStorage(), KEY_FILE),
   });
   core = terminal;
 

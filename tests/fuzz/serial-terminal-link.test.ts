@@ -3,12 +3,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../bridge/log.js';
 import { TerminalLink, type TerminalReport } from '../../bridge/terminal/terminal-link.js';
 import type { SerialPortLike } from '../../bridge/transport/transport.js';
-import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
+import { decodeFrame } from '../../protocol/frame.js';
 import { bridgeMessageSchema, type BridgeMessage } from '../../protocol/serial-messages.js';
 import { hostTimers } from '../../protocol/timers.js';
 import { lineSplitter } from '../../protocol/line-splitter.js';
 import { closeVirtualPort, createVirtualLine, openVirtualPort, virtualSerialBinding } from '../../simulator/virtual-serial-line.js';
 import { waitUntil } from '../../simulator/wait.js';
+import { memoryPairing, terminalFrame, TEST_PAIRING_KEY } from '../support/paired-line.js';
 
 /*
  * The bridge's TerminalLink on a virtual line, with the test writing the terminal's bytes by hand:
@@ -30,6 +31,7 @@ async function rig(heartbeatMs = 60_000) {
     timers: hostTimers,
     bootId: '0123456789abcdef',
     logger: silentLogger,
+    pairing: memoryPairing('T-UPPER'),
     onReport: (report) => void reports.push(report),
     link: { heartbeatMs },
   });
@@ -47,9 +49,12 @@ async function rig(heartbeatMs = 60_000) {
   cleanups.push(() => link.stop(), () => closeVirtualPort(device));
   await waitUntil(() => heard.some((m) => m.type === 'hello'), 'the bridge hello');
   let seq = 0;
-  const send = (message: Record<string, unknown>): number => {
+  // A paired terminal: its frames tagged for the session of its latest hello's boot and the bridge's.
+  let terminalBoot = '';
+  const send = (message: Record<string, unknown> & { type: string }): number => {
     seq += 1;
-    device.write(encodeFrame({ ...message, seq }));
+    if (message.type === 'hello' && typeof message.boot === 'string') terminalBoot = message.boot;
+    device.write(terminalFrame({ ...message, seq }, { key: TEST_PAIRING_KEY, terminalBoot, bridgeBoot: '0123456789abcdef' }));
     return seq;
   };
   return { line, link, reports, heard, send, device };

@@ -7,6 +7,7 @@ import { hostTimers } from '../../protocol/timers.js';
 import { MemoryJournal } from '../../simulator/memory-journal.js';
 import { closeVirtualPort, createVirtualLine, openVirtualPort } from '../../simulator/virtual-serial-line.js';
 import { VirtualTerminal } from '../../simulator/virtual-terminal.js';
+import { memoryPairing } from '../support/paired-line.js';
 import { waitUntil } from '../../simulator/wait.js';
 
 /*
@@ -52,6 +53,8 @@ describe('a terminal behind ser2net (tcp://host:port)', () => {
       timers: hostTimers,
       bootId: '0123456789abcdef',
       logger: silentLogger,
+      // Not paired yet: the terminal takes the key over the line, as at a new installation.
+      pairing: memoryPairing(null),
       onReport: () => undefined,
     });
     link.on('hello', (device) => hellos.push(device));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { alarms, type AlarmFacts } from '../../bridge/status/alarms.js';
 import { ALARM_CODES } from '../../protocol/alarms.js';
 
-const HEALTHY: AlarmFacts = { terminalAlive: true, brokerConnected: true, clockSynced: true, storageFull: false, storageFault: null, quarantined: 0, printer: 'ready' };
+const HEALTHY: AlarmFacts = { terminalAlive: true, terminalReplaced: false, brokerConnected: true, clockSynced: true, storageFull: false, storageFault: null, quarantined: 0, printer: 'ready' };
 
 describe('alarms', () => {
   it.each<[string, Partial<AlarmFacts>, string[]]>([
@@ -10,6 +10,7 @@ describe('alarms', () => {
     ['no printer at all', { printer: null }, []],
     ['a printer that cannot tell its state (USB class)', { printer: 'unknown' }, []],
     ['the terminal silent', { terminalAlive: false }, ['terminal_offline']],
+    ['another device on the terminal line', { terminalAlive: false, terminalReplaced: true }, ['terminal_offline', 'terminal_replaced']],
     ['the broker away', { brokerConnected: false }, ['broker_offline']],
     ['the clock not yet trusted', { clockSynced: false }, ['clock_unsynced']],
     ['the database at its cap', { storageFull: true }, ['storage_full']],
@@ -33,7 +34,7 @@ describe('alarms', () => {
   it('every alarm code can be raised', () => {
     const raised = new Set(
       (['offline', 'paper_out', 'paper_low', 'cover_open'] as const).flatMap((printer) =>
-        alarms({ terminalAlive: false, brokerConnected: false, clockSynced: false, storageFull: true, storageFault: 'SQLITE_IOERR', quarantined: 1, printer }),
+        alarms({ terminalAlive: false, terminalReplaced: true, brokerConnected: false, clockSynced: false, storageFull: true, storageFault: 'SQLITE_IOERR', quarantined: 1, printer }),
       ),
     );
     expect([...raised].sort()).toEqual([...ALARM_CODES].sort());
