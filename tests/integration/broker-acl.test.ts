@@ -325,12 +325,15 @@ describe.skipIf(!available && !onCI())('Broker ACL on Mosquitto (deploy/mosquitt
   });
 
   it('hcp doctor beside A’s running bridge asks the service and leaves it connected (also with its own powerless account); a probe with A’s account would take its session over', async () => {
+    // The password in its own file, as `hcp provision` leaves it (mode 600).
+    const passwordFile = join(dir as string, 'a-mqtt-password');
+    writeFileSync(passwordFile, `${PASSWORDS[A]}\n`, { mode: 0o600 });
     const bridge = await BridgeProcess.start({
       config: {
         terminal: { id: A, areaCode: '330106', hallCode: 'H', windowNo: 'A01' },
         // No terminal on the line: the uplink runs all the same, which is all this is about.
         serial: { path: join(dir as string, 'no-terminal') },
-        mqtt: { url: brokerUrl(), username: A, password: PASSWORDS[A] },
+        mqtt: { url: brokerUrl(), username: A, passwordFile },
         database: { path: join(dir as string, 'doctor-a.db') },
         clock: { trust: 'system' },
         log: { level: 'warn' },
