@@ -108,9 +108,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const counts = (this.counts = new InvitationCounts(db));
     const settings = new Settings(db);
     const reasons = new ReasonCatalogStore(settings, logger);
-    const storage = () => storageStatus(db, config.database.path, config.database.maxSizeMB * 1024 * 1024, commits.fault);
     const roster = new StaffRosterStore(settings, logger);
-    const staffSignIn = new StaffSignIn({ roster: () => roster.current(), allowUnverified: config.http.allowUnverifiedStaff, now: () => performance.now() });
+    const staffSignIn = new StaffSignIn({ roster: () => roster.current(), allowUnverified: config.http.allowUnverifiedStaff, now: () => timers.now() });
+    const storage = () => storageStatus(db, config.database.path, config.database.maxSizeMB * 1024 * 1024, commits.fault);
     const link = (this.link = new TerminalLink({
       ...terminalPort(config),
       openPort: deps.openPort,
