@@ -4,6 +4,7 @@ import { garbledWrites } from '../../simulator/virtual-serial-line.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { BROKERS } from '../support/brokers.js';
 import { useHall } from '../support/hall-fixture.js';
+import { notAudit } from '../support/audit-events.js';
 
 /** The serial side of "every press the terminal acknowledged appears exactly once at the province". */
 
@@ -61,13 +62,14 @@ describe.each(BROKERS)('serial link faults ($name broker)', (kind) => {
   it('a burst of garbage between frames is dropped and counted, and changes nothing', async () => {
     const hall = await halls.start();
     const w = await hall.window();
+    const stored = w.bridge.outbox.maxSeq(); // the audit may hold an entry already (the terminal's pairing)
     w.line.injectToBridge(Buffer.from([0x00, 0xff, 0x13, 0x0a]));
     w.line.injectToBridge('{"type":"rating"}*0000\n' + 'x'.repeat(700) + '\n');
     await waitUntil(() => {
       const r = w.bridge.status().link.counters.rejected;
       return r.not_ascii === 1 && r.checksum === 1 && r.too_long === 1;
     }, 'the three bad lines to be counted');
-    expect(w.bridge.outbox.stats()).toMatchObject({ pending: 0, acked: 0 });
+    expect(w.bridge.outbox.maxSeq()).toBe(stored);
     const id = await hall.serve(w, 'C-GARBAGE-1', 2);
     await hall.expectExactlyOnce(w, [id]);
   });
@@ -142,13 +144,12 @@ describe.each(BROKERS)('terminal journal ($name broker)', (kind) => {
     const w = await hall.window();
     w.line.impair({ corrupt: () => true }, 'toDevice'); // every ack to the terminal is garbled
     await w.terminal.press(4);
-    await hall.province.waitFor(() => hall.province.recordsOf(w.terminalId).length === 1);
+    await hall.province.waitFor(() => hall.province.recordsOf(w.terminalId).filter(notAudit).length === 1);
     expect(w.terminal.core.unacknowledged).toBeGreaterThan(0); // stored, but the terminal does not know
     await w.rebootTerminal();
     w.line.impair(null);
     await waitUntil(() => w.terminal.core.unacknowledged === 0, 'the replayed stray to be acknowledged');
-    await waitUntil(() => w.bridge.outbox.stats().acked === 1, 'the province ack');
-    expect(w.bridge.outbox.stats()).toMatchObject({ pending: 0, acked: 1 });
-    expect(hall.province.recordsOf(w.terminalId)).toEqual([expect.objectContaining({ kind: 'event', type: 'stray_press' })]);
+    await waitUntil(() => w.bridge.outbox.stats().pending === 0, 'the province ack');
+    expect(hall.province.recordsOf(w.terminalId).filter(notAudit)).toEqual([expect.objectContaining({ kind: 'event', type: 'stray_press' })]);
   });
 });
