@@ -42,12 +42,21 @@ export async function fetchStatus({ url, token, timeoutMs = 5000, fetch: doFetch
   }
 }
 
+/** How the bridge checks who signs in, in words. */
+const SIGN_IN_WORDS: Record<BridgeStatus['staffSignIn']['verification'], (s: BridgeStatus['staffSignIn']) => string> = {
+  roster: (s) => `by PIN on the province's roster ${s.roster?.version ?? ''} (${s.roster?.staff ?? 0} staff); ${s.failures} refused since start`,
+  unverified_allowed: () => 'UNCHECKED: no roster from the province yet, and http.allowUnverifiedStaff lets anyone in',
+  refused_until_roster: () => 'refused until the province sends a staff roster',
+};
+
 /** The status as a compact summary, one aspect a line. */
 export function formatStatus(s: BridgeStatus, url: string): string {
   const rows: Array<[string, string]> = [];
   const t = s.terminal;
   rows.push(['terminal', `${t.id}  window ${t.windowNo}${t.hallName ? `  ${t.hallName}` : ''} (${t.hallCode})`]);
   rows.push(['staff', s.staffId ? `${s.staffId} signed in` : 'nobody signed in']);
+  const signIn = s.staffSignIn;
+  if (signIn) rows.push(['sign-in', SIGN_IN_WORDS[signIn.verification](signIn)]);
   if (s.invitation) rows.push(['invitation', `open ${s.invitation.id} (staff ${s.invitation.staffId}, since ${s.invitation.invitedAt})`]);
   const d = s.link;
   const who = d.terminal ? `serial ${d.terminal.serial}, firmware ${d.terminal.fw}` : 'has not said hello';

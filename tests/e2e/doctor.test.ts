@@ -188,6 +188,7 @@ describe('hcp status', () => {
     expect(stdout).toContain(`hcp status: ${bridge.httpUrl}`);
     expect(stdout).toMatch(/terminal +T-DOC-01 +window D01/);
     expect(stdout).toMatch(/staff +nobody signed in/);
+    expect(stdout).toMatch(/sign-in +UNCHECKED: no roster from the province yet/); // BridgeProcess sets http.allowUnverifiedStaff
     expect(stdout).toMatch(new RegExp(`link +up on ${line.bridgePath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(port open\\); terminal serial ${SERIAL}, firmware ${FIRMWARE_VERSION}`));
     expect(stdout).toMatch(/broker +connected to mqtt:\/\/127\.0\.0\.1:\d+/);
     expect(stdout).toMatch(/backlog +0 pending, 0 quarantined/);
