@@ -6,6 +6,7 @@ import { Outbox } from '../../bridge/store/outbox.js';
 import { StorageFailure } from '../../bridge/store/commits.js';
 import type { TerminalInfo, TerminalReport } from '../../bridge/terminal/terminal-link.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
+import { CANCEL_REASONS, type CancelReason } from '../../protocol/cancel-reasons.js';
 import { GRADE_CODE_PROFILES, GRADES, type GradeCodeProfileName, type Grade } from '../../protocol/grades.js';
 import { invitationRequestSchema, signInRequestSchema } from '../../protocol/http-api.js';
 import { decodeRecord, encodeRecord, RECORD_FORMATS, type RecordFormatName } from '../../protocol/record-formats/index.js';
@@ -46,7 +47,7 @@ const step = fc.oneof(
   fc.record({ kind: fc.constant('signIn' as const), body: junkOr(fc.record({ staffId: fc.constantFrom('S-1', 'S-2') })) }),
   fc.record({ kind: fc.constant('signOut' as const) }),
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('invite' as const), body: junkOr(fc.oneof({ weight: 4, arbitrary: oneService }, someServices)) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('cancel' as const), target }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('cancel' as const), target, reason: fc.constantFrom(...(Object.keys(CANCEL_REASONS) as CancelReason[])) }) },
   { weight: 5, arbitrary: fc.record({
     kind: fc.constant('report' as const),
     type: fc.constantFrom('rating', 'rating', 'expired', 'cancelled'),
@@ -82,6 +83,8 @@ function world() {
     outbox,
     desk: new InvitationDesk(options()),
     made: [] as string[],
+    /** Per invitation, the reason of the first cancel staff made of it: a cancelled outcome carries it. */
+    cancelled: new Map<string, CancelReason>(),
     /**
      * Per invitation, the grade of the first rating the terminal reported while it was open, or
      * after the desk had closed it without the terminal: that is its outcome, whatever staff did.
@@ -193,8 +196,13 @@ function run(w: World, s: Step): void {
       if (body.success) staff(() => void w.made.push(w.desk.invite(body.data).id));
       return;
     }
-    case 'cancel':
-      return staff(() => void w.desk.cancel(resolve(w, s.target), 'citizen_left'));
+    case 'cancel': {
+      const id = resolve(w, s.target);
+      return staff(() => {
+        w.desk.cancel(id, s.reason);
+        if (!w.cancelled.has(id)) w.cancelled.set(id, s.reason);
+      });
+    }
     case 'report':
       return deliver(w, { type: s.type, inv: resolve(w, s.target), grade: s.grade, latencyMs: s.latencyMs, reason: s.reason });
     case 'stray':
@@ -258,6 +266,11 @@ describe('fuzz: the desk amid junk, resends, resets and restarts', () => {
           expect(outcomeOf(id), `invitation ${id}, pressed ${pressed}`).toMatchObject({ outcome: 'rated', rating: { grade: pressed } });
         }
         for (const id of w.made) if (!w.pressed.has(id)) expect(outcomeOf(id)?.outcome, `invitation ${id}, never pressed`).not.toBe('rated');
+        // A cancelled outcome names staff's reason when staff cancelled it; a rating never carries one.
+        for (const r of closings) {
+          if (r.outcome === 'cancelled') expect(r.cancelReason, `invitation ${r.id}`).toBe(w.cancelled.get(r.id));
+          else expect(r, `invitation ${r.id}`).not.toHaveProperty('cancelReason');
+        }
         for (const { seq, record } of stored) {
           for (const format of Object.keys(RECORD_FORMATS) as RecordFormatName[]) {
             for (const profile of Object.keys(GRADE_CODE_PROFILES) as GradeCodeProfileName[]) {
