@@ -151,7 +151,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     }));
     const versions = { bridge: BRIDGE_VERSION, protocol: String(SERIAL_PROTOCOL_VERSION), expectedFirmware: FIRMWARE_VERSION };
     const uplink = (this.uplink = new Uplink({
-      broker: brokerConnection(config, 'service'),
+      broker: brokerConnection(config, 'service', undefined, identity.sign),
       connect: deps.connect,
       terminalId: terminal.id,
       topicPrefix: mqtt.topicPrefix,

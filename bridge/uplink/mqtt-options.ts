@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { IClientOptions } from 'mqtt';
 import { explain } from '../../protocol/issues.js';
+import type { Sign } from '../../protocol/seal/seal.js';
 import { terminalTopics } from '../../protocol/topics.js';
 import { ConfigError, mqttPasswordSchema, type BridgeConfig } from '../config.js';
 import { readSecretFile } from '../secret-file.js';
@@ -22,29 +23,37 @@ export interface BrokerConnection {
 
 const ROLE_SUFFIX: Record<BrokerRole, string> = { service: '', provision: '-provision', probe: '-doctor' };
 
+/** What the terminal's key signs to make the service's client id. */
+const CLIENT_ID_MESSAGE = new TextEncoder().encode('hcp-terminal mqtt client id v1');
+
 /**
- * `hcp-{terminal id}[-role]-{12 random hex digits}`: where the broker does not bind the id to the
+ * `hcp-{terminal id}[-role]-{12 hex digits}`: where the broker does not bind the id to the
  * account, whoever knows a client id can take that session over, so it must not be guessable.
- * An id the operator fixed in mqtt.clientId is kept for the service (the broker must bind it).
+ * The service's digits come from a signature by the terminal's key (Ed25519 signs
+ * deterministically): the same id at every start, so a restarted bridge takes over its own stale
+ * session at once (whose last will would otherwise be published after the new birth), and no one
+ * without the key can work it out. Doctor's and provisioning's are random. An id the operator
+ * fixed in mqtt.clientId is kept for the service (the broker must bind it).
  */
-function clientIdFor(config: BridgeConfig, role: BrokerRole): string {
+function clientIdFor(config: BridgeConfig, role: BrokerRole, sign: Sign | undefined): string {
   const fixed = config.mqtt.clientId;
   if (fixed !== undefined && role === 'service') return fixed;
-  return `${fixed ?? `hcp-${config.terminal.id}`}${ROLE_SUFFIX[role]}-${randomBytes(6).toString('hex')}`;
+  const digits = role === 'service' && sign ? createHash('sha256').update(sign(CLIENT_ID_MESSAGE)).digest('hex') : randomBytes(6).toString('hex');
+  return `${fixed ?? `hcp-${config.terminal.id}`}${ROLE_SUFFIX[role]}-${digits.slice(0, 12)}`;
 }
 
 /**
  * How this terminal reaches its broker, built once from the config for every connection it
  * makes (the service's uplink, doctor's probe, provisioning): URL, credentials, TLS files, client
- * id, keepalive, and for the service its last will. Throws ConfigError for a TLS or password file
+ * id (the service's from `sign`, the terminal's key), keepalive, and for the service its last will. Throws ConfigError for a TLS or password file
  * it cannot read.
  */
-export function brokerConnection(config: BridgeConfig, role: BrokerRole, connectTimeoutMs = 10_000): BrokerConnection {
+export function brokerConnection(config: BridgeConfig, role: BrokerRole, connectTimeoutMs = 10_000, sign?: Sign): BrokerConnection {
   const { mqtt, terminal } = config;
   // Doctor's own account, when there is one: it never competes with the service's session.
   const account = role === 'probe' && mqtt.probe ? mqtt.probe : mqtt;
   const options: IClientOptions = {
-    clientId: clientIdFor(config, role),
+    clientId: clientIdFor(config, role, sign),
     username: account.username,
     password: passwordOf(account, account === mqtt ? 'mqtt.passwordFile' : 'mqtt.probe.passwordFile'),
     ...readTlsFiles(mqtt.tls),

@@ -1,5 +1,7 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, type BridgeConfigInput } from '../../bridge/config.js';
+import { signerOf } from '../../bridge/identity/terminal-key.js';
 import { askRunningService, serviceApiUrl, type ServiceAnswer, type StatusFetch } from '../../bridge/diagnose/running-service.js';
 import { brokerConnection, plaintextPasswordRisk } from '../../bridge/uplink/mqtt-options.js';
 import { checkBrokerTransport, checkUplink, type BrokerDeps } from '../../bridge/uplink/probe.js';
@@ -121,12 +123,20 @@ describe('asking the running service', () => {
 });
 
 describe('the client id', () => {
-  it('is not guessable unless the operator fixed one: a random part per connection, and each role its own', () => {
+  it('is not guessable unless the operator fixed one, and each role has its own', () => {
     const ids = ['service', 'service', 'probe', 'provision'].map((role) => brokerConnection(config(), role as 'service').options.clientId!);
     expect(ids[0]).toMatch(/^hcp-T-DOC-02-[0-9a-f]{12}$/);
     expect(ids[2]).toMatch(/^hcp-T-DOC-02-doctor-[0-9a-f]{12}$/);
     expect(ids[3]).toMatch(/^hcp-T-DOC-02-provision-[0-9a-f]{12}$/);
     expect(new Set(ids).size).toBe(4);
+    // The service's, from a signature by the terminal's key: the same at every start (a restart
+    // takes over its own stale session), different for another key, unknown to whoever lacks it.
+    const sign = signerOf(generateKeyPairSync('ed25519').privateKey);
+    const stable = brokerConnection(config(), 'service', undefined, sign).options.clientId;
+    expect(stable).toMatch(/^hcp-T-DOC-02-[0-9a-f]{12}$/);
+    expect(brokerConnection(config(), 'service', undefined, sign).options.clientId).toBe(stable);
+    expect(brokerConnection(config(), 'service', undefined, signerOf(generateKeyPairSync('ed25519').privateKey)).options.clientId).not.toBe(stable);
+    expect(brokerConnection(config(), 'probe', undefined, sign).options.clientId).not.toBe(brokerConnection(config(), 'probe', undefined, sign).options.clientId);
     const fixed = config({ mqtt: { ...base.mqtt, clientId: 'window-2' } });
     expect(brokerConnection(fixed, 'service').options.clientId).toBe('window-2');
     expect(brokerConnection(fixed, 'probe').options.clientId).toMatch(/^window-2-doctor-[0-9a-f]{12}$/);
