@@ -47,6 +47,8 @@ export interface TerminalLinkOptions {
 
 export interface TerminalLinkStatus {
   path: string;
+  /** This bridge's boot id on the line (its hello): with the terminal's, the session tags are made for. */
+  bootId: string;
   portOpen: boolean;
   /** The terminal is heard from and its hello was accepted: frames alone do not make a usable terminal. */
   alive: boolean;
@@ -160,6 +162,7 @@ export class TerminalLink extends EventEmitter<{
   status(): TerminalLinkStatus {
     return {
       path: this.opts.path,
+      bootId: this.opts.bootId,
       portOpen: this.port.isOpen,
       alive: this.terminal !== undefined && this.link.isPeerAlive(),
       terminal: this.terminal ?? null,
