@@ -28,7 +28,11 @@ export interface DailyStats extends Participation {
   byStaff: Array<Participation & { staffId: string }>;
 }
 
-/** Today's invitations at this window (China time), as the staff console, status and hall view show them. */
+/**
+ * Today's invitations at this window (China time), as the staff API and the hall view show them.
+ * An invitation counts on the day its outcome was stored: one reconciled by a late rating, on the
+ * day of that rating's record.
+ */
 export function dailyStats(counts: InvitationCounts, now: Date): DailyStats {
   const start = startOfChinaDay(now);
   const total = emptyParticipation();
