@@ -1,15 +1,6 @@
-import { SerialPortStream } from '@serialport/stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../bridge/log.js';
-import { TerminalLink, type TerminalReport } from '../../bridge/terminal/terminal-link.js';
-import type { SerialPortLike } from '../../bridge/transport/transport.js';
-import { decodeFrame } from '../../protocol/frame.js';
-import { bridgeMessageSchema, type BridgeMessage } from '../../protocol/serial-messages.js';
-import { hostTimers } from '../../protocol/timers.js';
-import { lineSplitter } from '../../protocol/line-splitter.js';
-import { closeVirtualPort, createVirtualLine, openVirtualPort, virtualSerialBinding } from '../../simulator/virtual-serial-line.js';
 import { waitUntil } from '../../simulator/wait.js';
-import { memoryPairing, terminalFrame, TEST_PAIRING_KEY } from '../support/paired-line.js';
+import { terminalLinkRig } from '../support/terminal-link-rig.js';
 
 /*
  * The bridge's TerminalLink on a virtual line, with the test writing the terminal's bytes by hand:
@@ -20,45 +11,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-let lines = 0;
-async function rig(heartbeatMs = 60_000) {
-  const line = createVirtualLine(`terminal-link-${process.pid}-${++lines}`);
-  const reports: TerminalReport[] = [];
-  const link = new TerminalLink({
-    path: line.bridgePath,
-    baudRate: 115200,
-    openPort: (path, baudRate) => new SerialPortStream({ binding: virtualSerialBinding, path, baudRate, autoOpen: false }) as SerialPortLike,
-    timers: hostTimers,
-    bootId: '0123456789abcdef',
-    logger: silentLogger,
-    pairing: memoryPairing('T-UPPER'),
-    onReport: (report) => void reports.push(report),
-    link: { heartbeatMs },
-  });
-  const device = openVirtualPort(line.devicePath);
-  const heard: BridgeMessage[] = [];
-  const split = lineSplitter({
-    line: (text) => {
-      const decoded = decodeFrame(text);
-      if (decoded.ok) heard.push(bridgeMessageSchema.parse(decoded.value));
-    },
-    tooLong: () => undefined,
-  });
-  device.on('data', (chunk: Buffer) => split(chunk.toString('latin1')));
-  link.start();
-  cleanups.push(() => link.stop(), () => closeVirtualPort(device));
-  await waitUntil(() => heard.some((m) => m.type === 'hello'), 'the bridge hello');
-  let seq = 0;
-  // A paired terminal: its frames tagged for the session of its latest hello's boot and the bridge's.
-  let terminalBoot = '';
-  const send = (message: Record<string, unknown> & { type: string }): number => {
-    seq += 1;
-    if (message.type === 'hello' && typeof message.boot === 'string') terminalBoot = message.boot;
-    device.write(terminalFrame({ ...message, seq }, { key: TEST_PAIRING_KEY, terminalBoot, bridgeBoot: '0123456789abcdef' }));
-    return seq;
-  };
-  return { line, link, reports, heard, send, device };
-}
+const rig = (heartbeatMs?: number) => terminalLinkRig(cleanups, heartbeatMs);
 
 const HELLO = { type: 'hello', proto: 1, fw: '0.1.0', serial: 'T-UPPER' };
 
