@@ -1,6 +1,6 @@
 import { HeldChain, type Gap } from '../protocol/seal/chain.js';
 import { GENESIS } from '../protocol/seal/seal.js';
-import { verifySealed, type SealVerdictName } from '../protocol/seal/verify.js';
+import { verifySealed, type ChainLink, type SealVerdictName } from '../protocol/seal/verify.js';
 
 /** A key a terminal brought that differs from the one pinned for it: waits for the operator. */
 export interface PendingKey {
@@ -62,12 +62,15 @@ export interface SealReport {
  * - `hold` (no ack: the bridge keeps publishing it): no key registered for the terminal, or signed
  *   by a key waiting for the operator's approval;
  * - `accept`, flagged where the operator must look: `unsigned` (layout 1, an upgraded bridge's old
- *   rows), `gap` (records before it missing: the gap stays listed until they arrive).
+ *   rows; refused instead when its seq comes after the terminal's first sealed record), `gap`
+ *   (records before it missing: the gap stays listed until they arrive).
  */
 export type SealDecision = { action: 'accept'; flag?: 'unsigned' | 'gap' } | { action: 'reject' | 'hold'; reason: string };
 
 export class SealLedger {
   readonly #chains = new Map<string, HeldChain>();
+  /** Per terminal, the lowest seq of a sealed record verified: no unsigned record may come after it. */
+  readonly #sealedSince = new Map<string, number>();
   readonly #reports: SealReport[] = [];
   /** id and verdict of each report: a record published again is reported once. */
   readonly #reported = new Set<string>();
@@ -79,15 +82,24 @@ export class SealLedger {
     const verdict = verifySealed(body, this.keys.pinned(terminalId), chain);
     switch (verdict.verdict) {
       case 'ok':
-        chain.add(verdict.link);
+        this.#keep(terminalId, chain, verdict.link);
         return { action: 'accept' };
       case 'gap':
-        chain.add(verdict.link);
+        this.#keep(terminalId, chain, verdict.link);
         this.#report(id, terminalId, 'gap', verdict.reason);
         return { action: 'accept', flag: 'gap' };
-      case 'unsigned':
+      case 'unsigned': {
+        // Unsealed rows all precede a bridge's first sealed one: an unsigned record after it is a sealed one stripped.
+        const seq = (body as { seq?: unknown }).seq;
+        const since = this.#sealedSince.get(terminalId);
+        if (typeof seq === 'number' && since !== undefined && seq > since) {
+          const reason = `${verdict.reason}; but terminal ${terminalId} seals its records since seq ${since}: a sealed record stripped of its seal`;
+          this.#report(id, terminalId, 'unsigned', reason);
+          return { action: 'reject', reason: `unsigned: ${reason}` };
+        }
         this.#report(id, terminalId, 'unsigned', verdict.reason);
         return { action: 'accept', flag: 'unsigned' };
+      }
       case 'unknown_key':
         return this.#hold(id, terminalId, verdict.reason);
       case 'bad_signature': {
@@ -113,6 +125,11 @@ export class SealLedger {
 
   reports(): SealReport[] {
     return this.#reports.map((r) => ({ ...r }));
+  }
+
+  #keep(terminalId: string, chain: HeldChain, link: ChainLink): void {
+    chain.add(link);
+    this.#sealedSince.set(terminalId, Math.min(link.seq, this.#sealedSince.get(terminalId) ?? link.seq));
   }
 
   #hold(id: string, terminalId: string, reason: string): SealDecision {

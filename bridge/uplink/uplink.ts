@@ -12,7 +12,7 @@ import { terminalTopics, type TerminalTopics } from '../../protocol/topics.js';
 import type { Logger } from '../log.js';
 import type { Outbox, OutboxEntry } from '../store/outbox.js';
 import type { StoredRecord } from '../../protocol/records.js';
-import { encodeRecord, type RecordFormatName } from '../../protocol/record-formats/index.js';
+import { encodeRecord, RECORD_FORMATS, type RecordFormatName } from '../../protocol/record-formats/index.js';
 import type { TimeKeeper } from '../time/time-keeper.js';
 import { Backoff } from './backoff.js';
 import type { BrokerConnection } from './mqtt-options.js';
@@ -137,8 +137,15 @@ export class Uplink extends EventEmitter<{
   private acksWaiting: Ack[] = [];
   private readonly counts = { published: 0, acked: 0, rejectedAcks: 0, invalidAcks: 0, unexpectedAcks: 0, invalidConfigs: 0 };
 
+  /**
+   * The layout of a row stored unsealed: the configured one, or, when that is sealed, layout 1 (a
+   * row from before an upgrade cannot be sealed now: it goes as it was, and the receiver flags it).
+   */
+  private readonly unsealedFormat: RecordFormatName;
+
   constructor(private readonly opts: UplinkOptions) {
     super();
+    this.unsealedFormat = RECORD_FORMATS[opts.recordFormat].sealed ? 'v1' : opts.recordFormat;
     this.topics = terminalTopics(opts.terminalId, opts.topicPrefix);
     this.bucket = new TokenBucket(opts.drainRatePerSecond, () => opts.clock.monoMs());
     this.backoff = new Backoff(opts.reconnect.minMs, opts.reconnect.maxMs, opts.random);
@@ -325,7 +332,7 @@ export class Uplink extends EventEmitter<{
    */
   private payloadOf({ seq, record, sealed }: OutboxEntry): string {
     const { clock } = this.opts;
-    if (sealed === undefined) return encodeRecord(this.opts.recordFormat, clock.forUpstream(record), seq, this.opts.gradeProfile);
+    if (sealed === undefined) return encodeRecord(this.unsealedFormat, clock.forUpstream(record), seq, this.opts.gradeProfile);
     const offsetMs = clock.correctionMs(record);
     return offsetMs === null ? sealed : JSON.stringify(withTimeCorrection(JSON.parse(sealed) as SealedBody, offsetMs, this.opts.sign));
   }

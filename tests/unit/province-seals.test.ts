@@ -61,4 +61,13 @@ describe('the province emulator: what it does with a record by its seal', () => 
     expect(ledger.gaps('T-1')).toEqual([{ from: 1, to: 2 }]);
     expect(ledger.reports().map((r) => r.verdict)).toEqual(['bad_signature', 'unsigned', 'gap']);
   });
+
+  it('an unsigned record after the terminal began sealing (a sealed row stripped of its seal on the Pi) is refused', () => {
+    const keys = new TerminalKeys();
+    keys.offer('T-1', { publicKey: old.publicKey });
+    const ledger = new SealLedger(keys);
+    expect(ledger.check('T-1', 'r-5', sealedBy(old, 5).body)).toEqual({ action: 'accept' });
+    expect(ledger.check('T-1', 'u-4', { ...strayPress('u-4'), seq: 4 })).toEqual({ action: 'accept', flag: 'unsigned' });
+    expect(ledger.check('T-1', 'u-6', { ...strayPress('u-6'), seq: 6 })).toMatchObject({ action: 'reject', reason: expect.stringContaining('seals its records since seq 5') });
+  });
 });

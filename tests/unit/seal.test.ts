@@ -6,7 +6,7 @@ import { silentLogger } from '../../bridge/log.js';
 import { openDatabase, type Db } from '../../bridge/store/database.js';
 import { Outbox } from '../../bridge/store/outbox.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
-import { Uplink } from '../../bridge/uplink/uplink.js';
+import { Uplink, type UplinkOptions } from '../../bridge/uplink/uplink.js';
 import { decodeRecord, RECORD_FORMATS } from '../../protocol/record-formats/index.js';
 import { HeldChain } from '../../protocol/seal/chain.js';
 import { canonicalJson } from '../../protocol/seal/canonical-json.js';
@@ -45,6 +45,30 @@ function receive(bodies: unknown[], key = identity.publicKey, chain = new HeldCh
     if (verdict.verdict === 'ok' || verdict.verdict === 'gap') chain.add(verdict.link);
     return verdict;
   });
+}
+
+/** An uplink publishing layout v2 with `identity`'s key (its `connect` given by the test). */
+function uplinkOptions(outbox: Outbox, clock: TimeKeeper, timers: ManualTimers): Omit<UplinkOptions, 'connect'> {
+  return {
+    broker: { url: 'mqtt://broker.test', options: {} },
+    terminalId: 'T-1',
+    topicPrefix: 'hcp/v1',
+    gradeProfile: 'provincial-5-high',
+    recordFormat: 'v2',
+    inflight: 10,
+    ackTimeoutMs: 2000,
+    drainRatePerSecond: 0,
+    holdUnsyncedMs: 0,
+    reconnect: { minMs: 1000, maxMs: 8000 },
+    outbox,
+    clock,
+    timers,
+    random: () => 0,
+    logger: silentLogger,
+    versions: {},
+    sign: identity.sign,
+    publicKey: identity.publicKey,
+  };
 }
 
 describe('canonical JSON', () => {
@@ -150,32 +174,34 @@ describe('verifySealed', () => {
 });
 
 describe('the uplink publishes sealed records as sealed', () => {
+  it('a row stored unsealed before an upgrade goes as layout 1 (unsigned, for the receiver to flag), the sealed ones after it as stored', async () => {
+    const timers = new ManualTimers();
+    const clock = new TimeKeeper(manualWall(timers), 'boot-1', 'system');
+    const db = openDatabase(':memory:');
+    new Outbox(db, clock).append(strayPress(uuidv7(), clock.now()));
+    const outbox = new Outbox(db, clock, undefined, new RecordSealer(RECORD_FORMATS.v2, 'provincial-5-high', identity.sign));
+    outbox.append(strayPress(uuidv7(), clock.now()));
+    const broker = new FakeBroker(timers, terminalTopics('T-1'));
+    const uplink = new Uplink({ ...uplinkOptions(outbox, clock, timers), connect: broker.connect });
+    uplink.start();
+    await nextTurn();
+    timers.advance(0);
+    await nextTurn();
+    const [old, upgraded] = broker.records() as unknown as Body[];
+    expect(old).toMatchObject({ schema: 1, seq: 1 });
+    expect(old).not.toHaveProperty('sig');
+    expect(verifySealed(old, identity.publicKey, new HeldChain())).toMatchObject({ verdict: 'unsigned' });
+    expect(upgraded).toMatchObject({ schema: 2, seq: 2, prev: GENESIS });
+    expect(receive([upgraded]).map((v) => v.verdict)).toEqual(['ok']);
+    await uplink.stop();
+  });
+
   it('verbatim; one made on an untrusted clock goes with a signed time correction that the receiver applies', async () => {
     const timers = new ManualTimers();
     const clock = new TimeKeeper(manualWall(timers), 'boot-1', 'ntp');
     const outbox = new Outbox(openDatabase(':memory:'), clock, undefined, new RecordSealer(RECORD_FORMATS.v2, 'provincial-5-high', identity.sign));
     const broker = new FakeBroker(timers, terminalTopics('T-1'));
-    const uplink = new Uplink({
-      broker: { url: 'mqtt://broker.test', options: {} },
-      connect: broker.connect,
-      terminalId: 'T-1',
-      topicPrefix: 'hcp/v1',
-      gradeProfile: 'provincial-5-high',
-      recordFormat: 'v2',
-      inflight: 10,
-      ackTimeoutMs: 2000,
-      drainRatePerSecond: 0,
-      holdUnsyncedMs: 0,
-      reconnect: { minMs: 1000, maxMs: 8000 },
-      outbox,
-      clock,
-      timers,
-      random: () => 0,
-      logger: silentLogger,
-      versions: {},
-      sign: identity.sign,
-      publicKey: identity.publicKey,
-    });
+    const uplink = new Uplink({ ...uplinkOptions(outbox, clock, timers), connect: broker.connect });
     const [early, synced] = [uuidv7(), uuidv7()];
     outbox.append({ ...strayPress(early, clock.now()), clock: { synced: false, bootId: 'boot-1', monoMs: timers.now() } });
     clock.observeServerTime(new Date('2026-11-29T12:00:00Z'));
