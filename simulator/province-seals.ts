@@ -75,7 +75,11 @@ export class SealLedger {
   /** id and verdict of each report: a record published again is reported once. */
   readonly #reported = new Set<string>();
 
-  constructor(private readonly keys: TerminalKeys) {}
+  constructor(
+    private readonly keys: TerminalKeys,
+    /** Told of each new report as it is made. */
+    private readonly onReport: (report: SealReport) => void = () => {},
+  ) {}
 
   check(terminalId: string, id: string, body: unknown): SealDecision {
     const chain = this.#chainOf(terminalId);
@@ -141,7 +145,9 @@ export class SealLedger {
     const key = JSON.stringify([terminalId, id, verdict]);
     if (this.#reported.has(key)) return;
     this.#reported.add(key);
-    this.#reports.push({ id, terminalId, verdict, reason });
+    const report = { id, terminalId, verdict, reason };
+    this.#reports.push(report);
+    this.onReport({ ...report });
   }
 
   #chainOf(terminalId: string): HeldChain {

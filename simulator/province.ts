@@ -158,7 +158,7 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
   readonly #configForNew: ProvinceConfig;
   readonly #registrations = new Map<string, Registration>();
   readonly #keys = new TerminalKeys();
-  readonly #seals = new SealLedger(this.#keys);
+  readonly #seals = new SealLedger(this.#keys, (report) => this.emit('sealReport', report));
 
   readonly #records: UpstreamRecord[] = [];
   /** Invitation records replaced by a reconciling one (`supersedes`), by id: no longer an outcome. */
@@ -336,9 +336,7 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
     const counts = this.#countsOf(terminalId);
 
     // The seal before anything else, dedupe included: an altered resend is refused, not called a duplicate.
-    const reportsBefore = this.#seals.reports().length;
     const seal = this.#seals.check(terminalId, id, JSON.parse(payload.toString('utf8')));
-    for (const report of this.#seals.reports().slice(reportsBefore)) this.emit('sealReport', report);
     if (seal.action === 'hold') {
       this.#stats.held += 1;
       this.#log.warn({ id, terminalId, reason: seal.reason }, 'province emulator: record held unacknowledged');
