@@ -1,6 +1,9 @@
 import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_STAFF_PIN, SAMPLE_STAFF_ROSTER } from '../../simulator/sample-staff.js';
@@ -281,6 +284,21 @@ describe('staff console', () => {
     } finally {
       await new Promise((resolve) => elsewhere.close(resolve));
     }
+  });
+});
+
+describe('the business system', () => {
+  it('signs staff in with its own token and no PIN on a window that checks PINs; the token file is read at start', async () => {
+    const hall = await halls.start();
+    const businessToken = `business-${process.pid}-token-0001`;
+    const businessTokenFile = join(mkdtempSync(join(tmpdir(), 'hcp-business-')), 'token');
+    writeFileSync(businessTokenFile, `${businessToken}\n`, { mode: 0o600 });
+    const w = await hall.window({ config: { http: { allowUnverifiedStaff: false, businessTokenFile } } });
+    await hall.province.publishConfig(w.terminalId, { staffRoster: SAMPLE_STAFF_ROSTER });
+    await waitUntil(() => w.bridge.status().staffSignIn.roster, 'the roster to reach the window');
+    expect(await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S7777' })).toMatchObject({ status: 400, body: { error: { field: 'pin' } } });
+    expect(await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S7777' }, { authorization: `Bearer ${businessToken}` })).toEqual({ status: 200, body: { staffId: 'S7777' } });
+    expect(w.bridge.desk.staffId).toBe('S7777');
   });
 });
 
