@@ -109,6 +109,16 @@ provision.action(async (options: Record<string, unknown>) => {
 });
 
 program
+  .command('pair')
+  .description('re-pair the bridge with the terminal on its line (bridge service stopped): a new key, the terminal that takes it pinned; after terminal_replaced or for a new terminal')
+  .requiredOption('-c, --config <file>', 'bridge config file (YAML or JSON)')
+  .option('--timeout-seconds <n>', 'how long to wait for the terminal to take the key', intFlag(5, 600), 120)
+  .action(async (options: { config: string; timeoutSeconds: number }) => {
+    const { pairCommand } = await import('./pair.js');
+    await pairCommand(options);
+  });
+
+program
   .command('selftest')
   .description('self-test at the counter (bridge service stopped): buttons, LEDs, buzzer, test receipt, a test record to the province')
   .requiredOption('-c, --config <file>', 'bridge config file (YAML or JSON)')

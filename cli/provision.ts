@@ -10,6 +10,7 @@ import { loadOrCreateSigningKey, publicKeyText, terminalKeyFile } from '../bridg
 import { answerProblems, configFromAnswers, PROVISION_FIELDS, type Answers, type ProvisionField } from '../bridge/provision/fields.js';
 import { givenPassword, PASSWORD_ON_ARGV, PasswordRefused, type GivenPassword } from '../bridge/provision/password.js';
 import { registerWithProvince } from '../bridge/provision/register.js';
+import { loadOrCreatePairing, pairingFile } from '../bridge/terminal/pairing.js';
 import { plaintextPasswordRisk } from '../bridge/uplink/mqtt-options.js';
 
 export interface ProvisionOptions {
@@ -62,6 +63,10 @@ export async function provisionCommand(options: ProvisionOptions): Promise<void>
     const header = `# ${config.terminal.id}: written by hcp provision ${BRIDGE_VERSION} on ${new Date().toISOString()}.\n# Every setting is explained in docs/bridge.example.yaml.\n`;
     writeConfigFile(options.config, header + stringify(passwordApart(configFromAnswers(answers), passwordFile)));
   }, onlyKey);
+  // The key the terminal line is authenticated with (docs/technician.md, pairing): made now, the
+  // terminal pinned when it first takes it. A failure here is not fatal: the bridge makes it at start.
+  const pairingPath = pairingFile(config);
+  const pairing = step('--database', 'make the pairing key for the terminal line', pairingPath, () => loadOrCreatePairing(pairingPath), '; the config is written (the bridge makes the pairing key at its first start)');
   const publicKey = publicKeyText(key.publicKey);
 
   const report = [
@@ -72,6 +77,7 @@ export async function provisionCommand(options: ProvisionOptions): Promise<void>
     `  broker      ${config.mqtt.url}${config.mqtt.username ? ` as ${config.mqtt.username}` : ''}${config.mqtt.tls ? ' (TLS files set)' : ''}${config.mqtt.password === undefined ? '' : `, password from ${password?.from ?? 'the prompt'} kept in ${passwordFile} (mode 600)`}${plaintext ? ' — UNENCRYPTED' : ''}`,
     `  key         ${keyFile} (${key.created ? 'made now' : 'kept: it was there'})`,
     `  public key  ${publicKey}`,
+    `  pairing     ${pairingPath} (${pairing.serial === null ? 'no terminal yet: the first to answer on the line takes the key and is pinned' : `kept: paired with ${pairing.serial}`})`,
   ];
   let registered = true;
   if (options.register) {

@@ -66,7 +66,7 @@ function technicianConsole(rl: ReturnType<typeof createInterface> | undefined, u
 }
 
 /** Whether the bridge service is up on the config's API port: its URL, or undefined. */
-async function serviceAnswers(config: BridgeConfig): Promise<string | undefined> {
+export async function serviceAnswers(config: BridgeConfig): Promise<string | undefined> {
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`;
   try {
