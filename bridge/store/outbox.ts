@@ -130,8 +130,9 @@ export class Outbox extends EventEmitter<{ appended: [StoredRecord]; requeued: [
    */
   append(record: StoredRecord, sourceKey: string | null = null): boolean {
     const createdAt = this.clock.now().toISOString();
-    const stored = this.sealer
-      ? this.db.transaction(() => this.appendSealed(record, sourceKey, createdAt))()
+    const { sealer } = this;
+    const stored = sealer
+      ? this.db.transaction(() => this.appendSealed(sealer, record, sourceKey, createdAt))()
       : this.insert.run(record.id, record.kind, JSON.stringify(record), sourceKey, createdAt).changes === 1;
     if (!stored) return false;
     if (this.db.inTransaction) this.announceIfCommitted(record);
@@ -140,14 +141,14 @@ export class Outbox extends EventEmitter<{ appended: [StoredRecord]; requeued: [
   }
 
   /** Seals the record as the next of the chain and stores it; the chain head moves only if it was stored. */
-  private appendSealed(record: StoredRecord, sourceKey: string | null, createdAt: string): boolean {
+  private appendSealed(sealer: Pick<RecordSealer, 'seal'>, record: StoredRecord, sourceKey: string | null, createdAt: string): boolean {
     // Looked up first: an insert that conflicts would still move AUTOINCREMENT's counter, a gap in the chain.
     if (this.stored.get(record.id, sourceKey)) return false;
     const seq = (this.nextSeq.get() as { seq: number }).seq;
     const head = this.chainHead.get() as { seq: number; hash: string } | undefined;
     // After unsealed rows (an upgraded bridge, or layout 1 for a while) a new chain starts.
     const prev = head?.seq === seq - 1 ? head.hash : GENESIS;
-    const sealed = (this.sealer as Pick<RecordSealer, 'seal'>).seal(record, seq, prev);
+    const sealed = sealer.seal(record, seq, prev);
     this.insertSealed.run(seq, record.id, record.kind, sealed.body, sourceKey, createdAt);
     this.setChainHead.run(seq, sealed.hash);
     return true;
