@@ -44,7 +44,7 @@ describe.each(VIAS)('receipts on a %s printer', (via) => {
     expect(w.bridge.config.printer?.path).toMatch(via === 'tcp' ? /^tcp:\/\/127\.0\.0\.1:\d+$/ : via === 'usb' ? /^usblp:\// : /^\/dev\/virtual\//);
     const id = await hall.serve(w, `C-${via}-OK`, 0);
     const receipt = await w.printer!.waitForReceipt(withCase(`C-${via}-OK`), { timeoutMs: 10_000 });
-    expect(receipt.lines().join('\n')).toContain('您的评价：非常满意');
+    expect(receipt.lines().join('\n')).toContain('已评价，感谢您的评价！');
     await hall.expectExactlyOnce(w, [id]);
     await waitUntil(() => printerOf(w).condition === 'ready' && printerOf(w).printed === 1, 'the printer ready, one receipt printed');
   });

@@ -95,7 +95,7 @@ describe('VirtualPrinter', () => {
     const r = await printer.waitForReceipt();
     expect(r.images).toHaveLength(1);
     expect(r.qrCodes()).toEqual([{ payload: URL, via: 'raster' }]);
-    expect(r.lines().map((l) => l.trim())).toContain('您的评价：满意');
+    expect(r.lines().map((l) => l.trim())).toContain('已评价，感谢您的评价！');
   });
 
   it('hands out receipts one by one, and waits for one matching a predicate', async () => {
