@@ -3,7 +3,7 @@ import type { Refusal } from '../../protocol/refusals.js';
 import { DEFAULT_PIN_COST, pinMatches } from '../province/staff-pin.js';
 import { FailureLimiter } from './failure-limiter.js';
 
-export const SIGN_IN_LIMIT = { maxFailures: 5, windowMs: 5 * 60_000, maxKeys: 1000 } as const;
+export const SIGN_IN_LIMIT = { maxFailures: 5, windowMs: 5 * 60_000, maxKeys: 5000 } as const;
 
 /** How this window checks who signs in; status shows it. */
 export type StaffVerification = 'roster' | 'unverified_allowed' | 'refused_until_roster';

@@ -124,10 +124,21 @@ describe('FailureLimiter', () => {
     expect(limiter.retryAfterMs('a')).toBe(0);
   });
 
-  it('remembers at most maxKeys keys, forgetting the stalest', () => {
-    const limiter = new FailureLimiter({ maxFailures: 1, windowMs: 1000, maxKeys: 2 }, () => 0);
-    for (const key of ['a', 'b', 'c']) limiter.fail(key);
-    expect(['a', 'b', 'c'].map((key) => limiter.retryAfterMs(key) > 0)).toEqual([false, true, true]);
+  it('remembers at most maxKeys keys: a flood of other keys neither pushes a guessed key out nor lets new ones in until some go stale', () => {
+    let now = 0;
+    const limiter = new FailureLimiter({ maxFailures: 2, windowMs: 1000, maxKeys: 3 }, () => now);
+    limiter.fail('victim');
+    limiter.fail('victim');
+    now = 100;
+    for (const key of ['x1', 'x2', 'x3', 'x4']) limiter.fail(key);
+    expect(limiter.retryAfterMs('victim')).toBe(900);
+    // Full of recent keys: one it has no room for is held until the oldest goes stale.
+    expect(limiter.retryAfterMs('x4')).toBe(900);
+    expect(limiter.retryAfterMs('staff')).toBe(900);
+    expect(limiter.retryAfterMs('x1')).toBe(0);
+    now = 1000;
+    expect(limiter.retryAfterMs('staff')).toBe(0);
+    expect(limiter.retryAfterMs('victim')).toBe(0);
   });
 });
 
