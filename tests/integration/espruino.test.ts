@@ -11,9 +11,11 @@ import { buildEspruino, ESPRUINO_MISSING_GLOBALS, SIZE_BUDGET_BYTES, zodSubset }
 import { BUTTON_PINS, BUZZER_PIN, LED_PINS, SERIAL1_PINS } from '../../firmware/espruino/config.js';
 import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
 import { BUTTON_COUNT } from '../../protocol/grades.js';
+import { lineSession, lineTagger, verifyFrameJson } from '../../protocol/line-auth.js';
 import * as protocol from '../../protocol/serial-messages.js';
 import { terminalMessageSchema, type TerminalMessage } from '../../protocol/serial-messages.js';
 import { ManualTimers } from '../support/manual-timers.js';
+import { TEST_PAIRING_KEY } from '../support/paired-line.js';
 
 type WatchCallback = (event: { state: boolean; time: number }) => void;
 
@@ -280,6 +282,40 @@ describe('Espruino build in a sandbox', () => {
     await board.advance(20_000);
     expect(board.reports('stray')).toHaveLength(before);
     expect(board.reports('hb').length).toBeGreaterThan(0); // the link stays alive
+  });
+
+  it('pairs over the line: keeps the key in flash, and tags its hello and reports for the session, across a power cycle; a forged copy does not pass', async () => {
+    board.init();
+    await fromBridge({ type: 'pair', key: TEST_PAIRING_KEY });
+    expect(board.flash.hcpkey).toBe(TEST_PAIRING_KEY);
+    expect(board.frames()).toContainEqual(expect.objectContaining({ type: 'ack', ack: 100 }));
+    await fromBridge({ type: 'hello', proto: 1, boot: 'b0b0b0b0b0b0b0b0' });
+    await board.press(2);
+
+    const tagger = lineTagger(TEST_PAIRING_KEY);
+    /** Per frame of a type written by this boot, whether the bridge's check passes it in the session with `bridgeBoot`. */
+    const checks = (type: string, bridgeBoot: string): boolean[] => {
+      const boot = (board.reports('hello')[0] as { boot: string }).boot;
+      return board.written
+        .map((frame) => decodeFrame(frame.slice(0, -1)))
+        .flatMap((d) => (d.ok && (d.value as { type: string }).type === type ? [verifyFrameJson(tagger, lineSession(boot, bridgeBoot), d.json)] : []));
+    };
+    expect(board.reports('hello').at(-1)).toMatchObject({ peer: 'b0b0b0b0b0b0b0b0' });
+    expect(checks('hello', 'b0b0b0b0b0b0b0b0').at(-1)).toBe(true);
+    expect(checks('stray', 'b0b0b0b0b0b0b0b0')).toEqual([true]);
+    expect(checks('stray', 'c0c0c0c0c0c0c0c0')).toEqual([false]);
+    // The same report changed under its tag, as a forger without the key would write it, does not pass.
+    const stray = decodeFrame((board.written.find((frame) => frame.includes('"type":"stray"')) ?? '').slice(0, -1));
+    if (!stray.ok) throw new Error('no stray frame');
+    const boot = (board.reports('hello')[0] as { boot: string }).boot;
+    expect(verifyFrameJson(tagger, lineSession(boot, 'b0b0b0b0b0b0b0b0'), stray.json.replace('basically_satisfied', 'very_satisfied'))).toBe(false);
+
+    powerCycle();
+    await fromBridge({ type: 'hello', proto: 1, boot: 'd0d0d0d0d0d0d0d0' });
+    expect(board.written[0]).toMatch(/^\{"type":"hello".*,"mac":"[0-9a-f]{16}"\}\*/); // tagged from power-up: the key was in flash
+    expect(checks('hello', 'd0d0d0d0d0d0d0d0').at(-1)).toBe(true);
+    // The journalled stray, replayed after the bridge's hello, is tagged for the new session.
+    expect(checks('stray', 'd0d0d0d0d0d0d0d0').at(-1)).toBe(true);
   });
 
   it('replays a journalled report after a reset', async () => {
