@@ -23,16 +23,16 @@ import { bridgeFeatures } from './features/index.js';
 import { createApiServer, listenApi } from './http/api.js';
 import { RecordSealer } from './identity/record-sealer.js';
 import { loadTerminalIdentity, type TerminalIdentity } from './identity/terminal-key.js';
-import { silentLogger, type Logger } from './log.js';
 import { StaffSignIn } from './http/staff-sign-in.js';
 import { callerTokens } from './http/token-file.js';
+import { silentLogger, type Logger } from './log.js';
 import { PrinterLink } from './printer/printer-link.js';
 import { ReceiptQueue } from './printer/receipt-queue.js';
 import { ReceiptService, type ReceiptServiceOptions } from './printer/receipt-service.js';
 import { reprintReceipt } from './printer/reprint.js';
 import { ReasonCatalogStore } from './province/reason-catalog.js';
-import { selftestPartsOf } from './selftest/bridge-parts.js';
 import { StaffRosterStore } from './province/staff-roster.js';
+import { selftestPartsOf } from './selftest/bridge-parts.js';
 import { SelftestRunner } from './selftest/selftest-runner.js';
 import type { SelftestIO, SelftestReport, SelftestTimeouts, StepResult } from './selftest/selftest.js';
 import { readStatus, type BridgeStatus, type StatusSources } from './status/status.js';
@@ -183,12 +183,12 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       desk,
       reprint,
       today: () => dailyStats(counts, clock.now()),
-      token: config.http.token,
-      allowedHosts: config.http.allowedHosts,
       staffSignIn,
-      logger,
+      token: config.http.token,
       ...callerTokens(config.http),
       staffAction: (entry) => this.emit('staffAction', entry),
+      allowedHosts: config.http.allowedHosts,
+      logger,
       status,
       countRejected: (code) => httpRejected.count(code),
     });
