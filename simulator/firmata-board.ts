@@ -94,6 +94,8 @@ type BindingPort = Awaited<ReturnType<BindingInterface['open']>>;
 export interface FirmataBoardOptions {
   /** Names the virtual line (unique per process). */
   name: string;
+  /** The serial number its USB chip reports (as `SerialPort.list()` shows it); default: from the name. */
+  usbSerialNumber?: string;
 }
 
 /** The sketch as it reports itself: StandardFirmata 2.5.x. */
@@ -117,6 +119,8 @@ interface HostSession {
 export class FirmataBoard {
   /** Where the host opens the board (its /dev/ttyACM0), through openHostPort(). */
   readonly hostPath: string;
+  /** What the board's USB chip says it is: the bridge names the terminal on it by this. */
+  readonly usbSerialNumber: string;
   readonly firmware = FIRMWARE;
   private readonly devicePath: string;
   private readonly pins: PinState[] = [];
@@ -136,6 +140,7 @@ export class FirmataBoard {
     const line = createVirtualLine(options.name);
     this.hostPath = line.bridgePath;
     this.devicePath = line.devicePath;
+    this.usbSerialNumber = options.usbSerialNumber ?? `SIM${options.name.replace(/[^\w]/g, '').toUpperCase()}`;
     this.powerOnPins();
   }
 
