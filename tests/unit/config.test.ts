@@ -40,7 +40,7 @@ describe('bridge config', () => {
     ]);
     expect(problemsOf({ ...valid, mqtt: { url: 'http://x' } })[0]).toMatch(/^mqtt\.url: expected a broker URL/);
     expect(problemsOf({ ...valid, mqtt: { ...valid.mqtt, gradeProfile: 'reverse' } })[0]).toMatch(/^mqtt\.gradeProfile: /);
-    expect(problemsOf({ ...valid, mqtt: { ...valid.mqtt, recordFormat: 'v9' } })).toEqual(['mqtt.recordFormat: Invalid input: expected "v1"']);
+    expect(problemsOf({ ...valid, mqtt: { ...valid.mqtt, recordFormat: 'v9' } })).toEqual(['mqtt.recordFormat: Invalid option: expected one of "v1"|"v2"']);
     expect(problemsOf({ ...valid, serial: {} })[0]).toMatch(/^serial\.path: /);
     expect(problemsOf({ ...valid, extra: 1 })[0]).toMatch(/extra/);
   });

@@ -65,7 +65,7 @@ describe('settings: one definition for the config file and the remote update-con
     const config = bridgeConfigSchema.parse(base);
     expect(config.invitation.timeoutSeconds).toBe(30);
     expect(config.invitation.flags.burstCount).toBe(5);
-    expect(config.mqtt.recordFormat).toBe('v1');
+    expect(config.mqtt.recordFormat).toBe('v2');
     expect(config.printer?.pollSeconds).toBe(10);
     expect(config.clock).toEqual({ trust: 'ntp', holdUnsyncedSeconds: 300, ntpPollSeconds: 30 });
     expect(remoteConfigChangesSchema.parse({ invitation: { timeoutSeconds: 45 } })).toEqual({ invitation: { timeoutSeconds: 45 } });
