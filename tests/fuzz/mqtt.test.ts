@@ -196,6 +196,8 @@ describe('fuzz: MQTT inputs of the bridge', () => {
     }
     expect(settledEarly).toEqual([]);
     for (const w of windows) {
+      // The last commands' audit entries (staff_action events) may still be on their way.
+      await waitUntil(() => w.bridge.outbox.stats().pending === 0, 'every record, the audit included, to be acknowledged');
       expect(w.bridge.outbox.stats()).toMatchObject({ pending: 0, quarantined: 0 });
       const status = w.bridge.status();
       expect(status.reasonCatalog).toBeNull();
