@@ -33,9 +33,15 @@ export async function checkUplink(config: BridgeConfig, service: ServiceAnswer, 
   const { broker } = service.status;
   const view = `asked the running service (${service.apiUrl}), which is ${broker.connected ? 'connected to' : 'NOT connected to'} ${broker.url}`;
   if (!broker.connected) {
-    return fail('broker', `${view}${broker.reconnectAttempts ? ` (${broker.reconnectAttempts} reconnect attempts)` : ''}`, [
-      'its log says why: `journalctl -u hcp-bridge -n 50`',
-      'for doctor to connect and name the cause, stop the service (`sudo systemctl stop hcp-bridge`) and run doctor again',
+    const down = `${view}${broker.reconnectAttempts ? ` (${broker.reconnectAttempts} reconnect attempts)` : ''}`;
+    const log = 'its log says why: `journalctl -u hcp-bridge -n 50`';
+    if (!own) return fail('broker', down, [log, 'for doctor to connect and name the cause, stop the service (`sudo systemctl stop hcp-bridge`) and run doctor again']);
+    // Doctor's own account tells a broker out of reach from a refusal of the terminal's account.
+    const probe = await checkBroker(config, deps);
+    if (probe.level !== 'ok') return noted(probe, `${down}; doctor connected as ${own}`);
+    return fail('broker', `${down}, while doctor's own account (${config.mqtt.probe?.username}) gets in: the broker is reachable, so the terminal's account is the likely cause`, [
+      log,
+      "check mqtt.username and the password against what the province issued, and that the broker's ACL knows the terminal",
     ]);
   }
   if (!own) return ok('broker', `${view}; doctor did not connect itself (that would take over the service's session)`);

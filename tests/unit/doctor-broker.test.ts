@@ -83,6 +83,14 @@ describe('doctor: the broker while the service runs', () => {
     expect(unknown.level).toBe('ok');
     expect(connected).toEqual(['hcp-doctor', 'hcp-doctor']);
     expect(brokerConnection(withProbe, 'probe').options).toMatchObject({ username: 'hcp-doctor', password: 'doctor-secret' });
+
+    // The service is down: doctor's own account tells an unreachable broker from a refused terminal.
+    const refusedTerminal = await checkUplink(withProbe, running(false), deps);
+    expect(refusedTerminal.level).toBe('fail');
+    expect(refusedTerminal.message).toContain("while doctor's own account (hcp-doctor) gets in: the broker is reachable, so the terminal's account is the likely cause");
+    const unreachable = await checkUplink(withProbe, running(false), { timeoutMs: 1000, connect: async () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })) });
+    expect(unreachable).toMatchObject({ level: 'fail', message: expect.stringMatching(/^mqtts:\/\/broker\.example:8883 is unreachable: connection refused \(asked the running service .*NOT connected/) });
+    expect(connected).toEqual(['hcp-doctor', 'hcp-doctor', 'hcp-doctor']);
     expect(brokerConnection(withProbe, 'service').options).toMatchObject({ username: 'T-DOC-02', password: 'terminal-secret' });
   });
 });
