@@ -9,6 +9,7 @@ import { writeConfigFile } from '../bridge/config-file.js';
 import { loadOrCreateSigningKey, publicKeyText, terminalKeyFile } from '../bridge/identity/terminal-key.js';
 import { answerProblems, configFromAnswers, PROVISION_FIELDS, type Answers, type ProvisionField } from '../bridge/provision/fields.js';
 import { givenPassword, PASSWORD_ON_ARGV, PasswordRefused, type GivenPassword } from '../bridge/provision/password.js';
+import { askRunningService, defaultStatusFetch, type StatusFetch } from '../bridge/diagnose/running-service.js';
 import { registerWithProvince } from '../bridge/provision/register.js';
 import { loadOrCreatePairing, pairingFile } from '../bridge/terminal/pairing.js';
 import { plaintextPasswordRisk } from '../bridge/uplink/mqtt-options.js';
@@ -28,6 +29,8 @@ export interface ProvisionOptions {
   allowPlaintext?: boolean;
   /** Where HCP_MQTT_PASSWORD is read; default process.env. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** How the running service is asked whether it runs (not registering beside it); default fetch. */
+  statusFetch?: StatusFetch;
 }
 
 /** Exit codes: 2 no config written (bad input, or a path it cannot write), 3 written but not registered. */
@@ -80,7 +83,15 @@ export async function provisionCommand(options: ProvisionOptions): Promise<void>
     `  pairing     ${pairingPath} (${pairing.serial === null ? 'no terminal yet: the first to answer on the line takes the key and is pinned' : `kept: paired with ${pairing.serial}`})`,
   ];
   let registered = true;
-  if (options.register) {
+  const service = options.register ? await askRunningService(config, { fetch: options.statusFetch ?? defaultStatusFetch, timeoutMs: 2000 }) : undefined;
+  if (service?.running === true) {
+    // Its account connecting a second time would take over the running service's broker session.
+    registered = false;
+    report.push(
+      `  province    NOT contacted: this terminal's service is running (${service.apiUrl}), and registering with its account would throw it off the broker`,
+      '              fix: `sudo systemctl restart hcp-bridge`: the service announces the terminal and its key to the province as it connects, on the new config',
+    );
+  } else if (options.register) {
     const outcome = await registerWithProvince(
       config,
       { at: new Date().toISOString(), publicKey, areaCode: config.terminal.areaCode, hallCode: config.terminal.hallCode, windowNo: config.terminal.windowNo, bridge: BRIDGE_VERSION },
