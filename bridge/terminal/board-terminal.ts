@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SerialPort } from 'serialport';
 import { FileJournal } from '../../firmware/adapters/file-journal.js';
@@ -9,7 +9,7 @@ import type { BoardConfig, BridgeConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { DeviceStream } from '../transport/device-stream.js';
 import type { OpenSerialPort, SerialPortLike } from '../transport/transport.js';
-import { loadOrCreatePairing, pairingFile } from './pairing.js';
+import { pairingFile, readPairing } from './pairing.js';
 
 /*
  * A terminal whose buttons, LEDs and buzzer hang on an Arduino running StandardFirmata, while its
@@ -144,8 +144,9 @@ export class BoardTerminalPort extends DeviceStream {
       // without one (some CH340 clones) is named by the terminal id: a swap then goes unseen.
       const usb = await (this.deps.usbSerialNumber ?? systemUsbSerialNumber)(board.path);
       const serial = usb ? `usb-${usb}` : fallbackSerial;
-      // The core runs here, beside the bridge: its key is the bridge's own, not a copy in flash.
-      const key = loadOrCreatePairing(pairingPath).key;
+      // The core runs here, beside the bridge: its key is the bridge's own (made when the bridge
+      // starts), not a copy in flash. None yet (doctor before the first start): unpaired.
+      const key = existsSync(pairingPath) ? readPairing(pairingPath).key : null;
       const io = await openFirmata(arduino, board.path, this.deps.firmata);
       checkPins(io, board.pins);
       const terminal = await startJohnnyFiveTerminal({

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
+import { lineSession, lineTagger, verifyFrameJson } from '../../protocol/line-auth.js';
 import { lineSplitter } from '../../protocol/line-splitter.js';
 import { terminalHelloSchema, SERIAL_PROTOCOL_VERSION } from '../../protocol/serial-messages.js';
 import { FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
@@ -9,6 +11,7 @@ import { silentLogger } from '../log.js';
 import { closePort, isBusyError, openPort, openProbe } from '../transport/probe.js';
 import type { OpenSerialPort, SerialPortLike } from '../transport/transport.js';
 import { boardTerminalPort, type BoardTerminalDeps } from './board-terminal.js';
+import { pairingFile, readPairing } from './pairing.js';
 
 export interface TerminalProbeDeps {
   /** Serial ports (a terminal behind ser2net is reached over TCP). */
@@ -22,6 +25,11 @@ export interface TerminalHello {
   fw: string;
   serial: string;
   proto: number;
+  boot: string;
+  /** The bridge boot this hello answers: ours when it answered the probe's hello. */
+  peer: string | null;
+  /** The hello's JSON as sent, to check its tag. */
+  json: string;
 }
 
 const TERMINAL_BUSY_FIXES = [
@@ -38,8 +46,12 @@ interface Heard {
   garbled: number;
 }
 
-/** Says hello on an open port and listens for the terminal's (or any valid frame) until the timeout; closes the port. */
-async function listenForHello(port: SerialPortLike, timeoutMs: number, bootId: string | undefined): Promise<Heard> {
+/**
+ * Says hello on an open port and listens for the terminal's (or any valid frame) until the
+ * timeout; closes the port. A tagged hello that does not answer ours (the terminal's own at
+ * power-up) is kept while the answer to ours, whose tag can be checked, is awaited.
+ */
+async function listenForHello(port: SerialPortLike, timeoutMs: number, bootId: string): Promise<Heard> {
   const heard: Heard = { hello: undefined, frames: 0, garbled: 0 };
   try {
     await new Promise<void>((resolve) => {
@@ -54,16 +66,20 @@ async function listenForHello(port: SerialPortLike, timeoutMs: number, bootId: s
           heard.frames++;
           const parsed = terminalHelloSchema.safeParse(decoded.value);
           if (parsed.success) {
-            heard.hello = { fw: parsed.data.fw, serial: parsed.data.serial, proto: parsed.data.proto };
-            clearTimeout(timer);
-            resolve();
+            const { fw, serial, proto, boot, peer } = parsed.data;
+            heard.hello = { fw, serial, proto, boot, peer, json: decoded.json };
+            const answersOurs = peer?.toLowerCase() === bootId;
+            if (answersOurs || !decoded.json.includes('"mac":"')) {
+              clearTimeout(timer);
+              resolve();
+            }
           }
         },
         tooLong: () => heard.garbled++,
       });
       port.on('error', () => undefined);
       port.on('data', (chunk: Buffer) => split(chunk.toString('latin1')));
-      port.write(encodeFrame({ type: 'hello', seq: 1, proto: SERIAL_PROTOCOL_VERSION, boot: bootId ?? randomBytes(8).toString('hex') }));
+      port.write(encodeFrame({ type: 'hello', seq: 1, proto: SERIAL_PROTOCOL_VERSION, boot: bootId }));
     });
   } finally {
     await closePort(port);
@@ -71,20 +87,44 @@ async function listenForHello(port: SerialPortLike, timeoutMs: number, bootId: s
   return heard;
 }
 
+/** Whether the terminal is the one this bridge is paired with (docs/technician.md, pairing): a problem, or a note for the verdict. */
+function pairingVerdict(config: BridgeConfig, hello: TerminalHello, bootId: string): { problem: string; fixes: string[] } | { note: string } {
+  const path = pairingFile(config);
+  let pairing;
+  try {
+    pairing = existsSync(path) ? readPairing(path) : undefined;
+  } catch (err) {
+    return { problem: `this bridge's pairing is unreadable: ${errorText(err)}`, fixes: ['re-pair: `hcp pair -c <config>`'] };
+  }
+  if (!pairing || pairing.serial === null) return { note: 'not paired yet: the service pairs the terminal that answers at its first start' };
+  const repair = `if this terminal replaced ${pairing.serial} on purpose, re-pair: \`hcp pair -c <config>\` (docs/technician.md)`;
+  if (hello.serial !== pairing.serial) {
+    return { problem: `is not the paired terminal ${pairing.serial}: the service takes nothing from it (alarm terminal_replaced)`, fixes: [repair, 'otherwise find out what is on the line'] };
+  }
+  if (hello.peer?.toLowerCase() !== bootId) return { note: `paired (serial ${pairing.serial}; its tag was not checked: it did not answer in time)` };
+  if (verifyFrameJson(lineTagger(pairing.key), lineSession(hello.boot, bootId), hello.json)) return { note: 'paired: its tag holds' };
+  return {
+    problem: `has the paired serial, but its hello does not carry a tag this bridge's key makes (another key, or firmware without pairing)`,
+    fixes: ['re-pair: `hcp pair -c <config>`, and power the terminal off and on when it says so', `check the firmware: this bridge was built with ${FIRMWARE_VERSION}`],
+  };
+}
+
 /** The verdict on a terminal's hello: `where` says where it answered, e.g. "on /dev/ttyUSB0". */
-function helloResult(name: string, where: string, hello: TerminalHello): CheckResult {
+function helloResult(name: string, where: string, hello: TerminalHello, config: BridgeConfig, bootId: string): CheckResult {
   const found = `serial ${hello.serial}, firmware ${hello.fw}, protocol v${hello.proto}`;
+  const pairing = pairingVerdict(config, hello, bootId);
+  if ('problem' in pairing) return fail(name, `answers ${where}: ${found}, but ${pairing.problem}`, pairing.fixes);
   if (hello.proto !== SERIAL_PROTOCOL_VERSION) {
     return fail(name, `answers ${where}: ${found}, but this bridge speaks protocol v${SERIAL_PROTOCOL_VERSION}`, [
       'update the terminal firmware or the bridge so both speak the same protocol',
     ]);
   }
   if (hello.fw !== FIRMWARE_VERSION) {
-    return warn(name, `answers ${where}: ${found} (this bridge was built with firmware ${FIRMWARE_VERSION})`, [
+    return warn(name, `answers ${where}: ${found} (this bridge was built with firmware ${FIRMWARE_VERSION}); ${pairing.note}`, [
       'consider flashing the matching firmware (`npm run build:espruino`)',
     ]);
   }
-  return ok(name, `answers ${where}: ${found}`);
+  return ok(name, `answers ${where}: ${found}; ${pairing.note}`);
 }
 
 /**
@@ -102,9 +142,10 @@ export async function checkTerminal(config: BridgeConfig, deps: TerminalProbeDep
         : ['see the terminal port line: the port must exist before the terminal can answer'],
   });
   if (!('write' in port)) return port;
-  const { hello, frames, garbled } = await listenForHello(port, deps.timeoutMs, deps.bootId);
+  const bootId = (deps.bootId ?? randomBytes(8).toString('hex')).toLowerCase();
+  const { hello, frames, garbled } = await listenForHello(port, deps.timeoutMs, bootId);
   const seconds = `${Math.round(deps.timeoutMs / 100) / 10} s`;
-  if (hello) return helloResult(name, `on ${path}`, hello);
+  if (hello) return helloResult(name, `on ${path}`, hello, config, bootId);
   if (frames > 0) {
     return warn(name, `sends valid frames on ${path} (${frames} in ${seconds}) but did not say hello`, [
       'power-cycle the terminal: it says hello on boot',
@@ -157,8 +198,9 @@ export async function checkBoardTerminal(config: BridgeConfig, deps: BoardProbeD
   }
   const firmware = port.firmware;
   const board = firmware ? `${firmware.name} ${firmware.version} (Firmata protocol ${firmware.protocol})` : 'Firmata';
-  const { hello } = await listenForHello(port, deps.timeoutMs, deps.bootId);
-  if (hello) return helloResult(name, `on the Arduino at ${path}, running ${board}`, hello);
+  const bootId = (deps.bootId ?? randomBytes(8).toString('hex')).toLowerCase();
+  const { hello } = await listenForHello(port, deps.timeoutMs, bootId);
+  if (hello) return helloResult(name, `on the Arduino at ${path}, running ${board}`, hello, config, bootId);
   return fail(name, `the Arduino at ${path} runs ${board}, but the terminal core did not say hello`, [
     'run `hcp doctor` again; if it persists, report it with the bridge log',
   ]);

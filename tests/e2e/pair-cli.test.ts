@@ -57,9 +57,15 @@ describe('hcp pair', () => {
     expect(pairing).toMatchObject({ serial: 'PTY-PAIR-1', pairedAt: expect.any(String) });
     expect(first.journal.loadKey()).toBe(pairing.key);
     expect(statSync(path).mode & 0o777).toBe(0o600);
+    // doctor checks the terminal's tag against the bridge's key (its other checks do not matter here).
+    const doctor = await hcp(['doctor', '-c', join(dir, 'bridge.json'), '--timeout-seconds', '5']);
+    expect(doctor.stdout).toMatch(/✔ terminal: answers on .*: serial PTY-PAIR-1, .*; paired: its tag holds/);
 
     await first.vt.stop();
     await terminal('PTY-PAIR-2');
+    const swapped = await hcp(['doctor', '-c', join(dir, 'bridge.json'), '--timeout-seconds', '5']);
+    expect(swapped.stdout).toMatch(/✘ terminal: answers on .*: serial PTY-PAIR-2, .* but is not the paired terminal PTY-PAIR-1: the service takes nothing from it \(alarm terminal_replaced\)/);
+    expect(swapped.stdout).toContain('hcp pair -c');
     const again = await hcp(['pair', '-c', join(dir, 'bridge.json'), '--timeout-seconds', '30'], 60_000);
     expect(again.stdout).toMatch(/PTY-PAIR-1 is no longer paired/);
     expect(again.stdout).toMatch(/Paired with terminal PTY-PAIR-2/);
