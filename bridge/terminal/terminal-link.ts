@@ -200,7 +200,13 @@ export class TerminalLink extends EventEmitter<{
     }
     if (verifyFrameJson(this.tagger, lineSession(hello.boot, this.opts.bootId), json)) {
       if (pinned === null) {
-        this.opts.pairing.pin(hello.serial);
+        try {
+          this.opts.pairing.pin(hello.serial);
+        } catch (err) {
+          // Not pinned, not taken: the terminal's next hello tries again (a full or read-only disk).
+          this.opts.logger.error({ err: (err as Error).message, serial: hello.serial }, 'cannot keep the pairing: the terminal is not taken');
+          return 'unpaired';
+        }
         this.opts.logger.info({ serial: hello.serial, port: this.opts.path }, 'terminal paired: its serial is pinned');
         this.emit('paired', hello.serial);
       }

@@ -1,5 +1,6 @@
 import { SerialPortStream } from '@serialport/stream';
 import { silentLogger } from '../../bridge/log.js';
+import type { Pairing } from '../../bridge/terminal/pairing.js';
 import { TerminalLink, type TerminalReport } from '../../bridge/terminal/terminal-link.js';
 import type { SerialPortLike } from '../../bridge/transport/transport.js';
 import { decodeFrame } from '../../protocol/frame.js';
@@ -21,7 +22,7 @@ let lines = 0;
  * TEST_PAIRING_KEY, with the test writing the terminal's bytes by hand (`send` tags them as the
  * paired terminal would; `device.write` puts anything on the wire). `cleanups` gets what to undo.
  */
-export async function terminalLinkRig(cleanups: (() => unknown)[], heartbeatMs = 60_000) {
+export async function terminalLinkRig(cleanups: (() => unknown)[], heartbeatMs = 60_000, pairing: Pairing = memoryPairing(RIG_TERMINAL_SERIAL)) {
   const line = createVirtualLine(`terminal-link-${process.pid}-${++lines}`);
   const reports: TerminalReport[] = [];
   const link = new TerminalLink({
@@ -31,7 +32,7 @@ export async function terminalLinkRig(cleanups: (() => unknown)[], heartbeatMs =
     timers: hostTimers,
     bootId: RIG_BRIDGE_BOOT,
     logger: silentLogger,
-    pairing: memoryPairing(RIG_TERMINAL_SERIAL),
+    pairing,
     onReport: (report) => void reports.push(report),
     link: { heartbeatMs },
   });
