@@ -31,6 +31,11 @@ export interface LineImpairment {
   maxChunk?: number;
   /** Called per write; true garbles one byte of it (the receiver must drop the frame). */
   corrupt?: () => boolean;
+  /**
+   * Called per line (frame) in a write, without its newline; true garbles one byte of that line
+   * only. Per line because one write may carry several frames (the port joins writes made in one turn).
+   */
+  corruptLine?: (line: string) => boolean;
 }
 const impairments = new Map<string, LineImpairment>();
 /** Per receiving path, the delivery still under way: pieces of later writes wait their turn. */
@@ -44,15 +49,24 @@ function deliver(path: string, data: string | Buffer): boolean {
   return true;
 }
 
+/** Flips a bit in the middle of data[start, end): stays printable ASCII for letters and digits, so only the CRC can tell. */
+function garble(data: Buffer, start: number, end: number): void {
+  garbled += 1;
+  const at = start + Math.floor((end - start) / 2);
+  data[at] = (data[at] ?? 0) ^ 0x04;
+}
+
 function carry(to: string, data: Buffer, impairment: LineImpairment | undefined): void {
   if (!impairment) {
     deliver(to, data);
     return;
   }
-  if (impairment.corrupt?.() && data.length > 2) {
-    garbled += 1;
-    const at = Math.floor(data.length / 2);
-    data[at] = (data[at] ?? 0) ^ 0x04; // stays printable ASCII for letters and digits: only the CRC can tell
+  if (impairment.corrupt?.() && data.length > 2) garble(data, 0, data.length);
+  if (impairment.corruptLine) {
+    let start = 0;
+    for (let end = data.indexOf(0x0a); end >= 0; start = end + 1, end = data.indexOf(0x0a, start)) {
+      if (end - start > 2 && impairment.corruptLine(data.subarray(start, end).toString('latin1'))) garble(data, start, end);
+    }
   }
   const size = impairment.maxChunk ?? data.length;
   const pieces: Buffer[] = [];
