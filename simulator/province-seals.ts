@@ -1,5 +1,6 @@
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { HeldChain, type Gap } from '../protocol/seal/chain.js';
-import { GENESIS } from '../protocol/seal/seal.js';
+import { ED25519_SPKI_HEADER, GENESIS, type Ed25519Verify } from '../protocol/seal/seal.js';
 import { verifySealed, type ChainLink, type SealVerdictName } from '../protocol/seal/verify.js';
 
 /** A key a terminal brought that differs from the one pinned for it: waits for the operator. */
@@ -48,6 +49,20 @@ export class TerminalKeys {
   }
 }
 
+const keyObjects = new Map<string, KeyObject>();
+
+/** node:crypto's Ed25519 (OpenSSL: strict, s < L), for the protocol's verifier: a province checks every record. */
+export const nodeEd25519Verify: Ed25519Verify = (publicKey, message, signature) => {
+  const hex = Buffer.from(publicKey).toString('hex');
+  let key = keyObjects.get(hex);
+  try {
+    if (!key) keyObjects.set(hex, (key = createPublicKey({ key: Buffer.from(ED25519_SPKI_HEADER + hex, 'hex'), format: 'der', type: 'spki' })));
+    return verify(null, message, key, signature);
+  } catch {
+    return false;
+  }
+};
+
 /** Every record whose seal was not simply right, as the operator sees it. */
 export interface SealReport {
   id: string;
@@ -83,7 +98,7 @@ export class SealLedger {
 
   check(terminalId: string, id: string, body: unknown): SealDecision {
     const chain = this.#chainOf(terminalId);
-    const verdict = verifySealed(body, this.keys.pinned(terminalId), chain);
+    const verdict = verifySealed(body, this.keys.pinned(terminalId), chain, nodeEd25519Verify);
     switch (verdict.verdict) {
       case 'ok':
         this.#keep(terminalId, chain, verdict.link);
@@ -108,7 +123,7 @@ export class SealLedger {
         return this.#hold(id, terminalId, verdict.reason);
       case 'bad_signature': {
         const pending = this.keys.pending(terminalId);
-        const underPending = pending && verifySealed(body, pending.publicKey, chain).verdict;
+        const underPending = pending && verifySealed(body, pending.publicKey, chain, nodeEd25519Verify).verdict;
         if (underPending === 'ok' || underPending === 'gap') {
           return this.#hold(id, terminalId, `${verdict.reason}; it verifies with the new key terminal ${terminalId} brought, which waits for the operator`);
         }

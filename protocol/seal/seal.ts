@@ -63,18 +63,24 @@ export function withTimeCorrection(sealed: Body & { id: string }, offsetMs: numb
   return { ...sealed, [TIME_CORRECTION_FIELD]: { offsetMs, sig } };
 }
 
-/** Ed25519 verification that never throws: a malformed key or signature is simply not valid. */
-export function ed25519Valid(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+/**
+ * Checks an Ed25519 signature with a raw 32-byte public key; never throws. A port: this pure one
+ * runs anywhere, a receiver on Node may give node:crypto's, about fifteen times faster.
+ */
+export type Ed25519Verify = (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
+
+/** Ed25519 verification in pure JS that never throws: a malformed key or signature is simply not valid. */
+export const ed25519Valid: Ed25519Verify = function ed25519Valid(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   try {
     // Strict RFC 8032 (not ZIP 215): one valid signature per message, so a record cannot be re-signed into another shape.
     return ed25519.verify(signature, message, publicKey, { zip215: false });
   } catch {
     return false;
   }
-}
+};
 
-// An Ed25519 public key as SPKI DER (RFC 8410): this fixed header, then the 32 key bytes.
-const ED25519_SPKI_HEADER = '302a300506032b6570032100';
+/** An Ed25519 public key as SPKI DER (RFC 8410): this fixed header (hex), then the 32 key bytes. */
+export const ED25519_SPKI_HEADER = '302a300506032b6570032100';
 
 /**
  * The raw Ed25519 key inside a registered public key (protocol/registration.ts: SPKI DER,

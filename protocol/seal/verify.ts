@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { explain } from '../issues.js';
 import { SEALED_RECORD_SCHEMA } from '../records.js';
-import { correctionBytes, ed25519Valid, fromBase64, GENESIS, publicKeyBytes, recordHash, signedBytes, TIME_CORRECTION_FIELD } from './seal.js';
+import { correctionBytes, ed25519Valid, fromBase64, type Ed25519Verify, GENESIS, publicKeyBytes, recordHash, signedBytes, TIME_CORRECTION_FIELD } from './seal.js';
 
 /** Where a sealed record sits in its terminal's chain. */
 export interface ChainLink {
@@ -59,7 +59,7 @@ const sealedEnvelopeSchema = z.looseObject({
  * it and the record after it, then whether records are missing before it. Never throws: any body,
  * however hostile, gets a verdict with a reason naming the record and the field.
  */
-export function verifySealed(body: unknown, publicKey: string | undefined, chain: ChainView): SealVerdict {
+export function verifySealed(body: unknown, publicKey: string | undefined, chain: ChainView, verify: Ed25519Verify = ed25519Valid): SealVerdict {
   const obj = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
   const named = typeof obj?.id === 'string' ? `record ${obj.id}` : 'record';
   if (obj?.schema !== SEALED_RECORD_SCHEMA) {
@@ -82,13 +82,13 @@ export function verifySealed(body: unknown, publicKey: string | undefined, chain
     return { verdict: 'malformed', reason: `${where}: not JSON data (${(err as Error).message})` };
   }
   const signature = fromBase64(sig);
-  if (!signature || !ed25519Valid(key.key, signed, signature)) {
+  if (!signature || !verify(key.key, signed, signature)) {
     return { verdict: 'bad_signature', reason: `${where}: sig: does not verify with the terminal's registered key (the record was altered, or not signed by this terminal)` };
   }
   const correction = envelope.data[TIME_CORRECTION_FIELD];
   if (correction) {
     const correctionSig = fromBase64(correction.sig);
-    if (!correctionSig || !ed25519Valid(key.key, correctionBytes(envelope.data.id, hash, correction.offsetMs), correctionSig)) {
+    if (!correctionSig || !verify(key.key, correctionBytes(envelope.data.id, hash, correction.offsetMs), correctionSig)) {
       return { verdict: 'bad_signature', reason: `${where}: ${TIME_CORRECTION_FIELD}.sig: does not verify with the terminal's registered key` };
     }
   }

@@ -4,8 +4,9 @@ import { RecordSealer } from '../../bridge/identity/record-sealer.js';
 import { RECORD_FORMATS } from '../../protocol/record-formats/index.js';
 import { HeldChain } from '../../protocol/seal/chain.js';
 import { canonicalJson } from '../../protocol/seal/canonical-json.js';
-import { GENESIS, sealBody } from '../../protocol/seal/seal.js';
+import { ed25519Valid, GENESIS, publicKeyBytes, sealBody } from '../../protocol/seal/seal.js';
 import { verifySealed, type SealVerdict } from '../../protocol/seal/verify.js';
+import { nodeEd25519Verify } from '../../simulator/province-seals.js';
 import { strayPress } from '../support/stray-press.js';
 import { testIdentity } from '../support/terminal-key.js';
 
@@ -114,6 +115,23 @@ describe('verifySealed (fuzz)', () => {
         const invented = sealBody({ ...held[0]!, id: `forged-${seq}`, seq, detail: inventedDetail }, prev, forger.sign);
         const { verdicts } = deliver([...held, invented]);
         expect(verdicts.at(-1)?.verdict).toBe('bad_signature');
+      }),
+      { seed: SEED, numRuns: 100 },
+    );
+  });
+
+  it("the province emulator's node:crypto Ed25519 and the pure one agree, on genuine, altered and random signatures", () => {
+    const key = publicKeyBytes(terminal.publicKey);
+    if (!key.ok) throw new Error(key.reason);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(), fc.nat(), fc.uint8Array({ minLength: 64, maxLength: 64 }), (message, at, flip, random) => {
+        const genuine = terminal.sign(message);
+        const altered = Uint8Array.from(genuine);
+        altered[at % 64]! ^= 1 << (flip % 8);
+        for (const signature of [genuine, altered, random]) {
+          expect(nodeEd25519Verify(key.key, message, signature)).toBe(ed25519Valid(key.key, message, signature));
+        }
+        expect(nodeEd25519Verify(key.key, message, genuine)).toBe(true);
       }),
       { seed: SEED, numRuns: 100 },
     );
