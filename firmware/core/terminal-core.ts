@@ -234,10 +234,11 @@ export class TerminalCore {
 
   /** Reports the rating (with its reason, if any) and thanks the citizen. */
   private rate(inv: string, grade: Grade, latencyMs: number, reason: number | null, lit: number): void {
-    this.report({ type: 'rating', inv, grade, latencyMs, reason });
+    // Thanks first: on a board the report's tag takes a while to compute (docs/espruino.md).
     this.hw.setLeds(ALL_OFF.map((_, i) => i === lit));
     this.hw.beep(80);
     this.current = { name: 'thanks', inv, timer: this.hw.timers.setTimeout(() => this.toIdle(), this.thanksMs) };
+    this.report({ type: 'rating', inv, grade, latencyMs, reason });
   }
 
   private handle(message: BridgeMessage): void {
