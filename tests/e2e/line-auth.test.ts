@@ -105,6 +105,9 @@ describe('the serial line is authenticated', () => {
     const w = await openWindow();
     const paired = w.bridge.status().link.pairing.serial;
     expect(paired).toBe(`SIM-${w.terminalId}`);
+    // The pairing at the first start is in the audit, upstream.
+    const pairing = await province.waitFor(() => province.recordsOf(w.terminalId).find((r) => r.kind === 'event' && r.type === 'staff_action' && r.detail.action === 'pairing'));
+    expect(pairing).toMatchObject({ detail: { action: 'pairing', serial: paired } });
     await waitUntil(() => w.bridge.outbox.stats().pending === 0, 'the pairing audit entry delivered');
     const outboxBefore = w.bridge.outbox.stats().pending + w.bridge.outbox.stats().acked;
     await w.terminal.stop();

@@ -40,17 +40,17 @@ const report = fc.oneof(
 type Forgery = (message: Record<string, unknown> & { type: string }) => string;
 const forgeries: fc.Arbitrary<Forgery> = fc.oneof(
   // No tag at all: the attack.
-  fc.constant((m) => encodeFrame(m)),
+  fc.constant<Forgery>((m) => encodeFrame(m)),
   // A tag of the right form that is not the right one.
-  hex(16).map((mac) => (m) => encodeFrame({ ...m, mac })),
+  hex(16).map((mac): Forgery => (m) => encodeFrame({ ...m, mac })),
   // A tag of the wrong form, or in the wrong place.
-  fc.string({ maxLength: 20 }).map((mac) => (m) => encodeFrame({ mac, ...m })),
+  fc.string({ maxLength: 20 }).map((mac): Forgery => (m) => encodeFrame({ mac, ...m })),
   // Under another key, for this very session.
-  hex(64).filter((key) => key !== TEST_PAIRING_KEY).map((key) => (m) => terminalFrame(m, { key, ...r.session() })),
+  hex(64).filter((key) => key !== TEST_PAIRING_KEY).map((key): Forgery => (m) => terminalFrame(m, { key, ...r.session() })),
   // Under the right key, for another session (a recording from an earlier boot of either side).
-  fc.tuple(hex(10), hex(16)).filter(([t, b]) => lineSession(t, b) !== lineSession(r.session().terminalBoot, r.session().bridgeBoot)).map(([terminalBoot, bridgeBoot]) => (m) => terminalFrame(m, { key: TEST_PAIRING_KEY, terminalBoot, bridgeBoot })),
+  fc.tuple(hex(10), hex(16)).filter(([t, b]) => lineSession(t, b) !== lineSession(r.session().terminalBoot, r.session().bridgeBoot)).map(([terminalBoot, bridgeBoot]): Forgery => (m) => terminalFrame(m, { key: TEST_PAIRING_KEY, terminalBoot, bridgeBoot })),
   // Under the right key and session, then changed (the tag kept).
-  fc.constant((m) => {
+  fc.constant<Forgery>((m) => {
     const tagger = lineTagger(TEST_PAIRING_KEY);
     const { terminalBoot, bridgeBoot } = r.session();
     return encodeFrame(m, (json) => sealFrameJson(tagger, lineSession(terminalBoot, bridgeBoot), json).replace('"seq":', '"seq":1'));
