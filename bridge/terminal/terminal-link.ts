@@ -122,7 +122,9 @@ export class TerminalLink extends EventEmitter<{
       onReject: (reason, detail, type) => {
         opts.logger.warn({ reason, detail, type, port: opts.path }, 'serial frame rejected');
         // A terminal whose hello we cannot accept is not one we can serve, however lively its line.
-        if (type === 'hello') this.terminal = undefined;
+        // A hello refused for its tag or session is not the terminal's to spend: a forger's would
+        // otherwise take the paired terminal offline (another device's is handled in checkHello).
+        if (type === 'hello' && reason === 'schema') this.terminal = undefined;
         this.emit('reject', reason, detail);
       },
       ...opts.link,

@@ -74,4 +74,22 @@ describe('a paired line under hostile frames', () => {
     r.send({ type: 'stray', grade: 'satisfied', ref: 'genuine-1' });
     await waitUntil(() => r.reports.length === 1, 'the genuine report');
   });
+
+  it("a forged hello from the paired serial neither replaces the terminal's session nor voids what the bridge has pending for it", async () => {
+    const boot = r.link.status().terminal?.boot;
+    const invite = r.link.send({ type: 'invite', inv: 'inv-pending', timeoutMs: 30_000, reasons: 0, reasonTimeoutMs: 15_000 });
+    let seq = 9000;
+    await fc.assert(
+      fc.asyncProperty(hex(16), forgeries, async (forgedBoot, forge) => {
+        const before = r.link.status().counters.rejected.unauthenticated ?? 0;
+        r.device.write(forge({ type: 'hello', seq: (seq += 1), proto: 1, fw: '0.1.0', serial: RIG_TERMINAL_SERIAL, boot: forgedBoot, pending: [], peer: r.session().bridgeBoot }));
+        await waitUntil(() => (r.link.status().counters.rejected.unauthenticated ?? 0) === before + 1, 'the forged hello counted');
+        expect(r.link.status()).toMatchObject({ alive: true, terminal: { boot }, pairing: { replacedBy: null } });
+      }),
+      { numRuns: 40 },
+    );
+    // The invite is still being resent to the real terminal: nothing voided it.
+    const sent = r.heard.filter((m) => m.type === 'invite' && m.seq === invite).length;
+    await waitUntil(() => r.heard.filter((m) => m.type === 'invite' && m.seq === invite).length > sent, 'the invite resent');
+  });
 });
