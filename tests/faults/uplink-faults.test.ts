@@ -111,7 +111,7 @@ describe.each(BROKERS)('uplink faults ($name broker)', ({ start }) => {
 });
 
 describe.each(BROKERS)('a week-long outage, compressed ($name broker)', ({ start }) => {
-  it('thousands of ratings over a week drain once each, paced, with live records first', async () => {
+  it('a thousand ratings over a week drain once each, paced, with live records first', async () => {
     broker = await start();
     hall = await HallFixture.start(broker.url);
     proxy = await TcpProxy.start({ target: { host: '127.0.0.1', port: broker.port } });
@@ -129,12 +129,12 @@ describe.each(BROKERS)('a week-long outage, compressed ($name broker)', ({ start
     );
     proxy.cut();
     await waitUntil(() => windows.every((w) => !w.bridge.status().broker.connected), 'every bridge to notice the cut');
-    const perWindow = 500;
+    const perWindow = 250;
     const ids = await Promise.all(
       windows.map(async (w, n) => {
         const made: string[] = [];
         for (let i = 0; i < perWindow; i++) {
-          virtualMs += 5 * 60 * 1000; // five minutes of hall time per citizen, across the hall
+          virtualMs += 10 * 60 * 1000; // ten minutes of hall time per citizen, across the hall: a week in all
           made.push(await hall!.serve(w, `C-WEEK-${n}-${i}`, (i + n) % 5));
           await waitUntil(() => w.bridge.desk.current() === undefined, 'the rating to be stored');
         }
@@ -155,10 +155,10 @@ describe.each(BROKERS)('a week-long outage, compressed ($name broker)', ({ start
 
     for (const [n, w] of windows.entries()) {
       // Twice the records of the ratings alone (each invitation's audit entry rides the same backlog), each verified at the province.
-      const records = await hall.expectExactlyOnce(w, n === 0 ? [...ids[n]!, live] : ids[n]!, 120_000);
+      const records = await hall.expectExactlyOnce(w, n === 0 ? [...ids[n]!, live] : ids[n]!, 60_000);
       const times = records.filter((r) => r.kind === 'invitation').map((r) => Date.parse(r.kind === 'invitation' ? r.closedAt : ''));
       expect(Math.max(...times) - Math.min(...times)).toBeGreaterThan(6 * 24 * 3600 * 1000);
     }
     await waitUntil(() => windows.every((w) => w.bridge.outbox.stats().pending === 0), 'every outbox to empty');
-  }, 300_000);
+  }, 150_000);
 });
