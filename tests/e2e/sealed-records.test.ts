@@ -8,7 +8,7 @@ import { EmbeddedBroker } from '../../simulator/broker.js';
 import type { SimWindow } from '../../simulator/sim-window.js';
 import { TcpProxy } from '../../simulator/tcp-proxy.js';
 import { waitUntil } from '../../simulator/wait.js';
-import { HallFixture } from '../support/hall-fixture.js';
+import { FAST_RECONNECT, HallFixture } from '../support/hall-fixture.js';
 import { testIdentity } from '../support/terminal-key.js';
 
 /**
@@ -16,7 +16,6 @@ import { testIdentity } from '../support/terminal-key.js';
  * someone does to the records on the Pi, or under another terminal's name at the broker, is seen
  * by the province emulator (protocol/seal/verify.ts) and never counted as genuine.
  */
-const FAST_RECONNECT = { reconnectMinSeconds: 0.1, reconnectMaxSeconds: 0.5, keepaliveSeconds: 2, ackTimeoutSeconds: 1 };
 
 let broker: EmbeddedBroker | undefined;
 let proxy: TcpProxy | undefined;

@@ -5,19 +5,13 @@ import type { SimWindow } from '../../simulator/sim-window.js';
 import { TcpProxy } from '../../simulator/tcp-proxy.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { BROKERS, type TestBroker } from '../support/brokers.js';
-import { HallFixture } from '../support/hall-fixture.js';
+import { FAST_RECONNECT, HallFixture } from '../support/hall-fixture.js';
 import { notAudit } from '../support/audit-events.js';
 
 /**
  * The network side of "every press the terminal acknowledged appears exactly once at the
  * province", against each broker of the matrix (the embedded one and Debian's Mosquitto).
  */
-/**
- * Quick reconnects, and a short ack timeout: a record published while the province is not
- * subscribed (it reconnects after a broker restart too) is dropped by the broker, and only the
- * missing application ack brings it back.
- */
-const FAST_RECONNECT = { reconnectMinSeconds: 0.1, reconnectMaxSeconds: 0.5, keepaliveSeconds: 2, ackTimeoutSeconds: 1 };
 
 let broker: TestBroker | undefined;
 let proxy: TcpProxy | undefined;

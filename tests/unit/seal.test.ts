@@ -2,11 +2,10 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { v7 as uuidv7 } from 'uuid';
 import { describe, expect, it } from 'vitest';
 import { RecordSealer } from '../../bridge/identity/record-sealer.js';
-import { silentLogger } from '../../bridge/log.js';
 import { openDatabase, type Db } from '../../bridge/store/database.js';
 import { Outbox } from '../../bridge/store/outbox.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
-import { Uplink, type UplinkOptions } from '../../bridge/uplink/uplink.js';
+import { Uplink } from '../../bridge/uplink/uplink.js';
 import { decodeRecord, RECORD_FORMATS } from '../../protocol/record-formats/index.js';
 import { HeldChain } from '../../protocol/seal/chain.js';
 import { canonicalJson } from '../../protocol/seal/canonical-json.js';
@@ -18,6 +17,7 @@ import { manualWall } from '../support/manual-clock.js';
 import { ManualTimers } from '../support/manual-timers.js';
 import { strayPress } from '../support/stray-press.js';
 import { testIdentity } from '../support/terminal-key.js';
+import { uplinkOptions } from '../support/uplink-options.js';
 
 const identity = testIdentity();
 const other = testIdentity();
@@ -45,30 +45,6 @@ function receive(bodies: unknown[], key = identity.publicKey, chain = new HeldCh
     if (verdict.verdict === 'ok' || verdict.verdict === 'gap') chain.add(verdict.link);
     return verdict;
   });
-}
-
-/** An uplink publishing layout v2 with `identity`'s key (its `connect` given by the test). */
-function uplinkOptions(outbox: Outbox, clock: TimeKeeper, timers: ManualTimers): Omit<UplinkOptions, 'connect'> {
-  return {
-    broker: { url: 'mqtt://broker.test', options: {} },
-    terminalId: 'T-1',
-    topicPrefix: 'hcp/v1',
-    gradeProfile: 'provincial-5-high',
-    recordFormat: 'v2',
-    inflight: 10,
-    ackTimeoutMs: 2000,
-    drainRatePerSecond: 0,
-    holdUnsyncedMs: 0,
-    reconnect: { minMs: 1000, maxMs: 8000 },
-    outbox,
-    clock,
-    timers,
-    random: () => 0,
-    logger: silentLogger,
-    versions: {},
-    sign: identity.sign,
-    publicKey: identity.publicKey,
-  };
 }
 
 describe('canonical JSON', () => {
@@ -182,7 +158,7 @@ describe('the uplink publishes sealed records as sealed', () => {
     const outbox = new Outbox(db, clock, undefined, new RecordSealer(RECORD_FORMATS.v2, 'provincial-5-high', identity.sign));
     outbox.append(strayPress(uuidv7(), clock.now()));
     const broker = new FakeBroker(timers, terminalTopics('T-1'));
-    const uplink = new Uplink({ ...uplinkOptions(outbox, clock, timers), connect: broker.connect });
+    const uplink = new Uplink({ ...uplinkOptions({ outbox, clock, timers, identity }, { recordFormat: 'v2', inflight: 10 }), connect: broker.connect });
     uplink.start();
     await nextTurn();
     timers.advance(0);
@@ -201,7 +177,7 @@ describe('the uplink publishes sealed records as sealed', () => {
     const clock = new TimeKeeper(manualWall(timers), 'boot-1', 'ntp');
     const outbox = new Outbox(openDatabase(':memory:'), clock, undefined, new RecordSealer(RECORD_FORMATS.v2, 'provincial-5-high', identity.sign));
     const broker = new FakeBroker(timers, terminalTopics('T-1'));
-    const uplink = new Uplink({ ...uplinkOptions(outbox, clock, timers), connect: broker.connect });
+    const uplink = new Uplink({ ...uplinkOptions({ outbox, clock, timers, identity }, { recordFormat: 'v2', inflight: 10 }), connect: broker.connect });
     const [early, synced] = [uuidv7(), uuidv7()];
     outbox.append({ ...strayPress(early, clock.now()), clock: { synced: false, bootId: 'boot-1', monoMs: timers.now() } });
     clock.observeServerTime(new Date('2026-11-29T12:00:00Z'));

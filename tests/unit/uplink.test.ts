@@ -1,6 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it, vi } from 'vitest';
-import { silentLogger } from '../../bridge/log.js';
 import { openDatabase } from '../../bridge/store/database.js';
 import { Outbox } from '../../bridge/store/outbox.js';
 import { TimeKeeper, type ClockTrust } from '../../bridge/time/time-keeper.js';
@@ -12,6 +11,7 @@ import { manualWall } from '../support/manual-clock.js';
 import { ManualTimers } from '../support/manual-timers.js';
 import { strayPress } from '../support/stray-press.js';
 import { testIdentity } from '../support/terminal-key.js';
+import { uplinkOptions } from '../support/uplink-options.js';
 
 const identity = testIdentity();
 
@@ -21,29 +21,7 @@ function rig({ clockTrust = 'system', ...overrides }: Partial<UplinkOptions> & {
   const clock = new TimeKeeper(manualWall(timers), 'boot-1', clockTrust);
   const outbox = overrides.outbox ?? new Outbox(openDatabase(':memory:'), clock);
   const broker = new FakeBroker(timers, terminalTopics('T-1'));
-  const uplink = new Uplink({
-    broker: { url: 'mqtt://broker.test', options: {} },
-    connect: broker.connect,
-    terminalId: 'T-1',
-    topicPrefix: 'hcp/v1',
-    gradeProfile: 'provincial-5-high',
-    recordFormat: 'v1',
-    inflight: 100,
-    ackTimeoutMs: 2000,
-    drainRatePerSecond: 0,
-    holdUnsyncedMs: 0,
-    reconnect: { minMs: 1000, maxMs: 8000 },
-    outbox,
-    clock,
-    timers,
-    // No jitter: each reconnect delay is half its ceiling.
-    random: () => 0,
-    logger: silentLogger,
-    versions: {},
-    sign: identity.sign,
-    publicKey: identity.publicKey,
-    ...overrides,
-  });
+  const uplink = new Uplink({ ...uplinkOptions({ outbox, clock, timers, identity }, overrides), connect: broker.connect });
   const acked: Ack[] = [];
   uplink.on('acked', (ack) => acked.push(ack));
   let n = 0;
