@@ -383,8 +383,11 @@ export class InvitationDesk extends EventEmitter<{
   lookup(id: string): InvitationView | undefined {
     const open = this.current();
     if (open?.id === id) return { ...open, state: 'open' };
-    const stored = this.opts.outbox.get(id);
-    if (stored?.record.kind !== 'invitation') return undefined;
+    const first = this.opts.outbox.get(id);
+    if (first?.record.kind !== 'invitation') return undefined;
+    // A late report reconciled into it: the invitation's one outcome is the reconciling record's.
+    const stored = this.opts.outbox.supersededBy(id) ?? first;
+    if (stored.record.kind !== 'invitation') return undefined;
     return { id, state: 'closed', outcome: stored.record.outcome, record: stored.record };
   }
 

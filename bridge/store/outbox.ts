@@ -45,6 +45,7 @@ export interface QuarantinedEntry {
 export class Outbox extends EventEmitter<{ appended: [StoredRecord]; requeued: [number] }> {
   private readonly insert;
   private readonly byId;
+  private readonly bySupersedes;
   private readonly pendingInRange;
   private readonly lastSeq;
   private readonly countInRange;
@@ -86,6 +87,9 @@ export class Outbox extends EventEmitter<{ appended: [StoredRecord]; requeued: [
       `INSERT INTO chain_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
     );
     this.byId = db.prepare(`SELECT seq, body, state FROM records WHERE id = ?`);
+    this.bySupersedes = db.prepare(
+      `SELECT seq, body, state FROM records WHERE kind = 'invitation' AND json_extract(body, '$.supersedes') = ? ORDER BY seq LIMIT 1`,
+    );
     this.pendingInRange = db.prepare(
       `SELECT seq, body FROM records WHERE state = 'pending' AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
     );
@@ -169,6 +173,12 @@ export class Outbox extends EventEmitter<{ appended: [StoredRecord]; requeued: [
 
   get(id: string): (OutboxEntry & { state: string }) | undefined {
     const row = this.byId.get(id) as { seq: number; body: string; state: string } | undefined;
+    return row && { ...entryOf(row), state: row.state };
+  }
+
+  /** The record that reconciles the one with this id (its `supersedes`), if one was made. */
+  supersededBy(id: string): (OutboxEntry & { state: string }) | undefined {
+    const row = this.bySupersedes.get(id) as { seq: number; body: string; state: string } | undefined;
     return row && { ...entryOf(row), state: row.state };
   }
 

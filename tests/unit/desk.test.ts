@@ -443,6 +443,8 @@ describe('invitation desk: late reports are reconciled, never a second outcome',
     expect(r.outbox.get(record!.id)?.record).toEqual(record);
     expect(r.events).toEqual([]);
     expect(r.closed).toHaveLength(1);
+    // Staff looking the invitation up see its one outcome: the reconciled one.
+    expect(r.desk.lookup(inv)).toMatchObject({ state: 'closed', outcome: 'rated', record: { id: record!.id } });
   });
 
   it('a bad grade reported late without a reason is reconciled flagged no_reason; after a restart the current catalogue reads a reason', () => {
