@@ -19,7 +19,7 @@ import {
   prefillOutbox,
   progress,
   rawPublish,
-  realPayloads,
+  storedPayloads,
   round,
   tempDir,
   type DrainTiming,
@@ -58,7 +58,7 @@ try {
   const master = join(tmp.dir, 'master.db');
   const prefill = prefillOutbox(master, n, 'drain prefill');
   progress('drain', `prefilled ${n.toLocaleString('en')} records in ${(prefill.ms / 1000).toFixed(1)} s (${(prefill.dbBytes / 1024 / 1024).toFixed(0)} MB)`);
-  const payloads = realPayloads(n);
+  const payloads = storedPayloads(master);
   const payloadBytes = mean(payloads.slice(0, 1000).map((p) => Buffer.byteLength(p)));
 
   const raws: RawTiming[] = [];

@@ -22,10 +22,14 @@ import { parseConfig } from '../bridge/config.js';
 import type { SerialPortLike } from '../bridge/terminal/terminal-link.js';
 import { openDatabase } from '../bridge/store/database.js';
 import { Outbox } from '../bridge/store/outbox.js';
+import { Commits } from '../bridge/store/commits.js';
+import { RecordSealer } from '../bridge/identity/record-sealer.js';
+import { loadTerminalIdentity } from '../bridge/identity/terminal-key.js';
+import { silentLogger } from '../bridge/log.js';
 import { TimeKeeper } from '../bridge/time/time-keeper.js';
 import { systemWall } from '../bridge/time/wall-source.js';
 import { DEFAULT_GRADE_CODE_PROFILE, GRADES } from '../protocol/grades.js';
-import { DEFAULT_RECORD_FORMAT, encodeRecord } from '../protocol/record-formats/index.js';
+import { DEFAULT_RECORD_FORMAT, RECORD_FORMATS } from '../protocol/record-formats/index.js';
 import { RECORD_SCHEMA_VERSION, type StoredInvitation } from '../protocol/records.js';
 import { terminalTopics } from '../protocol/topics.js';
 import { createVirtualLine, virtualSerialBinding } from '../simulator/virtual-serial-line.js';
@@ -156,22 +160,21 @@ export function makeInvitation(i: number, clock: Clock): StoredInvitation {
   };
 }
 
-/** The upstream message the bridge publishes for a record, in the default layout (grade code added at the edge). */
-export function upstreamPayload(record: StoredInvitation, seq: number): string {
-  return encodeRecord(DEFAULT_RECORD_FORMAT, record, seq, DEFAULT_GRADE_CODE_PROFILE);
-}
-
 const PREFILL_BATCH = 10_000;
 
 /**
  * Prefills a fresh bridge database (real schema, real Outbox.append) with `n` pending invitation
- * records, in transactions of 10k. Returns how long it took.
+ * records, in transactions of 10k, sealed in the default layout with the terminal key a bridge
+ * on this database uses (beside it): the backlog a bridge would have made. Returns how long it took.
  */
 export function prefillOutbox(dbPath: string, n: number, scope = 'prefill'): { ms: number; dbBytes: number } {
   const started = performance.now();
   const db = openDatabase(dbPath);
   const clock = benchClock();
-  const outbox = new Outbox(db, clock);
+  const identity = loadTerminalIdentity({ database: { path: dbPath } }, silentLogger);
+  const layout = RECORD_FORMATS[DEFAULT_RECORD_FORMAT];
+  const sealer = layout.sealed ? new RecordSealer(layout, DEFAULT_GRADE_CODE_PROFILE, identity.sign) : null;
+  const outbox = new Outbox(db, clock, new Commits(db, clock, silentLogger), sealer);
   const insertBatch = db.transaction((from: number, to: number) => {
     for (let i = from; i < to; i++) outbox.append(makeInvitation(i, clock));
   });
@@ -376,12 +379,14 @@ export async function rawPublish(opts: { url: string; payloads: readonly string[
   return { n, window, ms, connectMs };
 }
 
-/** Builds `n` upstream payloads exactly as the bridge would publish them (fresh ids). */
-export function realPayloads(n: number): string[] {
-  const clock = benchClock();
-  const out: string[] = new Array<string>(n);
-  for (let i = 0; i < n; i++) out[i] = upstreamPayload(makeInvitation(i, clock), i + 1);
-  return out;
+/** The messages a bridge publishes for a prefilled database's records: their stored bodies, as they are. */
+export function storedPayloads(dbPath: string): string[] {
+  const db = openDatabase(dbPath);
+  try {
+    return (db.prepare(`SELECT body FROM records ORDER BY seq`).all() as Array<{ body: string }>).map((row) => row.body);
+  } finally {
+    db.close();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
