@@ -9,6 +9,8 @@
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadTerminalIdentity } from '../bridge/identity/terminal-key.js';
+import { silentLogger } from '../bridge/log.js';
 import { EmbeddedBroker } from '../simulator/broker.js';
 import { ProvinceEmulator } from '../simulator/province.js';
 import {
@@ -59,12 +61,13 @@ try {
   const prefill = prefillOutbox(master, n, 'drain prefill');
   progress('drain', `prefilled ${n.toLocaleString('en')} records in ${(prefill.ms / 1000).toFixed(1)} s (${(prefill.dbBytes / 1024 / 1024).toFixed(0)} MB)`);
   const payloads = storedPayloads(master);
+  const birth = JSON.stringify({ online: true, publicKey: loadTerminalIdentity({ database: { path: master } }, silentLogger).publicKey });
   const payloadBytes = mean(payloads.slice(0, 1000).map((p) => Buffer.byteLength(p)));
 
   const raws: RawTiming[] = [];
   const runRaw = async (label: string): Promise<void> => {
     const raw = await withProvince(async (url, province) => {
-      const timing = await rawPublish({ url, payloads, window: rawWindow, scope: `drain raw ${label}` });
+      const timing = await rawPublish({ url, payloads, window: rawWindow, scope: `drain raw ${label}`, birth });
       return { ...timing, accepted: province.stats.accepted };
     });
     progress('drain', `raw mqtt.js (${label}): ${n} QoS 1 publishes in ${(raw.ms / 1000).toFixed(2)} s = ${Math.round((n / raw.ms) * 1000)}/s`);

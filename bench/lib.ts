@@ -338,11 +338,14 @@ export interface RawTiming {
  * keeping `window` publishes in flight (mqtt.js message ids are 16 bit, so not all 100k at once),
  * timed from the first publish until the last PUBACK.
  */
-export async function rawPublish(opts: { url: string; payloads: readonly string[]; window: number; scope?: string }): Promise<RawTiming> {
+export async function rawPublish(opts: { url: string; payloads: readonly string[]; window: number; scope?: string; birth?: string }): Promise<RawTiming> {
   const scope = opts.scope ?? 'raw';
   const c0 = performance.now();
   const client = await mqtt.connectAsync(opts.url, { clientId: `hcp-bench-raw-${process.pid}-${Math.round(c0)}`, clean: true, reconnectPeriod: 0 });
   const connectMs = performance.now() - c0;
+  // The terminal's birth (its public key) first, as a bridge sends it: the province then verifies
+  // and acknowledges these records as it does the bridge's, so that both runs cost it the same.
+  if (opts.birth !== undefined) await client.publishAsync(terminalTopics(BENCH_IDENTITY.terminalId).state, opts.birth, { qos: 1, retain: true });
   const topic = terminalTopics(BENCH_IDENTITY.terminalId).records;
   const n = opts.payloads.length;
   const window = Math.min(opts.window, n);
