@@ -55,13 +55,15 @@ export type InvitationView =
   | { id: string; state: 'closed'; outcome: Outcome; record: StoredInvitation };
 
 /**
- * The open invitation as the desk holds it: its backstop, and `reported` when the terminal
- * reported its outcome but the disk could not store it (the terminal's resend will).
+ * The open invitation as the desk holds it: its backstop, `reported` when the terminal reported
+ * its outcome but the disk could not store it (the terminal's resend will), and `unheld` when the
+ * terminal does not hold it (resumed after a restart with its time run out, and not in the
+ * terminal's journal): no live terminal will report it.
  */
-type HeldInvitation = OpenInvitation & { backstop: unknown; reported?: boolean };
+type HeldInvitation = OpenInvitation & { backstop: unknown; reported?: boolean; unheld?: boolean };
 
 /** What is kept and shown of the open invitation: not the desk's own bookkeeping. */
-function viewOf({ backstop: _backstop, reported: _reported, ...view }: HeldInvitation): OpenInvitation {
+function viewOf({ backstop: _backstop, reported: _reported, unheld: _unheld, ...view }: HeldInvitation): OpenInvitation {
   return view;
 }
 
@@ -299,7 +301,14 @@ export class InvitationDesk extends EventEmitter<{
       return;
     }
     const left = open.timeoutMs - this.elapsedSince(open.invitedAt, open.clock);
-    if (left > 0) this.opts.sendInvite(open.id, left, open.reasonCatalog?.reasons.length ?? 0, this.opts.reasonTimeoutMs);
+    if (left > 0) {
+      this.opts.sendInvite(open.id, left, open.reasonCatalog?.reasons.length ?? 0, this.opts.reasonTimeoutMs);
+      return;
+    }
+    // Its time ran out while the bridge was down, and the terminal holds no report of it: it will
+    // never show it nor report it, so waiting for a live terminal would only block the window.
+    open.unheld = true;
+    this.rearm(0);
   }
 
   /**
@@ -367,10 +376,11 @@ export class InvitationDesk extends EventEmitter<{
     // The terminal has spoken: its resend, not silence, decides the outcome.
     if (open.reported) return this.rearm(STORAGE_RETRY_MS);
     const overdueIn = this.deadlineLeft(open) + REPORT_OVERDUE_MS;
-    const alive = this.opts.terminalReady();
-    if (alive && overdueIn > 0) return this.rearm(Math.min(ALIVE_CHECK_MS, overdueIn));
+    // A live terminal decides, unless it does not hold the invitation at all.
+    const waitForTerminal = this.opts.terminalReady() && !open.unheld;
+    if (waitForTerminal && overdueIn > 0) return this.rearm(Math.min(ALIVE_CHECK_MS, overdueIn));
     try {
-      this.closeOpen(open.cancelled ? 'cancelled' : 'not_rated', undefined, [alive ? 'report_overdue' : 'device_silent'], null);
+      this.closeOpen(open.cancelled ? 'cancelled' : 'not_rated', undefined, [waitForTerminal ? 'report_overdue' : 'device_silent'], null);
       this.silentCloses.set(open.id, open.reasonCatalog ?? null);
       for (const id of this.silentCloses.keys()) if (this.silentCloses.size > SILENT_CLOSES_KEPT) this.silentCloses.delete(id);
     } catch (err) {

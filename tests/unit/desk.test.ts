@@ -214,6 +214,18 @@ describe('invitation desk: across a restart of the bridge', () => {
     expect(again.closed).toEqual([expect.objectContaining({ id: inv, outcome: 'rated' })]);
   });
 
+  it('an invitation whose time ran out while the bridge was down, and which the terminal does not hold, closes at once: a live terminal will never report it', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.timers.advance(TIMEOUT_MS + 1000); // committed, then the bridge died before the terminal had it
+    const after = restart(r);
+    r.timers.advance(RESUME_GRACE_MS);
+    after.desk.resume({ ...r.terminal, pending: [] }); // alive, and its journal holds nothing of it
+    expect(after.sent).toEqual([]);
+    r.timers.advance(0);
+    expect(after.closed).toEqual([expect.objectContaining({ id: inv, outcome: 'not_rated', flags: ['device_silent'] })]);
+  });
+
   it.each([
     ['on the monotonic clock, in the same boot of the machine', 'boot-1'],
     ['on the wall clock, after a reboot of the machine (a new boot id)', 'boot-2'],
