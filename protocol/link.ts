@@ -224,6 +224,11 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     return this.pending.delete(seq);
   }
 
+  /** Whether frame `seq` still waits for its ack (not acknowledged, withdrawn, or voided by a peer reset). */
+  isPending(seq: number): boolean {
+    return this.pending.has(seq);
+  }
+
   get pendingCount(): number {
     return this.pending.size;
   }

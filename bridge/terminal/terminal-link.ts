@@ -196,8 +196,9 @@ export class TerminalLink extends EventEmitter<{
       return 'foreign_device';
     }
     if (hello.peer?.toLowerCase() !== this.opts.bootId) {
-      // A hello from before our own (the terminal booted first, or a replay): ask for a fresh one.
-      if (this.helloSeq === null) this.greet();
+      // A hello from before our own (the terminal booted first, or a replay): ask for a fresh one,
+      // unless our greeting is still on its way (a greeting voided by the terminal's new boot is not).
+      if (this.helloSeq === null || !this.link.isPending(this.helloSeq)) this.greet();
       return 'stale_session';
     }
     if (verifyFrameJson(this.tagger, lineSession(hello.boot, this.opts.bootId), json)) {

@@ -71,4 +71,30 @@ describe('pairing, the bridge side', () => {
     r.device.write(terminalFrame({ ...HELLO, serial: 'T-UPPER', seq: 3 }, { key: TEST_PAIRING_KEY, terminalBoot: HELLO.boot, bridgeBoot: 'ffff0000ffff0000' }));
     await waitUntil(() => r.heard.filter((m) => m.type === 'hello').length > Math.max(hellos, pending.length), 'the terminal greeted again');
   });
+
+  it('a terminal that reboots again after answering our greeting is greeted anew: the greeting its last boot voided is not awaited', async () => {
+    const r = await terminalLinkRig(cleanups);
+    // Greetings by their seq: a resend of one is the same greeting.
+    const greetings = () => r.heard.filter((m) => m.type === 'hello').map((m) => m.seq);
+    let seq = 0;
+    const hello = (boot: string, bridgeBoot: string) =>
+      r.device.write(terminalFrame({ ...HELLO, serial: 'T-UPPER', boot, seq: ++seq }, { key: TEST_PAIRING_KEY, terminalBoot: boot, bridgeBoot }));
+    const ack = (boot: string, acked: number | undefined) => r.device.write(terminalFrame({ type: 'ack', seq: ++seq, ack: acked, fp: null }, { key: null, terminalBoot: boot, bridgeBoot: RIG_BRIDGE_BOOT }));
+    hello('aaaa1111', RIG_BRIDGE_BOOT);
+    ack('aaaa1111', greetings().at(-1));
+    await waitUntil(() => r.link.status().alive, 'the terminal taken');
+    // It reboots: its new boot's hello answers no bridge boot, and is greeted.
+    const first = new Set(greetings()).size;
+    hello('bbbb2222', 'ffff0000ffff0000');
+    await waitUntil(() => new Set(greetings()).size > first, 'a greeting for the second boot');
+    // It answers that greeting (its hello first, then the ack, as the firmware does), then reboots again.
+    const answered = greetings().at(-1);
+    hello('bbbb2222', RIG_BRIDGE_BOOT);
+    await waitUntil(() => r.link.status().terminal?.boot === 'bbbb2222', 'the second boot taken');
+    ack('bbbb2222', answered);
+    const second = new Set(greetings()).size;
+    hello('cccc3333', 'ffff0000ffff0000');
+    await waitUntil(() => r.link.status().counters.rejected.stale_session === 2, 'the third boot’s stale hello refused');
+    await waitUntil(() => new Set(greetings()).size > second, 'a greeting for the third boot');
+  });
 });
