@@ -1,8 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SerialPortStream } from '@serialport/stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Bridge } from '../../bridge/bridge.js';
 import { defaultDoctorDeps, runDoctor, type DoctorDeps } from '../../bridge/diagnose/doctor.js';
 import { parseConfig, type BridgeConfig, type BridgeConfigInput } from '../../bridge/config.js';
@@ -10,10 +9,9 @@ import { boardTerminalOpener, type BoardTerminalDeps } from '../../bridge/termin
 import { silentLogger } from '../../bridge/log.js';
 import { DEFAULT_DEBOUNCE_MS, FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
 import { FirmataBoard } from '../../simulator/firmata-board.js';
-import { ProvinceEmulator } from '../../simulator/province.js';
 import { createVirtualLine, virtualSerialBinding } from '../../simulator/virtual-serial-line.js';
 import { waitUntil } from '../../simulator/wait.js';
-import { BROKERS, type TestBroker } from '../support/brokers.js';
+import { useBrokerAndProvince } from '../support/broker-and-province.js';
 import { notAudit } from '../support/audit-events.js';
 
 /*
@@ -26,35 +24,15 @@ import { notAudit } from '../support/audit-events.js';
 const JOHNNY_FIVE_DEBOUNCE_MS = 7;
 const PINS = { buttons: [2, 3, 4, 5, 6], leds: [8, 9, 10, 11, 12], buzzer: 7 };
 const service = { itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo: 'C-2026-000777' };
-const embedded = BROKERS.find((b) => b.name === 'embedded');
 
-let broker: TestBroker;
-let province: ProvinceEmulator;
-let dir: string;
 let count = 0;
-const cleanups: Array<() => Promise<unknown>> = [];
 
-beforeAll(async () => {
-  if (!embedded) throw new Error('no embedded broker kind');
-  broker = await embedded.start();
-  province = await ProvinceEmulator.start({ url: broker.url });
-  dir = mkdtempSync(join(tmpdir(), 'hcp-board-'));
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-afterAll(async () => {
-  await province.stop();
-  await broker.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const env = useBrokerAndProvince('hcp-board-');
 
 async function plugBoard(): Promise<FirmataBoard> {
   count += 1;
   const board = await FirmataBoard.start({ name: `board-e2e-${process.pid}-${count}` });
-  cleanups.push(() => board.unplug());
+  env.cleanups.push(() => board.unplug());
   return board;
 }
 
@@ -62,8 +40,8 @@ function boardConfig(board: FirmataBoard): BridgeConfigInput {
   return {
     terminal: { id: `BRD-${process.pid}-${count}`, areaCode: '330106', hallCode: '330106-ZWFW-01', windowNo: `B${count}` },
     board: { path: board.hostPath, pins: PINS },
-    mqtt: { url: broker.url },
-    database: { path: join(dir, `board-${count}.db`) },
+    mqtt: { url: env.broker.url },
+    database: { path: join(env.dir, `board-${count}.db`) },
     clock: { trust: 'system' },
     invitation: { flags: { minPressMs: 0 } },
     http: { port: 0, allowUnverifiedStaff: true },
@@ -77,7 +55,7 @@ const arduinoPorts = (board: FirmataBoard): BoardTerminalDeps['openSerialPort'] 
 async function startBridge(board: FirmataBoard): Promise<Bridge> {
   const config = parseConfig(boardConfig(board));
   const bridge = await Bridge.start(config, { openPort: boardTerminalOpener(config, { openSerialPort: arduinoPorts(board), logger: silentLogger }) });
-  cleanups.push(() => bridge.stop());
+  env.cleanups.push(() => bridge.stop());
   await helloFrom(bridge, board);
   return bridge;
 }
@@ -135,15 +113,15 @@ describe('a terminal on an Arduino running StandardFirmata, run by the bridge', 
 
     const id = await inviteAndPress(bridge, board, 3, 'C-1');
 
-    const record = await province.waitFor(() => province.recordsOf(bridge.config.terminal.id).find((r) => r.id === id));
+    const record = await env.province.waitFor(() => env.province.recordsOf(bridge.config.terminal.id).find((r) => r.id === id));
     expect(record).toMatchObject({ kind: 'invitation', outcome: 'rated', staffId: 'S2001', rating: { grade: 'dissatisfied', gradeCode: 2 } });
     await waitUntil(() => bridge.outbox.get(id)?.state === 'acked', 'the province ack');
-    expect(province.recordsOf(bridge.config.terminal.id).filter(notAudit)).toHaveLength(1);
+    expect(env.province.recordsOf(bridge.config.terminal.id).filter(notAudit)).toHaveLength(1);
 
     // Stopping the bridge stops the terminal, and its last words (LEDs off) reach the board.
     expect(leds(board)).toEqual(only(3));
     await bridge.stop();
-    cleanups.pop();
+    env.cleanups.pop();
     await waitUntil(() => leds(board).every((lit) => !lit), 'the LEDs off once the bridge has stopped');
   });
 
@@ -153,7 +131,7 @@ describe('a terminal on an Arduino running StandardFirmata, run by the bridge', 
     const terminalId = bridge.config.terminal.id;
     await api(bridge, 'POST', '/api/v1/staff/sign-in', { staffId: 'S2002' });
     const first = await inviteAndPress(bridge, board, 0, 'C-2');
-    await province.waitFor(() => province.recordsOf(terminalId).find((r) => r.id === first));
+    await env.province.waitFor(() => env.province.recordsOf(terminalId).find((r) => r.id === first));
     const boot = bridge.status().link.terminal?.boot;
 
     await board.unplug();
@@ -162,27 +140,27 @@ describe('a terminal on an Arduino running StandardFirmata, run by the bridge', 
     await helloFrom(bridge, board, boot);
 
     const second = await inviteAndPress(bridge, board, 1, 'C-3');
-    const record = await province.waitFor(() => province.recordsOf(terminalId).find((r) => r.id === second));
+    const record = await env.province.waitFor(() => env.province.recordsOf(terminalId).find((r) => r.id === second));
     expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'satisfied' } });
     await waitUntil(() => [first, second].every((id) => bridge.outbox.get(id)?.state === 'acked'), 'both acks');
-    expect(province.recordsOf(terminalId).filter(notAudit).map((r) => r.id).sort()).toEqual([first, second].sort());
+    expect(env.province.recordsOf(terminalId).filter(notAudit).map((r) => r.id).sort()).toEqual([first, second].sort());
   });
 
   it('sends what a previous boot journaled and never had acknowledged (journal beside the database)', async () => {
     const board = await plugBoard();
     // A stray press the terminal reported just before the bridge went down, unacknowledged.
-    writeFileSync(join(dir, 'terminal-journal.json'), JSON.stringify([JSON.stringify({ type: 'stray', grade: 'very_satisfied', ref: 'prev-boot-1' })]));
-    cleanups.push(async () => rmSync(join(dir, 'terminal-journal.json'), { force: true }));
+    writeFileSync(join(env.dir, 'terminal-journal.json'), JSON.stringify([JSON.stringify({ type: 'stray', grade: 'very_satisfied', ref: 'prev-boot-1' })]));
+    env.cleanups.push(async () => rmSync(join(env.dir, 'terminal-journal.json'), { force: true }));
     const bridge = await startBridge(board);
-    const event = await province.waitFor(() => province.recordsOf(bridge.config.terminal.id).find((r) => r.kind === 'event' && r.type === 'stray_press'));
+    const event = await env.province.waitFor(() => env.province.recordsOf(bridge.config.terminal.id).find((r) => r.kind === 'event' && r.type === 'stray_press'));
     expect(event).toMatchObject({ kind: 'event', type: 'stray_press', detail: { grade: 'very_satisfied' } });
     await waitUntil(() => bridge.outbox.get(event.id)?.state === 'acked', 'the ack');
     await bridge.stop();
-    cleanups.pop();
+    env.cleanups.pop();
     // The bridge acknowledged it: the next boot has nothing left to send.
     const bridge2 = await startBridge(board);
     expect(bridge2.outbox.get(event.id)?.state).toBe('acked');
-    expect(province.recordsOf(bridge.config.terminal.id).filter(notAudit)).toHaveLength(1);
+    expect(env.province.recordsOf(bridge.config.terminal.id).filter(notAudit)).toHaveLength(1);
   });
 });
 

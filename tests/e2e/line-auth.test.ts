@@ -1,15 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pairingFile, readPairing, resetPairing } from '../../bridge/terminal/pairing.js';
 import { MemoryJournal } from '../../simulator/memory-journal.js';
-import { ProvinceEmulator } from '../../simulator/province.js';
 import { refusalOf, SimWindow } from '../../simulator/sim-window.js';
 import { VirtualTerminal } from '../../simulator/virtual-terminal.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { notAudit } from '../support/audit-events.js';
-import { BROKERS, type TestBroker } from '../support/brokers.js';
+import { useBrokerAndProvince } from '../support/broker-and-province.js';
 import { terminalFrame, TEST_PAIRING_KEY } from '../support/paired-line.js';
 
 /*
@@ -18,37 +16,17 @@ import { terminalFrame, TEST_PAIRING_KEY } from '../support/paired-line.js';
  * other than the paired terminal closes nothing, and another device on the line rates nothing
  * until a technician re-pairs.
  */
-const embedded = BROKERS.find((b) => b.name === 'embedded');
 const service = { itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo: 'C-2026-000999' };
-let broker: TestBroker;
-let province: ProvinceEmulator;
-let dir: string;
 let counter = 0;
-const cleanups: (() => Promise<unknown>)[] = [];
 
-beforeAll(async () => {
-  if (!embedded) throw new Error('no embedded broker kind');
-  broker = await embedded.start();
-  province = await ProvinceEmulator.start({ url: broker.url });
-  dir = mkdtempSync(join(tmpdir(), 'hcp-line-auth-'));
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-afterAll(async () => {
-  await province.stop();
-  await broker.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const env = useBrokerAndProvince('hcp-line-auth-');
 
 async function openWindow(): Promise<SimWindow> {
   counter += 1;
-  const windowDir = join(dir, `w-${counter}`);
+  const windowDir = join(env.dir, `w-${counter}`);
   mkdirSync(windowDir);
-  const w = await SimWindow.start({ brokerUrl: broker.url, windowNo: `L${counter}`, terminalId: `AUTH-${process.pid}-${counter}`, dbPath: join(windowDir, 'hcp.db') });
-  cleanups.push(() => w.stop());
+  const w = await SimWindow.start({ brokerUrl: env.broker.url, windowNo: `L${counter}`, terminalId: `AUTH-${process.pid}-${counter}`, dbPath: join(windowDir, 'hcp.db') });
+  env.cleanups.push(() => w.stop());
   await waitUntil(() => w.bridge.status().link.alive, 'the terminal paired and heard');
   expect((await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S3001' })).status).toBe(200);
   return w;
@@ -75,9 +53,9 @@ describe('the serial line is authenticated', () => {
     expect(w.bridge.desk.current()?.id).toBe(id);
     expect(w.terminal.leds()).toEqual([true, true, true, true, true]);
     await w.terminal.press(1);
-    const record = await province.waitFor(() => province.recordsOf(w.terminalId).find((r) => r.id === id));
+    const record = await env.province.waitFor(() => env.province.recordsOf(w.terminalId).find((r) => r.id === id));
     expect(record).toMatchObject({ kind: 'invitation', outcome: 'rated', rating: { grade: 'satisfied' } });
-    expect(province.recordsOf(w.terminalId).filter(notAudit)).toHaveLength(1);
+    expect(env.province.recordsOf(w.terminalId).filter(notAudit)).toHaveLength(1);
   });
 
   it('a frame tagged with the real key but for an earlier session (a recording replayed after a bridge restart) is refused', async () => {
@@ -97,7 +75,7 @@ describe('the serial line is authenticated', () => {
 
     // The same frame for this session is taken: what the replay lacked was the session, nothing else.
     w.line.injectToBridge(terminalFrame(rating, { key, ...liveSession(w) }));
-    const record = await province.waitFor(() => province.recordsOf(w.terminalId).find((r) => r.id === id));
+    const record = await env.province.waitFor(() => env.province.recordsOf(w.terminalId).find((r) => r.id === id));
     expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'very_satisfied' } });
   });
 
@@ -106,13 +84,13 @@ describe('the serial line is authenticated', () => {
     const paired = w.bridge.status().link.pairing.serial;
     expect(paired).toBe(`SIM-${w.terminalId}`);
     // The pairing at the first start is in the audit, upstream.
-    const pairing = await province.waitFor(() => province.recordsOf(w.terminalId).find((r) => r.kind === 'event' && r.type === 'staff_action' && r.detail.action === 'pairing'));
+    const pairing = await env.province.waitFor(() => env.province.recordsOf(w.terminalId).find((r) => r.kind === 'event' && r.type === 'staff_action' && r.detail.action === 'pairing'));
     expect(pairing).toMatchObject({ detail: { action: 'pairing', serial: paired } });
     await waitUntil(() => w.bridge.outbox.stats().pending === 0, 'the pairing audit entry delivered');
     const outboxBefore = w.bridge.outbox.stats().pending + w.bridge.outbox.stats().acked;
     await w.terminal.stop();
     const impostor = await VirtualTerminal.start({ devicePath: w.line.devicePath, serial: 'SIM-IMPOSTOR', journal: new MemoryJournal() });
-    cleanups.push(() => impostor.stop());
+    env.cleanups.push(() => impostor.stop());
 
     await waitUntil(() => w.bridge.status().alarms.includes('terminal_replaced'), 'the terminal_replaced alarm');
     expect(w.bridge.status().link).toMatchObject({ alive: false, pairing: { serial: paired, replacedBy: 'SIM-IMPOSTOR' } });
@@ -125,7 +103,7 @@ describe('the serial line is authenticated', () => {
     await waitUntil(() => refusedStrays.length > 0, "the impostor's stray press refused");
     expect(refusedStrays[0]).toBe('foreign_device');
     expect(w.bridge.outbox.stats().pending + w.bridge.outbox.stats().acked).toBe(outboxBefore);
-    expect(province.recordsOf(w.terminalId).filter(notAudit)).toHaveLength(0);
+    expect(env.province.recordsOf(w.terminalId).filter(notAudit)).toHaveLength(0);
 
     // The technician re-pairs (hcp pair: a new key, nothing pinned) and restarts the bridge.
     await w.restartBridge(async () => void resetPairing(pairingFile(w.bridge.config)));
@@ -133,6 +111,6 @@ describe('the serial line is authenticated', () => {
     expect(w.bridge.status().link.pairing).toEqual({ serial: 'SIM-IMPOSTOR', replacedBy: null });
     expect(w.bridge.status().alarms).not.toContain('terminal_replaced');
     // Its stray press, journaled meanwhile, now arrives tagged.
-    await province.waitFor(() => province.recordsOf(w.terminalId).find((r) => r.kind === 'event' && r.type === 'stray_press'));
+    await env.province.waitFor(() => env.province.recordsOf(w.terminalId).find((r) => r.kind === 'event' && r.type === 'stray_press'));
   });
 });
