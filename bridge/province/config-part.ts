@@ -47,7 +47,8 @@ export class ProvinceConfigPart<K extends Part> {
     try {
       value = JSON.parse(text);
     } catch {
-      value = text;
+      this.logger.warn({ part: this.part, problems: ['not JSON'] }, 'the stored province config is unreadable; waiting for the province to send it again');
+      return null;
     }
     const parsed = explain(provinceConfigSchema, { [this.part]: value });
     const stored = parsed.ok ? parsed.data[this.part] : undefined;
