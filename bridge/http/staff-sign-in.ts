@@ -15,6 +15,8 @@ export interface StaffSignInOptions {
   allowUnverified: boolean;
   /** Monotonic milliseconds, for the failure window. */
   now(): number;
+  /** Checks a PIN against its hash (default: scrypt, bridge/province/staff-pin.ts). */
+  checkPin?: typeof pinMatches;
 }
 
 export type SignInVerdict = { ok: true } | { ok: false; code: Refusal; message: string; field?: string };
@@ -30,6 +32,11 @@ const NOBODY = { kdf: 'scrypt', ...DEFAULT_PIN_COST, salt: Buffer.alloc(16).toSt
 export class StaffSignIn {
   private readonly limiter: FailureLimiter;
   private failed = 0;
+  /**
+   * PINs are hashed one at a time: the limiter counts per staff id, so a flood of made-up ids
+   * would otherwise run scrypt (up to ~200 MB each at the roster's highest cost) side by side.
+   */
+  private hashing: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: StaffSignInOptions) {
     this.limiter = new FailureLimiter(SIGN_IN_LIMIT, opts.now);
@@ -64,13 +71,16 @@ export class StaffSignIn {
     const member = roster.staff.find((m) => m.staffId === staffId);
     // Counted as failed before the hash, forgotten if it matches: parallel guesses all count.
     this.limiter.fail(staffId);
-    const matches = await pinMatches(pin, member?.pin ?? { ...NOBODY, ...(roster.staff[0] && pick(roster.staff[0].pin)) });
-    if (member && matches) {
-      this.limiter.forget(staffId);
-      return { ok: true };
+    const hash = member?.pin ?? { ...NOBODY, ...(roster.staff[0] && pick(roster.staff[0].pin)) };
+    const check = this.opts.checkPin ?? pinMatches;
+    const matches = this.hashing.then(() => check(pin, hash));
+    this.hashing = matches.catch(() => undefined);
+    if (!(await matches) || !member) {
+      this.failed += 1;
+      return { ok: false, code: 'staff_not_verified', message: `staff ${staffId}: the id is not on the roster or the PIN is wrong` };
     }
-    this.failed += 1;
-    return { ok: false, code: 'staff_not_verified', message: `staff ${staffId}: the id is not on the roster or the PIN is wrong` };
+    this.limiter.forget(staffId);
+    return { ok: true };
   }
 }
 

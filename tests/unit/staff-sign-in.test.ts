@@ -2,9 +2,10 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../bridge/config.js';
 import { FailureLimiter } from '../../bridge/http/failure-limiter.js';
+import { StaffSignIn } from '../../bridge/http/staff-sign-in.js';
 import { callerTokens, readTokenFile } from '../../bridge/http/token-file.js';
 import { silentLogger } from '../../bridge/log.js';
 import { hashPin, pinMatches } from '../../bridge/province/staff-pin.js';
@@ -163,5 +164,34 @@ describe('the callers\' tokens', () => {
     expect(() => callerTokens({ businessTokenFile: tokenFile('b3', 'the-same-token-00002'), technicianTokenFile: tokenFile('t3', 'the-same-token-00002') })).toThrow(
       'http.technicianTokenFile holds the same token as http.businessTokenFile',
     );
+  });
+});
+
+describe('StaffSignIn', () => {
+  it('hashes PINs one at a time: a flood of made-up ids never runs scrypt side by side', async () => {
+    let running = 0;
+    let most = 0;
+    const releases: Array<() => void> = [];
+    const signIn = new StaffSignIn({
+      roster: () => SAMPLE_STAFF_ROSTER,
+      allowUnverified: false,
+      now: () => 0,
+      checkPin: async () => {
+        running += 1;
+        most = Math.max(most, running);
+        await new Promise<void>((resolve) => releases.push(resolve));
+        running -= 1;
+        return false;
+      },
+    });
+    const verdicts = Array.from({ length: 20 }, (_, i) => signIn.verify(`NOBODY-${i}`, '000000', false));
+    // Release each hash as it starts; only ever one is waiting.
+    for (let done = 0; done < 20; done += 1) {
+      await vi.waitFor(() => expect(releases.length).toBe(done + 1));
+      releases[done]!();
+    }
+    expect((await Promise.all(verdicts)).every((v) => !v.ok && v.code === 'staff_not_verified')).toBe(true);
+    expect(most).toBe(1);
+    expect(signIn.failures).toBe(20);
   });
 });
