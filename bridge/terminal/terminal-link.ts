@@ -216,8 +216,9 @@ export class TerminalLink extends EventEmitter<{
       return null;
     }
     if (pinned !== null) return 'unauthenticated';
-    // Nobody paired yet (a new installation, or re-pairing): offer the key, once at a time.
-    if (this.pairSeq === null) this.pairSeq = this.link.send({ type: 'pair', key: this.opts.pairing.key });
+    // Nobody paired yet (a new installation, or re-pairing): offer the key, once at a time; again
+    // when the last offer is no longer on its way (voided by a terminal reset, or refused).
+    if (this.pairSeq === null || !this.link.isPending(this.pairSeq)) this.pairSeq = this.link.send({ type: 'pair', key: this.opts.pairing.key });
     return 'unpaired';
   }
 

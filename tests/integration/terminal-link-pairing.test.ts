@@ -36,6 +36,21 @@ describe('pairing, the bridge side', () => {
     expect(r.link.status().pairing).toEqual({ serial: 'T-NEW', replacedBy: null });
   });
 
+  it('a key offer the terminal refused (nak) is offered again to its next hello, not awaited for ever', async () => {
+    const pairing = memoryPairing(null);
+    const r = await terminalLinkRig(cleanups, 60_000, pairing);
+    const offers = () => new Set(r.heard.filter((m) => m.type === 'pair').map((m) => m.seq));
+    const frame = (message: Record<string, unknown> & { type: string }) => terminalFrame(message, { key: null, terminalBoot: HELLO.boot, bridgeBoot: RIG_BRIDGE_BOOT });
+    r.device.write(frame({ ...HELLO, seq: 1 }));
+    await waitUntil(() => offers().size === 1, 'the key offered');
+    const offer = r.heard.find((m) => m.type === 'pair');
+    r.device.write(frame({ type: 'nak', seq: 2, nak: offer?.seq, problem: 'key: not now', fp: null }));
+    await waitUntil(() => r.link.status().counters.refusedByPeer === 1, 'the offer refused');
+    r.device.write(frame({ ...HELLO, seq: 3 }));
+    await waitUntil(() => offers().size === 2, 'the key offered again');
+    expect(r.link.status().counters.rejected.unpaired).toBe(2);
+  });
+
   it('a pairing it cannot keep (disk full) leaves the terminal untaken, without a crash, until it can', async () => {
     const pairing = memoryPairing(null);
     let full = true;
