@@ -21,10 +21,25 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const SOUND = {
   terminal: { id: 'T-330106-A03', areaCode: '330106', hallCode: 'XH-01', hallName: '大厅', windowNo: 'A03' },
   serial: { path: '/dev/ttyUSB0', baudRate: 115200 },
-  mqtt: { url: 'mqtts://province.example:8883', username: 'u', tls: { ca: '/etc/hcp/ca.pem' }, telemetrySeconds: 60, inflight: 64 },
+  mqtt: {
+    url: 'mqtts://province.example:8883',
+    username: 'u',
+    passwordFile: '/etc/hcp/mqtt.password',
+    probe: { username: 'probe', passwordFile: '/etc/hcp/probe.password' },
+    tls: { ca: '/etc/hcp/ca.pem' },
+    telemetrySeconds: 60,
+    inflight: 64,
+  },
   database: { path: '/var/lib/hcp/hcp.db', maxSizeMB: 512, retainAckedDays: 30 },
   printer: { path: 'tcp://10.0.0.9:9100', evaluationUrl: 'https://hcp.example/rate', pollSeconds: 10, profile: { columns: 32 } },
-  http: { host: '127.0.0.1', port: 8080 },
+  http: {
+    host: '127.0.0.1',
+    port: 8080,
+    allowedHosts: ['window3.hall.local'],
+    businessTokenFile: '/etc/hcp/business.token',
+    technicianTokenFile: '/etc/hcp/technician.token',
+    allowUnverifiedStaff: false,
+  },
   invitation: { timeoutSeconds: 30, reasonTimeoutSeconds: 15, flags: { minPressMs: 800, burstCount: 5 } },
   clock: { trust: 'ntp', holdUnsyncedSeconds: 300 },
   log: { level: 'info' },
@@ -102,6 +117,26 @@ describe('config, fuzzed', () => {
         expect(loadConfigFile(file)).toEqual(parseConfig(doc));
       }),
       { seed: SEED, numRuns: 1000 },
+    );
+  });
+
+  it('a password given both inline and as a file is refused, naming passwordFile (the broker account and the probe account)', () => {
+    // eslint-disable-next-line no-control-regex
+    const printable = fc.string({ minLength: 1, maxLength: 40 }).filter((password) => !/[\u0000-\u001f\u007f]/.test(password));
+    const file = fc.string({ minLength: 1, maxLength: 60 });
+    fc.assert(
+      fc.property(fc.boolean(), printable, file, (probe, password, passwordFile) => {
+        const doc = probe
+          ? withPlace(['mqtt', 'probe'], { username: 'probe', password, passwordFile })
+          : withPlace(['mqtt'], { ...SOUND.mqtt, password, passwordFile });
+        const problems = problemsOf(doc);
+        const where = probe ? 'mqtt.probe.passwordFile' : 'mqtt.passwordFile';
+        expect(problems, `${where}: ${JSON.stringify({ password, passwordFile })}`).toBeDefined();
+        expect(problems!.some((line) => line.startsWith(`${where}: `) && /not both/.test(line)), problems!.join('; ')).toBe(true);
+        // Either one alone is taken.
+        expect(problemsOf(probe ? withPlace(['mqtt', 'probe'], { username: 'probe', password }) : withPlace(['mqtt'], { ...SOUND.mqtt, password, passwordFile: undefined }))).toBeUndefined();
+      }),
+      { seed: SEED, numRuns: 300 },
     );
   });
 
