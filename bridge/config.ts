@@ -155,7 +155,7 @@ const bridgeConfigObjectSchema = z.strictObject({
       allowUnverifiedStaff: z.boolean().default(false),
     })
     .prefault({})
-    .refine((http) => isLoopback(http.host) || http.token !== undefined, {
+    .refine((http) => isLoopbackHost(http.host) || http.token !== undefined, {
       message: 'a token is required when the API listens beyond localhost: set http.token (16+ characters)',
       path: ['token'],
     }),
@@ -197,8 +197,14 @@ export function terminalPort(config: BridgeConfig): { path: string; baudRate: nu
   return { path: port.path, baudRate: port.baudRate };
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+/**
+ * A name that reaches only this machine: `localhost` (any case, a trailing dot allowed), `::1` or
+ * `[::1]`, or a dotted 127.x.x.x. The one check for the API's bind host, the Host header and the
+ * broker URL.
+ */
+export function isLoopbackHost(name: string): boolean {
+  const host = name.toLowerCase().replace(/\.$/, '');
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 export class ConfigError extends Error {

@@ -6,7 +6,7 @@ import { explain } from '../../protocol/issues.js';
 import { API_META, API_META_PATH, cancelRequestSchema, invitationRequestSchema, signInRequestSchema, TECHNICIAN_HEADER, type ApiRefusal } from '../../protocol/http-api.js';
 import { REFUSALS, type Refusal } from '../../protocol/refusals.js';
 import type { StaffActionEntry } from '../../protocol/staff-actions.js';
-import { ConfigError } from '../config.js';
+import { ConfigError, isLoopbackHost } from '../config.js';
 import { DeskError, type InvitationDesk } from '../desk/invitation-desk.js';
 import type { DailyStats } from '../desk/daily-stats.js';
 import type { Logger } from '../log.js';
@@ -237,10 +237,6 @@ function hostPort(value: string): { name: string; port: number } | undefined {
   return { name: match[1]!.toLowerCase().replace(/\.$/, ''), port: match[2] === undefined ? 80 : Number(match[2]) };
 }
 
-function isLoopbackName(name: string): boolean {
-  return name === 'localhost' || name === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
-}
-
 /**
  * DNS rebinding points a name the attacker owns at this bridge, so that his page's calls reach it
  * with his name in Host: only loopback names and http.allowedHosts, at the port the bridge
@@ -249,7 +245,7 @@ function isLoopbackName(name: string): boolean {
 function checkHost(ctx: ApiContext, req: IncomingMessage): { name: string; port: number } {
   const value = req.headers.host ?? '';
   const host = hostPort(value);
-  if (!host || host.port !== req.socket.localPort || !(isLoopbackName(host.name) || ctx.allowedHosts.includes(host.name))) {
+  if (!host || host.port !== req.socket.localPort || !(isLoopbackHost(host.name) || ctx.allowedHosts.includes(host.name))) {
     throw new HttpError('host_not_allowed', `this bridge does not answer to Host "${value.slice(0, 100)}": open it as localhost or 127.0.0.1 at port ${req.socket.localPort}, or add the name to http.allowedHosts`);
   }
   return host;

@@ -3,7 +3,7 @@ import type { IClientOptions } from 'mqtt';
 import { explain } from '../../protocol/issues.js';
 import type { Sign } from '../../protocol/seal/seal.js';
 import { terminalTopics } from '../../protocol/topics.js';
-import { ConfigError, mqttPasswordSchema, type BridgeConfig } from '../config.js';
+import { ConfigError, isLoopbackHost, mqttPasswordSchema, type BridgeConfig } from '../config.js';
 import { readSecretFile } from '../secret-file.js';
 import { readTlsFiles } from './tls-files.js';
 
@@ -102,7 +102,3 @@ export function plaintextPasswordRisk(mqtt: PasswordHolder & { url: string; prob
 
 type PasswordHolder = { password?: string | undefined; passwordFile?: string | undefined };
 const hasPassword = (account: PasswordHolder): boolean => account.password !== undefined || account.passwordFile !== undefined;
-
-function isLoopbackHost(hostname: string): boolean {
-  return hostname.toLowerCase() === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
-}
