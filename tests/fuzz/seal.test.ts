@@ -4,7 +4,7 @@ import { RecordSealer } from '../../bridge/identity/record-sealer.js';
 import { RECORD_FORMATS } from '../../protocol/record-formats/index.js';
 import { HeldChain } from '../../protocol/seal/chain.js';
 import { canonicalJson } from '../../protocol/seal/canonical-json.js';
-import { ed25519Valid, GENESIS, publicKeyBytes, sealBody } from '../../protocol/seal/seal.js';
+import { ed25519Valid, fromBase64, GENESIS, publicKeyBytes, sealBody, toBase64 } from '../../protocol/seal/seal.js';
 import { verifySealed, type SealVerdict } from '../../protocol/seal/verify.js';
 import { nodeEd25519Verify } from '../../simulator/province-seals.js';
 import { strayPress } from '../support/stray-press.js';
@@ -154,6 +154,73 @@ describe('verifySealed (fuzz)', () => {
         if (!accepted(verdict)) expect((verdict as { reason: string }).reason.length).toBeGreaterThan(0);
       }),
       { seed: SEED, numRuns: 500 },
+    );
+  });
+});
+
+/** The same value with every object's keys in reverse order (and so in a different order wherever there are two or more). */
+function reversedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(reversedKeys);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reversedKeys(v)]));
+  return value;
+}
+
+describe('canonical JSON and base64 (fuzz)', () => {
+  it('canonicalJson of any JSON value parses back to that value, and its keys in any order give the same text', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const text = canonicalJson(v);
+        expect(JSON.parse(text)).toStrictEqual(v);
+        expect(canonicalJson(reversedKeys(v))).toBe(text);
+        expect(canonicalJson(JSON.parse(text))).toBe(text);
+      }),
+      { seed: SEED, numRuns: 500 },
+    );
+  });
+
+  it('keys in a shuffled order give the same canonical text', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), { minKeys: 2, maxKeys: 8 }).chain((o) => fc.tuple(fc.constant(o), fc.shuffledSubarray(Object.keys(o), { minLength: Object.keys(o).length }))),
+        ([o, order]) => {
+          const shuffled = Object.fromEntries(order.map((k) => [k, o[k]]));
+          expect(canonicalJson(shuffled)).toBe(canonicalJson(o));
+        },
+      ),
+      { seed: SEED, numRuns: 300 },
+    );
+  });
+
+  it('fromBase64(toBase64(bytes)) is the bytes, and toBase64 is what btoa gives', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        const text = toBase64(bytes);
+        expect(text).toBe(Buffer.from(bytes).toString('base64'));
+        expect(fromBase64(text)).toEqual(bytes);
+      }),
+      { seed: SEED, numRuns: 500 },
+    );
+  });
+
+  it('a text that is not the one spelling of its bytes gives undefined', () => {
+    const base64ish = fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \n'.split('')), maxLength: 40 });
+    // Stray low bits before the padding: the same bytes, another spelling.
+    const strayBits = fc.uint8Array({ minLength: 1, maxLength: 40 }).filter((b) => b.length % 3 !== 0).chain((bytes) => {
+      const text = toBase64(bytes);
+      const last = text.replace(/=+$/, '').length - 1;
+      return fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('')).map((c) => `${text.slice(0, last)}${c}${text.slice(last + 1)}`);
+    });
+    fc.assert(
+      fc.property(fc.oneof(base64ish, strayBits), (text) => {
+        const bytes = fromBase64(text);
+        const canonical = Buffer.from(text, 'base64').toString('base64') === text && /^[A-Za-z0-9+/]*={0,2}$/.test(text) && text.length % 4 === 0;
+        if (bytes === undefined) expect(canonical, text).toBe(false);
+        else {
+          expect(toBase64(bytes)).toBe(text);
+          expect(canonical, text).toBe(true);
+        }
+      }),
+      { seed: SEED, numRuns: 1000 },
     );
   });
 });
