@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { crc16, hex4 } from '../../protocol/crc16.js';
-import { decodeFrame, encodeFrame, MAX_FRAME_LENGTH, type FrameError } from '../../protocol/frame.js';
+import { decodeFrame, encodeFrame, frameFingerprint, MAX_FRAME_LENGTH, type FrameError } from '../../protocol/frame.js';
 import { lineSplitter } from '../../protocol/line-splitter.js';
 import { bridgeMessageSchema, terminalMessageSchema } from '../../protocol/serial-messages.js';
 
@@ -75,6 +75,19 @@ describe('frame codec under random input', () => {
         const result = decodeFrame(changed);
         // Changing a hex digit to its other case is no change to the checksum: the only way through.
         if (result.ok) expect(changed.toUpperCase()).toBe(line.toUpperCase());
+      }),
+      RUNS,
+    );
+  });
+
+  it("frameFingerprint of an encoded frame (newline included) is the fingerprint decodeFrame gives its line, with or without the CR", () => {
+    fc.assert(
+      fc.property(message, fc.boolean(), (m, cr) => {
+        const frame = encodeFrame(m);
+        const decoded = decodeFrame(`${frame.slice(0, -1)}${cr ? '\r' : ''}`);
+        expect(decoded.ok).toBe(true);
+        expect(frameFingerprint(frame)).toBe(decoded.ok && decoded.fingerprint);
+        expect(frameFingerprint(frame)).toBeLessThan(2 ** 25);
       }),
       RUNS,
     );
