@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { areaCodeSchema } from './records.js';
 
 /** A terminal's public key: Ed25519, SPKI DER, base64 (bridge/identity/terminal-key.ts). */
-export const publicKeySchema = z.string().min(40).max(200);
+const publicKeySchema = z.string().min(40).max(200);
 
 /**
  * The birth a terminal publishes (retained, on `…/state`) when a technician provisions it: who

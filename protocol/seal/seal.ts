@@ -13,8 +13,6 @@ import { canonicalJson } from './canonical-json.js';
 /** `prev` of a terminal's first sealed record (after an upgrade: the first after its unsealed ones). */
 export const GENESIS = '0'.repeat(64);
 
-/** The fields the seal adds to a record. */
-export const SEAL_FIELDS = ['prev', 'sig'] as const;
 /**
  * Beside the seal, never inside it: a correction of the record's times the bridge learnt after
  * the record was sealed (its clock was not trusted when the record was made), signed on its own.
