@@ -1,8 +1,9 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Sign } from '../../protocol/seal/seal.js';
 import type { Logger } from '../log.js';
+import { readSecretFile, SecretFileRefused } from '../secret-file.js';
 
 /**
  * The terminal's one Ed25519 key: made at provisioning (or first start), its public half
@@ -15,10 +16,17 @@ export function terminalKeyFile(config: { database: { path: string }; printer?: 
   return config.printer?.keyFile ?? join(dirname(config.database.path), 'terminal-key.pem');
 }
 
-/** The terminal's signing key: read from `path`, or made there (mode 0600) on first use. */
+/** The terminal's signing key: read from `path` (refused unless only its owner may read it), or made there (mode 0600) on first use. */
 export function loadOrCreateSigningKey(path: string): { privateKey: KeyObject; publicKey: KeyObject; created: boolean } {
   if (existsSync(path)) {
-    const privateKey = createPrivateKey(readFileSync(path));
+    let pem: string;
+    try {
+      pem = readSecretFile(path, { ownerOnly: true });
+    } catch (error) {
+      if (error instanceof SecretFileRefused) throw new Error(`${path}: the terminal's private key ${error.message} (chmod 600 ${path})`, { cause: error });
+      throw error;
+    }
+    const privateKey = createPrivateKey(pem);
     if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error(`${path}: expected an Ed25519 private key (PEM)`);
     return { privateKey, publicKey: createPublicKey(privateKey), created: false };
   }
