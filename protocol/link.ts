@@ -203,9 +203,11 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
   /**
    * Resends every unacknowledged frame now, e.g. after the line came back or a new session began:
    * each is sealed again (a tag holds for one session), so an ack must name the frame as resent.
+   * Frame `except` (e.g. a hello just sent for the new session) is left alone.
    */
-  resendAll(): void {
+  resendAll(except?: number): void {
     for (const [seq, entry] of this.pending) {
+      if (seq === except) continue;
       this.opts.timers.clearTimeout(entry.timer);
       this.counters.resent += 1;
       entry.frame = this.encode(entry.message, true);

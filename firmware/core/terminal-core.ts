@@ -253,8 +253,9 @@ export class TerminalCore {
         // The bridge (re)started: introduce ourselves and replay what it has not acknowledged,
         // tagged for the session with this bridge boot.
         this.bridgeBoot = message.boot.toLowerCase();
+        // The hello first, and once: it was just written, sealed for this session.
         this.sayHello([...this.unacked.values()]);
-        this.link.resendAll();
+        this.link.resendAll(this.helloSeq);
         return;
       case 'invite':
         return this.invite(message.inv, message.timeoutMs, message.reasons, message.reasonTimeoutMs);

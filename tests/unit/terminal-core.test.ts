@@ -217,6 +217,18 @@ describe('terminal core', () => {
     expect(r.transmissions('stray').length).toBe(before + 1);
   });
 
+  it('writes its hello for a new bridge boot once, before the replay, and counts it as no resend', async () => {
+    r.press(1);
+    const hellos = r.transmissions('hello').length;
+    const resent = r.core.counters.link.resent;
+    const start = r.sent.length;
+    await r.fromBridge({ type: 'hello', proto: 1, boot: '12345678' });
+    await Promise.resolve();
+    expect(r.transmissions('hello')).toHaveLength(hellos + 1);
+    expect(r.sent.slice(start).find((m) => m.type !== 'ack')?.type).toBe('hello');
+    expect(r.core.counters.link.resent).toBe(resent + 1); // the stray only
+  });
+
   it('counts and drops a frame with a bad checksum without acting on it', () => {
     const line = encodeFrame({ type: 'invite', inv: 'inv-5', timeoutMs: 3000, seq: 9 });
     r.core.receiveData(line.replace('inv-5', 'inv-6'));
