@@ -173,11 +173,16 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     }));
     const printer = config.printer && receiptPrinter(config, config.printer, identity, { closings: this, openPort: deps.openPort, db, clock, timers, newId, logger });
     const receipts = printer?.receipts;
-    const reprint = (invitationId: string) => reprintReceipt({ receipts, outbox }, invitationId);
+    const staffAction = (entry: StaffActionEntry) => this.emit('staffAction', entry);
+    /** Queues the receipt again and announces the reprint for the audit, whoever asked: staff at the console, or the province. */
+    const reprint = (invitationId: string, actor: string | null) => {
+      const queued = reprintReceipt({ receipts, outbox }, invitationId);
+      staffAction({ action: 'reprint', actor, detail: { invitationId, receiptId: queued.receiptId } });
+      return queued;
+    };
     const httpRejected = new Tally();
     this.statusSources = { terminal, desk, link, uplink, outbox, clock, storage, reasons, roster, staffSignIn, printer, httpRejected, versions };
     const status = () => this.status();
-    const staffAction = (entry: StaffActionEntry) => this.emit('staffAction', entry);
     this.selftests = new SelftestRunner(selftestPartsOf({ terminal, link, desk, uplink, receipts, clock, timers, newId }), desk, logger, staffAction);
     this.server = createApiServer({
       desk,

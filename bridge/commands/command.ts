@@ -9,8 +9,8 @@ import type { Outbox } from '../store/outbox.js';
 export interface CommandContext {
   status(): BridgeStatus;
   outbox: Pick<Outbox, 'requeueRange'>;
-  /** Queues the invitation's receipt again; throws when it cannot. */
-  reprint(invitationId: string): { receiptId: string };
+  /** Queues the invitation's receipt again and announces it for the audit as `reprint` by `actor`; throws when it cannot. */
+  reprint(invitationId: string, actor: string): { receiptId: string };
   selftest(io: SelftestIO): Promise<SelftestReport>;
   /** The config file the bridge was started from, if any. */
   configFile: string | undefined;

@@ -43,6 +43,23 @@ describe('remote commands: route()', () => {
     expect(await route({ id: 'c4', command: 'selftest' }, ctx)).toEqual({ id: 'c4', ok: true, result: REPORT });
   });
 
+  it('a remote reprint is audited as `reprint` by the province (the bridge\'s reprint announces it for the actor it is given)', async () => {
+    const reprints: [string, string][] = [];
+    const { ctx, audited } = context({
+      reprint: (invitationId, actor) => {
+        reprints.push([invitationId, actor]);
+        ctx.staffAction({ action: 'reprint', actor, detail: { invitationId, receiptId: 'rc-7' } });
+        return { receiptId: 'rc-7' };
+      },
+    });
+    expect(await route({ id: 'p1', command: 'reprint', invitationId: 'inv-7' }, ctx)).toEqual({ id: 'p1', ok: true, result: { receiptId: 'rc-7' } });
+    expect(reprints).toEqual([['inv-7', 'province']]);
+    expect(audited).toEqual([
+      { action: 'reprint', actor: 'province', detail: { invitationId: 'inv-7', receiptId: 'rc-7' } },
+      { action: 'remote_command', actor: 'province', detail: { command: 'reprint', id: 'p1', ok: true } },
+    ]);
+  });
+
   it('audits every command by its name and how it went, carried out, refused or invalid (the actor: the province)', async () => {
     const { ctx, audited } = context({ reprint: () => {
       throw new DeskError(409, 'no_printer', 'no printer');
