@@ -328,13 +328,14 @@ export class Uplink extends EventEmitter<{
 
   /**
    * The message for a record: a sealed one as it was sealed (with a signed correction beside
-   * the seal when its times can be corrected now); an unsealed one laid out and corrected now.
+   * the seal when its times can be corrected now; the outbox already parsed it into `record`);
+   * an unsealed one laid out and corrected now.
    */
   private payloadOf({ seq, record, sealed }: OutboxEntry): string {
     const { clock } = this.opts;
     if (sealed === undefined) return encodeRecord(this.unsealedFormat, clock.forUpstream(record), seq, this.opts.gradeProfile);
     const offsetMs = clock.correctionMs(record);
-    return offsetMs === null ? sealed : JSON.stringify(withTimeCorrection(JSON.parse(sealed) as SealedBody, offsetMs, this.opts.sign));
+    return offsetMs === null ? sealed : JSON.stringify(withTimeCorrection(record as unknown as SealedBody, offsetMs, this.opts.sign));
   }
 
   /** Forgets an in-flight record and moves its lane's cursor back so it is published again. */
