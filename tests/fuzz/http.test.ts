@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiServer, type ApiContext } from '../../bridge/http/api.js';
 import { StaffSignIn } from '../../bridge/http/staff-sign-in.js';
 import { hashPin } from '../../bridge/province/staff-pin.js';
+import { CANCEL_REASONS } from '../../protocol/cancel-reasons.js';
 import { apiRefusalSchema } from '../../protocol/http-api.js';
 import type { StaffRoster } from '../../protocol/province-config.js';
 import { REFUSALS } from '../../protocol/refusals.js';
@@ -63,9 +64,12 @@ const jsonBody = fc.oneof(
     .record({
       services: fc.array(fc.record({ itemCode: fc.string({ maxLength: 10 }), caseNo: fc.string({ maxLength: 10 }) }, { requiredKeys: [] }), { maxLength: 3 }),
       mode: fc.constantFrom('single', 'batch', 'theme', 'x'),
+      test: fc.boolean(),
       extra: fc.anything(),
     }, { requiredKeys: [] })
     .map((v) => JSON.stringify(v)),
+  // A cancel: a known reason code or any text.
+  fc.record({ reason: fc.oneof(fc.constantFrom(...Object.keys(CANCEL_REASONS)), fc.string({ maxLength: 30 })) }).map((v) => JSON.stringify(v)),
 );
 const body = fc.oneof(
   fc.constant(undefined),
@@ -88,15 +92,27 @@ const junk: fc.Arbitrary<Junk> = fc
       'content-type': fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'APPLICATION/JSON', 'multipart/form-data', ''),
       authorization: fc.constantFrom('Bearer x', 'Basic a', ''),
       // What another page or a rebound name sends: refused as such, never a 500.
-      host: fc.constantFrom('evil.example', 'evil.example:8080', 'localhost', 'localhost:1', '[::1]', '[::1', 'a:b:c', '127.0.0.1.nip.io', '127.0.0.1:99999', ''),
+      // PORT: the bridge's own port, filled in when sent (a name in http.allowedHosts, at another port or without one).
+      host: fc.constantFrom('window3.hall.local:PORT', 'WINDOW3.hall.local.:PORT', 'window3.hall.local', 'WINDOW3.hall.local.', 'window3.hall.local:1', 'evil.example', 'evil.example:8080', 'localhost', 'localhost:1', '[::1]', '[::1', 'a:b:c', '127.0.0.1.nip.io', '127.0.0.1:99999', ''),
       origin: fc.constantFrom('null', 'http://evil.example', 'https://localhost', 'http://', 'http://127.0.0.1:1', 'x', ''),
       'x-hcp-request': fc.constantFrom('1', '0', ''),
+      // TOKEN: the window's real technician token, filled in when sent.
+      'x-hcp-technician-token': fc.constantFrom('', 'x', 'TOKEN'),
       'x-junk': fc.string({ unit: fc.constantFrom(...'abc-=;, '.split('')), maxLength: 30 }),
     },
     { requiredKeys: [] },
   ),
   body,
 }).map(printedShort);
+/** The request with its placeholders filled in: PORT in Host (the bridge's port), TOKEN (the real technician token). */
+function filledIn(j: Junk, w: SimWindow): Junk {
+  const port = new URL(w.bridge.httpUrl).port;
+  const token = Object.values(w.asTechnician())[0] ?? '';
+  const headers = Object.fromEntries(
+    Object.entries(j.headers).map(([name, value]) => [name, name === 'host' ? value.replace('PORT', port) : name === 'x-hcp-technician-token' && value === 'TOKEN' ? token : value]),
+  );
+  return printedShort({ ...j, headers });
+}
 async function send(baseUrl: string, j: Junk): Promise<{ status: number; text: string }> {
   // Framed by its length, as a browser sends it: an unframed body on GET would be read as a request of its own.
   const length = j.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(j.body)) };
@@ -130,7 +146,7 @@ describe('HTTP API, fuzzed from outside while a citizen rates', () => {
   beforeAll(async () => {
     broker = await EmbeddedBroker.start({ port: 0 });
     hall = await HallFixture.start(broker.url);
-    w = await hall.window();
+    w = await hall.window({ config: { http: { allowedHosts: ['window3.hall.local'] } } });
   });
   afterAll(async () => {
     await hall.close();
@@ -150,9 +166,10 @@ describe('HTTP API, fuzzed from outside while a citizen rates', () => {
         const id = await w.invite({ services: [{ itemCode: '330106-XK-0012', caseNo: `C-HTTP-${n}` }] });
         await waitUntil(() => w.terminal.core.state === 'invited', `the terminal to show invitation ${id}`);
         // The junk and the press at once: the citizen does not wait for the junk.
-        const [answers] = await Promise.all([Promise.all(requests.map((j) => send(w.bridge.httpUrl, j))), w.terminal.press(button)]);
+        const sent = requests.map((j) => filledIn(j, w));
+        const [answers] = await Promise.all([Promise.all(sent.map((j) => send(w.bridge.httpUrl, j))), w.terminal.press(button)]);
         answers.forEach(({ status, text }, i) => {
-          const j = requests[i]!;
+          const j = sent[i]!;
           expect(status, short(j)).toBeGreaterThanOrEqual(200);
           expect(status, short(j)).toBeLessThan(500);
           if (status >= 400 && j.method !== 'HEAD') checkRefusal(j, status, text);
@@ -169,6 +186,10 @@ describe('HTTP API, fuzzed from outside while a citizen rates', () => {
     // Every refusal counted once: the window's own calls above were all accepted.
     expect(Object.values(status.http.rejected).reduce((a, b) => a + b, 0) - rejectedBefore).toBe(refused);
     expect((await w.api('GET', '/api/v1/status')).status).toBe(200);
+    // The name in http.allowedHosts opens the API at the bridge's port; another name does not.
+    const at = (host: string): Junk => filledIn({ method: 'GET', path: '/api/v1/status', headers: { host }, body: undefined }, w);
+    expect((await send(w.bridge.httpUrl, at('window3.hall.local:PORT'))).status).toBe(200);
+    expect((await send(w.bridge.httpUrl, at('evil.example:PORT'))).status).toBe(REFUSALS.host_not_allowed.status);
   });
 });
 
