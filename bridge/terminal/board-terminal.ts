@@ -6,6 +6,7 @@ import { FileJournal } from '../../firmware/adapters/file-journal.js';
 import { checkPins, firmwareOf, openFirmata, type ArduinoPort, type FirmataOptions, type FirmwareInfo } from '../../firmware/adapters/firmata.js';
 import { startJohnnyFiveTerminal, type JohnnyFiveTerminal } from '../../firmware/adapters/johnny-five.js';
 import type { BoardConfig, BridgeConfig } from '../config.js';
+import { withTimeout } from '../diagnose/check.js';
 import type { Logger } from '../log.js';
 import { DeviceStream } from '../transport/device-stream.js';
 import type { OpenSerialPort, SerialPortLike } from '../transport/transport.js';
@@ -49,8 +50,9 @@ export async function systemUsbSerialNumber(path: string): Promise<string | unde
       return p;
     }
   };
-  // A system that cannot list its ports (no udev, e.g. in a container) names no number either.
-  const ports = await SerialPort.list().catch(() => []);
+  // A system that cannot list its ports (no udev, e.g. in a container), or not in time (a hung
+  // udev query, as hcp doctor allows for), names no number either.
+  const ports = await withTimeout(Promise.resolve().then(() => SerialPort.list()), 3000, 'listing serial ports timed out').catch(() => []);
   return ports.find((port) => real(port.path) === real(path))?.serialNumber;
 }
 
