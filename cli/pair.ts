@@ -1,8 +1,11 @@
 import { Bridge } from '../bridge/bridge.js';
 import { loadConfigFile, terminalPort } from '../bridge/config.js';
+import { nextEvent } from '../bridge/selftest/next-event.js';
+import type { TerminalInfo } from '../bridge/terminal/terminal-link.js';
 import { createLogger } from '../bridge/log.js';
 import { pairingFile, readPairing, resetPairing } from '../bridge/terminal/pairing.js';
 import { PAIRING_WINDOW_MS } from '../firmware/core/terminal-core.js';
+import { hostTimers } from '../protocol/timers.js';
 import { terminalOpener } from './run.js';
 import { serviceAnswers } from './selftest.js';
 
@@ -39,17 +42,19 @@ export async function pairCommand(options: PairCommandOptions): Promise<void> {
   const bridge = await Bridge.start({ ...config, http: { ...config.http, host: '127.0.0.1', port: 0 } }, { openPort: terminalOpener(config, logger), logger });
   let serial: string | null;
   try {
-    serial = await new Promise<string | null>((resolve) => {
-      const timer = setTimeout(() => resolve(null), options.timeoutSeconds * 1000);
-      const poll = setInterval(() => {
-        const { alive, pairing } = bridge.status().link;
-        if (!alive || pairing.serial === null) return;
-        clearTimeout(timer);
-        clearInterval(poll);
-        resolve(pairing.serial);
-      }, 200);
-      timer.unref?.();
-    });
+    // Taken: the terminal the bridge pinned says hello and is served (its tagged hello accepted).
+    const taken = (): string | null => {
+      const { alive, pairing } = bridge.status().link;
+      return alive ? pairing.serial : null;
+    };
+    serial = taken();
+    if (serial === null) {
+      const heard = await nextEvent<[TerminalInfo]>(hostTimers, bridge, 'terminal', options.timeoutSeconds * 1000, (info) => {
+        const { pairing } = bridge.status().link;
+        return pairing.serial !== null && pairing.serial === info.serial;
+      });
+      serial = heard ? heard[0].serial : null;
+    }
   } finally {
     await bridge.stop();
   }
