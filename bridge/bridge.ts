@@ -191,7 +191,6 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       staffSignIn,
       token: config.http.token,
       ...callerTokens(config.http),
-      staffAction: (entry) => this.emit('staffAction', entry),
       allowedHosts: config.http.allowedHosts,
       logger,
       status,

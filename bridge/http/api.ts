@@ -5,7 +5,6 @@ import type { z } from 'zod';
 import { explain } from '../../protocol/issues.js';
 import { API_META, API_META_PATH, cancelRequestSchema, invitationRequestSchema, signInRequestSchema, TECHNICIAN_HEADER, type ApiRefusal } from '../../protocol/http-api.js';
 import { REFUSALS, type Refusal } from '../../protocol/refusals.js';
-import type { StaffActionEntry } from '../../protocol/staff-actions.js';
 import { ConfigError, isLoopbackHost } from '../config.js';
 import { DeskError, type InvitationDesk } from '../desk/invitation-desk.js';
 import type { DailyStats } from '../desk/daily-stats.js';
@@ -34,11 +33,6 @@ export interface ApiContext {
   businessToken: string | undefined;
   /** The technician's token (http.technicianTokenFile), sent in X-HCP-Technician-Token: a `test` invitation needs it. */
   technicianToken: string | undefined;
-  /**
-   * Announces a staff action for the audit. No route uses it now (the bridge's reprint and the desk
-   * announce their own); kept while tests/fuzz/http.test.ts still sets it.
-   */
-  staffAction(entry: StaffActionEntry): void;
   /** Host names, besides loopback ones, the API answers under (http.allowedHosts). */
   allowedHosts: readonly string[];
   logger: Logger;

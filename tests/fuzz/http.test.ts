@@ -235,7 +235,6 @@ describe('staff sign-in, fuzzed: hostile bodies and PINs against a roster', () =
       token: undefined,
       businessToken: undefined,
       technicianToken: undefined,
-      staffAction: none,
       allowedHosts: [],
       logger: pino({ level: 'debug', timestamp: false, base: undefined }, { write: (line: string) => void logged.push(line) }),
       status: () => ({}),
