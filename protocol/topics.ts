@@ -27,8 +27,8 @@ export function terminalTopics(terminalId: string, prefix = DEFAULT_TOPIC_PREFIX
   };
 }
 
-/** A leaf topic the province reads from every terminal. */
-export type ProvinceLeaf = 'records' | 'state' | 'time';
+/** A leaf topic the receiving end (gateway, province emulator) reads from every terminal. */
+export type ProvinceLeaf = 'records' | 'state' | 'time' | 'telemetry';
 
 /** Subscription that matches one leaf topic (records, state, time) of every terminal under a prefix (the province's side). */
 export function allTerminalsFilter(leaf: ProvinceLeaf, prefix = DEFAULT_TOPIC_PREFIX): string {

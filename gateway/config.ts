@@ -1,0 +1,127 @@
+import { hostname } from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError, mqttPasswordSchema, readConfigText } from '../bridge/config.js';
+import { explain } from '../protocol/issues.js';
+import { reasonCatalogSchema } from '../protocol/province-config.js';
+import { DEFAULT_TOPIC_PREFIX } from '../protocol/topics.js';
+
+/** The gateway's config file (gateway.yaml), documented field by field in docs/gateway.md. */
+
+const port = z.number().int().min(0).max(65535);
+
+const mqttSchema = z
+  .strictObject({
+    url: z.url({ protocol: /^(mqtts?|wss?)$/, error: 'expected a broker URL such as mqtts://broker:8883' }),
+    username: z.string().min(1).optional(),
+    password: mqttPasswordSchema.optional(),
+    /** A file holding the password on one line (mode 600): read at connect. */
+    passwordFile: z.string().min(1).optional(),
+    tls: z.strictObject({ ca: z.string().min(1).optional(), cert: z.string().min(1).optional(), key: z.string().min(1).optional() }).optional(),
+    topicPrefix: z.string().min(1).default(DEFAULT_TOPIC_PREFIX),
+    /** 5 (MQTT 5, the default) or 4 (MQTT 3.1.1, for brokers that share subscriptions only there). */
+    protocolVersion: z.union([z.literal(5), z.literal(4)]).default(5),
+    /**
+     * Instances with the same group split the terminals' records between them
+     * (`$share/<group>/…`). null: a plain subscription, for one instance on a broker without
+     * shared subscriptions (the embedded broker of `hcp start`).
+     */
+    sharedGroup: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a share name: 1-64 letters, digits, "_" or "-" (no "/", "+" or "#")')
+      .nullable()
+      .default('hcp-gateway'),
+    /** How long the broker keeps this instance's session (and queues its messages) while it is away. */
+    sessionExpirySeconds: z.number().int().min(0).max(7 * 86_400).default(3600),
+    keepaliveSeconds: z.number().int().min(5).max(3600).default(30),
+  })
+  .superRefine((mqtt, ctx) => {
+    if (mqtt.password !== undefined && mqtt.passwordFile !== undefined) ctx.addIssue({ code: 'custom', path: ['passwordFile'], message: 'give password or passwordFile, not both' });
+  });
+
+const databaseSchema = z
+  .strictObject({
+    /** PostgreSQL, e.g. postgres://hcp@db.example/hcp (no password here: put a URL with one in urlFile). */
+    url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'expected postgres://user@host:port/database')
+      .refine((url) => !/^postgres(ql)?:\/\/[^/@]*:[^/@]*@/.test(url), 'holds a password: put the URL in a file of its own (database.urlFile, mode 600) so that it is in no config shown around')
+      .optional(),
+    /** A file (mode 600) holding the PostgreSQL URL with its password. */
+    urlFile: z.string().min(1).optional(),
+    /** Without url or urlFile: the embedded database (PGlite) in this folder. */
+    dataDir: z.string().min(1).optional(),
+    /** Connections per instance to PostgreSQL. */
+    poolSize: z.number().int().min(1).max(100).default(4),
+  })
+  .superRefine((db, ctx) => {
+    const given = [db.url, db.urlFile, db.dataDir].filter((v) => v !== undefined).length;
+    if (given !== 1) ctx.addIssue({ code: 'custom', path: [], message: 'give exactly one of url (PostgreSQL), urlFile (PostgreSQL, URL in a file) or dataDir (the embedded database)' });
+  });
+
+const ingestSchema = z.strictObject({
+  /** Most records stored in one transaction. */
+  maxBatch: z.number().int().min(1).max(10_000).default(500),
+  /** Records received and not yet stored at most; beyond it the oldest are let go unacknowledged (their bridges publish them again). */
+  maxQueue: z.number().int().min(100).max(1_000_000).default(50_000),
+});
+
+const terminalsSchema = z.strictObject({
+  /**
+   * manual: every new terminal waits for an operator (hcp gateway terminals approve, or the
+   * roster file). first-key: the first key a terminal brings is approved (a lab or a demo); a
+   * different key later still waits for the operator.
+   */
+  approval: z.enum(['manual', 'first-key']).default('manual'),
+  /** A YAML file listing approved terminals and their keys, applied at start and on SIGHUP. */
+  rosterFile: z.string().min(1).optional(),
+  /** Published retained on each approved terminal's `…/config`. */
+  config: z
+    .strictObject({
+      reasonCatalog: reasonCatalogSchema.optional(),
+      /** A staff roster file (YAML or JSON, the province's format: protocol/province-config.ts). */
+      staffRosterFile: z.string().min(1).optional(),
+    })
+    .default({}),
+});
+
+const httpSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: port.default(8470),
+  /** A file (mode 600) holding the operator token that approve and revoke need. */
+  tokenFile: z.string().min(1).optional(),
+});
+
+export const gatewayConfigSchema = z.strictObject({
+  /** This instance's name, unique among the instances on one database: its MQTT client id and its row in `instances`. */
+  instance: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'an instance name: 1-64 letters, digits, ".", "_" or "-"')
+    .default(() => hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64) || 'gateway'),
+  mqtt: mqttSchema,
+  database: databaseSchema,
+  ingest: ingestSchema.default({ maxBatch: 500, maxQueue: 50_000 }),
+  terminals: terminalsSchema.default({ approval: 'manual', config: {} }),
+  http: httpSchema.default({ host: '127.0.0.1', port: 8470 }),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+});
+
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
+export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
+
+export function parseGatewayConfig(input: unknown, source = 'gateway config'): GatewayConfig {
+  const result = explain(gatewayConfigSchema, input);
+  if (!result.ok) throw new ConfigError(`${source} is invalid:`, result.problems);
+  return result.data;
+}
+
+export function loadGatewayConfig(path: string): GatewayConfig {
+  const text = readConfigText(path);
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid YAML/JSON: ${(err as Error).message}`, []);
+  }
+  return parseGatewayConfig(raw, `config file ${path}`);
+}

@@ -1,0 +1,123 @@
+/**
+ * The gateway's schema, one migration per version, applied in order at start (db/migrate.ts)
+ * and never edited once released: a change is a new version. The same SQL runs on PGlite and
+ * on PostgreSQL 15+.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'terminals, records, chain links, refusals, operator actions, instances',
+    sql: `
+-- Every terminal that has spoken to the gateway. Its key verifies its records; only an operator
+-- (hcp gateway terminals approve, or the roster file) makes a key the approved one.
+CREATE TABLE terminals (
+  terminal_id          text PRIMARY KEY,
+  status               text NOT NULL CHECK (status IN ('pending', 'approved', 'revoked')),
+  public_key           text,
+  pending_key          text,
+  pending_registration jsonb,
+  area_code            text,
+  hall_code            text,
+  window_no            text,
+  bridge_version       text,
+  first_seen           timestamptz NOT NULL,
+  last_seen            timestamptz NOT NULL,
+  online               boolean,
+  state                jsonb,
+  state_at             timestamptz,
+  telemetry            jsonb,
+  telemetry_at         timestamptz,
+  decided_at           timestamptz,
+  decided_by           text
+);
+
+-- Every accepted record, once: the primary key on the record id is what makes "exactly once"
+-- hold across any number of gateway instances.
+CREATE TABLE records (
+  id            uuid PRIMARY KEY,
+  terminal_id   text NOT NULL REFERENCES terminals (terminal_id),
+  seq           integer NOT NULL,
+  kind          text NOT NULL CHECK (kind IN ('invitation', 'event')),
+  schema        smallint NOT NULL,
+  seal          text NOT NULL CHECK (seal IN ('ok', 'gap', 'unsigned')),
+  test          boolean NOT NULL,
+  area_code     text NOT NULL,
+  hall_code     text NOT NULL,
+  window_no     text NOT NULL,
+  staff_id      text,
+  outcome       text CHECK (outcome IN ('rated', 'not_rated', 'cancelled')),
+  grade         text,
+  channel       text,
+  event_type    text,
+  occurred_at   timestamptz NOT NULL,
+  closed_at     timestamptz,
+  supersedes    uuid,
+  superseded_by uuid,
+  record        jsonb NOT NULL,
+  payload       text NOT NULL,
+  received_at   timestamptz NOT NULL,
+  instance      text NOT NULL
+);
+CREATE INDEX records_by_terminal_seq ON records (terminal_id, seq);
+CREATE INDEX records_by_hall_time ON records (area_code, hall_code, occurred_at);
+CREATE INDEX records_by_supersedes ON records (supersedes) WHERE supersedes IS NOT NULL;
+
+-- Each terminal key's chain of sealed records: (seq, hash, prev), what verifySealed needs of
+-- its neighbours. Keyed by the key too: a replaced terminal (a new key, approved) starts a new chain.
+CREATE TABLE chain_links (
+  terminal_id text NOT NULL,
+  public_key  text NOT NULL,
+  seq         integer NOT NULL,
+  hash        text NOT NULL,
+  prev        text NOT NULL,
+  record_id   uuid NOT NULL,
+  PRIMARY KEY (terminal_id, public_key, seq)
+);
+
+-- Records not accepted, kept and visible: refused (acked "rejected": the bridge quarantines
+-- them) or held (not acked: the bridge publishes them again until the operator decides).
+CREATE TABLE refusals (
+  id          text NOT NULL,
+  terminal_id text NOT NULL,
+  disposition text NOT NULL CHECK (disposition IN ('rejected', 'held')),
+  verdict     text NOT NULL,
+  reason      text NOT NULL,
+  payload     text NOT NULL,
+  first_at    timestamptz NOT NULL,
+  last_at     timestamptz NOT NULL,
+  attempts    integer NOT NULL DEFAULT 1,
+  resolved_at timestamptz,
+  PRIMARY KEY (terminal_id, id, verdict)
+);
+
+-- What operators did to the registry: append-only.
+CREATE TABLE operator_actions (
+  at          timestamptz NOT NULL,
+  actor       text NOT NULL,
+  action      text NOT NULL,
+  terminal_id text,
+  detail      jsonb NOT NULL DEFAULT '{}'
+);
+CREATE FUNCTION operator_actions_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'operator_actions is append-only';
+END $$;
+CREATE TRIGGER operator_actions_no_update BEFORE UPDATE OR DELETE ON operator_actions
+  FOR EACH ROW EXECUTE FUNCTION operator_actions_append_only();
+
+-- Each running gateway instance's heartbeat and figures, for hcp gateway status.
+CREATE TABLE instances (
+  instance   text PRIMARY KEY,
+  started_at timestamptz NOT NULL,
+  beat_at    timestamptz NOT NULL,
+  stats      jsonb NOT NULL DEFAULT '{}'
+);
+`,
+  },
+];
