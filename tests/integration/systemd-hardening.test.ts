@@ -10,7 +10,9 @@ import { describe, expect, it } from 'vitest';
  * the network, its state folder (database and terminal key) and its config folder.
  * systemd-analyze (Debian package `systemd`) reads the unit offline: no running systemd needed.
  */
-const UNIT = resolve(dirname(fileURLToPath(import.meta.url)), '../../deploy/hcp-bridge.service');
+const DEPLOY = resolve(dirname(fileURLToPath(import.meta.url)), '../../deploy');
+const UNIT = resolve(DEPLOY, 'hcp-bridge.service');
+const GATEWAY_UNIT = resolve(DEPLOY, 'hcp-gateway.service');
 const MAX_EXPOSURE = 3.0;
 
 function findSystemdAnalyze(): string | undefined {
@@ -30,22 +32,27 @@ function directive(text: string, name: string): string[] {
     .map((line) => line.slice(name.length + 1).trim());
 }
 
+/** `systemd-analyze security`'s overall exposure level for a unit file. */
+function exposureOf(unitPath: string): number {
+  const tool = findSystemdAnalyze();
+  if (!tool) throw new Error('systemd-analyze is not installed: `apt-get install systemd` (it reads the unit offline, no running systemd is needed)');
+  // It exits non-zero when the exposure is above its own threshold; the output is what counts here.
+  let output: string;
+  try {
+    output = execFileSync(tool, ['security', '--offline=yes', '--no-pager', unitPath], { encoding: 'utf8', stdio: 'pipe' });
+  } catch (err) {
+    output = String((err as { stdout?: unknown }).stdout ?? '');
+  }
+  const level = /Overall exposure level for [\w-]+\.service: ([\d.]+)/.exec(output)?.[1];
+  expect(level, `no exposure level in systemd-analyze's output:\n${output}`).toBeDefined();
+  return Number(level);
+}
+
 describe('deploy/hcp-bridge.service hardening', () => {
   const unit = readFileSync(UNIT, 'utf8');
 
   it(`has a systemd-analyze security exposure of ${MAX_EXPOSURE} or less`, () => {
-    const tool = findSystemdAnalyze();
-    if (!tool) throw new Error('systemd-analyze is not installed: `apt-get install systemd` (it reads the unit offline, no running systemd is needed)');
-    // It exits non-zero when the exposure is above its own threshold; the output is what counts here.
-    let output: string;
-    try {
-      output = execFileSync(tool, ['security', '--offline=yes', '--no-pager', UNIT], { encoding: 'utf8', stdio: 'pipe' });
-    } catch (err) {
-      output = String((err as { stdout?: unknown }).stdout ?? '');
-    }
-    const level = /Overall exposure level for hcp-bridge\.service: ([\d.]+)/.exec(output)?.[1];
-    expect(level, `no exposure level in systemd-analyze's output:\n${output}`).toBeDefined();
-    expect(Number(level)).toBeLessThanOrEqual(MAX_EXPOSURE);
+    expect(exposureOf(UNIT)).toBeLessThanOrEqual(MAX_EXPOSURE);
   });
 
   it('still reaches the serial ports (ttyUSB, ttyACM, ttyAMA, ttyS) and USB printers, through dialout and lp', () => {
@@ -65,5 +72,22 @@ describe('deploy/hcp-bridge.service hardening', () => {
     expect(directive(unit, 'ProcSubset')).toEqual([]);
     // V8's JIT.
     expect(directive(unit, 'MemoryDenyWriteExecute')).toEqual([]);
+  });
+});
+
+describe('deploy/hcp-gateway.service hardening', () => {
+  const unit = readFileSync(GATEWAY_UNIT, 'utf8');
+
+  it(`has a systemd-analyze security exposure of ${MAX_EXPOSURE} or less`, () => {
+    expect(exposureOf(GATEWAY_UNIT)).toBeLessThanOrEqual(MAX_EXPOSURE);
+  });
+
+  it('keeps the network (broker, database, admin API) and its state folder (the embedded database), and runs `hcp gateway`', () => {
+    expect(directive(unit, 'RestrictAddressFamilies').join(' ').split(/\s+/).sort()).toEqual(['AF_INET', 'AF_INET6', 'AF_UNIX']);
+    expect(directive(unit, 'PrivateNetwork')).toEqual([]);
+    expect(directive(unit, 'ReadWritePaths')).toEqual(['/var/lib/hcp-gateway']);
+    expect(directive(unit, 'StateDirectory')).toEqual(['hcp-gateway']);
+    expect(directive(unit, 'MemoryDenyWriteExecute')).toEqual([]);
+    expect(directive(unit, 'ExecStart')[0]).toMatch(/hcp\.js gateway --config \S+$/);
   });
 });
