@@ -1,7 +1,8 @@
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { nodeEd25519Verify } from '../gateway/ingest/ed25519.js';
 import { HeldChain, type Gap } from '../protocol/seal/chain.js';
-import { ED25519_SPKI_HEADER, GENESIS, type Ed25519Verify } from '../protocol/seal/seal.js';
-import { verifySealed, type ChainLink, type SealVerdictName } from '../protocol/seal/verify.js';
+import { decideSeal, type SealDecision } from '../protocol/seal/decide.js';
+import { GENESIS } from '../protocol/seal/seal.js';
+import type { ChainLink, SealVerdictName } from '../protocol/seal/verify.js';
 
 /** A key a terminal brought that differs from the one pinned for it: waits for the operator. */
 export interface PendingKey {
@@ -49,19 +50,8 @@ export class TerminalKeys {
   }
 }
 
-const keyObjects = new Map<string, KeyObject>();
-
-/** node:crypto's Ed25519 (OpenSSL: strict, s < L), for the protocol's verifier: a province checks every record. */
-export const nodeEd25519Verify: Ed25519Verify = (publicKey, message, signature) => {
-  const hex = Buffer.from(publicKey).toString('hex');
-  let key = keyObjects.get(hex);
-  try {
-    if (!key) keyObjects.set(hex, (key = createPublicKey({ key: Buffer.from(ED25519_SPKI_HEADER + hex, 'hex'), format: 'der', type: 'spki' })));
-    return verify(null, message, key, signature);
-  } catch {
-    return false;
-  }
-};
+/** node:crypto's Ed25519, the gateway's: one verifier for both receivers. */
+export { nodeEd25519Verify };
 
 /** Every record whose seal was not simply right, as the operator sees it. */
 export interface SealReport {
@@ -71,17 +61,9 @@ export interface SealReport {
   reason: string;
 }
 
-/**
- * What the province does with a record by its seal, before anything else (dedupe included):
- * - `reject` (acked `rejected`: the bridge quarantines it): bad_signature, broken_chain, malformed;
- * - `hold` (no ack: the bridge keeps publishing it): no key registered for the terminal, or signed
- *   by a key waiting for the operator's approval;
- * - `accept`, flagged where the operator must look: `unsigned` (layout 1, an upgraded bridge's old
- *   rows; refused instead when its seq comes after the terminal's first sealed record), `gap`
- *   (records before it missing: the gap stays listed until they arrive).
- */
-export type SealDecision = { action: 'accept'; flag?: 'unsigned' | 'gap' } | { action: 'reject' | 'hold'; reason: string };
+export type { SealDecision };
 
+/** The province emulator's seal ledger: each terminal's chain and its seal reports, in memory; the rule itself is protocol/seal/decide.ts. */
 export class SealLedger {
   readonly #chains = new Map<string, HeldChain>();
   /** Per terminal, the lowest seq of a sealed record verified: no unsigned record may come after it. */
@@ -96,45 +78,22 @@ export class SealLedger {
     private readonly onReport: (report: SealReport) => void = () => {},
   ) {}
 
+  /** What the province does with a record by its seal (protocol/seal/decide.ts), keeping its link and reporting what was not simply right. */
   check(terminalId: string, id: string, body: unknown): SealDecision {
     const chain = this.#chainOf(terminalId);
-    const verdict = verifySealed(body, this.keys.pinned(terminalId), chain, nodeEd25519Verify);
-    switch (verdict.verdict) {
-      case 'ok':
-        this.#keep(terminalId, chain, verdict.link);
-        return { action: 'accept' };
-      case 'gap':
-        this.#keep(terminalId, chain, verdict.link);
-        this.#report(id, terminalId, 'gap', verdict.reason);
-        return { action: 'accept', flag: 'gap' };
-      case 'unsigned': {
-        // Unsealed rows all precede a bridge's first sealed one: an unsigned record after it is a sealed one stripped.
-        const seq = (body as { seq?: unknown }).seq;
-        const since = this.#sealedSince.get(terminalId);
-        if (typeof seq === 'number' && since !== undefined && seq > since) {
-          const reason = `${verdict.reason}; but terminal ${terminalId} seals its records since seq ${since}: a sealed record stripped of its seal`;
-          this.#report(id, terminalId, 'unsigned', reason);
-          return { action: 'reject', reason: `unsigned: ${reason}` };
-        }
-        this.#report(id, terminalId, 'unsigned', verdict.reason);
-        return { action: 'accept', flag: 'unsigned' };
-      }
-      case 'unknown_key':
-        return this.#hold(id, terminalId, verdict.reason);
-      case 'bad_signature': {
-        const pending = this.keys.pending(terminalId);
-        const underPending = pending && verifySealed(body, pending.publicKey, chain, nodeEd25519Verify).verdict;
-        if (underPending === 'ok' || underPending === 'gap') {
-          return this.#hold(id, terminalId, `${verdict.reason}; it verifies with the new key terminal ${terminalId} brought, which waits for the operator`);
-        }
-        this.#report(id, terminalId, verdict.verdict, verdict.reason);
-        return { action: 'reject', reason: `${verdict.verdict}: ${verdict.reason}` };
-      }
-      case 'broken_chain':
-      case 'malformed':
-        this.#report(id, terminalId, verdict.verdict, verdict.reason);
-        return { action: 'reject', reason: `${verdict.verdict}: ${verdict.reason}` };
-    }
+    const pending = this.keys.pending(terminalId);
+    const judgement = decideSeal({
+      terminalId,
+      body,
+      approvedKey: this.keys.pinned(terminalId),
+      pendingKey: pending?.publicKey,
+      chain,
+      sealedSince: this.#sealedSince.get(terminalId),
+      verify: nodeEd25519Verify,
+    });
+    if (judgement.link) this.#keep(terminalId, chain, judgement.link);
+    if (judgement.report) this.#report(id, terminalId, judgement.report.verdict, judgement.report.reason);
+    return judgement.decision;
   }
 
   /** The seqs of a terminal's chain not seen (yet), oldest first. */
@@ -149,11 +108,6 @@ export class SealLedger {
   #keep(terminalId: string, chain: HeldChain, link: ChainLink): void {
     chain.add(link);
     this.#sealedSince.set(terminalId, Math.min(link.seq, this.#sealedSince.get(terminalId) ?? link.seq));
-  }
-
-  #hold(id: string, terminalId: string, reason: string): SealDecision {
-    this.#report(id, terminalId, 'held', reason);
-    return { action: 'hold', reason };
   }
 
   #report(id: string, terminalId: string, verdict: SealReport['verdict'], reason: string): void {

@@ -7,6 +7,7 @@ import type { ProvinceConfig } from '../protocol/province-config.js';
 import { decodeRecord } from '../protocol/record-formats/index.js';
 import type { InvitationRecord, UpstreamRecord } from '../protocol/records.js';
 import { birthSchema, registrationSchema, type Registration } from '../protocol/registration.js';
+import { supersedeRefusal } from '../protocol/supersede.js';
 import { SealLedger, TerminalKeys, type PendingKey, type SealReport } from './province-seals.js';
 import type { Gap } from '../protocol/seal/chain.js';
 import { allTerminalsFilter, DEFAULT_TOPIC_PREFIX, terminalIdOfTopic, terminalTopics } from '../protocol/topics.js';
@@ -584,16 +585,5 @@ export class ProvinceEmulator extends EventEmitter<ProvinceEvents> {
   }
 }
 
-/**
- * Why `record` may not take the place of `earlier` (undefined: it may). Only an invitation the
- * bridge closed without its terminal (device_silent or report_overdue, no device, not rated) of the
- * same terminal and invitation time is replaced; a rating is never overwritten.
- */
-export function supersedeRefusal(earlier: UpstreamRecord, record: InvitationRecord): string | undefined {
-  const where = `supersedes: record ${earlier.id}`;
-  if (earlier.kind !== 'invitation') return `${where} is an event, not an invitation`;
-  if (earlier.terminalId !== record.terminalId || earlier.invitedAt !== record.invitedAt) return `${where} is another invitation (terminal or invitedAt differ)`;
-  if (earlier.outcome === 'rated') return `${where} is rated: a rating is never replaced`;
-  const closedWithoutTerminal = !earlier.device && earlier.flags.some((f) => f === 'device_silent' || f === 'report_overdue');
-  return closedWithoutTerminal ? undefined : `${where} was closed on the terminal's own report: its outcome stands`;
-}
+/** The receiver's supersede rule, shared with the gateway (protocol/supersede.ts). */
+export { supersedeRefusal };
