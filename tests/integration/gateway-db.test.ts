@@ -14,7 +14,10 @@ import { openDatabase } from '../../gateway/db/open-database.js';
 import { PgliteDatabase } from '../../gateway/db/pglite.js';
 import { PostgresDatabase } from '../../gateway/db/postgres.js';
 import type { Logger } from '../../gateway/ports.js';
+import { HeldChain } from '../../protocol/seal/chain.js';
+import { verifySealed } from '../../protocol/seal/verify.js';
 import { waitUntil } from '../../simulator/wait.js';
+import { benchTerminalKey, makeTerminalRecords, rawInsertBaseline, recordRows } from '../../bench/fleet-baseline.js';
 import { postgresTestsRun, startPostgres, warnPostgresSkipped, type TestPostgres } from '../support/postgres-server.js';
 
 /**
@@ -243,6 +246,20 @@ describe.each(engines)('gateway database on $name', (engine) => {
     expect(rows).toEqual([{ actor: 'ops', detail: { key: 'k' } }]);
   });
 
+  it.runIf(engine.name === 'postgres')('a transaction whose connection dies is DatabaseUnavailable, and that connection is not reused', async () => {
+    await migrate(db);
+    const attempt = db.transaction(async (tx) => {
+      await tx.query(TERMINAL, ['T-0001']);
+      // The server ends this very session, as a restart or a network cut would.
+      await tx.query('SELECT pg_terminate_backend(pg_backend_pid())');
+    });
+    await expect(attempt).rejects.toBeInstanceOf(DatabaseUnavailable);
+    expect((await db.query('SELECT * FROM terminals')).rows).toEqual([]);
+    // Every pooled connection still answers: the dead one is not handed out again.
+    const answers = await Promise.all(Array.from({ length: 4 }, () => db.transaction((tx) => tx.query<{ n: number }>('SELECT 1 AS n'))));
+    expect(answers.map((a) => a.rows)).toEqual(Array.from({ length: 4 }, () => [{ n: 1 }]));
+  });
+
   it.runIf(engine.name === 'postgres')('the server gone and back: DatabaseUnavailable naming it, then working again', async () => {
     const pgServer = await postgresServer();
     const postgres = await PostgresDatabase.open(pgServer.url, { poolSize: 2 });
@@ -359,7 +376,7 @@ describe('openDatabase', () => {
       host: fc.constantFrom('127.0.0.1', 'localhost', '[::1]'),
       port: fc.constantFrom(String(port), '0', '99999', 'abc', ''),
       database: hostilePart,
-      query: fc.constantFrom('', '?sslmode=disable', '?sslmode=require', '?host=/nonexistent-socket-dir', '?connect_timeout=1', '?application_name=%00'),
+      query: fc.constantFrom('', '?sslmode=disable', '?sslmode=verify-full', '?host=/nonexistent-socket-dir', '?connect_timeout=1', '?application_name=%00'),
     });
     const input = fc.oneof(
       wellFormed.map((u) => ({
@@ -389,6 +406,37 @@ describe('openDatabase', () => {
       { numRuns: 80 },
     );
   }, 120_000);
+});
+
+describe.runIf(runPostgres)('the fleet benchmark baseline', () => {
+  it('makes sealed, chained records a receiver verifies, and inserts their rows once', async () => {
+    const key = benchTerminalKey('FLEET-T0001');
+    expect(benchTerminalKey('FLEET-T0001').publicKey).toBe(key.publicKey);
+    expect(benchTerminalKey('FLEET-T0002').publicKey).not.toBe(key.publicKey);
+    const records = makeTerminalRecords('FLEET-T0001', 30, key, { hallCode: 'H7', windowNo: '05' });
+    expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    const chain = new HeldChain();
+    for (const record of records) {
+      const verdict = verifySealed(JSON.parse(record.payload), key.publicKey, chain);
+      expect(verdict.verdict, record.payload).toBe('ok');
+      if (verdict.verdict === 'ok') chain.add(verdict.link);
+    }
+    const rows = recordRows(records.map((r) => r.payload));
+    expect(rows[0]).toMatchObject({ terminalId: 'FLEET-T0001', hallCode: 'H7', windowNo: '05', seq: 1, kind: 'invitation', seal: 'ok' });
+
+    const url = await (await postgresServer()).createDatabase('fleet_baseline_test');
+    const first = await rawInsertBaseline({ url, rows, batchSize: 8 });
+    expect(first).toMatchObject({ rows: 30, inserted: 30, batches: 4 });
+    expect(first.rowsPerSecond).toBeGreaterThan(0);
+    const again = await rawInsertBaseline({ url, rows, batchSize: 8 });
+    expect(again.inserted).toBe(0);
+    const db = await PostgresDatabase.open(url, { poolSize: 1 });
+    try {
+      expect((await db.query<{ n: number }>('SELECT count(DISTINCT id)::int AS n FROM records')).rows).toEqual([{ n: 30 }]);
+    } finally {
+      await db.close();
+    }
+  }, 60_000);
 });
 
 /** The id of a process that has exited (its lock is stale). */
