@@ -1,0 +1,156 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { request } from 'node:http';
+import { pino } from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { migrate } from '../../gateway/db/migrate.js';
+import { PgliteDatabase } from '../../gateway/db/pglite.js';
+import { startAdminHttp, type AdminHttp } from '../../gateway/http/admin-http.js';
+import type { Publisher } from '../../gateway/ports.js';
+import { shortFingerprint } from '../../gateway/registry/key-fingerprint.js';
+import { TerminalRegistry } from '../../gateway/registry/terminal-registry.js';
+
+/**
+ * The admin API over real HTTP, on a real registry (in-memory PostgreSQL): its routes, the token
+ * writes need, and refusals `{error, problems}` that say what and where.
+ */
+
+const TOKEN = 'operator-token-0123456789';
+const PREFIX = 'hcp/v1';
+const newKey = (): string => generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+const silent = pino({ level: 'silent' });
+const published: string[] = [];
+const publisher: Publisher = { publish: async (topic) => void published.push(topic) };
+
+let db: PgliteDatabase;
+let registry: TerminalRegistry;
+let api: AdminHttp;
+
+beforeAll(async () => {
+  db = await PgliteDatabase.open(undefined);
+  await migrate(db);
+  registry = new TerminalRegistry({ db, publisher, prefix: PREFIX, clock: { now: () => new Date() }, logger: silent, approval: 'manual', terminalConfig: () => ({ reasonCatalog: { version: '1', reasons: [{ code: 'R01', label: 'x' }] } }) });
+  api = await startAdminHttp({ host: '127.0.0.1', port: 0, token: TOKEN, registry, db, status: async () => ({ instance: 'gw-test', ingest: { received: 0 } }), logger: silent });
+});
+afterAll(async () => {
+  await api.stop();
+  await db.close();
+});
+beforeEach(async () => {
+  await db.exec('TRUNCATE terminals, records, chain_links, operator_actions, instances, refusals');
+  published.length = 0;
+});
+
+async function call(method: string, path: string, { body, token, headers = {} }: { body?: string | object; token?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${api.url}${path}`, {
+    method,
+    headers: { ...(body !== undefined && { 'content-type': 'application/json' }), ...(token && { authorization: `Bearer ${token}` }), ...headers },
+    ...(body !== undefined && { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+async function pendingTerminal(id: string): Promise<string> {
+  const key = newKey();
+  registry.receiveState(`${PREFIX}/${id}/state`, Buffer.from(JSON.stringify({ online: true, at: new Date().toISOString(), publicKey: key })));
+  await registry.idle();
+  return key;
+}
+
+describe('admin API', () => {
+  it('listens on loopback and answers GET /api/v1/status with this instance and the instances table', async () => {
+    expect(api.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    await db.query("INSERT INTO instances (instance, started_at, beat_at, stats) VALUES ('gw-old', now() - interval '1 hour', now() - interval '1 hour', '{}')");
+    const { status, json } = await call('GET', '/api/v1/status');
+    expect(status).toBe(200);
+    expect(json.instance).toEqual({ instance: 'gw-test', ingest: { received: 0 } });
+    expect(json.instances).toMatchObject([{ instance: 'gw-old', stale: true }]);
+  });
+
+  it('lists terminals (filtered by status) and shows one; an unknown one is 404, a bad id 400', async () => {
+    const key = await pendingTerminal('T-1');
+    const list = await call('GET', '/api/v1/terminals');
+    expect(list.status).toBe(200);
+    expect(list.json.terminals).toMatchObject([{ terminalId: 'T-1', status: 'pending', pendingKeyFingerprint: shortFingerprint(key) }]);
+    expect((await call('GET', '/api/v1/terminals?status=approved')).json.terminals).toEqual([]);
+    expect(await call('GET', '/api/v1/terminals?status=gone')).toMatchObject({ status: 400, json: { error: 'the query is invalid', problems: [expect.stringMatching(/^status: /)] } });
+    expect(await call('GET', '/api/v1/terminals/T-1')).toMatchObject({ status: 200, json: { terminalId: 'T-1', pendingKey: key } });
+    expect(await call('GET', '/api/v1/terminals/T-2')).toMatchObject({ status: 404, json: { error: expect.stringContaining('T-2') } });
+    expect(await call('GET', '/api/v1/terminals/a%20b')).toMatchObject({ status: 400, json: { problems: [expect.stringMatching(/^path: terminal id/)] } });
+    expect(await call('GET', '/api/v1/terminals/%E0%A4%A')).toMatchObject({ status: 400 });
+  });
+
+  it('approve needs the token, checks the key the operator saw, and records the operator named in X-HCP-Operator', async () => {
+    const key = await pendingTerminal('T-1');
+    expect(await call('POST', '/api/v1/terminals/T-1/approve', { body: {} })).toMatchObject({ status: 401, json: { error: expect.stringContaining('Authorization: Bearer') } });
+    expect(await call('POST', '/api/v1/terminals/T-1/approve', { body: {}, token: 'wrong' })).toMatchObject({ status: 401 });
+    expect(await call('POST', '/api/v1/terminals/T-1/approve', { body: { key: 'deadbeefdeadbeef' }, token: TOKEN })).toMatchObject({ status: 409, json: { error: expect.stringContaining('does not name the key') } });
+    expect((await registry.get('T-1'))?.status).toBe('pending');
+    const ok = await call('POST', '/api/v1/terminals/T-1/approve', { body: { key: shortFingerprint(key) }, token: TOKEN, headers: { 'x-hcp-operator': 'li.wei <script>' } });
+    expect(ok).toMatchObject({ status: 200, json: { approvedKey: shortFingerprint(key), configPublished: true, terminal: { status: 'approved', decidedBy: 'admin-api:li.weiscript' } } });
+    expect(published).toEqual([`${PREFIX}/T-1/config`]);
+    expect(await call('POST', '/api/v1/terminals/T-1/approve', { body: {}, token: TOKEN })).toMatchObject({ status: 409, json: { error: expect.stringContaining('nothing to approve') } });
+    expect(await call('POST', '/api/v1/terminals/T-9/approve', { body: {}, token: TOKEN })).toMatchObject({ status: 404 });
+    const { rows } = await db.query<{ actor: string }>('SELECT actor FROM operator_actions');
+    expect(rows).toEqual([{ actor: 'admin-api:li.weiscript' }]);
+  });
+
+  it('an empty approve body is {}; but never without content-type JSON (a form on another page cannot approve)', async () => {
+    await pendingTerminal('T-1');
+    const form = await fetch(`${api.url}/api/v1/terminals/T-1/approve`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(form.status).toBe(415);
+    expect((await registry.get('T-1'))?.status).toBe('pending');
+    const empty = await fetch(`${api.url}/api/v1/terminals/T-1/approve`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } });
+    expect(empty.status).toBe(200);
+  });
+
+  it('revoke needs a reason; bad bodies are refused with what and where', async () => {
+    await pendingTerminal('T-1');
+    expect(await call('POST', '/api/v1/terminals/T-1/revoke', { body: {}, token: TOKEN })).toMatchObject({ status: 400, json: { error: 'the body is invalid', problems: [expect.stringMatching(/^reason: required/)] } });
+    expect(await call('POST', '/api/v1/terminals/T-1/revoke', { body: { reason: '  ' }, token: TOKEN })).toMatchObject({ status: 400, json: { problems: [expect.stringMatching(/^reason: say why/)] } });
+    expect(await call('POST', '/api/v1/terminals/T-1/revoke', { body: { reason: 'x', extra: 1 }, token: TOKEN })).toMatchObject({ status: 400 });
+    expect(await call('POST', '/api/v1/terminals/T-1/revoke', { body: '{"reason":', token: TOKEN })).toMatchObject({ status: 400, json: { error: 'the body is not valid JSON' } });
+    expect(await call('POST', '/api/v1/terminals/T-1/approve', { body: { key: 5 }, token: TOKEN })).toMatchObject({ status: 400, json: { problems: [expect.stringMatching(/^key: /)] } });
+    expect(await call('POST', '/api/v1/terminals/T-1/revoke', { body: `{"reason":"${'x'.repeat(20_000)}"}`, token: TOKEN })).toMatchObject({ status: 413 });
+    expect((await registry.get('T-1'))?.status).toBe('pending');
+    expect(await call('POST', '/api/v1/terminals/T-1/revoke', { body: { reason: 'stolen' }, token: TOKEN })).toMatchObject({ status: 200, json: { terminal: { status: 'revoked' } } });
+  });
+
+  it('lists refusals newest first, filtered by terminal and disposition, bounded by limit', async () => {
+    const insert = (id: string, terminal: string, disposition: string, minutesAgo: number) =>
+      db.query(
+        "INSERT INTO refusals (id, terminal_id, disposition, verdict, reason, payload, first_at, last_at) VALUES ($1, $2, $3, 'bad_signature', 'why', $4, now() - make_interval(mins => $5), now() - make_interval(mins => $5))",
+        [id, terminal, disposition, 'p'.repeat(2000), minutesAgo],
+      );
+    await insert('r1', 'T-1', 'rejected', 3);
+    await insert('r2', 'T-1', 'held', 2);
+    await insert('r3', 'T-2', 'rejected', 1);
+    const all = await call('GET', '/api/v1/refusals');
+    expect((all.json.refusals as { id: string }[]).map((r) => r.id)).toEqual(['r3', 'r2', 'r1']);
+    expect((all.json.refusals as { payload: string }[])[0]?.payload).toHaveLength(500);
+    expect((await call('GET', '/api/v1/refusals?terminal=T-1&disposition=rejected')).json.refusals).toMatchObject([{ id: 'r1', terminalId: 'T-1', attempts: 1 }]);
+    expect(((await call('GET', '/api/v1/refusals?limit=1')).json.refusals as unknown[]).length).toBe(1);
+    for (const query of ['limit=0', 'limit=1001', 'limit=x', 'disposition=other', 'terminal=a%20b', 'colour=red', 'limit=1&limit=2']) {
+      expect(await call('GET', `/api/v1/refusals?${query}`), query).toMatchObject({ status: 400, json: { problems: [expect.any(String)] } });
+    }
+  });
+
+  it('unknown paths are 404, wrong methods 405, and a Host that is not its own 421 (DNS rebinding)', async () => {
+    expect(await call('GET', '/api/v1/nothing')).toMatchObject({ status: 404, json: { error: 'no such endpoint: /api/v1/nothing', problems: [] } });
+    expect(await call('DELETE', '/api/v1/terminals/T-1')).toMatchObject({ status: 405 });
+    expect(await call('GET', '/api/v1/terminals/T-1/approve')).toMatchObject({ status: 405 });
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${api.url}/api/v1/status`, { headers: { host: 'evil.example:80' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(421);
+  });
+
+  it('a port in use is refused as a setting to fix', async () => {
+    const port = Number(new URL(api.url).port);
+    await expect(startAdminHttp({ host: '127.0.0.1', port, token: undefined, registry, db, status: async () => ({}) })).rejects.toThrow(/http\.port: 127\.0\.0\.1:\d+ is in use/);
+  });
+});
