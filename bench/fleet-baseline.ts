@@ -135,6 +135,8 @@ export async function rawInsertBaseline({ url, rows, batchSize = 500, scope }: R
   }
 
   const client = new pg.Client({ connectionString: url });
+  // The server gone mid-run fails the statement in flight; without a listener it would end the process.
+  client.on('error', () => undefined);
   await client.connect();
   const raw: Queryable = {
     query: async <R extends Row = Row>(text: string, params?: readonly unknown[]) => ({ rows: (await client.query<R>(text, params ? [...params] : undefined)).rows }),

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { ConfigError } from '../../bridge/config.js';
 import { parseGatewayConfig, type GatewayConfig } from '../../gateway/config.js';
 import { DatabaseUnavailable, type Database } from '../../gateway/db/database.js';
-import { FolderInUse } from '../../gateway/db/folder-lock.js';
+import { FolderInUse, lockFolder } from '../../gateway/db/folder-lock.js';
 import { migrate, SchemaNewerThanCode } from '../../gateway/db/migrate.js';
 import { openDatabase } from '../../gateway/db/open-database.js';
 import { PgliteDatabase } from '../../gateway/db/pglite.js';
@@ -363,6 +363,35 @@ describe('openDatabase', () => {
     } finally {
       holder.kill('SIGKILL');
     }
+  });
+
+  it('any lock file content: a live process id is refused naming it, anything else is taken over and released', () => {
+    const folder = join(tempDir(), 'locked');
+    const lockPath = `${folder}.lock`;
+    const live = new Set([process.pid, process.ppid]);
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom(String(process.pid), `${process.ppid}\n`, '0', '-1', '1e3', '99999999999', ' 12 ', '\u0000')),
+        (content) => {
+          writeFileSync(lockPath, content);
+          const pid = /^[1-9]\d{0,9}$/.test(content.trim()) ? Number(content.trim()) : undefined;
+          let lock: ReturnType<typeof lockFolder> | undefined;
+          try {
+            lock = lockFolder(folder);
+          } catch (err) {
+            expect(err).toBeInstanceOf(FolderInUse);
+            expect((err as FolderInUse).pid).toBe(pid);
+            expect(readFileSync(lockPath, 'utf8')).toBe(content);
+            return;
+          }
+          expect(pid === undefined || !live.has(pid)).toBe(true);
+          expect(readFileSync(lockPath, 'utf8')).toBe(`${process.pid}\n`);
+          lock.release();
+          expect(existsSync(lockPath)).toBe(false);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('hostile database.url and urlFile contents end in ConfigError or DatabaseUnavailable, never echoing the password', async () => {
