@@ -11,8 +11,10 @@ import { PostgresDatabase, postgresTarget } from './postgres.js';
 
 export interface OpenDatabaseOptions {
   logger?: Logger;
-  /** PostgreSQL only: how long to wait for the server. Default 10 s. */
+  /** PostgreSQL only: how long to wait for a connection. Default 10 s. */
   connectTimeoutMs?: number;
+  /** PostgreSQL only: the connections' application_name (e.g. `hcp-gateway <instance>`). Default 'hcp-gateway'. */
+  applicationName?: string;
 }
 
 /**

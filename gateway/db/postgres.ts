@@ -10,7 +10,13 @@ export interface PostgresOptions {
   poolSize: number;
   /** Where the pool's background errors (a connection the server dropped while idle) are logged. */
   logger?: Logger;
+  /**
+   * How long a new connection, or a wait for a free pooled one, may take before the statement
+   * fails with DatabaseUnavailable. Default 10 s.
+   */
   connectTimeoutMs?: number;
+  /** What pg_stat_activity shows for these connections, unless the URL says otherwise. Default 'hcp-gateway'. */
+  applicationName?: string;
 }
 
 /** What a message may say of the server: `host:port/database`, never the user's password. */
@@ -99,12 +105,19 @@ export class PostgresDatabase implements Database {
    * A pool on `url`, once one connection has answered `select 1`. Rejects with
    * DatabaseUnavailable (host:port/database, pg's reason, what to check; never the password).
    */
-  static async open(url: string, { poolSize, logger, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS }: PostgresOptions): Promise<PostgresDatabase> {
+  static async open(url: string, { poolSize, logger, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, applicationName = 'hcp-gateway' }: PostgresOptions): Promise<PostgresDatabase> {
     const target = postgresTarget(url);
     if (target === undefined) throw new DatabaseUnavailable('the PostgreSQL URL is not a URL: expected postgres://user:password@host:port/database');
     let pool: pg.Pool;
     try {
-      pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: connectTimeoutMs });
+      pool = new pg.Pool({
+        connectionString: url,
+        max: poolSize,
+        connectionTimeoutMillis: connectTimeoutMs,
+        // TCP keepalives: a connection cut without a word (a firewall, a dead host) is found out.
+        keepAlive: true,
+        application_name: applicationName,
+      });
     } catch (err) {
       throw new DatabaseUnavailable(`the PostgreSQL URL for ${target.where} is not usable: ${scrub(messageOf(err), target.secrets)}`);
     }
@@ -201,7 +214,7 @@ export class PostgresDatabase implements Database {
 
   #unavailable(err: unknown): DatabaseUnavailable {
     if (err instanceof DatabaseUnavailable) return err;
-    return new DatabaseUnavailable(`PostgreSQL at ${this.target.where} is unreachable: ${scrub(messageOf(err), this.target.secrets)}`, { cause: err });
+    return new DatabaseUnavailable(`PostgreSQL at ${this.target.where}: ${scrub(messageOf(err), this.target.secrets)}`, { cause: err });
   }
 }
 

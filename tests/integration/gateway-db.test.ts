@@ -319,9 +319,10 @@ describe('openDatabase', () => {
 
   it.runIf(runPostgres)('opens PostgreSQL from database.url', async () => {
     const pgServer = await postgresServer();
-    const db = await openDatabase(parseGatewayConfig({ mqtt: { url: 'mqtt://127.0.0.1:1883' }, database: { url: pgServer.url } }).database);
+    const db = await openDatabase(parseGatewayConfig({ mqtt: { url: 'mqtt://127.0.0.1:1883' }, database: { url: pgServer.url } }).database, { applicationName: 'hcp-gateway gw-7' });
     try {
-      expect((await db.query<{ n: number }>('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
+      // Named in pg_stat_activity, for the operator looking at who holds connections.
+      expect((await db.query<{ name: string }>(`SELECT current_setting('application_name') AS name`)).rows).toEqual([{ name: 'hcp-gateway gw-7' }]);
     } finally {
       await db.close();
     }
