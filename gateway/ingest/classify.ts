@@ -1,0 +1,221 @@
+import type { InvitationRecord, UpstreamRecord } from '../../protocol/records.js';
+import { HeldChain } from '../../protocol/seal/chain.js';
+import { decideSeal } from '../../protocol/seal/decide.js';
+import { supersedeRefusal } from '../../protocol/supersede.js';
+import type { ChainLink } from '../../protocol/seal/verify.js';
+import type { Ed25519Verify } from '../../protocol/seal/seal.js';
+import { MAX_STORED_SEQ, type NewLink } from '../store/chain-store.js';
+import { recordRow, type RecordRow, type StoredRelation } from '../store/records.js';
+import type { RefusalRow } from '../store/refusals.js';
+import type { IngestTerminal } from '../store/terminals.js';
+import type { ReadableMessage } from './incoming.js';
+import { storableText } from './incoming.js';
+import { unstorableReason } from './storable.js';
+
+/** What became of one readable message. `invalid`: not a valid record (acked `rejected`, nothing kept). */
+export type Verdict = 'accepted' | 'duplicate' | 'rejected' | 'invalid' | 'held';
+
+export interface Outcome {
+  terminalId: string;
+  id: string;
+  verdict: Verdict;
+  reason?: string;
+  /** Accepted: the decoded record (for the `record` event). */
+  record?: UpstreamRecord;
+}
+
+/** What a batch writes, decided before it writes anything. */
+export interface BatchPlan {
+  /** One per message classified, in order (those that threw are left out). */
+  outcomes: Outcome[];
+  rows: RecordRow[];
+  links: NewLink[];
+  refusals: RefusalRow[];
+  /** superseded_by to set, each applied only if the record `cause` is inserted by this batch. */
+  replaced: { id: string; by: string; cause: string }[];
+  /** Accepted records of terminals with open holds: resolved if inserted. */
+  resolvable: { terminalId: string; id: string }[];
+}
+
+/** What the batch's transaction read before classifying. */
+export interface BatchState {
+  terminals: Map<string, IngestTerminal>;
+  /** Neighbour and newest links, by terminal, under its approved key. */
+  links: Map<string, ChainLink[]>;
+  /** First sealed seq, by terminal (only those with unsigned records in the batch). */
+  firstSealed: Map<string, number>;
+  relations: StoredRelation[];
+}
+
+export interface ClassifyContext {
+  instance: string;
+  receivedAt: (index: number) => Date;
+  now: Date;
+  verify: Ed25519Verify;
+  /** A message whose classification threw (a bug): logged; it is left unacknowledged. */
+  onError: (index: number, err: unknown) => void;
+}
+
+const MAX_EVIDENCE_CHARS = 256 * 1024;
+
+/**
+ * Classifies a batch's readable messages one after another, in arrival order, as the province
+ * emulator does one message at a time: terminal status, then the seal (before dedupe: an altered
+ * resend is refused, not called a duplicate), then the schema, the topic, dedupe, what the
+ * database can keep, and the supersede rule. Later messages see what earlier ones decided (links
+ * added, records accepted). Pure but for `verify`: the caller writes the plan.
+ */
+export function classifyBatch(messages: readonly (ReadableMessage | undefined)[], state: BatchState, ctx: ClassifyContext): BatchPlan {
+  return new BatchClassifier(state, ctx).run(messages);
+}
+
+interface Known {
+  record: UpstreamRecord | null;
+  supersededBy: string | null;
+}
+
+class BatchClassifier {
+  readonly #plan: BatchPlan = { outcomes: [], rows: [], links: [], refusals: [], replaced: [], resolvable: [] };
+  readonly #chains = new Map<string, HeldChain>();
+  readonly #sealedSince: Map<string, number>;
+  /** Stored records, and those accepted in this batch, by id. */
+  readonly #known = new Map<string, Known>();
+  /** Who claims to supersede a record (stored or in this batch): target id → the superseding record (null if not loaded). */
+  readonly #claims = new Map<string, InvitationRecord | { id: string }>();
+  readonly #linked = new Set<string>();
+
+  constructor(
+    private readonly state: BatchState,
+    private readonly ctx: ClassifyContext,
+  ) {
+    this.#sealedSince = new Map(state.firstSealed);
+    for (const [terminalId, links] of state.links) {
+      const chain = new HeldChain();
+      for (const link of links) chain.add(link);
+      this.#chains.set(terminalId, chain);
+    }
+    for (const r of state.relations) {
+      this.#known.set(r.id, { record: r.record, supersededBy: r.supersededBy });
+      if (r.supersedes !== null) this.#claims.set(r.supersedes, r.record?.kind === 'invitation' ? r.record : { id: r.id });
+    }
+  }
+
+  run(messages: readonly (ReadableMessage | undefined)[]): BatchPlan {
+    for (const [index, message] of messages.entries()) {
+      if (!message) continue;
+      try {
+        this.#plan.outcomes.push(this.#classify(index, message));
+      } catch (err) {
+        this.ctx.onError(index, err);
+      }
+    }
+    return this.#plan;
+  }
+
+  #classify(index: number, message: ReadableMessage): Outcome {
+    const { terminalId, id, body, decoded } = message;
+    const terminal = this.state.terminals.get(terminalId);
+    if (!terminal) {
+      return this.#refuse(message, 'held', 'unknown_terminal', `terminal ${terminalId} is not registered: its records are held until an operator approves it`);
+    }
+    if (terminal.status === 'pending') {
+      return this.#refuse(message, 'held', 'pending_key', `terminal ${terminalId} waits for an operator to approve its key: its records are held until then`);
+    }
+    if (terminal.status === 'revoked') {
+      const when = terminal.decidedAt ? ` at ${terminal.decidedAt.toISOString()}` : '';
+      return this.#refuse(message, 'rejected', 'revoked', `terminal ${terminalId} was revoked by the operator${when}`);
+    }
+    if (typeof body.seq === 'number' && body.seq > MAX_STORED_SEQ) {
+      return { terminalId, id, verdict: 'invalid', reason: `seq: ${body.seq} is beyond ${MAX_STORED_SEQ}, the most the gateway stores` };
+    }
+
+    const seal = this.#seal(terminal, id, body);
+    if (seal.action !== 'accept') return this.#refuse(message, seal.action === 'hold' ? 'held' : 'rejected', seal.verdict, seal.reason);
+
+    if (decoded.kind === 'invalid') return { terminalId, id, verdict: 'invalid', reason: decoded.reason };
+    const { record } = decoded;
+    if (record.terminalId !== terminalId) {
+      const reason = `terminalId: record names terminal "${record.terminalId}" but was published on the topic of terminal "${terminalId}"`;
+      return this.#refuse(message, 'rejected', 'terminal_mismatch', reason);
+    }
+    if (this.#known.has(id)) return { terminalId, id, verdict: 'duplicate' };
+    const unstorable = unstorableReason(record);
+    if (unstorable !== undefined) return this.#refuse(message, 'rejected', 'unstorable', unstorable);
+    const refusal = this.#supersede(record);
+    if (refusal !== undefined) return this.#refuse(message, 'rejected', 'supersede', refusal);
+
+    this.#known.set(id, { record, supersededBy: null });
+    this.#plan.rows.push(recordRow(record, { seal: seal.flag ?? 'ok', payload: message.text, receivedAt: this.ctx.receivedAt(index), instance: this.ctx.instance }));
+    if (terminal.holdsOpen) this.#plan.resolvable.push({ terminalId, id });
+    return { terminalId, id, verdict: 'accepted', record };
+  }
+
+  /** The seal, under the terminal's approved key and its chain as the database and this batch hold it. */
+  #seal(
+    terminal: IngestTerminal,
+    id: string,
+    body: Record<string, unknown>,
+  ): { action: 'accept'; flag?: 'unsigned' | 'gap' } | { action: 'reject' | 'hold'; verdict: string; reason: string } {
+    const { terminalId } = terminal;
+    let chain = this.#chains.get(terminalId);
+    if (!chain) this.#chains.set(terminalId, (chain = new HeldChain()));
+    const judgement = decideSeal({
+      terminalId,
+      body,
+      approvedKey: terminal.publicKey ?? undefined,
+      pendingKey: terminal.pendingKey ?? undefined,
+      chain,
+      sealedSince: this.#sealedSince.get(terminalId),
+      verify: this.ctx.verify,
+    });
+    const { decision, link } = judgement;
+    if (link && terminal.publicKey !== null) {
+      chain.add(link);
+      this.#sealedSince.set(terminalId, Math.min(link.seq, this.#sealedSince.get(terminalId) ?? link.seq));
+      const key = `${terminalId}\u0000${link.seq}`;
+      if (!this.#linked.has(key)) {
+        this.#linked.add(key);
+        this.#plan.links.push({ terminalId, publicKey: terminal.publicKey, recordId: id, link });
+      }
+    }
+    if (decision.action === 'accept') return decision;
+    const verdict = decision.action === 'hold' ? (judgement.heldFor ?? 'unknown_key') : (judgement.report?.verdict ?? 'seal');
+    return { action: decision.action, verdict, reason: decision.reason };
+  }
+
+  /**
+   * One outcome per invitation (protocol/supersede.ts): a record that supersedes an earlier one
+   * takes its place if that one may be replaced; when the earlier arrives after it (a backlog),
+   * it is checked then, and an earlier record that may not be replaced stands, the stray one
+   * being set aside in its place.
+   */
+  #supersede(record: UpstreamRecord): string | undefined {
+    if (record.kind === 'invitation' && record.supersedes !== undefined) {
+      const target = record.supersedes;
+      const earlier = this.#known.get(target);
+      if (earlier?.supersededBy || this.#claims.has(target)) return `supersedes: record ${target} was already superseded`;
+      const refusal = earlier?.record ? supersedeRefusal(earlier.record, record) : undefined;
+      if (refusal !== undefined) return refusal;
+      this.#claims.set(target, record);
+      if (earlier) {
+        earlier.supersededBy = record.id;
+        this.#plan.replaced.push({ id: target, by: record.id, cause: record.id });
+      }
+      return undefined;
+    }
+    const claim = this.#claims.get(record.id);
+    if (claim && 'kind' in claim) {
+      const refusal = supersedeRefusal(record, claim);
+      if (refusal === undefined) this.#plan.replaced.push({ id: record.id, by: claim.id, cause: record.id });
+      else this.#plan.replaced.push({ id: claim.id, by: record.id, cause: record.id });
+    }
+    return undefined;
+  }
+
+  #refuse(message: ReadableMessage, disposition: RefusalRow['disposition'], verdict: string, reason: string): Outcome {
+    const { terminalId, id, text } = message;
+    const evidence = text.length > MAX_EVIDENCE_CHARS ? `${text.slice(0, MAX_EVIDENCE_CHARS)}… (${text.length} characters, cut)` : text;
+    this.#plan.refusals.push({ id, terminalId, disposition, verdict, reason: storableText(reason), payload: storableText(evidence), at: this.ctx.now });
+    return { terminalId, id, verdict: disposition, reason };
+  }
+}

@@ -1,0 +1,443 @@
+import { EventEmitter } from 'node:events';
+import type { UpstreamRecord } from '../../protocol/records.js';
+import { SEALED_RECORD_SCHEMA } from '../../protocol/records.js';
+import type { Ed25519Verify } from '../../protocol/seal/seal.js';
+import { hostTimers, type Timers } from '../../protocol/timers.js';
+import { terminalTopics } from '../../protocol/topics.js';
+import type { Database, Queryable } from '../db/database.js';
+import type { Clock, Logger, Publisher } from '../ports.js';
+import { firstSealedSeqs, loadChainLinks, MAX_STORED_SEQ, insertChainLinks, type ChainNeeds } from '../store/chain-store.js';
+import { insertRecords, loadRelations, markSuperseded } from '../store/records.js';
+import { resolveHeld, upsertRefusals, type RefusalRow } from '../store/refusals.js';
+import { lockIngestTerminals } from '../store/terminals.js';
+import { ackMessages, type AckItem } from './ack-batches.js';
+import { classifyBatch, type BatchPlan, type Outcome } from './classify.js';
+import { nodeEd25519Verify } from './ed25519.js';
+import { readRecordMessage, type ReadableMessage, type ReadMessage } from './incoming.js';
+import { MessageQueue } from './message-queue.js';
+
+export interface RecordIngestDeps {
+  db: Database;
+  publisher: Publisher;
+  /** Topic prefix: records are read from `<prefix>/<terminal>/records`, acked on `…/acks`. */
+  prefix: string;
+  /** This instance's name, kept with each record it stores. */
+  instance: string;
+  /** Wall time: receivedAt, refusal times, serverTime in acks. */
+  clock: Clock;
+  logger: Logger;
+  /** Most messages settled in one transaction. */
+  maxBatch: number;
+  /** Most messages waiting; beyond it the oldest are let go unacknowledged (their bridges publish them again). */
+  maxQueue: number;
+  /** Retry timers and batch durations. Default: the host's. */
+  timers?: Timers;
+  /** Default: node:crypto's. */
+  verify?: Ed25519Verify;
+  /** Backoff after a database failure: first wait, doubled up to the last. Default 250 ms to 10 s. */
+  retryMs?: { first: number; max: number };
+}
+
+/**
+ * Every message on a records topic is counted once: received = accepted + duplicates + rejected
+ * + invalid + held + unreadable + failed + shed + queued.
+ */
+export interface IngestStats {
+  received: number;
+  /** Stored (acked accepted). */
+  accepted: number;
+  /** Already stored (acked duplicate). */
+  duplicates: number;
+  /** Refused with a reason and kept in `refusals` (acked rejected): seal, revoked, topic, supersede, unstorable. */
+  rejected: number;
+  /** Not a valid record (acked rejected with the reason; nothing kept). */
+  invalid: number;
+  /** Not acked, kept in `refusals`: unknown terminal, or a key waiting for the operator. */
+  held: number;
+  /** Not a records topic, a terminal id, JSON or with an id: cannot be acked; logged. */
+  unreadable: number;
+  /** Its classification threw, or the database refused it alone: logged, left unacked (its bridge publishes it again). */
+  failed: number;
+  /** Let go unacked because the queue was full. */
+  shed: number;
+  /** Waiting or in the batch in flight. */
+  queued: number;
+  /** Transactions committed. */
+  batches: number;
+  /** The last transaction committed (false after a failure until one commits). */
+  dbUp: boolean;
+  dbFailures: number;
+  /** The last database failure, without secrets. */
+  lastDbError: string | null;
+  acksSent: number;
+  ackFailures: number;
+}
+
+export interface SettledBatch {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  invalid: number;
+  held: number;
+  unreadable: number;
+  failed: number;
+  /** From taking the batch to its commit. */
+  ms: number;
+}
+
+export type RecordIngestEvents = {
+  /** A batch committed (before its acks are published). */
+  settled: [batch: SettledBatch];
+  /** A record stored by this instance, after its commit. */
+  record: [record: UpstreamRecord, terminalId: string];
+  /** A refusal written (rejected or held), after its commit. */
+  refused: [refusal: RefusalRow];
+};
+
+interface Received {
+  topic: string;
+  payload: Buffer;
+  receivedAt: Date;
+}
+
+const PREVIEW_BYTES = 120;
+
+/**
+ * Validate, then store, then ack. Messages are queued as they come and settled in batches (up to
+ * maxBatch, whatever has arrived), one transaction at a time: each record classified as the
+ * province emulator would (classify.ts), stored with its chain link, refusals kept; only after
+ * the commit are the acks published, grouped by terminal, status and reason. A failed
+ * transaction acks nothing: its messages go back to the head of the queue and are tried again
+ * after a backoff.
+ */
+export class RecordIngest extends EventEmitter<RecordIngestEvents> {
+  readonly #deps: RecordIngestDeps;
+  readonly #timers: Timers;
+  readonly #verify: Ed25519Verify;
+  readonly #retry: { first: number; max: number };
+  readonly #queue = new MessageQueue<Received>();
+  readonly #stats: Omit<IngestStats, 'queued'> = {
+    received: 0,
+    accepted: 0,
+    duplicates: 0,
+    rejected: 0,
+    invalid: 0,
+    held: 0,
+    unreadable: 0,
+    failed: 0,
+    shed: 0,
+    batches: 0,
+    dbUp: true,
+    dbFailures: 0,
+    lastDbError: null,
+    acksSent: 0,
+    ackFailures: 0,
+  };
+  #inFlight = 0;
+  #draining: Promise<void> | undefined;
+  #kickScheduled = false;
+  #retryHandle: unknown;
+  #backoffMs: number;
+  /** Lowered while a batch the database refused is split to find the message it refuses. */
+  #batchLimit: number;
+  readonly #acks = new Set<Promise<void>>();
+  readonly #idleWaiters = new Set<() => void>();
+  #stopping: Promise<void> | undefined;
+
+  constructor(deps: RecordIngestDeps) {
+    super();
+    this.#deps = deps;
+    this.#timers = deps.timers ?? hostTimers;
+    this.#verify = deps.verify ?? nodeEd25519Verify;
+    this.#retry = deps.retryMs ?? { first: 250, max: 10_000 };
+    this.#backoffMs = this.#retry.first;
+    this.#batchLimit = Math.max(1, deps.maxBatch);
+  }
+
+  /** A message on a records topic. Never throws; queued, settled with its batch. Ignored once stopping. */
+  receive(topic: string, payload: Buffer): void {
+    if (this.#stopping) return;
+    try {
+      this.#stats.received += 1;
+      this.#queue.push({ topic, payload, receivedAt: this.#deps.clock.now() });
+      this.#shedBeyondLimit();
+      this.#kick();
+    } catch (err) {
+      this.#deps.logger.error({ err, topic }, 'gateway ingest: could not queue a message');
+    }
+  }
+
+  stats(): IngestStats {
+    return { ...this.#stats, queued: this.#queue.size + this.#inFlight };
+  }
+
+  /** Resolves when nothing is queued, no batch is in flight and every ack is published (or when stopped). */
+  idle(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.#isIdle()) resolve();
+      else this.#idleWaiters.add(resolve);
+    });
+  }
+
+  /** Finishes the batch in flight and publishes its acks; what is still queued is left unacked (bridges publish it again). Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      if (this.#retryHandle !== undefined) this.#timers.clearTimeout(this.#retryHandle);
+      this.#retryHandle = undefined;
+      await this.#draining;
+      await Promise.all([...this.#acks]);
+      for (const resolve of [...this.#idleWaiters]) resolve();
+      this.#idleWaiters.clear();
+    })();
+    return this.#stopping;
+  }
+
+  #isIdle(): boolean {
+    return this.#stopping !== undefined || (this.#queue.size === 0 && this.#draining === undefined && this.#acks.size === 0);
+  }
+
+  #notifyIdle(): void {
+    if (!this.#isIdle()) return;
+    for (const resolve of [...this.#idleWaiters]) resolve();
+    this.#idleWaiters.clear();
+  }
+
+  #shedBeyondLimit(): void {
+    while (this.#queue.size + this.#inFlight > this.#deps.maxQueue && this.#queue.size > 0) {
+      const dropped = this.#queue.dropOldest() as Received;
+      this.#stats.shed += 1;
+      if (this.#stats.shed === 1 || this.#stats.shed % 1000 === 0) {
+        this.#deps.logger.warn({ shed: this.#stats.shed, maxQueue: this.#deps.maxQueue, topic: dropped.topic }, 'gateway ingest: queue full; the oldest messages are let go unacknowledged (their bridges publish them again)');
+      }
+    }
+  }
+
+  /** Starts draining on the next turn (so that messages arriving together share a batch), unless it runs or waits to retry. */
+  #kick(): void {
+    if (this.#draining || this.#kickScheduled || this.#retryHandle !== undefined || this.#stopping) return;
+    this.#kickScheduled = true;
+    setImmediate(() => {
+      this.#kickScheduled = false;
+      if (this.#draining || this.#retryHandle !== undefined || this.#stopping) return;
+      this.#draining = this.#drain().finally(() => {
+        this.#draining = undefined;
+        this.#notifyIdle();
+      });
+    });
+  }
+
+  async #drain(): Promise<void> {
+    while (!this.#stopping && this.#queue.size > 0) {
+      const batch = this.#queue.take(this.#batchLimit);
+      this.#inFlight = batch.length;
+      try {
+        await this.#settle(batch);
+        this.#inFlight = 0;
+        this.#batchLimit = Math.max(1, this.#deps.maxBatch);
+        this.#backoffMs = this.#retry.first;
+      } catch (err) {
+        this.#inFlight = 0;
+        if (refusedByData(err)) {
+          this.#isolate(batch, err);
+          continue;
+        }
+        this.#queue.putBack(batch);
+        this.#shedBeyondLimit();
+        this.#stats.dbUp = false;
+        this.#stats.dbFailures += 1;
+        this.#stats.lastDbError = withoutSecrets(err);
+        this.#deps.logger.error({ error: this.#stats.lastDbError, retryInMs: this.#backoffMs, queued: this.#queue.size }, 'gateway ingest: database failed; nothing acknowledged, the batch is tried again');
+        this.#scheduleRetry();
+        return;
+      }
+    }
+  }
+
+  /**
+   * The database refused the batch's data (not its connection): a message the classification let
+   * through that it cannot keep. Halve the batch until the one it refuses is alone, and let that
+   * one go unacknowledged, so that one message never stops the others.
+   */
+  #isolate(batch: Received[], err: unknown): void {
+    if (batch.length > 1) {
+      this.#queue.putBack(batch);
+      this.#batchLimit = Math.ceil(batch.length / 2);
+      return;
+    }
+    this.#stats.failed += 1;
+    const [message] = batch as [Received];
+    this.#deps.logger.error({ error: withoutSecrets(err), topic: message.topic, preview: preview(message.payload) }, 'gateway ingest: the database refused this message; left unacknowledged');
+  }
+
+  #scheduleRetry(): void {
+    const wait = this.#backoffMs;
+    this.#backoffMs = Math.min(this.#retry.max, this.#backoffMs * 2);
+    this.#retryHandle = this.#timers.setTimeout(() => {
+      this.#retryHandle = undefined;
+      this.#kick();
+    }, wait);
+  }
+
+  async #settle(batch: Received[]): Promise<void> {
+    const started = this.#timers.now();
+    const { prefix, clock, db } = this.#deps;
+    const messages: ReadMessage[] = batch.map((m) => readRecordMessage(m.topic, m.payload, prefix));
+    const readable = messages.map((m) => (m.kind === 'readable' ? m : undefined));
+    const failedIndexes: number[] = [];
+    const now = clock.now();
+    const { plan, inserted } = await db.transaction(async (tx) => {
+      const plan = classifyBatch(readable, await this.#readState(tx, readable), {
+        instance: this.#deps.instance,
+        receivedAt: (i) => (batch[i] as Received).receivedAt,
+        now,
+        verify: this.#verify,
+        onError: (i, err) => failedIndexes.push(i) && this.#logFailure(batch[i] as Received, err),
+      });
+      return { plan, inserted: await this.#write(tx, plan, now) };
+    });
+    this.#committed(batch, messages, plan, inserted, failedIndexes.length, this.#timers.now() - started);
+  }
+
+  /** What classification reads, for the whole batch in four queries. */
+  async #readState(tx: Queryable, readable: readonly (ReadableMessage | undefined)[]): Promise<Parameters<typeof classifyBatch>[1]> {
+    const present = readable.filter((m): m is ReadableMessage => m !== undefined);
+    const terminals = await lockIngestTerminals(tx, present.map((m) => m.terminalId));
+    const needs = new Map<string, ChainNeeds & { seqs: number[] }>();
+    const unsigned = new Set<string>();
+    const ids: string[] = [];
+    const targets: string[] = [];
+    for (const m of present) {
+      const terminal = terminals.get(m.terminalId);
+      if (terminal?.status !== 'approved') continue;
+      const seq = m.body.seq;
+      if (m.body.schema !== SEALED_RECORD_SCHEMA) unsigned.add(m.terminalId);
+      else if (terminal.publicKey !== null && typeof seq === 'number' && Number.isInteger(seq) && seq >= 1 && seq <= MAX_STORED_SEQ) {
+        let need = needs.get(m.terminalId);
+        if (!need) needs.set(m.terminalId, (need = { terminalId: m.terminalId, publicKey: terminal.publicKey, seqs: [] }));
+        need.seqs.push(seq);
+      }
+      if (m.decoded.kind === 'record') {
+        ids.push(m.id);
+        if (m.decoded.record.kind === 'invitation' && m.decoded.record.supersedes !== undefined) targets.push(m.decoded.record.supersedes);
+      }
+    }
+    return {
+      terminals,
+      links: await loadChainLinks(tx, [...needs.values()]),
+      firstSealed: await firstSealedSeqs(tx, [...unsigned]),
+      relations: await loadRelations(tx, [...ids, ...targets], targets),
+    };
+  }
+
+  async #write(tx: Queryable, plan: BatchPlan, now: Date): Promise<Set<string>> {
+    const inserted = await insertRecords(tx, plan.rows);
+    await insertChainLinks(tx, plan.links);
+    await markSuperseded(
+      tx,
+      plan.replaced.filter((r) => inserted.has(r.cause)),
+    );
+    await upsertRefusals(tx, plan.refusals);
+    await resolveHeld(
+      tx,
+      plan.resolvable.filter((r) => inserted.has(r.id)),
+      now,
+    );
+    return inserted;
+  }
+
+  #committed(batch: Received[], messages: ReadMessage[], plan: BatchPlan, inserted: Set<string>, failed: number, ms: number): void {
+    const settled: SettledBatch = { accepted: 0, duplicates: 0, rejected: 0, invalid: 0, held: 0, unreadable: 0, failed, ms };
+    for (const [i, m] of messages.entries()) {
+      if (m.kind !== 'unreadable') continue;
+      settled.unreadable += 1;
+      this.#deps.logger.warn({ topic: (batch[i] as Received).topic, reason: m.reason, bytes: (batch[i] as Received).payload.length, preview: preview((batch[i] as Received).payload) }, 'gateway ingest: unreadable message on a records topic (not acknowledged)');
+    }
+    const acks: AckItem[] = [];
+    const stored: Outcome[] = [];
+    for (const outcome of plan.outcomes) {
+      const { terminalId, id } = outcome;
+      const verdict = outcome.verdict === 'accepted' && !inserted.has(id) ? 'duplicate' : outcome.verdict;
+      if (verdict === 'accepted') {
+        settled.accepted += 1;
+        stored.push(outcome);
+        acks.push({ terminalId, id, status: 'accepted' });
+      } else if (verdict === 'duplicate') {
+        settled.duplicates += 1;
+        acks.push({ terminalId, id, status: 'duplicate' });
+      } else if (verdict === 'held') {
+        settled.held += 1;
+      } else {
+        settled[verdict] += 1;
+        acks.push({ terminalId, id, status: 'rejected', ...(outcome.reason !== undefined && { reason: outcome.reason }) });
+      }
+    }
+    const s = this.#stats;
+    s.accepted += settled.accepted;
+    s.duplicates += settled.duplicates;
+    s.rejected += settled.rejected;
+    s.invalid += settled.invalid;
+    s.held += settled.held;
+    s.unreadable += settled.unreadable;
+    s.failed += settled.failed;
+    s.batches += 1;
+    s.dbUp = true;
+    this.#publishAcks(acks);
+    this.#emitSafely(() => this.emit('settled', settled));
+    for (const outcome of stored) this.#emitSafely(() => this.emit('record', outcome.record as UpstreamRecord, outcome.terminalId));
+    for (const refusal of plan.refusals) this.#emitSafely(() => this.emit('refused', refusal));
+  }
+
+  #publishAcks(items: AckItem[]): void {
+    const { publisher, prefix, clock, logger } = this.#deps;
+    for (const { terminalId, ack } of ackMessages(items, clock.now())) {
+      const sending: Promise<void> = publisher
+        .publish(terminalTopics(terminalId, prefix).acks, JSON.stringify(ack), { qos: 1 })
+        .then(
+          () => {
+            this.#stats.acksSent += 1;
+          },
+          (err: unknown) => {
+            this.#stats.ackFailures += 1;
+            logger.warn({ err, terminalId, status: ack.status, ids: ack.ids.length }, 'gateway ingest: ack not published (the bridge publishes the records again; they will be acked duplicate)');
+          },
+        )
+        .finally(() => {
+          this.#acks.delete(sending);
+          this.#notifyIdle();
+        });
+      this.#acks.add(sending);
+    }
+  }
+
+  /** A listener's exception is its own: logged, never undoing a committed batch. */
+  #emitSafely(emit: () => void): void {
+    try {
+      emit();
+    } catch (err) {
+      this.#deps.logger.error({ err }, 'gateway ingest: an event listener threw');
+    }
+  }
+
+  #logFailure(message: Received, err: unknown): void {
+    this.#deps.logger.error({ err, topic: message.topic, preview: preview(message.payload) }, 'gateway ingest: classifying a message failed (a bug); left unacknowledged');
+  }
+}
+
+/** SQLSTATE classes of a statement refused for its data (22 data exception, 23 integrity, 54 program limit), not of a lost connection. */
+function refusedByData(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|23|54)/.test(code);
+}
+
+/** An error's message for the status, any credentials in a URL or a password= masked. */
+export function withoutSecrets(err: unknown): string {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return text
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/@]*@/gi, '$1***@')
+    .replace(/(password\s*[=:]\s*)\S+/gi, '$1***')
+    .slice(0, 500);
+}
+
+function preview(payload: Buffer): string {
+  return payload.subarray(0, PREVIEW_BYTES).toString('utf8');
+}
