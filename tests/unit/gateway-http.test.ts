@@ -1,7 +1,19 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  gatewayRefusalsCommand,
+  gatewayStatusCommand,
+  gatewayTerminalsApproveCommand,
+  gatewayTerminalsListCommand,
+  gatewayTerminalsRevokeCommand,
+  gatewayTerminalsShowCommand,
+  type AdminDeps,
+} from '../../cli/gateway-admin.js';
 import { migrate } from '../../gateway/db/migrate.js';
 import { PgliteDatabase } from '../../gateway/db/pglite.js';
 import { startAdminHttp, type AdminHttp } from '../../gateway/http/admin-http.js';
@@ -152,5 +164,64 @@ describe('admin API', () => {
   it('a port in use is refused as a setting to fix', async () => {
     const port = Number(new URL(api.url).port);
     await expect(startAdminHttp({ host: '127.0.0.1', port, token: undefined, registry, db, status: async () => ({}) })).rejects.toThrow(/http\.port: 127\.0\.0\.1:\d+ is in use/);
+  });
+});
+
+describe('hcp gateway CLI against the admin API', () => {
+  /** Runs a command, capturing what it prints and its exit status. */
+  async function cli(command: (deps: AdminDeps) => Promise<void>, env: NodeJS.ProcessEnv = {}): Promise<{ out: string; err: string; exitCode: number }> {
+    const out: string[] = [];
+    const err: string[] = [];
+    process.exitCode = 0;
+    await command({ print: (t) => out.push(t), printError: (t) => err.push(t), env });
+    const exitCode = Number(process.exitCode ?? 0);
+    process.exitCode = 0;
+    return { out: out.join('\n'), err: err.join('\n'), exitCode };
+  }
+
+  it('status, terminals list/show, approve, revoke and refusals, by --url and the token from HCP_GATEWAY_TOKEN', async () => {
+    const key = await pendingTerminal('T-1');
+    const url = api.url;
+    const status = await cli((d) => gatewayStatusCommand({ url }, d));
+    expect(status.out).toContain(`hcp gateway status: ${url}`);
+    expect(status.out).toContain('this instance  gw-test');
+    const list = await cli((d) => gatewayTerminalsListCommand({ url }, d));
+    expect(list.out).toMatch(new RegExp(`^T-1\\s+pending\\s+online\\s+-\\s+-\\s+${shortFingerprint(key)}`, 'm'));
+    expect(list.out).toContain('hcp gateway terminals approve <id> --key');
+    expect(JSON.parse((await cli((d) => gatewayTerminalsListCommand({ url, json: true, status: 'pending' }, d))).out)).toMatchObject([{ terminalId: 'T-1' }]);
+    expect((await cli((d) => gatewayTerminalsShowCommand('T-1', { url }, d))).out).toMatch(/pending key\s+\S+ {2}MCow.*waits for approve/);
+
+    const refused = await cli((d) => gatewayTerminalsApproveCommand('T-1', { url, key: shortFingerprint(key) }, d));
+    expect(refused).toMatchObject({ exitCode: 1, out: '' });
+    expect(refused.err).toMatch(/^hcp gateway terminals approve: approve and revoke need the operator token.*HCP_GATEWAY_TOKEN/);
+    const approved = await cli((d) => gatewayTerminalsApproveCommand('T-1', { url, key: shortFingerprint(key), operator: 'li' }, d), { HCP_GATEWAY_TOKEN: TOKEN });
+    expect(approved).toMatchObject({ exitCode: 0, out: `approved terminal T-1 with key ${shortFingerprint(key)}; its config is published` });
+    expect((await registry.get('T-1'))?.decidedBy).toBe('admin-api:li');
+
+    const noReason = await cli((d) => gatewayTerminalsRevokeCommand('T-1', { url, reason: '' }, d), { HCP_GATEWAY_TOKEN: TOKEN });
+    expect(noReason.err).toMatch(/the body is invalid\n {2}- reason: /);
+    const revoked = await cli((d) => gatewayTerminalsRevokeCommand('T-1', { url, reason: 'stolen' }, d), { HCP_GATEWAY_TOKEN: TOKEN });
+    expect(revoked.out).toMatch(/^revoked terminal T-1/);
+    expect((await cli((d) => gatewayRefusalsCommand({ url, terminal: 'T-1', limit: 5 }, d))).out).toBe('no refusals');
+    expect((await cli((d) => gatewayRefusalsCommand({ url, limit: 0 }, d))).err).toMatch(/limit: /);
+  });
+
+  it('finds the API and the token from the gateway config (http.port, http.tokenFile)', async () => {
+    await pendingTerminal('T-1');
+    const folder = mkdtempSync(join(tmpdir(), 'hcp-gw-cli-'));
+    const tokenFile = join(folder, 'token');
+    writeFileSync(tokenFile, `${TOKEN}\n`);
+    chmodSync(tokenFile, 0o600);
+    const config = join(folder, 'gateway.yaml');
+    writeFileSync(config, `mqtt:\n  url: mqtt://127.0.0.1:1883\ndatabase:\n  dataDir: ${folder}/db\nhttp:\n  host: 0.0.0.0\n  port: ${new URL(api.url).port}\n  tokenFile: ${tokenFile}\n`);
+    expect((await cli((d) => gatewayTerminalsApproveCommand('T-1', { config }, d))).out).toMatch(/^approved terminal T-1/);
+    chmodSync(tokenFile, 0o644);
+    await registry.revoke('T-1', { actor: 'test', reason: 'again' });
+    expect((await cli((d) => gatewayTerminalsApproveCommand('T-1', { config }, d))).err).toMatch(/cannot read the operator token in .*token \(http\.tokenFile of .*gateway\.yaml\): other users may read it/);
+  });
+
+  it('says plainly when no gateway answers', async () => {
+    const result = await cli((d) => gatewayStatusCommand({ url: 'http://127.0.0.1:1' }, d));
+    expect(result).toMatchObject({ exitCode: 1, err: 'hcp gateway status: no gateway answers at http://127.0.0.1:1: is `hcp gateway` running? (`systemctl status hcp-gateway`)' });
   });
 });
