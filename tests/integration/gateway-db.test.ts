@@ -18,6 +18,7 @@ import { HeldChain } from '../../protocol/seal/chain.js';
 import { verifySealed } from '../../protocol/seal/verify.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { benchTerminalKey, makeTerminalRecords, rawInsertBaseline, recordRows } from '../../bench/fleet-baseline.js';
+import { generateFleetRecords } from '../../bench/fleet-worker.js';
 import { postgresTestsRun, startPostgres, warnPostgresSkipped, type TestPostgres } from '../support/postgres-server.js';
 
 /**
@@ -465,6 +466,25 @@ describe.runIf(runPostgres)('the fleet benchmark baseline', () => {
       expect((await db.query<{ n: number }>('SELECT count(DISTINCT id)::int AS n FROM records')).rows).toEqual([{ n: 30 }]);
     } finally {
       await db.close();
+    }
+  }, 60_000);
+});
+
+describe('the fleet benchmark record workers', () => {
+  it('make each terminal its own verifiable chain in worker threads, with the key the main thread derives', async () => {
+    const terminals = ['FLEET-W1', 'FLEET-W2', 'FLEET-W3'];
+    const made = await generateFleetRecords(terminals, 4, { workers: 2 });
+    expect([...made.keys()]).toEqual(terminals);
+    for (const id of terminals) {
+      const records = made.get(id) ?? [];
+      expect(records.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+      const chain = new HeldChain();
+      for (const record of records) {
+        expect(JSON.parse(record.payload)).toMatchObject({ terminalId: id });
+        const verdict = verifySealed(JSON.parse(record.payload), benchTerminalKey(id).publicKey, chain);
+        expect(verdict.verdict).toBe('ok');
+        if (verdict.verdict === 'ok') chain.add(verdict.link);
+      }
     }
   }, 60_000);
 });
