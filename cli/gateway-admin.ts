@@ -237,15 +237,16 @@ export async function gatewayTerminalsRevokeCommand(terminalId: string, options:
   });
 }
 
-/** `hcp gateway refusals [--terminal <id>] [--disposition rejected|held] [--limit <n>] [--json]`. */
+/** `hcp gateway refusals [--terminal <id>] [--disposition rejected|held] [--open] [--limit <n>] [--json]`. */
 export async function gatewayRefusalsCommand(
-  options: AdminCommonOptions & { terminal?: string | undefined; disposition?: string | undefined; limit?: number | undefined },
+  options: AdminCommonOptions & { terminal?: string | undefined; disposition?: string | undefined; open?: boolean | undefined; limit?: number | undefined },
   deps: AdminDeps = {},
 ): Promise<void> {
   await run('refusals', deps, async (print) => {
     const query = new URLSearchParams();
     if (options.terminal !== undefined) query.set('terminal', options.terminal);
     if (options.disposition !== undefined) query.set('disposition', options.disposition);
+    if (options.open !== undefined) query.set('open', String(options.open));
     if (options.limit !== undefined) query.set('limit', String(options.limit));
     const text = query.toString();
     const { refusals } = await callAdmin<{ refusals: RefusalView[] }>(adminTarget(options, deps.env), 'GET', `/api/v1/refusals${text ? `?${text}` : ''}`, {}, deps);

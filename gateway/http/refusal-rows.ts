@@ -1,15 +1,17 @@
 import { z } from 'zod';
 import { terminalIdSchema } from '../../protocol/records.js';
-import type { Database } from '../db/database.js';
+import type { Queryable } from '../db/database.js';
+import { listRefusals, type Refusal } from '../store/refusals.js';
 
-/*
- * The refusals the admin API lists, read from the `refusals` table. (Until the ingest's own
- * gateway/store/refusals.ts listRefusals is there to share; then this reads through it.)
- */
+/* The refusals the admin API lists: its query string read, the ingest's listRefusals asked. */
+
+const flag = z.enum(['true', 'false'], { error: 'true or false' }).transform((v) => v === 'true');
 
 export const refusalQuerySchema = z.strictObject({
   terminal: terminalIdSchema.optional(),
   disposition: z.enum(['rejected', 'held']).optional(),
+  /** true: only those not resolved; false: only those resolved. */
+  open: flag.optional(),
   limit: z
     .string()
     .regex(/^\d{1,5}$/, 'a number from 1 to 1000')
@@ -19,53 +21,23 @@ export const refusalQuerySchema = z.strictObject({
 });
 export type RefusalQuery = z.output<typeof refusalQuerySchema>;
 
-export interface RefusalView {
-  id: string;
-  terminalId: string;
-  disposition: 'rejected' | 'held';
-  verdict: string;
-  reason: string;
-  /** The first 500 characters of the record as received. */
-  payload: string;
+export interface RefusalView extends Omit<Refusal, 'firstAt' | 'lastAt' | 'resolvedAt'> {
   firstAt: string;
   lastAt: string;
-  attempts: number;
   resolvedAt: string | null;
 }
 
+/** A listing shows the start of each record as received; the whole is in the database. */
 const PAYLOAD_PREVIEW = 500;
 
 /** Newest first. */
-export async function listRefusalRows(db: Database, query: RefusalQuery): Promise<RefusalView[]> {
-  const { rows } = await db.query<{
-    id: string;
-    terminal_id: string;
-    disposition: 'rejected' | 'held';
-    verdict: string;
-    reason: string;
-    payload: string;
-    first_at: Date;
-    last_at: Date;
-    attempts: number;
-    resolved_at: Date | null;
-  }>(
-    `SELECT id, terminal_id, disposition, verdict, reason, left(payload, ${PAYLOAD_PREVIEW}) AS payload, first_at, last_at, attempts::int AS attempts, resolved_at
-     FROM refusals
-     WHERE ($1::text IS NULL OR terminal_id = $1) AND ($2::text IS NULL OR disposition = $2)
-     ORDER BY last_at DESC, terminal_id, id
-     LIMIT $3`,
-    [query.terminal ?? null, query.disposition ?? null, query.limit],
-  );
-  return rows.map((row) => ({
-    id: row.id,
-    terminalId: row.terminal_id,
-    disposition: row.disposition,
-    verdict: row.verdict,
-    reason: row.reason,
-    payload: row.payload,
-    firstAt: row.first_at.toISOString(),
-    lastAt: row.last_at.toISOString(),
-    attempts: row.attempts,
-    resolvedAt: row.resolved_at ? row.resolved_at.toISOString() : null,
+export async function listRefusalRows(db: Queryable, query: RefusalQuery): Promise<RefusalView[]> {
+  const refusals = await listRefusals(db, { terminalId: query.terminal, disposition: query.disposition, open: query.open, limit: query.limit });
+  return refusals.map((r) => ({
+    ...r,
+    payload: r.payload.slice(0, PAYLOAD_PREVIEW),
+    firstAt: r.firstAt.toISOString(),
+    lastAt: r.lastAt.toISOString(),
+    resolvedAt: r.resolvedAt ? r.resolvedAt.toISOString() : null,
   }));
 }

@@ -18,6 +18,10 @@ export interface TerminalRegistryDeps {
   approval: Approval;
   /** What each approved terminal is sent on its retained `…/config`; undefined: nothing is published. */
   terminalConfig: () => ProvinceConfig | undefined;
+  /** Waits before writing a message again after its write failed (a database blip); default 0.5 s then 2 s. */
+  retryDelaysMs?: readonly number[];
+  /** Default: setTimeout. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface RegistryStats {
@@ -37,6 +41,7 @@ export interface RegistryStats {
   firstKeyApprovals: number;
   configsPublished: number;
   configFailures: number;
+  /** Writes that failed (each attempt counted; a message is tried up to three times). */
   dbFailures: number;
   /** Messages let go because too many waited (a retained state comes again at the next subscription). */
   shed: number;
@@ -84,6 +89,7 @@ export interface RosterSummary {
 }
 
 const MAX_QUEUE = 100_000;
+const DEFAULT_RETRY_DELAYS_MS = [500, 2000];
 const PREVIEW_CHARS = 120;
 const ROSTER_ACTOR = 'roster';
 
@@ -352,14 +358,32 @@ export class TerminalRegistry {
     this.#queued += 1;
     this.#tail = this.#tail.then(async () => {
       try {
-        await work();
-      } catch (err) {
-        this.#stats.dbFailures += 1;
-        this.#deps.logger.error({ err, topic }, 'registry: writing a terminal message failed; it is not applied on this instance');
+        await this.#withRetries(topic, work);
       } finally {
         this.#queued -= 1;
       }
     });
+  }
+
+  /** Each write is idempotent, so one that failed (the database away a moment) is simply made again. */
+  async #withRetries(topic: string, work: () => Promise<void>): Promise<void> {
+    const delays = this.#deps.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+    const sleep = this.#deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref()));
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await work();
+        return;
+      } catch (err) {
+        this.#stats.dbFailures += 1;
+        const delay = delays[attempt];
+        if (delay === undefined) {
+          this.#deps.logger.error({ err, topic, attempts: attempt + 1 }, 'registry: writing a terminal message failed; it is not applied on this instance (the next state or telemetry is)');
+          return;
+        }
+        this.#deps.logger.warn({ err, topic, retryInMs: delay }, 'registry: writing a terminal message failed; trying again');
+        await sleep(delay);
+      }
+    }
   }
 
   async #applyState(terminalId: string, message: Parameters<typeof decideState>[1], sessionAt: Date | undefined): Promise<void> {

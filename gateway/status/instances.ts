@@ -64,10 +64,14 @@ export class InstanceHeartbeat {
     await this.#inFlight;
   }
 
+  #stats(): unknown {
+    return snapshot(this.#deps.stats);
+  }
+
   async #write(): Promise<void> {
     const { db, instance, clock, logger } = this.#deps;
     try {
-      const stats = JSON.stringify(this.#deps.stats() ?? {});
+      const stats = JSON.stringify(this.#stats());
       await db.query(
         `INSERT INTO instances (instance, started_at, beat_at, stats) VALUES ($1, $2, $3, $4::jsonb)
          ON CONFLICT (instance) DO UPDATE SET started_at = EXCLUDED.started_at, beat_at = EXCLUDED.beat_at, stats = EXCLUDED.stats`,
@@ -79,6 +83,15 @@ export class InstanceHeartbeat {
       if (this.#failures === 0) logger.warn({ err, instance }, 'heartbeat: cannot write this instance\'s row; trying at every beat');
       this.#failures += 1;
     }
+  }
+}
+
+/** The figures, or why there are none: the row is written either way, so the instance shows as alive. */
+function snapshot(stats: () => unknown): unknown {
+  try {
+    return stats() ?? {};
+  } catch (err) {
+    return { unavailable: (err as Error).message };
   }
 }
 

@@ -141,7 +141,10 @@ describe('admin API', () => {
     expect((all.json.refusals as { payload: string }[])[0]?.payload).toHaveLength(500);
     expect((await call('GET', '/api/v1/refusals?terminal=T-1&disposition=rejected')).json.refusals).toMatchObject([{ id: 'r1', terminalId: 'T-1', attempts: 1 }]);
     expect(((await call('GET', '/api/v1/refusals?limit=1')).json.refusals as unknown[]).length).toBe(1);
-    for (const query of ['limit=0', 'limit=1001', 'limit=x', 'disposition=other', 'terminal=a%20b', 'colour=red', 'limit=1&limit=2']) {
+    await db.query("UPDATE refusals SET resolved_at = now() WHERE id = 'r2'");
+    expect(((await call('GET', '/api/v1/refusals?open=true')).json.refusals as { id: string }[]).map((r) => r.id)).toEqual(['r3', 'r1']);
+    expect((await call('GET', '/api/v1/refusals?open=false')).json.refusals).toMatchObject([{ id: 'r2', resolvedAt: expect.any(String) }]);
+    for (const query of ['open=yes', 'limit=0', 'limit=1001', 'limit=x', 'disposition=other', 'terminal=a%20b', 'colour=red', 'limit=1&limit=2']) {
       expect(await call('GET', `/api/v1/refusals?${query}`), query).toMatchObject({ status: 400, json: { problems: [expect.any(String)] } });
     }
   });

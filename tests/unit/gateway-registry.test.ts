@@ -25,7 +25,7 @@ import { HEARTBEAT_INTERVAL_MS, InstanceHeartbeat, listInstances } from '../../g
 const PREFIX = 'hcp/v1';
 const CONFIG: ProvinceConfig = { reasonCatalog: { version: '2026.11', reasons: [{ code: 'R01', label: '服务态度差' }] } };
 
-export function newKey(): string {
+function newKey(): string {
   return generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
 }
 
@@ -302,6 +302,32 @@ describe('TerminalRegistry: state, last will, telemetry', () => {
   });
 });
 
+describe('TerminalRegistry: a database that fails', () => {
+  it('a write that fails is tried again (idempotent) and applied once the database answers; one that keeps failing is given up, counted', async () => {
+    let failures = 2;
+    const flaky = {
+      kind: db.kind,
+      query: db.query.bind(db),
+      exec: db.exec.bind(db),
+      close: async () => undefined,
+      transaction: <T>(fn: Parameters<PgliteDatabase['transaction']>[0]) => (failures-- > 0 ? Promise.reject(new Error('connection lost')) : db.transaction(fn)) as Promise<T>,
+    } as unknown as PgliteDatabase;
+    const slept: number[] = [];
+    const { registry: first } = makeRegistry({ db: flaky, approval: 'first-key', sleep: async (ms) => void slept.push(ms) });
+    first.receiveState(stateTopic('T-1'), birth(newKey(), '2026-11-30T07:00:00Z'));
+    await first.idle();
+    expect(slept).toEqual([500, 2000]);
+    expect(await first.get('T-1')).toMatchObject({ status: 'approved' });
+    failures = 10;
+    const { registry: second, lines } = makeRegistry({ db: flaky, sleep: async () => undefined });
+    second.receiveState(stateTopic('T-2'), birth(newKey(), '2026-11-30T07:00:00Z'));
+    await second.idle();
+    expect(second.stats().dbFailures).toBe(3);
+    expect(lines.filter((l) => l.level === 50 && /not applied on this instance/.test(l.msg))).toHaveLength(1);
+    expect(await second.get('T-2')).toBeUndefined();
+  });
+});
+
 describe('TerminalRegistry: roster file', () => {
   const folder = mkdtempSync(join(tmpdir(), 'hcp-roster-'));
   const rosterFile = (name: string, entries: object[]): string => {
@@ -394,6 +420,12 @@ describe('InstanceHeartbeat', () => {
     expect(tick).toBeUndefined();
     expect((await listInstances(db, { now: new Date(clock.now().getTime() + 3 * HEARTBEAT_INTERVAL_MS) }))[0]?.stale).toBe(false);
     expect((await listInstances(db, { now: new Date(clock.now().getTime() + 3 * HEARTBEAT_INTERVAL_MS + 1) }))[0]?.stale).toBe(true);
+  });
+
+  it('stats that cannot be had yet still make a beat (the instance shows alive)', async () => {
+    const heartbeat = new InstanceHeartbeat({ db, instance: 'gw-3', clock: new ManualClock(), logger: pino({ level: 'silent' }), stats: () => { throw new Error('gateway not started'); }, timers: { setInterval: () => 1, clearInterval: () => {} } });
+    await heartbeat.beat();
+    expect((await listInstances(db, { now: new Date('2026-11-30T08:00:00Z') }))[0]).toMatchObject({ instance: 'gw-3', stats: { unavailable: 'gateway not started' } });
   });
 
   it('a beat against a database that fails is logged, not thrown', async () => {
