@@ -133,7 +133,7 @@ export class PostgresDatabase implements Database {
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw new DatabaseUnavailable(
-        `PostgreSQL at ${target.where} did not answer: ${scrub(messageOf(err), target.secrets)}. ` +
+        `cannot connect to PostgreSQL at ${target.where}: ${scrub(messageOf(err), target.secrets)}. ` +
           'Check that the server runs and listens on that host and port, that the user and password in the URL are right, ' +
           'that the database exists and that pg_hba.conf lets this host in.',
       );
