@@ -57,6 +57,7 @@ export interface ClassifyContext {
 }
 
 const MAX_EVIDENCE_CHARS = 256 * 1024;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Classifies a batch's readable messages one after another, in arrival order, as the province
@@ -169,7 +170,8 @@ class BatchClassifier {
       verify: this.ctx.verify,
     });
     const { decision, link } = judgement;
-    if (link && terminal.publicKey !== null) {
+    // A link names its record by a UUID: a genuinely signed record without one (invalid anyway) is verified but not linked.
+    if (link && terminal.publicKey !== null && UUID.test(id)) {
       chain.add(link);
       this.#sealedSince.set(terminalId, Math.min(link.seq, this.#sealedSince.get(terminalId) ?? link.seq));
       const key = `${terminalId}\u0000${link.seq}`;

@@ -7,6 +7,7 @@ import { chainGaps } from '../../gateway/store/chain-store.js';
 import { listRefusals } from '../../gateway/store/refusals.js';
 import { GENESIS } from '../../protocol/seal/seal.js';
 import { terminalTopics } from '../../protocol/topics.js';
+import { strayPress } from '../support/stray-press.js';
 import { deliver, emptyTables, FlakyDatabase, makeIngest, ManualClock, openTestDatabase, PREFIX, putTerminal, RecordingPublisher, SealingTerminal } from './gateway-ingest-fixture.js';
 
 /*
@@ -179,6 +180,21 @@ describe('gateway ingest: validate, store, ack', () => {
     expect(await count('records')).toBe(0);
     expect(await count('refusals')).toBe(1);
     expect(ingest.stats()).toMatchObject({ invalid: 1, rejected: 1 });
+  });
+
+  it('a genuine valid record the database could not keep (NUL, lone surrogate, year 0000) is rejected unstorable; its batch is stored', async () => {
+    const t = await approved();
+    const { ingest, publisher } = makeIngest(db);
+    const nul = t.seal({ ...strayPress(uuidv7()), terminalId: 'T-1', detail: { note: 'a\u0000b' } });
+    const surrogate = t.seal({ ...strayPress(uuidv7()), terminalId: 'T-1', hallCode: 'H\ud800' });
+    const year0 = t.seal({ ...strayPress(uuidv7()), terminalId: 'T-1', at: '0000-01-01T00:00:00.000Z' });
+    const fine = t.event();
+    await deliver(ingest, [nul, surrogate, year0, fine]);
+    expect(publisher.reasonOf(nul.id)).toBe('detail.note: holds a NUL character or a lone surrogate, which the database cannot keep');
+    expect(publisher.reasonOf(surrogate.id)).toMatch(/^hallCode: holds a NUL/);
+    expect(publisher.reasonOf(year0.id)).toBe('at: the year 0000 is not a time the database keeps');
+    expect(publisher.statusOf(fine.id)).toBe('accepted');
+    expect(ingest.stats()).toMatchObject({ accepted: 1, rejected: 3, failed: 0, dbFailures: 0 });
   });
 
   it('unreadable messages are counted, never acked nor stored', async () => {
