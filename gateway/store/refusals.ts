@@ -19,13 +19,7 @@ export interface RefusalRow {
 }
 
 /** A refusal as kept: how often it came, and whether it was resolved (a held record accepted since). */
-export interface Refusal {
-  id: string;
-  terminalId: string;
-  disposition: Disposition;
-  verdict: string;
-  reason: string;
-  payload: string;
+export interface Refusal extends Omit<RefusalRow, 'at'> {
   firstAt: Date;
   lastAt: Date;
   attempts: number;

@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { v7 as uuidv7 } from 'uuid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { PgliteDatabase } from '../../gateway/db/pglite.js';
 import { ackMessages } from '../../gateway/ingest/ack-batches.js';
 import { readRecordMessage } from '../../gateway/ingest/incoming.js';
 import { terminalTopics } from '../../protocol/topics.js';
 import { strayPress } from '../support/stray-press.js';
-import { deliver, emptyTables, makeIngest, openTestDatabase, PREFIX, putTerminal, SealingTerminal, type Message } from '../unit/gateway-ingest-fixture.js';
+import { deliver, emptyTables, makeIngest, PREFIX, putTerminal, SealingTerminal, useTestDatabase, type Message } from '../unit/gateway-ingest-fixture.js';
 
 /*
  * The gateway's ingest against hostile traffic on its records topics: random bytes, JSON of every
@@ -16,12 +16,10 @@ import { deliver, emptyTables, makeIngest, openTestDatabase, PREFIX, putTerminal
  */
 const SEED = 20_261_130;
 
+const database = useTestDatabase();
 let db: PgliteDatabase;
-beforeAll(async () => {
-  db = await openTestDatabase();
-}, 30_000);
-afterAll(async () => {
-  await db.close();
+beforeEach(() => {
+  db = database();
 });
 
 const hostileKey = fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'id', 'schema', 'seq', 'sig', 'prev', 'terminalId', 'kind', 'timeCorrection', 'supersedes', 'at', 'clock', 'detail');
@@ -84,7 +82,7 @@ describe('fuzz: gateway ingest', () => {
         await putTerminal(db, 'T-R', { status: 'revoked', publicKey: t.publicKey });
         const genuine = new Set<string>();
         const resealed = new Set<string>();
-        const messages: Message[] | { topic: string; payload: Buffer }[] = [];
+        const messages: { topic: string; payload: Buffer }[] = [];
         let last: Message | undefined;
         for (const r of recipes) {
           if (r.kind === 'genuine') {

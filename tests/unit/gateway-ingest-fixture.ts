@@ -11,6 +11,7 @@ import { encodeRecord, RECORD_FORMATS } from '../../protocol/record-formats/inde
 import type { StoredEvent, StoredInvitation } from '../../protocol/records.js';
 import { GENESIS } from '../../protocol/seal/seal.js';
 import { terminalTopics } from '../../protocol/topics.js';
+import { afterAll, beforeAll } from 'vitest';
 import { ManualTimers } from '../support/manual-timers.js';
 import { strayPress } from '../support/stray-press.js';
 import { testIdentity } from '../support/terminal-key.js';
@@ -23,6 +24,21 @@ export async function openTestDatabase(): Promise<PgliteDatabase> {
   const db = await PgliteDatabase.open(undefined);
   await migrate(db);
   return db;
+}
+
+/** One in-memory database for a test file: opened before its tests, closed after them. */
+export function useTestDatabase(): () => PgliteDatabase {
+  let db: PgliteDatabase | undefined;
+  beforeAll(async () => {
+    db = await openTestDatabase();
+  }, 30_000);
+  afterAll(async () => {
+    await db?.close();
+  });
+  return () => {
+    if (!db) throw new Error('the test database is not open yet');
+    return db;
+  };
 }
 
 export async function emptyTables(db: Database): Promise<void> {

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PgliteDatabase } from '../../gateway/db/pglite.js';
 import { answerTimeProbe } from '../../gateway/ingest/time-probes.js';
 import { chainGaps } from '../../gateway/store/chain-store.js';
@@ -8,21 +8,17 @@ import { listRefusals } from '../../gateway/store/refusals.js';
 import { GENESIS } from '../../protocol/seal/seal.js';
 import { terminalTopics } from '../../protocol/topics.js';
 import { strayPress } from '../support/stray-press.js';
-import { deliver, emptyTables, FlakyDatabase, makeIngest, ManualClock, openTestDatabase, PREFIX, putTerminal, RecordingPublisher, SealingTerminal } from './gateway-ingest-fixture.js';
+import { deliver, emptyTables, FlakyDatabase, makeIngest, ManualClock, PREFIX, putTerminal, RecordingPublisher, SealingTerminal, useTestDatabase } from './gateway-ingest-fixture.js';
 
 /*
  * The gateway's ingest on an in-memory PGlite: validate, then store, then ack, by the province
  * emulator's rules (seal before dedupe, hold vs reject, supersede) and only after the commit.
  */
 
+const database = useTestDatabase();
 let db: PgliteDatabase;
-beforeAll(async () => {
-  db = await openTestDatabase();
-}, 30_000);
-afterAll(async () => {
-  await db.close();
-});
 beforeEach(async () => {
+  db = database();
   await emptyTables(db);
 });
 
