@@ -44,6 +44,10 @@ export function placeOf(registration: Registration): Pick<TerminalFields, 'area_
  * `sessionAt`: the latest dated state this instance has read for the terminal. A last will is
  * undated; it ends the session of the latest birth before it, so it is applied only if the row
  * holds no later state than that one (an instance reading it late must not take a newer birth offline).
+ * An instance that has read no dated state (it subscribed after the birth: the retained will was
+ * its first message) cannot tell, and applies it; the birth it then reads, dated as the row's
+ * state, brings the row online again. So whichever instance writes last, the row ends as the
+ * topic's last message says.
  */
 export function decideState(row: TerminalRow, message: StateUpdate, approval: Approval, now: Date, sessionAt: Date | undefined): StateDecision {
   const fields = fieldsOf(row);
@@ -52,7 +56,7 @@ export function decideState(row: TerminalRow, message: StateUpdate, approval: Ap
 
   const newer =
     message.at !== undefined
-      ? row.state_at === null || message.at > row.state_at
+      ? row.state_at === null || message.at > row.state_at || (message.at.getTime() === row.state_at.getTime() && message.online && row.online === false)
       : row.state_at === null || sessionAt === undefined || row.state_at <= sessionAt;
   if (newer) {
     fields.online = message.online;

@@ -139,4 +139,42 @@ describe('TerminalRegistry, fuzzed with hostile state and telemetry', () => {
       await db.exec('TRUNCATE terminals, operator_actions CASCADE');
     });
   }
+
+  it('instances joining at any point and reading the same states interleaved in any way leave the row as the last state says', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        // What the terminal published, in order: a birth first, then births and last wills.
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 7 }),
+        // Where each of the other two instances joined (it reads the retained state then, and what follows).
+        fc.tuple(fc.nat(), fc.nat()),
+        // The order in which the instances get to write (each in its own stream's order).
+        fc.array(fc.nat({ max: 2 }), { minLength: 30, maxLength: 30 }),
+        async (later, joins, schedule) => {
+          const id = `S${run}`;
+          run += 1;
+          const published = [true, ...later].map((isBirth, i) =>
+            isBirth ? Buffer.from(JSON.stringify({ online: true, at: new Date(Date.UTC(2026, 10, 30, 7, i)).toISOString(), publicKey: KEY })) : Buffer.from('{"online":false}'),
+          );
+          const streams = [0, ...joins.map((j) => j % published.length)].map((from) => published.slice(from));
+          const registries = streams.map(
+            () => new TerminalRegistry({ db, publisher, prefix: PREFIX, clock: { now: () => new Date('2026-11-30T08:00:00Z') }, logger: pino({ level: 'silent' }), approval: 'first-key', terminalConfig: () => undefined }),
+          );
+          const next = streams.map(() => 0);
+          const step = async (r: number): Promise<void> => {
+            const message = streams[r]![next[r]!];
+            if (message === undefined) return;
+            next[r]! += 1;
+            registries[r]!.receiveState(`${PREFIX}/${id}/state`, message);
+            await registries[r]!.idle();
+          };
+          for (const r of schedule) await step(r);
+          for (let r = 0; r < streams.length; r += 1) while (next[r]! < streams[r]!.length) await step(r);
+          const { rows } = await db.query<{ online: boolean }>('SELECT online FROM terminals WHERE terminal_id = $1', [id]);
+          expect(rows[0]?.online).toBe(later.length === 0 ? true : later[later.length - 1]);
+        },
+      ),
+      { seed: SEED, numRuns: 100 },
+    );
+  });
 });

@@ -230,6 +230,27 @@ describe('TerminalRegistry: state, last will, telemetry', () => {
     expect(a.publisher.sent.length + b.publisher.sent.length).toBe(1);
   });
 
+  it('an instance that subscribed after the birth reads the retained will late: the birth it reads next brings the row online again', async () => {
+    const a = makeRegistry({ approval: 'first-key' });
+    const b = makeRegistry({ approval: 'first-key' });
+    const key = newKey();
+    a.registry.receiveState(stateTopic('T-1'), birth(key, '2026-11-30T07:00:00Z'));
+    a.registry.receiveState(stateTopic('T-1'), WILL);
+    a.registry.receiveState(stateTopic('T-1'), birth(key, '2026-11-30T07:05:00Z'));
+    await a.registry.idle();
+    // b's first message was the retained will (it knows no session); it writes it after a wrote the new birth.
+    b.registry.receiveState(stateTopic('T-1'), WILL);
+    await b.registry.idle();
+    expect((await a.registry.get('T-1'))?.online).toBe(false);
+    b.registry.receiveState(stateTopic('T-1'), birth(key, '2026-11-30T07:05:00Z'));
+    await b.registry.idle();
+    expect(await a.registry.get('T-1')).toMatchObject({ online: true, stateAt: '2026-11-30T07:05:00.000Z' });
+    // The same birth again, online already: nothing changes.
+    a.registry.receiveState(stateTopic('T-1'), birth(key, '2026-11-30T07:05:00Z'));
+    await a.registry.idle();
+    expect((await a.registry.get('T-1'))?.online).toBe(true);
+  });
+
   it('two instances interleaved on a new terminal with two keys: one pending key, the first kept, whatever the order', async () => {
     const a = makeRegistry();
     const b = makeRegistry();
