@@ -155,7 +155,9 @@ export function formatTerminal(t: TerminalView, now = new Date()): string {
 
 interface StatusAnswer {
   instance: unknown;
-  instances: InstanceRow[];
+  /** null: the database did not answer (instancesError says why). */
+  instances: InstanceRow[] | null;
+  instancesError?: string;
 }
 
 export function formatStatus(status: StatusAnswer, url: string, now = new Date()): string {
@@ -164,6 +166,7 @@ export function formatStatus(status: StatusAnswer, url: string, now = new Date()
   lines.push(
     `  this instance  ${self.instance ?? '?'}${self.version ? ` ${self.version}` : ''}, started ${ago(self.startedAt ?? null, now)}; database ${self.database?.kind ?? '?'} ${self.database?.up === false ? 'DOWN' : 'up'}; broker ${self.broker?.connected === false ? 'NOT connected' : 'connected'}`,
   );
+  if (status.instances === null) return [...lines, `  instances      unknown: ${status.instancesError ?? 'the database did not answer'}`].join('\n');
   const rows = status.instances.map((i) => {
     const ingest = (i.stats as { ingest?: Record<string, unknown> } | null)?.ingest ?? {};
     const figure = (key: string): string => (typeof ingest[key] === 'number' ? String(ingest[key]) : '-');

@@ -7,10 +7,10 @@ import { ConfigError, isLoopbackHost } from '../../bridge/config.js';
 import { silentLogger } from '../../bridge/log.js';
 import { explain } from '../../protocol/issues.js';
 import { terminalIdSchema } from '../../protocol/records.js';
-import type { Database } from '../db/database.js';
+import { DatabaseUnavailable, type Database } from '../db/database.js';
 import { systemClock, type Clock, type Logger } from '../ports.js';
 import { RegistryError, type TerminalRegistry } from '../registry/terminal-registry.js';
-import { listInstances } from '../status/instances.js';
+import { listInstances, type InstanceRow } from '../status/instances.js';
 import { listRefusalRows, refusalQuerySchema } from './refusal-rows.js';
 
 /*
@@ -74,7 +74,7 @@ const ROUTES: Array<[method: 'GET' | 'POST', pattern: RegExp, handler: Handler]>
   [
     'GET',
     /^\/api\/v1\/status$/,
-    async ({ options }) => [200, { instance: await options.status(), instances: await listInstances(options.db, { now: (options.clock ?? systemClock).now() }) }],
+    async ({ options }) => [200, { instance: await options.status(), ...(await instancesOrWhyNot(options)) }],
   ],
   [
     'GET',
@@ -118,6 +118,15 @@ const ROUTES: Array<[method: 'GET' | 'POST', pattern: RegExp, handler: Handler]>
     async ({ options, query }) => [200, { refusals: await listRefusalRows(options.db, parse(refusalQuerySchema, queryObject(query), 'query')) }],
   ],
 ];
+
+/** The status answers with the database away too (that is when it is wanted): the instances table is then said missing, with why. */
+async function instancesOrWhyNot(options: AdminHttpOptions): Promise<{ instances: InstanceRow[] | null; instancesError?: string }> {
+  try {
+    return { instances: await listInstances(options.db, { now: (options.clock ?? systemClock).now() }) };
+  } catch (err) {
+    return { instances: null, instancesError: err instanceof DatabaseUnavailable ? err.message : 'the instances table cannot be read; see the gateway log' };
+  }
+}
 
 /** Starts the admin API; an address it cannot listen on is refused as a bad setting (ConfigError). */
 export async function startAdminHttp(options: AdminHttpOptions): Promise<AdminHttp> {
@@ -195,6 +204,8 @@ async function route(options: AdminHttpOptions, logger: Logger, req: IncomingMes
 function asHttpError(err: unknown): AdminHttpError {
   if (err instanceof AdminHttpError) return err;
   if (err instanceof RegistryError) return new AdminHttpError(err.code === 'not_found' ? 404 : 409, err.message);
+  // Its message names host:port/database and what to check, never the password.
+  if (err instanceof DatabaseUnavailable) return new AdminHttpError(503, `the database is not answering: ${err.message}`);
   return new AdminHttpError(500, 'internal error; see the gateway log');
 }
 

@@ -14,6 +14,7 @@ import {
   gatewayTerminalsShowCommand,
   type AdminDeps,
 } from '../../cli/gateway-admin.js';
+import { DatabaseUnavailable } from '../../gateway/db/database.js';
 import { migrate } from '../../gateway/db/migrate.js';
 import { PgliteDatabase } from '../../gateway/db/pglite.js';
 import { startAdminHttp, type AdminHttp } from '../../gateway/http/admin-http.js';
@@ -162,6 +163,31 @@ describe('admin API', () => {
       req.end();
     });
     expect(status).toBe(421);
+  });
+
+  it('a database that does not answer is 503 with what to check; any other failure 500 without its details', async () => {
+    const failing = (err: Error) => ({ list: () => Promise.reject(err), get: () => Promise.reject(err), approve: () => Promise.reject(err), revoke: () => Promise.reject(err) });
+    const unavailable = new DatabaseUnavailable('PostgreSQL at db:5432/hcp refused the connection: is it running?');
+    const downDb = { ...db, query: () => Promise.reject(unavailable) } as unknown as PgliteDatabase;
+    const down = await startAdminHttp({ host: '127.0.0.1', port: 0, token: undefined, registry: failing(unavailable), db: downDb, status: async () => ({ instance: 'gw-x' }) });
+    const broken = await startAdminHttp({ host: '127.0.0.1', port: 0, token: undefined, registry: failing(new Error('secret detail')), db, status: async () => ({}) });
+    try {
+      const a = await fetch(`${down.url}/api/v1/terminals`);
+      expect(a.status).toBe(503);
+      expect(await a.json()).toEqual({ error: 'the database is not answering: PostgreSQL at db:5432/hcp refused the connection: is it running?', problems: [] });
+      // The status still answers: that is when it is wanted.
+      const status = await fetch(`${down.url}/api/v1/status`);
+      expect(await status.json()).toEqual({ instance: { instance: 'gw-x' }, instances: null, instancesError: unavailable.message });
+      const printed: string[] = [];
+      await gatewayStatusCommand({ url: down.url }, { print: (t) => printed.push(t) });
+      expect(printed.join('\n')).toContain(`instances      unknown: ${unavailable.message}`);
+      const b = await fetch(`${broken.url}/api/v1/terminals/T-1`);
+      expect(b.status).toBe(500);
+      expect(await b.text()).not.toContain('secret detail');
+    } finally {
+      await down.stop();
+      await broken.stop();
+    }
   });
 
   it('a port in use is refused as a setting to fix', async () => {
