@@ -140,13 +140,14 @@ class BatchClassifier {
       return this.#refuse(message, 'rejected', 'terminal_mismatch', reason);
     }
     if (this.#known.has(id)) return { terminalId, id, verdict: 'duplicate' };
-    const unstorable = unstorableReason(record);
+    const row = recordRow(record, { seal: seal.flag ?? 'ok', payload: message.text, receivedAt: this.ctx.receivedAt(index), instance: this.ctx.instance });
+    const unstorable = unstorableReason(record, row.recordJson);
     if (unstorable !== undefined) return this.#refuse(message, 'rejected', 'unstorable', unstorable);
     const refusal = this.#supersede(record);
     if (refusal !== undefined) return this.#refuse(message, 'rejected', 'supersede', refusal);
 
     this.#known.set(id, { record, supersededBy: null });
-    this.#plan.rows.push(recordRow(record, { seal: seal.flag ?? 'ok', payload: message.text, receivedAt: this.ctx.receivedAt(index), instance: this.ctx.instance }));
+    this.#plan.rows.push(row);
     if (terminal.holdsOpen) this.#plan.resolvable.push({ terminalId, id });
     return { terminalId, id, verdict: 'accepted', record };
   }

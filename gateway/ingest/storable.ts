@@ -7,15 +7,18 @@ import { isStorableText } from './incoming.js';
  * few things PostgreSQL refuses (a NUL or a lone surrogate in a string, the year 0000, a seq past
  * its integer): such a record is refused with this reason rather than failing its whole batch.
  */
-export function unstorableReason(record: UpstreamRecord): string | undefined {
+export function unstorableReason(record: UpstreamRecord, json = JSON.stringify(record)): string | undefined {
   if (record.seq > MAX_STORED_SEQ) return `seq: ${record.seq} is beyond ${MAX_STORED_SEQ}, the most the gateway stores`;
-  const text = unstorableTextAt(record, []);
+  // JSON.stringify writes a NUL or a lone surrogate as an escape after an even run of backslashes: look for the field only then.
+  const text = ESCAPED_UNSTORABLE.test(json) ? unstorableTextAt(record, []) : undefined;
   if (text !== undefined) return `${text}: holds a NUL character or a lone surrogate, which the database cannot keep`;
   for (const [field, time] of timesOf(record)) {
     if (time.startsWith('0000')) return `${field}: the year 0000 is not a time the database keeps`;
   }
   return undefined;
 }
+
+const ESCAPED_UNSTORABLE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f])/i;
 
 function timesOf(record: UpstreamRecord): [string, string][] {
   if (record.kind === 'event') return [['at', record.at]];

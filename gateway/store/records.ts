@@ -24,6 +24,8 @@ export interface RecordRow {
   supersedes: string | null;
   /** The decoded, time-corrected record. */
   record: UpstreamRecord;
+  /** `record` as JSON, made once (checked, then stored). */
+  recordJson: string;
   /** The message as received, verbatim (what the seal covers). */
   payload: string;
   receivedAt: Date;
@@ -43,6 +45,7 @@ export function recordRow(record: UpstreamRecord, received: { seal: RecordRow['s
     hallCode: record.hallCode,
     windowNo: record.windowNo,
     record,
+    recordJson: JSON.stringify(record),
     ...received,
   };
   if (record.kind === 'event') {
@@ -95,7 +98,7 @@ export async function insertRecords(tx: Queryable, rows: readonly RecordRow[]): 
       column((r) => r.occurredAt),
       column((r) => r.closedAt),
       column((r) => r.supersedes),
-      column((r) => JSON.stringify(r.record)),
+      column((r) => r.recordJson),
       column((r) => r.payload),
       column((r) => r.receivedAt.toISOString()),
       column((r) => r.instance),
