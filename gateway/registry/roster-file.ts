@@ -1,6 +1,7 @@
+import { readFileSync, statSync } from 'node:fs';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, readConfigText } from '../../bridge/config.js';
+import { ConfigError } from '../../bridge/config.js';
 import { requiredFieldMessages } from '../../protocol/issues.js';
 import { areaCodeSchema, terminalIdSchema } from '../../protocol/records.js';
 import { ED25519_SPKI_HEADER } from '../../protocol/seal/seal.js';
@@ -44,9 +45,25 @@ export const rosterFileSchema = z
 
 const MAX_PROBLEMS = 10;
 
+/** A fleet's roster: 100,000 entries of ~130 bytes fit, with room for comments. */
+export const MAX_ROSTER_BYTES = 32 * 1024 * 1024;
+
 /** Reads and checks a roster file; a ConfigError lists each problem as `terminals.2.publicKey (line 7): …`. */
 export function loadRosterFile(path: string): RosterEntry[] {
-  return parseRosterText(readConfigText(path), `roster file ${path}`);
+  return parseRosterText(readRosterText(path), `roster file ${path}`);
+}
+
+/** Like a config file's read, with a fleet's size: anything but a regular file is refused before it is opened. */
+function readRosterText(path: string): string {
+  try {
+    const stat = statSync(path);
+    if (!stat.isFile()) throw new ConfigError(`roster file ${path} is not a regular file: give the YAML or JSON list of terminals (terminals.rosterFile)`, []);
+    if (stat.size > MAX_ROSTER_BYTES) throw new ConfigError(`roster file ${path} is ${stat.size} bytes: a roster is at most ${MAX_ROSTER_BYTES}; is this the right file?`, []);
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`cannot read roster file ${path}: ${(err as Error).message}`, []);
+  }
 }
 
 export function parseRosterText(text: string, source: string): RosterEntry[] {

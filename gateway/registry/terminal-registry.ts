@@ -1,13 +1,27 @@
 import type { ProvinceConfig } from '../../protocol/province-config.js';
 import { registrationSchema } from '../../protocol/registration.js';
 import { terminalIdOfTopic, terminalTopics } from '../../protocol/topics.js';
-import type { Database, Queryable } from '../db/database.js';
+import type { Database } from '../db/database.js';
 import type { Clock, Logger, Publisher } from '../ports.js';
 import { namesKey, shortFingerprint } from './key-fingerprint.js';
-import { loadRosterFile, type RosterEntry } from './roster-file.js';
+import { loadRosterFile } from './roster-file.js';
 import { decideState, fieldsOf, placeOf, type Approval } from './state-decisions.js';
 import { checkTerminalId, readStateMessage, readTelemetryMessage } from './state-messages.js';
-import { lockOrCreateTerminal, lockTerminal, recordOperatorAction, terminalView, writeTerminal, type TerminalRow, type TerminalStatus, type TerminalView } from './terminal-rows.js';
+import { decideRosterEntry, ROSTER_ACTOR } from './roster-decisions.js';
+import {
+  lockOrCreateTerminal,
+  lockOrCreateTerminals,
+  lockTerminal,
+  recordOperatorAction,
+  recordOperatorActions,
+  terminalView,
+  writeTerminal,
+  writeTerminals,
+  type TerminalFields,
+  type TerminalRow,
+  type TerminalStatus,
+  type TerminalView,
+} from './terminal-rows.js';
 
 export interface TerminalRegistryDeps {
   db: Database;
@@ -91,7 +105,6 @@ export interface RosterSummary {
 const MAX_QUEUE = 100_000;
 const DEFAULT_RETRY_DELAYS_MS = [500, 2000];
 const PREVIEW_CHARS = 120;
-const ROSTER_ACTOR = 'roster';
 
 /**
  * The gateway's terminals: who they are, where, with which key, and whether the operator has
@@ -263,13 +276,21 @@ export class TerminalRegistry {
     const entries = loadRosterFile(path);
     const now = this.#deps.clock.now();
     const summary: RosterSummary = { file: path, terminals: entries.length, added: [], approved: [], replaced: [], updated: [], unchanged: 0, revokedSkipped: [], configsPublished: 0 };
-    const sorted = [...entries].sort((a, b) => (a.terminalId < b.terminalId ? -1 : a.terminalId > b.terminalId ? 1 : 0));
     await this.#deps.db.transaction(async (tx) => {
-      for (const entry of sorted) {
-        const outcome = await this.#applyRosterEntry(tx, entry, path, now);
-        if (outcome === 'unchanged') summary.unchanged += 1;
-        else summary[outcome].push(entry.terminalId);
+      const { rows, created } = await lockOrCreateTerminals(tx, entries.map((e) => e.terminalId), now);
+      const writes: { terminalId: string; fields: TerminalFields }[] = [];
+      const actions: Parameters<typeof recordOperatorActions>[1][number][] = [];
+      for (const entry of entries) {
+        const row = rows.get(entry.terminalId);
+        if (!row) throw new Error(`terminal ${entry.terminalId} vanished inside its own transaction`);
+        const decision = decideRosterEntry(row, created.has(entry.terminalId), entry, path, now);
+        if (decision.outcome === 'unchanged') summary.unchanged += 1;
+        else summary[decision.outcome].push(entry.terminalId);
+        if (decision.fields) writes.push({ terminalId: entry.terminalId, fields: decision.fields });
+        if (decision.action) actions.push({ at: now, actor: ROSTER_ACTOR, terminalId: entry.terminalId, ...decision.action });
       }
+      await writeTerminals(tx, writes);
+      await recordOperatorActions(tx, actions);
     });
     for (const id of summary.replaced) this.#deps.logger.warn({ terminalId: id, file: path }, 'registry: the roster file replaced a terminal key');
     if (summary.revokedSkipped.length > 0) this.#deps.logger.warn({ terminals: summary.revokedSkipped, file: path }, 'registry: roster lists revoked terminals; they stay revoked until an operator approves them');
@@ -288,45 +309,6 @@ export class TerminalRegistry {
     let published = 0;
     for (const { terminal_id } of rows) if (await this.#publishConfig(terminal_id)) published += 1;
     return published;
-  }
-
-  async #applyRosterEntry(tx: Queryable, entry: RosterEntry, path: string, now: Date): Promise<'added' | 'approved' | 'replaced' | 'updated' | 'unchanged' | 'revokedSkipped'> {
-    const { row, created } = await lockOrCreateTerminal(tx, entry.terminalId, now);
-    if (row.status === 'revoked') return 'revokedSkipped';
-    const fields = fieldsOf(row);
-    const place = { area_code: entry.areaCode ?? row.area_code, hall_code: entry.hallCode ?? row.hall_code, window_no: entry.windowNo ?? row.window_no };
-    const detail = { source: path, key: shortFingerprint(entry.publicKey) };
-    if (row.public_key === entry.publicKey) {
-      if (place.area_code === row.area_code && place.hall_code === row.hall_code && place.window_no === row.window_no) return 'unchanged';
-      await writeTerminal(tx, entry.terminalId, { ...fields, ...place });
-      await recordOperatorAction(tx, { at: now, actor: ROSTER_ACTOR, action: 'update', terminalId: entry.terminalId, detail: { ...detail, areaCode: place.area_code, hallCode: place.hall_code, windowNo: place.window_no } });
-      return 'updated';
-    }
-    // The terminal's own registration of this key says where it is, unless the roster does.
-    const registration = registrationSchema.safeParse(row.pending_registration);
-    const registered = row.pending_key === entry.publicKey && registration.success ? placeOf(registration.data) : undefined;
-    const keepPending = row.pending_key !== entry.publicKey;
-    Object.assign(fields, registered, {
-      area_code: entry.areaCode ?? registered?.area_code ?? row.area_code,
-      hall_code: entry.hallCode ?? registered?.hall_code ?? row.hall_code,
-      window_no: entry.windowNo ?? registered?.window_no ?? row.window_no,
-      status: 'approved',
-      public_key: entry.publicKey,
-      pending_key: keepPending ? row.pending_key : null,
-      pending_registration: keepPending ? row.pending_registration : null,
-      decided_at: now,
-      decided_by: ROSTER_ACTOR,
-    });
-    await writeTerminal(tx, entry.terminalId, fields);
-    const replaced = row.public_key;
-    await recordOperatorAction(tx, {
-      at: now,
-      actor: ROSTER_ACTOR,
-      action: replaced ? 'replace-key' : 'approve',
-      terminalId: entry.terminalId,
-      detail: { ...detail, ...(replaced && { replaced: shortFingerprint(replaced) }), previousStatus: created ? null : row.status },
-    });
-    return created ? 'added' : replaced ? 'replaced' : 'approved';
   }
 
   #terminalOf(topic: string, leaf: 'state' | 'telemetry', payload: Buffer): string | undefined {

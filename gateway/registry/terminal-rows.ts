@@ -139,3 +139,77 @@ export async function recordOperatorAction(tx: Queryable, action: { at: Date; ac
     JSON.stringify(action.detail),
   ]);
 }
+
+/** Rows per statement when many are written at once (a roster): bounded parameter arrays. */
+const CHUNK = 1000;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  return out;
+}
+
+/** Makes the missing rows (empty, pending) and locks them all, in terminal id order; `created`: the ids this call made. */
+export async function lockOrCreateTerminals(tx: Queryable, terminalIds: readonly string[], now: Date): Promise<{ rows: Map<string, TerminalRow>; created: Set<string> }> {
+  const sorted = [...new Set(terminalIds)].sort();
+  const created = new Set<string>();
+  const rows = new Map<string, TerminalRow>();
+  for (const ids of chunks(sorted)) {
+    const inserted = await tx.query<{ terminal_id: string }>(
+      `INSERT INTO terminals (terminal_id, status, first_seen, last_seen)
+       SELECT id, 'pending', $2, $2 FROM unnest($1::text[]) AS u(id) ORDER BY id
+       ON CONFLICT (terminal_id) DO NOTHING RETURNING terminal_id`,
+      [ids, now],
+    );
+    for (const { terminal_id } of inserted.rows) created.add(terminal_id);
+    const locked = await tx.query<TerminalRow & Record<string, unknown>>('SELECT * FROM terminals WHERE terminal_id = ANY($1::text[]) ORDER BY terminal_id FOR UPDATE', [ids]);
+    for (const row of locked.rows) rows.set(row.terminal_id, row);
+  }
+  return { rows, created };
+}
+
+/** writeTerminal for many rows, a statement per thousand. */
+export async function writeTerminals(tx: Queryable, writes: readonly { terminalId: string; fields: TerminalFields }[]): Promise<void> {
+  const iso = (date: Date | null): string | null => (date ? date.toISOString() : null);
+  for (const part of chunks(writes)) {
+    const column = <T>(pick: (f: TerminalFields) => T): T[] => part.map((w) => pick(w.fields));
+    await tx.query(
+      `UPDATE terminals t SET status = u.status, public_key = u.public_key, pending_key = u.pending_key, pending_registration = u.pending_registration::jsonb,
+         area_code = u.area_code, hall_code = u.hall_code, window_no = u.window_no, bridge_version = u.bridge_version,
+         decided_at = u.decided_at, decided_by = u.decided_by, last_seen = u.last_seen, online = u.online, state = u.state::jsonb, state_at = u.state_at
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                   $10::timestamptz[], $11::text[], $12::timestamptz[], $13::boolean[], $14::text[], $15::timestamptz[])
+         AS u(terminal_id, status, public_key, pending_key, pending_registration, area_code, hall_code, window_no, bridge_version,
+              decided_at, decided_by, last_seen, online, state, state_at)
+       WHERE t.terminal_id = u.terminal_id`,
+      [
+        part.map((w) => w.terminalId),
+        column((f) => f.status),
+        column((f) => f.public_key),
+        column((f) => f.pending_key),
+        column((f) => jsonb(f.pending_registration)),
+        column((f) => f.area_code),
+        column((f) => f.hall_code),
+        column((f) => f.window_no),
+        column((f) => f.bridge_version),
+        column((f) => iso(f.decided_at)),
+        column((f) => f.decided_by),
+        column((f) => iso(f.last_seen)),
+        column((f) => f.online),
+        column((f) => jsonb(f.state)),
+        column((f) => iso(f.state_at)),
+      ],
+    );
+  }
+}
+
+/** recordOperatorAction for many lines, a statement per thousand. */
+export async function recordOperatorActions(tx: Queryable, actions: readonly { at: Date; actor: string; action: string; terminalId: string | null; detail: Record<string, unknown> }[]): Promise<void> {
+  for (const part of chunks(actions)) {
+    await tx.query(
+      `INSERT INTO operator_actions (at, actor, action, terminal_id, detail)
+       SELECT at, actor, action, terminal_id, detail::jsonb FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(at, actor, action, terminal_id, detail)`,
+      [part.map((a) => a.at.toISOString()), part.map((a) => a.actor), part.map((a) => a.action), part.map((a) => a.terminalId), part.map((a) => JSON.stringify(a.detail))],
+    );
+  }
+}

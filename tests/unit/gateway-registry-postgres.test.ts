@@ -1,4 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../gateway/db/migrate.js';
@@ -64,6 +67,21 @@ describe.skipIf(!runPostgres)('TerminalRegistry on PostgreSQL, three instances a
     expect(approvals.rows.every((row) => row.n === 1)).toBe(true);
     expect(published).toHaveLength(TERMINALS);
     expect(new Set(published).size).toBe(TERMINALS);
+  });
+
+  it('a roster applied by two instances at once (a fleet start): each terminal approved once, in statements of many rows', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'hcp-roster-pg-'));
+    const path = join(folder, 'roster.json');
+    const key = newKey();
+    writeFileSync(path, JSON.stringify({ terminals: Array.from({ length: 1500 }, (_, i) => ({ terminalId: `R-${i}`, publicKey: key, areaCode: '330106', hallCode: 'H1', windowNo: String(i % 9) })) }));
+    const registries = pools.slice(0, 2).map((db) => new TerminalRegistry({ db, publisher: { publish: async () => undefined }, prefix: PREFIX, clock: { now: () => new Date() }, logger: pino({ level: 'silent' }), approval: 'manual', terminalConfig: () => undefined }));
+    const summaries = await Promise.all(registries.map((registry) => registry.applyRoster(path)));
+    expect(summaries.map((s) => s.added.length + s.unchanged).sort()).toEqual([1500, 1500]);
+    expect(summaries[0]!.added.length + summaries[1]!.added.length).toBe(1500);
+    const { rows } = await pools[0]!.query<{ n: number; actions: number }>(
+      "SELECT (SELECT count(*)::int FROM terminals WHERE terminal_id LIKE 'R-%' AND status = 'approved' AND window_no IS NOT NULL) AS n, (SELECT count(*)::int FROM operator_actions WHERE actor = 'roster') AS actions",
+    );
+    expect(rows[0]).toEqual({ n: 1500, actions: 1500 });
   });
 
   it('two operators approving the same pending key at once: one approval, one conflict', async () => {

@@ -403,6 +403,18 @@ describe('TerminalRegistry: roster file', () => {
     expect((await registry.get('NEW'))?.windowNo).toBe('2');
   });
 
+  it('a fleet roster (more rows than one statement writes) is applied whole, and again as unchanged', async () => {
+    const { registry } = makeRegistry({ terminalConfig: () => undefined });
+    const key = newKey();
+    const entries = Array.from({ length: 2345 }, (_, i) => ({ terminalId: `F-${String(i).padStart(4, '0')}`, publicKey: key, windowNo: String(i % 16) }));
+    const path = rosterFile('fleet.json', entries);
+    expect(await registry.applyRoster(path)).toMatchObject({ terminals: 2345, unchanged: 0, configsPublished: 0 });
+    expect((await registry.applyRoster(path)).unchanged).toBe(2345);
+    const { rows } = await db.query<{ n: number; actions: number }>("SELECT (SELECT count(*)::int FROM terminals WHERE status = 'approved' AND decided_by = 'roster') AS n, (SELECT count(*)::int FROM operator_actions WHERE actor = 'roster') AS actions");
+    expect(rows[0]).toEqual({ n: 2345, actions: 2345 });
+    expect((await registry.get('F-2344'))?.windowNo).toBe(String(2344 % 16));
+  });
+
   it('a bad roster is refused with the field and its line, and nothing is applied', async () => {
     const { registry } = makeRegistry();
     const key = newKey();
