@@ -104,6 +104,7 @@ export interface RosterSummary {
 
 const MAX_QUEUE = 100_000;
 const DEFAULT_RETRY_DELAYS_MS = [500, 2000];
+const CONFIGS_IN_FLIGHT = 64;
 const PREVIEW_CHARS = 120;
 
 /**
@@ -294,9 +295,7 @@ export class TerminalRegistry {
     });
     for (const id of summary.replaced) this.#deps.logger.warn({ terminalId: id, file: path }, 'registry: the roster file replaced a terminal key');
     if (summary.revokedSkipped.length > 0) this.#deps.logger.warn({ terminals: summary.revokedSkipped, file: path }, 'registry: roster lists revoked terminals; they stay revoked until an operator approves them');
-    for (const id of [...summary.added, ...summary.approved, ...summary.replaced]) {
-      if (await this.#publishConfig(id)) summary.configsPublished += 1;
-    }
+    summary.configsPublished = await this.#publishConfigsOf([...summary.added, ...summary.approved, ...summary.replaced]);
     const { configsPublished, unchanged } = summary;
     this.#deps.logger.info({ file: path, added: summary.added.length, approved: summary.approved.length, replaced: summary.replaced.length, updated: summary.updated.length, unchanged, configsPublished }, 'registry: roster applied');
     return summary;
@@ -306,8 +305,20 @@ export class TerminalRegistry {
   async publishConfigs(): Promise<number> {
     if (this.#deps.terminalConfig() === undefined) return 0;
     const { rows } = await this.#deps.db.query<{ terminal_id: string }>("SELECT terminal_id FROM terminals WHERE status = 'approved' ORDER BY terminal_id");
+    return this.#publishConfigsOf(rows.map((row) => row.terminal_id));
+  }
+
+  /** Several in flight at once: a fleet's configs one PUBACK after another would take a round trip each. */
+  async #publishConfigsOf(terminalIds: readonly string[]): Promise<number> {
     let published = 0;
-    for (const { terminal_id } of rows) if (await this.#publishConfig(terminal_id)) published += 1;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < terminalIds.length) {
+        const id = terminalIds[next++]!;
+        if (await this.#publishConfig(id)) published += 1;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CONFIGS_IN_FLIGHT, terminalIds.length) }, worker));
     return published;
   }
 
