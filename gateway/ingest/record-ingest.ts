@@ -101,6 +101,8 @@ interface Received {
 }
 
 const PREVIEW_BYTES = 120;
+/** Transactions the database rolled back (class 40) tried again at once, in a row, before backing off. */
+const MAX_IMMEDIATE_RETRIES = 3;
 
 /**
  * Validate, then store, then ack. Messages are queued as they come and settled in batches (up to
@@ -140,6 +142,7 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
   #backoffMs: number;
   /** Lowered while a batch the database refused is split to find the message it refuses. */
   #batchLimit: number;
+  #rollbacksInARow = 0;
   readonly #acks = new Set<Promise<void>>();
   readonly #idleWaiters = new Set<() => void>();
   #stopping: Promise<void> | undefined;
@@ -233,6 +236,7 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
       try {
         await this.#settle(batch);
         this.#inFlight = 0;
+        this.#rollbacksInARow = 0;
         this.#batchLimit = Math.max(1, this.#deps.maxBatch);
         this.#backoffMs = this.#retry.first;
       } catch (err) {
@@ -241,6 +245,14 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
           this.#isolate(batch, err);
           continue;
         }
+        if (transactionRollback(err) && this.#rollbacksInARow < MAX_IMMEDIATE_RETRIES) {
+          this.#rollbacksInARow += 1;
+          // A deadlock or serialization failure with another instance: the database is fine; try again now.
+          this.#queue.putBack(batch);
+          this.#deps.logger.warn({ error: withoutSecrets(err) }, 'gateway ingest: transaction rolled back by the database (another instance); tried again');
+          continue;
+        }
+        this.#rollbacksInARow = 0;
         this.#queue.putBack(batch);
         this.#shedBeyondLimit();
         this.#stats.dbUp = false;
@@ -427,6 +439,12 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
 function refusedByData(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^(22|23|54)/.test(code);
+}
+
+/** SQLSTATE class 40: the database rolled the transaction back (deadlock, serialization failure); trying again is the remedy. */
+function transactionRollback(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('40');
 }
 
 /** An error's message for the status, any credentials in a URL or a password= masked. */

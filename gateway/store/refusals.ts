@@ -41,7 +41,8 @@ export async function upsertRefusals(tx: Queryable, refusals: readonly RefusalRo
       seen.row = row;
     } else merged.set(key, { row, attempts: 1 });
   }
-  const rows = [...merged.values()];
+  // In key order: two instances upserting the same refusals lock their rows in one order, never in a cycle.
+  const rows = [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
   await tx.query(
     `INSERT INTO refusals (id, terminal_id, disposition, verdict, reason, payload, first_at, last_at, attempts)
      SELECT id, terminal_id, disposition, verdict, reason, payload, at, at, attempts

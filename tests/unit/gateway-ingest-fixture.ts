@@ -164,6 +164,8 @@ export class ManualClock {
 export class FlakyDatabase implements Database {
   readonly kind = 'pglite';
   failCommits = 0;
+  /** The SQLSTATE of the failed COMMITs (none: a lost connection). */
+  failCommitsCode: string | undefined;
   /** Throw this error (a SQLSTATE) for a transaction whose statements mention one of these ids. */
   refuseData: { ids: Set<string>; code: string } | undefined;
 
@@ -192,7 +194,8 @@ export class FlakyDatabase implements Database {
       const result = await fn(watched);
       if (this.failCommits > 0) {
         this.failCommits -= 1;
-        throw new Error('Connection terminated unexpectedly at COMMIT (postgres://hcp:s3cret@db.example:5432/hcp)');
+        const err = new Error('Connection terminated unexpectedly at COMMIT (postgres://hcp:s3cret@db.example:5432/hcp)');
+        throw this.failCommitsCode === undefined ? err : Object.assign(err, { code: this.failCommitsCode });
       }
       return result;
     });

@@ -279,6 +279,18 @@ describe('gateway ingest: acks only after the commit', () => {
     expect(ingest.stats()).toMatchObject({ dbUp: true, accepted: 1, queued: 0, received: 1 });
   });
 
+  it('a transaction the database rolls back (a deadlock with another instance) is tried again at once, not counted as the database down', async () => {
+    const t = await approved();
+    const flaky = new FlakyDatabase(db);
+    flaky.failCommits = 2;
+    flaky.failCommitsCode = '40P01';
+    const { ingest, publisher } = makeIngest(flaky);
+    const r = t.event();
+    await deliver(ingest, [r]);
+    expect(publisher.statusOf(r.id)).toBe('accepted');
+    expect(ingest.stats()).toMatchObject({ dbFailures: 0, dbUp: true, accepted: 1 });
+  });
+
   it('while the database is down the queue keeps up to maxQueue messages; beyond it the oldest are shed, counted', async () => {
     const t = await approved();
     const flaky = new FlakyDatabase(db);
