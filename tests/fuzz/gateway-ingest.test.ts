@@ -4,6 +4,9 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { PgliteDatabase } from '../../gateway/db/pglite.js';
 import { ackMessages } from '../../gateway/ingest/ack-batches.js';
 import { readRecordMessage } from '../../gateway/ingest/incoming.js';
+import { chainGaps, insertChainLinks } from '../../gateway/store/chain-store.js';
+import { HeldChain } from '../../protocol/seal/chain.js';
+import { GENESIS } from '../../protocol/seal/seal.js';
 import { terminalTopics } from '../../protocol/topics.js';
 import { strayPress } from '../support/stray-press.js';
 import { deliver, emptyTables, makeIngest, PREFIX, putTerminal, SealingTerminal, useTestDatabase, type Message } from '../unit/gateway-ingest-fixture.js';
@@ -143,6 +146,22 @@ describe('fuzz: gateway ingest', () => {
       { seed: SEED, numRuns: 150 },
     );
   }, 120_000);
+
+  it('chainGaps (SQL, under the approved key) lists the same gaps as HeldChain.gaps for any set of links', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(fc.record({ seq: fc.integer({ min: 1, max: 60 }), fresh: fc.boolean() }), { selector: (l) => l.seq, maxLength: 25 }), async (links) => {
+        await emptyTables(db);
+        await putTerminal(db, 'T-1', { status: 'approved', publicKey: 'key-a' });
+        const held = new HeldChain();
+        const rows = links.map((l) => ({ seq: l.seq, hash: `h${l.seq}`, prev: l.fresh ? GENESIS : `h${l.seq - 1}` }));
+        for (const link of rows) held.add(link);
+        const other = rows.map((link) => ({ terminalId: 'T-1', publicKey: 'key-old', recordId: uuidv7(), link: { ...link, seq: link.seq + 100 } }));
+        await insertChainLinks(db, [...rows.map((link) => ({ terminalId: 'T-1', publicKey: 'key-a', recordId: uuidv7(), link })), ...other]);
+        expect(await chainGaps(db, 'T-1')).toEqual(held.gaps(GENESIS));
+      }),
+      { seed: SEED, numRuns: 60 },
+    );
+  });
 
   it('readRecordMessage never throws; anything not on a records topic is unreadable', () => {
     fc.assert(
