@@ -14,6 +14,7 @@ import { BrokerClient, eventually, gatewayConfig, GatewayWindows, startGateway }
 import { GatewayProcess } from '../support/gateway-process.js';
 import { postgresTestsRun, startPostgres, type TestPostgres } from '../support/postgres-server.js';
 import { testIdentity } from '../support/terminal-key.js';
+import { loadOrCreateSigningKey, signerOf, terminalKeyFile } from '../../bridge/identity/terminal-key.js';
 
 /**
  * The gateway's faults, each ending in the same two checks: every record of every bridge's
@@ -151,6 +152,10 @@ describe.skipIf(!runs)('gateway faults (Mosquitto 2, PostgreSQL)', () => {
     expect((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM records`)).rows[0]!.n).toBe(before.records);
     await only.restart();
     await hall.expectEveryRecordOnce(db, 30_000);
+    const status = await fetch(`${only.adminUrl}/api/v1/status`);
+    expect(status.status).toBe(200);
+    expect(await status.json()).toMatchObject({ instance: { instance: `only-${databases}`, database: { up: true } } });
+    expect(await only.stop()).toEqual({ code: 0, signal: null }); // SIGTERM: the batch in flight settled, then a clean exit
   });
 
   it('the database gone and back: the gateway says so, acknowledges nothing meanwhile, and catches up', async () => {
@@ -230,7 +235,7 @@ describe.skipIf(!runs)('gateway faults (Mosquitto 2, PostgreSQL)', () => {
     const gateway = await inProcess('a', url);
     const [w, other] = [await hall.window(), await hall.window()];
     const ids = hall.strayPresses(w, 3);
-    hall.strayPresses(other, 1);
+    const otherIds = hall.strayPresses(other, 1);
     await hall.expectEveryRecordOnce(db);
     const before = gateway.ingest.stats();
     const attacker = await brokerClient();
@@ -242,7 +247,11 @@ describe.skipIf(!runs)('gateway faults (Mosquitto 2, PostgreSQL)', () => {
     const badSchema = { id: uuidv7(), kind: 'invitation', terminalId: w.terminalId, outcome: 'splendid' };
     // Signed, chained after the terminal's last record, with another key than the one it registered.
     const forged = sealBody({ ...genuine, id: uuidv7(), seq: genuine.seq + 1 }, recordHash(genuine), forger.sign) as unknown as typeof genuine;
-    const otherTerminals = { ...forged, id: uuidv7() }; // a record of w's, on other's topic: one terminal speaking for another
+    // One terminal speaking for another: other's bridge (its key file is on this machine) signs, in
+    // its own chain and on its own topic, a record that names w.
+    const otherLast = lastSealed(other, otherIds);
+    const signedByOther = signerOf(loadOrCreateSigningKey(terminalKeyFile(other.bridge.config)).privateKey);
+    const otherTerminals = sealBody({ ...otherLast, id: uuidv7(), seq: otherLast.seq + 1, terminalId: w.terminalId }, recordHash(otherLast), signedByOther) as unknown as typeof genuine;
     const huge = { ...genuine, id: uuidv7(), detail: { note: 'x'.repeat(1_000_000) } };
     await attacker.publishRecord(w.terminalId, notJson);
     await attacker.publishRecord(w.terminalId, noId);
@@ -256,9 +265,15 @@ describe.skipIf(!runs)('gateway faults (Mosquitto 2, PostgreSQL)', () => {
     expect(after.unreadable - before.unreadable).toBe(2);
     expect(after.invalid - before.invalid + after.rejected - before.rejected).toBe(4);
     expect(after.accepted).toBe(before.accepted);
-    for (const id of [badSchema.id, forged.id, otherTerminals.id, huge.id]) {
+    const refusedWith: Array<[id: string, reason: RegExp]> = [
+      [badSchema.id, /^schema: /],
+      [forged.id, new RegExp(`^bad_signature: record ${forged.id} \\(seq ${forged.seq}\\): sig: does not verify with the terminal's registered key`)],
+      [otherTerminals.id, new RegExp(`^terminalId: record names terminal "${w.terminalId}" but was published on the topic of terminal "${other.terminalId}"`)],
+      [huge.id, /\w+: /],
+    ];
+    for (const [id, reason] of refusedWith) {
       await waitUntil(() => attacker.acksOf(id).length > 0, `the answer to ${id}`);
-      expect(attacker.acksOf(id)).toEqual([expect.objectContaining({ status: 'rejected', reason: expect.stringMatching(/\w{8,}/) })]);
+      expect(attacker.acksOf(id)).toEqual([expect.objectContaining({ status: 'rejected', reason: expect.stringMatching(reason) })]);
     }
     const stored = await db.query(`SELECT id FROM records WHERE id = ANY($1::uuid[])`, [[badSchema.id, forged.id, otherTerminals.id, huge.id]]);
     expect(stored.rows).toEqual([]);
@@ -268,7 +283,7 @@ describe.skipIf(!runs)('gateway faults (Mosquitto 2, PostgreSQL)', () => {
     expect(refusals).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ id: forged.id, terminal_id: w.terminalId, disposition: 'rejected', verdict: 'bad_signature' }),
-        expect.objectContaining({ id: otherTerminals.id, terminal_id: other.terminalId, disposition: 'rejected' }),
+        expect.objectContaining({ id: otherTerminals.id, terminal_id: other.terminalId, disposition: 'rejected', verdict: 'terminal_mismatch' }),
       ]),
     );
     // The genuine terminal goes on: its next records are stored, its chain unbroken by the forgery.

@@ -194,7 +194,10 @@ describe.skipIf((!MosquittoBroker.available() && !onCI()) || !postgresTestsRun()
   /** Two instances of one group on a fresh database, started together (both migrate it at once). */
   async function twoGateways(terminals: GatewayConfigInput['terminals']): Promise<[Gateway, Gateway]> {
     const url = await postgres!.createDatabase(`conformance_${++databases}`);
-    const config = (instance: string): GatewayConfigInput => gatewayConfig({ instance: `${instance}-${databases}`, brokerUrl: broker!.url, database: { url }, terminals });
+    // A share group of the test's own: the sessions of earlier tests' instances stay members of theirs
+    // after they stop (Mosquitto queues a share for them until their sessions expire).
+    const mqtt = { sharedGroup: `conformance-${databases}` };
+    const config = (instance: string): GatewayConfigInput => gatewayConfig({ instance: `${instance}-${databases}`, brokerUrl: broker!.url, database: { url }, mqtt, terminals });
     const started = await Promise.all([startGateway(config('a')), startGateway(config('b'))]);
     gateways.push(...started);
     return started;
