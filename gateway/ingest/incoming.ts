@@ -27,7 +27,15 @@ export function readRecordMessage(topic: string, payload: Buffer, prefix: string
   if (terminalId === undefined) return { kind: 'unreadable', reason: `not a records topic under "${prefix}"` };
   if (!terminalIdSchema.safeParse(terminalId).success) return { kind: 'unreadable', reason: `topic: "${terminalId}" is not a terminal id (1-64 letters, digits, "_" or "-")` };
   const text = payload.toString('utf8');
-  const decoded = decodeRecord(text);
+  let decoded: DecodedRecord;
+  try {
+    decoded = decodeRecord(text);
+  } catch (err) {
+    // A record the decoder cannot read through (a time correction moving its times out of range): invalid if it names itself.
+    const id = (safeParse(text) as { id?: unknown } | undefined)?.id;
+    if (typeof id !== 'string' || id.length === 0) return { kind: 'unreadable', reason: `not a readable record: ${(err as Error).message}` };
+    decoded = { kind: 'invalid', id, reason: `not a readable record: ${(err as Error).message}` };
+  }
   if (decoded.kind === 'unreadable') return { kind: 'unreadable', reason: decoded.reason };
   const id = decoded.id;
   if (id.length > MAX_ID_LENGTH || !isStorableText(id)) return { kind: 'unreadable', reason: `id: not a record id (over ${MAX_ID_LENGTH} characters, a NUL or a broken surrogate)` };
@@ -39,6 +47,14 @@ export function readRecordMessage(topic: string, payload: Buffer, prefix: string
 // eslint-disable-next-line no-control-regex -- NUL is exactly what PostgreSQL cannot keep in text
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, 'g');
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Text PostgreSQL keeps as it is: no NUL, no lone UTF-16 surrogate. */
 export function isStorableText(text: string): boolean {

@@ -293,9 +293,17 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
   async #settle(batch: Received[]): Promise<void> {
     const started = this.#timers.now();
     const { prefix, clock, db } = this.#deps;
-    const messages: ReadMessage[] = batch.map((m) => readRecordMessage(m.topic, m.payload, prefix));
-    const readable = messages.map((m) => (m.kind === 'readable' ? m : undefined));
     const failedIndexes: number[] = [];
+    const messages: (ReadMessage | undefined)[] = batch.map((m, i) => {
+      try {
+        return readRecordMessage(m.topic, m.payload, prefix);
+      } catch (err) {
+        failedIndexes.push(i);
+        this.#logFailure(m, err);
+        return undefined;
+      }
+    });
+    const readable = messages.map((m) => (m?.kind === 'readable' ? m : undefined));
     const now = clock.now();
     const { plan, inserted } = await db.transaction(async (tx) => {
       const plan = classifyBatch(readable, await this.#readState(tx, readable), {
@@ -303,7 +311,10 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
         receivedAt: (i) => (batch[i] as Received).receivedAt,
         now,
         verify: this.#verify,
-        onError: (i, err) => failedIndexes.push(i) && this.#logFailure(batch[i] as Received, err),
+        onError: (i, err) => {
+          failedIndexes.push(i);
+          this.#logFailure(batch[i] as Received, err);
+        },
       });
       return { plan, inserted: await this.#write(tx, plan, now) };
     });
@@ -357,10 +368,10 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
     return inserted;
   }
 
-  #committed(batch: Received[], messages: ReadMessage[], plan: BatchPlan, inserted: Set<string>, failed: number, ms: number): void {
+  #committed(batch: Received[], messages: (ReadMessage | undefined)[], plan: BatchPlan, inserted: Set<string>, failed: number, ms: number): void {
     const settled: SettledBatch = { accepted: 0, duplicates: 0, rejected: 0, invalid: 0, held: 0, unreadable: 0, failed, ms };
     for (const [i, m] of messages.entries()) {
-      if (m.kind !== 'unreadable') continue;
+      if (m?.kind !== 'unreadable') continue;
       settled.unreadable += 1;
       this.#deps.logger.warn({ topic: (batch[i] as Received).topic, reason: m.reason, bytes: (batch[i] as Received).payload.length, preview: preview((batch[i] as Received).payload) }, 'gateway ingest: unreadable message on a records topic (not acknowledged)');
     }

@@ -5,7 +5,7 @@ import type { PgliteDatabase } from '../../gateway/db/pglite.js';
 import { answerTimeProbe } from '../../gateway/ingest/time-probes.js';
 import { chainGaps } from '../../gateway/store/chain-store.js';
 import { listRefusals } from '../../gateway/store/refusals.js';
-import { GENESIS } from '../../protocol/seal/seal.js';
+import { GENESIS, withTimeCorrection } from '../../protocol/seal/seal.js';
 import { terminalTopics } from '../../protocol/topics.js';
 import { strayPress } from '../support/stray-press.js';
 import { deliver, emptyTables, FlakyDatabase, makeIngest, ManualClock, PREFIX, putTerminal, RecordingPublisher, SealingTerminal, useTestDatabase } from './gateway-ingest-fixture.js';
@@ -191,6 +191,21 @@ describe('gateway ingest: validate, store, ack', () => {
     expect(publisher.reasonOf(year0.id)).toBe('at: the year 0000 is not a time the database keeps');
     expect(publisher.statusOf(fine.id)).toBe('accepted');
     expect(ingest.stats()).toMatchObject({ accepted: 1, rejected: 3, failed: 0, dbFailures: 0 });
+  });
+
+  it('a record whose time correction moves its times out of range is refused (forged: bad_signature; genuine: invalid); its batch goes on', async () => {
+    const t = await approved();
+    const { ingest, publisher } = makeIngest(db);
+    const unsynced = { ...strayPress(uuidv7()), terminalId: 'T-1', clock: { synced: false, bootId: 'b', monoMs: 0 } };
+    const forged = t.seal(unsynced, { mutate: (body) => void (body.timeCorrection = { offsetMs: 9_000_000_000_000_000, sig: 'AAAA' }) });
+    const genuineRecord = { ...unsynced, id: uuidv7() };
+    const genuine = t.seal(genuineRecord, { mutate: (body) => Object.assign(body, withTimeCorrection(body as Record<string, unknown> & { id: string }, 9_000_000_000_000_000, t.identity.sign)) });
+    const fine = t.event();
+    await deliver(ingest, [forged, genuine, fine]);
+    expect(publisher.reasonOf(forged.id)).toMatch(/^bad_signature: .*timeCorrection\.sig/);
+    expect(publisher.reasonOf(genuine.id)).toMatch(/^not a readable record: /);
+    expect(publisher.statusOf(fine.id)).toBe('accepted');
+    expect(ingest.stats()).toMatchObject({ rejected: 1, invalid: 1, accepted: 1, failed: 0, dbFailures: 0 });
   });
 
   it('unreadable messages are counted, never acked nor stored', async () => {
