@@ -14,11 +14,12 @@ const program = new Command()
   .name('hcp')
   .description('好差评 counter evaluation terminal: bridge, simulator and field tools')
   .version(BRIDGE_VERSION)
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .enablePositionalOptions();
 
 program
   .command('start')
-  .description('run a simulated service hall: virtual terminals, bridges, embedded broker, province emulator')
+  .description('run a simulated service hall: virtual terminals and printers, bridges, embedded broker, the gateway on the embedded database')
   .option('-w, --windows <n>', 'number of service windows', intFlag(1, 50), 3)
   .option('--seed <n>', 'random seed for the scripted citizens and staff', intFlag(0, 2 ** 31), 1)
   .option('--duration <seconds>', 'stop after this long (0: run until Ctrl-C)', intFlag(0, 86_400), 0)
@@ -128,6 +129,70 @@ program
     const { selftestCommand } = await import('./selftest.js');
     await selftestCommand(options);
   });
+
+const gateway = program
+  .command('gateway')
+  .description('run the gateway: every terminal\'s records over MQTT (shared subscription) into PostgreSQL or the embedded database, acknowledged after the commit')
+  .option('-c, --config <file>', 'gateway config file (YAML or JSON; see docs/gateway.md)')
+  .action(async ({ config }: { config?: string }) => {
+    if (config === undefined) return gateway.error('hcp gateway: --config <file> is required to run the gateway (or give a subcommand: see hcp gateway --help)');
+    const { runGatewayCommand } = await import('./gateway.js');
+    await runGatewayCommand(config);
+  });
+// `hcp gateway terminals list -c x`: the -c after a subcommand is the subcommand's, not the gateway's own.
+gateway.passThroughOptions();
+
+const adminOptions = (command: Command): Command =>
+  command
+    .option('-c, --config <file>', "the gateway's config: where its admin API listens (http.host, http.port) and the operator token (http.tokenFile)", '/etc/hcp/gateway.yaml')
+    .option('--url <url>', "the admin API's URL instead of the config's (the token then from HCP_GATEWAY_TOKEN)")
+    .option('--json', 'print the API answer as JSON');
+
+adminOptions(gateway.command('status').description("every gateway instance's heartbeat and figures, from the running gateway's admin API")).action(
+  async (options: { config: string; url?: string; json?: boolean }) => {
+    const { gatewayStatusCommand } = await import('./gateway-admin.js');
+    await gatewayStatusCommand(options);
+  },
+);
+
+const gatewayTerminals = gateway.command('terminals').description('the terminals registered with the gateway: list, show, approve a key, revoke');
+adminOptions(gatewayTerminals.command('list').description('every terminal: status, state, where, approved and pending key fingerprints'))
+  .option('--status <status>', 'only pending, approved or revoked ones', flag(z.enum(['pending', 'approved', 'revoked'])))
+  .action(async (options: { config: string; url?: string; json?: boolean; status?: string }) => {
+    const { gatewayTerminalsListCommand } = await import('./gateway-admin.js');
+    await gatewayTerminalsListCommand(options);
+  });
+adminOptions(gatewayTerminals.command('show').argument('<terminal-id>').description('one terminal in full: keys, registration, state, last telemetry')).action(
+  async (terminalId: string, options: { config: string; url?: string; json?: boolean }) => {
+    const { gatewayTerminalsShowCommand } = await import('./gateway-admin.js');
+    await gatewayTerminalsShowCommand(terminalId, options);
+  },
+);
+adminOptions(gatewayTerminals.command('approve').argument('<terminal-id>').description("approve the key the terminal brought (a new terminal, or a replaced one): its records are accepted and its config sent"))
+  .option('--key <fingerprint>', 'the pending key as `terminals list` shows it (8+ hex digits of its fingerprint, or the whole key): refused if the terminal has brought another since')
+  .option('--operator <name>', 'who approves, for the operator log (default: admin-api)')
+  .action(async (terminalId: string, options: { config: string; url?: string; json?: boolean; key?: string; operator?: string }) => {
+    const { gatewayTerminalsApproveCommand } = await import('./gateway-admin.js');
+    await gatewayTerminalsApproveCommand(terminalId, options);
+  });
+adminOptions(gatewayTerminals.command('revoke').argument('<terminal-id>').description('revoke a terminal (stolen, retired): its records are refused from now on'))
+  .requiredOption('--reason <text>', 'why, for the operator log')
+  .option('--operator <name>', 'who revokes, for the operator log (default: admin-api)')
+  .action(async (terminalId: string, options: { config: string; url?: string; json?: boolean; reason: string; operator?: string }) => {
+    const { gatewayTerminalsRevokeCommand } = await import('./gateway-admin.js');
+    await gatewayTerminalsRevokeCommand(terminalId, options);
+  });
+
+adminOptions(gateway.command('refusals').description('records the gateway refused (rejected) or holds (unknown terminal, key pending), newest first'))
+  .option('--terminal <id>', "only this terminal's")
+  .option('--disposition <which>', 'only rejected or only held ones', flag(z.enum(['rejected', 'held'])))
+  .option('--open', 'only those not resolved yet')
+  .option('--limit <n>', 'at most this many', intFlag(1, 1000), 50)
+  .action(async (options: { config: string; url?: string; json?: boolean; terminal?: string; disposition?: string; open?: boolean; limit: number }) => {
+    const { gatewayRefusalsCommand } = await import('./gateway-admin.js');
+    await gatewayRefusalsCommand(options);
+  });
+
 
 const sim = program.command('sim').description('run one part of the simulator on its own');
 sim

@@ -23,7 +23,7 @@ const STATUS_EVERY_MS = 10_000;
 const time = (): string => new Date().toTimeString().slice(0, 8);
 const line = (windowNo: string, what: string, text: string): void => console.log(`${time()}  ${windowNo}  ${what.padEnd(9)} ${text}`);
 
-/** `hcp start`: a simulated service hall with a live view of what happens in it. */
+/** `hcp start`: a simulated service hall, its gateway, and a live view of what happens in it. */
 export async function startHallCommand(options: StartOptions): Promise<void> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'hcp-hall-'));
   console.log(`hcp start: a simulated service hall with ${options.windows} windows (seed ${options.seed})`);
@@ -37,7 +37,8 @@ export async function startHallCommand(options: StartOptions): Promise<void> {
     logger: createLogger('warn', 2),
   });
   console.log(`  broker     ${hall.broker.url} (embedded)`);
-  console.log(`  province   emulator reading ${hall.province.prefix}/+/records`);
+  const gateway = hall.gateway.status();
+  console.log(`  gateway    ${gateway.instance}: ${gateway.broker.subscriptions.join(', ')} into the embedded database (${join(dataDir, 'gateway-db')}); admin API ${hall.gateway.adminUrl}`);
   for (const w of hall.windows) {
     const { link } = w.bridge.status();
     console.log(`  ${w.windowNo}        terminal ${link.terminal?.serial} (firmware ${link.terminal?.fw}) on ${link.path}; HTTP API ${w.bridge.httpUrl}`);
@@ -66,7 +67,7 @@ export async function startHallCommand(options: StartOptions): Promise<void> {
   hall.off('activity', onActivity);
   console.log('\nstopping…');
   printStatus(hall);
-  printSummary(hall);
+  await printSummary(hall);
   await view.stop();
   await hall.stop();
   if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
@@ -105,7 +106,7 @@ function describe(activity: HallActivity, profile: GradeCodeProfileName): void {
       return line(activity.windowNo, 'event', `${what}${grade.success ? ` (${GRADE_INFO[grade.data].zh})` : ''}, recorded as an event, not a rating`);
     }
     case 'acked':
-      return line(activity.windowNo, 'acked', `${activity.ack.ids.length} record(s) ${activity.ack.status} by the province`);
+      return line(activity.windowNo, 'acked', `${activity.ack.ids.length} record(s) ${activity.ack.status} by the gateway`);
     case 'printed': {
       const [qr] = activity.receipt.qrCodes();
       const cases = activity.receipt.lines().filter((l) => l.startsWith('办件编号')).map((l) => l.replace(/^办件编号：/, ''));
@@ -123,13 +124,16 @@ function printStatus(hall: SimulatedHall): void {
     const s = w.bridge.status();
     return `${w.windowNo} ${s.link.alive ? 'link up' : 'LINK DOWN'}, ${s.broker.connected ? 'broker up' : 'BROKER DOWN'}, backlog ${s.backlog.pending}`;
   });
-  const p = hall.province.stats;
-  console.log(`-- ${time()}  ${windows.join(' | ')}  || province: ${p.accepted} accepted, ${p.duplicates} duplicates, ${p.rejected} rejected`);
+  const g = hall.gateway.ingest.stats();
+  console.log(`-- ${time()}  ${windows.join(' | ')}  || gateway: ${g.accepted} accepted, ${g.duplicates} duplicates, ${g.rejected} rejected`);
 }
 
-function printSummary(hall: SimulatedHall): void {
-  const records = hall.province.records().filter((r) => r.kind === 'invitation');
-  const rated = records.filter((r) => r.kind === 'invitation' && r.outcome === 'rated').length;
-  const share = records.length ? Math.round((rated / records.length) * 100) : 0;
-  console.log(`province received ${records.length} invitations, ${rated} rated: participation ${share}% (参评率)`);
+/** Read back from the gateway's database: what reached it, one outcome per invitation. */
+async function printSummary(hall: SimulatedHall): Promise<void> {
+  const { rows } = await hall.gateway.db.query<{ invitations: number; rated: number }>(
+    "SELECT count(*)::int AS invitations, count(*) FILTER (WHERE outcome = 'rated')::int AS rated FROM records WHERE kind = 'invitation' AND superseded_by IS NULL AND NOT test",
+  );
+  const { invitations, rated } = rows[0] ?? { invitations: 0, rated: 0 };
+  const share = invitations ? Math.round((rated / invitations) * 100) : 0;
+  console.log(`gateway database holds ${invitations} invitations, ${rated} rated: participation ${share}% (参评率)`);
 }

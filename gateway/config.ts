@@ -31,8 +31,12 @@ const mqttSchema = z
       .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a share name: 1-64 letters, digits, "_" or "-" (no "/", "+" or "#")')
       .nullable()
       .default('hcp-gateway'),
-    /** How long the broker keeps this instance's session (and queues its messages) while it is away. */
-    sessionExpirySeconds: z.number().int().min(0).max(7 * 86_400).default(3600),
+    /**
+     * How long the broker keeps this instance's session (and queues its share of the messages)
+     * while it is away. 0 (the default): a clean session; nothing is lost either way, since the
+     * bridges publish again what no gateway acknowledged, and a stopped instance holds no share.
+     */
+    sessionExpirySeconds: z.number().int().min(0).max(7 * 86_400).default(0),
     keepaliveSeconds: z.number().int().min(5).max(3600).default(30),
   })
   .superRefine((mqtt, ctx) => {

@@ -11,7 +11,6 @@ import { API_META, type ApiMeta } from '../protocol/http-api.js';
 import type { PrinterCondition } from '../protocol/printer.js';
 import type { InvitationMode, Outcome } from '../protocol/records.js';
 import type { HallActivity, SimulatedHall } from './hall.js';
-import type { ProvinceStats } from './province.js';
 
 /** One window as the hall view shows it. */
 export interface HallViewWindow {
@@ -46,7 +45,8 @@ export interface HallViewData {
   now: string;
   hall: { name: string | null; code: string; areaCode: string } | null;
   windows: HallViewWindow[];
-  province: ProvinceStats;
+  /** What the hall's gateway has stored and acknowledged (and refused) since it started. */
+  gateway: { accepted: number; duplicates: number; rejected: number; held: number };
   /** The words of grades, alarms, printer conditions and modes, as the bridge's `GET /api/v1/meta` serves them. */
   meta: ApiMeta;
 }
@@ -68,7 +68,7 @@ function pageFile(): string {
   return fileURLToPath(found);
 }
 
-/** Everything the page shows, read from the hall's windows and its province emulator. */
+/** Everything the page shows, read from the hall's windows and its gateway. */
 export function hallViewData(hall: SimulatedHall, last: ReadonlyMap<string, HallViewWindow['last']> = new Map()): HallViewData {
   const windows = hall.windows.map((w): HallViewWindow => {
     const s = w.bridge.status();
@@ -105,14 +105,14 @@ export function hallViewData(hall: SimulatedHall, last: ReadonlyMap<string, Hall
     now: new Date().toISOString(),
     hall: first ? { name: first.hallName, code: first.hallCode, areaCode: first.areaCode } : null,
     windows,
-    province: hall.province.stats,
+    gateway: gatewayFigures(hall),
     meta: API_META,
   };
 }
 
 /**
  * A live page of the whole simulated hall (`hcp start`): every window's staff, terminal link,
- * open invitation or last outcome, backlog, printer and today's counts, and the province's
+ * open invitation or last outcome, backlog, printer and today's counts, and the gateway's
  * totals. Serves `/` (the page, no CDN) and `/hall.json` (what the page polls every second).
  */
 export async function startHallView(hall: SimulatedHall, { port = 0, host = '127.0.0.1' }: { port?: number; host?: string } = {}): Promise<HallView> {
@@ -175,4 +175,9 @@ function gradesToday(counts: InvitationCounts, now: Date): Partial<Record<Grade,
   const start = startOfChinaDay(now);
   const end = new Date(start.getTime() + 24 * 3600 * 1000);
   return Object.fromEntries(counts.gradesBetween(start, end).map(({ grade, n }) => [grade, n]));
+}
+
+function gatewayFigures(hall: SimulatedHall): HallViewData['gateway'] {
+  const { accepted, duplicates, rejected, held } = hall.gateway.ingest.stats();
+  return { accepted, duplicates, rejected, held };
 }

@@ -1,13 +1,16 @@
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Ack } from '../protocol/acks.js';
 import type { LinkRejectReason } from '../protocol/link.js';
 import type { OpenInvitation } from '../bridge/desk/invitation-desk.js';
 import type { StoredEvent, StoredInvitation } from '../protocol/records.js';
 import type { Logger } from '../bridge/log.js';
+import { parseGatewayConfig } from '../gateway/config.js';
+import { Gateway } from '../gateway/gateway.js';
+import { silentLogger } from '../bridge/log.js';
 import { EmbeddedBroker } from './broker.js';
-import { ProvinceEmulator } from './province.js';
+import { SAMPLE_PROVINCE_CONFIG } from './province.js';
 import { seededRandom } from './random.js';
 import type { PrintedReceipt } from './printed-receipt.js';
 import { SAMPLE_STAFF_PIN, SAMPLE_STAFF_ROSTER } from './sample-staff.js';
@@ -40,14 +43,18 @@ export type HallActivity =
   | { kind: 'frameRejected'; windowNo: string; reason: LinkRejectReason; detail: string }
   | { kind: 'broker'; windowNo: string; state: 'connected' | 'disconnected' };
 
-/** A simulated service hall: N windows, an embedded broker and the province emulator. */
+/**
+ * A simulated service hall: N windows, an embedded broker and the gateway on the embedded
+ * database (PGlite, in the data folder), which registers each terminal on its first key, sends
+ * it the reason catalogue and staff roster, and stores and acknowledges its records.
+ */
 export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
   private readonly abort = new AbortController();
   private traffic: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly broker: EmbeddedBroker,
-    readonly province: ProvinceEmulator,
+    readonly gateway: Gateway,
     readonly windows: SimWindow[],
   ) {
     super();
@@ -56,7 +63,13 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
 
   static async start(options: HallOptions): Promise<SimulatedHall> {
     const broker = await EmbeddedBroker.start({ port: options.brokerPort ?? 0 });
-    const province = await ProvinceEmulator.start({ url: broker.url });
+    let gateway: Gateway;
+    try {
+      gateway = await startHallGateway(broker.url, options.dataDir, options.logger);
+    } catch (err) {
+      await broker.stop();
+      throw err;
+    }
     const windows: SimWindow[] = [];
     try {
       for (let n = 1; n <= options.windows; n++) {
@@ -64,8 +77,6 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
         // A folder per window: its key (terminal-key.pem, which seals its records) lives beside its database.
         const windowDir = join(options.dataDir, windowNo);
         mkdirSync(windowDir, { recursive: true });
-        // The province's staff roster, retained before the window connects: its staff sign in by PIN.
-        await province.publishConfig(`SIM-${windowNo}`, { staffRoster: SAMPLE_STAFF_ROSTER });
         windows.push(
           await SimWindow.start({
             brokerUrl: broker.url,
@@ -84,15 +95,15 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
           }),
         );
       }
-      // Each window hears its retained roster just after it connects: staff can sign in from here on.
+      // The gateway approves each terminal's first key and sends it the roster: staff can sign in from here on.
       await Promise.all(windows.map((w) => waitUntil(() => w.bridge.status().staffSignIn.roster, `the staff roster at ${w.windowNo}`, { timeoutMs: 10_000 })));
     } catch (err) {
       await Promise.allSettled(windows.map((w) => w.stop()));
-      await province.stop();
+      await gateway.stop();
       await broker.stop();
       throw err;
     }
-    const hall = new SimulatedHall(broker, province, windows);
+    const hall = new SimulatedHall(broker, gateway, windows);
     if (options.traffic ?? true) hall.startTraffic(options.seed ?? 1, options.citizens);
     return hall;
   }
@@ -101,7 +112,7 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
     this.abort.abort();
     await this.traffic;
     await Promise.allSettled(this.windows.map((w) => w.stop()));
-    await this.province.stop();
+    await this.gateway.stop();
     await this.broker.stop();
   }
 
@@ -130,4 +141,23 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
     bridge.on('frameRejected', (reason, detail) => emit({ kind: 'frameRejected', windowNo, reason, detail }));
     bridge.on('broker', (state) => emit({ kind: 'broker', windowNo, state }));
   }
+}
+
+/**
+ * The hall's gateway: one instance on the embedded broker (no shared subscriptions there: MQTT
+ * 3.1.1, a plain subscription), PGlite in the data folder, terminals approved on their first key
+ * (a demo has no operator), the sample reason catalogue and staff roster for each, the admin API
+ * on a free loopback port.
+ */
+async function startHallGateway(brokerUrl: string, dataDir: string, logger: Logger | undefined): Promise<Gateway> {
+  const staffRosterFile = join(dataDir, 'staff-roster.json');
+  writeFileSync(staffRosterFile, JSON.stringify(SAMPLE_STAFF_ROSTER));
+  const config = parseGatewayConfig({
+    instance: 'hall-gateway',
+    mqtt: { url: brokerUrl, protocolVersion: 4, sharedGroup: null },
+    database: { dataDir: join(dataDir, 'gateway-db') },
+    terminals: { approval: 'first-key', config: { reasonCatalog: SAMPLE_PROVINCE_CONFIG.reasonCatalog, staffRosterFile } },
+    http: { port: 0 },
+  });
+  return Gateway.start(config, { logger: logger ?? silentLogger });
 }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { connect as mqttConnect, type IClientOptions, type MqttClient } from 'mqtt';
 import { ConfigError } from '../../bridge/config.js';
 import { readSecretFile } from '../../bridge/secret-file.js';
 import { readTlsFiles } from '../../bridge/uplink/tls-files.js';
@@ -8,7 +8,8 @@ import type { GatewayConfig } from '../config.js';
 import type { Logger, Publisher } from '../ports.js';
 import { gatewaySubscriptions } from './subscriptions.js';
 
-export type Connect = (url: string, options: IClientOptions) => Promise<MqttClient>;
+/** Makes a client that starts connecting (mqtt.js `connect`): the session attaches its listeners before the broker can hand it anything. */
+export type Connect = (url: string, options: IClientOptions) => MqttClient;
 
 /** Where a message on one of the gateway's leaves goes. Called synchronously; must not throw. */
 export type LeafHandlers = Record<ProvinceLeaf, (topic: string, payload: Buffer) => void>;
@@ -23,11 +24,12 @@ export interface SessionStatus {
 }
 
 /**
- * The gateway instance's MQTT session: a persistent session (the broker keeps its subscriptions
- * and queues its share of the messages while it restarts), subscriptions per
- * mqtt/subscriptions.ts, each message handed to its leaf's handler, and publishing for acks,
- * configs and answers. mqtt.js reconnects on its own; a lost connection costs nothing, since
- * every bridge publishes again what it has not seen acknowledged.
+ * The gateway instance's MQTT session: subscriptions per mqtt/subscriptions.ts, each message
+ * handed to its leaf's handler, and publishing for acks, configs and answers. mqtt.js reconnects
+ * on its own; a lost connection costs nothing, since every bridge publishes again what it has not
+ * seen acknowledged. Clean by default (sessionExpirySeconds 0): a broker keeps routing a share
+ * group's messages to the session of a member that is away (Mosquitto does), so a persistent
+ * session of an instance that stopped for good would sit on its share until it expires.
  */
 export class GatewaySession extends EventEmitter<{ connected: []; disconnected: [] }> implements Publisher {
   readonly #client: MqttClient;
@@ -58,7 +60,7 @@ export class GatewaySession extends EventEmitter<{ connected: []; disconnected: 
     });
   }
 
-  static async start(config: GatewayConfig, handlers: LeafHandlers, log: Logger, connect: Connect = connectAsync): Promise<GatewaySession> {
+  static async start(config: GatewayConfig, handlers: LeafHandlers, log: Logger, connect: Connect = mqttConnect): Promise<GatewaySession> {
     const { mqtt } = config;
     const clientId = `hcp-gateway-${config.instance}`;
     const options: IClientOptions = {
@@ -67,14 +69,15 @@ export class GatewaySession extends EventEmitter<{ connected: []; disconnected: 
       password: mqtt.passwordFile !== undefined ? readPasswordFile(mqtt.passwordFile) : mqtt.password,
       ...readTlsFiles(mqtt.tls),
       protocolVersion: mqtt.protocolVersion,
-      clean: false,
+      clean: mqtt.sessionExpirySeconds === 0,
       keepalive: mqtt.keepaliveSeconds,
       reconnectPeriod: 2000,
       connectTimeout: 10_000,
-      ...(mqtt.protocolVersion === 5 ? { properties: { sessionExpiryInterval: mqtt.sessionExpirySeconds } } : {}),
+      ...(mqtt.protocolVersion === 5 && mqtt.sessionExpirySeconds > 0 ? { properties: { sessionExpiryInterval: mqtt.sessionExpirySeconds } } : {}),
     };
-    const client = await connect(mqtt.url, options);
     const subscriptions = gatewaySubscriptions(mqtt.topicPrefix, mqtt.sharedGroup);
+    const client = connect(mqtt.url, options);
+    // Before the CONNACK: a resumed session is handed what the broker kept for it right after it.
     client.on('message', (topic, payload) => {
       const subscription = subscriptions.find(({ leaf }) => terminalIdOfTopic(topic, leaf, mqtt.topicPrefix) !== undefined);
       if (!subscription) {
@@ -84,6 +87,7 @@ export class GatewaySession extends EventEmitter<{ connected: []; disconnected: 
       handlers[subscription.leaf](topic, payload);
     });
     try {
+      await firstConnection(client, mqtt.url);
       const grants = await client.subscribeAsync(subscriptions.map((s) => s.filter), { qos: 1 });
       const refused = grants.filter((g) => g.qos !== 1 && g.qos !== 0);
       if (refused.length > 0) {
@@ -110,6 +114,25 @@ export class GatewaySession extends EventEmitter<{ connected: []; disconnected: 
     this.#stopping ??= this.#client.endAsync(!this.#client.connected).then(() => undefined);
     return this.#stopping;
   }
+}
+
+/** Resolves on the first CONNACK; rejects on the first error (a refused login, an unreachable broker). */
+function firstConnection(client: MqttClient, url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error): void => {
+      client.off('connect', onConnect);
+      client.off('error', onError);
+      client.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onConnect = (): void => done();
+    const onError = (err: Error): void => done(new Error(`cannot connect to the broker at ${url}: ${err.message}`));
+    const onClose = (): void => done(new Error(`cannot connect to the broker at ${url}: the connection closed before the broker accepted it (is it running, and is this the right port?)`));
+    client.on('connect', onConnect);
+    client.on('error', onError);
+    client.on('close', onClose);
+  });
 }
 
 function readPasswordFile(path: string): string {

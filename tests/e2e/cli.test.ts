@@ -14,14 +14,15 @@ const dir = mkdtempSync(join(tmpdir(), 'hcp-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('hcp CLI', () => {
-  it('`hcp start` runs a simulated hall whose ratings reach the province, then stops cleanly', async () => {
+  it("`hcp start` runs a simulated hall whose ratings reach the gateway's database, then stops cleanly", async () => {
     const { code, stdout } = await hcp(['start', '--windows', '2', '--duration', '8', '--seed', '3']);
     expect(code).toBe(0);
     expect(stdout).toMatch(/broker +mqtt:\/\/127\.0\.0\.1:\d+/);
     expect(stdout).toMatch(/W01 +terminal SIM-SIM-W01 \(firmware \d+\.\d+\.\d+\)/);
     expect(stdout).toMatch(/W0[12] +invite +\S+/);
-    expect(stdout).toMatch(/W0[12] +acked +1 record\(s\) accepted by the province/);
-    const received = /province received (\d+) invitations, (\d+) rated/.exec(stdout);
+    expect(stdout).toMatch(/gateway +hall-gateway: hcp\/v1\/\+\/records, .* into the embedded database/);
+    expect(stdout).toMatch(/W0[12] +acked +1 record\(s\) accepted by the gateway/);
+    const received = /gateway database holds (\d+) invitations, (\d+) rated/.exec(stdout);
     expect(Number(received?.[1])).toBeGreaterThan(0);
   }, 60_000);
 

@@ -8,7 +8,6 @@ import { startHallView, type HallView, type HallViewData } from '../../simulator
 import { waitUntil } from '../../simulator/wait.js';
 import { launchChromium } from '../support/browser.js';
 import { SAMPLE_STAFF_PIN } from '../../simulator/sample-staff.js';
-import { notAudit } from '../support/audit-events.js';
 
 /** The live page of `hcp start`, in headless Chromium, over a quiet hall driven by hand. */
 const dir = mkdtempSync(join(tmpdir(), 'hcp-hall-view-'));
@@ -28,7 +27,7 @@ const shows = (locator: Locator, text: string | RegExp): Promise<void> =>
   locator.filter({ hasText: typeof text === 'string' ? new RegExp(`^\\s*${escape(text)}\\s*$`) : text }).waitFor();
 
 describe('hall view', () => {
-  it('shows every window live, and follows one rating from invitation to the province', async () => {
+  it('shows every window live, and follows one rating from invitation to the gateway', async () => {
     hall = await SimulatedHall.start({ windows: 2, dataDir: dir, traffic: false });
     [view, browser] = await Promise.all([startHallView(hall), launchChromium()]);
     expect(view.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
@@ -66,9 +65,10 @@ describe('hall view', () => {
     await shows(card.getByTestId('today-rated'), '1');
     await shows(card.getByTestId('today-rate'), '100%');
     await shows(page.getByTestId('hall-rated'), '1');
-    await shows(page.getByTestId('province-accepted'), /^[1-9]\d*$/); // the rating, and the staff actions' audit entries
-    await shows(page.getByTestId('province-rejected'), '0');
+    await shows(page.getByTestId('gateway-accepted'), /^[1-9]\d*$/); // the rating, and the staff actions' audit entries
+    await shows(page.getByTestId('gateway-rejected'), '0');
     await shows(page.getByTestId('window-W02').getByTestId('state'), '空闲');
-    expect(hall.province.records().filter(notAudit)).toHaveLength(1);
+    const { rows } = await hall.gateway.db.query<{ outcome: string; grade: string }>("SELECT outcome, grade FROM records WHERE kind = 'invitation'");
+    expect(rows).toEqual([{ outcome: 'rated', grade: 'satisfied' }]);
   });
 });

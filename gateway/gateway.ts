@@ -1,0 +1,186 @@
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../bridge/config.js';
+import { readSecretFile } from '../bridge/secret-file.js';
+import { explain } from '../protocol/issues.js';
+import { staffRosterSchema, type ProvinceConfig } from '../protocol/province-config.js';
+import type { UpstreamRecord } from '../protocol/records.js';
+import type { GatewayConfig } from './config.js';
+import type { Database } from './db/database.js';
+import { migrate } from './db/migrate.js';
+import { openDatabase } from './db/open-database.js';
+import { startAdminHttp, type AdminHttp } from './http/admin-http.js';
+import { RecordIngest, type IngestStats } from './ingest/record-ingest.js';
+import { answerTimeProbe } from './ingest/time-probes.js';
+import { GatewaySession, type Connect, type SessionStatus } from './mqtt/session.js';
+import { systemClock, type Clock, type Logger } from './ports.js';
+import { TerminalRegistry } from './registry/terminal-registry.js';
+import { InstanceHeartbeat } from './status/instances.js';
+
+export const GATEWAY_VERSION = '0.1.0';
+
+/** What the composition root may be given instead of the world (tests, `hcp start`). */
+export interface GatewayDeps {
+  logger: Logger;
+  clock?: Clock;
+  /** Default: mqtt.js connectAsync. */
+  connect?: Connect;
+  /** Default: openDatabase(config.database). */
+  database?: Database;
+}
+
+export interface GatewayStatus {
+  instance: string;
+  version: string;
+  startedAt: string;
+  broker: SessionStatus;
+  database: { kind: Database['kind']; up: boolean; lastError: string | null };
+  ingest: IngestStats;
+}
+
+/**
+ * One gateway instance: opens and migrates its database, applies the roster, subscribes, and
+ * wires each leaf to its part (records → ingest, state and telemetry → registry, time probes →
+ * their answer); publishes every approved terminal's config; beats in `instances`; serves the
+ * admin API. It only wires: each part's rules live in its own folder.
+ */
+export class Gateway extends EventEmitter<{ record: [record: UpstreamRecord, terminalId: string] }> {
+  readonly startedAt: Date;
+
+  private constructor(
+    readonly config: GatewayConfig,
+    readonly db: Database,
+    readonly registry: TerminalRegistry,
+    readonly ingest: RecordIngest,
+    private readonly session: GatewaySession,
+    private readonly heartbeat: InstanceHeartbeat,
+    private readonly http: AdminHttp,
+    clock: Clock,
+  ) {
+    super();
+    this.startedAt = clock.now();
+    ingest.on('record', (record, terminalId) => this.emit('record', record, terminalId));
+  }
+
+  static async start(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
+    const log = deps.logger;
+    const clock = deps.clock ?? systemClock;
+    const terminalConfig = loadTerminalConfig(config);
+    const db = deps.database ?? (await openDatabase(config.database, { logger: log, applicationName: `hcp-gateway ${config.instance}` }));
+    const stack: (() => Promise<unknown>)[] = [() => db.close()];
+    const unwind = async (): Promise<void> => {
+      for (const close of stack.reverse()) await close().catch(() => undefined);
+    };
+    try {
+      const migrated = await migrate(db, log);
+      if (migrated.to !== migrated.from) log.info(migrated, 'gateway: database schema migrated');
+      const prefix = config.mqtt.topicPrefix;
+      // The session publishes for every part; the parts exist before it so that no message finds one missing.
+      const late: { session?: GatewaySession; gateway?: Gateway } = {};
+      const publisher = {
+        publish: (topic: string, payload: string, options: { qos: 0 | 1; retain?: boolean }) =>
+          late.session ? late.session.publish(topic, payload, options) : Promise.reject(new Error('not connected to the broker yet')),
+      };
+      const registry = new TerminalRegistry({ db, publisher, prefix, clock, logger: log, approval: config.terminals.approval, terminalConfig: () => terminalConfig });
+      const ingest = new RecordIngest({ db, publisher, prefix, instance: config.instance, clock, logger: log, maxBatch: config.ingest.maxBatch, maxQueue: config.ingest.maxQueue });
+      stack.push(() => ingest.stop());
+      const session = await GatewaySession.start(
+        config,
+        {
+          records: (topic, payload) => ingest.receive(topic, payload),
+          state: (topic, payload) => registry.receiveState(topic, payload),
+          telemetry: (topic, payload) => registry.receiveTelemetry(topic, payload),
+          time: (topic, payload) => answerTimeProbe({ publisher, prefix, clock, logger: log }, topic, payload),
+        },
+        log,
+        deps.connect,
+      );
+      late.session = session;
+      stack.push(() => session.stop());
+      // After the session exists: an approval by the roster publishes the terminal's config at once.
+      if (config.terminals.rosterFile) log.info(await registry.applyRoster(config.terminals.rosterFile), 'gateway: terminal roster applied');
+      const published = await registry.publishConfigs();
+      log.info({ terminals: published }, 'gateway: retained configs published');
+      const status = (): GatewayStatus => {
+        if (!late.gateway) throw new Error('the gateway is still starting');
+        return late.gateway.status();
+      };
+      const heartbeat = new InstanceHeartbeat({ db, instance: config.instance, clock, logger: log, stats: () => status() });
+      heartbeat.start();
+      stack.push(() => heartbeat.stop());
+      const http = await startAdminHttp({ host: config.http.host, port: config.http.port, token: readToken(config), registry, db, status: async () => status(), logger: log, clock });
+      stack.push(() => http.stop());
+      late.gateway = new Gateway(config, db, registry, ingest, session, heartbeat, http, clock);
+      return late.gateway;
+    } catch (err) {
+      await unwind();
+      throw err;
+    }
+  }
+
+  get adminUrl(): string {
+    return this.http.url;
+  }
+
+  status(): GatewayStatus {
+    const ingest = this.ingest.stats();
+    return {
+      instance: this.config.instance,
+      version: GATEWAY_VERSION,
+      startedAt: this.startedAt.toISOString(),
+      broker: this.session.status(),
+      database: { kind: this.db.kind, up: ingest.dbUp, lastError: ingest.lastDbError },
+      ingest,
+    };
+  }
+
+  /** Re-reads the roster file (SIGHUP). */
+  async reloadRoster(): Promise<unknown> {
+    return this.config.terminals.rosterFile ? this.registry.applyRoster(this.config.terminals.rosterFile) : { applied: 0 };
+  }
+
+  #stopping: Promise<void> | undefined;
+
+  /** The batch in flight is committed and acknowledged; then everything closes. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.http.stop();
+      await this.heartbeat.stop();
+      await this.ingest.stop();
+      await this.session.stop();
+      await this.db.close();
+    })();
+    return this.#stopping;
+  }
+}
+
+/** What the gateway publishes on each approved terminal's `…/config`: checked at start, so a bad file stops it before it publishes anything. */
+function loadTerminalConfig(config: GatewayConfig): ProvinceConfig | undefined {
+  const { reasonCatalog, staffRosterFile } = config.terminals.config;
+  let staffRoster: ProvinceConfig['staffRoster'];
+  if (staffRosterFile !== undefined) {
+    let raw: unknown;
+    try {
+      raw = parseYaml(readFileSync(staffRosterFile, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`terminals.config.staffRosterFile: cannot read ${staffRosterFile}: ${(err as Error).message}`, []);
+    }
+    const roster = explain(staffRosterSchema, raw);
+    if (!roster.ok) throw new ConfigError(`terminals.config.staffRosterFile ${staffRosterFile} is invalid:`, roster.problems);
+    staffRoster = roster.data;
+  }
+  if (reasonCatalog === undefined && staffRoster === undefined) return undefined;
+  return { ...(reasonCatalog && { reasonCatalog }), ...(staffRoster && { staffRoster }) };
+}
+
+/** The operator token approve and revoke need, from its own file (never in the config itself). */
+function readToken(config: GatewayConfig): string | undefined {
+  const path = config.http.tokenFile;
+  if (path === undefined) return undefined;
+  try {
+    return readSecretFile(path, { ownerOnly: true });
+  } catch (err) {
+    throw new ConfigError(`http.tokenFile: cannot use ${path}: ${(err as Error).message}`, []);
+  }
+}
