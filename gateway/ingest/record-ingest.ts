@@ -73,17 +73,11 @@ export interface IngestStats {
   ackFailures: number;
 }
 
-export interface SettledBatch {
-  accepted: number;
-  duplicates: number;
-  rejected: number;
-  invalid: number;
-  held: number;
-  unreadable: number;
-  failed: number;
+/** One committed batch's share of the counts. */
+export type SettledBatch = Pick<IngestStats, 'accepted' | 'duplicates' | 'rejected' | 'invalid' | 'held' | 'unreadable' | 'failed'> & {
   /** From taking the batch to its commit. */
   ms: number;
-}
+};
 
 export type RecordIngestEvents = {
   /** A batch committed (before its acks are published). */
@@ -318,7 +312,12 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
       });
       return { plan, inserted: await this.#write(tx, plan, now) };
     });
-    this.#committed(batch, messages, plan, inserted, failedIndexes.length, this.#timers.now() - started);
+    try {
+      this.#committed(batch, messages, plan, inserted, failedIndexes.length, this.#timers.now() - started);
+    } catch (err) {
+      // Committed is committed: a bug past this point must not put the batch back (it would be stored as duplicates).
+      this.#deps.logger.error({ err }, 'gateway ingest: a committed batch could not be fully counted or acknowledged');
+    }
   }
 
   /** What classification reads, for the whole batch in four queries. */
