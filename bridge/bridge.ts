@@ -30,6 +30,7 @@ import { PrinterLink } from './printer/printer-link.js';
 import { ReceiptQueue } from './printer/receipt-queue.js';
 import { ReceiptService, type ReceiptServiceOptions } from './printer/receipt-service.js';
 import { reprintReceipt } from './printer/reprint.js';
+import { GradeProfileStore } from './province/grade-profile.js';
 import { ReasonCatalogStore } from './province/reason-catalog.js';
 import { StaffRosterStore } from './province/staff-roster.js';
 import { selftestPartsOf } from './selftest/bridge-parts.js';
@@ -103,10 +104,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     // The terminal's key seals every record at commit (a sealed layout) and signs its receipts.
     const identity = loadTerminalIdentity(config, logger);
     const layout = RECORD_FORMATS[mqtt.recordFormat];
-    const sealer = layout.sealed ? new RecordSealer(layout, mqtt.gradeProfile, identity.sign) : null;
+    const settings = new Settings(db);
+    const gradeProfile = new GradeProfileStore(settings, logger, mqtt.gradeProfile);
+    const sealer = layout.sealed ? new RecordSealer(layout, () => gradeProfile.inEffect(), identity.sign) : null;
     const outbox = (this.outbox = new Outbox(db, clock, commits, sealer));
     const counts = (this.counts = new InvitationCounts(db));
-    const settings = new Settings(db);
     const reasons = new ReasonCatalogStore(settings, logger);
     const roster = new StaffRosterStore(settings, logger);
     const staffSignIn = new StaffSignIn({ roster: () => roster.current(), allowUnverified: config.http.allowUnverifiedStaff, now: () => timers.now() });
@@ -155,7 +157,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       connect: deps.connect,
       terminalId: terminal.id,
       topicPrefix: mqtt.topicPrefix,
-      gradeProfile: mqtt.gradeProfile,
+      gradeProfile: () => gradeProfile.inEffect(),
       recordFormat: mqtt.recordFormat,
       sign: identity.sign,
       publicKey: identity.publicKey,
@@ -181,7 +183,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       return queued;
     };
     const httpRejected = new Tally();
-    this.statusSources = { terminal, desk, link, uplink, outbox, clock, storage, reasons, roster, staffSignIn, printer, httpRejected, versions };
+    this.statusSources = { terminal, desk, link, uplink, outbox, clock, storage, reasons, gradeProfile, roster, staffSignIn, printer, httpRejected, versions };
     const status = () => this.status();
     this.selftests = new SelftestRunner(selftestPartsOf({ terminal, link, desk, uplink, receipts, clock, timers, newId }), desk, logger, staffAction);
     this.server = createApiServer({
@@ -228,6 +230,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     uplink.on('config', (province) => {
       reasons.adopt(province);
       roster.adopt(province);
+      gradeProfile.adopt(province);
     });
     uplink.on('connected', () => this.emit('broker', 'connected'));
     uplink.on('disconnected', () => this.emit('broker', 'disconnected'));

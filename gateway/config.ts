@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, mqttPasswordSchema, readConfigText } from '../bridge/config.js';
 import { explain } from '../protocol/issues.js';
+import { gradeCodeProfileNameSchema } from '../protocol/grades.js';
 import { reasonCatalogSchema } from '../protocol/province-config.js';
 import { DEFAULT_TOPIC_PREFIX } from '../protocol/topics.js';
 
@@ -85,6 +86,8 @@ const terminalsSchema = z.strictObject({
       reasonCatalog: reasonCatalogSchema.optional(),
       /** A staff roster file (YAML or JSON, the province's format: protocol/province-config.ts). */
       staffRosterFile: z.string().min(1).optional(),
+      /** How the province numbers grades: the terminals lay their records out with it (in place of their own mqtt.gradeProfile). */
+      gradeProfile: gradeCodeProfileNameSchema.optional(),
     })
     .default({}),
 });

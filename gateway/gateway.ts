@@ -1,10 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../bridge/config.js';
 import { readSecretFile } from '../bridge/secret-file.js';
-import { explain } from '../protocol/issues.js';
-import { staffRosterSchema, type ProvinceConfig } from '../protocol/province-config.js';
 import type { UpstreamRecord } from '../protocol/records.js';
 import type { GatewayConfig } from './config.js';
 import type { Database } from './db/database.js';
@@ -17,6 +13,7 @@ import { GatewaySession, type Connect, type SessionStatus } from './mqtt/session
 import { systemClock, type Clock, type Logger } from './ports.js';
 import { TerminalRegistry } from './registry/terminal-registry.js';
 import { InstanceHeartbeat } from './status/instances.js';
+import { loadTerminalConfig } from './terminal-config.js';
 
 export const GATEWAY_VERSION = '0.1.0';
 
@@ -153,25 +150,6 @@ export class Gateway extends EventEmitter<{ record: [record: UpstreamRecord, ter
     })();
     return this.#stopping;
   }
-}
-
-/** What the gateway publishes on each approved terminal's `…/config`: checked at start, so a bad file stops it before it publishes anything. */
-function loadTerminalConfig(config: GatewayConfig): ProvinceConfig | undefined {
-  const { reasonCatalog, staffRosterFile } = config.terminals.config;
-  let staffRoster: ProvinceConfig['staffRoster'];
-  if (staffRosterFile !== undefined) {
-    let raw: unknown;
-    try {
-      raw = parseYaml(readFileSync(staffRosterFile, 'utf8'));
-    } catch (err) {
-      throw new ConfigError(`terminals.config.staffRosterFile: cannot read ${staffRosterFile}: ${(err as Error).message}`, []);
-    }
-    const roster = explain(staffRosterSchema, raw);
-    if (!roster.ok) throw new ConfigError(`terminals.config.staffRosterFile ${staffRosterFile} is invalid:`, roster.problems);
-    staffRoster = roster.data;
-  }
-  if (reasonCatalog === undefined && staffRoster === undefined) return undefined;
-  return { ...(reasonCatalog && { reasonCatalog }), ...(staffRoster && { staffRoster }) };
 }
 
 /** The operator token approve and revoke need, from its own file (never in the config itself). */

@@ -40,3 +40,10 @@ export function gradeFromCode(code: number, profile: GradeCodeProfileName): Grad
   const table = GRADE_CODE_PROFILES[profile];
   return GRADES.find((g) => table[g] === code);
 }
+
+/** A fixed grade code profile, or where the one in effect is read (a province's config may change it). */
+export type GradeProfileSource = GradeCodeProfileName | (() => GradeCodeProfileName);
+
+export function profileIn(source: GradeProfileSource): GradeCodeProfileName {
+  return typeof source === 'function' ? source() : source;
+}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { gradeCodeProfileNameSchema } from './grades.js';
 import { staffIdSchema } from './http-api.js';
 
 /**
@@ -66,5 +67,10 @@ export type StaffRoster = z.infer<typeof staffRosterSchema>;
 export const provinceConfigSchema = z.object({
   reasonCatalog: reasonCatalogSchema.optional(),
   staffRoster: staffRosterSchema.optional(),
+  /**
+   * How the province numbers the grades (protocol/grades.ts): once sent, it takes the place of
+   * the bridge's own mqtt.gradeProfile for every record stored from then on.
+   */
+  gradeProfile: gradeCodeProfileNameSchema.optional(),
 });
 export type ProvinceConfig = z.infer<typeof provinceConfigSchema>;

@@ -1,8 +1,10 @@
 import type { Alarm } from '../../protocol/alarms.js';
+import type { GradeCodeProfileName } from '../../protocol/grades.js';
 import type { BridgeConfig } from '../config.js';
 import type { TerminalLinkStatus } from '../terminal/terminal-link.js';
 import type { InvitationDesk, OpenInvitation } from '../desk/invitation-desk.js';
 import type { ReceiptService, ReceiptStatus } from '../printer/receipt-service.js';
+import type { GradeProfileStore } from '../province/grade-profile.js';
 import type { ReasonCatalogStore } from '../province/reason-catalog.js';
 import type { StaffRosterStore } from '../province/staff-roster.js';
 import type { StaffSignIn, StaffVerification } from '../http/staff-sign-in.js';
@@ -27,6 +29,8 @@ export interface BridgeStatus {
   storage: StorageStatus;
   /** The province's bad-review reason catalogue in use, if it has sent one. */
   reasonCatalog: { version: string; reasons: number } | null;
+  /** The grade numbering records are laid out with, and whether the province's config chose it or mqtt.gradeProfile. */
+  gradeProfile: { name: GradeCodeProfileName; from: 'province' | 'config' };
   /**
    * How sign-ins are checked: by the province's roster, not at all (http.allowUnverifiedStaff, a
    * warning), or refused until a roster comes; and how many were refused for a wrong PIN or id.
@@ -47,6 +51,7 @@ export interface StatusSources {
   clock: TimeKeeper;
   storage(): StorageStatus;
   reasons: Pick<ReasonCatalogStore, 'current'>;
+  gradeProfile: Pick<GradeProfileStore, 'current' | 'inEffect'>;
   roster: Pick<StaffRosterStore, 'current'>;
   staffSignIn: Pick<StaffSignIn, 'verification' | 'failures'>;
   /** The receipt printer and the public key its QR codes are signed for, when there is one. */
@@ -90,6 +95,7 @@ export function readStatus(src: StatusSources): BridgeStatus {
     clock: { synced: clock.isSynced(), trustedFrom: clock.trustedFrom, bootId: clock.bootId, now: now.toISOString() },
     storage,
     reasonCatalog: catalog ? { version: catalog.version, reasons: catalog.reasons.length } : null,
+    gradeProfile: { name: src.gradeProfile.inEffect(), from: src.gradeProfile.current() ? 'province' : 'config' },
     staffSignIn: {
       verification: src.staffSignIn.verification,
       roster: roster ? { version: roster.version, staff: roster.staff.length } : null,

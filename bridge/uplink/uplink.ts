@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { ackSchema, type Ack, type TimeProbe } from '../../protocol/acks.js';
-import type { GradeCodeProfileName } from '../../protocol/grades.js';
+import { profileIn, type GradeProfileSource } from '../../protocol/grades.js';
 import type { z } from 'zod';
 import { explain, type Explained } from '../../protocol/issues.js';
 import { provinceConfigSchema, type ProvinceConfig } from '../../protocol/province-config.js';
@@ -47,7 +47,8 @@ export interface UplinkOptions {
   connect?: ConnectBroker;
   terminalId: string;
   topicPrefix: string;
-  gradeProfile: GradeCodeProfileName;
+  /** For records stored unsealed (layout 1), laid out when published. */
+  gradeProfile: GradeProfileSource;
   /** The upstream record layout (mqtt.recordFormat) of records stored unsealed (sealed ones go as stored). */
   recordFormat: RecordFormatName;
   /** The terminal's key: signs a time correction beside a sealed record made on an untrusted clock. */
@@ -333,7 +334,7 @@ export class Uplink extends EventEmitter<{
    */
   private payloadOf({ seq, record, sealed }: OutboxEntry): string {
     const { clock } = this.opts;
-    if (sealed === undefined) return encodeRecord(this.unsealedFormat, clock.forUpstream(record), seq, this.opts.gradeProfile);
+    if (sealed === undefined) return encodeRecord(this.unsealedFormat, clock.forUpstream(record), seq, profileIn(this.opts.gradeProfile));
     const offsetMs = clock.correctionMs(record);
     return offsetMs === null ? sealed : JSON.stringify(withTimeCorrection(record as unknown as SealedBody, offsetMs, this.opts.sign));
   }

@@ -96,6 +96,25 @@ describe.each(BROKERS)('one rating, button to province ($name broker)', (kind) =
     expect(w.bridge.outbox.get(id)?.record).toMatchObject({ schema: 2, rating: { grade: 'dissatisfied', gradeCode: 4 } });
   });
 
+  it("takes the grade numbering the province's config names, in place of its own, for the records stored from then on", async () => {
+    const w = await openWindow();
+    await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S1005' });
+    const rate = async (): Promise<number | undefined> => {
+      const id = await w.invite({ services: [service] });
+      await waitUntil(() => w.terminal.core.state === 'invited', 'the invitation');
+      await w.terminal.press(3);
+      const record = await province.waitFor(() => province.recordsOf(w.terminalId).find((r) => r.id === id));
+      await waitUntil(() => w.terminal.core.state === 'idle', 'the terminal back to idle');
+      return record.kind === 'invitation' ? record.rating?.gradeCode : undefined;
+    };
+    expect(await rate()).toBe(2); // its own mqtt.gradeProfile: provincial-5-high
+    expect(w.bridge.status().gradeProfile).toEqual({ name: 'provincial-5-high', from: 'config' });
+    await province.publishConfig(w.terminalId, { gradeProfile: 'gbt-39046' });
+    await waitUntil(() => w.bridge.status().gradeProfile.from === 'province', "the province's grade profile to be adopted");
+    expect(w.bridge.status().gradeProfile).toEqual({ name: 'gbt-39046', from: 'province' });
+    expect(await rate()).toBe(4); // GB/T 39046: 不满意 is 4
+  });
+
   it('records a press with no invitation as a stray-press event, not a rating', async () => {
     const w = await openWindow();
     await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S1003' });
