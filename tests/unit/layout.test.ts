@@ -41,8 +41,20 @@ describe('folder layout', () => {
     expect(violations('protocol', (t) => pure.has(t))).toEqual([]);
   });
 
-  it('bridge/ never imports simulator/, cli/ or tests/', () => {
-    expect(violations('bridge', (t) => !['simulator', 'cli', 'tests', 'bench'].includes(t))).toEqual([]);
+  it('bridge/ never imports simulator/, gateway/, cli/ or tests/', () => {
+    expect(violations('bridge', (t) => !['simulator', 'gateway', 'cli', 'tests', 'bench'].includes(t))).toEqual([]);
+  });
+
+  it('gateway/ never imports simulator/, cli/ or tests/, and of bridge/ only its small file and log helpers', () => {
+    expect(violations('gateway', (t) => !['simulator', 'cli', 'tests', 'bench'].includes(t))).toEqual([]);
+    const helpers = new Set(['bridge/config.ts', 'bridge/secret-file.ts', 'bridge/log.ts', 'bridge/uplink/tls-files.ts']);
+    const bridgeImports = sources('gateway').flatMap((file) =>
+      importsOf(file)
+        .filter((spec) => target(file, spec) === 'bridge')
+        .map((spec) => relative(ROOT, resolve(ROOT, file, '..', spec)).split(sep).join('/').replace(/\.js$/, '.ts')),
+    );
+    expect(bridgeImports.filter((module) => !helpers.has(module))).toEqual([]);
+    expect(bridgeImports.length).toBeGreaterThan(0);
   });
 
   it('firmware/ imports only protocol/ and itself (it runs on the terminal)', () => {
