@@ -6,7 +6,7 @@
  *
  *   npm run bench                      full sizes (several minutes)
  *   npm run bench -- --quick           smaller sizes, a smoke check
- *   npm run bench -- --only drain      one benchmark (drain, commit, memory, line, soak); repeatable
+ *   npm run bench -- --only drain      one benchmark (drain, commit, memory, line, fleet, soak); repeatable
  *   npm run bench -- --cpu-prof        also CPU-profile the measured phase of each child and summarise
  *   npm run bench -- --json            also print every result as JSON
  */
@@ -32,7 +32,7 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log('usage: npm run bench -- [--quick] [--only drain|commit|memory|line|soak]... [--cpu-prof] [--json]');
+  console.log('usage: npm run bench -- [--quick] [--only drain|commit|memory|line|fleet|soak]... [--cpu-prof] [--json]');
   process.exit(0);
 }
 
@@ -157,6 +157,18 @@ const BENCHMARKS: Benchmark[] = [
     file: 'line.ts',
     what: 'the serial line reader on a runaway line (no newline) vs the same bytes as lines: linear, bounded',
     runs: [{ args: ['--mb', quick ? '4' : '16'] }],
+  },
+  {
+    name: 'fleet',
+    file: 'fleet.ts',
+    what: 'simulated terminals (real MQTT connections, sealed records) to Mosquitto, 1 and 3 hcp gateway processes on one PostgreSQL (one killed mid-run), vs raw batched INSERT … ON CONFLICT of the same rows',
+    runs: [
+      {
+        args: quick ? ['--terminals', '500', '--per-terminal', '40'] : ['--terminals', '10000', '--per-terminal', '100'],
+        // The baseline's rows (a million decoded records) are held in this process.
+        nodeFlags: ['--max-old-space-size=12288'],
+      },
+    ],
   },
   {
     name: 'soak',
