@@ -242,13 +242,16 @@ export function readConfigText(path: string): string {
   }
 }
 
-export function loadConfigFile(path: string): BridgeConfig {
+/** A YAML (or JSON) config file's contents, not yet checked: the bridge's, the gateway's. */
+export function readConfigDocument(path: string): unknown {
   const text = readConfigText(path);
-  let raw: unknown;
   try {
-    raw = parseYaml(text);
+    return parseYaml(text);
   } catch (err) {
     throw new ConfigError(`config file ${path} is not valid YAML/JSON: ${(err as Error).message}`, []);
   }
-  return parseConfig(raw, `config file ${path}`);
+}
+
+export function loadConfigFile(path: string): BridgeConfig {
+  return parseConfig(readConfigDocument(path), `config file ${path}`);
 }

@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, mqttPasswordSchema, readConfigText } from '../bridge/config.js';
+import { ConfigError, mqttPasswordSchema, readConfigDocument } from '../bridge/config.js';
 import { explain } from '../protocol/issues.js';
 import { gradeCodeProfileNameSchema } from '../protocol/grades.js';
 import { reasonCatalogSchema } from '../protocol/province-config.js';
@@ -123,12 +122,5 @@ export function parseGatewayConfig(input: unknown, source = 'gateway config'): G
 }
 
 export function loadGatewayConfig(path: string): GatewayConfig {
-  const text = readConfigText(path);
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (err) {
-    throw new ConfigError(`config file ${path} is not valid YAML/JSON: ${(err as Error).message}`, []);
-  }
-  return parseGatewayConfig(raw, `config file ${path}`);
+  return parseGatewayConfig(readConfigDocument(path), `config file ${path}`);
 }

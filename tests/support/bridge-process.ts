@@ -1,12 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { BridgeConfigInput } from '../../bridge/config.js';
 import type { BridgeStatus } from '../../bridge/status/status.js';
 import type { ApiAnswer } from '../../simulator/sim-window.js';
+import { removeOnExit } from './exit-cleanup.js';
+import { spawnHcpChild } from './run-hcp.js';
 
 /*
  * The real bridge CLI (`hcp run --config FILE`) as a child process, for tests that kill it
@@ -14,10 +15,6 @@ import type { ApiAnswer } from '../../simulator/sim-window.js';
  * The terminal lives on in the test process, on the other end of a real serial line (PtyLine).
  */
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = 'cli/main.ts';
-/** util-linux's setpriv (always on Debian): the bridge gets SIGKILL if the test process dies, however it dies. */
-const SETPRIV = '/usr/bin/setpriv';
 
 export interface BridgeProcessOptions {
   /**
@@ -45,23 +42,6 @@ interface Run {
   stdoutDone: Promise<void>;
 }
 
-/** Children still running, killed when the test process exits. */
-const liveChildren = new Set<ChildProcess>();
-/**
- * Temporary folders (config files) not removed by stop(), removed when the test process exits.
- * (Not when it is killed: vitest ends its workers with SIGTERM, which skips 'exit' handlers.)
- */
-const tempDirs = new Set<string>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of liveChildren) child.kill('SIGKILL');
-    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-  });
-}
 
 /** A free TCP port on 127.0.0.1 (free now; the bridge binds it moments later). */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
@@ -92,12 +72,11 @@ export class BridgeProcess {
     private readonly readyTimeoutMs: number,
   ) {
     this.configPath = join(dir, 'bridge.json');
-    tempDirs.add(dir);
+    removeOnExit(dir);
   }
 
   /** Writes the config, spawns `hcp run --config FILE`, and resolves once the HTTP API answers. */
   static async start({ config, env = {}, readyTimeoutMs = 20_000 }: BridgeProcessOptions): Promise<BridgeProcess> {
-    installExitHook();
     const host = config.http?.host ?? '127.0.0.1';
     const port = config.http?.port || (await freePort(host === '0.0.0.0' ? '127.0.0.1' : host));
     // No province roster reaches these bridges: their staff sign in unchecked unless a test says otherwise.
@@ -255,13 +234,8 @@ export class BridgeProcess {
   private async spawnAndWait(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
     writeFileSync(this.configPath, this.configText);
-    const args = ['--import', 'tsx', CLI, 'run', '--config', this.configPath];
-    const [command, argv] = existsSync(SETPRIV)
-      ? [SETPRIV, ['--pdeathsig', 'KILL', process.execPath, ...args]]
-      : [process.execPath, args];
-    const child = spawn(command, argv, { cwd: REPO_ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnHcpChild(['run', '--config', this.configPath], this.env);
     const runNo = ++this.runs;
-    liveChildren.add(child);
     this.output += `--- run ${runNo} (pid ${child.pid}) ---\n`;
 
     let exitNow!: (exit: BridgeExit) => void;
@@ -285,7 +259,6 @@ export class BridgeProcess {
     const done = (exit: BridgeExit): void => {
       if (run.exit) return;
       run.exit = exit;
-      liveChildren.delete(child);
       exitNow(exit);
       // After the run's last words (stdout may still be draining when 'exit' fires).
       void run.stdoutDone.then(() => {
@@ -297,7 +270,7 @@ export class BridgeProcess {
     child.once('exit', (code, signal) => done({ code, signal }));
     child.once('error', (err) => {
       // Spawning failed: there is no stdout to wait for.
-      this.output += `--- run ${runNo}: cannot spawn ${command}: ${err.message} ---\n`;
+      this.output += `--- run ${runNo}: cannot spawn hcp run: ${err.message} ---\n`;
       child.stdout?.destroy();
       done({ code: null, signal: null });
     });

@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import type { GatewayConfigInput } from '../../gateway/config.js';
+import { removeOnExit } from './exit-cleanup.js';
+import { spawnHcpChild } from './run-hcp.js';
 
 /*
  * The real gateway CLI (`hcp gateway --config FILE`) as a child process, for tests that kill it
@@ -13,9 +14,6 @@ import type { GatewayConfigInput } from '../../gateway/config.js';
  * log line, awaited as it is written, not polled for.
  */
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** util-linux's setpriv (always on Debian): the gateway gets SIGKILL if the test process dies, however it dies. */
-const SETPRIV = '/usr/bin/setpriv';
 const STARTED = 'gateway started';
 
 export interface GatewayExit {
@@ -42,20 +40,6 @@ interface Run {
   drained: Promise<void>;
 }
 
-const liveChildren = new Set<ChildProcess>();
-/** Config folders of gateways never stop()ped. */
-const configDirs = new Set<string>();
-let exitHookInstalled = false;
-
-/** However the test process ends normally, no gateway outlives it (setpriv covers the abnormal ends), nor its config. */
-function cleanUpOnExit(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of liveChildren) child.kill('SIGKILL');
-    for (const dir of configDirs) rmSync(dir, { recursive: true, force: true });
-  });
-}
 
 export class GatewayProcess {
   readonly configPath: string;
@@ -78,9 +62,8 @@ export class GatewayProcess {
   static async start({ config, readyTimeoutMs = 20_000 }: GatewayProcessOptions): Promise<GatewayProcess> {
     const level = config.log?.level ?? 'info';
     if (!['info', 'debug', 'trace'].includes(level)) throw new Error(`log.level ${level} hides the "${STARTED}" line (info) this harness waits for: use info, debug or trace`);
-    cleanUpOnExit();
     const dir = mkdtempSync(join(tmpdir(), 'hcp-gateway-process-'));
-    configDirs.add(dir);
+    removeOnExit(dir);
     const gateway = new GatewayProcess(dir, toYaml(config), readyTimeoutMs);
     try {
       await gateway.#spawnAndWait();
@@ -194,12 +177,9 @@ export class GatewayProcess {
   async #spawnAndWait(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
     writeFileSync(this.configPath, this.configText, { mode: 0o600 });
-    const args = ['--import', 'tsx', 'cli/main.ts', 'gateway', '--config', this.configPath];
-    const [command, argv] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', process.execPath, ...args]] : [process.execPath, args];
-    const child = spawn(command, argv, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnHcpChild(['gateway', '--config', this.configPath]);
     const runNo = ++this.#runs;
     const firstLine = this.#lines.length;
-    liveChildren.add(child);
     this.#started = undefined;
     this.#output += `--- run ${runNo} (pid ${child.pid}) ---\n`;
     let exited!: (exit: GatewayExit) => void;
@@ -214,13 +194,12 @@ export class GatewayProcess {
     const ended = (exit: GatewayExit): void => {
       if (run.exit) return;
       run.exit = exit;
-      liveChildren.delete(child);
       exited(exit);
       void run.drained.then(() => (this.#output += `--- run ${runNo} ended: code ${exit.code}, signal ${exit.signal} ---\n`));
     };
     child.once('exit', (code, signal) => ended({ code, signal }));
     child.once('error', (err) => {
-      this.#output += `--- run ${runNo}: cannot spawn ${command}: ${err.message} ---\n`;
+      this.#output += `--- run ${runNo}: cannot spawn hcp gateway: ${err.message} ---\n`;
       child.stdout?.destroy();
       ended({ code: null, signal: null });
     });

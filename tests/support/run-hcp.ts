@@ -1,4 +1,11 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { killOnExit } from './exit-cleanup.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** util-linux: makes the kernel kill the child when this process dies, however it dies. */
+const SETPRIV = '/usr/bin/setpriv';
 
 export interface HcpRun {
   code: number;
@@ -22,4 +29,16 @@ export function hcp(args: string[], timeoutMs = 60_000, input = '', env: Record<
     child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
     child.stdin.end(input);
   });
+}
+
+/**
+ * `hcp <args>` from source as a long-running child (a bridge, a gateway): stdout and stderr
+ * piped, killed with this process (setpriv's parent-death signal, and at exit).
+ */
+export function spawnHcpChild(args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const node = ['--import', 'tsx', 'cli/main.ts', ...args];
+  const [command, argv] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', process.execPath, ...node]] : [process.execPath, node];
+  const child = spawn(command, argv, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  killOnExit(child);
+  return child;
 }
