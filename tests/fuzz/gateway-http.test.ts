@@ -1,9 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { once } from 'node:events';
-import { request, type IncomingMessage } from 'node:http';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pathChars, send, short, type Junk } from '../support/fuzz-http.js';
 import { z } from 'zod';
 import { migrate } from '../../gateway/db/migrate.js';
 import { PgliteDatabase } from '../../gateway/db/pglite.js';
@@ -24,14 +23,6 @@ const TOKEN = 'fuzz-operator-token';
 const PREFIX = 'hcp/v1';
 const KEYS = Array.from({ length: 3 }, () => generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).toString('base64'));
 
-interface Junk {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body: string | undefined;
-}
-
-const pathChars = fc.constantFrom(...'/%[]@:?#&=+;,.-_~!$\'()*aZ09é'.split(''), '%2F', '%E4%B8%AD', '%E0%A4%A', '%ZZ', '%00', '..', '//');
 const segment = fc.oneof(fc.constantFrom('T-0', 'T-1', 'T-2', 'T-9'), fc.string({ unit: pathChars, maxLength: 12 }), fc.constant(''));
 const ROUTES = ['/api/v1/status', '/api/v1/terminals', '/api/v1/terminals/:id', '/api/v1/terminals/:id/approve', '/api/v1/terminals/:id/revoke', '/api/v1/refusals'];
 const query = fc.oneof(
@@ -77,18 +68,7 @@ const legitimate: fc.Arbitrary<Junk> = fc
     body: JSON.stringify(action === 'revoke' ? { reason: 'fuzzed' } : withKey ? { key: shortFingerprint(KEYS[i]!) } : {}),
   }));
 const request_ = fc.oneof({ weight: 1, arbitrary: legitimate }, { weight: 4, arbitrary: junk });
-const short = (j: Junk): string => `${j.method} ${j.path.slice(0, 100)} ${JSON.stringify(j.headers)} ${j.body === undefined ? '-' : JSON.stringify(j.body.slice(0, 60))}`;
 
-async function send(baseUrl: string, j: Junk): Promise<{ status: number; text: string }> {
-  const length = j.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(j.body)) };
-  const req = request(baseUrl, { method: j.method, path: j.path, headers: { ...j.headers, ...length } });
-  req.on('error', () => undefined);
-  req.end(j.body);
-  const [res] = (await once(req, 'response')) as [IncomingMessage];
-  let text = '';
-  for await (const chunk of res) text += String(chunk);
-  return { status: res.statusCode ?? 0, text };
-}
 
 const refusalSchema = z.strictObject({ error: z.string().min(5), problems: z.array(z.string()) });
 

@@ -1,9 +1,9 @@
 import { once } from 'node:events';
-import { request, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pathChars, printedShort, send, short, type Junk } from '../support/fuzz-http.js';
 import { createApiServer, type ApiContext } from '../../bridge/http/api.js';
 import { StaffSignIn } from '../../bridge/http/staff-sign-in.js';
 import { hashPin } from '../../bridge/province/staff-pin.js';
@@ -26,15 +26,6 @@ import { HallFixture } from '../support/hall-fixture.js';
 const SEED = 20261130;
 const NUM_RUNS = 60;
 
-interface Junk {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body: string | undefined;
-}
-
-/** Every byte a request line may carry (Node's client refuses the rest, as a browser would). */
-const pathChars = fc.constantFrom(...'/%[]@:?#&=+;,.-_~!$\'()*aZ09é'.split(''), '%2F', '%E4%B8%AD', '%E0%A4%A', '%ZZ', '%00', '..', '//');
 const segment = fc.oneof(fc.string({ unit: pathChars, maxLength: 12 }), fc.uuid(), fc.constant(''));
 const ROUTES = [
   '/api/v1/status',
@@ -78,10 +69,6 @@ const body = fc.oneof(
   fc.constantFrom('{', '[[[[', '\uFEFF{}', 'null', '"x"'),
   fc.integer({ min: 64 * 1024, max: 200 * 1024 }).map((n) => `{"staffId":"${'x'.repeat(n)}"}`),
 );
-/** A request printed short: very long paths and bodies would fill the report. */
-const short = (j: Junk): string =>
-  `${j.method} ${j.path.length > 100 ? `${j.path.slice(0, 80)}…(${j.path.length})` : j.path} ${JSON.stringify(j.headers)} ${j.body === undefined ? '-' : `${j.body.length}B ${JSON.stringify(j.body.slice(0, 60))}`}`;
-const printedShort = (j: Junk): Junk => Object.assign(j, { [fc.toStringMethod]: () => short(j) });
 
 const junk: fc.Arbitrary<Junk> = fc
   .record({
@@ -112,16 +99,6 @@ function filledIn(j: Junk, w: SimWindow): Junk {
     Object.entries(j.headers).map(([name, value]) => [name, name === 'host' ? value.replace('PORT', port) : name === 'x-hcp-technician-token' && value === 'TOKEN' ? token : value]),
   );
   return printedShort({ ...j, headers });
-}
-async function send(baseUrl: string, j: Junk): Promise<{ status: number; text: string }> {
-  // Framed by its length, as a browser sends it: an unframed body on GET would be read as a request of its own.
-  const length = j.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(j.body)) };
-  const req = request(baseUrl, { method: j.method, path: j.path, headers: { ...j.headers, ...length } });
-  req.end(j.body);
-  const [res] = (await once(req, 'response')) as [IncomingMessage];
-  let text = '';
-  for await (const chunk of res) text += String(chunk);
-  return { status: res.statusCode ?? 0, text };
 }
 
 /** What a refusal must say about where: the path it was sent to, or the field of the body. */
