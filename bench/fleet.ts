@@ -12,7 +12,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -23,6 +23,7 @@ import { benchTerminalKey, rawInsertBaseline, recordRows, type RawInsertTiming }
 import { ensureFleetRecords, fleetTerminalIds, readFleetRecords } from './fleet-cache.js';
 import { startFleetLoad, type LoadCounts } from './fleet-load.js';
 import { BenchGateway } from './gateway-process.js';
+import { cpuSecondsOf, treeCpuSecondsOf } from './proc-cpu.js';
 import { emitResult, MB, mean, progress, round, type Figure } from './lib.js';
 
 const { values } = parseArgs({
@@ -100,6 +101,78 @@ interface RunResult {
   peakRss: { instance: string; runs: number[] }[];
   kill?: { atAcked: number; atMs: number; restartedAtMs?: number };
   maxQueue: number;
+  /** CPU seconds used during the timed phase. */
+  cpu: CpuSplit;
+  /** Gateway database sessions by what they were doing, summed over the samples. */
+  sessions: Record<string, number>;
+  /** The machine's 1-minute load average at the start and the end of the timed phase (others' work shows here). */
+  load: [number, number];
+}
+
+interface CpuSplit {
+  gateways: number;
+  postgres: number;
+  mosquitto: number;
+  /** This process: the load generator's threads (or the baseline's client). */
+  load: number;
+}
+
+/** CPU seconds so far of each part (gateways: every run of every instance). */
+function cpuNow(parts: { gateways?: readonly BenchGateway[]; postgres: TestPostgres; broker?: MosquittoBroker }): CpuSplit {
+  const usage = process.cpuUsage();
+  return {
+    gateways: (parts.gateways ?? []).reduce((sum, g) => sum + g.totalCpuSeconds(), 0),
+    postgres: parts.postgres.pid === undefined ? 0 : (treeCpuSecondsOf(parts.postgres.pid) ?? 0),
+    mosquitto: parts.broker?.pid === undefined ? 0 : (cpuSecondsOf(parts.broker.pid) ?? 0),
+    load: (usage.user + usage.system) / 1e6,
+  };
+}
+
+function cpuSince(before: CpuSplit, after: CpuSplit): CpuSplit {
+  return { gateways: after.gateways - before.gateways, postgres: after.postgres - before.postgres, mosquitto: after.mosquitto - before.mosquitto, load: after.load - before.load };
+}
+
+/** µs of CPU per record, by part. */
+function perRecord(cpu: CpuSplit): string {
+  const us = (seconds: number): string => `${Math.round((seconds / total) * 1e6)} µs`;
+  return `gateways ${us(cpu.gateways)}, PostgreSQL ${us(cpu.postgres)}, Mosquitto ${us(cpu.mosquitto)}, load generator / client ${us(cpu.load)}`;
+}
+
+/**
+ * What the gateways' PostgreSQL sessions are doing, sampled every 250 ms during the timed phase
+ * (pg_stat_activity): running a statement, waiting for a lock (another instance's batch holding
+ * the same terminals), or idle in a transaction (the gateway computing between statements).
+ */
+function sampleSessions(url: string, database: string): { stop(): Promise<Record<string, number>> } {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined);
+  const tally: Record<string, number> = {};
+  let timer: NodeJS.Timeout | undefined;
+  const ready = client.connect().then(() => {
+    timer = setInterval(() => {
+      client
+        .query<{ what: string; n: number }>(
+          `SELECT CASE WHEN wait_event_type = 'Lock' THEN 'waiting for a lock'
+                       WHEN state = 'active' THEN 'running a statement'
+                       WHEN state = 'idle in transaction' THEN 'idle in a transaction'
+                       ELSE 'idle' END AS what, count(*)::int AS n
+             FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'hcp-gateway%' GROUP BY 1`,
+          [database],
+        )
+        .then(({ rows }) => {
+          for (const { what, n } of rows) tally[what] = (tally[what] ?? 0) + n;
+        })
+        .catch(() => undefined);
+    }, 250);
+  });
+  return {
+    stop: async () => {
+      await ready;
+      clearInterval(timer);
+      await client.end();
+      return tally;
+    },
+  };
 }
 
 async function countRecords(url: string): Promise<RunResult['db']> {
@@ -148,6 +221,10 @@ async function runFleet(n: number, ctx: { broker: MosquittoBroker; postgres: Tes
     let kill: RunResult['kill'];
     let restarting: Promise<void> | undefined;
     let lastReport = 0;
+    const parts = { gateways, postgres: ctx.postgres, broker: ctx.broker };
+    const cpuBefore = cpuNow(parts);
+    const sessions = sampleSessions(ctx.postgres.url, `fleet${n}`);
+    const loadAtStart = loadavg()[0] ?? Number.NaN;
     const t0 = performance.now();
     const outcome = await load.go((counts) => {
       const now = performance.now();
@@ -170,6 +247,9 @@ async function runFleet(n: number, ctx: { broker: MosquittoBroker; postgres: Tes
     });
     const ms = performance.now() - t0;
     await restarting;
+    const cpu = cpuSince(cpuBefore, cpuNow(parts));
+    const sessionTally = await sessions.stop();
+    const loadAtEnd = loadavg()[0] ?? Number.NaN;
     const sorted = outcome.latencies.sort();
     const latency = { p50: sortedPercentile(sorted, 50), p99: sortedPercentile(sorted, 99), max: sorted[sorted.length - 1] ?? Number.NaN };
     progress(scope, `${total.toLocaleString('en')} records acked in ${(ms / 1000).toFixed(1)} s = ${Math.round((total / ms) * 1000)}/s; latency p50 ${latency.p50.toFixed(0)} ms, p99 ${latency.p99.toFixed(0)} ms`);
@@ -187,6 +267,9 @@ async function runFleet(n: number, ctx: { broker: MosquittoBroker; postgres: Tes
       peakRss: gateways.map((g) => ({ instance: g.name, runs: g.peakRss })),
       kill,
       maxQueue,
+      cpu,
+      sessions: sessionTally,
+      load: [loadAtStart, loadAtEnd],
     };
   } catch (err) {
     for (const g of gateways) process.stderr.write(`--- ${g.name} ---\n${g.output()}\n`);
@@ -221,15 +304,19 @@ const postgres = await startPostgres();
 // Mosquitto's defaults: max_connections -1 (no limit); its open files are what bounds it, raised here.
 const broker = await MosquittoBroker.start({ extraConfig: ['max_connections -1'], startTimeoutMs: 20_000 });
 notes.push(raiseFdLimit(broker.pid ?? -1, `mosquitto (pid ${broker.pid})`));
-const baselines: RawInsertTiming[] = [];
+const baselines: (RawInsertTiming & { cpu: CpuSplit })[] = [];
 const runs: RunResult[] = [];
 try {
   const baseline = async (label: string): Promise<void> => {
     const url = await postgres.createDatabase(`baseline_${label}`);
+    const before = cpuNow({ postgres });
     const timing = await rawInsertBaseline({ url, rows: rows!, scope: `fleet baseline ${label}` });
+    // The client's backend has exited: let the postmaster reap it, so that its CPU is in the postmaster's children's time.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const cpu = cpuSince(before, cpuNow({ postgres }));
     if (timing.inserted !== total) throw new Error(`fleet baseline: inserted ${timing.inserted} of ${total}`);
     progress('fleet', `raw batched INSERT (${label}): ${total.toLocaleString('en')} rows in ${(timing.ms / 1000).toFixed(1)} s = ${Math.round(timing.rowsPerSecond)}/s; batch p50 ${timing.batchP50Ms.toFixed(1)} ms, p99 ${timing.batchP99Ms.toFixed(1)} ms`);
-    baselines.push(timing);
+    baselines.push({ ...timing, cpu });
   };
   await baseline('before');
   for (const n of instanceCounts) runs.push(await runFleet(n, { broker, postgres, rosterFile, cachePath: gen.path, dir }));
@@ -274,6 +361,7 @@ if (one && many) {
 notes.push(
   `${size} = ${total.toLocaleString('en')} sealed records (layout v2, the bridge's RecordSealer), ${Math.round(payloadBytes)} B each; window ${window} per terminal, ack timeout ${ackTimeoutMs / 1000} s; ${loadWorkers} load worker thread(s); gateway ingest.maxBatch 500, maxQueue ${runs[0]?.maxQueue ?? '?'}`,
   `baseline runs: ${baselines.map((b) => `${Math.round(b.rowsPerSecond)}/s (batch p50 ${b.batchP50Ms.toFixed(1)} ms, p99 ${b.batchP99Ms.toFixed(1)} ms)`).join(' before, ')} after the gateway runs (figures use their mean)`,
+  ...baselines.map((b, i) => `baseline ${i === 0 ? 'before' : 'after'}: CPU per row: ${perRecord(b.cpu)}`),
   `machine: ${availableParallelism()} cores; PostgreSQL (Debian, fsync on), Mosquitto (Debian), gateways, load generator all on it`,
 );
 for (const r of runs) {
@@ -282,6 +370,11 @@ for (const r of runs) {
     `${r.instances} instance(s): ${(r.ms / 1000).toFixed(1)} s publishing (+ ${(r.connectMs / 1000).toFixed(1)} s connecting ${r.counts.terminals} terminals); published ${r.counts.published}, republished ${r.counts.republished}, duplicate acks ${r.counts.duplicateAcks}, late acks ${r.counts.unexpected}, rejected ${r.counts.rejected}, reconnects ${r.counts.reconnects}; latency max ${r.latency.max.toFixed(0)} ms`,
     `${r.instances} instance(s): records ${r.db.rows}, distinct ${r.db.distinct}, refusals ${r.db.refusals}; stored by ${Object.entries(r.db.byInstance).map(([k, v]) => `${k} ${v}`).join(', ')}; peak RSS ${peaks}`,
   );
+  notes.push(`${r.instances} instance(s): CPU per record: ${perRecord(r.cpu)} (${(r.cpu.gateways + r.cpu.postgres + r.cpu.mosquitto + r.cpu.load).toFixed(1)} CPU s in ${(r.ms / 1000).toFixed(1)} s on ${availableParallelism()} cores; machine load average ${r.load[0].toFixed(1)} at the start, ${r.load[1].toFixed(1)} at the end)`);
+  // Idle pool connections left out: the ingest runs one transaction at a time per instance.
+  const busy = Object.entries(r.sessions).filter(([what]) => what !== 'idle');
+  const sampled = busy.reduce((a, [, k]) => a + k, 0);
+  notes.push(`${r.instances} instance(s): gateway database sessions in use (pg_stat_activity every 250 ms, ${sampled} session samples): ${busy.sort((a, b) => b[1] - a[1]).map(([what, k]) => `${what} ${Math.round((k / sampled) * 100)} %`).join(', ')}`);
   if (r.kill) notes.push(`${r.instances} instance(s): SIGKILL at ${r.kill.atAcked} acked (${(r.kill.atMs / 1000).toFixed(1)} s)${r.kill.restartedAtMs !== undefined ? `, started again at ${(r.kill.restartedAtMs / 1000).toFixed(1)} s` : ', not started again'}`);
   if (r.rejectReasons.length) notes.push(`${r.instances} instance(s): rejected: ${r.rejectReasons.slice(0, 5).join('; ')}`);
 }

@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { stringify as toYaml } from 'yaml';
 import type { GatewayConfigInput } from '../gateway/config.js';
 import { REPO_ROOT } from './lib.js';
+import { cpuSecondsOf } from './proc-cpu.js';
 
 /** util-linux's setpriv: the gateway gets SIGKILL if the benchmark dies, however it dies. */
 const SETPRIV = '/usr/bin/setpriv';
@@ -37,6 +38,8 @@ export class BenchGateway {
   #tail: string[] = [];
   /** Highest VmHWM seen per run (index = run number − 1). */
   readonly peakRss: number[] = [];
+  /** CPU seconds per run, as last read (once a second, and before each signal). */
+  readonly cpuSeconds: number[] = [];
   #sampler: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -89,11 +92,20 @@ export class BenchGateway {
     if (hung) await this.kill();
   }
 
+  /** CPU seconds of every run so far, the current one read now. */
+  totalCpuSeconds(): number {
+    this.#sample();
+    return this.cpuSeconds.reduce((a, b) => a + b, 0);
+  }
+
   #sample(): void {
     const pid = this.pid;
-    const peak = pid === undefined ? undefined : peakRssOf(pid);
+    if (pid === undefined) return;
     const run = this.peakRss.length - 1;
-    if (peak !== undefined && run >= 0) this.peakRss[run] = Math.max(this.peakRss[run] ?? 0, peak);
+    const peak = peakRssOf(pid);
+    if (peak !== undefined) this.peakRss[run] = Math.max(this.peakRss[run] ?? 0, peak);
+    const cpu = cpuSecondsOf(pid);
+    if (cpu !== undefined) this.cpuSeconds[run] = cpu;
   }
 
   async #spawn(readyTimeoutMs: number): Promise<void> {
@@ -103,6 +115,7 @@ export class BenchGateway {
     this.#child = child;
     this.#exited = once(child, 'exit');
     this.peakRss.push(0);
+    this.cpuSeconds.push(0);
     const keep = (line: string): void => {
       this.#tail.push(line);
       if (this.#tail.length > KEPT_LINES) this.#tail.shift();
