@@ -3,8 +3,8 @@ import { HeldChain } from '../../protocol/seal/chain.js';
 import { decideSeal } from '../../protocol/seal/decide.js';
 import { supersedeRefusal } from '../../protocol/supersede.js';
 import type { ChainLink } from '../../protocol/seal/verify.js';
-import type { Ed25519Verify } from '../../protocol/seal/seal.js';
-import { MAX_STORED_SEQ, type NewLink } from '../store/chain-store.js';
+import { GENESIS, type Ed25519Verify } from '../../protocol/seal/seal.js';
+import { MAX_STORED_SEQ, type NewLink, type VerifiedPredecessor } from '../store/chain-store.js';
 import { recordRow, type RecordRow, type StoredRelation } from '../store/records.js';
 import type { RefusalRow } from '../store/refusals.js';
 import type { IngestTerminal } from '../store/terminals.js';
@@ -35,7 +35,15 @@ export interface BatchPlan {
   replaced: { id: string; by: string; cause: string }[];
   /** Accepted records of terminals with open holds: resolved if inserted. */
   resolvable: { terminalId: string; id: string }[];
+  /**
+   * Records whose verified successor (seq + 1, chained to them) was already held: if the record
+   * `cause` is inserted, that successor, stored flagged 'gap' when it came first, is 'ok' now.
+   */
+  healed: HealedSuccessor[];
 }
+
+/** A held link chained to a record of this batch, cleared of its gap flag if `cause` (that record) is inserted. */
+export type HealedSuccessor = VerifiedPredecessor & { cause: string };
 
 /** What the batch's transaction read before classifying. */
 export interface BatchState {
@@ -76,7 +84,7 @@ interface Known {
 }
 
 class BatchClassifier {
-  readonly #plan: BatchPlan = { outcomes: [], rows: [], links: [], refusals: [], replaced: [], resolvable: [] };
+  readonly #plan: BatchPlan = { outcomes: [], rows: [], links: [], refusals: [], replaced: [], resolvable: [], healed: [] };
   readonly #chains = new Map<string, HeldChain>();
   readonly #sealedSince: Map<string, number>;
   /** Stored records, and those accepted in this batch, by id. */
@@ -148,6 +156,7 @@ class BatchClassifier {
 
     this.#known.set(id, { record, supersededBy: null });
     this.#plan.rows.push(row);
+    if (seal.successor) this.#plan.healed.push({ ...seal.successor, cause: id });
     if (terminal.holdsOpen) this.#plan.resolvable.push({ terminalId, id });
     return { terminalId, id, verdict: 'accepted', record };
   }
@@ -157,7 +166,7 @@ class BatchClassifier {
     terminal: IngestTerminal,
     id: string,
     body: Record<string, unknown>,
-  ): { action: 'accept'; flag?: 'unsigned' | 'gap' } | { action: 'reject' | 'hold'; verdict: string; reason: string } {
+  ): { action: 'accept'; flag?: 'unsigned' | 'gap'; successor?: VerifiedPredecessor } | { action: 'reject' | 'hold'; verdict: string; reason: string } {
     const { terminalId } = terminal;
     let chain = this.#chains.get(terminalId);
     if (!chain) this.#chains.set(terminalId, (chain = new HeldChain()));
@@ -171,6 +180,11 @@ class BatchClassifier {
       verify: this.ctx.verify,
     });
     const { decision, link } = judgement;
+    // Its successor came first (another batch, another instance, or while this one was held): flagged gap then.
+    const next = link ? chain.at(link.seq + 1) : undefined;
+    const successor = next && link && next.prev === link.hash && terminal.publicKey !== null ? { terminalId, publicKey: terminal.publicKey, seq: next.seq, prev: next.prev } : undefined;
+    // Stored 'gap': its predecessor not verified when it came. The verifier says 'ok' for a record late into a gap it already reported; the flag still says so.
+    const unchained = link !== undefined && link.seq > 1 && link.prev !== GENESIS && chain.at(link.seq - 1) === undefined;
     // A link names its record by a UUID: a genuinely signed record without one (invalid anyway) is verified but not linked.
     if (link && terminal.publicKey !== null && UUID.test(id)) {
       chain.add(link);
@@ -181,7 +195,10 @@ class BatchClassifier {
         this.#plan.links.push({ terminalId, publicKey: terminal.publicKey, recordId: id, link });
       }
     }
-    if (decision.action === 'accept') return decision;
+    if (decision.action === 'accept') {
+      const flag = decision.flag ?? (unchained ? 'gap' : undefined);
+      return { action: 'accept', ...(flag && { flag }), ...(successor && { successor }) };
+    }
     const verdict = decision.action === 'hold' ? (judgement.heldFor ?? 'unknown_key') : (judgement.report?.verdict ?? 'seal');
     return { action: decision.action, verdict, reason: decision.reason };
   }

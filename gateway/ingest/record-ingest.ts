@@ -6,7 +6,7 @@ import { hostTimers, type Timers } from '../../protocol/timers.js';
 import { terminalTopics } from '../../protocol/topics.js';
 import type { Database, Queryable } from '../db/database.js';
 import type { Clock, Logger, Publisher } from '../ports.js';
-import { firstSealedSeqs, loadChainLinks, MAX_STORED_SEQ, insertChainLinks, type ChainNeeds } from '../store/chain-store.js';
+import { clearGapFlags, firstSealedSeqs, loadChainLinks, MAX_STORED_SEQ, insertChainLinks, type ChainNeeds } from '../store/chain-store.js';
 import { insertRecords, loadRelations, markSuperseded } from '../store/records.js';
 import { resolveHeld, upsertRefusals, type RefusalRow } from '../store/refusals.js';
 import { lockIngestTerminals } from '../store/terminals.js';
@@ -354,6 +354,10 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
   async #write(tx: Queryable, plan: BatchPlan, now: Date): Promise<Set<string>> {
     const inserted = await insertRecords(tx, plan.rows);
     await insertChainLinks(tx, plan.links);
+    await clearGapFlags(
+      tx,
+      plan.healed.filter((h) => inserted.has(h.cause)),
+    );
     await markSuperseded(
       tx,
       plan.replaced.filter((r) => inserted.has(r.cause)),

@@ -103,3 +103,32 @@ export async function chainGaps(db: Queryable, terminalId: string): Promise<Gap[
   );
   return rows.map((r) => ({ from: Number(r.from), to: Number(r.to) }));
 }
+
+/** A stored link whose `prev` is the hash of a record just stored: its record's predecessor is verified now. */
+export interface VerifiedPredecessor {
+  terminalId: string;
+  publicKey: string;
+  /** The successor's seq. */
+  seq: number;
+  /** Its `prev`: the stored predecessor's hash. */
+  prev: string;
+}
+
+/**
+ * `seal = 'gap'` says a record's predecessor was not verified when it arrived. Once that
+ * predecessor is stored (it came later: another batch, another instance, or held until its
+ * terminal was approved), the successor chained to it is flagged 'ok', in the same transaction.
+ * Returns how many records changed.
+ */
+export async function clearGapFlags(tx: Queryable, successors: readonly VerifiedPredecessor[]): Promise<number> {
+  if (successors.length === 0) return 0;
+  const { rows } = await tx.query<{ id: string }>(
+    `UPDATE records r SET seal = 'ok'
+       FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) AS s(terminal_id, public_key, seq, prev)
+       JOIN chain_links c ON c.terminal_id = s.terminal_id AND c.public_key = s.public_key AND c.seq = s.seq AND c.prev = s.prev
+      WHERE r.id = c.record_id AND r.terminal_id = s.terminal_id AND r.seal = 'gap'
+     RETURNING r.id`,
+    [successors.map((s) => s.terminalId), successors.map((s) => s.publicKey), successors.map((s) => s.seq), successors.map((s) => s.prev)],
+  );
+  return rows.length;
+}

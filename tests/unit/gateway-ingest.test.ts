@@ -36,6 +36,11 @@ async function storedRecord(id: string) {
   return rows[0];
 }
 
+/** The seal flag of each record, in order ('absent' if not stored). */
+async function seals(messages: readonly { id: string }[]): Promise<string[]> {
+  return Promise.all(messages.map(async (m) => (await storedRecord(m.id))?.seal ?? 'absent'));
+}
+
 async function count(table: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
   return rows[0]!.n;
@@ -122,6 +127,47 @@ describe('gateway ingest: validate, store, ack', () => {
     await deliver(ingest, [rival]);
     expect(publisher.reasonOf(rival.id)).toMatch(/^broken_chain: .*two records claim one place/);
     expect(await listRefusals(db, { limit: 10 })).toEqual([expect.objectContaining({ id: rival.id, verdict: 'broken_chain', disposition: 'rejected' })]);
+  });
+
+  it('a record flagged gap is flagged ok once its predecessor is stored: in a later batch, by another instance, or in the same batch after it', async () => {
+    const t = await approved();
+    const a = makeIngest(db);
+    const b = makeIngest(db, { instance: 'gw-other' });
+    const [r1, r2, r3, r4, r5, r6, r7] = Array.from({ length: 7 }, () => t.event());
+    await deliver(a.ingest, [r1!, r3!]);
+    await deliver(b.ingest, [r5!]);
+    expect(await seals([r1!, r3!, r5!])).toEqual(['ok', 'gap', 'gap']);
+    // r4 arrives at the other instance: r5 (its successor) is ok now; r3 still waits for r2.
+    await deliver(b.ingest, [r4!]);
+    expect(await seals([r3!, r4!, r5!])).toEqual(['gap', 'ok', 'ok']);
+    expect(await chainGaps(db, 'T-1')).toEqual([{ from: 2, to: 2 }]);
+    await deliver(a.ingest, [r2!]);
+    expect(await seals([r1!, r2!, r3!, r4!, r5!])).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+    expect(await chainGaps(db, 'T-1')).toEqual([]);
+    // Successor before predecessor within one batch.
+    await deliver(a.ingest, [r7!, r6!]);
+    expect(await seals([r6!, r7!])).toEqual(['ok', 'ok']);
+    expect(a.ingest.stats().accepted + b.ingest.stats().accepted).toBe(7);
+  });
+
+  it('the record after a held first record is flagged gap until that first record is approved and stored, then ok; a gap nothing fills stays flagged', async () => {
+    const t = new SealingTerminal('T-LATE');
+    const { ingest, publisher } = makeIngest(db);
+    const [r1, r2, r3, r4, r5] = Array.from({ length: 5 }, () => t.event());
+    await deliver(ingest, [r1!]); // before the operator approved the terminal
+    expect(publisher.sent).toEqual([]);
+    await putTerminal(db, 'T-LATE', { status: 'approved', publicKey: t.publicKey });
+    await deliver(ingest, [r2!, r3!, r5!]);
+    expect(await seals([r2!, r3!, r5!])).toEqual(['gap', 'ok', 'gap']);
+    await deliver(ingest, [r1!]); // its bridge publishes it again
+    expect(publisher.statusOf(r1!.id)).toBe('accepted');
+    expect(await seals([r1!, r2!, r3!, r5!])).toEqual(['ok', 'ok', 'ok', 'gap']);
+    expect(await chainGaps(db, 'T-LATE')).toEqual([{ from: 4, to: 4 }]);
+    // A duplicate of the predecessor changes nothing; the record filling the gap does.
+    await deliver(ingest, [r3!]);
+    expect(await seals([r5!])).toEqual(['gap']);
+    await deliver(ingest, [r4!]);
+    expect(await seals([r4!, r5!])).toEqual(['ok', 'ok']);
   });
 
   it('an unknown terminal is held (counted per attempt) and accepted once an operator approves it; its refusal is then resolved', async () => {
