@@ -171,6 +171,26 @@ export const DRAIN_WATCH = [
   'sendTelemetry',
 ];
 
+/** The gateway functions worth seeing inclusively in a fleet profile (hcp gateway processes). */
+export const GATEWAY_WATCH = [
+  'readRecordMessage',
+  'decodeRecord',
+  'classifyBatch',
+  'verifySealed',
+  'verifyOneShot',
+  'signedBytes',
+  'recordHash',
+  'canonicalJson',
+  'recordRow',
+  '#settle',
+  '#write',
+  'insertRecords',
+  'insertChainLinks',
+  'loadChainLinks',
+  'lockIngestTerminals',
+  'ackMessages',
+];
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' } } });
   for (const target of positionals) {

@@ -28,6 +28,11 @@ export interface LoadOptions {
   connectConcurrency: number;
   /** A prefix for the client ids, unique per run (a broker takes over a session with the same id). */
   clientPrefix: string;
+  /**
+   * Offered load, records/s over the whole fleet (shared evenly by the workers), the terminals
+   * taking turns; 0: each terminal publishes as fast as its window allows (the backlog drain).
+   */
+  ratePerSecond: number;
 }
 
 interface Job extends LoadOptions {
@@ -140,6 +145,8 @@ class SimTerminal {
   client!: MqttClient;
   next = 0;
   settled = 0;
+  /** Counted among the finished terminals. */
+  counted = false;
   readonly inflight = new Map<string, Inflight>();
 
   constructor(
@@ -170,18 +177,41 @@ async function runWorker(job: Job): Promise<void> {
   const send = (t: SimTerminal, entry: Inflight): void => {
     t.client.publish(t.topics.records, t.records[entry.index]![1], { qos: 1 }, () => undefined);
   };
+  const publishNext = (t: SimTerminal): void => {
+    const index = t.next++;
+    const id = t.records[index]![0];
+    const now = performance.now();
+    const entry = { index, firstAt: now, sentAt: now };
+    t.inflight.set(id, entry);
+    send(t, entry);
+    counts.published += 1;
+  };
+  const canPublish = (t: SimTerminal): boolean => t.client.connected && t.inflight.size < job.window && t.next < t.records.length;
+  const paced = job.ratePerSecond > 0;
   const pump = (t: SimTerminal): void => {
-    if (!going || !t.client.connected) return;
-    while (t.inflight.size < job.window && t.next < t.records.length) {
-      const index = t.next++;
-      const id = t.records[index]![0];
-      const now = performance.now();
-      const entry = { index, firstAt: now, sentAt: now };
-      t.inflight.set(id, entry);
-      send(t, entry);
-      counts.published += 1;
+    if (!going || paced) return;
+    while (canPublish(t)) publishNext(t);
+  };
+  // Paced: every 20 ms this worker's share of the rate, the terminals taking turns.
+  const PACE_TICK_MS = 20;
+  const perTick = (job.ratePerSecond / job.shares) * (PACE_TICK_MS / 1000);
+  let budget = 0;
+  let turn = 0;
+  const pace = (): void => {
+    if (!going) return;
+    budget = Math.min(budget + perTick, Math.max(1, 5 * perTick));
+    let looked = 0;
+    while (budget >= 1 && looked < terminals.length) {
+      const t = terminals[turn]!;
+      turn = (turn + 1) % terminals.length;
+      looked += 1;
+      if (!canPublish(t)) continue;
+      publishNext(t);
+      budget -= 1;
+      looked = 0;
     }
   };
+  const pacer = paced ? setInterval(pace, PACE_TICK_MS) : undefined;
   const onAck = (t: SimTerminal, payload: Buffer): void => {
     const now = performance.now();
     let ack: { ids?: unknown; status?: unknown; reason?: unknown };
@@ -208,9 +238,12 @@ async function runWorker(job: Job): Promise<void> {
       }
       t.settled += 1;
     }
-    if (t.done) {
+    if (!t.done) pump(t);
+    else if (!t.counted) {
+      // Once per terminal: a late ack (of a record published again) comes after it is done.
+      t.counted = true;
       if (--remaining === 0) finish();
-    } else pump(t);
+    }
   };
 
   const started = performance.now();
@@ -271,6 +304,7 @@ async function runWorker(job: Job): Promise<void> {
   }, Math.max(50, Math.min(job.ackTimeoutMs / 2, 5000)));
   const reporter = setInterval(() => post({ type: 'progress', counts: { ...counts } }), 1000);
   await finished;
+  clearInterval(pacer);
   clearInterval(republisher);
   clearInterval(reporter);
   post({ type: 'done', counts: { ...counts }, latencies: latencies.subarray(0, counts.acked), rejectReasons });

@@ -8,7 +8,11 @@
  * (and started again). After each run: every record exactly once in `records`, every one acked.
  *
  *   tsx bench/fleet.ts [--terminals 10000] [--per-terminal 100] [--window 64] [--ack-timeout 30]
- *                      [--instances 1,3] [--kill-at 0.4] [--restart-after 5] [--load-workers 2]
+ *                      [--instances 1,3] [--kill-at 0.4] [--restart-after 5] [--load-workers 2] [--rate 0]
+ *
+ * --rate N offers N records/s (the terminals taking turns) instead of every terminal publishing
+ * as fast as its window allows: below capacity, the ack latency is the service time, not the
+ * queue (at capacity, latency ≈ records in flight / throughput).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,6 +44,8 @@ const { values } = parseArgs({
     /** Seconds after the kill to start it again (negative: never). */
     'restart-after': { type: 'string', default: '5' },
     'load-workers': { type: 'string', default: '2' },
+    /** Offered load, records/s over the fleet (0: every terminal as fast as its window allows). */
+    rate: { type: 'string', default: '0' },
     'gen-workers': { type: 'string', default: String(availableParallelism()) },
     /** Gateways run with --cpu-prof into this directory (profiles written as each stops). */
     'profile-dir': { type: 'string' },
@@ -53,8 +59,9 @@ const instanceCounts = values.instances.split(',').map(Number);
 const killAt = Number(values['kill-at']);
 const restartAfterMs = Number(values['restart-after']) * 1000;
 const loadWorkers = Number(values['load-workers']);
-if (!(terminalCount >= 1 && terminalCount <= 99_999) || !(perTerminal >= 1) || !(window >= 1 && window <= 1000) || !(ackTimeoutMs > 0) || instanceCounts.some((n) => !(n >= 1 && n <= 16)) || !(loadWorkers >= 1)) {
-  throw new Error('fleet: --terminals 1..99999, --per-terminal ≥ 1, --window 1..1000, --ack-timeout > 0, --instances 1..16 each, --load-workers ≥ 1');
+const ratePerSecond = Number(values.rate);
+if (!(terminalCount >= 1 && terminalCount <= 99_999) || !(perTerminal >= 1) || !(window >= 1 && window <= 1000) || !(ackTimeoutMs > 0) || instanceCounts.some((n) => !(n >= 1 && n <= 16)) || !(loadWorkers >= 1) || !(ratePerSecond >= 0)) {
+  throw new Error('fleet: --terminals 1..99999, --per-terminal ≥ 1, --window 1..1000, --ack-timeout > 0, --instances 1..16 each, --load-workers ≥ 1, --rate ≥ 0');
 }
 const total = terminalCount * perTerminal;
 const FD_LIMIT = 65_536;
@@ -213,7 +220,7 @@ async function runFleet(n: number, ctx: { broker: MosquittoBroker; postgres: Tes
       ),
     ),
   );
-  const load = startFleetLoad({ url: ctx.broker.url, cachePath: ctx.cachePath, window, ackTimeoutMs, connectConcurrency: 200, clientPrefix: `fleet${n}` }, loadWorkers);
+  const load = startFleetLoad({ url: ctx.broker.url, cachePath: ctx.cachePath, window, ackTimeoutMs, connectConcurrency: 200, clientPrefix: `fleet${n}`, ratePerSecond }, loadWorkers);
   try {
     const connected = await load.connected;
     progress(scope, `${connected.counts.terminals.toLocaleString('en')} terminals connected and subscribed in ${(connected.connectMs / 1000).toFixed(1)} s; publishing`);
@@ -333,7 +340,7 @@ const baseP99 = mean(baselines.map((b) => b.batchP99Ms));
 const size = `${terminalCount.toLocaleString('en')} terminals × ${perTerminal}`;
 const figures: Figure[] = [];
 for (const r of runs) {
-  const label = `${r.instances} instance${r.instances > 1 ? 's' : ''}${r.kill ? ', one SIGKILLed mid-run' : ''}`;
+  const label = `${r.instances} instance${r.instances > 1 ? 's' : ''}${r.kill ? ', one SIGKILLed mid-run' : ''}${ratePerSecond > 0 ? `, offered ${ratePerSecond}/s` : ''}`;
   const ratio = r.rate / baseRate;
   const peak = Math.max(...r.peakRss.flatMap((p) => p.runs));
   const exactlyOnce = r.db.rows === total && r.db.distinct === total && r.counts.acked === total && r.counts.rejected === 0;
@@ -359,7 +366,7 @@ if (one && many) {
   figures.push({ label: `scale-out: records/s with ${many.instances} instances vs 1`, value: round(many.rate, 0), unit: '/s', baseline: { label: '1 instance', value: round(one.rate, 0) }, ratio: round(many.rate / one.rate, 2) });
 }
 notes.push(
-  `${size} = ${total.toLocaleString('en')} sealed records (layout v2, the bridge's RecordSealer), ${Math.round(payloadBytes)} B each; window ${window} per terminal, ack timeout ${ackTimeoutMs / 1000} s; ${loadWorkers} load worker thread(s); gateway ingest.maxBatch 500, maxQueue ${runs[0]?.maxQueue ?? '?'}`,
+  `${size} = ${total.toLocaleString('en')} sealed records (layout v2, the bridge's RecordSealer), ${Math.round(payloadBytes)} B each; window ${window} per terminal, ack timeout ${ackTimeoutMs / 1000} s, ${ratePerSecond > 0 ? `offered ${ratePerSecond} records/s` : 'unpaced (each terminal as fast as its window allows)'}; ${loadWorkers} load worker thread(s); gateway ingest.maxBatch 500, maxQueue ${runs[0]?.maxQueue ?? '?'}`,
   `baseline runs: ${baselines.map((b) => `${Math.round(b.rowsPerSecond)}/s (batch p50 ${b.batchP50Ms.toFixed(1)} ms, p99 ${b.batchP99Ms.toFixed(1)} ms)`).join(' before, ')} after the gateway runs (figures use their mean)`,
   ...baselines.map((b, i) => `baseline ${i === 0 ? 'before' : 'after'}: CPU per row: ${perRecord(b.cpu)}`),
   `machine: ${availableParallelism()} cores; PostgreSQL (Debian, fsync on), Mosquitto (Debian), gateways, load generator all on it`,

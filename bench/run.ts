@@ -14,11 +14,11 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { DRAIN_WATCH, formatSummary, summariseProfile } from './cpu-profile-summary.js';
+import { DRAIN_WATCH, formatSummary, GATEWAY_WATCH, summariseProfile } from './cpu-profile-summary.js';
 import { MB, REPO_ROOT, RESULT_MARK, round, tsArgs, type BenchResult, type Figure } from './lib.js';
 
 const { values } = parseArgs({
@@ -278,7 +278,9 @@ if (profiles.length) {
     } catch {
       continue; // the child failed before writing one
     }
-    for (const file of files) console.log(formatSummary(summariseProfile(join(dir, file), 20, DRAIN_WATCH)));
+    // The fleet's profiles are the gateway processes'; the others' are the bridge's.
+    const watch = basename(dir).startsWith('fleet-') ? GATEWAY_WATCH : DRAIN_WATCH;
+    for (const file of files) console.log(formatSummary(summariseProfile(join(dir, file), 20, watch)));
   }
   console.log(`(profiles kept in ${profileRoot})`);
 }
