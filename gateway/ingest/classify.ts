@@ -3,7 +3,7 @@ import { HeldChain } from '../../protocol/seal/chain.js';
 import { decideSeal } from '../../protocol/seal/decide.js';
 import { supersedeRefusal } from '../../protocol/supersede.js';
 import type { ChainLink } from '../../protocol/seal/verify.js';
-import { GENESIS, type Ed25519Verify } from '../../protocol/seal/seal.js';
+import { GENESIS, type Ed25519Verify, type Sha256Hex } from '../../protocol/seal/seal.js';
 import { MAX_STORED_SEQ, type NewLink, type VerifiedPredecessor } from '../store/chain-store.js';
 import { recordRow, type RecordRow, type StoredRelation } from '../store/records.js';
 import type { RefusalRow } from '../store/refusals.js';
@@ -60,6 +60,7 @@ export interface ClassifyContext {
   receivedAt: (index: number) => Date;
   now: Date;
   verify: Ed25519Verify;
+  hash: Sha256Hex;
   /** A message whose classification threw (a bug): logged; it is left unacknowledged. */
   onError: (index: number, err: unknown) => void;
 }
@@ -138,7 +139,7 @@ class BatchClassifier {
       return { terminalId, id, verdict: 'invalid', reason: `seq: ${body.seq} is beyond ${MAX_STORED_SEQ}, the most the gateway stores` };
     }
 
-    const seal = this.#seal(terminal, id, body);
+    const seal = this.#seal(terminal, message);
     if (seal.action !== 'accept') return this.#refuse(message, seal.action === 'hold' ? 'held' : 'rejected', seal.verdict, seal.reason);
 
     if (decoded.kind === 'invalid') return { terminalId, id, verdict: 'invalid', reason: decoded.reason };
@@ -148,7 +149,7 @@ class BatchClassifier {
       return this.#refuse(message, 'rejected', 'terminal_mismatch', reason);
     }
     if (this.#known.has(id)) return { terminalId, id, verdict: 'duplicate' };
-    const row = recordRow(record, { seal: seal.flag ?? 'ok', payload: message.text, receivedAt: this.ctx.receivedAt(index), instance: this.ctx.instance });
+    const row = recordRow(record, { seal: seal.flag ?? 'ok', payload: message.text, receivedAt: this.ctx.receivedAt(index), instance: this.ctx.instance }, message.recordJson);
     const unstorable = unstorableReason(record, row.recordJson);
     if (unstorable !== undefined) return this.#refuse(message, 'rejected', 'unstorable', unstorable);
     const refusal = this.#supersede(record);
@@ -164,8 +165,7 @@ class BatchClassifier {
   /** The seal, under the terminal's approved key and its chain as the database and this batch hold it. */
   #seal(
     terminal: IngestTerminal,
-    id: string,
-    body: Record<string, unknown>,
+    { id, body, checked }: ReadableMessage,
   ): { action: 'accept'; flag?: 'unsigned' | 'gap'; successor?: VerifiedPredecessor } | { action: 'reject' | 'hold'; verdict: string; reason: string } {
     const { terminalId } = terminal;
     let chain = this.#chains.get(terminalId);
@@ -178,6 +178,9 @@ class BatchClassifier {
       chain,
       sealedSince: this.#sealedSince.get(terminalId),
       verify: this.ctx.verify,
+      hash: this.ctx.hash,
+      // Checked ahead under the key this transaction holds locked: the same check, already made.
+      checked: checked !== undefined && checked.key === terminal.publicKey ? checked.check : undefined,
     });
     const { decision, link } = judgement;
     // Its successor came first (another batch, another instance, or while this one was held): flagged gap then.

@@ -1,5 +1,6 @@
 import { decodeRecord, type DecodedRecord } from '../../protocol/record-formats/index.js';
 import { terminalIdSchema } from '../../protocol/records.js';
+import type { SealCheck } from '../../protocol/seal/verify.js';
 import { terminalIdOfTopic } from '../../protocol/topics.js';
 
 /** Longest record id kept (a record's is a UUID; anything longer is no record). */
@@ -13,6 +14,10 @@ export interface ReadableMessage {
   body: Record<string, unknown>;
   text: string;
   decoded: Exclude<DecodedRecord, { kind: 'unreadable' }>;
+  /** Its seal checked ahead under `key` (ahead.ts): used only if the transaction reads the same key. */
+  checked?: { key: string; check: SealCheck } | undefined;
+  /** JSON.stringify(decoded.record), made ahead. */
+  recordJson?: string;
 }
 
 export type ReadMessage = ReadableMessage | { kind: 'unreadable'; reason: string };

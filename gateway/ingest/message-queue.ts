@@ -19,6 +19,11 @@ export class MessageQueue<T> {
     return taken;
   }
 
+  /** Up to `n` of the oldest, left in place. */
+  peek(n: number): T[] {
+    return this.#items.slice(this.#head, this.#head + n);
+  }
+
   /** Items taken and not settled go back to the head, in their order. */
   putBack(items: readonly T[]): void {
     if (items.length === 0) return;

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { UpstreamRecord } from '../../protocol/records.js';
 import { SEALED_RECORD_SCHEMA } from '../../protocol/records.js';
-import type { Ed25519Verify } from '../../protocol/seal/seal.js';
+import type { Ed25519Verify, Sha256Hex } from '../../protocol/seal/seal.js';
 import { hostTimers, type Timers } from '../../protocol/timers.js';
 import { terminalTopics } from '../../protocol/topics.js';
 import type { Database, Queryable } from '../db/database.js';
@@ -12,8 +12,9 @@ import { resolveHeld, upsertRefusals, type RefusalRow } from '../store/refusals.
 import { lockIngestTerminals } from '../store/terminals.js';
 import { ackMessages, type AckItem } from './ack-batches.js';
 import { classifyBatch, type BatchPlan, type Outcome } from './classify.js';
-import { nodeEd25519Verify } from './ed25519.js';
-import { readRecordMessage, type ReadableMessage, type ReadMessage } from './incoming.js';
+import { nodeEd25519Verify, nodeSha256Hex } from './ed25519.js';
+import { MessagePreparer, type Preparable } from './ahead.js';
+import type { ReadableMessage, ReadMessage } from './incoming.js';
 import { MessageQueue } from './message-queue.js';
 
 export interface RecordIngestDeps {
@@ -34,6 +35,8 @@ export interface RecordIngestDeps {
   timers?: Timers;
   /** Default: node:crypto's. */
   verify?: Ed25519Verify;
+  /** Default: node:crypto's. */
+  hash?: Sha256Hex;
   /** Backoff after a database failure: first wait, doubled up to the last. Default 250 ms to 10 s. */
   retryMs?: { first: number; max: number };
 }
@@ -88,9 +91,7 @@ export type RecordIngestEvents = {
   refused: [refusal: RefusalRow];
 };
 
-interface Received {
-  topic: string;
-  payload: Buffer;
+interface Received extends Preparable {
   receivedAt: Date;
 }
 
@@ -110,8 +111,10 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
   readonly #deps: RecordIngestDeps;
   readonly #timers: Timers;
   readonly #verify: Ed25519Verify;
+  readonly #hash: Sha256Hex;
   readonly #retry: { first: number; max: number };
   readonly #queue = new MessageQueue<Received>();
+  readonly #preparer: MessagePreparer;
   readonly #stats: Omit<IngestStats, 'queued'> = {
     received: 0,
     accepted: 0,
@@ -146,6 +149,8 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
     this.#deps = deps;
     this.#timers = deps.timers ?? hostTimers;
     this.#verify = deps.verify ?? nodeEd25519Verify;
+    this.#hash = deps.hash ?? nodeSha256Hex;
+    this.#preparer = new MessagePreparer({ prefix: deps.prefix, verify: this.#verify, hash: this.#hash });
     this.#retry = deps.retryMs ?? { first: 250, max: 10_000 };
     this.#backoffMs = this.#retry.first;
     this.#batchLimit = Math.max(1, deps.maxBatch);
@@ -228,7 +233,10 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
       const batch = this.#queue.take(this.#batchLimit);
       this.#inFlight = batch.length;
       try {
-        await this.#settle(batch);
+        const settling = this.#settle(batch);
+        // While the database works on this batch, the main thread reads and checks the next one's seals.
+        await this.#preparer.prepareWhile(settling, this.#queue.peek(this.#batchLimit));
+        await settling;
         this.#inFlight = 0;
         this.#rollbacksInARow = 0;
         this.#batchLimit = Math.max(1, this.#deps.maxBatch);
@@ -286,16 +294,14 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
 
   async #settle(batch: Received[]): Promise<void> {
     const started = this.#timers.now();
-    const { prefix, clock, db } = this.#deps;
+    const { clock, db } = this.#deps;
     const failedIndexes: number[] = [];
     const messages: (ReadMessage | undefined)[] = batch.map((m, i) => {
-      try {
-        return readRecordMessage(m.topic, m.payload, prefix);
-      } catch (err) {
-        failedIndexes.push(i);
-        this.#logFailure(m, err);
-        return undefined;
-      }
+      const prepared = this.#preparer.prepare(m);
+      if ('read' in prepared) return prepared.read;
+      failedIndexes.push(i);
+      this.#logFailure(m, prepared.error);
+      return undefined;
     });
     const readable = messages.map((m) => (m?.kind === 'readable' ? m : undefined));
     const now = clock.now();
@@ -305,6 +311,7 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
         receivedAt: (i) => (batch[i] as Received).receivedAt,
         now,
         verify: this.#verify,
+        hash: this.#hash,
         onError: (i, err) => {
           failedIndexes.push(i);
           this.#logFailure(batch[i] as Received, err);
@@ -324,6 +331,7 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
   async #readState(tx: Queryable, readable: readonly (ReadableMessage | undefined)[]): Promise<Parameters<typeof classifyBatch>[1]> {
     const present = readable.filter((m): m is ReadableMessage => m !== undefined);
     const terminals = await lockIngestTerminals(tx, present.map((m) => m.terminalId));
+    this.#preparer.learnKeys(terminals);
     const needs = new Map<string, ChainNeeds & { seqs: number[] }>();
     const unsigned = new Set<string>();
     const ids: string[] = [];

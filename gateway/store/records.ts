@@ -33,7 +33,7 @@ export interface RecordRow {
 }
 
 /** The row of an accepted record: its columns read from the decoded record. */
-export function recordRow(record: UpstreamRecord, received: { seal: RecordRow['seal']; payload: string; receivedAt: Date; instance: string }): RecordRow {
+export function recordRow(record: UpstreamRecord, received: { seal: RecordRow['seal']; payload: string; receivedAt: Date; instance: string }, recordJson = JSON.stringify(record)): RecordRow {
   const common = {
     id: record.id,
     terminalId: record.terminalId,
@@ -45,7 +45,7 @@ export function recordRow(record: UpstreamRecord, received: { seal: RecordRow['s
     hallCode: record.hallCode,
     windowNo: record.windowNo,
     record,
-    recordJson: JSON.stringify(record),
+    recordJson,
     ...received,
   };
   if (record.kind === 'event') {

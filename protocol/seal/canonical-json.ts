@@ -12,12 +12,23 @@ export function canonicalJson(value: unknown): string {
     return JSON.stringify(value);
   }
   if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item === undefined ? null : item)).join(',')}]`;
-  if (typeof value === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(value) as object | null)) {
-    const members = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`);
-    return `{${members.join(',')}}`;
-  }
+  if (isPlainObject(value)) return `{${canonicalMembers(value).map(([, member]) => member).join(',')}}`;
   throw new TypeError(`canonical JSON: a ${typeof value} is not JSON data`);
+}
+
+/**
+ * An object's own members as canonicalJson writes them (`"key":value`), sorted, with their keys:
+ * so that the canonical JSON of the object less some members is made without writing it again.
+ */
+export function canonicalMembers(value: object): [key: string, member: string][] {
+  return Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => [k, `${JSON.stringify(k)}:${canonicalJson(v)}`]);
+}
+
+function isPlainObject(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value) as object | null;
+  return proto === Object.prototype || proto === null;
 }

@@ -1,5 +1,5 @@
-import type { Ed25519Verify } from './seal.js';
-import { verifySealed, type ChainLink, type ChainView, type SealVerdictName } from './verify.js';
+import type { Ed25519Verify, Sha256Hex } from './seal.js';
+import { checkSeal, placeSealed, verifySealed, type ChainLink, type ChainView, type SealCheck, type SealVerdictName } from './verify.js';
 
 /**
  * What a receiver does with a record by its seal, before anything else (dedupe included):
@@ -35,12 +35,16 @@ export interface SealFacts {
   /** The lowest seq of a sealed record verified for this terminal: no unsigned record may come after it. */
   sealedSince: number | undefined;
   verify: Ed25519Verify;
+  /** Default: the pure one. */
+  hash?: Sha256Hex;
+  /** checkSeal(body, approvedKey) if the receiver checked it ahead: only ever under the same key. */
+  checked?: SealCheck;
 }
 
 /** The seal rule of every receiver (the province emulator in memory, the gateway on a database): pure. */
 export function decideSeal(facts: SealFacts): SealJudgement {
   const { terminalId, body, chain, verify } = facts;
-  const verdict = verifySealed(body, facts.approvedKey, chain, verify);
+  const verdict = placeSealed(facts.checked ?? checkSeal(body, facts.approvedKey, verify, facts.hash), chain);
   switch (verdict.verdict) {
     case 'ok':
       return { decision: { action: 'accept' }, link: verdict.link };
@@ -59,7 +63,7 @@ export function decideSeal(facts: SealFacts): SealJudgement {
     case 'unknown_key':
       return held(verdict.reason, 'unknown_key');
     case 'bad_signature': {
-      const underPending = facts.pendingKey === undefined ? undefined : verifySealed(body, facts.pendingKey, chain, verify).verdict;
+      const underPending = facts.pendingKey === undefined ? undefined : verifySealed(body, facts.pendingKey, chain, verify, facts.hash).verdict;
       if (underPending === 'ok' || underPending === 'gap') {
         return held(`${verdict.reason}; it verifies with the new key terminal ${terminalId} brought, which waits for the operator`, 'pending_key');
       }

@@ -1,7 +1,7 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson, canonicalMembers } from './canonical-json.js';
 
 /**
  * The seal of a record (layout 2, docs/protocol.md): the terminal signs, with its Ed25519 key,
@@ -36,12 +36,36 @@ function without(body: Body, ...keys: string[]): Body {
 
 /** The bytes a record's `sig` signs: its canonical JSON without `sig` (and without a time correction). */
 export function signedBytes(body: Body): Uint8Array {
-  return utf8ToBytes(RECORD_DOMAIN + canonicalJson(without(body, 'sig', TIME_CORRECTION_FIELD)));
+  return sealTexts(body).signedBytes();
 }
 
 /** A sealed record's hash, the next record's `prev`: SHA-256 (hex) of its canonical JSON, `sig` included. */
-export function recordHash(body: Body): string {
-  return bytesToHex(sha256(utf8ToBytes(canonicalJson(without(body, TIME_CORRECTION_FIELD)))));
+export function recordHash(body: Body, hash: Sha256Hex = sha256Hex): string {
+  return sealTexts(body).hash(hash);
+}
+
+/** SHA-256 of a text's UTF-8 bytes, lowercase hex. A port: a receiver on Node may give node:crypto's. */
+export type Sha256Hex = (text: string) => string;
+
+/** SHA-256 in pure JS (noble). */
+export const sha256Hex: Sha256Hex = (text) => bytesToHex(sha256(utf8ToBytes(text)));
+
+/** What a record's seal covers, from one pass over its members: the bytes its `sig` signs and its hash. */
+export interface SealTexts {
+  /** signedBytes(body). */
+  signedBytes(): Uint8Array;
+  /** recordHash(body). */
+  hash(hash?: Sha256Hex): string;
+}
+
+/** signedBytes and recordHash of one body, its members written once (both leave out the time correction; the hash keeps `sig`). Throws as canonicalJson does. */
+export function sealTexts(body: Body): SealTexts {
+  const members = canonicalMembers(body).filter(([key]) => key !== TIME_CORRECTION_FIELD);
+  const join = (kept: readonly [string, string][]): string => `{${kept.map(([, member]) => member).join(',')}}`;
+  return {
+    signedBytes: () => utf8ToBytes(RECORD_DOMAIN + join(members.filter(([key]) => key !== 'sig'))),
+    hash: (hash = sha256Hex) => hash(join(members)),
+  };
 }
 
 /** Seals a record laid out for the wire (its `seq` set): adds `prev` and `sig`. */
@@ -82,9 +106,22 @@ export const ED25519_SPKI_HEADER = '302a300506032b6570032100';
 
 /**
  * The raw Ed25519 key inside a registered public key (protocol/registration.ts: SPKI DER,
- * base64), or a reason it is not one.
+ * base64), or a reason it is not one. The same bytes for the same key each time: read them, never change them.
  */
 export function publicKeyBytes(spkiBase64: string): { ok: true; key: Uint8Array } | { ok: false; reason: string } {
+  // A receiver reads the same few thousand keys over and over: each decoded once (the same bytes object each time).
+  let known = publicKeys.get(spkiBase64);
+  if (!known) {
+    if (publicKeys.size >= MAX_KNOWN_KEYS) publicKeys.clear();
+    publicKeys.set(spkiBase64, (known = decodePublicKey(spkiBase64)));
+  }
+  return known;
+}
+
+const publicKeys = new Map<string, ReturnType<typeof decodePublicKey>>();
+const MAX_KNOWN_KEYS = 100_000;
+
+function decodePublicKey(spkiBase64: string): { ok: true; key: Uint8Array } | { ok: false; reason: string } {
   const der = fromBase64(spkiBase64);
   if (!der) return { ok: false, reason: 'publicKey: not base64' };
   if (der.length !== 44 || bytesToHex(der.subarray(0, 12)) !== ED25519_SPKI_HEADER) {
@@ -95,7 +132,8 @@ export function publicKeyBytes(spkiBase64: string): { ok: true; key: Uint8Array 
 
 export function toBase64(bytes: Uint8Array): string {
   let text = '';
-  for (const byte of bytes) text += String.fromCharCode(byte);
+  // In slices: fromCharCode takes its bytes as arguments.
+  for (let at = 0; at < bytes.length; at += 0x8000) text += String.fromCharCode(...bytes.subarray(at, at + 0x8000));
   return btoa(text);
 }
 
@@ -103,7 +141,9 @@ export function toBase64(bytes: Uint8Array): string {
 export function fromBase64(text: string): Uint8Array | undefined {
   if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined;
   try {
-    const bytes = Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+    const binary = atob(text);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
     // Only the one spelling of these bytes: another (stray low bits) would change the record's hash, not its signature.
     return toBase64(bytes) === text ? bytes : undefined;
   } catch {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { explain } from '../issues.js';
 import { SEALED_RECORD_SCHEMA } from '../records.js';
-import { correctionBytes, ed25519Valid, fromBase64, type Ed25519Verify, GENESIS, publicKeyBytes, recordHash, signedBytes, TIME_CORRECTION_FIELD } from './seal.js';
+import { correctionBytes, ed25519Valid, fromBase64, type Ed25519Verify, GENESIS, publicKeyBytes, sealTexts, sha256Hex, type Sha256Hex, TIME_CORRECTION_FIELD } from './seal.js';
 
 /** Where a sealed record sits in its terminal's chain. */
 export interface ChainLink {
@@ -57,15 +57,28 @@ const sealedEnvelopeSchema = z.looseObject({
  * Checks one received record's seal against its terminal's registered public key (SPKI DER,
  * base64) and the chain the receiver holds: the signature, then `prev` against the record before
  * it and the record after it, then whether records are missing before it. Never throws: any body,
- * however hostile, gets a verdict with a reason naming the record and the field.
+ * however hostile, gets a verdict with a reason naming the record and the field. `hash` is the
+ * SHA-256 to use (a receiver on Node may give node:crypto's; the same digest either way).
  */
-export function verifySealed(body: unknown, publicKey: string | undefined, chain: ChainView, verify: Ed25519Verify = ed25519Valid): SealVerdict {
+export function verifySealed(body: unknown, publicKey: string | undefined, chain: ChainView, verify: Ed25519Verify = ed25519Valid, hash: Sha256Hex = sha256Hex): SealVerdict {
+  return placeSealed(checkSeal(body, publicKey, verify, hash), chain);
+}
+
+/** A record's seal checked under one key, before its chain is looked at: genuine (its link), or the verdict already. */
+export type SealCheck = { verdict: 'genuine'; link: ChainLink; where: string } | Extract<SealVerdict, { verdict: 'unsigned' | 'unknown_key' | 'malformed' | 'bad_signature' }>;
+
+/**
+ * The first half of verifySealed, which needs no chain: the envelope, the key and the signatures.
+ * A receiver may check a record's seal ahead (while it waits for its database) and place it in
+ * its chain later with placeSealed, provided the key is still the terminal's.
+ */
+export function checkSeal(body: unknown, publicKey: string | undefined, verify: Ed25519Verify = ed25519Valid, hash: Sha256Hex = sha256Hex): SealCheck {
   const obj = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
   const named = typeof obj?.id === 'string' ? `record ${obj.id}` : 'record';
   if (obj?.schema !== SEALED_RECORD_SCHEMA) {
     return { verdict: 'unsigned', reason: `${named}: schema ${JSON.stringify(obj?.schema)} carries no seal (sealed records are schema ${SEALED_RECORD_SCHEMA})` };
   }
-  const envelope = explain(sealedEnvelopeSchema, obj);
+  const envelope = sealedEnvelope(obj);
   if (!envelope.ok) return { verdict: 'malformed', reason: `${named}: ${envelope.problems.join('; ')}` };
   const { seq, prev, sig } = envelope.data;
   const where = `${named} (seq ${seq})`;
@@ -73,11 +86,12 @@ export function verifySealed(body: unknown, publicKey: string | undefined, chain
   const key = publicKeyBytes(publicKey);
   if (!key.ok) return { verdict: 'unknown_key', reason: `${where}: the registered ${key.reason}` };
 
-  let hash: string;
+  let recordHash: string;
   let signed: Uint8Array;
   try {
-    signed = signedBytes(obj);
-    hash = recordHash(obj);
+    const texts = sealTexts(obj);
+    signed = texts.signedBytes();
+    recordHash = texts.hash(hash);
   } catch (err) {
     return { verdict: 'malformed', reason: `${where}: not JSON data (${(err as Error).message})` };
   }
@@ -88,12 +102,18 @@ export function verifySealed(body: unknown, publicKey: string | undefined, chain
   const correction = envelope.data[TIME_CORRECTION_FIELD];
   if (correction) {
     const correctionSig = fromBase64(correction.sig);
-    if (!correctionSig || !verify(key.key, correctionBytes(envelope.data.id, hash, correction.offsetMs), correctionSig)) {
+    if (!correctionSig || !verify(key.key, correctionBytes(envelope.data.id, recordHash, correction.offsetMs), correctionSig)) {
       return { verdict: 'bad_signature', reason: `${where}: ${TIME_CORRECTION_FIELD}.sig: does not verify with the terminal's registered key` };
     }
   }
+  return { verdict: 'genuine', link: { seq, hash: recordHash, prev }, where };
+}
 
-  const link: ChainLink = { seq, hash, prev };
+/** The second half of verifySealed: a genuine record's place in the chain the receiver holds (any other check is the verdict as it is). */
+export function placeSealed(check: SealCheck, chain: ChainView): SealVerdict {
+  if (check.verdict !== 'genuine') return check;
+  const { link, where } = check;
+  const { seq, hash, prev } = link;
   const held = chain.at(seq);
   if (held) {
     if (held.hash === hash) return { verdict: 'ok', link }; // the same record again: a resend
@@ -115,4 +135,43 @@ export function verifySealed(body: unknown, publicKey: string | undefined, chain
   if (last && last.seq > seq) return { verdict: 'ok', link }; // late, into a gap already reported
   const from = last ? last.seq + 1 : 1;
   return { verdict: 'gap', link, from, to: seq - 1, reason: `${where}: records ${from}..${seq - 1} of this terminal have not been seen (prev ${prev.slice(0, 12)}…)` };
+}
+
+type SealedEnvelope = z.infer<typeof sealedEnvelopeSchema>;
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/**
+ * The seal's fields, as sealedEnvelopeSchema reads them. A well-formed envelope (nearly every
+ * one) is read directly, field by field, under exactly the schema's rules; anything else goes to
+ * the schema, which names what is wrong.
+ */
+function sealedEnvelope(obj: Record<string, unknown>): { ok: true; data: SealedEnvelope } | { ok: false; problems: string[] } {
+  const { id, schema, seq, prev, sig } = obj;
+  const correction = obj[TIME_CORRECTION_FIELD];
+  if (
+    typeof id === 'string' &&
+    id.length >= 1 &&
+    schema === SEALED_RECORD_SCHEMA &&
+    typeof seq === 'number' &&
+    Number.isSafeInteger(seq) &&
+    seq > 0 &&
+    typeof prev === 'string' &&
+    HEX64.test(prev) &&
+    isBase64Field(sig) &&
+    (correction === undefined || wellFormedCorrection(correction))
+  ) {
+    const timeCorrection = correction === undefined ? undefined : { offsetMs: correction.offsetMs, sig: correction.sig };
+    return { ok: true, data: { id, schema, seq, prev, sig, [TIME_CORRECTION_FIELD]: timeCorrection } as SealedEnvelope };
+  }
+  return explain(sealedEnvelopeSchema, obj);
+}
+
+function isBase64Field(value: unknown): value is string {
+  return typeof value === 'string' && value.length >= 1 && value.length <= 200;
+}
+
+function wellFormedCorrection(value: unknown): value is { offsetMs: number; sig: string } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  const { offsetMs, sig } = value as Record<string, unknown>;
+  return typeof offsetMs === 'number' && Number.isSafeInteger(offsetMs) && isBase64Field(sig);
 }
