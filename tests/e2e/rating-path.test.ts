@@ -108,10 +108,10 @@ describe.each(BROKERS)('one rating, button to province ($name broker)', (kind) =
       return record.kind === 'invitation' ? record.rating?.gradeCode : undefined;
     };
     expect(await rate()).toBe(2); // its own mqtt.gradeProfile: provincial-5-high
-    expect(w.bridge.status().gradeProfile).toEqual({ name: 'provincial-5-high', from: 'config' });
+    expect(w.bridge.status().codeProfile).toEqual({ name: 'provincial-5-high', from: 'config' });
     await province.publishConfig(w.terminalId, { gradeProfile: 'gbt-39046' });
-    await waitUntil(() => w.bridge.status().gradeProfile.from === 'province', "the province's grade profile to be adopted");
-    expect(w.bridge.status().gradeProfile).toEqual({ name: 'gbt-39046', from: 'province' });
+    await waitUntil(() => w.bridge.status().codeProfile.from === 'province', "the province's grade profile to be adopted");
+    expect(w.bridge.status().codeProfile).toEqual({ name: 'gbt-39046', from: 'province' });
     expect(await rate()).toBe(4); // GB/T 39046: 不满意 is 4
   });
 
