@@ -8,6 +8,11 @@ import type { GatewayConfig } from '../config.js';
 import type { Logger, Publisher } from '../ports.js';
 import { gatewaySubscriptions } from './subscriptions.js';
 
+/** The broker could not be reached or refused the gateway: said with where and what to check. */
+export class BrokerUnavailable extends Error {
+  override name = 'BrokerUnavailable';
+}
+
 /** Makes a client that starts connecting (mqtt.js `connect`): the session attaches its listeners before the broker can hand it anything. */
 export type Connect = (url: string, options: IClientOptions) => MqttClient;
 
@@ -92,7 +97,7 @@ export class GatewaySession extends EventEmitter<{ connected: []; disconnected: 
       const refused = grants.filter((g) => g.qos !== 1 && g.qos !== 0);
       if (refused.length > 0) {
         const shared = mqtt.sharedGroup !== null ? ` (shared subscriptions: set mqtt.sharedGroup: null on a broker without them, and run one instance)` : '';
-        throw new Error(`the broker refused the subscription to ${refused.map((g) => g.topic).join(', ')}: check the gateway account's ACL${shared}`);
+        throw new BrokerUnavailable(`the broker refused the subscription to ${refused.map((g) => g.topic).join(', ')}: check the gateway account's ACL${shared}`);
       }
     } catch (err) {
       await client.endAsync(true);
@@ -127,8 +132,8 @@ function firstConnection(client: MqttClient, url: string): Promise<void> {
       else resolve();
     };
     const onConnect = (): void => done();
-    const onError = (err: Error): void => done(new Error(`cannot connect to the broker at ${url}: ${err.message}`));
-    const onClose = (): void => done(new Error(`cannot connect to the broker at ${url}: the connection closed before the broker accepted it (is it running, and is this the right port?)`));
+    const onError = (err: Error): void => done(new BrokerUnavailable(`cannot connect to the broker at ${url}: ${err.message} (is it running there; are mqtt.username and the password right?)`));
+    const onClose = (): void => done(new BrokerUnavailable(`cannot connect to the broker at ${url}: the connection closed before the broker accepted it (is it running, and is this the right port?)`));
     client.on('connect', onConnect);
     client.on('error', onError);
     client.on('close', onClose);

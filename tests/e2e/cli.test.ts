@@ -35,6 +35,29 @@ describe('hcp CLI', () => {
     expect(stderr).toContain('terminal.areaCode: administrative area code (行政区划代码) must be 6 digits');
   });
 
+  it('`hcp gateway` says in one line what to fix: a bad config (exit 2), a database or broker it cannot reach (exit 1), never a stack', async () => {
+    const bad = join(dir, 'gateway-bad.yaml');
+    writeFileSync(bad, 'mqtt: { url: "mqtt://127.0.0.1:1", sharedGroup: "a/b" }\ndatabase: { url: "postgres://gw:secret@127.0.0.1:1/hcp" }\n');
+    const refused = await hcp(['gateway', '--config', bad]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('mqtt.sharedGroup: a share name');
+    expect(refused.stderr).toContain('database.url: holds a password');
+    expect(refused.stderr).not.toContain('secret');
+
+    const unreachable = join(dir, 'gateway-unreachable.yaml');
+    writeFileSync(unreachable, 'mqtt: { url: "mqtt://127.0.0.1:1" }\ndatabase: { url: "postgres://gw@127.0.0.1:1/hcp" }\nlog: { level: warn }\n');
+    const down = await hcp(['gateway', '--config', unreachable]);
+    expect(down.code).toBe(1);
+    expect(down.stderr.trim()).toMatch(/^hcp gateway: cannot connect to PostgreSQL at 127\.0\.0\.1:1\/hcp: .*Check that the server runs/);
+    expect(down.stderr).not.toMatch(/\n\s+at /);
+
+    const noBroker = join(dir, 'gateway-no-broker.yaml');
+    writeFileSync(noBroker, `mqtt: { url: "mqtt://127.0.0.1:1" }\ndatabase: { dataDir: ${JSON.stringify(join(dir, 'gateway-db'))} }\nlog: { level: warn }\n`);
+    const lonely = await hcp(['gateway', '--config', noBroker]);
+    expect(lonely.code).toBe(1);
+    expect(lonely.stderr.trim()).toMatch(/^hcp gateway: cannot connect to the broker at mqtt:\/\/127\.0\.0\.1:1: /);
+  }, 60_000);
+
   it('`hcp receipt --preview` writes a PNG of the receipt whose QR scans to the signed evaluation URL', async () => {
     const out = join(dir, 'receipt.png');
     const { code, stdout } = await hcp(['receipt', '--preview', '--out', out, '--qr', 'raster']);
