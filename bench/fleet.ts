@@ -28,7 +28,7 @@ import { ensureFleetRecords, fleetTerminalIds, readFleetRecords } from './fleet-
 import { startFleetLoad, type LoadCounts } from './fleet-load.js';
 import { BenchGateway } from './gateway-process.js';
 import { cpuSecondsOf, treeCpuSecondsOf } from './proc-cpu.js';
-import { emitResult, MB, mean, progress, round, type Figure } from './lib.js';
+import { emitResult, MB, mean, progress, REPO_ROOT, round, type Figure } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -65,6 +65,17 @@ if (!(terminalCount >= 1 && terminalCount <= 99_999) || !(perTerminal >= 1) || !
 }
 const total = terminalCount * perTerminal;
 const FD_LIMIT = 65_536;
+
+/** The code the gateway processes start from: HEAD, and whether the tree differs from it where the gateway lives. */
+function gatewayCode(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const changed = execFileSync('git', ['status', '--porcelain', '--', 'gateway', 'protocol', 'cli'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    return changed.length ? `${head} + uncommitted ${changed.map((l) => l.slice(3)).join(', ')}` : head;
+  } catch {
+    return 'unknown (no git)';
+  }
+}
 
 /** The open-file limit (soft/hard) of a process, from /proc/<pid>/limits. */
 function fdLimitOf(pid: number): string {
@@ -112,6 +123,8 @@ interface RunResult {
   cpu: CpuSplit;
   /** Gateway database sessions by what they were doing, summed over the samples. */
   sessions: Record<string, number>;
+  /** The gateway code the processes started from (git). */
+  code: string;
   /** The machine's 1-minute load average at the start and the end of the timed phase (others' work shows here). */
   load: [number, number];
 }
@@ -202,7 +215,8 @@ async function runFleet(n: number, ctx: { broker: MosquittoBroker; postgres: Tes
   const profileDir = values['profile-dir'];
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const nodeFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  progress(scope, `starting ${n} gateway process(es) (roster of ${terminalCount.toLocaleString('en')} terminals)`);
+  const code = gatewayCode();
+  progress(scope, `starting ${n} gateway process(es) from ${code} (roster of ${terminalCount.toLocaleString('en')} terminals)`);
   const gateways = await Promise.all(
     Array.from({ length: n }, (_, i) =>
       BenchGateway.start(
@@ -277,6 +291,7 @@ async function runFleet(n: number, ctx: { broker: MosquittoBroker; postgres: Tes
       cpu,
       sessions: sessionTally,
       load: [loadAtStart, loadAtEnd],
+      code,
     };
   } catch (err) {
     for (const g of gateways) process.stderr.write(`--- ${g.name} ---\n${g.output()}\n`);
@@ -382,6 +397,7 @@ for (const r of runs) {
   const busy = Object.entries(r.sessions).filter(([what]) => what !== 'idle');
   const sampled = busy.reduce((a, [, k]) => a + k, 0);
   notes.push(`${r.instances} instance(s): gateway database sessions in use (pg_stat_activity every 250 ms, ${sampled} session samples): ${busy.sort((a, b) => b[1] - a[1]).map(([what, k]) => `${what} ${Math.round((k / sampled) * 100)} %`).join(', ')}`);
+  notes.push(`${r.instances} instance(s): gateway code ${r.code}`);
   if (r.kill) notes.push(`${r.instances} instance(s): SIGKILL at ${r.kill.atAcked} acked (${(r.kill.atMs / 1000).toFixed(1)} s)${r.kill.restartedAtMs !== undefined ? `, started again at ${(r.kill.restartedAtMs / 1000).toFixed(1)} s` : ', not started again'}`);
   if (r.rejectReasons.length) notes.push(`${r.instances} instance(s): rejected: ${r.rejectReasons.slice(0, 5).join('; ')}`);
 }
