@@ -221,9 +221,8 @@ describe.skipIf((!MosquittoBroker.available() && !onCI()) || !postgresTestsRun()
     for (const w of ws) expect(await chainGaps(b.db, w.terminalId)).toEqual([]);
   });
 
-  // Fails today: see the report (gateway/ingest: a record accepted while its predecessor is still
-  // in the other instance's batch is stored with seal 'gap' for good, though the chain is whole
-  // once that batch commits: about every other record of a terminal when two instances split it).
+  // A record stored while its predecessor is still in the other instance's batch is flagged 'gap'
+  // at first; that batch's commit clears the flag (gateway/store/chain-store.ts clearGapFlags).
   it('a chain split between two instances is stored sealed ok throughout: no record flagged gap once its predecessor is in', async () => {
     const [a] = await twoGateways({ approval: 'first-key' });
     windows = new GatewayWindows(broker!.url);
