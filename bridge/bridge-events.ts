@@ -11,6 +11,8 @@ export type BridgeEvents = {
   closed: [StoredInvitation];
   event: [StoredEvent];
   acked: [Ack];
+  /** Acks for ids it did not publish or no longer awaits (replays, forgeries): dropped, counted in status. */
+  ignoredAcks: [ids: string[]];
   printed: [{ id: string; invitationId: string }];
   terminal: [TerminalInfo];
   frameRejected: [LinkRejectReason, string];

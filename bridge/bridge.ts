@@ -226,6 +226,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     // The running bridge pinned the terminal that took its key: a technician's act, kept in the audit.
     link.on('paired', (serial) => this.emit('staffAction', { action: 'pairing', actor: null, detail: { serial, port: link.status().path } }));
     uplink.on('acked', (ack) => this.emit('acked', ack));
+    uplink.on('ignoredAcks', (ids) => this.emit('ignoredAcks', ids));
     uplink.on('command', (command) => void route(command, commands).then((result) => uplink.answer(result)));
     uplink.on('config', (province) => {
       reasons.adopt(province);

@@ -107,6 +107,8 @@ export class Uplink extends EventEmitter<{
   disconnected: [];
   published: [string];
   acked: [Ack];
+  /** Ids answered that this uplink did not publish or no longer awaits: counted (unexpectedAcks), logged, dropped. */
+  ignoredAcks: [ids: string[]];
   config: [ProvinceConfig];
   command: [Command | InvalidCommand];
 }> {
@@ -477,6 +479,7 @@ export class Uplink extends EventEmitter<{
         { ids: unexpected.slice(0, 10), count: unexpected.length, topic: this.topics.acks },
         'ack for records this bridge did not publish or no longer awaits ignored',
       );
+      this.emit('ignoredAcks', unexpected);
     }
     return kept;
   }

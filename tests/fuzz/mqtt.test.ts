@@ -168,7 +168,19 @@ describe('fuzz: MQTT inputs of the bridge', () => {
           const id = await invited;
           // An ack for the invitation before its record exists: never published, so it settles nothing.
           // (Once published and awaited, a forged ack would settle it: keeping others off `…/acks` is the broker ACL's job.)
+          // Waited for by its own id: the aggregate count alone can be met early when a province's
+          // duplicate ack (after a resend) is counted unexpected first, and the forged ack would then
+          // land after the press and settle the record.
+          const forgedIgnored = new Promise<void>((resolve) => {
+            const onIgnored = (ids: string[]): void => {
+              if (!ids.includes(id)) return;
+              w.bridge.off('ignoredAcks', onIgnored);
+              resolve();
+            };
+            w.bridge.on('ignoredAcks', onIgnored);
+          });
           await send({ window: windowIndex, leaf: 'acks', payload: JSON.stringify({ ids: [id], status: 'rejected', reason: 'forged' }) });
+          await forgedIgnored;
           await waitUntil(() => ackJunkCounted(windowIndex), 'the junk acks so far to be counted');
           await waitUntil(() => w.terminal.core.state === 'invited', `the terminal to show invitation ${id}`);
           await w.terminal.press(button);
