@@ -109,6 +109,8 @@ describe('fuzz: MQTT inputs of the bridge', () => {
   const rawResults: string[] = [];
   /** Every ack the province sent, to replay (duplicates, and to the other terminal). */
   const seenAcks: string[] = [];
+  /** What the attacker itself put on `…/acks` (junk, forged): never replayed as the province's. */
+  const sentAcks = new Set<string>();
   /** A record the bridge let go (acked) before the province held it. */
   const settledEarly: string[] = [];
 
@@ -126,7 +128,7 @@ describe('fuzz: MQTT inputs of the bridge', () => {
       if (topic.endsWith('/cmd/result')) {
         rawResults.push(payload.toString());
         results.push(commandResultSchema.parse(JSON.parse(payload.toString())));
-      } else seenAcks.push(payload.toString());
+      } else if (!sentAcks.has(payload.toString())) seenAcks.push(payload.toString());
     });
     await attacker.subscribeAsync(['hcp/v1/+/cmd/result', 'hcp/v1/+/acks'], { qos: 1 });
   }, 30_000);
@@ -158,7 +160,10 @@ describe('fuzz: MQTT inputs of the bridge', () => {
           const w = windows[windowIndex]!;
           const send = async ({ window, leaf, payload }: Hostile): Promise<void> => {
             if (leaf === 'cmd') commandsSent += 1;
-            if (leaf === 'acks') junkAcks[window]! += junkAckWeight(payload);
+            if (leaf === 'acks') {
+              junkAcks[window]! += junkAckWeight(payload);
+              sentAcks.add(payload.toString());
+            }
             await attacker.publishAsync(terminalTopics(windows[window]!.terminalId)[leaf], payload, { qos: 1 });
           };
           const half = Math.ceil(junk.length / 2);
