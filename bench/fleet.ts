@@ -70,7 +70,7 @@ const FD_LIMIT = 65_536;
 function gatewayCode(): string {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-    const changed = execFileSync('git', ['status', '--porcelain', '--', 'gateway', 'protocol', 'cli'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    const changed = execFileSync('git', ['status', '--porcelain', '--', 'gateway', 'protocol', 'cli'], { cwd: REPO_ROOT, encoding: 'utf8' }).split('\n').filter(Boolean); // not trim(): a status line starts with a space
     return changed.length ? `${head} + uncommitted ${changed.map((l) => l.slice(3)).join(', ')}` : head;
   } catch {
     return 'unknown (no git)';

@@ -3,20 +3,18 @@
  * "gateway started" log line, killed with SIGKILL mid-run and started again with the same config
  * (same instance name), stopped with SIGTERM. Its peak RSS is read from /proc/<pid>/status
  * (VmHWM) while it runs, so that a killed run's peak is not lost with it. A leaner sibling of
- * tests/support/gateway-process.ts (bench imports nothing of the tests' harness but the database).
+ * tests/support/gateway-process.ts (spawned the same way: tests/support/run-hcp.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stringify as toYaml } from 'yaml';
 import type { GatewayConfigInput } from '../gateway/config.js';
-import { REPO_ROOT } from './lib.js';
+import { spawnHcpChild } from '../tests/support/run-hcp.js';
 import { cpuSecondsOf } from './proc-cpu.js';
 
-/** util-linux's setpriv: the gateway gets SIGKILL if the benchmark dies, however it dies. */
-const SETPRIV = '/usr/bin/setpriv';
 const STARTED = 'gateway started';
 /** The last lines of output kept for an error message. */
 const KEPT_LINES = 200;
@@ -109,9 +107,7 @@ export class BenchGateway {
   }
 
   async #spawn(readyTimeoutMs: number): Promise<void> {
-    const args = [...this.nodeFlags, '--import', 'tsx', 'cli/main.ts', 'gateway', '--config', this.configPath];
-    const [command, argv] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', process.execPath, ...args]] : [process.execPath, args];
-    const child = spawn(command, argv, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnHcpChild(['gateway', '--config', this.configPath], { nodeFlags: this.nodeFlags });
     this.#child = child;
     this.#exited = once(child, 'exit');
     this.peakRss.push(0);

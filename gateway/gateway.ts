@@ -1,7 +1,5 @@
-import { EventEmitter } from 'node:events';
 import { ConfigError } from '../bridge/config.js';
 import { readSecretFile } from '../bridge/secret-file.js';
-import type { UpstreamRecord } from '../protocol/records.js';
 import type { GatewayConfig } from './config.js';
 import type { Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
@@ -42,7 +40,7 @@ export interface GatewayStatus {
  * their answer); publishes every approved terminal's config; beats in `instances`; serves the
  * admin API. It only wires: each part's rules live in its own folder.
  */
-export class Gateway extends EventEmitter<{ record: [record: UpstreamRecord, terminalId: string] }> {
+export class Gateway {
   readonly startedAt: Date;
 
   private constructor(
@@ -55,9 +53,7 @@ export class Gateway extends EventEmitter<{ record: [record: UpstreamRecord, ter
     private readonly http: AdminHttp,
     clock: Clock,
   ) {
-    super();
     this.startedAt = clock.now();
-    ingest.on('record', (record, terminalId) => this.emit('record', record, terminalId));
   }
 
   static async start(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {

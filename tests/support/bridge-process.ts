@@ -234,7 +234,7 @@ export class BridgeProcess {
   private async spawnAndWait(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
     writeFileSync(this.configPath, this.configText);
-    const child = spawnHcpChild(['run', '--config', this.configPath], this.env);
+    const child = spawnHcpChild(['run', '--config', this.configPath], { env: this.env });
     const runNo = ++this.runs;
     this.output += `--- run ${runNo} (pid ${child.pid}) ---\n`;
 

@@ -9,11 +9,12 @@ import { parseGatewayConfig, type GatewayConfigInput } from '../../gateway/confi
 import type { Database } from '../../gateway/db/database.js';
 import { Gateway, type GatewayDeps } from '../../gateway/gateway.js';
 import { ackSchema, type Ack } from '../../protocol/acks.js';
-import { RECORD_SCHEMA_VERSION, type StoredEvent } from '../../protocol/records.js';
+import type { StoredEvent } from '../../protocol/records.js';
 import { DEFAULT_TOPIC_PREFIX, terminalTopics } from '../../protocol/topics.js';
 import { SimWindow, type SimWindowOptions } from '../../simulator/sim-window.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { FAST_RECONNECT } from './hall-fixture.js';
+import { strayPress } from './stray-press.js';
 
 /**
  * Real bridges (each with its virtual terminal) publishing to a broker where no province emulator
@@ -109,19 +110,13 @@ export class GatewayWindows {
     for (let i = 0; i < count; i++) {
       const id = uuidv7();
       const event: StoredEvent = {
-        id,
-        kind: 'event',
-        schema: RECORD_SCHEMA_VERSION,
+        ...strayPress(id),
         terminalId: terminal.id,
         areaCode: terminal.areaCode,
         hallCode: terminal.hallCode,
         windowNo: terminal.windowNo,
-        staffId: null,
-        type: 'stray_press',
         at: new Date().toISOString(),
         detail: { grade: 'satisfied', device: `SIM-${terminal.id}` },
-        flags: [],
-        test: false,
         clock: { synced: true, bootId: 'gateway-test', monoMs: i },
       };
       if (!window.bridge.outbox.append(event)) throw new Error(`the outbox of ${terminal.id} did not take stray press ${id}`);

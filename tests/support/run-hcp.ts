@@ -32,11 +32,12 @@ export function hcp(args: string[], timeoutMs = 60_000, input = '', env: Record<
 }
 
 /**
- * `hcp <args>` from source as a long-running child (a bridge, a gateway): stdout and stderr
- * piped, killed with this process (setpriv's parent-death signal, and at exit).
+ * `hcp <args>` from source as a long-running child (a bridge, a gateway; the benchmarks' too):
+ * stdout and stderr piped, killed with this process (setpriv's parent-death signal, and at exit).
+ * `nodeFlags` go to Node itself (e.g. --cpu-prof).
  */
-export function spawnHcpChild(args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  const node = ['--import', 'tsx', 'cli/main.ts', ...args];
+export function spawnHcpChild(args: string[], { env = process.env, nodeFlags = [] }: { env?: NodeJS.ProcessEnv; nodeFlags?: readonly string[] } = {}): ChildProcess {
+  const node = [...nodeFlags, '--import', 'tsx', 'cli/main.ts', ...args];
   const [command, argv] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', process.execPath, ...node]] : [process.execPath, node];
   const child = spawn(command, argv, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   killOnExit(child);
