@@ -72,7 +72,14 @@ export function parseRosterText(text: string, source: string): RosterEntry[] {
   if (doc.errors.length > 0) {
     throw new ConfigError(`${source} is not valid YAML:`, doc.errors.slice(0, MAX_PROBLEMS).map((e) => e.message.split('\n')[0] ?? e.message));
   }
-  const result = rosterFileSchema.safeParse(doc.toJS({ maxAliasCount: 100 }) ?? {}, { error: requiredFieldMessages });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // An alias with no anchor, or too many aliases: yaml says so only when it builds the value.
+    throw new ConfigError(`${source} is not valid YAML:`, [(err as Error).message.split('\n')[0] ?? 'unreadable']);
+  }
+  const result = rosterFileSchema.safeParse(data ?? {}, { error: requiredFieldMessages });
   if (result.success) return result.data.terminals;
   const problems = result.error.issues.slice(0, MAX_PROBLEMS).map((issue) => {
     const path = issue.path.map(String).join('.') || '(top level)';
