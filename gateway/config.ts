@@ -98,6 +98,21 @@ const httpSchema = z.strictObject({
   tokenFile: z.string().min(1).optional(),
 });
 
+const provinceSchema = z.strictObject({
+  /** The province profile (YAML): endpoints, keys, codes, pace (gateway/province/profile.ts, docs/province-profile.md). */
+  profileFile: z.string().min(1),
+  /** false: every record is queued for the province, nothing is sent yet (a hall not yet connected). */
+  deliver: z.boolean().default(true),
+});
+
+const rateLaterSchema = z.strictObject({
+  /** The page citizens reach from a receipt's QR code; behind the hall's HTTPS reverse proxy in production. */
+  host: z.string().min(1).default('127.0.0.1'),
+  port: port.default(8471),
+  /** The page's address as a citizen's phone reaches it: what the receipts' QR codes lead to. */
+  publicUrl: z.url({ protocol: /^https?$/, error: 'expected the page address, such as https://hall.example.gov.cn/rate' }),
+});
+
 export const gatewayConfigSchema = z.strictObject({
   /** This instance's name, unique among the instances on one database: its MQTT client id and its row in `instances`. */
   instance: z
@@ -109,6 +124,10 @@ export const gatewayConfigSchema = z.strictObject({
   ingest: ingestSchema.default({ maxBatch: 500, maxQueue: 50_000 }),
   terminals: terminalsSchema.default({ approval: 'manual', config: {} }),
   http: httpSchema.default({ host: '127.0.0.1', port: 8470 }),
+  /** Delivery into the provincial 好差评 interface; without it, records are stored and nothing is sent. */
+  province: provinceSchema.optional(),
+  /** The rate-later page behind the receipts' QR codes; without it, not served. */
+  rateLater: rateLaterSchema.optional(),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
 });
 

@@ -120,4 +120,52 @@ CREATE TABLE instances (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'deliveries to the provincial interface, ratings made later on the receipt page',
+    sql: `
+-- Ratings a citizen made later on the gateway's own page, from a receipt's QR code (channel
+-- receipt_qr). Not a terminal's record: the receipt's signature (by the terminal's key) is what
+-- ties it to the invitation. One rating per case and assessNumber (2: a follow-up, 追评).
+CREATE TABLE later_ratings (
+  id                uuid PRIMARY KEY,
+  terminal_id       text NOT NULL REFERENCES terminals (terminal_id),
+  invitation_id     text NOT NULL,
+  case_no           text NOT NULL,
+  assess_number     smallint NOT NULL CHECK (assess_number IN (1, 2)),
+  grade             text NOT NULL,
+  reasons           jsonb NOT NULL DEFAULT '[]',
+  reason_catalog    text,
+  receipt_issued_at timestamptz NOT NULL,
+  rated_at          timestamptz NOT NULL,
+  instance          text NOT NULL,
+  UNIQUE (case_no, assess_number)
+);
+CREATE INDEX later_ratings_by_invitation ON later_ratings (invitation_id);
+
+-- What the provincial interface has of each case: one row per (record, case), for a terminal's
+-- invitation record (source 'record', id = records.id) or a later rating (source 'later', id =
+-- later_ratings.id). The service goes first, then the evaluation; 'delivered' when the province
+-- has both (or the service alone, for a case not rated or cancelled); 'rejected' keeps the
+-- province's answer and waits for an operator; never retried blindly.
+CREATE TABLE deliveries (
+  source         text NOT NULL CHECK (source IN ('record', 'later')),
+  id             uuid NOT NULL,
+  case_no        text NOT NULL,
+  terminal_id    text NOT NULL,
+  state          text NOT NULL CHECK (state IN ('service', 'evaluation', 'delivered', 'rejected', 'skipped')),
+  attempts       integer NOT NULL DEFAULT 0,
+  due_at         timestamptz NOT NULL,
+  claimed_by     text,
+  last_error     text,
+  answer         jsonb,
+  created_at     timestamptz NOT NULL,
+  updated_at     timestamptz NOT NULL,
+  delivered_at   timestamptz,
+  PRIMARY KEY (source, id, case_no)
+);
+CREATE INDEX deliveries_due ON deliveries (due_at) WHERE state IN ('service', 'evaluation');
+CREATE INDEX deliveries_by_case ON deliveries (case_no);
+`,
+  },
 ];

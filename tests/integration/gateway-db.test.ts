@@ -137,23 +137,22 @@ describe.each(engines)('gateway database on $name', (engine) => {
 
   it('migrates an empty database to the latest version, recording it', async () => {
     const { logger, infos } = recordingLogger();
-    expect(await migrate(db, logger)).toEqual({ from: 0, to: 1 });
-    expect(infos).toEqual(['applied database migration']);
-    const { rows } = await db.query<{ version: number; name: string; applied_at: Date }>('SELECT version, name, applied_at FROM schema_migrations');
-    expect(rows).toHaveLength(1);
-    expect(rows[0]?.version).toBe(1);
+    expect(await migrate(db, logger)).toEqual({ from: 0, to: 2 });
+    expect(infos).toEqual(['applied database migration', 'applied database migration']);
+    const { rows } = await db.query<{ version: number; name: string; applied_at: Date }>('SELECT version, name, applied_at FROM schema_migrations ORDER BY version');
+    expect(rows.map((r) => r.version)).toEqual([1, 2]);
     expect(rows[0]?.applied_at).toBeInstanceOf(Date);
     const tables = await db.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`);
-    expect(tables.rows.map((r) => r.table_name)).toEqual(['chain_links', 'instances', 'operator_actions', 'records', 'refusals', 'schema_migrations', 'terminals']);
+    expect(tables.rows.map((r) => r.table_name)).toEqual(['chain_links', 'deliveries', 'instances', 'later_ratings', 'operator_actions', 'records', 'refusals', 'schema_migrations', 'terminals']);
   });
 
   it('migrating again is a no-op', async () => {
     await migrate(db);
     const { logger, infos } = recordingLogger();
-    expect(await migrate(db, logger)).toEqual({ from: 1, to: 1 });
+    expect(await migrate(db, logger)).toEqual({ from: 2, to: 2 });
     expect(infos).toEqual([]);
     const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations');
-    expect(rows[0]?.n).toBe(1);
+    expect(rows[0]?.n).toBe(2);
   });
 
   it('two instances migrating at once apply each version once', async () => {
@@ -162,19 +161,19 @@ describe.each(engines)('gateway database on $name', (engine) => {
     const first = recordingLogger();
     const second = recordingLogger();
     const results = await Promise.all([migrate(db, first.logger), migrate(other, second.logger)]);
-    expect(results.map((r) => r.to)).toEqual([1, 1]);
+    expect(results.map((r) => r.to)).toEqual([2, 2]);
     // Without the lock, both would run CREATE TABLE terminals and one would fail.
-    expect([...first.infos, ...second.infos]).toEqual(['applied database migration']);
+    expect([...first.infos, ...second.infos]).toEqual(['applied database migration', 'applied database migration']);
     const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations');
-    expect(rows[0]?.n).toBe(1);
+    expect(rows[0]?.n).toBe(2);
   });
 
   it('refuses a database a newer gateway migrated', async () => {
     await migrate(db);
-    await db.query(`INSERT INTO schema_migrations (version, name) VALUES (2, 'from a newer gateway')`);
+    await db.query(`INSERT INTO schema_migrations (version, name) VALUES (99, 'from a newer gateway')`);
     const refusal = migrate(db);
     await expect(refusal).rejects.toBeInstanceOf(SchemaNewerThanCode);
-    await expect(refusal).rejects.toThrow('database schema is version 2, this gateway knows up to 1: upgrade the gateway');
+    await expect(refusal).rejects.toThrow('database schema is version 99, this gateway knows up to 2: upgrade the gateway');
   });
 
   it('a migration that fails leaves the previous version and nothing of itself', async () => {
