@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { v7 as uuidv7 } from 'uuid';
 import { previewReceiptPng } from '../simulator/receipt-png.js';
 import { printerProfileSchema, type ReceiptContent } from '../bridge/printer/receipt-layout.js';
-import { signedEvaluationUrl } from '../bridge/printer/receipt-token.js';
+import { signerOf } from '../bridge/identity/terminal-key.js';
+import { signedEvaluationUrl } from '../protocol/receipt-token.js';
 
 export interface ReceiptPreviewOptions {
   out: string;
@@ -32,7 +33,7 @@ export function receiptPreviewCommand(options: ReceiptPreviewOptions): void {
       options.url,
       { terminalId: 'T-330106-A03', invitationId, caseNos: services.map((s) => s.caseNo), issuedAt: Math.floor(Date.now() / 1000) },
       // A throwaway key: a preview is not a receipt anyone can rate with.
-      generateKeyPairSync('ed25519').privateKey,
+      signerOf(generateKeyPairSync('ed25519').privateKey),
     ),
     test: false,
     reprint: false,

@@ -8,7 +8,7 @@ import { readSecretFile, SecretFileRefused } from '../secret-file.js';
 /**
  * The terminal's one Ed25519 key: made at provisioning (or first start), its public half
  * registered with the province (protocol/registration.ts). It seals every record the bridge
- * stores (protocol/seal/) and signs the receipts' QR tokens (printer/receipt-token.ts).
+ * stores (protocol/seal/) and signs the receipts' QR tokens (protocol/receipt-token.ts).
  */
 
 /** Where the terminal's key lives: printer.keyFile, or beside the database. */

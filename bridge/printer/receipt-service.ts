@@ -7,7 +7,8 @@ import type { StoredInvitation } from '../../protocol/records.js';
 import { canPrint, type PrinterLink, type PrinterState } from './printer-link.js';
 import { layoutReceipt, type PrinterProfile, type ReceiptContent } from './receipt-layout.js';
 import type { ReceiptQueue } from './receipt-queue.js';
-import { signedEvaluationUrl, type ReceiptClaims } from './receipt-token.js';
+import { signedEvaluationUrl, type ReceiptClaims } from '../../protocol/receipt-token.js';
+import { signerOf } from '../identity/terminal-key.js';
 
 /** When a receipt is printed after an invitation closes; staff can always reprint. */
 export type PrintPolicy = 'always' | 'not_rated' | 'never';
@@ -115,7 +116,7 @@ export class ReceiptService extends EventEmitter<{ printed: [QueuedReceiptInfo];
   private enqueue(claims: Omit<ReceiptClaims, 'issuedAt'>, content: (evaluationUrl: string) => ReceiptContent): { receiptId: string; url: string } {
     const receiptId = this.opts.newId();
     const issuedAt = this.opts.clock.now();
-    const url = signedEvaluationUrl(this.opts.evaluationUrl, { ...claims, issuedAt: Math.floor(issuedAt.getTime() / 1000) }, this.opts.signingKey);
+    const url = signedEvaluationUrl(this.opts.evaluationUrl, { ...claims, issuedAt: Math.floor(issuedAt.getTime() / 1000) }, signerOf(this.opts.signingKey));
     this.opts.queue.add(receiptId, claims.invitationId, content(url), issuedAt);
     void this.drain();
     return { receiptId, url };

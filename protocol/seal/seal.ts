@@ -24,7 +24,7 @@ export type Sign = (message: Uint8Array) => Uint8Array;
 
 type Body = Record<string, unknown>;
 
-// Domain separation: the same key signs receipt tokens (bridge/printer/receipt-token.ts).
+// Domain separation: the same key signs receipt tokens (protocol/receipt-token.ts).
 const RECORD_DOMAIN = 'hcp-record\n';
 const CORRECTION_DOMAIN = 'hcp-time-correction\n';
 

@@ -1,6 +1,5 @@
-import { createPublicKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { verifyEvaluationUrl } from '../../bridge/printer/receipt-token.js';
+import { verifyEvaluationUrl } from '../../protocol/receipt-token.js';
 import type { SimWindow } from '../../simulator/sim-window.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { BROKERS } from '../support/brokers.js';
@@ -12,7 +11,7 @@ const halls = useHall(BROKERS[0]!);
 function publicKeyOf(w: SimWindow) {
   const printer = w.bridge.status().printer;
   if (!printer.configured) throw new Error('no printer');
-  return createPublicKey({ key: Buffer.from(printer.publicKey, 'base64'), format: 'der', type: 'spki' });
+  return printer.publicKey;
 }
 
 const food = { itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo: '330106202611220001' };

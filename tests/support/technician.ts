@@ -1,10 +1,9 @@
-import { verifyEvaluationUrl } from '../../bridge/printer/receipt-token.js';
+import { verifyEvaluationUrl } from '../../protocol/receipt-token.js';
 import type { SelftestIO } from '../../bridge/selftest/selftest.js';
 import type { SimWindow } from '../../simulator/sim-window.js';
 import type { PrinterCore } from '../../simulator/virtual-printer.js';
 import type { VirtualTerminal } from '../../simulator/virtual-terminal.js';
 import { waitUntil } from '../../simulator/wait.js';
-import { createPublicKey } from 'node:crypto';
 
 export interface Technician extends Required<SelftestIO> {
   /** Every instruction and question, in order. */
@@ -70,7 +69,7 @@ export function technician(
         if (!printer || !publicKey) return false;
         const receipt = await printer.waitForReceipt(undefined, { timeoutMs: 2000 }).catch(() => undefined);
         const qr = receipt?.qrCodes()[0];
-        return qr !== undefined && verifyEvaluationUrl(qr.payload, createPublicKey({ key: Buffer.from(publicKey, 'base64'), format: 'der', type: 'spki' })).ok && receipt!.text().includes('SELFTEST');
+        return qr !== undefined && verifyEvaluationUrl(qr.payload, publicKey).ok && receipt!.text().includes('SELFTEST');
       }
       throw new Error(`the technician does not understand: ${question}`);
     },
