@@ -147,16 +147,28 @@ CREATE INDEX later_ratings_by_invitation ON later_ratings (invitation_id);
 -- invitation record (source 'record', id = records.id) or a later rating (source 'later', id =
 -- later_ratings.id). The service goes first, then the evaluation; 'delivered' when the province
 -- has both (or the service alone, for a case not rated or cancelled); 'rejected' keeps the
--- province's answer and waits for an operator; never retried blindly.
+-- province's answer and waits for an operator; never retried blindly; 'skipped': not to be sent
+-- (superseded, or a test). Rows are made by the triggers below, in the transaction that stores the
+-- record or the later rating; gateway/delivery/ claims and sends them.
 CREATE TABLE deliveries (
   source         text NOT NULL CHECK (source IN ('record', 'later')),
   id             uuid NOT NULL,
   case_no        text NOT NULL,
   terminal_id    text NOT NULL,
   state          text NOT NULL CHECK (state IN ('service', 'evaluation', 'delivered', 'rejected', 'skipped')),
+  -- Order of arrival: a case's rows are sent one after another in this order.
+  position       bigint GENERATED ALWAYS AS IDENTITY,
+  -- Transient failures in a row of the current phase.
   attempts       integer NOT NULL DEFAULT 0,
+  -- When it may be claimed: while claimed, the end of the claim's lease.
   due_at         timestamptz NOT NULL,
+  -- The instance that claimed it last, and when (claimed_at is cleared when its claim ends).
   claimed_by     text,
+  claimed_at     timestamptz,
+  -- For 'rejected': the phase the province refused, what a retry resumes at.
+  rejected_phase text CHECK (rejected_phase IN ('service', 'evaluation')),
+  -- The province's code and message of the last answer that was not a success.
+  code           text,
   last_error     text,
   answer         jsonb,
   created_at     timestamptz NOT NULL,
@@ -165,7 +177,60 @@ CREATE TABLE deliveries (
   PRIMARY KEY (source, id, case_no)
 );
 CREATE INDEX deliveries_due ON deliveries (due_at) WHERE state IN ('service', 'evaluation');
-CREATE INDEX deliveries_by_case ON deliveries (case_no);
+CREATE INDEX deliveries_by_case ON deliveries (case_no, position);
+CREATE INDEX deliveries_rejected ON deliveries (updated_at) WHERE state = 'rejected';
+
+-- A stored record's rows: one per case of an invitation that is not a test. One function for the
+-- trigger and the backfill below.
+CREATE FUNCTION record_deliveries(r records) RETURNS TABLE (source text, id uuid, case_no text, terminal_id text, due_at timestamptz)
+LANGUAGE sql STABLE AS $$
+  SELECT DISTINCT 'record', r.id, s.service->>'caseNo', r.terminal_id, r.received_at
+    FROM jsonb_array_elements(CASE WHEN r.kind = 'invitation' AND NOT r.test AND jsonb_typeof(r.record->'services') = 'array'
+                                   THEN r.record->'services' ELSE '[]'::jsonb END) AS s(service)
+   WHERE jsonb_typeof(s.service->'caseNo') = 'string'
+$$;
+CREATE FUNCTION queue_record_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO deliveries (source, id, case_no, terminal_id, state, due_at, created_at, updated_at)
+  SELECT q.source, q.id, q.case_no, q.terminal_id, 'service', q.due_at, q.due_at, q.due_at
+    FROM inserted n CROSS JOIN LATERAL record_deliveries(n) q
+  ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END $$;
+-- Statement level: one INSERT per batch of records (ingest stores a batch in one statement).
+CREATE TRIGGER records_queue_deliveries AFTER INSERT ON records REFERENCING NEW TABLE AS inserted
+  FOR EACH STATEMENT EXECUTE FUNCTION queue_record_deliveries();
+
+-- A record another took the place of (protocol/supersede.ts): what it has not yet delivered is not
+-- sent (its successor's rows carry the case). A push in flight finds its row changed and lets it be.
+CREATE FUNCTION skip_superseded_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE deliveries SET state = 'skipped', last_error = 'superseded by record ' || NEW.superseded_by, claimed_at = NULL, updated_at = now()
+   WHERE source = 'record' AND id = NEW.id AND state IN ('service', 'evaluation', 'rejected');
+  RETURN NULL;
+END $$;
+CREATE TRIGGER records_skip_superseded AFTER UPDATE OF superseded_by ON records
+  FOR EACH ROW WHEN (NEW.superseded_by IS NOT NULL) EXECUTE FUNCTION skip_superseded_deliveries();
+
+-- A later rating's row (one case each). It starts at the service: the worker sends the service
+-- only if no record of the case has reached the province (gateway/delivery/claims.ts).
+CREATE FUNCTION queue_later_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO deliveries (source, id, case_no, terminal_id, state, due_at, created_at, updated_at)
+  SELECT 'later', n.id, n.case_no, n.terminal_id, 'service', n.rated_at, n.rated_at, n.rated_at FROM inserted n
+  ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER later_ratings_queue_deliveries AFTER INSERT ON later_ratings REFERENCING NEW TABLE AS inserted
+  FOR EACH STATEMENT EXECUTE FUNCTION queue_later_deliveries();
+
+-- Records stored before this version: queued like the new ones (an operator holds them back with
+-- province.deliver: false).
+INSERT INTO deliveries (source, id, case_no, terminal_id, state, due_at, created_at, updated_at)
+SELECT q.source, q.id, q.case_no, q.terminal_id, 'service', q.due_at, q.due_at, q.due_at
+  FROM records r CROSS JOIN LATERAL record_deliveries(r) q
+ WHERE r.superseded_by IS NULL
+ON CONFLICT DO NOTHING;
 `,
   },
 ];
