@@ -1,0 +1,265 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { v7 as uuidv7 } from 'uuid';
+import { z } from 'zod';
+import { ConfigError } from '../../bridge/config.js';
+import { silentLogger } from '../../bridge/log.js';
+import { gradeSchema, GRADE_INFO, type Grade } from '../../protocol/grades.js';
+import type { ReasonCatalog } from '../../protocol/province-config.js';
+import { readReceiptToken } from '../../protocol/receipt-token.js';
+import type { Ed25519Verify } from '../../protocol/seal/seal.js';
+import type { Database } from '../db/database.js';
+import { nodeEd25519Verify } from '../ingest/ed25519.js';
+import { systemClock, type Clock, type Logger } from '../ports.js';
+import { storeLaterRating } from './later-ratings.js';
+import { CONTENT_SECURITY_POLICY, messagePage, ratingPage, type MessageKind } from './pages.js';
+import { TokenBucketLimiter, type RateLimiter } from './rate-limit.js';
+import { judgeReceipt, type ReceiptVerdict } from './receipt-case.js';
+
+/*
+ * The rate-later page: a citizen who left the counter without rating scans the receipt's QR code
+ * and rates here (channel receipt_qr). Public, unlike the admin API: it trusts nothing but the
+ * receipt's signature, checked against the terminal's registered key. The signed token in the
+ * URL is the only authority a request carries (no cookie, no session), so a page elsewhere can
+ * make a browser post nothing its author could not post himself; a POST a browser marks as sent
+ * from another site is refused all the same.
+ */
+
+export interface RateLaterDeps {
+  db: Database;
+  host: string;
+  port: number;
+  /** The catalogue the gateway publishes to its terminals (gateway/terminal-config.ts); a function when it may change while running. */
+  reasonCatalog: ReasonCatalog | undefined | (() => ReasonCatalog | undefined);
+  /** Days a receipt may be rated after the service (the province profile's rateLater.periodDays). */
+  periodDays?: number;
+  /** Whether a case rated at the counter may get a follow-up here (追评, assessNumber 2: the profile's followUp.allowed). */
+  followUpAllowed: boolean;
+  /** This instance's name, stored with each rating. */
+  instance: string;
+  /** Default: 20 requests at once, then 30 a minute, per client address. */
+  rateLimiter?: RateLimiter;
+  /** Behind the hall's reverse proxy: the client is the last X-Forwarded-For address (the one the proxy added), not the socket's. */
+  trustForwardedFor?: boolean;
+  /** The page's public address (rateLater.publicUrl): a POST with an Origin other than it (or the Host it came to) is refused. */
+  publicUrl?: string;
+  clock?: Clock;
+  logger?: Logger;
+  newId?: () => string;
+  verify?: Ed25519Verify;
+}
+
+export interface RateLaterHttp {
+  /** e.g. http://127.0.0.1:8471 */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_PERIOD_DAYS = 7;
+const MAX_BODY_BYTES = 4096;
+const MAX_REASONS = 5;
+
+const formSchema = z.object({
+  grade: z.array(gradeSchema).length(1, 'choose one grade'),
+  reason: z.array(z.string().min(1).max(32)).max(MAX_REASONS),
+});
+
+class PageAnswer {
+  constructor(
+    readonly status: number,
+    readonly html: string,
+    readonly headers: Record<string, string> = {},
+  ) {}
+}
+
+const message = (status: number, kind: MessageKind, headers?: Record<string, string>): PageAnswer => new PageAnswer(status, messagePage(kind), headers);
+
+/** Starts the page; an address it cannot listen on is refused as a bad setting (ConfigError). */
+export async function startRateLaterHttp(deps: RateLaterDeps): Promise<RateLaterHttp> {
+  const periodDays = deps.periodDays ?? DEFAULT_PERIOD_DAYS;
+  if (!Number.isInteger(periodDays) || periodDays < 1 || periodDays > 366) throw new ConfigError(`rateLater: periodDays ${periodDays} is not a whole number of days from 1 to 366`, []);
+  const server = createRateLaterServer({ ...deps, periodDays });
+  server.listen(deps.port, deps.host);
+  try {
+    await once(server, 'listening');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const at = `${deps.host}:${deps.port}`;
+    throw new ConfigError(
+      code === 'EADDRINUSE' ? `rateLater.port: ${at} is in use by another program: choose another port` : `rateLater: the rating page cannot listen on ${at}: ${(err as Error).message}`,
+      [],
+    );
+  }
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let stopping: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${address.port}`,
+    stop: () => {
+      stopping ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return stopping;
+    },
+  };
+}
+
+export function createRateLaterServer(deps: RateLaterDeps & { periodDays: number }): Server {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? silentLogger;
+  const limiter = deps.rateLimiter ?? new TokenBucketLimiter({ burst: 20, perMinute: 30, clock });
+  const server = createServer((req, res) => {
+    answer(deps, clock, logger, limiter, req)
+      .catch((err: unknown) => {
+        logger.error({ err }, 'rate-later page: answering a request failed');
+        return message(503, 'unavailable', { 'retry-after': '30' });
+      })
+      .then((page) => send(res, page), () => res.destroy());
+  });
+  server.on('clientError', (_err, socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+  });
+  return server;
+}
+
+async function answer(deps: RateLaterDeps & { periodDays: number }, clock: Clock, logger: Logger, limiter: RateLimiter, req: IncomingMessage): Promise<PageAnswer> {
+  const allowed = limiter.take(clientOf(req, deps.trustForwardedFor === true));
+  if (!allowed.ok) return message(429, 'rate_limited', { 'retry-after': String(allowed.retryAfterSeconds) });
+  const method = req.method ?? '';
+  if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') return message(405, 'bad_request', { allow: 'GET, HEAD, POST' });
+  const [path = '/', rawQuery = ''] = (req.url ?? '/').split('#', 1)[0]!.split(/\?(.*)/s, 2);
+  if (path === '/favicon.ico') return message(404, 'not_found');
+  if (path === '/robots.txt') return new PageAnswer(200, 'User-agent: *\nDisallow: /\n', { 'content-type': 'text/plain; charset=utf-8' });
+
+  const query = new URLSearchParams(rawQuery);
+  const read = readReceiptToken(query);
+  if (!read.ok) return read.reason === 'no receipt token' ? message(method === 'POST' ? 400 : 200, 'landing') : message(403, 'forged');
+  if (method === 'POST' && crossSite(req, deps.publicUrl)) return message(403, 'cross_site');
+
+  const now = clock.now();
+  const doneValues = query.getAll('done');
+  const verdict = await judgeReceipt(deps.db, read.token, {
+    now,
+    periodDays: deps.periodDays,
+    followUpAllowed: deps.followUpAllowed,
+    verify: deps.verify ?? nodeEd25519Verify,
+    ...(method !== 'POST' && doneValues.length === 1 && { done: doneValues[0] }),
+  });
+  if (verdict.kind === 'forged') logger.warn({ terminalId: read.token.claims.terminalId.slice(0, 64), reason: verdict.reason }, 'rate-later page: a receipt that does not verify');
+  if (verdict.kind !== 'open') return verdictPage(verdict);
+  const catalog = typeof deps.reasonCatalog === 'function' ? deps.reasonCatalog() : deps.reasonCatalog;
+  const view = { service: verdict.service, followUp: verdict.assessNumber === 2, catalog, periodDays: deps.periodDays };
+  if (method !== 'POST') return new PageAnswer(200, ratingPage(view));
+
+  const body = await readForm(req);
+  if (body instanceof PageAnswer) return body;
+  const form = formSchema.safeParse({ grade: body.getAll('grade'), reason: body.getAll('reason') });
+  const chosenGrade = gradeSchema.safeParse(body.get('grade'));
+  const kept = { ...(chosenGrade.success && { grade: chosenGrade.data }), reasons: body.getAll('reason') };
+  if (!form.success) return new PageAnswer(400, ratingPage({ ...view, error: '请选择一个评价等级后再提交。', chosen: kept }));
+  const grade: Grade = form.data.grade[0]!;
+  // Reasons belong to a bad grade only: ticked and then a better grade chosen, they are dropped.
+  const reasons = GRADE_INFO[grade].class === 'bad' ? [...new Set(form.data.reason)] : [];
+  if (reasons.some((code) => !catalog?.reasons.some((r) => r.code === code))) {
+    return new PageAnswer(400, ratingPage({ ...view, error: '原因选项已更新，请重新选择。', chosen: { grade, reasons: [] } }));
+  }
+  const stored = await storeLaterRating(
+    deps.db,
+    {
+      terminalId: verdict.claims.terminalId,
+      invitationId: verdict.claims.invitationId,
+      caseNos: verdict.claims.caseNos,
+      assessNumber: verdict.assessNumber,
+      grade,
+      reasons,
+      reasonCatalog: reasons.length > 0 && catalog ? catalog.version : null,
+      receiptIssuedAt: new Date(verdict.claims.issuedAt * 1000),
+      ratedAt: now,
+      instance: deps.instance,
+    },
+    deps.newId ?? uuidv7,
+  );
+  if (!stored.stored) return message(409, 'already_rated');
+  // What was pressed is the citizen's: never logged (DOMAIN: confidential).
+  logger.info({ terminalId: verdict.claims.terminalId, invitationId: verdict.claims.invitationId, cases: verdict.claims.caseNos.length, assessNumber: verdict.assessNumber }, 'rate-later page: rating stored');
+  // Post/redirect/get: reloading the thanks page sends nothing again.
+  query.delete('done');
+  query.set('done', stored.id);
+  return new PageAnswer(303, '', { location: `?${query.toString()}` });
+}
+
+function verdictPage(verdict: Exclude<ReceiptVerdict, { kind: 'open' }>): PageAnswer {
+  switch (verdict.kind) {
+    case 'thanks':
+      return message(200, 'thanks');
+    case 'test':
+      return message(200, 'test');
+    case 'already_rated':
+      return message(409, verdict.at === 'counter' ? 'rated_at_counter' : 'already_rated');
+    case 'expired':
+      return message(410, 'expired');
+    case 'forged':
+      return message(403, 'forged');
+    case 'unknown':
+      return message(404, 'unknown');
+  }
+}
+
+/** The form's fields, or the page that says why there are none. */
+async function readForm(req: IncomingMessage): Promise<URLSearchParams | PageAnswer> {
+  if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(req.headers['content-type'] ?? '')) return message(415, 'bad_request');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) return message(413, 'bad_request', { connection: 'close' });
+    chunks.push(chunk as Buffer);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+/**
+ * A POST a browser says came from another site. Sec-Fetch-Site is what browsers set and pages
+ * cannot; Origin where it is missing (an older browser). Origin "null" is what this page's own
+ * form sends under its no-referrer policy, so it is no evidence either way.
+ */
+function crossSite(req: IncomingMessage, publicUrl: string | undefined): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
+  const origin = req.headers.origin;
+  if (origin === undefined || origin === 'null') return false;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    return true;
+  }
+  const allowed = [req.headers.host, ...(publicUrl ? [new URL(publicUrl).host] : [])];
+  return !allowed.some((h) => h !== undefined && h.toLowerCase() === host.toLowerCase());
+}
+
+function clientOf(req: IncomingMessage, trustForwardedFor: boolean): string {
+  const forwarded = trustForwardedFor ? req.headers['x-forwarded-for'] : undefined;
+  const last = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded)?.split(',').pop()?.trim();
+  return (last || req.socket.remoteAddress) ?? 'unknown';
+}
+
+function send(res: ServerResponse, page: PageAnswer): void {
+  res.writeHead(page.status, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-security-policy': CONTENT_SECURITY_POLICY,
+    'referrer-policy': 'no-referrer',
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(page.html),
+    ...page.headers,
+  });
+  res.end(page.html);
+}
