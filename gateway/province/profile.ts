@@ -35,7 +35,7 @@ export const sm2PublicKeyHexSchema = z
   .refine((key) => /^04[0-9a-f]{128}$/.test(key) || /^0[23][0-9a-f]{64}$/.test(key), 'expected the SM2 public key in hex: 130 characters starting 04, or 66 starting 02 or 03 (`hcp gateway province keygen` prints it)');
 
 /** The `pf` values this project sends: a button terminal is 4 (hall tablet) or 5 (other hall terminal) by province; a receipt QR is 3. */
-const counterChannel = z.union([z.literal(4), z.literal(5)], { error: 'expected 4 (政务大厅平板电脑) or 5 (政务大厅其他终端), as the province says' });
+const counterChannel = z.literal([4, 5], { error: 'expected 4 (政务大厅平板电脑) or 5 (政务大厅其他终端), as the province says' });
 
 const itemCodeSchema = z
   .strictObject({
