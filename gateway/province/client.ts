@@ -1,5 +1,5 @@
 import { hostTimers, type Timers } from '../../protocol/timers.js';
-import { describeIssues } from '../../protocol/issues.js';
+import { describeIssues, requiredFieldMessages } from '../../protocol/issues.js';
 import { systemClock, type Clock } from '../ports.js';
 import { isSuccess, makeEnvelope, provinceAnswerSchema, type ProvinceAnswer } from './envelope.js';
 import type { EvaluationBody, ServiceBody } from './payloads.js';
@@ -118,7 +118,7 @@ function parseAnswer(text: string): ProvinceAnswer | string {
   } catch {
     return `not JSON: ${snippet(text)}`;
   }
-  const parsed = provinceAnswerSchema.safeParse(json);
+  const parsed = provinceAnswerSchema.safeParse(json, { error: requiredFieldMessages });
   return parsed.success ? parsed.data : `not {code, success, msg}: ${describeIssues(parsed.error.issues)}`;
 }
 
