@@ -17,7 +17,7 @@ import type { Database, Queryable, Row } from '../gateway/db/database.js';
 import { PostgresDatabase } from '../gateway/db/postgres.js';
 import { readRecordMessage } from '../gateway/ingest/incoming.js';
 import { RecordIngest } from '../gateway/ingest/record-ingest.js';
-import { nodeEd25519Verify } from '../gateway/ingest/ed25519.js';
+import { fastestEd25519Verify, loadSodium } from '../gateway/ingest/ed25519.js';
 import { HeldChain } from '../protocol/seal/chain.js';
 import { verifySealed } from '../protocol/seal/verify.js';
 import { terminalTopics } from '../protocol/topics.js';
@@ -71,7 +71,8 @@ function fleet(): { messages: Message[]; keys: Map<string, string> } {
 }
 
 /** Per record, µs: reading the message (parse, decode), then its seal, without a database. */
-function cpuBreakdown(messages: readonly Message[], keys: Map<string, string>): Record<string, number> {
+function cpuBreakdown(messages: readonly Message[], keys: Map<string, string>): Record<string, number | string> {
+  const verifier = fastestEd25519Verify(loadSodium());
   const n = messages.length;
   let t0 = performance.now();
   const read = messages.map((m) => readRecordMessage(m.topic, m.payload, PREFIX));
@@ -82,12 +83,12 @@ function cpuBreakdown(messages: readonly Message[], keys: Map<string, string>): 
     if (m.kind !== 'readable') throw new Error(`unreadable: ${m.reason}`);
     let chain = chains.get(m.terminalId);
     if (!chain) chains.set(m.terminalId, (chain = new HeldChain()));
-    const verdict = verifySealed(m.body, keys.get(m.terminalId), chain, nodeEd25519Verify);
+    const verdict = verifySealed(m.body, keys.get(m.terminalId), chain, verifier.verify);
     if (verdict.verdict !== 'ok') throw new Error(`record ${i}: ${verdict.verdict}`);
     chain.add(verdict.link);
   }
   const sealUs = ((performance.now() - t0) * 1000) / n;
-  return { readUs: round(readUs), sealUs: round(sealUs) };
+  return { readUs: round(readUs), sealUs: round(sealUs), verifier: verifier.name };
 }
 
 /** A database that times each statement by its first words (with --sql). */

@@ -12,7 +12,7 @@ import { resolveHeld, upsertRefusals, type RefusalRow } from '../store/refusals.
 import { lockIngestTerminals } from '../store/terminals.js';
 import { ackMessages, type AckItem } from './ack-batches.js';
 import { classifyBatch, type BatchPlan, type Outcome } from './classify.js';
-import { nodeEd25519Verify, nodeSha256Hex } from './ed25519.js';
+import { gatewayEd25519Verify, nodeSha256Hex } from './ed25519.js';
 import { MessagePreparer, type Preparable } from './ahead.js';
 import type { ReadableMessage, ReadMessage } from './incoming.js';
 import { MessageQueue } from './message-queue.js';
@@ -33,7 +33,7 @@ export interface RecordIngestDeps {
   maxQueue: number;
   /** Retry timers and batch durations. Default: the host's. */
   timers?: Timers;
-  /** Default: node:crypto's. */
+  /** Default: libsodium's, else node:crypto's (ed25519.ts). */
   verify?: Ed25519Verify;
   /** Default: node:crypto's. */
   hash?: Sha256Hex;
@@ -148,7 +148,7 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
     super();
     this.#deps = deps;
     this.#timers = deps.timers ?? hostTimers;
-    this.#verify = deps.verify ?? nodeEd25519Verify;
+    this.#verify = deps.verify ?? gatewayEd25519Verify;
     this.#hash = deps.hash ?? nodeSha256Hex;
     this.#preparer = new MessagePreparer({ prefix: deps.prefix, verify: this.#verify, hash: this.#hash });
     this.#retry = deps.retryMs ?? { first: 250, max: 10_000 };

@@ -42,7 +42,7 @@ export function useTestDatabase(): () => PgliteDatabase {
 }
 
 export async function emptyTables(db: Database): Promise<void> {
-  await db.exec('TRUNCATE records, chain_links, refusals, terminals');
+  await db.exec('TRUNCATE records, chain_links, refusals, terminals CASCADE'); // CASCADE: schema v2's tables (later_ratings, deliveries) refer to these
 }
 
 /** Registers a terminal row as the registry would. */
