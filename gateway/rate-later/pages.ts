@@ -29,7 +29,8 @@ legend{font-weight:600;margin-bottom:.6rem;padding:0}
 .grade input:focus-visible+span,.reason input:focus-visible+span{outline:3px solid #0b6bcb;outline-offset:2px}
 .reasons{margin-top:1rem;padding:1rem;border-radius:.8rem;background:#fff7f6;border:1px solid #f3c7c2}
 @supports selector(:has(a)){.reasons{display:none}form:has(.bad input:checked) .reasons{display:block}}
-.reason{display:block;margin:.45rem 0}
+.reasons legend{float:left;width:100%}
+.reason{display:block;clear:both;margin:.45rem 0}
 .reason span{display:block;padding:.7rem .9rem;border:2px solid #e0b4ae;border-radius:.6rem;background:#fff}
 .reason span::before{content:"☐ "}
 .reason input:checked+span{border-color:#c62828;font-weight:600}
@@ -95,7 +96,7 @@ export function ratingPage(view: RatingPageView): string {
     : '';
   const intro = view.followUp
     ? '<p class="note" data-testid="follow-up">您已在窗口评价过本次服务，可在此追加评价（追评）。</p>'
-    : `<p class="note">办件回执开具后 ${view.periodDays} 日内可评价，每件办件评价一次。</p>`;
+    : `<p class="note">服务办结后 ${view.periodDays} 日内可评价，每件办件评价一次。</p>`;
   const error = view.error ? `<p class="error" role="alert" data-testid="error">${escapeHtml(view.error)}</p>` : '';
   // No action: the form posts to this very URL, the receipt's token in its query.
   return page(

@@ -123,7 +123,8 @@ export function createRateLaterServer(deps: RateLaterDeps & { periodDays: number
       socket.destroy();
       return;
     }
-    socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    const html = messagePage('bad_request');
+    socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: text/html; charset=utf-8\r\ncontent-security-policy: ${CONTENT_SECURITY_POLICY}\r\ncontent-length: ${Buffer.byteLength(html)}\r\nconnection: close\r\n\r\n${html}`);
   });
   return server;
 }
