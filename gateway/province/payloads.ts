@@ -187,7 +187,11 @@ export function evaluationPayload(profile: ProvinceProfile, source: EvaluationSo
  */
 function reasonFields(profile: ProvinceProfile, rated: Rated, catalog: ReasonCatalog | undefined): Pick<EvaluationBody, 'evalDetail' | 'writingEvaluation'> {
   const map = profile.reasons.codes;
-  const evalDetail = rated.reasons.map((code) => (Object.hasOwn(map, code) ? (map[code] ?? code) : code)).join(',');
+  const codes = rated.reasons.map((code) => (Object.hasOwn(map, code) ? (map[code] ?? code) : code));
+  const unsendable = codes.find((code) => code.includes(','));
+  // A comma would make one code two at the province: corrupt data, not a reason to guess.
+  if (unsendable !== undefined) throw new PayloadError(`reason code ${JSON.stringify(unsendable)} holds a comma: evalDetail is a comma-separated list`);
+  const evalDetail = codes.join(',');
   const sameCatalog = catalog !== undefined && (rated.catalogVersion === null || rated.catalogVersion === catalog.version);
   const labels = profile.reasons.labelsInText && sameCatalog ? rated.reasons.map((code) => catalog.reasons.find((r) => r.code === code)?.label).filter((l): l is string => l !== undefined) : [];
   let writingEvaluation = labels.join('；');

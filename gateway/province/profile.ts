@@ -52,7 +52,7 @@ const itemCodeSchema = z
 
 const reasonsSchema = z.strictObject({
   /** Catalogue code → evalDetail code; a code not listed is sent as it is (identity). */
-  codes: z.record(printable('a catalogue code', 32), printable('an evalDetail code', 32)).default({}),
+  codes: z.record(printable('a catalogue code', 32), printable('an evalDetail code', 32).refine((code) => !code.includes(','), 'an evalDetail code cannot hold a comma (evalDetail is a comma-separated list)')).default({}),
   /** Put the chosen reasons' labels (from the catalogue) into writingEvaluation, joined by "；". */
   labelsInText: z.boolean().default(true),
   /** writingEvaluation for a bad grade with no reason chosen (the province refuses a bad grade with neither evalDetail nor text). */

@@ -112,6 +112,11 @@ describe('the evaluation body', () => {
     expect(evaluationPayload(other, { record: { ...two, hallCode: 'hall-wuhua' }, caseNo: CASE }, { catalog: CATALOG })).toMatchObject({ evalDetail: '501,503', writingEvaluation: '服务态度差；多次跑动' });
   });
 
+  it('refuses a reason code holding a comma rather than send it as two', () => {
+    const record = ratedRecord({ rating: { grade: 'dissatisfied', gradeCode: 2, reasons: ['R0,2'], reasonCatalogVersion: null, pressedAt: '2026-11-30T02:15:07Z', latencyMs: 1 } });
+    expect(() => evaluationPayload(national, { record, caseNo: CASE })).toThrow(/reason code "R0,2" holds a comma/);
+  });
+
   it('a record rated from the receipt QR is pf 3', () => {
     expect(evaluationPayload(national, { record: ratedRecord({ channel: 'receipt_qr' }), caseNo: CASE })?.pf).toBe(3);
   });

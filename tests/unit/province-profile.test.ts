@@ -92,6 +92,7 @@ describe('province profile', () => {
     ['an unknown placeholder', { rateLater: { mode: 'province', urlTemplate: 'https://p.example/pj?x={idCard}' } }, /unknown placeholder \{idCard\}/],
     ['an http page template', { rateLater: { urlTemplate: 'http://p.example/pj?x={caseNo}' } }, /^rateLater\.urlTemplate: use https:\/\//],
     ['a split shorter than taskCode', { itemCode: { split: true, length: 20, taskCodeLength: 31 } }, /^itemCode\.taskCodeLength: taskCodeLength must be less than length/],
+    ['an evalDetail code with a comma', { reasons: { codes: { R01: '5,01' } } }, /^reasons\.codes\.R01: an evalDetail code cannot hold a comma/],
     ['backoff max below base', { http: { backoff: { baseMs: 1000, maxMs: 500 } } }, /^http\.backoff\.maxMs: maxMs must be at least baseMs/],
   ])('refuses %s, naming the field', (_what, change, message) => {
     const found = problems({ ...minimal(), ...change });
