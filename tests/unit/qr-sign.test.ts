@@ -5,6 +5,7 @@ import { A4_POINTS, layoutSign, SIGN_EXPLANATION, SIGN_HEADLINE, SignContentErro
 import { renderQrSign, SIGN_DPI } from '../../gateway/qr-sign/sign.js';
 import { qrSignSpecSchema, type QrSignSpec } from '../../gateway/qr-sign/spec.js';
 import { decodeQr, findCentredText, pngDpi, readPdf } from '../support/qr-sign-read.js';
+import { gatewayQrSignCommand } from '../../cli/gateway-qr-sign.js';
 
 const font = loadHexFont();
 const URL = 'https://hall.example.gov.cn/rate?window=A03&hall=330106001';
@@ -151,5 +152,39 @@ describe('renderQrSign', () => {
 
   it('says which package to install when the font is missing', async () => {
     await expect(renderQrSign(SPEC, 'png', { fontPath: '/nonexistent/unifont.hex' })).rejects.toThrow(/apt-get install unifont/);
+  });
+});
+
+describe('gatewayQrSignCommand', () => {
+  const run = async (options: Record<string, unknown>, deps: { fontPath?: string } = {}) => {
+    const printed: string[] = [];
+    const errors: string[] = [];
+    const written: [string, Buffer][] = [];
+    const code = await gatewayQrSignCommand(options, { ...deps, print: (t) => printed.push(t), printError: (t) => errors.push(t), writeFile: (path, bytes) => written.push([path, bytes]) });
+    return { code, printed, errors, written };
+  };
+
+  it('writes the format the file name says, and prints the absolute path', async () => {
+    const { code, printed, errors, written } = await run({ window: 'A03', hallName: '西湖区政务服务中心', url: URL, out: 'Sign-A03.PDF' });
+    expect([code, errors]).toEqual([0, []]);
+    expect(written).toHaveLength(1);
+    expect(written[0]![0]).toBe(`${process.cwd()}/Sign-A03.PDF`);
+    expect(written[0]![1].subarray(0, 5).toString('latin1')).toBe('%PDF-');
+    expect(printed).toHaveLength(1);
+    expect(printed[0]).toMatch(/^wrote \S+\/Sign-A03\.PDF: the A4 sign for 西湖区政务服务中心 窗口 A03 \(PDF, \d+ KB, drawn at 200 dpi\); its QR code leads to https:/);
+  });
+
+  it('refuses in one line, naming every bad option, and writes nothing', async () => {
+    const { code, errors, written } = await run({ window: '', hallName: '西湖区', url: 'mailto:x@example.com', out: 'sign.svg' });
+    expect([code, written]).toEqual([1, []]);
+    expect(errors).toEqual([
+      'hcp gateway qr-sign: --window: expected the window number as its terminal has it: 1-16 characters, e.g. A03; --url: expected the rating page as an http:// or https:// URL, e.g. https://hall.example.gov.cn/rate?window=A03; --out: expected the file to write, ending in .pdf or .png (the format comes from the name)',
+    ]);
+  });
+
+  it('says a missing font in one line, with the package to install', async () => {
+    const { code, errors } = await run({ window: 'A03', hallName: '西湖区', url: URL, out: 'sign.png' }, { fontPath: '/nonexistent/unifont.hex' });
+    expect(code).toBe(1);
+    expect(errors).toEqual(['hcp gateway qr-sign: the font file /nonexistent/unifont.hex is missing; install GNU Unifont with: apt-get install unifont']);
   });
 });
