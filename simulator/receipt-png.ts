@@ -1,12 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import QRCode from 'qrcode';
+import { DEFAULT_FONT_PATH, loadHexFont, type HexFont } from '../gateway/qr-sign/hex-font.js';
 import { DOTS_PER_LINE, layoutReceipt, type PrinterProfile, type ReceiptContent } from '../bridge/printer/receipt-layout.js';
 import type { Align, ImageItem, QrItem } from '../protocol/escpos/parser.js';
 import { paperRows, parseReceipts, type PaperRow, type PrintedReceipt } from './printed-receipt.js';
 
-/** GNU Unifont (Debian package `unifont`): 8x16 and 16x16 bitmap glyphs for the whole BMP. */
-export const DEFAULT_FONT_PATH = '/usr/share/unifont/unifont.hex';
 /** White dots around the paper in the PNG. */
 export const RECEIPT_PNG_MARGIN = 8;
 
@@ -14,54 +12,6 @@ export interface RenderOptions {
   /** Printable dots per line: 384 on 58 mm paper, 576 on 80 mm paper. */
   dotsPerLine: 384 | 576;
   fontPath?: string;
-}
-
-interface Glyph {
-  /** 8 or 16. */
-  width: number;
-  /** 16 rows, bit (width - 1 - x) set for a dark dot at x. */
-  rows: number[];
-}
-
-/** A .hex font: read once per path, each glyph's bitmap decoded when first drawn. */
-export class HexFont {
-  private readonly decoded = new Map<number, Glyph | null>();
-
-  constructor(private readonly hex: Map<number, string>) {}
-
-  glyph(codePoint: number): Glyph | null {
-    let glyph = this.decoded.get(codePoint);
-    if (glyph === undefined) {
-      const digits = this.hex.get(codePoint);
-      glyph = null;
-      if (digits !== undefined && (digits.length === 32 || digits.length === 64)) {
-        const per = digits.length / 16;
-        const rows = Array.from({ length: 16 }, (_, y) => parseInt(digits.slice(y * per, (y + 1) * per), 16));
-        glyph = { width: per * 4, rows };
-      }
-      this.decoded.set(codePoint, glyph);
-    }
-    return glyph;
-  }
-}
-
-const fonts = new Map<string, HexFont>();
-
-/** Loads (once) the Unifont .hex file at `path`; a missing file says which package to install. */
-export function loadHexFont(path: string = DEFAULT_FONT_PATH): HexFont {
-  const cached = fonts.get(path);
-  if (cached) return cached;
-  if (!existsSync(path)) {
-    throw new Error(`receipt preview: the font file ${path} is missing; install GNU Unifont with: apt-get install unifont`);
-  }
-  const hex = new Map<number, string>();
-  for (const line of readFileSync(path, 'latin1').split('\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0) hex.set(parseInt(line.slice(0, colon), 16), line.slice(colon + 1).trim());
-  }
-  const font = new HexFont(hex);
-  fonts.set(path, font);
-  return font;
 }
 
 /** A strip of paper `width` dots wide that grows downwards as it is printed on. */
