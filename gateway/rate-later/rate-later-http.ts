@@ -110,8 +110,10 @@ export function createRateLaterServer(deps: RateLaterDeps & { periodDays: number
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? silentLogger;
   const limiter = deps.rateLimiter ?? new TokenBucketLimiter({ burst: 20, perMinute: 30, clock });
-  const server = createServer((req, res) => {
-    answer(deps, clock, logger, limiter, req)
+  const publicHost = deps.publicUrl === undefined ? undefined : new URL(deps.publicUrl).host;
+  // Public: a client that trickles its request in is let go well before Node's five minutes.
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000 }, (req, res) => {
+    answer(deps, clock, logger, limiter, publicHost, req)
       .catch((err: unknown) => {
         logger.error({ err }, 'rate-later page: answering a request failed');
         return message(503, 'unavailable', { 'retry-after': '30' });
@@ -129,7 +131,7 @@ export function createRateLaterServer(deps: RateLaterDeps & { periodDays: number
   return server;
 }
 
-async function answer(deps: RateLaterDeps & { periodDays: number }, clock: Clock, logger: Logger, limiter: RateLimiter, req: IncomingMessage): Promise<PageAnswer> {
+async function answer(deps: RateLaterDeps & { periodDays: number }, clock: Clock, logger: Logger, limiter: RateLimiter, publicHost: string | undefined, req: IncomingMessage): Promise<PageAnswer> {
   const allowed = limiter.take(clientOf(req, deps.trustForwardedFor === true));
   if (!allowed.ok) return message(429, 'rate_limited', { 'retry-after': String(allowed.retryAfterSeconds) });
   const method = req.method ?? '';
@@ -141,7 +143,7 @@ async function answer(deps: RateLaterDeps & { periodDays: number }, clock: Clock
   const query = new URLSearchParams(rawQuery);
   const read = readReceiptToken(query);
   if (!read.ok) return read.reason === 'no receipt token' ? message(method === 'POST' ? 400 : 200, 'landing') : message(403, 'forged');
-  if (method === 'POST' && crossSite(req, deps.publicUrl)) return message(403, 'cross_site');
+  if (method === 'POST' && crossSite(req, publicHost)) return message(403, 'cross_site');
 
   const now = clock.now();
   const doneValues = query.getAll('done');
@@ -230,7 +232,7 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams | PageAns
  * cannot; Origin where it is missing (an older browser). Origin "null" is what this page's own
  * form sends under its no-referrer policy, so it is no evidence either way.
  */
-function crossSite(req: IncomingMessage, publicUrl: string | undefined): boolean {
+function crossSite(req: IncomingMessage, publicHost: string | undefined): boolean {
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined) return site !== 'same-origin' && site !== 'none';
   const origin = req.headers.origin;
@@ -241,7 +243,7 @@ function crossSite(req: IncomingMessage, publicUrl: string | undefined): boolean
   } catch {
     return true;
   }
-  const allowed = [req.headers.host, ...(publicUrl ? [new URL(publicUrl).host] : [])];
+  const allowed = [req.headers.host, publicHost];
   return !allowed.some((h) => h !== undefined && h.toLowerCase() === host.toLowerCase());
 }
 

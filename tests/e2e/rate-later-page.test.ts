@@ -82,7 +82,7 @@ describe('rate-later page on a phone', () => {
       expect(box!.width).toBeGreaterThan(300);
       expect(box!.height).toBeGreaterThanOrEqual(48);
     }
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE.width);
     // The reasons show only once a bad grade is chosen (CSS alone).
     await expect(page.getByTestId('reasons').isVisible()).resolves.toBe(false);
     await page.getByTestId('grade-satisfied').click();

@@ -61,7 +61,7 @@ const query = fc.oneof(
 const grade = fc.oneof(fc.constantFrom<string>(...GRADES), fc.constantFrom('', 'good', 'very_satisfied ', 'Satisfied'), fc.string({ maxLength: 12 }));
 const reason = fc.oneof(fc.constantFrom(...CATALOG.reasons.map((r) => r.code)), fc.constantFrom('R99', '', 'r01'), fc.string({ maxLength: 40 }));
 const formBody = fc.oneof(
-  { weight: 4, arbitrary: fc.tuple(fc.array(grade, { maxLength: 2 }), fc.array(reason, { maxLength: 7 })).map(([gs, rs]) => new URLSearchParams([...gs.map((g) => ['grade', g]), ...rs.map((r) => ['reason', r])]).toString()) },
+  { weight: 4, arbitrary: fc.tuple(fc.array(grade, { maxLength: 2 }), fc.array(reason, { maxLength: 7 })).map(([gs, rs]) => new URLSearchParams([...gs.map((g): [string, string] => ['grade', g]), ...rs.map((r): [string, string] => ['reason', r])]).toString()) },
   { weight: 1, arbitrary: fc.string({ maxLength: 200 }) },
   { weight: 1, arbitrary: fc.constantFrom('grade=%ZZ', 'grade', '=&=&', 'grade=satisfied&grade', '%00=%00', 'grade=very_satisfied&reason=R01&reason=R01') },
   { weight: 1, arbitrary: fc.integer({ min: 4000, max: 20_000 }).map((n) => `grade=satisfied&x=${'a'.repeat(n)}`) },
@@ -92,7 +92,7 @@ const legitimate: fc.Arbitrary<Junk> = fc
       method: 'POST',
       path: `/rate?${genuine[i]!}`,
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', origin: 'null' },
-      body: new URLSearchParams([['grade', g], ...rs.map((r) => ['reason', r])]).toString(),
+      body: new URLSearchParams([['grade', g], ...rs.map((r): [string, string] => ['reason', r])]).toString(),
     }),
   );
 
