@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import type { Database, Queryable } from '../../gateway/db/database.js';
@@ -163,6 +162,3 @@ export async function rows(db: Queryable): Promise<DeliveryRowView[]> {
   return (await db.query<DeliveryRowView>('SELECT source, id, case_no, state, attempts, code, last_error, rejected_phase, claimed_at, due_at FROM deliveries ORDER BY position')).rows;
 }
 
-export function uniqueCase(prefix = 'C'): string {
-  return `${prefix}-${randomUUID().slice(0, 8)}`;
-}
