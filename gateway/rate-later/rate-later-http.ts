@@ -142,7 +142,7 @@ async function answer(deps: RateLaterDeps & { periodDays: number }, clock: Clock
 
   const query = new URLSearchParams(rawQuery);
   const read = readReceiptToken(query);
-  if (!read.ok) return read.reason === 'no receipt token' ? message(method === 'POST' ? 400 : 200, 'landing') : message(403, 'forged');
+  if (!read.ok) return read.reason === 'no receipt token' ? landing(method, query) : message(403, 'forged');
   if (method === 'POST' && crossSite(req, publicHost)) return message(403, 'cross_site');
 
   const now = clock.now();
@@ -195,6 +195,17 @@ async function answer(deps: RateLaterDeps & { periodDays: number }, clock: Clock
   query.delete('done');
   query.set('done', stored.id);
   return new PageAnswer(303, '', { location: `?${query.toString()}` });
+}
+
+/**
+ * Without a receipt: where to find one. A window's QR sign (gateway/qr-sign) leads here with
+ * `window=`; the page names the window but lists none of its cases, so that nobody at the window
+ * (staff included) can rate a case that is not theirs: a rating needs the receipt's signed token.
+ */
+function landing(method: string, query: URLSearchParams): PageAnswer {
+  const windows = query.getAll('window');
+  const window = windows.length === 1 && /^[\p{L}\p{N}_-]{1,16}$/u.test(windows[0]!) ? windows[0] : undefined;
+  return new PageAnswer(method === 'POST' ? 400 : 200, messagePage('landing', window && `窗口：${window}。若未取得办件回执，请向窗口工作人员索取。`));
 }
 
 function verdictPage(verdict: Exclude<ReceiptVerdict, { kind: 'open' }>): PageAnswer {

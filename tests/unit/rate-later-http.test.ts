@@ -301,9 +301,13 @@ describe('the rate-later page', () => {
     expect((await from('198.51.100.2')).status).toBe(200);
   });
 
-  it('without a receipt: a page that says to scan one; robots are kept out', async () => {
+  it('without a receipt: a page that says to scan one (naming the window of a window\'s QR sign, listing none of its cases); robots are kept out', async () => {
     const landing = await get(`${page.url}/`);
     expect([landing.status, titleOf(landing.html)]).toEqual([200, '服务评价']);
+    const sign = await get(`${page.url}/rate?window=A03`);
+    expect([sign.status, titleOf(sign.html)]).toEqual([200, '服务评价']);
+    expect(sign.html).toContain('窗口：A03。');
+    expect((await get(`${page.url}/rate?window=%3Cb%3E`)).html).not.toContain('窗口：');
     expect((await get(`${page.url}/robots.txt`)).html).toBe('User-agent: *\nDisallow: /\n');
     expect((await get(`${page.url}/favicon.ico`)).status).toBe(404);
   });
