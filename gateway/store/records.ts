@@ -34,25 +34,46 @@ export interface RecordRow {
 
 /** The row of an accepted record: its columns read from the decoded record. */
 export function recordRow(record: UpstreamRecord, received: { seal: RecordRow['seal']; payload: string; receivedAt: Date; instance: string }, recordJson = JSON.stringify(record)): RecordRow {
-  const common = {
+  // One literal per kind (no spreads): a row is made for every record received.
+  const { seal, payload, receivedAt, instance } = received;
+  if (record.kind === 'event') {
+    return {
+      id: record.id,
+      terminalId: record.terminalId,
+      seq: record.seq,
+      kind: record.kind,
+      schema: record.schema,
+      seal,
+      test: record.test,
+      areaCode: record.areaCode,
+      hallCode: record.hallCode,
+      windowNo: record.windowNo,
+      staffId: record.staffId,
+      outcome: null,
+      grade: null,
+      channel: null,
+      eventType: record.type,
+      occurredAt: record.at,
+      closedAt: null,
+      supersedes: null,
+      record,
+      recordJson,
+      payload,
+      receivedAt,
+      instance,
+    };
+  }
+  return {
     id: record.id,
     terminalId: record.terminalId,
     seq: record.seq,
     kind: record.kind,
     schema: record.schema,
+    seal,
     test: record.test,
     areaCode: record.areaCode,
     hallCode: record.hallCode,
     windowNo: record.windowNo,
-    record,
-    recordJson,
-    ...received,
-  };
-  if (record.kind === 'event') {
-    return { ...common, staffId: record.staffId, outcome: null, grade: null, channel: null, eventType: record.type, occurredAt: record.at, closedAt: null, supersedes: null };
-  }
-  return {
-    ...common,
     staffId: record.staffId,
     outcome: record.outcome,
     grade: record.rating?.grade ?? null,
@@ -61,6 +82,11 @@ export function recordRow(record: UpstreamRecord, received: { seal: RecordRow['s
     occurredAt: record.invitedAt,
     closedAt: record.closedAt,
     supersedes: record.supersedes ?? null,
+    record,
+    recordJson,
+    payload,
+    receivedAt,
+    instance,
   };
 }
 
@@ -70,41 +96,54 @@ export function recordRow(record: UpstreamRecord, received: { seal: RecordRow['s
  */
 export async function insertRecords(tx: Queryable, rows: readonly RecordRow[]): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
-  const column = <T>(pick: (row: RecordRow) => T): T[] => rows.map(pick);
   const { rows: inserted } = await tx.query<{ id: string }>(
     `INSERT INTO records (id, terminal_id, seq, kind, schema, seal, test, area_code, hall_code, window_no, staff_id, outcome, grade,
                           channel, event_type, occurred_at, closed_at, supersedes, record, payload, received_at, instance)
-     SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::smallint[], $6::text[], $7::boolean[], $8::text[], $9::text[],
-                          $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::timestamptz[], $17::timestamptz[],
-                          $18::uuid[], $19::jsonb[], $20::text[], $21::timestamptz[], $22::text[])
+     SELECT * FROM json_to_recordset($1::json) AS r(id uuid, terminal_id text, seq int, kind text, schema smallint, seal text, test boolean,
+                          area_code text, hall_code text, window_no text, staff_id text, outcome text, grade text, channel text,
+                          event_type text, occurred_at timestamptz, closed_at timestamptz, supersedes uuid, record jsonb, payload text,
+                          received_at timestamptz, instance text)
      ON CONFLICT (id) DO NOTHING
      RETURNING id`,
-    [
-      column((r) => r.id),
-      column((r) => r.terminalId),
-      column((r) => r.seq),
-      column((r) => r.kind),
-      column((r) => r.schema),
-      column((r) => r.seal),
-      column((r) => r.test),
-      column((r) => r.areaCode),
-      column((r) => r.hallCode),
-      column((r) => r.windowNo),
-      column((r) => r.staffId),
-      column((r) => r.outcome),
-      column((r) => r.grade),
-      column((r) => r.channel),
-      column((r) => r.eventType),
-      column((r) => r.occurredAt),
-      column((r) => r.closedAt),
-      column((r) => r.supersedes),
-      column((r) => r.recordJson),
-      column((r) => r.payload),
-      column((r) => r.receivedAt.toISOString()),
-      column((r) => r.instance),
-    ],
+    [rowsJson(rows)],
   );
   return new Set(inserted.map((r) => r.id));
+}
+
+/**
+ * The rows as one JSON array for json_to_recordset: written with the native JSON.stringify, the
+ * record's JSON (made once, checked) spliced in as it is. Cheaper for the gateway than 22 text
+ * arrays, whose every element the driver escapes in JavaScript.
+ */
+function rowsJson(rows: readonly RecordRow[]): string {
+  const parts: string[] = [];
+  for (const r of rows) {
+    const columns = JSON.stringify({
+      id: r.id,
+      terminal_id: r.terminalId,
+      seq: r.seq,
+      kind: r.kind,
+      schema: r.schema,
+      seal: r.seal,
+      test: r.test,
+      area_code: r.areaCode,
+      hall_code: r.hallCode,
+      window_no: r.windowNo,
+      staff_id: r.staffId,
+      outcome: r.outcome,
+      grade: r.grade,
+      channel: r.channel,
+      event_type: r.eventType,
+      occurred_at: r.occurredAt,
+      closed_at: r.closedAt,
+      supersedes: r.supersedes,
+      payload: r.payload,
+      received_at: r.receivedAt.toISOString(),
+      instance: r.instance,
+    });
+    parts.push(`${columns.slice(0, -1)},"record":${r.recordJson}}`);
+  }
+  return `[${parts.join(',')}]`;
 }
 
 /** What a batch needs to know of records already stored: are they there, and how they stand in supersedes. */

@@ -4,6 +4,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { PgliteDatabase } from '../../gateway/db/pglite.js';
 import { ackMessages } from '../../gateway/ingest/ack-batches.js';
 import { readRecordMessage } from '../../gateway/ingest/incoming.js';
+import { decodeRecord } from '../../protocol/record-formats/index.js';
 import { chainGaps, insertChainLinks } from '../../gateway/store/chain-store.js';
 import { HeldChain } from '../../protocol/seal/chain.js';
 import { GENESIS } from '../../protocol/seal/seal.js';
@@ -199,6 +200,43 @@ describe('fuzz: gateway ingest', () => {
         if (read.kind === 'readable') expect(read.id).toBe((read.body as { id: string }).id);
       }),
       { seed: SEED, numRuns: 2000 },
+    );
+  });
+
+  it('readRecordMessage decodes from its one parse exactly what decodeRecord decodes from the text, for genuine, altered and hostile payloads', () => {
+    const t = new SealingTerminal('T-1');
+    const body = (m: Message): Record<string, unknown> => JSON.parse(m.payload.toString()) as Record<string, unknown>;
+    const payload = fc.oneof(
+      fc.boolean().map((invitation) => (invitation ? t.invitation() : t.event()).payload.toString()),
+      fc.tuple(hostileKey, hostileValue, fc.boolean()).map(([key, value, invitation]) => {
+        const altered = body(invitation ? t.invitation() : t.event());
+        Object.defineProperty(altered, key, { value, enumerable: true, writable: true, configurable: true });
+        return JSON.stringify(altered);
+      }),
+      fc.tuple(fc.constantFrom(1, 2, 3, '2', null, undefined), fc.integer({ min: -1e15, max: 1e15 })).map(([schema, offsetMs]) => {
+        const unsynced = body(t.event());
+        return JSON.stringify({ ...unsynced, schema, clock: { ...(unsynced.clock as object), synced: false }, timeCorrection: { offsetMs, sig: 'AAAA' } });
+      }),
+      hostileValue.map((v) => JSON.stringify(v) ?? ''),
+      fc.string({ maxLength: 40 }),
+    );
+    fc.assert(
+      fc.property(payload, (text) => {
+        const read = readRecordMessage(terminalTopics('T-1', PREFIX).records, Buffer.from(text), PREFIX);
+        let expected: ReturnType<typeof decodeRecord> | 'threw';
+        try {
+          expected = decodeRecord(Buffer.from(text).toString('utf8'));
+        } catch {
+          expected = 'threw';
+        }
+        if (expected === 'threw') expect(read.kind === 'unreadable' || read.decoded.kind === 'invalid').toBe(true);
+        else if (expected.kind === 'unreadable') expect(read).toEqual({ kind: 'unreadable', reason: expected.reason });
+        else if (read.kind === 'readable') {
+          expect(read.decoded).toEqual(expected);
+          expect(read.body).toEqual(JSON.parse(text));
+        } else expect(expected.id.length > 200 || /\u0000|[\uD800-\uDFFF]/.test(expected.id)).toBe(true);
+      }),
+      { seed: SEED, numRuns: 1000 },
     );
   });
 
