@@ -106,7 +106,7 @@ export async function callAdmin<T>(target: AdminTarget, method: 'GET' | 'POST', 
 }
 
 /** Runs a command, printing a refusal as one message and exit status 1 instead of a stack trace. */
-async function run(name: string, deps: AdminDeps, body: (print: (text: string) => void) => Promise<void>): Promise<void> {
+export async function run(name: string, deps: AdminDeps, body: (print: (text: string) => void) => Promise<void>): Promise<void> {
   const print = deps.print ?? ((text: string) => console.log(text));
   try {
     await body(print);
@@ -166,6 +166,12 @@ export function formatStatus(status: StatusAnswer, url: string, now = new Date()
   lines.push(
     `  this instance  ${self.instance ?? '?'}${self.version ? ` ${self.version}` : ''}, started ${ago(self.startedAt ?? null, now)}; database ${self.database?.kind ?? '?'} ${self.database?.up === false ? 'DOWN' : 'up'}; broker ${self.broker?.connected === false ? 'NOT connected' : 'connected'}`,
   );
+  const province = (status.instance as { province?: { profile?: string; deliver?: boolean; running?: boolean; delivered?: number; rejected?: number; transient?: number; lastError?: { message?: string } | null } | null } | undefined)?.province;
+  if (province) {
+    const state = !province.deliver ? 'NOT delivering (province.deliver: false)' : province.running ? 'delivering' : 'STOPPED';
+    const error = province.lastError?.message ? `; last error: ${province.lastError.message.slice(0, 160)}` : '';
+    lines.push(`  province       ${province.profile ?? '?'}: ${state}; delivered ${province.delivered ?? 0}, rejected ${province.rejected ?? 0}, transient failures ${province.transient ?? 0}${error} (hcp gateway deliveries)`);
+  }
   if (status.instances === null) return [...lines, `  instances      unknown: ${status.instancesError ?? 'the database did not answer'}`].join('\n');
   const rows = status.instances.map((i) => {
     const ingest = (i.stats as { ingest?: Record<string, unknown> } | null)?.ingest ?? {};
@@ -182,7 +188,7 @@ export function formatRefusals(refusals: RefusalView[], now = new Date()): strin
   return formatTable(['LAST', 'TERMINAL', 'RECORD', 'DISPOSITION', 'VERDICT', 'TIMES', '', 'REASON'], rows);
 }
 
-const json = (value: unknown): string => JSON.stringify(value, null, 2);
+export const json = (value: unknown): string => JSON.stringify(value, null, 2);
 
 /** `hcp gateway status [--json]`: this instance and every instance's heartbeat. */
 export async function gatewayStatusCommand(options: AdminCommonOptions, deps: AdminDeps = {}): Promise<void> {

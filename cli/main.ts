@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { PROVISION_FIELDS } from '../bridge/provision/fields.js';
 import { PASSWORD_ENV, PASSWORD_ON_ARGV } from '../bridge/provision/password.js';
 import { flag, intFlag } from './flags.js';
+import { addGatewayQrSignCommand } from './gateway-qr-sign.js';
 
 const camelCase = (flag: string): string => flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 
@@ -192,6 +193,35 @@ adminOptions(gateway.command('refusals').description('records the gateway refuse
     const { gatewayRefusalsCommand } = await import('./gateway-admin.js');
     await gatewayRefusalsCommand(options);
   });
+
+const gatewayDeliveries = adminOptions(gateway.command('deliveries').description('what the provincial interface has of each case: to send, delivered, rejected (with the province\'s answer)'))
+  .option('--state <state>', 'only service, evaluation, delivered, rejected or skipped ones', flag(z.enum(['service', 'evaluation', 'delivered', 'rejected', 'skipped'])))
+  .option('--case <case-no>', 'only this case number')
+  .option('--limit <n>', 'at most this many', intFlag(1, 1000), 50)
+  .action(async (options: { config: string; url?: string; json?: boolean; state?: string; case?: string; limit: number }) => {
+    const { gatewayDeliveriesCommand } = await import('./gateway-deliveries.js');
+    await gatewayDeliveriesCommand(options);
+  });
+adminOptions(gatewayDeliveries.command('retry').argument('[keys...]', 'deliveries as the list prints them: record/<id>/<case number>').description('send rejected deliveries again, from the phase the province refused (after the profile or the data was mended)'))
+  .option('--rejected', 'every rejected delivery')
+  .option('--operator <name>', 'who decided, for the audit')
+  .action(async (keys: string[], options: { config: string; url?: string; json?: boolean; rejected?: boolean; operator?: string }) => {
+    const { gatewayDeliveriesRetryCommand } = await import('./gateway-deliveries.js');
+    await gatewayDeliveriesRetryCommand(keys, options);
+  });
+
+gateway
+  .command('province')
+  .description('the provincial interface: keys')
+  .command('keygen')
+  .description('make the SM2 key pair the gateway signs its calls to the province with; prints the public key to give the province')
+  .requiredOption('--out <file>', 'where to write the private key (a new file, mode 600)')
+  .action(async (options: { out: string }) => {
+    const { provinceKeygenCommand } = await import('./gateway-province.js');
+    provinceKeygenCommand(options);
+  });
+
+addGatewayQrSignCommand(gateway);
 
 
 const sim = program.command('sim').description('run one part of the simulator on its own');

@@ -94,7 +94,7 @@ const terminalsSchema = z.strictObject({
 const httpSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: port.default(8470),
-  /** A file (mode 600) holding the operator token that approve and revoke need. */
+  /** A file (mode 600) holding the operator token that changes (approve, revoke, retry) need. */
   tokenFile: z.string().min(1).optional(),
 });
 

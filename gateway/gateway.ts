@@ -4,11 +4,17 @@ import type { GatewayConfig } from './config.js';
 import type { Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { openDatabase } from './db/open-database.js';
+import { profilePayloads } from './delivery/payloads.js';
+import { DeliveryWorker, type DeliveryWorkerStatus } from './delivery/worker.js';
 import { startAdminHttp, type AdminHttp } from './http/admin-http.js';
 import { RecordIngest, type IngestStats } from './ingest/record-ingest.js';
 import { answerTimeProbe } from './ingest/time-probes.js';
 import { GatewaySession, type Connect, type SessionStatus } from './mqtt/session.js';
 import { systemClock, type Clock, type Logger } from './ports.js';
+import { httpProvinceClient } from './province/client.js';
+import { loadProvinceProfile, type ProvinceProfile } from './province/profile.js';
+import { loadProvinceSecrets } from './province/secrets.js';
+import { startRateLaterHttp, type RateLaterHttp } from './rate-later/rate-later-http.js';
 import { TerminalRegistry } from './registry/terminal-registry.js';
 import { InstanceHeartbeat } from './status/instances.js';
 import { loadTerminalConfig } from './terminal-config.js';
@@ -23,6 +29,10 @@ export interface GatewayDeps {
   connect?: Connect;
   /** Default: openDatabase(config.database). */
   database?: Database;
+  /** The province's HTTP calls. Default: global fetch. */
+  fetch?: typeof fetch;
+  /** Where the province profile's appWordEnv is read. Default: process.env. */
+  env?: Record<string, string | undefined>;
 }
 
 export interface GatewayStatus {
@@ -32,6 +42,10 @@ export interface GatewayStatus {
   broker: SessionStatus;
   database: { kind: Database['kind']; up: boolean; lastError: string | null };
   ingest: IngestStats;
+  /** Delivery into the provincial interface: null without a province section; paused when province.deliver is false. */
+  province: (DeliveryWorkerStatus & { profile: string; deliver: boolean }) | null;
+  /** The rate-later page's address, when it is served. */
+  rateLater: { url: string; publicUrl: string } | null;
 }
 
 /**
@@ -51,6 +65,8 @@ export class Gateway {
     private readonly session: GatewaySession,
     private readonly heartbeat: InstanceHeartbeat,
     private readonly http: AdminHttp,
+    readonly province: { profile: ProvinceProfile; worker: DeliveryWorker } | undefined,
+    private readonly rateLater: RateLaterHttp | undefined,
     clock: Clock,
   ) {
     this.startedAt = clock.now();
@@ -60,6 +76,9 @@ export class Gateway {
     const log = deps.logger;
     const clock = deps.clock ?? systemClock;
     const terminalConfig = loadTerminalConfig(config);
+    // Read before anything opens: a bad profile or a missing secret stops the gateway at once.
+    const profile = config.province ? loadProvinceProfile(config.province.profileFile) : undefined;
+    const secrets = profile ? loadProvinceSecrets(profile, deps.env) : undefined;
     const db = deps.database ?? (await openDatabase(config.database, { logger: log, applicationName: `hcp-gateway ${config.instance}` }));
     const stack: (() => Promise<unknown>)[] = [() => db.close()];
     const unwind = async (): Promise<void> => {
@@ -78,6 +97,21 @@ export class Gateway {
       const registry = new TerminalRegistry({ db, publisher, prefix, clock, logger: log, approval: config.terminals.approval, terminalConfig: () => terminalConfig });
       const ingest = new RecordIngest({ db, publisher, prefix, instance: config.instance, clock, logger: log, maxBatch: config.ingest.maxBatch, maxQueue: config.ingest.maxQueue });
       stack.push(() => ingest.stop());
+      const province =
+        profile && secrets
+          ? {
+              profile,
+              worker: new DeliveryWorker({
+                db,
+                client: httpProvinceClient({ profile, secrets, clock, ...(deps.fetch && { fetch: deps.fetch }) }),
+                payloads: profilePayloads(profile, () => terminalConfig?.reasonCatalog),
+                instance: config.instance,
+                clock,
+                logger: log.child({ part: 'province' }),
+                settings: profile.http,
+              }),
+            }
+          : undefined;
       const session = await GatewaySession.start(
         config,
         {
@@ -102,9 +136,37 @@ export class Gateway {
       const heartbeat = new InstanceHeartbeat({ db, instance: config.instance, clock, logger: log, stats: () => status() });
       heartbeat.start();
       stack.push(() => heartbeat.stop());
-      const http = await startAdminHttp({ host: config.http.host, port: config.http.port, token: readToken(config), registry, db, status: async () => status(), logger: log, clock });
+      const http = await startAdminHttp({ host: config.http.host, port: config.http.port, token: readToken(config), registry,
+        db,
+        status: async () => status(),
+        ...(profile && { deliveryAlertAfterAttempts: profile.http.maxAttemptsBeforeAlert }),
+        logger: log,
+        clock,
+      });
       stack.push(() => http.stop());
-      late.gateway = new Gateway(config, db, registry, ingest, session, heartbeat, http, clock);
+      // In the province's mode the receipts lead to its own page: the gateway's would be a second way in.
+      if (config.rateLater && profile?.rateLater.mode === 'province') log.warn({ profile: profile.name }, 'gateway: rateLater is set but the province profile sends receipts to the province’s own page: the gateway’s page is not served');
+      const rateLater =
+        config.rateLater && profile?.rateLater.mode !== 'province'
+          ? await startRateLaterHttp({
+            db,
+            host: config.rateLater.host,
+            port: config.rateLater.port,
+            publicUrl: config.rateLater.publicUrl,
+            reasonCatalog: terminalConfig?.reasonCatalog,
+            periodDays: profile?.rateLater.periodDays,
+            followUpAllowed: profile?.followUp.allowed ?? false,
+            instance: config.instance,
+            clock,
+            logger: log.child({ part: 'rate-later' }),
+          })
+        : undefined;
+      if (rateLater) stack.push(() => rateLater.stop());
+      if (province && config.province?.deliver) {
+        await province.worker.start();
+        stack.push(() => province.worker.stop());
+      }
+      late.gateway = new Gateway(config, db, registry, ingest, session, heartbeat, http, province, rateLater, clock);
       return late.gateway;
     } catch (err) {
       await unwind();
@@ -125,7 +187,14 @@ export class Gateway {
       broker: this.session.status(),
       database: { kind: this.db.kind, up: ingest.dbUp, lastError: ingest.lastDbError },
       ingest,
+      province: this.province ? { ...this.province.worker.status(), profile: this.province.profile.name, deliver: this.config.province?.deliver ?? false } : null,
+      rateLater: this.rateLater && this.config.rateLater ? { url: this.rateLater.url, publicUrl: this.config.rateLater.publicUrl } : null,
     };
+  }
+
+  /** The rate-later page's local address (tests, `hcp start`). */
+  get rateLaterUrl(): string | undefined {
+    return this.rateLater?.url;
   }
 
   /** Re-reads the roster file (SIGHUP). */
@@ -139,6 +208,8 @@ export class Gateway {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       await this.http.stop();
+      await this.rateLater?.stop();
+      await this.province?.worker.stop();
       await this.heartbeat.stop();
       await this.ingest.stop();
       await this.session.stop();
@@ -148,7 +219,7 @@ export class Gateway {
   }
 }
 
-/** The operator token approve and revoke need, from its own file (never in the config itself). */
+/** The operator token changes (approve, revoke, retry) need, from its own file (never in the config itself). */
 function readToken(config: GatewayConfig): string | undefined {
   const path = config.http.tokenFile;
   if (path === undefined) return undefined;

@@ -8,6 +8,8 @@ import { silentLogger } from '../../bridge/log.js';
 import { explain } from '../../protocol/issues.js';
 import { terminalIdSchema } from '../../protocol/records.js';
 import { DatabaseUnavailable, type Database } from '../db/database.js';
+import { deliveryKeySchema } from '../delivery/claims.js';
+import { DELIVERY_STATES, deliveryStatus, listDeliveries, retryRejected } from '../delivery/status.js';
 import { systemClock, type Clock, type Logger } from '../ports.js';
 import { RegistryError, type TerminalRegistry } from '../registry/terminal-registry.js';
 import { listInstances, type InstanceRow } from '../status/instances.js';
@@ -28,6 +30,8 @@ export interface AdminHttpOptions {
   db: Database;
   /** This instance's status (the gateway's status()). */
   status: () => Promise<unknown>;
+  /** Failures in a row before a delivery counts as alerting (the province profile's http.maxAttemptsBeforeAlert). */
+  deliveryAlertAfterAttempts?: number;
   logger?: Logger;
   clock?: Clock;
 }
@@ -69,6 +73,12 @@ const approveBodySchema = z.strictObject({
   key: z.string().min(1).max(200).optional(),
 });
 const revokeBodySchema = z.strictObject({ reason: z.string().trim().min(1, 'say why the terminal is revoked').max(500) });
+const deliveryListQuerySchema = z.strictObject({
+  state: z.enum(DELIVERY_STATES as [string, ...string[]]).optional(),
+  case: z.string().min(1).max(64).optional(),
+  limit: refusalQuerySchema.shape.limit,
+});
+const retryBodySchema = z.strictObject({ deliveries: z.array(deliveryKeySchema).min(1, 'name at least one delivery').max(1000) });
 
 const ROUTES: Array<[method: 'GET' | 'POST', pattern: RegExp, handler: Handler]> = [
   [
@@ -110,6 +120,29 @@ const ROUTES: Array<[method: 'GET' | 'POST', pattern: RegExp, handler: Handler]>
       const id = terminalIdParam(params[0]);
       const { reason } = parse(revokeBodySchema, await readJson(req), 'body');
       return [200, { terminal: await options.registry.revoke(id, { actor, reason }) }];
+    },
+  ],
+  [
+    'GET',
+    /^\/api\/v1\/deliveries$/,
+    async ({ options, query }) => {
+      const { state, case: caseNo, limit } = parse(deliveryListQuerySchema, queryObject(query), 'query');
+      const now = (options.clock ?? systemClock).now();
+      return [
+        200,
+        {
+          status: await deliveryStatus(options.db, { now, alertAfterAttempts: options.deliveryAlertAfterAttempts ?? 5 }),
+          deliveries: await listDeliveries(options.db, { ...(state && { state: state as (typeof DELIVERY_STATES)[number] }), ...(caseNo && { caseNo }), limit }),
+        },
+      ];
+    },
+  ],
+  [
+    'POST',
+    /^\/api\/v1\/deliveries\/retry$/,
+    async ({ options, req, actor }) => {
+      const { deliveries } = parse(retryBodySchema, await readJson(req), 'body');
+      return [200, await retryRejected(options.db, deliveries, actor, options.clock ?? systemClock)];
     },
   ],
   [
@@ -221,7 +254,7 @@ function checkHost(options: AdminHttpOptions, req: IncomingMessage): void {
 function checkToken(options: AdminHttpOptions, req: IncomingMessage): void {
   if (options.token === undefined) return;
   if (!sameSecret(req.headers.authorization ?? '', `Bearer ${options.token}`)) {
-    throw new AdminHttpError(401, 'approve and revoke need the operator token: send Authorization: Bearer <the token in http.tokenFile>');
+    throw new AdminHttpError(401, 'changes (approve, revoke, retry) need the operator token: send Authorization: Bearer <the token in http.tokenFile>');
   }
 }
 

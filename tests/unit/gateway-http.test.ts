@@ -49,7 +49,7 @@ afterAll(async () => {
   await db.close();
 });
 beforeEach(async () => {
-  await db.exec('TRUNCATE terminals, records, chain_links, operator_actions, instances, refusals');
+  await db.exec('TRUNCATE terminals, records, chain_links, operator_actions, instances, refusals CASCADE');
   published.length = 0;
 });
 
@@ -222,7 +222,7 @@ describe('hcp gateway CLI against the admin API', () => {
 
     const refused = await cli((d) => gatewayTerminalsApproveCommand('T-1', { url, key: shortFingerprint(key) }, d));
     expect(refused).toMatchObject({ exitCode: 1, out: '' });
-    expect(refused.err).toMatch(/^hcp gateway terminals approve: approve and revoke need the operator token.*HCP_GATEWAY_TOKEN/);
+    expect(refused.err).toMatch(/^hcp gateway terminals approve: changes \(approve, revoke, retry\) need the operator token.*HCP_GATEWAY_TOKEN/);
     const approved = await cli((d) => gatewayTerminalsApproveCommand('T-1', { url, key: shortFingerprint(key), operator: 'li' }, d), { HCP_GATEWAY_TOKEN: TOKEN });
     expect(approved).toMatchObject({ exitCode: 0, out: `approved terminal T-1 with key ${shortFingerprint(key)}; its config is published` });
     expect((await registry.get('T-1'))?.decidedBy).toBe('admin-api:li');

@@ -68,7 +68,7 @@ afterAll(async () => {
   await db.close();
 });
 beforeEach(async () => {
-  await db.exec('TRUNCATE terminals, records, chain_links, operator_actions, instances, refusals');
+  await db.exec('TRUNCATE terminals, records, chain_links, operator_actions, instances, refusals CASCADE');
 });
 
 function makeRegistry(overrides: Partial<TerminalRegistryDeps> = {}) {
