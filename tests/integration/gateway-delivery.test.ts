@@ -4,12 +4,17 @@ import { migrate } from '../../gateway/db/migrate.js';
 import { PgliteDatabase } from '../../gateway/db/pglite.js';
 import { PostgresDatabase } from '../../gateway/db/postgres.js';
 import { claimDue } from '../../gateway/delivery/claims.js';
+import { profilePayloads } from '../../gateway/delivery/payloads.js';
+import { httpProvinceClient } from '../../gateway/province/client.js';
+import { emulatorOptionsFor } from '../../simulator/province-http/from-profile.js';
+import { ProvinceHttpEmulator } from '../../simulator/province-http/server.js';
+import { CATALOG, sampleProfile, TEST_SECRETS } from '../unit/province-fixture.js';
 import { deliveryStatus } from '../../gateway/delivery/status.js';
 import type { DeliveryWorker } from '../../gateway/delivery/worker.js';
 import type { PushAnswer } from '../../gateway/province/client.js';
 import type { InvitationRecord } from '../../protocol/records.js';
 import { postgresTestsRun, startPostgres, warnPostgresSkipped, type TestPostgres } from '../support/postgres-server.js';
-import { invitationRecord, putApprovedTerminal, rows, ScriptedProvince, storeLater, storeRecords, worker, type Push } from '../unit/delivery-fixture.js';
+import { FAST, invitationRecord, putApprovedTerminal, rows, ScriptedProvince, storeLater, storeRecords, worker, type Push } from '../unit/delivery-fixture.js';
 
 /**
  * The delivery queue on both engines: the embedded PGlite and a real PostgreSQL (Debian's, started
@@ -190,5 +195,78 @@ describe.each(engines)('delivery queue on $name', (engine) => {
       ['record', late.id, 'service'],
       ['later', laterId, 'service'],
     ]);
+  });
+});
+
+describe('the real chain on PGlite: records → queue → the profile’s bodies → the signed client → the province emulator', () => {
+  let db: Database;
+  beforeAll(async () => {
+    db = await PgliteDatabase.open(undefined);
+  }, 60_000);
+  afterAll(async () => {
+    await db?.close();
+  });
+  beforeEach(async () => {
+    await db.exec('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
+  });
+
+  it.each(['national', 'other'] as const)('%s: every case once, in order, through faults; a rejection kept with the province’s code', async (which) => {
+    const emulator = await ProvinceHttpEmulator.start({ port: 0, ...emulatorOptionsFor(sampleProfile(which), TEST_SECRETS.appWord) });
+    const running: DeliveryWorker[] = [];
+    try {
+      await migrate(db);
+      await putApprovedTerminal(db);
+      const profile = sampleProfile(which, (raw) => {
+        raw.allowInsecureHttp = true;
+        raw.endpoints = emulator.endpoints;
+        raw.followUp = { allowed: true };
+      });
+      const item = '11370102MB2F30661Y231200356400001';
+      const at = { areaCode: '370102', hallCode: which === 'other' ? 'hall-wuhua' : 'hall-lixia' };
+      const rated = invitationRecord({ ...at, services: [{ itemCode: item, caseNo: 'E-1' }], grade: 'dissatisfied', reasons: ['R02'], rating: undefined });
+      const notRated = invitationRecord({ ...at, services: [{ itemCode: item, caseNo: 'E-2' }] });
+      const batch = invitationRecord({ ...at, mode: 'batch', services: [{ itemCode: item, caseNo: 'E-3' }, { itemCode: item, caseNo: 'E-4' }], grade: 'very_satisfied' });
+      await storeRecords(db, [rated, notRated, batch], new Date(Date.now() - 1000));
+      await storeLater(db, { invitationId: rated.id, caseNo: 'E-1', assessNumber: 2, grade: 'satisfied', ratedAt: new Date(Date.now() - 500) });
+      await storeLater(db, { invitationId: notRated.id, caseNo: 'E-2', assessNumber: 1, grade: 'very_dissatisfied', ratedAt: new Date(Date.now() - 400) });
+      // The province is down for the first calls, then answers 503 once, then is back.
+      await emulator.setFault({ kind: 'down', mode: 'closed', calls: 2 });
+      await emulator.setFault({ kind: 'server_error', calls: 1 });
+      const w = worker({ db, client: httpProvinceClient({ profile, secrets: TEST_SECRETS }), payloads: profilePayloads(profile, () => CATALOG), settings: { ...FAST, timeoutMs: 2000 } });
+      running.push(w);
+      await w.start();
+      await vi.waitFor(async () => expect((await rows(db)).map((r) => r.state)).toEqual(['delivered', 'delivered', 'delivered', 'delivered', 'delivered', 'delivered']), { timeout: 15_000, interval: 20 });
+      expect(emulator.services.map((sv) => [sv.body.projectNo, sv.pushes])).toEqual([
+        ['E-1', 1],
+        ['E-2', 1],
+        ['E-3', 1],
+        ['E-4', 1],
+      ]);
+      const pf = which === 'national' ? 4 : 5;
+      const evaluations = emulator.evaluations.map((e) => [e.body.projectNo, e.body.assessNumber, e.body.pf]);
+      expect(evaluations).toHaveLength(5);
+      expect(evaluations).toEqual(expect.arrayContaining([['E-1', 1, pf], ['E-1', 2, 3], ['E-2', 1, 3], ['E-3', 1, pf], ['E-4', 1, pf]]));
+      expect(evaluations.findIndex((e) => e[0] === 'E-1' && e[1] === 1)).toBeLessThan(evaluations.findIndex((e) => e[0] === 'E-1' && e[1] === 2));
+      expect(w.status().transient).toBeGreaterThanOrEqual(3);
+
+      // A refusal: a service whose area code the province does not take.
+      const refused = invitationRecord({ ...at, areaCode: '000000', services: [{ itemCode: item, caseNo: 'E-5' }] });
+      const wrongArea = sampleProfile(which, (raw) => {
+        raw.allowInsecureHttp = true;
+        raw.endpoints = emulator.endpoints;
+        raw.areaCodeDigits = 6;
+      });
+      await w.stop();
+      await storeRecords(db, [refused], new Date());
+      const w2 = worker({ db, client: httpProvinceClient({ profile: wrongArea, secrets: TEST_SECRETS }), payloads: profilePayloads(wrongArea) });
+      running.push(w2);
+      await w2.start();
+      await vi.waitFor(async () => expect((await rows(db)).at(-1)?.state).toBe('rejected'), { timeout: 10_000, interval: 20 });
+      const kept = (await rows(db)).at(-1);
+      expect(kept).toMatchObject({ case_no: 'E-5', rejected_phase: 'service', code: expect.stringMatching(/\S/), last_error: expect.stringMatching(/\S/) });
+    } finally {
+      await Promise.all(running.map((w) => w.stop()));
+      await emulator.stop();
+    }
   });
 });
