@@ -109,7 +109,10 @@ export class DeliveryWorker {
   #idle = false;
   /** Monotonic time (timers.now()) the worker waits until. */
   #pausedUntil = 0;
+  /** Transient province failures in a row (the worker's pause grows with them). */
   #failuresInRow = 0;
+  /** Database failures in a row. */
+  #dbFailuresInRow = 0;
 
   constructor(deps: DeliveryWorkerDeps) {
     this.#deps = deps;
@@ -168,6 +171,7 @@ export class DeliveryWorker {
       try {
         const now = clock.now();
         claims = await claimDue(db, { instance, now, leaseEnd: new Date(now.getTime() + this.#leaseMs), limit: this.#batchSize });
+        this.#dbFailuresInRow = 0;
       } catch (err) {
         this.#dbFailed(err, 'claiming due deliveries');
         continue;
@@ -334,10 +338,10 @@ export class DeliveryWorker {
 
   #dbFailed(err: unknown, what: string): void {
     this.#stats.dbFailures += 1;
-    this.#failuresInRow += 1;
+    this.#dbFailuresInRow += 1;
     const message = withoutSecrets(err);
     this.#stats.lastError = { at: this.#deps.clock.now(), message: `${what}: ${message}` };
-    const pause = backoffDelay(this.#failuresInRow, this.#deps.settings.backoff, this.#random);
+    const pause = backoffDelay(this.#dbFailuresInRow, this.#deps.settings.backoff, this.#random);
     this.#pausedUntil = this.#timers.now() + pause;
     this.#deps.logger.error({ error: message, pauseMs: pause }, `province delivery: the database failed ${what}`);
   }
