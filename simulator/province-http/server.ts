@@ -54,7 +54,6 @@ const DEFAULT_PATHS = { service: '/api/hcp/service', evaluation: '/api/hcp/evalu
 const DEFAULT_MAX_BODY = 64 * 1024;
 const ADMIN_PREFIX = '/_emulator/';
 
-class BodyTooLarge extends Error {}
 
 /**
  * Plays a province's 好差评 HTTP interface (issue 14, item 3): two endpoints (service push,
@@ -113,7 +112,18 @@ export class ProvinceHttpEmulator extends EventEmitter<ProvinceHttpEvents> {
         else res.destroy();
       });
     });
-    this.#server.on('clientError', (_err, socket) => socket.destroy());
+    // A request Node's HTTP parser cannot read (an unknown method, a broken header): answered 400 in
+    // the interface's own form and counted, as anything else hostile.
+    this.#server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const answer = refusalAnswer('bad_request', err.code ?? err.message);
+      const text = JSON.stringify(answer);
+      socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+      this.#record({ at: this.#now().toISOString(), method: '', path: '', phase: undefined, appMark: undefined, outcome: 'refused', reason: 'bad_request', faults: [], http: 400, answer });
+    });
   }
 
   static async start(options: ProvinceHttpOptions): Promise<ProvinceHttpEmulator> {
@@ -227,20 +237,19 @@ export class ProvinceHttpEmulator extends EventEmitter<ProvinceHttpEvents> {
       this.#record({ ...base, appMark: undefined, outcome: 'faulted', reason: undefined, http: 0, answer: undefined });
       return;
     }
-    let text: string | undefined;
-    let tooLarge = false;
-    if (phase && req.method === 'POST') {
-      try {
-        text = await readBody(req, this.#maxBody);
-      } catch (err) {
-        if (!(err instanceof BodyTooLarge)) {
-          // The caller went away mid-body: nothing to answer.
-          this.#record({ ...base, appMark: undefined, outcome: 'refused', reason: 'bad_envelope', http: 0, answer: undefined });
-          return;
-        }
-        tooLarge = true;
-      }
+    // Every body is read (a big one drained, not kept) before the answer: a body left unread would
+    // be parsed as the next request on the connection.
+    let read: string | typeof TOO_LARGE;
+    try {
+      read = await readBody(req, this.#maxBody);
+    } catch {
+      // The caller went away mid-body, or sent more than is worth draining: nothing to answer.
+      req.socket.destroy();
+      this.#record({ ...base, appMark: undefined, outcome: 'refused', reason: 'too_large', http: 0, answer: undefined });
+      return;
     }
+    const tooLarge = read === TOO_LARGE;
+    const text = typeof read === 'string' ? read : undefined;
     const processed = plan.answer === undefined || (plan.answer.kind !== 'rate_limited' && plan.answer.applied);
     let result: { http: number; answer: ProvinceAnswer; appMark: string | undefined; outcome: ReceivedCall['outcome']; reason: RefusalReason | undefined } | undefined;
     if (processed) result = this.#process(req.method, phase, text, tooLarge);
@@ -249,7 +258,7 @@ export class ProvinceHttpEmulator extends EventEmitter<ProvinceHttpEvents> {
       res.destroy();
       return;
     }
-    const http = plan.answer ? sendFault(res, plan.answer, result?.answer) : sendJson(res, result!.http, result!.answer, tooLarge);
+    const http = plan.answer ? sendFault(res, plan.answer, result?.answer) : sendJson(res, result!.http, result!.answer);
     this.#record({
       ...base,
       appMark: result?.appMark,
@@ -315,11 +324,19 @@ export class ProvinceHttpEmulator extends EventEmitter<ProvinceHttpEvents> {
       return;
     }
     if (req.method === 'POST' && route === 'faults') {
+      let read: string | typeof TOO_LARGE;
+      try {
+        read = await readBody(req, 16 * 1024);
+      } catch {
+        req.socket.destroy();
+        return;
+      }
+      if (read === TOO_LARGE) return refuse(413, 'the body exceeds 16384 bytes');
       let body: unknown;
       try {
-        body = JSON.parse(await readBody(req, 16 * 1024));
-      } catch (err) {
-        return refuse(err instanceof BodyTooLarge ? 413 : 400, err instanceof BodyTooLarge ? 'the body exceeds 16384 bytes' : 'the body is not JSON (a fault: {"kind": …})');
+        body = JSON.parse(read);
+      } catch {
+        return refuse(400, 'the body is not JSON (a fault: {"kind": …})');
       }
       const spec = explain(faultSpecSchema, body);
       if (!spec.ok) return refuse(400, 'not a fault', spec.problems);
@@ -346,37 +363,38 @@ export class ProvinceHttpEmulator extends EventEmitter<ProvinceHttpEvents> {
   }
 }
 
+/** The request's path as sent, without query (no URL parsing: `//host/x` is a path here, not a host). */
 function pathOf(url: string | undefined): string {
-  try {
-    return new URL(url ?? '/', 'http://province.invalid').pathname;
-  } catch {
-    return '/';
-  }
+  return (url ?? '/').split(/[?#]/, 1)[0] || '/';
 }
 
 const shownPath = (path: string) => (path.length > 200 ? `${path.slice(0, 200)}…` : path);
 
-async function readBody(req: IncomingMessage, max: number): Promise<string> {
+const TOO_LARGE = Symbol('too large');
+/** Past this, a body is not even drained: the connection is cut. */
+const DRAIN_LIMIT = 16 * 1024 * 1024;
+
+/** The body's text, or TOO_LARGE when over `max` (the rest drained, not kept). Throws when the caller goes away or sends past DRAIN_LIMIT. */
+async function readBody(req: IncomingMessage, max: number): Promise<string | typeof TOO_LARGE> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > max) throw new BodyTooLarge();
+  if (Number.isFinite(declared) && declared > DRAIN_LIMIT) throw new Error('body past the drain limit');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > max) throw new BodyTooLarge();
-    chunks.push(chunk as Buffer);
+    if (size > DRAIN_LIMIT) throw new Error('body past the drain limit');
+    if (size > max) chunks.length = 0;
+    else chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return size > max ? TOO_LARGE : Buffer.concat(chunks).toString('utf8');
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, closeAfter = false): number {
+function sendJson(res: ServerResponse, status: number, body: unknown): number {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
-    // A body left unread (too large) must not be read as the next request.
-    ...(closeAfter ? { connection: 'close' } : {}),
   });
   res.end(text);
   return status;

@@ -68,6 +68,7 @@ export interface ProvinceAnswer {
 
 /** Every way a call is refused, its HTTP status, the province's code and message. */
 export const REFUSALS = {
+  bad_request: { http: 400, code: '400', msg: 'HTTP请求无法解析' },
   not_found: { http: 404, code: '404', msg: '接口不存在' },
   wrong_method: { http: 405, code: '405', msg: '请求方法不支持，请用POST' },
   too_large: { http: 413, code: '413', msg: '请求内容过大' },
