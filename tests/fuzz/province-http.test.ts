@@ -85,7 +85,7 @@ describe('province emulator request parser, fuzzed', () => {
         if (call.phase === 'service') expect(call.body.areaCode).toMatch(/^\d{12}$/);
         else expect([1, 2]).toContain(call.body.assessNumber);
       }),
-      { seed: SEED, numRuns: 2000 },
+      { seed: SEED, numRuns: 1000 },
     );
     // Not vacuous: some random envelopes were the signed one with a body that fits.
     expect(accepted).toBeGreaterThan(0);
@@ -168,6 +168,7 @@ describe('province emulator server, fuzzed from outside', () => {
         expect(refused + s.accepted.service + s.accepted.evaluation + s.duplicates.service + s.duplicates.evaluation, short(j)).toBe(calls);
         expect(s.refused.internal).toBe(0);
       }),
+      // endOnFailure: the server's counters carry over between runs, so a shrunk case would not be the one that failed.
       { seed: SEED, numRuns: 400, endOnFailure: true },
     );
     await emulator.clearFaults();
