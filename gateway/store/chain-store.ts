@@ -22,27 +22,26 @@ export const MAX_STORED_SEQ = 2_147_483_647;
 export async function loadChainLinks(tx: Queryable, needs: readonly ChainNeeds[]): Promise<Map<string, ChainLink[]>> {
   const byTerminal = new Map<string, ChainLink[]>();
   if (needs.length === 0) return byTerminal;
-  const [terminals, keys, seqs] = [[] as string[], [] as string[], [] as number[]];
+  const [terminals, keys, froms, tos] = [[] as string[], [] as string[], [] as number[], [] as number[]];
   for (const need of needs) {
-    const around = new Set<number>();
-    for (const seq of need.seqs) for (const s of [seq - 1, seq, seq + 1]) if (s >= 1 && s <= MAX_STORED_SEQ) around.add(s);
-    for (const s of around) {
+    for (const [from, to] of neighbourhoods(need.seqs)) {
       terminals.push(need.terminalId);
       keys.push(need.publicKey);
-      seqs.push(s);
+      froms.push(from);
+      tos.push(to);
     }
   }
   const { rows } = await tx.query<{ terminal_id: string; seq: number; hash: string; prev: string }>(
     `SELECT c.terminal_id, c.seq, c.hash, c.prev
-       FROM unnest($1::text[], $2::text[], $3::int[]) AS w(terminal_id, public_key, seq)
-       JOIN chain_links c ON c.terminal_id = w.terminal_id AND c.public_key = w.public_key AND c.seq = w.seq
+       FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS w(terminal_id, public_key, seq_from, seq_to)
+       JOIN chain_links c ON c.terminal_id = w.terminal_id AND c.public_key = w.public_key AND c.seq BETWEEN w.seq_from AND w.seq_to
      UNION ALL
      SELECT l.terminal_id, l.seq, l.hash, l.prev
-       FROM unnest($4::text[], $5::text[]) AS k(terminal_id, public_key)
+       FROM unnest($5::text[], $6::text[]) AS k(terminal_id, public_key)
        CROSS JOIN LATERAL (SELECT terminal_id, seq, hash, prev FROM chain_links c
                             WHERE c.terminal_id = k.terminal_id AND c.public_key = k.public_key
                             ORDER BY c.seq DESC LIMIT 1) l`,
-    [terminals, keys, seqs, needs.map((n) => n.terminalId), needs.map((n) => n.publicKey)],
+    [terminals, keys, froms, tos, needs.map((n) => n.terminalId), needs.map((n) => n.publicKey)],
   );
   for (const row of rows) {
     let links = byTerminal.get(row.terminal_id);
@@ -50,6 +49,25 @@ export async function loadChainLinks(tx: Queryable, needs: readonly ChainNeeds[]
     links.push({ seq: row.seq, hash: row.hash, prev: row.prev });
   }
   return byTerminal;
+}
+
+/**
+ * seq-1, seq and seq+1 of each seq (within 1..MAX_STORED_SEQ), as the fewest ranges of
+ * consecutive seqs holding exactly those: a terminal's records of one batch are mostly
+ * consecutive, so one range scan replaces three probes a record.
+ */
+export function neighbourhoods(seqs: readonly number[]): [from: number, to: number][] {
+  const sorted = [...new Set(seqs)].sort((a, b) => a - b);
+  const ranges: [number, number][] = [];
+  for (const seq of sorted) {
+    const from = Math.max(1, seq - 1);
+    const to = Math.min(MAX_STORED_SEQ, seq + 1);
+    if (from > to) continue;
+    const last = ranges[ranges.length - 1];
+    if (last && from <= last[1] + 1) last[1] = Math.max(last[1], to);
+    else ranges.push([from, to]);
+  }
+  return ranges;
 }
 
 /**

@@ -5,7 +5,7 @@ import type { PgliteDatabase } from '../../gateway/db/pglite.js';
 import { ackMessages } from '../../gateway/ingest/ack-batches.js';
 import { isStorableText, readRecordMessage } from '../../gateway/ingest/incoming.js';
 import { decodeRecord } from '../../protocol/record-formats/index.js';
-import { chainGaps, insertChainLinks } from '../../gateway/store/chain-store.js';
+import { chainGaps, insertChainLinks, MAX_STORED_SEQ, neighbourhoods } from '../../gateway/store/chain-store.js';
 import { HeldChain } from '../../protocol/seal/chain.js';
 import { GENESIS } from '../../protocol/seal/seal.js';
 import { terminalTopics } from '../../protocol/topics.js';
@@ -237,6 +237,25 @@ describe('fuzz: gateway ingest', () => {
         } else expect(expected.id.length > 200 || !isStorableText(expected.id)).toBe(true);
       }),
       { seed: SEED, numRuns: 1000 },
+    );
+  });
+
+  it('neighbourhoods: the fewest disjoint, non-touching ranges holding exactly seq-1, seq and seq+1 of each seq, within 1..MAX_STORED_SEQ', () => {
+    const seq = fc.oneof(fc.integer({ min: 1, max: 40 }), fc.constantFrom(1, 2, MAX_STORED_SEQ - 1, MAX_STORED_SEQ), fc.integer({ min: 1, max: MAX_STORED_SEQ }));
+    fc.assert(
+      fc.property(fc.array(seq, { maxLength: 30 }), (seqs) => {
+        const ranges = neighbourhoods(seqs);
+        const expected = new Set(seqs.flatMap((s) => [s - 1, s, s + 1]).filter((s) => s >= 1 && s <= MAX_STORED_SEQ));
+        let count = 0;
+        for (const [i, [from, to]] of ranges.entries()) {
+          expect(from).toBeLessThanOrEqual(to);
+          if (i > 0) expect(from).toBeGreaterThan(ranges[i - 1]![1] + 1);
+          for (let s = from; s <= to; s++) expect(expected.has(s)).toBe(true);
+          count += to - from + 1;
+        }
+        expect(count).toBe(expected.size);
+      }),
+      { seed: SEED, numRuns: 500 },
     );
   });
 
