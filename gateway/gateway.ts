@@ -163,6 +163,8 @@ export class Gateway {
         : undefined;
       if (rateLater) stack.push(() => rateLater.stop());
       if (province && config.province?.deliver) {
+        // A stored record is sent at once, not at the worker's next look.
+        ingest.on('settled', () => province.worker.kick());
         await province.worker.start();
         stack.push(() => province.worker.stop());
       }

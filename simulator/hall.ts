@@ -10,6 +10,8 @@ import { parseGatewayConfig } from '../gateway/config.js';
 import { Gateway } from '../gateway/gateway.js';
 import { silentLogger } from '../bridge/log.js';
 import { EmbeddedBroker } from './broker.js';
+import { freePort } from './free-port.js';
+import { startHallProvince, type HallProvince } from './hall-province.js';
 import { SAMPLE_PROVINCE_CONFIG } from './province.js';
 import { seededRandom } from './random.js';
 import type { PrintedReceipt } from './printed-receipt.js';
@@ -27,6 +29,10 @@ export interface HallOptions {
   brokerPort?: number;
   /** HTTP port of window 1; window n listens on port + n - 1. 0: any free port. */
   httpPort?: number;
+  /** The province emulator's port (default any free one). */
+  provincePort?: number;
+  /** The rate-later page's port, behind the receipts' QR codes (default any free one). */
+  rateLaterPort?: number;
   /** Run the scripted staff and citizens (default true). */
   traffic?: boolean;
   citizens?: CitizenProfile;
@@ -46,7 +52,8 @@ export type HallActivity =
 /**
  * A simulated service hall: N windows, an embedded broker and the gateway on the embedded
  * database (PGlite, in the data folder), which registers each terminal on its first key, sends
- * it the reason catalogue and staff roster, and stores and acknowledges its records.
+ * it the reason catalogue and staff roster, stores and acknowledges its records, delivers them to
+ * the province emulator's HTTP interface, and serves the rate-later page the receipts lead to.
  */
 export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
   private readonly abort = new AbortController();
@@ -54,6 +61,7 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
 
   private constructor(
     readonly broker: EmbeddedBroker,
+    readonly province: HallProvince,
     readonly gateway: Gateway,
     readonly windows: SimWindow[],
   ) {
@@ -63,10 +71,15 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
 
   static async start(options: HallOptions): Promise<SimulatedHall> {
     const broker = await EmbeddedBroker.start({ port: options.brokerPort ?? 0 });
+    let province: HallProvince | undefined;
     let gateway: Gateway;
+    // The page's address is in every receipt's QR code: known before the bridges start.
+    const rateLaterUrl = `http://127.0.0.1:${options.rateLaterPort || (await freePort())}/rate`;
     try {
-      gateway = await startHallGateway(broker.url, options.dataDir, options.logger);
+      province = await startHallProvince(options.dataDir, { port: options.provincePort ?? 0 });
+      gateway = await startHallGateway({ brokerUrl: broker.url, dataDir: options.dataDir, profileFile: province.profileFile, rateLaterUrl }, options.logger);
     } catch (err) {
+      await province?.emulator.stop();
       await broker.stop();
       throw err;
     }
@@ -90,7 +103,7 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
               http: { allowUnverifiedStaff: false },
             },
             // A receipt with the QR for rating later, when nobody rated at the counter.
-            printer: { print: 'not_rated' },
+            printer: { print: 'not_rated', evaluationUrl: rateLaterUrl },
             bridgeDeps: options.logger ? { logger: options.logger } : {},
           }),
         );
@@ -100,10 +113,11 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
     } catch (err) {
       await Promise.allSettled(windows.map((w) => w.stop()));
       await gateway.stop();
+      await province.emulator.stop();
       await broker.stop();
       throw err;
     }
-    const hall = new SimulatedHall(broker, gateway, windows);
+    const hall = new SimulatedHall(broker, province, gateway, windows);
     if (options.traffic ?? true) hall.startTraffic(options.seed ?? 1, options.citizens);
     return hall;
   }
@@ -113,6 +127,7 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
     await this.traffic;
     await Promise.allSettled(this.windows.map((w) => w.stop()));
     await this.gateway.stop();
+    await this.province.emulator.stop();
     await this.broker.stop();
   }
 
@@ -147,17 +162,19 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
  * The hall's gateway: one instance on the embedded broker (no shared subscriptions there: MQTT
  * 3.1.1, a plain subscription), PGlite in the data folder, terminals approved on their first key
  * (a demo has no operator), the sample reason catalogue and staff roster for each, the admin API
- * on a free loopback port.
+ * on a free loopback port, delivery to the province emulator, the rate-later page on loopback.
  */
-async function startHallGateway(brokerUrl: string, dataDir: string, logger: Logger | undefined): Promise<Gateway> {
-  const staffRosterFile = join(dataDir, 'staff-roster.json');
+async function startHallGateway(where: { brokerUrl: string; dataDir: string; profileFile: string; rateLaterUrl: string }, logger: Logger | undefined): Promise<Gateway> {
+  const staffRosterFile = join(where.dataDir, 'staff-roster.json');
   writeFileSync(staffRosterFile, JSON.stringify(SAMPLE_STAFF_ROSTER));
   const config = parseGatewayConfig({
     instance: 'hall-gateway',
-    mqtt: { url: brokerUrl, protocolVersion: 4, sharedGroup: null },
-    database: { dataDir: join(dataDir, 'gateway-db') },
+    mqtt: { url: where.brokerUrl, protocolVersion: 4, sharedGroup: null },
+    database: { dataDir: join(where.dataDir, 'gateway-db') },
     terminals: { approval: 'first-key', config: { reasonCatalog: SAMPLE_PROVINCE_CONFIG.reasonCatalog, staffRosterFile } },
     http: { port: 0 },
+    province: { profileFile: where.profileFile },
+    rateLater: { host: '127.0.0.1', port: Number(new URL(where.rateLaterUrl).port), publicUrl: where.rateLaterUrl },
   });
   return Gateway.start(config, { logger: logger ?? silentLogger });
 }

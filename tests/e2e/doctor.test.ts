@@ -15,7 +15,8 @@ import { UsbPrinter } from '../../simulator/usb-printer.js';
 import { PtyLine } from '../../simulator/pty-line.js';
 import { VirtualTerminal } from '../../simulator/virtual-terminal.js';
 import { FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
-import { BridgeProcess, freePort } from '../support/bridge-process.js';
+import { freePort } from '../../simulator/free-port.js';
+import { BridgeProcess } from '../support/bridge-process.js';
 import { hcp } from '../support/run-hcp.js';
 import { waitUntil } from '../../simulator/wait.js';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BridgeConfigInput } from '../../bridge/config.js';
 import { BROKERS } from '../support/brokers.js';
-import { freePort } from '../support/bridge-process.js';
+import { freePort } from '../../simulator/free-port.js';
 import { usePtyRig } from '../support/pty-rig.js';
 import { hcp } from '../support/run-hcp.js';
 import { technician } from '../support/technician.js';

@@ -344,7 +344,7 @@ describe('openDatabase', () => {
       await expect(second).rejects.toBeInstanceOf(DatabaseUnavailable);
       await expect(second).rejects.toThrow(`already open in this process (pid ${process.pid})`);
       await migrate(db);
-      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations')).rows).toEqual([{ n: 1 }]);
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations')).rows).toEqual([{ n: 2 }]);
     } finally {
       await db.close();
     }

@@ -1,6 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BridgeConfigInput } from '../../bridge/config.js';
@@ -8,6 +7,7 @@ import type { BridgeStatus } from '../../bridge/status/status.js';
 import type { ApiAnswer } from '../../simulator/sim-window.js';
 import { removeOnExit } from './exit-cleanup.js';
 import { spawnHcpChild } from './run-hcp.js';
+import { freePort } from '../../simulator/free-port.js';
 
 /*
  * The real bridge CLI (`hcp run --config FILE`) as a child process, for tests that kill it
@@ -43,17 +43,6 @@ interface Run {
 }
 
 
-/** A free TCP port on 127.0.0.1 (free now; the bridge binds it moments later). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 export class BridgeProcess {
   private run: Run | undefined;
