@@ -137,6 +137,18 @@ export function toBase64(bytes: Uint8Array): string {
   return btoa(text);
 }
 
+const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/**
+ * Whether the bits a padded base64 text's last character carries beyond its bytes are zero: then,
+ * and only then, is it toBase64 of its bytes (the text already well-formed, padded, a multiple of 4).
+ */
+function zeroPaddingBits(text: string): boolean {
+  if (text.endsWith('==')) return (BASE64_ALPHABET.indexOf(text.charAt(text.length - 3)) & 0x0f) === 0;
+  if (text.endsWith('=')) return (BASE64_ALPHABET.indexOf(text.charAt(text.length - 2)) & 0x03) === 0;
+  return true;
+}
+
 /** Strict base64 (standard alphabet, padded) to bytes; undefined when it is not that. */
 export function fromBase64(text: string): Uint8Array | undefined {
   if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined;
@@ -145,7 +157,7 @@ export function fromBase64(text: string): Uint8Array | undefined {
     const bytes = new Uint8Array(binary.length);
     for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
     // Only the one spelling of these bytes: another (stray low bits) would change the record's hash, not its signature.
-    return toBase64(bytes) === text ? bytes : undefined;
+    return zeroPaddingBits(text) ? bytes : undefined;
   } catch {
     return undefined;
   }
