@@ -5,6 +5,7 @@ import { explain } from '../../protocol/issues.js';
 import { hostTimers, type Timers } from '../../protocol/timers.js';
 import { FaultBoard, faultSpecSchema, type ActiveFault, type FaultPlan, type FaultSpec } from './faults.js';
 import { callerMap, parseCall, shown, type Caller } from './request.js';
+import { RATING_PAGE_PATH, ratingPageTemplate, serveRatingPage } from './rating-page.js';
 import { applyEvaluation, applyService, type GradeDirection, type RuleOutcome } from './rules.js';
 import type { TimeFormat } from '../../gateway/province/time-format.js';
 import { DEFAULT_USER_ID, type SignatureFormat } from './signature.js';
@@ -43,6 +44,8 @@ export interface ProvinceHttpOptions {
    * answer) and never as a pooled socket found dead on its next use.
    */
   keepAlive?: boolean;
+  /** The data source its own rating page writes (rating-page.ts). Default "000". */
+  ratingPageDataSource?: string;
 }
 
 export type ProvinceHttpEvents = {
@@ -77,6 +80,7 @@ export class ProvinceHttpEmulator extends EventEmitter<ProvinceHttpEvents> {
   readonly #now: () => Date;
   readonly #timers: Timers;
   readonly #keepAlive: boolean;
+  readonly #ratingPageDataSource: string;
   readonly #delays = new Map<unknown, () => void>();
   #listening = false;
   #stopped = false;
@@ -99,6 +103,7 @@ export class ProvinceHttpEmulator extends EventEmitter<ProvinceHttpEvents> {
     }
     this.#maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
     this.#keepAlive = options.keepAlive ?? false;
+    this.#ratingPageDataSource = options.ratingPageDataSource ?? '000';
     const clock = options.clock ?? { now: () => new Date() };
     this.#now = () => clock.now();
     this.#timers = options.timers ?? hostTimers;
@@ -141,6 +146,11 @@ export class ProvinceHttpEmulator extends EventEmitter<ProvinceHttpEvents> {
   /** The two endpoints, as a profile's `endpoints` names them. */
   get endpoints(): { service: string; evaluation: string } {
     return { service: `${this.url}${this.#paths.service}`, evaluation: `${this.url}${this.#paths.evaluation}` };
+  }
+
+  /** A profile's rateLater.urlTemplate leading to its own rating page (rateLater.mode: province). */
+  get ratingPageTemplate(): string {
+    return ratingPageTemplate(this.url);
   }
 
   get listening(): boolean {
@@ -229,6 +239,10 @@ export class ProvinceHttpEmulator extends EventEmitter<ProvinceHttpEvents> {
     const path = pathOf(req.url);
     if (!this.#keepAlive) res.setHeader('connection', 'close');
     if (path.startsWith(ADMIN_PREFIX)) return this.#admin(req, res, path);
+    if (path === RATING_PAGE_PATH) {
+      const query = (req.url ?? '').slice(path.length).replace(/^\?/, '');
+      return serveRatingPage(req, res, query, { ledger: this.ledger, direction: this.#direction, dataSource: this.#ratingPageDataSource, now: this.#now });
+    }
     const phase: Phase | undefined = path === this.#paths.service ? 'service' : path === this.#paths.evaluation ? 'evaluation' : undefined;
     const plan = this.faults.take(phase);
     const base = { at: this.#now().toISOString(), method: (req.method ?? '').slice(0, 16), path: shownPath(path), phase, faults: plan.kinds };
@@ -316,7 +330,7 @@ export class ProvinceHttpEmulator extends EventEmitter<ProvinceHttpEvents> {
         received: () => ({ received: this.received }),
         stats: () => this.stats,
         faults: () => ({ faults: this.faults.list() }),
-        settings: () => ({ endpoints: this.endpoints, appMarks: [...this.#callers.keys()], satisfaction: this.#direction, signatureFormat: this.#signatureFormat, userId: this.#userId, timeFormat: this.#timeFormat, timeWindowMs: this.#timeWindowMs, maxBodyBytes: this.#maxBody }),
+        settings: () => ({ endpoints: this.endpoints, ratingPageTemplate: this.ratingPageTemplate, appMarks: [...this.#callers.keys()], satisfaction: this.#direction, signatureFormat: this.#signatureFormat, userId: this.#userId, timeFormat: this.#timeFormat, timeWindowMs: this.#timeWindowMs, maxBodyBytes: this.#maxBody }),
       };
       const view = Object.hasOwn(views, route) ? views[route] : undefined;
       if (!view) return refuse(404, `no such view: GET ${ADMIN_PREFIX}{${Object.keys(views).join('|')}}`);

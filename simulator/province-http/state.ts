@@ -52,6 +52,8 @@ export interface ProvinceHttpStats {
   faulted: Record<FaultKind, number>;
   /** Requests to the `/_emulator/` API it refused (unknown view, not a fault). */
   adminRefused: number;
+  /** Ratings made on its own rating page (pf 3), kept with the evaluations but not calls. */
+  pageRatings: number;
 }
 
 const zeroes = <K extends string>(keys: readonly K[]): Record<K, number> => Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
@@ -78,6 +80,7 @@ export class ProvinceLedger {
     refused: zeroes(REFUSAL_REASONS),
     faulted: zeroes(FAULT_KINDS),
     adminRefused: 0,
+    pageRatings: 0,
   };
 
   constructor(receivedLimit = DEFAULT_RECEIVED_LIMIT) {

@@ -92,7 +92,7 @@ describe('province emulator request parser, fuzzed', () => {
   });
 });
 
-const PATHS = ['/api/hcp/service', '/api/hcp/evaluation', '/_emulator/faults', '/_emulator/stats', '/_emulator/services', '/_emulator/faults/slow', '/_emulator/x', '/'];
+const PATHS = ['/pj/index.html', '/api/hcp/service', '/api/hcp/evaluation', '/_emulator/faults', '/_emulator/stats', '/_emulator/services', '/_emulator/faults/slow', '/_emulator/x', '/'];
 const faultBody = fc.oneof(
   fc.record({
     kind: fc.constantFrom('down', 'slow', 'server_error', 'rate_limited', 'malformed', 'flood'),
@@ -134,7 +134,18 @@ const legitimate: fc.Arbitrary<Junk> = fc
 const control: fc.Arbitrary<Junk> = fc
   .tuple(fc.constantFrom('POST', 'DELETE'), fc.constantFrom('/_emulator/faults', '/_emulator/faults/slow', '/_emulator/faults/x'), faultBody)
   .map(([method, path, body]) => printedShort({ method, path, headers: { 'content-type': 'application/json' }, body }));
-const request_ = fc.oneof({ weight: 2, arbitrary: legitimate }, { weight: 1, arbitrary: control }, { weight: 6, arbitrary: junk });
+/** A citizen (or not) on the province's rating page: form fields right and wrong. */
+const pageForm: fc.Arbitrary<Junk> = fc
+  .record(
+    {
+      projectNo: fc.oneof({ weight: 3, arbitrary: fc.constant('CASE-1') }, { weight: 1, arbitrary: fc.constantFrom('', ' ', 'x'.repeat(70), '<b>') }, { weight: 1, arbitrary: fc.string({ maxLength: 20 }) }),
+      grade: fc.oneof(fc.constantFrom('very_satisfied', 'satisfied', 'basically_satisfied', 'dissatisfied', 'very_dissatisfied', '__proto__'), fc.string({ maxLength: 10 })),
+      text: fc.oneof(fc.string({ maxLength: 40 }), fc.constant('x'.repeat(9000))),
+    },
+    { requiredKeys: ['projectNo', 'grade'] },
+  )
+  .map((fields) => printedShort({ method: 'POST', path: '/pj/index.html', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() }));
+const request_ = fc.oneof({ weight: 2, arbitrary: legitimate }, { weight: 1, arbitrary: control }, { weight: 1, arbitrary: pageForm }, { weight: 6, arbitrary: junk });
 
 describe('province emulator server, fuzzed from outside', () => {
   let emulator: ProvinceHttpEmulator;
@@ -156,9 +167,12 @@ describe('province emulator server, fuzzed from outside', () => {
         expect(status, short(j)).toBeGreaterThanOrEqual(200);
         expect(status, short(j)).toBeLessThan(500);
         // A method Node's parser does not know is answered before the path is read: a call to the interface.
-        const admin = METHODS.includes(j.method) && (j.path.split(/[?#]/, 1)[0] ?? '').startsWith('/_emulator/');
-        if (!admin) calls += 1;
-        if (j.method === 'HEAD') return;
+        const path = METHODS.includes(j.method) ? (j.path.split(/[?#]/, 1)[0] ?? '') : '';
+        const admin = path.startsWith('/_emulator/');
+        // The province's rating page answers HTML and is not a call to the interface.
+        const page = path === '/pj/index.html';
+        if (!admin && !page) calls += 1;
+        if (j.method === 'HEAD' || page) return;
         const parsed = JSON.parse(answer) as unknown;
         if (!admin) expect(answerSchema.safeParse(parsed).success, `${short(j)} → ${answer.slice(0, 200)}`).toBe(true);
         else if (status >= 400) expect(refusalSchema.safeParse(parsed).success, `${short(j)} → ${answer.slice(0, 200)}`).toBe(true);
@@ -175,6 +189,7 @@ describe('province emulator server, fuzzed from outside', () => {
     // Not vacuous: services were accepted, and faults were set over HTTP.
     expect(emulator.stats.accepted.service).toBeGreaterThan(0);
     expect(emulator.stats.refused.too_large).toBeGreaterThan(0);
+    expect(emulator.stats.pageRatings).toBeGreaterThan(0);
     expect(emulator.listening).toBe(true);
     expect((await fetch(`${emulator.url}/_emulator/stats`)).status).toBe(200);
   });

@@ -444,3 +444,47 @@ describe('province HTTP emulator with the gateway’s client (gateway/province),
     expect(emulator!.stats.faulted).toMatchObject({ server_error: 1, rate_limited: 1, down: 1, malformed: 1, slow: 1 });
   });
 });
+
+describe('province HTTP emulator: its own rating page (rateLater.mode province)', () => {
+  const form = (fields: Record<string, string>) => fetch(`${emulator!.url}/pj/index.html`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+
+  it('opens from the profile’s URL template, takes a pf 3 rating under the province’s rules, a second as 追评, a third refused', async () => {
+    await start();
+    await push('service', envelope(service('CASE-QR')));
+    const values: Record<string, string> = { caseNo: 'CASE-QR', areaCode: '330106000000', taskCode: 'T' };
+    const url = emulator!.ratingPageTemplate.replace(/\{(\w+)\}/g, (_m, name: string) => encodeURIComponent(values[name] ?? ''));
+    const opened = await fetch(url);
+    expect(opened.status).toBe(200);
+    const html = await opened.text();
+    expect(html).toContain('CASE-QR');
+    expect(html.match(/type="radio" name="grade"/g)).toHaveLength(5);
+    expect(opened.headers.get('content-security-policy')).toContain("default-src 'none'");
+
+    const noReason = await form({ projectNo: 'CASE-QR', grade: 'dissatisfied' });
+    expect(noReason.status).toBe(400);
+    expect(await noReason.text()).toContain('请填写原因');
+    expect((await form({ projectNo: 'CASE-QR', grade: 'dissatisfied', text: '等了很久' })).status).toBe(200);
+    const followUp = await form({ projectNo: 'CASE-QR', grade: 'satisfied' });
+    expect(await followUp.text()).toContain('追评');
+    expect((await form({ projectNo: 'CASE-QR', grade: 'satisfied' })).status).toBe(409);
+    expect(emulator!.evaluations.map((e) => [e.appMark, e.body.pf, e.body.satisfaction, e.body.assessNumber, e.body.writingEvaluation ?? ''])).toEqual([
+      ['province-page', 3, 2, 1, '等了很久'],
+      ['province-page', 3, 4, 2, ''],
+    ]);
+    expect(emulator!.stats.pageRatings).toBe(2);
+    // A page rating is the case's first: the counter's push after it is the duplicate.
+    expect((await push('evaluation', envelope(evaluation('CASE-QR')))).answer.code).toBe('2003');
+  });
+
+  it('says so for an unknown case, no grade, a missing case number; escapes what it shows', async () => {
+    await start({ satisfaction: 'one_is_best' });
+    expect((await form({ projectNo: 'CASE-NONE', grade: 'satisfied' })).status).toBe(404);
+    expect((await form({ projectNo: 'CASE-NONE' })).status).toBe(400);
+    expect((await fetch(`${emulator!.url}/pj/index.html`)).status).toBe(400);
+    const shown = await (await fetch(`${emulator!.url}/pj/index.html?projectNo=${encodeURIComponent('<script>x</script>')}`)).text();
+    expect(shown).not.toContain('<script>');
+    await push('service', envelope(service('CASE-1')));
+    expect((await form({ projectNo: 'CASE-1', grade: 'very_satisfied' })).status).toBe(200);
+    expect(emulator!.evaluations[0]?.body.satisfaction).toBe(1);
+  });
+});
