@@ -6,13 +6,34 @@ import { writeProvinceKeyFile } from '../gateway/province/keygen.js';
 import { parseProvinceProfile, type ProvinceProfileInput } from '../gateway/province/profile.js';
 import { sm2PublicKeyOf } from '../gateway/province/sm2.js';
 import { emulatorOptionsFor } from './province-http/from-profile.js';
-import { ProvinceHttpEmulator } from './province-http/server.js';
+import { ProvinceHttpEmulator, type ProvinceHttpOptions } from './province-http/server.js';
 
 /** The simulated hall's province: the HTTP emulator, and the profile the hall's gateway delivers to it with. */
-export interface HallProvince {
-  emulator: ProvinceHttpEmulator;
-  /** The profile written for the gateway (gateway.yaml province.profileFile). */
-  profileFile: string;
+export class HallProvince {
+  constructor(
+    public emulator: ProvinceHttpEmulator,
+    /** The profile written for the gateway (gateway.yaml province.profileFile). */
+    readonly profileFile: string,
+    private readonly options: ProvinceHttpOptions,
+  ) {}
+
+  /**
+   * The province stopped and started again on its port with its memory (its ledger): with
+   * `appWord`, one that now expects another appWord from us (as when a province rotates it), so
+   * that every call is refused until it is started again without.
+   */
+  async restart(changes: { appWord?: string } = {}): Promise<ProvinceHttpEmulator> {
+    const port = Number(new URL(this.emulator.url).port);
+    await this.emulator.stop();
+    const known = this.options.callers instanceof Map ? [...this.options.callers] : Object.entries(this.options.callers);
+    const callers = Object.fromEntries(known.map(([mark, caller]) => [mark, { ...caller, ...(changes.appWord !== undefined && { appWord: changes.appWord }) }]));
+    this.emulator = await ProvinceHttpEmulator.start({ ...this.options, callers, port, ledger: this.emulator.ledger });
+    return this.emulator;
+  }
+
+  stop(): Promise<void> {
+    return this.emulator.stop();
+  }
 }
 
 /**
@@ -57,8 +78,9 @@ export async function startHallProvince(dataDir: string, options: { port?: numbe
     http: { timeoutMs: 5000, perSecond: 20, maxAttemptsBeforeAlert: 5, backoff: { baseMs: 1000, maxMs: 15_000 } },
   });
   // The emulator's settings come from the profile (paths, grade direction, signature format); its port is its own.
-  const emulator = await ProvinceHttpEmulator.start({ port: options.port ?? 0, ...emulatorOptionsFor(parseProvinceProfile(profileFor('http://127.0.0.1')), appWord) });
+  const emulatorOptions = { port: options.port ?? 0, ...emulatorOptionsFor(parseProvinceProfile(profileFor('http://127.0.0.1')), appWord) };
+  const emulator = await ProvinceHttpEmulator.start(emulatorOptions);
   const profileFile = join(dir, 'profile.yaml');
   writeFileSync(profileFile, `# Written by hcp start for its simulated province (docs/province-profile.md).\n${stringify(profileFor(emulator.url))}`);
-  return { emulator, profileFile };
+  return new HallProvince(emulator, profileFile, emulatorOptions);
 }

@@ -8,6 +8,7 @@ import type { StoredEvent, StoredInvitation } from '../protocol/records.js';
 import type { Logger } from '../bridge/log.js';
 import { parseGatewayConfig } from '../gateway/config.js';
 import { Gateway } from '../gateway/gateway.js';
+import type { ProvinceProfileInput } from '../gateway/province/profile.js';
 import { silentLogger } from '../bridge/log.js';
 import { EmbeddedBroker } from './broker.js';
 import { freePort } from './free-port.js';
@@ -31,8 +32,12 @@ export interface HallOptions {
   httpPort?: number;
   /** The province emulator's port (default any free one). */
   provincePort?: number;
+  /** The province's profile (default the simulated province's: simulator/hall-province.ts); its endpoints, keys and pace are the hall's. */
+  provinceProfile?: ProvinceProfileInput;
   /** The rate-later page's port, behind the receipts' QR codes (default any free one). */
   rateLaterPort?: number;
+  /** Terminal ids are <prefix>-W01…; default SIM (a process holds each virtual line once: two halls need two prefixes). */
+  terminalPrefix?: string;
   /** Run the scripted staff and citizens (default true). */
   traffic?: boolean;
   citizens?: CitizenProfile;
@@ -76,10 +81,10 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
     // The page's address is in every receipt's QR code: known before the bridges start.
     const rateLaterUrl = `http://127.0.0.1:${options.rateLaterPort || (await freePort())}/rate`;
     try {
-      province = await startHallProvince(options.dataDir, { port: options.provincePort ?? 0 });
+      province = await startHallProvince(options.dataDir, { port: options.provincePort ?? 0, ...(options.provinceProfile && { profile: options.provinceProfile }) });
       gateway = await startHallGateway({ brokerUrl: broker.url, dataDir: options.dataDir, profileFile: province.profileFile, rateLaterUrl }, options.logger);
     } catch (err) {
-      await province?.emulator.stop();
+      await province?.stop();
       await broker.stop();
       throw err;
     }
@@ -94,7 +99,7 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
           await SimWindow.start({
             brokerUrl: broker.url,
             windowNo,
-            terminalId: `SIM-${windowNo}`,
+            terminalId: `${options.terminalPrefix ?? 'SIM'}-${windowNo}`,
             dbPath: join(windowDir, 'hcp.db'),
             httpPort: options.httpPort ? options.httpPort + n - 1 : 0,
             // The scripted citizens think 0.6-3 s: some presses are fast enough to be flagged.
@@ -113,7 +118,7 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
     } catch (err) {
       await Promise.allSettled(windows.map((w) => w.stop()));
       await gateway.stop();
-      await province.emulator.stop();
+      await province.stop();
       await broker.stop();
       throw err;
     }
@@ -127,7 +132,7 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
     await this.traffic;
     await Promise.allSettled(this.windows.map((w) => w.stop()));
     await this.gateway.stop();
-    await this.province.emulator.stop();
+    await this.province.stop();
     await this.broker.stop();
   }
 
