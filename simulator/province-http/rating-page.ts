@@ -39,9 +39,16 @@ export async function serveRatingPage(req: IncomingMessage, res: ServerResponse,
   if (req.method !== 'POST') return page(res, 405, '请求方法不支持', '');
   let size = 0;
   const chunks: Buffer[] = [];
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size <= MAX_FORM_BYTES) chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_FORM_BYTES * 64) throw new Error('far past the limit: not worth draining');
+      if (size <= MAX_FORM_BYTES) chunks.push(chunk as Buffer);
+    }
+  } catch {
+    // The citizen's browser went away mid-form, or it is no browser: nothing to answer.
+    req.socket.destroy();
+    return;
   }
   if (size > MAX_FORM_BYTES) return page(res, 413, '内容过长', '<p>评价内容过长。</p>');
   const fields = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));

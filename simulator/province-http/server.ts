@@ -84,6 +84,8 @@ export class ProvinceHttpEmulator extends EventEmitter<ProvinceHttpEvents> {
   readonly #delays = new Map<unknown, () => void>();
   #listening = false;
   #stopped = false;
+  /** Why the port could not listen again after a refused fault, if it could not. */
+  listenError: Error | undefined;
   /** Listening and closing for the refused fault, one after the other. */
   #transition: Promise<void> = Promise.resolve();
 
@@ -111,10 +113,13 @@ export class ProvinceHttpEmulator extends EventEmitter<ProvinceHttpEvents> {
     this.faults = new FaultBoard(this.#timers, this.#now);
     this.faults.on('change', () => this.#followRefusal());
     this.#server = createServer((req, res) => {
-      this.#handle(req, res).catch(() => {
-        // #handle answers every error itself; this is the last guard so a bug never crashes the host process.
-        if (!res.headersSent) sendJson(res, 500, refusalAnswer('internal'));
+      this.#handle(req, res).catch((err: unknown) => {
+        // #handle answers every error itself; this is the last guard so a bug never crashes the host
+        // process, and is counted (refused.internal) so that a test sees it.
+        const answer = refusalAnswer('internal', err instanceof Error ? err.message.slice(0, 200) : undefined);
+        if (!res.headersSent) sendJson(res, 500, answer);
         else res.destroy();
+        this.#record({ at: this.#now().toISOString(), method: (req.method ?? '').slice(0, 16), path: shownPath(pathOf(req.url)), phase: undefined, appMark: undefined, outcome: 'refused', reason: 'internal', faults: [], http: 500, answer });
       });
     });
     // A request Node's HTTP parser cannot read (an unknown method, a broken header): answered 400 in
@@ -210,14 +215,21 @@ export class ProvinceHttpEmulator extends EventEmitter<ProvinceHttpEvents> {
   }
 
   #followRefusal(): void {
-    this.#transition = this.#transition.then(async () => {
-      if (this.#stopped) return;
-      if (this.faults.refusing && this.#listening) await this.#close();
-      else if (!this.faults.refusing && !this.#listening) await this.#listen();
-    });
+    this.#transition = this.#transition
+      .then(async () => {
+        if (this.#stopped) return;
+        if (this.faults.refusing && this.#listening) await this.#close();
+        else if (!this.faults.refusing && !this.#listening) await this.#listen();
+      })
+      .catch((err: unknown) => {
+        // The port taken by another process while it was down: it stays down (`listening` false),
+        // said in `listenError`, and the next change of faults tries again.
+        this.listenError = err instanceof Error ? err : new Error(String(err));
+      });
   }
 
   async #listen(): Promise<void> {
+    this.listenError = undefined;
     this.#server.listen(this.#port, this.#host);
     await once(this.#server, 'listening');
     // The port chosen on the first start is kept: a province that comes back comes back where it was.

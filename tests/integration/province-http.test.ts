@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { sm2 } from 'sm-crypto-v2';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -264,6 +265,22 @@ describe('province HTTP emulator: faults seen by a plain fetch client', () => {
     expect((err as Error & { cause?: { code?: string } }).cause?.code).toBe('ECONNREFUSED');
     await emulator!.clearFaults('down');
     expect(emulator!.endpoints.service).toBe(url);
+    expect((await push('service', envelope(service('CASE-1')))).answer.code).toBe('0');
+  });
+
+  it('down (refused): a port taken meanwhile keeps it down, said in listenError; the next change tries again', async () => {
+    await start();
+    const port = Number(new URL(emulator!.url).port);
+    await emulator!.setFault({ kind: 'down', mode: 'refused' });
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
+    await emulator!.clearFaults();
+    expect(emulator!.listening).toBe(false);
+    expect(emulator!.listenError?.message).toMatch(/EADDRINUSE/);
+    await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    await emulator!.clearFaults();
+    expect(emulator!.listening).toBe(true);
+    expect(emulator!.listenError).toBeUndefined();
     expect((await push('service', envelope(service('CASE-1')))).answer.code).toBe('0');
   });
 
