@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { gradeCodeProfileNameSchema } from './grades.js';
 import { staffIdSchema } from './http-api.js';
+import { CASE_PLACEHOLDERS, isCasePlaceholder, templatePlaceholders } from './url-template.js';
 
 /**
  * Retained on `…/config`, province to terminal. The bad-review reason catalogue is the
@@ -64,6 +65,39 @@ export const staffRosterSchema = z
   });
 export type StaffRoster = z.infer<typeof staffRosterSchema>;
 
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
+
+/**
+ * Where this terminal's receipt QR codes lead (the province profile's rateLater, made for this
+ * terminal by its gateway: gateway/receipt-page.ts). gateway: the gateway's page, `url` with the
+ * receipt's signed token appended (protocol/receipt-token.ts). province: the province's page,
+ * `urlTemplate` with the terminal's placeholders already filled and only the case's left
+ * ({caseNo}, {itemCode}, {taskCode}), and how {taskCode} is cut from the item code. bridge: the
+ * gateway has no page for this terminal: the bridge's own printer.evaluationUrl (it replaces a page
+ * sent before, since a config that leaves a part out leaves it as it was).
+ */
+export const receiptPageSchema = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('gateway'), url: httpUrl.max(2000, 'at most 2000 characters: a longer one does not fit a receipt’s QR code') }),
+  z.strictObject({
+    mode: z.literal('province'),
+    urlTemplate: z
+      .string()
+      .max(4000, 'at most 4000 characters')
+      .superRefine((template, ctx) => {
+        if (!httpUrl.safeParse(template.replace(/\{[^{}]*\}/g, 'x')).success) ctx.addIssue({ code: 'custom', message: 'expected an http(s) URL with placeholders such as {caseNo}' });
+        for (const name of templatePlaceholders(template)) {
+          if (!isCasePlaceholder(name)) ctx.addIssue({ code: 'custom', message: `placeholder {${name}} is not the case's: only ${CASE_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')} are left for the terminal to fill` });
+        }
+      }),
+    taskCode: z
+      .strictObject({ splitLength: z.number().int().min(2).max(64), taskCodeLength: z.number().int().min(1).max(63) })
+      .refine((rule) => rule.taskCodeLength < rule.splitLength, { message: 'taskCodeLength must be less than splitLength', path: ['taskCodeLength'] })
+      .nullable(),
+  }),
+  z.strictObject({ mode: z.literal('bridge') }),
+]);
+export type ReceiptPage = z.infer<typeof receiptPageSchema>;
+
 export const provinceConfigSchema = z.object({
   reasonCatalog: reasonCatalogSchema.optional(),
   staffRoster: staffRosterSchema.optional(),
@@ -72,5 +106,6 @@ export const provinceConfigSchema = z.object({
    * the bridge's own mqtt.gradeProfile for every record stored from then on.
    */
   gradeProfile: gradeCodeProfileNameSchema.optional(),
+  receiptPage: receiptPageSchema.optional(),
 });
 export type ProvinceConfig = z.infer<typeof provinceConfigSchema>;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigError, readConfigDocument } from '../../bridge/config.js';
 import { explain } from '../../protocol/issues.js';
 import { timeFormatSchema } from './time-format.js';
-import { isUrlPlaceholder, templatePlaceholders } from './url-template.js';
+import { isUrlPlaceholder, templatePlaceholders } from '../../protocol/url-template.js';
 
 /*
  * Contract: a province profile (YAML; docs/province-profile.md documents it field by field).
@@ -62,7 +62,7 @@ const reasonsSchema = z.strictObject({
 const rateLaterSchema = z.strictObject({
   /** gateway: the receipt QR leads to the gateway's own page; province: to the province's page (urlTemplate). */
   mode: z.enum(['gateway', 'province']).default('gateway'),
-  /** The province's rating page, with placeholders such as {caseNo} and {areaCode} (gateway/province/url-template.ts). */
+  /** The province's rating page, with placeholders such as {caseNo} and {areaCode} (protocol/url-template.ts). */
   urlTemplate: z.string().trim().min(1).max(2000).optional(),
   /** How long after the service a citizen may still rate (natural days). */
   periodDays: z.number().int().min(1).max(90).default(7),

@@ -10,7 +10,7 @@ import { evaluationPayload, PayloadError, servicePayload } from '../../gateway/p
 import { loadProvinceProfile, parseProvinceProfile } from '../../gateway/province/profile.js';
 import { sm2Verify } from '../../gateway/province/sm2.js';
 import { formatProvinceTime, parseProvinceTime, TIME_FORMATS } from '../../gateway/province/time-format.js';
-import { fillUrlTemplate, UrlTemplateError } from '../../gateway/province/url-template.js';
+import { fillUrlTemplate, UrlTemplateError } from '../../protocol/url-template.js';
 import { GMT_PUBLIC_KEY, ratedRecord, sampleProfile, TEST_SECRETS } from '../unit/province-fixture.js';
 
 /**

@@ -9,7 +9,7 @@ import { deptCodeFor, loadProvinceProfile, parseProvinceProfile } from '../../ga
 import { loadProvinceSecrets } from '../../gateway/province/secrets.js';
 import { sm2PublicKeyOf } from '../../gateway/province/sm2.js';
 import { formatProvinceTime, parseProvinceTime } from '../../gateway/province/time-format.js';
-import { fillUrlTemplate, UrlTemplateError } from '../../gateway/province/url-template.js';
+import { fillUrlTemplate, UrlTemplateError } from '../../protocol/url-template.js';
 import { GMT_PRIVATE_KEY, GMT_PUBLIC_KEY, NATIONAL_PATH, OTHER_PATH } from './province-fixture.js';
 
 const minimal = () => ({
