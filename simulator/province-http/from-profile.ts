@@ -4,7 +4,7 @@ import type { ProvinceHttpOptions } from './server.js';
 /**
  * The emulator's settings that play the province a profile was written for: its caller (the
  * profile's appMark with our public key and the appWord), grade direction, signature format and
- * user id, time format and window, and the endpoints' paths. Port and host are the caller's.
+ * user id, time format and window, area code length, and the endpoints' paths. Port and host are the caller's.
  */
 export function emulatorOptionsFor(profile: ProvinceProfile, appWord: string): Omit<ProvinceHttpOptions, 'port' | 'host'> {
   return {
@@ -14,6 +14,7 @@ export function emulatorOptionsFor(profile: ProvinceProfile, appWord: string): O
     userId: profile.sm2.userId,
     timeFormat: profile.time.envelope,
     timeWindowMs: profile.time.windowSeconds * 1000,
+    areaCodeDigits: profile.areaCodeDigits,
     paths: { service: new URL(profile.endpoints.service).pathname, evaluation: new URL(profile.endpoints.evaluation).pathname },
   };
 }

@@ -1,7 +1,7 @@
 import { explain } from '../../protocol/issues.js';
 import { isSm2PublicKey, signedText, verifySm2, type SignatureFormat } from './signature.js';
 import { parseProvinceTime, type TimeFormat } from '../../gateway/province/time-format.js';
-import { envelopeSchema, evaluationBodySchema, serviceBodySchema, type EvaluationBody, type Phase, type RefusalReason, type ServiceBody } from './wire.js';
+import { envelopeSchema, evaluationBodySchema, serviceBodySchema, serviceBodySchemaFor, type EvaluationBody, type Phase, type RefusalReason, type ServiceBody } from './wire.js';
 
 /**
  * Reading one call to the interface, outside in: JSON, the envelope, the caller (appMark), the
@@ -23,6 +23,8 @@ export interface CallSettings {
   userId: string;
   /** How far `time` may be from the province's clock, either way. */
   timeWindowMs: number;
+  /** The area code's length (the 6-digit code right-padded with zeros). Default 12. */
+  areaCodeDigits?: number;
 }
 
 export type ParsedCall =
@@ -64,11 +66,18 @@ export function parseCall(text: string, phase: Phase, settings: CallSettings, no
     }
   }
   if (phase === 'service') {
-    const body = explain(serviceBodySchema, payload);
+    const body = explain(serviceSchema(settings.areaCodeDigits ?? 12), payload);
     return body.ok ? { ok: true, appMark, phase, body: body.data } : refuse('invalid_fields', prefixed(body.problems), appMark);
   }
   const body = explain(evaluationBodySchema, payload);
   return body.ok ? { ok: true, appMark, phase, body: body.data } : refuse('invalid_fields', prefixed(body.problems), appMark);
+}
+
+const serviceSchemas = new Map([[12, serviceBodySchema]]);
+function serviceSchema(areaCodeDigits: number) {
+  let schema = serviceSchemas.get(areaCodeDigits);
+  if (!schema) serviceSchemas.set(areaCodeDigits, (schema = serviceBodySchemaFor(areaCodeDigits)));
+  return schema;
 }
 
 const prefixed = (problems: string[]) => problems.map((p) => (p.startsWith('(top level)') ? p.replace('(top level)', 'data') : p.startsWith('and ') ? p : `data.${p}`)).join('; ');

@@ -29,6 +29,8 @@ export interface ProvinceHttpOptions {
   timeFormat?: TimeFormat;
   /** How far `time` may be from the clock, either way. Default 300 000 (5 minutes). */
   timeWindowMs?: number;
+  /** The area code's length, as the profile's areaCodeDigits. Default 12. */
+  areaCodeDigits?: number;
   /** The two endpoints' paths. Default /api/hcp/service and /api/hcp/evaluation. */
   paths?: { service?: string; evaluation?: string };
   /** Largest body read; a bigger one is answered 413. Default 64 KiB. */
@@ -75,6 +77,7 @@ export class ProvinceHttpEmulator extends EventEmitter<ProvinceHttpEvents> {
   readonly #userId: string;
   readonly #timeFormat: TimeFormat;
   readonly #timeWindowMs: number;
+  readonly #areaCodeDigits: number;
   readonly #paths: { service: string; evaluation: string };
   readonly #maxBody: number;
   readonly #now: () => Date;
@@ -99,6 +102,7 @@ export class ProvinceHttpEmulator extends EventEmitter<ProvinceHttpEvents> {
     this.#userId = options.userId ?? DEFAULT_USER_ID;
     this.#timeFormat = options.timeFormat ?? 'yyyyMMddHHmmss';
     this.#timeWindowMs = options.timeWindowMs ?? 300_000;
+    this.#areaCodeDigits = options.areaCodeDigits ?? 12;
     this.#paths = { ...DEFAULT_PATHS, ...options.paths };
     if (this.#paths.service === this.#paths.evaluation || [this.#paths.service, this.#paths.evaluation].some((p) => !p.startsWith('/') || p.startsWith(ADMIN_PREFIX))) {
       throw new Error(`province emulator: paths must be two different absolute paths outside ${ADMIN_PREFIX} (got ${JSON.stringify(this.#paths)})`);
@@ -301,7 +305,7 @@ export class ProvinceHttpEmulator extends EventEmitter<ProvinceHttpEvents> {
     if (!phase) return refused('not_found', `no endpoint here: the service push is ${this.#paths.service}, the evaluation push ${this.#paths.evaluation}`);
     if (method !== 'POST') return refused('wrong_method', `${shown(method ?? '', 16)} on ${phase === 'service' ? this.#paths.service : this.#paths.evaluation}`);
     if (tooLarge || text === undefined) return refused('too_large', `the limit is ${this.#maxBody} bytes`);
-    const call = parseCall(text, phase, { callers: this.#callers, timeFormat: this.#timeFormat, signatureFormat: this.#signatureFormat, userId: this.#userId, timeWindowMs: this.#timeWindowMs }, this.#now());
+    const call = parseCall(text, phase, { callers: this.#callers, timeFormat: this.#timeFormat, signatureFormat: this.#signatureFormat, userId: this.#userId, timeWindowMs: this.#timeWindowMs, areaCodeDigits: this.#areaCodeDigits }, this.#now());
     if (!call.ok) return refused(call.reason, call.detail, call.appMark);
     const now = this.#now();
     const outcome: RuleOutcome = call.phase === 'service' ? applyService(this.ledger, call.body, call.appMark, now) : applyEvaluation(this.ledger, call.body, call.appMark, now, this.#direction);
@@ -342,7 +346,7 @@ export class ProvinceHttpEmulator extends EventEmitter<ProvinceHttpEvents> {
         received: () => ({ received: this.received }),
         stats: () => this.stats,
         faults: () => ({ faults: this.faults.list() }),
-        settings: () => ({ endpoints: this.endpoints, ratingPageTemplate: this.ratingPageTemplate, appMarks: [...this.#callers.keys()], satisfaction: this.#direction, signatureFormat: this.#signatureFormat, userId: this.#userId, timeFormat: this.#timeFormat, timeWindowMs: this.#timeWindowMs, maxBodyBytes: this.#maxBody }),
+        settings: () => ({ endpoints: this.endpoints, ratingPageTemplate: this.ratingPageTemplate, appMarks: [...this.#callers.keys()], satisfaction: this.#direction, signatureFormat: this.#signatureFormat, userId: this.#userId, timeFormat: this.#timeFormat, timeWindowMs: this.#timeWindowMs, areaCodeDigits: this.#areaCodeDigits, maxBodyBytes: this.#maxBody }),
       };
       const view = Object.hasOwn(views, route) ? views[route] : undefined;
       if (!view) return refuse(404, `no such view: GET ${ADMIN_PREFIX}{${Object.keys(views).join('|')}}`);

@@ -30,18 +30,20 @@ const optionalText = (max: number) =>
     .optional()
     .transform((v) => (v === null || v === undefined || v.trim() === '' ? undefined : v.trim()));
 
-/** The service (办件) push. Unknown extra fields are kept: a province's document may add some. */
-export const serviceBodySchema = z.looseObject({
-  projectNo: text(64),
-  taskCode: text(64),
-  taskHandleItem: optionalText(64),
-  serviceNumber: z.union([z.string().max(64), z.int()]).optional(),
-  serviceTime: text(32),
-  areaCode: z.string().regex(/^\d{12}$/, 'expected 12 digits (the area code padded to 12)'),
-  deptCode: text(64),
-  pf: wholeNumber(1, 9).optional(),
-  dataSource: z.string().regex(/^\d{3}$/, 'expected 3 digits').optional(),
-});
+/** The service (办件) push, its area code padded to `areaCodeDigits` (12 unless the province says otherwise). Unknown extra fields are kept: a province's document may add some. */
+export const serviceBodySchemaFor = (areaCodeDigits: number) =>
+  z.looseObject({
+    projectNo: text(64),
+    taskCode: text(64),
+    taskHandleItem: optionalText(64),
+    serviceNumber: z.union([z.string().max(64), z.int()]).optional(),
+    serviceTime: text(32),
+    areaCode: z.string().regex(new RegExp(`^\\d{${areaCodeDigits}}$`), `expected ${areaCodeDigits} digits (the area code padded to ${areaCodeDigits})`),
+    deptCode: text(64),
+    pf: wholeNumber(1, 9).optional(),
+    dataSource: z.string().regex(/^\d{3}$/, 'expected 3 digits').optional(),
+  });
+export const serviceBodySchema = serviceBodySchemaFor(12);
 export type ServiceBody = z.output<typeof serviceBodySchema>;
 
 /** The evaluation push: refers to a service by `projectNo`. */

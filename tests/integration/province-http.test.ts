@@ -133,6 +133,13 @@ describe('province HTTP emulator: signed calls', () => {
     expect((await push('service', envelope(service('CASE-R'), { timeFormat: 'yyyy-MM-dd HH:mm:ss' }))).answer.code).toBe('1003');
   });
 
+  it('takes the area code at the profile’s length', async () => {
+    await start({ areaCodeDigits: 9 });
+    expect((await push('service', envelope(service('CASE-9', { areaCode: '330106000' })))).answer.code).toBe('0');
+    const twelve = await push('service', envelope(service('CASE-12')));
+    expect(twelve.answer).toMatchObject({ code: '1004', msg: expect.stringContaining('data.areaCode: expected 9 digits') });
+  });
+
   it('takes callers added at run time', async () => {
     await start();
     emulator!.addCaller('HALL-B', { appWord: 'b-word', publicKey: OTHER.publicKey });
