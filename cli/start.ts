@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DEFAULT_GRADE_CODE_PROFILE, GRADE_INFO, gradeCode, gradeSchema, type GradeCodeProfileName } from '../protocol/grades.js';
 import { SimulatedHall, type HallActivity } from '../simulator/hall.js';
 import { startHallView, type HallView } from '../simulator/hall-view.js';
+import type { ProvinceHttpStats } from '../simulator/province-http/state.js';
 import { createLogger } from '../bridge/log.js';
 import { untilSignal } from './run.js';
 
@@ -16,6 +17,10 @@ export interface StartOptions {
   httpPort: number;
   /** The live hall view page; 0: any free port. */
   viewPort: number;
+  /** The province emulator's port (default: any free one). */
+  provincePort?: number;
+  /** The rate-later page's port (default: any free one). */
+  rateLaterPort?: number;
   dataDir?: string;
 }
 
@@ -34,11 +39,14 @@ export async function startHallCommand(options: StartOptions): Promise<void> {
     timeoutSeconds: options.timeout,
     brokerPort: options.brokerPort,
     httpPort: options.httpPort,
+    ...(options.provincePort !== undefined && { provincePort: options.provincePort }),
+    ...(options.rateLaterPort !== undefined && { rateLaterPort: options.rateLaterPort }),
     logger: createLogger('warn', 2),
   });
   console.log(`  broker     ${hall.broker.url} (embedded)`);
   const gateway = hall.gateway.status();
   console.log(`  gateway    ${gateway.instance}: ${gateway.broker.subscriptions.join(', ')} into the embedded database (${join(dataDir, 'gateway-db')}); admin API ${hall.gateway.adminUrl}`);
+  for (const text of chainLines(hall)) console.log(text);
   for (const w of hall.windows) {
     const { link } = w.bridge.status();
     console.log(`  ${w.windowNo}        terminal ${link.terminal?.serial} (firmware ${link.terminal?.fw}) on ${link.path}; HTTP API ${w.bridge.httpUrl}`);
@@ -125,7 +133,30 @@ function printStatus(hall: SimulatedHall): void {
     return `${w.windowNo} ${s.link.alive ? 'link up' : 'LINK DOWN'}, ${s.broker.connected ? 'broker up' : 'BROKER DOWN'}, backlog ${s.backlog.pending}`;
   });
   const g = hall.gateway.ingest.stats();
-  console.log(`-- ${time()}  ${windows.join(' | ')}  || gateway: ${g.accepted} accepted, ${g.duplicates} duplicates, ${g.rejected} rejected`);
+  const delivery = hall.gateway.status().province;
+  const { emulator } = hall.province;
+  const province = delivery
+    ? `  || province: ${emulator.services.length} services, ${emulator.evaluations.length} evaluations; ${delivery.transient} transient failures${faultsNote(hall)}`
+    : '';
+  console.log(`-- ${time()}  ${windows.join(' | ')}  || gateway: ${g.accepted} accepted, ${g.duplicates} duplicates, ${g.rejected} rejected${province}`);
+}
+
+/** The start banner's lines for the chain past the gateway: the province it delivers to, and the page the receipts lead to. */
+export function chainLines(hall: SimulatedHall): string[] {
+  const { emulator, profileFile } = hall.province;
+  const status = hall.gateway.status();
+  const delivering = status.province ? `the gateway delivers to it as "${status.province.profile}"${status.province.deliver ? '' : ' (delivery paused: province.deliver is false)'}` : 'the gateway has no province section';
+  const rateLater = status.rateLater?.publicUrl ?? hall.gateway.rateLaterUrl;
+  return [
+    `  province   ${emulator.url} (emulated 好差评 interface: ${emulator.endpoints.service}, ${emulator.endpoints.evaluation}); ${delivering}, profile ${profileFile}`,
+    `             what it received: ${emulator.url}/_emulator/stats; faults: POST ${emulator.url}/_emulator/faults (docs/province-emulator.md) or the hall view's buttons`,
+    `  rate later ${rateLater ?? 'not served'}${rateLater ? ' (the page the receipts\' QR codes lead to)' : ''}`,
+  ];
+}
+
+function faultsNote(hall: SimulatedHall): string {
+  const faults = hall.province.emulator.faults.list().map((f) => f.fault.kind);
+  return faults.length ? `; FAULTS SET: ${faults.join(', ')}` : '';
 }
 
 /** Read back from the gateway's database: what reached it, one outcome per invitation. */
@@ -136,4 +167,25 @@ async function printSummary(hall: SimulatedHall): Promise<void> {
   const { invitations, rated } = rows[0] ?? { invitations: 0, rated: 0 };
   const share = invitations ? Math.round((rated / invitations) * 100) : 0;
   console.log(`gateway database holds ${invitations} invitations, ${rated} rated: participation ${share}% (参评率)`);
+  const { rows: states } = await hall.gateway.db.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM deliveries GROUP BY state');
+  console.log(provinceSummary(hall.province.emulator.stats, hall.province.emulator, Object.fromEntries(states.map((r) => [r.state, r.n]))));
+}
+
+/**
+ * The closing line beside the gateway's: what the province emulator's ledger holds, and the
+ * gateway's delivery rows by state (one per case: a case still waiting is not yet at the province).
+ */
+export function provinceSummary(
+  stats: Pick<ProvinceHttpStats, 'duplicates' | 'refused'>,
+  ledger: { services: readonly unknown[]; evaluations: readonly unknown[] },
+  deliveries: Partial<Record<string, number>>,
+): string {
+  const refused = Object.values(stats.refused).reduce((n, k) => n + k, 0);
+  const n = (state: string): number => deliveries[state] ?? 0;
+  const waiting = n('service') + n('evaluation');
+  return (
+    `province emulator received ${ledger.services.length} services and ${ledger.evaluations.length} evaluations ` +
+    `(${stats.duplicates.evaluation} duplicate evaluations, ${refused} refused); ` +
+    `gateway delivery: ${n('delivered')} cases delivered, ${waiting} waiting, ${n('rejected')} rejected${n('skipped') ? `, ${n('skipped')} skipped` : ''}`
+  );
 }

@@ -11,6 +11,9 @@ import { API_META, type ApiMeta } from '../protocol/http-api.js';
 import type { PrinterCondition } from '../protocol/printer.js';
 import type { InvitationMode, Outcome } from '../protocol/records.js';
 import type { HallActivity, SimulatedHall } from './hall.js';
+import { FAULTS_PATH, faultRoute, provinceFigures, type HallViewProvince } from './hall-view/province.js';
+
+export type { HallViewDelivery, HallViewProvince } from './hall-view/province.js';
 
 /** One window as the hall view shows it. */
 export interface HallViewWindow {
@@ -47,6 +50,8 @@ export interface HallViewData {
   windows: HallViewWindow[];
   /** What the hall's gateway has stored and acknowledged (and refused) since it started. */
   gateway: { accepted: number; duplicates: number; rejected: number; held: number };
+  /** The chain on to the province: its emulator's ledger and faults, the gateway's delivery to it. */
+  province: HallViewProvince;
   /** The words of grades, alarms, printer conditions and modes, as the bridge's `GET /api/v1/meta` serves them. */
   meta: ApiMeta;
 }
@@ -55,6 +60,13 @@ export interface HallView {
   /** e.g. http://127.0.0.1:8090/ */
   url: string;
   stop(): Promise<void>;
+}
+
+export interface HallViewOptions {
+  port?: number;
+  host?: string;
+  /** For the calls that set the province's faults through its emulator's API. Default: global fetch. */
+  fetch?: typeof fetch;
 }
 
 /**
@@ -68,8 +80,8 @@ function pageFile(): string {
   return fileURLToPath(found);
 }
 
-/** Everything the page shows, read from the hall's windows and its gateway. */
-export function hallViewData(hall: SimulatedHall, last: ReadonlyMap<string, HallViewWindow['last']> = new Map()): HallViewData {
+/** Everything the page shows, read from the hall's windows, its gateway and its province. */
+export async function hallViewData(hall: SimulatedHall, last: ReadonlyMap<string, HallViewWindow['last']> = new Map()): Promise<HallViewData> {
   const windows = hall.windows.map((w): HallViewWindow => {
     const s = w.bridge.status();
     const now = w.bridge.clock.now();
@@ -106,16 +118,20 @@ export function hallViewData(hall: SimulatedHall, last: ReadonlyMap<string, Hall
     hall: first ? { name: first.hallName, code: first.hallCode, areaCode: first.areaCode } : null,
     windows,
     gateway: gatewayFigures(hall),
+    province: await provinceFigures(hall),
     meta: API_META,
   };
 }
 
 /**
  * A live page of the whole simulated hall (`hcp start`): every window's staff, terminal link,
- * open invitation or last outcome, backlog, printer and today's counts, and the gateway's
- * totals. Serves `/` (the page, no CDN) and `/hall.json` (what the page polls every second).
+ * open invitation or last outcome, backlog, printer and today's counts, the gateway's totals, and
+ * the chain on to the province (what its emulator received, the gateway's delivery, its faults).
+ * Serves `/` (the page, no CDN), `/hall.json` (what the page polls every second) and
+ * `/province/faults` (the page's buttons that set and clear the province's faults, passed on to
+ * the emulator's `/_emulator/faults`).
  */
-export async function startHallView(hall: SimulatedHall, { port = 0, host = '127.0.0.1' }: { port?: number; host?: string } = {}): Promise<HallView> {
+export async function startHallView(hall: SimulatedHall, { port = 0, host = '127.0.0.1', fetch: fetchFn }: HallViewOptions = {}): Promise<HallView> {
   const page = readFileSync(pageFile());
   const last = new Map<string, HallViewWindow['last']>();
   const onActivity = (activity: HallActivity): void => {
@@ -135,19 +151,30 @@ export async function startHallView(hall: SimulatedHall, { port = 0, host = '127
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache' });
     res.end(body);
   };
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const json = (res: ServerResponse, status: number, body: unknown): void => send(res, status, 'application/json; charset=utf-8', JSON.stringify(body));
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path === FAULTS_PATH || path.startsWith(`${FAULTS_PATH}/`)) {
+      const { status, body } = await faultRoute(req, path, { emulatorUrl: hall.province.emulator.url, ...(fetchFn && { fetch: fetchFn }) });
+      return json(res, status, body);
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', 'GET only\n');
     if (path === '/' || path === '/index.html') return send(res, 200, 'text/html; charset=utf-8', page);
     if (path === '/hall.json') {
       try {
-        return send(res, 200, 'application/json; charset=utf-8', JSON.stringify(hallViewData(hall, last)));
+        return json(res, 200, await hallViewData(hall, last));
       } catch (err) {
         // A window mid-restart (its database closed) answers on the next poll.
-        return send(res, 503, 'application/json; charset=utf-8', JSON.stringify({ error: { code: 'unavailable', message: (err as Error).message } }));
+        return json(res, 503, { error: { code: 'unavailable', message: (err as Error).message } });
       }
     }
     return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+  };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res).catch(() => {
+      // A body too large to drain, or a caller gone: nothing to answer.
+      if (!res.headersSent) res.destroy();
+    });
   });
   server.listen(port, host);
   try {
