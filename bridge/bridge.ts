@@ -31,6 +31,7 @@ import { ReceiptQueue } from './printer/receipt-queue.js';
 import { ReceiptService, type ReceiptServiceOptions } from './printer/receipt-service.js';
 import { reprintReceipt } from './printer/reprint.js';
 import { GradeProfileStore } from './province/grade-profile.js';
+import { ReceiptPageStore } from './province/receipt-page.js';
 import { ReasonCatalogStore } from './province/reason-catalog.js';
 import { StaffRosterStore } from './province/staff-roster.js';
 import { selftestPartsOf } from './selftest/bridge-parts.js';
@@ -173,7 +174,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       logger,
       versions,
     }));
-    const printer = config.printer && receiptPrinter(config, config.printer, identity, { closings: this, openPort: deps.openPort, db, clock, timers, newId, logger });
+    const receiptPage = new ReceiptPageStore(settings, logger);
+    const printer = config.printer && receiptPrinter(config, config.printer, identity, { closings: this, openPort: deps.openPort, db, clock, timers, newId, logger, receiptPage: () => receiptPage.current() });
     const receipts = printer?.receipts;
     const staffAction = (entry: StaffActionEntry) => this.emit('staffAction', entry);
     /** Queues the receipt again and announces the reprint for the audit, whoever asked: staff at the console, or the province. */
@@ -232,6 +234,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       reasons.adopt(province);
       roster.adopt(province);
       gradeProfile.adopt(province);
+      receiptPage.adopt(province);
     });
     uplink.on('connected', () => this.emit('broker', 'connected'));
     uplink.on('disconnected', () => this.emit('broker', 'disconnected'));
@@ -280,7 +283,7 @@ function receiptPrinter(
   config: BridgeConfig,
   printer: NonNullable<BridgeConfig['printer']>,
   identity: TerminalIdentity,
-  deps: Pick<ReceiptServiceOptions, 'closings' | 'clock' | 'timers' | 'newId' | 'logger'> & { openPort: OpenSerialPort; db: Db },
+  deps: Pick<ReceiptServiceOptions, 'closings' | 'clock' | 'timers' | 'newId' | 'logger' | 'receiptPage'> & { openPort: OpenSerialPort; db: Db },
 ): { receipts: ReceiptService; publicKey: string } {
   const { openPort, db, logger, clock, timers } = deps;
   const receipts = new ReceiptService({

@@ -70,9 +70,19 @@ export function formatStatus(s: BridgeStatus, url: string): string {
   rows.push(['clock', s.clock.synced ? `synced (trusted from ${s.clock.trustedFrom ?? 'unknown'})` : 'NOT synced: records wait for a trusted time']);
   rows.push(['storage', `${formatBytes(s.storage.usedBytes)} of ${formatBytes(s.storage.capBytes)}${s.storage.full ? ' FULL' : ''}`]);
   rows.push(['printer', s.printer.configured ? `${s.printer.condition}, ${s.printer.pending} queued, ${s.printer.printed} printed` : 'not configured']);
+  if (s.printer.configured) rows.push(['receipt QR', qrPageLine(s.printer.qrPage)]);
   rows.push(['alarms', s.alarms.length ? s.alarms.join(', ') : 'none']);
   const width = Math.max(...rows.map(([k]) => k.length));
   return [`hcp status: ${url}`, ...rows.map(([key, value]) => `  ${key.padEnd(width)}  ${value}`)].join('\n');
+}
+
+const QR_PAGES = { gateway: 'the gateway’s rating page', province: 'the province’s rating page', config: 'printer.evaluationUrl' } as const;
+
+/** Where the receipts' QR codes lead; a bridge older than the receipt page says nothing of it. */
+function qrPageLine(page: Extract<BridgeStatus['printer'], { configured: true }>['qrPage'] | undefined): string {
+  if (page === undefined) return 'printer.evaluationUrl';
+  const fallbacks = page.fallbacks > 0 ? ` (${page.fallbacks} fell back to printer.evaluationUrl; last: ${page.lastFallback ?? 'unknown'})` : '';
+  return `${QR_PAGES[page.from]}${fallbacks}`;
 }
 
 /** `hcp status [--url URL] [--token T] [--json]`. */

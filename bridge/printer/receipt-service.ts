@@ -5,10 +5,12 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { StoredInvitation } from '../../protocol/records.js';
 import { canPrint, type PrinterLink, type PrinterState } from './printer-link.js';
-import { layoutReceipt, type PrinterProfile, type ReceiptContent } from './receipt-layout.js';
+import { fittingQrCellSize, layoutReceipt, type PrinterProfile, type ReceiptContent } from './receipt-layout.js';
 import type { ReceiptQueue } from './receipt-queue.js';
-import { signedEvaluationUrl, type ReceiptClaims } from '../../protocol/receipt-token.js';
+import type { ReceiptPage } from '../../protocol/province-config.js';
+import type { ReceiptClaims } from '../../protocol/receipt-token.js';
 import { signerOf } from '../identity/terminal-key.js';
+import { pageSource, receiptQrUrl, type QrPageSource } from './receipt-url.js';
 
 /** When a receipt is printed after an invitation closes; staff can always reprint. */
 export type PrintPolicy = 'always' | 'not_rated' | 'never';
@@ -25,7 +27,10 @@ export interface ReceiptServiceOptions {
   queue: ReceiptQueue;
   profile: PrinterProfile;
   policy: PrintPolicy;
+  /** printer.evaluationUrl: the QR code's page unless the gateway sent one (receiptPage). */
   evaluationUrl: string;
+  /** The receipt page the gateway's config sent (bridge/province/receipt-page.ts); default none. */
+  receiptPage?: () => ReceiptPage | null;
   signingKey: KeyObject;
   hallName: string;
   clock: Clock;
@@ -39,6 +44,12 @@ export interface ReceiptServiceOptions {
 export interface ReceiptStatus extends PrinterState {
   pending: number;
   printed: number;
+  /**
+   * Where the QR codes lead: the gateway's page, the province's, or printer.evaluationUrl
+   * ('config'); and how many receipts fell back to printer.evaluationUrl because the page's URL
+   * could not be made or did not fit, with the last reason.
+   */
+  qrPage: { from: QrPageSource; fallbacks: number; lastFallback: string | null };
 }
 
 /**
@@ -51,6 +62,8 @@ export class ReceiptService extends EventEmitter<{ printed: [QueuedReceiptInfo];
   private stopPolling: (() => void) | undefined;
   private draining = false;
   private stopped = false;
+  private fallbacks = 0;
+  private lastFallback: string | null = null;
 
   constructor(private readonly opts: ReceiptServiceOptions) {
     super();
@@ -83,7 +96,7 @@ export class ReceiptService extends EventEmitter<{ printed: [QueuedReceiptInfo];
   /** Queues a receipt for the invitation; returns the receipt id. */
   queue(record: StoredInvitation, reprint: boolean): string {
     const claims = { terminalId: record.terminalId, invitationId: record.id, caseNos: record.services.map((s) => s.caseNo) };
-    return this.enqueue(claims, (evaluationUrl) => ({
+    return this.enqueue(claims, record.services[0], (evaluationUrl) => ({
       hallName: this.opts.hallName,
       windowNo: record.windowNo,
       staffId: record.staffId,
@@ -99,7 +112,7 @@ export class ReceiptService extends EventEmitter<{ printed: [QueuedReceiptInfo];
   /** Queues a self-test receipt (marked 测试), with a QR signed like any other. */
   queueTest(terminalId: string, windowNo: string, testId: string): { receiptId: string; url: string } {
     const caseNo = `SELFTEST-${testId.slice(-8)}`;
-    return this.enqueue({ terminalId, invitationId: testId, caseNos: [caseNo] }, (evaluationUrl) => ({
+    return this.enqueue({ terminalId, invitationId: testId, caseNos: [caseNo] }, { caseNo, itemCode: 'SELFTEST' }, (evaluationUrl) => ({
       hallName: this.opts.hallName,
       windowNo,
       staffId: 'selftest',
@@ -112,18 +125,41 @@ export class ReceiptService extends EventEmitter<{ printed: [QueuedReceiptInfo];
     }));
   }
 
-  /** Signs the evaluation URL for the claims, lays out the receipt around it, and queues it. */
-  private enqueue(claims: Omit<ReceiptClaims, 'issuedAt'>, content: (evaluationUrl: string) => ReceiptContent): { receiptId: string; url: string } {
+  /** Makes the QR code's URL for the claims (the page in effect, signed), lays out the receipt around it, and queues it. */
+  private enqueue(claims: Omit<ReceiptClaims, 'issuedAt'>, firstCase: { caseNo: string; itemCode: string } | undefined, content: (evaluationUrl: string) => ReceiptContent): { receiptId: string; url: string } {
     const receiptId = this.opts.newId();
     const issuedAt = this.opts.clock.now();
-    const url = signedEvaluationUrl(this.opts.evaluationUrl, { ...claims, issuedAt: Math.floor(issuedAt.getTime() / 1000) }, signerOf(this.opts.signingKey));
+    const { url, fallback } = receiptQrUrl({
+      page: this.opts.receiptPage?.() ?? null,
+      ownUrl: this.opts.evaluationUrl,
+      claims: { ...claims, issuedAt: Math.floor(issuedAt.getTime() / 1000) },
+      sign: signerOf(this.opts.signingKey),
+      firstCase,
+      misfit: (candidate) => this.misfit(candidate),
+    });
+    if (fallback) {
+      this.fallbacks += 1;
+      this.lastFallback = `${fallback.from}: ${fallback.problem}`;
+      this.opts.logger.warn({ receipt: receiptId, invitationId: claims.invitationId, page: fallback.from, problem: fallback.problem }, 'receipt QR: the page the gateway sent cannot be used for this receipt; it leads to printer.evaluationUrl');
+    }
     this.opts.queue.add(receiptId, claims.invitationId, content(url), issuedAt);
     void this.drain();
     return { receiptId, url };
   }
 
   status(): ReceiptStatus {
-    return { ...this.opts.link.state, ...this.opts.queue.stats() };
+    const qrPage = { from: pageSource(this.opts.receiptPage?.() ?? null), fallbacks: this.fallbacks, lastFallback: this.lastFallback };
+    return { ...this.opts.link.state, ...this.opts.queue.stats(), qrPage };
+  }
+
+  /** Why a URL would not fit this printer's QR code, or undefined when it fits. */
+  private misfit(url: string): string | undefined {
+    try {
+      fittingQrCellSize(url, this.opts.profile);
+      return undefined;
+    } catch (err) {
+      return `${(err as Error).message} (${url.length} characters)`;
+    }
   }
 
   /** For the retention feature: receipts made before `before` are deleted. */

@@ -1,8 +1,9 @@
-import type { ProvinceConfig } from '../../protocol/province-config.js';
+import type { ProvinceConfig, ReceiptPage } from '../../protocol/province-config.js';
 import { registrationSchema } from '../../protocol/registration.js';
 import { terminalIdOfTopic, terminalTopics } from '../../protocol/topics.js';
 import type { Database } from '../db/database.js';
 import type { Clock, Logger, Publisher } from '../ports.js';
+import type { TerminalPlace } from '../receipt-page.js';
 import { namesKey, shortFingerprint } from './key-fingerprint.js';
 import { loadRosterFile } from './roster-file.js';
 import { decideState, fieldsOf, placeOf, type Approval } from './state-decisions.js';
@@ -32,6 +33,12 @@ export interface TerminalRegistryDeps {
   approval: Approval;
   /** What each approved terminal is sent on its retained `…/config`; undefined: nothing is published. */
   terminalConfig: () => ProvinceConfig | undefined;
+  /**
+   * Where the terminal's receipt QR codes lead, added to its config (gateway/receipt-page.ts
+   * receiptPageSource); it depends on where the terminal is, so a terminal whose place changes is
+   * sent its config again. Undefined: no receiptPage is sent.
+   */
+  receiptPage?: ((place: TerminalPlace) => ReceiptPage) | undefined;
   /** Waits before writing a message again after its write failed (a database blip); default 0.5 s then 2 s. */
   retryDelaysMs?: readonly number[];
   /** Default: setTimeout. */
@@ -295,7 +302,9 @@ export class TerminalRegistry {
     });
     for (const id of summary.replaced) this.#deps.logger.warn({ terminalId: id, file: path }, 'registry: the roster file replaced a terminal key');
     if (summary.revokedSkipped.length > 0) this.#deps.logger.warn({ terminals: summary.revokedSkipped, file: path }, 'registry: roster lists revoked terminals; they stay revoked until an operator approves them');
-    summary.configsPublished = await this.#publishConfigsOf([...summary.added, ...summary.approved, ...summary.replaced]);
+    // A terminal whose place changed is told its receipt page again: it names the place.
+    const placeChanged = this.#deps.receiptPage ? summary.updated : [];
+    summary.configsPublished = await this.#publishConfigsOf([...summary.added, ...summary.approved, ...summary.replaced, ...placeChanged]);
     const { configsPublished, unchanged } = summary;
     this.#deps.logger.info({ file: path, added: summary.added.length, approved: summary.approved.length, replaced: summary.replaced.length, updated: summary.updated.length, unchanged, configsPublished }, 'registry: roster applied');
     return summary;
@@ -303,7 +312,7 @@ export class TerminalRegistry {
 
   /** Publishes the retained config of every approved terminal (at start: the config may have changed). Returns how many were published. */
   async publishConfigs(): Promise<number> {
-    if (this.#deps.terminalConfig() === undefined) return 0;
+    if (this.#deps.terminalConfig() === undefined && this.#deps.receiptPage === undefined) return 0;
     const { rows } = await this.#deps.db.query<{ terminal_id: string }>("SELECT terminal_id FROM terminals WHERE status = 'approved' ORDER BY terminal_id");
     return this.#publishConfigsOf(rows.map((row) => row.terminal_id));
   }
@@ -381,6 +390,7 @@ export class TerminalRegistry {
 
   async #applyState(terminalId: string, message: Parameters<typeof decideState>[1], sessionAt: Date | undefined): Promise<void> {
     const now = this.#deps.clock.now();
+    let moved = false;
     const outcome = await this.#deps.db.transaction(async (tx) => {
       // A birth without a key names no terminal to register: only a known one is updated.
       const found = message.publicKey === undefined ? await lockTerminal(tx, terminalId) : (await lockOrCreateTerminal(tx, terminalId, now)).row;
@@ -390,8 +400,12 @@ export class TerminalRegistry {
       if (decision.key === 'first-key') {
         await recordOperatorAction(tx, { at: now, actor: 'first-key', action: 'approve', terminalId, detail: { key: shortFingerprint(message.publicKey ?? ''), approval: 'first-key' } });
       }
+      const { fields } = decision;
+      moved = decision.key === 'same' && fields.status === 'approved' && (fields.area_code !== found.area_code || fields.hall_code !== found.hall_code || fields.window_no !== found.window_no);
       return decision.key;
     });
+    // An approved terminal registered again from another window: its receipt page names the place.
+    if (moved && this.#deps.receiptPage) await this.#publishConfig(terminalId);
     if (outcome === 'unknown') {
       this.#stats.unknownStates += 1;
       return;
@@ -421,10 +435,10 @@ export class TerminalRegistry {
   }
 
   async #publishConfig(terminalId: string): Promise<boolean> {
-    const config = this.#deps.terminalConfig();
-    if (config === undefined) return false;
     const topic = terminalTopics(terminalId, this.#deps.prefix).config;
     try {
+      const config = await this.#configOf(terminalId);
+      if (config === undefined) return false;
       await this.#deps.publisher.publish(topic, JSON.stringify(config), { qos: 1, retain: true });
       this.#stats.configsPublished += 1;
       return true;
@@ -434,6 +448,22 @@ export class TerminalRegistry {
       return false;
     }
   }
+
+  /** The gateway's config for every terminal, with this terminal's receipt page when there is a source for it. */
+  async #configOf(terminalId: string): Promise<ProvinceConfig | undefined> {
+    const shared = this.#deps.terminalConfig();
+    const pageOf = this.#deps.receiptPage;
+    if (pageOf === undefined) return shared;
+    const { rows } = await this.#deps.db.query<Pick<TerminalRow, 'area_code' | 'hall_code' | 'window_no'> & Record<string, unknown>>(
+      'SELECT area_code, hall_code, window_no FROM terminals WHERE terminal_id = $1',
+      [terminalId],
+    );
+    return { ...shared, receiptPage: pageOf(placeOfRow(terminalId, rows[0])) };
+  }
+}
+
+function placeOfRow(terminalId: string, row: Pick<TerminalRow, 'area_code' | 'hall_code' | 'window_no'> | undefined): TerminalPlace {
+  return { terminalId, areaCode: row?.area_code ?? null, hallCode: row?.hall_code ?? null, windowNo: row?.window_no ?? null };
 }
 
 function fingerprintOrNone(key: string | null): string {
