@@ -295,6 +295,7 @@ function receiptPrinter(
     evaluationUrl: printer.evaluationUrl,
     signingKey: identity.privateKey,
     hallName: config.terminal.hallName ?? config.terminal.hallCode,
+    place: config.terminal,
     pollMs: printer.pollSeconds * 1000,
   });
   return { receipts, publicKey: identity.publicKey };

@@ -1,25 +1,22 @@
 import { explain } from '../protocol/issues.js';
 import { receiptPageSchema, type ReceiptPage } from '../protocol/province-config.js';
-import { fillUrlTemplatePartially, isCasePlaceholder, templatePlaceholders, UrlTemplateError, type UrlPlaceholder } from '../protocol/url-template.js';
+import { fillUrlTemplatePartially, templatePlaceholders, UrlTemplateError } from '../protocol/url-template.js';
 import type { Logger } from './ports.js';
-import { paddedAreaCode } from './province/payloads.js';
 import { deptCodeFor, type ProvinceProfile } from './province/profile.js';
 
 /*
  * Contract: where a terminal's receipt QR codes lead, as its retained config says it
  * (`receiptPage`, protocol/province-config.ts). The province profile's rateLater.mode decides:
- * province → the profile's urlTemplate with this terminal's placeholders filled here (the bridge
- * fills the case's); otherwise the gateway's own page (gateway.yaml rateLater.publicUrl), when it
- * serves one. With neither (no profile in province mode, no rateLater) there is nothing to say and
- * the bridge keeps its own printer.evaluationUrl.
+ * province → the profile's urlTemplate with {deptCode} filled here for the terminal's hall (the
+ * bridge fills the case and its place); otherwise the gateway's own page (gateway.yaml
+ * rateLater.publicUrl), when it serves one. With neither (no profile in province mode, no
+ * rateLater) there is nothing to say and the bridge keeps its own printer.evaluationUrl.
  */
 
-/** Where a terminal is, as the registry has it (null: it never said). */
+/** The terminal as the registry has it: its hall decides its deptCode (null: it has not said). */
 export interface TerminalPlace {
   terminalId: string;
-  areaCode: string | null;
   hallCode: string | null;
-  windowNo: string | null;
 }
 
 export interface ReceiptPageSettings {
@@ -49,27 +46,29 @@ export function receiptPageSource({ profile, publicUrl, logger }: ReceiptPageSet
 
 type Made = { ok: true; page: ReceiptPage } | { ok: false; problem: string };
 
-/** The template with the terminal's placeholders filled; the case's are left for the bridge. */
+/**
+ * The template with {deptCode} filled for the terminal's hall; the rest (the case, and the place
+ * the terminal's records carry) is left for the bridge. The hall is the registry's: known once the
+ * terminal registered or the roster listed it; without it only a profile with one deptCode for
+ * every hall can fill {deptCode}.
+ */
 export function provincePage(profile: ProvinceProfile, template: string, place: TerminalPlace): Made {
-  const values: Partial<Record<UrlPlaceholder, string>> = {};
-  if (place.areaCode !== null) Object.assign(values, { areaCode: paddedAreaCode(profile, place.areaCode), areaCode6: place.areaCode });
-  if (place.hallCode !== null) {
-    values.hallCode = place.hallCode;
-    const deptCode = deptCodeFor(profile, place.hallCode);
-    if (deptCode !== undefined) values.deptCode = deptCode;
+  let urlTemplate = template;
+  if (templatePlaceholders(template).includes('deptCode')) {
+    const deptCode = place.hallCode !== null ? deptCodeFor(profile, place.hallCode) : Object.keys(profile.halls).length === 0 ? profile.deptCode : undefined;
+    if (deptCode === undefined) {
+      const why = place.hallCode === null ? 'the gateway does not know its hall (it has not registered) and the profile’s halls have their own deptCode' : `the profile has no deptCode for hall ${place.hallCode}`;
+      return { ok: false, problem: `the template needs {deptCode}: ${why}` };
+    }
+    try {
+      urlTemplate = fillUrlTemplatePartially(template, { deptCode });
+    } catch (err) {
+      if (err instanceof UrlTemplateError) return { ok: false, problem: err.message };
+      throw err;
+    }
   }
-  if (place.windowNo !== null) values.windowNo = place.windowNo;
-  let urlTemplate: string;
-  try {
-    urlTemplate = fillUrlTemplatePartially(template, values);
-  } catch (err) {
-    if (err instanceof UrlTemplateError) return { ok: false, problem: err.message };
-    throw err;
-  }
-  const missing = templatePlaceholders(urlTemplate).filter((name) => !isCasePlaceholder(name));
-  if (missing.length > 0) return { ok: false, problem: `the template needs ${missing.map((n) => `{${n}}`).join(', ')} and the gateway has no value for this terminal (its place, or the profile's deptCode for its hall)` };
   const rule = profile.itemCode;
-  const page = { mode: 'province', urlTemplate, taskCode: rule.split ? { splitLength: rule.length, taskCodeLength: rule.taskCodeLength } : null };
+  const page = { mode: 'province', urlTemplate, taskCode: rule.split ? { splitLength: rule.length, taskCodeLength: rule.taskCodeLength } : null, areaCodeDigits: profile.areaCodeDigits };
   // Checked as the terminal will check it: a config the bridge refuses would be refused whole.
   const checked = explain(receiptPageSchema, page);
   return checked.ok ? { ok: true, page: checked.data } : { ok: false, problem: checked.problems.join('; ') };

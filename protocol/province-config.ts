@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { gradeCodeProfileNameSchema } from './grades.js';
 import { staffIdSchema } from './http-api.js';
-import { CASE_PLACEHOLDERS, isCasePlaceholder, templatePlaceholders } from './url-template.js';
+import { BRIDGE_PLACEHOLDERS, isBridgePlaceholder, templatePlaceholders } from './url-template.js';
 
 /**
  * Retained on `…/config`, province to terminal. The bad-review reason catalogue is the
@@ -71,10 +71,11 @@ const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }
  * Where this terminal's receipt QR codes lead (the province profile's rateLater, made for this
  * terminal by its gateway: gateway/receipt-page.ts). gateway: the gateway's page, `url` with the
  * receipt's signed token appended (protocol/receipt-token.ts). province: the province's page,
- * `urlTemplate` with the terminal's placeholders already filled and only the case's left
- * ({caseNo}, {itemCode}, {taskCode}), and how {taskCode} is cut from the item code. bridge: the
- * gateway has no page for this terminal: the bridge's own printer.evaluationUrl (it replaces a page
- * sent before, since a config that leaves a part out leaves it as it was).
+ * `urlTemplate` with {deptCode} already filled and only the bridge's placeholders left (the case:
+ * {caseNo}, {itemCode}, {taskCode}; the place its records carry: {areaCode}, {areaCode6},
+ * {hallCode}, {windowNo}), how {taskCode} is cut from the item code and {areaCode} padded. bridge:
+ * the gateway has no page for this terminal: the bridge's own printer.evaluationUrl (it replaces a
+ * page sent before, since a config that leaves a part out leaves it as it was).
  */
 export const receiptPageSchema = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('gateway'), url: httpUrl.max(2000, 'at most 2000 characters: a longer one does not fit a receipt’s QR code') }),
@@ -86,13 +87,15 @@ export const receiptPageSchema = z.discriminatedUnion('mode', [
       .superRefine((template, ctx) => {
         if (!httpUrl.safeParse(template.replace(/\{[^{}]*\}/g, 'x')).success) ctx.addIssue({ code: 'custom', message: 'expected an http(s) URL with placeholders such as {caseNo}' });
         for (const name of templatePlaceholders(template)) {
-          if (!isCasePlaceholder(name)) ctx.addIssue({ code: 'custom', message: `placeholder {${name}} is not the case's: only ${CASE_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')} are left for the terminal to fill` });
+          if (!isBridgePlaceholder(name)) ctx.addIssue({ code: 'custom', message: `placeholder {${name}} is not the terminal's to fill: only ${BRIDGE_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')} are left to it` });
         }
       }),
     taskCode: z
       .strictObject({ splitLength: z.number().int().min(2).max(64), taskCodeLength: z.number().int().min(1).max(63) })
       .refine((rule) => rule.taskCodeLength < rule.splitLength, { message: 'taskCodeLength must be less than splitLength', path: ['taskCodeLength'] })
       .nullable(),
+    /** {areaCode} is the 6-digit code right-padded with zeros to this many digits (the profile's areaCodeDigits). */
+    areaCodeDigits: z.number().int().min(6).max(12),
   }),
   z.strictObject({ mode: z.literal('bridge') }),
 ]);

@@ -1,9 +1,10 @@
 /*
  * Contract: the province's own rating page, as a profile's `rateLater.urlTemplate` names it
- * (rateLater.mode: province). Pure, shared: the gateway fills the terminal's placeholders
- * (fillUrlTemplatePartially, gateway/receipt-page.ts) and sends the rest in the terminal's config
- * (`receiptPage`); the bridge fills the case's (fillUrlTemplate) for each receipt's QR code; the
- * window's QR sign fills what it knows. The profile's schema checks a template with templatePlaceholders.
+ * (rateLater.mode: province). Pure, shared: the gateway fills what only the profile knows
+ * ({deptCode}: fillUrlTemplatePartially, gateway/receipt-page.ts) and sends the rest in the
+ * terminal's config (`receiptPage`); the bridge fills the receipt's case and its own place
+ * (fillUrlTemplate) for each receipt's QR code; the window's QR sign fills what it knows. The
+ * profile's schema checks a template with templatePlaceholders.
  */
 
 /** Every placeholder a template may hold, and what it is filled with (documented in docs/province-profile.md). */
@@ -19,11 +20,15 @@ export const URL_PLACEHOLDERS = {
 } as const;
 export type UrlPlaceholder = keyof typeof URL_PLACEHOLDERS;
 
-/** Known per terminal: the gateway fills them before the template goes to the terminal. */
-export const TERMINAL_PLACEHOLDERS = ['areaCode', 'areaCode6', 'deptCode', 'hallCode', 'windowNo'] as const satisfies readonly UrlPlaceholder[];
-/** Known per receipt: the bridge fills them with the receipt's case. */
-export const CASE_PLACEHOLDERS = ['caseNo', 'itemCode', 'taskCode'] as const satisfies readonly UrlPlaceholder[];
-export type CasePlaceholder = (typeof CASE_PLACEHOLDERS)[number];
+/** Known from the profile only: the gateway fills them before the template goes to the terminal. */
+export const PROFILE_PLACEHOLDERS = ['deptCode'] as const satisfies readonly UrlPlaceholder[];
+/**
+ * Known at the terminal: the receipt's case, and the place its records carry (so the page gets
+ * what the service push got; the gateway's registry may not know the place: a terminal approved
+ * on its first key said none). The bridge fills them for each receipt.
+ */
+export const BRIDGE_PLACEHOLDERS = ['caseNo', 'itemCode', 'taskCode', 'areaCode', 'areaCode6', 'hallCode', 'windowNo'] as const satisfies readonly UrlPlaceholder[];
+export type BridgePlaceholder = (typeof BRIDGE_PLACEHOLDERS)[number];
 
 const PLACEHOLDER = /\{([^{}]*)\}/g;
 
@@ -36,8 +41,8 @@ export function isUrlPlaceholder(name: string): name is UrlPlaceholder {
   return Object.hasOwn(URL_PLACEHOLDERS, name);
 }
 
-export function isCasePlaceholder(name: string): name is CasePlaceholder {
-  return (CASE_PLACEHOLDERS as readonly string[]).includes(name);
+export function isBridgePlaceholder(name: string): name is BridgePlaceholder {
+  return (BRIDGE_PLACEHOLDERS as readonly string[]).includes(name);
 }
 
 export class UrlTemplateError extends Error {
@@ -87,6 +92,11 @@ export interface TaskCodeRule {
   splitLength: number;
   /** …and taskCode is their first this many characters. */
   taskCodeLength: number;
+}
+
+/** The 6-digit area code right-padded with zeros to the profile's areaCodeDigits, as areaCode is sent. */
+export function paddedAreaCode(areaCode: string, digits: number): string {
+  return areaCode.padEnd(digits, '0');
 }
 
 /** The item code as the province's taskCode: a code of the split length cut to taskCodeLength, any other as it is. */

@@ -10,7 +10,7 @@ import type { ReceiptQueue } from './receipt-queue.js';
 import type { ReceiptPage } from '../../protocol/province-config.js';
 import type { ReceiptClaims } from '../../protocol/receipt-token.js';
 import { signerOf } from '../identity/terminal-key.js';
-import { pageSource, receiptQrUrl, type QrPageSource } from './receipt-url.js';
+import { pageSource, receiptQrUrl, type QrPageSource, type ReceiptSubject } from './receipt-url.js';
 
 /** When a receipt is printed after an invitation closes; staff can always reprint. */
 export type PrintPolicy = 'always' | 'not_rated' | 'never';
@@ -33,6 +33,8 @@ export interface ReceiptServiceOptions {
   receiptPage?: () => ReceiptPage | null;
   signingKey: KeyObject;
   hallName: string;
+  /** The terminal's area and hall (config.terminal): where a self-test receipt says it was made. */
+  place: { areaCode: string; hallCode: string };
   clock: Clock;
   timers: Timers;
   newId(): string;
@@ -96,7 +98,9 @@ export class ReceiptService extends EventEmitter<{ printed: [QueuedReceiptInfo];
   /** Queues a receipt for the invitation; returns the receipt id. */
   queue(record: StoredInvitation, reprint: boolean): string {
     const claims = { terminalId: record.terminalId, invitationId: record.id, caseNos: record.services.map((s) => s.caseNo) };
-    return this.enqueue(claims, record.services[0], (evaluationUrl) => ({
+    const first = record.services[0];
+    const subject = first && { caseNo: first.caseNo, itemCode: first.itemCode, areaCode: record.areaCode, hallCode: record.hallCode, windowNo: record.windowNo };
+    return this.enqueue(claims, subject, (evaluationUrl) => ({
       hallName: this.opts.hallName,
       windowNo: record.windowNo,
       staffId: record.staffId,
@@ -112,7 +116,7 @@ export class ReceiptService extends EventEmitter<{ printed: [QueuedReceiptInfo];
   /** Queues a self-test receipt (marked 测试), with a QR signed like any other. */
   queueTest(terminalId: string, windowNo: string, testId: string): { receiptId: string; url: string } {
     const caseNo = `SELFTEST-${testId.slice(-8)}`;
-    return this.enqueue({ terminalId, invitationId: testId, caseNos: [caseNo] }, { caseNo, itemCode: 'SELFTEST' }, (evaluationUrl) => ({
+    return this.enqueue({ terminalId, invitationId: testId, caseNos: [caseNo] }, { caseNo, itemCode: 'SELFTEST', ...this.opts.place, windowNo }, (evaluationUrl) => ({
       hallName: this.opts.hallName,
       windowNo,
       staffId: 'selftest',
@@ -126,7 +130,7 @@ export class ReceiptService extends EventEmitter<{ printed: [QueuedReceiptInfo];
   }
 
   /** Makes the QR code's URL for the claims (the page in effect, signed), lays out the receipt around it, and queues it. */
-  private enqueue(claims: Omit<ReceiptClaims, 'issuedAt'>, firstCase: { caseNo: string; itemCode: string } | undefined, content: (evaluationUrl: string) => ReceiptContent): { receiptId: string; url: string } {
+  private enqueue(claims: Omit<ReceiptClaims, 'issuedAt'>, subject: ReceiptSubject | undefined, content: (evaluationUrl: string) => ReceiptContent): { receiptId: string; url: string } {
     const receiptId = this.opts.newId();
     const issuedAt = this.opts.clock.now();
     const { url, fallback } = receiptQrUrl({
@@ -134,7 +138,7 @@ export class ReceiptService extends EventEmitter<{ printed: [QueuedReceiptInfo];
       ownUrl: this.opts.evaluationUrl,
       claims: { ...claims, issuedAt: Math.floor(issuedAt.getTime() / 1000) },
       sign: signerOf(this.opts.signingKey),
-      firstCase,
+      subject,
       misfit: (candidate) => this.misfit(candidate),
     });
     if (fallback) {

@@ -35,7 +35,7 @@ export interface TerminalRegistryDeps {
   terminalConfig: () => ProvinceConfig | undefined;
   /**
    * Where the terminal's receipt QR codes lead, added to its config (gateway/receipt-page.ts
-   * receiptPageSource); it depends on where the terminal is, so a terminal whose place changes is
+   * receiptPageSource); it may depend on the terminal's hall, so a terminal whose hall changes is
    * sent its config again. Undefined: no receiptPage is sent.
    */
   receiptPage?: ((place: TerminalPlace) => ReceiptPage) | undefined;
@@ -302,7 +302,7 @@ export class TerminalRegistry {
     });
     for (const id of summary.replaced) this.#deps.logger.warn({ terminalId: id, file: path }, 'registry: the roster file replaced a terminal key');
     if (summary.revokedSkipped.length > 0) this.#deps.logger.warn({ terminals: summary.revokedSkipped, file: path }, 'registry: roster lists revoked terminals; they stay revoked until an operator approves them');
-    // A terminal whose place changed is told its receipt page again: it names the place.
+    // A terminal whose place changed is told its receipt page again: it may name the hall's deptCode.
     const placeChanged = this.#deps.receiptPage ? summary.updated : [];
     summary.configsPublished = await this.#publishConfigsOf([...summary.added, ...summary.approved, ...summary.replaced, ...placeChanged]);
     const { configsPublished, unchanged } = summary;
@@ -401,10 +401,10 @@ export class TerminalRegistry {
         await recordOperatorAction(tx, { at: now, actor: 'first-key', action: 'approve', terminalId, detail: { key: shortFingerprint(message.publicKey ?? ''), approval: 'first-key' } });
       }
       const { fields } = decision;
-      moved = decision.key === 'same' && fields.status === 'approved' && (fields.area_code !== found.area_code || fields.hall_code !== found.hall_code || fields.window_no !== found.window_no);
+      moved = decision.key === 'same' && fields.status === 'approved' && fields.hall_code !== found.hall_code;
       return decision.key;
     });
-    // An approved terminal registered again from another window: its receipt page names the place.
+    // An approved terminal registered again in another hall: its receipt page may name the hall's deptCode.
     if (moved && this.#deps.receiptPage) await this.#publishConfig(terminalId);
     if (outcome === 'unknown') {
       this.#stats.unknownStates += 1;
@@ -454,16 +454,9 @@ export class TerminalRegistry {
     const shared = this.#deps.terminalConfig();
     const pageOf = this.#deps.receiptPage;
     if (pageOf === undefined) return shared;
-    const { rows } = await this.#deps.db.query<Pick<TerminalRow, 'area_code' | 'hall_code' | 'window_no'> & Record<string, unknown>>(
-      'SELECT area_code, hall_code, window_no FROM terminals WHERE terminal_id = $1',
-      [terminalId],
-    );
-    return { ...shared, receiptPage: pageOf(placeOfRow(terminalId, rows[0])) };
+    const { rows } = await this.#deps.db.query<{ hall_code: string | null }>('SELECT hall_code FROM terminals WHERE terminal_id = $1', [terminalId]);
+    return { ...shared, receiptPage: pageOf({ terminalId, hallCode: rows[0]?.hall_code ?? null }) };
   }
-}
-
-function placeOfRow(terminalId: string, row: Pick<TerminalRow, 'area_code' | 'hall_code' | 'window_no'> | undefined): TerminalPlace {
-  return { terminalId, areaCode: row?.area_code ?? null, hallCode: row?.hall_code ?? null, windowNo: row?.window_no ?? null };
 }
 
 function fingerprintOrNone(key: string | null): string {

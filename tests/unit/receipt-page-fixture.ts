@@ -32,6 +32,7 @@ export function receiptService(db: ReturnType<typeof openDatabase>, page: () => 
     receiptPage: page,
     signingKey: SIGNING_KEYS.privateKey,
     hallName: '五华区政务服务中心',
+    place: { areaCode: '530102', hallCode: 'hall-wuhua' },
     clock: { now: () => new Date('2026-11-30T08:00:00.000Z'), monoMs: () => 0, isSynced: () => true, bootId: 'boot' },
     timers: new ManualTimers(),
     newId: () => `receipt-${++n}`,

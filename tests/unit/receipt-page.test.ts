@@ -31,29 +31,42 @@ function recordingLogger() {
   return { logger, lines };
 }
 
-const place = (changes: Partial<TerminalPlace> = {}): TerminalPlace => ({ terminalId: 'T-WH-03', areaCode: '530102', hallCode: 'hall-wuhua', windowNo: '3', ...changes });
+const place = (changes: Partial<TerminalPlace> = {}): TerminalPlace => ({ terminalId: 'T-WH-03', hallCode: 'hall-wuhua', ...changes });
 const CODE_33 = '11530102MB1234567A000100000000012';
 
 describe('receiptPageSource: the page per terminal', () => {
-  it('province mode: the profile’s template with the terminal’s values filled (areaCode padded), the case’s left, and the split rule', () => {
+  it('province mode: the profile’s template, the split rule and the padding; the case and the place left for the bridge', () => {
     const source = receiptPageSource({ profile: sampleProfile('other'), publicUrl: 'https://hall.example/rate', logger: silentLogger });
-    expect(source?.(place())).toEqual({
+    const page = {
       mode: 'province',
-      urlTemplate: 'https://pj.other-province.example.gov.cn/pj/index.html?projectNo={caseNo}&areaCode=530102000000&taskCode={taskCode}',
+      urlTemplate: 'https://pj.other-province.example.gov.cn/pj/index.html?projectNo={caseNo}&areaCode={areaCode}&taskCode={taskCode}',
       taskCode: { splitLength: 33, taskCodeLength: 31 },
-    });
+      areaCodeDigits: 12,
+    };
+    expect(source?.(place())).toEqual(page);
+    // Without {deptCode} the page does not depend on the hall: one the registry does not know is no matter.
+    expect(source?.(place({ hallCode: null }))).toEqual(page);
   });
 
-  it('fills every terminal placeholder, percent-encoded; a profile that does not split sends no rule', () => {
+  it('fills {deptCode} for the terminal’s hall, percent-encoded; a profile that does not split sends no rule', () => {
     const profile = sampleProfile('other', (p) => {
       p.rateLater = { mode: 'province', urlTemplate: 'https://pj.example/pj/{hallCode}?p={caseNo}&i={itemCode}&a6={areaCode6}&d={deptCode}&w={windowNo}' };
       p.itemCode = { split: false };
+      p.halls = { 'hall-wuhua': { deptCode: '1153 0102/A' } };
     });
-    expect(receiptPageSource({ profile, logger: silentLogger })?.(place({ windowNo: 'A 3&x' }))).toEqual({
+    expect(receiptPageSource({ profile, logger: silentLogger })?.(place())).toEqual({
       mode: 'province',
-      urlTemplate: 'https://pj.example/pj/hall-wuhua?p={caseNo}&i={itemCode}&a6=530102&d=11530102MB1234567A&w=A%203%26x',
+      urlTemplate: 'https://pj.example/pj/{hallCode}?p={caseNo}&i={itemCode}&a6={areaCode6}&d=1153%200102%2FA&w={windowNo}',
       taskCode: null,
+      areaCodeDigits: 12,
     });
+    // One deptCode for every hall: known without the hall.
+    const single = sampleProfile('national', (p) => {
+      p.rateLater = { mode: 'province', urlTemplate: 'https://pj.example/pj?p={caseNo}&d={deptCode}' };
+      p.halls = {};
+      p.deptCode = 'D-1';
+    });
+    expect(receiptPageSource({ profile: single, logger: silentLogger })?.(place({ hallCode: null }))).toMatchObject({ urlTemplate: 'https://pj.example/pj?p={caseNo}&d=D-1' });
   });
 
   it('a terminal the template cannot be made for (no deptCode for its hall, no place) is sent to its own URL, with a warning', () => {
@@ -65,8 +78,8 @@ describe('receiptPageSource: the page per terminal', () => {
     expect(source?.(place({ hallCode: 'hall-elsewhere' }))).toEqual({ mode: 'bridge' });
     expect(source?.(place({ hallCode: null }))).toEqual({ mode: 'bridge' });
     expect(lines.filter((l) => l.level === 40).map((l) => [l.terminalId, l.problem])).toEqual([
-      ['T-WH-03', expect.stringMatching(/needs \{deptCode\}/)],
-      ['T-WH-03', expect.stringMatching(/needs \{deptCode\}/)],
+      ['T-WH-03', expect.stringMatching(/needs \{deptCode\}: the profile has no deptCode for hall hall-elsewhere/)],
+      ['T-WH-03', expect.stringMatching(/needs \{deptCode\}: the gateway does not know its hall/)],
     ]);
   });
 
@@ -87,8 +100,8 @@ describe('the receipt page through the registry and into a bridge’s receipt', 
   const publisher: Publisher = { publish: async (topic, payload) => void sent.push({ topic, payload }) };
   const clock = { now: () => new Date('2026-11-30T08:00:00.000Z') };
   const key = () => generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-  const registration = (publicKey: string, windowNo: string) =>
-    Buffer.from(JSON.stringify({ online: false, provisioning: true, at: '2026-11-30T07:59:00.000Z', publicKey, areaCode: '530102', hallCode: 'hall-wuhua', windowNo, bridge: '0.1.0' }));
+  const registration = (publicKey: string, windowNo: string, hallCode = 'hall-wuhua') =>
+    Buffer.from(JSON.stringify({ online: false, provisioning: true, at: '2026-11-30T07:59:00.000Z', publicKey, areaCode: '530102', hallCode, windowNo, bridge: '0.1.0' }));
   const configsOf = (terminalId: string) =>
     sent.filter((m) => m.topic === `${PREFIX}/${terminalId}/config`).map((m) => {
       const parsed = explain(provinceConfigSchema, JSON.parse(m.payload));
@@ -113,22 +126,22 @@ describe('the receipt page through the registry and into a bridge’s receipt', 
   const registry = ({ receiptPage } = { receiptPage: receiptPageSource({ profile: sampleProfile('other'), logger: silentLogger }) }) =>
     new TerminalRegistry({ db, publisher, prefix: PREFIX, clock, logger: silentLogger, approval: 'first-key', terminalConfig: () => undefined, receiptPage });
 
-  it('approval publishes the page for the terminal’s place (with no other config to send); a move to another window publishes it again', async () => {
+  it('approval publishes the page (with no other config to send); a move to another hall publishes it again', async () => {
     const r = registry();
     const k = key();
     r.receiveState(`${PREFIX}/T-WH-03/state`, registration(k, '3'));
     await r.idle();
-    expect(configsOf('T-WH-03').map((c) => c.receiptPage)).toEqual([expect.objectContaining({ mode: 'province', urlTemplate: expect.stringContaining('areaCode=530102000000') })]);
-    r.receiveState(`${PREFIX}/T-WH-03/state`, registration(k, '3'));
+    expect(configsOf('T-WH-03').map((c) => c.receiptPage)).toEqual([expect.objectContaining({ mode: 'province', urlTemplate: expect.stringContaining('projectNo={caseNo}') })]);
+    r.receiveState(`${PREFIX}/T-WH-03/state`, registration(k, '4'));
     await r.idle();
     expect(configsOf('T-WH-03')).toHaveLength(1);
-    r.receiveState(`${PREFIX}/T-WH-03/state`, registration(k, '4'));
+    r.receiveState(`${PREFIX}/T-WH-03/state`, registration(k, '4', 'hall-panlong'));
     await r.idle();
     expect(configsOf('T-WH-03')).toHaveLength(2);
     expect(await r.publishConfigs()).toBe(1);
   });
 
-  it('a roster that moves a terminal publishes its page again, for the new place', async () => {
+  it('a roster that moves a terminal publishes its page again', async () => {
     const r = registry();
     const k = key();
     const roster = (windowNo: string) => {

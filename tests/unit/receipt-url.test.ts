@@ -15,10 +15,11 @@ import { invitation, receiptService, SIGNING_KEYS } from './receipt-page-fixture
 const PUBLIC_KEY = publicKeyText(SIGNING_KEYS.publicKey);
 const CODE_33 = '11530102MB1234567A000100000000012';
 const claims = { terminalId: 'T-WH-03', invitationId: '0193f5a0-0000-7000-8000-0000000000aa', caseNos: ['C-1', 'C-2'], issuedAt: 1_796_000_000 };
-const province = (urlTemplate: string): ReceiptPage => ({ mode: 'province', urlTemplate, taskCode: { splitLength: 33, taskCodeLength: 31 } });
+const province = (urlTemplate: string): ReceiptPage => ({ mode: 'province', urlTemplate, taskCode: { splitLength: 33, taskCodeLength: 31 }, areaCodeDigits: 12 });
+const SUBJECT = { caseNo: 'C-1', itemCode: CODE_33, areaCode: '530102', hallCode: 'hall-wuhua', windowNo: '3' };
 
 const choose = (page: ReceiptPage | null, changes: Partial<QrUrlInput> = {}) =>
-  receiptQrUrl({ page, ownUrl: 'https://own.example/rate', claims, sign: signerOf(SIGNING_KEYS.privateKey), firstCase: { caseNo: 'C-1', itemCode: CODE_33 }, misfit: () => undefined, ...changes });
+  receiptQrUrl({ page, ownUrl: 'https://own.example/rate', claims, sign: signerOf(SIGNING_KEYS.privateKey), subject: SUBJECT, misfit: () => undefined, ...changes });
 
 describe('receiptQrUrl', () => {
   it('no page, or the bridge’s: printer.evaluationUrl with the signed token', () => {
@@ -36,16 +37,21 @@ describe('receiptQrUrl', () => {
     expect(verifyEvaluationUrl(chosen.url, PUBLIC_KEY)).toEqual({ ok: true, claims });
   });
 
-  it('the province’s page: the template filled with the first case, percent-encoded, taskCode cut by the rule', () => {
-    const page = province('https://pj.example/pj?projectNo={caseNo}&itemCode={itemCode}&taskCode={taskCode}');
-    expect(choose(page)).toEqual({ url: `https://pj.example/pj?projectNo=C-1&itemCode=${CODE_33}&taskCode=${CODE_33.slice(0, 31)}`, from: 'province' });
-    expect(choose(page, { firstCase: { caseNo: 'C 1&x=#', itemCode: 'SHORT' } }).url).toBe('https://pj.example/pj?projectNo=C%201%26x%3D%23&itemCode=SHORT&taskCode=SHORT');
+  it('the province’s page: the template filled with the first case and its place, percent-encoded, taskCode cut and areaCode padded by the rules', () => {
+    const page = province('https://pj.example/pj/{hallCode}?projectNo={caseNo}&itemCode={itemCode}&taskCode={taskCode}&areaCode={areaCode}&a6={areaCode6}&w={windowNo}');
+    expect(choose(page)).toEqual({
+      url: `https://pj.example/pj/hall-wuhua?projectNo=C-1&itemCode=${CODE_33}&taskCode=${CODE_33.slice(0, 31)}&areaCode=530102000000&a6=530102&w=3`,
+      from: 'province',
+    });
+    expect(choose(page, { subject: { ...SUBJECT, caseNo: 'C 1&x=#', itemCode: 'SHORT', hallCode: '../h', windowNo: '3?' } }).url).toBe(
+      'https://pj.example/pj/..%2Fh?projectNo=C%201%26x%3D%23&itemCode=SHORT&taskCode=SHORT&areaCode=530102000000&a6=530102&w=3%3F',
+    );
   });
 
   it('falls back to printer.evaluationUrl, saying why: no case, a value that cannot go into a URL, a URL that does not fit', () => {
     const page = province('https://pj.example/pj?projectNo={caseNo}');
-    expect(choose(page, { firstCase: undefined })).toMatchObject({ from: 'config', fallback: { from: 'province', problem: expect.stringMatching(/no case/) } });
-    expect(choose(page, { firstCase: { caseNo: 'C\ud800', itemCode: 'X' } })).toMatchObject({ from: 'config', fallback: { from: 'province', problem: expect.stringMatching(/\{caseNo\} is not well-formed/) } });
+    expect(choose(page, { subject: undefined })).toMatchObject({ from: 'config', fallback: { from: 'province', problem: expect.stringMatching(/no case/) } });
+    expect(choose(page, { subject: { ...SUBJECT, caseNo: 'C\ud800' } })).toMatchObject({ from: 'config', fallback: { from: 'province', problem: expect.stringMatching(/\{caseNo\} is not well-formed/) } });
     const tooBig = () => 'too large';
     const gateway = choose({ mode: 'gateway', url: 'https://hall.example/rate' }, { misfit: tooBig });
     expect(gateway).toMatchObject({ from: 'config', fallback: { from: 'gateway', problem: 'too large' } });
@@ -81,12 +87,12 @@ describe('ReceiptService: the QR code of each queued receipt', () => {
     page = { mode: 'gateway', url: 'https://hall.example/rate' };
     expect(s.status().qrPage.from).toBe('gateway');
     s.queue(record, true);
-    page = province('https://pj.example/pj?projectNo={caseNo}');
+    page = province('https://pj.example/pj?projectNo={caseNo}&w={windowNo}');
     expect(s.status().qrPage.from).toBe('province');
     s.queue(record, false);
-    expect(urls()).toEqual([expect.stringMatching(/^https:\/\/own\.example\/rate\?/), expect.stringMatching(/^https:\/\/hall\.example\/rate\?/), 'https://pj.example/pj?projectNo=530102-2026-0001']);
+    expect(urls()).toEqual([expect.stringMatching(/^https:\/\/own\.example\/rate\?/), expect.stringMatching(/^https:\/\/hall\.example\/rate\?/), 'https://pj.example/pj?projectNo=530102-2026-0001&w=3']);
     // The self-test receipt goes where a citizen's would.
-    expect(s.queueTest('T-WH-03', '3', '0193f5a0-0000-7000-8000-0000000000bb').url).toBe('https://pj.example/pj?projectNo=SELFTEST-000000bb');
+    expect(s.queueTest('T-WH-03', '4', '0193f5a0-0000-7000-8000-0000000000bb').url).toBe('https://pj.example/pj?projectNo=SELFTEST-000000bb&w=4');
   });
 
   it('a province URL too long for the QR code: the receipt leads to printer.evaluationUrl, logged and counted in status', () => {

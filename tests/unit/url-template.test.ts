@@ -46,16 +46,17 @@ describe('taskCodeOf', () => {
 });
 
 describe('receiptPage in the province config', () => {
-  const province = (urlTemplate: string, taskCode: unknown = null) => receiptPageSchema.safeParse({ mode: 'province', urlTemplate, taskCode });
+  const province = (urlTemplate: string, taskCode: unknown = null, areaCodeDigits: unknown = 12) => receiptPageSchema.safeParse({ mode: 'province', urlTemplate, taskCode, areaCodeDigits });
 
   it('takes the three modes', () => {
     expect(provinceConfigSchema.parse({ receiptPage: { mode: 'gateway', url: 'https://hall.example/rate' } })).toEqual({ receiptPage: { mode: 'gateway', url: 'https://hall.example/rate' } });
-    expect(province('https://pj.example/pj?p={caseNo}&t={taskCode}&i={itemCode}', { splitLength: 33, taskCodeLength: 31 }).success).toBe(true);
+    expect(province('https://pj.example/pj/{hallCode}?p={caseNo}&t={taskCode}&i={itemCode}&a={areaCode}&a6={areaCode6}&w={windowNo}', { splitLength: 33, taskCodeLength: 31 }).success).toBe(true);
     expect(receiptPageSchema.parse({ mode: 'bridge' })).toEqual({ mode: 'bridge' });
   });
 
-  it('refuses a template with a terminal placeholder left, an unknown one, or no URL; a bad split rule; a page URL that is not http(s)', () => {
-    expect(province('https://pj.example/pj?p={caseNo}&a={areaCode}').error?.issues[0]?.message).toMatch(/\{areaCode\} is not the case's/);
+  it('refuses a template with {deptCode} left (the gateway’s to fill), an unknown one, or no URL; a bad split rule or padding; a page URL that is not http(s)', () => {
+    expect(province('https://pj.example/pj?p={caseNo}&d={deptCode}').error?.issues[0]?.message).toMatch(/\{deptCode\} is not the terminal's to fill/);
+    expect(province('https://pj.example/pj?p={caseNo}', null, 13).success).toBe(false);
     expect(province('https://pj.example/pj?p={idCard}').success).toBe(false);
     expect(province('javascript:alert({caseNo})').success).toBe(false);
     expect(province('https://pj.example/pj?p={caseNo}', { splitLength: 31, taskCodeLength: 31 }).success).toBe(false);
