@@ -15,6 +15,7 @@ import { httpProvinceClient } from './province/client.js';
 import { loadProvinceProfile, type ProvinceProfile } from './province/profile.js';
 import { loadProvinceSecrets } from './province/secrets.js';
 import { startRateLaterHttp, type RateLaterHttp } from './rate-later/rate-later-http.js';
+import { receiptPageSource } from './receipt-page.js';
 import { TerminalRegistry } from './registry/terminal-registry.js';
 import { InstanceHeartbeat } from './status/instances.js';
 import { loadTerminalConfig } from './terminal-config.js';
@@ -94,7 +95,9 @@ export class Gateway {
         publish: (topic: string, payload: string, options: { qos: 0 | 1; retain?: boolean }) =>
           late.session ? late.session.publish(topic, payload, options) : Promise.reject(new Error('not connected to the broker yet')),
       };
-      const registry = new TerminalRegistry({ db, publisher, prefix, clock, logger: log, approval: config.terminals.approval, terminalConfig: () => terminalConfig });
+      // Each terminal's receipt QR leads where the profile says (the province's page or this gateway's): sent in its config.
+      const receiptPage = receiptPageSource({ profile, publicUrl: config.rateLater?.publicUrl, logger: log.child({ part: 'receipt-page' }) });
+      const registry = new TerminalRegistry({ db, publisher, prefix, clock, logger: log, approval: config.terminals.approval, terminalConfig: () => terminalConfig, receiptPage });
       const ingest = new RecordIngest({ db, publisher, prefix, instance: config.instance, clock, logger: log, maxBatch: config.ingest.maxBatch, maxQueue: config.ingest.maxQueue });
       stack.push(() => ingest.stop());
       const province =
