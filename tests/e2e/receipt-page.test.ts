@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { formatStatus } from '../../cli/status.js';
 import type { ProvinceProfileInput } from '../../gateway/province/profile.js';
 import { freePort } from '../../simulator/free-port.js';
 import { SimulatedHall } from '../../simulator/hall.js';
@@ -56,6 +57,7 @@ describe('the receipt QR leads to the province’s page when the profile says so
     const areaCode = w!.bridge.config.terminal.areaCode.padEnd(12, '0');
     expect(qr?.payload).toBe(`${provinceUrl}/pj/index.html?projectNo=${caseNo}&areaCode=${areaCode}&taskCode=330106-XK-0012`);
     expect(printer().qrPage).toEqual({ from: 'province', fallbacks: 0, lastFallback: null });
+    expect(formatStatus(w!.bridge.status(), w!.bridge.httpUrl)).toMatch(/\n {2}receipt QR +the province’s rating page\n/);
 
     // The citizen scans it: the province's page for the case; rating there once the gateway has delivered the service.
     const opened = await fetch(qr!.payload);

@@ -1,5 +1,9 @@
+import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { signerOf } from '../../bridge/identity/terminal-key.js';
+import { receiptQrUrl } from '../../bridge/printer/receipt-url.js';
+import { receiptPageSchema } from '../../protocol/province-config.js';
 import { fillUrlTemplate, fillUrlTemplatePartially, URL_PLACEHOLDERS, UrlTemplateError, type UrlPlaceholder } from '../../protocol/url-template.js';
 
 /**
@@ -54,6 +58,40 @@ describe('filling the province’s page template', () => {
         expect(fillUrlTemplate(partial, remaining)).toBe(fillUrlTemplate(template, { ...rest, ...first }));
       }),
       { seed: SEED, numRuns: 500 },
+    );
+  });
+
+  it('the bridge reads any receiptPage or refuses it, and a receipt always gets a URL: the page’s, on its origin, or its own', () => {
+    const sign = signerOf(generateKeyPairSync('ed25519').privateKey);
+    const templatePart = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('{caseNo}', '{itemCode}', '{taskCode}', '{areaCode}', '{areaCode6}', '{hallCode}', '{windowNo}', '{deptCode}', '{', '}', '?', '&', '#', '/', '%', 'x'.repeat(250)));
+    const page = fc.oneof(
+      fc.record({ mode: fc.constant('province'), urlTemplate: fc.array(templatePart, { maxLength: 8 }).map((parts) => `https://pj.example/${parts.join('')}`), taskCode: fc.constantFrom(null, { splitLength: 33, taskCodeLength: 31 }, { splitLength: 3, taskCodeLength: 5 }), areaCodeDigits: fc.constantFrom(6, 12, 13, '12') }),
+      fc.record({ mode: fc.constantFrom('gateway', 'other'), url: fc.oneof(fc.string({ maxLength: 20 }), fc.constant('https://hall.example/rate?x=1')) }),
+      fc.constant({ mode: 'bridge' }),
+      fc.anything(),
+    );
+    fc.assert(
+      fc.property(page, hostile, hostile, hostile, fc.integer({ min: 40, max: 400 }), (input, caseNo, itemCode, windowNo, qrLimit) => {
+        const parsed = receiptPageSchema.safeParse(input);
+        if (!parsed.success) return;
+        const chosen = receiptQrUrl({
+          page: parsed.data,
+          ownUrl: 'https://own.example/rate',
+          claims: { terminalId: 'T-1', invitationId: 'I-1', caseNos: [caseNo], issuedAt: 1 },
+          sign,
+          subject: { caseNo, itemCode, areaCode: '330106', hallCode: 'H01', windowNo },
+          misfit: (url) => (url.length > qrLimit ? 'too long' : undefined),
+        });
+        const url = new URL(chosen.url);
+        const expectedOrigin = { province: 'https://pj.example', gateway: 'https://hall.example', config: 'https://own.example' }[chosen.from];
+        expect(url.origin).toBe(expectedOrigin);
+        if (chosen.from === 'province' && parsed.data.mode === 'province') {
+          // Every placeholder filled, each value percent-encoded where it stood.
+          expect(chosen.url).not.toMatch(/\{(caseNo|itemCode|taskCode|areaCode|areaCode6|hallCode|windowNo)\}/);
+          if (parsed.data.urlTemplate.includes('{caseNo}')) expect(chosen.url).toContain(encodeURIComponent(caseNo));
+        }
+      }),
+      { seed: SEED, numRuns: 1000 },
     );
   });
 });
