@@ -24,6 +24,7 @@ export class Sleeper {
   readonly #timers: Timers;
   #wake: (() => void) | undefined;
   #handle: unknown;
+  #closed = false;
 
   constructor(timers: Timers) {
     this.#timers = timers;
@@ -32,6 +33,7 @@ export class Sleeper {
   /** Resolves after `ms`, or at once when woken. One wait at a time. */
   sleep(ms: number): Promise<void> {
     this.wake();
+    if (this.#closed) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         if (this.#wake !== done) return;
@@ -46,6 +48,12 @@ export class Sleeper {
 
   wake(): void {
     this.#wake?.();
+  }
+
+  /** Wakes the wait and every later one at once (stopping: a loop mid-call must not then sleep a poll or a pause). */
+  close(): void {
+    this.#closed = true;
+    this.wake();
   }
 }
 

@@ -140,7 +140,7 @@ export class DeliveryWorker {
   /** Ends after the push in flight; the rest of the batch is put back. Idempotent. */
   async stop(): Promise<void> {
     this.#stopping = true;
-    this.#sleeper.wake();
+    this.#sleeper.close();
     await this.#loop;
   }
 

@@ -38,4 +38,13 @@ export class ManualTimers implements Timers {
     }
     this.time = end;
   }
+
+  /** Fires the earliest pending timer, moving time to it (a discrete-event step); false when none is pending. */
+  advanceToNext(): boolean {
+    let next: number | undefined;
+    for (const { at } of this.queue.values()) if (next === undefined || at < next) next = at;
+    if (next === undefined) return false;
+    this.advance(next - this.time);
+    return true;
+  }
 }

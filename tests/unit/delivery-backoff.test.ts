@@ -52,6 +52,16 @@ describe('Pacer and Sleeper', () => {
     sleeper.wake();
     await woken;
   });
+
+  it('once closed, the wait in progress and every later one end at once (a worker stopped mid-call never then sleeps a poll)', async () => {
+    const timers = new ManualTimers();
+    const sleeper = new Sleeper(timers);
+    const sleeping = sleeper.sleep(60_000);
+    sleeper.close();
+    await sleeping;
+    await sleeper.sleep(3_600_000);
+    expect(timers.now()).toBe(0);
+  });
 });
 
 describe('storable text and JSON (what the province says, kept in the table)', () => {
