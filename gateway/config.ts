@@ -111,6 +111,8 @@ const rateLaterSchema = z.strictObject({
   port: port.default(8471),
   /** The page's address as a citizen's phone reaches it: what the receipts' QR codes lead to. */
   publicUrl: z.url({ protocol: /^https?$/, error: 'expected the page address, such as https://hall.example.gov.cn/rate' }),
+  /** Behind the hall's reverse proxy: rate limits go by the last X-Forwarded-For address (the proxy's own addition), not the proxy's. */
+  trustForwardedFor: z.boolean().default(false),
 });
 
 export const gatewayConfigSchema = z.strictObject({

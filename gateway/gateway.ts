@@ -156,6 +156,7 @@ export class Gateway {
             host: config.rateLater.host,
             port: config.rateLater.port,
             publicUrl: config.rateLater.publicUrl,
+            trustForwardedFor: config.rateLater.trustForwardedFor,
             reasonCatalog: terminalConfig?.reasonCatalog,
             periodDays: profile?.rateLater.periodDays,
             followUpAllowed: profile?.followUp.allowed ?? false,
