@@ -41,7 +41,7 @@ export class HallProvince {
  * page); a test may give another (docs/province-profiles/*.yaml): its endpoints, keys and pace are
  * replaced by the emulator's and the data folder's.
  */
-const SIMULATED_PROVINCE: ProvinceProfileInput = {
+export const SIMULATED_PROVINCE: ProvinceProfileInput = {
   name: '模拟省好差评系统（simulated province）',
   endpoints: { service: 'http://127.0.0.1/', evaluation: 'http://127.0.0.1/' },
   appMark: 'HCP-SIM-HALL',

@@ -1,9 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { ConfigError, isLoopbackHost } from '../../bridge/config.js';
+import { isLoopbackHost } from '../../bridge/config.js';
 import { silentLogger } from '../../bridge/log.js';
 import { explain } from '../../protocol/issues.js';
 import { terminalIdSchema } from '../../protocol/records.js';
@@ -13,6 +11,7 @@ import { DELIVERY_STATES, deliveryStatus, listDeliveries, retryRejected } from '
 import { systemClock, type Clock, type Logger } from '../ports.js';
 import { RegistryError, type TerminalRegistry } from '../registry/terminal-registry.js';
 import { listInstances, type InstanceRow } from '../status/instances.js';
+import { listenOrRefuse, type ListeningServer } from './listen.js';
 import { listRefusalRows, refusalQuerySchema } from './refusal-rows.js';
 
 /*
@@ -36,11 +35,8 @@ export interface AdminHttpOptions {
   clock?: Clock;
 }
 
-export interface AdminHttp {
-  /** e.g. http://127.0.0.1:8470 */
-  url: string;
-  stop(): Promise<void>;
-}
+/** The admin API's server: e.g. http://127.0.0.1:8470. */
+export type AdminHttp = ListeningServer;
 
 const MAX_BODY_BYTES = 16 * 1024;
 const OPERATOR_HEADER = 'x-hcp-operator';
@@ -167,33 +163,7 @@ export async function startAdminHttp(options: AdminHttpOptions): Promise<AdminHt
   if (options.token === undefined && !isLoopbackHost(options.host)) {
     logger.warn({ host: options.host }, 'admin API: listening beyond loopback without an operator token: anyone who reaches it may approve and revoke terminals (set http.tokenFile)');
   }
-  const server = createAdminServer(options, logger);
-  server.listen(options.port, options.host);
-  try {
-    await once(server, 'listening');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const at = `${options.host}:${options.port}`;
-    throw new ConfigError(
-      code === 'EADDRINUSE'
-        ? `http.port: ${at} is in use by another program (another gateway instance on this machine?): choose another port`
-        : `http: the admin API cannot listen on ${at}: ${(err as Error).message}`,
-      [],
-    );
-  }
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  let stopping: Promise<void> | undefined;
-  return {
-    url: `http://${host}:${address.port}`,
-    stop: () => {
-      stopping ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return stopping;
-    },
-  };
+  return listenOrRefuse(createAdminServer(options, logger), options.host, options.port, 'http', ' (another gateway instance on this machine?)');
 }
 
 export function createAdminServer(options: AdminHttpOptions, logger: Logger = options.logger ?? silentLogger): Server {

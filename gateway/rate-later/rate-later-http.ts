@@ -1,6 +1,4 @@
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { ConfigError } from '../../bridge/config.js';
@@ -12,6 +10,7 @@ import type { Ed25519Verify } from '../../protocol/seal/seal.js';
 import type { Database } from '../db/database.js';
 import { nodeEd25519Verify } from '../ingest/ed25519.js';
 import { systemClock, type Clock, type Logger } from '../ports.js';
+import { listenOrRefuse, type ListeningServer } from '../http/listen.js';
 import { storeLaterRating } from './later-ratings.js';
 import { CONTENT_SECURITY_POLICY, messagePage, ratingPage, type MessageKind } from './pages.js';
 import { TokenBucketLimiter, type RateLimiter } from './rate-limit.js';
@@ -50,11 +49,8 @@ export interface RateLaterDeps {
   verify?: Ed25519Verify;
 }
 
-export interface RateLaterHttp {
-  /** e.g. http://127.0.0.1:8471 */
-  url: string;
-  stop(): Promise<void>;
-}
+/** The page's server: e.g. http://127.0.0.1:8471. */
+export type RateLaterHttp = ListeningServer;
 
 export const DEFAULT_PERIOD_DAYS = 7;
 const MAX_BODY_BYTES = 4096;
@@ -79,31 +75,7 @@ const message = (status: number, kind: MessageKind, headers?: Record<string, str
 export async function startRateLaterHttp(deps: RateLaterDeps): Promise<RateLaterHttp> {
   const periodDays = deps.periodDays ?? DEFAULT_PERIOD_DAYS;
   if (!Number.isInteger(periodDays) || periodDays < 1 || periodDays > 366) throw new ConfigError(`rateLater: periodDays ${periodDays} is not a whole number of days from 1 to 366`, []);
-  const server = createRateLaterServer({ ...deps, periodDays });
-  server.listen(deps.port, deps.host);
-  try {
-    await once(server, 'listening');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const at = `${deps.host}:${deps.port}`;
-    throw new ConfigError(
-      code === 'EADDRINUSE' ? `rateLater.port: ${at} is in use by another program: choose another port` : `rateLater: the rating page cannot listen on ${at}: ${(err as Error).message}`,
-      [],
-    );
-  }
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  let stopping: Promise<void> | undefined;
-  return {
-    url: `http://${host}:${address.port}`,
-    stop: () => {
-      stopping ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return stopping;
-    },
-  };
+  return listenOrRefuse(createRateLaterServer({ ...deps, periodDays }), deps.host, deps.port, 'rateLater', '');
 }
 
 export function createRateLaterServer(deps: RateLaterDeps & { periodDays: number }): Server {

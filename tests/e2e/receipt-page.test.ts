@@ -9,6 +9,7 @@ import { SimulatedHall } from '../../simulator/hall.js';
 import { ratingPageTemplate } from '../../simulator/province-http/rating-page.js';
 import { SAMPLE_STAFF_PIN } from '../../simulator/sample-staff.js';
 import { waitUntil } from '../../simulator/wait.js';
+import { SIMULATED_PROVINCE } from '../../simulator/hall-province.js';
 
 /**
  * The receipt QR in the province's mode, through the real chain: the gateway reads a profile with
@@ -28,18 +29,7 @@ describe('the receipt QR leads to the province’s page when the profile says so
   it('a not-rated case’s receipt opens the province’s page for its case, and a rating there reaches the province', async () => {
     const provincePort = await freePort();
     const provinceUrl = `http://127.0.0.1:${provincePort}`;
-    const profile: ProvinceProfileInput = {
-      name: 'province page e2e',
-      // The endpoints and keys are replaced with the emulator's and the data folder's.
-      endpoints: { service: 'http://127.0.0.1/', evaluation: 'http://127.0.0.1/' },
-      appMark: 'HCP-E2E-PAGE',
-      sm2: { privateKeyFile: 'unused', publicKey: '' },
-      dataSource: '330',
-      channels: { counter: 4, receiptQr: 3 },
-      satisfaction: 'five_is_best',
-      deptCode: '11330106MB0000000X',
-      rateLater: { mode: 'province', urlTemplate: ratingPageTemplate(provinceUrl) },
-    };
+    const profile: ProvinceProfileInput = { ...SIMULATED_PROVINCE, name: 'province page e2e', rateLater: { mode: 'province', urlTemplate: ratingPageTemplate(provinceUrl) } };
     hall = await SimulatedHall.start({ windows: 1, dataDir: dir, traffic: false, provincePort, provinceProfile: profile, timeoutSeconds: 1, terminalPrefix: 'RP' });
     const [w] = hall.windows;
     const printer = () => {
