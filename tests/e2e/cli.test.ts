@@ -24,6 +24,11 @@ describe('hcp CLI', () => {
     expect(stdout).toMatch(/W0[12] +acked +1 record\(s\) accepted by the gateway/);
     const received = /gateway database holds (\d+) invitations, (\d+) rated/.exec(stdout);
     expect(Number(received?.[1])).toBeGreaterThan(0);
+    // On past the gateway: the emulated provincial interface, and the page the receipts lead to.
+    expect(stdout).toMatch(/province +http:\/\/127\.0\.0\.1:\d+ \(emulated 好差评 interface/);
+    expect(stdout).toMatch(/rate later +http:\/\/127\.0\.0\.1:\d+\/rate/);
+    const atProvince = /province emulator received (\d+) services/.exec(stdout);
+    expect(Number(atProvince?.[1])).toBeGreaterThan(0);
   }, 60_000);
 
   it('`hcp run` refuses a bad config, naming the field, with exit code 2', async () => {
