@@ -38,7 +38,8 @@ async function rate(window: SimWindow, caseNo: string, button: number): Promise<
 }
 
 describe('the chain of hcp start: terminal, bridge, embedded broker, gateway on PGlite', () => {
-  it('a rating ends in the gateway’s records once, sealed, from a terminal registered with its key', async () => {
+  // A hall starts here: on a loaded 2-core machine that alone can take 20 s.
+  it('a rating ends in the gateway’s records once, sealed, from a terminal registered with its key', { timeout: 90_000 }, async () => {
     hall = await SimulatedHall.start({ windows: 2, dataDir: dir, traffic: false });
     const { gateway } = hall;
     const [w1] = hall.windows;
@@ -54,7 +55,7 @@ describe('the chain of hcp start: terminal, bridge, embedded broker, gateway on 
     expect(await gateway.registry.get(w1!.terminalId)).toMatchObject({ status: 'approved', publicKey: keyOf(w1!), pendingKey: null });
   });
 
-  it('a terminal bringing another key later stays approved with the old one; its records wait, unacknowledged, until the operator approves the new key', async () => {
+  it('a terminal bringing another key later stays approved with the old one; its records wait, unacknowledged, until the operator approves the new key', { timeout: 60_000 }, async () => {
     const { gateway, windows } = hall!;
     const w2 = windows[1]!;
     const first = await rate(w2, 'GC-330106-0002', 1);
