@@ -139,6 +139,10 @@ CREATE TABLE later_ratings (
   receipt_issued_at timestamptz NOT NULL,
   rated_at          timestamptz NOT NULL,
   instance          text NOT NULL,
+  -- Where the citizen came from: the receipt's signed QR code, or the window's static QR sign
+  -- (no proof of who scanned it: the dashboard flags and filters these; receipt_issued_at is then
+  -- the invitation's close, there being no receipt).
+  via               text NOT NULL DEFAULT 'receipt' CHECK (via IN ('receipt', 'window_sign')),
   UNIQUE (case_no, assess_number)
 );
 CREATE INDEX later_ratings_by_invitation ON later_ratings (invitation_id);
