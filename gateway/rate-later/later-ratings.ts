@@ -14,6 +14,8 @@ export interface LaterRating {
   receiptIssuedAt: Date;
   ratedAt: Date;
   instance: string;
+  /** Where the citizen came from: the receipt's signed code (default), or a window's static QR sign (no proof of who scanned it). */
+  via?: 'receipt' | 'window_sign';
 }
 
 class AlreadyRated extends Error {}
@@ -28,12 +30,12 @@ export async function storeLaterRating(db: Database, rating: LaterRating, newId:
   try {
     await db.transaction(async (tx) => {
       const { rows } = await tx.query<{ id: string }>(
-        `INSERT INTO later_ratings (id, terminal_id, invitation_id, case_no, assess_number, grade, reasons, reason_catalog, receipt_issued_at, rated_at, instance)
-         SELECT id, $3, $4, case_no, $5, $6, $7::jsonb, $8, $9, $10, $11
+        `INSERT INTO later_ratings (id, terminal_id, invitation_id, case_no, assess_number, grade, reasons, reason_catalog, receipt_issued_at, rated_at, instance, via)
+         SELECT id, $3, $4, case_no, $5, $6, $7::jsonb, $8, $9, $10, $11, $12
            FROM unnest($1::uuid[], $2::text[]) AS c (id, case_no)
          ON CONFLICT (case_no, assess_number) DO NOTHING
          RETURNING id`,
-        [ids, rating.caseNos, rating.terminalId, rating.invitationId, rating.assessNumber, rating.grade, JSON.stringify(rating.reasons), rating.reasonCatalog, rating.receiptIssuedAt, rating.ratedAt, rating.instance],
+        [ids, rating.caseNos, rating.terminalId, rating.invitationId, rating.assessNumber, rating.grade, JSON.stringify(rating.reasons), rating.reasonCatalog, rating.receiptIssuedAt, rating.ratedAt, rating.instance, rating.via ?? 'receipt'],
       );
       if (rows.length !== ids.length) throw new AlreadyRated();
     });

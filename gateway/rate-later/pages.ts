@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { GRADES, GRADE_INFO, type Grade } from '../../protocol/grades.js';
 import type { ReasonCatalog } from '../../protocol/province-config.js';
 import type { ServiceView } from './receipt-case.js';
+import type { OfferedCase } from './window-cases.js';
+import type { WindowSignPlace } from './window-sign.js';
 
 /*
  * The rate-later page's HTML: Chinese, phone-first, one inline style sheet (allowed by its hash
@@ -38,6 +40,11 @@ legend{font-weight:600;margin-bottom:.6rem;padding:0}
 button{display:block;width:100%;margin-top:1.2rem;padding:1rem;font-size:1.2rem;border:0;border-radius:.8rem;background:#0b6bcb;color:#fff}
 .error{background:#fdecea;color:#8a1c1c;border-radius:.6rem;padding:.7rem .9rem;margin-bottom:1rem}
 .message p{margin:.3rem 0}
+.cases{list-style:none;margin:0;padding:0}
+.cases a{display:block;margin:.55rem 0;padding:.8rem 1rem;border:2px solid #c9d1d9;border-radius:.8rem;background:#fff;color:inherit;text-decoration:none}
+.cases b{display:block;font-size:1.1rem}
+.cases span{color:#59636e;font-size:.95rem}
+a.back{display:block;margin-top:1rem;text-align:center;color:#0b6bcb}
 footer{color:#8c959f;font-size:.8rem;text-align:center;margin:1.5rem 0}
 `;
 
@@ -60,6 +67,18 @@ export function chinaDate(at: Date): string {
   return `${local.getUTCFullYear()}年${local.getUTCMonth() + 1}月${local.getUTCDate()}日`;
 }
 
+/** A time of day as the hall's clock shows it: HH:mm, UTC+8. */
+export function chinaTime(at: Date): string {
+  const local = new Date(at.getTime() + 8 * 3600_000);
+  return `${String(local.getUTCHours()).padStart(2, '0')}:${String(local.getUTCMinutes()).padStart(2, '0')}`;
+}
+
+/** A case number on the window's public list: only its last 4 characters (all hidden when it is that short). */
+export function maskCaseNo(caseNo: string): string {
+  const chars = [...caseNo];
+  return `****${chars.length > 4 ? chars.slice(-4).join('') : ''}`;
+}
+
 function serviceCard(service: ServiceView): string {
   const items = service.services
     .map((s) => {
@@ -80,6 +99,10 @@ export interface RatingPageView {
   /** A form sent back: what was wrong, and what was chosen (kept). */
   error?: string;
   chosen?: { grade?: Grade; reasons: readonly string[] };
+  /** Instead of the receipt's note on the period (the window sign's own). */
+  intro?: string;
+  /** A link back (the window's list). */
+  backHref?: string;
 }
 
 export function ratingPage(view: RatingPageView): string {
@@ -96,17 +119,48 @@ export function ratingPage(view: RatingPageView): string {
     : '';
   const intro = view.followUp
     ? '<p class="note" data-testid="follow-up">您已在窗口评价过本次服务，可在此追加评价（追评）。</p>'
-    : `<p class="note">服务办结后 ${view.periodDays} 日内可评价，每件办件评价一次。</p>`;
+    : `<p class="note">${escapeHtml(view.intro ?? `服务办结后 ${view.periodDays} 日内可评价，每件办件评价一次。`)}</p>`;
+  const back = view.backHref === undefined ? '' : backLink(view.backHref, '不是这一件？返回列表');
   const error = view.error ? `<p class="error" role="alert" data-testid="error">${escapeHtml(view.error)}</p>` : '';
   // No action: the form posts to this very URL, the receipt's token in its query.
   return page(
     '服务评价',
     `<h1 data-testid="title">${view.followUp ? '追加评价' : '请您对本次服务进行评价'}</h1>${serviceCard(view.service)}${error}
-<form method="post" class="card" data-testid="form"><fieldset><legend>您对本次服务是否满意？</legend>${grades}</fieldset>${reasons}${intro}<button type="submit" data-testid="submit">提交评价</button></form>`,
+<form method="post" class="card" data-testid="form"><fieldset><legend>您对本次服务是否满意？</legend>${grades}</fieldset>${reasons}${intro}<button type="submit" data-testid="submit">提交评价</button></form>${back}`,
   );
 }
 
-export type MessageKind = 'thanks' | 'already_rated' | 'rated_at_counter' | 'expired' | 'forged' | 'unknown' | 'test' | 'landing' | 'rate_limited' | 'bad_request' | 'cross_site' | 'unavailable' | 'not_found';
+const backLink = (href: string, label: string): string => `<a class="back" href="${escapeHtml(href)}" data-testid="back">${escapeHtml(label)}</a>`;
+
+export interface WindowCasesView {
+  place: WindowSignPlace;
+  cases: readonly OfferedCase[];
+  recentMinutes: number;
+  /** The link to one case's form. */
+  hrefOf: (invitationId: string) => string;
+}
+
+/** The window sign's page: the window's recent cases not rated at the counter, masked, to tap one's own. */
+export function windowCasesPage(view: WindowCasesView): string {
+  const items = view.cases
+    .map((c) => {
+      const names = c.services.map((s) => s.itemName ?? s.itemCode ?? '办件').join('、');
+      const numbers = c.services.map((s) => maskCaseNo(s.caseNo)).join('、');
+      return `<li><a href="${escapeHtml(view.hrefOf(c.invitationId))}" data-testid="case-link"><b data-testid="case-item">${escapeHtml(names)}</b><span>办结 <time data-testid="case-time">${chinaTime(c.closedAt)}</time> · 办件编号 <span data-testid="case-no">${escapeHtml(numbers)}</span></span></a></li>`;
+    })
+    .join('');
+  const list =
+    view.cases.length > 0
+      ? `<p>请选择您刚刚办理的服务：</p><ul class="cases" data-testid="cases">${items}</ul>`
+      : `<p data-testid="no-cases">本窗口最近 ${view.recentMinutes} 分钟内没有待评价的服务。</p>`;
+  return page(
+    '服务评价',
+    `<h1 data-testid="title">窗口服务评价</h1><section class="card" data-testid="window-sign"><dl><dt>大厅</dt><dd data-testid="hall">${escapeHtml(view.place.hallCode)}</dd><dt>窗口</dt><dd data-testid="window">${escapeHtml(view.place.windowNo)}</dd></dl></section>
+<section class="card">${list}<p class="note">此处列出本窗口最近 ${view.recentMinutes} 分钟内办结、未在评价器上评价的服务。如持有办件回执，也可扫描回执上的二维码评价。</p></section>`,
+  );
+}
+
+export type MessageKind = 'thanks' | 'already_rated' | 'rated_at_counter' | 'expired' | 'forged' | 'unknown' | 'test' | 'landing' | 'rate_limited' | 'bad_request' | 'cross_site' | 'unavailable' | 'not_found' | 'not_offered' | 'window_expired';
 
 const MESSAGES: Record<MessageKind, { title: string; lines: string[] }> = {
   thanks: { title: '感谢您的评价', lines: ['您的评价已提交。', '感谢您对政务服务工作的支持。'] },
@@ -122,10 +176,13 @@ const MESSAGES: Record<MessageKind, { title: string; lines: string[] }> = {
   cross_site: { title: '无法提交', lines: ['评价只能在本页面提交。请重新扫描办件回执上的二维码。'] },
   unavailable: { title: '暂时无法评价', lines: ['系统繁忙，请稍后再试。'] },
   not_found: { title: '页面不存在', lines: ['请扫描办件回执上的二维码进行评价。'] },
+  not_offered: { title: '无法评价此服务', lines: ['此服务不在本窗口的待评价列表中。', '请返回列表选择您办理的服务，或扫描办件回执上的二维码。'] },
+  window_expired: { title: '已超过窗口评价时间', lines: ['窗口二维码只能评价刚刚办结的服务。', '如持有办件回执，请扫描回执上的二维码评价。'] },
 };
 
-export function messagePage(kind: MessageKind, extra?: string): string {
+export function messagePage(kind: MessageKind, extra?: string, backHref?: string): string {
   const { title, lines } = MESSAGES[kind];
   const more = extra ? `<p>${escapeHtml(extra)}</p>` : '';
-  return page(title, `<section class="card message" data-testid="message-${kind}"><h1 data-testid="title">${title}</h1>${lines.map((l) => `<p>${l}</p>`).join('')}${more}</section>`);
+  const back = backHref === undefined ? '' : backLink(backHref, '返回本窗口的服务列表');
+  return page(title, `<section class="card message" data-testid="message-${kind}"><h1 data-testid="title">${title}</h1>${lines.map((l) => `<p>${l}</p>`).join('')}${more}${back}</section>`);
 }

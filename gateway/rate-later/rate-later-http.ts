@@ -12,9 +12,11 @@ import { nodeEd25519Verify } from '../ingest/ed25519.js';
 import { systemClock, type Clock, type Logger } from '../ports.js';
 import { listenOrRefuse, type ListeningServer } from '../http/listen.js';
 import { storeLaterRating } from './later-ratings.js';
-import { CONTENT_SECURITY_POLICY, messagePage, ratingPage, type MessageKind } from './pages.js';
+import { CONTENT_SECURITY_POLICY, maskCaseNo, messagePage, ratingPage, windowCasesPage, type MessageKind, type RatingPageView } from './pages.js';
 import { TokenBucketLimiter, type RateLimiter } from './rate-limit.js';
 import { judgeReceipt, type ReceiptVerdict } from './receipt-case.js';
+import { judgeWindowCase, offeredWindowCases } from './window-cases.js';
+import { readWindowSign, type WindowSignPlace } from './window-sign.js';
 
 /*
  * The rate-later page: a citizen who left the counter without rating scans the receipt's QR code
@@ -22,7 +24,8 @@ import { judgeReceipt, type ReceiptVerdict } from './receipt-case.js';
  * receipt's signature, checked against the terminal's registered key. The signed token in the
  * URL is the only authority a request carries (no cookie, no session), so a page elsewhere can
  * make a browser post nothing its author could not post himself; a POST a browser marks as sent
- * from another site is refused all the same.
+ * from another site is refused all the same. A window's static QR sign leads here too, to that
+ * window's recent cases not rated at the counter (windowSign below): weaker, and marked so.
  */
 
 export interface RateLaterDeps {
@@ -33,6 +36,8 @@ export interface RateLaterDeps {
   reasonCatalog: ReasonCatalog | undefined | (() => ReasonCatalog | undefined);
   /** Days a receipt may be rated after the service (the province profile's rateLater.periodDays). */
   periodDays?: number;
+  /** Minutes a case closed not rated at the counter is offered on its window's sign page (rateLater.windowRecentMinutes). */
+  windowRecentMinutes?: number;
   /** Whether a case rated at the counter may get a follow-up here (追评, assessNumber 2: the profile's followUp.allowed). */
   followUpAllowed: boolean;
   /** This instance's name, stored with each rating. */
@@ -53,6 +58,7 @@ export interface RateLaterDeps {
 export type RateLaterHttp = ListeningServer;
 
 export const DEFAULT_PERIOD_DAYS = 7;
+export const DEFAULT_WINDOW_RECENT_MINUTES = 15;
 const MAX_BODY_BYTES = 4096;
 const MAX_REASONS = 5;
 
@@ -75,10 +81,16 @@ const message = (status: number, kind: MessageKind, headers?: Record<string, str
 export async function startRateLaterHttp(deps: RateLaterDeps): Promise<RateLaterHttp> {
   const periodDays = deps.periodDays ?? DEFAULT_PERIOD_DAYS;
   if (!Number.isInteger(periodDays) || periodDays < 1 || periodDays > 366) throw new ConfigError(`rateLater: periodDays ${periodDays} is not a whole number of days from 1 to 366`, []);
-  return listenOrRefuse(createRateLaterServer({ ...deps, periodDays }), deps.host, deps.port, 'rateLater', '');
+  const windowRecentMinutes = deps.windowRecentMinutes ?? DEFAULT_WINDOW_RECENT_MINUTES;
+  if (!Number.isInteger(windowRecentMinutes) || windowRecentMinutes < 1 || windowRecentMinutes > 1440) {
+    throw new ConfigError(`rateLater: windowRecentMinutes ${windowRecentMinutes} is not a whole number of minutes from 1 to 1440`, []);
+  }
+  return listenOrRefuse(createRateLaterServer({ ...deps, periodDays, windowRecentMinutes }), deps.host, deps.port, 'rateLater', '');
 }
 
-export function createRateLaterServer(deps: RateLaterDeps & { periodDays: number }): Server {
+type Settled = RateLaterDeps & { periodDays: number; windowRecentMinutes: number };
+
+export function createRateLaterServer(deps: Settled): Server {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? silentLogger;
   const limiter = deps.rateLimiter ?? new TokenBucketLimiter({ burst: 20, perMinute: 30, clock });
@@ -103,7 +115,7 @@ export function createRateLaterServer(deps: RateLaterDeps & { periodDays: number
   return server;
 }
 
-async function answer(deps: RateLaterDeps & { periodDays: number }, clock: Clock, logger: Logger, limiter: RateLimiter, publicHost: string | undefined, req: IncomingMessage): Promise<PageAnswer> {
+async function answer(deps: Settled, clock: Clock, logger: Logger, limiter: RateLimiter, publicHost: string | undefined, req: IncomingMessage): Promise<PageAnswer> {
   const allowed = limiter.take(clientOf(req, deps.trustForwardedFor === true));
   if (!allowed.ok) return message(429, 'rate_limited', { 'retry-after': String(allowed.retryAfterSeconds) });
   const method = req.method ?? '';
@@ -114,7 +126,13 @@ async function answer(deps: RateLaterDeps & { periodDays: number }, clock: Clock
 
   const query = new URLSearchParams(rawQuery);
   const read = readReceiptToken(query);
-  if (!read.ok) return read.reason === 'no receipt token' ? landing(method, query) : message(403, 'forged');
+  if (!read.ok) {
+    if (read.reason !== 'no receipt token') return message(403, 'forged');
+    const place = readWindowSign(query);
+    if (!place) return landing(method, query);
+    if (method === 'POST' && crossSite(req, publicHost)) return message(403, 'cross_site');
+    return windowSign(deps, clock, logger, req, method, place, query);
+  }
   if (method === 'POST' && crossSite(req, publicHost)) return message(403, 'cross_site');
 
   const now = clock.now();
@@ -132,18 +150,9 @@ async function answer(deps: RateLaterDeps & { periodDays: number }, clock: Clock
   const view = { service: verdict.service, followUp: verdict.assessNumber === 2, catalog, periodDays: deps.periodDays };
   if (method !== 'POST') return new PageAnswer(200, ratingPage(view));
 
-  const body = await readForm(req);
-  if (body instanceof PageAnswer) return body;
-  const form = formSchema.safeParse({ grade: body.getAll('grade'), reason: body.getAll('reason') });
-  const chosenGrade = gradeSchema.safeParse(body.get('grade'));
-  const kept = { ...(chosenGrade.success && { grade: chosenGrade.data }), reasons: body.getAll('reason') };
-  if (!form.success) return new PageAnswer(400, ratingPage({ ...view, error: '请选择一个评价等级后再提交。', chosen: kept }));
-  const grade: Grade = form.data.grade[0]!;
-  // Reasons belong to a bad grade only: ticked and then a better grade chosen, they are dropped.
-  const reasons = GRADE_INFO[grade].class === 'bad' ? [...new Set(form.data.reason)] : [];
-  if (reasons.some((code) => !catalog?.reasons.some((r) => r.code === code))) {
-    return new PageAnswer(400, ratingPage({ ...view, error: '原因选项已更新，请重新选择。', chosen: { grade, reasons: [] } }));
-  }
+  const rating = await readRating(req, view);
+  if (rating instanceof PageAnswer) return rating;
+  const { grade, reasons } = rating;
   const stored = await storeLaterRating(
     deps.db,
     {
@@ -153,7 +162,7 @@ async function answer(deps: RateLaterDeps & { periodDays: number }, clock: Clock
       assessNumber: verdict.assessNumber,
       grade,
       reasons,
-      reasonCatalog: reasons.length > 0 && catalog ? catalog.version : null,
+      reasonCatalog: reasons.length > 0 && view.catalog ? view.catalog.version : null,
       receiptIssuedAt: new Date(verdict.claims.issuedAt * 1000),
       ratedAt: now,
       instance: deps.instance,
@@ -169,10 +178,95 @@ async function answer(deps: RateLaterDeps & { periodDays: number }, clock: Clock
   return new PageAnswer(303, '', { location: `?${query.toString()}` });
 }
 
+/** The grade and reasons of a submitted form, or the form sent back saying what was wrong (the choices kept). */
+async function readRating(req: IncomingMessage, view: RatingPageView): Promise<{ grade: Grade; reasons: string[] } | PageAnswer> {
+  const body = await readForm(req);
+  if (body instanceof PageAnswer) return body;
+  const form = formSchema.safeParse({ grade: body.getAll('grade'), reason: body.getAll('reason') });
+  const chosenGrade = gradeSchema.safeParse(body.get('grade'));
+  const kept = { ...(chosenGrade.success && { grade: chosenGrade.data }), reasons: body.getAll('reason') };
+  if (!form.success) return new PageAnswer(400, ratingPage({ ...view, error: '请选择一个评价等级后再提交。', chosen: kept }));
+  const grade: Grade = form.data.grade[0]!;
+  // Reasons belong to a bad grade only: ticked and then a better grade chosen, they are dropped.
+  const reasons = GRADE_INFO[grade].class === 'bad' ? [...new Set(form.data.reason)] : [];
+  if (reasons.some((code) => !view.catalog?.reasons.some((r) => r.code === code))) {
+    return new PageAnswer(400, ratingPage({ ...view, error: '原因选项已更新，请重新选择。', chosen: { grade, reasons: [] } }));
+  }
+  return { grade, reasons };
+}
+
 /**
- * Without a receipt: where to find one. A window's QR sign (gateway/qr-sign) leads here with
- * `window=`; the page names the window but lists none of its cases, so that nobody at the window
- * (staff included) can rate a case that is not theirs: a rating needs the receipt's signed token.
+ * A window's static QR sign (gateway/qr-sign, `?hall=…&window=…`): the window's cases that closed
+ * in the last few minutes not rated at the counter, masked; the citizen taps theirs (`case=`, the
+ * invitation) and rates it as on the receipt's page. Nothing in the request proves the case was
+ * offered, so every step asks the database again whether it is on the window's list now
+ * (window-cases.ts): a crafted POST rates nothing else. Stored `via` window_sign.
+ */
+async function windowSign(deps: Settled, clock: Clock, logger: Logger, req: IncomingMessage, method: string, place: WindowSignPlace, query: URLSearchParams): Promise<PageAnswer> {
+  const q = { ...place, now: clock.now(), recentMinutes: deps.windowRecentMinutes };
+  const listHref = `?${new URLSearchParams({ hall: place.hallCode, window: place.windowNo }).toString()}`;
+  const caseHref = (invitationId: string) => `${listHref}&${new URLSearchParams({ case: invitationId }).toString()}`;
+  const chosen = query.getAll('case');
+  if (chosen.length === 0) {
+    if (method === 'POST') return message(400, 'bad_request');
+    const cases = await offeredWindowCases(deps.db, q);
+    return new PageAnswer(200, windowCasesPage({ place, cases, recentMinutes: deps.windowRecentMinutes, hrefOf: caseHref }));
+  }
+  const doneValues = query.getAll('done');
+  const verdict =
+    chosen.length === 1 ? await judgeWindowCase(deps.db, q, chosen[0]!, method !== 'POST' && doneValues.length === 1 ? doneValues[0] : undefined) : ({ kind: 'not_offered' } as const);
+  switch (verdict.kind) {
+    case 'thanks':
+      return message(200, 'thanks');
+    case 'already_rated':
+      return message(409, verdict.at === 'counter' ? 'rated_at_counter' : 'already_rated');
+    case 'expired':
+      return new PageAnswer(410, messagePage('window_expired', undefined, listHref));
+    case 'not_offered':
+      return new PageAnswer(404, messagePage('not_offered', undefined, listHref));
+    case 'open':
+      break;
+  }
+  const { offered } = verdict;
+  const catalog = typeof deps.reasonCatalog === 'function' ? deps.reasonCatalog() : deps.reasonCatalog;
+  const view: RatingPageView = {
+    service: { services: offered.services.map((s) => ({ ...s, caseNo: maskCaseNo(s.caseNo) })), ...place, servedAt: offered.closedAt, known: true },
+    followUp: false,
+    catalog,
+    periodDays: deps.periodDays,
+    intro: '请确认这是您刚刚办理的服务。每件办件评价一次。',
+    backHref: listHref,
+  };
+  if (method !== 'POST') return new PageAnswer(200, ratingPage(view));
+
+  const rating = await readRating(req, view);
+  if (rating instanceof PageAnswer) return rating;
+  const stored = await storeLaterRating(
+    deps.db,
+    {
+      terminalId: offered.terminalId,
+      invitationId: offered.invitationId,
+      caseNos: offered.services.map((s) => s.caseNo),
+      assessNumber: 1,
+      grade: rating.grade,
+      reasons: rating.reasons,
+      reasonCatalog: rating.reasons.length > 0 && catalog ? catalog.version : null,
+      // No receipt: the service's close stands in for its date.
+      receiptIssuedAt: offered.closedAt,
+      ratedAt: q.now,
+      instance: deps.instance,
+      via: 'window_sign',
+    },
+    deps.newId ?? uuidv7,
+  );
+  if (!stored.stored) return message(409, 'already_rated');
+  logger.info({ terminalId: offered.terminalId, invitationId: offered.invitationId, cases: offered.services.length, via: 'window_sign' }, 'rate-later page: rating stored');
+  return new PageAnswer(303, '', { location: `${caseHref(offered.invitationId)}&${new URLSearchParams({ done: stored.id }).toString()}` });
+}
+
+/**
+ * Without a receipt or a window sign's hall and window: where to find a receipt. A sign's address
+ * with the window alone (no hall) names the window but lists nothing: the list needs both.
  */
 function landing(method: string, query: URLSearchParams): PageAnswer {
   const windows = query.getAll('window');
