@@ -113,6 +113,8 @@ const rateLaterSchema = z.strictObject({
   publicUrl: z.url({ protocol: /^https?$/, error: 'expected the page address, such as https://hall.example.gov.cn/rate' }),
   /** Behind the hall's reverse proxy: rate limits go by the last X-Forwarded-For address (the proxy's own addition), not the proxy's. */
   trustForwardedFor: z.boolean().default(false),
+  /** How long a case closed not rated at the counter is listed on its window's QR-sign page (docs/gateway.md). */
+  windowRecentMinutes: z.number().int().min(1).max(1440).default(15),
 });
 
 export const gatewayConfigSchema = z.strictObject({
