@@ -159,6 +159,7 @@ export class Gateway {
             trustForwardedFor: config.rateLater.trustForwardedFor,
             reasonCatalog: terminalConfig?.reasonCatalog,
             periodDays: profile?.rateLater.periodDays,
+            windowRecentMinutes: config.rateLater.windowRecentMinutes,
             followUpAllowed: profile?.followUp.allowed ?? false,
             instance: config.instance,
             clock,
