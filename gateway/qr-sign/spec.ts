@@ -34,7 +34,7 @@ export const qrSignSpecSchema = z.strictObject({
   area: signText('the area', MAX_AREA_LENGTH).optional(),
   /** Where the QR code leads: the rating page for this window (the gateway's rate-later page, or the province's). */
   url: z
-    .url({ protocol: /^https?$/, error: 'expected the rating page as an http:// or https:// URL, e.g. https://hall.example.gov.cn/rate?window=A03' })
+    .url({ protocol: /^https?$/, error: 'expected the rating page as an http:// or https:// URL, e.g. https://hall.example.gov.cn/rate' })
     .max(MAX_URL_LENGTH, `the URL is longer than ${MAX_URL_LENGTH} characters: too dense a QR code for a sign`),
 });
 

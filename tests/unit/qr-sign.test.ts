@@ -178,8 +178,27 @@ describe('gatewayQrSignCommand', () => {
     const { code, errors, written } = await run({ window: '', hallName: '西湖区', url: 'mailto:x@example.com', out: 'sign.svg' });
     expect([code, written]).toEqual([1, []]);
     expect(errors).toEqual([
-      'hcp gateway qr-sign: --window: expected the window number as its terminal has it: 1-16 characters, e.g. A03; --url: expected the rating page as an http:// or https:// URL, e.g. https://hall.example.gov.cn/rate?window=A03; --out: expected the file to write, ending in .pdf or .png (the format comes from the name)',
+      'hcp gateway qr-sign: --window: expected the window number as its terminal has it: 1-16 characters, e.g. A03; --url: expected the rating page as an http:// or https:// URL, e.g. https://hall.example.gov.cn/rate; --out: expected the file to write, ending in .pdf or .png (the format comes from the name)',
     ]);
+  });
+
+  it("with --hall, the code leads to --url with the hall and the window (the gateway's list of the window's recent cases)", async () => {
+    const { code, printed, errors, written } = await run({ window: 'A03', hallName: '西湖区政务服务中心', hall: 'XH-ZWFW', url: 'https://hall.example.gov.cn/rate', out: 'sign.png' });
+    expect([code, errors]).toEqual([0, []]);
+    const signUrl = 'https://hall.example.gov.cn/rate?hall=XH-ZWFW&window=A03';
+    expect(decodeQr(PNG.sync.read(written[0]![1]))).toBe(signUrl);
+    expect(printed[0]).toMatch(new RegExp(`its QR code leads to ${signUrl.replace(/[?.]/g, '\\$&')}$`));
+    // A window already in the URL is replaced, not doubled; the page reads them back.
+    const replaced = await run({ window: '3号窗口', hallName: '市民中心', hall: 'SM ZX', url: 'http://10.0.0.5:8471/rate?window=A01', out: 'sign.png' });
+    expect(new globalThis.URL(decodeQr(PNG.sync.read(replaced.written[0]![1]))!).searchParams.toString()).toBe('window=3%E5%8F%B7%E7%AA%97%E5%8F%A3&hall=SM+ZX');
+  });
+
+  it('refuses a bad --hall, and a URL made too long by it, naming the option', async () => {
+    const bad = await run({ window: 'A03', hallName: '西湖区', hall: ' XH', url: URL, out: 'sign.png' });
+    expect([bad.code, bad.errors, bad.written]).toEqual([1, ['hcp gateway qr-sign: --hall: expected the hall code as the terminals register it (1-64 characters, no spaces around it), e.g. XH-ZWFW'], []]);
+    const long = await run({ window: 'A03', hallName: '西湖区', hall: 'H'.repeat(64), url: `https://h.example/${'a'.repeat(440)}`, out: 'sign.png' });
+    expect(long.code).toBe(1);
+    expect(long.errors).toEqual([expect.stringMatching(/^hcp gateway qr-sign: --url: with the hall and the window the URL is longer than 512 characters/)]);
   });
 
   it('says a missing font in one line, with the package to install', async () => {
