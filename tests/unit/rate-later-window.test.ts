@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseGatewayConfig } from '../../gateway/config.js';
@@ -5,7 +6,7 @@ import type { PgliteDatabase } from '../../gateway/db/pglite.js';
 import { maskCaseNo } from '../../gateway/rate-later/pages.js';
 import { startRateLaterHttp, type RateLaterDeps, type RateLaterHttp } from '../../gateway/rate-later/rate-later-http.js';
 import { MAX_OFFERED } from '../../gateway/rate-later/window-cases.js';
-import { readWindowSign, windowSignUrl } from '../../gateway/rate-later/window-sign.js';
+import { hallCodeSchema, readWindowSign, windowNoSchema, windowSignUrl } from '../../gateway/rate-later/window-sign.js';
 import type { InvitationRecord, Service } from '../../protocol/records.js';
 import { approvedTerminal, CATALOG, emptyRateLaterTables, FOOD, openRateLaterDb, receiptUrl, storeInvitation, type TestTerminal } from './rate-later-fixture.js';
 
@@ -246,6 +247,18 @@ describe('the sign URL', () => {
     expect(readWindowSign(new URLSearchParams('hall=H&window=W'))).toEqual({ hallCode: 'H', windowNo: 'W' });
     expect(readWindowSign(new URLSearchParams(`hall=H&window=${'W'.repeat(17)}`))).toBeUndefined();
     expect(readWindowSign(new URLSearchParams('hall=H%0A&window=W'))).toBeUndefined();
+  });
+
+  it('reads back any hall and window a sign can carry, whatever the base URL already has in its query', () => {
+    const text = (max: number) => fc.string({ unit: fc.oneof(fc.constantFrom('&', '=', '?', '#', '+', '%', ' ', '号', '窗', '\n'), fc.string({ minLength: 1, maxLength: 1 })), minLength: 1, maxLength: max });
+    fc.assert(
+      fc.property(text(64), text(16), fc.string({ maxLength: 30 }), (hallCode, windowNo, extra) => {
+        fc.pre(hallCodeSchema.safeParse(hallCode).success && windowNoSchema.safeParse(windowNo).success);
+        const base = `https://hall.example.gov.cn/rate?${new URLSearchParams({ window: extra, x: extra }).toString()}`;
+        expect(readWindowSign(new URL(windowSignUrl(base, { hallCode, windowNo })).searchParams)).toEqual({ hallCode, windowNo });
+      }),
+      { seed: 20261130, numRuns: 300 },
+    );
   });
 
   it('masks a case number but its last 4 characters; a short one entirely', () => {
