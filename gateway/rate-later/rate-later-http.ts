@@ -125,15 +125,13 @@ async function answer(deps: Settled, clock: Clock, logger: Logger, limiter: Rate
   if (path === '/robots.txt') return new PageAnswer(200, 'User-agent: *\nDisallow: /\n', { 'content-type': 'text/plain; charset=utf-8' });
 
   const query = new URLSearchParams(rawQuery);
+  if (method === 'POST' && crossSite(req, publicHost)) return message(403, 'cross_site');
   const read = readReceiptToken(query);
   if (!read.ok) {
     if (read.reason !== 'no receipt token') return message(403, 'forged');
     const place = readWindowSign(query);
-    if (!place) return landing(method, query);
-    if (method === 'POST' && crossSite(req, publicHost)) return message(403, 'cross_site');
-    return windowSign(deps, clock, logger, req, method, place, query);
+    return place ? windowSign(deps, clock, logger, req, method, place, query) : landing(method, query);
   }
-  if (method === 'POST' && crossSite(req, publicHost)) return message(403, 'cross_site');
 
   const now = clock.now();
   const doneValues = query.getAll('done');
