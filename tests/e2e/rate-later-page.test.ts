@@ -6,13 +6,15 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PgliteDatabase } from '../../gateway/db/pglite.js';
 import { startRateLaterHttp, type RateLaterHttp } from '../../gateway/rate-later/rate-later-http.js';
+import { windowSignUrl } from '../../gateway/rate-later/window-sign.js';
 import { launchChromium } from '../support/browser.js';
 import { approvedTerminal, CATALOG, FOOD, openRateLaterDb, receiptUrl, storeInvitation, type TestTerminal } from '../unit/rate-later-fixture.js';
 
 /**
  * The rate-later page as a citizen meets it: a phone (390×844) with JavaScript off opens a
  * receipt's signed URL, rates 不满意 with a reason and sees the thanks; a reload sends nothing
- * again; expired and forged receipts get their own pages. Set HCP_SCREENSHOTS=1 to write
+ * again; expired and forged receipts get their own pages; from a window's sign, the citizen
+ * taps their case on the window's list and rates it. Set HCP_SCREENSHOTS=1 to write
  * docs/rate-later.png.
  */
 const PHONE = { width: 390, height: 844 };
@@ -115,6 +117,30 @@ describe('rate-later page on a phone', () => {
     await expect(page.getByTestId('form').isVisible()).resolves.toBe(true);
     const { rows } = await db.query("SELECT 1 FROM later_ratings WHERE case_no = '330106202611220002'");
     expect(rows).toEqual([]);
+  });
+
+  it("from the window's sign: the window's recent unrated cases, masked; the citizen taps theirs, rates, sees the thanks; then it is off the list", async () => {
+    await db.query("UPDATE terminals SET area_code = '330106', hall_code = 'XH-ZWFW', window_no = 'A03' WHERE terminal_id = $1", [terminal.id]);
+    const id = uuidv7();
+    await storeInvitation(db, terminal, { id, closedAt: new Date(now.getTime() - 5 * 60_000), services: [{ ...FOOD, caseNo: '330106202611220005' }] });
+    const page = await phone();
+    await page.goto(windowSignUrl(`${server.url}/rate`, { hallCode: 'XH-ZWFW', windowNo: 'A03' }));
+    await expect(page.getByTestId('title').textContent()).resolves.toBe('窗口服务评价');
+    const link = page.getByTestId('case-link');
+    await expect(link.count()).resolves.toBe(1);
+    await expect(page.getByTestId('case-no').textContent()).resolves.toBe('****0005');
+    await expect(page.getByTestId('case-time').textContent()).resolves.toBe('12:25');
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE.width);
+    expect((await link.boundingBox())!.height).toBeGreaterThanOrEqual(48);
+    await link.click();
+    await expect(page.getByTestId('case').textContent()).resolves.toBe('****0005');
+    await page.getByTestId('grade-very_satisfied').click();
+    await page.getByTestId('submit').click();
+    await page.getByTestId('message-thanks').waitFor();
+    const { rows } = await db.query<{ grade: string; via: string; invitation_id: string }>("SELECT grade, via, invitation_id FROM later_ratings WHERE case_no = '330106202611220005'");
+    expect(rows).toEqual([{ grade: 'very_satisfied', via: 'window_sign', invitation_id: id }]);
+    await page.goto(windowSignUrl(`${server.url}/rate`, { hallCode: 'XH-ZWFW', windowNo: 'A03' }));
+    await page.getByTestId('no-cases').waitFor();
   });
 
   it('an expired receipt and a forged one get pages that say so', async () => {
