@@ -208,6 +208,14 @@ export class DeliveryWorker {
       this.#stats.skipped += 1;
       return;
     }
+    if (claim.later?.assessNumber === 1 && claim.record?.outcome === 'rated') {
+      // Rated on the page while the counter's record was still on its way (the bridge offline): the
+      // counter's rating is the case's first and goes with its record; two firsts would leave the
+      // province to keep whichever came first. The page's rating stays in later_ratings, visible.
+      await this.#settled(markSkipped(db, claim, claim.phase, clock.now(), 'the case was rated at the counter first (its record came after this rating): the counter rating is the one sent'), claim);
+      this.#stats.skipped += 1;
+      return;
+    }
     const source: EvaluationSource = claim.later ? { later: claim.later } : { record: claim.record as NonNullable<Claim['record']>, caseNo: claim.caseNo };
     const evaluation = build(() => payloads.evaluation(source));
     if (claim.phase === 'service') {

@@ -231,6 +231,19 @@ describe('later ratings and supersede', () => {
     expect(province.calls()).toEqual(['service F-1', 'evaluation F-1 1 pf4', 'evaluation F-1 2 pf3']);
   });
 
+  it('a first rating on the page made before the counter’s rated record came: the counter’s is sent as the first, the page’s skipped with why', async () => {
+    const db = database();
+    const province = new ScriptedProvince();
+    const record = invitationRecord({ services: [{ itemCode: 'I', caseNo: 'T-1' }], grade: 'satisfied' });
+    await putApprovedTerminal(db);
+    await storeLater(db, { invitationId: record.id, caseNo: 'T-1', assessNumber: 1, grade: 'very_dissatisfied', reasons: ['R02'], ratedAt: new Date(AT.getTime() - 60_000) });
+    await storeRecords(db, [record], AT);
+    started(worker({ db, client: province.client() }));
+    await settledRows(['skipped', 'delivered']);
+    expect(province.calls()).toEqual(['service T-1', 'evaluation T-1 1 pf4']);
+    expect((await rows(db))[0]).toMatchObject({ source: 'later', state: 'skipped', last_error: expect.stringContaining('rated at the counter first') });
+  });
+
   it('a later rating of a case not rated at the counter: the record sent the service; the later one sends its evaluation only', async () => {
     const db = database();
     const province = new ScriptedProvince();
