@@ -8,6 +8,7 @@ import { PROVISION_FIELDS } from '../bridge/provision/fields.js';
 import { PASSWORD_ENV, PASSWORD_ON_ARGV } from '../bridge/provision/password.js';
 import { flag, intFlag } from './flags.js';
 import { addGatewayQrSignCommand } from './gateway-qr-sign.js';
+import { deliveryStateSchema } from '../gateway/delivery/status.js';
 
 const camelCase = (flag: string): string => flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 
@@ -195,7 +196,7 @@ adminOptions(gateway.command('refusals').description('records the gateway refuse
   });
 
 const gatewayDeliveries = adminOptions(gateway.command('deliveries').description('what the provincial interface has of each case: to send, delivered, rejected (with the province\'s answer)'))
-  .option('--state <state>', 'only service, evaluation, delivered, rejected or skipped ones', flag(z.enum(['service', 'evaluation', 'delivered', 'rejected', 'skipped'])))
+  .option('--state <state>', 'only service, evaluation, delivered, rejected or skipped ones', flag(deliveryStateSchema))
   .option('--case <case-no>', 'only this case number')
   .option('--limit <n>', 'at most this many', intFlag(1, 1000), 50)
   .action(async (options: { config: string; url?: string; json?: boolean; state?: string; case?: string; limit: number }) => {

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Database, Queryable } from '../db/database.js';
 import type { Clock } from '../ports.js';
 import { recordOperatorAction } from '../registry/terminal-rows.js';
@@ -5,8 +6,8 @@ import type { DeliveryKey, DeliverySource, Phase } from './claims.js';
 
 /** What the admin API shows of the queue: for GET /api/v1/deliveries and POST …/retry (wired in the admin API). */
 
-export type DeliveryState = 'service' | 'evaluation' | 'delivered' | 'rejected' | 'skipped';
-export const DELIVERY_STATES: readonly DeliveryState[] = ['service', 'evaluation', 'delivered', 'rejected', 'skipped'];
+export const deliveryStateSchema = z.enum(['service', 'evaluation', 'delivered', 'rejected', 'skipped']);
+export type DeliveryState = z.infer<typeof deliveryStateSchema>;
 
 export interface DeliveryStatus {
   /** Rows per state ('service' and 'evaluation': still to be sent). */

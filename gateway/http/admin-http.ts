@@ -7,7 +7,7 @@ import { explain } from '../../protocol/issues.js';
 import { terminalIdSchema } from '../../protocol/records.js';
 import { DatabaseUnavailable, type Database } from '../db/database.js';
 import { deliveryKeySchema } from '../delivery/claims.js';
-import { DELIVERY_STATES, deliveryStatus, listDeliveries, retryRejected } from '../delivery/status.js';
+import { deliveryStateSchema, deliveryStatus, listDeliveries, retryRejected } from '../delivery/status.js';
 import { systemClock, type Clock, type Logger } from '../ports.js';
 import { RegistryError, type TerminalRegistry } from '../registry/terminal-registry.js';
 import { listInstances, type InstanceRow } from '../status/instances.js';
@@ -70,7 +70,7 @@ const approveBodySchema = z.strictObject({
 });
 const revokeBodySchema = z.strictObject({ reason: z.string().trim().min(1, 'say why the terminal is revoked').max(500) });
 const deliveryListQuerySchema = z.strictObject({
-  state: z.enum(DELIVERY_STATES as [string, ...string[]]).optional(),
+  state: deliveryStateSchema.optional(),
   case: z.string().min(1).max(64).optional(),
   limit: refusalQuerySchema.shape.limit,
 });
@@ -128,7 +128,7 @@ const ROUTES: Array<[method: 'GET' | 'POST', pattern: RegExp, handler: Handler]>
         200,
         {
           status: await deliveryStatus(options.db, { now, alertAfterAttempts: options.deliveryAlertAfterAttempts ?? 5 }),
-          deliveries: await listDeliveries(options.db, { ...(state && { state: state as (typeof DELIVERY_STATES)[number] }), ...(caseNo && { caseNo }), limit }),
+          deliveries: await listDeliveries(options.db, { ...(state && { state }), ...(caseNo && { caseNo }), limit }),
         },
       ];
     },
