@@ -11,7 +11,6 @@ import { DatabaseUnavailable, type Database } from '../../gateway/db/database.js
 import { FolderInUse, lockFolder } from '../../gateway/db/folder-lock.js';
 import { migrate, SchemaNewerThanCode } from '../../gateway/db/migrate.js';
 import { openDatabase } from '../../gateway/db/open-database.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
 import { PostgresDatabase } from '../../gateway/db/postgres.js';
 import type { Logger } from '../../gateway/ports.js';
 import { HeldChain } from '../../protocol/seal/chain.js';
@@ -19,26 +18,14 @@ import { verifySealed } from '../../protocol/seal/verify.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { benchTerminalKey, makeTerminalRecords, rawInsertBaseline, recordRows } from '../../bench/fleet-baseline.js';
 import { generateFleetRecords } from '../../bench/fleet-worker.js';
-import { postgresTestsRun, startPostgres, warnPostgresSkipped, type TestPostgres } from '../support/postgres-server.js';
+import { gatewayDatabaseEngines } from '../support/db-engines.js';
 
 /**
  * The gateway's database layer on both engines: the embedded PGlite (in memory here) and a real
  * PostgreSQL started by this file (Debian's; skipped off CI when it is not installed).
  */
 
-const runPostgres = postgresTestsRun();
-if (!runPostgres) warnPostgresSkipped();
-
-let server: TestPostgres | undefined;
-/** Started once for the file: the engine suite and the openDatabase tests share it. */
-async function postgresServer(): Promise<TestPostgres> {
-  server ??= await startPostgres();
-  return server;
-}
-
-afterAll(async () => {
-  await server?.stop();
-});
+const { runPostgres, engines, postgresServer } = gatewayDatabaseEngines({ anotherPoolSize: 2 });
 
 const temps: string[] = [];
 function tempDir(): string {
@@ -77,26 +64,6 @@ function writeUrlFile(url: string, mode: number): string {
   return path;
 }
 
-interface Engine {
-  name: 'pglite' | 'postgres';
-  /** The database the suite shares (its public schema emptied before each test). */
-  open(): Promise<Database>;
-  /** A second, independent connection to the same database (PGlite: the same one). */
-  another(shared: Database): Promise<Database>;
-}
-
-const engines: Engine[] = [
-  { name: 'pglite', open: () => PgliteDatabase.open(undefined), another: async (shared) => shared },
-  ...(runPostgres
-    ? [
-        {
-          name: 'postgres' as const,
-          open: async () => PostgresDatabase.open((await postgresServer()).url, { poolSize: 4 }),
-          another: async () => PostgresDatabase.open((await postgresServer()).url, { poolSize: 2 }),
-        },
-      ]
-    : []),
-];
 
 const TERMINAL = `INSERT INTO terminals (terminal_id, status, first_seen, last_seen) VALUES ($1, 'approved', now(), now())`;
 const RECORD_COLUMNS = '(id, terminal_id, seq, kind, schema, seal, test, area_code, hall_code, window_no, occurred_at, record, payload, received_at, instance)';

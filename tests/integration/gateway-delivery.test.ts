@@ -2,7 +2,6 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import type { Database } from '../../gateway/db/database.js';
 import { migrate } from '../../gateway/db/migrate.js';
 import { PgliteDatabase } from '../../gateway/db/pglite.js';
-import { PostgresDatabase } from '../../gateway/db/postgres.js';
 import { claimDue } from '../../gateway/delivery/claims.js';
 import { profilePayloads } from '../../gateway/delivery/payloads.js';
 import { httpProvinceClient } from '../../gateway/province/client.js';
@@ -13,7 +12,7 @@ import { deliveryStatus } from '../../gateway/delivery/status.js';
 import type { DeliveryWorker } from '../../gateway/delivery/worker.js';
 import type { PushAnswer } from '../../gateway/province/client.js';
 import type { InvitationRecord } from '../../protocol/records.js';
-import { postgresTestsRun, startPostgres, warnPostgresSkipped, type TestPostgres } from '../support/postgres-server.js';
+import { gatewayDatabaseEngines } from '../support/db-engines.js';
 import { FAST, invitationRecord, putApprovedTerminal, rows, ScriptedProvince, storeLater, storeRecords, worker, type Push } from '../unit/delivery-fixture.js';
 
 /**
@@ -22,37 +21,7 @@ import { FAST, invitationRecord, putApprovedTerminal, rows, ScriptedProvince, st
  * claim at once and must never send a row twice.
  */
 
-const runPostgres = postgresTestsRun();
-if (!runPostgres) warnPostgresSkipped();
-
-let server: TestPostgres | undefined;
-async function postgresServer(): Promise<TestPostgres> {
-  server ??= await startPostgres();
-  return server;
-}
-afterAll(async () => {
-  await server?.stop();
-});
-
-interface Engine {
-  name: 'pglite' | 'postgres';
-  open(): Promise<Database>;
-  /** Another instance's own connection to the same database (PGlite: the same one). */
-  another(shared: Database): Promise<Database>;
-}
-
-const engines: Engine[] = [
-  { name: 'pglite', open: () => PgliteDatabase.open(undefined), another: async (shared) => shared },
-  ...(runPostgres
-    ? [
-        {
-          name: 'postgres' as const,
-          open: async () => PostgresDatabase.open((await postgresServer()).url, { poolSize: 4 }),
-          another: async () => PostgresDatabase.open((await postgresServer()).url, { poolSize: 4 }),
-        },
-      ]
-    : []),
-];
+const { engines } = gatewayDatabaseEngines({ anotherPoolSize: 4 });
 
 const AT = new Date('2026-03-02T02:00:00.000Z');
 
