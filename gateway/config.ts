@@ -117,6 +117,85 @@ const rateLaterSchema = z.strictObject({
   windowRecentMinutes: z.number().int().min(1).max(1440).default(15),
 });
 
+const dashboardSchema = z.strictObject({
+  /** The hall's dashboard, for managers (never the window): behind the hall's HTTPS reverse proxy in production. */
+  host: z.string().min(1).default('127.0.0.1'),
+  port: port.default(8472),
+  /** The dashboard's address as managers reach it: the link in alert messages, and (https) cookies marked Secure. */
+  publicUrl: z.url({ protocol: /^https?$/, error: 'expected the dashboard address, such as https://hall.example.gov.cn/dashboard' }).optional(),
+  /** A session ends this long after sign-in (and at logout). */
+  sessionHours: z.number().int().min(1).max(720).default(12),
+  /** Behind the hall's reverse proxy: sign-in limits go by the last X-Forwarded-For address, not the proxy's. */
+  trustForwardedFor: z.boolean().default(false),
+});
+
+/** Where alerts go. A robot's webhook address holds its key: it is read from a file (mode 600), never kept in this config. */
+const alertChannelSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('wecom'),
+    name: z.string().min(1).max(64).optional(),
+    /** A file holding the WeCom group robot's address (https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…). */
+    urlFile: z.string().min(1),
+  }),
+  z.strictObject({
+    kind: z.literal('dingtalk'),
+    name: z.string().min(1).max(64).optional(),
+    /** A file holding the DingTalk robot's address (https://oapi.dingtalk.com/robot/send?access_token=…). */
+    urlFile: z.string().min(1),
+    /** A file holding the robot's signing secret (加签, SEC…), when the robot has one. */
+    secretFile: z.string().min(1).optional(),
+  }),
+  z.strictObject({
+    kind: z.literal('webhook'),
+    name: z.string().min(1).max(64).optional(),
+    url: z.url({ protocol: /^https?$/, error: 'expected the receiver address, such as https://ops.example/hcp-alerts' }),
+    /** A file holding a secret: each body is then signed (HMAC-SHA256, docs/dashboard.md). */
+    secretFile: z.string().min(1).optional(),
+  }),
+]);
+
+const alertsSchema = z.strictObject({
+  channels: z.array(alertChannelSchema).max(16).default([]),
+  /** An alert not acknowledged is sent again this often … */
+  repeatMinutes: z.number().int().min(1).max(1440).default(15),
+  /** … this many times at most after the first. */
+  maxRepeats: z.number().int().min(0).max(100).default(8),
+  faults: z
+    .strictObject({
+      /** A terminal offline (last will, or not heard from) this long. */
+      offlineMinutes: z.number().int().min(1).max(10_080).default(10),
+      /** A terminal's oldest record not yet acknowledged by the gateway is older than this. */
+      backlogHours: z.number().min(0.1).max(720).default(2),
+      clockUnsynced: z.boolean().default(true),
+      paperOut: z.boolean().default(true),
+    })
+    .prefault({}),
+  /** The bad reviews' follow-up clocks (DOMAIN: call-back within 1 working day, appeal within 5, rectification within 15). */
+  followUp: z
+    .strictObject({
+      callbackWorkingDays: z.number().int().min(1).max(30).default(1),
+      appealWorkingDays: z.number().int().min(1).max(30).default(5),
+      rectifyWorkingDays: z.number().int().min(1).max(90).default(15),
+      /** The working-day calendar (YAML: holidays and make-up working days, docs/dashboard.md); without it Monday to Friday. */
+      calendarFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
+});
+
+const misuseSchema = z.strictObject({
+  /** A staff member's cancelled invitations in one day from which that day's cancels are flagged many_cancels. */
+  cancelsPerDay: z.number().int().min(2).max(1000).default(5),
+});
+
+const timeZoneSchema = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'expected an IANA time zone such as Asia/Shanghai');
+
 export const gatewayConfigSchema = z.strictObject({
   /** This instance's name, unique among the instances on one database: its MQTT client id and its row in `instances`. */
   instance: z
@@ -132,6 +211,12 @@ export const gatewayConfigSchema = z.strictObject({
   province: provinceSchema.optional(),
   /** The rate-later page behind the receipts' QR codes; without it, not served. */
   rateLater: rateLaterSchema.optional(),
+  /** The hall's time zone: the days of statistics and exports, the working days of follow-up clocks. */
+  timeZone: timeZoneSchema.default('Asia/Shanghai'),
+  /** The managers' dashboard (statistics, live windows, alerts, exports); without it, not served. */
+  dashboard: dashboardSchema.optional(),
+  alerts: alertsSchema.prefault({}),
+  misuse: misuseSchema.prefault({}),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
 });
 

@@ -1,3 +1,6 @@
+import { ACCOUNTS_SQL } from '../accounts/schema.js';
+import { ALERTS_SQL } from '../alerts/schema.js';
+
 /**
  * The gateway's schema, one migration per version, applied in order at start (db/migrate.ts)
  * and never edited once released: a change is a new version. The same SQL runs on PGlite and
@@ -236,5 +239,11 @@ SELECT q.source, q.id, q.case_no, q.terminal_id, 'service', q.due_at, q.due_at, 
  WHERE r.superseded_by IS NULL
 ON CONFLICT DO NOTHING;
 `,
+  },
+  {
+    version: 3,
+    name: 'dashboard accounts and sessions, alerts and the follow-up of bad reviews',
+    // Each part's tables live beside the code that uses them (gateway/accounts/, gateway/alerts/).
+    sql: ACCOUNTS_SQL + ALERTS_SQL,
   },
 ];

@@ -10,6 +10,8 @@ import { parseGatewayConfig, type GatewayConfig } from '../../gateway/config.js'
 import { DatabaseUnavailable, type Database } from '../../gateway/db/database.js';
 import { FolderInUse, lockFolder } from '../../gateway/db/folder-lock.js';
 import { migrate, SchemaNewerThanCode } from '../../gateway/db/migrate.js';
+import { MIGRATIONS } from '../../gateway/db/schema.js';
+
 import { openDatabase } from '../../gateway/db/open-database.js';
 import { PostgresDatabase } from '../../gateway/db/postgres.js';
 import type { Logger } from '../../gateway/ports.js';
@@ -19,6 +21,9 @@ import { waitUntil } from '../../simulator/wait.js';
 import { benchTerminalKey, makeTerminalRecords, rawInsertBaseline, recordRows } from '../../bench/fleet-baseline.js';
 import { generateFleetRecords } from '../../bench/fleet-worker.js';
 import { gatewayDatabaseEngines } from '../support/db-engines.js';
+
+/** The version the gateway's migrations end at. */
+const LATEST = MIGRATIONS.length;
 
 /**
  * The gateway's database layer on both engines: the embedded PGlite (in memory here) and a real
@@ -104,22 +109,22 @@ describe.each(engines)('gateway database on $name', (engine) => {
 
   it('migrates an empty database to the latest version, recording it', async () => {
     const { logger, infos } = recordingLogger();
-    expect(await migrate(db, logger)).toEqual({ from: 0, to: 2 });
-    expect(infos).toEqual(['applied database migration', 'applied database migration']);
+    expect(await migrate(db, logger)).toEqual({ from: 0, to: LATEST });
+    expect(infos).toEqual(MIGRATIONS.map(() => 'applied database migration'));
     const { rows } = await db.query<{ version: number; name: string; applied_at: Date }>('SELECT version, name, applied_at FROM schema_migrations ORDER BY version');
-    expect(rows.map((r) => r.version)).toEqual([1, 2]);
+    expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
     expect(rows[0]?.applied_at).toBeInstanceOf(Date);
     const tables = await db.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`);
-    expect(tables.rows.map((r) => r.table_name)).toEqual(['chain_links', 'deliveries', 'instances', 'later_ratings', 'operator_actions', 'records', 'refusals', 'schema_migrations', 'terminals']);
+    expect(tables.rows.map((r) => r.table_name)).toEqual(['alerts', 'chain_links', 'deliveries', 'follow_up_events', 'instances', 'later_ratings', 'operator_actions', 'records', 'refusals', 'schema_migrations', 'sessions', 'terminals', 'users']);
   });
 
   it('migrating again is a no-op', async () => {
     await migrate(db);
     const { logger, infos } = recordingLogger();
-    expect(await migrate(db, logger)).toEqual({ from: 2, to: 2 });
+    expect(await migrate(db, logger)).toEqual({ from: LATEST, to: LATEST });
     expect(infos).toEqual([]);
     const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations');
-    expect(rows[0]?.n).toBe(2);
+    expect(rows[0]?.n).toBe(MIGRATIONS.length);
   });
 
   it('two instances migrating at once apply each version once', async () => {
@@ -128,11 +133,11 @@ describe.each(engines)('gateway database on $name', (engine) => {
     const first = recordingLogger();
     const second = recordingLogger();
     const results = await Promise.all([migrate(db, first.logger), migrate(other, second.logger)]);
-    expect(results.map((r) => r.to)).toEqual([2, 2]);
+    expect(results.map((r) => r.to)).toEqual([LATEST, LATEST]);
     // Without the lock, both would run CREATE TABLE terminals and one would fail.
-    expect([...first.infos, ...second.infos]).toEqual(['applied database migration', 'applied database migration']);
+    expect([...first.infos, ...second.infos]).toEqual(MIGRATIONS.map(() => 'applied database migration'));
     const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations');
-    expect(rows[0]?.n).toBe(2);
+    expect(rows[0]?.n).toBe(MIGRATIONS.length);
   });
 
   it('refuses a database a newer gateway migrated', async () => {
@@ -140,7 +145,7 @@ describe.each(engines)('gateway database on $name', (engine) => {
     await db.query(`INSERT INTO schema_migrations (version, name) VALUES (99, 'from a newer gateway')`);
     const refusal = migrate(db);
     await expect(refusal).rejects.toBeInstanceOf(SchemaNewerThanCode);
-    await expect(refusal).rejects.toThrow('database schema is version 99, this gateway knows up to 2: upgrade the gateway');
+    await expect(refusal).rejects.toThrow(`database schema is version 99, this gateway knows up to ${LATEST}: upgrade the gateway`);
   });
 
   it('a migration that fails leaves the previous version and nothing of itself', async () => {
@@ -311,7 +316,7 @@ describe('openDatabase', () => {
       await expect(second).rejects.toBeInstanceOf(DatabaseUnavailable);
       await expect(second).rejects.toThrow(`already open in this process (pid ${process.pid})`);
       await migrate(db);
-      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations')).rows).toEqual([{ n: 2 }]);
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations')).rows).toEqual([{ n: MIGRATIONS.length }]);
     } finally {
       await db.close();
     }
