@@ -29,6 +29,10 @@ CREATE TABLE alerts (
   notify_count    integer NOT NULL DEFAULT 0,
   notified_at     timestamptz,
   notify_error    text,
+  -- The channels (by name) still owed the current send after some failed; NULL: every channel (a new send).
+  notify_owed     text[],
+  -- Failed tries of the current send (its retries back off with them).
+  notify_attempts integer NOT NULL DEFAULT 0,
   -- The instance sending it, and since when (a lease: another instance takes over after it).
   claimed_by      text,
   claimed_at      timestamptz,
