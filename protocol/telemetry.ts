@@ -42,7 +42,7 @@ export const telemetryParts = {
   beatSeconds: z.number().int().min(1).max(86_400),
   alarms: z.array(telemetryAlarmSchema).max(ALARM_CODES.length),
   backlog: z.object({ pending: count, quarantined: count, oldestPendingAgeMs: count.nullable() }),
-  link: z.object({ alive: z.boolean(), portOpen: z.boolean(), serial: shortText.nullable(), fw: shortText.nullable(), rejectedFrames: count }),
+  link: z.object({ alive: z.boolean(), portOpen: z.boolean(), serial: shortText.nullable(), fw: shortText.nullable(), rejectedFrames: z.record(z.string().max(64), count) }),
   uplink: z.object({ inflight: count, backlogToDrain: count, heldForClock: count, unexpectedAcks: count }),
   clock: z.object({ synced: z.boolean(), trustedFrom: shortText.nullable() }),
   storage: z.object({
