@@ -1,0 +1,93 @@
+import { ALARMS, type Alarm } from '../../protocol/alarms.js';
+import { PRINTER_CONDITIONS, type PrinterCondition } from '../../protocol/printer.js';
+import type { DeskInvitation } from '../../protocol/telemetry.js';
+import { scopeCondition, type Scope } from '../accounts/scope.js';
+import type { Queryable } from '../db/database.js';
+import { readTelemetry } from './telemetry-view.js';
+
+/** A report is stale once this many of the terminal's beats (mqtt.telemetrySeconds) passed without one. */
+export const STALE_BEATS = 3;
+/** The beat assumed for a report that does not say its own (the bridge's default). */
+export const DEFAULT_BEAT_SECONDS = 60;
+
+/** One window as the hall's live view shows it: from the terminal's retained state and its last telemetry. */
+export interface WindowLive {
+  terminalId: string;
+  areaCode: string;
+  hallCode: string;
+  windowNo: string | null;
+  /** The bridge's retained state says online (its last will says otherwise). */
+  online: boolean;
+  lastSeen: string;
+  /** When the last telemetry was made (the bridge's clock); null: none yet. */
+  telemetryAt: string | null;
+  staffId: string | null;
+  invitation: DeskInvitation | null;
+  backlog: { pending: number; oldestPendingAgeMs: number | null } | null;
+  alarms: { code: Alarm; zh: string }[];
+  printer: { condition: PrinterCondition; zh: string } | null;
+  clockSynced: boolean | null;
+  /**
+   * What is shown may be out of date: the terminal is offline, has sent no telemetry, or none for
+   * STALE_BEATS of its beats.
+   */
+  stale: boolean;
+}
+
+interface Row {
+  terminal_id: string;
+  area_code: string;
+  hall_code: string;
+  window_no: string | null;
+  online: boolean | null;
+  last_seen: Date;
+  telemetry: unknown;
+  telemetry_at: Date | null;
+}
+
+/** The approved terminals in `scope`, by area, hall and window number (2 before 10). */
+export async function liveWindows(db: Queryable, options: { scope: Scope; now: Date }): Promise<WindowLive[]> {
+  const params: unknown[] = [];
+  const inScope = scopeCondition(options.scope, { area: 'area_code', hall: 'hall_code' }, params);
+  const { rows } = await db.query<Row & Record<string, unknown>>(
+    `SELECT terminal_id, area_code, hall_code, window_no, online, last_seen, telemetry, telemetry_at
+       FROM terminals
+      WHERE status = 'approved' AND area_code IS NOT NULL AND hall_code IS NOT NULL AND ${inScope}`,
+    params,
+  );
+  return rows.map((row) => windowOf(row, options.now)).sort(byPlace);
+}
+
+function windowOf(row: Row, now: Date): WindowLive {
+  const t = readTelemetry(row.telemetry);
+  const online = row.online === true;
+  const beatMs = (t.beatSeconds ?? DEFAULT_BEAT_SECONDS) * 1000;
+  const reportAt = row.telemetry_at === null ? null : new Date(row.telemetry_at);
+  return {
+    terminalId: row.terminal_id,
+    areaCode: row.area_code,
+    hallCode: row.hall_code,
+    windowNo: row.window_no,
+    online,
+    lastSeen: new Date(row.last_seen).toISOString(),
+    telemetryAt: reportAt?.toISOString() ?? null,
+    staffId: t.desk?.staffId ?? null,
+    invitation: t.desk?.invitation ?? null,
+    backlog: t.backlog,
+    alarms: (t.alarms ?? []).map((code) => ({ code, zh: ALARMS[code] })),
+    printer: t.printer && { condition: t.printer.condition, zh: PRINTER_CONDITIONS[t.printer.condition].zh },
+    clockSynced: t.clock?.synced ?? null,
+    stale: !online || reportAt === null || now.getTime() - reportAt.getTime() > STALE_BEATS * beatMs,
+  };
+}
+
+const collator = new Intl.Collator('zh', { numeric: true });
+
+function byPlace(a: WindowLive, b: WindowLive): number {
+  return (
+    collator.compare(a.areaCode, b.areaCode) ||
+    collator.compare(a.hallCode, b.hallCode) ||
+    collator.compare(a.windowNo ?? '', b.windowNo ?? '') ||
+    collator.compare(a.terminalId, b.terminalId)
+  );
+}
