@@ -1,6 +1,6 @@
 import { RECORD_MISUSE_FLAGS } from '../../protocol/misuse-flags.js';
 import { scopeCondition, type Scope } from '../accounts/scope.js';
-import type { Period } from './period.js';
+import { MAX_PERIOD_DAYS, type Period } from './period.js';
 
 /**
  * What every figure, the misuse list and the exports count: one row per counted invitation (see
@@ -14,6 +14,14 @@ export interface FactsQuery {
   timeZone: string;
   /** A staff member's cancels in one local day from which each of that day's cancels is flagged many_cancels. */
   cancelsPerDay: number;
+}
+
+/** Refuses (RangeError) a query no caller should make: an empty or overlong period, a zone Intl does not know, a count below 1. */
+export function checkFactsQuery(q: FactsQuery): void {
+  const span = q.period.to.getTime() - q.period.from.getTime();
+  if (!(span > 0) || span > (MAX_PERIOD_DAYS + 1) * 86_400_000) throw new RangeError(`a period of 1 to ${MAX_PERIOD_DAYS} days, not ${String(q.period.from)} … ${String(q.period.to)}`);
+  if (!Number.isInteger(q.cancelsPerDay) || q.cancelsPerDay < 1) throw new RangeError(`cancelsPerDay: a positive whole number, not ${q.cancelsPerDay}`);
+  new Intl.DateTimeFormat('en', { timeZone: q.timeZone });
 }
 
 /** Appends `value` to `params`, answering its placeholder. */

@@ -2,8 +2,8 @@ import { GRADE_INFO, GRADES, type Grade, type GradeClass } from '../../protocol/
 import type { Scope } from '../accounts/scope.js';
 import type { Queryable } from '../db/database.js';
 import { GROUPINGS, groupKey, type FigureBy } from './dimensions.js';
-import { factsSql, param } from './facts.js';
-import { MAX_PERIOD_DAYS, periodDays, type Period } from './period.js';
+import { checkFactsQuery, factsSql, param } from './facts.js';
+import { periodDays, type Period } from './period.js';
 
 export { FIGURE_DIMENSIONS, figureBySchema, type FigureBy } from './dimensions.js';
 
@@ -42,7 +42,8 @@ type CountRow = Record<string, unknown> & { name: string | null };
 
 /** The figures of the scope's counted invitations in the period, by `by` (docs/statistics.md says what counts). */
 export async function statistics(db: Queryable, q: StatisticsQuery): Promise<FigureRow[]> {
-  checkQuery(q);
+  checkFactsQuery(q);
+  if (!Object.hasOwn(GROUPINGS, q.by)) throw new RangeError(`by: one of ${Object.keys(GROUPINGS).join(', ')}`);
   const params: unknown[] = [];
   const facts = factsSql(q, params);
   const shown = `(cardinality(f.flags) = 0 OR ${param(params, q.includeFlagged)}::boolean)`;
@@ -66,12 +67,6 @@ export async function statistics(db: Queryable, q: StatisticsQuery): Promise<Fig
   return q.by === 'day' ? withEveryDay(figures, periodDays(q.period, q.timeZone)) : figures;
 }
 
-function checkQuery(q: StatisticsQuery): void {
-  const span = q.period.to.getTime() - q.period.from.getTime();
-  if (!(span > 0) || span > (MAX_PERIOD_DAYS + 1) * 86_400_000) throw new RangeError(`a period of 1 to ${MAX_PERIOD_DAYS} days, not ${q.period.from.toISOString()} … ${q.period.to.toISOString()}`);
-  if (!Number.isInteger(q.cancelsPerDay) || q.cancelsPerDay < 1) throw new RangeError(`cancelsPerDay: a positive whole number, not ${q.cancelsPerDay}`);
-  if (!(q.by in GROUPINGS)) throw new RangeError(`by: one of ${Object.keys(GROUPINGS).join(', ')}`);
-}
 
 function figureRow(by: FigureBy, row: CountRow, partCount: number): FigureRow {
   const parts = Array.from({ length: partCount }, (_, i) => String(row[`p${i}`] ?? ''));

@@ -3,9 +3,10 @@ import type { Scope } from '../../gateway/accounts/scope.js';
 import type { Database } from '../../gateway/db/database.js';
 import { migrate } from '../../gateway/db/migrate.js';
 import { statistics, type FigureRow, type StatisticsQuery } from '../../gateway/stats/figures.js';
+import { listFlagged } from '../../gateway/stats/misuse.js';
 import { daysPeriod } from '../../gateway/stats/period.js';
 import { gatewayDatabaseEngines } from '../support/db-engines.js';
-import { storeFixture, ZONE } from './stats-fixture.js';
+import { shanghai, storeFixture, ZONE } from './stats-fixture.js';
 
 /**
  * Statistics on a fixed hall day (tests/integration/stats-fixture.ts) whose answers are worked out
@@ -30,11 +31,12 @@ function counts(row: FigureRow | undefined): Counts & { grades: number[] } {
 for (const engine of engines) {
   describe(`statistics on ${engine.name}`, () => {
     let db: Database;
+    let ids: Map<string, string>;
     beforeAll(async () => {
       db = await engine.open();
       await migrate(db);
       await db.exec('TRUNCATE later_ratings, records, terminals CASCADE');
-      await storeFixture(db);
+      ids = await storeFixture(db);
     }, 120_000);
     afterAll(async () => {
       await db?.close();
@@ -142,6 +144,43 @@ for (const engine of engines) {
     it('refuses a period that is empty or too long', async () => {
       await expect(query({ period: { from: DAY.to, to: DAY.from } })).rejects.toThrow(RangeError);
       await expect(query({ period: daysPeriod('2025-01-01', '2026-12-31', ZONE) })).rejects.toThrow(/366 days/);
+    });
+
+    const flaggedQuery = (q: Partial<Parameters<typeof listFlagged>[1]>) => listFlagged(db, { scope: PROVINCE, period: DAY, timeZone: ZONE, cancelsPerDay: 5, limit: 50, offset: 0, ...q });
+
+    it('lists the flagged ones newest first: the record or the later rating that counts, with its misuse flags only', async () => {
+      const { rows, total } = await flaggedQuery({});
+      expect(total).toBe(7);
+      expect(rows.map((r) => [r.recordId, r.source, r.flags])).toEqual([
+        ...['c4', 'c3', 'c2', 'c1', 'c0'].map((name) => [ids.get(name), 'record', ['many_cancels']]),
+        [ids.get('i19'), 'later', ['window_sign']],
+        [ids.get('i11'), 'record', ['fast_press']],
+      ]);
+      const [cancel] = rows;
+      expect(cancel).toMatchObject({ id: ids.get('c4'), at: shanghai('11-20 14:40'), areaCode: '330106', hallCode: 'H01', windowNo: '02', staffId: 'S2', outcome: 'cancelled', grade: null });
+      const later = rows[5]!;
+      expect(later.id).not.toBe(ids.get('i19'));
+      const { rows: stored } = await db.query<{ via: string }>('SELECT via FROM later_ratings WHERE id = $1', [later.id]);
+      expect(stored).toEqual([{ via: 'window_sign' }]);
+      expect(later).toMatchObject({ at: shanghai('11-20 11:05'), outcome: 'rated', grade: 'very_satisfied', staffId: 'S2' });
+      expect(rows[6]).toMatchObject({ id: ids.get('i11'), outcome: 'rated', grade: 'very_satisfied', windowNo: '01' });
+    });
+
+    it('pages the list, the total known past the last page', async () => {
+      expect(await flaggedQuery({ limit: 2, offset: 6 })).toMatchObject({ total: 7, rows: [{ id: ids.get('i11') }] });
+      expect(await flaggedQuery({ limit: 2, offset: 10 })).toEqual({ total: 7, rows: [] });
+      await expect(flaggedQuery({ limit: 0 })).rejects.toThrow(/limit/);
+      await expect(flaggedQuery({ offset: -1 })).rejects.toThrow(/offset/);
+    });
+
+    it('lists as many as the figures count flagged, in every scope', async () => {
+      for (const scope of [PROVINCE, COUNTY_330106, HALL_H02, CITY_3302]) {
+        for (const cancelsPerDay of [5, 6]) {
+          const [total] = await query({ scope, cancelsPerDay });
+          expect((await flaggedQuery({ scope, cancelsPerDay })).total).toBe(total!.flagged);
+        }
+      }
+      expect((await flaggedQuery({ scope: HALL_H02 })).total).toBe(0);
     });
   });
 }
