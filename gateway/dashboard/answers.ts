@@ -17,6 +17,7 @@ export type RefusalCode =
   | 'rate_limited'
   | 'cross_site'
   | 'not_found'
+  | 'conflict'
   | 'method_not_allowed'
   | 'unsupported_media_type'
   | 'too_large'
@@ -33,6 +34,7 @@ const STATUS: Record<RefusalCode, number> = {
   rate_limited: 429,
   cross_site: 403,
   not_found: 404,
+  conflict: 409,
   method_not_allowed: 405,
   unsupported_media_type: 415,
   too_large: 413,

@@ -432,13 +432,17 @@ function windowCard(w) {
   staff.dataset.testid = 'staff';
   card.append(staff);
   const inv = w.invitation;
-  const invitation = el('p', inv ? 'invitation' : 'muted', inv ? '正在邀请评价：' + (inv.items || []).map((i) => i.itemName || i.itemCode).join('、') + (inv.invitedAt ? '（' + when(inv.invitedAt) + ' 起）' : '') : '无进行中的邀请');
+  const invitation = el('p', inv ? 'invitation' : 'muted', inv ? '正在邀请评价：' + (inv.items || []).map((i) => i.itemName || i.itemCode).join('、') + (inv.cases > 1 ? '（' + inv.cases + ' 件）' : '') + (inv.invitedAt ? '，' + when(inv.invitedAt) + ' 起' : '') : '无进行中的邀请');
   invitation.dataset.testid = 'invitation';
   card.append(invitation);
   const backlog = w.backlog || {};
   const waiting = el('p', '', '待上报：' + (backlog.pending === null || backlog.pending === undefined ? '—' : backlog.pending) + (backlog.oldestPendingAgeMs ? '（最早 ' + ago(backlog.oldestPendingAgeMs) + ' 前）' : ''));
   waiting.dataset.testid = 'backlog';
   card.append(waiting);
+  const health = [];
+  if (w.printer) health.push('打印机：' + w.printer.zh);
+  if (w.clockSynced === false) health.push('时钟未校准');
+  if (health.length) card.append(el('p', '', health.join(' · ')));
   card.append(el('p', 'muted', '最后联系：' + when(w.lastSeen)));
   if (alarms.length > 0) {
     const ul = el('ul', 'alarms');
