@@ -9,6 +9,7 @@ import { PASSWORD_ENV, PASSWORD_ON_ARGV } from '../bridge/provision/password.js'
 import { flag, intFlag } from './flags.js';
 import { addGatewayQrSignCommand } from './gateway-qr-sign.js';
 import { deliveryStateSchema } from '../gateway/delivery/status.js';
+import { roleSchema } from '../gateway/accounts/scope.js';
 
 const camelCase = (flag: string): string => flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 
@@ -209,6 +210,46 @@ adminOptions(gatewayDeliveries.command('retry').argument('[keys...]', 'deliverie
   .action(async (keys: string[], options: { config: string; url?: string; json?: boolean; rejected?: boolean; operator?: string }) => {
     const { gatewayDeliveriesRetryCommand } = await import('./gateway-deliveries.js');
     await gatewayDeliveriesRetryCommand(keys, options);
+  });
+
+const gatewayUsers = gateway.command('users').description("the dashboard's accounts: who may sign in, and what each sees (a province, city, county or hall); see docs/accounts.md");
+adminOptions(gatewayUsers.command('list').description('every account: what it sees, enabled or not, last sign-in')).action(async (options: { config: string; url?: string; json?: boolean }) => {
+  const { gatewayUsersListCommand } = await import('./gateway-users.js');
+  await gatewayUsersListCommand(options);
+});
+const passwordOptions = (command: Command): Command =>
+  command
+    .option('--password-stdin', 'read the password from stdin (one line) instead of asking for it twice at the terminal')
+    .option('--password <value>', 'refused: a password on the command line is seen by every user (ps) and kept in the shell history')
+    .option('--operator <name>', 'who does it, for the operator log (default: admin-api)');
+passwordOptions(adminOptions(gatewayUsers.command('add').argument('<name>', 'the sign-in name: lowercase letters, digits and . _ -').description('a new account bound to one level and place; the password is asked for twice (or --password-stdin)')))
+  .requiredOption('--role <level>', 'province, city, county or hall', flag(roleSchema))
+  .requiredOption('--area <digits>', 'the area code it sees: 2 digits for a province, 4 for a city, 6 for a county (and for a hall, its county)')
+  .option('--hall <code>', "a hall account's hall, as its terminals name it (hall.code)")
+  .option('--name <display>', 'the name the dashboard shows, e.g. 王经理')
+  .action(async (name: string, options: { config: string; url?: string; json?: boolean; role: string; area: string; hall?: string; name?: string; passwordStdin?: boolean; password?: string; operator?: string }) => {
+    const { gatewayUsersAddCommand } = await import('./gateway-users.js');
+    await gatewayUsersAddCommand(name, options);
+  });
+passwordOptions(adminOptions(gatewayUsers.command('passwd').argument('<name>').description("set a new password (asked for twice, or --password-stdin); ends the account's sessions and lifts a lock"))).action(
+  async (name: string, options: { config: string; url?: string; json?: boolean; passwordStdin?: boolean; password?: string; operator?: string }) => {
+    const { gatewayUsersPasswdCommand } = await import('./gateway-users.js');
+    await gatewayUsersPasswdCommand(name, options);
+  },
+);
+for (const [action, what] of [['disable', 'it cannot sign in, and its sessions end'], ['enable', 'it may sign in again (a lock from wrong passwords is lifted too)']] as const) {
+  adminOptions(gatewayUsers.command(action).argument('<name>').description(`${action} an account: ${what}`))
+    .option('--operator <name>', 'who does it, for the operator log (default: admin-api)')
+    .action(async (name: string, options: { config: string; url?: string; json?: boolean; operator?: string }) => {
+      const { gatewayUsersSetDisabledCommand } = await import('./gateway-users.js');
+      await gatewayUsersSetDisabledCommand(action, name, options);
+    });
+}
+adminOptions(gatewayUsers.command('remove').argument('<name>').description('remove an account and its sessions (what it did stays in the operator log)'))
+  .option('--operator <name>', 'who does it, for the operator log (default: admin-api)')
+  .action(async (name: string, options: { config: string; url?: string; json?: boolean; operator?: string }) => {
+    const { gatewayUsersRemoveCommand } = await import('./gateway-users.js');
+    await gatewayUsersRemoveCommand(name, options);
   });
 
 gateway

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { isLoopbackHost } from '../../bridge/config.js';
 import { silentLogger } from '../../bridge/log.js';
 import { explain } from '../../protocol/issues.js';
+import { passwordSchema } from '../accounts/password.js';
+import { addUser, listUsers, newUserSchema, removeUser, setDisabled, setPassword, UserError, usernameSchema } from '../accounts/users.js';
 import { terminalIdSchema } from '../../protocol/records.js';
 import { DatabaseUnavailable, type Database } from '../db/database.js';
 import { deliveryKeySchema } from '../delivery/claims.js';
@@ -16,8 +18,10 @@ import { listRefusalRows, refusalQuerySchema } from './refusal-rows.js';
 
 /*
  * The gateway's admin API, v1, for `hcp gateway …` and the operator's own tools: status of
- * every instance, the terminals, approve and revoke, the refusals. Reads are open on the address
- * it listens on (loopback by default); writes need the operator token when one is configured.
+ * every instance, the terminals, approve and revoke, the refusals, the dashboard's accounts.
+ * Reads are open on the address it listens on (loopback by default); writes need the operator
+ * token when one is configured. A password arrives only in a JSON body, and no answer or log
+ * line repeats it.
  */
 
 export interface AdminHttpOptions {
@@ -75,6 +79,9 @@ const deliveryListQuerySchema = z.strictObject({
   limit: refusalQuerySchema.shape.limit,
 });
 const retryBodySchema = z.strictObject({ deliveries: z.array(deliveryKeySchema).min(1, 'name at least one delivery').max(1000) });
+const passwordBodySchema = z.strictObject({ password: passwordSchema });
+const emptyBodySchema = z.strictObject({});
+const userChange = (options: AdminHttpOptions, actor: string): { clock: Clock; actor: string } => ({ clock: options.clock ?? systemClock, actor });
 
 const ROUTES: Array<[method: 'GET' | 'POST', pattern: RegExp, handler: Handler]> = [
   [
@@ -94,7 +101,7 @@ const ROUTES: Array<[method: 'GET' | 'POST', pattern: RegExp, handler: Handler]>
     'GET',
     /^\/api\/v1\/terminals\/([^/]+)$/,
     async ({ options, params }) => {
-      const id = terminalIdParam(params[0]);
+      const id = pathParam(params[0], terminalIdSchema, 'a terminal');
       const terminal = await options.registry.get(id);
       if (!terminal) throw new AdminHttpError(404, `no terminal ${id} has registered with this gateway`);
       return [200, terminal];
@@ -104,7 +111,7 @@ const ROUTES: Array<[method: 'GET' | 'POST', pattern: RegExp, handler: Handler]>
     'POST',
     /^\/api\/v1\/terminals\/([^/]+)\/approve$/,
     async ({ options, params, req, actor }) => {
-      const id = terminalIdParam(params[0]);
+      const id = pathParam(params[0], terminalIdSchema, 'a terminal');
       const { key } = parse(approveBodySchema, (await readJson(req)) ?? {}, 'body');
       return [200, await options.registry.approve(id, { actor, key })];
     },
@@ -113,7 +120,7 @@ const ROUTES: Array<[method: 'GET' | 'POST', pattern: RegExp, handler: Handler]>
     'POST',
     /^\/api\/v1\/terminals\/([^/]+)\/revoke$/,
     async ({ options, params, req, actor }) => {
-      const id = terminalIdParam(params[0]);
+      const id = pathParam(params[0], terminalIdSchema, 'a terminal');
       const { reason } = parse(revokeBodySchema, await readJson(req), 'body');
       return [200, { terminal: await options.registry.revoke(id, { actor, reason }) }];
     },
@@ -146,7 +153,42 @@ const ROUTES: Array<[method: 'GET' | 'POST', pattern: RegExp, handler: Handler]>
     /^\/api\/v1\/refusals$/,
     async ({ options, query }) => [200, { refusals: await listRefusalRows(options.db, parse(refusalQuerySchema, queryObject(query), 'query')) }],
   ],
+  ['GET', /^\/api\/v1\/users$/, async ({ options }) => [200, { users: await listUsers(options.db) }]],
+  [
+    'POST',
+    /^\/api\/v1\/users$/,
+    async ({ options, req, actor }) => [201, { user: await addUser(options.db, parse(newUserSchema, await readJson(req), 'body'), userChange(options, actor)) }],
+  ],
+  [
+    'POST',
+    /^\/api\/v1\/users\/([^/]+)\/password$/,
+    async ({ options, params, req, actor }) => {
+      const name = pathParam(params[0], usernameSchema, 'an account');
+      const { password } = parse(passwordBodySchema, await readJson(req), 'body');
+      return [200, { user: await setPassword(options.db, name, password, userChange(options, actor)) }];
+    },
+  ],
+  [
+    'POST',
+    /^\/api\/v1\/users\/([^/]+)\/(disable|enable)$/,
+    async ({ options, params, req, actor }) => {
+      const name = pathParam(params[0], usernameSchema, 'an account');
+      parse(emptyBodySchema, (await readJson(req)) ?? {}, 'body');
+      return [200, await setDisabled(options.db, name, params[1] === 'disable', userChange(options, actor))];
+    },
+  ],
+  [
+    'POST',
+    /^\/api\/v1\/users\/([^/]+)\/remove$/,
+    async ({ options, params, req, actor }) => {
+      const name = pathParam(params[0], usernameSchema, 'an account');
+      parse(emptyBodySchema, (await readJson(req)) ?? {}, 'body');
+      await removeUser(options.db, name, userChange(options, actor));
+      return [200, { removed: name }];
+    },
+  ],
 ];
+
 
 /** The status answers with the database away too (that is when it is wanted): the instances table is then said missing, with why. */
 async function instancesOrWhyNot(options: AdminHttpOptions): Promise<{ instances: InstanceRow[] | null; instancesError?: string }> {
@@ -193,7 +235,7 @@ async function route(options: AdminHttpOptions, logger: Logger, req: IncomingMes
     const match = matches.find(([method]) => method === req.method);
     if (!match) throw new AdminHttpError(405, `${String(req.method).slice(0, 16)} is not allowed on ${shown(rawPath)} (${matches.map(([m]) => m).join(', ')})`);
     const [method, pattern, handler] = match;
-    if (method === 'POST') checkToken(options, req);
+    if (method === 'POST') checkToken(options, req, rawPath.startsWith('/api/v1/users') ? 'changes to accounts' : 'changes (approve, revoke, retry)');
     const params = (pattern.exec(rawPath) ?? []).slice(1);
     const [status, body] = await handler({ options, req, params, query: new URLSearchParams(rawQuery), actor: actorOf(req) });
     send(res, status, body);
@@ -207,6 +249,7 @@ async function route(options: AdminHttpOptions, logger: Logger, req: IncomingMes
 function asHttpError(err: unknown): AdminHttpError {
   if (err instanceof AdminHttpError) return err;
   if (err instanceof RegistryError) return new AdminHttpError(err.code === 'not_found' ? 404 : 409, err.message);
+  if (err instanceof UserError) return new AdminHttpError(({ invalid: 400, not_found: 404, exists: 409 } as const)[err.code], err.message, err.problems);
   // Its message names host:port/database and what to check, never the password.
   if (err instanceof DatabaseUnavailable) return new AdminHttpError(503, `the database is not answering: ${err.message}`);
   return new AdminHttpError(500, 'internal error; see the gateway log');
@@ -221,10 +264,10 @@ function checkHost(options: AdminHttpOptions, req: IncomingMessage): void {
   throw new AdminHttpError(421, `this API does not answer to Host "${value.slice(0, 100)}": call it as ${options.host} or 127.0.0.1`);
 }
 
-function checkToken(options: AdminHttpOptions, req: IncomingMessage): void {
+function checkToken(options: AdminHttpOptions, req: IncomingMessage, what: string): void {
   if (options.token === undefined) return;
   if (!sameSecret(req.headers.authorization ?? '', `Bearer ${options.token}`)) {
-    throw new AdminHttpError(401, 'changes (approve, revoke, retry) need the operator token: send Authorization: Bearer <the token in http.tokenFile>');
+    throw new AdminHttpError(401, `${what} need the operator token: send Authorization: Bearer <the token in http.tokenFile>`);
   }
 }
 
@@ -241,15 +284,16 @@ export function actorOf(req: Pick<IncomingMessage, 'headers'>): string {
   return name ? `${DEFAULT_ACTOR}:${name}` : DEFAULT_ACTOR;
 }
 
-function terminalIdParam(raw: string | undefined): string {
-  let id: string;
+/** A name in the path (a terminal id, an account), percent-decoded and checked by its schema. */
+function pathParam(raw: string | undefined, schema: z.ZodType<string>, what: string): string {
+  let value: string;
   try {
-    id = decodeURIComponent(raw ?? '');
+    value = decodeURIComponent(raw ?? '');
   } catch {
-    throw new AdminHttpError(400, 'the terminal id in the path is not valid percent-encoding', ['path: not UTF-8 %XX']);
+    throw new AdminHttpError(400, `the path's name of ${what} is not valid percent-encoding`, ['path: not UTF-8 %XX']);
   }
-  const result = terminalIdSchema.safeParse(id);
-  if (!result.success) throw new AdminHttpError(400, 'the path does not name a terminal', [`path: ${result.error.issues[0]?.message ?? 'invalid terminal id'}`]);
+  const result = schema.safeParse(value);
+  if (!result.success) throw new AdminHttpError(400, `the path does not name ${what}`, [`path: ${result.error.issues[0]?.message ?? 'invalid name'}`]);
   return result.data;
 }
 
@@ -285,7 +329,8 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
   } catch (err) {
-    throw new AdminHttpError(400, 'the body is not valid JSON', [(err as Error).message.slice(0, 200)]);
+    // V8 quotes the text it could not read: cut, as the body may hold a password.
+    throw new AdminHttpError(400, 'the body is not valid JSON', [(err as Error).message.replace(/,? ".*" is not valid JSON$/s, '').slice(0, 200)]);
   }
 }
 
