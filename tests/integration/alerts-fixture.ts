@@ -103,3 +103,14 @@ export async function alertRows(db: Database): Promise<{ id: string; kind: strin
   );
   return rows;
 }
+
+/** A telemetry report as a bridge sends it (the parts the fault scan reads), made a minute before `at`. */
+export function telemetryBody(at: Date, parts: { pending?: number; oldestMs?: number | null; synced?: boolean; printer?: string | null; alarms?: string[] } = {}): Record<string, unknown> {
+  return {
+    at: new Date(at.getTime() - 60_000).toISOString(),
+    alarms: parts.alarms ?? [],
+    backlog: { pending: parts.pending ?? 0, quarantined: 0, oldestPendingAgeMs: parts.oldestMs ?? null },
+    clock: { synced: parts.synced ?? true, trustedFrom: 'ntp' },
+    printer: parts.printer === null ? null : { condition: parts.printer ?? 'ready', pending: 0, printed: 3 },
+  };
+}
