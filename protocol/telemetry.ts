@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ALARM_CODES, type Alarm } from './alarms.js';
 import { staffIdSchema } from './http-api.js';
 import { PRINTER_CONDITIONS, type PrinterCondition } from './printer.js';
-import { invitationModeSchema, serviceSchema } from './records.js';
+import { areaCodeSchema, invitationModeSchema, serviceSchema } from './records.js';
 
 /*
  * The health report a bridge publishes on `…/telemetry` (QoS 0, the next one supersedes it): built
@@ -36,8 +36,21 @@ export type DeskInvitation = z.infer<typeof deskInvitationSchema>;
 export const deskSchema = z.object({ staffId: staffIdSchema.nullable(), invitation: deskInvitationSchema.nullable() });
 export type DeskReport = z.infer<typeof deskSchema>;
 
+/**
+ * Where the bridge is configured to be (terminal.* of its config): what places a terminal that was
+ * approved on its first key, without a registration or the roster saying where it is.
+ */
+export const placeSchema = z.object({
+  areaCode: areaCodeSchema,
+  hallCode: z.string().min(1).max(64),
+  hallName: z.string().min(1).max(100).nullable(),
+  windowNo: z.string().min(1).max(16),
+});
+export type TelemetryPlace = z.infer<typeof placeSchema>;
+
 /** Each part of the report, by its key. */
 export const telemetryParts = {
+  place: placeSchema,
   /** The bridge's mqtt.telemetrySeconds: a reader tells a silent terminal by it. */
   beatSeconds: z.number().int().min(1).max(86_400),
   alarms: z.array(telemetryAlarmSchema).max(ALARM_CODES.length),

@@ -67,7 +67,9 @@ export class Telemetry implements Feature {
 
 /** The part of the status worth sending every minute from thousands of terminals. */
 export function telemetryReport(s: BridgeStatus, beatSeconds: number): TelemetryReport {
+  const { areaCode, hallCode, hallName, windowNo } = s.terminal;
   return {
+    place: { areaCode, hallCode, hallName, windowNo },
     beatSeconds,
     alarms: s.alarms,
     backlog: { pending: s.backlog.pending, quarantined: s.backlog.quarantined, oldestPendingAgeMs: s.backlog.oldestPendingAgeMs },

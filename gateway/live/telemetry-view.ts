@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { ALARM_CODES, type Alarm } from '../../protocol/alarms.js';
 import type { PrinterCondition } from '../../protocol/printer.js';
-import { deskInvitationSchema, telemetryParts, telemetrySchema, type DeskInvitation } from '../../protocol/telemetry.js';
+import { deskInvitationSchema, telemetryParts, telemetrySchema, type DeskInvitation, type TelemetryPlace } from '../../protocol/telemetry.js';
 
 /**
  * What the gateway uses of a terminal's last telemetry (`terminals.telemetry`, kept as the
@@ -11,6 +11,8 @@ import { deskInvitationSchema, telemetryParts, telemetrySchema, type DeskInvitat
 export interface TelemetryView {
   /** The bridge's time of the report. */
   at: Date | null;
+  /** Where the bridge's config places it (a registration or the roster, in `terminals`, comes first). */
+  place: TelemetryPlace | null;
   /** The bridge's telemetry period (mqtt.telemetrySeconds). */
   beatSeconds: number | null;
   /** Known alarm codes only, each once (an unknown one is left out). */
@@ -22,7 +24,7 @@ export interface TelemetryView {
   desk: { staffId: string | null; invitation: DeskInvitation | null } | null;
 }
 
-const EMPTY: TelemetryView = { at: null, beatSeconds: null, alarms: null, backlog: null, clock: null, printer: null, desk: null };
+const EMPTY: TelemetryView = { at: null, place: null, beatSeconds: null, alarms: null, backlog: null, clock: null, printer: null, desk: null };
 
 const KNOWN_ALARMS = new Set<string>(ALARM_CODES);
 
@@ -35,8 +37,10 @@ export function readTelemetry(body: unknown): TelemetryView {
     const backlog = parsed(telemetryParts.backlog, field('backlog'));
     const clock = parsed(telemetryParts.clock, field('clock'));
     const printer = parsed(telemetryParts.printer, field('printer'));
+    const place = parsed(telemetryParts.place, field('place'));
     return {
       at: at === null ? null : new Date(at),
+      place: place && { areaCode: place.areaCode, hallCode: place.hallCode, hallName: place.hallName, windowNo: place.windowNo },
       beatSeconds: parsed(telemetryParts.beatSeconds, field('beatSeconds')),
       alarms: readAlarms(field('alarms')),
       backlog: backlog && { pending: backlog.pending, oldestPendingAgeMs: backlog.oldestPendingAgeMs },

@@ -15,6 +15,8 @@ export interface WindowLive {
   terminalId: string;
   areaCode: string;
   hallCode: string;
+  /** The hall's name, as the bridge's config gives it. */
+  hallName: string | null;
   windowNo: string | null;
   /** The bridge's retained state says online (its last will says otherwise). */
   online: boolean;
@@ -34,11 +36,33 @@ export interface WindowLive {
   stale: boolean;
 }
 
+/**
+ * Every terminal (`terminals.*`) with where it is (place_area, place_hall, place_window): the place
+ * a registration or the roster gave it; else, for one approved on its first key, what its
+ * bridge's telemetry says (protocol/telemetry.ts `place`); else its latest record's. A FROM item:
+ * `SELECT … FROM (${PLACED_TERMINALS_SQL}) t WHERE …`; a terminal placed nowhere has NULLs.
+ */
+export const PLACED_TERMINALS_SQL = `
+SELECT t.*, p.area_code AS place_area, p.hall_code AS place_hall, p.window_no AS place_window
+  FROM terminals t
+  LEFT JOIN LATERAL (
+    SELECT t.area_code, t.hall_code, t.window_no, 1 AS rank WHERE t.area_code IS NOT NULL AND t.hall_code IS NOT NULL
+    UNION ALL
+    SELECT t.telemetry #>> '{place,areaCode}', t.telemetry #>> '{place,hallCode}',
+           CASE WHEN length(t.telemetry #>> '{place,windowNo}') BETWEEN 1 AND 16 THEN t.telemetry #>> '{place,windowNo}' END, 2
+     WHERE (t.area_code IS NULL OR t.hall_code IS NULL)
+       AND (t.telemetry #>> '{place,areaCode}') ~ '^[0-9]{6}$' AND length(t.telemetry #>> '{place,hallCode}') BETWEEN 1 AND 64
+    UNION ALL
+    (SELECT r.area_code, r.hall_code, r.window_no, 3 FROM records r
+      WHERE (t.area_code IS NULL OR t.hall_code IS NULL) AND r.terminal_id = t.terminal_id ORDER BY r.seq DESC LIMIT 1)
+    ORDER BY rank LIMIT 1
+  ) p ON true`;
+
 interface Row {
   terminal_id: string;
-  area_code: string;
-  hall_code: string;
-  window_no: string | null;
+  place_area: string;
+  place_hall: string;
+  place_window: string | null;
   online: boolean | null;
   last_seen: Date;
   telemetry: unknown;
@@ -48,11 +72,11 @@ interface Row {
 /** The approved terminals in `scope`, by area, hall and window number (2 before 10). */
 export async function liveWindows(db: Queryable, options: { scope: Scope; now: Date }): Promise<WindowLive[]> {
   const params: unknown[] = [];
-  const inScope = scopeCondition(options.scope, { area: 'area_code', hall: 'hall_code' }, params);
+  const inScope = scopeCondition(options.scope, { area: 'place_area', hall: 'place_hall' }, params);
   const { rows } = await db.query<Row & Record<string, unknown>>(
-    `SELECT terminal_id, area_code, hall_code, window_no, online, last_seen, telemetry, telemetry_at
-       FROM terminals
-      WHERE status = 'approved' AND area_code IS NOT NULL AND hall_code IS NOT NULL AND ${inScope}`,
+    `SELECT terminal_id, place_area, place_hall, place_window, online, last_seen, telemetry, telemetry_at
+       FROM (${PLACED_TERMINALS_SQL}) t
+      WHERE status = 'approved' AND place_area IS NOT NULL AND place_hall IS NOT NULL AND ${inScope}`,
     params,
   );
   return rows.map((row) => windowOf(row, options.now)).sort(byPlace);
@@ -65,9 +89,10 @@ function windowOf(row: Row, now: Date): WindowLive {
   const reportAt = row.telemetry_at === null ? null : new Date(row.telemetry_at);
   return {
     terminalId: row.terminal_id,
-    areaCode: row.area_code,
-    hallCode: row.hall_code,
-    windowNo: row.window_no,
+    areaCode: row.place_area,
+    hallCode: row.place_hall,
+    hallName: t.place?.hallCode === row.place_hall ? t.place.hallName : null,
+    windowNo: row.place_window,
     online,
     lastSeen: new Date(row.last_seen).toISOString(),
     telemetryAt: reportAt?.toISOString() ?? null,

@@ -12,6 +12,7 @@ import { manualWall } from '../support/manual-clock.js';
 import { ManualTimers } from '../support/manual-timers.js';
 
 const STATUS = {
+  terminal: { id: 'T-1', areaCode: '330106', hallCode: 'H-1', hallName: '西湖区政务服务中心', windowNo: '07' },
   alarms: ['clock_unsynced'],
   staffId: null,
   invitation: null,
@@ -69,6 +70,7 @@ describe('telemetry feature', () => {
     expect(sent).toEqual([
       {
         at: '2026-03-02T01:00:00.000Z',
+        place: { areaCode: '330106', hallCode: 'H-1', hallName: '西湖区政务服务中心', windowNo: '07' },
         beatSeconds: 60,
         alarms: ['clock_unsynced'],
         backlog: { pending: 3, quarantined: 0, oldestPendingAgeMs: 1200 },
