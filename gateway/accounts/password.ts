@@ -63,7 +63,8 @@ function parseStored(stored: string): { params: ScryptParams; salt: Buffer; key:
   const within = (Object.keys(LIMITS) as (keyof ScryptParams)[]).every((k) => params[k] >= LIMITS[k][0] && params[k] <= LIMITS[k][1]);
   const salt = Buffer.from(m[4]!, 'base64');
   const key = Buffer.from(m[5]!, 'base64');
-  if (!within || salt.length < 8 || key.length < 16) return undefined;
+  // A shortened key would still match its prefix of a right one: the key is whole or refused.
+  if (!within || salt.length < 8 || key.length < KEY_BYTES) return undefined;
   return { params, salt, key };
 }
 
