@@ -1,0 +1,20 @@
+import { stringify } from 'csv-stringify/sync';
+import type { Cell, Column, ExportTable } from './table.js';
+
+/**
+ * An export as CSV for Excel and WPS: UTF-8 with a byte-order mark (without it Excel reads the
+ * Chinese as the local code page), CRLF lines, a header row in Chinese. A text starting with
+ * = + - @ (or a tab, a carriage return, their full-width forms) gets a leading ' so that no
+ * spreadsheet runs it as a formula (csv-stringify's escape_formulas: OWASP's CSV injection advice).
+ */
+export function toCsv(table: ExportTable): Buffer {
+  const rows = [table.columns.map((c) => c.header), ...table.rows.map((row) => row.map((cell, i) => csvCell(cell, table.columns[i]!)))];
+  return Buffer.from(stringify(rows, { bom: true, record_delimiter: '\r\n', escape_formulas: true }), 'utf8');
+}
+
+/** A rate as a percentage with one decimal ("85.7%": Excel reads it as a number); nothing as an empty cell. */
+function csvCell(cell: Cell, column: Column): string | number {
+  if (cell === null) return '';
+  if (column.kind === 'rate' && typeof cell === 'number') return `${(cell * 100).toFixed(1)}%`;
+  return cell;
+}
