@@ -21,6 +21,7 @@ export type RefusalCode =
   | 'method_not_allowed'
   | 'unsupported_media_type'
   | 'too_large'
+  | 'too_many_rows'
   | 'too_many_streams'
   | 'unavailable'
   | 'internal';
@@ -38,6 +39,7 @@ const STATUS: Record<RefusalCode, number> = {
   method_not_allowed: 405,
   unsupported_media_type: 415,
   too_large: 413,
+  too_many_rows: 422,
   too_many_streams: 503,
   unavailable: 503,
   internal: 500,

@@ -6,6 +6,7 @@ import { MISUSE_FLAGS } from '../../protocol/misuse-flags.js';
 import type { SessionUser } from '../accounts/sessions.js';
 import { describeScope, ROLE_NAMES } from '../accounts/scope.js';
 import { acknowledge, alertIdSchema, alertQuerySchema, followUpHistory, followUpInputSchema, listAlerts, recordFollowUp } from '../alerts/alert-store.js';
+import { buildExport, exportFormatSchema, exportWhatSchema, ExportTooLarge, MAX_EXPORT_ROWS, monthTextSchema } from '../exports/export.js';
 import { liveWindows } from '../live/windows.js';
 import { figureBySchema, statistics } from '../stats/figures.js';
 import { listFlagged, MAX_FLAGGED_PAGE } from '../stats/misuse.js';
@@ -74,6 +75,8 @@ const misuseQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(MAX_FLAGGED_PAGE).default(50),
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });
+
+const exportQuerySchema = z.strictObject({ month: monthTextSchema, what: exportWhatSchema.default('records'), format: exportFormatSchema.default('xlsx'), flagged: flagText.default(false) });
 
 /** The alerts' query as alert-store takes it, `kinds` given comma-separated. */
 function alertQuery(query: URLSearchParams): z.output<typeof alertQuerySchema> {
@@ -155,6 +158,23 @@ export const ROUTES: Route[] = [
       const period = periodOf(ctx, q);
       const { rows, total } = await listFlagged(ctx.db, { scope: userOf(call).scope, period, timeZone: ctx.timeZone, cancelsPerDay: ctx.cancelsPerDay, limit: q.limit, offset: q.offset });
       return { status: 200, body: { period: periodView(period), rows, total } };
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/api\/exports$/,
+    auth: true,
+    handle: async (ctx, call) => {
+      const q = parsed(exportQuerySchema, queryObject(call.query), 'query');
+      const user = userOf(call);
+      try {
+        const file = await buildExport(ctx.db, { scope: user.scope, month: q.month, timeZone: ctx.timeZone, cancelsPerDay: ctx.cancelsPerDay, includeFlagged: q.flagged, what: q.what, format: q.format });
+        ctx.logger.info({ username: user.username, what: q.what, month: q.month, format: q.format, bytes: file.body.length }, 'dashboard: export downloaded');
+        return { download: file };
+      } catch (err) {
+        if (err instanceof ExportTooLarge) throw new DashboardRefusal('too_many_rows', `该月记录超过 ${MAX_EXPORT_ROWS} 条，无法一次导出；请按窗口或工作人员导出统计`);
+        throw err;
+      }
     },
   },
   {

@@ -201,16 +201,31 @@ describe('dashboard HTTP API, fuzzed from outside', () => {
   }, 60_000);
 
   it('lists only the scope’s alerts and figures, whatever the query asks for', async () => {
-    const q = fc.tuple(fc.constantFrom('/api/alerts?state=all', '/api/stats?by=hall', '/api/stats?by=window&flagged=true', '/api/stats?by=staff', '/api/stats?by=total'), fc.constantFrom('', '&hall=hall-secret', '&area=370103', '&scope=province'));
+    const q = fc.tuple(
+      fc.constantFrom(
+        '/api/alerts?state=all',
+        '/api/stats?by=hall',
+        '/api/stats?by=window&flagged=true',
+        '/api/stats?by=staff',
+        '/api/stats?by=total',
+        '/api/misuse?from=2026-11-01&to=2026-11-30',
+        '/api/windows?',
+        '/api/exports?month=2026-11&format=csv&what=records&flagged=true',
+        '/api/exports?month=2026-11&format=csv&what=windows',
+        '/api/exports?month=2026-11&format=csv&what=staff',
+      ), fc.constantFrom('', '&hall=hall-secret', '&area=370103', '&scope=province'));
     await fc.assert(
       fc.asyncProperty(q, async ([base, extra]) => {
         const answer = await send(server.url, { method: 'GET', path: base + extra, headers: { authorization: `Bearer ${countyToken}` }, body: undefined });
         // Parameters that would widen the scope are not parameters at all: refused.
-        expect(answer.status).toBe(extra === '' ? 200 : 400);
+        expect(answer.status, answer.text.slice(0, 200)).toBe(extra === '' ? 200 : 400);
         for (const secret of SECRETS) expect(answer.text).not.toContain(secret);
       }),
       { seed: SEED, numRuns: 20 },
     );
+    const csv = await fetch(`${server.url}/api/exports?month=2026-11&format=csv&what=windows`, { headers: { authorization: `Bearer ${countyToken}` } });
+    expect(csv.headers.get('content-disposition')).toMatch(/^attachment; filename="hcp-windows-2026-11-370102\.csv"/);
+    expect(await csv.text()).toContain('hall-lixia');
     const alerts = await fetch(`${server.url}/api/alerts?state=all`, { headers: { authorization: `Bearer ${countyToken}` } });
     const listed = ((await alerts.json()) as { alerts: { id: string; hallCode: string }[] }).alerts;
     expect(listed.map((a) => a.id).sort()).toEqual([...ownAlerts].sort());

@@ -1,4 +1,4 @@
-/* global document, window, fetch, EventSource, URLSearchParams, setTimeout, echarts */
+/* global document, window, fetch, EventSource, URL, URLSearchParams, setTimeout, echarts */
 // The managers' dashboard (好差评 · 管理看板): plain browser JavaScript, no build step, no
 // framework, nothing from the internet. Every call goes to this gateway's own API (relative
 // paths, so it works behind a reverse proxy's prefix); the session is an HttpOnly cookie this
@@ -658,12 +658,55 @@ loaders.misuse = async () => {
 
 // ---- exports ----
 
-function updateExportLink() {
+function exportQuery() {
   const q = new URLSearchParams({ month: $('export-month').value, what: $('export-what').value, format: $('export-format').value });
   if ($('export-flagged').checked) q.set('flagged', 'true');
-  $('export-link').href = 'api/exports?' + q.toString();
+  return 'exports?' + q.toString();
+}
+
+function updateExportLink() {
+  $('export-link').href = 'api/' + exportQuery();
 }
 for (const id of ['export-month', 'export-what', 'export-format', 'export-flagged']) $(id).addEventListener('change', updateExportLink);
 $('export-form').addEventListener('submit', (e) => e.preventDefault());
+
+/** The file named as the server names it (RFC 6266 filename*, else filename). */
+function filenameOf(disposition) {
+  const utf8 = /filename\*=UTF-8''([^;]+)/i.exec(disposition || '');
+  if (utf8) return decodeURIComponent(utf8[1]);
+  const plain = /filename="([^"]+)"/i.exec(disposition || '');
+  return plain ? plain[1] : 'export';
+}
+
+// Fetched rather than followed: a refusal is shown on the page, not saved as a file.
+$('export-link').addEventListener('click', async (e) => {
+  e.preventDefault();
+  const link = $('export-link');
+  link.classList.add('busy');
+  try {
+    const res = await fetch('api/' + exportQuery(), { cache: 'no-store', credentials: 'same-origin' });
+    if (!res.ok) {
+      const data = await res.json().catch(() => null);
+      const error = (data && data.error) || {};
+      if (res.status === 401) signedOut('登录已过期，请重新登录');
+      throw new ApiError(res.status, error.code || 'error', error.message || 'HTTP ' + res.status, error.problems);
+    }
+    const blob = await res.blob();
+    const a = el('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = filenameOf(res.headers.get('content-disposition'));
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    $('export-message').textContent = '已下载 ' + a.download;
+    showBanner('');
+  } catch (err) {
+    $('export-message').textContent = '';
+    showBanner(err.message);
+  } finally {
+    link.classList.remove('busy');
+  }
+});
 
 boot();
