@@ -69,7 +69,8 @@ export interface ListAlertsOptions {
   now: Date;
 }
 
-type AlertRow = {
+/** An alerts row as read (id as text). */
+export type AlertRow = {
   id: string;
   kind: string;
   terminal_id: string | null;

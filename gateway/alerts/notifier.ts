@@ -1,5 +1,6 @@
 import { hostTimers, type Timers } from '../../protocol/timers.js';
 import type { Database } from '../db/database.js';
+import type { AlertRow } from './alert-store.js';
 import { Sleeper } from '../delivery/backoff.js';
 import { storableText } from '../delivery/storable.js';
 import { withoutSecrets } from '../ingest/record-ingest.js';
@@ -62,16 +63,7 @@ export interface AlertNotifierStatus {
   channels: ChannelStatus[];
 }
 
-type ClaimRow = {
-  id: string;
-  kind: string;
-  terminal_id: string | null;
-  area_code: string;
-  hall_code: string;
-  window_no: string | null;
-  detail: unknown;
-  occurred_at: Date;
-  notify_count: number;
+type ClaimRow = Pick<AlertRow, 'id' | 'kind' | 'terminal_id' | 'area_code' | 'hall_code' | 'window_no' | 'detail' | 'occurred_at' | 'notify_count'> & {
   notify_owed: string[] | null;
   notify_attempts: number;
 };

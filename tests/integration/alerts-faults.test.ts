@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { listAlerts } from '../../gateway/alerts/alert-store.js';
 import { FaultScanner, scanFaults, type FaultSettings } from '../../gateway/alerts/fault-scan.js';
 import { WEEKDAYS_CALENDAR } from '../../gateway/alerts/working-days.js';
@@ -7,7 +7,7 @@ import type { Database } from '../../gateway/db/database.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { gatewayDatabaseEngines } from '../support/db-engines.js';
 import { ManualTimers } from '../support/manual-timers.js';
-import { addTerminal, alertRows, emptyDatabase, PROVINCE, storeRating, telemetryBody } from './alerts-fixture.js';
+import { addTerminal, alertRows, databasePerTest, PROVINCE, storeRating, telemetryBody } from './alerts-fixture.js';
 
 /** Fleet faults raised and cleared from the terminals table, one open per (kind, terminal), on both engines. */
 
@@ -17,15 +17,10 @@ const SETTINGS: FaultSettings = { offlineMinutes: 10, backlogHours: 2, clockUnsy
 const minutesAgo = (m: number, from = NOW) => new Date(from.getTime() - m * 60_000);
 
 describe.each(engines)('fault scan on $name', (engine) => {
+  const database = databasePerTest(engine);
   let db: Database;
-  beforeAll(async () => {
-    db = await engine.open();
-  }, 60_000);
-  afterAll(async () => {
-    await db?.close();
-  });
-  beforeEach(async () => {
-    await emptyDatabase(db);
+  beforeEach(() => {
+    db = database();
   });
 
   async function open(): Promise<string[]> {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Scope } from '../../gateway/accounts/scope.js';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { Database } from '../../gateway/db/database.js';
+import type { Engine } from '../support/db-engines.js';
 import { migrate } from '../../gateway/db/migrate.js';
 import { storeLaterRating } from '../../gateway/rate-later/later-ratings.js';
 import { insertRecords, recordRow } from '../../gateway/store/records.js';
@@ -18,6 +20,21 @@ export const HALL: Scope = { role: 'hall', areaPrefix: '370102', hallCode: 'hall
 export async function emptyDatabase(db: Database): Promise<void> {
   await db.exec('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
   await migrate(db);
+}
+
+/** Opens the engine's database for the describe block, empty and migrated before each test; call inside describe. */
+export function databasePerTest(engine: Engine): () => Database {
+  let db: Database | undefined;
+  beforeAll(async () => {
+    db = await engine.open();
+  }, 60_000);
+  afterAll(async () => {
+    await db?.close();
+  });
+  beforeEach(async () => {
+    await emptyDatabase(db!);
+  });
+  return () => db!;
 }
 
 export interface TerminalFacts {

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { acknowledge, listAlerts } from '../../gateway/alerts/alert-store.js';
 import { channelsFromConfig } from '../../gateway/alerts/channels/from-config.js';
 import { AlertNotifier, type AlertNotifierDeps } from '../../gateway/alerts/notifier.js';
@@ -14,7 +14,7 @@ import { waitUntil } from '../../simulator/wait.js';
 import { WebhookReceiver, type ReceivedMessage } from '../../simulator/webhook-receiver.js';
 import { gatewayDatabaseEngines } from '../support/db-engines.js';
 import { ManualTimers } from '../support/manual-timers.js';
-import { emptyDatabase, PROVINCE, storeRating } from './alerts-fixture.js';
+import { databasePerTest, PROVINCE, storeRating } from './alerts-fixture.js';
 
 /**
  * The notifier against the webhook receiver over real HTTP: a WeCom robot, a DingTalk robot with
@@ -61,14 +61,9 @@ describe.each(engines)('alert notifier on $name', (engine) => {
   const notifiers: AlertNotifier[] = [];
   const others: Database[] = [];
 
-  beforeAll(async () => {
-    db = await engine.open();
-  }, 60_000);
-  afterAll(async () => {
-    await db?.close();
-  });
+  const database = databasePerTest(engine);
   beforeEach(async () => {
-    await emptyDatabase(db);
+    db = database();
     timers = new ManualTimers();
     clock = { now: () => new Date(START + timers.now()) };
     receiver = await WebhookReceiver.start({ clock, webhookSecret: 'hook-secret' });

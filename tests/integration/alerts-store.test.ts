@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { acknowledge, followUpHistory, listAlerts, recordFollowUp, type ListAlertsOptions } from '../../gateway/alerts/alert-store.js';
 import { WEEKDAYS_CALENDAR } from '../../gateway/alerts/working-days.js';
 import type { Scope } from '../../gateway/accounts/scope.js';
 import type { Database } from '../../gateway/db/database.js';
 import { gatewayDatabaseEngines } from '../support/db-engines.js';
-import { addTerminal, alertRows, COUNTY, emptyDatabase, HALL, OTHER_COUNTY, PROVINCE, storeLater, storeRating } from './alerts-fixture.js';
+import { addTerminal, alertRows, COUNTY, databasePerTest, HALL, OTHER_COUNTY, PROVINCE, storeLater, storeRating } from './alerts-fixture.js';
 
 /** Bad reviews raise their alert in the storing transaction (schema v3's triggers), and the dashboard's reads and changes of alerts keep to the user's scope. */
 
@@ -26,15 +26,10 @@ function list(scope: Scope, more: Partial<ListAlertsOptions> = {}): ListAlertsOp
 }
 
 describe.each(engines)('alerts on $name', (engine) => {
+  const database = databasePerTest(engine);
   let db: Database;
-  beforeAll(async () => {
-    db = await engine.open();
-  }, 60_000);
-  afterAll(async () => {
-    await db?.close();
-  });
-  beforeEach(async () => {
-    await emptyDatabase(db);
+  beforeEach(() => {
+    db = database();
   });
 
   it('one alert per bad review, none for good or neutral grades, tests, or nothing rated', async () => {

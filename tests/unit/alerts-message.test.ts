@@ -127,30 +127,30 @@ describe('channels against the webhook receiver', () => {
   const message = alertMessage(badReview, { timeZone: 'Asia/Shanghai' });
 
   it('WeCom: ok with its key; errcode 93000 with another; a dropped connection is a failure', async () => {
-    expect(await new WecomChannel('w', receiver.wecomUrl).send(message)).toEqual({ ok: true });
-    const wrong = await new WecomChannel('w', `${receiver.url}/cgi-bin/webhook/send?key=nope`).send(message);
+    expect(await new WecomChannel({ name: 'w', url: receiver.wecomUrl, clock }).send(message)).toEqual({ ok: true });
+    const wrong = await new WecomChannel({ name: 'w', url: `${receiver.url}/cgi-bin/webhook/send?key=nope`, clock }).send(message);
     expect(wrong).toEqual({ ok: false, message: `HTTP 200, errcode ${ROBOT_ERRORS.wecomBadKey.errcode}: ${ROBOT_ERRORS.wecomBadKey.errmsg}` });
     receiver.failNext('wecom', 1, { drop: true });
-    const dropped = await new WecomChannel('w', receiver.wecomUrl).send(message);
+    const dropped = await new WecomChannel({ name: 'w', url: receiver.wecomUrl, clock }).send(message);
     expect(dropped.ok).toBe(false);
     expect(JSON.stringify(dropped)).not.toContain(receiver.wecomKey);
   });
 
   it('DingTalk: signed and in time is ok; a timestamp over an hour off is refused; no secret where one is wanted is refused', async () => {
     const secret = receiver.dingtalkSecret!;
-    expect(await new DingtalkChannel('d', receiver.dingtalkUrl, secret, clock).send(message)).toEqual({ ok: true });
+    expect(await new DingtalkChannel({ name: 'd', url: receiver.dingtalkUrl, secret, clock }).send(message)).toEqual({ ok: true });
     const early = { now: () => new Date(NOW.getTime() - 3601_000) };
-    expect(await new DingtalkChannel('d', receiver.dingtalkUrl, secret, early).send(message)).toEqual({ ok: false, message: 'HTTP 200, errcode 310000: invalid timestamp' });
-    expect(await new DingtalkChannel('d', receiver.dingtalkUrl, undefined, clock).send(message)).toEqual({ ok: false, message: 'HTTP 200, errcode 310000: invalid timestamp' });
-    expect(await new DingtalkChannel('d', `${receiver.url}/robot/send?access_token=x`, secret, clock).send(message)).toEqual({ ok: false, message: 'HTTP 200, errcode 300001: token is not exist' });
+    expect(await new DingtalkChannel({ name: 'd', url: receiver.dingtalkUrl, secret, clock: early }).send(message)).toEqual({ ok: false, message: 'HTTP 200, errcode 310000: invalid timestamp' });
+    expect(await new DingtalkChannel({ name: 'd', url: receiver.dingtalkUrl, secret: undefined, clock }).send(message)).toEqual({ ok: false, message: 'HTTP 200, errcode 310000: invalid timestamp' });
+    expect(await new DingtalkChannel({ name: 'd', url: `${receiver.url}/robot/send?access_token=x`, secret, clock }).send(message)).toEqual({ ok: false, message: 'HTTP 200, errcode 300001: token is not exist' });
   });
 
   it('webhook: signed is ok; unsigned or signed with another secret is 401; a slow receiver times out', async () => {
-    expect(await new WebhookChannel('h', receiver.webhookUrl, 'hook', clock).send(message, badReview)).toEqual({ ok: true });
-    expect(await new WebhookChannel('h', receiver.webhookUrl, undefined, clock).send(message, badReview)).toEqual({ ok: false, message: 'HTTP 401' });
-    expect(await new WebhookChannel('h', receiver.webhookUrl, 'other', clock).send(message, badReview)).toEqual({ ok: false, message: 'HTTP 401' });
+    expect(await new WebhookChannel({ name: 'h', url: receiver.webhookUrl, secret: 'hook', clock }).send(message, badReview)).toEqual({ ok: true });
+    expect(await new WebhookChannel({ name: 'h', url: receiver.webhookUrl, secret: undefined, clock }).send(message, badReview)).toEqual({ ok: false, message: 'HTTP 401' });
+    expect(await new WebhookChannel({ name: 'h', url: receiver.webhookUrl, secret: 'other', clock }).send(message, badReview)).toEqual({ ok: false, message: 'HTTP 401' });
     receiver.slow(500);
-    expect(await new WebhookChannel('h', receiver.webhookUrl, 'hook', clock, { timeoutMs: 50 }).send(message, badReview)).toEqual({ ok: false, message: 'no answer in time' });
+    expect(await new WebhookChannel({ name: 'h', url: receiver.webhookUrl, secret: 'hook', clock }, { timeoutMs: 50 }).send(message, badReview)).toEqual({ ok: false, message: 'no answer in time' });
     expect(receiver.accepted('webhook')).toHaveLength(1);
   });
 });

@@ -1,4 +1,5 @@
 import { storableText } from '../../delivery/storable.js';
+import type { Clock } from '../../ports.js';
 import type { AlertMessage, MessageAlert } from '../message.js';
 
 /*
@@ -20,10 +21,33 @@ export interface AlertChannel {
 
 export type Fetch = typeof fetch;
 
+/** Where an HTTP channel posts: its name, its address (holding its key), its signing secret if any, and the clock that dates signatures. */
+export interface HttpTarget {
+  name: string;
+  url: string;
+  secret?: string | undefined;
+  clock: Clock;
+}
+
 export interface HttpChannelDeps {
   fetch?: Fetch | undefined;
   /** A send's whole time (connect, answer). Default 10 s. */
   timeoutMs?: number | undefined;
+}
+
+/** A channel that POSTs to an address: what the three kinds share. */
+export abstract class HttpChannel implements AlertChannel {
+  abstract readonly kind: ChannelKind;
+  readonly name: string;
+
+  constructor(
+    protected readonly target: HttpTarget,
+    protected readonly deps: HttpChannelDeps = {},
+  ) {
+    this.name = target.name;
+  }
+
+  abstract send(message: AlertMessage, alert: MessageAlert): Promise<SendResult>;
 }
 
 /** What came back: the status and the body read as JSON (null when it is not). */

@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
-import type { Clock } from '../../ports.js';
 import type { AlertMessage } from '../message.js';
-import { postJson, robotResult, type AlertChannel, type HttpChannelDeps, type SendResult } from './channel.js';
+import { postJson, robotResult, HttpChannel, type SendResult } from './channel.js';
 
 /**
  * A DingTalk (钉钉) custom group robot: POST {"msgtype":"markdown","markdown":{"title","text"}}
@@ -23,19 +22,12 @@ export function signedDingtalkUrl(url: string, secret: string, now: Date): strin
   return signed.href;
 }
 
-export class DingtalkChannel implements AlertChannel {
-  readonly kind = 'dingtalk';
-
-  constructor(
-    readonly name: string,
-    private readonly url: string,
-    private readonly secret: string | undefined,
-    private readonly clock: Clock,
-    private readonly deps: HttpChannelDeps = {},
-  ) {}
+export class DingtalkChannel extends HttpChannel {
+  readonly kind = 'dingtalk' as const;
 
   async send(message: AlertMessage): Promise<SendResult> {
-    const url = this.secret === undefined ? this.url : signedDingtalkUrl(this.url, this.secret, this.clock.now());
+    const { url: address, secret, clock } = this.target;
+    const url = secret === undefined ? address : signedDingtalkUrl(address, secret, clock.now());
     const body = JSON.stringify({ msgtype: 'markdown', markdown: { title: message.title, text: message.markdown } });
     const posted = await postJson(url, body, {}, this.deps);
     return posted.ok ? robotResult(posted.answer) : posted;

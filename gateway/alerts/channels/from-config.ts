@@ -26,13 +26,17 @@ export function channelsFromConfig(channels: readonly ChannelConfig[], deps: Htt
     const where = `alerts.channels.${i}`;
     switch (channel.kind) {
       case 'wecom':
-        return new WecomChannel(name, robotUrl(channel.urlFile, `${where}.urlFile`), deps);
+        return new WecomChannel({ name, url: robotUrl(channel.urlFile, `${where}.urlFile`), clock: deps.clock }, deps);
       case 'dingtalk':
-        return new DingtalkChannel(name, robotUrl(channel.urlFile, `${where}.urlFile`), channel.secretFile === undefined ? undefined : secret(channel.secretFile, `${where}.secretFile`), deps.clock, deps);
+        return new DingtalkChannel({ name, url: robotUrl(channel.urlFile, `${where}.urlFile`), secret: optionalSecret(channel.secretFile, where), clock: deps.clock }, deps);
       case 'webhook':
-        return new WebhookChannel(name, channel.url, channel.secretFile === undefined ? undefined : secret(channel.secretFile, `${where}.secretFile`), deps.clock, deps);
+        return new WebhookChannel({ name, url: channel.url, secret: optionalSecret(channel.secretFile, where), clock: deps.clock }, deps);
     }
   });
+}
+
+function optionalSecret(path: string | undefined, where: string): string | undefined {
+  return path === undefined ? undefined : secret(path, `${where}.secretFile`);
 }
 
 function secret(path: string, field: string): string {

@@ -1,8 +1,7 @@
 import { createHmac } from 'node:crypto';
-import type { Clock } from '../../ports.js';
 import { ALERT_KIND_NAMES, readAlertDetail } from '../detail.js';
 import type { AlertMessage, MessageAlert } from '../message.js';
-import { postJson, withoutAddresses, type AlertChannel, type HttpChannelDeps, type SendResult } from './channel.js';
+import { postJson, withoutAddresses, HttpChannel, type SendResult } from './channel.js';
 
 /**
  * A generic webhook (the hall's own systems): POST the alert as JSON; any 2xx is sent. With a
@@ -40,21 +39,14 @@ export function webhookBody(message: AlertMessage, alert: MessageAlert, sentAt: 
   };
 }
 
-export class WebhookChannel implements AlertChannel {
-  readonly kind = 'webhook';
-
-  constructor(
-    readonly name: string,
-    private readonly url: string,
-    private readonly secret: string | undefined,
-    private readonly clock: Clock,
-    private readonly deps: HttpChannelDeps = {},
-  ) {}
+export class WebhookChannel extends HttpChannel {
+  readonly kind = 'webhook' as const;
 
   async send(message: AlertMessage, alert: MessageAlert): Promise<SendResult> {
-    const body = JSON.stringify(webhookBody(message, alert, this.clock.now()));
-    const headers: Record<string, string> = this.secret === undefined ? {} : { [SIGNATURE_HEADER]: webhookSignature(body, this.secret) };
-    const posted = await postJson(this.url, body, headers, this.deps);
+    const { url, secret, clock } = this.target;
+    const body = JSON.stringify(webhookBody(message, alert, clock.now()));
+    const headers: Record<string, string> = secret === undefined ? {} : { [SIGNATURE_HEADER]: webhookSignature(body, secret) };
+    const posted = await postJson(url, body, headers, this.deps);
     if (!posted.ok) return posted;
     const { status } = posted.answer;
     return status >= 200 && status < 300 ? { ok: true } : { ok: false, message: withoutAddresses(`HTTP ${status}`) };

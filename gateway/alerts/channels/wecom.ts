@@ -1,5 +1,5 @@
 import type { AlertMessage } from '../message.js';
-import { postJson, robotResult, type AlertChannel, type HttpChannelDeps, type SendResult } from './channel.js';
+import { postJson, robotResult, HttpChannel, type SendResult } from './channel.js';
 
 /**
  * A WeCom (企业微信) group robot: POST {"msgtype":"markdown","markdown":{"content":…}} to its
@@ -8,18 +8,12 @@ import { postJson, robotResult, type AlertChannel, type HttpChannelDeps, type Se
  */
 export const WECOM_MAX_BYTES = 4096;
 
-export class WecomChannel implements AlertChannel {
-  readonly kind = 'wecom';
-
-  constructor(
-    readonly name: string,
-    private readonly url: string,
-    private readonly deps: HttpChannelDeps = {},
-  ) {}
+export class WecomChannel extends HttpChannel {
+  readonly kind = 'wecom' as const;
 
   async send(message: AlertMessage): Promise<SendResult> {
     const body = JSON.stringify({ msgtype: 'markdown', markdown: { content: withinBytes(message.markdown, WECOM_MAX_BYTES) } });
-    const posted = await postJson(this.url, body, {}, this.deps);
+    const posted = await postJson(this.target.url, body, {}, this.deps);
     return posted.ok ? robotResult(posted.answer) : posted;
   }
 }
