@@ -9,7 +9,8 @@ import type { Cell, Column, ExportTable } from './table.js';
  */
 export function toCsv(table: ExportTable): Buffer {
   const rows = [table.columns.map((c) => c.header), ...table.rows.map((row) => row.map((cell, i) => csvCell(cell, table.columns[i]!)))];
-  return Buffer.from(stringify(rows, { bom: true, record_delimiter: '\r\n', escape_formulas: true }), 'utf8');
+  // quoted_match: a line break inside a text is quoted too (csv-stringify quotes only the record delimiter, \r\n, itself).
+  return Buffer.from(stringify(rows, { bom: true, record_delimiter: '\r\n', escape_formulas: true, quoted_match: /[\r\n]/ }), 'utf8');
 }
 
 /** A rate as a percentage with one decimal ("85.7%": Excel reads it as a number); nothing as an empty cell. */

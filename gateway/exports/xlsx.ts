@@ -24,7 +24,8 @@ export async function toXlsx(table: ExportTable): Promise<Buffer> {
   return Buffer.from(await workbook.xlsx.writeBuffer());
 }
 
+/** A text as XML can carry it: a line ends in \n (XML reads a bare \r as one), what it cannot carry becomes U+FFFD. */
 function xlsxValue(cell: Cell): string | number | null {
   if (typeof cell !== 'string') return cell;
-  return cell.slice(0, MAX_CELL_CHARS).replace(NOT_XML, '\uFFFD');
+  return cell.replace(/\r\n?/g, '\n').slice(0, MAX_CELL_CHARS).replace(NOT_XML, '\uFFFD');
 }

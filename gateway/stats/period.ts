@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeIssues } from '../../protocol/issues.js';
+import { describeIssues, requiredFieldMessages } from '../../protocol/issues.js';
 import { addDays, dayStart, daysBetween, localDay } from './zone.js';
 
 /**
@@ -19,8 +19,8 @@ const DAY_MS = 86_400_000;
 /** A calendar date, YYYY-MM-DD, that exists (no 2026-02-30), 2000 to 2999. */
 export const dayTextSchema = z
   .string()
-  .regex(/^2\d{3}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD (years 2000 to 2999)')
-  .refine((day) => new Date(Date.parse(`${day}T00:00:00Z`)).toISOString().startsWith(day), 'no such date');
+  .regex(/^2\d{3}-\d{2}-\d{2}$/, { error: 'expected a date YYYY-MM-DD (years 2000 to 2999)', abort: true })
+  .refine(isCalendarDay, 'no such date');
 
 /** A month, YYYY-MM. */
 export const monthTextSchema = z.string().regex(/^2\d{3}-(0[1-9]|1[0-2])$/, 'expected a month YYYY-MM (years 2000 to 2999)');
@@ -35,7 +35,7 @@ export type PeriodParse = { ok: true; period: Period } | { ok: false; error: str
 
 /** A period from a query's `from` and `to` (YYYY-MM-DD, inclusive local days); an error names the field. */
 export function parsePeriod(query: unknown, timeZone: string): PeriodParse {
-  const parsed = periodQuerySchema.safeParse(query);
+  const parsed = periodQuerySchema.safeParse(query, { error: requiredFieldMessages });
   if (!parsed.success) return { ok: false, error: describeIssues(parsed.error.issues) };
   return { ok: true, period: daysPeriod(parsed.data.from, parsed.data.to, timeZone) };
 }
@@ -63,6 +63,11 @@ export function todayPeriod(now: Date, timeZone: string): Period {
 export function periodDays(period: Period, timeZone: string): string[] {
   if (period.to.getTime() <= period.from.getTime()) return [];
   return daysBetween(localDay(period.from, timeZone), localDay(period.to.getTime() - 1, timeZone));
+}
+
+function isCalendarDay(day: string): boolean {
+  const t = Date.parse(`${day}T00:00:00Z`);
+  return Number.isFinite(t) && new Date(t).toISOString().startsWith(day);
 }
 
 function spanDays(first: string, last: string): number {
