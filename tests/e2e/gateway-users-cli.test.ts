@@ -4,12 +4,11 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { gatewayUsersAddCommand, gatewayUsersListCommand, gatewayUsersPasswdCommand, gatewayUsersRemoveCommand, gatewayUsersSetDisabledCommand, type UsersDeps } from '../../cli/gateway-users.js';
 import { Sessions } from '../../gateway/accounts/sessions.js';
-import { migrate } from '../../gateway/db/migrate.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
-import { startAdminHttp, type AdminHttp } from '../../gateway/http/admin-http.js';
-import { TerminalRegistry } from '../../gateway/registry/terminal-registry.js';
+import type { PgliteDatabase } from '../../gateway/db/pglite.js';
+import type { AdminHttp } from '../../gateway/http/admin-http.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { hcp } from '../support/run-hcp.js';
+import { startUsersApi } from '../unit/accounts-fixture.js';
 
 /**
  * `hcp gateway users …` against the real admin API on PGlite: accounts added with the password
@@ -25,11 +24,7 @@ let api: AdminHttp;
 const logged: string[] = [];
 
 beforeAll(async () => {
-  db = await PgliteDatabase.open(undefined);
-  await migrate(db);
-  const logger = pino({ level: 'trace' }, { write: (line: string) => void logged.push(line) });
-  const registry = new TerminalRegistry({ db, publisher: { publish: async () => undefined }, prefix: 'hcp/v1', clock: { now: () => new Date() }, logger, approval: 'manual', terminalConfig: () => undefined });
-  api = await startAdminHttp({ host: '127.0.0.1', port: 0, token: TOKEN, registry, db, status: async () => ({}), logger });
+  ({ db, api } = await startUsersApi(TOKEN, pino({ level: 'trace' }, { write: (line: string) => void logged.push(line) })));
 }, 60_000);
 afterAll(async () => {
   await api.stop();
@@ -188,7 +183,7 @@ describe('hcp gateway users, the real CLI', () => {
     expect(argv.code).toBe(1);
     expect(argv.stderr).toMatch(/--password is refused/);
     expect(argv.stderr).not.toContain(SECOND);
-  });
+  }, 180_000);
 
   it('on a real terminal (a pty by util-linux script): asked twice, and the password never appears on it', async () => {
     const command = `${process.execPath} --import tsx cli/main.ts gateway users passwd zhang --url ${api.url}`;
@@ -210,5 +205,5 @@ describe('hcp gateway users, the real CLI', () => {
     expect(screen).toContain('new password set for zhang');
     expect(screen).not.toContain(SECOND);
     expect((await sessions().signIn('zhang', SECOND)).ok).toBe(true);
-  }, 90_000);
+  }, 180_000);
 });

@@ -1,14 +1,12 @@
 import fc from 'fast-check';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Sessions } from '../../gateway/accounts/sessions.js';
 import { addUser } from '../../gateway/accounts/users.js';
-import { migrate } from '../../gateway/db/migrate.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
-import { startAdminHttp, type AdminHttp } from '../../gateway/http/admin-http.js';
-import { TerminalRegistry } from '../../gateway/registry/terminal-registry.js';
+import type { PgliteDatabase } from '../../gateway/db/pglite.js';
+import type { AdminHttp } from '../../gateway/http/admin-http.js';
 import { pathChars, printedShort, send, short, type Junk } from '../support/fuzz-http.js';
+import { TEST_KDF, startUsersApi } from '../unit/accounts-fixture.js';
 
 /**
  * The accounts' two boundaries fed hostile input. The admin API's users routes: random names in
@@ -104,11 +102,7 @@ describe('accounts, fuzzed', () => {
   let api: AdminHttp;
 
   beforeAll(async () => {
-    db = await PgliteDatabase.open(undefined);
-    await migrate(db);
-    const logger = pino({ level: 'silent' });
-    const registry = new TerminalRegistry({ db, publisher: { publish: async () => undefined }, prefix: 'hcp/v1', clock: { now: () => new Date() }, logger, approval: 'manual', terminalConfig: () => undefined });
-    api = await startAdminHttp({ host: '127.0.0.1', port: 0, token: TOKEN, registry, db, status: async () => ({}), logger });
+    ({ db, api } = await startUsersApi(TOKEN));
   }, 60_000);
   afterAll(async () => {
     await api.stop();
@@ -146,7 +140,7 @@ describe('accounts, fuzzed', () => {
   }, 300_000);
 
   it('signIn: hostile names and passwords never throw, open a session only for the right pair, and store nothing else', async () => {
-    const kdf = { ln: 10, r: 8, p: 1 };
+    const kdf = TEST_KDF;
     await db.exec('TRUNCATE users CASCADE');
     await addUser(db, { username: 'wang', scope: { role: 'county', areaPrefix: '330106', hallCode: null }, password: RIGHT }, { clock: { now: () => new Date() }, actor: 'fuzz', kdf });
     const sessions = new Sessions({ db, clock: { now: () => new Date() }, sessionHours: 1, kdf });

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { LOCK_MINUTES, MAX_FAILURES, Sessions } from '../../gateway/accounts/sessions.js';
 import { addUser, removeUser, setDisabled, setPassword } from '../../gateway/accounts/users.js';
 import type { Database } from '../../gateway/db/database.js';
-import { migrate } from '../../gateway/db/migrate.js';
 import { gatewayDatabaseEngines } from '../support/db-engines.js';
+import { TEST_KDF, useAccountsDatabase } from './accounts-fixture.js';
 
 /**
  * Signing in, on both engines, with a clock the test moves: lockout after five wrong passwords in
@@ -17,29 +17,21 @@ const PASSWORD = 'correct horse 电池';
 const COUNTY = { role: 'county', areaPrefix: '330106', hallCode: null } as const;
 
 describe.each(engines)('sessions on $name', (engine) => {
+  const { db: database } = useAccountsDatabase(engine);
   let db: Database;
   let t = START;
   const clock = { now: () => new Date(t) };
-  /** Cheap scrypt for speed: the parameters are in each hash, the rules are the same. */
-  const kdf = { ln: 10, r: 8, p: 1 };
-  const change = { clock, actor: 'test', kdf };
+  const change = { clock, actor: 'test', kdf: TEST_KDF };
   let counter = 0;
   /** Distinct, known tokens: byte i of the n-th token is n. */
   const random = (size: number): Buffer => Buffer.alloc(size, ++counter);
   let sessions: Sessions;
 
-  beforeAll(async () => {
-    db = await engine.open();
-    await migrate(db);
-  }, 60_000);
-  afterAll(async () => {
-    await db.close();
-  });
   beforeEach(async () => {
     t = START;
-    await db.exec('TRUNCATE users CASCADE; TRUNCATE operator_actions');
+    db = database();
     await addUser(db, { username: 'wang', displayName: '王经理', scope: COUNTY, password: PASSWORD }, change);
-    sessions = new Sessions({ db, clock, sessionHours: 12, random, kdf });
+    sessions = new Sessions({ db, clock, sessionHours: 12, random, kdf: TEST_KDF });
   });
 
   const minutes = (n: number): void => {

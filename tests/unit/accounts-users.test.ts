@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../gateway/accounts/password.js';
 import { addUser, getUser, listUsers, removeUser, setDisabled, setPassword, UserError, usernameSchema, type NewUser } from '../../gateway/accounts/users.js';
 import type { Database } from '../../gateway/db/database.js';
-import { migrate } from '../../gateway/db/migrate.js';
 import { gatewayDatabaseEngines } from '../support/db-engines.js';
+import { TEST_KDF, useAccountsDatabase } from './accounts-fixture.js';
 
 /**
  * The dashboard's accounts on both engines: names, display names and scopes checked (a county
@@ -12,8 +12,7 @@ import { gatewayDatabaseEngines } from '../support/db-engines.js';
  */
 const { engines } = gatewayDatabaseEngines({ anotherPoolSize: 2 });
 const AT = new Date('2026-03-02T01:00:00Z');
-const kdf = { ln: 10, r: 8, p: 1 };
-const change = { clock: { now: () => AT }, actor: 'admin-api:li', kdf };
+const change = { clock: { now: () => AT }, actor: 'admin-api:li', kdf: TEST_KDF };
 const PASSWORD = 'a long password';
 
 const account = (over: Partial<NewUser> = {}): NewUser => ({ username: 'wang', displayName: '王经理', scope: { role: 'county', areaPrefix: '330106', hallCode: null }, password: PASSWORD, ...over });
@@ -36,16 +35,10 @@ describe('usernameSchema', () => {
 });
 
 describe.each(engines)('accounts on $name', (engine) => {
+  const { db: database } = useAccountsDatabase(engine);
   let db: Database;
-  beforeAll(async () => {
-    db = await engine.open();
-    await migrate(db);
-  }, 60_000);
-  afterAll(async () => {
-    await db.close();
-  });
-  beforeEach(async () => {
-    await db.exec('TRUNCATE users CASCADE; TRUNCATE operator_actions');
+  beforeEach(() => {
+    db = database();
   });
 
   const actions = async (): Promise<{ actor: string; action: string; detail: Record<string, unknown> }[]> =>
