@@ -5,7 +5,7 @@ import { Sleeper } from '../delivery/backoff.js';
 import { storableText } from '../delivery/storable.js';
 import { withoutSecrets } from '../ingest/record-ingest.js';
 import type { Clock, Logger } from '../ports.js';
-import type { AlertChannel, SendResult } from './channels/channel.js';
+import { withoutAddresses, type AlertChannel, type SendResult } from './channels/channel.js';
 import { ALERT_KINDS, type AlertKind } from './detail.js';
 import { alertMessage, type MessageAlert, type MessageOptions } from './message.js';
 
@@ -214,7 +214,7 @@ export class AlertNotifier {
           return [channel, await channel.send(message, claim.alert)];
         } catch (err) {
           // A channel never rejects by contract; if one does, it failed.
-          return [channel, { ok: false, message: storableText(withoutSecrets(err), 300) }];
+          return [channel, { ok: false, message: withoutSecrets(err) }];
         }
       }),
     );
@@ -227,12 +227,14 @@ export class AlertNotifier {
         this.#stats.lastSentAt = now;
         if (stats) stats.sent += 1;
       } else {
-        failed.push({ name: channel.name, message: storableText(result.message, 300) });
+        // A channel names no address by contract; a bug's message might: cut them here too.
+        const message = storableText(withoutAddresses(result.message), 300);
+        failed.push({ name: channel.name, message });
         this.#stats.failed += 1;
-        this.#stats.lastError = { at: now, message: `${channel.name}: ${result.message}` };
+        this.#stats.lastError = { at: now, message: `${channel.name}: ${message}` };
         if (stats) {
           stats.failed += 1;
-          stats.lastError = { at: now, message: result.message };
+          stats.lastError = { at: now, message };
         }
       }
     }

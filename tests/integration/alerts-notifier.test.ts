@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { acknowledge, listAlerts } from '../../gateway/alerts/alert-store.js';
 import { channelsFromConfig } from '../../gateway/alerts/channels/from-config.js';
+import { FaultScanner } from '../../gateway/alerts/fault-scan.js';
 import { AlertNotifier, type AlertNotifierDeps } from '../../gateway/alerts/notifier.js';
 import { WEEKDAYS_CALENDAR } from '../../gateway/alerts/working-days.js';
 import type { Database } from '../../gateway/db/database.js';
@@ -14,7 +15,7 @@ import { waitUntil } from '../../simulator/wait.js';
 import { WebhookReceiver, type ReceivedMessage } from '../../simulator/webhook-receiver.js';
 import { gatewayDatabaseEngines } from '../support/db-engines.js';
 import { ManualTimers } from '../support/manual-timers.js';
-import { databasePerTest, PROVINCE, storeRating } from './alerts-fixture.js';
+import { addTerminal, databasePerTest, PROVINCE, storeRating } from './alerts-fixture.js';
 
 /**
  * The notifier against the webhook receiver over real HTTP: a WeCom robot, a DingTalk robot with
@@ -217,6 +218,37 @@ describe.each(engines)('alert notifier on $name', (engine) => {
     expect(refused.answer.body).toEqual({ errcode: 310000, errmsg: 'sign not match' });
     await waitUntil(() => n.status().failed === 1, 'the failure counted');
     expect(n.status().lastError?.message).toBe('dingtalk#1: HTTP 200, errcode 310000: sign not match');
+  });
+
+  it('a send left claimed by a crash: the same instance sends it at once on restart; another only after the lease', async () => {
+    await storeRating(db, 'dissatisfied');
+    // gw-1 claimed it and died before recording the send.
+    await db.query(`UPDATE alerts SET claimed_by = 'gw-1', claimed_at = $1, notify_due_at = $2`, [clock.now(), new Date(START + 80_000)]);
+    const other = notifier({ instance: 'gw-2' });
+    await other.start();
+    await looks(other);
+    expect(receiver.received).toHaveLength(0);
+    timers.advance(80_000);
+    await receiver.waitFor(of('webhook'));
+    await looks(other);
+    await other.stop();
+    await db.query(`UPDATE alerts SET claimed_by = 'gw-1', claimed_at = $1, notify_due_at = $2, notify_count = 0`, [clock.now(), new Date(clock.now().getTime() + 80_000)]);
+    receiver.clear();
+    const restarted = notifier({ instance: 'gw-1' });
+    await restarted.start();
+    restarted.kick();
+    await Promise.all([receiver.waitFor(of('wecom')), receiver.waitFor(of('dingtalk')), receiver.waitFor(of('webhook'))]);
+  });
+
+  it('a fault found by the scan is sent at once, in words a duty manager reads', async () => {
+    const n = notifier();
+    await n.start();
+    await addTerminal(db, { id: 'T-OFF', windowNo: '3', online: false, stateAt: new Date(START - 15 * 60_000), lastSeen: new Date(START - 15 * 60_000) });
+    const scanner = new FaultScanner({ db, clock, timers, logger, settings: { offlineMinutes: 10, backlogHours: 2, clockUnsynced: true, paperOut: true }, onRaised: () => n.kick() });
+    await scanner.scanNow();
+    const m = await receiver.waitFor(of('wecom'));
+    expect(m.markdown?.split('\n').slice(0, 4)).toEqual(['### 评价器离线提醒', '- 大厅：hall-lixia', '- 窗口：3号窗口', '- 评价器：T-OFF']);
+    expect(m.markdown).toContain('- 开始时间：2026-11-30 10:05');
   });
 
   it('two notifiers on one database send each alert once', async () => {
