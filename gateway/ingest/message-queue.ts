@@ -1,7 +1,13 @@
-/** A first-in first-out queue that takes from its head without moving what follows (a few hundred thousand entries). */
+/**
+ * A first-in first-out queue that takes from its head without moving what follows (a few hundred
+ * thousand entries). Items carry their arrival number (`order`): what is put back goes where it
+ * came from, even when batches taken by two lanes are put back in another order.
+ */
 export class MessageQueue<T> {
   #items: T[] = [];
   #head = 0;
+
+  constructor(private readonly order: (item: T) => number) {}
 
   get size(): number {
     return this.#items.length - this.#head;
@@ -24,10 +30,17 @@ export class MessageQueue<T> {
     return this.#items.slice(this.#head, this.#head + n);
   }
 
-  /** Items taken and not settled go back to the head, in their order. */
+  /** Items taken and not settled go back, in arrival order among those queued (both runs are in that order: merged). */
   putBack(items: readonly T[]): void {
     if (items.length === 0) return;
-    this.#items = [...items, ...this.#items.slice(this.#head)];
+    const rest = this.#items.slice(this.#head);
+    const merged: T[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < items.length && j < rest.length) merged.push(this.order(items[i] as T) <= this.order(rest[j] as T) ? (items[i++] as T) : (rest[j++] as T));
+    while (i < items.length) merged.push(items[i++] as T);
+    while (j < rest.length) merged.push(rest[j++] as T);
+    this.#items = merged;
     this.#head = 0;
   }
 

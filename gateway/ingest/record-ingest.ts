@@ -39,6 +39,12 @@ export interface RecordIngestDeps {
   hash?: Sha256Hex;
   /** Backoff after a database failure: first wait, doubled up to the last. Default 250 ms to 10 s. */
   retryMs?: { first: number; max: number };
+  /**
+   * Batches settled at once, each in its own transaction. Default: 2 on PostgreSQL (while one
+   * batch's records are classified, or its commit waits for the disk, the other's statements
+   * run), 1 on PGlite (one connection: its transactions run one after another anyway).
+   */
+  concurrency?: number;
 }
 
 /**
@@ -93,6 +99,8 @@ export type RecordIngestEvents = {
 
 interface Received extends Preparable {
   receivedAt: Date;
+  /** Arrival number: what is put back after a failure keeps its place. */
+  n: number;
 }
 
 const PREVIEW_BYTES = 120;
@@ -113,7 +121,9 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
   readonly #verify: Ed25519Verify;
   readonly #hash: Sha256Hex;
   readonly #retry: { first: number; max: number };
-  readonly #queue = new MessageQueue<Received>();
+  readonly #queue = new MessageQueue<Received>((m) => m.n);
+  readonly #concurrency: number;
+  #arrivals = 0;
   readonly #preparer: MessagePreparer;
   readonly #stats: Omit<IngestStats, 'queued'> = {
     received: 0,
@@ -133,7 +143,8 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
     ackFailures: 0,
   };
   #inFlight = 0;
-  #draining: Promise<void> | undefined;
+  /** The lanes settling batches (at most #concurrency). */
+  readonly #lanes = new Set<Promise<void>>();
   #kickScheduled = false;
   #retryHandle: unknown;
   #backoffMs: number;
@@ -154,6 +165,7 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
     this.#retry = deps.retryMs ?? { first: 250, max: 10_000 };
     this.#backoffMs = this.#retry.first;
     this.#batchLimit = Math.max(1, deps.maxBatch);
+    this.#concurrency = Math.max(1, deps.concurrency ?? (deps.db.kind === 'postgres' ? 2 : 1));
   }
 
   /** A message on a records topic. Never throws; queued, settled with its batch. Ignored once stopping. */
@@ -161,7 +173,7 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
     if (this.#stopping) return;
     try {
       this.#stats.received += 1;
-      this.#queue.push({ topic, payload, receivedAt: this.#deps.clock.now() });
+      this.#queue.push({ topic, payload, receivedAt: this.#deps.clock.now(), n: this.#arrivals++ });
       this.#shedBeyondLimit();
       this.#kick();
     } catch (err) {
@@ -186,7 +198,7 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
     this.#stopping ??= (async () => {
       if (this.#retryHandle !== undefined) this.#timers.clearTimeout(this.#retryHandle);
       this.#retryHandle = undefined;
-      await this.#draining;
+      await Promise.all([...this.#lanes]);
       await Promise.all([...this.#acks]);
       for (const resolve of [...this.#idleWaiters]) resolve();
       this.#idleWaiters.clear();
@@ -195,7 +207,7 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
   }
 
   #isIdle(): boolean {
-    return this.#stopping !== undefined || (this.#queue.size === 0 && this.#draining === undefined && this.#acks.size === 0);
+    return this.#stopping !== undefined || (this.#queue.size === 0 && this.#lanes.size === 0 && this.#acks.size === 0);
   }
 
   #notifyIdle(): void {
@@ -214,35 +226,46 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
     }
   }
 
-  /** Starts draining on the next turn (so that messages arriving together share a batch), unless it runs or waits to retry. */
+  /** Starts a lane on the next turn (so that messages arriving together share a batch), unless every lane runs or it waits to retry. */
   #kick(): void {
-    if (this.#draining || this.#kickScheduled || this.#retryHandle !== undefined || this.#stopping) return;
+    if (!this.#mayStartLane() || this.#kickScheduled) return;
     this.#kickScheduled = true;
     setImmediate(() => {
       this.#kickScheduled = false;
-      if (this.#draining || this.#retryHandle !== undefined || this.#stopping) return;
-      this.#draining = this.#drain().finally(() => {
-        this.#draining = undefined;
+      if (!this.#mayStartLane() || this.#queue.size === 0) return;
+      const lane: Promise<void> = this.#drain().finally(() => {
+        this.#lanes.delete(lane);
         this.#notifyIdle();
+        // Messages that came while every lane was busy and that the last lane left.
+        if (this.#queue.size > 0) this.#kick();
       });
+      this.#lanes.add(lane);
+      // Another lane for what is queued beyond this one's batch.
+      if (this.#queue.size > 0) this.#kick();
     });
   }
 
+  /** Below the lanes allowed; one only while a batch the database refused is being split (its halves in order). */
+  #mayStartLane(): boolean {
+    const allowed = this.#batchLimit < this.#deps.maxBatch ? 1 : this.#concurrency;
+    return this.#lanes.size < allowed && this.#retryHandle === undefined && !this.#stopping;
+  }
+
   async #drain(): Promise<void> {
-    while (!this.#stopping && this.#queue.size > 0) {
+    while (!this.#stopping && this.#retryHandle === undefined && this.#queue.size > 0) {
       const batch = this.#queue.take(this.#batchLimit);
-      this.#inFlight = batch.length;
+      this.#inFlight += batch.length;
       try {
         const settling = this.#settle(batch);
         // While the database works on this batch, the main thread reads and checks the next one's seals.
         await this.#preparer.prepareWhile(settling, this.#queue.peek(this.#batchLimit));
         await settling;
-        this.#inFlight = 0;
+        this.#inFlight -= batch.length;
         this.#rollbacksInARow = 0;
         this.#batchLimit = Math.max(1, this.#deps.maxBatch);
         this.#backoffMs = this.#retry.first;
       } catch (err) {
-        this.#inFlight = 0;
+        this.#inFlight -= batch.length;
         if (refusedByData(err)) {
           this.#isolate(batch, err);
           continue;
@@ -261,7 +284,8 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
         this.#stats.dbFailures += 1;
         this.#stats.lastDbError = withoutSecrets(err);
         this.#deps.logger.error({ error: this.#stats.lastDbError, retryInMs: this.#backoffMs, queued: this.#queue.size }, 'gateway ingest: database failed; nothing acknowledged, the batch is tried again');
-        this.#scheduleRetry();
+        // The other lane's batch, if it fails too, waits for the same retry.
+        if (this.#retryHandle === undefined) this.#scheduleRetry();
         return;
       }
     }
