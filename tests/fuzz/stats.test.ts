@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../../gateway/accounts/scope.js';
-import { migrate } from '../../gateway/db/migrate.js';
+import type { Database } from '../../gateway/db/database.js';
 import { PgliteDatabase } from '../../gateway/db/pglite.js';
 import { toCsv } from '../../gateway/exports/csv.js';
 import { buildExport } from '../../gateway/exports/export.js';
@@ -16,6 +16,7 @@ import { insertRecords, recordRow } from '../../gateway/store/records.js';
 import { GRADES } from '../../protocol/grades.js';
 import type { InvitationRecord } from '../../protocol/records.js';
 import { readBack } from '../integration/exports-read-back.js';
+import { emptyDatabase } from '../integration/stats-fixture.js';
 
 /*
  * Statistics' boundaries against random and hostile input: the period, month and day parsing in
@@ -143,10 +144,9 @@ describe('fuzz: exports of hostile text', () => {
 });
 
 describe('fuzz: hostile records through the figures and the exports (PGlite)', () => {
-  let db: PgliteDatabase;
+  let db: Database;
   beforeAll(async () => {
-    db = await PgliteDatabase.open(undefined);
-    await migrate(db);
+    db = await emptyDatabase(() => PgliteDatabase.open(undefined));
   }, 60_000);
   afterAll(async () => {
     await db?.close();

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../../gateway/accounts/scope.js';
 import type { Database } from '../../gateway/db/database.js';
-import { migrate } from '../../gateway/db/migrate.js';
 import { buildExport, type ExportQuery } from '../../gateway/exports/export.js';
 import { gatewayDatabaseEngines } from '../support/db-engines.js';
 import { readBack } from './exports-read-back.js';
-import { ITEM_A, storeFixture, ZONE, type FixtureInvitation } from './stats-fixture.js';
+import { fixtureDatabase, ITEM_A, storeFixture, ZONE, type FixtureInvitation } from './stats-fixture.js';
 
 /**
  * A month's exports of the fixed hall days (tests/integration/stats-fixture.ts) read back by
@@ -30,10 +29,7 @@ for (const engine of engines) {
     let db: Database;
     let ids: Map<string, string>;
     beforeAll(async () => {
-      db = await engine.open();
-      await migrate(db);
-      await db.exec('TRUNCATE later_ratings, records, terminals CASCADE');
-      ids = await storeFixture(db);
+      ({ db, ids } = await fixtureDatabase(() => engine.open()));
       await storeFixture(db, { invitations: HOSTILE, later: [] });
     }, 120_000);
     afterAll(async () => {

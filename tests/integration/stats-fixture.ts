@@ -1,5 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
-import type { Queryable } from '../../gateway/db/database.js';
+import type { Database, Queryable } from '../../gateway/db/database.js';
+import { migrate } from '../../gateway/db/migrate.js';
 import { insertRecords, recordRow } from '../../gateway/store/records.js';
 import { GRADE_INFO, type Grade } from '../../protocol/grades.js';
 import type { InvitationRecord, Service } from '../../protocol/records.js';
@@ -107,6 +108,20 @@ export const LATER: FixtureLater[] = [
 /** 'MM-DD HH:mm' in Asia/Shanghai as an instant. */
 export function shanghai(at: string): Date {
   return new Date(`2026-${at.replace(' ', 'T')}:00+08:00`);
+}
+
+/** A database of the engine, migrated and emptied of records (a PostgreSQL one is shared by a file's suites). */
+export async function emptyDatabase(open: () => Promise<Database>): Promise<Database> {
+  const db = await open();
+  await migrate(db);
+  await db.exec('TRUNCATE later_ratings, records, terminals CASCADE');
+  return db;
+}
+
+/** The fixture stored in an empty database of the engine. */
+export async function fixtureDatabase(open: () => Promise<Database>): Promise<{ db: Database; ids: Map<string, string> }> {
+  const db = await emptyDatabase(open);
+  return { db, ids: await storeFixture(db) };
 }
 
 /** Stores the terminals, invitations and later ratings; answers the record id of each invitation by name. */

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../../gateway/accounts/scope.js';
 import type { Database } from '../../gateway/db/database.js';
-import { migrate } from '../../gateway/db/migrate.js';
 import { statistics, type FigureRow, type StatisticsQuery } from '../../gateway/stats/figures.js';
 import { listFlagged } from '../../gateway/stats/misuse.js';
 import { daysPeriod } from '../../gateway/stats/period.js';
 import { gatewayDatabaseEngines } from '../support/db-engines.js';
-import { shanghai, storeFixture, ZONE } from './stats-fixture.js';
+import { fixtureDatabase, shanghai, ZONE } from './stats-fixture.js';
 
 /**
  * Statistics on a fixed hall day (tests/integration/stats-fixture.ts) whose answers are worked out
@@ -33,10 +32,7 @@ for (const engine of engines) {
     let db: Database;
     let ids: Map<string, string>;
     beforeAll(async () => {
-      db = await engine.open();
-      await migrate(db);
-      await db.exec('TRUNCATE later_ratings, records, terminals CASCADE');
-      ids = await storeFixture(db);
+      ({ db, ids } = await fixtureDatabase(() => engine.open()));
     }, 120_000);
     afterAll(async () => {
       await db?.close();
