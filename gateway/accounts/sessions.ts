@@ -31,6 +31,14 @@ export interface SessionUser {
 
 export type SignInResult = { ok: true; token: string; user: SessionUser; expiresAt: Date } | { ok: false; reason: 'bad_credentials' | 'locked' | 'disabled' };
 
+/** Sign-ins since start, by answer: for the gateway's status. */
+export interface SignInCounts {
+  signedIn: number;
+  bad_credentials: number;
+  locked: number;
+  disabled: number;
+}
+
 export interface SessionsOptions {
   db: Database;
   clock: Clock;
@@ -48,6 +56,7 @@ export class Sessions {
   private readonly random: (size: number) => Buffer;
   /** What an unknown name is checked against: made once, with the parameters every new hash gets. */
   private readonly nobody: Promise<string>;
+  private readonly counts: SignInCounts = { signedIn: 0, bad_credentials: 0, locked: 0, disabled: 0 };
 
   constructor(private readonly options: SessionsOptions) {
     this.random = options.random ?? randomBytes;
@@ -55,13 +64,27 @@ export class Sessions {
   }
 
   async signIn(username: string, password: string): Promise<SignInResult> {
+    const result = await this.attempt(username, password);
+    this.counts[result.ok ? 'signedIn' : result.reason] += 1;
+    return result;
+  }
+
+  stats(): SignInCounts {
+    return { ...this.counts };
+  }
+
+  private async attempt(username: string, password: string): Promise<SignInResult> {
     const now = this.options.clock.now();
     const name = typeof username === 'string' && usernameSchema.safeParse(username).success ? username : undefined;
     const row = name === undefined ? undefined : (await this.options.db.query<SignInRow>(`SELECT ${USER_COLUMNS}, password_hash, locked_until FROM users WHERE username = $1`, [name])).rows[0];
     // An overlong or non-string password is checked as an empty one: wrong, at the usual cost.
     const given = typeof password === 'string' && password.length <= PASSWORD_MAX_CHARS * 2 ? password : '';
     const right = (await verifyPassword(given, row?.password_hash ?? (await this.nobody))) && given !== '';
-    if (!row) return { ok: false, reason: 'bad_credentials' };
+    if (!row) {
+      // The same statement a wrong password for a real account runs (here it matches nothing): the same round trips.
+      if (name !== undefined) await this.countFailure(name, now);
+      return { ok: false, reason: 'bad_credentials' };
+    }
     const locked = row.locked_until !== null && new Date(row.locked_until).getTime() > now.getTime();
     if (!right) {
       if (!locked) await this.countFailure(row.username, now);

@@ -81,6 +81,7 @@ describe.each(engines)('sessions on $name', (engine) => {
     expect(await sessions.signIn('wang', PASSWORD)).toEqual({ ok: false, reason: 'locked' });
     minutes(1);
     expect((await sessions.signIn('wang', PASSWORD)).ok).toBe(true);
+    expect(sessions.stats()).toEqual({ signedIn: 2, bad_credentials: MAX_FAILURES * 2, locked: 2, disabled: 0 });
   });
 
   it('after a lock runs out, it takes five more wrong ones to lock again; a new password lifts a lock at once', async () => {
