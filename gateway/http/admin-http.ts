@@ -4,9 +4,9 @@ import { z } from 'zod';
 import { isLoopbackHost } from '../../bridge/config.js';
 import { silentLogger } from '../../bridge/log.js';
 import { explain } from '../../protocol/issues.js';
+import { terminalIdSchema } from '../../protocol/records.js';
 import { passwordSchema } from '../accounts/password.js';
 import { addUser, listUsers, newUserSchema, removeUser, setDisabled, setPassword, UserError, usernameSchema } from '../accounts/users.js';
-import { terminalIdSchema } from '../../protocol/records.js';
 import { DatabaseUnavailable, type Database } from '../db/database.js';
 import { deliveryKeySchema } from '../delivery/claims.js';
 import { deliveryStateSchema, deliveryStatus, listDeliveries, retryRejected } from '../delivery/status.js';
@@ -188,7 +188,6 @@ const ROUTES: Array<[method: 'GET' | 'POST', pattern: RegExp, handler: Handler]>
     },
   ],
 ];
-
 
 /** The status answers with the database away too (that is when it is wanted): the instances table is then said missing, with why. */
 async function instancesOrWhyNot(options: AdminHttpOptions): Promise<{ instances: InstanceRow[] | null; instancesError?: string }> {
