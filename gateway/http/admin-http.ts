@@ -329,7 +329,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
   } catch (err) {
     // V8 quotes the text it could not read: cut, as the body may hold a password.
-    throw new AdminHttpError(400, 'the body is not valid JSON', [(err as Error).message.replace(/,? ".*" is not valid JSON$/s, '').slice(0, 200)]);
+    throw new AdminHttpError(400, 'the body is not valid JSON', [(err as Error).message.replace(/, (?:\.\.\.)?".*$/s, '').slice(0, 200)]);
   }
 }
 

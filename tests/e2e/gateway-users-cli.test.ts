@@ -171,6 +171,31 @@ describe('hcp gateway users, in process', () => {
   });
 });
 
+describe('the users API itself', () => {
+  const post = async (path: string, body: string, token = TOKEN): Promise<{ status: number; text: string }> => {
+    const res = await fetch(`${api.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+    return { status: res.status, text: await res.text() };
+  };
+
+  it('answers 201, 409, 404, 400 as the admin API does; a body it cannot read is refused without quoting it (it may hold a password)', async () => {
+    const body = JSON.stringify({ username: 'wang', scope: { role: 'county', areaPrefix: '330106', hallCode: null }, password: PASSWORD });
+    expect((await post('/api/v1/users', body)).status).toBe(201);
+    expect(await post('/api/v1/users', body)).toMatchObject({ status: 409, text: expect.stringContaining('an account named wang exists already') });
+    expect(await post('/api/v1/users/nobody/password', JSON.stringify({ password: SECOND }))).toMatchObject({ status: 404, text: expect.stringContaining('no account is named nobody') });
+    expect(await post('/api/v1/users/Wang/disable', '{}')).toMatchObject({ status: 400, text: expect.stringContaining('the path does not name an account') });
+    for (const broken of [`{"password":"${SECOND}"`, `{"password":"${SECOND}",}`, SECOND, `{"password": ${SECOND}}`, `{"password": "x" ${SECOND}}`]) {
+      const answer = await post('/api/v1/users/wang/password', broken);
+      expect(answer.status, broken).toBe(400);
+      expect(JSON.parse(answer.text)).toMatchObject({ error: 'the body is not valid JSON' });
+      expect(answer.text).not.toContain(SECOND);
+    }
+    const weak = await post('/api/v1/users/wang/password', JSON.stringify({ password: 'short pw' }));
+    expect(JSON.parse(weak.text)).toEqual({ error: 'the body is invalid', problems: ['password: at least 10 characters'] });
+    expect(weak.text).not.toContain('short pw');
+    expect((await fetch(`${api.url}/api/v1/users/wang/password`)).status).toBe(405);
+  });
+});
+
 describe('hcp gateway users, the real CLI', () => {
   it('add with the password piped in, then list --json, from a child process', async () => {
     const env = { HCP_GATEWAY_TOKEN: TOKEN };
