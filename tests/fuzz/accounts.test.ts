@@ -47,6 +47,8 @@ const body = fc.oneof(
   userBody.map((b) => JSON.stringify(b)),
   fc.record({ password: fc.oneof(password, fc.anything()) }, { requiredKeys: [] }).map((b) => JSON.stringify(b)),
   fc.constantFrom('{}', '{', 'null', '[]', `{"password":"${RIGHT}"`, `{"password":"${RIGHT}",}`),
+  // Broken JSON around a password: a refusal must not quote it back.
+  fc.tuple(password, fc.constantFrom('', ',}', ' x}', '}}')).map(([pw, tail]) => `{"password":${JSON.stringify(pw)}${tail}`),
   fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
 );
 const segment = fc.oneof(fc.constantFrom(...KNOWN, 'nobody', 'Wang', '%77ang', '%E4%B8%AD', '%ZZ', ''), fc.string({ unit: pathChars, maxLength: 12 }));
@@ -89,12 +91,14 @@ const refusalSchema = z.strictObject({ error: z.string().min(5), problems: z.arr
 
 /** The password a request carries, if any (to check that no answer repeats it). */
 function sentPassword(j: Junk): string | undefined {
+  let value: unknown;
   try {
-    const value = (JSON.parse(j.body ?? '') as { password?: unknown } | null)?.password;
-    return typeof value === 'string' && value.length >= 6 && !(j.body ?? '').replace(JSON.stringify(value), '').includes(value) ? value : undefined;
+    value = (JSON.parse(j.body ?? '') as { password?: unknown } | null)?.password;
   } catch {
-    return undefined;
+    value = /^\{"password":("(?:[^"\\]|\\.)*")/.exec(j.body ?? '')?.[1];
+    value = typeof value === 'string' ? JSON.parse(value) : undefined;
   }
+  return typeof value === 'string' && value.length >= 6 && !(j.body ?? '').replace(JSON.stringify(value), '').includes(value) ? value : undefined;
 }
 
 describe('accounts, fuzzed', () => {
