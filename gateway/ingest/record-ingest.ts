@@ -445,11 +445,17 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
     for (const refusal of plan.refusals) this.#emitSafely(() => this.emit('refused', refusal));
   }
 
+  /**
+   * QoS 0: a bridge's session is clean, so the broker keeps nothing for a bridge that is away at
+   * either QoS; an ack lost with a dropped connection only means the bridge publishes the record
+   * again after its ack timeout, and it is acked duplicate (docs/protocol.md). QoS 1 would add two
+   * PUBACKs per ack (gateway ← broker, broker ← bridge) to every record's cost, for nothing kept.
+   */
   #publishAcks(items: AckItem[]): void {
     const { publisher, prefix, clock, logger } = this.#deps;
     for (const { terminalId, ack } of ackMessages(items, clock.now())) {
       const sending: Promise<void> = publisher
-        .publish(terminalTopics(terminalId, prefix).acks, JSON.stringify(ack), { qos: 1 })
+        .publish(terminalTopics(terminalId, prefix).acks, JSON.stringify(ack), { qos: 0 })
         .then(
           () => {
             this.#stats.acksSent += 1;

@@ -47,7 +47,7 @@ async function count(table: string): Promise<number> {
 }
 
 describe('gateway ingest: validate, store, ack', () => {
-  it('stores a sealed record verbatim with its chain link, then acks it accepted with serverTime at QoS 1; the same again is a duplicate, stored once', async () => {
+  it('stores a sealed record verbatim with its chain link, then acks it accepted with serverTime at QoS 0; the same again is a duplicate, stored once', async () => {
     const t = await approved();
     const { ingest, publisher, clock } = makeIngest(db);
     const first = t.event();
@@ -55,7 +55,7 @@ describe('gateway ingest: validate, store, ack', () => {
     const row = await storedRecord(first.id);
     expect(row).toMatchObject({ seal: 'ok', payload: first.payload.toString(), instance: 'gw-test', seq: 1, kind: 'event', received_at: clock.now() });
     expect(row?.record.id).toBe(first.id);
-    expect(publisher.sent).toEqual([{ terminalId: 'T-1', qos: 1, ack: { ids: [first.id], status: 'accepted', serverTime: clock.now().toISOString() } }]);
+    expect(publisher.sent).toEqual([{ terminalId: 'T-1', qos: 0, ack: { ids: [first.id], status: 'accepted', serverTime: clock.now().toISOString() } }]);
     expect(await count('chain_links')).toBe(1);
 
     await deliver(ingest, [first]);
