@@ -55,6 +55,8 @@ export interface AlertNotifierStatus {
   due: number;
   /** Looks for due alerts made so far (a test awaits the next one). */
   looks: number;
+  /** Waiting for the next poll or a kick (nothing in hand). */
+  idle: boolean;
   lastError: { at: Date; message: string } | null;
   lastSentAt: Date | null;
   dbFailures: number;
@@ -145,6 +147,7 @@ export class AlertNotifier {
     return {
       instance: this.#deps.instance,
       running: this.#loop !== undefined && !this.#stopping,
+      idle: this.#idle,
       ...this.#stats,
       channels: [...this.#channels.values()].map((c) => ({ ...c })),
     };

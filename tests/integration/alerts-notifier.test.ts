@@ -94,11 +94,11 @@ describe.each(engines)('alert notifier on $name', (engine) => {
     return n;
   }
 
-  /** Kicks the notifier and resolves after its next look (so the sends it was making are recorded, and it is idle again). */
+  /** Kicks the notifier and resolves once it has looked again and sleeps (the sends it was making are recorded; a timer advanced now wakes it). */
   async function looks(n: AlertNotifier): Promise<void> {
     const target = n.status().looks + 1;
     n.kick();
-    await waitUntil(() => n.status().looks >= target, 'the notifier to look again');
+    await waitUntil(() => n.status().looks >= target && n.status().idle, 'the notifier to look again and wait');
   }
 
   it('a bad review reaches every channel within one kick, in Chinese, with nothing personal in it', async () => {
