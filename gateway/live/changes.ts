@@ -20,8 +20,8 @@ export interface ChangeSet {
  */
 export const RECENT_WINDOW_MS = 15_000;
 
-/** The rows of a poll, every value as text so that both engines give the same. */
-interface Marks {
+/** The row a poll reads, every value as text so that both engines give the same. */
+export interface PollMarks {
   records_max: string | null;
   records_since_last: string;
   records_since_now: string;
@@ -132,9 +132,9 @@ export class ChangeWatch extends EventEmitter<{ changed: [ChangeSet] }> {
   async poll(): Promise<ChangeSet | undefined> {
     const windowNow = new Date(this.#clock.now().getTime() - RECENT_WINDOW_MS).toISOString();
     const windowFrom = this.#windowFrom !== undefined && this.#windowFrom < windowNow ? this.#windowFrom : windowNow;
-    let marks: Marks;
+    let marks: PollMarks;
     try {
-      const { rows } = await this.#db.query<Marks & Record<string, unknown>>(POLL, [windowFrom, windowNow]);
+      const { rows } = await this.#db.query<PollMarks & Record<string, unknown>>(POLL, [windowFrom, windowNow]);
       if (!rows[0]) throw new Error('the poll returned no row');
       marks = rows[0];
     } catch (err) {

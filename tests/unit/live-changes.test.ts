@@ -1,24 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Queryable } from '../../gateway/db/database.js';
-import { ChangeWatch, RECENT_WINDOW_MS, type ChangeSet } from '../../gateway/live/changes.js';
+import { ChangeWatch, RECENT_WINDOW_MS, type ChangeSet, type PollMarks } from '../../gateway/live/changes.js';
 import { ManualTimers } from '../support/manual-timers.js';
 
 /** ChangeWatch's rules over a stand-in database whose answers the test sets, on manual timers. */
 const NOW = Date.parse('2026-11-30T08:00:00Z');
 
-interface Marks {
-  records_max: string | null;
-  records_since_last: string;
-  records_since_now: string;
-  later_max: string | null;
-  later_since_last: string;
-  later_since_now: string;
-  alerts: string;
-  follow_ups: string;
-  terminals: string;
-}
-
-const QUIET: Marks = { records_max: 'r1', records_since_last: '2', records_since_now: '2', later_max: null, later_since_last: '0', later_since_now: '0', alerts: 'a', follow_ups: 'f', terminals: 't' };
+const QUIET: PollMarks = { records_max: 'r1', records_since_last: '2', records_since_now: '2', later_max: null, later_since_last: '0', later_since_now: '0', alerts: 'a', follow_ups: 'f', terminals: 't' };
 
 function rig() {
   const timers = new ManualTimers();
@@ -41,7 +29,7 @@ function rig() {
     watch,
     seen,
     asked,
-    set: (next: Partial<Marks>) => (marks = { ...marks, ...next }),
+    set: (next: Partial<PollMarks>) => (marks = { ...marks, ...next }),
     hold: () => {
       let release!: () => void;
       gate = new Promise((resolve) => (release = resolve));
