@@ -16,7 +16,10 @@ export const MAX_STORED_SEQ = 2_147_483_647;
 
 /**
  * The links a batch's verification reads (protocol/seal/verify.ts): for each record the held
- * neighbours (seq-1, seq, seq+1) and the key's newest link, in one query for the whole batch.
+ * neighbours (seq-1, seq, seq+1), in one query for the whole batch; then, in a second one, the
+ * key's newest link, only for the terminals with a record whose predecessor is not held (the
+ * verifier reads the newest only then: is the record late into a gap, or after one). A live
+ * terminal's record follows one that is held, so most batches need only the first query.
  * By terminal id; each terminal's links are under the key given for it.
  */
 export async function loadChainLinks(tx: Queryable, needs: readonly ChainNeeds[]): Promise<Map<string, ChainLink[]>> {
@@ -31,23 +34,40 @@ export async function loadChainLinks(tx: Queryable, needs: readonly ChainNeeds[]
       tos.push(to);
     }
   }
-  const { rows } = await tx.query<{ terminal_id: string; seq: number; hash: string; prev: string }>(
-    `SELECT c.terminal_id, c.seq, c.hash, c.prev
-       FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS w(terminal_id, public_key, seq_from, seq_to)
-       JOIN chain_links c ON c.terminal_id = w.terminal_id AND c.public_key = w.public_key AND c.seq BETWEEN w.seq_from AND w.seq_to
-     UNION ALL
-     SELECT l.terminal_id, l.seq, l.hash, l.prev
-       FROM unnest($5::text[], $6::text[]) AS k(terminal_id, public_key)
-       CROSS JOIN LATERAL (SELECT terminal_id, seq, hash, prev FROM chain_links c
-                            WHERE c.terminal_id = k.terminal_id AND c.public_key = k.public_key
-                            ORDER BY c.seq DESC LIMIT 1) l`,
-    [terminals, keys, froms, tos, needs.map((n) => n.terminalId), needs.map((n) => n.publicKey)],
+  const keep = (rows: readonly { terminal_id: string; seq: number; hash: string; prev: string }[]): void => {
+    for (const row of rows) {
+      let links = byTerminal.get(row.terminal_id);
+      if (!links) byTerminal.set(row.terminal_id, (links = []));
+      links.push({ seq: row.seq, hash: row.hash, prev: row.prev });
+    }
+  };
+  keep(
+    (
+      await tx.query<{ terminal_id: string; seq: number; hash: string; prev: string }>(
+        `SELECT c.terminal_id, c.seq, c.hash, c.prev
+           FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS w(terminal_id, public_key, seq_from, seq_to)
+           JOIN chain_links c ON c.terminal_id = w.terminal_id AND c.public_key = w.public_key AND c.seq BETWEEN w.seq_from AND w.seq_to`,
+        [terminals, keys, froms, tos],
+      )
+    ).rows,
   );
-  for (const row of rows) {
-    let links = byTerminal.get(row.terminal_id);
-    if (!links) byTerminal.set(row.terminal_id, (links = []));
-    links.push({ seq: row.seq, hash: row.hash, prev: row.prev });
-  }
+  const unplaced = needs.filter((need) => {
+    const held = new Set(byTerminal.get(need.terminalId)?.map((l) => l.seq));
+    return need.seqs.some((seq) => seq > 1 && !held.has(seq - 1));
+  });
+  if (unplaced.length === 0) return byTerminal;
+  keep(
+    (
+      await tx.query<{ terminal_id: string; seq: number; hash: string; prev: string }>(
+        `SELECT l.terminal_id, l.seq, l.hash, l.prev
+           FROM unnest($1::text[], $2::text[]) AS k(terminal_id, public_key)
+           CROSS JOIN LATERAL (SELECT terminal_id, seq, hash, prev FROM chain_links c
+                                WHERE c.terminal_id = k.terminal_id AND c.public_key = k.public_key
+                                ORDER BY c.seq DESC LIMIT 1) l`,
+        [unplaced.map((n) => n.terminalId), unplaced.map((n) => n.publicKey)],
+      )
+    ).rows,
+  );
   return byTerminal;
 }
 
