@@ -102,6 +102,15 @@ export class WebhookReceiver extends EventEmitter<{ message: [ReceivedMessage] }
         else res.destroy();
       });
     });
+    // A request Node's parser cannot read (a raw byte in the path, a broken header): answered in JSON too.
+    this.#server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const text = JSON.stringify({ errcode: 400, errmsg: 'bad request' });
+      socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+    });
   }
 
   static async start(options: WebhookReceiverOptions = {}): Promise<WebhookReceiver> {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../bridge/config.js';
 import { robotResult } from '../../gateway/alerts/channels/channel.js';
 import { webhookBody } from '../../gateway/alerts/channels/webhook.js';
@@ -7,6 +7,8 @@ import { ALERT_KINDS, FAULT_KINDS, readAlertDetail } from '../../gateway/alerts/
 import { terminalFaults } from '../../gateway/alerts/fault-scan.js';
 import { alertMessage, escapeMarkdown, type MessageAlert } from '../../gateway/alerts/message.js';
 import { followUpClocks, parseWorkingCalendar, WEEKDAYS_CALENDAR } from '../../gateway/alerts/working-days.js';
+import { WebhookReceiver } from '../../simulator/webhook-receiver.js';
+import { pathChars, printedShort, send } from '../support/fuzz-http.js';
 
 /**
  * The alerts' boundaries with hostile input: the calendar file a hall writes (refused with a
@@ -180,5 +182,43 @@ describe('what a robot answers', () => {
       }),
       { seed: SEED, numRuns: 500 },
     );
+  });
+});
+
+describe('the webhook receiver under hostile calls', () => {
+  let receiver: WebhookReceiver;
+  beforeAll(async () => {
+    receiver = await WebhookReceiver.start({ webhookSecret: 'hook' });
+  });
+  afterAll(async () => {
+    await receiver.stop();
+  });
+
+  it('answers every call with JSON, never crashes, and accepts nothing unsigned or with the wrong key', async () => {
+    const path = fc.oneof(
+      fc.constantFrom('/cgi-bin/webhook/send', '/robot/send', '/hooks/alerts', '/'),
+      fc.tuple(fc.constantFrom('/cgi-bin/webhook/send', '/robot/send', '/hooks/alerts'), fc.array(pathChars, { maxLength: 12 })).map(([p, rest]) => `${p}?${rest.join('')}`),
+    );
+    const junk = fc
+      .record({
+        method: fc.constantFrom('POST', 'GET', 'PUT', 'DELETE'),
+        path,
+        headers: fc.dictionary(fc.constantFrom('content-type', 'x-hcp-signature', 'x-other'), fc.string({ unit: fc.constantFrom(...'abc=0123456789sha'), maxLength: 20 }), { maxKeys: 3 }),
+        body: fc.option(fc.oneof(hostileText, anyValue.map((v) => JSON.stringify(v) ?? 'null')), { nil: undefined }),
+      })
+      .map(printedShort);
+    await fc.assert(
+      fc.asyncProperty(junk, async (j) => {
+        const before = receiver.accepted().length;
+        const answer = await send(receiver.url, j);
+        expect(() => JSON.parse(answer.text)).not.toThrow();
+        // Nothing here knows the key, the token or the secret.
+        expect(receiver.accepted().length).toBe(before);
+      }),
+      { seed: SEED, numRuns: 200 },
+    );
+    // Still answering as a robot.
+    const ok = await fetch(receiver.wecomUrl, { method: 'POST', body: JSON.stringify({ msgtype: 'markdown', markdown: { content: 'x' } }) });
+    expect(await ok.json()).toEqual({ errcode: 0, errmsg: 'ok' });
   });
 });
