@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { silentLogger } from '../../bridge/log.js';
+import type { ReasonCatalog } from '../../protocol/province-config.js';
 import { hostTimers, type Timers } from '../../protocol/timers.js';
 import type { Sessions } from '../accounts/sessions.js';
 import type { WorkingCalendar } from '../alerts/working-days.js';
@@ -40,6 +41,8 @@ export interface DashboardHttpOptions {
   followUp: GatewayConfig['alerts']['followUp'];
   /** The working-day calendar (alerts.followUp.calendarFile, loaded). */
   calendar: WorkingCalendar;
+  /** The reason catalogue the gateway publishes to its terminals (a function when it may change): the page names reasons by it. */
+  reasonCatalog?: ReasonCatalog | undefined | (() => ReasonCatalog | undefined);
   /** What tells open pages that something changed (started and stopped by the caller). */
   changes: Pick<ChangeWatch, 'on' | 'off'>;
   clock?: Clock;

@@ -127,7 +127,7 @@ export const ROUTES: Route[] = [
     method: 'GET',
     pattern: /^\/api\/me$/,
     auth: true,
-    handle: async (ctx, call) => ({ status: 200, body: { user: userView(userOf(call)), timeZone: ctx.timeZone, now: ctx.clock.now().toISOString(), words: WORDS } }),
+    handle: async (ctx, call) => ({ status: 200, body: { user: userView(userOf(call)), timeZone: ctx.timeZone, now: ctx.clock.now().toISOString(), words: { ...WORDS, reasons: reasonWords(ctx) } } }),
   },
   {
     method: 'GET',
@@ -249,6 +249,12 @@ function periodOf(ctx: DashboardContext, q: { from?: string | undefined; to?: st
 
 function periodView(period: Period): { from: string; to: string } {
   return { from: period.from.toISOString(), to: period.to.toISOString() };
+}
+
+/** The catalogue's reasons by code (codes the catalogue no longer has are shown as codes). */
+function reasonWords(ctx: DashboardContext): Record<string, string> {
+  const catalog = typeof ctx.reasonCatalog === 'function' ? ctx.reasonCatalog() : ctx.reasonCatalog;
+  return Object.fromEntries((catalog?.reasons ?? []).map((r) => [r.code, r.label]));
 }
 
 function userView(user: SessionUser): { username: string; displayName: string; scope: SessionUser['scope']; scopeText: string } {

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../../gateway/accounts/scope.js';
@@ -14,8 +15,10 @@ import { ChangeWatch } from '../../gateway/live/changes.js';
 import { systemClock } from '../../gateway/ports.js';
 import { hostTimers } from '../../protocol/timers.js';
 import { EmbeddedBroker } from '../../simulator/broker.js';
+import { SAMPLE_PROVINCE_CONFIG } from '../../simulator/province.js';
 import { SimWindow } from '../../simulator/sim-window.js';
 import { waitUntil } from '../../simulator/wait.js';
+import { storeRating } from '../integration/alerts-fixture.js';
 import { launchChromium } from '../support/browser.js';
 import { eventually, GATEWAY_TEST_UPLINK, gatewayConfig, startGateway } from '../support/gateway-fixture.js';
 
@@ -38,6 +41,8 @@ let browser: Browser | undefined;
 let windowA: SimWindow;
 let windowB: SimWindow;
 let cases = 0;
+/** Windows started by a test of their own (stopped at the end with the rest). */
+const moreWindows: SimWindow[] = [];
 
 async function hallWindow(windowNo: string, areaCode: string, hallCode: string, flags: { minPressMs: number }): Promise<SimWindow> {
   const windowDir = join(dir, windowNo);
@@ -70,7 +75,7 @@ const shows = (locator: Locator, text: string | RegExp, timeout?: number): Promi
   locator.filter({ hasText: typeof text === 'string' ? new RegExp(`^\\s*${escape(text)}\\s*$`) : text }).waitFor(timeout === undefined ? {} : { timeout });
 
 async function signedIn(username: string): Promise<Page> {
-  const page = await browser!.newPage({ viewport: { width: 1360, height: 900 }, acceptDownloads: true });
+  const page = await browser!.newPage({ viewport: { width: 1360, height: 900 }, acceptDownloads: true, locale: 'zh-CN' });
   page.setDefaultTimeout(15_000);
   await page.goto(`${dashboard!.url}/`);
   await page.getByTestId('login-username').fill(username);
@@ -104,6 +109,7 @@ beforeAll(async () => {
       cancelsPerDay: 5,
       followUp: { callbackWorkingDays: 1, appealWorkingDays: 5, rectifyWorkingDays: 15 },
       calendar: WEEKDAYS_CALENDAR,
+      reasonCatalog: SAMPLE_PROVINCE_CONFIG.reasonCatalog,
       changes,
     }),
     launchChromium(),
@@ -117,7 +123,7 @@ afterAll(async () => {
   await browser?.close();
   await dashboard?.stop();
   await changes?.stop();
-  await Promise.allSettled([windowA?.stop(), windowB?.stop()]);
+  await Promise.allSettled([windowA, windowB, ...moreWindows].map((w) => w?.stop()));
   await gateway?.stop();
   await broker?.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -167,6 +173,13 @@ describe('the managers’ dashboard in Chromium', () => {
     const res = await hall.evaluate(async () => (await fetch('api/stats?by=hall&flagged=true')).json());
     expect(JSON.stringify(res)).not.toContain('HALL-A');
     await hall.close();
+    // The counter's side serves none of it: the window PC's bridge has no dashboard, no figures.
+    for (const path of ['/dashboard.js', '/vendor/echarts.min.js', '/api/stats', '/api/me', '/api/alerts']) {
+      const res = await fetch(`${windowA.bridge.httpUrl}${path}`);
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get('content-type'), path).toMatch(/^application\/json/);
+      expect(await res.text()).not.toContain('管理看板');
+    }
   });
 
   it('counts a rating as it arrives, without a reload', async () => {
@@ -207,7 +220,9 @@ describe('the managers’ dashboard in Chromium', () => {
     await open.getByTestId('follow-up-status').selectOption('called_back');
     await open.getByTestId('follow-up-note').fill('已电话回访，群众反映等候时间长');
     await open.getByTestId('follow-up-save').click();
-    await shows(page.locator('[data-testid^="alert-"]').filter({ hasText: '非常不满意' }).getByTestId('clocks'), /跟进：已回访/);
+    const followed = page.locator('[data-testid^="alert-"]').filter({ hasText: '非常不满意' });
+    await shows(followed.getByTestId('clocks'), /跟进：已回访/);
+    await shows(followed.getByTestId('clock-callback'), '回访已完成');
     await page.locator('[data-testid^="alert-"]').filter({ hasText: '非常不满意' }).getByTestId('follow-up-history').click();
     await page.locator('.history').filter({ hasText: '已回访（county-a）：已电话回访，群众反映等候时间长' }).waitFor();
     await page.close();
@@ -242,3 +257,82 @@ describe('the managers’ dashboard in Chromium', () => {
     await page.close();
   });
 });
+
+/** Where the README's screenshots go, when asked for: DASHBOARD_SCREENSHOTS=1 npx vitest run tests/e2e/dashboard.test.ts */
+const SHOTS = process.env.DASHBOARD_SCREENSHOTS ? fileURLToPath(new URL('../../docs/', import.meta.url)) : undefined;
+
+describe.runIf(SHOTS !== undefined)('the README’s screenshots', () => {
+  it('shows a month of a county’s figures, its live windows and its alerts', async () => {
+    const [a2, a3, a4] = await Promise.all(['A2', 'A3', 'A4'].map((no) => hallWindow(no, '330106', 'HALL-A', { minPressMs: 0 })));
+    moreWindows.push(a2!, a3!);
+    await a2!.invite({ services: [{ itemCode: '330106-XK-0031', itemName: '居民身份证换领', caseNo: 'DB-SHOT-1' }] });
+    await seedMonth([windowA, a2!, a3!, a4!]);
+    await a4!.stop(); // its last will: offline
+
+    const page = await signedIn('county-a');
+    await page.getByTestId('range-month').click();
+    await page.getByTestId('group-by').selectOption('window');
+    await page.getByTestId('group-330106/HALL-A/A4').waitFor();
+    await page.waitForTimeout(800); // the charts' entry animation (a picture, not a check)
+    await page.screenshot({ path: join(SHOTS!, 'dashboard-overview.png'), fullPage: true });
+    await page.getByTestId('tab-live').click();
+    await shows(page.getByTestId('window-HALL-A-A4').getByTestId('online'), '离线');
+    await page.getByTestId('window-HALL-A-A2').getByTestId('invitation').filter({ hasText: '居民身份证换领' }).waitFor();
+    await page.screenshot({ path: join(SHOTS!, 'dashboard-live.png') });
+    await page.getByTestId('tab-alerts').click();
+    await page.getByTestId('alerts-open').click();
+    await page.locator('[data-testid^="alert-"]').first().waitFor();
+    await page.screenshot({ path: join(SHOTS!, 'dashboard-alerts.png') });
+    await page.close();
+  }, 180_000);
+});
+
+/** This month's earlier days at `windows`, made up with a fixed seed: a few ratings a window a day, now and then a bad one, a flagged one, one not rated. */
+async function seedMonth(windows: SimWindow[]): Promise<void> {
+  const db = gateway!.db;
+  const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
+  const items = [
+    ['330106-XK-0012', '食品经营许可'],
+    ['330106-XK-0031', '居民身份证换领'],
+    ['330106-GG-0107', '不动产登记'],
+    ['330106-GG-0220', '社会保障卡申领'],
+  ] as const;
+  let seed = 20261130;
+  const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let day = 1; `${today.slice(0, 8)}${String(day).padStart(2, '0')}` < today; day++) {
+    const date = `${today.slice(0, 8)}${String(day).padStart(2, '0')}`;
+    const weekday = new Date(`${date}T12:00:00Z`).getUTCDay();
+    if (weekday === 0 || weekday === 6) continue;
+    for (const [w, window] of windows.entries()) {
+      for (let n = 0; n < 4 + Math.floor(random() * 6); n++) {
+        const invitedAt = new Date(Date.parse(`${date}T01:00:00Z`) + Math.floor(random() * 7 * 3600_000));
+        const pressedAt = new Date(invitedAt.getTime() + 5000 + Math.floor(random() * 20_000));
+        const roll = random();
+        const grade = roll < 0.07 ? null : roll < 0.55 ? 'very_satisfied' : roll < 0.85 ? 'satisfied' : roll < 0.95 ? 'basically_satisfied' : roll < 0.985 ? 'dissatisfied' : 'very_dissatisfied';
+        const [itemCode, itemName] = items[Math.floor(random() * items.length)]!;
+        await storeRating(
+          db,
+          grade,
+          {
+            terminalId: window.terminalId,
+            areaCode: '330106',
+            hallCode: 'HALL-A',
+            windowNo: window.windowNo,
+            staffId: `S-${window.windowNo}`,
+            services: [{ itemCode, itemName, caseNo: `SEED-${date}-${w}-${n}` }],
+            invitedAt: invitedAt.toISOString(),
+            closedAt: pressedAt.toISOString(),
+            flags: random() < 0.03 ? ['fast_press'] : [],
+            rating: { grade: 'satisfied', gradeCode: 4, reasons: ['R02'], reasonCatalogVersion: '2026.11', pressedAt: pressedAt.toISOString(), latencyMs: pressedAt.getTime() - invitedAt.getTime() },
+          },
+          pressedAt,
+        );
+      }
+    }
+  }
+  // The older bad reviews were dealt with; the last few wait for the duty manager.
+  await db.query(
+    `UPDATE alerts SET acknowledged_at = raised_at + interval '10 minutes', acknowledged_by = 'county-a', notify_due_at = NULL, follow_up = 'called_back'
+      WHERE kind = 'bad_review' AND acknowledged_at IS NULL AND id NOT IN (SELECT id FROM alerts WHERE kind = 'bad_review' ORDER BY raised_at DESC LIMIT 3)`,
+  );
+}

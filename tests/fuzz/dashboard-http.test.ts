@@ -34,6 +34,7 @@ let db: Database;
 let server: ListeningServer;
 let countyToken: string;
 let hallToken: string;
+let changes: EventEmitter;
 let ownAlerts: string[] = [];
 let otherAlerts: string[] = [];
 
@@ -56,7 +57,7 @@ function options(extra: Partial<DashboardHttpOptions> = {}): DashboardHttpOption
     cancelsPerDay: 5,
     followUp: { callbackWorkingDays: 1, appealWorkingDays: 5, rectifyWorkingDays: 15 },
     calendar: WEEKDAYS_CALENDAR,
-    changes: new EventEmitter() as unknown as DashboardHttpOptions['changes'],
+    changes: changes as unknown as DashboardHttpOptions['changes'],
     clock,
     // The fuzz signs in often: the per-address limit is tested on its own below.
     signInLimiter: new TokenBucketLimiter({ burst: 1_000_000, perMinute: 1_000_000, clock }),
@@ -65,6 +66,7 @@ function options(extra: Partial<DashboardHttpOptions> = {}): DashboardHttpOption
 }
 
 beforeAll(async () => {
+  changes = new EventEmitter();
   db = await PgliteDatabase.open(undefined);
   await migrate(db);
   const change = { clock: { now: () => NOW }, actor: 'fuzz' };
@@ -229,6 +231,27 @@ describe('dashboard HTTP API, fuzzed from outside', () => {
     const alerts = await fetch(`${server.url}/api/alerts?state=all`, { headers: { authorization: `Bearer ${countyToken}` } });
     const listed = ((await alerts.json()) as { alerts: { id: string; hallCode: string }[] }).alerts;
     expect(listed.map((a) => a.id).sort()).toEqual([...ownAlerts].sort());
+  });
+
+  it('streams “changed” to a signed-in page only, saying what changed and nothing of it', async () => {
+    expect((await fetch(`${server.url}/api/events`)).status).toBe(401);
+    const controller = new AbortController();
+    const res = await fetch(`${server.url}/api/events`, { headers: { authorization: `Bearer ${hallToken}` }, signal: controller.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = res.body!.getReader();
+    let text = '';
+    const until = async (pattern: RegExp): Promise<void> => {
+      while (!pattern.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the stream ended before ${pattern}: ${text}`);
+        text += Buffer.from(value).toString('utf8');
+      }
+    };
+    await until(/retry: \d+/);
+    changes.emit('changed', { records: true, alerts: false, terminals: true });
+    await until(/event: changed\ndata: \{"records":true,"alerts":false,"terminals":true\}\n\n/);
+    controller.abort();
   });
 
   it('limits sign-in attempts per address, refusing with when to try again', async () => {

@@ -494,8 +494,9 @@ function alertCard(a) {
   main.append(el('div', 'meta', place));
   const facts = [];
   if (detail.channelZh) facts.push('来源：' + detail.channelZh);
-  if (detail.reasons && detail.reasons.length) facts.push('原因：' + detail.reasons.join('、'));
-  if (detail.flags && detail.flags.length) facts.push('疑似异常：' + detail.flags.map(flagWord).join('、'));
+  if (detail.reasons && detail.reasons.length) facts.push('原因：' + detail.reasons.map((r) => me.words.reasons[r] || r).join('、'));
+  const misuseFlags = (detail.flags || []).filter((f) => me.words.misuseFlags[f]);
+  if (misuseFlags.length) facts.push('疑似异常：' + misuseFlags.map(flagWord).join('、'));
   if (detail.pending !== null && detail.pending !== undefined) facts.push('待上报 ' + detail.pending + ' 条');
   if (a.notifyCount) facts.push('已推送 ' + a.notifyCount + ' 次');
   if (a.notifyError) facts.push('推送失败：' + a.notifyError);
@@ -530,6 +531,15 @@ function alertCard(a) {
   return card;
 }
 
+/** The clocks a follow-up status has stopped: a called-back review's call-back is done, and so on. */
+const DONE_BY = {
+  called_back: ['callback'],
+  appealed: ['callback', 'appeal'],
+  rectifying: ['callback'],
+  rectified: ['callback', 'rectify'],
+  closed: ['callback', 'appeal', 'rectify'],
+};
+
 function clocksRow(a) {
   const row = el('div', 'clocks');
   row.dataset.testid = 'clocks';
@@ -542,8 +552,9 @@ function clocksRow(a) {
   for (const [key, word] of names) {
     const c = a.clocks[key];
     if (!c) continue;
-    const text = c.overdue ? word + '已逾期（截止 ' + c.dueDay + '）' : word + '截止 ' + c.dueDay + '（剩 ' + c.workingDaysLeft + ' 个工作日）';
-    const span = el('span', 'clock' + (c.overdue ? ' overdue' : c.workingDaysLeft <= 1 ? ' soon' : ''), text);
+    const done = (DONE_BY[a.followUp] || []).includes(key);
+    const text = done ? word + '已完成' : c.overdue ? word + '已逾期（截止 ' + c.dueDay + '）' : word + '截止 ' + c.dueDay + '（剩 ' + c.workingDaysLeft + ' 个工作日）';
+    const span = el('span', 'clock' + (done ? ' done' : c.overdue ? ' overdue' : c.workingDaysLeft <= 1 ? ' soon' : ''), text);
     span.dataset.testid = 'clock-' + key;
     row.append(span);
   }
