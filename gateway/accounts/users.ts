@@ -124,7 +124,9 @@ export async function getUser(db: Queryable, username: string): Promise<UserView
 export async function setPassword(db: Database, username: string, password: string, change: UserChange): Promise<UserView> {
   const name = checkedName(username);
   const hash = await hashPassword(checked(passwordSchema, password, 'password'), change.kdf);
-  return updateUser(db, name, change, 'user_password', 'password_hash = $3, failed_logins = 0, locked_until = NULL', [hash], true);
+  const user = await updateUser(db, name, change, { action: 'user_password', set: 'password_hash = $3, failed_logins = 0, locked_until = NULL', params: [hash], endSessions: true });
+  if (!user) throw notFound(name);
+  return user;
 }
 
 /**
@@ -134,11 +136,12 @@ export async function setPassword(db: Database, username: string, password: stri
  */
 export async function setDisabled(db: Database, username: string, disabled: boolean, change: UserChange): Promise<{ user: UserView; changed: boolean }> {
   const name = checkedName(username);
+  const set = disabled ? 'disabled = true' : 'disabled = false, failed_logins = 0, locked_until = NULL';
+  const user = await updateUser(db, name, change, { action: disabled ? 'user_disable' : 'user_enable', set, params: [], endSessions: disabled, only: `disabled = ${!disabled}` });
+  if (user) return { user, changed: true };
   const current = await getUser(db, name);
   if (!current) throw notFound(name);
-  if (current.disabled === disabled) return { user: current, changed: false };
-  const set = disabled ? 'disabled = true' : 'disabled = false, failed_logins = 0, locked_until = NULL';
-  return { user: await updateUser(db, name, change, disabled ? 'user_disable' : 'user_enable', set, [], disabled), changed: true };
+  return { user: current, changed: false };
 }
 
 /** Removes the account and its sessions; its past actions stay in operator_actions. */
@@ -153,13 +156,23 @@ export async function removeUser(db: Database, username: string, change: UserCha
   });
 }
 
-/** One UPDATE of the row ($1 the name, $2 the time, then `params`), its log line, and the sessions ended when asked. */
-async function updateUser(db: Database, username: string, change: UserChange, action: string, set: string, params: unknown[], endSessions: boolean): Promise<UserView> {
+interface Update {
+  action: string;
+  /** The SET list: $1 is the name, $2 the time, then `params`. */
+  set: string;
+  params: unknown[];
+  endSessions: boolean;
+  /** Changed only where this holds too (in the same statement, so two operators at once do not both log a change). */
+  only?: string;
+}
+
+/** One UPDATE of the row, its log line, and the sessions ended when asked; undefined when no row was changed. */
+async function updateUser(db: Database, username: string, change: UserChange, { action, set, params, endSessions, only = 'true' }: Update): Promise<UserView | undefined> {
   const now = change.clock.now();
   return db.transaction(async (tx) => {
-    const { rows } = await tx.query<UserRow>(`UPDATE users SET ${set}, updated_at = $2 WHERE username = $1 RETURNING ${USER_COLUMNS}`, [username, now, ...params]);
+    const { rows } = await tx.query<UserRow>(`UPDATE users SET ${set}, updated_at = $2 WHERE username = $1 AND ${only} RETURNING ${USER_COLUMNS}`, [username, now, ...params]);
     const row = rows[0];
-    if (!row) throw notFound(username);
+    if (!row) return undefined;
     const ended = endSessions ? (await tx.query('DELETE FROM sessions WHERE username = $1 RETURNING 1', [username])).rows.length : 0;
     await logChange(tx, change, now, action, username, endSessions ? { sessionsEnded: ended } : {});
     return view(row);
