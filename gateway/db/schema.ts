@@ -1,5 +1,6 @@
 import { ACCOUNTS_SQL } from '../accounts/schema.js';
 import { ALERTS_SQL } from '../alerts/schema.js';
+import { LIVE_SQL } from '../live/schema.js';
 
 /**
  * The gateway's schema, one migration per version, applied in order at start (db/migrate.ts)
@@ -243,7 +244,7 @@ ON CONFLICT DO NOTHING;
   {
     version: 3,
     name: 'dashboard accounts and sessions, alerts and the follow-up of bad reviews',
-    // Each part's tables live beside the code that uses them (gateway/accounts/, gateway/alerts/).
-    sql: ACCOUNTS_SQL + ALERTS_SQL,
+    // Each part's tables live beside the code that uses them (gateway/accounts/, gateway/alerts/, gateway/live/).
+    sql: ACCOUNTS_SQL + ALERTS_SQL + LIVE_SQL,
   },
 ];
