@@ -23,7 +23,7 @@ const CASE_NO = 'LW-330106-0001';
 
 beforeAll(async () => {
   hall = await SimulatedHall.start({ windows: 2, dataDir: dir, traffic: false, timeoutSeconds: 20, terminalPrefix: 'LW' });
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await hall?.stop();
