@@ -93,12 +93,14 @@ export function localTime(at: Date, timeZone: string): string {
   return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
 }
 
-/** The alert's page on the dashboard (H4's route: /alerts?id=<id>). */
+/** The dashboard's alerts view (its page shows views by hash: `#alerts`), naming the alert in the query. */
 export function alertLink(dashboardUrl: string | undefined, id: string): string | null {
   if (!dashboardUrl) return null;
   try {
-    const url = new URL(`${dashboardUrl.replace(/\/+$/, '')}/alerts`);
-    url.searchParams.set('id', id);
+    const url = new URL(`${dashboardUrl.replace(/\/+$/, '')}/`);
+    url.search = '';
+    url.hash = 'alerts';
+    url.searchParams.set('alert', id);
     return url.href.replace(/\(/g, '%28').replace(/\)/g, '%29');
   } catch {
     return null;

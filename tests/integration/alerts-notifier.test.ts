@@ -117,7 +117,7 @@ describe.each(engines)('alert notifier on $name', (engine) => {
         '- 原因：办事效率低',
         '- 来源：窗口评价器',
         '- 评价时间：2026-11-30 10:15',
-        `[在看板中查看并确认](https://hall.example.gov.cn/dashboard/alerts?id=${(await listAlerts(db, listOptions())).rows[0]!.id})`,
+        `[在看板中查看并确认](https://hall.example.gov.cn/dashboard/?alert=${(await listAlerts(db, listOptions())).rows[0]!.id}#alerts)`,
       ].join('\n'),
     );
     expect(dingtalk.body).toMatchObject({ msgtype: 'markdown', markdown: { title: '差评提醒：hall-lixia 12号窗口 非常不满意', text: wecom.markdown } });

@@ -51,11 +51,11 @@ describe('the alert message', () => {
       '- 原因：服务态度差、R09',
       '- 来源：回执二维码',
       '- 评价时间：2026-11-30 10:15',
-      '[在看板中查看并确认](https://hall.example.gov.cn/dash/alerts?id=17)',
+      '[在看板中查看并确认](https://hall.example.gov.cn/dash/?alert=17#alerts)',
     ]);
     expect(m.title).toBe('差评提醒：hall-lixia 7号窗口 不满意');
     expect(m.text.split('\n')[1]).toBe('大厅：hall-lixia');
-    expect(m.link).toBe('https://hall.example.gov.cn/dash/alerts?id=17');
+    expect(m.link).toBe('https://hall.example.gov.cn/dash/?alert=17#alerts');
   });
 
   it('a repeat says so; without publicUrl there is no link; faults name the terminal and the time', () => {
@@ -82,7 +82,7 @@ describe('the alert message', () => {
     expect(localTime(new Date('2026-11-30T16:05:00Z'), 'UTC')).toBe('2026-11-30 16:05');
     expect(localTime(new Date(Number.NaN), 'UTC')).toBe('时间未知');
     expect(alertLink('not a url', '1')).toBeNull();
-    expect(alertLink('https://h.example/a(b)', '5')).toBe('https://h.example/a%28b%29/alerts?id=5');
+    expect(alertLink('https://h.example/a(b)', '5')).toBe('https://h.example/a%28b%29/?alert=5#alerts');
   });
 });
 
