@@ -508,20 +508,7 @@ function alertCard(a) {
   status.dataset.testid = 'alert-status';
   actions.append(status);
   if (!a.acknowledgedAt && !a.clearedAt) {
-    const ack = el('button', 'primary', '确认');
-    ack.type = 'button';
-    ack.dataset.testid = 'ack';
-    ack.addEventListener('click', async () => {
-      ack.disabled = true;
-      try {
-        await api('POST', 'alerts/' + encodeURIComponent(a.id) + '/ack');
-        await load('alerts');
-        refreshBadge();
-      } catch (err) {
-        showBanner(err.message);
-        ack.disabled = false;
-      }
-    });
+    const ack = alertButton('确认', 'primary', 'ack', () => api('POST', 'alerts/' + encodeURIComponent(a.id) + '/ack'));
     actions.append(ack);
   }
   card.append(actions);
@@ -529,6 +516,25 @@ function alertCard(a) {
   if (a.clocks) card.append(clocksRow(a));
   if (a.kind === 'bad_review') card.append(followUpRow(a));
   return card;
+}
+
+/** A button that changes an alert: disabled while the call runs, then the list and the badge again (or the refusal shown). */
+function alertButton(text, className, testid, call) {
+  const button = el('button', className, text);
+  button.type = 'button';
+  button.dataset.testid = testid;
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    try {
+      await call();
+      await load('alerts');
+      refreshBadge();
+    } catch (err) {
+      showBanner(err.message);
+      button.disabled = false;
+    }
+  });
+  return button;
 }
 
 /** The clocks a follow-up status has stopped: a called-back review's call-back is done, and so on. */
@@ -577,20 +583,7 @@ function followUpRow(a) {
     note.placeholder = '处理说明（可选，不含评价人个人信息）';
     note.maxLength = 500;
     note.dataset.testid = 'follow-up-note';
-    const save = el('button', '', '记录跟进');
-    save.type = 'button';
-    save.dataset.testid = 'follow-up-save';
-    save.addEventListener('click', async () => {
-      save.disabled = true;
-      try {
-        await api('POST', 'alerts/' + encodeURIComponent(a.id) + '/follow-up', { status: select.value, note: note.value });
-        await load('alerts');
-        refreshBadge();
-      } catch (err) {
-        showBanner(err.message);
-        save.disabled = false;
-      }
-    });
+    const save = alertButton('记录跟进', '', 'follow-up-save', () => api('POST', 'alerts/' + encodeURIComponent(a.id) + '/follow-up', { status: select.value, note: note.value }));
     wrap.append(select, note, save);
   }
   const show = el('button', '', '处理记录');
