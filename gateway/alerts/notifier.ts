@@ -7,7 +7,7 @@ import { withoutSecrets } from '../ingest/record-ingest.js';
 import type { Clock, Logger } from '../ports.js';
 import { withoutAddresses, type AlertChannel, type SendResult } from './channels/channel.js';
 import { ALERT_KINDS, type AlertKind } from './detail.js';
-import { alertMessage, type MessageAlert, type MessageOptions } from './message.js';
+import { alertMessage, type AlertMessage, type MessageAlert, type MessageOptions } from './message.js';
 
 export interface AlertNotifierDeps {
   db: Database;
@@ -210,10 +210,18 @@ export class AlertNotifier {
   async #send(claim: Claim): Promise<void> {
     const { logger, timeZone, dashboardUrl, reasonLabel } = this.#deps;
     const channels = claim.owed === null ? this.#deps.channels : this.#deps.channels.filter((c) => claim.owed?.includes(c.name));
+    let message: AlertMessage | undefined;
+    let unmade = '';
+    try {
+      message = alertMessage(claim.alert, { timeZone, dashboardUrl, reasonLabel });
+    } catch (err) {
+      // Never by its tests; a reasonLabel given by the wiring might throw.
+      unmade = `the message could not be made: ${withoutSecrets(err)}`;
+    }
     const results = await Promise.all(
       channels.map(async (channel): Promise<[AlertChannel, SendResult]> => {
         try {
-          const message = alertMessage(claim.alert, { timeZone, dashboardUrl, reasonLabel });
+          if (message === undefined) return [channel, { ok: false, message: unmade }];
           return [channel, await channel.send(message, claim.alert)];
         } catch (err) {
           // A channel never rejects by contract; if one does, it failed.
