@@ -254,6 +254,44 @@ describe('dashboard HTTP API, fuzzed from outside', () => {
     controller.abort();
   });
 
+  it('takes a change from the dashboard’s own page only (CSRF): JSON, and no other site named by the browser', async () => {
+    const login = await fetch(`${server.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'county-a', password: PASSWORD }) });
+    const setCookie = login.headers.get('set-cookie') ?? '';
+    expect(setCookie).toMatch(/^hcp-dashboard=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=43200; HttpOnly; SameSite=Strict$/);
+    expect(await login.json()).not.toHaveProperty('token');
+    const cookie = setCookie.split(';')[0]!;
+    const ack = (headers: Record<string, string>, body = '{}') => send(server.url, { method: 'POST', path: `/api/alerts/${ownAlerts[1]}/ack`, headers: { cookie, ...headers }, body });
+    const refused = [
+      await ack({ 'content-type': 'text/plain' }),
+      await ack({ 'content-type': 'application/x-www-form-urlencoded' }, 'a=1'),
+      await ack({ 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' }),
+      await ack({ 'content-type': 'application/json', 'sec-fetch-site': 'same-site' }),
+      await ack({ 'content-type': 'application/json', origin: 'http://evil.example' }),
+    ];
+    expect(refused.map((r) => r.status)).toEqual([415, 415, 403, 403, 403]);
+    expect((await db.query(`SELECT acknowledged_at FROM alerts WHERE id = $1`, [ownAlerts[1]])).rows).toEqual([{ acknowledged_at: null }]);
+    const own = await ack({ 'content-type': 'application/json', 'sec-fetch-site': 'same-origin', origin: server.url });
+    expect(own.status, own.text).toBe(200);
+    // Out, and the cookie opens nothing any more.
+    const out = await send(server.url, { method: 'POST', path: '/api/logout', headers: { cookie, 'content-type': 'application/json' }, body: '{}' });
+    expect(out.status).toBe(200);
+    expect((await send(server.url, { method: 'GET', path: '/api/me', headers: { cookie }, body: undefined })).status).toBe(401);
+  });
+
+  it('over HTTPS, marks the cookie Secure under a __Host- name', async () => {
+    const secure = await startDashboardHttp(options({ publicUrl: 'https://hall.example.gov.cn/dashboard/' }));
+    try {
+      const login = await fetch(`${secure.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'county-a', password: PASSWORD }) });
+      expect(login.headers.get('set-cookie')).toMatch(/^__Host-hcp-dashboard=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=43200; HttpOnly; SameSite=Strict; Secure$/);
+      // A POST from the public address's page is its own.
+      const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+      const me = await send(secure.url, { method: 'POST', path: '/api/logout', headers: { cookie, 'content-type': 'application/json', origin: 'https://hall.example.gov.cn' }, body: '{}' });
+      expect(me.status).toBe(200);
+    } finally {
+      await secure.stop();
+    }
+  });
+
   it('limits sign-in attempts per address, refusing with when to try again', async () => {
     const clock = { now: () => NOW };
     const limited = await startDashboardHttp(options({ signInLimiter: new TokenBucketLimiter({ burst: 3, perMinute: 1, clock }) }));
