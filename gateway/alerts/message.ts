@@ -60,7 +60,6 @@ const MARKDOWN_ACTIVE: Record<string, string> = {
   '&': '＆',
   '"': '＂',
 };
-export const MARKDOWN_ACTIVE_CHARS = Object.keys(MARKDOWN_ACTIVE);
 const ACTIVE = /[\\`*_[\]()<>!|~#&"]/g;
 /** Line breaks, controls, bidi overrides and zero-width marks: a value stays one visible line. */
 // eslint-disable-next-line no-control-regex
