@@ -225,6 +225,12 @@ describe('the managers’ dashboard in Chromium', () => {
     await shows(followed.getByTestId('clock-callback'), '回访已完成');
     await page.locator('[data-testid^="alert-"]').filter({ hasText: '非常不满意' }).getByTestId('follow-up-history').click();
     await page.locator('.history').filter({ hasText: '已回访（county-a）：已电话回访，群众反映等候时间长' }).waitFor();
+
+    // The alert message's link (gateway/alerts/message.ts) opens the alert, found under 全部 now it is acknowledged.
+    const [{ id }] = (await gateway!.db.query<{ id: string }>(`SELECT id::text AS id FROM alerts WHERE kind = 'bad_review' AND hall_code = 'HALL-A'`)).rows as [{ id: string }];
+    await page.goto(`${dashboard!.url}/?alert=${id}#alerts`);
+    await page.locator(`[data-testid="alert-${id}"].focus`).waitFor();
+    expect(await page.getByTestId('alerts-all').getAttribute('class')).toBe('on');
     await page.close();
   });
 

@@ -472,6 +472,25 @@ for (const button of document.querySelectorAll('[data-state]')) {
   });
 }
 
+/** The alert a message's link names (`?alert=<id>#alerts`): shown and marked once, found under 全部 if need be. */
+let focusAlert = new URLSearchParams(window.location.search).get('alert');
+
+function showFocusAlert() {
+  if (!focusAlert) return;
+  const card = byTestId('alert-' + focusAlert);
+  if (!card && alertsState.state !== 'all') {
+    byTestId('alerts-all').click();
+    return;
+  }
+  focusAlert = null;
+  if (!card) {
+    showBanner('链接中的告警不存在，或不在您的权限范围内');
+    return;
+  }
+  card.classList.add('focus');
+  card.scrollIntoView({ block: 'center' });
+}
+
 loaders.alerts = async () => {
   const data = await api('GET', 'alerts?' + new URLSearchParams({ state: alertsState.state, limit: '100' }).toString());
   const list = $('alerts');
@@ -479,6 +498,7 @@ loaders.alerts = async () => {
   $('alerts-summary').textContent = '共 ' + data.total + ' 条' + (data.total > data.alerts.length ? '，显示最新 ' + data.alerts.length + ' 条' : '');
   if (data.alerts.length === 0) list.append(el('p', 'muted', alertsState.state === 'unacknowledged' ? '没有未确认的告警' : '没有告警'));
   for (const a of data.alerts) list.append(alertCard(a));
+  showFocusAlert();
 };
 
 function alertCard(a) {
