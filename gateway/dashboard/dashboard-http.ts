@@ -52,6 +52,8 @@ export interface DashboardHttpOptions {
   signInLimiter?: RateLimiter;
   /** Open event streams at most (default 200). */
   maxStreams?: number;
+  /** How often each event stream is kept alive and its session checked again (default 25 s). */
+  streamKeepAliveMs?: number;
 }
 
 /** What the routes get: the options settled, and the server's own parts. */
@@ -85,7 +87,11 @@ export function createDashboardServer(options: DashboardHttpOptions): { server: 
     logger: options.logger ?? silentLogger,
     cookie: cookieSettings(options.publicUrl),
     signInLimiter: options.signInLimiter ?? new TokenBucketLimiter({ burst: 10, perMinute: 10, clock }),
-    streams: new EventStreams({ timers: options.timers ?? hostTimers, ...(options.maxStreams !== undefined && { maxStreams: options.maxStreams }) }),
+    streams: new EventStreams({
+      timers: options.timers ?? hostTimers,
+      ...(options.maxStreams !== undefined && { maxStreams: options.maxStreams }),
+      ...(options.streamKeepAliveMs !== undefined && { keepAliveMs: options.streamKeepAliveMs }),
+    }),
   };
   const onChanged = (what: { records: boolean; alerts: boolean; terminals: boolean }): void => ctx.streams.changed(what);
   options.changes.on('changed', onChanged);

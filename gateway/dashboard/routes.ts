@@ -108,6 +108,8 @@ export const ROUTES: Route[] = [
       const body = parsed(loginBodySchema, await readJsonBody(call.req), 'body');
       const result = await ctx.sessions.signIn(body.username, body.password);
       if (!result.ok) throw SIGN_IN_REFUSALS[result.reason];
+      // Signing in again in the same browser ends the session it held: one cookie, one session.
+      if (call.token !== undefined && !body.bearer) await ctx.sessions.signOut(call.token);
       ctx.logger.info({ username: result.user.username }, 'dashboard: signed in');
       const answer = { user: userView(result.user), expiresAt: result.expiresAt.toISOString() };
       if (body.bearer) return { status: 200, body: { ...answer, token: result.token } };

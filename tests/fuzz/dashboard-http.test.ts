@@ -278,6 +278,27 @@ describe('dashboard HTTP API, fuzzed from outside', () => {
     expect((await send(server.url, { method: 'GET', path: '/api/me', headers: { cookie }, body: undefined })).status).toBe(401);
   });
 
+  it('ends an open event stream once its session has ended (logout), saying so', async () => {
+    const quick = await startDashboardHttp(options({ streamKeepAliveMs: 100 }));
+    try {
+      const token = await signIn(`${quick.url}/`, 'hall-b');
+      const res = await fetch(`${quick.url}/api/events`, { headers: { authorization: `Bearer ${token}` } });
+      const reader = res.body!.getReader();
+      let text = '';
+      const read = async (): Promise<boolean> => {
+        const { value, done } = await reader.read();
+        if (!done) text += Buffer.from(value).toString('utf8');
+        return done;
+      };
+      while (!text.includes(': keep-alive')) await read();
+      await fetch(`${quick.url}/api/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+      while (!(await read()));
+      expect(text).toMatch(/event: signed-out\ndata: \{\}\n\n$/);
+    } finally {
+      await quick.stop();
+    }
+  });
+
   it('over HTTPS, marks the cookie Secure under a __Host- name', async () => {
     const secure = await startDashboardHttp(options({ publicUrl: 'https://hall.example.gov.cn/dashboard/' }));
     try {
