@@ -149,7 +149,7 @@ const alertChannelSchema = z.discriminatedUnion('kind', [
     kind: z.literal('webhook'),
     name: z.string().min(1).max(64).optional(),
     url: z.url({ protocol: /^https?$/, error: 'expected the receiver address, such as https://ops.example/hcp-alerts' }),
-    /** A file holding a secret: each body is then signed (HMAC-SHA256, docs/dashboard.md). */
+    /** A file holding a secret: each body is then signed (HMAC-SHA256, docs/alerts.md). */
     secretFile: z.string().min(1).optional(),
   }),
 ]);
@@ -176,7 +176,7 @@ const alertsSchema = z.strictObject({
       callbackWorkingDays: z.number().int().min(1).max(30).default(1),
       appealWorkingDays: z.number().int().min(1).max(30).default(5),
       rectifyWorkingDays: z.number().int().min(1).max(90).default(15),
-      /** The working-day calendar (YAML: holidays and make-up working days, docs/dashboard.md); without it Monday to Friday. */
+      /** The working-day calendar (YAML: holidays and make-up working days, docs/alerts.md); without it Monday to Friday. */
       calendarFile: z.string().min(1).optional(),
     })
     .prefault({}),

@@ -3,6 +3,7 @@ import type { GatewayConfig } from '../config.js';
 import type { Queryable } from '../db/database.js';
 import { withoutSecrets } from '../ingest/record-ingest.js';
 import { readTelemetry } from '../live/telemetry-view.js';
+import { PLACED_TERMINALS_SQL } from '../live/windows.js';
 import type { Clock, Logger } from '../ports.js';
 import { FAULT_KINDS, type FaultKind } from './detail.js';
 
@@ -89,11 +90,11 @@ export async function scanFaults(db: Queryable, options: { now: Date; settings: 
   const { now, settings } = options;
   // Only the parts of the telemetry the scan reads: a fleet's reports are large.
   const { rows } = await db.query<TerminalRow>(
-    `SELECT terminal_id, area_code, hall_code, window_no, status, online, last_seen, state_at, telemetry_at,
+    `SELECT terminal_id, place_area AS area_code, place_hall AS hall_code, place_window AS window_no, status, online, last_seen, state_at, telemetry_at,
             CASE WHEN jsonb_typeof(telemetry) = 'object'
                  THEN jsonb_build_object('alarms', telemetry->'alarms', 'backlog', telemetry->'backlog', 'clock', telemetry->'clock', 'printer', telemetry->'printer', 'at', telemetry->'at')
                  ELSE telemetry END AS telemetry
-       FROM terminals WHERE area_code IS NOT NULL AND hall_code IS NOT NULL`,
+       FROM (${PLACED_TERMINALS_SQL}) t WHERE place_area IS NOT NULL AND place_hall IS NOT NULL`,
   );
   const raise: Record<string, unknown>[] = [];
   const keep: string[] = [];

@@ -78,11 +78,14 @@ CREATE TRIGGER records_raise_bad_reviews AFTER INSERT ON records REFERENCING NEW
 CREATE FUNCTION raise_later_bad_reviews() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO alerts (kind, subject, terminal_id, area_code, hall_code, window_no, detail, occurred_at, raised_at, notify_due_at, follow_up)
-  SELECT 'bad_review', 'later:' || n.id, n.terminal_id, t.area_code, t.hall_code, t.window_no,
+  SELECT 'bad_review', 'later:' || n.id, n.terminal_id, COALESCE(r.area_code, t.area_code), COALESCE(r.hall_code, t.hall_code), COALESCE(r.window_no, t.window_no),
          jsonb_build_object('grade', n.grade, 'reasons', n.reasons, 'channel', 'receipt_qr', 'via', n.via, 'assessNumber', n.assess_number),
          n.rated_at, n.rated_at, n.rated_at, 'open'
-    FROM inserted n JOIN terminals t ON t.terminal_id = n.terminal_id
-   WHERE n.grade IN ('dissatisfied', 'very_dissatisfied') AND t.area_code IS NOT NULL AND t.hall_code IS NOT NULL
+    FROM inserted n
+    JOIN terminals t ON t.terminal_id = n.terminal_id
+    -- The place of the invitation's own record first: a terminal approved on its first key has none in terminals.
+    LEFT JOIN records r ON r.id = CASE WHEN n.invitation_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN n.invitation_id::uuid END
+   WHERE n.grade IN ('dissatisfied', 'very_dissatisfied') AND COALESCE(r.area_code, t.area_code) IS NOT NULL AND COALESCE(r.hall_code, t.hall_code) IS NOT NULL
   ON CONFLICT DO NOTHING;
   RETURN NULL;
 END $$;

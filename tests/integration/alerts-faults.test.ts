@@ -7,7 +7,7 @@ import type { Database } from '../../gateway/db/database.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { gatewayDatabaseEngines } from '../support/db-engines.js';
 import { ManualTimers } from '../support/manual-timers.js';
-import { addTerminal, alertRows, databasePerTest, PROVINCE, storeRating, telemetryBody } from './alerts-fixture.js';
+import { addTerminal, alertRows, databasePerTest, forgetPlace, PROVINCE, storeRating, telemetryBody } from './alerts-fixture.js';
 
 /** Fleet faults raised and cleared from the terminals table, one open per (kind, terminal), on both engines. */
 
@@ -60,6 +60,15 @@ describe.each(engines)('fault scan on $name', (engine) => {
     await addTerminal(db, { id: 'T-PAPER', windowNo: '2', lastSeen: later, telemetry: telemetryBody(later, { synced: false, printer: 'paper_out' }), telemetryAt: later });
     expect(await scanFaults(db, { now: later, settings: SETTINGS })).toEqual({ raised: 1, cleared: 0 });
     expect((await alertRows(db)).filter((r) => r.kind === 'paper_out')).toHaveLength(2);
+  });
+
+  it('a terminal with no place in the registry (approved on its first key) is placed by its telemetry', async () => {
+    const place = { areaCode: '370102', hallCode: 'hall-first', hallName: null, windowNo: '12' };
+    await addTerminal(db, { id: 'T-FIRST', lastSeen: minutesAgo(1), telemetry: { ...telemetryBody(NOW, { printer: 'paper_out' }), place }, telemetryAt: minutesAgo(1) });
+    await forgetPlace(db, 'T-FIRST');
+    expect(await scanFaults(db, { now: NOW, settings: SETTINGS })).toEqual({ raised: 1, cleared: 0 });
+    const { rows } = await db.query<{ kind: string; hall_code: string; window_no: string }>('SELECT kind, hall_code, window_no FROM alerts');
+    expect(rows).toEqual([{ kind: 'paper_out', hall_code: 'hall-first', window_no: '12' }]);
   });
 
   it('an offline terminal keeps the alerts its last report raised: they are not known to have ended', async () => {

@@ -92,12 +92,12 @@ async function addTerminalOnce(db: Database, record: InvitationRecord): Promise<
 }
 
 /** A rating made later on the receipt page (or the window's sign) for a case of `terminalId`. */
-export async function storeLater(db: Database, grade: Grade, options: { terminalId?: string; caseNo?: string; via?: 'receipt' | 'window_sign'; ratedAt?: Date } = {}): Promise<string> {
+export async function storeLater(db: Database, grade: Grade, options: { terminalId?: string; invitationId?: string; caseNo?: string; via?: 'receipt' | 'window_sign'; ratedAt?: Date } = {}): Promise<string> {
   const stored = await storeLaterRating(
     db,
     {
       terminalId: options.terminalId ?? 'T-LX-07',
-      invitationId: randomUUID(),
+      invitationId: options.invitationId ?? randomUUID(),
       caseNos: [options.caseNo ?? `370102-2026-${randomUUID().slice(0, 6)}`],
       assessNumber: 1,
       grade,
@@ -119,6 +119,11 @@ export async function alertRows(db: Database): Promise<{ id: string; kind: strin
     'SELECT id::text AS id, kind, subject, cleared_at, notify_count, notify_due_at, detail FROM alerts ORDER BY id',
   );
   return rows;
+}
+
+/** A terminal approved on its first key, as in hcp start: the registry holds no place for it. */
+export async function forgetPlace(db: Database, terminalId: string): Promise<void> {
+  await db.query('UPDATE terminals SET area_code = NULL, hall_code = NULL, window_no = NULL WHERE terminal_id = $1', [terminalId]);
 }
 
 /** A telemetry report as a bridge sends it (the parts the fault scan reads), made a minute before `at`. */

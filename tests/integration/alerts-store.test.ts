@@ -4,7 +4,7 @@ import { WEEKDAYS_CALENDAR } from '../../gateway/alerts/working-days.js';
 import type { Scope } from '../../gateway/accounts/scope.js';
 import type { Database } from '../../gateway/db/database.js';
 import { gatewayDatabaseEngines } from '../support/db-engines.js';
-import { addTerminal, alertRows, COUNTY, databasePerTest, HALL, OTHER_COUNTY, PROVINCE, storeLater, storeRating } from './alerts-fixture.js';
+import { addTerminal, alertRows, COUNTY, forgetPlace, databasePerTest, HALL, OTHER_COUNTY, PROVINCE, storeLater, storeRating } from './alerts-fixture.js';
 
 /** Bad reviews raise their alert in the storing transaction (schema v3's triggers), and the dashboard's reads and changes of alerts keep to the user's scope. */
 
@@ -58,6 +58,15 @@ describe.each(engines)('alerts on $name', (engine) => {
     const { rows } = await listAlerts(db, list(PROVINCE));
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ kind: 'bad_review', hallCode: 'hall-lixia', windowNo: '7', detail: { grade: 'very_dissatisfied', gradeZh: '非常不满意', reasons: ['R01'], channel: 'window_sign' } });
+    expect((await alertRows(db))[0]?.subject).toBe(`later:${id}`);
+  });
+
+  it('a terminal with no place in the registry (approved on its first key): a bad later rating takes its invitation record’s place', async () => {
+    const record = await storeRating(db, 'satisfied', { terminalId: 'T-FIRST', hallCode: 'hall-first', windowNo: '12' });
+    await forgetPlace(db, 'T-FIRST');
+    const id = await storeLater(db, 'dissatisfied', { terminalId: 'T-FIRST', invitationId: record.id });
+    const { rows } = await listAlerts(db, list(COUNTY));
+    expect(rows.map((r) => [r.hallCode, r.windowNo])).toEqual([['hall-first', '12']]);
     expect((await alertRows(db))[0]?.subject).toBe(`later:${id}`);
   });
 
