@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ALARMS } from '../../protocol/alarms.js';
 import { GRADE_INFO, GRADES } from '../../protocol/grades.js';
 import { MISUSE_FLAGS } from '../../protocol/misuse-flags.js';
-import type { SessionUser } from '../accounts/sessions.js';
+import { LOCK_MINUTES, type SessionUser } from '../accounts/sessions.js';
 import { describeScope, ROLE_NAMES } from '../accounts/scope.js';
 import { acknowledge, alertIdSchema, alertQuerySchema, followUpHistory, followUpInputSchema, listAlerts, recordFollowUp } from '../alerts/alert-store.js';
 import { buildExport, exportFormatSchema, exportWhatSchema, ExportTooLarge, MAX_EXPORT_ROWS, monthTextSchema } from '../exports/export.js';
@@ -50,7 +50,7 @@ const loginBodySchema = z.strictObject({
 
 const SIGN_IN_REFUSALS = {
   bad_credentials: new DashboardRefusal('bad_credentials', '用户名或密码错误'),
-  locked: new DashboardRefusal('locked', '密码连续输错次数过多，账户已暂时锁定，请 15 分钟后再试'),
+  locked: new DashboardRefusal('locked', `密码连续输错次数过多，账户已暂时锁定，请 ${LOCK_MINUTES} 分钟后再试`),
   disabled: new DashboardRefusal('disabled', '该账户已停用，请联系管理员'),
 } as const;
 
