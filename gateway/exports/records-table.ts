@@ -4,7 +4,6 @@ import { INVITATION_MODES, invitationModeSchema, outcomeSchema } from '../../pro
 import type { Queryable } from '../db/database.js';
 import { checkFactsQuery, factsSql, param, type FactsQuery } from '../stats/facts.js';
 import { GRADE_CLASS_NAMES, OUTCOME_NAMES, RATED_VIA_NAMES } from '../stats/words.js';
-import { localDateTime } from '../stats/zone.js';
 import { count, text, type Cell, type ExportTable } from './table.js';
 
 /** More rows than this in one export is refused: a narrower scope, or the figures, instead. */
@@ -22,7 +21,7 @@ const COLUMNS = [
 
 type RecordsRow = {
   id: string;
-  occurred_at: Date | string;
+  invited: string;
   area_code: string;
   hall_code: string;
   window_no: string;
@@ -33,8 +32,7 @@ type RecordsRow = {
   grade: string | null;
   reasons: unknown;
   later_via: string | null;
-  later_at: Date | string | null;
-  pressed_at: string | null;
+  rated: string | null;
   flags: string[];
 };
 
@@ -49,32 +47,35 @@ export async function recordsTable(db: Queryable, q: FactsQuery & { includeFlagg
   const params: unknown[] = [];
   const facts = factsSql(q, params);
   const shown = param(params, q.includeFlagged);
+  const tz = param(params, q.timeZone);
+  const local = (at: string) => `to_char(${at} AT TIME ZONE ${tz}, 'YYYY-MM-DD HH24:MI:SS')`;
   const limit = param(params, MAX_EXPORT_ROWS + 1);
   const { rows } = await db.query<RecordsRow>(
     `WITH ${facts}
-     SELECT f.id, f.occurred_at, f.area_code, f.hall_code, f.window_no, f.staff_id, f.record->'services' AS services, f.record->>'mode' AS mode,
+     SELECT f.id, ${local('f.occurred_at')} AS invited, f.area_code, f.hall_code, f.window_no, f.staff_id, f.record->'services' AS services, f.record->>'mode' AS mode,
             f.outcome, f.grade, CASE WHEN f.later_id IS NULL THEN f.record->'rating'->'reasons' ELSE f.later_reasons END AS reasons, f.later_via,
-            f.later_at, CASE WHEN f.counter_outcome = 'rated' THEN f.record->'rating'->>'pressedAt' END AS pressed_at, f.flags
+            -- pressedAt was checked as an ISO time at ingest (protocol/records.ts).
+            CASE WHEN f.later_id IS NOT NULL THEN ${local('f.later_at')}
+                 WHEN f.counter_outcome = 'rated' THEN ${local("(f.record->'rating'->>'pressedAt')::timestamptz")} END AS rated, f.flags
        FROM facts f
-      WHERE cardinality(f.flags) = 0 OR ${shown}::boolean
+      WHERE NOT f.flagged OR ${shown}::boolean
       ORDER BY f.occurred_at, f.id
       LIMIT ${limit}`,
     params,
   );
   if (rows.length > MAX_EXPORT_ROWS) throw new ExportTooLarge(`more than ${MAX_EXPORT_ROWS} records: export a narrower scope, or the figures by window or staff`);
-  return { sheet: q.sheet, columns: COLUMNS, rows: rows.map((row) => recordCells(row, q.timeZone)) };
+  return { sheet: q.sheet, columns: COLUMNS, rows: rows.map(recordCells) };
 }
 
-function recordCells(row: RecordsRow, timeZone: string): Cell[] {
+function recordCells(row: RecordsRow): Cell[] {
   const services = Array.isArray(row.services) ? (row.services as { itemCode?: unknown; itemName?: unknown }[]) : [];
   const grade = gradeSchema.safeParse(row.grade);
   const mode = invitationModeSchema.safeParse(row.mode);
   const outcome = outcomeSchema.safeParse(row.outcome);
-  const ratedAt = new Date(row.later_at ?? row.pressed_at ?? Number.NaN);
   const flags = new Set(row.flags);
   return [
     String(row.id),
-    localDateTime(new Date(row.occurred_at), timeZone),
+    row.invited,
     row.area_code,
     row.hall_code,
     row.window_no,
@@ -87,7 +88,7 @@ function recordCells(row: RecordsRow, timeZone: string): Cell[] {
     grade.success ? GRADE_CLASS_NAMES[GRADE_INFO[grade.data].class] : '',
     Array.isArray(row.reasons) ? row.reasons.map(textOf).join('；') : '',
     grade.success ? RATED_VIA_NAMES[row.later_via === 'window_sign' ? 'window_sign' : row.later_via === null ? 'counter' : 'receipt'] : '',
-    Number.isNaN(ratedAt.getTime()) ? '' : localDateTime(ratedAt, timeZone),
+    row.rated ?? '',
     MISUSE_FLAG_CODES.filter((code) => flags.has(code)).map((code) => MISUSE_FLAGS[code]).join('；'),
     services.length,
   ];

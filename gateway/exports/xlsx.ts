@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import ExcelJS from 'exceljs';
 import type { Cell, Column, ExportTable } from './table.js';
 
@@ -12,16 +13,27 @@ const NUMBER_FORMATS: Record<Column['kind'], string> = { text: '@', count: '0', 
 /**
  * An export as one XLSX sheet (exceljs): a bold, frozen header row; counts as whole numbers, rates
  * as numbers shown as percentages; every text a string cell (never a formula, whatever it starts
- * with) in the text format, so a spreadsheet shows "=HYPERLINK(…)" as the text it is.
+ * with) in the text format, so a spreadsheet shows "=HYPERLINK(…)" as the text it is. Written with
+ * exceljs's streaming writer, row by row: a month of records is tens of thousands of rows.
  */
 export async function toXlsx(table: ExportTable): Promise<Buffer> {
-  const workbook = new ExcelJS.Workbook();
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const ended = new Promise<void>((resolve, reject) => {
+    out.on('end', resolve);
+    out.on('error', reject);
+  });
+  const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: true, useSharedStrings: false });
   workbook.creator = 'hcp-terminal';
   const sheet = workbook.addWorksheet(table.sheet, { views: [{ state: 'frozen', ySplit: 1 }] });
   sheet.columns = table.columns.map((c) => ({ header: c.header, width: c.width, style: { numFmt: NUMBER_FORMATS[c.kind] } }));
   sheet.getRow(1).font = { bold: true };
-  for (const row of table.rows) sheet.addRow(row.map(xlsxValue));
-  return Buffer.from(await workbook.xlsx.writeBuffer());
+  for (const row of table.rows) sheet.addRow(row.map(xlsxValue)).commit();
+  sheet.commit();
+  await workbook.commit();
+  await ended;
+  return Buffer.concat(chunks);
 }
 
 /** A text as XML can carry it: a line ends in \n (XML reads a bare \r as one), what it cannot carry becomes U+FFFD. */

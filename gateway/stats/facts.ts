@@ -34,7 +34,8 @@ export function param(params: unknown[], value: unknown): string {
  * A WITH clause (without the word WITH) ending in `facts`: id, area_code, hall_code, window_no,
  * staff_id, occurred_at, day (local YYYY-MM-DD), record, counter_outcome, outcome and grade (as
  * counted), later_id, later_via, later_at, later_reasons (the later rating that counts, if any),
- * flags (text[]: misuse flag codes). Every table read is kept to the scope.
+ * flags (text[]: misuse flag codes), flagged (any: cheaper to read than the array). Every table
+ * read is kept to the scope.
  */
 export function factsSql(q: FactsQuery, params: unknown[]): string {
   const from = param(params, q.period.from);
@@ -43,20 +44,11 @@ export function factsSql(q: FactsQuery, params: unknown[]): string {
   const invScope = scopeCondition(q.scope, { area: 'r.area_code', hall: 'r.hall_code' }, params);
   const cancelScope = scopeCondition(q.scope, { area: 'c.area_code', hall: 'c.hall_code' }, params);
   const perDay = param(params, q.cancelsPerDay);
-  const recordFlags = param(params, [...RECORD_MISUSE_FLAGS]);
+  // One CASE per flag, not a subquery over the array: cheap to evaluate wherever the figures read it.
+  const recordFlags = RECORD_MISUSE_FLAGS.map((flag) => `CASE WHEN r.record->'flags' ? ${param(params, flag)} THEN '${flag}' END`);
   const counted = (t: string) => `${t}.kind = 'invitation' AND NOT ${t}.test AND ${t}.superseded_by IS NULL`;
   return `
-inv AS (
-  SELECT r.id, r.area_code, r.hall_code, r.window_no, r.staff_id, r.outcome, r.grade, r.occurred_at, r.supersedes, r.record
-    FROM records r
-   WHERE ${counted('r')} AND r.occurred_at >= ${from} AND r.occurred_at < ${to} AND ${invScope}
-), later AS (
-  -- The receipt may name the record another took the place of (supersedes): either id leads to it.
-  SELECT DISTINCT ON (i.id) i.id AS invitation, l.id, l.grade, l.reasons, l.via, l.rated_at
-    FROM inv i JOIN later_ratings l ON l.invitation_id IN (i.id::text, i.supersedes::text)
-   WHERE i.outcome <> 'rated' AND l.assess_number = 1
-   ORDER BY i.id, l.rated_at, l.id
-), many_cancels AS (
+many_cancels AS (
   -- Whole local days: a day the period cuts still counts all its cancels (a zone is at most 26 h off a UTC day).
   SELECT c.area_code, c.hall_code, c.staff_id, (c.occurred_at AT TIME ZONE ${tz})::date AS day
     FROM records c
@@ -66,19 +58,25 @@ inv AS (
    GROUP BY 1, 2, 3, 4
   HAVING count(*) >= ${perDay}
 ), facts AS (
-  SELECT i.id, i.area_code, i.hall_code, i.window_no, i.staff_id, i.occurred_at, i.record,
-         to_char(i.occurred_at AT TIME ZONE ${tz}, 'YYYY-MM-DD') AS day,
-         i.outcome AS counter_outcome,
-         CASE WHEN l.id IS NULL THEN i.outcome ELSE 'rated' END AS outcome,
-         CASE WHEN i.outcome = 'rated' THEN i.grade ELSE l.grade END AS grade,
+  SELECT r.id, r.area_code, r.hall_code, r.window_no, r.staff_id, r.occurred_at, r.record,
+         to_char(r.occurred_at AT TIME ZONE ${tz}, 'YYYY-MM-DD') AS day,
+         r.outcome AS counter_outcome,
+         CASE WHEN l.id IS NULL THEN r.outcome ELSE 'rated' END AS outcome,
+         CASE WHEN r.outcome = 'rated' THEN r.grade ELSE l.grade END AS grade,
          l.id AS later_id, l.via AS later_via, l.rated_at AS later_at, l.reasons AS later_reasons,
-         ARRAY(SELECT DISTINCT e.f FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(i.record->'flags') = 'array' THEN i.record->'flags' ELSE '[]'::jsonb END) AS e(f)
-                WHERE e.f = ANY(${recordFlags}::text[]))
-           || CASE WHEN m.day IS NULL THEN ARRAY[]::text[] ELSE ARRAY['many_cancels'] END
-           || CASE WHEN l.via = 'window_sign' THEN ARRAY['window_sign'] ELSE ARRAY[]::text[] END AS flags
-    FROM inv i
-    LEFT JOIN later l ON l.invitation = i.id
-    LEFT JOIN many_cancels m ON i.outcome = 'cancelled' AND m.area_code = i.area_code AND m.hall_code = i.hall_code
-                            AND m.staff_id = i.staff_id AND m.day = (i.occurred_at AT TIME ZONE ${tz})::date
+         array_remove(ARRAY[${recordFlags.join(', ')},
+                            CASE WHEN m.day IS NOT NULL THEN 'many_cancels' END,
+                            CASE WHEN l.via = 'window_sign' THEN 'window_sign' END], NULL) AS flags,
+         (COALESCE(r.record->'flags' ?| ${param(params, [...RECORD_MISUSE_FLAGS])}::text[], false) OR m.day IS NOT NULL OR l.via IS NOT DISTINCT FROM 'window_sign') AS flagged
+    FROM records r
+    -- The first rating made later, looked up only when the counter had none. The receipt may name the
+    -- record another took the place of (supersedes): either id leads to it.
+    LEFT JOIN LATERAL (
+      SELECT l.id, l.grade, l.reasons, l.via, l.rated_at FROM later_ratings l
+       WHERE r.outcome <> 'rated' AND l.assess_number = 1 AND l.invitation_id IN (r.id::text, r.supersedes::text)
+       ORDER BY l.rated_at, l.id LIMIT 1) l ON true
+    LEFT JOIN many_cancels m ON r.outcome = 'cancelled' AND m.area_code = r.area_code AND m.hall_code = r.hall_code
+                            AND m.staff_id = r.staff_id AND m.day = (r.occurred_at AT TIME ZONE ${tz})::date
+   WHERE ${counted('r')} AND r.occurred_at >= ${from} AND r.occurred_at < ${to} AND ${invScope}
 )`;
 }

@@ -46,14 +46,14 @@ export async function statistics(db: Queryable, q: StatisticsQuery): Promise<Fig
   if (!Object.hasOwn(GROUPINGS, q.by)) throw new RangeError(`by: one of ${Object.keys(GROUPINGS).join(', ')}`);
   const params: unknown[] = [];
   const facts = factsSql(q, params);
-  const shown = `(cardinality(f.flags) = 0 OR ${param(params, q.includeFlagged)}::boolean)`;
+  const shown = `(NOT f.flagged OR ${param(params, q.includeFlagged)}::boolean)`;
   const g = GROUPINGS[q.by];
   const parts = g.parts.map((p, i) => `${p} AS p${i}`);
   const counts = [
     `count(*) FILTER (WHERE ${shown})::int AS invitations`,
     ...['rated', 'not_rated', 'cancelled'].map((o) => `count(*) FILTER (WHERE ${shown} AND f.outcome = '${o}')::int AS "${o}"`),
     ...GRADES.map((grade) => `count(*) FILTER (WHERE ${shown} AND f.outcome = 'rated' AND f.grade = '${grade}')::int AS "${grade}"`),
-    'count(*) FILTER (WHERE cardinality(f.flags) > 0)::int AS flagged',
+    'count(*) FILTER (WHERE f.flagged)::int AS flagged',
   ];
   const { rows } = await db.query<CountRow>(
     `WITH ${facts}

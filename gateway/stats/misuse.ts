@@ -60,7 +60,7 @@ export async function listFlagged(db: Queryable, q: FlaggedQuery): Promise<{ row
     `WITH ${facts}, flagged AS (
        SELECT COALESCE(f.later_id, f.id) AS id, f.id AS record_id, CASE WHEN f.later_id IS NULL THEN 'record' ELSE 'later' END AS source,
               COALESCE(f.later_at, f.occurred_at) AS at, f.area_code, f.hall_code, f.window_no, f.staff_id, f.outcome, f.grade, f.flags
-         FROM facts f WHERE cardinality(f.flags) > 0
+         FROM facts f WHERE f.flagged
      )
      SELECT t.total, p.* FROM (SELECT count(*)::int AS total FROM flagged) t
        LEFT JOIN LATERAL (SELECT * FROM flagged ORDER BY at DESC, id DESC LIMIT ${limit} OFFSET ${offset}) p ON true`,
