@@ -1,14 +1,23 @@
 import { ConfigError } from '../bridge/config.js';
 import { readSecretFile } from '../bridge/secret-file.js';
+import { hostTimers } from '../protocol/timers.js';
+import { Sessions } from './accounts/sessions.js';
+import { channelsFromConfig } from './alerts/channels/from-config.js';
+import { FaultScanner } from './alerts/fault-scan.js';
+import { AlertNotifier, type AlertNotifierStatus } from './alerts/notifier.js';
+import { loadWorkingCalendar } from './alerts/working-days.js';
 import type { GatewayConfig } from './config.js';
 import type { Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { openDatabase } from './db/open-database.js';
 import { profilePayloads } from './delivery/payloads.js';
 import { DeliveryWorker, type DeliveryWorkerStatus } from './delivery/worker.js';
+import { startDashboardHttp } from './dashboard/dashboard-http.js';
 import { startAdminHttp, type AdminHttp } from './http/admin-http.js';
+import type { ListeningServer } from './http/listen.js';
 import { RecordIngest, type IngestStats } from './ingest/record-ingest.js';
 import { answerTimeProbe } from './ingest/time-probes.js';
+import { ChangeWatch } from './live/changes.js';
 import { GatewaySession, type Connect, type SessionStatus } from './mqtt/session.js';
 import { systemClock, type Clock, type Logger } from './ports.js';
 import { httpProvinceClient } from './province/client.js';
@@ -19,6 +28,7 @@ import { receiptPageSource } from './receipt-page.js';
 import { TerminalRegistry } from './registry/terminal-registry.js';
 import { InstanceHeartbeat } from './status/instances.js';
 import { loadTerminalConfig } from './terminal-config.js';
+import type { ReasonCatalog } from '../protocol/province-config.js';
 
 export const GATEWAY_VERSION = '0.1.0';
 
@@ -47,6 +57,21 @@ export interface GatewayStatus {
   province: (DeliveryWorkerStatus & { profile: string; deliver: boolean }) | null;
   /** The rate-later page's address, when it is served. */
   rateLater: { url: string; publicUrl: string } | null;
+  /** The managers' dashboard, when it is served. */
+  dashboard: { url: string; publicUrl: string | null } | null;
+  /** Alerts: this instance's sending (bad reviews and fleet faults raised by any instance), and its fault scans. */
+  alerts: { notifier: AlertNotifierStatus; faultScans: ReturnType<FaultScanner['status']> };
+}
+
+/** The parts of one instance a Gateway stops, in the order it stops them. */
+interface GatewayParts {
+  session: GatewaySession;
+  heartbeat: InstanceHeartbeat;
+  http: AdminHttp;
+  province: { profile: ProvinceProfile; worker: DeliveryWorker } | undefined;
+  rateLater: RateLaterHttp | undefined;
+  alerts: { notifier: AlertNotifier; faults: FaultScanner };
+  dashboard: { http: ListeningServer; changes: ChangeWatch } | undefined;
 }
 
 /**
@@ -63,14 +88,14 @@ export class Gateway {
     readonly db: Database,
     readonly registry: TerminalRegistry,
     readonly ingest: RecordIngest,
-    private readonly session: GatewaySession,
-    private readonly heartbeat: InstanceHeartbeat,
-    private readonly http: AdminHttp,
-    readonly province: { profile: ProvinceProfile; worker: DeliveryWorker } | undefined,
-    private readonly rateLater: RateLaterHttp | undefined,
+    private readonly parts: GatewayParts,
     clock: Clock,
   ) {
     this.startedAt = clock.now();
+  }
+
+  get province(): GatewayParts['province'] {
+    return this.parts.province;
   }
 
   static async start(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
@@ -80,6 +105,8 @@ export class Gateway {
     // Read before anything opens: a bad profile or a missing secret stops the gateway at once.
     const profile = config.province ? loadProvinceProfile(config.province.profileFile) : undefined;
     const secrets = profile ? loadProvinceSecrets(profile, deps.env) : undefined;
+    const calendar = loadWorkingCalendar(config.alerts.followUp.calendarFile);
+    const channels = channelsFromConfig(config.alerts.channels, { clock, ...(deps.fetch && { fetch: deps.fetch }) });
     const db = deps.database ?? (await openDatabase(config.database, { logger: log, applicationName: `hcp-gateway ${config.instance}` }));
     const stack: (() => Promise<unknown>)[] = [() => db.close()];
     const unwind = async (): Promise<void> => {
@@ -173,7 +200,15 @@ export class Gateway {
         await province.worker.start();
         stack.push(() => province.worker.stop());
       }
-      late.gateway = new Gateway(config, db, registry, ingest, session, heartbeat, http, province, rateLater, clock);
+      const alerts = await startAlerts(config, { db, channels, clock, logger: log.child({ part: 'alerts' }) });
+      stack.push(() => alerts.faults.stop(), () => alerts.notifier.stop());
+      // A bad review's alert is raised in the batch's transaction: sent at once, not at the notifier's next look.
+      ingest.on('settled', () => alerts.notifier.kick());
+      const dashboard = config.dashboard
+        ? await startDashboard(config, config.dashboard, { db, calendar, reasonCatalog: terminalConfig?.reasonCatalog, clock, logger: log.child({ part: 'dashboard' }) })
+        : undefined;
+      if (dashboard) stack.push(() => dashboard.http.stop(), () => dashboard.changes.stop());
+      late.gateway = new Gateway(config, db, registry, ingest, { session, heartbeat, http, province, rateLater, alerts, dashboard }, clock);
       return late.gateway;
     } catch (err) {
       await unwind();
@@ -182,26 +217,39 @@ export class Gateway {
   }
 
   get adminUrl(): string {
-    return this.http.url;
+    return this.parts.http.url;
   }
 
   status(): GatewayStatus {
     const ingest = this.ingest.stats();
+    const { province, rateLater, dashboard, alerts } = this.parts;
     return {
       instance: this.config.instance,
       version: GATEWAY_VERSION,
       startedAt: this.startedAt.toISOString(),
-      broker: this.session.status(),
+      broker: this.parts.session.status(),
       database: { kind: this.db.kind, up: ingest.dbUp, lastError: ingest.lastDbError },
       ingest,
-      province: this.province ? { ...this.province.worker.status(), profile: this.province.profile.name, deliver: this.config.province?.deliver ?? false } : null,
-      rateLater: this.rateLater && this.config.rateLater ? { url: this.rateLater.url, publicUrl: this.config.rateLater.publicUrl } : null,
+      province: province ? { ...province.worker.status(), profile: province.profile.name, deliver: this.config.province?.deliver ?? false } : null,
+      rateLater: rateLater && this.config.rateLater ? { url: rateLater.url, publicUrl: this.config.rateLater.publicUrl } : null,
+      dashboard: dashboard ? { url: dashboard.http.url, publicUrl: this.config.dashboard?.publicUrl ?? null } : null,
+      alerts: { notifier: alerts.notifier.status(), faultScans: alerts.faults.status() },
     };
   }
 
   /** The rate-later page's local address (tests, `hcp start`). */
   get rateLaterUrl(): string | undefined {
-    return this.rateLater?.url;
+    return this.parts.rateLater?.url;
+  }
+
+  /** The dashboard's local address (tests, `hcp start`). */
+  get dashboardUrl(): string | undefined {
+    return this.parts.dashboard?.http.url;
+  }
+
+  /** Scans the fleet for faults now rather than at the next interval (tests, the hall view's fault buttons). */
+  scanFaults(): Promise<void> {
+    return this.parts.alerts.faults.scanNow();
   }
 
   /** Re-reads the roster file (SIGHUP). */
@@ -214,15 +262,76 @@ export class Gateway {
   /** The batch in flight is committed and acknowledged; then everything closes. Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
-      await this.http.stop();
-      await this.rateLater?.stop();
-      await this.province?.worker.stop();
-      await this.heartbeat.stop();
+      const { http, rateLater, province, dashboard, alerts, heartbeat, session } = this.parts;
+      await http.stop();
+      await rateLater?.stop();
+      await dashboard?.http.stop();
+      await dashboard?.changes.stop();
+      await province?.worker.stop();
+      await alerts.faults.stop();
+      await alerts.notifier.stop();
+      await heartbeat.stop();
       await this.ingest.stop();
-      await this.session.stop();
+      await session.stop();
       await this.db.close();
     })();
     return this.#stopping;
+  }
+}
+
+/** Alerts on every instance: the notifier sends what any instance raised (claims keep each send to one), the scanner raises fleet faults. */
+async function startAlerts(
+  config: GatewayConfig,
+  parts: { db: Database; channels: ReturnType<typeof channelsFromConfig>; clock: Clock; logger: Logger },
+): Promise<GatewayParts['alerts']> {
+  const labels = new Map(config.terminals.config.reasonCatalog?.reasons.map((r) => [r.code, r.label]) ?? []);
+  const notifier = new AlertNotifier({
+    db: parts.db,
+    channels: parts.channels,
+    instance: config.instance,
+    clock: parts.clock,
+    logger: parts.logger,
+    repeatMinutes: config.alerts.repeatMinutes,
+    maxRepeats: config.alerts.maxRepeats,
+    timeZone: config.timeZone,
+    dashboardUrl: config.dashboard?.publicUrl,
+    reasonLabel: (code) => labels.get(code),
+  });
+  const faults = new FaultScanner({ db: parts.db, clock: parts.clock, logger: parts.logger, settings: config.alerts.faults, onRaised: () => notifier.kick() });
+  await notifier.start();
+  faults.start();
+  return { notifier, faults };
+}
+
+/** The managers' dashboard: accounts' sessions, the change watch its pages follow live, its HTTP server. */
+async function startDashboard(
+  config: GatewayConfig,
+  settings: NonNullable<GatewayConfig['dashboard']>,
+  parts: { db: Database; calendar: ReturnType<typeof loadWorkingCalendar>; reasonCatalog: ReasonCatalog | undefined; clock: Clock; logger: Logger },
+): Promise<NonNullable<GatewayParts['dashboard']>> {
+  const changes = new ChangeWatch({ db: parts.db, clock: parts.clock, timers: hostTimers, logger: parts.logger });
+  changes.start();
+  try {
+    const http = await startDashboardHttp({
+      db: parts.db,
+      host: settings.host,
+      port: settings.port,
+      sessions: new Sessions({ db: parts.db, clock: parts.clock, sessionHours: settings.sessionHours }),
+      timeZone: config.timeZone,
+      ...(settings.publicUrl && { publicUrl: settings.publicUrl }),
+      trustForwardedFor: settings.trustForwardedFor,
+      cancelsPerDay: config.misuse.cancelsPerDay,
+      followUp: config.alerts.followUp,
+      calendar: parts.calendar,
+      reasonCatalog: parts.reasonCatalog,
+      changes,
+      clock: parts.clock,
+      logger: parts.logger,
+    });
+    return { http, changes };
+  } catch (err) {
+    await changes.stop();
+    throw err;
   }
 }
 
