@@ -42,14 +42,15 @@ type RecordsRow = {
  * could tell who rated what (DOMAIN: confidentiality); the record id leads to it when an appeal
  * needs it.
  */
-export async function recordsTable(db: Queryable, q: FactsQuery & { includeFlagged: boolean; sheet: string }): Promise<ExportTable> {
+export async function recordsTable(db: Queryable, q: FactsQuery & { includeFlagged: boolean; sheet: string; maxRows?: number }): Promise<ExportTable> {
+  const maxRows = q.maxRows ?? MAX_EXPORT_ROWS;
   checkFactsQuery(q);
   const params: unknown[] = [];
   const facts = factsSql(q, params);
   const shown = param(params, q.includeFlagged);
   const tz = param(params, q.timeZone);
   const local = (at: string) => `to_char(${at} AT TIME ZONE ${tz}, 'YYYY-MM-DD HH24:MI:SS')`;
-  const limit = param(params, MAX_EXPORT_ROWS + 1);
+  const limit = param(params, maxRows + 1);
   const { rows } = await db.query<RecordsRow>(
     `WITH ${facts}
      SELECT f.id, ${local('f.occurred_at')} AS invited, f.area_code, f.hall_code, f.window_no, f.staff_id, f.record->'services' AS services, f.record->>'mode' AS mode,
@@ -63,7 +64,7 @@ export async function recordsTable(db: Queryable, q: FactsQuery & { includeFlagg
       LIMIT ${limit}`,
     params,
   );
-  if (rows.length > MAX_EXPORT_ROWS) throw new ExportTooLarge(`more than ${MAX_EXPORT_ROWS} records: export a narrower scope, or the figures by window or staff`);
+  if (rows.length > maxRows) throw new ExportTooLarge(`more than ${maxRows} records: export a narrower scope, or the figures by window or staff`);
   return { sheet: q.sheet, columns: COLUMNS, rows: rows.map(recordCells) };
 }
 

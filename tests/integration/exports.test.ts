@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../../gateway/accounts/scope.js';
 import type { Database } from '../../gateway/db/database.js';
-import { buildExport, type ExportQuery } from '../../gateway/exports/export.js';
+import { buildExport, ExportTooLarge, type ExportQuery } from '../../gateway/exports/export.js';
+import { recordsTable } from '../../gateway/exports/records-table.js';
+import { monthPeriod } from '../../gateway/stats/period.js';
 import { gatewayDatabaseEngines } from '../support/db-engines.js';
 import { readBack } from './exports-read-back.js';
 import { fixtureDatabase, ITEM_A, storeFixture, ZONE, type FixtureInvitation } from './stats-fixture.js';
@@ -127,6 +129,13 @@ for (const engine of engines) {
       expect(csv.rows).toEqual([RECORD_HEADERS]);
       await expect(exportOf({ month: '2026-13' })).rejects.toThrow(RangeError);
       await expect(exportOf({ month: '2026-1' })).rejects.toThrow(RangeError);
+    });
+
+    it('refuses a records export beyond its row limit, saying what to do instead', async () => {
+      const q = { scope: COUNTY_330106, period: monthPeriod('2026-11', ZONE), timeZone: ZONE, cancelsPerDay: 5, includeFlagged: false, sheet: 's' };
+      expect((await recordsTable(db, { ...q, maxRows: 12 })).rows).toHaveLength(12);
+      await expect(recordsTable(db, { ...q, maxRows: 11 })).rejects.toThrow(ExportTooLarge);
+      await expect(recordsTable(db, { ...q, maxRows: 11 })).rejects.toThrow(/more than 11 records: export a narrower scope, or the figures/);
     });
   });
 }

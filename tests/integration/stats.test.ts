@@ -5,7 +5,7 @@ import { statistics, type FigureRow, type StatisticsQuery } from '../../gateway/
 import { listFlagged } from '../../gateway/stats/misuse.js';
 import { daysPeriod } from '../../gateway/stats/period.js';
 import { gatewayDatabaseEngines } from '../support/db-engines.js';
-import { fixtureDatabase, shanghai, ZONE } from './stats-fixture.js';
+import { fixtureDatabase, shanghai, storeFixture, TERMINALS, ZONE } from './stats-fixture.js';
 
 /**
  * Statistics on a fixed hall day (tests/integration/stats-fixture.ts) whose answers are worked out
@@ -177,6 +177,28 @@ for (const engine of engines) {
         }
       }
       expect((await flaggedQuery({ scope: HALL_H02 })).total).toBe(0);
+    });
+
+    it('counts a later first rating of a cancelled invitation as its rating; one whose record has not arrived, or of a test, not at all', async () => {
+      const december = await storeFixture(db, {
+        invitations: [
+          { name: 'd1', terminal: 'T3', at: '12-02 10:00', staff: 'S3', outcome: 'cancelled' },
+          { name: 'd2', terminal: 'T3', at: '12-02 10:10', staff: 'S3', outcome: 'not_rated', test: true },
+        ],
+        later: [
+          { invitation: 'd1', assessNumber: 1, grade: 'basically_satisfied', via: 'receipt', at: '12-02 11:00' },
+          { invitation: 'd2', assessNumber: 1, grade: 'very_satisfied', via: 'receipt', at: '12-02 11:00' },
+        ],
+      });
+      // The bridge is offline: the page has a rating of an invitation the gateway has not seen.
+      await db.query(
+        `INSERT INTO later_ratings (id, terminal_id, invitation_id, case_no, assess_number, grade, receipt_issued_at, rated_at, instance)
+         VALUES (gen_random_uuid(), $1, gen_random_uuid()::text, 'CASE-ORPHAN', 1, 'very_satisfied', $2, $2, 'gw-test')`,
+        [TERMINALS.T3.id, shanghai('12-02 11:30')],
+      );
+      expect(december.size).toBe(2);
+      const [total] = await query({ period: daysPeriod('2026-12-02', '2026-12-02', ZONE), includeFlagged: true });
+      expect(counts(total)).toEqual({ invitations: 1, rated: 1, notRated: 0, cancelled: 0, good: 0, neutral: 1, bad: 0, flagged: 0, grades: [0, 0, 1, 0, 0] });
     });
   });
 }
