@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_GRADE_CODE_PROFILE, GRADE_INFO, gradeCode, gradeSchema, type GradeCodeProfileName } from '../protocol/grades.js';
+import { portOrFree } from '../simulator/free-port.js';
 import { SimulatedHall, type HallActivity } from '../simulator/hall.js';
+import type { ReceivedMessage } from '../simulator/webhook-receiver.js';
 import { startHallView, type HallView } from '../simulator/hall-view.js';
 import type { ProvinceHttpStats } from '../simulator/province-http/state.js';
 import { createLogger } from '../bridge/log.js';
@@ -21,6 +23,8 @@ export interface StartOptions {
   provincePort?: number;
   /** The rate-later page's port (default: any free one). */
   rateLaterPort?: number;
+  /** The managers' dashboard; taken by another program: any free port. */
+  dashboardPort: number;
   dataDir?: string;
 }
 
@@ -32,7 +36,10 @@ const line = (windowNo: string, what: string, text: string): void => console.log
 export async function startHallCommand(options: StartOptions): Promise<void> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'hcp-hall-'));
   console.log(`hcp start: a simulated service hall with ${options.windows} windows (seed ${options.seed})`);
+  const dashboardPort = await portOrFree(options.dashboardPort);
+  if (dashboardPort.fellBack) console.log(`  (port ${options.dashboardPort} is in use: the dashboard takes a free port; choose one with --dashboard-port)`);
   const hall = await SimulatedHall.start({
+    dashboardPort: dashboardPort.port,
     windows: options.windows,
     dataDir,
     seed: options.seed,
@@ -47,6 +54,7 @@ export async function startHallCommand(options: StartOptions): Promise<void> {
   const gateway = hall.gateway.status();
   console.log(`  gateway    ${gateway.instance}: ${gateway.broker.subscriptions.join(', ')} into the embedded database (${join(dataDir, 'gateway-db')}); admin API ${hall.gateway.adminUrl}`);
   for (const text of chainLines(hall)) console.log(text);
+  for (const text of managerLines(hall)) console.log(text);
   for (const w of hall.windows) {
     const { link } = w.bridge.status();
     console.log(`  ${w.windowNo}        terminal ${link.terminal?.serial} (firmware ${link.terminal?.fw}) on ${link.path}; HTTP API ${w.bridge.httpUrl}`);
@@ -66,6 +74,7 @@ export async function startHallCommand(options: StartOptions): Promise<void> {
     hall.windows.find((w) => w.windowNo === windowNo)?.bridge.config.mqtt.gradeProfile ?? DEFAULT_GRADE_CODE_PROFILE;
   const onActivity = (activity: HallActivity): void => describe(activity, profileOf(activity.windowNo));
   hall.on('activity', onActivity);
+  hall.alerts.on('message', describeAlert);
   const status = setInterval(() => printStatus(hall), STATUS_EVERY_MS);
   const stopSignal = options.duration
     ? new Promise<void>((resolve) => setTimeout(resolve, options.duration * 1000))
@@ -73,6 +82,7 @@ export async function startHallCommand(options: StartOptions): Promise<void> {
   await stopSignal;
   clearInterval(status);
   hall.off('activity', onActivity);
+  hall.alerts.off('message', describeAlert);
   console.log('\nstopping…');
   printStatus(hall);
   await printSummary(hall);
@@ -152,6 +162,23 @@ export function chainLines(hall: SimulatedHall): string[] {
     `             what it received: ${emulator.url}/_emulator/stats; faults: POST ${emulator.url}/_emulator/faults (docs/province-emulator.md) or the hall view's buttons`,
     `  rate later ${rateLater ?? 'not served'}${rateLater ? ' (the page the receipts\' QR codes lead to)' : ''}`,
   ];
+}
+
+/** The start banner's lines for the hall's managers: the dashboard and its accounts, where alerts go. */
+export function managerLines(hall: SimulatedHall): string[] {
+  const { accounts, file } = hall.dashboardAccounts;
+  return [
+    `  dashboard  ${hall.gateway.dashboardUrl ?? 'not served'}/ (statistics, live windows, bad reviews and alerts, exports); sign in as ${accounts.map((a) => a.username).join(', ')}: passwords in ${file}`,
+    `  alerts     bad reviews and fleet faults go to a local stand-in for the duty group's robots (WeCom, DingTalk with 加签, a webhook) at ${hall.alerts.url}`,
+  ];
+}
+
+/** An alert as the duty group's chat shows it: one line, from the generic webhook's copy (WeCom and DingTalk get the same). */
+function describeAlert(message: ReceivedMessage): void {
+  if (message.channel !== 'webhook' || !message.accepted) return;
+  const body = message.body as { title?: unknown; repeat?: unknown; windowNo?: unknown };
+  const repeat = typeof body.repeat === 'number' && body.repeat > 0 ? ` (repeat ${body.repeat}: not yet acknowledged on the dashboard)` : '';
+  line(typeof body.windowNo === 'string' ? body.windowNo : '---', 'ALERT', `${String(body.title)}${repeat}; sent to WeCom, DingTalk and the webhook`);
 }
 
 function faultsNote(hall: SimulatedHall): string {

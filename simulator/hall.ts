@@ -12,6 +12,7 @@ import type { ProvinceProfileInput } from '../gateway/province/profile.js';
 import { silentLogger } from '../bridge/log.js';
 import { EmbeddedBroker } from './broker.js';
 import { freePort } from './free-port.js';
+import { createDemoAccounts, startHallAlerts, type DemoAccount, type HallAlerts } from './hall-dashboard.js';
 import { startHallProvince, type HallProvince } from './hall-province.js';
 import { SAMPLE_PROVINCE_CONFIG } from './province.js';
 import { seededRandom } from './random.js';
@@ -36,6 +37,8 @@ export interface HallOptions {
   provinceProfile?: ProvinceProfileInput;
   /** The rate-later page's port, behind the receipts' QR codes (default any free one). */
   rateLaterPort?: number;
+  /** The managers' dashboard's port (default any free one). */
+  dashboardPort?: number;
   /** Terminal ids are <prefix>-W01…; default SIM (a process holds each virtual line once: two halls need two prefixes). */
   terminalPrefix?: string;
   /** Run the scripted staff and citizens (default true). */
@@ -58,7 +61,9 @@ export type HallActivity =
  * A simulated service hall: N windows, an embedded broker and the gateway on the embedded
  * database (PGlite, in the data folder), which registers each terminal on its first key, sends
  * it the reason catalogue and staff roster, stores and acknowledges its records, delivers them to
- * the province emulator's HTTP interface, and serves the rate-later page the receipts lead to.
+ * the province emulator's HTTP interface, and serves the rate-later page the receipts lead to and
+ * the managers' dashboard (demo accounts per level, listed in dashboard-accounts.txt), whose
+ * alerts go to a local receiver speaking as WeCom and DingTalk robots and a webhook.
  */
 export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
   private readonly abort = new AbortController();
@@ -69,6 +74,10 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
     readonly province: HallProvince,
     readonly gateway: Gateway,
     readonly windows: SimWindow[],
+    /** Where the hall's alerts arrive (the robots' stand-in). */
+    readonly alerts: HallAlerts['receiver'],
+    /** The dashboard's demo accounts, and the owner-only file that lists them. */
+    readonly dashboardAccounts: { accounts: DemoAccount[]; file: string },
   ) {
     super();
     for (const window of windows) this.relay(window);
@@ -77,18 +86,26 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
   static async start(options: HallOptions): Promise<SimulatedHall> {
     const broker = await EmbeddedBroker.start({ port: options.brokerPort ?? 0 });
     let province: HallProvince | undefined;
+    let alerts: HallAlerts | undefined;
     let gateway: Gateway;
     // The page's address is in every receipt's QR code: known before the bridges start.
     const rateLaterUrl = `http://127.0.0.1:${options.rateLaterPort || (await freePort())}/rate`;
     try {
       province = await startHallProvince(options.dataDir, { port: options.provincePort ?? 0, ...(options.provinceProfile && { profile: options.provinceProfile }) });
-      gateway = await startHallGateway({ brokerUrl: broker.url, dataDir: options.dataDir, profileFile: province.profileFile, rateLaterUrl }, options.logger);
+      alerts = await startHallAlerts(options.dataDir);
+      gateway = await startHallGateway(
+        { brokerUrl: broker.url, dataDir: options.dataDir, profileFile: province.profileFile, rateLaterUrl, dashboardPort: options.dashboardPort ?? 0, alertChannels: alerts.channels },
+        options.logger,
+      );
     } catch (err) {
+      await alerts?.receiver.stop();
       await province?.stop();
       await broker.stop();
       throw err;
     }
     const windows: SimWindow[] = [];
+    const accountsFile = join(options.dataDir, 'dashboard-accounts.txt');
+    let accounts: DemoAccount[];
     try {
       for (let n = 1; n <= options.windows; n++) {
         const windowNo = `W${String(n).padStart(2, '0')}`;
@@ -115,14 +132,17 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
       }
       // The gateway approves each terminal's first key and sends it the roster: staff can sign in from here on.
       await Promise.all(windows.map((w) => waitUntil(() => w.bridge.status().staffSignIn.roster, `the staff roster at ${w.windowNo}`, { timeoutMs: 10_000 })));
+      const { areaCode, hallCode } = windows[0]!.bridge.config.terminal;
+      accounts = await createDemoAccounts(gateway.db, { areaCode, hallCode }, accountsFile);
     } catch (err) {
       await Promise.allSettled(windows.map((w) => w.stop()));
       await gateway.stop();
+      await alerts.receiver.stop();
       await province.stop();
       await broker.stop();
       throw err;
     }
-    const hall = new SimulatedHall(broker, province, gateway, windows);
+    const hall = new SimulatedHall(broker, province, gateway, windows, alerts.receiver, { accounts, file: accountsFile });
     if (options.traffic ?? true) hall.startTraffic(options.seed ?? 1, options.citizens);
     return hall;
   }
@@ -132,6 +152,7 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
     await this.traffic;
     await Promise.allSettled(this.windows.map((w) => w.stop()));
     await this.gateway.stop();
+    await this.alerts.stop();
     await this.province.stop();
     await this.broker.stop();
   }
@@ -167,9 +188,13 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
  * The hall's gateway: one instance on the embedded broker (no shared subscriptions there: MQTT
  * 3.1.1, a plain subscription), PGlite in the data folder, terminals approved on their first key
  * (a demo has no operator), the sample reason catalogue and staff roster for each, the admin API
- * on a free loopback port, delivery to the province emulator, the rate-later page on loopback.
+ * on a free loopback port, delivery to the province emulator, the rate-later page and the
+ * dashboard on loopback, alerts to the hall's receiver.
  */
-async function startHallGateway(where: { brokerUrl: string; dataDir: string; profileFile: string; rateLaterUrl: string }, logger: Logger | undefined): Promise<Gateway> {
+async function startHallGateway(
+  where: { brokerUrl: string; dataDir: string; profileFile: string; rateLaterUrl: string; dashboardPort: number; alertChannels: HallAlerts['channels'] },
+  logger: Logger | undefined,
+): Promise<Gateway> {
   const staffRosterFile = join(where.dataDir, 'staff-roster.json');
   writeFileSync(staffRosterFile, JSON.stringify(SAMPLE_STAFF_ROSTER));
   const config = parseGatewayConfig({
@@ -180,6 +205,9 @@ async function startHallGateway(where: { brokerUrl: string; dataDir: string; pro
     http: { port: 0 },
     province: { profileFile: where.profileFile },
     rateLater: { host: '127.0.0.1', port: Number(new URL(where.rateLaterUrl).port), publicUrl: where.rateLaterUrl },
+    dashboard: { host: '127.0.0.1', port: where.dashboardPort },
+    // A demo's faults are seen within a minute, and an unacknowledged alert comes again after a minute.
+    alerts: { channels: where.alertChannels, repeatMinutes: 1, maxRepeats: 3, faults: { offlineMinutes: 1 } },
   });
   return Gateway.start(config, { logger: logger ?? silentLogger });
 }
