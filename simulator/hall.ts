@@ -90,11 +90,13 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
     let gateway: Gateway;
     // The page's address is in every receipt's QR code: known before the bridges start.
     const rateLaterUrl = `http://127.0.0.1:${options.rateLaterPort || (await freePort())}/rate`;
+    // The dashboard's address is in every alert message (a link to the alert): known before the gateway starts.
+    const dashboardUrl = `http://127.0.0.1:${options.dashboardPort || (await freePort())}/`;
     try {
       province = await startHallProvince(options.dataDir, { port: options.provincePort ?? 0, ...(options.provinceProfile && { profile: options.provinceProfile }) });
       alerts = await startHallAlerts(options.dataDir);
       gateway = await startHallGateway(
-        { brokerUrl: broker.url, dataDir: options.dataDir, profileFile: province.profileFile, rateLaterUrl, dashboardPort: options.dashboardPort ?? 0, alertChannels: alerts.channels },
+        { brokerUrl: broker.url, dataDir: options.dataDir, profileFile: province.profileFile, rateLaterUrl, dashboardUrl, alertChannels: alerts.channels },
         options.logger,
       );
     } catch (err) {
@@ -192,7 +194,7 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
  * dashboard on loopback, alerts to the hall's receiver.
  */
 async function startHallGateway(
-  where: { brokerUrl: string; dataDir: string; profileFile: string; rateLaterUrl: string; dashboardPort: number; alertChannels: HallAlerts['channels'] },
+  where: { brokerUrl: string; dataDir: string; profileFile: string; rateLaterUrl: string; dashboardUrl: string; alertChannels: HallAlerts['channels'] },
   logger: Logger | undefined,
 ): Promise<Gateway> {
   const staffRosterFile = join(where.dataDir, 'staff-roster.json');
@@ -205,7 +207,7 @@ async function startHallGateway(
     http: { port: 0 },
     province: { profileFile: where.profileFile },
     rateLater: { host: '127.0.0.1', port: Number(new URL(where.rateLaterUrl).port), publicUrl: where.rateLaterUrl },
-    dashboard: { host: '127.0.0.1', port: where.dashboardPort },
+    dashboard: { host: '127.0.0.1', port: Number(new URL(where.dashboardUrl).port), publicUrl: where.dashboardUrl },
     // A demo's faults are seen within a minute, and an unacknowledged alert comes again after a minute.
     alerts: { channels: where.alertChannels, repeatMinutes: 1, maxRepeats: 3, faults: { offlineMinutes: 1 } },
   });

@@ -15,7 +15,7 @@ import { addDays, dayStart, localDay } from '../../gateway/stats/zone.js';
 import { insertRecords, recordRow } from '../../gateway/store/records.js';
 import { GRADES } from '../../protocol/grades.js';
 import type { InvitationRecord } from '../../protocol/records.js';
-import { readBack } from '../integration/exports-read-back.js';
+import { readBack } from '../support/exports-read-back.js';
 import { emptyDatabase } from '../integration/stats-fixture.js';
 
 /*

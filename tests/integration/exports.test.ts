@@ -5,7 +5,7 @@ import { buildExport, ExportTooLarge, type ExportQuery } from '../../gateway/exp
 import { recordsTable } from '../../gateway/exports/records-table.js';
 import { monthPeriod } from '../../gateway/stats/period.js';
 import { gatewayDatabaseEngines } from '../support/db-engines.js';
-import { readBack } from './exports-read-back.js';
+import { readBack } from '../support/exports-read-back.js';
 import { fixtureDatabase, ITEM_A, storeFixture, ZONE, type FixtureInvitation } from './stats-fixture.js';
 
 /**
