@@ -120,7 +120,9 @@ export class TerminalLink extends EventEmitter<{
       },
       onRefused: (seq, problem) => opts.logger.warn({ seq, problem, port: opts.path }, 'the terminal refused a frame'),
       onReject: (reason, detail, type) => {
-        opts.logger.warn({ reason, detail, type, port: opts.path }, 'serial frame rejected');
+        // An unpaired terminal's hello is how pairing starts (it is offered the key): news, not a fault.
+        if (reason === 'unpaired') opts.logger.info({ detail, port: opts.path }, 'an unpaired terminal said hello: offered the pairing key');
+        else opts.logger.warn({ reason, detail, type, port: opts.path }, 'serial frame rejected');
         // A terminal whose hello we cannot accept is not one we can serve, however lively its line.
         // A hello refused for its tag or session is not the terminal's to spend: a forger's would
         // otherwise take the paired terminal offline (another device's is handled in checkHello).
