@@ -5,9 +5,9 @@ import { FaultScanner, scanFaults, type FaultSettings } from '../../gateway/aler
 import { WEEKDAYS_CALENDAR } from '../../gateway/alerts/working-days.js';
 import type { Database } from '../../gateway/db/database.js';
 import { waitUntil } from '../../simulator/wait.js';
-import { gatewayDatabaseEngines } from '../support/db-engines.js';
+import { databasePerTest, gatewayDatabaseEngines } from '../support/db-engines.js';
 import { ManualTimers } from '../support/manual-timers.js';
-import { addTerminal, alertRows, databasePerTest, forgetPlace, PROVINCE, storeRating, telemetryBody } from './alerts-fixture.js';
+import { addTerminal, alertRows, forgetPlace, PROVINCE, storeRating, telemetryBody } from './alerts-fixture.js';
 
 /** Fleet faults raised and cleared from the terminals table, one open per (kind, terminal), on both engines. */
 

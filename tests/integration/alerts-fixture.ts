@@ -1,41 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Scope } from '../../gateway/accounts/scope.js';
-import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { Database } from '../../gateway/db/database.js';
-import type { Engine } from '../support/db-engines.js';
-import { migrate } from '../../gateway/db/migrate.js';
 import { storeLaterRating } from '../../gateway/rate-later/later-ratings.js';
 import { insertRecords, recordRow } from '../../gateway/store/records.js';
 import type { Grade } from '../../protocol/grades.js';
 import type { InvitationRecord } from '../../protocol/records.js';
 import { ratedRecord } from '../unit/province-fixture.js';
 
-/** The alerts suites' database helpers: an empty migrated database, terminals, and ratings stored the way ingest and the rate-later page store them. */
+/** The alerts suites' database helpers (the database per test: tests/support/db-engines.ts): terminals, and ratings stored the way ingest and the rate-later page store them. */
 
 export const PROVINCE: Scope = { role: 'province', areaPrefix: '37', hallCode: null };
 export const COUNTY: Scope = { role: 'county', areaPrefix: '370102', hallCode: null };
 export const OTHER_COUNTY: Scope = { role: 'county', areaPrefix: '370103', hallCode: null };
 export const HALL: Scope = { role: 'hall', areaPrefix: '370102', hallCode: 'hall-lixia' };
-
-export async function emptyDatabase(db: Database): Promise<void> {
-  await db.exec('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
-  await migrate(db);
-}
-
-/** Opens the engine's database for the describe block, empty and migrated before each test; call inside describe. */
-export function databasePerTest(engine: Engine): () => Database {
-  let db: Database | undefined;
-  beforeAll(async () => {
-    db = await engine.open();
-  }, 60_000);
-  afterAll(async () => {
-    await db?.close();
-  });
-  beforeEach(async () => {
-    await emptyDatabase(db!);
-  });
-  return () => db!;
-}
 
 export interface TerminalFacts {
   id: string;

@@ -13,9 +13,9 @@ import type { Clock } from '../../gateway/ports.js';
 import { hostTimers } from '../../protocol/timers.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { WebhookReceiver, type ReceivedMessage } from '../../simulator/webhook-receiver.js';
-import { gatewayDatabaseEngines } from '../support/db-engines.js';
+import { databasePerTest, gatewayDatabaseEngines } from '../support/db-engines.js';
 import { ManualTimers } from '../support/manual-timers.js';
-import { addTerminal, databasePerTest, PROVINCE, storeRating } from './alerts-fixture.js';
+import { addTerminal, PROVINCE, storeRating } from './alerts-fixture.js';
 
 /**
  * The notifier against the webhook receiver over real HTTP: a WeCom robot, a DingTalk robot with

@@ -3,8 +3,8 @@ import { acknowledge, followUpHistory, listAlerts, recordFollowUp, type ListAler
 import { WEEKDAYS_CALENDAR } from '../../gateway/alerts/working-days.js';
 import type { Scope } from '../../gateway/accounts/scope.js';
 import type { Database } from '../../gateway/db/database.js';
-import { gatewayDatabaseEngines } from '../support/db-engines.js';
-import { addTerminal, alertRows, COUNTY, forgetPlace, databasePerTest, HALL, OTHER_COUNTY, PROVINCE, storeLater, storeRating } from './alerts-fixture.js';
+import { databasePerTest, gatewayDatabaseEngines } from '../support/db-engines.js';
+import { addTerminal, alertRows, COUNTY, forgetPlace, HALL, OTHER_COUNTY, PROVINCE, storeLater, storeRating } from './alerts-fixture.js';
 
 /** Bad reviews raise their alert in the storing transaction (schema v3's triggers), and the dashboard's reads and changes of alerts keep to the user's scope. */
 

@@ -12,7 +12,7 @@ import { deliveryStatus } from '../../gateway/delivery/status.js';
 import type { DeliveryWorker } from '../../gateway/delivery/worker.js';
 import type { PushAnswer } from '../../gateway/province/client.js';
 import type { InvitationRecord } from '../../protocol/records.js';
-import { gatewayDatabaseEngines } from '../support/db-engines.js';
+import { databasePerTest, gatewayDatabaseEngines } from '../support/db-engines.js';
 import { FAST, invitationRecord, putApprovedTerminal, rows, ScriptedProvince, storeLater, storeRecords, worker, type Push } from '../unit/delivery-fixture.js';
 
 /**
@@ -41,17 +41,9 @@ describe.each(engines)('delivery queue on $name', (engine) => {
   const extra: Database[] = [];
   const running: DeliveryWorker[] = [];
 
-  beforeAll(async () => {
-    db = await engine.open();
-  }, 60_000);
-
-  afterAll(async () => {
-    await db?.close();
-  });
-
+  const database = databasePerTest(engine);
   beforeEach(async () => {
-    await db.exec('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
-    await migrate(db);
+    db = database();
     await putApprovedTerminal(db);
   });
 

@@ -1,5 +1,6 @@
-import { afterAll } from 'vitest';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { Database } from '../../gateway/db/database.js';
+import { migrate } from '../../gateway/db/migrate.js';
 import { PgliteDatabase } from '../../gateway/db/pglite.js';
 import { PostgresDatabase } from '../../gateway/db/postgres.js';
 import { postgresTestsRun, startPostgres, warnPostgresSkipped, type TestPostgres } from './postgres-server.js';
@@ -35,4 +36,25 @@ export function gatewayDatabaseEngines(options: { anotherPoolSize: number }): { 
     });
   }
   return { runPostgres, engines, postgresServer };
+}
+
+/** Drops everything and migrates again: the database as a new gateway finds it. */
+export async function emptyDatabase(db: Database): Promise<void> {
+  await db.exec('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
+  await migrate(db);
+}
+
+/** Opens the engine's database for the describe block, empty and migrated before each test; call inside describe. */
+export function databasePerTest(engine: Engine): () => Database {
+  let db: Database | undefined;
+  beforeAll(async () => {
+    db = await engine.open();
+  }, 60_000);
+  afterAll(async () => {
+    await db?.close();
+  });
+  beforeEach(async () => {
+    await emptyDatabase(db!);
+  });
+  return () => db!;
 }
