@@ -172,6 +172,7 @@ export function formatStatus(status: StatusAnswer, url: string, now = new Date()
     const error = province.lastError?.message ? `; last error: ${province.lastError.message.slice(0, 160)}` : '';
     lines.push(`  province       ${province.profile ?? '?'}: ${state}; delivered ${province.delivered ?? 0}, rejected ${province.rejected ?? 0}, transient failures ${province.transient ?? 0}${error} (hcp gateway deliveries)`);
   }
+  lines.push(...managerStatusLines(status.instance));
   if (status.instances === null) return [...lines, `  instances      unknown: ${status.instancesError ?? 'the database did not answer'}`].join('\n');
   const rows = status.instances.map((i) => {
     const ingest = (i.stats as { ingest?: Record<string, unknown> } | null)?.ingest ?? {};
@@ -180,6 +181,21 @@ export function formatStatus(status: StatusAnswer, url: string, now = new Date()
   });
   lines.push('', formatTable(['INSTANCE', 'HEARTBEAT', 'LAST BEAT', 'STARTED', 'RECEIVED', 'ACCEPTED', 'DUPLICATES', 'REJECTED', 'HELD', 'QUEUED'], rows));
   return lines.join('\n');
+}
+
+/** The dashboard's address and how this instance sends alerts (their channels' failures named). */
+function managerStatusLines(instance: unknown): string[] {
+  type Channel = { name?: string; sent?: number; failed?: number; lastError?: { message?: string } | null };
+  const self = (instance ?? {}) as { dashboard?: { url?: string; publicUrl?: string | null } | null; alerts?: { notifier?: { running?: boolean; sent?: number; failed?: number; channels?: Channel[] }; faultScans?: { failures?: number } } };
+  const lines: string[] = [];
+  if (self.dashboard) lines.push(`  dashboard      ${self.dashboard.url ?? '?'}${self.dashboard.publicUrl ? ` (managers reach it at ${self.dashboard.publicUrl})` : ''}`);
+  const notifier = self.alerts?.notifier;
+  if (notifier) {
+    const channels = notifier.channels ?? [];
+    const each = channels.map((c) => `${c.name ?? '?'} ${c.sent ?? 0} sent${c.failed ? `, ${c.failed} FAILED${c.lastError?.message ? ` (${c.lastError.message.slice(0, 120)})` : ''}` : ''}`);
+    lines.push(`  alerts         ${channels.length === 0 ? 'no channels: shown on the dashboard only' : `${notifier.running ? 'sending' : 'STOPPED'} to ${each.join('; ')}`}${self.alerts?.faultScans?.failures ? `; fault scans failed ${self.alerts.faultScans.failures} times` : ''}`);
+  }
+  return lines;
 }
 
 export function formatRefusals(refusals: RefusalView[], now = new Date()): string {

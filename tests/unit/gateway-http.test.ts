@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  formatStatus,
   gatewayRefusalsCommand,
   gatewayStatusCommand,
   gatewayTerminalsApproveCommand,
@@ -207,6 +208,23 @@ describe('hcp gateway CLI against the admin API', () => {
     process.exitCode = 0;
     return { out: out.join('\n'), err: err.join('\n'), exitCode };
   }
+
+  it('status names the dashboard and how alerts are sent, a failing channel with its error', () => {
+    const instance = {
+      instance: 'gw-1',
+      dashboard: { url: 'http://127.0.0.1:8472', publicUrl: 'https://hall.example/dashboard/' },
+      alerts: {
+        notifier: { running: true, channels: [{ name: '值班群', sent: 4, failed: 0, lastError: null }, { name: 'dingtalk', sent: 1, failed: 2, lastError: { message: 'errcode 310000: sign not match' } }] },
+        faultScans: { failures: 0 },
+      },
+    };
+    const text = formatStatus({ instance, instances: [] }, 'http://127.0.0.1:8470');
+    expect(text).toContain('  dashboard      http://127.0.0.1:8472 (managers reach it at https://hall.example/dashboard/)');
+    expect(text).toContain('  alerts         sending to 值班群 4 sent; dingtalk 1 sent, 2 FAILED (errcode 310000: sign not match)');
+    const quiet = formatStatus({ instance: { instance: 'gw-2', alerts: { notifier: { running: false, channels: [] }, faultScans: { failures: 3 } } }, instances: [] }, 'http://127.0.0.1:8470');
+    expect(quiet).not.toContain('dashboard');
+    expect(quiet).toContain('  alerts         no channels: shown on the dashboard only; fault scans failed 3 times');
+  });
 
   it('status, terminals list/show, approve, revoke and refusals, by --url and the token from HCP_GATEWAY_TOKEN', async () => {
     const key = await pendingTerminal('T-1');
