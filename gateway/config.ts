@@ -56,7 +56,7 @@ const databaseSchema = z
     /** Without url or urlFile: the embedded database (PGlite) in this folder. */
     dataDir: z.string().min(1).optional(),
     /** Connections per instance to PostgreSQL. */
-    poolSize: z.number().int().min(1).max(100).default(4),
+    poolSize: z.number().int().min(1).max(100).default(6),
   })
   .superRefine((db, ctx) => {
     const given = [db.url, db.urlFile, db.dataDir].filter((v) => v !== undefined).length;
@@ -68,6 +68,8 @@ const ingestSchema = z.strictObject({
   maxBatch: z.number().int().min(1).max(10_000).default(500),
   /** Records received and not yet stored at most; beyond it the oldest are let go unacknowledged (their bridges publish them again). */
   maxQueue: z.number().int().min(100).max(1_000_000).default(50_000),
+  /** Batches settled at once on PostgreSQL, each in its own transaction and connection (keep database.poolSize above it); PGlite settles one at a time. */
+  concurrency: z.number().int().min(1).max(16).default(3),
 });
 
 const terminalsSchema = z.strictObject({
@@ -204,7 +206,7 @@ export const gatewayConfigSchema = z.strictObject({
     .default(() => hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64) || 'gateway'),
   mqtt: mqttSchema,
   database: databaseSchema,
-  ingest: ingestSchema.default({ maxBatch: 500, maxQueue: 50_000 }),
+  ingest: ingestSchema.prefault({}),
   terminals: terminalsSchema.default({ approval: 'manual', config: {} }),
   http: httpSchema.default({ host: '127.0.0.1', port: 8470 }),
   /** Delivery into the provincial 好差评 interface; without it, records are stored and nothing is sent. */

@@ -125,7 +125,7 @@ export class Gateway {
       // Each terminal's receipt QR leads where the profile says (the province's page or this gateway's): sent in its config.
       const receiptPage = receiptPageSource({ profile, publicUrl: config.rateLater?.publicUrl, logger: log.child({ part: 'receipt-page' }) });
       const registry = new TerminalRegistry({ db, publisher, prefix, clock, logger: log, approval: config.terminals.approval, terminalConfig: () => terminalConfig, receiptPage });
-      const ingest = new RecordIngest({ db, publisher, prefix, instance: config.instance, clock, logger: log, maxBatch: config.ingest.maxBatch, maxQueue: config.ingest.maxQueue });
+      const ingest = new RecordIngest({ db, publisher, prefix, instance: config.instance, clock, logger: log, maxBatch: config.ingest.maxBatch, maxQueue: config.ingest.maxQueue, concurrency: db.kind === 'postgres' ? config.ingest.concurrency : 1 });
       stack.push(() => ingest.stop());
       const province =
         profile && secrets

@@ -40,9 +40,10 @@ export interface RecordIngestDeps {
   /** Backoff after a database failure: first wait, doubled up to the last. Default 250 ms to 10 s. */
   retryMs?: { first: number; max: number };
   /**
-   * Batches settled at once, each in its own transaction. Default: 2 on PostgreSQL (while one
-   * batch's records are classified, or its commit waits for the disk, the other's statements
-   * run), 1 on PGlite (one connection: its transactions run one after another anyway).
+   * Batches settled at once on PostgreSQL, each in its own transaction (while one batch's records
+   * are classified, or its commit waits for the disk, the others' statements run): config
+   * ingest.concurrency. Default 2 on PostgreSQL, 1 on PGlite (one connection: its transactions
+   * run one after another anyway, so the gateway gives it 1).
    */
   concurrency?: number;
 }

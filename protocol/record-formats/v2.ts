@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { compile } from 'zod/v4/core';
 import { explain } from '../issues.js';
 import { SEALED_RECORD_SCHEMA, upstreamRecordSchema, type StoredRecord } from '../records.js';
 import { TIME_CORRECTION_FIELD } from '../seal/seal.js';
@@ -14,7 +15,13 @@ import { v1 } from './v1.js';
  * are; a receiver verifies the seal (protocol/seal/verify.ts) and reads the record through
  * `decode`, which applies the time correction to what it returns (never to what was signed).
  */
-const timeCorrectionOf = z.looseObject({ [TIME_CORRECTION_FIELD]: timeCorrectionSchema.optional() });
+const timeCorrectionOf = compile(z.looseObject({ [TIME_CORRECTION_FIELD]: timeCorrectionSchema.optional() }));
+/**
+ * Every record a gateway receives passes here: zod's compiled parser takes 3 µs where the
+ * interpreted one takes 26 (a fleet's ingest, issue 13); it falls back to the interpreted one for
+ * a record it refuses, so the refusal names the field as before.
+ */
+const upstreamRecord = compile(upstreamRecordSchema);
 
 export const v2: RecordFormat = {
   schema: SEALED_RECORD_SCHEMA,
@@ -24,7 +31,7 @@ export const v2: RecordFormat = {
   decode: (body) => {
     const correction = explain(timeCorrectionOf, body);
     if (!correction.ok) return correction;
-    const record = explain(upstreamRecordSchema, body);
+    const record = explain(upstreamRecord, body);
     if (!record.ok) return record;
     return { ok: true, data: honestTimes(record.data, correction.data[TIME_CORRECTION_FIELD]?.offsetMs ?? null) };
   },

@@ -3,7 +3,9 @@ import { v7 as uuidv7 } from 'uuid';
 import { describe, expect, it } from 'vitest';
 import { GRADE_CODE_PROFILES, GRADES, type GradeCodeProfileName } from '../../protocol/grades.js';
 import { decodeRecord, encodeRecord, RECORD_FORMATS, type RecordFormatName } from '../../protocol/record-formats/index.js';
-import type { StoredInvitation } from '../../protocol/records.js';
+import { upstreamRecordSchema, type StoredInvitation } from '../../protocol/records.js';
+import { compile } from 'zod/v4/core';
+import { explain } from '../../protocol/issues.js';
 
 /*
  * The receiving end's first step on every message from `…/records` (today the province emulator;
@@ -78,6 +80,16 @@ describe('fuzz: records as the receiving end reads them', () => {
         if (field !== 'id') expect(decoded.kind).not.toBe('unreadable');
         // A changed kind makes it another kind of record: the problems then name that kind's fields.
         if (decoded.kind === 'invalid' && field !== 'kind') expect(decoded.reason).toContain(field);
+      }),
+      { seed: SEED, numRuns: 2000 },
+    );
+  });
+
+  it('the compiled parser the sealed layout reads with answers exactly as zod’s own: the same record, the same refusal', () => {
+    const compiled = compile(upstreamRecordSchema);
+    fc.assert(
+      fc.property(fc.oneof(anyJson, tampered.map((t) => JSON.parse(t.payload) as unknown)), (body) => {
+        expect(explain(compiled, body)).toEqual(explain(upstreamRecordSchema, body));
       }),
       { seed: SEED, numRuns: 2000 },
     );
