@@ -156,7 +156,7 @@ describe.skipIf(!runs)('gateway faults (Mosquitto 2, PostgreSQL)', () => {
     expect(status.status).toBe(200);
     expect(await status.json()).toMatchObject({ instance: { instance: `only-${databases}`, database: { up: true } } });
     expect(await only.stop()).toEqual({ code: 0, signal: null }); // SIGTERM: the batch in flight settled, then a clean exit
-  });
+  }, 60_000);
 
   it('the database gone and back: the gateway says so, acknowledges nothing meanwhile, and catches up', async () => {
     const { db, windows: hall, url } = await freshScene();

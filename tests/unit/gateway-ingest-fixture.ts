@@ -31,7 +31,7 @@ export function useTestDatabase(): () => PgliteDatabase {
   let db: PgliteDatabase | undefined;
   beforeAll(async () => {
     db = await openTestDatabase();
-  }, 30_000);
+  }, 60_000);
   afterAll(async () => {
     await db?.close();
   });
