@@ -6,6 +6,7 @@ import type { LinkRejectReason } from '../protocol/link.js';
 import type { OpenInvitation } from '../bridge/desk/invitation-desk.js';
 import type { StoredEvent, StoredInvitation } from '../protocol/records.js';
 import type { Logger } from '../bridge/log.js';
+import { ConfigError } from '../bridge/config.js';
 import { parseGatewayConfig } from '../gateway/config.js';
 import { Gateway } from '../gateway/gateway.js';
 import type { ProvinceProfileInput } from '../gateway/province/profile.js';
@@ -87,24 +88,34 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
     const broker = await EmbeddedBroker.start({ port: options.brokerPort ?? 0 });
     let province: HallProvince | undefined;
     let alerts: HallAlerts | undefined;
-    let gateway: Gateway;
-    // The page's address is in every receipt's QR code: known before the bridges start.
-    const rateLaterUrl = `http://127.0.0.1:${options.rateLaterPort || (await freePort())}/rate`;
-    // The dashboard's address is in every alert message (a link to the alert): known before the gateway starts.
-    const dashboardUrl = `http://127.0.0.1:${options.dashboardPort || (await freePort())}/`;
+    let gateway: Gateway | undefined;
     try {
       province = await startHallProvince(options.dataDir, { port: options.provincePort ?? 0, ...(options.provinceProfile && { profile: options.provinceProfile }) });
       alerts = await startHallAlerts(options.dataDir);
-      gateway = await startHallGateway(
-        { brokerUrl: broker.url, dataDir: options.dataDir, profileFile: province.profileFile, rateLaterUrl, dashboardUrl, alertChannels: alerts.channels },
-        options.logger,
-      );
+      for (let attempt = 1; gateway === undefined; attempt++) {
+        // The page's address is in every receipt's QR code, the dashboard's in every alert message:
+        // both known before the gateway starts, so their ports are picked here; one another program
+        // took meanwhile (tests run side by side) means picking again.
+        const rateLaterUrl = `http://127.0.0.1:${options.rateLaterPort || (await freePort())}/rate`;
+        const dashboardUrl = `http://127.0.0.1:${options.dashboardPort || (await freePort())}/`;
+        try {
+          gateway = await startHallGateway(
+            { brokerUrl: broker.url, dataDir: options.dataDir, profileFile: province.profileFile, rateLaterUrl, dashboardUrl, alertChannels: alerts.channels },
+            options.logger,
+          );
+        } catch (err) {
+          const picked = !options.rateLaterPort || !options.dashboardPort;
+          if (!(picked && attempt < 5 && err instanceof ConfigError && err.message.includes('is in use'))) throw err;
+        }
+      }
     } catch (err) {
       await alerts?.receiver.stop();
       await province?.stop();
       await broker.stop();
       throw err;
     }
+    // The loop ends with a gateway or throws: its rate-later page is where the receipts lead.
+    const rateLaterUrl = gateway.config.rateLater!.publicUrl;
     const windows: SimWindow[] = [];
     const accountsFile = join(options.dataDir, 'dashboard-accounts.txt');
     let accounts: DemoAccount[];
