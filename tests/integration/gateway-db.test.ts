@@ -4,7 +4,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../bridge/config.js';
 import { parseGatewayConfig, type GatewayConfig } from '../../gateway/config.js';
 import { DatabaseUnavailable, type Database } from '../../gateway/db/database.js';
@@ -20,7 +20,7 @@ import { verifySealed } from '../../protocol/seal/verify.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { benchTerminalKey, makeTerminalRecords, rawInsertBaseline, recordRows } from '../../bench/fleet-baseline.js';
 import { generateFleetRecords } from '../../bench/fleet-worker.js';
-import { gatewayDatabaseEngines } from '../support/db-engines.js';
+import { databasePerTest, gatewayDatabaseEngines } from '../support/db-engines.js';
 
 /** The version the gateway's migrations end at. */
 const LATEST = MIGRATIONS.length;
@@ -87,20 +87,13 @@ function insertRecords(rows: unknown[][]): { text: string; params: unknown[] } {
 const ID = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
 describe.each(engines)('gateway database on $name', (engine) => {
+  // Each test starts from an empty database, not migrated: the migrations are what is tested.
+  const database = databasePerTest(engine, { migrated: false });
   let db: Database;
   const extra: Database[] = [];
 
-  beforeAll(async () => {
-    db = await engine.open();
-  }, 60_000);
-
-  afterAll(async () => {
-    await db?.close();
-  });
-
-  beforeEach(async () => {
-    // Each test starts from an empty database.
-    await db.exec('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
+  beforeEach(() => {
+    db = database();
   });
 
   afterEach(async () => {

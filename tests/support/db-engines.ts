@@ -38,14 +38,14 @@ export function gatewayDatabaseEngines(options: { anotherPoolSize: number }): { 
   return { runPostgres, engines, postgresServer };
 }
 
-/** Drops everything and migrates again: the database as a new gateway finds it. */
-export async function emptyDatabase(db: Database): Promise<void> {
+/** Drops everything and (unless told not to) migrates again: the database as a new gateway finds it. */
+export async function emptyDatabase(db: Database, { migrated = true }: { migrated?: boolean } = {}): Promise<void> {
   await db.exec('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
-  await migrate(db);
+  if (migrated) await migrate(db);
 }
 
-/** Opens the engine's database for the describe block, empty and migrated before each test; call inside describe. */
-export function databasePerTest(engine: Engine): () => Database {
+/** Opens the engine's database for the describe block, empty (and migrated, unless told not to) before each test; call inside describe. */
+export function databasePerTest(engine: Engine, options: { migrated?: boolean } = {}): () => Database {
   let db: Database | undefined;
   beforeAll(async () => {
     db = await engine.open();
@@ -54,7 +54,7 @@ export function databasePerTest(engine: Engine): () => Database {
     await db?.close();
   });
   beforeEach(async () => {
-    await emptyDatabase(db!);
+    await emptyDatabase(db!, options);
   });
   return () => db!;
 }
