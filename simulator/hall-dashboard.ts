@@ -61,7 +61,7 @@ export interface HallPlace {
 /** A county that is not the hall's, in the same city: its account sees nothing of this hall. */
 function neighbourCounty(areaCode: string): string {
   const last = Number(areaCode.slice(4));
-  return `${areaCode.slice(0, 4)}${String(last === 99 ? 98 : last + 2).padStart(2, '0')}`;
+  return `${areaCode.slice(0, 4)}${String(last >= 98 ? last - 2 : last + 2).padStart(2, '0')}`;
 }
 
 /** The demo's accounts, one per level, and the file (mode 600) that lists them with their passwords. */

@@ -132,12 +132,12 @@ export async function setPassword(db: Database, username: string, password: stri
 /**
  * Disables or enables the account. Disabling ends its sessions; enabling also lifts a lock from
  * wrong passwords (an operator's way to let someone in before the 15 minutes are up).
- * `changed`: false when it already was so (then nothing is written).
+ * `changed`: false when it already was so, and (enabling) not locked (then nothing is written).
  */
 export async function setDisabled(db: Database, username: string, disabled: boolean, change: UserChange): Promise<{ user: UserView; changed: boolean }> {
   const name = checkedName(username);
   const set = disabled ? 'disabled = true' : 'disabled = false, failed_logins = 0, locked_until = NULL';
-  const user = await updateUser(db, name, change, { action: disabled ? 'user_disable' : 'user_enable', set, params: [], endSessions: disabled, only: `disabled = ${!disabled}` });
+  const user = await updateUser(db, name, change, { action: disabled ? 'user_disable' : 'user_enable', set, params: [], endSessions: disabled, only: disabled ? 'disabled = false' : '(disabled OR locked_until IS NOT NULL OR failed_logins > 0)' });
   if (user) return { user, changed: true };
   const current = await getUser(db, name);
   if (!current) throw notFound(name);

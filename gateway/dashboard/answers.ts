@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { explain } from '../../protocol/issues.js';
+import { jsonSyntaxProblem } from '../http/json-problem.js';
 
 /*
  * What the dashboard's API reads from a request and how it answers: one shape of refusal
@@ -124,6 +125,6 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
   } catch (err) {
-    throw new DashboardRefusal('bad_request', '提交的内容不是有效的 JSON', [(err as Error).message.slice(0, 200)]);
+    throw new DashboardRefusal('bad_request', '提交的内容不是有效的 JSON', [jsonSyntaxProblem(err)]);
   }
 }

@@ -15,6 +15,7 @@ import { EventStreams } from './events.js';
 import { isPageFile, servePageFile } from './page-files.js';
 import { ROUTES, type Answer, type Call } from './routes.js';
 import { checkSameOrigin } from './same-origin.js';
+import { clientAddress } from '../http/request-origin.js';
 import { cookieSettings, tokenOf, type CookieSettings } from './session-cookie.js';
 
 /*
@@ -130,11 +131,12 @@ async function route(ctx: DashboardContext, req: IncomingMessage, res: ServerRes
     if (matches.length === 0) throw new DashboardRefusal('not_found', `没有这个地址：${shown(rawPath)}`);
     const match = matches.find((r) => r.method === req.method);
     if (!match) throw new DashboardRefusal('method_not_allowed', `${String(req.method).slice(0, 16)} 不适用于 ${shown(rawPath)}`, [], { allow: matches.map((r) => r.method).join(', ') });
-    if (match.method === 'POST') checkSameOrigin(req, ctx.publicUrl && new URL(ctx.publicUrl).origin);
+    if (match.method === 'POST') checkSameOrigin(req, ctx.publicUrl);
     const token = tokenOf(req, ctx.cookie);
-    const user = token === undefined ? undefined : await ctx.sessions.authenticate(token);
+    // Sign-in and sign-out need no session looked up: only the token (sign-out ends it).
+    const user = token === undefined || !match.auth ? undefined : await ctx.sessions.authenticate(token);
     if (match.auth && user === undefined) throw new DashboardRefusal('unauthorized', token === undefined ? '请先登录' : '登录已过期，请重新登录');
-    const call: Call = { req, res, params: (match.pattern.exec(rawPath) ?? []).slice(1), query: new URLSearchParams(rawQuery), client: clientOf(req, ctx.trustForwardedFor), token, user };
+    const call: Call = { req, res, params: (match.pattern.exec(rawPath) ?? []).slice(1), query: new URLSearchParams(rawQuery), client: clientAddress(req, ctx.trustForwardedFor), token, user };
     answer(res, await match.handle(ctx, call));
   } catch (err) {
     const refusal = asRefusal(err);
@@ -170,13 +172,3 @@ function asRefusal(err: unknown): DashboardRefusal {
   return new DashboardRefusal('internal', '内部错误，请查看网关日志');
 }
 
-/** The client's address: the socket's, or behind a trusted proxy the last X-Forwarded-For entry (the one the proxy added). */
-function clientOf(req: IncomingMessage, trustForwardedFor: boolean): string {
-  if (trustForwardedFor) {
-    const header = req.headers['x-forwarded-for'];
-    const entries = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',');
-    const last = entries[entries.length - 1]!.trim();
-    if (last !== '') return last;
-  }
-  return req.socket.remoteAddress ?? 'unknown';
-}

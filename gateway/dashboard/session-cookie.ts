@@ -29,8 +29,9 @@ const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
  * ambiguous rather than one chosen.
  */
 export function tokenOf(req: Pick<IncomingMessage, 'headers'>, cookie: CookieSettings): string | undefined {
+  // Only a Bearer scheme speaks for the session: a hall proxy's Basic credentials leave the cookie to do it.
   const authorization = req.headers.authorization;
-  if (authorization !== undefined) {
+  if (authorization !== undefined && /^Bearer\s/i.test(authorization)) {
     const bearer = /^Bearer ([^\s]+)$/i.exec(authorization)?.[1];
     return bearer !== undefined && TOKEN_SHAPE.test(bearer) ? bearer : undefined;
   }

@@ -13,6 +13,7 @@ import { deliveryStateSchema, deliveryStatus, listDeliveries, retryRejected } fr
 import { systemClock, type Clock, type Logger } from '../ports.js';
 import { RegistryError, type TerminalRegistry } from '../registry/terminal-registry.js';
 import { listInstances, type InstanceRow } from '../status/instances.js';
+import { jsonSyntaxProblem } from './json-problem.js';
 import { listenOrRefuse, type ListeningServer } from './listen.js';
 import { listRefusalRows, refusalQuerySchema } from './refusal-rows.js';
 
@@ -328,8 +329,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
   } catch (err) {
-    // V8 quotes the text it could not read: cut, as the body may hold a password.
-    throw new AdminHttpError(400, 'the body is not valid JSON', [(err as Error).message.replace(/, (?:\.\.\.)?".*$/s, '').slice(0, 200)]);
+    throw new AdminHttpError(400, 'the body is not valid JSON', [jsonSyntaxProblem(err)]);
   }
 }
 

@@ -17,6 +17,7 @@ import { TokenBucketLimiter, type RateLimiter } from './rate-limit.js';
 import { judgeReceipt, type ReceiptVerdict } from './receipt-case.js';
 import { judgeWindowCase, offeredWindowCases } from './window-cases.js';
 import { readWindowSign, type WindowSignPlace } from './window-sign.js';
+import { clientAddress, crossSiteReason } from '../http/request-origin.js';
 
 /*
  * The rate-later page: a citizen who left the counter without rating scans the receipt's QR code
@@ -94,10 +95,9 @@ export function createRateLaterServer(deps: Settled): Server {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? silentLogger;
   const limiter = deps.rateLimiter ?? new TokenBucketLimiter({ burst: 20, perMinute: 30, clock });
-  const publicHost = deps.publicUrl === undefined ? undefined : new URL(deps.publicUrl).host;
   // Public: a client that trickles its request in is let go well before Node's five minutes.
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000 }, (req, res) => {
-    answer(deps, clock, logger, limiter, publicHost, req)
+    answer(deps, clock, logger, limiter, req)
       .catch((err: unknown) => {
         logger.error({ err }, 'rate-later page: answering a request failed');
         return message(503, 'unavailable', { 'retry-after': '30' });
@@ -115,8 +115,8 @@ export function createRateLaterServer(deps: Settled): Server {
   return server;
 }
 
-async function answer(deps: Settled, clock: Clock, logger: Logger, limiter: RateLimiter, publicHost: string | undefined, req: IncomingMessage): Promise<PageAnswer> {
-  const allowed = limiter.take(clientOf(req, deps.trustForwardedFor === true));
+async function answer(deps: Settled, clock: Clock, logger: Logger, limiter: RateLimiter, req: IncomingMessage): Promise<PageAnswer> {
+  const allowed = limiter.take(clientAddress(req, deps.trustForwardedFor === true));
   if (!allowed.ok) return message(429, 'rate_limited', { 'retry-after': String(allowed.retryAfterSeconds) });
   const method = req.method ?? '';
   if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') return message(405, 'bad_request', { allow: 'GET, HEAD, POST' });
@@ -125,7 +125,7 @@ async function answer(deps: Settled, clock: Clock, logger: Logger, limiter: Rate
   if (path === '/robots.txt') return new PageAnswer(200, 'User-agent: *\nDisallow: /\n', { 'content-type': 'text/plain; charset=utf-8' });
 
   const query = new URLSearchParams(rawQuery);
-  if (method === 'POST' && crossSite(req, publicHost)) return message(403, 'cross_site');
+  if (method === 'POST' && crossSiteReason(req, deps.publicUrl) !== undefined) return message(403, 'cross_site');
   const read = readReceiptToken(query);
   if (!read.ok) {
     if (read.reason !== 'no receipt token') return message(403, 'forged');
@@ -302,31 +302,6 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams | PageAns
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
 }
 
-/**
- * A POST a browser says came from another site. Sec-Fetch-Site is what browsers set and pages
- * cannot; Origin where it is missing (an older browser). Origin "null" is what this page's own
- * form sends under its no-referrer policy, so it is no evidence either way.
- */
-function crossSite(req: IncomingMessage, publicHost: string | undefined): boolean {
-  const site = req.headers['sec-fetch-site'];
-  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
-  const origin = req.headers.origin;
-  if (origin === undefined || origin === 'null') return false;
-  let host: string;
-  try {
-    host = new URL(origin).host;
-  } catch {
-    return true;
-  }
-  const allowed = [req.headers.host, publicHost];
-  return !allowed.some((h) => h !== undefined && h.toLowerCase() === host.toLowerCase());
-}
-
-function clientOf(req: IncomingMessage, trustForwardedFor: boolean): string {
-  const forwarded = trustForwardedFor ? req.headers['x-forwarded-for'] : undefined;
-  const last = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded)?.split(',').pop()?.trim();
-  return (last || req.socket.remoteAddress) ?? 'unknown';
-}
 
 function send(res: ServerResponse, page: PageAnswer): void {
   res.writeHead(page.status, {

@@ -177,6 +177,8 @@ describe('dashboard HTTP API, fuzzed from outside', () => {
       { seed: SEED, numRuns: 400, endOnFailure: true },
     );
     await otherAlertsUntouched();
+    // Among the hostile requests were sign-outs with the county's own token (a page's own POST): the suite signs in again.
+    countyToken = await signIn(`${server.url}/`, 'county-a');
     // The fuzz reached the routes themselves, not only the doors in front of them.
     for (const code of ['200', 'bad_request', 'unauthorized', 'not_found', 'method_not_allowed', 'unsupported_media_type', 'cross_site']) expect(seen.get(code) ?? 0, `${code} in ${JSON.stringify([...seen])}`).toBeGreaterThan(0);
   }, 240_000);
@@ -272,6 +274,13 @@ describe('dashboard HTTP API, fuzzed from outside', () => {
     expect((await db.query(`SELECT acknowledged_at FROM alerts WHERE id = $1`, [ownAlerts[1]])).rows).toEqual([{ acknowledged_at: null }]);
     const own = await ack({ 'content-type': 'application/json', 'sec-fetch-site': 'same-origin', origin: server.url });
     expect(own.status, own.text).toBe(200);
+    // What a browser sends from a page under no-referrer (Origin "null"), and a hall proxy's Basic credentials beside the cookie: still the page's own.
+    const nullOrigin = await ack({ 'content-type': 'application/json', 'sec-fetch-site': 'same-origin', origin: 'null', authorization: 'Basic aGFsbDpwcm94eQ==' });
+    expect(nullOrigin.status, nullOrigin.text).toBe(200);
+    // A body that is not JSON is refused without quoting it back: it may hold a password.
+    const broken = await send(server.url, { method: 'POST', path: '/api/login', headers: { 'content-type': 'application/json' }, body: '{"username":"county-a","password":"hunter2-secret' });
+    expect(broken.status).toBe(400);
+    expect(broken.text).not.toContain('hunter2');
     // Out, and the cookie opens nothing any more.
     const out = await send(server.url, { method: 'POST', path: '/api/logout', headers: { cookie, 'content-type': 'application/json' }, body: '{}' });
     expect(out.status).toBe(200);

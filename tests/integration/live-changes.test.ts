@@ -2,7 +2,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../gateway/db/database.js';
 import { migrate } from '../../gateway/db/migrate.js';
 import { ChangeWatch, RECENT_WINDOW_MS, type ChangeSet } from '../../gateway/live/changes.js';
-import { LIVE_SQL } from '../../gateway/live/schema.js';
 import { gatewayDatabaseEngines } from '../support/db-engines.js';
 import { eventually } from '../support/gateway-fixture.js';
 import { ManualTimers } from '../support/manual-timers.js';
@@ -53,9 +52,6 @@ describe.each(engines)('ChangeWatch on $name', (engine) => {
   beforeEach(async () => {
     await db.exec('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
     await migrate(db);
-    // The watch's indexes (gateway/live/schema.ts), until schema v3 holds them.
-    const { rows } = await db.query(`SELECT 1 FROM pg_indexes WHERE indexname = 'records_by_received'`);
-    if (rows.length === 0) await db.exec(LIVE_SQL);
     await db.query(`INSERT INTO terminals (terminal_id, status, area_code, hall_code, window_no, first_seen, last_seen, online) VALUES ('T-1', 'approved', '330106', 'H1', '07', $1, $1, true)`, [NOW]);
   });
 

@@ -93,6 +93,12 @@ describe.each(engines)('sessions on $name', (engine) => {
     expect(await sessions.signIn('wang', PASSWORD)).toEqual({ ok: false, reason: 'locked' });
     await setPassword(db, 'wang', 'a new password 2', change);
     expect((await sessions.signIn('wang', 'a new password 2')).ok).toBe(true);
+    // An operator's enable lifts a lock on an account that was never disabled.
+    for (let i = 0; i < MAX_FAILURES; i++) await sessions.signIn('wang', 'wrong password');
+    expect(await sessions.signIn('wang', 'a new password 2')).toEqual({ ok: false, reason: 'locked' });
+    expect((await setDisabled(db, 'wang', false, change)).changed).toBe(true);
+    expect((await sessions.signIn('wang', 'a new password 2')).ok).toBe(true);
+    expect((await setDisabled(db, 'wang', false, change)).changed).toBe(false);
   });
 
   it('an unknown name, a name that cannot be one, and non-strings all hear bad_credentials and store nothing', async () => {
