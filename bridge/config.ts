@@ -6,7 +6,9 @@ import { BUTTON_COUNT } from '../protocol/grades.js';
 import { areaCodeSchema, terminalIdSchema } from '../protocol/records.js';
 import { SETTINGS } from '../protocol/settings.js';
 import { printerProfileSchema } from './printer/receipt-layout.js';
+import { screenConfigSchema } from './screen/config.js';
 import { printerAddressSchema, terminalAddressSchema } from './transport/address.js';
+import { voiceConfigSchema } from './voice/config.js';
 
 /** A serial line's speed: what a UART can be set to (the kernel takes up to 4 Mbit/s on the Pi's). */
 const baudRateSchema = z.number().int('expected a baud rate, e.g. 115200').min(50).max(4_000_000);
@@ -159,6 +161,10 @@ const bridgeConfigObjectSchema = z.strictObject({
       message: 'a token is required when the API listens beyond localhost: set http.token (16+ characters)',
       path: ['token'],
     }),
+  /** Spoken prompts (docs/audio.md); left out, none. */
+  voice: voiceConfigSchema.optional(),
+  /** The customer screen page (docs/customer-screen.md); left out, none is served. */
+  screen: screenConfigSchema.optional(),
   invitation: z.strictObject({ ...SETTINGS.invitation, flags: z.strictObject(SETTINGS.invitationFlags).prefault({}) }).prefault({}),
   clock: z.strictObject(SETTINGS.clock).prefault({}),
   log: z.strictObject(SETTINGS.log).prefault({}),

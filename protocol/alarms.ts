@@ -14,6 +14,7 @@ export const ALARMS = {
   printer_paper_out: '打印机缺纸',
   printer_paper_low: '打印机纸将用完',
   printer_cover_open: '打印机纸仓盖未关',
+  sound_device: '语音播放设备故障',
 } as const;
 
 export type Alarm = keyof typeof ALARMS;

@@ -73,9 +73,17 @@ const stuck = z.object({ type: z.literal('stuck'), seq, button: buttonIndex, hel
 /** In test mode (self-test), a button press: not a rating, not a stray; never journaled. */
 const press = z.object({ type: z.literal('press'), seq, button: buttonIndex });
 
+/**
+ * After a bad grade, the terminal now offers `choices` reasons on its first buttons for `inv`:
+ * the bridge reads them out and labels them on the customer screen. It names no grade (the rating
+ * report that follows does); never journaled: once the moment has passed it means nothing.
+ */
+const choosing = z.object({ type: z.literal('choosing'), seq, inv: invitationId, choices: z.number().int().min(1).max(BUTTON_COUNT) });
+
 export const terminalMessageSchema = z.discriminatedUnion('type', [
   stuck,
   press,
+  choosing,
   terminalHelloSchema,
   rating,
   expired,
@@ -122,7 +130,18 @@ const test = z.object({
   beepMs: z.number().int().min(0).max(2000).default(0),
 });
 
-export const bridgeMessageSchema = z.discriminatedUnion('type', [bridgeHello, invite, cancel, test, pair, ack, nak, heartbeat]);
+/**
+ * Staff stepped away (暂停服务) or came back: while `active`, the terminal shows its paused pattern
+ * and a press is a stray press, as with no invitation. Sent again after every hello.
+ */
+const pause = z.object({ type: z.literal('pause'), seq, active: z.boolean() });
+/**
+ * Play prompt `clip` (protocol/voice-prompts.ts) on the terminal's own sound module; a terminal
+ * without one acknowledges it and does nothing.
+ */
+const say = z.object({ type: z.literal('say'), seq, clip: z.number().int().min(1).max(255) });
+
+export const bridgeMessageSchema = z.discriminatedUnion('type', [bridgeHello, invite, cancel, test, pair, pause, say, ack, nak, heartbeat]);
 export type BridgeMessage = z.infer<typeof bridgeMessageSchema>;
 
 /** Frames that are resent until the peer acknowledges them; `ack`, `nak` and `hb` are fire-and-forget. */

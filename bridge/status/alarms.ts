@@ -14,6 +14,8 @@ export interface AlarmFacts {
   quarantined: number;
   /** The receipt printer's condition; null without a printer. */
   printer: PrinterCondition | null;
+  /** Voice prompts are configured and the last one could not be played (no sound device, a player error). */
+  soundFault: boolean;
 }
 
 /** One rule per alarm code: a new code in protocol/alarms.ts does not compile without its rule. */
@@ -29,6 +31,7 @@ const RULES: Record<Alarm, (facts: AlarmFacts) => boolean> = {
   printer_paper_out: (f) => f.printer === 'paper_out',
   printer_paper_low: (f) => f.printer === 'paper_low',
   printer_cover_open: (f) => f.printer === 'cover_open',
+  sound_device: (f) => f.soundFault,
 };
 
 /** The alarms raised by these facts, in the order of protocol/alarms.ts. */

@@ -86,6 +86,7 @@ export function readStatus(src: StatusSources): BridgeStatus {
       storageFault: storage.fault?.code ?? null,
       quarantined: backlog.quarantined,
       printer: printer?.condition ?? null,
+      soundFault: false,
     }),
     staffId: src.desk.staffId,
     invitation: src.desk.current() ?? null,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { alarms, type AlarmFacts } from '../../bridge/status/alarms.js';
 import { ALARM_CODES } from '../../protocol/alarms.js';
 
-const HEALTHY: AlarmFacts = { terminalAlive: true, terminalReplaced: false, brokerConnected: true, clockSynced: true, storageFull: false, storageFault: null, quarantined: 0, printer: 'ready' };
+const HEALTHY: AlarmFacts = { terminalAlive: true, terminalReplaced: false, brokerConnected: true, clockSynced: true, storageFull: false, storageFault: null, quarantined: 0, printer: 'ready', soundFault: false };
 
 describe('alarms', () => {
   it.each<[string, Partial<AlarmFacts>, string[]]>([
@@ -34,7 +34,7 @@ describe('alarms', () => {
   it('every alarm code can be raised', () => {
     const raised = new Set(
       (['offline', 'paper_out', 'paper_low', 'cover_open'] as const).flatMap((printer) =>
-        alarms({ terminalAlive: false, terminalReplaced: true, brokerConnected: false, clockSynced: false, storageFull: true, storageFault: 'SQLITE_IOERR', quarantined: 1, printer }),
+        alarms({ terminalAlive: false, terminalReplaced: true, brokerConnected: false, clockSynced: false, storageFull: true, storageFault: 'SQLITE_IOERR', quarantined: 1, printer, soundFault: true }),
       ),
     );
     expect([...raised].sort()).toEqual([...ALARM_CODES].sort());
