@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConfigError, readConfigDocument } from '../../bridge/config.js';
 import { explain } from '../../protocol/issues.js';
 import type { GatewayConfig } from '../config.js';
+import { addDays, dayStart, localDay } from '../stats/zone.js';
 
 /*
  * The bad reviews' follow-up clocks (DOMAIN: call back within 1 working day, appeal within 5,
@@ -91,7 +92,7 @@ export function followUpClocks(occurredAt: Date, settings: FollowUpSettings, cal
   const today = localDay(now, timeZone);
   const clock = (n: number): FollowUpClock => {
     const dueDay = addWorkingDays(start, n, calendar);
-    const due = startOfLocalDay(addDays(dueDay, 1), timeZone);
+    const due = dayStart(addDays(dueDay, 1), timeZone);
     const overdue = now.getTime() >= due.getTime();
     // Left: from today (the day it happened never counts) through the due day.
     const from = today > start ? addDays(today, -1) : start;
@@ -117,48 +118,6 @@ function workingDaysBetween(from: string, to: string, calendar: WorkingCalendar)
   let count = 0;
   for (let day = addDays(from, 1), guard = 0; day <= to && guard < 3660; day = addDays(day, 1), guard += 1) if (isWorkingDay(day, calendar)) count += 1;
   return count;
-}
-
-/** `day` moved by `n` calendar days. */
-export function addDays(day: string, n: number): string {
-  const t = Date.parse(`${day}T00:00:00Z`) + n * 86_400_000;
-  return new Date(t).toISOString().slice(0, 10);
-}
-
-const dayFormats = new Map<string, Intl.DateTimeFormat>();
-
-/** The day an instant falls on in `timeZone`, YYYY-MM-DD. */
-export function localDay(at: Date, timeZone: string): string {
-  let format = dayFormats.get(timeZone);
-  if (!format) {
-    format = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
-    dayFormats.set(timeZone, format);
-  }
-  const parts = Object.fromEntries(format.formatToParts(at).map((p) => [p.type, p.value]));
-  return `${parts.year}-${parts.month}-${parts.day}`;
-}
-
-/** The instant a day (YYYY-MM-DD) begins in `timeZone`. */
-export function startOfLocalDay(day: string, timeZone: string): Date {
-  const midnightUtc = Date.parse(`${day}T00:00:00Z`);
-  // The zone's offset at a guess, then again at the corrected instant (a change of offset that night).
-  let t = midnightUtc - offsetMs(new Date(midnightUtc), timeZone);
-  t = midnightUtc - offsetMs(new Date(t), timeZone);
-  return new Date(t);
-}
-
-const offsetFormats = new Map<string, Intl.DateTimeFormat>();
-
-/** How far the zone's wall clock is ahead of UTC at `at`. */
-function offsetMs(at: Date, timeZone: string): number {
-  let format = offsetFormats.get(timeZone);
-  if (!format) {
-    format = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
-    offsetFormats.set(timeZone, format);
-  }
-  const p = Object.fromEntries(format.formatToParts(at).map((x) => [x.type, Number(x.value)]));
-  const wall = Date.UTC(p.year ?? 1970, (p.month ?? 1) - 1, p.day ?? 1, p.hour ?? 0, p.minute ?? 0, p.second ?? 0);
-  return wall - (at.getTime() - at.getUTCMilliseconds());
 }
 
 function isRealDay(day: string): boolean {

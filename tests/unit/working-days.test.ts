@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../bridge/config.js';
-import { addWorkingDays, followUpClocks, isWorkingDay, loadWorkingCalendar, localDay, parseWorkingCalendar, startOfLocalDay, WEEKDAYS_CALENDAR } from '../../gateway/alerts/working-days.js';
+import { addWorkingDays, followUpClocks, isWorkingDay, loadWorkingCalendar, parseWorkingCalendar, WEEKDAYS_CALENDAR } from '../../gateway/alerts/working-days.js';
+import { dayStart, localDay } from '../../gateway/stats/zone.js';
 
 const ZONE = 'Asia/Shanghai';
 const SETTINGS = { callbackWorkingDays: 1, appealWorkingDays: 5, rectifyWorkingDays: 15 };
@@ -38,10 +39,10 @@ describe('working days', () => {
   it('days and midnights are the hall’s time zone’s', () => {
     expect(localDay(new Date('2026-11-27T16:30:00Z'), ZONE)).toBe('2026-11-28');
     expect(localDay(new Date('2026-11-27T15:59:59Z'), ZONE)).toBe('2026-11-27');
-    expect(startOfLocalDay('2026-12-01', ZONE).toISOString()).toBe('2026-11-30T16:00:00.000Z');
+    expect(dayStart('2026-12-01', ZONE).toISOString()).toBe('2026-11-30T16:00:00.000Z');
     // A zone with summer time: 2026-03-29 begins at 00:00 GMT in London (the clocks go forward at 01:00).
-    expect(startOfLocalDay('2026-03-30', 'Europe/London').toISOString()).toBe('2026-03-29T23:00:00.000Z');
-    expect(startOfLocalDay('2026-03-29', 'Europe/London').toISOString()).toBe('2026-03-29T00:00:00.000Z');
+    expect(dayStart('2026-03-30', 'Europe/London').toISOString()).toBe('2026-03-29T23:00:00.000Z');
+    expect(dayStart('2026-03-29', 'Europe/London').toISOString()).toBe('2026-03-29T00:00:00.000Z');
   });
 });
 
