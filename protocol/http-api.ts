@@ -5,6 +5,8 @@ import { BUTTON_COUNT, GRADE_INFO, GRADES } from './grades.js';
 import { PRINTER_CONDITIONS } from './printer.js';
 import { INVITATION_MODES, invitationModeSchema, serviceSchema } from './records.js';
 import { REFUSALS, type Refusal } from './refusals.js';
+import { ANNOUNCEMENTS } from './voice-prompts.js';
+import { staffNameSchema, staffPhotoSchema } from './staff-photo.js';
 
 /** Bodies of the bridge's local HTTP API, v1 (used by the staff console and business systems). */
 export const staffIdSchema = z
@@ -16,15 +18,26 @@ export const pinSchema = z.string().regex(/^\d{4,12}$/, 'pin (签到密码): 4-1
 
 /**
  * Staff sign in with their PIN (the province's roster); a business system that signed staff in
- * itself sends its own token (http.businessTokenFile) and no PIN.
+ * itself sends its own token (http.businessTokenFile) and no PIN, and may give the name and photo
+ * the customer screen's staff card shows (only it: staff's own come from the roster).
  */
-export const signInRequestSchema = z.strictObject({ staffId: staffIdSchema, pin: pinSchema.optional() });
+export const signInRequestSchema = z.strictObject({
+  staffId: staffIdSchema,
+  pin: pinSchema.optional(),
+  name: staffNameSchema.optional(),
+  photo: staffPhotoSchema.optional(),
+});
 
 /** The header a technician's call carries the technician token in (http.technicianTokenFile): a `test` invitation needs it. */
 export const TECHNICIAN_HEADER = 'x-hcp-technician-token';
 
 /** Staff cancel an invitation only with a reason (protocol/cancel-reasons.ts): it is counted. */
 export const cancelRequestSchema = z.strictObject({ reason: cancelReasonSchema });
+
+/** `POST /api/v1/announce`: the terminal says a greeting or 请在一米线外等候 (protocol/voice-prompts.ts). */
+export const announceRequestSchema = z.strictObject({
+  prompt: z.enum(ANNOUNCEMENTS, { error: `prompt: one of ${ANNOUNCEMENTS.join(', ')}` }),
+});
 
 export const invitationRequestSchema = z
   .strictObject({
@@ -89,6 +102,7 @@ export const API_META = {
   printerConditions: PRINTER_CONDITIONS,
   modes: INVITATION_MODES,
   cancelReasons: CANCEL_REASONS,
+  announcements: ANNOUNCEMENTS,
   /** Left to right, as the buttons are. */
   grades: GRADES.map((grade) => ({ grade, ...GRADE_INFO[grade] })),
   buttonCount: BUTTON_COUNT,

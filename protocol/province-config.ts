@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { gradeCodeProfileNameSchema } from './grades.js';
 import { staffIdSchema } from './http-api.js';
+import { staffPhotoSchema, staffTitleSchema } from './staff-photo.js';
 import { BRIDGE_PLACEHOLDERS, isBridgePlaceholder, templatePlaceholders } from './url-template.js';
 
 /**
@@ -45,6 +46,9 @@ export const pinHashSchema = z.strictObject({
 });
 export type PinHash = z.infer<typeof pinHashSchema>;
 
+/** Every photo of a roster together: the roster is one retained message each terminal parses at once. */
+const ROSTER_PHOTOS_MAX_CHARS = 8 * 1024 * 1024;
+
 /**
  * Who may sign in at this province's windows, retained on `…/config`: each staff member's 工号,
  * name and PIN hash. Versioned like the reason catalogue and kept as sent.
@@ -53,10 +57,23 @@ export const staffRosterSchema = z
   .strictObject({
     version: z.string().min(1).max(32),
     staff: z
-      .array(z.strictObject({ staffId: staffIdSchema, name: z.string().min(1).max(40), pin: pinHashSchema }))
+      .array(
+        z.strictObject({
+          staffId: staffIdSchema,
+          name: z.string().min(1).max(40),
+          pin: pinHashSchema,
+          /** The customer screen's staff card: a title under the name and a photo (protocol/staff-photo.ts). */
+          title: staffTitleSchema.optional(),
+          photo: staffPhotoSchema.optional(),
+        }),
+      )
       .max(2000, 'at most 2000 staff members per roster'),
   })
   .superRefine((roster, ctx) => {
+    const photoChars = roster.staff.reduce((sum, member) => sum + (member.photo?.length ?? 0), 0);
+    if (photoChars > ROSTER_PHOTOS_MAX_CHARS) {
+      ctx.addIssue({ code: 'custom', path: ['staff'], message: `the roster's photos are ${Math.round(photoChars / 1024 / 1024)} MB in all: at most ${ROSTER_PHOTOS_MAX_CHARS / 1024 / 1024} MB (smaller photos, or a roster per hall)` });
+    }
     const seen = new Set<string>();
     roster.staff.forEach((member, i) => {
       if (seen.has(member.staffId)) ctx.addIssue({ code: 'custom', path: ['staff', i, 'staffId'], message: `staff ${member.staffId} is listed twice` });

@@ -1,15 +1,14 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { z } from 'zod';
-import { explain } from '../../protocol/issues.js';
-import { API_META, API_META_PATH, cancelRequestSchema, invitationRequestSchema, signInRequestSchema, TECHNICIAN_HEADER, type ApiRefusal } from '../../protocol/http-api.js';
-import { REFUSALS, type Refusal } from '../../protocol/refusals.js';
+import type { Announcement } from '../../protocol/voice-prompts.js';
+import { announceRequestSchema, API_META, API_META_PATH, cancelRequestSchema, invitationRequestSchema, signInRequestSchema, TECHNICIAN_HEADER, type ApiRefusal } from '../../protocol/http-api.js';
+import type { Refusal } from '../../protocol/refusals.js';
 import { ConfigError, isLoopbackHost } from '../config.js';
 import { DeskError, type InvitationDesk } from '../desk/invitation-desk.js';
 import type { DailyStats } from '../desk/daily-stats.js';
 import type { Logger } from '../log.js';
 import { serveConsole } from './console-files.js';
+import { checkCaller, checkHost, HttpError, JSON_HEADERS, parseBody, pathOf, readJson as readJsonUpTo, SECURITY_HEADERS, sameSecret, sendJson as send, sendRefusal, shown } from './request-guard.js';
 import type { StaffSignIn } from './staff-sign-in.js';
 import { invitationForStaff, openForStaff, statsForStaff } from './staff-views.js';
 
@@ -17,7 +16,9 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 /** What the API serves; the Bridge provides it. */
 export interface ApiContext {
-  desk: Pick<InvitationDesk, 'signIn' | 'signOut' | 'invite' | 'cancel' | 'current' | 'lookup' | 'staffId'>;
+  desk: Pick<InvitationDesk, 'signIn' | 'signOut' | 'invite' | 'cancel' | 'current' | 'lookup' | 'staffId' | 'setPaused' | 'paused'>;
+  /** Staff ask the terminal to say a greeting or 请在一米线外等候 (the bridge's `announce` event). */
+  announce(prompt: Announcement): void;
   /** Checks a sign-in (the PIN on the province's roster) before the desk takes it. */
   staffSignIn: Pick<StaffSignIn, 'verify'>;
   /** Queues the invitation's receipt again; throws DeskError 404/409. */
@@ -35,23 +36,12 @@ export interface ApiContext {
   technicianToken: string | undefined;
   /** Host names, besides loopback ones, the API answers under (http.allowedHosts). */
   allowedHosts: readonly string[];
+  /** Keeps the name and photo the business system gives at sign-in, for the customer screen's staff card. */
+  staffCards?: { vouched(staffId: string, card: { name?: string | undefined; photo?: string | undefined }): void };
   logger: Logger;
   status(): unknown;
   /** Counts refused requests, by error code, for status and telemetry. */
   countRejected(code: Refusal): void;
-}
-
-/** A refusal; its HTTP status is the one protocol/refusals.ts gives its code. */
-class HttpError extends Error {
-  readonly status: number;
-  constructor(
-    readonly code: Refusal,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-    this.status = REFUSALS[code].status;
-  }
 }
 
 /** Who is calling: the window's staff (console, or a program with http.token) or the business system (its own token). */
@@ -66,13 +56,17 @@ const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
     'POST',
     /^\/api\/v1\/staff\/sign-in$/,
     async (ctx, req, _params, caller) => {
-      const { staffId, pin } = parseBody(signInRequestSchema, await readJson(req));
+      const { staffId, pin, name, photo } = parseBody(signInRequestSchema, await readJson(req));
+      if (caller !== 'business' && (name !== undefined || photo !== undefined)) {
+        throw new HttpError('invalid_request', "name and photo are the business system's to give (with its token): staff's own come from the province's roster", name !== undefined ? 'name' : 'photo');
+      }
       const verdict = await ctx.staffSignIn.verify(staffId, pin, caller === 'business');
       if (!verdict.ok) {
         ctx.logger.warn({ staffId, refused: verdict.code }, 'staff sign-in refused');
         throw new HttpError(verdict.code, verdict.message, verdict.field);
       }
       ctx.desk.signIn(staffId);
+      if (caller === 'business') ctx.staffCards?.vouched(staffId, { name, photo });
       return [200, { staffId }];
     },
   ],
@@ -82,6 +76,18 @@ const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
     (ctx) => {
       ctx.desk.signOut();
       return [200, { staffId: null }];
+    },
+  ],
+  // 暂停服务 and back, in the signed-in staff member's name (audited): no body.
+  ['POST', /^\/api\/v1\/staff\/pause$/, (ctx) => pause(ctx, true)],
+  ['POST', /^\/api\/v1\/staff\/resume$/, (ctx) => pause(ctx, false)],
+  [
+    'POST',
+    /^\/api\/v1\/announce$/,
+    async (ctx, req) => {
+      const { prompt } = parseBody(announceRequestSchema, await readJson(req));
+      ctx.announce(prompt);
+      return [202, { prompt }];
     },
   ],
   [
@@ -127,6 +133,11 @@ const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
   ],
 ];
 
+function pause(ctx: ApiContext, paused: boolean): [number, unknown] {
+  ctx.desk.setPaused(paused, ctx.desk.staffId);
+  return [200, { paused: ctx.desk.paused }];
+}
+
 /** The bridge's local HTTP API, v1: staff sign-in, invitations, status. */
 export function createApiServer(ctx: ApiContext): Server {
   const server = createServer((req, res) => {
@@ -150,7 +161,7 @@ export function createApiServer(ctx: ApiContext): Server {
     const text = JSON.stringify({ error: { code: error.code, message: error.message } } satisfies ApiRefusal);
     // An answer to HEAD has no body: its bytes would be read as the next response.
     const head = err.rawPacket?.toString('latin1', 0, 5) === 'HEAD ';
-    const headers = Object.entries({ ...SECURITY_HEADERS, ...API_HEADERS }).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+    const headers = Object.entries({ ...SECURITY_HEADERS, ...JSON_HEADERS }).map(([name, value]) => `${name}: ${value}\r\n`).join('');
     socket.end(`HTTP/1.1 ${error.status} Bad Request\r\n${headers}content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${head ? '' : text}`);
   });
   return server;
@@ -176,11 +187,10 @@ export async function listenApi(server: Server, at: { host: string; port: number
 }
 
 async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  // The path exactly as sent: a URL parser would read `//x` as a host and throw on `//[`.
-  const path = (req.url ?? '/').split(/[?#]/, 1)[0] ?? '/';
+  const path = pathOf(req);
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
   try {
-    const host = checkHost(ctx, req);
+    const host = checkHost(req, (name) => isLoopbackHost(name) || ctx.allowedHosts.includes(name), `open it as localhost or 127.0.0.1 at port ${req.socket.localPort}, or add the name to http.allowedHosts`);
     const reads = req.method === 'GET' || req.method === 'HEAD';
     if (!reads) checkCaller(req, host);
     if (!path.startsWith('/api/') && reads && serveConsole(path, res)) return;
@@ -202,64 +212,7 @@ async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse)
           : new HttpError('internal', 'internal error; see the bridge log');
     if (error.code === 'internal') ctx.logger.error({ err, path: shown(path) }, 'request failed');
     ctx.countRejected(error.code);
-    const refusal: ApiRefusal = { error: { code: error.code, message: error.message, ...(error.field && { field: error.field }) } };
-    send(res, error.status, refusal);
-  }
-}
-
-/**
- * On every answer, console and API alike: no other page may frame the console (clickjacking),
- * and nothing it loads may come from elsewhere (but its empty `data:,` icon, which spares a
- * /favicon.ico request the API would refuse).
- */
-const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-};
-/** API answers are the window's state now: a cached one would show staff a past state. */
-const API_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
-
-/** The custom header the console sends on calls without a body: a form or a no-cors fetch cannot set it. */
-const CALLER_HEADER = 'x-hcp-request';
-
-/** A Host or an Origin's host and port, `[::1]` kept bracketed; undefined when it is not one. */
-function hostPort(value: string): { name: string; port: number } | undefined {
-  const match = /^(\[[0-9a-f:.]+\]|[^\s:[\]/@]+)(?::(\d{1,5}))?$/i.exec(value);
-  if (!match) return undefined;
-  return { name: match[1]!.toLowerCase().replace(/\.$/, ''), port: match[2] === undefined ? 80 : Number(match[2]) };
-}
-
-/**
- * DNS rebinding points a name the attacker owns at this bridge, so that his page's calls reach it
- * with his name in Host: only loopback names and http.allowedHosts, at the port the bridge
- * listens on, are answered.
- */
-function checkHost(ctx: ApiContext, req: IncomingMessage): { name: string; port: number } {
-  const value = req.headers.host ?? '';
-  const host = hostPort(value);
-  if (!host || host.port !== req.socket.localPort || !(isLoopbackHost(host.name) || ctx.allowedHosts.includes(host.name))) {
-    throw new HttpError('host_not_allowed', `this bridge does not answer to Host "${value.slice(0, 100)}": open it as localhost or 127.0.0.1 at port ${req.socket.localPort}, or add the name to http.allowedHosts`);
-  }
-  return host;
-}
-
-/**
- * A call that changes something must come from the console's own page or a program, never from
- * another page in the window PC's browser: its Origin, when sent, is the bridge's own, and it
- * carries JSON or the console's header, which an HTML form or a no-cors fetch cannot send.
- */
-function checkCaller(req: IncomingMessage, host: { name: string; port: number }): void {
-  const origin = req.headers.origin;
-  if (origin !== undefined) {
-    const from = /^http:\/\//i.test(origin) ? hostPort(origin.slice('http://'.length)) : undefined;
-    if (!from || from.name !== host.name || from.port !== host.port) {
-      throw new HttpError('origin_not_allowed', `a call from the page at ${origin.slice(0, 100)} is refused: only the bridge's own console (http://${req.headers.host}) may change anything`);
-    }
-  }
-  if (!isJson(req) && req.headers[CALLER_HEADER] !== '1') {
-    throw new HttpError('unsupported_media_type', `a ${req.method} call needs content-type: application/json, or X-HCP-Request: 1 when it has no body`);
+    sendRefusal(res, error);
   }
 }
 
@@ -284,17 +237,6 @@ function checkTechnician(ctx: ApiContext, req: IncomingMessage): void {
   }
 }
 
-/** The token compared in constant time: digests have equal length, so timingSafeEqual applies. */
-function sameSecret(given: string, expected: string): boolean {
-  const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
-  return timingSafeEqual(digest(given), digest(expected));
-}
-
-/** A path as a refusal quotes it: long ones cut, so that a refusal stays a line. */
-function shown(path: string): string {
-  return path.length > 200 ? `${path.slice(0, 200)}… (${path.length} characters)` : path;
-}
-
 function decodeParam(param: string, path: string): string {
   try {
     return decodeURIComponent(param);
@@ -303,37 +245,6 @@ function decodeParam(param: string, path: string): string {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...API_HEADERS, 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function isJson(req: IncomingMessage): boolean {
-  return /^application\/json\b/i.test(req.headers['content-type'] ?? '');
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  if (!isJson(req)) {
-    throw new HttpError('unsupported_media_type', 'send the body as JSON with content-type: application/json');
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpError('body_too_large', `body exceeds ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new HttpError('invalid_json', `body is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
-  const result = explain(schema, body);
-  if (result.ok) return result.data;
-  throw new HttpError('invalid_request', result.problems.join('; '), result.fields[0]);
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return readJsonUpTo(req, MAX_BODY_BYTES);
 }
