@@ -45,7 +45,7 @@ export async function buildExport(db: Queryable, q: ExportQuery): Promise<Export
   return {
     filename: `hcp-${q.what}-${q.month}-${scopeTag(q.scope)}.${q.format}`,
     contentType: CONTENT_TYPES[q.format],
-    body: q.format === 'csv' ? toCsv(table) : await toXlsx(table),
+    body: q.format === 'csv' ? await toCsv(table) : await toXlsx(table),
   };
 }
 

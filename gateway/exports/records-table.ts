@@ -4,7 +4,7 @@ import { INVITATION_MODES, invitationModeSchema, outcomeSchema } from '../../pro
 import type { Queryable } from '../db/database.js';
 import { checkFactsQuery, factsSql, param, type FactsQuery } from '../stats/facts.js';
 import { GRADE_CLASS_NAMES, OUTCOME_NAMES, RATED_VIA_NAMES } from '../stats/words.js';
-import { count, text, type Cell, type ExportTable } from './table.js';
+import { count, inSlices, text, type Cell, type ExportTable } from './table.js';
 
 /** More rows than this in one export is refused: a narrower scope, or the figures, instead. */
 export const MAX_EXPORT_ROWS = 200_000;
@@ -65,7 +65,9 @@ export async function recordsTable(db: Queryable, q: FactsQuery & { includeFlagg
     params,
   );
   if (rows.length > maxRows) throw new ExportTooLarge(`more than ${maxRows} records: export a narrower scope, or the figures by window or staff`);
-  return { sheet: q.sheet, columns: COLUMNS, rows: rows.map(recordCells) };
+  const cells: Cell[][] = [];
+  for await (const slice of inSlices(rows)) for (const row of slice) cells.push(recordCells(row));
+  return { sheet: q.sheet, columns: COLUMNS, rows: cells };
 }
 
 function recordCells(row: RecordsRow): Cell[] {

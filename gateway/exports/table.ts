@@ -24,3 +24,17 @@ export interface ExportTable {
 export const text = (header: string, width = 12): Column => ({ header, kind: 'text', width });
 export const count = (header: string, width = 8): Column => ({ header, kind: 'count', width });
 export const rate = (header: string, width = 8): Column => ({ header, kind: 'rate', width });
+
+/** Rows per slice when an export is written: small enough that one slice blocks the event loop for milliseconds. */
+const SLICE_ROWS = 2000;
+
+/**
+ * `rows` in slices, with a turn of the event loop before each slice after the first: an export of
+ * 200,000 rows is written in the gateway's own process, and ingest must not stall meanwhile.
+ */
+export async function* inSlices<T>(rows: readonly T[], size = SLICE_ROWS): AsyncGenerator<readonly T[]> {
+  for (let i = 0; i < rows.length; i += size) {
+    if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    yield rows.slice(i, i + size);
+  }
+}

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import ExcelJS from 'exceljs';
-import type { Cell, Column, ExportTable } from './table.js';
+import { inSlices, type Cell, type Column, type ExportTable } from './table.js';
 
 /** Excel's limit of characters in a cell. */
 const MAX_CELL_CHARS = 32_767;
@@ -29,7 +29,7 @@ export async function toXlsx(table: ExportTable): Promise<Buffer> {
   const sheet = workbook.addWorksheet(table.sheet, { views: [{ state: 'frozen', ySplit: 1 }] });
   sheet.columns = table.columns.map((c) => ({ header: c.header, width: c.width, style: { numFmt: NUMBER_FORMATS[c.kind] } }));
   sheet.getRow(1).font = { bold: true };
-  for (const row of table.rows) sheet.addRow(row.map(xlsxValue)).commit();
+  for await (const slice of inSlices(table.rows)) for (const row of slice) sheet.addRow(row.map(xlsxValue)).commit();
   sheet.commit();
   await workbook.commit();
   await ended;

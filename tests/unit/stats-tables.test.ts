@@ -21,21 +21,36 @@ describe('figures from counts', () => {
 describe('CSV', () => {
   const table: ExportTable = { sheet: 's', columns: [text('名称'), count('数'), rate('率')], rows: [['a,b', 3, 2 / 3], ['-1', -1, null], ['line\nbreak "q"', 0, 1]] };
 
-  it('starts with a BOM, ends lines with CRLF, shows rates as percentages and nothing as an empty cell', () => {
-    const csv = toCsv(table).toString('utf8');
+  it('starts with a BOM, ends lines with CRLF, shows rates as percentages and nothing as an empty cell', async () => {
+    const csv = (await toCsv(table)).toString('utf8');
     expect(csv.startsWith('\uFEFF名称,数,率\r\n')).toBe(true);
     expect(csv).toContain('"a,b",3,66.7%\r\n');
     expect(csv).toContain('"line\nbreak ""q""",0,100.0%\r\n');
   });
 
-  it('quotes a text that starts like a formula, not a negative number', () => {
-    expect(toCsv(table).toString('utf8')).toContain("'-1,-1,\r\n");
+  it('quotes a text that starts like a formula, not a negative number', async () => {
+    expect((await toCsv(table)).toString('utf8')).toContain("'-1,-1,\r\n");
+  });
+});
+
+describe('CSV of many rows', () => {
+  it('is written in slices, letting the event loop turn between them, with one BOM and one header', async () => {
+    const rows = Array.from({ length: 4500 }, (_, i) => [`r${i}`, i, null]);
+    let turned = false;
+    setImmediate(() => (turned = true));
+    const csv = (await toCsv({ sheet: 's', columns: [text('名称'), count('数'), rate('率')], rows })).toString('utf8');
+    expect(turned).toBe(true);
+    const lines = csv.split('\r\n');
+    expect(lines[0]).toBe('\uFEFF名称,数,率');
+    expect(lines).toHaveLength(4502);
+    expect(lines[4500]).toBe('r4499,4499,');
+    expect(csv.split('\uFEFF')).toHaveLength(2);
   });
 });
 
 describe('CSV line breaks', () => {
-  it('quotes a text holding a bare line feed or carriage return', () => {
-    const csv = toCsv({ sheet: 's', columns: [text('a'), text('b')], rows: [['x\ny', 'p\rq']] }).toString('utf8');
+  it('quotes a text holding a bare line feed or carriage return', async () => {
+    const csv = (await toCsv({ sheet: 's', columns: [text('a'), text('b')], rows: [['x\ny', 'p\rq']] })).toString('utf8');
     expect(csv).toBe('\uFEFFa,b\r\n"x\ny","p\rq"\r\n');
   });
 });
