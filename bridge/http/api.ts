@@ -1,14 +1,13 @@
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Announcement } from '../../protocol/voice-prompts.js';
 import { announceRequestSchema, API_META, API_META_PATH, cancelRequestSchema, invitationRequestSchema, signInRequestSchema, TECHNICIAN_HEADER, type ApiRefusal } from '../../protocol/http-api.js';
 import type { Refusal } from '../../protocol/refusals.js';
-import { ConfigError, isLoopbackHost } from '../config.js';
+import { isLoopbackHost } from '../config.js';
 import { DeskError, type InvitationDesk } from '../desk/invitation-desk.js';
 import type { DailyStats } from '../desk/daily-stats.js';
 import type { Logger } from '../log.js';
 import { serveConsole } from './console-files.js';
-import { checkCaller, checkHost, HttpError, JSON_HEADERS, parseBody, pathOf, readJson as readJsonUpTo, SECURITY_HEADERS, sameSecret, sendJson as send, sendRefusal, shown } from './request-guard.js';
+import { checkCaller, checkHost, HttpError, JSON_HEADERS, listenAt, parseBody, pathOf, readJson as readJsonUpTo, SECURITY_HEADERS, sameSecret, sendJson as send, sendRefusal, shown } from './request-guard.js';
 import type { StaffSignIn } from './staff-sign-in.js';
 import { invitationForStaff, openForStaff, statsForStaff } from './staff-views.js';
 
@@ -167,23 +166,9 @@ export function createApiServer(ctx: ApiContext): Server {
   return server;
 }
 
-/** Why the API cannot listen where http says, by the system's error code: a setting to fix. */
-const LISTEN_FAILURES: Record<string, (at: { host: string; port: number }) => string> = {
-  EADDRINUSE: ({ host, port }) => `http.port: ${host}:${port} is in use by another program (another hcp run?): stop it, or choose another port`,
-  EADDRNOTAVAIL: ({ host }) => `http.host: this machine has no address ${host}: give one of its own addresses, 0.0.0.0 (all) or 127.0.0.1`,
-  EACCES: ({ port }) => `http.port: ${port} needs root (ports below 1024): choose 1024 or above`,
-  ENOTFOUND: ({ host }) => `http.host: ${host} is not a name this machine can resolve: give an address`,
-};
-
-/** Starts the API listening; an address it cannot have is refused like any bad setting, never a stack trace. */
-export async function listenApi(server: Server, at: { host: string; port: number }): Promise<void> {
-  server.listen(at.port, at.host);
-  try {
-    await once(server, 'listening');
-  } catch (err) {
-    const failure = LISTEN_FAILURES[(err as NodeJS.ErrnoException).code ?? ''];
-    throw new ConfigError(failure ? failure(at) : `http: cannot listen on ${at.host}:${at.port}: ${(err as Error).message}`, []);
-  }
+/** Starts the API listening; an address it cannot have is refused like any bad setting (http.host, http.port). */
+export function listenApi(server: Server, at: { host: string; port: number }): Promise<void> {
+  return listenAt(server, at, 'http');
 }
 
 async function route(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {

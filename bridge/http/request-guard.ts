@@ -1,9 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { ApiRefusal } from '../../protocol/http-api.js';
 import { explain } from '../../protocol/issues.js';
 import { REFUSALS, type Refusal } from '../../protocol/refusals.js';
+import { ConfigError } from '../config.js';
 
 /*
  * What the bridge's two HTTP servers (the staff API with its console, bridge/http/api.ts, and the
@@ -137,4 +139,23 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.outp
   const result = explain(schema, body);
   if (result.ok) return result.data;
   throw new HttpError('invalid_request', result.problems.join('; '), result.fields[0]);
+}
+
+/** Why a server cannot listen where its config section says, by the system's error code: a setting to fix. */
+const LISTEN_FAILURES: Record<string, (at: { host: string; port: number }, section: string) => string> = {
+  EADDRINUSE: ({ host, port }, section) => `${section}.port: ${host}:${port} is in use by another program (another hcp run?): stop it, or choose another port`,
+  EADDRNOTAVAIL: ({ host }, section) => `${section}.host: this machine has no address ${host}: give one of its own addresses, 0.0.0.0 (all) or 127.0.0.1`,
+  EACCES: ({ port }, section) => `${section}.port: ${port} needs root (ports below 1024): choose 1024 or above`,
+  ENOTFOUND: ({ host }, section) => `${section}.host: ${host} is not a name this machine can resolve: give an address`,
+};
+
+/** Starts a server listening; an address it cannot have is refused like any bad setting of `section` (http, screen), never a stack trace. */
+export async function listenAt(server: Server, at: { host: string; port: number }, section: string): Promise<void> {
+  server.listen(at.port, at.host);
+  try {
+    await once(server, 'listening');
+  } catch (err) {
+    const failure = LISTEN_FAILURES[(err as NodeJS.ErrnoException).code ?? ''];
+    throw new ConfigError(failure ? failure(at, section) : `${section}: cannot listen on ${at.host}:${at.port}: ${(err as Error).message}`, []);
+  }
 }

@@ -60,7 +60,12 @@ export interface ReceiptStatus extends PrinterState {
  * the bridge (bridge/features/): it reacts to closed invitations beside the rating path and
  * never holds it up.
  */
-export class ReceiptService extends EventEmitter<{ printed: [QueuedReceiptInfo]; state: [PrinterState] }> {
+export class ReceiptService extends EventEmitter<{
+  printed: [QueuedReceiptInfo];
+  state: [PrinterState];
+  /** A receipt was queued, with the URL its QR code carries (the customer screen shows the same code). */
+  queued: [{ receiptId: string; invitationId: string; url: string }];
+}> {
   private stopPolling: (() => void) | undefined;
   private draining = false;
   private stopped = false;
@@ -147,6 +152,7 @@ export class ReceiptService extends EventEmitter<{ printed: [QueuedReceiptInfo];
       this.opts.logger.warn({ receipt: receiptId, invitationId: claims.invitationId, page: fallback.from, problem: fallback.problem }, 'receipt QR: the page the gateway sent cannot be used for this receipt; it leads to printer.evaluationUrl');
     }
     this.opts.queue.add(receiptId, claims.invitationId, content(url), issuedAt);
+    this.emit('queued', { receiptId, invitationId: claims.invitationId, url });
     void this.drain();
     return { receiptId, url };
   }
