@@ -151,6 +151,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       reasonCatalog: () => reasons.current(),
       sendInvite: (inv, timeoutMs, reasonCount, reasonTimeoutMs) => link.send({ type: 'invite', inv, timeoutMs, reasons: reasonCount, reasonTimeoutMs }),
       sendCancel: (inv) => link.send({ type: 'cancel', inv }),
+      sendPause: (active) => link.send({ type: 'pause', active }),
     }));
     const versions = { bridge: BRIDGE_VERSION, protocol: String(SERIAL_PROTOCOL_VERSION), expectedFirmware: FIRMWARE_VERSION };
     const uplink = (this.uplink = new Uplink({
@@ -198,6 +199,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       allowedHosts: config.http.allowedHosts,
       logger,
       status,
+      announce: (prompt) => this.emit('announce', prompt),
       countRejected: (code) => httpRejected.count(code),
     });
     const audit = new AuditLog(db);
@@ -219,6 +221,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     desk.on('closed', (record) => this.emit('closed', record));
     desk.on('event', (event) => this.emit('event', event));
     desk.on('staffAction', (entry) => this.emit('staffAction', entry));
+    desk.on('choosing', (offer) => this.emit('choosing', offer));
+    desk.on('paused', (change) => this.emit('paused', change));
+    link.on('choosing', (inv, choices) => desk.onTerminalChoosing(inv, choices));
     link.on('hello', (info) => {
       desk.onTerminalHello(info);
       desk.resume(info);

@@ -75,7 +75,8 @@ export const invitationRecordSchema = z
     closedAt: isoTime,
     outcome: outcomeSchema,
     rating: ratingSchema.optional(),
-    channel: z.enum(['counter', 'receipt_qr']),
+    /** Where it was rated: the terminal's buttons, the customer screen (bridge/screen/), or later by the receipt's QR. */
+    channel: z.enum(['counter', 'screen', 'receipt_qr']),
     /** Staff cancelled it before any press: why, from protocol/cancel-reasons.ts. */
     cancelReason: cancelReasonSchema.optional(),
     /**

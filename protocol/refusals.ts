@@ -11,6 +11,8 @@ export const REFUSALS = {
   no_staff_roster: { status: 409, zh: '尚未收到省平台下发的工作人员名单，暂不能签到，请联系技术人员' },
   technician_required: { status: 403, zh: '测试邀请须由技术人员凭技术令牌发起' },
   invitation_open: { status: 409, zh: '上一次邀请尚未结束，请等待评价结果' },
+  /** Staff paused the window (暂停服务): no invitation until they resume it. */
+  window_paused: { status: 409, zh: '本窗口已暂停服务，请先点“恢复服务”再邀请评价' },
   storage_full: { status: 507, zh: '存储已满，暂停新的邀请（已有记录不会丢失）' },
   self_test: { status: 409, zh: '评价器正在自检，请稍后再邀请' },
   terminal_offline: { status: 503, zh: '评价器未连接，暂不能邀请评价' },

@@ -15,6 +15,8 @@ export const STAFF_ACTIONS = {
   remote_command: '远程命令',
   config_change: '配置变更',
   pairing: '评价器配对',
+  pause: '暂停服务',
+  resume: '恢复服务',
 } as const;
 
 export type StaffAction = keyof typeof STAFF_ACTIONS;

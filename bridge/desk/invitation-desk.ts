@@ -14,6 +14,7 @@ import {
 } from '../../protocol/records.js';
 import type { Refusal } from '../../protocol/refusals.js';
 import type { StaffActionEntry } from '../../protocol/staff-actions.js';
+import type { OfferedReason } from '../bridge-events.js';
 import { stamp, type Clock } from '../clock.js';
 import type { TerminalInfo, TerminalReport } from '../terminal/terminal-link.js';
 import type { Logger } from '../log.js';
@@ -60,20 +61,45 @@ export type InvitationView =
  * terminal does not hold it (resumed after a restart with its time run out, and not in the
  * terminal's journal): no live terminal will report it.
  */
-type HeldInvitation = OpenInvitation & { backstop: unknown; reported?: boolean; unheld?: boolean };
+type HeldInvitation = OpenInvitation & { backstop: unknown; reported?: boolean; unheld?: boolean; pressed?: Pressed };
+
+/**
+ * The citizen's press the desk knows of before the invitation closes, on either channel: the
+ * terminal's (its `choosing` frame: a bad grade, a reason being chosen there) or the customer
+ * screen's bad grade waiting for its reason (`reasonTimer` closes it without one). The first wins.
+ */
+type Pressed = { via: 'terminal' } | { via: 'screen'; grade: Grade; latencyMs: number; reasonTimer: unknown };
 
 /** What is kept and shown of the open invitation: not the desk's own bookkeeping. */
-function viewOf({ backstop: _backstop, reported: _reported, unheld: _unheld, ...view }: HeldInvitation): OpenInvitation {
+function viewOf({ backstop: _backstop, reported: _reported, unheld: _unheld, pressed: _pressed, ...view }: HeldInvitation): OpenInvitation {
   return view;
+}
+
+/** The reasons the first `count` buttons offer from `catalog`, with the words the citizen reads or hears. */
+export function offeredReasons(catalog: ReasonCatalog | null | undefined, count = catalog?.reasons.length ?? 0): OfferedReason[] {
+  return (catalog?.reasons ?? []).slice(0, count).map(({ code, label }, button) => ({ button, code, label }));
+}
+
+/** What the two channels did that changed nothing: a second press, and the terminal's expected word on a screen rating. */
+export interface DeskCounters {
+  /** Presses on the customer screen after the invitation had its press (on either channel) or closed. */
+  screenPressesIgnored: number;
+  /** The terminal's ratings for invitations the screen had rated first. */
+  terminalPressesIgnored: number;
+  /** The terminal confirming the cancel the desk sent it when the screen rated: expected, not a fault. */
+  terminalCancelsAfterScreen: number;
 }
 
 /** A rating as the terminal reports it: `reason` indexes the catalogue the invitation offered. */
 type ReportedRating = { grade: Grade; latencyMs: number; reason?: number | null };
 
+/** Where the citizen rated: the terminal's buttons, or the customer screen (records' `channel`). */
+type RatedVia = 'counter' | 'screen';
+
 /** A refusal the caller can show as is: `status` is the HTTP status it maps to. */
 export class DeskError extends Error {
   constructor(
-    readonly status: 404 | 409 | 503 | 507,
+    readonly status: 400 | 404 | 409 | 503 | 507,
     readonly code: Refusal,
     message: string,
   ) {
@@ -116,10 +142,14 @@ export interface InvitationDeskOptions {
   /** How long the citizen has to pick a reason after a bad grade. */
   reasonTimeoutMs: number;
   sendCancel(id: string): void;
+  /** Tells the terminal the window is paused (暂停服务) or serving again. */
+  sendPause(active: boolean): void;
 }
 
 const STAFF_KEY = 'staff.signedIn';
 const TERMINAL_BOOT_KEY = 'terminal.boot';
+/** Kept across restarts: a window paused stays paused until staff resume it. */
+const PAUSED_KEY = 'desk.paused';
 /** How long a silent terminal has to confirm a cancel before the desk closes the invitation itself. */
 export const CANCEL_GRACE_MS = 3000;
 /**
@@ -160,8 +190,12 @@ export class InvitationDesk extends EventEmitter<{
   reconciled: [StoredInvitation];
   event: [StoredEvent];
   staff: [string | null];
-  /** What staff did (sign-in, sign-out, invite, cancel with its reason): never a grade. */
+  /** What staff did (sign-in, sign-out, invite, cancel with its reason, pause, resume): never a grade. */
   staffAction: [StaffActionEntry];
+  /** After a bad grade, the citizen is choosing a reason (on the terminal's buttons or the screen): what is offered. */
+  choosing: [{ invitationId: string; reasons: OfferedReason[]; via: 'terminal' | 'screen' }];
+  /** Staff paused the window or resumed it. */
+  paused: [{ paused: boolean; actor: string | null }];
 }> {
   private open: HeldInvitation | undefined;
   /** Wall time of the last stray press, for the stray_nearby flag. */
@@ -170,6 +204,7 @@ export class InvitationDesk extends EventEmitter<{
   private resumed: { resend: unknown } | undefined;
   /** The reason catalogue of invitations closed without the terminal, by id: a late bad grade's reason is read in it. */
   private readonly silentCloses = new Map<string, ReasonCatalog | null>();
+  private readonly counts: DeskCounters = { screenPressesIgnored: 0, terminalPressesIgnored: 0, terminalCancelsAfterScreen: 0 };
 
   constructor(private readonly opts: InvitationDeskOptions) {
     super();
@@ -198,6 +233,31 @@ export class InvitationDesk extends EventEmitter<{
     this.emit('staffAction', { action: 'sign_out', actor: staffId, detail: { windowNo: this.opts.identity.windowNo } });
   }
 
+  /** Whether staff paused the window (暂停服务): no invitations meanwhile; the terminal shows it. */
+  get paused(): boolean {
+    return this.opts.settings.get(PAUSED_KEY) === '1';
+  }
+
+  /**
+   * Staff step away (暂停服务) or come back, `actor` being who did it. Kept across restarts, told
+   * to the terminal (and again after its every hello, see resume()), audited as pause / resume.
+   * Pausing waits for the open invitation's outcome; asking for the state the window is in changes nothing.
+   */
+  setPaused(paused: boolean, actor: string | null): void {
+    if (paused === this.paused) return;
+    if (paused && this.open) {
+      throw new DeskError(409, 'invitation_open', `invitation ${this.open.id} is still open: pause the window when it has its outcome`);
+    }
+    this.commitOrRefuse(() => this.opts.settings.set(PAUSED_KEY, paused ? '1' : null));
+    this.opts.sendPause(paused);
+    this.emit('paused', { paused, actor });
+    this.emit('staffAction', { action: paused ? 'pause' : 'resume', actor, detail: { windowNo: this.opts.identity.windowNo } });
+  }
+
+  get counters(): DeskCounters {
+    return { ...this.counts };
+  }
+
   current(): OpenInvitation | undefined {
     return this.open && viewOf(this.open);
   }
@@ -209,6 +269,9 @@ export class InvitationDesk extends EventEmitter<{
     }
     if (this.open) {
       throw new DeskError(409, 'invitation_open', `invitation ${this.open.id} is still open; wait for its outcome`);
+    }
+    if (this.paused) {
+      throw new DeskError(409, 'window_paused', `window ${this.opts.identity.windowNo} is paused (暂停服务): resume it first`);
     }
     if (this.opts.storageFull()) {
       throw new DeskError(
@@ -264,6 +327,9 @@ export class InvitationDesk extends EventEmitter<{
       if (closed?.state === 'closed') throw new DeskError(409, 'invitation_closed', `invitation ${id} is already closed: ${closed.outcome}`);
       throw new DeskError(404, 'not_found', `no invitation ${id} at window ${this.opts.identity.windowNo}`);
     }
+    if (open.pressed?.via === 'screen') {
+      throw new DeskError(409, 'invitation_closed', `invitation ${id} was rated on the customer screen: the rating stands (the reason is being chosen)`);
+    }
     // Saved before it is sent: a restart carries the cancel out. A second cancel keeps the first's time.
     const cancelled = open.cancelled ?? { at: this.opts.clock.now().toISOString(), clock: stamp(this.opts.clock), reason };
     const view = { ...viewOf(open), cancelled };
@@ -283,6 +349,8 @@ export class InvitationDesk extends EventEmitter<{
    * The terminal takes an invite for the invitation it shows as the same one.
    */
   resume(terminal: TerminalInfo): void {
+    // The terminal's pause lasts a session with this bridge: said again after every hello.
+    if (this.paused) this.opts.sendPause(true);
     const resumed = this.resumed;
     const open = this.open;
     if (!resumed || resumed.resend !== undefined || !open) return;
@@ -321,7 +389,8 @@ export class InvitationDesk extends EventEmitter<{
     const previous = this.opts.settings.get(TERMINAL_BOOT_KEY);
     const identity = `${terminal.serial}/${terminal.boot}`;
     const open = this.open;
-    if (open && previous !== undefined && previous !== identity && terminal.pending && !terminal.pending.includes(open.id)) {
+    // A press on the screen is the desk's own: the terminal's reset changes nothing of it.
+    if (open && open.pressed?.via !== 'screen' && previous !== undefined && previous !== identity && terminal.pending && !terminal.pending.includes(open.id)) {
       this.closeOpen(open.cancelled ? 'cancelled' : 'not_rated', undefined, ['terminal_reset'], null);
     }
     this.opts.settings.set(TERMINAL_BOOT_KEY, identity);
@@ -375,6 +444,8 @@ export class InvitationDesk extends EventEmitter<{
   private backstop(open: HeldInvitation): void {
     // The terminal has spoken: its resend, not silence, decides the outcome.
     if (open.reported) return this.rearm(STORAGE_RETRY_MS);
+    // The screen has the press: its reason step closes it.
+    if (open.pressed?.via === 'screen') return;
     const overdueIn = this.deadlineLeft(open) + REPORT_OVERDUE_MS;
     // A live terminal decides, unless it does not hold the invitation at all.
     const waitForTerminal = this.opts.terminalReady() && !open.unheld;
@@ -401,6 +472,101 @@ export class InvitationDesk extends EventEmitter<{
     return { id, state: 'closed', outcome: stored.record.outcome, record: stored.record };
   }
 
+  /**
+   * The terminal took a bad grade for `inv` and offers `choices` reasons on its buttons: the
+   * terminal has the press (a screen press now is a second one), and the offer is announced.
+   */
+  onTerminalChoosing(inv: string, choices: number): void {
+    const open = this.open;
+    if (open?.id !== inv || open.pressed) return;
+    open.pressed = { via: 'terminal' };
+    this.emit('choosing', { invitationId: inv, reasons: offeredReasons(open.reasonCatalog, choices), via: 'terminal' });
+  }
+
+  /**
+   * The citizen touched `grade` on the customer screen for the open invitation `invitationId`: the
+   * same one-press rule as the buttons, whichever the desk hears of first. A bad grade with a
+   * reason catalogue waits for screenReason() or the reason timeout; any other is rated at once.
+   * Either way the terminal is sent a cancel, so that its buttons go dark (its answer is expected).
+   * Returns the reasons offered (none when rated at once). A second press (on the screen after
+   * either channel's press, or for an invitation closed) is counted and refused.
+   */
+  screenPress(invitationId: string, grade: Grade): { reasons: OfferedReason[] } {
+    const open = this.open;
+    if (open?.id !== invitationId || open.cancelled || open.pressed) {
+      const why = this.notOpenForScreen(invitationId);
+      this.counts.screenPressesIgnored += 1;
+      throw why;
+    }
+    const latencyMs = Math.round(this.elapsedSince(open.invitedAt, open.clock));
+    const reasons = GRADE_INFO[grade].class === 'bad' ? offeredReasons(open.reasonCatalog) : [];
+    if (reasons.length === 0) {
+      try {
+        this.closeOpen('rated', { grade, latencyMs }, [], null, 'screen');
+      } catch (err) {
+        if (!(err instanceof StorageFailure)) throw err;
+        throw new DeskError(507, 'storage_full', `${err.message}; the press was not taken: touch the grade again`);
+      }
+      this.opts.sendCancel(invitationId);
+      return { reasons };
+    }
+    open.pressed = { via: 'screen', grade, latencyMs, reasonTimer: this.opts.timers.setTimeout(() => this.screenRated(open, null, []), this.opts.reasonTimeoutMs) };
+    // The screen has the press now: no backstop closes it as not rated meanwhile.
+    this.opts.timers.clearTimeout(open.backstop);
+    this.opts.sendCancel(invitationId);
+    this.emit('choosing', { invitationId, reasons, via: 'screen' });
+    return { reasons };
+  }
+
+  /**
+   * The reason the citizen chose on the screen after a bad grade there: its button (0-based, as
+   * offered), or null when they skipped it (rated without a reason, flagged no_reason and reason_skipped).
+   */
+  screenReason(invitationId: string, button: number | null): void {
+    const open = this.open;
+    if (open?.id !== invitationId || open.pressed?.via !== 'screen') {
+      if (open?.id === invitationId) throw new DeskError(409, 'invitation_open', `invitation ${invitationId} has no bad grade on the screen waiting for its reason`);
+      throw this.notOpenForScreen(invitationId);
+    }
+    const offered = open.reasonCatalog?.reasons.length ?? 0;
+    if (button !== null && !(Number.isInteger(button) && button >= 0 && button < offered)) {
+      throw new DeskError(400, 'invalid_request', `reason ${button} is not one of the ${offered} offered (0-${offered - 1}), nor null to skip it`);
+    }
+    if (!this.screenRated(open, button, button === null ? ['reason_skipped'] : [])) {
+      throw new DeskError(507, 'storage_full', 'the disk cannot store the rating now: it is kept, and stored as soon as the disk allows');
+    }
+  }
+
+  /** Why the screen may not touch `invitationId`: already pressed, closed, cancelled by staff, or unknown. */
+  private notOpenForScreen(invitationId: string): DeskError {
+    const open = this.open;
+    if (open?.id === invitationId) {
+      const why = open.pressed ? `already has its press${open.pressed.via === 'terminal' ? ' on the terminal' : ''}: one service, one rating` : 'cancelled by staff';
+      return new DeskError(409, 'invitation_closed', `invitation ${invitationId} ${why}`);
+    }
+    const view = this.lookup(invitationId);
+    if (view?.state === 'closed') return new DeskError(409, 'invitation_closed', `invitation ${invitationId} is already closed: ${view.outcome}`);
+    return new DeskError(404, 'not_found', `no invitation ${invitationId} at window ${this.opts.identity.windowNo}`);
+  }
+
+  /**
+   * Closes an invitation rated on the screen with its reason (or none: `flags` say why). A disk
+   * that cannot store it now is tried again until it can (false): the press is never lost.
+   */
+  private screenRated(open: HeldInvitation, reason: number | null, flags: string[]): boolean {
+    const pressed = open.pressed;
+    if (this.open !== open || pressed?.via !== 'screen') return true;
+    this.opts.timers.clearTimeout(pressed.reasonTimer);
+    try {
+      this.closeOpen('rated', { grade: pressed.grade, latencyMs: pressed.latencyMs, reason }, flags, null, 'screen');
+      return true;
+    } catch (err) {
+      if (!(err instanceof StorageFailure)) throw err;
+      pressed.reasonTimer = this.opts.timers.setTimeout(() => this.screenRated(open, reason, flags), STORAGE_RETRY_MS);
+      return false;
+    }
+  }
+
   /** Handles one report from the terminal. Throws if it could not be stored (the terminal resends). */
   onTerminalReport(report: TerminalReport, terminal: TerminalInfo): void {
     if (report.type === 'stuck') {
@@ -415,6 +581,11 @@ export class InvitationDesk extends EventEmitter<{
     }
     const open = this.open;
     const rating = report.type === 'rating' ? { grade: report.grade, latencyMs: report.latencyMs, reason: report.reason } : undefined;
+    if (open?.id === report.inv && open.pressed?.via === 'screen') {
+      // The screen had the press: the terminal's cancel confirms what the desk sent it, its press is a second one.
+      this.countAfterScreen(rating !== undefined);
+      return;
+    }
     if (open?.id === report.inv) {
       // No press either way: a cancel staff asked for stands over an expiry (its reason is counted).
       const outcome: Outcome = rating ? 'rated' : report.type === 'expired' && !open.cancelled ? 'not_rated' : 'cancelled';
@@ -428,6 +599,7 @@ export class InvitationDesk extends EventEmitter<{
     }
     const stored = this.opts.outbox.get(report.inv)?.record;
     const closed = stored?.kind === 'invitation' ? stored : undefined;
+    if (closed?.channel === 'screen') return this.countAfterScreen(rating !== undefined);
     // A resend: the record already says whether the citizen pressed.
     if (closed && (closed.outcome === 'rated') === (rating !== undefined)) return;
     if (closed && rating && CLOSED_WITHOUT_TERMINAL.some((flag) => closed.flags.includes(flag))) return this.reconcile(closed, rating, terminal);
@@ -466,8 +638,14 @@ export class InvitationDesk extends EventEmitter<{
     this.emit('reconciled', record);
   }
 
+  private countAfterScreen(pressed: boolean): void {
+    if (pressed) this.counts.terminalPressesIgnored += 1;
+    else this.counts.terminalCancelsAfterScreen += 1;
+  }
+
   stop(): void {
     if (this.open) this.opts.timers.clearTimeout(this.open.backstop);
+    if (this.open?.pressed?.via === 'screen') this.opts.timers.clearTimeout(this.open.pressed.reasonTimer);
     if (this.resumed) this.opts.timers.clearTimeout(this.resumed.resend);
   }
 
@@ -482,10 +660,10 @@ export class InvitationDesk extends EventEmitter<{
   }
 
   /** Closes the open invitation: its one record and the open row's deletion, one commit. */
-  private closeOpen(outcome: Outcome, reported: ReportedRating | undefined, flags: string[], device: string | null): void {
+  private closeOpen(outcome: Outcome, reported: ReportedRating | undefined, flags: string[], device: string | null, via: RatedVia = 'counter'): void {
     const open = this.open;
     if (!open) return;
-    const record = this.recordOf(open, outcome, reported, flags, device);
+    const record = this.recordOf(open, outcome, reported, flags, device, via);
     this.opts.transaction(() => {
       this.opts.outbox.append(record);
       this.opts.openStore.delete(open.id);
@@ -498,7 +676,7 @@ export class InvitationDesk extends EventEmitter<{
   }
 
   /** The record of an invitation's outcome, honesty flags included; `device` is the reporting terminal's serial. */
-  private recordOf(open: OpenInvitation, outcome: Outcome, reported: ReportedRating | undefined, flags: string[], device: string | null): StoredInvitation {
+  private recordOf(open: OpenInvitation, outcome: Outcome, reported: ReportedRating | undefined, flags: string[], device: string | null, via: RatedVia = 'counter'): StoredInvitation {
     const { identity, clock } = this.opts;
     // The terminal takes a press only within the timeout it enforces: a longer latency is impossible
     // (and years of it would make no valid press time), so it is cut to the timeout and flagged.
@@ -531,7 +709,7 @@ export class InvitationDesk extends EventEmitter<{
           latencyMs: rating.latencyMs,
         },
       }),
-      channel: 'counter',
+      channel: via,
       ...(outcome === 'cancelled' && open.cancelled && { cancelReason: open.cancelled.reason }),
       flags: [...(open.flags ?? []), ...honesty, ...flags],
       test: open.test,

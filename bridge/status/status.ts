@@ -20,6 +20,8 @@ export interface BridgeStatus {
   terminal: { id: string; areaCode: string; hallCode: string; hallName: string | null; windowNo: string };
   alarms: Alarm[];
   staffId: string | null;
+  /** Staff paused the window (暂停服务): no invitations until they resume it. */
+  paused: boolean;
   invitation: OpenInvitation | null;
   /** The serial line to the terminal, and who answers on it. */
   link: TerminalLinkStatus;
@@ -48,7 +50,7 @@ export interface BridgeStatus {
 /** Where the status is read from: the bridge's parts. */
 export interface StatusSources {
   terminal: BridgeConfig['terminal'];
-  desk: Pick<InvitationDesk, 'staffId' | 'current'>;
+  desk: Pick<InvitationDesk, 'staffId' | 'current' | 'paused'>;
   link: { status(): TerminalLinkStatus };
   uplink: { status(): UplinkStatus };
   outbox: Pick<Outbox, 'stats' | 'quarantined'>;
@@ -89,6 +91,7 @@ export function readStatus(src: StatusSources): BridgeStatus {
       soundFault: false,
     }),
     staffId: src.desk.staffId,
+    paused: src.desk.paused,
     invitation: src.desk.current() ?? null,
     link,
     broker,

@@ -28,7 +28,7 @@ export interface TerminalInfo {
 }
 
 /** A report from the terminal (a rating, an expiry, a cancel, a stray or stuck button). */
-export type TerminalReport = Exclude<TerminalMessage, { type: 'ack' | 'nak' | 'hb' | 'hello' | 'press' }>;
+export type TerminalReport = Exclude<TerminalMessage, { type: 'ack' | 'nak' | 'hb' | 'hello' | 'press' | 'choosing' }>;
 
 export interface TerminalLinkOptions {
   path: string;
@@ -73,6 +73,8 @@ export class TerminalLink extends EventEmitter<{
   hello: [TerminalInfo];
   /** A button pressed in test mode (self-test): not a rating, nothing is stored. */
   press: [number];
+  /** After a bad grade for invitation `inv`, the terminal offers `choices` reasons on its first buttons. */
+  choosing: [inv: string, choices: number];
   /** The terminal acknowledged our reliable frame with this sequence number. */
   acknowledged: [number];
   reject: [LinkRejectReason, string];
@@ -243,6 +245,10 @@ export class TerminalLink extends EventEmitter<{
     if (!this.terminal) {
       this.reportsBeforeHello += 1;
       throw new Error('report before hello');
+    }
+    if (message.type === 'choosing') {
+      this.emit('choosing', message.inv, message.choices);
+      return;
     }
     this.opts.onReport(message, this.terminal);
   }

@@ -205,7 +205,7 @@ describe('staff sign-in, fuzzed: hostile bodies and PINs against a roster', () =
       throw new Error('not called here');
     };
     const ctx: ApiContext = {
-      desk: { signIn: (id) => void signedIn.push(id), signOut: none, invite: none, cancel: none, current: () => undefined, lookup: () => undefined, staffId: null },
+      desk: { signIn: (id) => void signedIn.push(id), signOut: none, invite: none, cancel: none, current: () => undefined, lookup: () => undefined, staffId: null, paused: false, setPaused: none },
       staffSignIn: new StaffSignIn({ roster: () => roster, allowUnverified: false, now: () => nowMs }),
       reprint: none,
       today: none,
@@ -216,6 +216,7 @@ describe('staff sign-in, fuzzed: hostile bodies and PINs against a roster', () =
       logger: pino({ level: 'debug', timestamp: false, base: undefined }, { write: (line: string) => void logged.push(line) }),
       status: () => ({}),
       countRejected: () => undefined,
+      announce: () => undefined,
     };
     const server = createApiServer(ctx).listen(0, '127.0.0.1');
     await once(server, 'listening');

@@ -43,5 +43,6 @@ export function deskOptions(db: Db, clock: TimeKeeper, timers: ManualTimers, com
     reasonCatalog: () => CATALOG,
     sendInvite: () => undefined,
     sendCancel: () => undefined,
+    sendPause: () => undefined,
   };
 }

@@ -32,7 +32,7 @@ async function start(token?: string, overrides: Partial<ApiContext> = {}): Promi
     throw new DeskError(409, 'not_signed_in', 'no staff member is signed in');
   };
   const ctx: ApiContext = {
-    desk: { signIn: refuse, signOut: refuse, invite: refuse, cancel: refuse, current: () => undefined, lookup: () => undefined, staffId: null },
+    desk: { signIn: refuse, signOut: refuse, invite: refuse, cancel: refuse, current: () => undefined, lookup: () => undefined, staffId: null, paused: false, setPaused: refuse },
     staffSignIn: new StaffSignIn({ roster: () => null, allowUnverified: false, now: () => 0 }),
     businessToken: undefined,
     technicianToken: undefined,
@@ -45,6 +45,7 @@ async function start(token?: string, overrides: Partial<ApiContext> = {}): Promi
     logger: silentLogger,
     status: () => ({}),
     countRejected: (code) => rejected.push(code),
+    announce: () => undefined,
     ...overrides,
   };
   const server = createApiServer(ctx).listen(0, '127.0.0.1');
@@ -219,7 +220,7 @@ describe("the window PC's browser cannot be turned against the API", () => {
     const none = (): never => {
       throw new Error('not called here');
     };
-    const desk = { signIn: none, invite: none, cancel: none, current: () => undefined, lookup: () => undefined, signOut: () => void signOuts.push(1), staffId: 'S1' };
+    const desk = { signIn: none, invite: none, cancel: none, current: () => undefined, lookup: () => undefined, signOut: () => void signOuts.push(1), staffId: 'S1', paused: false, setPaused: none };
     const { url } = await start(token, { desk, allowedHosts });
     return { url, port: new URL(url).port, signOuts };
   }
@@ -317,7 +318,7 @@ describe('staff sign-in is verified', () => {
     const none = (): never => {
       throw new Error('not called here');
     };
-    const desk = { signIn: (id: string) => void signedIn.push(id), signOut: none, invite: none, cancel: none, current: () => undefined, lookup: () => undefined, staffId: null };
+    const desk = { signIn: (id: string) => void signedIn.push(id), signOut: none, invite: none, cancel: none, current: () => undefined, lookup: () => undefined, staffId: null, paused: false, setPaused: none };
     const { url, rejected } = await start(options.token, { desk, staffSignIn, businessToken: options.businessToken, logger });
     return { url, rejected, signedIn, staffSignIn, advance: (ms: number) => (nowMs += ms) };
   }
@@ -390,7 +391,7 @@ describe('a test invitation needs the technician token', () => {
     const none = (): never => {
       throw new Error('not called here');
     };
-    const desk = { signIn: none, signOut: none, invite, cancel: none, current: () => undefined, lookup: () => undefined, staffId: 'S1' };
+    const desk = { signIn: none, signOut: none, invite, cancel: none, current: () => undefined, lookup: () => undefined, staffId: 'S1', paused: false, setPaused: none };
     const { url, rejected } = await start(undefined, { desk, technicianToken: withToken ? technicianToken : undefined });
     return { url, rejected, invited };
   }
@@ -442,7 +443,7 @@ describe('the grade never reaches the counter', () => {
 
   it('GET /invitations/{id} shows 已评价 (outcome rated) and the health flags, never the grade, reason, latency or honesty flags; /stats/today has no byGrade', async () => {
     const { url } = await start(undefined, {
-      desk: { signIn: () => undefined, signOut: () => undefined, invite: () => undefined as never, cancel: () => undefined as never, current: () => undefined, lookup: () => ({ id: rated.id, state: 'closed', outcome: 'rated', record: rated }), staffId: 'S1' },
+      desk: { signIn: () => undefined, signOut: () => undefined, invite: () => undefined as never, cancel: () => undefined as never, current: () => undefined, lookup: () => ({ id: rated.id, state: 'closed', outcome: 'rated', record: rated }), staffId: 'S1', paused: false, setPaused: () => undefined },
       // As a part that one day knew grades would give them: the view lists what it shows.
       today: () => ({ ...TODAY, byGrade: { very_dissatisfied: 1 }, byStaff: [{ ...TODAY.byStaff[0]!, byGrade: { very_dissatisfied: 1 } }] }),
     });
@@ -462,7 +463,7 @@ describe('the grade never reaches the counter', () => {
   it('a reprint from the API is asked of the bridge in the signed-in staff member\'s name (its reprint announces it for the audit: the API has no way to)', async () => {
     const reprints: unknown[] = [];
     const { url } = await start(undefined, {
-      desk: { signIn: () => undefined, signOut: () => undefined, invite: () => undefined as never, cancel: () => undefined as never, current: () => undefined, lookup: () => undefined, staffId: 'S3' },
+      desk: { signIn: () => undefined, signOut: () => undefined, invite: () => undefined as never, cancel: () => undefined as never, current: () => undefined, lookup: () => undefined, staffId: 'S3', paused: false, setPaused: () => undefined },
       reprint: (invitationId, actor) => {
         reprints.push([invitationId, actor]);
         return { receiptId: 'rc-1' };
@@ -470,5 +471,64 @@ describe('the grade never reaches the counter', () => {
     });
     expect(await call(`${url}/api/v1/invitations/inv-9/receipt`, 'POST')).toEqual({ status: 202, body: { receiptId: 'rc-1' } });
     expect(reprints).toEqual([['inv-9', 'S3']]);
+  });
+});
+
+describe('staff controls at the counter: pause, resume, announce', () => {
+  async function controlDesk() {
+    const calls: Array<[boolean, string | null]> = [];
+    const announced: string[] = [];
+    const none = (): never => {
+      throw new Error('not called here');
+    };
+    const desk = {
+      signIn: none,
+      signOut: none,
+      invite: none,
+      cancel: none,
+      current: () => undefined,
+      lookup: () => undefined,
+      staffId: 'S1',
+      paused: false,
+      setPaused(paused: boolean, actor: string | null) {
+        if (paused && calls.length > 0 && calls.at(-1)?.[0]) throw new DeskError(409, 'invitation_open', 'invitation inv-1 is still open');
+        calls.push([paused, actor]);
+        this.paused = paused;
+      },
+    };
+    const businessToken = 'business-token-0000001';
+    const { url, rejected } = await start('the-console-token-0001', { desk, businessToken, announce: (prompt) => void announced.push(prompt) });
+    return { url, rejected, calls, announced, businessToken };
+  }
+  const staff = { authorization: 'Bearer the-console-token-0001' };
+
+  it('pause and resume take no body, in the signed-in staff member\'s name, and answer the state', async () => {
+    const { url, calls } = await controlDesk();
+    const bare = (path: string, headers: Record<string, string>) => fetch(`${url}${path}`, { method: 'POST', headers: { 'x-hcp-request': '1', ...headers } }).then(async (res) => ({ status: res.status, body: await res.json() }));
+    expect(await bare('/api/v1/staff/pause', staff)).toEqual({ status: 200, body: { paused: true } });
+    expect(await bare('/api/v1/staff/resume', staff)).toEqual({ status: 200, body: { paused: false } });
+    expect(calls).toEqual([
+      [true, 'S1'],
+      [false, 'S1'],
+    ]);
+  });
+
+  it("the business system's token may pause; a refusal of the desk is the API's refusal; without a token nothing changes", async () => {
+    const { url, calls, rejected, businessToken } = await controlDesk();
+    expect((await post(url, '/api/v1/staff/pause', {}, { authorization: `Bearer ${businessToken}` })).status).toBe(200);
+    expect(await post(url, '/api/v1/staff/pause', {}, staff)).toMatchObject({ status: 409, body: { error: { code: 'invitation_open' } } });
+    expect((await post(url, '/api/v1/staff/resume', {})).status).toBe(401);
+    expect(calls).toEqual([[true, 'S1']]);
+    expect(rejected).toEqual(['invitation_open', 'unauthorized']);
+  });
+
+  it('announce says one of protocol/voice-prompts.ts ANNOUNCEMENTS; anything else is refused naming them', async () => {
+    const { url, announced, rejected } = await controlDesk();
+    expect(await post(url, '/api/v1/announce', { prompt: 'greeting' }, staff)).toEqual({ status: 202, body: { prompt: 'greeting' } });
+    expect((await post(url, '/api/v1/announce', { prompt: 'one_metre_line' }, staff)).status).toBe(202);
+    expect(await post(url, '/api/v1/announce', { prompt: 'invite' }, staff)).toMatchObject({ status: 400, body: { error: { code: 'invalid_request', field: 'prompt', message: expect.stringContaining('greeting, one_metre_line') } } });
+    expect((await post(url, '/api/v1/announce', { prompt: 'greeting', loud: true }, staff)).status).toBe(400);
+    expect(announced).toEqual(['greeting', 'one_metre_line']);
+    expect(rejected).toEqual(['invalid_request', 'invalid_request']);
   });
 });
