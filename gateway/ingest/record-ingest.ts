@@ -151,6 +151,12 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
   #backoffMs: number;
   /** Lowered while a batch the database refused is split to find the message it refuses. */
   #batchLimit: number;
+  /**
+   * While a refused batch is split: the last arrival number it held, and which split this is (a
+   * batch taken before the latest split neither ends it nor undoes it when it commits).
+   */
+  #isolating: { through: number; split: number } | undefined;
+  #splits = 0;
   #rollbacksInARow = 0;
   readonly #acks = new Set<Promise<void>>();
   readonly #idleWaiters = new Set<() => void>();
@@ -248,13 +254,14 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
 
   /** Below the lanes allowed; one only while a batch the database refused is being split (its halves in order). */
   #mayStartLane(): boolean {
-    const allowed = this.#batchLimit < this.#deps.maxBatch ? 1 : this.#concurrency;
+    const allowed = this.#isolating ? 1 : this.#concurrency;
     return this.#lanes.size < allowed && this.#retryHandle === undefined && !this.#stopping;
   }
 
   async #drain(): Promise<void> {
     while (!this.#stopping && this.#retryHandle === undefined && this.#queue.size > 0) {
       const batch = this.#queue.take(this.#batchLimit);
+      const split = this.#isolating?.split;
       this.#inFlight += batch.length;
       try {
         const settling = this.#settle(batch);
@@ -263,12 +270,13 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
         await settling;
         this.#inFlight -= batch.length;
         this.#rollbacksInARow = 0;
-        this.#batchLimit = Math.max(1, this.#deps.maxBatch);
         this.#backoffMs = this.#retry.first;
+        // The split batch's last message has been through: the message refused was not in it (a passing refusal).
+        if (split !== undefined && split === this.#isolating?.split && (batch.at(-1) as Received).n >= this.#isolating.through) this.#endIsolation();
       } catch (err) {
         this.#inFlight -= batch.length;
         if (refusedByData(err)) {
-          this.#isolate(batch, err);
+          this.#isolate(batch, err, split);
           continue;
         }
         if (transactionRollback(err) && this.#rollbacksInARow < MAX_IMMEDIATE_RETRIES) {
@@ -297,15 +305,24 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
    * through that it cannot keep. Halve the batch until the one it refuses is alone, and let that
    * one go unacknowledged, so that one message never stops the others.
    */
-  #isolate(batch: Received[], err: unknown): void {
+  #isolate(batch: Received[], err: unknown, split: number | undefined): void {
     if (batch.length > 1) {
       this.#queue.putBack(batch);
-      this.#batchLimit = Math.ceil(batch.length / 2);
+      this.#batchLimit = Math.min(this.#batchLimit, Math.ceil(batch.length / 2));
+      this.#isolating = { through: Math.max(this.#isolating?.through ?? -1, (batch.at(-1) as Received).n), split: ++this.#splits };
       return;
     }
+    // Found: unless it was a batch taken before the latest split (that split goes on).
+    if (split === this.#isolating?.split) this.#endIsolation();
     this.#stats.failed += 1;
     const [message] = batch as [Received];
     this.#deps.logger.error({ error: withoutSecrets(err), topic: message.topic, preview: preview(message.payload) }, 'gateway ingest: the database refused this message; left unacknowledged');
+  }
+
+  /** Full batches and every lane again: the message refused is found (or was not refused again). */
+  #endIsolation(): void {
+    this.#isolating = undefined;
+    this.#batchLimit = Math.max(1, this.#deps.maxBatch);
   }
 
   #scheduleRetry(): void {

@@ -105,7 +105,70 @@ describe('gateway ingest: two lanes', () => {
     expect(publisher.statusOf(messages[17]!.id)).toBeUndefined();
     expect(ingest.stats()).toMatchObject({ accepted: 29, failed: 1, dbFailures: 0, queued: 0 });
   });
+
+  it('a refused message is found by halving, whichever lane commits meanwhile: at most 1 + log2(maxBatch) refused transactions, full batches after', async () => {
+    const t = await approved('L-1');
+    const flaky = new FlakyDatabase(db);
+    const messages = Array.from({ length: 40 }, () => t.event());
+    flaky.refuseData = { ids: new Set([messages[6]!.id]), code: '22P05' };
+    overlapping(flaky);
+    const refused = countRefusals(flaky);
+    const { ingest, publisher } = makeIngest(flaky, { maxBatch: 8, concurrency: 2 });
+    await deliver(ingest, messages);
+    expect(publisher.statusOf(messages[6]!.id)).toBeUndefined();
+    expect(ingest.stats()).toMatchObject({ accepted: 39, failed: 1, queued: 0 });
+    // 8 → 4 → 2 → 1; the other lane's commit and each half that passes leave the split as it is.
+    expect(refused()).toBe(4);
+  });
+
+  it('a refusal that does not come again ends the split once the refused batch has been through: full batches and both lanes again', async () => {
+    const t = await approved('L-1');
+    const flaky = new FlakyDatabase(db);
+    const messages = Array.from({ length: 40 }, () => t.event());
+    flaky.refuseData = { ids: new Set([messages[2]!.id]), code: '23514' };
+    const sizes = batchSizes(flaky, () => (flaky.refuseData = undefined));
+    const { ingest } = makeIngest(flaky, { maxBatch: 8, concurrency: 1 });
+    await deliver(ingest, messages);
+    expect(ingest.stats()).toMatchObject({ accepted: 40, failed: 0, queued: 0 });
+    // Refused once (8), then halves of 4 until the refused batch's last message is through, then 8 again.
+    expect(sizes).toEqual([8, 4, 4, 8, 8, 8, 8]);
+  });
 });
+
+/** Counts the transactions the database refused for their data. */
+function countRefusals(db: { transaction: Database['transaction'] }): () => number {
+  const inner = db.transaction.bind(db);
+  let refused = 0;
+  db.transaction = async (fn) => {
+    try {
+      return await inner(fn);
+    } catch (err) {
+      if (typeof (err as { code?: unknown }).code === 'string') refused += 1;
+      throw err;
+    }
+  };
+  return () => refused;
+}
+
+/** The records each transaction tried to insert, in order; `afterFirst` runs once the first has failed. */
+function batchSizes(db: FlakyDatabase, afterFirst: () => void): number[] {
+  const transaction = db.transaction.bind(db);
+  const sizes: number[] = [];
+  db.transaction = async (fn) =>
+    transaction(async (tx) =>
+      fn({
+        query: (text, params) => {
+          if (text.includes('INSERT INTO records')) sizes.push((JSON.parse(String(params?.[0])) as unknown[]).length);
+          return tx.query(text, params);
+        },
+        exec: (sql) => tx.exec(sql),
+      }),
+    ).catch((err: unknown) => {
+      if (sizes.length === 1) afterFirst();
+      throw err;
+    });
+  return sizes;
+}
 
 describe('MessageQueue', () => {
   it('batches taken in any order and put back in any order leave the queue in arrival order', () => {
