@@ -68,17 +68,24 @@ export class MessagePreparer {
   }
 
   /**
-   * Prepares `messages` in order while `busy` is pending, a slice at a time, giving the event loop
-   * a turn between slices (the transaction in flight goes on). Stops when `busy` settles. Never rejects.
+   * While `busy` is pending, prepares the messages `next` hands out (undefined: none left now), a
+   * slice at a time, giving the event loop a turn between slices (the transactions in flight go
+   * on). `next` is asked again at each message, not read once: other lanes take batches from the
+   * queue meanwhile, and what they leave is what comes next. Stops when `busy` settles or nothing
+   * is left. Never rejects.
    */
-  async prepareWhile(busy: Promise<unknown>, messages: readonly Preparable[]): Promise<void> {
+  async prepareWhile(busy: Promise<unknown>, next: () => Preparable | undefined): Promise<void> {
     let settled = false;
     void busy.then(
       () => (settled = true),
       () => (settled = true),
     );
-    for (let at = 0; at < messages.length && !settled; at += SLICE) {
-      for (const message of messages.slice(at, at + SLICE)) this.prepare(message);
+    while (!settled) {
+      for (let i = 0; i < SLICE; i++) {
+        const message = next();
+        if (message === undefined) return;
+        this.prepare(message);
+      }
       await new Promise((resolve) => setImmediate(resolve));
     }
   }

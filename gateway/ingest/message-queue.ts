@@ -25,9 +25,19 @@ export class MessageQueue<T> {
     return taken;
   }
 
-  /** Up to `n` of the oldest, left in place. */
-  peek(n: number): T[] {
-    return this.#items.slice(this.#head, this.#head + n);
+  /**
+   * The oldest item whose order is above `order`, among the oldest `within` (undefined: none).
+   * The queue is in arrival order (push appends, putBack merges), so it is found by halving.
+   */
+  firstAfter(order: number, within: number): T | undefined {
+    let low = this.#head;
+    let high = Math.min(this.#items.length, this.#head + Math.max(0, within));
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.order(this.#items[mid] as T) <= order) low = mid + 1;
+      else high = mid;
+    }
+    return low < Math.min(this.#items.length, this.#head + Math.max(0, within)) ? this.#items[low] : undefined;
   }
 
   /** Items taken and not settled go back, in arrival order among those queued (both runs are in that order: merged). */

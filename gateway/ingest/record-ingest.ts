@@ -157,6 +157,8 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
    */
   #isolating: { through: number; split: number } | undefined;
   #splits = 0;
+  /** The arrival number of the last message read ahead: the next one to read is the first after it. */
+  #preparedThrough = -1;
   #rollbacksInARow = 0;
   readonly #acks = new Set<Promise<void>>();
   readonly #idleWaiters = new Set<() => void>();
@@ -265,8 +267,8 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
       this.#inFlight += batch.length;
       try {
         const settling = this.#settle(batch);
-        // While the database works on this batch, the main thread reads and checks the next one's seals.
-        await this.#preparer.prepareWhile(settling, this.#queue.peek(this.#batchLimit));
+        // While the database works on this batch, the main thread reads and checks the seals of what the lanes take next.
+        await this.#preparer.prepareWhile(settling, this.#nextToPrepare);
         await settling;
         this.#inFlight -= batch.length;
         this.#rollbacksInARow = 0;
@@ -324,6 +326,13 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
     this.#isolating = undefined;
     this.#batchLimit = Math.max(1, this.#deps.maxBatch);
   }
+
+  /** The next queued message to read ahead: the first after the last one read, among those the lanes take next. */
+  readonly #nextToPrepare = (): Received | undefined => {
+    const next = this.#queue.firstAfter(this.#preparedThrough, this.#batchLimit * this.#concurrency);
+    if (next) this.#preparedThrough = next.n;
+    return next;
+  };
 
   #scheduleRetry(): void {
     const wait = this.#backoffMs;

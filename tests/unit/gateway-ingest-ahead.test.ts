@@ -95,4 +95,34 @@ describe('gateway ingest: seals checked ahead', () => {
       { seed: SEED, numRuns: 60 },
     );
   });
+
+  it('prepareWhile reads what `next` hands out at each message (another lane took some meanwhile), until it is busy no more or none is left', async () => {
+    const t = new SealingTerminal('T-4');
+    const preparer = new MessagePreparer({ prefix: PREFIX, verify: nodeEd25519Verify, hash: nodeSha256Hex });
+    preparer.learnKeys(new Map([['T-4', terminalRow('T-4', t.publicKey)]]));
+    const queue = fresh(Array.from({ length: 40 }, () => t.event()));
+    const handedOut: Preparable[] = [];
+    let busyDone!: () => void;
+    const busy = new Promise<void>((resolve) => (busyDone = resolve));
+    const preparing = preparer.prepareWhile(busy, () => {
+      // After the first slice, another lane takes the next ten: they are not handed out.
+      if (handedOut.length === 8) queue.splice(0, 10);
+      const next = queue.shift();
+      if (next) handedOut.push(next);
+      return next;
+    });
+    await preparing;
+    expect(handedOut).toHaveLength(30);
+    expect(handedOut.every((m) => m.prepared && 'read' in m.prepared && m.prepared.read.kind === 'readable' && m.prepared.read.checked?.check.verdict === 'genuine')).toBe(true);
+    busyDone();
+
+    // Settled before its first turn: one slice is read, no more.
+    const more = fresh(Array.from({ length: 20 }, () => t.event()));
+    let asked = 0;
+    await preparer.prepareWhile(Promise.resolve(), () => {
+      asked += 1;
+      return more[asked - 1];
+    });
+    expect(asked).toBe(8);
+  });
 });

@@ -190,4 +190,19 @@ describe('MessageQueue', () => {
       { seed: SEED, numRuns: 300 },
     );
   });
+
+  it('firstAfter finds what a scan of the oldest `within` finds, after any takes and put-backs', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 60 }), fc.array(fc.integer({ min: 1, max: 10 }), { maxLength: 8 }), fc.integer({ min: -2, max: 70 }), fc.integer({ min: 0, max: 70 }), (size, takes, after, within) => {
+        const queue = new MessageQueue<number>((n) => n);
+        for (let n = 0; n < size; n++) queue.push(n);
+        const taken = takes.map((n) => queue.take(n));
+        if (taken.length > 1) queue.putBack(taken[0]!);
+        const head = queue.take(queue.size);
+        queue.putBack(head);
+        expect(queue.firstAfter(after, within)).toBe(head.slice(0, within).find((n) => n > after));
+      }),
+      { seed: SEED, numRuns: 300 },
+    );
+  });
 });
