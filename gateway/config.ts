@@ -220,6 +220,16 @@ export const gatewayConfigSchema = z.strictObject({
   alerts: alertsSchema.prefault({}),
   misuse: misuseSchema.prefault({}),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+}).superRefine((config, ctx) => {
+  // Each ingest lane holds a connection for its transaction; the notifier, delivery, heartbeat and dashboard need one too.
+  const postgres = config.database.url !== undefined || config.database.urlFile !== undefined;
+  if (postgres && config.database.poolSize <= config.ingest.concurrency) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['database', 'poolSize'],
+      message: `${config.database.poolSize} connections leave none beside the ${config.ingest.concurrency} that ingest.concurrency holds for its batches (alerts, delivery and the dashboard would wait behind them): make poolSize at least ${config.ingest.concurrency + 1}, or lower ingest.concurrency`,
+    });
+  }
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
