@@ -1,7 +1,7 @@
 import { hostTimers, type Timers } from '../../protocol/timers.js';
 import type { Database } from '../db/database.js';
 import type { AlertRow } from './alert-store.js';
-import { Sleeper } from '../delivery/backoff.js';
+import { backoffDelay, Sleeper } from '../delivery/backoff.js';
 import { storableText } from '../delivery/storable.js';
 import { withoutSecrets } from '../ingest/record-ingest.js';
 import type { Clock, Logger } from '../ports.js';
@@ -33,8 +33,14 @@ export interface AlertNotifierDeps {
   batchSize?: number;
   /** A claim's lease: longer than a send's timeout. Default 80 s. */
   leaseMs?: number;
-  /** A channel that failed is tried again after this, doubling each time, never later than the next repeat. Default 30 s. */
+  /**
+   * A channel that failed is tried again alone after about this, doubling each time (with jitter:
+   * half to all of it); once the wait would reach repeatMinutes, it gets the next repeat with every
+   * channel instead. Default 30 s.
+   */
   retryMs?: number;
+  /** The jitter's randomness, in [0, 1). Default Math.random. */
+  random?: () => number;
 }
 
 export interface ChannelStatus {
@@ -96,6 +102,7 @@ export class AlertNotifier {
   readonly #batchSize: number;
   readonly #leaseMs: number;
   readonly #retryMs: number;
+  readonly #random: () => number;
   readonly #channels: Map<string, ChannelStatus>;
   #stats = { sent: 0, failed: 0, due: 0, looks: 0, lastError: null as { at: Date; message: string } | null, lastSentAt: null as Date | null, dbFailures: 0, lostClaims: 0 };
   #loop: Promise<void> | undefined;
@@ -112,6 +119,7 @@ export class AlertNotifier {
     this.#batchSize = Math.max(1, deps.batchSize ?? 10);
     this.#leaseMs = deps.leaseMs ?? 80_000;
     this.#retryMs = deps.retryMs ?? 30_000;
+    this.#random = deps.random ?? Math.random;
     this.#channels = new Map(deps.channels.map((c) => [c.name, { name: c.name, kind: c.kind, sent: 0, failed: 0, lastError: null }]));
   }
 
@@ -250,7 +258,7 @@ export class AlertNotifier {
       }
     }
     try {
-      const held = failed.length === 0 ? await this.#done(claim, now) : await this.#retryLater(claim, now, failed, failed.length < results.length);
+      const held = failed.length === 0 ? await this.#done(claim, now, null) : await this.#retryLater(claim, now, failed, failed.length < results.length);
       if (!held) {
         this.#stats.lostClaims += 1;
         logger.warn({ alert: claim.alert.id }, 'alerts: the alert was taken over while it was being sent (its claim ran out); left as it is');
@@ -263,22 +271,34 @@ export class AlertNotifier {
     else logger.info({ alert: claim.alert.id, kind: claim.alert.kind, repeat: claim.alert.notifyCount, channels: results.length }, 'alerts: sent');
   }
 
-  /** Every channel has it: the next repeat is due, unless acknowledged, cleared or the repeats are used up. */
-  async #done(claim: Claim, now: Date): Promise<boolean> {
+  /**
+   * This send is over: every channel has it, or (`failure`) a channel kept failing until its retry
+   * reached the next repeat. The next repeat, to every channel, is due unless acknowledged, cleared
+   * or the repeats are used up.
+   */
+  async #done(claim: Claim, now: Date, failure: { error: string; someSent: boolean } | null): Promise<boolean> {
     const next = new Date(now.getTime() + this.#deps.repeatMinutes * 60_000);
     const { rows } = await this.#deps.db.query(
-      `UPDATE alerts SET notify_count = notify_count + 1, notified_at = $4, notify_error = NULL, notify_owed = NULL, notify_attempts = 0, claimed_at = NULL,
+      `UPDATE alerts SET notify_count = notify_count + 1, notified_at = CASE WHEN $7 THEN $4::timestamptz ELSE notified_at END, notify_error = $8,
+              notify_owed = NULL, notify_attempts = 0, claimed_at = NULL,
               notify_due_at = CASE WHEN acknowledged_at IS NULL AND cleared_at IS NULL AND notify_count + 1 <= $5 THEN $6::timestamptz ELSE NULL END
         WHERE id = $1::bigint AND claimed_by = $2 AND claimed_at = $3 RETURNING 1 AS one`,
-      [claim.alert.id, this.#deps.instance, claim.claimedAt, now, this.#deps.maxRepeats, next],
+      [claim.alert.id, this.#deps.instance, claim.claimedAt, now, this.#deps.maxRepeats, next, failure === null || failure.someSent, failure?.error ?? null],
     );
     return rows.length > 0;
   }
 
-  /** Some channels failed: only they are tried again, after a backoff. */
+  /**
+   * Some channels failed: only they are tried again, after a backoff, so that they neither hold
+   * back nor repeat the others. Once the backoff reaches repeatMinutes the send is over for them
+   * too (#done): they get the next repeat with every channel, and maxRepeats applies to it.
+   */
   async #retryLater(claim: Claim, now: Date, failed: { name: string; message: string }[], someSent: boolean): Promise<boolean> {
-    const wait = Math.min(this.#retryMs * 2 ** Math.min(claim.attempts, 20), this.#deps.repeatMinutes * 60_000);
     const error = storableText(failed.map((f) => `${f.name}: ${f.message}`).join('; '), 1000);
+    const repeatMs = this.#deps.repeatMinutes * 60_000;
+    const attempt = claim.attempts + 1;
+    if (this.#retryMs * 2 ** Math.min(attempt - 1, 40) >= repeatMs) return this.#done(claim, now, { error, someSent });
+    const wait = backoffDelay(attempt, { baseMs: this.#retryMs, maxMs: repeatMs }, this.#random);
     const { rows } = await this.#deps.db.query(
       `UPDATE alerts SET notify_owed = $4::text[], notify_attempts = notify_attempts + 1, notify_error = $5, claimed_at = NULL,
               notified_at = CASE WHEN $6 THEN $7::timestamptz ELSE notified_at END,

@@ -174,7 +174,8 @@ describe.each(engines)('alert notifier on $name', (engine) => {
 
   it('a failing channel is retried alone, after a backoff, without holding the others', async () => {
     receiver.failNext('wecom', 2);
-    const n = notifier({ retryMs: 30_000 });
+    // The backoff's jitter at its top: the waits are 30 s, then 60 s.
+    const n = notifier({ retryMs: 30_000, random: () => 1 });
     await n.start();
     await storeRating(db, 'dissatisfied');
     n.kick();
@@ -206,6 +207,56 @@ describe.each(engines)('alert notifier on $name', (engine) => {
       ['dingtalk#2', 1, 0],
       ['ops', 1, 0],
     ]);
+  });
+
+  it('a channel that keeps failing gets the next repeat with the others once its backoff reaches repeatMinutes; maxRepeats applies to it', async () => {
+    receiver.failNext('wecom', 100);
+    // Retries of wecom alone after 5 and 10 minutes; the next would wait 20 ≥ 15: the send is over, the repeat due at 15 minutes after.
+    const n = notifier({ retryMs: 5 * 60_000, maxRepeats: 1, random: () => 1 });
+    await n.start();
+    await storeRating(db, 'dissatisfied');
+    n.kick();
+    await waitUntil(() => n.status().failed === 1 && receiver.accepted().length === 2, 'the first send');
+    await looks(n);
+    const step = async (minutes: number, failed: number, accepted: number): Promise<void> => {
+      timers.advance(minutes * 60_000);
+      await waitUntil(() => n.status().failed === failed && receiver.accepted().length === accepted, `${failed} wecom failures, ${accepted} accepted`);
+      await looks(n);
+    };
+    await step(5, 2, 2);
+    await step(10, 3, 2);
+    let [row] = (await listAlerts(db, listOptions())).rows;
+    expect(row).toMatchObject({ notifyCount: 1, notifyError: expect.stringContaining('wecom#1: HTTP 200, errcode 45009') });
+    // Not held back: 15 minutes on, the repeat (第2次) reaches the other two; wecom is tried with them and fails again.
+    await step(14, 3, 2);
+    await step(1, 4, 4);
+    expect(receiver.accepted('dingtalk').map((m) => (m.markdown ?? '').includes('第2次'))).toEqual([false, true]);
+    await step(5, 5, 4);
+    await step(10, 6, 4);
+    // maxRepeats 1: that was the last; nothing more for anyone.
+    timers.advance(120 * 60_000);
+    await looks(n);
+    expect(receiver.received.filter(of('wecom'))).toHaveLength(6);
+    expect(receiver.accepted()).toHaveLength(4);
+    [row] = (await listAlerts(db, listOptions())).rows;
+    expect(row?.notifyCount).toBe(2);
+  });
+
+  it('a failed channel waits half to all of the doubled backoff, by the randomness given', async () => {
+    receiver.failNext('wecom', 1);
+    const n = notifier({ retryMs: 60_000, random: () => 0 });
+    await n.start();
+    await storeRating(db, 'dissatisfied');
+    n.kick();
+    await waitUntil(() => n.status().failed === 1 && receiver.accepted().length === 2, 'the first send');
+    await looks(n);
+    // random 0: half of 60 s.
+    timers.advance(29_000);
+    await looks(n);
+    expect(receiver.accepted('wecom')).toHaveLength(0);
+    timers.advance(1000);
+    n.kick();
+    await receiver.waitFor((m) => m.channel === 'wecom' && m.accepted);
   });
 
   it('a DingTalk robot that refuses the signature is a failure with its errcode', async () => {
