@@ -6,6 +6,11 @@ export interface TerminalHardware {
   setLeds(pattern: readonly boolean[]): void;
   /** Sounds the buzzer for a moment. */
   beep(ms: number): void;
+  /**
+   * Plays spoken prompt `clip` (protocol/voice-prompts.ts) on the terminal's own sound module, if
+   * it has one: a terminal without it acknowledges the bridge's `say` and stays silent.
+   */
+  play?(clip: number): void;
   /** Writes one encoded frame to the serial line. */
   write(frame: string): void;
   /** Monotonic time and timers. */

@@ -21,6 +21,8 @@ export const TEST_MODE_IDLE_MS = 60_000;
  * technician at the terminal (power it off and on), not merely someone on the line.
  */
 export const PAIRING_WINDOW_MS = 60_000;
+/** While the window is paused (暂停服务), the middle LED is on and off this long in turn. */
+export const PAUSE_BLINK_MS = 1000;
 
 export interface TerminalCoreOptions {
   /** Device serial number, reported in hello. */
@@ -41,7 +43,12 @@ export interface TerminalCoreOptions {
 }
 
 /** What the terminal reports to the bridge (as opposed to link housekeeping). */
-type Report = Unsequenced<Exclude<TerminalMessage, { type: 'hello' | 'ack' | 'nak' | 'hb' | 'press' }>>;
+type NotReport = 'hello' | 'ack' | 'nak' | 'hb' | 'press' | 'choosing';
+type Report = Unsequenced<Exclude<TerminalMessage, { type: NotReport }>>;
+const NOT_REPORTS: readonly string[] = ['hello', 'ack', 'nak', 'hb', 'press', 'choosing'] satisfies NotReport[];
+function isReport(message: TerminalMessage): message is Exclude<TerminalMessage, { type: NotReport }> {
+  return NOT_REPORTS.indexOf(message.type) < 0;
+}
 
 /** Reports kept across a reset at most; past it, the oldest stray presses go first. */
 const JOURNAL_LIMIT = 64;
@@ -56,7 +63,8 @@ export type TerminalState =
   | { name: 'invited'; inv: string; invitedAt: number; timer: unknown; reasons: number; reasonTimeoutMs: number }
   | { name: 'reason'; inv: string; grade: Grade; latencyMs: number; choices: number; timer: unknown }
   | { name: 'thanks'; inv: string; timer: unknown }
-  | { name: 'test'; timer: unknown };
+  | { name: 'test'; timer: unknown }
+  | { name: 'paused'; timer: unknown };
 
 export interface TerminalCounters {
   presses: number;
@@ -68,9 +76,12 @@ export interface TerminalCounters {
 const ALL_ON = Array<boolean>(BUTTON_COUNT).fill(true);
 const GRADE_CLASS_BAD: readonly Grade[] = GRADES.filter((g) => GRADE_INFO[g].class === 'bad');
 const ALL_OFF = Array<boolean>(BUTTON_COUNT).fill(false);
+/** The LED that blinks while paused: the middle one. */
+const PAUSE_LED = (BUTTON_COUNT - 1) >> 1;
 
 /**
- * The terminal program, free of any platform: idle → invited → thanks → idle.
+ * The terminal program, free of any platform: idle → invited → thanks → idle; paused (暂停服务)
+ * in place of idle while the bridge says so.
  * One press per invitation; the invitation times out on the device; presses with no invitation
  * are reported as stray; every report is resent until the bridge acknowledges it.
  */
@@ -93,6 +104,8 @@ export class TerminalCore {
   /** The boot id of the bridge whose hello we answered last: half of the tags' session. */
   private bridgeBoot = '';
   private startedAt = 0;
+  /** The bridge paused the window: where the terminal rests instead of idle, until it says otherwise or greets anew. */
+  private pauseWanted = false;
 
   constructor(
     private readonly hw: TerminalHardware,
@@ -130,11 +143,12 @@ export class TerminalCore {
     const journaled = this.loadJournal();
     // The hello says which invitations the journal holds reports for, before they are replayed.
     this.sayHello(journaled);
-    for (const report of journaled) this.report(report);
+    // forEach, not for-of, in this file: ES5 lowers for-of to an iterator helper, bytes on the board (docs/espruino.md).
+    journaled.forEach((report) => this.report(report));
   }
 
   stop(): void {
-    for (const timer of this.holdTimers) this.hw.timers.clearTimeout(timer);
+    this.holdTimers.forEach((timer) => this.hw.timers.clearTimeout(timer));
     this.link.stop();
     this.clearStateTimer();
     this.current = { name: 'idle' };
@@ -193,7 +207,8 @@ export class TerminalCore {
       this.hw.beep(50);
       return;
     }
-    if (state.name === 'idle') {
+    if (state.name === 'idle' || state.name === 'paused') {
+      // No invitation (paused staff invite none): not a rating, but kept.
       this.strays += 1;
       this.report({ type: 'stray', grade, ref: `${this.opts.bootId}-${this.strays}` });
       return;
@@ -227,6 +242,8 @@ export class TerminalCore {
         choices: state.reasons,
         timer: this.hw.timers.setTimeout(() => this.rate(state.inv, grade, latencyMs, null, index), state.reasonTimeoutMs),
       };
+      // The bridge reads the reasons out and labels them; not journaled: after a reset it means nothing.
+      this.link.send({ type: 'choosing', inv: state.inv, choices: state.reasons });
       return;
     }
     this.rate(state.inv, grade, latencyMs, null, index);
@@ -245,7 +262,7 @@ export class TerminalCore {
     // Until the bridge has our hello, what it sends may be meant for our previous boot (a resend
     // of an invitation long closed): leave it unacknowledged; the bridge voids such frames on our
     // hello, and resends those it still means.
-    if (!this.introduced && (message.type === 'invite' || message.type === 'cancel' || message.type === 'test')) {
+    if (!this.introduced && (message.type === 'invite' || message.type === 'cancel' || message.type === 'test' || message.type === 'pause')) {
       throw new Error('the bridge has not acknowledged our hello yet');
     }
     switch (message.type) {
@@ -256,6 +273,8 @@ export class TerminalCore {
         // The hello first, and once: it was just written, sealed for this session.
         this.sayHello([...this.unacked.values()]);
         this.link.resendAll(this.helloSeq);
+        // A pause lasts one session: the bridge says it again after our hello if it still holds.
+        this.pause(false);
         return;
       case 'invite':
         return this.invite(message.inv, message.timeoutMs, message.reasons, message.reasonTimeoutMs);
@@ -265,11 +284,36 @@ export class TerminalCore {
         return this.test(message.active, message.leds, message.beepMs);
       case 'pair':
         return this.pair(message.key);
+      case 'pause':
+        return this.pause(message.active);
+      case 'say':
+        // Acknowledged either way: a terminal without a sound module stays silent.
+        this.hw.play?.(message.clip);
+        return;
       case 'ack':
       case 'nak':
       case 'hb':
         return; // handled by the link
+      default:
+        // Exhaustive: a frame type added to the protocol and not handled here does not compile.
+        return message satisfies never;
     }
+  }
+
+  /**
+   * Paused (暂停服务) or back: the terminal rests in `paused` instead of idle, entered now from
+   * idle, or when what it is showing ends (an invitation, its thanks, a self-test).
+   */
+  private pause(active: boolean): void {
+    this.pauseWanted = active;
+    const state = this.current.name;
+    if ((active && state === 'idle') || (!active && state === 'paused')) this.toIdle();
+  }
+
+  /** The paused pattern: the middle LED on and off in turn. */
+  private blink(lit: boolean): void {
+    this.hw.setLeds(ALL_OFF.map((_, i) => lit && i === PAUSE_LED));
+    this.current = { name: 'paused', timer: this.hw.timers.setTimeout(() => this.blink(!lit), PAUSE_BLINK_MS) };
   }
 
   private invite(inv: string, timeoutMs: number, reasons: number, reasonTimeoutMs: number): void {
@@ -310,7 +354,7 @@ export class TerminalCore {
   /** Self-test mode: only from idle, so that no invitation is ever cut short by a test. */
   private test(active: boolean, leds: readonly boolean[], beepMs: number): void {
     const state = this.current;
-    if (state.name !== 'idle' && state.name !== 'test') return;
+    if (state.name !== 'idle' && state.name !== 'test' && state.name !== 'paused') return;
     if (!active) {
       if (state.name === 'test') this.toIdle();
       return;
@@ -353,24 +397,26 @@ export class TerminalCore {
 
   private loadJournal(): Report[] {
     const reports: Report[] = [];
-    for (const text of this.hw.journal?.load() ?? []) {
+    (this.hw.journal?.load() ?? []).forEach((text) => {
       try {
         const parsed = terminalMessageSchema.safeParse({ ...(JSON.parse(text) as object), seq: 0 });
-        if (parsed.success && parsed.data.type !== 'hello' && parsed.data.type !== 'ack' && parsed.data.type !== 'nak' && parsed.data.type !== 'hb' && parsed.data.type !== 'press') {
+        if (parsed.success && isReport(parsed.data)) {
           const { seq: _seq, ...report } = parsed.data;
           reports.push(report);
         }
       } catch {
         // A torn write: that entry is lost, the others are not.
       }
-    }
+    });
     return reports;
   }
 
+  /** Rests: idle, or paused while the bridge says so. */
   private toIdle(): void {
     this.clearStateTimer();
     this.current = { name: 'idle' };
-    this.hw.setLeds(ALL_OFF);
+    if (this.pauseWanted) this.blink(true);
+    else this.hw.setLeds(ALL_OFF);
   }
 
   private clearStateTimer(): void {
@@ -380,7 +426,9 @@ export class TerminalCore {
   /** Hello, naming the invitations `reports` are for (the newest, if more than a hello may list). */
   private sayHello(reports: readonly Report[]): void {
     const pending: string[] = [];
-    for (const report of reports) if ('inv' in report && pending.indexOf(report.inv) < 0) pending.push(report.inv);
+    reports.forEach((report) => {
+      if ('inv' in report && pending.indexOf(report.inv) < 0) pending.push(report.inv);
+    });
     this.introduced = false;
     // The newer hello replaces the older: a hello for a past session would be refused forever.
     this.link.withdraw(this.helloSeq);
@@ -395,3 +443,4 @@ export class TerminalCore {
     });
   }
 }
+

@@ -113,7 +113,7 @@ function start(): void {
     USB.setConsole(true);
   }
 
-  for (const pin of LED_PINS) digitalWrite(pin, false);
+  LED_PINS.forEach((pin) => digitalWrite(pin, false));
   if (BUZZER_PIN !== undefined) digitalWrite(BUZZER_PIN, false);
   let beepTimer: unknown;
 

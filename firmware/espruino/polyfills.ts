@@ -55,7 +55,7 @@ export class EspruinoMap<K, V> {
   private readonly valueList: V[] = [];
 
   constructor(entries?: Iterable<[K, V]> | null) {
-    for (const [key, value] of toArray(entries)) this.set(key, value);
+    toArray(entries).forEach(([key, value]) => this.set(key, value));
   }
 
   get size(): number {
@@ -124,7 +124,7 @@ export class EspruinoSet<T> {
   private readonly items: T[] = [];
 
   constructor(values?: Iterable<T> | null) {
-    for (const value of toArray(values)) this.add(value);
+    toArray(values).forEach((value) => this.add(value));
   }
 
   get size(): number {

@@ -69,10 +69,10 @@ function checked<T>(expected: string, is: (input: unknown) => input is T, checks
       issues.push(invalidType(expected, input, path));
       return input;
     }
-    for (const check of checks) {
+    checks.forEach((check) => {
       const issue = check(input, path);
       if (issue) issues.push(issue);
-    }
+    });
     return input;
   };
 }

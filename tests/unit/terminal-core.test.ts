@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { TerminalCore } from '../../firmware/core/terminal-core.js';
+import { PAUSE_BLINK_MS, TerminalCore } from '../../firmware/core/terminal-core.js';
 import type { ReportJournal, TerminalHardware } from '../../firmware/core/hardware.js';
 import { MemoryJournal } from '../../simulator/memory-journal.js';
 import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
@@ -7,14 +7,16 @@ import { terminalMessageSchema, type TerminalMessage } from '../../protocol/seri
 import { ManualTimers } from '../support/manual-timers.js';
 
 /** The core on fake hardware, with the test playing the bridge at the other end of the line. */
-function rig(journal?: ReportJournal, bootId = 'abcdef01', { introduce = true } = {}) {
+function rig(journal?: ReportJournal, bootId = 'abcdef01', { introduce = true, sound = false } = {}) {
   const timers = new ManualTimers();
   const sent: TerminalMessage[] = [];
   const leds: boolean[][] = [];
   const beeps: number[] = [];
+  const plays: number[] = [];
   const hw: TerminalHardware = {
     timers,
     ...(journal && { journal }),
+    ...(sound && { play: (clip: number) => void plays.push(clip) }),
     setLeds: (pattern) => leds.push([...pattern]),
     beep: (ms) => beeps.push(ms),
     write: (frame) => {
@@ -46,7 +48,7 @@ function rig(journal?: ReportJournal, bootId = 'abcdef01', { introduce = true } 
   const transmissions = (type: string) => sent.filter((m) => m.type === type);
   /** Distinct reports of a type (a resend has the same sequence number). */
   const reports = (type: string) => transmissions(type).filter((m, i, all) => all.findIndex((o) => o.seq === m.seq) === i);
-  return { core, timers, sent, leds, beeps, fromBridge, ackAll, press, reports, transmissions };
+  return { core, timers, sent, leds, beeps, plays, fromBridge, ackAll, press, reports, transmissions };
 }
 
 describe('terminal core', () => {
@@ -362,5 +364,103 @@ describe('terminal core journal', () => {
     await r.fromBridge({ type: 'invite', inv: 'inv-new', timeoutMs: 5000 });
     await Promise.resolve();
     expect(r.core.state).toBe('invited');
+  });
+});
+
+describe('terminal core: counter controls (pause, say) and the reasons it offers', () => {
+  const MIDDLE = [false, false, true, false, false];
+  const DARK = [false, false, false, false, false];
+  async function started(options: { sound?: boolean } = {}) {
+    const r = rig(undefined, 'abcdef01', options);
+    r.core.start();
+    await Promise.resolve();
+    return r;
+  }
+
+  it('paused from idle: the middle LED blinks slowly; a press is a stray press; resumed: dark and idle', async () => {
+    const r = await started();
+    await r.fromBridge({ type: 'pause', active: true });
+    expect(r.core.state).toBe('paused');
+    expect(r.leds.at(-1)).toEqual(MIDDLE);
+    r.timers.advance(PAUSE_BLINK_MS);
+    expect(r.leds.at(-1)).toEqual(DARK);
+    r.timers.advance(PAUSE_BLINK_MS);
+    expect(r.leds.at(-1)).toEqual(MIDDLE);
+    r.press(1);
+    expect(r.reports('stray')).toEqual([expect.objectContaining({ grade: 'satisfied' })]);
+    expect(r.core.state).toBe('paused');
+    await r.fromBridge({ type: 'pause', active: false });
+    expect(r.core.state).toBe('idle');
+    expect(r.leds.at(-1)).toEqual(DARK);
+    const shown = r.leds.length;
+    r.timers.advance(10 * PAUSE_BLINK_MS);
+    expect(r.leds).toHaveLength(shown);
+  });
+
+  it('a pause during the thanks is shown when the thanks end, never cutting them short', async () => {
+    const r = await started();
+    await r.fromBridge({ type: 'invite', inv: 'inv-p', timeoutMs: 5000 });
+    r.timers.advance(1500);
+    r.press(0);
+    await r.fromBridge({ type: 'pause', active: true });
+    expect(r.core.state).toBe('thanks');
+    r.timers.advance(1000);
+    expect(r.core.state).toBe('paused');
+    expect(r.leds.at(-1)).toEqual(MIDDLE);
+  });
+
+  it('the bridge greeting anew ends the pause (it says it again after the hello if it still holds)', async () => {
+    const r = await started();
+    await r.fromBridge({ type: 'pause', active: true });
+    await r.fromBridge({ type: 'hello', proto: 1, boot: 'feedbeef' });
+    expect(r.core.state).toBe('idle');
+    expect(r.leds.at(-1)).toEqual(DARK);
+  });
+
+  it('a pause before the bridge took our hello is left unacknowledged, like an invite', async () => {
+    const r = rig(undefined, 'abcdef01', { introduce: false });
+    r.core.start();
+    await r.fromBridge({ type: 'pause', active: true });
+    expect(r.core.state).toBe('idle');
+    expect(r.sent.filter((m) => m.type === 'ack')).toEqual([]);
+  });
+
+  it('say plays the clip on a terminal with a sound module, and is acknowledged by one without', async () => {
+    const withSound = await started({ sound: true });
+    await withSound.fromBridge({ type: 'say', clip: 5 });
+    expect(withSound.plays).toEqual([5]);
+    const silent = await started();
+    await silent.fromBridge({ type: 'say', clip: 6 });
+    expect(silent.sent.filter((m) => m.type === 'ack')).toHaveLength(1);
+    expect(silent.plays).toEqual([]);
+  });
+
+  it('a bad grade with reasons sends choosing (inv and how many), resent until acknowledged, never journaled', async () => {
+    const journal = new MemoryJournal();
+    const r = rig(journal);
+    r.core.start();
+    await Promise.resolve();
+    await r.fromBridge({ type: 'invite', inv: 'inv-c', timeoutMs: 5000, reasons: 3 });
+    r.timers.advance(1500);
+    r.press(4);
+    expect(r.reports('choosing')).toEqual([expect.objectContaining({ inv: 'inv-c', choices: 3 })]);
+    expect(journal.load()).toEqual([]);
+    r.timers.advance(200);
+    expect(r.transmissions('choosing').length).toBeGreaterThan(1);
+    r.press(2);
+    expect(r.reports('rating')).toEqual([expect.objectContaining({ inv: 'inv-c', grade: 'very_dissatisfied', reason: 2 })]);
+    expect(journal.load().map((entry) => JSON.parse(entry).type)).toEqual(['rating']);
+  });
+
+  it('no choosing for a good grade, nor for a bad one with no reasons to offer', async () => {
+    const r = await started();
+    await r.fromBridge({ type: 'invite', inv: 'inv-g', timeoutMs: 5000, reasons: 2 });
+    r.timers.advance(1500);
+    r.press(0);
+    await r.fromBridge({ type: 'invite', inv: 'inv-b', timeoutMs: 5000 });
+    r.timers.advance(1500);
+    r.press(3);
+    expect(r.reports('choosing')).toEqual([]);
+    expect(r.reports('rating')).toHaveLength(2);
   });
 });
