@@ -51,6 +51,7 @@ import { TimeKeeper } from './time/time-keeper.js';
 import { systemWall, type WallSource } from './time/wall-source.js';
 import { brokerConnection } from './uplink/mqtt-options.js';
 import { Uplink, type ConnectBroker } from './uplink/uplink.js';
+import { voiceOutput, type VoiceDeps } from './voice/voice-output.js';
 
 export const BRIDGE_VERSION = '0.1.0';
 
@@ -70,6 +71,8 @@ export interface BridgeDeps {
   configFile?: string;
   /** Opens the MQTT client; default mqtt.connect (a test gives a double or a wrapped client). */
   connect?: ConnectBroker;
+  /** Stand-ins for the voice's player (aplay, or the terminal's `say`) and synthesizer (espeak-ng). */
+  voice?: VoiceDeps;
 }
 
 /**
@@ -186,7 +189,14 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       return queued;
     };
     const httpRejected = new Tally();
-    this.statusSources = { terminal, desk, link, uplink, outbox, clock, storage, reasons, gradeProfile, roster, staffSignIn, printer, httpRejected, versions };
+    // A `say` goes only to a terminal that is there: resent later, a prompt would come too late.
+    const sayOnTerminal = (clip: number): boolean => {
+      if (!link.status().alive) return false;
+      link.send({ type: 'say', clip });
+      return true;
+    };
+    const voice = config.voice && voiceOutput(config.voice, config.database.path, sayOnTerminal, deps.voice);
+    this.statusSources = { terminal, desk, link, uplink, outbox, clock, storage, reasons, gradeProfile, roster, staffSignIn, printer, httpRejected, voice, versions };
     const status = () => this.status();
     this.selftests = new SelftestRunner(selftestPartsOf({ terminal, link, desk, uplink, receipts, clock, timers, newId }), desk, logger, staffAction);
     this.server = createApiServer({
@@ -204,7 +214,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     });
     const audit = new AuditLog(db);
     const transaction = <T>(fn: () => T): T => commits.run(fn);
-    this.features = bridgeFeatures({ events: this, config, timers, clock, logger, status, outbox, audit, transaction, newId, uplink, receipts });
+    this.features = bridgeFeatures({ events: this, config, timers, clock, logger, status, outbox, audit, transaction, newId, uplink, receipts, reasons, voice });
     const commands: CommandContext = {
       status,
       outbox,

@@ -81,6 +81,18 @@ program
     await doctorCommand(options);
   });
 
+program
+  .command('voice')
+  .description('spoken prompts at the counter (docs/audio.md)')
+  .command('build')
+  .description("synthesize the default voice prompts with espeak-ng into the bridge's prompt cache (a hall's own recordings are left alone)")
+  .option('-c, --config <file>', 'bridge config file (YAML or JSON): its voice settings and prompt cache (voice.cacheDir, or beside the database)')
+  .option('--cache-dir <folder>', 'write the prompts here instead (with the default settings when no config is given, e.g. for a system image)')
+  .action(async (options: { config?: string; cacheDir?: string }) => {
+    const { voiceBuildCommand } = await import('./voice.js');
+    await voiceBuildCommand(options);
+  });
+
 const provision = program
   .command('provision')
   .description("set up this terminal: write a checked config, make the terminal's key pair, register with the province")

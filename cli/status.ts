@@ -71,6 +71,9 @@ export function formatStatus(s: BridgeStatus, url: string): string {
   rows.push(['storage', `${formatBytes(s.storage.usedBytes)} of ${formatBytes(s.storage.capBytes)}${s.storage.full ? ' FULL' : ''}`]);
   rows.push(['printer', s.printer.configured ? `${s.printer.condition}, ${s.printer.pending} queued, ${s.printer.printed} printed` : 'not configured']);
   if (s.printer.configured) rows.push(['receipt QR', qrPageLine(s.printer.qrPage)]);
+  // A bridge older than the voice says nothing of it.
+  const voice = (s as Partial<Pick<BridgeStatus, 'voice'>>).voice;
+  if (voice) rows.push(['voice', voiceLine(voice)]);
   rows.push(['alarms', s.alarms.length ? s.alarms.join(', ') : 'none']);
   const width = Math.max(...rows.map(([k]) => k.length));
   return [`hcp status: ${url}`, ...rows.map(([key, value]) => `  ${key.padEnd(width)}  ${value}`)].join('\n');
@@ -83,6 +86,16 @@ function qrPageLine(page: Extract<BridgeStatus['printer'], { configured: true }>
   if (page === undefined) return 'printer.evaluationUrl';
   const fallbacks = page.fallbacks > 0 ? ` (${page.fallbacks} fell back to printer.evaluationUrl; last: ${page.lastFallback ?? 'unknown'})` : '';
   return `${QR_PAGES[page.from]}${fallbacks}`;
+}
+
+/** Where the prompts play and how they fare (docs/audio.md). */
+function voiceLine(v: BridgeStatus['voice']): string {
+  if (!v.configured) return 'not configured';
+  const where = v.output === 'alsa' ? `ALSA device ${v.device ?? 'default'}` : "the terminal's sound module";
+  const fault = v.fault ? `; FAILING: ${v.lastError ?? 'unknown'}` : '';
+  const missing = v.missingPrompts.length ? `; no sound yet for ${v.missingPrompts.join(', ')}` : '';
+  const synthesis = v.synthesis?.available === false ? '; espeak-ng missing: reasons are said by their button numbers only' : '';
+  return `${where}: ${v.played} played, ${v.failed} failed${fault}${missing}${synthesis}`;
 }
 
 /** `hcp status [--url URL] [--token T] [--json]`. */

@@ -4,11 +4,13 @@ import type { BridgeEvents } from '../bridge-events.js';
 import type { BridgeConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ReceiptService } from '../printer/receipt-service.js';
+import type { ReasonCatalogSource } from '../province/reason-catalog.js';
 import type { BridgeStatus } from '../status/status.js';
 import type { AuditLog } from '../store/audit.js';
 import type { Outbox } from '../store/outbox.js';
 import type { TimeKeeper } from '../time/time-keeper.js';
 import type { Uplink } from '../uplink/uplink.js';
+import type { VoiceOutput } from '../voice/voice-output.js';
 
 /**
  * Something the bridge runs beside the rating path (receipts, telemetry, housekeeping; voice and
@@ -37,4 +39,8 @@ export interface FeatureContext {
   uplink: Pick<Uplink, 'telemetry'>;
   /** The receipt printer's service, when a printer is configured. */
   receipts: ReceiptService | undefined;
+  /** The province's reason catalogue in use, and word when a new one is adopted. */
+  reasons: ReasonCatalogSource;
+  /** The voice's player and prompts, when voice is configured. */
+  voice: VoiceOutput | undefined;
 }

@@ -3,6 +3,7 @@ import { ClockSync } from './clock-sync.js';
 import type { Feature, FeatureContext } from './feature.js';
 import { Retention } from './retention.js';
 import { Telemetry } from './telemetry.js';
+import { Voice } from './voice.js';
 
 /**
  * Every feature the bridge runs, in start order (stopped in reverse); one that does not apply to
@@ -16,6 +17,7 @@ const FEATURES: ReadonlyArray<(ctx: FeatureContext) => Feature | undefined> = [
   // The receipt service is built with the printer (staff reprints and the self-test use it too).
   (ctx) => ctx.receipts,
   (ctx) => new Telemetry(ctx),
+  (ctx) => ctx.voice && new Voice({ ...ctx, voice: ctx.voice }),
 ];
 
 export function bridgeFeatures(ctx: FeatureContext): Feature[] {

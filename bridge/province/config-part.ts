@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { explain } from '../../protocol/issues.js';
 import { provinceConfigSchema, type ProvinceConfig } from '../../protocol/province-config.js';
 import type { Logger } from '../log.js';
@@ -8,9 +9,10 @@ type Part = keyof ProvinceConfig;
 /**
  * One part of the province's retained config (the reason catalogue, the staff roster), as the
  * province last sent it: kept as sent in the settings table, so that it survives a restart, and
- * never edited locally. A config that leaves the part out leaves it as it was.
+ * never edited locally. A config that leaves the part out leaves it as it was. `adopted` tells
+ * who prepares for a new one (the voice synthesizes a new catalogue's labels).
  */
-export class ProvinceConfigPart<K extends Part> {
+export class ProvinceConfigPart<K extends Part> extends EventEmitter<{ adopted: [NonNullable<ProvinceConfig[K]>] }> {
   private value: NonNullable<ProvinceConfig[K]> | null;
 
   constructor(
@@ -20,6 +22,7 @@ export class ProvinceConfigPart<K extends Part> {
     /** What the log says of an adopted part: its version and size, never its contents (PIN hashes). */
     private readonly describe: (value: NonNullable<ProvinceConfig[K]>) => Record<string, unknown>,
   ) {
+    super();
     this.value = this.stored();
   }
 
@@ -33,6 +36,7 @@ export class ProvinceConfigPart<K extends Part> {
     this.settings.set(this.key, JSON.stringify(value));
     this.value = value;
     this.logger.info(this.describe(value), `${this.part} from the province`);
+    this.emit('adopted', value);
   }
 
   private get key(): string {

@@ -12,6 +12,7 @@ import type { Outbox, OutboxCounts, QuarantinedEntry } from '../store/outbox.js'
 import type { StorageStatus } from '../store/storage.js';
 import type { TimeKeeper } from '../time/time-keeper.js';
 import type { UplinkStatus } from '../uplink/uplink.js';
+import type { VoiceStatus } from '../voice/voice-output.js';
 import { alarms } from './alarms.js';
 import type { Tally } from './tally.js';
 
@@ -43,6 +44,8 @@ export interface BridgeStatus {
    */
   staffSignIn: { verification: StaffVerification; roster: { version: string; staff: number } | null; failures: number };
   printer: (ReceiptStatus & { configured: true; publicKey: string }) | { configured: false };
+  /** Spoken prompts: where they play, what became of them, the last error (docs/audio.md). */
+  voice: VoiceStatus;
   http: { rejected: Record<string, number> };
   versions: Record<string, string>;
 }
@@ -63,6 +66,8 @@ export interface StatusSources {
   /** The receipt printer and the public key its QR codes are signed for, when there is one. */
   printer: { receipts: Pick<ReceiptService, 'status'>; publicKey: string } | undefined;
   httpRejected: Tally;
+  /** The voice, when it is configured. */
+  voice: { status(): VoiceStatus } | undefined;
   versions: Record<string, string>;
 }
 
@@ -75,6 +80,7 @@ export function readStatus(src: StatusSources): BridgeStatus {
   const storage = src.storage();
   const catalog = src.reasons.current();
   const roster = src.roster.current();
+  const voice = src.voice?.status() ?? { configured: false as const };
   const printer = src.printer && { configured: true as const, publicKey: src.printer.publicKey, ...src.printer.receipts.status() };
   const now = clock.now();
   return {
@@ -88,7 +94,7 @@ export function readStatus(src: StatusSources): BridgeStatus {
       storageFault: storage.fault?.code ?? null,
       quarantined: backlog.quarantined,
       printer: printer?.condition ?? null,
-      soundFault: false,
+      soundFault: voice.configured && voice.fault,
     }),
     staffId: src.desk.staffId,
     paused: src.desk.paused,
@@ -110,6 +116,7 @@ export function readStatus(src: StatusSources): BridgeStatus {
       failures: src.staffSignIn.failures,
     },
     printer: printer ?? { configured: false },
+    voice,
     http: { rejected: src.httpRejected.counts() },
     versions: src.versions,
   };

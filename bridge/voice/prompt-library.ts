@@ -1,0 +1,135 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PROMPT_NAMES, PROMPTS, type PromptName } from '../../protocol/voice-prompts.js';
+import { SynthesisError, type Synthesizer } from './espeak.js';
+import type { Utterance } from './utterance.js';
+
+/** A reason code that can name a file of the hall's own recording (a code with a slash or dots cannot). */
+const FILE_SAFE_CODE = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** What the library can say of synthesis, for the status. */
+export interface SynthesisState {
+  /** null until it was first tried; false when the synthesizer is missing (reasons are said by their keys only). */
+  available: boolean | null;
+  lastError: string | null;
+}
+
+export interface PromptLibraryOptions {
+  /** The hall's own recordings (voice.promptsDir), if it has any. */
+  promptsDir: string | undefined;
+  /** Where synthesized prompts are kept, by a hash of their text and the synthesizer's settings. */
+  cacheDir: string;
+  synthesizer: Synthesizer;
+  exists?: (path: string) => boolean;
+}
+
+/**
+ * Where each utterance's sound comes from. A prompt: the hall's recording `<promptsDir>/<name>.wav`,
+ * else the default synthesized from its text (protocol/voice-prompts.ts). A reason label: the
+ * hall's `<promptsDir>/reason_<code>.wav`, else its text synthesized. Synthesized files are cached
+ * under a hash of the text and the synthesizer's settings: a new text, voice or speed makes a new
+ * file, an unchanged one is never made twice.
+ */
+export class PromptLibrary {
+  private readonly inFlight = new Map<string, Promise<string | undefined>>();
+  private readonly state: SynthesisState = { available: null, lastError: null };
+  private readonly exists: (path: string) => boolean;
+  private readonly promptsDir: string | undefined;
+
+  constructor(private readonly opts: PromptLibraryOptions) {
+    this.exists = opts.exists ?? existsSync;
+    this.promptsDir = opts.promptsDir === undefined ? undefined : resolve(opts.promptsDir);
+  }
+
+  get synthesis(): SynthesisState {
+    return { ...this.state };
+  }
+
+  /** The hall's own recording for this utterance, if it has one. */
+  recordingOf(u: Utterance): string | undefined {
+    if (this.promptsDir === undefined) return undefined;
+    const name = u.kind === 'prompt' ? u.name : FILE_SAFE_CODE.test(u.code) ? `reason_${u.code}` : undefined;
+    const file = name === undefined ? undefined : join(this.promptsDir, `${name}.wav`);
+    return file !== undefined && this.exists(file) ? file : undefined;
+  }
+
+  /** Where the synthesized sound of `text` is cached (whether or not it is there yet). */
+  cachedFile(text: string): string {
+    const hash = createHash('sha256').update(`${this.opts.synthesizer.settingsKey}\n${text}`).digest('hex').slice(0, 20);
+    return join(this.opts.cacheDir, `${hash}.wav`);
+  }
+
+  /**
+   * The file to play: the recording, the cached synthesis, or one synthesized now (once, however
+   * many ask at the same time); undefined when there is none and none can be made.
+   */
+  fileFor(u: Utterance): Promise<string | undefined> {
+    const recording = this.recordingOf(u);
+    if (recording !== undefined) return Promise.resolve(recording);
+    return this.synthesized(textOf(u));
+  }
+
+  /**
+   * Makes what is missing from the cache: every default prompt a recording does not replace, and
+   * these further texts (the reason labels of the catalogue in use). Never rejects.
+   */
+  async prepare(labels: readonly { code: string; text: string }[] = []): Promise<PrepareReport> {
+    const wanted: Utterance[] = [...PROMPT_NAMES.map((name): Utterance => ({ kind: 'prompt', name })), ...labels.map((l): Utterance => ({ kind: 'label', ...l }))];
+    const report: PrepareReport = { recorded: [], cached: [], made: [], failed: [] };
+    await Promise.all(
+      wanted.map(async (u) => {
+        const what = u.kind === 'prompt' ? u.name : `reason_${u.code}`;
+        if (this.recordingOf(u) !== undefined) return void report.recorded.push(what);
+        const file = this.cachedFile(textOf(u));
+        if (this.exists(file)) return void report.cached.push(what);
+        const made = await this.synthesized(textOf(u));
+        if (made === undefined) report.failed.push({ what, error: this.state.lastError ?? 'not made' });
+        else report.made.push(what);
+      }),
+    );
+    return report;
+  }
+
+  /** The prompts with no sound at all: no recording, nothing cached. */
+  missingPrompts(): PromptName[] {
+    return PROMPT_NAMES.filter((name) => this.recordingOf({ kind: 'prompt', name }) === undefined && !this.exists(this.cachedFile(PROMPTS[name].text)));
+  }
+
+  private synthesized(text: string): Promise<string | undefined> {
+    const file = this.cachedFile(text);
+    if (this.exists(file)) return Promise.resolve(file);
+    if (this.state.available === false) return Promise.resolve(undefined);
+    const pending = this.inFlight.get(file);
+    if (pending) return pending;
+    const made = this.make(text, file).finally(() => this.inFlight.delete(file));
+    this.inFlight.set(file, made);
+    return made;
+  }
+
+  private async make(text: string, file: string): Promise<string | undefined> {
+    try {
+      mkdirSync(this.opts.cacheDir, { recursive: true });
+      await this.opts.synthesizer.synthesize(text, file);
+      this.state.available = true;
+      return file;
+    } catch (err) {
+      this.state.lastError = (err as Error).message;
+      if (err instanceof SynthesisError && err.unavailable) this.state.available = false;
+      return undefined;
+    }
+  }
+}
+
+export interface PrepareReport {
+  /** Replaced by the hall's own recordings. */
+  recorded: string[];
+  /** Already synthesized. */
+  cached: string[];
+  made: string[];
+  failed: { what: string; error: string }[];
+}
+
+function textOf(u: Utterance): string {
+  return u.kind === 'prompt' ? PROMPTS[u.name].text : u.text;
+}

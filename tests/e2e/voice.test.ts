@@ -1,0 +1,80 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { formatStatus } from '../../cli/status.js';
+import type { Synthesizer } from '../../bridge/voice/espeak.js';
+import { SpokenLog } from '../../simulator/spoken-log.js';
+import { waitUntil } from '../../simulator/wait.js';
+import { BROKERS } from '../support/brokers.js';
+import { hcp } from '../support/run-hcp.js';
+import { useHall } from '../support/hall-fixture.js';
+
+/**
+ * Voice through the whole path (virtual terminal → bridge → broker → province), with the speaker
+ * injected (BridgeDeps.voice): the prompts follow the invitation, and a speaker that fails raises
+ * the sound_device alarm while every rating still reaches the province.
+ */
+const halls = useHall(BROKERS[0]!);
+const dir = mkdtempSync(join(tmpdir(), 'hcp-e2e-voice-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** No espeak-ng here: the prompt files are the player's business, and SpokenLog needs none. */
+const noSynthesis: Synthesizer = { settingsKey: 'none', synthesize: () => Promise.resolve() };
+
+describe('voice at the counter', () => {
+  it('says the invite prompt, then the thanks; a timeout is said as such', async () => {
+    const hall = await halls.start();
+    const speaker = new SpokenLog();
+    const w = await hall.window({
+      config: { voice: { output: 'alsa', cacheDir: join(dir, 'a') }, invitation: { timeoutSeconds: 1 } },
+      bridgeDeps: { voice: { player: speaker, synthesizer: noSynthesis } },
+    });
+    const rated = await hall.serve(w, 'C-VOICE-1', 0);
+    await waitUntil(() => speaker.said.includes('thanks'), 'the thanks');
+    const timedOut = await hall.serve(w, 'C-VOICE-2', null);
+    await waitUntil(() => speaker.said.includes('timeout'), 'the timeout prompt');
+    expect(speaker.said).toEqual(['invite', 'thanks', 'invite', 'timeout']);
+    const records = await hall.expectExactlyOnce(w, [rated, timedOut]);
+    expect(records.map((r) => r.kind === 'invitation' && r.outcome)).toEqual(['rated', 'not_rated']);
+    expect(w.bridge.status().voice).toMatchObject({ configured: true, output: 'alsa', played: 4, failed: 0, fault: false });
+    expect(w.bridge.status().alarms).not.toContain('sound_device');
+  });
+
+  it('a sound device that fails raises sound_device, and the rating still goes through; the alarm clears when a prompt plays again', async () => {
+    const hall = await halls.start();
+    const speaker = new SpokenLog();
+    speaker.failWith = 'no sound card for ALSA device "default"';
+    const w = await hall.window({ config: { voice: { cacheDir: join(dir, 'b') } }, bridgeDeps: { voice: { player: speaker, synthesizer: noSynthesis } } });
+    const id = await hall.serve(w, 'C-VOICE-3', 1);
+    const [record] = await hall.expectExactlyOnce(w, [id]);
+    expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'satisfied' } });
+    await waitUntil(() => w.bridge.status().alarms.includes('sound_device'), 'the sound_device alarm');
+    expect(w.bridge.status().voice).toMatchObject({ fault: true, lastError: 'no sound card for ALSA device "default"' });
+    expect(formatStatus(w.bridge.status(), w.bridge.httpUrl)).toMatch(/\n {2}voice +ALSA device default: 0 played, 2 failed; FAILING: no sound card for ALSA device "default"/);
+    speaker.failWith = null;
+    await hall.serve(w, 'C-VOICE-4', 0);
+    await waitUntil(() => !w.bridge.status().alarms.includes('sound_device'), 'the alarm to clear');
+    expect(w.bridge.status().voice).toMatchObject({ fault: false, lastError: 'no sound card for ALSA device "default"' });
+  });
+
+  it('a window without voice says nothing and reports voice as not configured', async () => {
+    const hall = await halls.start();
+    const w = await hall.window();
+    expect(w.bridge.status().voice).toEqual({ configured: false });
+  });
+});
+
+describe('hcp voice build', () => {
+  it('synthesizes the default prompts with espeak-ng into the cache, without a place to write, exit code 2', async () => {
+    const cache = join(dir, 'built');
+    const first = await hcp(['voice', 'build', '--cache-dir', cache]);
+    expect(first.code).toBe(0);
+    const lines = first.stdout.trim().split('\n');
+    expect(lines[0]).toBe(`hcp voice build: ${cache} (espeak-ng cmn-latn-pinyin, 150 words a minute)`);
+    expect(lines).toHaveLength(14);
+    expect(lines[1]).toMatch(/^ {3}1 invite +您好，请您对本次服务进行评价 {2}made {2}\/.+\.wav$/);
+    expect(existsSync(lines[1]!.split('  ').at(-1)!)).toBe(true);
+    expect(await hcp(['voice', 'build'])).toMatchObject({ code: 2, stderr: 'hcp: hcp voice build: give -c <bridge config> or --cache-dir <folder>\n' });
+  });
+});
