@@ -6,12 +6,12 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    // The staff console: plain scripts run by the browser on the window PC.
-    files: ['bridge/console/**/*.js'],
+    // The staff console and the customer screen: plain scripts run by the browser (window PC, kiosk, tablet).
+    files: ['bridge/console/**/*.js', 'bridge/screen/page/**/*.js'],
     languageOptions: {
       sourceType: 'script',
       globals: Object.fromEntries(
-        ['window', 'document', 'fetch', 'sessionStorage', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'console'].map((name) => [name, 'readonly']),
+        ['window', 'document', 'fetch', 'EventSource', 'sessionStorage', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'console'].map((name) => [name, 'readonly']),
       ),
     },
   },

@@ -1,13 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Announcement } from '../../protocol/voice-prompts.js';
-import { announceRequestSchema, API_META, API_META_PATH, cancelRequestSchema, invitationRequestSchema, signInRequestSchema, TECHNICIAN_HEADER, type ApiRefusal } from '../../protocol/http-api.js';
+import { announceRequestSchema, API_META, API_META_PATH, cancelRequestSchema, invitationRequestSchema, signInRequestSchema, TECHNICIAN_HEADER } from '../../protocol/http-api.js';
 import type { Refusal } from '../../protocol/refusals.js';
 import { isLoopbackHost } from '../config.js';
 import { DeskError, type InvitationDesk } from '../desk/invitation-desk.js';
 import type { DailyStats } from '../desk/daily-stats.js';
 import type { Logger } from '../log.js';
 import { serveConsole } from './console-files.js';
-import { checkCaller, checkHost, HttpError, JSON_HEADERS, listenAt, parseBody, pathOf, readJson as readJsonUpTo, SECURITY_HEADERS, sameSecret, sendJson as send, sendRefusal, shown } from './request-guard.js';
+import { checkCaller, checkHost, HttpError, listenAt, refuseUnreadable, parseBody, pathOf, readJson as readJsonUpTo, SECURITY_HEADERS, sameSecret, sendJson as send, sendRefusal, shown } from './request-guard.js';
 import type { StaffSignIn } from './staff-sign-in.js';
 import { invitationForStaff, openForStaff, statsForStaff } from './staff-views.js';
 
@@ -64,8 +64,9 @@ const ROUTES: Array<[method: string, pattern: RegExp, handler: Handler]> = [
         ctx.logger.warn({ staffId, refused: verdict.code }, 'staff sign-in refused');
         throw new HttpError(verdict.code, verdict.message, verdict.field);
       }
-      ctx.desk.signIn(staffId);
+      // Before the desk announces the sign-in: the customer screen's card shows what was given.
       if (caller === 'business') ctx.staffCards?.vouched(staffId, { name, photo });
+      ctx.desk.signIn(staffId);
       return [200, { staffId }];
     },
   ],
@@ -149,20 +150,7 @@ export function createApiServer(ctx: ApiContext): Server {
   });
   // What Node's parser refuses before route() sees it (an unknown method, headers past 16 KB) is
   // refused in the API's own shape, and counted, instead of Node's bare 400 or 431.
-  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket) => {
-    if (!socket.writable || err.code === 'ECONNRESET') {
-      socket.destroy();
-      return;
-    }
-    const why = err.code === 'HPE_HEADER_OVERFLOW' ? 'its path and headers exceed 16 KB' : `it is not HTTP/1.1 this API reads (${err.code ?? err.message})`;
-    const error = new HttpError('invalid_request', `request refused: ${why}`);
-    ctx.countRejected(error.code);
-    const text = JSON.stringify({ error: { code: error.code, message: error.message } } satisfies ApiRefusal);
-    // An answer to HEAD has no body: its bytes would be read as the next response.
-    const head = err.rawPacket?.toString('latin1', 0, 5) === 'HEAD ';
-    const headers = Object.entries({ ...SECURITY_HEADERS, ...JSON_HEADERS }).map(([name, value]) => `${name}: ${value}\r\n`).join('');
-    socket.end(`HTTP/1.1 ${error.status} Bad Request\r\n${headers}content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${head ? '' : text}`);
-  });
+  refuseUnreadable(server, (code) => ctx.countRejected(code));
   return server;
 }
 

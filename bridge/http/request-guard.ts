@@ -159,3 +159,24 @@ export async function listenAt(server: Server, at: { host: string; port: number 
     throw new ConfigError(failure ? failure(at, section) : `${section}: cannot listen on ${at.host}:${at.port}: ${(err as Error).message}`, []);
   }
 }
+
+/**
+ * What Node's parser refuses before the server's handler sees it (an unknown method, headers past
+ * 16 KB) is refused in the API's own shape, and counted, instead of Node's bare 400 or 431.
+ */
+export function refuseUnreadable(server: Server, count: (code: Refusal) => void): void {
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket) => {
+    if (!socket.writable || err.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const why = err.code === 'HPE_HEADER_OVERFLOW' ? 'its path and headers exceed 16 KB' : `it is not HTTP/1.1 this API reads (${err.code ?? err.message})`;
+    const error = new HttpError('invalid_request', `request refused: ${why}`);
+    count(error.code);
+    const text = JSON.stringify({ error: { code: error.code, message: error.message } } satisfies ApiRefusal);
+    // An answer to HEAD has no body: its bytes would be read as the next response.
+    const head = err.rawPacket?.toString('latin1', 0, 5) === 'HEAD ';
+    const headers = Object.entries({ ...SECURITY_HEADERS, ...JSON_HEADERS }).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+    socket.end(`HTTP/1.1 ${error.status} Bad Request\r\n${headers}content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${head ? '' : text}`);
+  });
+}

@@ -1,0 +1,257 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { pairingsIn } from '../../bridge/screen/screen-pairing.js';
+import { openDatabase } from '../../bridge/store/database.js';
+import { Settings } from '../../bridge/store/settings.js';
+import { GRADE_INFO, GRADES } from '../../protocol/grades.js';
+import type { UpstreamRecord } from '../../protocol/records.js';
+import { freePort } from '../../simulator/free-port.js';
+import { samplePhoto } from '../../simulator/sample-photo.js';
+import type { SimWindow } from '../../simulator/sim-window.js';
+import { waitUntil } from '../../simulator/wait.js';
+import { BROKERS } from '../support/brokers.js';
+import { launchChromium } from '../support/browser.js';
+import { send } from '../support/fuzz-http.js';
+import { useHall, type HallFixture } from '../support/hall-fixture.js';
+
+/**
+ * The customer screen (bridge/screen/) in Debian's Chromium at a 7-inch touchscreen's size
+ * (800 × 480), against a real simulated window: the virtual terminal, the bridge, the broker and
+ * the province emulator. Set HCP_SCREENSHOTS=1 to write docs/customer-screen.png.
+ */
+const halls = useHall(BROKERS[0]!);
+
+let browser: Browser | undefined;
+const contexts: BrowserContext[] = [];
+/** What Chromium refused on the screen's page: its CSP must not cost it a script, a style or an image. */
+const refusals: string[] = [];
+
+beforeAll(async () => {
+  browser = await launchChromium();
+});
+afterEach(async () => {
+  await Promise.allSettled(contexts.splice(0).map((c) => c.close()));
+  expect(refusals.splice(0)).toEqual([]);
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+const CATALOG = {
+  reasonCatalog: {
+    version: '2026.11',
+    reasons: [
+      { code: 'R01', label: '服务态度差' },
+      { code: 'R02', label: '办事效率低' },
+      { code: 'R03', label: '多次跑动' },
+    ],
+  },
+};
+const SERVICE = { itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo: 'C-2026-000123' };
+
+/** This machine's LAN address: a connection from it is not loopback, as a tablet's is not. */
+function lanAddress(): string {
+  const address = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+  if (!address) throw new Error('this machine has no non-loopback IPv4 address: the tablet tests need one');
+  return address;
+}
+
+/** A window serving its customer screen on all addresses, with a receipt printer and a business token. */
+async function screenWindow(hall: HallFixture, { catalog = false } = {}): Promise<{ w: SimWindow; port: number; businessToken: string }> {
+  const port = await freePort('0.0.0.0');
+  const businessToken = randomBytes(16).toString('hex');
+  const businessTokenFile = join(hall.dir, `business-${port}`);
+  writeFileSync(businessTokenFile, businessToken, { mode: 0o600 });
+  const w = await hall.window({ config: { screen: { host: '0.0.0.0', port }, http: { businessTokenFile, token: randomBytes(16).toString('hex') } }, printer: { print: 'always' } });
+  if (catalog) {
+    await hall.province.publishConfig(w.terminalId, CATALOG);
+    await waitUntil(() => w.bridge.status().reasonCatalog?.version === '2026.11', 'the catalogue to arrive');
+  }
+  return { w, port, businessToken };
+}
+
+async function openScreen(url: string): Promise<Page> {
+  const context = await browser!.newContext({ viewport: { width: 800, height: 480 }, locale: 'zh-CN', hasTouch: true });
+  contexts.push(context);
+  const page = await context.newPage();
+  page.setDefaultTimeout(8000);
+  page.on('console', (message) => {
+    if (/Content Security Policy|Refused to/i.test(message.text())) refusals.push(message.text());
+  });
+  await page.goto(url);
+  return page;
+}
+
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const shows = (locator: Locator, text: string | RegExp): Promise<void> =>
+  locator.filter({ hasText: typeof text === 'string' ? new RegExp(`^\\s*${escape(text)}\\s*$`) : text }).waitFor();
+
+async function rated(hall: HallFixture, w: SimWindow, id: string): Promise<UpstreamRecord> {
+  const [record] = await hall.expectExactlyOnce(w, [id]);
+  return record!;
+}
+
+/** Whether the window's bridge has the gateway's stars (read as `hcp screen` reads its database: beside the service). */
+function hasStars(w: SimWindow): boolean {
+  const db = openDatabase(w.bridge.config.database.path);
+  try {
+    return new Settings(db).get('province.staffStars') !== undefined;
+  } finally {
+    db.close();
+  }
+}
+
+/** The grade words, to be sure the page says none after the press. */
+const GRADE_WORDS = GRADES.map((grade) => GRADE_INFO[grade].zh);
+
+describe('customer screen at 800 × 480', () => {
+  it('shows the staff card and the item; a touch on 非常满意 rates once on the screen channel; thanks and the receipt QR, never the grade', async () => {
+    const hall = await halls.start();
+    const { w, port, businessToken } = await screenWindow(hall);
+    const photo = samplePhoto();
+    const signIn = await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S1024', name: '王晓明', photo }, { authorization: `Bearer ${businessToken}` });
+    expect(signIn.status).toBe(200);
+    const page = await openScreen(`http://127.0.0.1:${port}/`);
+    await shows(page.getByTestId('hall'), '模拟政务服务大厅');
+    await shows(page.getByTestId('staff-name'), '王晓明');
+    await shows(page.getByTestId('staff-id'), 'S1024');
+    await expect(page.getByTestId('staff-photo').getAttribute('src')).resolves.toBe(photo);
+    // No stars from the gateway yet: none shown.
+    await expect(page.getByTestId('staff-stars').isHidden()).resolves.toBe(true);
+    // The gateway's stars arrive in the terminal's retained config; the next invitation's card has them.
+    await hall.province.publishConfig(w.terminalId, { staffStars: { asOf: '2026-11-30T08:00:00Z', days: 90, minRatings: 10, staff: [{ staffId: 'S1024', stars: 4.5, ratings: 212 }] } });
+    await waitUntil(() => hasStars(w), 'the stars to arrive');
+
+    const id = await w.invite({ services: [SERVICE] });
+    await expect(page.getByTestId('staff-stars').getAttribute('data-stars')).resolves.toBe('4.5');
+    await shows(page.getByTestId('items'), '食品经营许可');
+    await shows(page.getByTestId('invite-prompt'), '您好，请您对本次服务进行评价');
+    if (process.env.HCP_SCREENSHOTS) await page.screenshot({ path: 'docs/customer-screen.png' });
+    await page.getByTestId('grade-very_satisfied').tap();
+    await shows(page.getByTestId('closed-text'), '谢谢您的评价');
+    const record = await rated(hall, w, id);
+    expect(record).toMatchObject({ id, outcome: 'rated', channel: 'screen', rating: { grade: 'very_satisfied' } });
+    // The terminal was told: its buttons are dark, and its own press now rates nothing.
+    await waitUntil(() => w.terminal.core.state === 'idle', 'the terminal to leave the invitation');
+    await page.getByTestId('qr-image').waitFor();
+    expect(await page.getByTestId('qr-image').getAttribute('src')).toMatch(/^data:image\/svg\+xml;base64,/);
+    const text = (await page.locator('body').innerText()).replace('谢谢您的评价', '');
+    for (const word of GRADE_WORDS) expect(text).not.toContain(word);
+  });
+
+  it('a bad grade touched on the screen offers the reasons as text; the reason touched is the record\'s', async () => {
+    const hall = await halls.start();
+    const { w, port } = await screenWindow(hall, { catalog: true });
+    const page = await openScreen(`http://127.0.0.1:${port}/`);
+    const id = await w.invite({ services: [SERVICE] });
+    await page.getByTestId('grade-dissatisfied').tap();
+    await shows(page.getByTestId('reasons-prompt'), '请选择不满意的原因');
+    await shows(page.getByTestId('reason-1'), '2办事效率低');
+    await page.getByTestId('reason-1').tap();
+    await shows(page.getByTestId('closed-text'), '谢谢您的评价');
+    expect(await rated(hall, w, id)).toMatchObject({ channel: 'screen', rating: { grade: 'dissatisfied', reasons: ['R02'] } });
+  });
+
+  it('a bad grade pressed on the terminal: the screen mirrors it and labels the reason buttons by number', async () => {
+    const hall = await halls.start();
+    const { w, port } = await screenWindow(hall, { catalog: true });
+    const page = await openScreen(`http://127.0.0.1:${port}/`);
+    const id = await w.invite({ services: [SERVICE] });
+    await page.getByTestId('grade-very_satisfied').waitFor();
+    await w.terminal.press(4);
+    await shows(page.getByTestId('reasons-hint'), '请按评价器上对应编号的按键');
+    await shows(page.getByTestId('reason-0'), '1服务态度差');
+    await shows(page.getByTestId('reason-2'), '3多次跑动');
+    // Labels, not buttons: the terminal takes the reason; the screen has no skip of its own.
+    await expect(page.locator('[data-testid="reason-list"] button').count()).resolves.toBe(0);
+    await expect(page.getByTestId('reason-skip').isHidden()).resolves.toBe(true);
+    await w.terminal.press(2);
+    await shows(page.getByTestId('closed-text'), '谢谢您的评价');
+    expect(await rated(hall, w, id)).toMatchObject({ channel: 'counter', rating: { grade: 'very_dissatisfied', reasons: ['R03'] } });
+  });
+
+  it('a press on the terminal first: the screen\'s later touch changes nothing (one service, one rating)', async () => {
+    const hall = await halls.start();
+    const { w, port } = await screenWindow(hall);
+    const page = await openScreen(`http://127.0.0.1:${port}/`);
+    const id = await w.invite({ services: [SERVICE] });
+    await page.getByTestId('grade-satisfied').waitFor();
+    await w.terminal.press(1);
+    const answer = await fetch(`http://127.0.0.1:${port}/api/press`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ invitationId: id, grade: 'very_dissatisfied' }) });
+    expect(answer.status).toBe(409);
+    expect(await rated(hall, w, id)).toMatchObject({ channel: 'counter', rating: { grade: 'satisfied' } });
+  });
+
+  it('paused (暂停服务) and the staff\'s announcements are shown', async () => {
+    const hall = await halls.start();
+    const { w, port } = await screenWindow(hall);
+    const page = await openScreen(`http://127.0.0.1:${port}/`);
+    await shows(page.getByTestId('staff-id'), 'S1');
+    w.bridge.emit('announce', 'one_metre_line');
+    await shows(page.getByTestId('banner'), '请在一米线外等候');
+    w.bridge.desk.setPaused(true, 'S1');
+    await shows(page.getByTestId('paused-text'), '本窗口暂停服务，请稍候');
+    w.bridge.desk.setPaused(false, 'S1');
+    await page.getByTestId('paused').waitFor({ state: 'hidden' });
+  });
+});
+
+describe('customer screen on a tablet (from the LAN)', () => {
+  it('asks for pairing; refuses a touch and a staff token without it; a wrong code, then the code from hcp screen pair', async () => {
+    const hall = await halls.start();
+    const { w, port } = await screenWindow(hall);
+    const base = `http://${lanAddress()}:${port}`;
+    const id = await w.invite({ services: [SERVICE] });
+    const page = await openScreen(`${base}/`);
+    await page.getByTestId('pair-code').waitFor();
+    await expect(page.getByTestId('grades').isHidden()).resolves.toBe(true);
+
+    // Not paired: no touch rates, whatever token it brings (the staff API's is not the screen's).
+    const press = JSON.stringify({ invitationId: id, grade: 'very_satisfied' });
+    for (const authorization of [undefined, `Bearer ${w.bridge.config.http.token}`]) {
+      const answer = await fetch(`${base}/api/press`, { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization && { authorization }) }, body: press });
+      expect(answer.status).toBe(401);
+    }
+    const events = await fetch(`${base}/api/events`);
+    expect(events.status).toBe(401);
+    // And the staff API has no way to rate at all.
+    expect((await w.api('POST', '/api/v1/screen/press', JSON.parse(press))).status).toBe(404);
+
+    await page.getByTestId('pair-code').fill('000000');
+    await page.getByTestId('pair-submit').tap();
+    await shows(page.getByTestId('pair-error'), '配对码不正确或已过期');
+
+    const db = openDatabase(w.bridge.config.database.path);
+    const { code } = pairingsIn(db).offer();
+    db.close();
+    await page.getByTestId('pair-code').fill(code);
+    await page.getByTestId('pair-submit').tap();
+    await shows(page.getByTestId('items'), '食品经营许可');
+    await page.getByTestId('grade-satisfied').tap();
+    await shows(page.getByTestId('closed-text'), '谢谢您的评价');
+    expect(await rated(hall, w, id)).toMatchObject({ channel: 'screen', rating: { grade: 'satisfied' } });
+    // The cookie is HttpOnly: the page's script cannot read it.
+    expect(await page.evaluate('document.cookie')).toBe('');
+  });
+
+  it('refuses a page opened under a name not allowed (DNS rebinding) and a touch sent from another site\'s page', async () => {
+    const hall = await halls.start();
+    const { w, port } = await screenWindow(hall);
+    const id = await w.invite({ services: [SERVICE] });
+    const rebound = await send(`http://127.0.0.1:${port}`, { method: 'GET', path: '/api/session', headers: { host: `evil.example:${port}` }, body: undefined });
+    expect(rebound.status).toBe(421);
+    const crossSite = await fetch(`http://127.0.0.1:${port}/api/press`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: 'http://evil.example' },
+      body: JSON.stringify({ invitationId: id, grade: 'very_satisfied' }),
+    });
+    expect(crossSite.status).toBe(403);
+    expect(w.bridge.desk.current()?.id).toBe(id);
+  });
+});
