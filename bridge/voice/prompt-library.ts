@@ -77,17 +77,14 @@ export class PromptLibrary {
   async prepare(labels: readonly { code: string; text: string }[] = []): Promise<PrepareReport> {
     const wanted: Utterance[] = [...PROMPT_NAMES.map((name): Utterance => ({ kind: 'prompt', name })), ...labels.map((l): Utterance => ({ kind: 'label', ...l }))];
     const report: PrepareReport = { recorded: [], cached: [], made: [], failed: [] };
-    await Promise.all(
-      wanted.map(async (u) => {
-        const what = u.kind === 'prompt' ? u.name : `reason_${u.code}`;
-        if (this.recordingOf(u) !== undefined) return void report.recorded.push(what);
-        const file = this.cachedFile(textOf(u));
-        if (this.exists(file)) return void report.cached.push(what);
-        const made = await this.synthesized(textOf(u));
-        if (made === undefined) report.failed.push({ what, error: this.state.lastError ?? 'not made' });
-        else report.made.push(what);
-      }),
-    );
+    // One at a time: at a Pi's boot, beside the service starting, not thirteen synthesizers at once.
+    for (const u of wanted) {
+      const what = u.kind === 'prompt' ? u.name : `reason_${u.code}`;
+      if (this.recordingOf(u) !== undefined) report.recorded.push(what);
+      else if (this.exists(this.cachedFile(textOf(u)))) report.cached.push(what);
+      else if ((await this.synthesized(textOf(u))) === undefined) report.failed.push({ what, error: this.state.lastError ?? 'not made' });
+      else report.made.push(what);
+    }
     return report;
   }
 

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadConfigFile } from '../../bridge/config.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -117,5 +118,19 @@ describe('the voice feature and the catalogue', () => {
     expect(voice.status()).toMatchObject({ configured: true, output: 'alsa', device: 'default', synthesis: { available: true }, missingPrompts: [] });
     feature.stop();
     expect(reasons.listenerCount('adopted')).toBe(0);
+  });
+});
+
+describe('docs/bridge.example.yaml', () => {
+  it('offers a valid voice section (commented out)', () => {
+    const text = readFileSync(join(import.meta.dirname, '../../docs/bridge.example.yaml'), 'utf8').replace(/^# (voice:\n)((?:# {3}.*\n)+)/m, (_, head: string, body: string) => head + body.replace(/^# /gm, ''));
+    writeFileSync(join(dir, 'voice.yaml'), text);
+    expect(loadConfigFile(join(dir, 'voice.yaml')).voice).toEqual({
+      output: 'alsa',
+      device: 'default',
+      promptsDir: '/etc/hcp/prompts',
+      maxPromptSeconds: 20,
+      synthesis: { voice: 'cmn-latn-pinyin', rate: 150, amplitude: 100 },
+    });
   });
 });
