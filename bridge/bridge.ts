@@ -34,6 +34,7 @@ import { GradeProfileStore } from './province/grade-profile.js';
 import { ReceiptPageStore } from './province/receipt-page.js';
 import { ReasonCatalogStore } from './province/reason-catalog.js';
 import { StaffRosterStore } from './province/staff-roster.js';
+import { StaffCards } from './screen/staff-cards.js';
 import { selftestPartsOf } from './selftest/bridge-parts.js';
 import { SelftestRunner } from './selftest/selftest-runner.js';
 import type { SelftestIO, SelftestReport, SelftestTimeouts, StepResult } from './selftest/selftest.js';
@@ -115,6 +116,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const counts = (this.counts = new InvitationCounts(db));
     const reasons = new ReasonCatalogStore(settings, logger);
     const roster = new StaffRosterStore(settings, logger);
+    const staffCards = new StaffCards({ settings, roster: () => roster.current() });
     const staffSignIn = new StaffSignIn({ roster: () => roster.current(), allowUnverified: config.http.allowUnverifiedStaff, now: () => timers.now() });
     const storage = () => storageStatus(db, config.database.path, config.database.maxSizeMB * 1024 * 1024, commits.fault);
     const link = (this.link = new TerminalLink({
@@ -207,6 +209,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       token: config.http.token,
       ...callerTokens(config.http),
       allowedHosts: config.http.allowedHosts,
+      staffCards,
       logger,
       status,
       announce: (prompt) => this.emit('announce', prompt),
@@ -214,7 +217,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     });
     const audit = new AuditLog(db);
     const transaction = <T>(fn: () => T): T => commits.run(fn);
-    this.features = bridgeFeatures({ events: this, config, timers, clock, logger, status, outbox, audit, transaction, newId, uplink, receipts, reasons, voice });
+    this.features = bridgeFeatures({ events: this, config, timers, clock, logger, status, outbox, audit, transaction, newId, uplink, receipts, reasons, voice, desk, staffCards, settings });
     const commands: CommandContext = {
       status,
       outbox,

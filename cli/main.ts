@@ -135,6 +135,30 @@ program
     await pairCommand(options);
   });
 
+const screen = program.command('screen').description('the customer screen: pair a tablet on the window\'s LAN, list and revoke pairings (beside the running service; run as its user)');
+for (const [name, description] of [
+  ['pair', 'show a one-time code (6 digits, valid 5 minutes) a tablet enters to rate on this window\'s screen'],
+  ['list', 'the paired tablets'],
+] as const) {
+  screen
+    .command(name)
+    .description(description)
+    .requiredOption('-c, --config <file>', 'bridge config file (YAML or JSON)')
+    .action(async (options: { config: string }) => {
+      const commands = await import('./screen.js');
+      (name === 'pair' ? commands.screenPairCommand : commands.screenListCommand)(options);
+    });
+}
+screen
+  .command('revoke')
+  .argument('<id>', 'the tablet\'s id (hcp screen list), or all')
+  .description('unpair a tablet: its screen asks for a code again')
+  .requiredOption('-c, --config <file>', 'bridge config file (YAML or JSON)')
+  .action(async (id: string, options: { config: string }) => {
+    const { screenRevokeCommand } = await import('./screen.js');
+    screenRevokeCommand(id, options);
+  });
+
 program
   .command('selftest')
   .description('self-test at the counter (bridge service stopped): buttons, LEDs, buzzer, test receipt, a test record to the province')
