@@ -46,6 +46,11 @@ export type VirtualTerminalOptions = Omit<TerminalCoreOptions, 'bootId'> & {
    * not yet acknowledged and the pairing key (unless `keyStore` is given apart). simulator/memory-journal.ts.
    */
   journal?: ReportJournal & KeyStore;
+  /**
+   * Whether the terminal has its own sound module: it then plays the bridge's `say` clips (kept in
+   * `clips`). Default false: like most terminals, it acknowledges `say` and stays silent.
+   */
+  soundModule?: boolean;
 };
 
 /** How long a finger rests on a button in press() and bounce(). */
@@ -117,6 +122,8 @@ export class VirtualTerminal {
   private readonly edgeWaiters = new Map<number, () => void>();
   private terminal: JohnnyFiveTerminal | undefined;
   private stopped = false;
+  /** The prompt clips its sound module played, in order (with soundModule). */
+  readonly clips: number[] = [];
 
   private constructor(
     readonly io: VirtualBoardIO,
@@ -134,6 +141,7 @@ export class VirtualTerminal {
       journal,
       bootId = randomBytes(8).toString('hex'),
       pins = VIRTUAL_TERMINAL_PINS,
+      soundModule = false,
       ...core
     } = options;
     const port = new DevicePort(devicePath, openPort);
@@ -148,6 +156,7 @@ export class VirtualTerminal {
         ...(journal && { journal }),
         core: { ...core, bootId, ...((core.keyStore ?? journal) && { keyStore: core.keyStore ?? journal }) },
         onEdge: (button) => vt.edgeArrived(button),
+        ...(soundModule && { play: (clip: number) => void vt.clips.push(clip) }),
       });
     } catch (err) {
       await port.unplug();
@@ -196,6 +205,11 @@ export class VirtualTerminal {
   /** What johnny-five actually wrote to the LED pins, left to right. */
   leds(): boolean[] {
     return this.pins.leds.map((pin) => this.io.output(pin) > 0);
+  }
+
+  /** Whether it shows the window paused (暂停服务): its middle LED blinking, presses stray. */
+  get paused(): boolean {
+    return this.core.state === 'paused';
   }
 
   buzzing(): boolean {

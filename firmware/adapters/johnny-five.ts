@@ -39,6 +39,8 @@ export interface JohnnyFiveTerminalOptions {
   readyTimeoutMs?: number;
   /** Called after each button edge has been handed to the core (the simulator waits on it). */
   onEdge?(button: number, down: boolean): void;
+  /** The board's sound module, if it has one: plays prompt clip N (TerminalHardware.play). */
+  play?(clip: number): void;
 }
 
 export interface JohnnyFiveTerminal {
@@ -99,6 +101,7 @@ function runOnBoard(board: five.Board, options: JohnnyFiveTerminalOptions): John
     write: (frame) => transport.write(frame),
     timers,
     ...(options.journal && { journal: options.journal }),
+    ...(options.play && { play: options.play }),
   };
   const core = new TerminalCore(hardware, options.core);
 
