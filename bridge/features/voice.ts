@@ -43,6 +43,7 @@ export class Voice implements Feature {
     events.off('announce', this.onAnnounce);
     reasons.off('adopted', this.prepare);
     this.queue?.stop();
+    this.ctx.voice.library?.close();
   }
 
   private say(utterances: Utterance[]): void {
@@ -56,8 +57,8 @@ export class Voice implements Feature {
     this.say(record.outcome === 'rated' ? [prompt('thanks')] : record.outcome === 'not_rated' ? [prompt('timeout')] : []);
   };
 
-  private readonly onChoosing = ({ reasons }: { reasons: OfferedReason[] }): void => {
-    const script = reasonsScript(reasons);
+  private readonly onChoosing = ({ reasons, via }: { reasons: OfferedReason[]; via: 'terminal' | 'screen' }): void => {
+    const script = reasonsScript(reasons, via);
     this.say(script);
     // The labels' sounds are made while 请选择不满意的原因 plays, if they are not cached yet.
     for (const u of script) if (u.kind === 'label') void this.ctx.voice.library?.fileFor(u);

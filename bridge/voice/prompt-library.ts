@@ -36,6 +36,7 @@ export class PromptLibrary {
   private readonly state: SynthesisState = { available: null, lastError: null };
   private readonly exists: (path: string) => boolean;
   private readonly promptsDir: string | undefined;
+  private closed = false;
 
   constructor(private readonly opts: PromptLibraryOptions) {
     this.exists = opts.exists ?? existsSync;
@@ -88,6 +89,11 @@ export class PromptLibrary {
     return report;
   }
 
+  /** Makes nothing more (the bridge stops): what is being made is finished, nothing is started. */
+  close(): void {
+    this.closed = true;
+  }
+
   /** The prompts with no sound at all: no recording, nothing cached. */
   missingPrompts(): PromptName[] {
     return PROMPT_NAMES.filter((name) => this.recordingOf({ kind: 'prompt', name }) === undefined && !this.exists(this.cachedFile(PROMPTS[name].text)));
@@ -96,7 +102,7 @@ export class PromptLibrary {
   private synthesized(text: string): Promise<string | undefined> {
     const file = this.cachedFile(text);
     if (this.exists(file)) return Promise.resolve(file);
-    if (this.state.available === false) return Promise.resolve(undefined);
+    if (this.state.available === false || this.closed) return Promise.resolve(undefined);
     const pending = this.inFlight.get(file);
     if (pending) return pending;
     const made = this.make(text, file).finally(() => this.inFlight.delete(file));

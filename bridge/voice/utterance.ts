@@ -9,8 +9,13 @@ export type Utterance = { kind: 'prompt'; name: PromptName } | { kind: 'label'; 
 
 export const prompt = (name: PromptName): Utterance => ({ kind: 'prompt', name });
 
-/** After a bad grade: 请选择不满意的原因, then for each offered reason 按N键 and its label. */
-export function reasonsScript(reasons: readonly OfferedReason[]): Utterance[] {
+/**
+ * After a bad grade: 请选择不满意的原因, then for each offered reason 按N键 and its label. When the
+ * citizen chooses on the customer screen (the terminal's buttons are off), the screen shows the
+ * reasons as text: no button is named.
+ */
+export function reasonsScript(reasons: readonly OfferedReason[], via: 'terminal' | 'screen'): Utterance[] {
+  if (via === 'screen') return [prompt('reasons')];
   return [
     prompt('reasons'),
     ...[...reasons]

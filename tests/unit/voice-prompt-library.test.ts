@@ -118,6 +118,8 @@ describe('the voice feature and the catalogue', () => {
     expect(voice.status()).toMatchObject({ configured: true, output: 'alsa', device: 'default', synthesis: { available: true }, missingPrompts: [] });
     feature.stop();
     expect(reasons.listenerCount('adopted')).toBe(0);
+    // Stopped: nothing more is made (a stopped bridge leaves its folders alone).
+    expect(await voice.library!.fileFor({ kind: 'label', code: 'R8', text: '等候时间长' })).toBeUndefined();
   });
 });
 

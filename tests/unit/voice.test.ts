@@ -107,13 +107,20 @@ describe('voice prompts at the counter', () => {
 
   it('the thanks after a reason cuts the reading of the reasons', async () => {
     const { events, player, timers, drain } = rig();
-    events.emit('choosing', { invitationId: 'inv-1', reasons: [{ button: 0, code: 'R1', label: '办理时间长' }], via: 'screen' });
+    events.emit('choosing', { invitationId: 'inv-1', reasons: [{ button: 0, code: 'R1', label: '办理时间长' }], via: 'terminal' });
     await settle();
     timers.advance(1500); // into the second utterance
     await settle();
     events.emit('closed', closed('rated'));
     await drain();
     expect(player.log).toEqual(['reasons', 'reason_key_1', 'thanks']);
+  });
+
+  it('on the customer screen the reasons are shown, not read with buttons: only 请选择不满意的原因 is said', async () => {
+    const { events, player, drain } = rig();
+    events.emit('choosing', { invitationId: 'inv-1', reasons: [{ button: 0, code: 'R1', label: '办理时间长' }], via: 'screen' });
+    await drain();
+    expect(player.log).toEqual(['reasons']);
   });
 
   it('says the timeout when nobody rated, and nothing when staff cancelled (cutting the invite prompt)', async () => {
