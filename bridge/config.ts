@@ -5,6 +5,8 @@ import { explain } from '../protocol/issues.js';
 import { BUTTON_COUNT } from '../protocol/grades.js';
 import { areaCodeSchema, terminalIdSchema } from '../protocol/records.js';
 import { SETTINGS } from '../protocol/settings.js';
+import { HEADER_GPIO_COUNT, headerName, RESERVED_GPIO, UART_GPIO } from '../firmware/adapters/gpio/header.js';
+import { BIASES, type Bias } from '../firmware/adapters/gpio/lines.js';
 import { printerProfileSchema } from './printer/receipt-layout.js';
 import { screenConfigSchema } from './screen/config.js';
 import { printerAddressSchema, terminalAddressSchema } from './transport/address.js';
@@ -20,40 +22,82 @@ const arduinoPinSchema = z
   .min(2, 'D0 and D1 carry the USB serial line to the Arduino: use pins from 2 up')
   .max(127, 'expected an Arduino pin number, e.g. 2 for D2');
 
-const boardPinsSchema = z
-  .strictObject({
-    /** Left to right: 非常满意 … 非常不满意, each wired from the pin to ground. */
-    buttons: z.array(arduinoPinSchema).length(BUTTON_COUNT, `expected ${BUTTON_COUNT} button pins, left to right (非常满意 … 非常不满意)`),
-    /** The LED above each button, in the same order. */
-    leds: z.array(arduinoPinSchema).length(BUTTON_COUNT, `expected ${BUTTON_COUNT} LED pins, one above each button, in the same order`),
-    buzzer: arduinoPinSchema.optional(),
-  })
-  .superRefine((pins, ctx) => {
-    const users = new Map<number, string>();
-    const use = (pin: number, who: string, path: (string | number)[]): void => {
-      const first = users.get(pin);
-      if (first) ctx.addIssue({ code: 'custom', path, message: `pin ${pin} is already used by ${first}` });
-      else users.set(pin, who);
-    };
-    pins.buttons.forEach((pin, i) => use(pin, `button ${i + 1}`, ['buttons', i]));
-    pins.leds.forEach((pin, i) => use(pin, `LED ${i + 1}`, ['leds', i]));
-    if (pins.buzzer !== undefined) use(pins.buzzer, 'the buzzer', ['buzzer']);
-  });
+/** A line of the Raspberry Pi's header, by BCM GPIO number. */
+const gpioPinSchema = z
+  .number()
+  .int('expected a BCM GPIO number, e.g. 17 for GPIO 17 (header pin 11)')
+  .min(0, `expected a BCM GPIO number from 2 to ${HEADER_GPIO_COUNT - 1}`)
+  .max(HEADER_GPIO_COUNT - 1, `expected a BCM GPIO number from 2 to ${HEADER_GPIO_COUNT - 1} (the header has no GPIO above ${HEADER_GPIO_COUNT - 1})`)
+  .refine((pin) => !RESERVED_GPIO.has(pin), { error: (issue) => `${headerName(issue.input as number)} is ${RESERVED_GPIO.get(issue.input as number)}` });
 
-const boardSchema = z.strictObject({
-  /** How the bridge reaches the board; Firmata over USB is the one supported (see docs/wiring.md). */
-  io: z
-    .literal('firmata', { error: 'expected "firmata" (an Arduino running StandardFirmata over USB; no Raspberry Pi GPIO plugin is supported, see docs/wiring.md)' })
-    .default('firmata'),
+/** The terminal's wiring: five buttons, an LED above each, an optional buzzer; no pin used twice (`name` says a pin to a person). */
+function terminalPinsSchema(pin: z.ZodType<number>, name: (pin: number) => string) {
+  return z
+    .strictObject({
+      /** Left to right: 非常满意 … 非常不满意, each wired from the pin to ground. */
+      buttons: z.array(pin).length(BUTTON_COUNT, `expected ${BUTTON_COUNT} button pins, left to right (非常满意 … 非常不满意)`),
+      /** The LED above each button, in the same order. */
+      leds: z.array(pin).length(BUTTON_COUNT, `expected ${BUTTON_COUNT} LED pins, one above each button, in the same order`),
+      buzzer: pin.optional(),
+    })
+    .superRefine((pins, ctx) => {
+      const users = new Map<number, string>();
+      const use = (at: number, who: string, path: (string | number)[]): void => {
+        const first = users.get(at);
+        if (first) ctx.addIssue({ code: 'custom', path, message: `${name(at)} is already used by ${first}` });
+        else users.set(at, who);
+      };
+      pins.buttons.forEach((at, i) => use(at, `button ${i + 1}`, ['buttons', i]));
+      pins.leds.forEach((at, i) => use(at, `LED ${i + 1}`, ['leds', i]));
+      if (pins.buzzer !== undefined) use(pins.buzzer, 'the buzzer', ['buzzer']);
+    });
+}
+
+/** Where unacknowledged reports survive a restart. Default: terminal-journal.json beside the database. */
+const journalPathSchema = z.string().min(1).optional();
+
+const firmataBoardSchema = z.strictObject({
+  /** An Arduino running StandardFirmata, over USB. */
+  io: z.literal('firmata'),
   path: z.string().min(1, "the Arduino's serial port path is required, e.g. /dev/ttyACM0"),
   /** StandardFirmata's speed. */
   baudRate: baudRateSchema.default(57600),
-  pins: boardPinsSchema,
+  pins: terminalPinsSchema(arduinoPinSchema, (pin) => `pin ${pin}`),
   /** Buttons wired to ground with the Arduino's pull-up enabled: pressed reads LOW. */
   buttonPullup: z.boolean().default(true),
-  /** Where unacknowledged reports survive a restart. Default: terminal-journal.json beside the database. */
-  journalPath: z.string().min(1).optional(),
+  journalPath: journalPathSchema,
 });
+
+/** How the GPIO chip is named: 'auto', a device path, gpiochipN, or a label such as pinctrl-rp1. */
+const gpioChipSchema = z
+  .string()
+  .min(1, "expected 'auto', a chip path such as /dev/gpiochip0, or a label such as pinctrl-rp1")
+  .max(128, 'a chip name is at most 128 characters')
+  .regex(/^[A-Za-z0-9/_.@:,+-]+$/, "expected 'auto', a chip path such as /dev/gpiochip0, or a label such as pinctrl-rp1 (letters, digits and / _ . @ : , + - only)")
+  .refine((chip) => !chip.startsWith('-'), "a chip name cannot start with '-'")
+  .refine((chip) => !chip.startsWith('/') || /^\/dev\/gpiochip\d+$/.test(chip), 'a chip path is /dev/gpiochipN (gpiodetect lists them)');
+
+const gpioBoardSchema = z.strictObject({
+  /** The Raspberry Pi's own GPIO header, through the character device (Debian's libgpiod tools). */
+  io: z.literal('gpio'),
+  /** 'auto': the header's chip, found by its label (pinctrl-rp1 on a Pi 5, pinctrl-bcm2711 on a Pi 4, pinctrl-bcm2835 before). */
+  chip: gpioChipSchema.default('auto'),
+  /** BCM GPIO numbers (not header pin numbers): docs/wiring.md has both. */
+  pins: terminalPinsSchema(gpioPinSchema, headerName),
+  /** pull-up: buttons between their GPIO and ground (pressed reads low); pull-down: buttons to 3.3 V; none: external pull-ups, buttons to ground. */
+  bias: z.enum(BIASES as [Bias, ...Bias[]], { error: 'expected pull-up (buttons to ground, the usual), pull-down (buttons to 3.3 V) or none (external pull-up resistors)' }).default('pull-up'),
+  /** Edges closer than this are merged by the kernel (libgpiod 2; 1.6 cannot ask it: the firmware's own debounce still applies). */
+  debounceMs: z.number().int('expected whole milliseconds').min(0).max(1000, 'at most 1000 ms: a longer debounce swallows real presses').default(10),
+  journalPath: journalPathSchema,
+});
+
+const BOARD_IO_EXPECTED = 'expected "firmata" (an Arduino running StandardFirmata over USB) or "gpio" (the Raspberry Pi\'s own GPIO header; see docs/wiring.md)';
+
+/** The terminal's buttons, LEDs and buzzer run by this process: on an Arduino (io firmata, the default) or the Pi's own GPIO (io gpio). */
+const boardSchema = z.preprocess(
+  (board) => (board !== null && typeof board === 'object' && !Array.isArray(board) && !('io' in board) ? { ...board, io: 'firmata' } : board),
+  z.discriminatedUnion('io', [firmataBoardSchema, gpioBoardSchema], { error: (issue) => (issue.code === 'invalid_union' ? BOARD_IO_EXPECTED : undefined) }),
+);
 
 /**
  * The broker password: one line of printable text (a file's or a prompt's line break, a NUL or
@@ -88,7 +132,7 @@ const bridgeConfigObjectSchema = z.strictObject({
       baudRate: baudRateSchema.default(115200),
     })
     .optional(),
-  /** The terminal's buttons, LEDs and buzzer on an Arduino running StandardFirmata; this process runs the firmware. */
+  /** The terminal's buttons, LEDs and buzzer on an Arduino running StandardFirmata or on the Pi's own GPIO; this process runs the firmware. */
   board: boardSchema.optional(),
   mqtt: z.strictObject({
     url: z.url({ protocol: /^(mqtts?|wss?)$/, error: 'expected a broker URL such as mqtts://host:8883' }),
@@ -179,28 +223,59 @@ export const bridgeConfigSchema = bridgeConfigObjectSchema.superRefine((config, 
     ctx.addIssue({
       code: 'custom',
       path: ['serial'],
-      message: 'the terminal connection is required: give serial (a terminal on a serial line) or board (its buttons on an Arduino running StandardFirmata)',
+      message: 'the terminal connection is required: give serial (a terminal on a serial line) or board (its buttons on an Arduino running StandardFirmata, or on the Pi\'s own GPIO)',
     });
   }
   if (config.serial && config.board) {
     ctx.addIssue({ code: 'custom', path: ['board'], message: 'give serial or board, not both: a bridge serves one terminal' });
   }
-  const terminalPath = config.serial?.path ?? config.board?.path;
+  const terminalPath = config.board ? terminalPort(config).path : config.serial?.path;
   if (config.printer && config.printer.path === terminalPath) {
     ctx.addIssue({ code: 'custom', path: ['printer', 'path'], message: `${terminalPath} is the terminal's port; the printer needs its own` });
   }
+  // A printer on the Pi's own UART (GPIO 14 and 15) leaves those lines to it.
+  if (config.board?.io === 'gpio' && config.printer && PI_UART_PATH.test(config.printer.path)) {
+    const { pins } = config.board;
+    const wired: [number, (string | number)[]][] = [...pins.buttons.map((pin, i): [number, (string | number)[]] => [pin, ['buttons', i]]), ...pins.leds.map((pin, i): [number, (string | number)[]] => [pin, ['leds', i]])];
+    if (pins.buzzer !== undefined) wired.push([pins.buzzer, ['buzzer']]);
+    for (const [pin, path] of wired) {
+      if (UART_GPIO.includes(pin)) {
+        ctx.addIssue({ code: 'custom', path: ['board', 'pins', ...path], message: `${headerName(pin)} carries the Pi's UART, which printer.path ${config.printer.path} uses: choose another GPIO` });
+      }
+    }
+  }
 });
+
+/** The Pi's own UART on GPIO 14 and 15, under its names. */
+const PI_UART_PATH = /^\/dev\/(serial0|ttyAMA0|ttyS0)$/;
 export type BridgeConfig = z.infer<typeof bridgeConfigSchema>;
 export type BridgeConfigInput = z.input<typeof bridgeConfigSchema>;
 
 export type BoardConfig = NonNullable<BridgeConfig['board']>;
+export type FirmataBoardConfig = Extract<BoardConfig, { io: 'firmata' }>;
+export type GpioBoardConfig = Extract<BoardConfig, { io: 'gpio' }>;
 
-/** The serial port the bridge reaches its terminal through: the terminal's line, or the Arduino's. */
-export function terminalPort(config: BridgeConfig): { path: string; baudRate: number } {
-  const port = config.serial ?? config.board;
+/** The speed of the in-process line to a terminal on the Pi's GPIO: a number the link needs, never on a wire. */
+const GPIO_LINE_BAUD = 115200;
+
+/**
+ * The port the bridge reaches its terminal through: the terminal's line, the Arduino's, or (a
+ * terminal on the Pi's GPIO) the name its in-process port is opened by: the chip's path as
+ * configured, /dev/gpiochip* for 'auto', /dev/gpiochip*[label] for a label. Shown in status and logs.
+ */
+export function terminalPort(config: Pick<BridgeConfig, 'serial' | 'board'>): { path: string; baudRate: number } {
+  const { board } = config;
+  if (board?.io === 'gpio') return { path: gpioTerminalPath(board.chip), baudRate: GPIO_LINE_BAUD };
+  const port = config.serial ?? board;
   // The schema's refinement guarantees one of them.
   if (!port) throw new Error('config has neither serial nor board');
   return { path: port.path, baudRate: port.baudRate };
+}
+
+function gpioTerminalPath(chip: string): string {
+  if (chip.startsWith('/')) return chip;
+  if (/^gpiochip\d+$/.test(chip)) return `/dev/${chip}`;
+  return chip === 'auto' ? '/dev/gpiochip*' : `/dev/gpiochip*[${chip}]`;
 }
 
 /**

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { BRIDGE_VERSION } from '../bridge/bridge.js';
-import { parseConfig } from '../bridge/config.js';
+import { parseConfig, type BridgeConfig } from '../bridge/config.js';
 import { writeConfigFile } from '../bridge/config-file.js';
 import { loadOrCreateSigningKey, publicKeyText, terminalKeyFile } from '../bridge/identity/terminal-key.js';
 import { answerProblems, configFromAnswers, PROVISION_FIELDS, type Answers, type ProvisionField } from '../bridge/provision/fields.js';
@@ -75,7 +75,7 @@ export async function provisionCommand(options: ProvisionOptions): Promise<void>
   const report = [
     `Provisioned terminal ${config.terminal.id}: area ${config.terminal.areaCode}, hall ${config.terminal.hallCode}, window ${config.terminal.windowNo}`,
     `  config      ${options.config} (mode 600)`,
-    `  terminal    ${config.board ? `Arduino at ${config.board.path}: buttons ${config.board.pins.buttons.join(',')}, LEDs ${config.board.pins.leds.join(',')}${config.board.pins.buzzer === undefined ? '' : `, buzzer ${config.board.pins.buzzer}`}` : config.serial?.path}`,
+    `  terminal    ${terminalLine(config)}`,
     `  printer     ${config.printer ? `${config.printer.path}, ${config.printer.profile.columns} columns` : 'none'}`,
     `  broker      ${config.mqtt.url}${config.mqtt.username ? ` as ${config.mqtt.username}` : ''}${config.mqtt.tls ? ' (TLS files set)' : ''}${config.mqtt.password === undefined ? '' : `, password from ${password?.from ?? 'the prompt'} kept in ${passwordFile} (mode 600)`}${plaintext ? ' — UNENCRYPTED' : ''}`,
     `  key         ${keyFile} (${key.created ? 'made now' : 'kept: it was there'})`,
@@ -115,6 +115,15 @@ export async function provisionCommand(options: ProvisionOptions): Promise<void>
   );
   console.log(report.join('\n'));
   if (!registered) process.exitCode = 3;
+}
+
+/** How the terminal is reached, for the report: its serial line, or the board and its pins. */
+function terminalLine(config: BridgeConfig): string {
+  const { board } = config;
+  if (!board) return config.serial?.path ?? '';
+  const { pins } = board;
+  const wiring = `buttons ${pins.buttons.join(',')}, LEDs ${pins.leds.join(',')}${pins.buzzer === undefined ? '' : `, buzzer ${pins.buzzer}`}`;
+  return board.io === 'firmata' ? `Arduino at ${board.path}: ${wiring}` : `the Pi's GPIO (chip ${board.chip}, BCM numbers, ${board.bias}): ${wiring}`;
 }
 
 /** Beside the config: where the bridge reads the broker password (mqtt.passwordFile). */

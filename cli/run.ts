@@ -2,12 +2,20 @@ import { Bridge } from '../bridge/bridge.js';
 import { loadConfigFile, terminalPort, type BridgeConfig } from '../bridge/config.js';
 import type { OpenSerialPort } from '../bridge/terminal/terminal-link.js';
 import { boardTerminalOpener, openSystemSerialPort } from '../bridge/terminal/board-terminal.js';
+import { gpioTerminalOpener } from '../bridge/terminal/gpio-terminal.js';
 import { createLogger, type Logger } from '../bridge/log.js';
 import { plaintextPasswordRisk } from '../bridge/uplink/mqtt-options.js';
 
-/** How the bridge reaches its terminal: a serial port, or (with a board) the terminal run here on the Arduino. */
+/** How the bridge reaches its terminal: a serial port, or (with a board) the terminal run here, on an Arduino or the Pi's own GPIO. */
 export function terminalOpener(config: BridgeConfig, logger: Logger): OpenSerialPort {
-  return config.board ? boardTerminalOpener(config, { openSerialPort: openSystemSerialPort, logger }) : openSystemSerialPort;
+  switch (config.board?.io) {
+    case 'firmata':
+      return boardTerminalOpener(config, { openSerialPort: openSystemSerialPort, logger });
+    case 'gpio':
+      return gpioTerminalOpener(config, { openSerialPort: openSystemSerialPort, logger });
+    default:
+      return openSystemSerialPort;
+  }
 }
 
 /**
@@ -20,7 +28,7 @@ export async function runBridge(configPath: string): Promise<void> {
     const config = loadConfigFile(configPath);
     const logger = createLogger(config.log.level);
     const bridge = await Bridge.start(config, { openPort: terminalOpener(config, logger), logger, configFile: configPath });
-    logger.info({ http: bridge.httpUrl, terminal: config.terminal.id, [config.board ? 'board' : 'serial']: terminalPort(config).path }, 'bridge started');
+    logger.info({ http: bridge.httpUrl, terminal: config.terminal.id, [config.board ? 'board' : 'serial']: terminalPort(config).path, ...(config.board && { io: config.board.io }) }, 'bridge started');
     const plaintext = plaintextPasswordRisk(config.mqtt);
     if (plaintext) logger.warn({ url: config.mqtt.url }, `INSECURE: ${plaintext}`);
     const restart = new Promise<string>((resolve) => bridge.once('restartRequested', resolve));

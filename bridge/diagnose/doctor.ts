@@ -1,6 +1,8 @@
 import { statfsSync } from 'node:fs';
 import { loadConfigFile, type BridgeConfig } from '../config.js';
-import { checkBoardTerminal, checkTerminal, type BoardProbeDeps } from '../terminal/probe.js';
+import { spawnTool, type SpawnTool } from '../../firmware/adapters/gpio/gpiod-tools.js';
+import { checkGpioLines } from '../terminal/gpio-probe.js';
+import { checkBoardTerminal, checkGpioTerminal, checkTerminal, type BoardProbeDeps, type GpioTerminalProbeDeps } from '../terminal/probe.js';
 import { openSystemSerialPort } from '../terminal/board-terminal.js';
 import { checkPrinter } from '../printer/probe.js';
 import { checkDatabase, checkDisk, defaultDatabaseDeps, type DatabaseDeps } from '../store/probe.js';
@@ -22,8 +24,12 @@ export interface DoctorDeps {
   loadConfig: (path: string) => BridgeConfig;
   ports: PresenceDeps;
   openPort: OpenSerialPort;
-  /** For a terminal on an Arduino (config `board`). */
+  /** For a terminal on an Arduino (config `board`, io firmata). */
   openArduinoPort: BoardProbeDeps['openSerialPort'];
+  /** For a terminal on the Pi's GPIO (board.io gpio): runs the gpiod tools (gpioset --version, gpiodetect, gpioinfo). */
+  gpioTools: SpawnTool;
+  /** The GPIO lines the terminal is started on (default: the gpiod tools). */
+  gpioLines?: GpioTerminalProbeDeps['lines'];
   connect: BrokerDeps['connect'];
   /** Asks the running service's HTTP API for its status (is it running, is its uplink connected). */
   statusFetch: StatusFetch;
@@ -37,6 +43,7 @@ export const defaultDoctorDeps: DoctorDeps = {
   ports: defaultPresenceDeps,
   openPort: openSerialProbe,
   openArduinoPort: openSystemSerialPort,
+  gpioTools: spawnTool,
   connect: defaultConnect,
   statusFetch: defaultStatusFetch,
   ntpSynced: timedatectlSynced,
@@ -48,14 +55,19 @@ export const defaultDoctorDeps: DoctorDeps = {
 export async function runDoctor(configPath: string, timeoutMs: number, deps: DoctorDeps = defaultDoctorDeps): Promise<CheckResult[]> {
   const { result, config } = checkConfig(configPath, deps.loadConfig);
   if (!config) return [result];
-  const ports = await checkPorts(config, deps.ports);
-  const terminalPortPresent = ports[0]?.level === 'ok';
+  const { board } = config;
+  // The Pi's GPIO has no port: its line says what the gpiod tools find of the chip and the lines.
+  const ports = [...(board?.io === 'gpio' ? [await checkGpioLines(board, { spawn: deps.gpioTools, timeoutMs })] : []), ...(await checkPorts(config, deps.ports))];
+  // Held by our own tools (the service running) is a warning on the GPIO line, and the terminal check says more.
+  const terminalPortPresent = board?.io === 'gpio' ? ports[0]?.level !== 'fail' : ports[0]?.level === 'ok';
   const printerPortPresent = ports[1]?.level === 'ok';
   const [terminal, broker, clock, printer] = await Promise.all([
     terminalPortPresent
-      ? config.board
+      ? board?.io === 'firmata'
         ? checkBoardTerminal(config, { openSerialPort: deps.openArduinoPort, timeoutMs })
-        : checkTerminal(config, { openPort: deps.openPort, timeoutMs })
+        : board?.io === 'gpio'
+          ? checkGpioTerminal(config, { ...(deps.gpioLines && { lines: deps.gpioLines }), timeoutMs })
+          : checkTerminal(config, { openPort: deps.openPort, timeoutMs })
       : Promise.resolve(fail('terminal', 'not asked: its port is missing', ['fix the terminal port first'])),
     askRunningService(config, { fetch: deps.statusFetch, timeoutMs: Math.min(timeoutMs, 3000) }).then((service) => checkUplink(config, service, { connect: deps.connect, timeoutMs })),
     checkClock(deps.ntpSynced),

@@ -25,10 +25,13 @@ export interface ProvisionField {
   when?: (answers: Answers) => boolean;
   /** How the text answer becomes the config value. */
   parse?: (text: string) => unknown;
+  /** Also set when the field is answered (the board's kind, which no one types). */
+  implies?: { path: readonly string[]; value: unknown };
 }
 
 const withPrinter = (answers: Answers): boolean => Boolean(answers['printer-path']);
 const withBoard = (answers: Answers): boolean => Boolean(answers['board-path']);
+const withGpio = (answers: Answers): boolean => !withBoard(answers) && Boolean(answers['gpio-chip']);
 /** "2,3,4,5,6" → [2, 3, 4, 5, 6]; anything else is left for the schema to refuse. */
 const pinList = (text: string): unknown => (/^\d+(\s*,\s*\d+)*$/.test(text) ? text.split(',').map((pin) => Number(pin.trim())) : text);
 const wholeNumber = (text: string): unknown => (/^\d+$/.test(text) ? Number(text) : text);
@@ -48,18 +51,25 @@ export const PROVISION_FIELDS: readonly ProvisionField[] = [
   {
     flag: 'board-path',
     path: ['board', 'path'],
-    ask: 'Arduino (StandardFirmata) port, if the buttons are on an Arduino (empty: a terminal with its own MCU)',
+    ask: 'Arduino (StandardFirmata) port, if the buttons are on an Arduino (empty: not on an Arduino)',
     optional: true,
   },
-  { flag: 'buttons', path: ['board', 'pins', 'buttons'], ask: `Arduino pins of the ${BUTTON_COUNT} buttons, left to right`, default: '2,3,4,5,6', when: withBoard, parse: pinList },
-  { flag: 'leds', path: ['board', 'pins', 'leds'], ask: `Arduino pins of the ${BUTTON_COUNT} LEDs, left to right`, default: '8,9,10,11,12', when: withBoard, parse: pinList },
-  { flag: 'buzzer', path: ['board', 'pins', 'buzzer'], ask: 'Arduino pin of the buzzer (usually 7; empty: none)', optional: true, when: withBoard, parse: wholeNumber },
+  ...pinFields({ flags: ['buttons', 'leds', 'buzzer'], pins: 'Arduino pins', pin: 'Arduino pin', defaults: ['2,3,4,5,6', '8,9,10,11,12', '7'], when: withBoard }),
+  {
+    flag: 'gpio-chip',
+    path: ['board', 'chip'],
+    ask: "GPIO chip, if the buttons are wired to the Pi's own header: auto (finds it), or gpiochip0, pinctrl-rp1, … (empty: a terminal with its own MCU)",
+    optional: true,
+    when: (answers) => !withBoard(answers),
+    implies: { path: ['board', 'io'], value: 'gpio' },
+  },
+  ...pinFields({ flags: ['gpio-buttons', 'gpio-leds', 'gpio-buzzer'], pins: 'BCM GPIO numbers', pin: 'BCM GPIO number', defaults: ['5,6,16,20,21', '17,27,22,23,24', '18'], when: withGpio }),
   {
     flag: 'serial-path',
     path: ['serial', 'path'],
     ask: "Terminal's port: its serial port, or tcp://host:port if it is reached through ser2net",
     default: '/dev/ttyACM0',
-    when: (answers) => !withBoard(answers),
+    when: (answers) => !withBoard(answers) && !withGpio(answers),
   },
   { flag: 'database', path: ['database', 'path'], ask: 'Database file', default: '/var/lib/hcp/hcp.db' },
   {
@@ -81,11 +91,23 @@ export const PROVISION_FIELDS: readonly ProvisionField[] = [
 
 export type Answers = Record<string, string>;
 
-/** Good answers to everything, with an Arduino when the field is one of the board's. */
+/** The button, LED and buzzer questions of one kind of board: the same three, its own flags, words and defaults. */
+function pinFields(kind: { flags: [string, string, string]; pins: string; pin: string; defaults: [string, string, string]; when: (answers: Answers) => boolean }): ProvisionField[] {
+  const [buttons, leds, buzzer] = kind.flags;
+  const [buttonPins, ledPins, buzzerPin] = kind.defaults;
+  const { when } = kind;
+  return [
+    { flag: buttons, path: ['board', 'pins', 'buttons'], ask: `${kind.pins} of the ${BUTTON_COUNT} buttons, left to right`, default: buttonPins, when, parse: pinList },
+    { flag: leds, path: ['board', 'pins', 'leds'], ask: `${kind.pins} of the ${BUTTON_COUNT} LEDs, left to right`, default: ledPins, when, parse: pinList },
+    { flag: buzzer, path: ['board', 'pins', 'buzzer'], ask: `${kind.pin} of the buzzer (usually ${buzzerPin}; empty: none)`, optional: true, when, parse: wholeNumber },
+  ];
+}
+
+/** Good answers to everything, with an Arduino or the Pi's GPIO when the field is one of that board's. */
 function soundAnswersFor(field: ProvisionField): Answers {
   if (field.path[0] !== 'board') return SOUND_ANSWERS;
   const { 'serial-path': _serial, ...rest } = SOUND_ANSWERS;
-  return { ...rest, 'board-path': '/dev/ttyACM0' };
+  return field.flag.startsWith('gpio-') ? { ...rest, 'gpio-chip': 'auto' } : { ...rest, 'board-path': '/dev/ttyACM0' };
 }
 
 /** Good answers to everything (with a printer, without an Arduino): the background one field is checked against. */
@@ -109,6 +131,7 @@ export function configFromAnswers(answers: Answers): Record<string, unknown> {
     if (text === undefined || text === '') continue;
     if (field.when && !field.when(answers)) continue;
     setIn(config, field.path, field.parse ? field.parse(text) : text);
+    if (field.implies) setIn(config, field.implies.path, field.implies.value);
   }
   return config;
 }
@@ -140,13 +163,14 @@ export function answerProblems(answers: Answers, only?: ProvisionField): string[
 const asked = (field: ProvisionField, answers: Answers): boolean => !field.when || field.when(answers);
 
 /**
- * The field a problem is at or under (the longest path); else, for a problem about a whole
+ * The field asked a problem is at or under (the longest path: the Arduino's and the Pi's pin
+ * questions share theirs); else, for a problem about a whole
  * section ("board.pins: required"), the fields in it that are asked and not optional.
  */
 function fieldsOf(where: string, answers: Answers): ProvisionField[] {
   const at = [...PROVISION_FIELDS]
     .sort((a, b) => b.path.length - a.path.length)
-    .find((f) => where === f.path.join('.') || where.startsWith(`${f.path.join('.')}.`));
+    .find((f) => asked(f, answers) && (where === f.path.join('.') || where.startsWith(`${f.path.join('.')}.`)));
   if (at) return [at];
   return PROVISION_FIELDS.filter((f) => f.path.join('.').startsWith(`${where}.`) && asked(f, answers) && !f.optional);
 }

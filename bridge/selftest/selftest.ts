@@ -92,7 +92,7 @@ export async function runSelftest(
           step: 'terminal',
           outcome: 'fail',
           message: `no hello from the terminal within ${seconds(timeouts.helloMs)}`,
-          fix: 'check the terminal cable and power, and serial.path / board in the config; `hcp doctor` tells more',
+          fix: "check the terminal cable and power, and serial.path / board in the config (on the Pi's GPIO: the gpiod tools, the gpio group and board.chip); `hcp doctor` tells more",
         },
   );
   if (hello) {

@@ -11,6 +11,7 @@ import { silentLogger } from '../log.js';
 import { closePort, isBusyError, openPort, openProbe } from '../transport/probe.js';
 import type { OpenSerialPort, SerialPortLike } from '../transport/transport.js';
 import { boardTerminalPort, type BoardTerminalDeps } from './board-terminal.js';
+import { gpioTerminalPort, type GpioTerminalDeps } from './gpio-terminal.js';
 import { pairingFile, readPairing } from './pairing.js';
 
 export interface TerminalProbeDeps {
@@ -204,4 +205,42 @@ export async function checkBoardTerminal(config: BridgeConfig, deps: BoardProbeD
   return fail(name, `the Arduino at ${path} runs ${board}, but the terminal core did not say hello`, [
     'run `hcp doctor` again; if it persists, report it with the bridge log',
   ]);
+}
+
+export interface GpioTerminalProbeDeps {
+  /** The lines on the config's chip (default: Debian's gpiod tools). */
+  lines?: GpioTerminalDeps['lines'];
+  timeoutMs: number;
+  bootId?: string;
+}
+
+const GPIO_GROUP_FIX = 'add the user to the gpio group (`sudo usermod -aG gpio $USER`, then log in again)';
+
+/**
+ * A terminal on the Pi's own GPIO (config board.io gpio): starts the terminal as the bridge would
+ * (claims the lines, then the core on them) and reports the core's hello.
+ */
+export async function checkGpioTerminal(config: BridgeConfig, deps: GpioTerminalProbeDeps): Promise<CheckResult> {
+  const name = 'terminal';
+  const chip = config.board?.io === 'gpio' ? config.board.chip : '?';
+  const port = gpioTerminalPort(config, {
+    ...(deps.lines && { lines: deps.lines }),
+    openSerialPort: () => {
+      throw new Error('a terminal on the GPIO has no serial port');
+    },
+    logger: silentLogger,
+  });
+  try {
+    await openPort(port);
+  } catch (err) {
+    const text = errorText(err);
+    if (isBusyError(err)) return warn(name, `its GPIO lines are busy: ${text}`, TERMINAL_BUSY_FIXES);
+    return fail(name, `cannot start the terminal on the Pi's GPIO (chip ${chip}): ${text}`, [
+      /permission denied|EACCES|gpio group/i.test(text) ? GPIO_GROUP_FIX : 'see the terminal port line above: the gpiod tools and the chip must be there',
+    ]);
+  }
+  const bootId = (deps.bootId ?? randomBytes(8).toString('hex')).toLowerCase();
+  const { hello } = await listenForHello(port, deps.timeoutMs, bootId);
+  if (hello) return helloResult(name, `on the Pi's GPIO (chip ${chip})`, hello, config, bootId);
+  return fail(name, `the terminal core on the Pi's GPIO (chip ${chip}) did not say hello`, ['run `hcp doctor` again; if it persists, report it with the bridge log']);
 }

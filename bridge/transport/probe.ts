@@ -4,7 +4,7 @@ import { SerialPort } from 'serialport';
 import { hostTimers } from '../../protocol/timers.js';
 import { terminalPort, type BridgeConfig } from '../config.js';
 import { errorText, fail, warn, withTimeout, type CheckResult } from '../diagnose/check.js';
-import { portAddress } from './address.js';
+import { portAddress, type PortAddress } from './address.js';
 import { checkPresent, openTransport, type OpenSerialPort, type PresenceDeps, type SerialPortLike, type WantedPort } from './transport.js';
 
 export const defaultPresenceDeps: PresenceDeps = {
@@ -29,19 +29,20 @@ export const defaultPresenceDeps: PresenceDeps = {
 /**
  * Whether the terminal's and the printer's ports are there, each as its transport says: a serial
  * port exists (udev lists it, or the path is there), a TCP address accepts a connection, a USB
- * printer device is a character device.
+ * printer device is a character device. A terminal on the Pi's own GPIO has no port: its lines
+ * are checked by bridge/terminal/gpio-probe.ts, and only the printer's port is here.
  */
 export async function checkPorts(config: BridgeConfig, deps: PresenceDeps = defaultPresenceDeps): Promise<CheckResult[]> {
-  const wanted: WantedPort[] = [
-    config.board
-      ? { name: 'terminal port', path: config.board.path, what: 'Arduino', field: 'board.path' }
-      : { name: 'terminal port', path: terminalPort(config).path, what: 'terminal', field: 'serial.path' },
-  ];
-  if (config.printer) wanted.push({ name: 'printer port', path: config.printer.path, what: 'receipt printer', field: 'printer.path' });
+  const wanted: { port: WantedPort; address: PortAddress }[] = [];
+  const { board } = config;
   // Board paths are serial ports; the schema checked every address.
-  return Promise.all(
-    wanted.map((port) => checkPresent(port, config.board && port.field === 'board.path' ? { kind: 'serial', path: port.path } : portAddress(port.path), deps)),
-  );
+  if (board?.io === 'firmata') wanted.push({ port: { name: 'terminal port', path: board.path, what: 'Arduino', field: 'board.path' }, address: { kind: 'serial', path: board.path } });
+  else if (!board) {
+    const { path } = terminalPort(config);
+    wanted.push({ port: { name: 'terminal port', path, what: 'terminal', field: 'serial.path' }, address: portAddress(path) });
+  }
+  if (config.printer) wanted.push({ port: { name: 'printer port', path: config.printer.path, what: 'receipt printer', field: 'printer.path' }, address: portAddress(config.printer.path) });
+  return Promise.all(wanted.map(({ port, address }) => checkPresent(port, address, deps)));
 }
 
 export const openSerialProbe: OpenSerialPort = (path, baudRate) => new SerialPort({ path, baudRate, autoOpen: false });

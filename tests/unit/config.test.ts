@@ -79,7 +79,7 @@ describe('bridge config', () => {
 
     it('wants exactly one of serial and board', () => {
       expect(problemsOf(withoutTerminal)).toEqual([
-        'serial: the terminal connection is required: give serial (a terminal on a serial line) or board (its buttons on an Arduino running StandardFirmata)',
+        "serial: the terminal connection is required: give serial (a terminal on a serial line) or board (its buttons on an Arduino running StandardFirmata, or on the Pi's own GPIO)",
       ]);
       expect(problemsOf({ ...valid, board })).toEqual(['board: give serial or board, not both: a bridge serves one terminal']);
     });
@@ -97,8 +97,46 @@ describe('bridge config', () => {
         'board.pins.buttons.0: D0 and D1 carry the USB serial line to the Arduino: use pins from 2 up',
       ]);
       expect(problemsOf({ ...withoutTerminal, board: { ...board, io: 'raspi-io' } })).toEqual([
-        'board.io: expected "firmata" (an Arduino running StandardFirmata over USB; no Raspberry Pi GPIO plugin is supported, see docs/wiring.md)',
+        'board.io: expected "firmata" (an Arduino running StandardFirmata over USB) or "gpio" (the Raspberry Pi\'s own GPIO header; see docs/wiring.md)',
       ]);
+    });
+
+    describe("the Pi's own GPIO (board.io gpio)", () => {
+      const gpio = { io: 'gpio', pins: { buttons: [5, 6, 16, 20, 21], leds: [17, 27, 22, 23, 24], buzzer: 18 } };
+      const withPins = (over: object, rest: object = {}): unknown => ({ ...withoutTerminal, board: { ...gpio, pins: { ...gpio.pins, ...over } }, ...rest });
+
+      it('takes BCM numbers, with the chip found by itself, pull-ups and 10 ms of debounce by default', () => {
+        const config = parseConfig({ ...withoutTerminal, board: gpio });
+        expect(config.board).toEqual({ ...gpio, chip: 'auto', bias: 'pull-up', debounceMs: 10 });
+        expect(terminalPort(config)).toEqual({ path: '/dev/gpiochip*', baudRate: 115200 });
+        const named = (chip: string): string => terminalPort(parseConfig({ ...withoutTerminal, board: { ...gpio, chip } })).path;
+        expect([named('/dev/gpiochip4'), named('gpiochip0'), named('pinctrl-rp1')]).toEqual(['/dev/gpiochip4', '/dev/gpiochip0', '/dev/gpiochip*[pinctrl-rp1]']);
+      });
+
+      it('names the header pin of a line out of range, reserved or used twice', () => {
+        expect(problemsOf(withPins({ buttons: [5, 6, 16, 20, 28] }))).toEqual(['board.pins.buttons.4: expected a BCM GPIO number from 2 to 27 (the header has no GPIO above 27)']);
+        expect(problemsOf(withPins({ buzzer: 0 }))).toEqual(['board.pins.buzzer: GPIO 0 (header pin 27) is ID_SD, the HAT identification EEPROM (keep GPIO 0 and 1 free)']);
+        expect(problemsOf(withPins({ leds: [17, 27, 22, 23, 5] }))).toEqual(['board.pins.leds.4: GPIO 5 (header pin 29) is already used by button 1']);
+        expect(problemsOf(withPins({ buttons: [5, 6, 16, 20, 2.5] }))).toEqual(['board.pins.buttons.4: expected a BCM GPIO number, e.g. 17 for GPIO 17 (header pin 11)']);
+      });
+
+      it("leaves GPIO 14 and 15 to a printer on the Pi's UART", () => {
+        const printer = (path: string): object => ({ printer: { path, evaluationUrl: 'https://hcp.province.example/rate' } });
+        expect(problemsOf(withPins({ buttons: [5, 6, 16, 14, 21] }, printer('/dev/serial0')))).toEqual([
+          "board.pins.buttons.3: GPIO 14 (header pin 8) carries the Pi's UART, which printer.path /dev/serial0 uses: choose another GPIO",
+        ]);
+        expect(parseConfig(withPins({ buttons: [5, 6, 16, 14, 21] }, printer('/dev/ttyUSB0'))).board?.pins.buttons).toContain(14);
+      });
+
+      it('refuses a chip name the tools would take for an option, a bias it does not know, and a debounce that swallows presses', () => {
+        expect(problemsOf({ ...withoutTerminal, board: { ...gpio, chip: '--help' } })).toEqual(["board.chip: a chip name cannot start with '-'"]);
+        expect(problemsOf({ ...withoutTerminal, board: { ...gpio, chip: '/dev/ttyAMA0' } })).toEqual(['board.chip: a chip path is /dev/gpiochipN (gpiodetect lists them)']);
+        expect(problemsOf({ ...withoutTerminal, board: { ...gpio, bias: 'up' } })).toEqual([
+          'board.bias: expected pull-up (buttons to ground, the usual), pull-down (buttons to 3.3 V) or none (external pull-up resistors)',
+        ]);
+        expect(problemsOf({ ...withoutTerminal, board: { ...gpio, debounceMs: 5000 } })).toEqual(['board.debounceMs: at most 1000 ms: a longer debounce swallows real presses']);
+        expect(problemsOf({ ...withoutTerminal, board: { ...gpio, path: '/dev/ttyACM0' } })).toEqual([expect.stringMatching(/^board: Unrecognized key: "path"/)]);
+      });
     });
 
     it('refuses a printer on the terminal port', () => {

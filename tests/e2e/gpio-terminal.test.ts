@@ -1,0 +1,191 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Bridge } from '../../bridge/bridge.js';
+import { parseConfig, type BridgeConfig, type BridgeConfigInput } from '../../bridge/config.js';
+import { defaultDoctorDeps, runDoctor, type DoctorDeps } from '../../bridge/diagnose/doctor.js';
+import { silentLogger } from '../../bridge/log.js';
+import { gpioTerminalOpener } from '../../bridge/terminal/gpio-terminal.js';
+import { DEFAULT_DEBOUNCE_MS, FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
+import { FakeGpioChip } from '../../simulator/fake-gpio-chip.js';
+import { waitUntil } from '../../simulator/wait.js';
+import { notAudit } from '../support/audit-events.js';
+import { useBrokerAndProvince } from '../support/broker-and-province.js';
+import { scriptedTools } from '../../simulator/fake-gpiod-tools.js';
+
+/*
+ * The bridge running the terminal itself on the Raspberry Pi's own GPIO, as `hcp run` does with a
+ * `board: { io: gpio }` config: the real bridge, johnny-five, GpioIO and the firmware core, on the
+ * simulator's fake chip (behind the same port as Debian's gpiod tools), an embedded broker and
+ * the province emulator. The reference wiring of docs/wiring.md, in BCM numbers.
+ */
+
+/** johnny-five's Button reports an edge this long after the pin settles. */
+const JOHNNY_FIVE_DEBOUNCE_MS = 7;
+const PINS = { buttons: [5, 6, 16, 20, 21], leds: [17, 27, 22, 23, 24], buzzer: 18 };
+const service = { itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo: 'C-2026-000888' };
+
+let count = 0;
+const env = useBrokerAndProvince('hcp-gpio-');
+
+function gpioConfig(over: Partial<BridgeConfigInput> = {}): BridgeConfigInput {
+  count += 1;
+  return {
+    terminal: { id: `GPIO-${process.pid}-${count}`, areaCode: '330106', hallCode: '330106-ZWFW-01', windowNo: `G${count}` },
+    board: { io: 'gpio', pins: PINS },
+    mqtt: { url: env.broker.url },
+    database: { path: join(env.dir, `gpio-${count}.db`) },
+    clock: { trust: 'system' },
+    invitation: { flags: { minPressMs: 0 } },
+    http: { port: 0, allowUnverifiedStaff: true },
+    log: { level: 'silent' },
+    ...over,
+  };
+}
+
+const noSerialPorts = (): never => {
+  throw new Error('no serial port in this test');
+};
+
+async function startBridge(chip: FakeGpioChip, config: BridgeConfig = parseConfig(gpioConfig())): Promise<Bridge> {
+  const opened: string[] = [];
+  const bridge = await Bridge.start(config, {
+    openPort: gpioTerminalOpener(config, {
+      lines: (name) => {
+        opened.push(name);
+        return chip.lines();
+      },
+      openSerialPort: noSerialPorts,
+      logger: silentLogger,
+    }),
+  });
+  env.cleanups.push(() => bridge.stop());
+  await helloFrom(bridge);
+  expect(opened).toEqual(['auto']);
+  return bridge;
+}
+
+/**
+ * Resolves once the bridge has the terminal's hello (from a boot other than `after`) and its
+ * buttons can be pressed: the core takes a press only after its debounce time of quiet since the
+ * first reading (a time rule, so a wait of that time).
+ */
+async function helloFrom(bridge: Bridge, after?: string): Promise<void> {
+  await waitUntil(() => {
+    const { alive, terminal } = bridge.status().link;
+    return alive && terminal && terminal.boot !== after;
+  }, 'the terminal on the GPIO to say hello');
+  await new Promise((resolve) => setTimeout(resolve, JOHNNY_FIVE_DEBOUNCE_MS + DEFAULT_DEBOUNCE_MS + 20));
+}
+
+async function api(bridge: Bridge, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: { id?: string } }> {
+  const res = await fetch(`${bridge.httpUrl}${path}`, {
+    method,
+    ...(body !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json()) as { id?: string } };
+}
+
+/** The LEDs as the chip's lines are driven, left to right. */
+const leds = (chip: FakeGpioChip): boolean[] => PINS.leds.map((line) => chip.output(line) === 1);
+const only = (button: number): boolean[] => PINS.leds.map((_, i) => i === button);
+
+/** Invites for a case, waits for the LEDs, presses `button` until the terminal takes it, and lets go. */
+async function inviteAndPress(bridge: Bridge, chip: FakeGpioChip, button: number, caseNo: string): Promise<string> {
+  const invited = await api(bridge, 'POST', '/api/v1/invitations', { services: [{ ...service, caseNo }] });
+  expect(invited.status).toBe(201);
+  await waitUntil(() => leds(chip).every(Boolean), 'every LED lit for the invitation');
+  const line = PINS.buttons[button] as number;
+  chip.press(line);
+  await waitUntil(() => leds(chip).join() === only(button).join(), `only LED ${button} lit`);
+  chip.release(line);
+  if (!invited.body.id) throw new Error('the invitation has no id');
+  return invited.body.id;
+}
+
+describe("a terminal on the Raspberry Pi's own GPIO, run by the bridge", () => {
+  it('takes a rating from a button on the header to the province, once, and lights its LED', async () => {
+    const chip = new FakeGpioChip();
+    const bridge = await startBridge(chip);
+    expect(bridge.status().link.terminal).toMatchObject({ fw: FIRMWARE_VERSION, serial: bridge.config.terminal.id });
+    expect((await api(bridge, 'POST', '/api/v1/staff/sign-in', { staffId: 'S3001' })).status).toBe(200);
+
+    const id = await inviteAndPress(bridge, chip, 4, 'C-1');
+
+    const record = await env.province.waitFor(() => env.province.recordsOf(bridge.config.terminal.id).find((r) => r.id === id));
+    expect(record).toMatchObject({ kind: 'invitation', outcome: 'rated', staffId: 'S3001', rating: { grade: 'very_dissatisfied' } });
+    await waitUntil(() => bridge.outbox.get(id)?.state === 'acked', 'the province ack');
+    expect(env.province.recordsOf(bridge.config.terminal.id).filter(notAudit)).toHaveLength(1);
+
+    // Stopping the bridge stops the terminal and gives the lines back.
+    await bridge.stop();
+    env.cleanups.pop();
+    expect(chip.claimed).toBe(false);
+  });
+
+  it('comes back when the lines are lost (a gpiod tool died): a new boot, and rates again', async () => {
+    const chip = new FakeGpioChip();
+    const bridge = await startBridge(chip);
+    const terminalId = bridge.config.terminal.id;
+    await api(bridge, 'POST', '/api/v1/staff/sign-in', { staffId: 'S3002' });
+    const first = await inviteAndPress(bridge, chip, 0, 'C-2');
+    await env.province.waitFor(() => env.province.recordsOf(terminalId).find((r) => r.id === first));
+    const boot = bridge.status().link.terminal?.boot;
+
+    chip.fail(new Error('gpiomon: error waiting for events: No such device'));
+    await waitUntil(() => !bridge.status().link.portOpen, 'the bridge to see the terminal port close');
+    chip.restore();
+    await helloFrom(bridge, boot);
+    expect(chip.opens).toBeGreaterThanOrEqual(2);
+
+    const second = await inviteAndPress(bridge, chip, 1, 'C-3');
+    const record = await env.province.waitFor(() => env.province.recordsOf(terminalId).find((r) => r.id === second));
+    expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'satisfied' } });
+    await waitUntil(() => [first, second].every((id) => bridge.outbox.get(id)?.state === 'acked'), 'both acks');
+    expect(env.province.recordsOf(terminalId).filter(notAudit).map((r) => r.id).sort()).toEqual([first, second].sort());
+  });
+
+  it('reads buttons wired to 3.3 V under a pull-down the same way', async () => {
+    const chip = new FakeGpioChip();
+    const config = parseConfig(gpioConfig({ board: { io: 'gpio', pins: PINS, bias: 'pull-down' } }));
+    const bridge = await startBridge(chip, config);
+    await api(bridge, 'POST', '/api/v1/staff/sign-in', { staffId: 'S3003' });
+    const id = await inviteAndPress(bridge, chip, 2, 'C-4');
+    const record = await env.province.waitFor(() => env.province.recordsOf(config.terminal.id).find((r) => r.id === id));
+    expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'basically_satisfied' } });
+  });
+});
+
+describe('hcp doctor with the terminal on the GPIO', () => {
+  function doctorDeps(config: BridgeConfig, chip: FakeGpioChip, tools: DoctorDeps['gpioTools']): DoctorDeps {
+    return { ...defaultDoctorDeps, loadConfig: () => config, gpioTools: tools, gpioLines: () => chip.lines(), ntpSynced: async () => true };
+  }
+
+  it('reports the chip, the tools, the free lines and the terminal core hello', async () => {
+    const config = parseConfig(gpioConfig());
+    const chip = new FakeGpioChip();
+    const results = await runDoctor('gpio.yaml', 3000, doctorDeps(config, chip, scriptedTools({ version: '1.6.3' })));
+    expect(results.find((r) => r.name === 'terminal port')).toMatchObject({
+      level: 'ok',
+      message: 'gpiochip0 [pinctrl-bcm2711] (58 lines), libgpiod tools v1.6.3: the 11 lines of the buttons, LEDs and buzzer are free',
+    });
+    const terminal = results.find((r) => r.name === 'terminal');
+    expect(terminal).toMatchObject({ level: 'ok' });
+    expect(terminal?.message).toBe(
+      `answers on the Pi's GPIO (chip auto): serial ${config.terminal.id}, firmware ${FIRMWARE_VERSION}, protocol v1; not paired yet: the service pairs the terminal that answers at its first start`,
+    );
+    expect(chip.claimed).toBe(false);
+  });
+
+  it('names a line a kernel driver holds, and does not start the terminal on a chip that is not there', async () => {
+    const config = parseConfig(gpioConfig());
+    const held = await runDoctor('gpio.yaml', 3000, doctorDeps(config, new FakeGpioChip(), scriptedTools({ version: '2.2.1', interactive: true, consumers: { 17: 'w1-gpio' } })));
+    expect(held.find((r) => r.name === 'terminal port')).toMatchObject({
+      level: 'fail',
+      message: 'gpiochip0 [pinctrl-bcm2711] (58 lines), libgpiod tools v2.2.1 (gpioset --interactive): LED 1 on GPIO 17 (header pin 11) is held by "w1-gpio"',
+    });
+
+    const none = await runDoctor('gpio.yaml', 3000, doctorDeps(config, new FakeGpioChip(), scriptedTools({ version: '1.6.3', chips: [] })));
+    expect(none.find((r) => r.name === 'terminal port')).toMatchObject({ level: 'fail', message: 'no GPIO chip here (libgpiod tools v1.6.3): /dev/gpiochip* is missing or unreadable' });
+    expect(none.find((r) => r.name === 'terminal')).toMatchObject({ level: 'fail', message: 'not asked: its port is missing' });
+  });
+});
