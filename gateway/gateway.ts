@@ -5,6 +5,7 @@ import { Sessions } from './accounts/sessions.js';
 import { channelsFromConfig } from './alerts/channels/from-config.js';
 import { FaultScanner } from './alerts/fault-scan.js';
 import { AlertNotifier, type AlertNotifierStatus } from './alerts/notifier.js';
+import { raisesBadReview } from './alerts/schema.js';
 import { loadWorkingCalendar } from './alerts/working-days.js';
 import type { GatewayConfig } from './config.js';
 import type { Database } from './db/database.js';
@@ -203,7 +204,10 @@ export class Gateway {
       const alerts = await startAlerts(config, { db, channels, clock, logger: log.child({ part: 'alerts' }) });
       stack.push(() => alerts.faults.stop(), () => alerts.notifier.stop());
       // A bad review's alert is raised in the batch's transaction: sent at once, not at the notifier's next look.
-      ingest.on('settled', () => alerts.notifier.kick());
+      // Only then: a claim query after every batch would cost the database one statement per batch at full ingest rate.
+      ingest.on('record', (record) => {
+        if (raisesBadReview(record)) alerts.notifier.kick();
+      });
       const dashboard = config.dashboard
         ? await startDashboard(config, config.dashboard, { db, calendar, reasonCatalog: terminalConfig?.reasonCatalog, clock, logger: log.child({ part: 'dashboard' }) })
         : undefined;

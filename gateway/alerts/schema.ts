@@ -1,3 +1,6 @@
+import { GRADE_INFO } from '../../protocol/grades.js';
+import type { UpstreamRecord } from '../../protocol/records.js';
+
 /**
  * Alerts (bad reviews, fleet faults) and the bad reviews' follow-up: part of schema version 3
  * (gateway/db/schema.ts). Released with it: never edited after, a change is a new version.
@@ -92,3 +95,8 @@ END $$;
 CREATE TRIGGER later_ratings_raise_bad_reviews AFTER INSERT ON later_ratings REFERENCING NEW TABLE AS inserted
   FOR EACH STATEMENT EXECUTE FUNCTION raise_later_bad_reviews();
 `;
+
+/** Whether storing `record` raises a bad review (raise_record_bad_reviews above says the same in SQL): the notifier is kicked only then. */
+export function raisesBadReview(record: UpstreamRecord): boolean {
+  return record.kind === 'invitation' && record.outcome === 'rated' && !record.test && record.rating !== undefined && GRADE_INFO[record.rating.grade].class === 'bad';
+}
