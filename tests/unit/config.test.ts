@@ -197,6 +197,16 @@ describe('docs/bridge.example.yaml', () => {
     expect(config.board).toEqual({ io: 'firmata', path: '/dev/ttyACM0', baudRate: 57600, pins: { buttons: [2, 3, 4, 5, 6], leds: [8, 9, 10, 11, 12], buzzer: 7 }, buttonPullup: true });
   });
 
+  it("offers a valid Pi-GPIO board too (commented out, after the Arduino's)", () => {
+    const blocks = [...readFileSync(example, 'utf8').matchAll(/^# (board:\n)((?:# {3}.*\n)+)/gm)];
+    expect(blocks).toHaveLength(2);
+    const [, head, body] = blocks[1] as RegExpMatchArray;
+    const text = readFileSync(example, 'utf8').replace(/^serial:\n(?: {2}.*\n)+/m, '') + head + (body as string).replace(/^# /gm, '');
+    const file = join(dir, 'gpio.yaml');
+    writeFileSync(file, text);
+    expect(loadConfigFile(file).board).toEqual({ io: 'gpio', chip: 'auto', pins: { buttons: [5, 6, 16, 20, 21], leds: [17, 27, 22, 23, 24], buzzer: 18 }, bias: 'pull-up', debounceMs: 10 });
+  });
+
   it('is a valid config', () => {
     const config = loadConfigFile(example);
     expect(config.terminal.areaCode).toBe('330106');
