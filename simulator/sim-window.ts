@@ -31,6 +31,8 @@ export interface SimWindowOptions {
   bridgeDeps?: Omit<BridgeDeps, 'openPort'>;
   /** Wait for the broker connection before resolving (default true; false when it is cut). */
   waitForBroker?: boolean;
+  /** The terminal has its own sound module: it plays the bridge's `say` clips (terminal.clips). */
+  soundModule?: boolean;
   /**
    * A virtual receipt printer with the bridge's printer settings (evaluation URL defaulted; the
    * printer model matches the profile); null for a window without a printer (the default).
@@ -115,7 +117,7 @@ export class SimWindow {
     // The terminal's flash: what it has not had acknowledged survives a reboot.
     const journal = new MemoryJournal();
     const startTerminal = (): Promise<VirtualTerminal> =>
-      VirtualTerminal.start({ devicePath: line.devicePath, serial: `SIM-${opts.terminalId}`, journal });
+      VirtualTerminal.start({ devicePath: line.devicePath, serial: `SIM-${opts.terminalId}`, journal, soundModule: opts.soundModule ?? false });
     const terminal = await startTerminal();
     const { via: _via, answersStatus: _answers, ...printerConfig } = opts.printer ?? {};
     const started = opts.printer ? await startPrinter(opts.terminalId, opts.printer) : undefined;

@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatStatus } from '../../cli/status.js';
 import type { Synthesizer } from '../../bridge/voice/espeak.js';
+import { PROMPTS } from '../../protocol/voice-prompts.js';
+import { SAMPLE_PROVINCE_CONFIG } from '../../simulator/province.js';
+import { SimWindow } from '../../simulator/sim-window.js';
 import { SpokenLog } from '../../simulator/spoken-log.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { BROKERS } from '../support/brokers.js';
@@ -56,6 +59,48 @@ describe('voice at the counter', () => {
     await hall.serve(w, 'C-VOICE-4', 0);
     await waitUntil(() => !w.bridge.status().alarms.includes('sound_device'), 'the alarm to clear');
     expect(w.bridge.status().voice).toMatchObject({ fault: false, lastError: 'no sound card for ALSA device "default"' });
+  });
+
+  it("after a bad grade the terminal's reasons are read in button order with the catalogue's labels, then the thanks", async () => {
+    const hall = await halls.start();
+    const speaker = new SpokenLog();
+    const w = await hall.window({ config: { voice: { cacheDir: join(dir, 'c') } }, bridgeDeps: { voice: { player: speaker, synthesizer: noSynthesis } } });
+    await hall.province.publishConfig(w.terminalId, SAMPLE_PROVINCE_CONFIG);
+    await waitUntil(() => w.bridge.status().reasonCatalog !== null, 'the catalogue to arrive');
+    const id = await hall.serve(w, 'C-VOICE-5', 3);
+    await waitUntil(() => w.terminal.core.state === 'reason', 'the reason step');
+    await waitUntil(() => speaker.said.length >= 8, 'the reasons to be read');
+    await w.terminal.press(1);
+    await hall.expectExactlyOnce(w, [id]);
+    await waitUntil(() => speaker.said.at(-1) === 'thanks', 'the thanks');
+    const labels = SAMPLE_PROVINCE_CONFIG.reasonCatalog!.reasons.map((r) => `label:${r.label}`);
+    expect(speaker.said).toEqual(['invite', 'reasons', 'reason_key_1', labels[0], 'reason_key_2', labels[1], 'reason_key_3', labels[2], 'thanks']);
+  });
+
+  it("a terminal with its own sound module is sent each prompt's clip number (a label has none)", async () => {
+    const hall = await halls.start();
+    const w = await SimWindow.start({
+      brokerUrl: hall.brokerUrl,
+      windowNo: 'S1',
+      terminalId: `VOICE-${process.pid}-${Math.random().toString(36).slice(2, 6)}`,
+      dbPath: join(hall.dir, 'say.db'),
+      config: { voice: { output: 'terminal' } },
+      soundModule: true,
+    });
+    try {
+      await w.signIn('S9');
+      await hall.province.publishConfig(w.terminalId, SAMPLE_PROVINCE_CONFIG);
+      await waitUntil(() => w.bridge.status().reasonCatalog !== null, 'the catalogue to arrive');
+      await hall.serve(w, 'C-VOICE-6', 4);
+      await waitUntil(() => w.terminal.core.state === 'reason', 'the reason step');
+      await w.terminal.press(0);
+      // invite, then 请选择不满意的原因 and 按1键 … 按3键 (the labels are not the terminal's), then the thanks.
+      await waitUntil(() => w.terminal.clips.at(-1) === PROMPTS.thanks.clip, 'the thanks on the terminal');
+      expect(w.terminal.clips).toEqual([1, 3, 11, 12, 13, 2]);
+      expect(w.bridge.status().voice).toMatchObject({ configured: true, output: 'terminal', device: null, played: 6, skipped: 3, failed: 0 });
+    } finally {
+      await w.stop();
+    }
   });
 
   it('a window without voice says nothing and reports voice as not configured', async () => {
