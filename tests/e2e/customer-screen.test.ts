@@ -4,7 +4,6 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { pairingsIn } from '../../bridge/screen/screen-pairing.js';
 import { openDatabase } from '../../bridge/store/database.js';
 import { Settings } from '../../bridge/store/settings.js';
 import { GRADE_INFO, GRADES } from '../../protocol/grades.js';
@@ -16,6 +15,7 @@ import { waitUntil } from '../../simulator/wait.js';
 import { BROKERS } from '../support/brokers.js';
 import { launchChromium } from '../support/browser.js';
 import { send } from '../support/fuzz-http.js';
+import { hcp } from '../support/run-hcp.js';
 import { useHall, type HallFixture } from '../support/hall-fixture.js';
 
 /**
@@ -117,6 +117,9 @@ describe('customer screen at 800 × 480', () => {
     const photo = samplePhoto();
     const signIn = await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S1024', name: '王晓明', photo }, { authorization: `Bearer ${businessToken}` });
     expect(signIn.status).toBe(200);
+    // Staff's own call may not say who they are: the roster or the business system does.
+    const ownCard = await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S1024', name: '冒名' });
+    expect(ownCard).toMatchObject({ status: 400, body: { error: { code: 'invalid_request', field: 'name' } } });
     const page = await openScreen(`http://127.0.0.1:${port}/`);
     await shows(page.getByTestId('hall'), '模拟政务服务大厅');
     await shows(page.getByTestId('staff-name'), '王晓明');
@@ -227,9 +230,12 @@ describe('customer screen on a tablet (from the LAN)', () => {
     await page.getByTestId('pair-submit').tap();
     await shows(page.getByTestId('pair-error'), '配对码不正确或已过期');
 
-    const db = openDatabase(w.bridge.config.database.path);
-    const { code } = pairingsIn(db).offer();
-    db.close();
+    // The technician's command, beside the running service, on the window's own config file.
+    const configFile = join(hall.dir, `bridge-${port}.json`);
+    writeFileSync(configFile, JSON.stringify(w.bridge.config));
+    const paired = await hcp(['screen', 'pair', '--config', configFile]);
+    expect(paired.code, paired.stderr).toBe(0);
+    const code = /Pairing code: (\d{6})/.exec(paired.stdout)?.[1] ?? '';
     await page.getByTestId('pair-code').fill(code);
     await page.getByTestId('pair-submit').tap();
     await shows(page.getByTestId('items'), '食品经营许可');
@@ -238,7 +244,13 @@ describe('customer screen on a tablet (from the LAN)', () => {
     expect(await rated(hall, w, id)).toMatchObject({ channel: 'screen', rating: { grade: 'satisfied' } });
     // The cookie is HttpOnly: the page's script cannot read it.
     expect(await page.evaluate('document.cookie')).toBe('');
-  });
+
+    // Unpaired: the tablet's stream ends, and its page asks for a code again.
+    const revoked = await hcp(['screen', 'revoke', 'all', '--config', configFile]);
+    expect(revoked.stdout).toContain('1 tablet unpaired');
+    w.bridge.emit('announce', 'greeting');
+    await page.getByTestId('pair-code').waitFor();
+  }, 90_000);
 
   it('refuses a page opened under a name not allowed (DNS rebinding) and a touch sent from another site\'s page', async () => {
     const hall = await halls.start();
