@@ -103,6 +103,18 @@ describe('voice at the counter', () => {
     }
   });
 
+  it("staff's pause, greeting, 一米线 and resume from the API are said, the announcements after the pause prompt", async () => {
+    const hall = await halls.start();
+    const speaker = new SpokenLog();
+    const w = await hall.window({ config: { voice: { cacheDir: join(dir, 'd') } }, bridgeDeps: { voice: { player: speaker, synthesizer: noSynthesis } } });
+    expect((await w.api('POST', '/api/v1/staff/pause')).status).toBe(200);
+    expect((await w.api('POST', '/api/v1/announce', { prompt: 'greeting' })).status).toBe(202);
+    expect((await w.api('POST', '/api/v1/announce', { prompt: 'one_metre_line' })).status).toBe(202);
+    expect((await w.api('POST', '/api/v1/staff/resume')).status).toBe(200);
+    await waitUntil(() => speaker.said.at(-1) === 'resumed', 'the resume prompt');
+    expect(speaker.said).toEqual(['paused', 'greeting', 'one_metre_line', 'resumed']);
+  });
+
   it('a window without voice says nothing and reports voice as not configured', async () => {
     const hall = await halls.start();
     const w = await hall.window();
