@@ -63,12 +63,12 @@ function lanAddress(): string {
 }
 
 /** A window serving its customer screen on all addresses, with a receipt printer and a business token. */
-async function screenWindow(hall: HallFixture, { catalog = false } = {}): Promise<{ w: SimWindow; port: number; businessToken: string }> {
+async function screenWindow(hall: HallFixture, { catalog = false, timeoutSeconds = 30 } = {}): Promise<{ w: SimWindow; port: number; businessToken: string }> {
   const port = await freePort('0.0.0.0');
   const businessToken = randomBytes(16).toString('hex');
   const businessTokenFile = join(hall.dir, `business-${port}`);
   writeFileSync(businessTokenFile, businessToken, { mode: 0o600 });
-  const w = await hall.window({ config: { screen: { host: '0.0.0.0', port }, http: { businessTokenFile, token: randomBytes(16).toString('hex') } }, printer: { print: 'always' } });
+  const w = await hall.window({ config: { screen: { host: '0.0.0.0', port }, http: { businessTokenFile, token: randomBytes(16).toString('hex') }, invitation: { timeoutSeconds } }, printer: { print: 'always' } });
   if (catalog) {
     await hall.province.publishConfig(w.terminalId, CATALOG);
     await waitUntil(() => w.bridge.status().reasonCatalog?.version === '2026.11', 'the catalogue to arrive');
@@ -189,6 +189,16 @@ describe('customer screen at 800 × 480', () => {
     const answer = await fetch(`http://127.0.0.1:${port}/api/press`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ invitationId: id, grade: 'very_dissatisfied' }) });
     expect(answer.status).toBe(409);
     expect(await rated(hall, w, id)).toMatchObject({ channel: 'counter', rating: { grade: 'satisfied' } });
+  });
+
+  it('an invitation nobody rates: the timeout, with the QR code of the receipt printed for it', async () => {
+    const hall = await halls.start();
+    const { w, port } = await screenWindow(hall, { timeoutSeconds: 1 });
+    const page = await openScreen(`http://127.0.0.1:${port}/`);
+    const id = await w.invite({ services: [SERVICE] });
+    await shows(page.getByTestId('closed-text'), '本次评价已超时，谢谢');
+    await page.getByTestId('qr-image').waitFor();
+    expect(await rated(hall, w, id)).toMatchObject({ outcome: 'not_rated' });
   });
 
   it('paused (暂停服务) and the staff\'s announcements are shown', async () => {

@@ -92,8 +92,8 @@
 
   function renderInvited(phase) {
     byTestId('invite-prompt').textContent = meta.prompts.invite;
-    const mode = phase.mode === 'single' ? '' : '（' + meta.modes[phase.mode] + '）';
-    byTestId('items').textContent = phase.items.join('、') + mode;
+    const notes = [phase.mode === 'single' ? null : meta.modes[phase.mode], phase.proxy ? '帮办代办' : null].filter(Boolean);
+    byTestId('items').textContent = phase.items.join('、') + (notes.length ? '（' + notes.join('，') + '）' : '');
     const grades = clear(byTestId('grades'));
     for (const { grade, zh, class: kind } of meta.grades) {
       const button = document.createElement('button');
@@ -173,6 +173,13 @@
     byTestId('hall').textContent = '服务评价';
   }
 
+  /** A GET's JSON; a refusal (the bridge restarting, a name it does not answer to) is retried by start(). */
+  async function json(path) {
+    const res = await fetch(path);
+    if (!res.ok) throw new Error(path + ': ' + res.status);
+    return res.json();
+  }
+
   let events = null;
   function follow() {
     if (events) events.close();
@@ -189,8 +196,8 @@
 
   async function start() {
     try {
-      if (!meta) meta = await (await fetch('/api/meta')).json();
-      const session = await (await fetch('/api/session')).json();
+      if (!meta) meta = await json('/api/meta');
+      const session = await json('/api/session');
       if (!session.allowed) {
         if (events) events.close();
         showPairing();
