@@ -33,7 +33,7 @@ export const FOLLOW_UP_NAMES: Record<FollowUpStatus, string> = {
 };
 
 /** Where a rating came from, in Chinese. */
-const CHANNEL_NAMES: Record<string, string> = { counter: '窗口评价器', receipt_qr: '回执二维码', window_sign: '窗口评价码' };
+const CHANNEL_NAMES: Record<string, string> = { counter: '窗口评价器', screen: '窗口评价屏', receipt_qr: '回执二维码', window_sign: '窗口评价码' };
 
 export interface AlertDetail {
   /** Bad review. */

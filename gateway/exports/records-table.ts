@@ -3,7 +3,7 @@ import { MISUSE_FLAG_CODES, MISUSE_FLAGS } from '../../protocol/misuse-flags.js'
 import { INVITATION_MODES, invitationModeSchema, outcomeSchema } from '../../protocol/records.js';
 import type { Queryable } from '../db/database.js';
 import { checkFactsQuery, factsSql, param, type FactsQuery } from '../stats/facts.js';
-import { GRADE_CLASS_NAMES, OUTCOME_NAMES, RATED_VIA_NAMES } from '../stats/words.js';
+import { GRADE_CLASS_NAMES, OUTCOME_NAMES, RATED_VIA_NAMES, type RatedVia } from '../stats/words.js';
 import { count, inSlices, text, type Cell, type ExportTable } from './table.js';
 
 /** More rows than this in one export is refused: a narrower scope, or the figures, instead. */
@@ -32,6 +32,8 @@ type RecordsRow = {
   grade: string | null;
   reasons: unknown;
   later_via: string | null;
+  /** Where the counter's rating was made: the terminal's buttons or the customer screen. */
+  channel: string | null;
   rated: string | null;
   flags: string[];
 };
@@ -54,7 +56,7 @@ export async function recordsTable(db: Queryable, q: FactsQuery & { includeFlagg
   const { rows } = await db.query<RecordsRow>(
     `WITH ${facts}
      SELECT f.id, ${local('f.occurred_at')} AS invited, f.area_code, f.hall_code, f.window_no, f.staff_id, f.record->'services' AS services, f.record->>'mode' AS mode,
-            f.outcome, f.grade, CASE WHEN f.later_id IS NULL THEN f.record->'rating'->'reasons' ELSE f.later_reasons END AS reasons, f.later_via,
+            f.outcome, f.grade, CASE WHEN f.later_id IS NULL THEN f.record->'rating'->'reasons' ELSE f.later_reasons END AS reasons, f.later_via, f.record->>'channel' AS channel,
             -- pressedAt was checked as an ISO time at ingest (protocol/records.ts).
             CASE WHEN f.later_id IS NOT NULL THEN ${local('f.later_at')}
                  WHEN f.counter_outcome = 'rated' THEN ${local("(f.record->'rating'->>'pressedAt')::timestamptz")} END AS rated, f.flags
@@ -90,7 +92,7 @@ function recordCells(row: RecordsRow): Cell[] {
     grade.success ? GRADE_INFO[grade.data].zh : '',
     grade.success ? GRADE_CLASS_NAMES[GRADE_INFO[grade.data].class] : '',
     Array.isArray(row.reasons) ? row.reasons.map(textOf).join('；') : '',
-    grade.success ? RATED_VIA_NAMES[row.later_via === 'window_sign' ? 'window_sign' : row.later_via === null ? 'counter' : 'receipt'] : '',
+    grade.success ? RATED_VIA_NAMES[ratedVia(row)] : '',
     row.rated ?? '',
     MISUSE_FLAG_CODES.filter((code) => flags.has(code)).map((code) => MISUSE_FLAGS[code]).join('；'),
     services.length,
@@ -99,4 +101,11 @@ function recordCells(row: RecordsRow): Cell[] {
 
 function textOf(value: unknown): string {
   return typeof value === 'string' ? value : '';
+}
+
+/** How the rating that counts was made: later on a page (the receipt's QR, the window's code), or at the counter on its buttons or screen. */
+function ratedVia(row: RecordsRow): RatedVia {
+  if (row.later_via === 'window_sign') return 'window_sign';
+  if (row.later_via !== null) return 'receipt';
+  return row.channel === 'screen' ? 'screen' : 'counter';
 }

@@ -65,10 +65,13 @@ export interface EvaluationBody {
   assessTime: string;
   /** 1: first rating; 2: follow-up (追评). */
   assessNumber: 1 | 2;
-  /** Channel: profile.channels.counter for a button press, 3 for a receipt QR. */
+  /** Channel: profile.channels.counter for a button press, .screen for the customer screen, 3 for a receipt QR. */
   pf: number;
   dataSource: string;
 }
+
+/** Which of the profile's channels a record's `channel` is sent as. */
+const CHANNEL_KEYS = { counter: 'counter', screen: 'screen', receipt_qr: 'receiptQr' } as const satisfies Record<InvitationRecord['channel'], keyof ProvinceProfile['channels']>;
 
 export class PayloadError extends Error {
   override name = 'PayloadError';
@@ -158,7 +161,7 @@ export function evaluationPayload(profile: ProvinceProfile, source: EvaluationSo
       catalogVersion: record.rating.reasonCatalogVersion,
       at: record.rating.pressedAt,
       assessNumber: 1,
-      pf: record.channel === 'receipt_qr' ? profile.channels.receiptQr : profile.channels.counter,
+      pf: profile.channels[CHANNEL_KEYS[record.channel]],
     };
   } else {
     const { later } = source;

@@ -139,6 +139,8 @@ const provinceProfileObjectSchema = z.strictObject({
   dataSource: z.string().regex(/^\d{3}$/, 'expected the 3-digit data source code the province assigned, e.g. "370"'),
   channels: z.strictObject({
     counter: counterChannel,
+    /** A rating touched on the window's customer screen (bridge/screen/): a tablet, 4, unless the province classes it 5. */
+    screen: counterChannel.default(4),
     receiptQr: z.literal(3, { error: 'a receipt QR rating is pf 3 (二维码)' }).default(3),
   }),
   /** five_is_best: 5 = 非常满意 … 1 = 非常不满意 (most provincial interfaces); one_is_best: GB/T 39046's 1 = 非常满意 … 5. */

@@ -24,7 +24,7 @@ const FIGURE_HEADERS = ['邀请数', '已评价', '未评价', '已取消', '非
 const FORMULA = '=HYPERLINK("http://x.example/?q=1","点我")';
 const NAME = '+1,"quoted"\nsecond line';
 const STAFF = '@SUM(A1)';
-const HOSTILE: FixtureInvitation[] = [{ name: 'h1', terminal: 'T1', at: '12-05 10:00', staff: STAFF, outcome: 'rated', grade: 'satisfied', items: [{ itemCode: FORMULA, itemName: NAME }, ITEM_A] }];
+const HOSTILE: FixtureInvitation[] = [{ name: 'h1', terminal: 'T1', at: '12-05 10:00', staff: STAFF, outcome: 'rated', grade: 'satisfied', items: [{ itemCode: FORMULA, itemName: NAME }, ITEM_A], channel: 'screen' }];
 
 for (const engine of engines) {
   describe(`exports on ${engine.name}`, () => {
@@ -116,6 +116,7 @@ for (const engine of engines) {
       expect(row[5]).toBe(`'${STAFF}`);
       expect(row[6]).toBe(`'${FORMULA}；${ITEM_A.itemCode}`);
       expect(row[7]).toBe(`'${NAME}；${ITEM_A.itemName}`);
+      expect(row[13]).toBe('窗口评价屏'); // rated on the customer screen
       const book = await readBack((await exportOf({ month: '2026-12', format: 'xlsx' })).body, 'xlsx');
       const cells = book.rows[1]!;
       expect(cells[5]).toEqual({ v: STAFF, t: 's', f: '@' });

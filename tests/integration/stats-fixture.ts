@@ -46,6 +46,8 @@ export interface FixtureInvitation {
   test?: boolean;
   /** The name of the record this one takes the place of. */
   supersedes?: string;
+  /** Default counter (the terminal's buttons). */
+  channel?: InvitationRecord['channel'];
 }
 
 export interface FixtureLater {
@@ -171,7 +173,7 @@ function invitationRecord(inv: FixtureInvitation, ids: Map<string, string>): Inv
     closedAt: closedAt.toISOString(),
     outcome: inv.outcome,
     ...(rating && { rating }),
-    channel: 'counter',
+    channel: inv.channel ?? 'counter',
     ...(inv.outcome === 'cancelled' && { cancelReason: 'citizen_left' as const }),
     ...(inv.supersedes && { supersedes: ids.get(inv.supersedes)! }),
   };

@@ -64,6 +64,16 @@ describe('gateway ingest: validate, store, ack', () => {
     expect(ingest.stats()).toMatchObject({ received: 2, accepted: 1, duplicates: 1, queued: 0, batches: 2, acksSent: 2, dbUp: true });
   });
 
+  it('accepts an invitation rated on the customer screen (channel screen) and stores its channel', async () => {
+    const t = await approved();
+    const { ingest, publisher } = makeIngest(db);
+    const screen = t.invitation({ channel: 'screen', outcome: 'rated', rating: { grade: 'satisfied', reasons: [], reasonCatalogVersion: null, pressedAt: '2026-11-30T02:00:03.000Z', latencyMs: 3000 } });
+    await deliver(ingest, [screen]);
+    expect(publisher.statusOf(screen.id)).toBe('accepted');
+    const { rows } = await db.query<{ channel: string }>('SELECT channel FROM records WHERE id = $1', [screen.id]);
+    expect(rows).toEqual([{ channel: 'screen' }]);
+  });
+
   it('an altered resend of a stored record is rejected bad_signature, not called a duplicate, and kept as a refusal', async () => {
     const t = await approved();
     const { ingest, publisher } = makeIngest(db);

@@ -117,6 +117,14 @@ describe('the evaluation body', () => {
     expect(() => evaluationPayload(national, { record, caseNo: CASE })).toThrow(/reason code "R0,2" holds a comma/);
   });
 
+  it('a record rated on the customer screen is channels.screen: 4 (政务大厅平板电脑) unless the profile says 5', () => {
+    expect(evaluationPayload(national, { record: ratedRecord({ channel: 'screen' }), caseNo: CASE })?.pf).toBe(4);
+    expect(evaluationPayload(other, { record: otherRecord({ channel: 'screen' }), caseNo: CASE }, { catalog: CATALOG })?.pf).toBe(4);
+    const fiveForScreens = sampleProfile('other', (p) => Object.assign(p.channels as object, { screen: 5 }));
+    expect(evaluationPayload(fiveForScreens, { record: otherRecord({ channel: 'screen' }), caseNo: CASE }, { catalog: CATALOG })?.pf).toBe(5);
+    expect(() => sampleProfile('other', (p) => Object.assign(p.channels as object, { screen: 3 }))).toThrow(/channels\.screen/);
+  });
+
   it('a record rated from the receipt QR is pf 3', () => {
     expect(evaluationPayload(national, { record: ratedRecord({ channel: 'receipt_qr' }), caseNo: CASE })?.pf).toBe(3);
   });
