@@ -184,6 +184,17 @@ const alertsSchema = z.strictObject({
     .prefault({}),
 });
 
+/** The stars on the customer screen's staff card (gateway/stats/staff-stars.ts, docs/statistics.md "Staff stars"), sent in each terminal's config. */
+const staffStarsSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** The ratings of the last this many days count. */
+  days: z.number().int().min(7).max(366).default(90),
+  /** Fewer ratings than this in that span: no stars (too few to show). */
+  minRatings: z.number().int().min(1).max(10_000).default(10),
+  /** How often the stars are made again; terminals are sent them only when they changed. */
+  refreshMinutes: z.number().int().min(5).max(1440).default(60),
+});
+
 const misuseSchema = z.strictObject({
   /** A staff member's cancelled invitations in one day from which that day's cancels are flagged many_cancels. */
   cancelsPerDay: z.number().int().min(2).max(1000).default(5),
@@ -219,6 +230,7 @@ export const gatewayConfigSchema = z.strictObject({
   dashboard: dashboardSchema.optional(),
   alerts: alertsSchema.prefault({}),
   misuse: misuseSchema.prefault({}),
+  staffStars: staffStarsSchema.prefault({}),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
 }).superRefine((config, ctx) => {
   // Each ingest lane holds a connection for its transaction; the notifier, delivery, heartbeat and dashboard need one too.

@@ -29,6 +29,7 @@ import { receiptPageSource } from './receipt-page.js';
 import { TerminalRegistry } from './registry/terminal-registry.js';
 import { InstanceHeartbeat } from './status/instances.js';
 import { loadTerminalConfig } from './terminal-config.js';
+import { StaffStarsService } from './stats/staff-stars.js';
 import type { ReasonCatalog } from '../protocol/province-config.js';
 
 export const GATEWAY_VERSION = '0.1.0';
@@ -73,6 +74,7 @@ interface GatewayParts {
   rateLater: RateLaterHttp | undefined;
   alerts: { notifier: AlertNotifier; faults: FaultScanner };
   dashboard: { http: ListeningServer; changes: ChangeWatch } | undefined;
+  staffStars: StaffStarsService | undefined;
 }
 
 /**
@@ -125,7 +127,11 @@ export class Gateway {
       };
       // Each terminal's receipt QR leads where the profile says (the province's page or this gateway's): sent in its config.
       const receiptPage = receiptPageSource({ profile, publicUrl: config.rateLater?.publicUrl, logger: log.child({ part: 'receipt-page' }) });
-      const registry = new TerminalRegistry({ db, publisher, prefix, clock, logger: log, approval: config.terminals.approval, terminalConfig: () => terminalConfig, receiptPage });
+      // The staff card's stars, made from the statistics and sent to each hall's terminals when they change.
+      const staffStars: StaffStarsService | undefined = config.staffStars.enabled
+        ? new StaffStarsService({ db, clock, timers: hostTimers, logger: log.child({ part: 'staff-stars' }), settings: config.staffStars, timeZone: config.timeZone, cancelsPerDay: config.misuse.cancelsPerDay, republish: (halls): Promise<number> => registry.publishConfigsAt(halls) })
+        : undefined;
+      const registry = new TerminalRegistry({ db, publisher, prefix, clock, logger: log, approval: config.terminals.approval, terminalConfig: () => terminalConfig, receiptPage, ...(staffStars && { staffStars: (place) => staffStars.of(place) }) });
       const ingest = new RecordIngest({ db, publisher, prefix, instance: config.instance, clock, logger: log, maxBatch: config.ingest.maxBatch, maxQueue: config.ingest.maxQueue, concurrency: db.kind === 'postgres' ? config.ingest.concurrency : 1 });
       stack.push(() => ingest.stop());
       const province =
@@ -160,6 +166,10 @@ export class Gateway {
       if (config.terminals.rosterFile) log.info(await registry.applyRoster(config.terminals.rosterFile), 'gateway: terminal roster applied');
       const published = await registry.publishConfigs();
       log.info({ terminals: published }, 'gateway: retained configs published');
+      if (staffStars) {
+        staffStars.start();
+        stack.push(() => staffStars.stop());
+      }
       const status = (): GatewayStatus => {
         if (!late.gateway) throw new Error('the gateway is still starting');
         return late.gateway.status();
@@ -212,7 +222,7 @@ export class Gateway {
         ? await startDashboard(config, config.dashboard, { db, calendar, reasonCatalog: terminalConfig?.reasonCatalog, clock, logger: log.child({ part: 'dashboard' }) })
         : undefined;
       if (dashboard) stack.push(() => dashboard.http.stop(), () => dashboard.changes.stop());
-      late.gateway = new Gateway(config, db, registry, ingest, { session, heartbeat, http, province, rateLater, alerts, dashboard }, clock);
+      late.gateway = new Gateway(config, db, registry, ingest, { session, heartbeat, http, province, rateLater, alerts, dashboard, staffStars }, clock);
       return late.gateway;
     } catch (err) {
       await unwind();
@@ -266,7 +276,7 @@ export class Gateway {
   /** The batch in flight is committed and acknowledged; then everything closes. Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
-      const { http, rateLater, province, dashboard, alerts, heartbeat, session } = this.parts;
+      const { http, rateLater, province, dashboard, alerts, heartbeat, session, staffStars } = this.parts;
       await http.stop();
       await rateLater?.stop();
       await dashboard?.http.stop();
@@ -274,6 +284,7 @@ export class Gateway {
       await province?.worker.stop();
       await alerts.faults.stop();
       await alerts.notifier.stop();
+      await staffStars?.stop();
       await heartbeat.stop();
       await this.ingest.stop();
       await session.stop();

@@ -82,6 +82,43 @@ export const staffRosterSchema = z
   });
 export type StaffRoster = z.infer<typeof staffRosterSchema>;
 
+/** The most staff one hall's stars list: a config is retained on every terminal of the hall. */
+export const MAX_STARRED_STAFF = 500;
+
+/**
+ * Stars for the staff card on the customer screen, made by the gateway from its statistics of the
+ * terminal's hall (docs/statistics.md, "Staff stars"): each staff member's mean grade over the
+ * last `days` (非常满意 5 … 非常不满意 1, tests and flagged ratings left out) rounded to half
+ * stars, for those with at least `minRatings` ratings; the others are not listed (too few to show).
+ * `ratings` is how many the stars were made from when they were last sent.
+ */
+export const staffStarsSchema = z.strictObject({
+  asOf: z.iso.datetime({ offset: true, error: 'expected an ISO 8601 time such as 2026-11-30T08:00:00Z' }),
+  days: z.number().int().min(1).max(366),
+  minRatings: z.number().int().min(1).max(10_000),
+  staff: z
+    .array(
+      z.strictObject({
+        staffId: staffIdSchema,
+        stars: z
+          .number()
+          .min(1)
+          .max(5)
+          .refine((stars) => Number.isInteger(stars * 2), '1 to 5 in halves (1, 1.5, … 5)'),
+        ratings: z.number().int().min(1).max(100_000_000),
+      }),
+    )
+    .max(MAX_STARRED_STAFF, `at most ${MAX_STARRED_STAFF} staff members per hall`)
+    .superRefine((staff, ctx) => {
+      const seen = new Set<string>();
+      staff.forEach((member, i) => {
+        if (seen.has(member.staffId)) ctx.addIssue({ code: 'custom', path: [i, 'staffId'], message: `staff ${member.staffId} is listed twice` });
+        seen.add(member.staffId);
+      });
+    }),
+});
+export type StaffStars = z.infer<typeof staffStarsSchema>;
+
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 
 /**
@@ -127,5 +164,7 @@ export const provinceConfigSchema = z.object({
    */
   gradeProfile: gradeCodeProfileNameSchema.optional(),
   receiptPage: receiptPageSchema.optional(),
+  /** The stars of the staff who rated at this terminal's hall (made by the gateway, not the province). */
+  staffStars: staffStarsSchema.optional(),
 });
 export type ProvinceConfig = z.infer<typeof provinceConfigSchema>;

@@ -1,4 +1,4 @@
-import type { ProvinceConfig, ReceiptPage } from '../../protocol/province-config.js';
+import type { ProvinceConfig, ReceiptPage, StaffStars } from '../../protocol/province-config.js';
 import { registrationSchema } from '../../protocol/registration.js';
 import { terminalIdOfTopic, terminalTopics } from '../../protocol/topics.js';
 import type { Database } from '../db/database.js';
@@ -39,6 +39,8 @@ export interface TerminalRegistryDeps {
    * sent its config again. Undefined: no receiptPage is sent.
    */
   receiptPage?: ((place: TerminalPlace) => ReceiptPage) | undefined;
+  /** The stars of the staff of the terminal's hall, added to its config (gateway/stats/staff-stars.ts). Undefined: none sent. */
+  staffStars?: ((place: { areaCode: string | null; hallCode: string | null }) => StaffStars | undefined) | undefined;
   /** Waits before writing a message again after its write failed (a database blip); default 0.5 s then 2 s. */
   retryDelaysMs?: readonly number[];
   /** Default: setTimeout. */
@@ -302,8 +304,8 @@ export class TerminalRegistry {
     });
     for (const id of summary.replaced) this.#deps.logger.warn({ terminalId: id, file: path }, 'registry: the roster file replaced a terminal key');
     if (summary.revokedSkipped.length > 0) this.#deps.logger.warn({ terminals: summary.revokedSkipped, file: path }, 'registry: roster lists revoked terminals; they stay revoked until an operator approves them');
-    // A terminal whose place changed is told its receipt page again: it may name the hall's deptCode.
-    const placeChanged = this.#deps.receiptPage ? summary.updated : [];
+    // A terminal whose place changed is told its receipt page (it may name the hall's deptCode) and its hall's staff stars again.
+    const placeChanged = this.#placeMatters() ? summary.updated : [];
     summary.configsPublished = await this.#publishConfigsOf([...summary.added, ...summary.approved, ...summary.replaced, ...placeChanged]);
     const { configsPublished, unchanged } = summary;
     this.#deps.logger.info({ file: path, added: summary.added.length, approved: summary.approved.length, replaced: summary.replaced.length, updated: summary.updated.length, unchanged, configsPublished }, 'registry: roster applied');
@@ -312,8 +314,19 @@ export class TerminalRegistry {
 
   /** Publishes the retained config of every approved terminal (at start: the config may have changed). Returns how many were published. */
   async publishConfigs(): Promise<number> {
-    if (this.#deps.terminalConfig() === undefined && this.#deps.receiptPage === undefined) return 0;
+    if (this.#deps.terminalConfig() === undefined && this.#deps.receiptPage === undefined && this.#deps.staffStars === undefined) return 0;
     const { rows } = await this.#deps.db.query<{ terminal_id: string }>("SELECT terminal_id FROM terminals WHERE status = 'approved' ORDER BY terminal_id");
+    return this.#publishConfigsOf(rows.map((row) => row.terminal_id));
+  }
+
+  /** Publishes again the retained config of every approved terminal of these halls (their staff stars changed). Returns how many were published. */
+  async publishConfigsAt(halls: readonly { areaCode: string; hallCode: string }[]): Promise<number> {
+    if (halls.length === 0) return 0;
+    const { rows } = await this.#deps.db.query<{ terminal_id: string }>(
+      `SELECT t.terminal_id FROM terminals t JOIN json_to_recordset($1::json) AS h(area_code text, hall_code text) ON t.area_code = h.area_code AND t.hall_code = h.hall_code
+        WHERE t.status = 'approved' ORDER BY t.terminal_id`,
+      [JSON.stringify(halls.map((h) => ({ area_code: h.areaCode, hall_code: h.hallCode })))],
+    );
     return this.#publishConfigsOf(rows.map((row) => row.terminal_id));
   }
 
@@ -401,11 +414,11 @@ export class TerminalRegistry {
         await recordOperatorAction(tx, { at: now, actor: 'first-key', action: 'approve', terminalId, detail: { key: shortFingerprint(message.publicKey ?? ''), approval: 'first-key' } });
       }
       const { fields } = decision;
-      moved = decision.key === 'same' && fields.status === 'approved' && fields.hall_code !== found.hall_code;
+      moved = decision.key === 'same' && fields.status === 'approved' && (fields.hall_code !== found.hall_code || fields.area_code !== found.area_code);
       return decision.key;
     });
-    // An approved terminal registered again in another hall: its receipt page may name the hall's deptCode.
-    if (moved && this.#deps.receiptPage) await this.#publishConfig(terminalId);
+    // An approved terminal registered again in another hall: its receipt page and staff stars are the new hall's.
+    if (moved && this.#placeMatters()) await this.#publishConfig(terminalId);
     if (outcome === 'unknown') {
       this.#stats.unknownStates += 1;
       return;
@@ -434,6 +447,11 @@ export class TerminalRegistry {
     if (rows.length === 0) this.#stats.unknownTelemetry += 1;
   }
 
+  /** Whether a terminal's config depends on its place (its receipt page, its hall's staff stars). */
+  #placeMatters(): boolean {
+    return this.#deps.receiptPage !== undefined || this.#deps.staffStars !== undefined;
+  }
+
   async #publishConfig(terminalId: string): Promise<boolean> {
     const topic = terminalTopics(terminalId, this.#deps.prefix).config;
     try {
@@ -452,10 +470,13 @@ export class TerminalRegistry {
   /** The gateway's config for every terminal, with this terminal's receipt page when there is a source for it. */
   async #configOf(terminalId: string): Promise<ProvinceConfig | undefined> {
     const shared = this.#deps.terminalConfig();
-    const pageOf = this.#deps.receiptPage;
-    if (pageOf === undefined) return shared;
-    const { rows } = await this.#deps.db.query<{ hall_code: string | null }>('SELECT hall_code FROM terminals WHERE terminal_id = $1', [terminalId]);
-    return { ...shared, receiptPage: pageOf({ terminalId, hallCode: rows[0]?.hall_code ?? null }) };
+    const { receiptPage: pageOf, staffStars: starsOf } = this.#deps;
+    if (pageOf === undefined && starsOf === undefined) return shared;
+    const { rows } = await this.#deps.db.query<{ area_code: string | null; hall_code: string | null }>('SELECT area_code, hall_code FROM terminals WHERE terminal_id = $1', [terminalId]);
+    const place = { areaCode: rows[0]?.area_code ?? null, hallCode: rows[0]?.hall_code ?? null };
+    const staffStars = starsOf?.(place);
+    const config = { ...shared, ...(pageOf && { receiptPage: pageOf({ terminalId, hallCode: place.hallCode }) }), ...(staffStars && { staffStars }) };
+    return Object.keys(config).length > 0 ? config : undefined;
   }
 }
 
