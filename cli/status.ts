@@ -95,7 +95,8 @@ function voiceLine(v: BridgeStatus['voice']): string {
   const fault = v.fault ? `; FAILING: ${v.lastError ?? 'unknown'}` : '';
   const missing = v.missingPrompts.length ? `; no sound yet for ${v.missingPrompts.join(', ')}` : '';
   const synthesis = v.synthesis?.available === false ? '; espeak-ng missing: reasons are said by their button numbers only' : '';
-  return `${where}: ${v.played} played, ${v.failed} failed${fault}${missing}${synthesis}`;
+  const bad = v.badRecordings.length ? `; not WAV, the default plays instead: ${v.badRecordings.join(', ')}` : '';
+  return `${where}: ${v.played} played, ${v.failed} failed${fault}${missing}${synthesis}${bad}`;
 }
 
 /** `hcp status [--url URL] [--token T] [--json]`. */

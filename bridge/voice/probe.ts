@@ -71,6 +71,9 @@ async function checkPrompts(library: PromptLibrary, deps: VoiceProbeDeps): Promi
   } catch {
     espeak = false;
   }
+  const bad = library.badRecordings();
+  if (missing.length === 0 && bad.length)
+    return warn('voice prompts', `not WAV files, the defaults play in their place: ${bad.join(', ')}`, ['convert them: ffmpeg -i <recording> -ac 1 -ar 16000 -sample_fmt s16 <name>.wav (docs/audio.md)']);
   if (missing.length === 0 && espeak) return ok('voice prompts', 'every prompt has a sound; reason labels are synthesized when the catalogue comes');
   if (missing.length === 0) return warn('voice prompts', 'every prompt has a sound, but espeak-ng is missing: reasons are said by their button numbers only', ['apt install espeak-ng']);
   return espeak

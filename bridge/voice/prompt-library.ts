@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PROMPT_NAMES, PROMPTS, type PromptName } from '../../protocol/voice-prompts.js';
-import { SynthesisError, type Synthesizer } from './espeak.js';
+import { isWav, SynthesisError, type Synthesizer } from './espeak.js';
 import type { Utterance } from './utterance.js';
 
 /** A reason code that can name a file of the hall's own recording (a code with a slash or dots cannot). */
@@ -21,7 +21,6 @@ export interface PromptLibraryOptions {
   /** Where synthesized prompts are kept, by a hash of their text and the synthesizer's settings. */
   cacheDir: string;
   synthesizer: Synthesizer;
-  exists?: (path: string) => boolean;
 }
 
 /**
@@ -34,12 +33,12 @@ export interface PromptLibraryOptions {
 export class PromptLibrary {
   private readonly inFlight = new Map<string, Promise<string | undefined>>();
   private readonly state: SynthesisState = { available: null, lastError: null };
-  private readonly exists: (path: string) => boolean;
+  /** The hall's files that are not WAV (aplay would play them as noise): left aside, the default plays. */
+  private readonly notWav = new Set<string>();
   private readonly promptsDir: string | undefined;
   private closed = false;
 
   constructor(private readonly opts: PromptLibraryOptions) {
-    this.exists = opts.exists ?? existsSync;
     this.promptsDir = opts.promptsDir === undefined ? undefined : resolve(opts.promptsDir);
   }
 
@@ -52,7 +51,11 @@ export class PromptLibrary {
     if (this.promptsDir === undefined) return undefined;
     const name = u.kind === 'prompt' ? u.name : FILE_SAFE_CODE.test(u.code) ? `reason_${u.code}` : undefined;
     const file = name === undefined ? undefined : join(this.promptsDir, `${name}.wav`);
-    return file !== undefined && this.exists(file) ? file : undefined;
+    if (file === undefined) return undefined;
+    const kind = wavFile(file);
+    if (kind === 'not_wav') this.notWav.add(file);
+    else this.notWav.delete(file);
+    return kind === 'wav' ? file : undefined;
   }
 
   /** Where the synthesized sound of `text` is cached (whether or not it is there yet). */
@@ -82,7 +85,7 @@ export class PromptLibrary {
     for (const u of wanted) {
       const what = u.kind === 'prompt' ? u.name : `reason_${u.code}`;
       if (this.recordingOf(u) !== undefined) report.recorded.push(what);
-      else if (this.exists(this.cachedFile(textOf(u)))) report.cached.push(what);
+      else if (existsSync(this.cachedFile(textOf(u)))) report.cached.push(what);
       else if ((await this.synthesized(textOf(u))) === undefined) report.failed.push({ what, error: this.state.lastError ?? 'not made' });
       else report.made.push(what);
     }
@@ -96,12 +99,17 @@ export class PromptLibrary {
 
   /** The prompts with no sound at all: no recording, nothing cached. */
   missingPrompts(): PromptName[] {
-    return PROMPT_NAMES.filter((name) => this.recordingOf({ kind: 'prompt', name }) === undefined && !this.exists(this.cachedFile(PROMPTS[name].text)));
+    return PROMPT_NAMES.filter((name) => this.recordingOf({ kind: 'prompt', name }) === undefined && !existsSync(this.cachedFile(PROMPTS[name].text)));
+  }
+
+  /** The hall's recordings found not to be WAV files (the default is played in their place). */
+  badRecordings(): string[] {
+    return [...this.notWav].sort();
   }
 
   private synthesized(text: string): Promise<string | undefined> {
     const file = this.cachedFile(text);
-    if (this.exists(file)) return Promise.resolve(file);
+    if (existsSync(file)) return Promise.resolve(file);
     if (this.state.available === false || this.closed) return Promise.resolve(undefined);
     const pending = this.inFlight.get(file);
     if (pending) return pending;
@@ -135,4 +143,23 @@ export interface PrepareReport {
 
 function textOf(u: Utterance): string {
   return u.kind === 'prompt' ? PROMPTS[u.name].text : u.text;
+}
+
+/** Whether a file is there and is a WAV file (RIFF…WAVE): aplay takes anything else for raw sound. */
+function wavFile(path: string): 'missing' | 'wav' | 'not_wav' {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return 'missing';
+  }
+  try {
+    const head = new Uint8Array(12);
+    const read = readSync(fd, head, 0, 12, 0);
+    return isWav(head.subarray(0, read)) ? 'wav' : 'not_wav';
+  } catch {
+    return 'not_wav';
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -28,6 +28,8 @@ export type VoiceStatus =
       synthesis: SynthesisState | null;
       /** Prompts with no sound at all: no recording, none synthesized (output alsa). */
       missingPrompts: PromptName[];
+      /** The hall's recordings that are not WAV files: the defaults play in their place. */
+      badRecordings: string[];
     };
 
 /** Counts what became of each utterance: the status and the sound_device alarm read it. */
@@ -96,6 +98,7 @@ export function voiceOutput(config: VoiceConfig, databasePath: string, sayOnTerm
       lastError: tally.lastError,
       synthesis: library?.synthesis ?? null,
       missingPrompts: library?.missingPrompts() ?? [],
+      badRecordings: library?.badRecordings() ?? [],
     }),
   };
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -117,6 +117,14 @@ describe("hcp doctor's voice checks", () => {
     expect(prompts).toMatchObject({ level: 'warn', fix: ['hcp voice build -c <config> makes them now'] });
     const [, without] = await checkVoice(configWith({ device: 'null', cacheDir: join(dir, 'empty') }), { spawn: spawnProgram, espeak: 'espeak-ng-not-installed' });
     expect(without).toMatchObject({ level: 'fail', message: expect.stringContaining('espeak-ng is missing') as unknown });
+  });
+
+  it("a hall's recording that is not WAV is named, with how to convert it", async () => {
+    const hall = join(dir, 'hall-prompts');
+    mkdirSync(hall);
+    writeFileSync(join(hall, 'thanks.wav'), 'ID3 an mp3 file');
+    const [, prompts] = await checkVoice(configWith({ device: 'null', cacheDir: join(dir, 'cache'), promptsDir: hall }));
+    expect(prompts).toMatchObject({ level: 'warn', message: `not WAV files, the defaults play in their place: ${join(hall, 'thanks.wav')}` });
   });
 
   it('a terminal that speaks for itself needs no sound device here; no voice section, no checks', async () => {

@@ -30,6 +30,9 @@ class FakeSynthesizer implements Synthesizer {
   }
 }
 
+/** The start of a WAV file: what the library checks a hall's recording by. */
+const WAV = 'RIFF\u0024\u0000\u0000\u0000WAVEfmt ';
+
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'hcp-voice-'));
@@ -56,17 +59,29 @@ describe('the prompt library', () => {
   it("plays the hall's own recording in place of the default, for a prompt and for a reason by its code", async () => {
     const { synthesizer, library: lib } = library();
     mkdirSync(join(dir, 'hall'));
-    writeFileSync(join(dir, 'hall', 'thanks.wav'), 'RIFF');
-    writeFileSync(join(dir, 'hall', 'reason_R1.wav'), 'RIFF');
+    writeFileSync(join(dir, 'hall', 'thanks.wav'), WAV);
+    writeFileSync(join(dir, 'hall', 'reason_R1.wav'), WAV);
     expect(await lib.fileFor({ kind: 'prompt', name: 'thanks' })).toBe(join(dir, 'hall', 'thanks.wav'));
     expect(await lib.fileFor({ kind: 'label', code: 'R1', text: '办理时间长' })).toBe(join(dir, 'hall', 'reason_R1.wav'));
     expect(synthesizer.texts).toEqual([]);
   });
 
+  it("a hall's file that is not WAV (an MP3 renamed, a text) is left aside: the default plays, and the status names it", async () => {
+    const { library: lib } = library();
+    mkdirSync(join(dir, 'hall'));
+    writeFileSync(join(dir, 'hall', 'invite.wav'), 'ID3\u0004 an mp3');
+    const file = await lib.fileFor({ kind: 'prompt', name: 'invite' });
+    expect(file?.startsWith(join(dir, 'cache'))).toBe(true);
+    expect(lib.badRecordings()).toEqual([join(dir, 'hall', 'invite.wav')]);
+    writeFileSync(join(dir, 'hall', 'invite.wav'), WAV);
+    expect(await lib.fileFor({ kind: 'prompt', name: 'invite' })).toBe(join(dir, 'hall', 'invite.wav'));
+    expect(lib.badRecordings()).toEqual([]);
+  });
+
   it('a reason code that is no safe file name never names a file: its label is synthesized', async () => {
     const { library: lib } = library();
     mkdirSync(join(dir, 'hall'));
-    writeFileSync(join(dir, 'reason_x.wav'), 'RIFF');
+    writeFileSync(join(dir, 'reason_x.wav'), WAV);
     const file = await lib.fileFor({ kind: 'label', code: '../reason_x', text: '态度不好' });
     expect(file?.startsWith(join(dir, 'cache'))).toBe(true);
   });
@@ -84,7 +99,7 @@ describe('the prompt library', () => {
   it('prepare makes every default prompt and the labels, and reports what it found', async () => {
     const { library: lib } = library();
     mkdirSync(join(dir, 'hall'));
-    writeFileSync(join(dir, 'hall', 'greeting.wav'), 'RIFF');
+    writeFileSync(join(dir, 'hall', 'greeting.wav'), WAV);
     const first = await lib.prepare([{ code: 'R1', text: '办理时间长' }]);
     expect(first.recorded).toEqual(['greeting']);
     expect(first.made.sort()).toEqual([...PROMPT_NAMES.filter((n) => n !== 'greeting'), 'reason_R1'].sort());
