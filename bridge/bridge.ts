@@ -34,6 +34,7 @@ import { GradeProfileStore } from './province/grade-profile.js';
 import { ReceiptPageStore } from './province/receipt-page.js';
 import { ReasonCatalogStore } from './province/reason-catalog.js';
 import { StaffRosterStore } from './province/staff-roster.js';
+import { StaffStarsStore } from './province/staff-stars.js';
 import { StaffCards } from './screen/staff-cards.js';
 import { selftestPartsOf } from './selftest/bridge-parts.js';
 import { SelftestRunner } from './selftest/selftest-runner.js';
@@ -116,7 +117,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const counts = (this.counts = new InvitationCounts(db));
     const reasons = new ReasonCatalogStore(settings, logger);
     const roster = new StaffRosterStore(settings, logger);
-    const staffCards = new StaffCards({ settings, roster: () => roster.current() });
+    const staffStars = new StaffStarsStore(settings, logger);
+    const staffCards = new StaffCards({ settings, roster: () => roster.current(), stars: (staffId) => staffStars.starsOf(staffId)?.stars ?? null });
     const staffSignIn = new StaffSignIn({ roster: () => roster.current(), allowUnverified: config.http.allowUnverifiedStaff, now: () => timers.now() });
     const storage = () => storageStatus(db, config.database.path, config.database.maxSizeMB * 1024 * 1024, commits.fault);
     const link = (this.link = new TerminalLink({
@@ -253,6 +255,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       roster.adopt(province);
       gradeProfile.adopt(province);
       receiptPage.adopt(province);
+      staffStars.adopt(province);
     });
     uplink.on('connected', () => this.emit('broker', 'connected'));
     uplink.on('disconnected', () => this.emit('broker', 'disconnected'));
