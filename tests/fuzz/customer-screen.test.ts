@@ -10,6 +10,7 @@ import { ScreenState } from '../../bridge/screen/screen-state.js';
 import { GRADES, type Grade } from '../../protocol/grades.js';
 import { apiRefusalSchema } from '../../protocol/http-api.js';
 import { REFUSALS } from '../../protocol/refusals.js';
+import { STAFF_PHOTO_MAX_BYTES, staffPhotoSchema } from '../../protocol/staff-photo.js';
 import { pathChars, printedShort, send, short, type Junk } from '../support/fuzz-http.js';
 import { ManualTimers } from '../support/manual-timers.js';
 
@@ -165,3 +166,55 @@ async function sendWithHeaders(j: Junk): Promise<{ status: number; text: string;
   for await (const chunk of res) text += String(chunk);
   return { status: res.statusCode ?? 0, text, headers: res.headers };
 }
+
+describe('staff photos, fuzzed', () => {
+  const photoLike = fc.oneof(
+    fc.string({ maxLength: 80 }),
+    fc.tuple(fc.constantFrom('data:image/jpeg;base64,', 'data:image/png;base64,', 'data:image/gif;base64,', 'data:image/jpeg,', 'DATA:image/png;base64,'), fc.uint8Array({ maxLength: 200 }), fc.constantFrom('', '=', '@', ' ')).map(
+      ([prefix, bytes, tail]) => `${prefix}${Buffer.from(bytes).toString('base64')}${tail}`,
+    ),
+    fc.tuple(fc.constantFrom([0xff, 0xd8, 0xff], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), fc.integer({ min: 0, max: STAFF_PHOTO_MAX_BYTES + 8 })).map(
+      ([magic, size]) => `data:image/${magic[0] === 0xff ? 'jpeg' : 'png'};base64,${Buffer.concat([Buffer.from(magic), Buffer.alloc(size, 1)]).toString('base64')}`,
+    ),
+  );
+
+  it('takes only a JPEG or PNG of its kind within the bound, and refuses anything else with a message', () => {
+    fc.assert(
+      fc.property(photoLike, (value) => {
+        const parsed = staffPhotoSchema.safeParse(value);
+        if (!parsed.success) {
+          expect(parsed.error.issues[0]?.message.length).toBeGreaterThan(10);
+          return;
+        }
+        const match = /^data:image\/(jpeg|png);base64,(.*)$/.exec(value);
+        expect(match).not.toBeNull();
+        const bytes = Buffer.from(match![2]!, 'base64');
+        expect(bytes.length).toBeLessThanOrEqual(STAFF_PHOTO_MAX_BYTES);
+        expect(bytes[0]).toBe(match![1] === 'jpeg' ? 0xff : 0x89);
+      }),
+      { seed: SEED, numRuns: 300 },
+    );
+  });
+});
+
+describe('pairing codes, fuzzed', () => {
+  it('no guess but the code pairs, and five wrong ones void it', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.stringMatching(/^\d{6}$/), fc.string({ maxLength: 12 })), { minLength: 1, maxLength: 8 }), (guesses) => {
+        const store = new Map<string, string>();
+        const p = new ScreenPairing({ settings: { get: (k) => store.get(k), set: (k, v) => (v === null ? store.delete(k) : store.set(k, v)) }, transaction: (fn) => fn(), now: () => new Date(0) });
+        const { code } = p.offer();
+        let wrong = 0;
+        for (const guess of guesses) {
+          const answer = p.redeem(guess);
+          if (guess === code && wrong < 5) expect(answer.ok).toBe(true);
+          else expect(answer.ok).toBe(false);
+          if (answer.ok) return;
+          wrong += 1;
+        }
+        expect(p.screens()).toEqual([]);
+      }),
+      { seed: SEED, numRuns: 200 },
+    );
+  });
+});
