@@ -107,6 +107,23 @@ function hasStars(w: SimWindow): boolean {
   }
 }
 
+/** Follows the screen's stream as a second page would; stop() gives all it said. */
+function follow(url: string): { stop(): string } {
+  const controller = new AbortController();
+  let text = '';
+  void fetch(url, { signal: controller.signal })
+    .then(async (res) => {
+      for await (const chunk of res.body!) text += Buffer.from(chunk).toString('utf8');
+    })
+    .catch(() => undefined);
+  return {
+    stop: () => {
+      controller.abort();
+      return text;
+    },
+  };
+}
+
 /** The grade words, to be sure the page says none after the press. */
 const GRADE_WORDS = GRADES.map((grade) => GRADE_INFO[grade].zh);
 
@@ -121,6 +138,7 @@ describe('customer screen at 800 × 480', () => {
     const ownCard = await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S1024', name: '冒名' });
     expect(ownCard).toMatchObject({ status: 400, body: { error: { code: 'invalid_request', field: 'name' } } });
     const page = await openScreen(`http://127.0.0.1:${port}/`);
+    const stream = follow(`http://127.0.0.1:${port}/api/events`);
     await shows(page.getByTestId('hall'), '模拟政务服务大厅');
     await shows(page.getByTestId('staff-name'), '王晓明');
     await shows(page.getByTestId('staff-id'), 'S1024');
@@ -146,6 +164,11 @@ describe('customer screen at 800 × 480', () => {
     expect(await page.getByTestId('qr-image').getAttribute('src')).toMatch(/^data:image\/svg\+xml;base64,/);
     const text = (await page.locator('body').innerText()).replace('谢谢您的评价', '');
     for (const word of GRADE_WORDS) expect(text).not.toContain(word);
+    // Nor does the stream the page follows: the outcome, never the grade.
+    const streamed = stream.stop();
+    expect(streamed).toContain('"outcome":"rated"');
+    for (const grade of GRADES) expect(streamed).not.toContain(grade);
+    for (const word of GRADE_WORDS) expect(streamed).not.toContain(word);
   });
 
   it('a bad grade touched on the screen offers the reasons as text; the reason touched is the record\'s', async () => {
