@@ -60,7 +60,8 @@ export const PROVISION_FIELDS: readonly ProvisionField[] = [
     path: ['board', 'chip'],
     ask: "GPIO chip, if the buttons are wired to the Pi's own header: auto (finds it), or gpiochip0, pinctrl-rp1, … (empty: a terminal with its own MCU)",
     optional: true,
-    when: (answers) => !withBoard(answers),
+    // Not asked when --serial-path says the terminal is on a serial line.
+    when: (answers) => !withBoard(answers) && !answers['serial-path'],
     implies: { path: ['board', 'io'], value: 'gpio' },
   },
   ...pinFields({ flags: ['gpio-buttons', 'gpio-leds', 'gpio-buzzer'], pins: 'BCM GPIO numbers', pin: 'BCM GPIO number', defaults: ['5,6,16,20,21', '17,27,22,23,24', '18'], when: withGpio }),

@@ -74,7 +74,7 @@ async function look(board: GpioBoardConfig, spawn: SpawnTool): Promise<CheckResu
       'another program or a kernel driver (an overlay in /boot/firmware/config.txt, e.g. w1-gpio, i2c, spi, a fan) holds the line: free it or wire the part to another GPIO',
     ]);
   }
-  return ok(NAME, `${chipText}: the ${roles(board).length} lines of the buttons, LEDs${board.pins.buzzer === undefined ? '' : ' and buzzer'} are free`);
+  return ok(NAME, `${chipText}: the ${roles(board).length} lines of the buttons${board.pins.buzzer === undefined ? ' and LEDs' : ', LEDs and buzzer'} are free`);
 }
 
 /** What doctor says of the GPIO wiring; never throws. */

@@ -225,6 +225,18 @@ describe('hcp provision', () => {
     expect(config.board).toMatchObject({ io: 'firmata', path: '/dev/ttyACM0', pins: { buttons: [2, 3, 4, 5, 6], leds: [8, 9, 10, 11, 12], buzzer: 7 } });
   });
 
+  it("the Pi's own GPIO: the chip and the BCM numbers, each checked and named by its header pin", async () => {
+    const { configFile, args } = setup();
+    const gpio = { 'serial-path': null, 'gpio-chip': 'auto', 'gpio-buttons': '5,6,16,20,21', 'gpio-leds': '17,27,22,23,24', 'gpio-buzzer': '18' };
+    const bad = await hcp(['provision', '-c', configFile, '--non-interactive', '--no-register', ...args({ ...gpio, 'gpio-buzzer': '17' })]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--gpio-buzzer: GPIO 17 (header pin 11) is already used by LED 1');
+    const run = await hcp(['provision', '-c', configFile, '--non-interactive', '--no-register', ...args(gpio)]);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toContain("terminal    the Pi's GPIO (chip auto, BCM numbers, pull-up): buttons 5,6,16,20,21, LEDs 17,27,22,23,24, buzzer 18");
+    expect(loadConfigFile(configFile).board).toEqual({ io: 'gpio', chip: 'auto', pins: { buttons: [5, 6, 16, 20, 21], leds: [17, 27, 22, 23, 24], buzzer: 18 }, bias: 'pull-up', debounceMs: 10 });
+  });
+
   it('a province that does not answer: the config is written, the report says what to do, exit 3', async () => {
     const { configFile, args, terminalId } = setup();
     const run = await hcp(['provision', '-c', configFile, '--non-interactive', ...args({ 'broker-url': quietBroker.url }), '--register-timeout-seconds', '1']);

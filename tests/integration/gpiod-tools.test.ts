@@ -50,7 +50,7 @@ describe.skipIf(!installed && !onCI())("the gpiod tools' option parsers take the
   it('opening lines on the missing chip fails with the tool named and what to do', async () => {
     const lines = new GpiodToolsLines({ chip: NO_CHIP });
     await expect(lines.open(WIRING, { edge: () => undefined, failed: () => undefined })).rejects.toThrow(
-      `gpioget: error reading GPIO values: No such file or directory — no GPIO chip ${NO_CHIP} here: \`gpiodetect\` lists them`,
+      `gpioinfo: looking up chip ${NO_CHIP}: No such file or directory — no GPIO chip ${NO_CHIP} here: \`gpiodetect\` lists them`,
     );
     // No chip at all here: 'auto' finds none, and says so.
     await expect(new GpiodToolsLines({ chip: 'auto' }).open(WIRING, { edge: () => undefined, failed: () => undefined })).rejects.toThrow(/^no Raspberry Pi header GPIO chip .* lists: none/);

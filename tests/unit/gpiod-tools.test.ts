@@ -33,6 +33,7 @@ describe('GpiodToolsLines on libgpiod 1.6 (Bookworm)', () => {
     expect(tools.started.map((t) => [t.command, ...t.args].join(' '))).toEqual([
       'gpioset --version',
       'gpiodetect',
+      'gpioinfo gpiochip0',
       'gpioget --bias=pull-up gpiochip0 5 6',
       'gpiomon --bias=pull-up --line-buffered --format=%o %e gpiochip0 5 6',
       'gpioset --mode=signal gpiochip0 17=0 18=0',
@@ -74,6 +75,14 @@ describe('GpiodToolsLines on libgpiod 1.6 (Bookworm)', () => {
     await waitUntil(() => events.failures.length > 0, 'the failure');
     await waitUntil(() => tools.latest('gpioset').exited, 'gpioset stopped');
     expect(events.failures).toEqual(['gpiomon: error waiting for events: No such device']);
+  });
+
+  it('names a line another holder has, and a line the chip lacks, before claiming any', async () => {
+    await expect(opened({ version: '1.6.3', consumers: { 17: 'w1-gpio' } })).rejects.toThrow(
+      'gpiochip0: line 17 is held by "w1-gpio" (Device or resource busy) — another program, a running bridge or a kernel driver (an overlay in config.txt) has it',
+    );
+    const small = await opened({ version: '1.6.3', chips: [{ name: 'gpiochip1', label: 'pinctrl-bcm2711', lines: 8 }] }).catch((err: Error) => err.message);
+    expect(small).toBe("gpiochip1 has no line 17, 18 (it has 0..7): is it the header's chip? `gpiodetect` lists them");
   });
 
   it('refuses to open, saying what to do: a busy line, no permission, no tools', async () => {

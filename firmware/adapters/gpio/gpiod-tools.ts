@@ -154,6 +154,7 @@ export class GpiodToolsLines implements GpioLines {
   async open(wiring: GpioWiring, events: GpioEvents): Promise<ReadonlyMap<number, Level>> {
     const tools = (this.tools = await detectTools(this.spawn));
     const chip = (this.chip = await resolveChip(this.spawn, this.options.chip));
+    await this.checkFree(tools, chip, [...wiring.inputs, ...wiring.outputs]);
     let levels: ReadonlyMap<number, Level> = new Map();
     if (wiring.inputs.length > 0) {
       const parsed = parseLevels(tools.major, await runTool(this.spawn, 'gpioget', getArgv(tools, chip, wiring), chip), wiring.inputs);
@@ -161,9 +162,14 @@ export class GpiodToolsLines implements GpioLines {
       levels = parsed;
     }
     this.events = events;
-    if (wiring.inputs.length > 0) this.monitor = this.start('gpiomon', monitorArgv(tools, chip, wiring), (line) => this.event(line));
-    for (const line of wiring.outputs) this.levels.set(line, 0);
-    if (wiring.outputs.length > 0) this.setter = this.start('gpioset', setArgv(tools, chip, this.levels));
+    try {
+      if (wiring.inputs.length > 0) this.monitor = this.start('gpiomon', monitorArgv(tools, chip, wiring), (line) => this.event(line));
+      for (const line of wiring.outputs) this.levels.set(line, 0);
+      if (wiring.outputs.length > 0) this.setter = this.start('gpioset', setArgv(tools, chip, this.levels));
+    } catch (err) {
+      await this.close();
+      throw startError('a gpiod tool', err);
+    }
     return levels;
   }
 
@@ -177,6 +183,22 @@ export class GpiodToolsLines implements GpioLines {
   async close(): Promise<void> {
     this.done = true;
     await Promise.all([this.monitor, this.setter].map((held) => (held ? this.stop(held) : undefined)));
+  }
+
+  /**
+   * Every line free before any is claimed (gpioinfo): a line held by a kernel driver or another
+   * program is named with its holder, rather than found out by a tool dying after the start.
+   */
+  private async checkFree(tools: GpiodTools, chip: string, wanted: readonly number[]): Promise<void> {
+    const info = await lineInfo(this.spawn, tools, chip);
+    const absent = wanted.filter((line) => !info.some((l) => l.offset === line));
+    if (absent.length > 0) throw new Error(`${chip} has no line ${absent.join(', ')} (it has 0..${info.length - 1}): is it the header's chip? \`gpiodetect\` lists them`);
+    const held = info.filter((l) => wanted.includes(l.offset) && l.consumer !== null);
+    if (held.length > 0) {
+      throw new Error(
+        `${chip}: ${held.map((l) => `line ${l.offset} is held by "${l.consumer}"`).join(', ')} (Device or resource busy) — another program, a running bridge or a kernel driver (an overlay in config.txt) has it`,
+      );
+    }
   }
 
   /** Starts a tool that holds lines until stopped; its stdout lines go to `onLine`. */
