@@ -32,8 +32,11 @@ export const deskInvitationSchema = z.object({
 });
 export type DeskInvitation = z.infer<typeof deskInvitationSchema>;
 
-/** What the desk is doing: who is signed in and the open invitation. */
-export const deskSchema = z.object({ staffId: staffIdSchema.nullable(), invitation: deskInvitationSchema.nullable() });
+/**
+ * What the desk is doing: who is signed in, the open invitation, and whether staff paused the
+ * window (暂停服务; absent from bridges before it, read as not known).
+ */
+export const deskSchema = z.object({ staffId: staffIdSchema.nullable(), invitation: deskInvitationSchema.nullable(), paused: z.boolean().optional() });
 export type DeskReport = z.infer<typeof deskSchema>;
 
 /**

@@ -11,7 +11,7 @@ export const DESK_REPORT_GAP_MS = 1000;
 /**
  * The health report on `…/telemetry` (protocol/telemetry.ts): on every connection, every
  * mqtt.telemetrySeconds, and soon after the desk changes (sign-in, sign-out, an invitation opened
- * or closed), at most one such a second, so that the hall's live view follows the window.
+ * or closed, a pause or resume), at most one such a second, so that the hall's live view follows the window.
  */
 export class Telemetry implements Feature {
   private stopRepeating: (() => void) | undefined;
@@ -26,6 +26,7 @@ export class Telemetry implements Feature {
     this.ctx.events.on('invitation', this.onDesk);
     this.ctx.events.on('closed', this.onDesk);
     this.ctx.events.on('staffAction', this.onStaffAction);
+    this.ctx.events.on('paused', this.onDesk);
     this.stopRepeating = repeat(this.ctx.timers, this.ctx.config.mqtt.telemetrySeconds * 1000, this.send);
   }
 
@@ -34,6 +35,7 @@ export class Telemetry implements Feature {
     this.ctx.events.off('invitation', this.onDesk);
     this.ctx.events.off('closed', this.onDesk);
     this.ctx.events.off('staffAction', this.onStaffAction);
+    this.ctx.events.off('paused', this.onDesk);
     this.stopRepeating?.();
     if (this.pending !== undefined) this.ctx.timers.clearTimeout(this.pending);
     this.pending = undefined;
@@ -79,7 +81,7 @@ export function telemetryReport(s: BridgeStatus, beatSeconds: number): Telemetry
     clock: { synced: s.clock.synced, trustedFrom: s.clock.trustedFrom },
     storage: s.storage,
     printer: s.printer.configured ? { condition: s.printer.condition, pending: s.printer.pending, printed: s.printer.printed } : null,
-    desk: { staffId: s.staffId ?? null, invitation: s.invitation ? deskInvitation(s.invitation) : null },
+    desk: { staffId: s.staffId ?? null, invitation: s.invitation ? deskInvitation(s.invitation) : null, paused: s.paused },
   };
 }
 

@@ -21,7 +21,8 @@ export interface TelemetryView {
   clock: { synced: boolean } | null;
   /** null also when the terminal has no receipt printer. */
   printer: { condition: PrinterCondition } | null;
-  desk: { staffId: string | null; invitation: DeskInvitation | null } | null;
+  /** `paused`: staff paused the window (暂停服务); null from a bridge that does not say. */
+  desk: { staffId: string | null; invitation: DeskInvitation | null; paused: boolean | null } | null;
 }
 
 const EMPTY: TelemetryView = { at: null, place: null, beatSeconds: null, alarms: null, backlog: null, clock: null, printer: null, desk: null };
@@ -74,9 +75,11 @@ function readDesk(value: unknown): TelemetryView['desk'] {
   const desk = value as Record<string, unknown>;
   const staffId = parsed(telemetryParts.desk.shape.staffId, Object.hasOwn(desk, 'staffId') ? desk.staffId : undefined);
   const invitation = parsed(deskInvitationSchema, Object.hasOwn(desk, 'invitation') ? desk.invitation : undefined);
-  if (invitation === null) return { staffId, invitation: null };
+  const paused = Object.hasOwn(desk, 'paused') && typeof desk.paused === 'boolean' ? desk.paused : null;
+  if (invitation === null) return { staffId, invitation: null, paused };
   return {
     staffId,
+    paused,
     invitation: {
       invitedAt: invitation.invitedAt,
       mode: invitation.mode,

@@ -24,6 +24,8 @@ export interface WindowLive {
   /** When the last telemetry was made (the bridge's clock); null: none yet. */
   telemetryAt: string | null;
   staffId: string | null;
+  /** Staff paused the window (暂停服务); null: its bridge does not say. */
+  paused: boolean | null;
   invitation: DeskInvitation | null;
   backlog: { pending: number; oldestPendingAgeMs: number | null } | null;
   alarms: { code: Alarm; zh: string }[];
@@ -97,6 +99,7 @@ function windowOf(row: Row, now: Date): WindowLive {
     lastSeen: new Date(row.last_seen).toISOString(),
     telemetryAt: reportAt?.toISOString() ?? null,
     staffId: t.desk?.staffId ?? null,
+    paused: t.desk?.paused ?? null,
     invitation: t.desk?.invitation ?? null,
     backlog: t.backlog,
     alarms: (t.alarms ?? []).map((code) => ({ code, zh: ALARMS[code] })),

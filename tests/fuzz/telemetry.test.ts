@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Database } from '../../gateway/db/database.js';
 import { migrate } from '../../gateway/db/migrate.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
+import { openTestPglite } from '../support/pglite-template.js';
 import { readTelemetry, type TelemetryView } from '../../gateway/live/telemetry-view.js';
 import { liveWindows } from '../../gateway/live/windows.js';
 import { ALARM_CODES } from '../../protocol/alarms.js';
@@ -54,13 +54,15 @@ const validBody: fc.Arbitrary<TelemetryBody> = fc.record({
   desk: fc.record({
     staffId: fc.option(staffId, { nil: null }),
     invitation: fc.option(fc.record({ invitedAt: iso, mode: fc.constantFrom('single', 'batch', 'theme'), items: fc.array(item, { maxLength: TELEMETRY_DESK_ITEMS }), cases: count }), { nil: null }),
-  }),
+    // Absent from bridges before pause (暂停服务) was reported.
+    paused: fc.boolean(),
+  }, { requiredKeys: ['staffId', 'invitation'] }),
 });
 
 const PARTS = ['at', 'place', 'beatSeconds', 'alarms', 'backlog', 'clock', 'printer', 'desk'] as const;
 
 /** A valid report with one part (or one part's field) replaced by anything, or an extra key. */
-const brokenBody = fc.tuple(validBody, fc.constantFrom(...PARTS, 'desk.invitation', 'desk.staffId', 'backlog.pending', 'printer.condition', '__proto__', 'extra'), anyValue).map(([original, where, value]) => {
+const brokenBody = fc.tuple(validBody, fc.constantFrom(...PARTS, 'desk.invitation', 'desk.staffId', 'desk.paused', 'backlog.pending', 'printer.condition', '__proto__', 'extra'), anyValue).map(([original, where, value]) => {
   const body = JSON.parse(JSON.stringify(original)) as Record<string, unknown>;
   const [part, field] = where.split('.') as [string, string | undefined];
   if (field === undefined) Object.defineProperty(body, part, { value, enumerable: true, configurable: true, writable: true });
@@ -88,6 +90,7 @@ const strictView = z.strictObject({
           cases: z.number().int().nonnegative(),
         })
         .nullable(),
+      paused: z.boolean().nullable(),
     })
     .nullable(),
 });
@@ -110,7 +113,7 @@ function expectedView(body: TelemetryBody): TelemetryView {
     backlog: { pending: body.backlog.pending, oldestPendingAgeMs: body.backlog.oldestPendingAgeMs },
     clock: { synced: body.clock.synced },
     printer: body.printer && { condition: body.printer.condition },
-    desk: body.desk,
+    desk: { ...body.desk, paused: body.desk.paused ?? null },
   };
 }
 
@@ -178,7 +181,7 @@ describe('readTelemetry with hostile input', () => {
 describe('liveWindows with hostile telemetry in the database', () => {
   let db: Database;
   beforeAll(async () => {
-    db = await PgliteDatabase.open(undefined);
+    db = await openTestPglite();
     await migrate(db);
   }, 60_000);
   afterAll(async () => {
@@ -215,6 +218,7 @@ describe('liveWindows with hostile telemetry in the database', () => {
         if (mine) {
           expect(mine.staffId).toBe(view.desk?.staffId ?? null);
           expect(mine.invitation).toEqual(view.desk?.invitation ?? null);
+          expect(mine.paused).toBe(view.desk?.paused ?? null);
           expect(mine.alarms.map((a) => a.code)).toEqual(view.alarms ?? []);
         }
         await db.query('DELETE FROM terminals WHERE terminal_id = $1', [id]);

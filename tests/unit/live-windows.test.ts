@@ -74,7 +74,7 @@ describe('liveWindows', () => {
       backlog: { pending: 4, quarantined: 0, oldestPendingAgeMs: 90_000 },
       clock: { synced: false, trustedFrom: null },
       printer: { condition: 'paper_out', pending: 1, printed: 9 },
-      desk: { staffId: 'S-7', invitation: { invitedAt: '2026-11-30T07:59:50.000Z', mode: 'batch', items: [{ itemCode: 'X-1', itemName: '食品经营许可' }], cases: 3 } },
+      desk: { staffId: 'S-7', invitation: { invitedAt: '2026-11-30T07:59:50.000Z', mode: 'batch', items: [{ itemCode: 'X-1', itemName: '食品经营许可' }], cases: 3 }, paused: true },
     };
     const [w] = await liveWindows(database([row({ telemetry })]), { scope: HALL, now: NOW });
     expect(w).toEqual({
@@ -87,6 +87,7 @@ describe('liveWindows', () => {
       lastSeen: NOW.toISOString(),
       telemetryAt: NOW.toISOString(),
       staffId: 'S-7',
+      paused: true,
       invitation: telemetry.desk.invitation,
       backlog: { pending: 4, oldestPendingAgeMs: 90_000 },
       alarms: [
@@ -115,7 +116,9 @@ describe('readTelemetry', () => {
   it('keeps known alarms once each, and reads the staff member without an invitation that does not parse', () => {
     const view = readTelemetry({ alarms: ['clock_unsynced', 'clock_unsynced', 'made_up', 7], desk: { staffId: 'S-1', invitation: { invitedAt: 'yesterday', mode: 'single', items: [], cases: 1 } } });
     expect(view.alarms).toEqual(['clock_unsynced']);
-    expect(view.desk).toEqual({ staffId: 'S-1', invitation: null });
+    // A bridge from before pause was reported does not say: not known, not "serving".
+    expect(view.desk).toEqual({ staffId: 'S-1', invitation: null, paused: null });
+    expect(readTelemetry({ desk: { staffId: null, invitation: null, paused: 'yes' } }).desk).toEqual({ staffId: null, invitation: null, paused: null });
   });
 
   it('leaves out what the view does not carry: a case number sent by mistake, the link, storage', () => {

@@ -130,6 +130,27 @@ describe('telemetry feature', () => {
     for (const body of sent) expect(telemetrySchema.safeParse(body).success).toBe(true);
   });
 
+  it('reports soon after a pause (暂停服务) and a resume, saying whether the window is paused', () => {
+    let status = { ...STATUS, paused: false };
+    const { timers, events, sent, telemetry } = rig(() => status);
+    telemetry.start();
+    status = { ...status, paused: true };
+    events.emit('paused', { paused: true, actor: 'S-007' });
+    timers.advance(0);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ desk: { paused: true } });
+    status = { ...status, paused: false };
+    events.emit('paused', { paused: false, actor: 'S-007' });
+    timers.advance(DESK_REPORT_GAP_MS);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toMatchObject({ desk: { paused: false } });
+    for (const body of sent) expect(telemetrySchema.safeParse(body).success).toBe(true);
+    telemetry.stop();
+    events.emit('paused', { paused: true, actor: null });
+    timers.advance(DESK_REPORT_GAP_MS);
+    expect(sent).toHaveLength(2);
+  });
+
   it('counts the beat as a report: a change right after it waits out the gap', () => {
     const { timers, events, sent, telemetry } = rig();
     telemetry.start();

@@ -431,6 +431,11 @@ function windowCard(w) {
   const staff = el('p', '', '工作人员：' + (w.staffId || '未签到'));
   staff.dataset.testid = 'staff';
   card.append(staff);
+  if (w.paused) {
+    const paused = el('p', 'paused', '暂停服务');
+    paused.dataset.testid = 'paused';
+    card.append(paused);
+  }
   const inv = w.invitation;
   const invitation = el('p', inv ? 'invitation' : 'muted', inv ? '正在邀请评价：' + (inv.items || []).map((i) => i.itemName || i.itemCode).join('、') + (inv.cases > 1 ? '（' + inv.cases + ' 件）' : '') + (inv.invitedAt ? '，' + when(inv.invitedAt) + ' 起' : '') : '无进行中的邀请');
   invitation.dataset.testid = 'invitation';
