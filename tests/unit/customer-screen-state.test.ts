@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { OpenInvitation } from '../../bridge/desk/invitation-desk.js';
 import { ScreenPairing, screenToken, PAIRING_CODE_MS, PAIRING_CODE_TRIES, MAX_PAIRED_SCREENS } from '../../bridge/screen/screen-pairing.js';
 import { BANNER_MS, ScreenState, type ScreenView } from '../../bridge/screen/screen-state.js';
+import { ScreenServer } from '../../bridge/screen/screen-server.js';
+import { ConfigError } from '../../bridge/config.js';
+import { silentLogger } from '../../bridge/log.js';
 import { StaffCards } from '../../bridge/screen/staff-cards.js';
 import { GRADES, GRADE_INFO } from '../../protocol/grades.js';
 import { signInRequestSchema } from '../../protocol/http-api.js';
@@ -241,5 +244,26 @@ describe('staff photos', () => {
   it('a sign-in body may carry name and photo (the API takes them from the business system only)', () => {
     expect(signInRequestSchema.safeParse({ staffId: 'S1', name: '张三', photo: jpeg() }).success).toBe(true);
     expect(signInRequestSchema.safeParse({ staffId: 'S1', photo: 'x' }).success).toBe(false);
+  });
+});
+
+describe('the screen server', () => {
+  it('a port another program holds is refused as a setting to fix, naming screen.port', async () => {
+    const make = (timers: ManualTimers) => {
+      const state = new ScreenState({ hallName: 'h', windowNo: '1', timers, thanksMs: 15_000 });
+      const pairing = new ScreenPairing({ settings: memorySettings(), transaction: (fn) => fn(), now: () => new Date() });
+      const refuse = (): never => {
+        throw new Error('not called');
+      };
+      return new ScreenServer({ state, desk: { screenPress: refuse, screenReason: refuse }, pairing, allowedHosts: [], timers, logger: silentLogger });
+    };
+    const first = make(new ManualTimers());
+    await first.listen({ host: '127.0.0.1', port: 0 });
+    const port = Number(new URL(first.url).port);
+    const second = make(new ManualTimers());
+    const refused = await second.listen({ host: '127.0.0.1', port }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as Error).message).toBe(`screen.port: 127.0.0.1:${port} is in use by another program (another hcp run?): stop it, or choose another port`);
+    await first.stop();
   });
 });
