@@ -3,7 +3,7 @@ import type { Announcement } from '../../protocol/voice-prompts.js';
 import type { OfferedReason } from '../bridge-events.js';
 import type { StoredInvitation } from '../../protocol/records.js';
 import { PromptQueue, type UtteranceEnd } from '../voice/prompt-queue.js';
-import { describeUtterance, prompt, reasonsScript, type Utterance } from '../voice/utterance.js';
+import { prompt, reasonsScript, type Utterance } from '../voice/utterance.js';
 import type { VoiceOutput } from '../voice/voice-output.js';
 import type { Feature, FeatureContext } from './feature.js';
 
@@ -68,12 +68,13 @@ export class Voice implements Feature {
 
   private readonly onAnnounce = (announcement: Announcement): void => this.queue?.append([prompt(announcement)]);
 
-  private readonly onEnd = (utterance: Utterance, end: UtteranceEnd): void => {
+  /** Logged without the prompt's name or words: the reasons prompt and its labels would tell a bad grade (the log names none). */
+  private readonly onEnd = (end: UtteranceEnd): void => {
     const { tally } = this.ctx.voice;
     const wasFaulty = tally.fault;
     tally.count(end);
-    if (end.result === 'failed' && !wasFaulty) this.ctx.logger.warn({ prompt: describeUtterance(utterance), err: end.error }, 'a voice prompt could not be played (alarm sound_device)');
-    else if (end.result === 'played' && wasFaulty) this.ctx.logger.info({ prompt: describeUtterance(utterance) }, 'voice prompts play again (alarm sound_device cleared)');
+    if (end.result === 'failed' && !wasFaulty) this.ctx.logger.warn({ err: end.error }, 'a voice prompt could not be played (alarm sound_device)');
+    else if (end.result === 'played' && wasFaulty) this.ctx.logger.info('voice prompts play again (alarm sound_device cleared)');
   };
 
   /** Synthesizes what is missing: the default prompts and this catalogue's labels. */

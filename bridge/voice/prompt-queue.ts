@@ -1,6 +1,6 @@
 import type { Timers } from '../../protocol/timers.js';
 import { PlaybackError, type Player, type PlayResult } from './player.js';
-import { describeUtterance, type Utterance } from './utterance.js';
+import type { Utterance } from './utterance.js';
 
 /** How one utterance ended: said, nothing to say it with, cut by a newer state, or failed (why). */
 export type UtteranceEnd = { result: PlayResult } | { result: 'cut' } | { result: 'failed'; error: string };
@@ -10,7 +10,7 @@ export interface PromptQueueOptions {
   timers: Timers;
   /** The longest one utterance may take; past it, it is stopped and counted as failed (a hung device). */
   maxPromptMs: number;
-  onEnd: (utterance: Utterance, end: UtteranceEnd) => void;
+  onEnd: (end: UtteranceEnd) => void;
 }
 
 /**
@@ -63,12 +63,13 @@ export class PromptQueue {
       settled = true;
       timers.clearTimeout(timer);
       this.current = undefined;
-      this.opts.onEnd(utterance, end.result !== 'failed' && controller.signal.aborted ? { result: 'cut' } : end);
+      this.opts.onEnd(end.result !== 'failed' && controller.signal.aborted ? { result: 'cut' } : end);
       this.next();
     };
     // A player that does not come back in time is stopped and given up on: the queue moves on.
     const timer = timers.setTimeout(() => {
-      const error = `${describeUtterance(utterance)} did not finish within ${maxPromptMs / 1000} s: stopped (is the sound device hung?)`;
+      // No words of the prompt: 请选择不满意的原因 or a reason's label would tell a bad grade in the status and the log.
+      const error = `a prompt did not finish within ${maxPromptMs / 1000} s: stopped (is the sound device hung?)`;
       controller.abort(new PlaybackError(error));
       settle({ result: 'failed', error });
     }, maxPromptMs);

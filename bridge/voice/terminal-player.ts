@@ -16,7 +16,7 @@ export class TerminalPlayer implements Player {
   play(utterance: Utterance): Promise<PlayResult> {
     if (utterance.kind === 'label') return Promise.resolve('skipped');
     const { clip } = PROMPTS[utterance.name];
-    if (!this.say(clip)) return Promise.reject(new PlaybackError(`the terminal is not connected: clip ${clip} (${utterance.name}) was not sent`));
+    if (!this.say(clip)) return Promise.reject(new PlaybackError(`the terminal is not connected: clip ${clip} was not sent`));
     return Promise.resolve('played');
   }
 }

@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { BridgeEvents, OfferedReason } from '../../bridge/bridge-events.js';
 import { Voice } from '../../bridge/features/voice.js';
@@ -164,6 +166,27 @@ describe('voice prompts at the counter', () => {
     expect(voice.status()).toMatchObject({ failed: 1, played: 1, fault: false, lastError: 'no sound card for ALSA device "default"' });
   });
 
+  it('the log names neither the prompt nor its words: the reasons prompt and a label would tell a bad grade', async () => {
+    const lines: string[] = [];
+    const timers = new ManualTimers();
+    const events = new EventEmitter<BridgeEvents>();
+    const player = new FakePlayer(timers);
+    player.fail = 'no sound card for ALSA device "default"';
+    const logger = pino({ level: 'trace' }, new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(chunk.toString('utf8')), done()) }));
+    const voice = voiceOutput(voiceConfigSchema.parse({ output: 'terminal' }), '/tmp/unused/hcp.db', () => true, { player });
+    new Voice({ events, timers, logger, reasons: new FakeReasons(), voice }).start();
+    events.emit('choosing', { invitationId: 'inv-1', reasons: [{ button: 0, code: 'R1', label: '办理时间长' }], via: 'terminal' });
+    await settle();
+    player.fail = null;
+    events.emit('closed', closed('rated'));
+    for (let i = 0; i < 10; i++) {
+      await settle();
+      timers.advanceToNext();
+    }
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['a voice prompt could not be played (alarm sound_device)', 'voice prompts play again (alarm sound_device cleared)']);
+    expect(lines.join('')).not.toMatch(/不满意|办理时间长|reason/);
+  });
+
   it('a player that never comes back is stopped after maxPromptSeconds and counted as failed; the next prompt plays', async () => {
     const { events, player, voice, timers, drain } = rig({ output: 'terminal', maxPromptSeconds: 5 });
     player.hang = true;
@@ -172,7 +195,7 @@ describe('voice prompts at the counter', () => {
     timers.advance(5000);
     await settle();
     expect(voice.status()).toMatchObject({ failed: 1, fault: true });
-    expect(voice.status()).toMatchObject({ lastError: expect.stringMatching(/^invite .* did not finish within 5 s/) as unknown });
+    expect(voice.status()).toMatchObject({ lastError: 'a prompt did not finish within 5 s: stopped (is the sound device hung?)' });
     player.hang = false;
     events.emit('closed', closed('rated'));
     await drain();
@@ -201,7 +224,7 @@ describe('the terminal as the speaker (output terminal)', () => {
 
   it('with no terminal connected, the prompt fails with a clear error', async () => {
     const player = new TerminalPlayer(() => false);
-    await expect(player.play({ kind: 'prompt', name: 'thanks' })).rejects.toThrow('the terminal is not connected: clip 2 (thanks) was not sent');
+    await expect(player.play({ kind: 'prompt', name: 'thanks' })).rejects.toThrow('the terminal is not connected: clip 2 was not sent');
   });
 });
 
