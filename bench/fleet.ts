@@ -9,6 +9,7 @@
  *
  *   tsx bench/fleet.ts [--terminals 10000] [--per-terminal 100] [--window 64] [--ack-timeout 30]
  *                      [--instances 1,3] [--kill-at 0.4] [--restart-after 5] [--load-workers 2] [--rate 0]
+ *                      [--concurrency 3]
  *
  * --rate N offers N records/s (the terminals taking turns) instead of every terminal publishing
  * as fast as its window allows: below capacity, the ack latency is the service time, not the
@@ -46,6 +47,8 @@ const { values } = parseArgs({
     'load-workers': { type: 'string', default: '2' },
     /** Offered load, records/s over the fleet (0: every terminal as fast as its window allows). */
     rate: { type: 'string', default: '0' },
+    /** The gateways' ingest.concurrency (batches settled at once per instance). */
+    concurrency: { type: 'string', default: '3' },
     'gen-workers': { type: 'string', default: String(availableParallelism()) },
     /** Gateways run with --cpu-prof into this directory (profiles written as each stops). */
     'profile-dir': { type: 'string' },
@@ -60,8 +63,9 @@ const killAt = Number(values['kill-at']);
 const restartAfterMs = Number(values['restart-after']) * 1000;
 const loadWorkers = Number(values['load-workers']);
 const ratePerSecond = Number(values.rate);
-if (!(terminalCount >= 1 && terminalCount <= 99_999) || !(perTerminal >= 1) || !(window >= 1 && window <= 1000) || !(ackTimeoutMs > 0) || instanceCounts.some((n) => !(n >= 1 && n <= 16)) || !(loadWorkers >= 1) || !(ratePerSecond >= 0)) {
-  throw new Error('fleet: --terminals 1..99999, --per-terminal ≥ 1, --window 1..1000, --ack-timeout > 0, --instances 1..16 each, --load-workers ≥ 1, --rate ≥ 0');
+const concurrency = Number(values.concurrency);
+if (!(terminalCount >= 1 && terminalCount <= 99_999) || !(perTerminal >= 1) || !(window >= 1 && window <= 1000) || !(ackTimeoutMs > 0) || instanceCounts.some((n) => !(n >= 1 && n <= 16)) || !(loadWorkers >= 1) || !(ratePerSecond >= 0) || !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 16)) {
+  throw new Error('fleet: --terminals 1..99999, --per-terminal ≥ 1, --window 1..1000, --ack-timeout > 0, --instances 1..16 each, --load-workers ≥ 1, --rate ≥ 0, --concurrency 1..16');
 }
 const total = terminalCount * perTerminal;
 const FD_LIMIT = 65_536;
@@ -223,8 +227,9 @@ async function runFleet(n: number, ctx: { broker: MosquittoBroker; postgres: Tes
         {
           instance: `fleet${n}-${i + 1}`,
           mqtt: { url: ctx.broker.url, sharedGroup: `fleet${n}`, protocolVersion: 5 },
-          database: { url: dbUrl },
-          ingest: { maxBatch: 500, maxQueue },
+          // One connection beside the lanes (gateway/config.ts requires it).
+          database: { url: dbUrl, poolSize: Math.max(6, concurrency + 1) },
+          ingest: { maxBatch: 500, maxQueue, concurrency },
           terminals: { approval: 'manual', rosterFile: ctx.rosterFile },
           http: { port: 0 },
           log: { level: 'info' },
@@ -381,7 +386,7 @@ if (one && many) {
   figures.push({ label: `scale-out: records/s with ${many.instances} instances vs 1`, value: round(many.rate, 0), unit: '/s', baseline: { label: '1 instance', value: round(one.rate, 0) }, ratio: round(many.rate / one.rate, 2) });
 }
 notes.push(
-  `${size} = ${total.toLocaleString('en')} sealed records (layout v2, the bridge's RecordSealer), ${Math.round(payloadBytes)} B each; window ${window} per terminal, ack timeout ${ackTimeoutMs / 1000} s, ${ratePerSecond > 0 ? `offered ${ratePerSecond} records/s` : 'unpaced (each terminal as fast as its window allows)'}; ${loadWorkers} load worker thread(s); gateway ingest.maxBatch 500, maxQueue ${runs[0]?.maxQueue ?? '?'}`,
+  `${size} = ${total.toLocaleString('en')} sealed records (layout v2, the bridge's RecordSealer), ${Math.round(payloadBytes)} B each; window ${window} per terminal, ack timeout ${ackTimeoutMs / 1000} s, ${ratePerSecond > 0 ? `offered ${ratePerSecond} records/s` : 'unpaced (each terminal as fast as its window allows)'}; ${loadWorkers} load worker thread(s); gateway ingest.maxBatch 500, concurrency ${concurrency}, maxQueue ${runs[0]?.maxQueue ?? '?'}`,
   `baseline runs: ${baselines.map((b) => `${Math.round(b.rowsPerSecond)}/s (batch p50 ${b.batchP50Ms.toFixed(1)} ms, p99 ${b.batchP99Ms.toFixed(1)} ms)`).join(' before, ')} after the gateway runs (figures use their mean)`,
   ...baselines.map((b, i) => `baseline ${i === 0 ? 'before' : 'after'}: CPU per row: ${perRecord(b.cpu)}`),
   `machine: ${availableParallelism()} cores; PostgreSQL (Debian, fsync on), Mosquitto (Debian), gateways, load generator all on it`,
