@@ -214,6 +214,7 @@
       clockOffsetMs = Date.parse(s.clock.now) - Date.now();
       renderStatus(s);
       if (asked === epoch) {
+        renderPaused(s.paused === true);
         renderStaff(s.staffId);
         if (s.invitation && (!current || current.id !== s.invitation.id)) track(s.invitation);
       }
@@ -273,6 +274,47 @@
       $('staff-error').textContent = describeError(err);
     }
   });
+
+  // ---- window service: pause (暂停服务) and back, the greeting and 一米线 prompts ----
+
+  let paused = false;
+
+  function renderPaused(now) {
+    paused = now;
+    $('pause').hidden = now;
+    $('resume').hidden = !now;
+    $('paused-badge').hidden = !now;
+    document.body.classList.toggle('paused', now);
+    renderInviteHint();
+  }
+
+  async function setPaused(now) {
+    $('controls-error').textContent = '';
+    $('controls-message').textContent = '';
+    epoch += 1;
+    try {
+      const res = await api('POST', now ? '/staff/pause' : '/staff/resume');
+      renderPaused(res.paused === true);
+    } catch (err) {
+      $('controls-error').textContent = describeError(err);
+    }
+  }
+
+  $('pause').addEventListener('click', () => setPaused(true));
+  $('resume').addEventListener('click', () => setPaused(false));
+
+  for (const button of document.querySelectorAll('button.announce')) {
+    button.addEventListener('click', async () => {
+      $('controls-error').textContent = '';
+      $('controls-message').textContent = '';
+      try {
+        await api('POST', '/announce', { prompt: button.dataset.prompt });
+        $('controls-message').textContent = '已请评价器播报“' + button.textContent + '”';
+      } catch (err) {
+        $('controls-error').textContent = describeError(err);
+      }
+    });
+  }
 
   // ---- the invitation form ----
 
@@ -440,9 +482,11 @@
 
   function renderInviteHint() {
     const open = current && current.state !== 'closed';
-    const hint = open ? '请等待本次评价结束' : staffId === null ? refusalWords('not_signed_in') : '';
+    const hint = open ? '请等待本次评价结束' : paused ? refusalWords('window_paused') : staffId === null ? refusalWords('not_signed_in') : '';
     $('invite-hint').textContent = hint;
     $('invite').disabled = Boolean(hint);
+    // Pausing waits for the invitation's outcome, as the bridge does.
+    $('pause').disabled = Boolean(open);
   }
 
   // ---- the open invitation, its countdown, and its outcome ----

@@ -221,6 +221,41 @@ describe('staff console', () => {
     await shows(page.getByTestId('invitation-message'), /^\s*本窗口未配置回执打印机（this terminal has no receipt printer configured）\s*$/);
   });
 
+  it('暂停服务: the terminal shows it, 邀请评价 is refused in staff\'s words; 恢复服务 brings it back; 问候 and 一米线 are asked of the bridge', async () => {
+    const hall = await halls.start();
+    const w = await hall.window();
+    const announced: string[] = [];
+    w.bridge.on('announce', (prompt) => void announced.push(prompt));
+    const page = await openConsole(w);
+    await shows(page.getByTestId('staff-current'), 'S1');
+    await page.getByTestId('pause').click();
+    await page.getByTestId('paused-badge').waitFor();
+    await page.getByTestId('resume').waitFor();
+    await waitUntil(() => w.terminal.paused, 'the terminal to show the pause');
+    await shows(page.getByTestId('invite-hint'), API_META.refusals.window_paused.zh);
+    await expect(page.getByTestId('invite-button').isDisabled()).resolves.toBe(true);
+    // Asked anyway (another tab, a business system): the bridge refuses it, and nothing is made.
+    expect((await w.api('POST', '/api/v1/invitations', { services: [{ itemCode: '330106-XK-0012', caseNo: 'C-PAUSED' }] })).status).toBe(409);
+    expect(w.bridge.desk.current()).toBeUndefined();
+
+    await page.getByTestId('announce-greeting').click();
+    await shows(page.getByTestId('controls-message'), '已请评价器播报“问候”');
+    await page.getByTestId('announce-one-metre-line').click();
+    await shows(page.getByTestId('controls-message'), '已请评价器播报“一米线”');
+    expect(announced).toEqual(['greeting', 'one_metre_line']);
+
+    await page.getByTestId('resume').click();
+    await page.getByTestId('pause').waitFor();
+    await expect(page.getByTestId('paused-badge').isHidden()).resolves.toBe(true);
+    await waitUntil(() => w.terminal.core.state === 'idle', 'the terminal to leave the pause');
+    await invite(page, w, '330106202611220009');
+    // With an invitation open, pausing waits for its outcome.
+    await expect(page.getByTestId('pause').isDisabled()).resolves.toBe(true);
+    await w.terminal.press(0);
+    await shows(page.getByTestId('outcome'), '已评价');
+    await expect(page.getByTestId('pause').isDisabled()).resolves.toBe(false);
+  });
+
   it('with an API token, asks for it once, keeps it for the tab, and then works', async () => {
     const hall = await halls.start();
     const token = 'console-test-token-123';

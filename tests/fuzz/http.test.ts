@@ -11,6 +11,7 @@ import { CANCEL_REASONS } from '../../protocol/cancel-reasons.js';
 import { apiRefusalSchema } from '../../protocol/http-api.js';
 import type { StaffRoster } from '../../protocol/province-config.js';
 import { REFUSALS } from '../../protocol/refusals.js';
+import { ANNOUNCEMENTS } from '../../protocol/voice-prompts.js';
 import { EmbeddedBroker } from '../../simulator/broker.js';
 import type { SimWindow } from '../../simulator/sim-window.js';
 import { waitUntil } from '../../simulator/wait.js';
@@ -32,6 +33,9 @@ const ROUTES = [
   '/api/v1/meta',
   '/api/v1/staff/sign-in',
   '/api/v1/staff/sign-out',
+  '/api/v1/staff/pause',
+  '/api/v1/staff/resume',
+  '/api/v1/announce',
   '/api/v1/stats/today',
   '/api/v1/invitations',
   '/api/v1/invitations/current',
@@ -61,6 +65,7 @@ const jsonBody = fc.oneof(
     .map((v) => JSON.stringify(v)),
   // A cancel: a known reason code or any text.
   fc.record({ reason: fc.oneof(fc.constantFrom(...Object.keys(CANCEL_REASONS)), fc.string({ maxLength: 30 })) }).map((v) => JSON.stringify(v)),
+  fc.record({ prompt: fc.oneof(fc.constantFrom(...ANNOUNCEMENTS, 'invite', 'GREETING', '__proto__'), fc.string({ maxLength: 30 }), fc.integer()), extra: fc.jsonValue() }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
 );
 const body = fc.oneof(
   fc.constant(undefined),
@@ -138,8 +143,9 @@ describe('HTTP API, fuzzed from outside while a citizen rates', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(junk, { minLength: 1, maxLength: 8 }), fc.integer({ min: 0, max: 4 }), async (requests, button) => {
         n += 1;
-        // Junk staff may have signed out or in; the window's own staff signs in again.
+        // Junk staff may have signed out or in, or paused the window; the window's own staff signs in again and resumes.
         await w.api('POST', '/api/v1/staff/sign-in', { staffId: 'S-FUZZ' });
+        await w.api('POST', '/api/v1/staff/resume');
         const id = await w.invite({ services: [{ itemCode: '330106-XK-0012', caseNo: `C-HTTP-${n}` }] });
         await waitUntil(() => w.terminal.core.state === 'invited', `the terminal to show invitation ${id}`);
         // The junk and the press at once: the citizen does not wait for the junk.
