@@ -31,7 +31,9 @@ export interface ProvisionField {
 
 const withPrinter = (answers: Answers): boolean => Boolean(answers['printer-path']);
 const withBoard = (answers: Answers): boolean => Boolean(answers['board-path']);
-const withGpio = (answers: Answers): boolean => !withBoard(answers) && Boolean(answers['gpio-chip']);
+/** The GPIO chip is asked when neither an Arduino's port nor a serial line is given. */
+const gpioAsked = (answers: Answers): boolean => !withBoard(answers) && !answers['serial-path'];
+const withGpio = (answers: Answers): boolean => gpioAsked(answers) && Boolean(answers['gpio-chip']);
 /** "2,3,4,5,6" → [2, 3, 4, 5, 6]; anything else is left for the schema to refuse. */
 const pinList = (text: string): unknown => (/^\d+(\s*,\s*\d+)*$/.test(text) ? text.split(',').map((pin) => Number(pin.trim())) : text);
 const wholeNumber = (text: string): unknown => (/^\d+$/.test(text) ? Number(text) : text);
@@ -60,8 +62,7 @@ export const PROVISION_FIELDS: readonly ProvisionField[] = [
     path: ['board', 'chip'],
     ask: "GPIO chip, if the buttons are wired to the Pi's own header: auto (finds it), or gpiochip0, pinctrl-rp1, … (empty: a terminal with its own MCU)",
     optional: true,
-    // Not asked when --serial-path says the terminal is on a serial line.
-    when: (answers) => !withBoard(answers) && !answers['serial-path'],
+    when: gpioAsked,
     implies: { path: ['board', 'io'], value: 'gpio' },
   },
   ...pinFields({ flags: ['gpio-buttons', 'gpio-leds', 'gpio-buzzer'], pins: 'BCM GPIO numbers', pin: 'BCM GPIO number', defaults: ['5,6,16,20,21', '17,27,22,23,24', '18'], when: withGpio }),
