@@ -1,6 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadConfigFile } from '../../bridge/config.js';
+import { ReasonCatalogStore } from '../../bridge/province/reason-catalog.js';
+import { openDatabase } from '../../bridge/store/database.js';
+import { Settings } from '../../bridge/store/settings.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -135,6 +138,17 @@ describe('the voice feature and the catalogue', () => {
     expect(reasons.listenerCount('adopted')).toBe(0);
     // Stopped: nothing more is made (a stopped bridge leaves its folders alone).
     expect(await voice.library!.fileFor({ kind: 'label', code: 'R8', text: '等候时间长' })).toBeUndefined();
+  });
+});
+
+describe("the reason catalogue store's word", () => {
+  it('is given when a catalogue is adopted, not when a config leaves it out', () => {
+    const store = new ReasonCatalogStore(new Settings(openDatabase(':memory:')), silentLogger);
+    const adopted: string[] = [];
+    store.on('adopted', (catalog) => adopted.push(catalog.version));
+    store.adopt({ reasonCatalog: { version: 'v3', reasons: [{ code: 'R1', label: '办理时间长' }] } });
+    store.adopt({});
+    expect(adopted).toEqual(['v3']);
   });
 });
 
