@@ -4,13 +4,13 @@ import { Bridge } from '../../bridge/bridge.js';
 import { parseConfig, type BridgeConfig, type BridgeConfigInput } from '../../bridge/config.js';
 import { defaultDoctorDeps, runDoctor, type DoctorDeps } from '../../bridge/diagnose/doctor.js';
 import { silentLogger } from '../../bridge/log.js';
-import { gpioTerminalOpener } from '../../bridge/terminal/gpio-terminal.js';
+import { gpiodLines, gpioTerminalOpener } from '../../bridge/terminal/gpio-terminal.js';
 import { DEFAULT_DEBOUNCE_MS, FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
 import { FakeGpioChip } from '../../simulator/fake-gpio-chip.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { notAudit } from '../support/audit-events.js';
 import { useBrokerAndProvince } from '../support/broker-and-province.js';
-import { scriptedTools } from '../../simulator/fake-gpiod-tools.js';
+import { FakeGpiodTools, scriptedTools } from '../../simulator/fake-gpiod-tools.js';
 
 /*
  * The bridge running the terminal itself on the Raspberry Pi's own GPIO, as `hcp run` does with a
@@ -152,6 +152,31 @@ describe("a terminal on the Raspberry Pi's own GPIO, run by the bridge", () => {
     const id = await inviteAndPress(bridge, chip, 2, 'C-4');
     const record = await env.province.waitFor(() => env.province.recordsOf(config.terminal.id).find((r) => r.id === id));
     expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'basically_satisfied' } });
+  });
+});
+
+describe("the same terminal through Bookworm's gpiod tools (scripted: gpiomon prints the edges, gpioset holds the LEDs)", () => {
+  it('rates from an edge gpiomon reports, and lights the LED through a restarted gpioset', async () => {
+    const tools = new FakeGpiodTools({ version: '1.6.3' });
+    const config = parseConfig(gpioConfig());
+    const bridge = await Bridge.start(config, { openPort: gpioTerminalOpener(config, { lines: gpiodLines(tools.spawn), openSerialPort: noSerialPorts, logger: silentLogger }) });
+    env.cleanups.push(() => bridge.stop());
+    await helloFrom(bridge);
+    // The LEDs as the latest gpioset holds them: its argv.
+    const lit = (): boolean[] => PINS.leds.map((line) => tools.latest('gpioset').args.includes(`${line}=1`));
+    await api(bridge, 'POST', '/api/v1/staff/sign-in', { staffId: 'S3004' });
+    const invited = await api(bridge, 'POST', '/api/v1/invitations', { services: [{ ...service, caseNo: 'C-5' }] });
+    await waitUntil(() => lit().every(Boolean), 'every LED lit through gpioset');
+    tools.latest('gpiomon').print(`${PINS.buttons[1]} 0`);
+    await waitUntil(() => lit().join() === only(1).join(), 'only LED 1 lit');
+    tools.latest('gpiomon').print(`${PINS.buttons[1]} 1`);
+    const record = await env.province.waitFor(() => env.province.recordsOf(config.terminal.id).find((r) => r.id === invited.body.id));
+    expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'satisfied' } });
+    expect(tools.latest('gpiomon').args).toEqual(['--bias=pull-up', '--line-buffered', '--format=%o %e', 'gpiochip0', '5', '6', '16', '20', '21']);
+
+    await bridge.stop();
+    env.cleanups.pop();
+    expect(tools.started.filter((tool) => !tool.exited)).toEqual([]);
   });
 });
 
