@@ -242,7 +242,11 @@ export class GpiodToolsLines implements GpioLines {
     void this.stop(old).then(() => {
       this.restarting = false;
       if (this.done || !this.tools) return;
-      this.setter = this.start('gpioset', setArgv(this.tools, this.chip, this.levels));
+      try {
+        this.setter = this.start('gpioset', setArgv(this.tools, this.chip, this.levels));
+      } catch (err) {
+        this.lost(startError('gpioset', err));
+      }
     });
   }
 
