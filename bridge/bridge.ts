@@ -35,6 +35,7 @@ import { ReceiptPageStore } from './province/receipt-page.js';
 import { ReasonCatalogStore } from './province/reason-catalog.js';
 import { StaffRosterStore } from './province/staff-roster.js';
 import { StaffStarsStore } from './province/staff-stars.js';
+import { CustomerScreen } from './screen/customer-screen.js';
 import { StaffCards } from './screen/staff-cards.js';
 import { selftestPartsOf } from './selftest/bridge-parts.js';
 import { SelftestRunner } from './selftest/selftest-runner.js';
@@ -75,6 +76,8 @@ export interface BridgeDeps {
   connect?: ConnectBroker;
   /** Stand-ins for the voice's player (aplay, or the terminal's `say`) and synthesizer (espeak-ng). */
   voice?: VoiceDeps;
+  /** How often the customer screen tries its port again while another program holds it (default SCREEN_RETRY_MS). */
+  screenRetryMs?: number;
 }
 
 /**
@@ -200,7 +203,6 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       return true;
     };
     const voice = config.voice && voiceOutput(config.voice, config.database.path, sayOnTerminal, deps.voice);
-    this.statusSources = { terminal, desk, link, uplink, outbox, clock, storage, reasons, gradeProfile, roster, staffSignIn, printer, httpRejected, voice, versions };
     const status = () => this.status();
     this.selftests = new SelftestRunner(selftestPartsOf({ terminal, link, desk, uplink, receipts, clock, timers, newId }), desk, logger, staffAction);
     this.server = createApiServer({
@@ -219,7 +221,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     });
     const audit = new AuditLog(db);
     const transaction = <T>(fn: () => T): T => commits.run(fn);
-    this.features = bridgeFeatures({ events: this, config, timers, clock, logger, status, outbox, audit, transaction, newId, uplink, receipts, reasons, voice, desk, staffCards, settings });
+    const featureContext = { events: this, config, timers, clock, logger, status, outbox, audit, transaction, newId, uplink, receipts, reasons, voice, desk, staffCards, settings };
+    // Built here, not in the feature table: the status reads it.
+    const screen = config.screen && new CustomerScreen(featureContext, config.screen, deps.screenRetryMs);
+    this.features = bridgeFeatures({ ...featureContext, screen });
+    this.statusSources = { terminal, desk, link, uplink, outbox, clock, storage, reasons, gradeProfile, roster, staffSignIn, printer, httpRejected, voice, screen, versions };
     const commands: CommandContext = {
       status,
       outbox,

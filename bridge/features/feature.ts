@@ -10,6 +10,7 @@ import type { BridgeStatus } from '../status/status.js';
 import type { AuditLog } from '../store/audit.js';
 import type { Outbox } from '../store/outbox.js';
 import type { Settings } from '../store/settings.js';
+import type { CustomerScreen } from '../screen/customer-screen.js';
 import type { StaffCards } from '../screen/staff-cards.js';
 import type { TimeKeeper } from '../time/time-keeper.js';
 import type { Uplink } from '../uplink/uplink.js';
@@ -52,4 +53,6 @@ export interface FeatureContext {
   reasons: ReasonCatalogSource;
   /** The voice's player and prompts, when voice is configured. */
   voice: VoiceOutput | undefined;
+  /** The customer screen, when one is configured (started as a feature). */
+  screen: CustomerScreen | undefined;
 }

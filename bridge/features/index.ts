@@ -2,7 +2,6 @@ import { Audit } from './audit.js';
 import { ClockSync } from './clock-sync.js';
 import type { Feature, FeatureContext } from './feature.js';
 import { Retention } from './retention.js';
-import { CustomerScreen } from '../screen/customer-screen.js';
 import { Telemetry } from './telemetry.js';
 import { Voice } from './voice.js';
 
@@ -18,7 +17,8 @@ const FEATURES: ReadonlyArray<(ctx: FeatureContext) => Feature | undefined> = [
   // The receipt service is built with the printer (staff reprints and the self-test use it too).
   (ctx) => ctx.receipts,
   (ctx) => new Telemetry(ctx),
-  (ctx) => ctx.config.screen && new CustomerScreen(ctx, ctx.config.screen),
+  // The customer screen is built with the bridge (its status reads it).
+  (ctx) => ctx.screen,
   (ctx) => ctx.voice && new Voice({ ...ctx, voice: ctx.voice }),
 ];
 

@@ -103,6 +103,11 @@ export class ScreenServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** Pages following the state now (server-sent event streams). */
+  get following(): number {
+    return this.streams.size;
+  }
+
   /** Where the page is, e.g. http://127.0.0.1:8081/. */
   get url(): string {
     const { address, port } = this.server.address() as AddressInfo;

@@ -2,7 +2,7 @@ import type { Alarm } from '../../protocol/alarms.js';
 import type { GradeCodeProfileName } from '../../protocol/grades.js';
 import type { BridgeConfig } from '../config.js';
 import type { TerminalLinkStatus } from '../terminal/terminal-link.js';
-import type { InvitationDesk, OpenInvitation } from '../desk/invitation-desk.js';
+import type { DeskCounters, InvitationDesk, OpenInvitation } from '../desk/invitation-desk.js';
 import type { ReceiptService, ReceiptStatus } from '../printer/receipt-service.js';
 import type { GradeProfileStore } from '../province/grade-profile.js';
 import type { ReasonCatalogStore } from '../province/reason-catalog.js';
@@ -13,6 +13,7 @@ import type { StorageStatus } from '../store/storage.js';
 import type { TimeKeeper } from '../time/time-keeper.js';
 import type { UplinkStatus } from '../uplink/uplink.js';
 import type { VoiceStatus } from '../voice/voice-output.js';
+import type { ScreenStatus } from '../screen/customer-screen.js';
 import { alarms } from './alarms.js';
 import type { Tally } from './tally.js';
 
@@ -23,6 +24,8 @@ export interface BridgeStatus {
   staffId: string | null;
   /** Staff paused the window (暂停服务): no invitations until they resume it. */
   paused: boolean;
+  /** What the buttons and the customer screen did that changed nothing: a second press, the terminal's answer to a screen rating. */
+  presses: DeskCounters;
   invitation: OpenInvitation | null;
   /** The serial line to the terminal, and who answers on it. */
   link: TerminalLinkStatus;
@@ -46,6 +49,8 @@ export interface BridgeStatus {
   printer: (ReceiptStatus & { configured: true; publicKey: string }) | { configured: false };
   /** Spoken prompts: where they play, what became of them, the last error (docs/audio.md). */
   voice: VoiceStatus;
+  /** The customer screen: where it is served (or why it cannot listen), pages following it, paired tablets. */
+  screen: ScreenStatus;
   http: { rejected: Record<string, number> };
   versions: Record<string, string>;
 }
@@ -53,7 +58,7 @@ export interface BridgeStatus {
 /** Where the status is read from: the bridge's parts. */
 export interface StatusSources {
   terminal: BridgeConfig['terminal'];
-  desk: Pick<InvitationDesk, 'staffId' | 'current' | 'paused'>;
+  desk: Pick<InvitationDesk, 'staffId' | 'current' | 'paused' | 'counters'>;
   link: { status(): TerminalLinkStatus };
   uplink: { status(): UplinkStatus };
   outbox: Pick<Outbox, 'stats' | 'quarantined'>;
@@ -68,6 +73,8 @@ export interface StatusSources {
   httpRejected: Tally;
   /** The voice, when it is configured. */
   voice: { status(): VoiceStatus } | undefined;
+  /** The customer screen, when it is configured. */
+  screen: { status(): ScreenStatus } | undefined;
   versions: Record<string, string>;
 }
 
@@ -98,6 +105,7 @@ export function readStatus(src: StatusSources): BridgeStatus {
     }),
     staffId: src.desk.staffId,
     paused: src.desk.paused,
+    presses: src.desk.counters,
     invitation: src.desk.current() ?? null,
     link,
     broker,
@@ -117,6 +125,7 @@ export function readStatus(src: StatusSources): BridgeStatus {
     },
     printer: printer ?? { configured: false },
     voice,
+    screen: src.screen?.status() ?? { configured: false },
     http: { rejected: src.httpRejected.counts() },
     versions: src.versions,
   };
