@@ -6,6 +6,8 @@ import { defaultDoctorDeps, runDoctor, type DoctorDeps } from '../../bridge/diag
 import { silentLogger } from '../../bridge/log.js';
 import { gpiodLines, gpioTerminalOpener } from '../../bridge/terminal/gpio-terminal.js';
 import { DEFAULT_DEBOUNCE_MS, FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
+import type { SelftestIO } from '../../bridge/selftest/selftest.js';
+import type { GpioLines } from '../../firmware/adapters/gpio/lines.js';
 import { FakeGpioChip } from '../../simulator/fake-gpio-chip.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { notAudit } from '../support/audit-events.js';
@@ -152,6 +154,56 @@ describe("a terminal on the Raspberry Pi's own GPIO, run by the bridge", () => {
     const id = await inviteAndPress(bridge, chip, 2, 'C-4');
     const record = await env.province.waitFor(() => env.province.recordsOf(config.terminal.id).find((r) => r.id === id));
     expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'basically_satisfied' } });
+  });
+});
+
+describe('hcp selftest on the GPIO terminal', () => {
+  it('passes every button, LED and buzzer step with a technician at the header', async () => {
+    const chip = new FakeGpioChip();
+    let buzzed = false;
+    const config = parseConfig(gpioConfig());
+    // The chip's lines, with the buzzer's every sounding remembered (a beep is shorter than a look).
+    const lines = (): GpioLines => {
+      const inner = chip.lines();
+      return { ...inner, write: (offset, level) => ((buzzed ||= offset === PINS.buzzer && level === 1), inner.write(offset, level)) };
+    };
+    const bridge = await Bridge.start(config, { openPort: gpioTerminalOpener(config, { lines, openSerialPort: noSerialPorts, logger: silentLogger }) });
+    env.cleanups.push(() => bridge.stop());
+    await helloFrom(bridge);
+    let presses = Promise.resolve();
+    const hold = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, JOHNNY_FIVE_DEBOUNCE_MS + DEFAULT_DEBOUNCE_MS + 20));
+    const technician: Required<SelftestIO> = {
+      say: (text) => {
+        const asked = /^Press button (\d)/.exec(text);
+        if (!asked) return;
+        const line = PINS.buttons[Number(asked[1]) - 1] as number;
+        presses = presses.then(async () => {
+          chip.press(line);
+          await hold();
+          chip.release(line);
+          await hold();
+        });
+      },
+      confirm: async (question) => {
+        const led = /LED over button (\d)/.exec(question);
+        if (led) {
+          const index = Number(led[1]) - 1;
+          buzzed = false; // the buzzer question is about what sounds after the LEDs
+          return waitUntil(() => leds(chip).join() === only(index).join(), `LED ${index + 1} alone`).then(() => true, () => false);
+        }
+        return /buzzer/.test(question) && buzzed;
+      },
+    };
+    const report = await bridge.selftest(technician, undefined, { helloMs: 5000, pressMs: 5000, printMs: 1000, provinceMs: 10_000 });
+    await presses;
+    expect(report.steps.map((step) => `${step.outcome} ${step.step}`)).toEqual([
+      'pass terminal',
+      ...[1, 2, 3, 4, 5].map((n) => `pass button-${n}`),
+      ...[1, 2, 3, 4, 5].map((n) => `pass led-${n}`),
+      'pass buzzer',
+      'skip printer',
+      'pass province',
+    ]);
   });
 });
 
