@@ -1,5 +1,5 @@
 import type { Timers } from '../../protocol/timers.js';
-import { PlaybackError, type Player, type PlayResult } from './player.js';
+import type { Player, PlayResult } from './player.js';
 import type { Utterance } from './utterance.js';
 
 /** How one utterance ended: said, nothing to say it with, cut by a newer state, or failed (why). */
@@ -46,11 +46,6 @@ export class PromptQueue {
     this.current?.abort('cut');
   }
 
-  /** What waits to be said (not what is playing). */
-  get pending(): readonly Utterance[] {
-    return this.waiting;
-  }
-
   private next(): void {
     if (this.current || this.stopped) return;
     const utterance = this.waiting.shift();
@@ -63,15 +58,16 @@ export class PromptQueue {
       settled = true;
       timers.clearTimeout(timer);
       this.current = undefined;
-      this.opts.onEnd(end.result !== 'failed' && controller.signal.aborted ? { result: 'cut' } : end);
+      // Cut by a newer state: whatever the player made of being stopped (an error, a result), it was cut.
+      this.opts.onEnd(controller.signal.aborted ? { result: 'cut' } : end);
       this.next();
     };
     // A player that does not come back in time is stopped and given up on: the queue moves on.
     const timer = timers.setTimeout(() => {
       // No words of the prompt: 请选择不满意的原因 or a reason's label would tell a bad grade in the status and the log.
       const error = `a prompt did not finish within ${maxPromptMs / 1000} s: stopped (is the sound device hung?)`;
-      controller.abort(new PlaybackError(error));
       settle({ result: 'failed', error });
+      controller.abort();
     }, maxPromptMs);
     let playing: Promise<PlayResult>;
     try {

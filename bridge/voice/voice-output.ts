@@ -17,7 +17,7 @@ export type VoiceStatus =
       device: string | null;
       played: number;
       failed: number;
-      /** Reason labels with no sound to say them with (the terminal's, or no synthesizer): their key prompts were said. */
+      /** Nothing to say them with: a reason's label on the terminal or without a synthesizer (its key prompt was said), a prompt not made yet. */
       skipped: number;
       /** Cut short by a newer prompt (the thanks cutting the invite prompt). */
       cut: number;

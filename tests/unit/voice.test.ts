@@ -50,12 +50,12 @@ class FakeReasons extends EventEmitter<{ adopted: [ReasonCatalog] }> {
   }
 }
 
-function rig(config: Record<string, unknown> = { output: 'terminal' }) {
+function rig(config: Record<string, unknown> = { output: 'terminal' }, speaker?: (timers: ManualTimers) => Player) {
   const timers = new ManualTimers();
   const events = new EventEmitter<BridgeEvents>();
   const player = new FakePlayer(timers);
   const reasons = new FakeReasons();
-  const voice: VoiceOutput = voiceOutput(voiceConfigSchema.parse(config), '/tmp/unused/hcp.db', () => true, { player });
+  const voice: VoiceOutput = voiceOutput(voiceConfigSchema.parse(config), '/tmp/unused/hcp.db', () => true, { player: speaker?.(timers) ?? player });
   const feature = new Voice({ events, timers, logger: silentLogger, reasons, voice });
   feature.start();
   /** Plays everything queued to its end. */
@@ -92,6 +92,24 @@ describe('voice prompts at the counter', () => {
     await drain();
     expect(player.log).toEqual(['invite', 'thanks']);
     expect(voice.status()).toMatchObject({ played: 1, cut: 1 });
+  });
+
+  it('a player that fails when it is stopped was cut, not failing: no alarm', async () => {
+    const { events, voice, drain } = rig({ output: 'terminal' }, (timers) => ({
+      play: (_u, signal) =>
+        new Promise((resolve, reject) => {
+          const handle = timers.setTimeout(() => resolve('played'), 1000);
+          signal.addEventListener('abort', () => {
+            timers.clearTimeout(handle);
+            reject(new PlaybackError('aplay ended by SIGTERM'));
+          });
+        }),
+    }));
+    events.emit('invitation', invitation);
+    await settle();
+    events.emit('closed', closed('rated'));
+    await drain();
+    expect(voice.status()).toMatchObject({ played: 1, cut: 1, failed: 0, fault: false });
   });
 
   it('reads the offered reasons in button order, each key prompt followed by its label', async () => {
