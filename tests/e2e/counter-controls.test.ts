@@ -85,7 +85,7 @@ describe('the customer screen rates as the buttons do', () => {
     expect(w.terminal.leds()).toEqual([false, false, false, false, false]);
     const [record] = await hall.expectExactlyOnce(w, [id]);
     expect(record).toMatchObject({ outcome: 'rated', channel: 'screen', device: null, rating: { grade: 'very_satisfied' } });
-    await waitUntil(() => w.bridge.desk.counters.terminalCancelsAfterScreen === 1, "the terminal's cancel to be counted");
+    await waitUntil(() => w.bridge.status().presses.terminalCancelsAfterScreen === 1, "the terminal's cancel to be counted, in status");
     // A press on the terminal now is a stray press: no invitation there.
     expect(events(hall, w).filter((e) => e.type === 'late_device_report')).toEqual([]);
   });
