@@ -12,6 +12,8 @@ import { checkPorts, defaultPresenceDeps, openSerialProbe } from '../transport/p
 import type { PresenceDeps } from '../transport/transport.js';
 import type { OpenSerialPort } from '../transport/transport.js';
 import { checkBrokerTransport, checkUplink, defaultConnect, type BrokerDeps } from '../uplink/probe.js';
+import { checkScreen, type ScreenProbeDeps } from '../screen/probe.js';
+import { checkVoice, type VoiceProbeDeps } from '../voice/probe.js';
 import { fail, type CheckResult } from './check.js';
 import { checkConfig } from './config-probe.js';
 import { askRunningService, defaultStatusFetch, type StatusFetch } from './running-service.js';
@@ -36,6 +38,10 @@ export interface DoctorDeps {
   ntpSynced: () => Promise<boolean | undefined>;
   database: DatabaseDeps;
   statfs: (path: string) => { bavail: number; bsize: number };
+  /** The customer screen's port and pairings (default: a real listen, the bridge's database). */
+  screen?: ScreenProbeDeps;
+  /** The voice's aplay and espeak-ng (default: the real programs). */
+  voice?: VoiceProbeDeps;
 }
 
 export const defaultDoctorDeps: DoctorDeps = {
@@ -61,7 +67,8 @@ export async function runDoctor(configPath: string, timeoutMs: number, deps: Doc
   // Held by our own tools (the service running) is a warning on the GPIO line, and the terminal check says more.
   const terminalPortPresent = board?.io === 'gpio' ? ports[0]?.level !== 'fail' : ports[0]?.level === 'ok';
   const printerPortPresent = ports[1]?.level === 'ok';
-  const [terminal, broker, clock, printer] = await Promise.all([
+  const service = askRunningService(config, { fetch: deps.statusFetch, timeoutMs: Math.min(timeoutMs, 3000) });
+  const [terminal, broker, clock, printer, screen, voice] = await Promise.all([
     terminalPortPresent
       ? board?.io === 'firmata'
         ? checkBoardTerminal(config, { openSerialPort: deps.openArduinoPort, timeoutMs })
@@ -69,14 +76,17 @@ export async function runDoctor(configPath: string, timeoutMs: number, deps: Doc
           ? checkGpioTerminal(config, { ...(deps.gpioLines && { lines: deps.gpioLines }), timeoutMs })
           : checkTerminal(config, { openPort: deps.openPort, timeoutMs })
       : Promise.resolve(fail('terminal', 'not asked: its port is missing', ['fix the terminal port first'])),
-    askRunningService(config, { fetch: deps.statusFetch, timeoutMs: Math.min(timeoutMs, 3000) }).then((service) => checkUplink(config, service, { connect: deps.connect, timeoutMs })),
+    service.then((answer) => checkUplink(config, answer, { connect: deps.connect, timeoutMs })),
     checkClock(deps.ntpSynced),
     config.printer && !printerPortPresent
       ? Promise.resolve(fail('printer', 'not asked: its port is missing', ['fix the printer port first']))
       : checkPrinter(config, { openPort: deps.openPort, timeoutMs: Math.min(timeoutMs, Math.max(config.printer?.statusTimeoutMs ?? 0, 2000)) }),
+    service.then((answer) => checkScreen(config, answer, deps.screen)),
+    checkVoice(config, deps.voice),
   ]);
   const transport = checkBrokerTransport(config);
   const results = [result, ...ports, terminal, broker, ...(transport ? [transport] : []), clock, checkDatabase(config, deps.database), checkDisk(config, deps.statfs)];
   if (printer) results.push(printer);
+  results.push(...screen, ...voice);
   return results;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { describeIssues } from '../../protocol/issues.js';
 import type { BridgeConfig } from '../config.js';
+import { serviceScreenSchema } from '../screen/probe.js';
 import { errorText } from './check.js';
 
 /*
@@ -15,6 +16,7 @@ import { errorText } from './check.js';
 const serviceStatusSchema = z.object({
   terminal: z.object({ id: z.string() }),
   broker: z.object({ connected: z.boolean(), url: z.string(), reconnectAttempts: z.number().optional() }),
+  screen: serviceScreenSchema.optional(),
 });
 export type ServiceStatus = z.infer<typeof serviceStatusSchema>;
 
