@@ -182,6 +182,19 @@ describe('the managers’ dashboard in Chromium', () => {
     }
   });
 
+  it('shows a window whose staff paused it as 暂停服务 on the live view, and no longer once they resume', async () => {
+    const page = await signedIn('county-a');
+    await page.getByTestId('tab-live').click();
+    const card = page.getByTestId('window-HALL-A-A1');
+    await card.getByTestId('staff').waitFor();
+    expect(await card.getByTestId('paused').count()).toBe(0);
+    expect((await windowA.api('POST', '/api/v1/staff/pause')).status).toBe(200);
+    await shows(card.getByTestId('paused'), '暂停服务');
+    expect((await windowA.api('POST', '/api/v1/staff/resume')).status).toBe(200);
+    await card.getByTestId('paused').waitFor({ state: 'detached' });
+    await page.close();
+  });
+
   it('counts a rating as it arrives, without a reload', async () => {
     const page = await signedIn('county-a');
     await shows(page.getByTestId('kpi-rated'), '2');
