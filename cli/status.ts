@@ -74,6 +74,8 @@ export function formatStatus(s: BridgeStatus, url: string): string {
   // A bridge older than the voice says nothing of it.
   const voice = (s as Partial<Pick<BridgeStatus, 'voice'>>).voice;
   if (voice) rows.push(['voice', voiceLine(voice)]);
+  const screen = (s as Partial<Pick<BridgeStatus, 'screen'>>).screen;
+  if (screen) rows.push(['screen', screenLine(screen)]);
   rows.push(['alarms', s.alarms.length ? s.alarms.join(', ') : 'none']);
   const width = Math.max(...rows.map(([k]) => k.length));
   return [`hcp status: ${url}`, ...rows.map(([key, value]) => `  ${key.padEnd(width)}  ${value}`)].join('\n');
@@ -97,6 +99,14 @@ function voiceLine(v: BridgeStatus['voice']): string {
   const synthesis = v.synthesis?.available === false ? '; espeak-ng missing: reasons are said by their button numbers only' : '';
   const bad = v.badRecordings.length ? `; not WAV, the default plays instead: ${v.badRecordings.join(', ')}` : '';
   return `${where}: ${v.played} played, ${v.failed} failed${fault}${missing}${synthesis}${bad}`;
+}
+
+/** The customer screen (docs/customer-screen.md): where it is served, or why not, and who follows it. */
+function screenLine(v: BridgeStatus['screen']): string {
+  if (!v.configured) return 'not configured';
+  const who = `${v.following} page(s) following, ${v.pairedTablets} tablet(s) paired`;
+  if (v.url !== null) return `served at ${v.url}; ${who}`;
+  return `NOT SERVED: ${v.listenError ?? 'not listening yet'}; the bridge rates without it and keeps trying; ${who}`;
 }
 
 /** `hcp status [--url URL] [--token T] [--json]`. */
