@@ -32,6 +32,7 @@ program
   .option('--data-dir <dir>', 'where the bridges keep their databases (default: a temporary folder)')
   .option('--view-port <port>', 'port of the live hall view web page (0: any free port)', intFlag(0, 65535), 8090)
   .option('--dashboard-port <port>', "port of the managers' dashboard (0: any free port)", intFlag(0, 65535), 8472)
+  .option('--screen-port <port>', "port of window 1's customer screen; window n gets port + n - 1 (0: any free port)", intFlag(0, 65535), 0)
   .action(async (options) => {
     const { startHallCommand } = await import('./start.js');
     await startHallCommand(options);

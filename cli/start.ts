@@ -25,6 +25,8 @@ export interface StartOptions {
   rateLaterPort?: number;
   /** The managers' dashboard; taken by another program: any free port. */
   dashboardPort: number;
+  /** Window 1's customer screen (window n: + n - 1); 0: any free port. */
+  screenPort: number;
   dataDir?: string;
 }
 
@@ -46,6 +48,7 @@ export async function startHallCommand(options: StartOptions): Promise<void> {
     timeoutSeconds: options.timeout,
     brokerPort: options.brokerPort,
     httpPort: options.httpPort,
+    screenPort: options.screenPort,
     ...(options.provincePort !== undefined && { provincePort: options.provincePort }),
     ...(options.rateLaterPort !== undefined && { rateLaterPort: options.rateLaterPort }),
     logger: createLogger('warn', 2),
@@ -57,7 +60,8 @@ export async function startHallCommand(options: StartOptions): Promise<void> {
   for (const text of managerLines(hall)) console.log(text);
   for (const w of hall.windows) {
     const { link } = w.bridge.status();
-    console.log(`  ${w.windowNo}        terminal ${link.terminal?.serial} (firmware ${link.terminal?.fw}) on ${link.path}; HTTP API ${w.bridge.httpUrl}`);
+    const { screen } = w.bridge.config;
+    console.log(`  ${w.windowNo}        terminal ${link.terminal?.serial} (firmware ${link.terminal?.fw}) on ${link.path}; HTTP API ${w.bridge.httpUrl}${screen ? `; customer screen http://127.0.0.1:${screen.port}/` : ''}`);
   }
   console.log(`  databases  ${dataDir}`);
   let view: HallView;
@@ -134,6 +138,8 @@ function describe(activity: HallActivity, profile: GradeCodeProfileName): void {
       return line(activity.windowNo, 'serial', `frame dropped (${activity.reason}): ${activity.detail}`);
     case 'broker':
       return line(activity.windowNo, 'broker', activity.state);
+    case 'said':
+      return line(activity.windowNo, 'voice', activity.words);
   }
 }
 

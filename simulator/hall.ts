@@ -18,8 +18,10 @@ import { startHallProvince, type HallProvince } from './hall-province.js';
 import { SAMPLE_PROVINCE_CONFIG } from './province.js';
 import { seededRandom } from './random.js';
 import type { PrintedReceipt } from './printed-receipt.js';
+import { samplePhoto } from './sample-photo.js';
 import { SAMPLE_STAFF_PIN, SAMPLE_STAFF_ROSTER } from './sample-staff.js';
 import { SimWindow } from './sim-window.js';
+import { silentSynthesizer, SpokenLog } from './spoken-log.js';
 import { runWindowTraffic, type CitizenProfile } from './traffic.js';
 import { waitUntil } from './wait.js';
 
@@ -40,6 +42,8 @@ export interface HallOptions {
   rateLaterPort?: number;
   /** The managers' dashboard's port (default any free one). */
   dashboardPort?: number;
+  /** The customer screen of window 1; window n's on port + n - 1. Default: any free ports. */
+  screenPort?: number;
   /** Terminal ids are <prefix>-W01…; default SIM (a process holds each virtual line once: two halls need two prefixes). */
   terminalPrefix?: string;
   /** Run the scripted staff and citizens (default true). */
@@ -56,7 +60,9 @@ export type HallActivity =
   | { kind: 'acked'; windowNo: string; ack: Ack }
   | { kind: 'printed'; windowNo: string; receipt: PrintedReceipt }
   | { kind: 'frameRejected'; windowNo: string; reason: LinkRejectReason; detail: string }
-  | { kind: 'broker'; windowNo: string; state: 'connected' | 'disconnected' };
+  | { kind: 'broker'; windowNo: string; state: 'connected' | 'disconnected' }
+  /** A voice prompt, as the citizen would hear it (the simulated loudspeaker: simulator/spoken-log.ts). */
+  | { kind: 'said'; windowNo: string; words: string };
 
 /**
  * A simulated service hall: N windows, an embedded broker and the gateway on the embedded
@@ -117,6 +123,8 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
     // The loop ends with a gateway or throws: its rate-later page is where the receipts lead.
     const rateLaterUrl = gateway.config.rateLater!.publicUrl;
     const windows: SimWindow[] = [];
+    // What the windows' loudspeakers say, relayed once the hall exists (its first words come before).
+    const speakTo: { hall?: SimulatedHall } = {};
     const accountsFile = join(options.dataDir, 'dashboard-accounts.txt');
     let accounts: DemoAccount[];
     try {
@@ -136,10 +144,17 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
             config: {
               invitation: { timeoutSeconds: options.timeoutSeconds ?? 12, deviceGraceSeconds: 5, flags: { minPressMs: 800 } },
               http: { allowUnverifiedStaff: false },
+              // The screen facing the citizen, served by the window's bridge (docs/customer-screen.md).
+              screen: { host: '127.0.0.1', port: options.screenPort ? options.screenPort + n - 1 : await freePort() },
+              // Voice prompts, on a loudspeaker that writes what it says into the activity log.
+              voice: { output: 'alsa', cacheDir: join(options.dataDir, 'voice-prompts') },
             },
             // A receipt with the QR for rating later, when nobody rated at the counter.
             printer: { print: 'not_rated', evaluationUrl: rateLaterUrl },
-            bridgeDeps: options.logger ? { logger: options.logger } : {},
+            bridgeDeps: {
+              ...(options.logger && { logger: options.logger }),
+              voice: { player: new SpokenLog((words) => speakTo.hall?.emit('activity', { kind: 'said', windowNo, words })), synthesizer: silentSynthesizer },
+            },
           }),
         );
       }
@@ -155,7 +170,7 @@ export class SimulatedHall extends EventEmitter<{ activity: [HallActivity] }> {
       await broker.stop();
       throw err;
     }
-    const hall = new SimulatedHall(broker, province, gateway, windows, alerts.receiver, { accounts, file: accountsFile });
+    const hall = (speakTo.hall = new SimulatedHall(broker, province, gateway, windows, alerts.receiver, { accounts, file: accountsFile }));
     if (options.traffic ?? true) hall.startTraffic(options.seed ?? 1, options.citizens);
     return hall;
   }
@@ -209,7 +224,9 @@ async function startHallGateway(
   logger: Logger | undefined,
 ): Promise<Gateway> {
   const staffRosterFile = join(where.dataDir, 'staff-roster.json');
-  writeFileSync(staffRosterFile, JSON.stringify(SAMPLE_STAFF_ROSTER));
+  // The first staff (those the windows' scripts sign in) with a title and a made-up photo for their staff cards.
+  const staff = SAMPLE_STAFF_ROSTER.staff.map((member, i) => (i < 10 ? { ...member, title: '综合受理窗口', photo: samplePhoto(200 + i * 40) } : member));
+  writeFileSync(staffRosterFile, JSON.stringify({ ...SAMPLE_STAFF_ROSTER, staff }));
   const config = parseGatewayConfig({
     instance: 'hall-gateway',
     mqtt: { url: where.brokerUrl, protocolVersion: 4, sharedGroup: null },
@@ -221,6 +238,8 @@ async function startHallGateway(
     dashboard: { host: '127.0.0.1', port: Number(new URL(where.dashboardUrl).port), publicUrl: where.dashboardUrl },
     // A demo's faults are seen within a minute, and an unacknowledged alert comes again after a minute.
     alerts: { channels: where.alertChannels, repeatMinutes: 1, maxRepeats: 3, faults: { offlineMinutes: 1 } },
+    // A demo's staff earn their stars on the customer screen within minutes.
+    staffStars: { minRatings: 3, refreshMinutes: 5 },
   });
   return Gateway.start(config, { logger: logger ?? silentLogger });
 }
