@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../bridge/store/database.js';
+import { formatStatus } from '../../cli/status.js';
 import { Settings } from '../../bridge/store/settings.js';
 import { GRADE_INFO, GRADES } from '../../protocol/grades.js';
 import type { UpstreamRecord } from '../../protocol/records.js';
@@ -298,5 +302,45 @@ describe('customer screen on a tablet (from the LAN)', () => {
     });
     expect(crossSite.status).toBe(403);
     expect(w.bridge.desk.current()?.id).toBe(id);
+  });
+});
+
+describe('customer screen whose port another program holds', () => {
+  it('the bridge starts without it, says why (log and status) and rates meanwhile; once the port is free the screen comes up by itself', async () => {
+    const hall = await halls.start();
+    const port = await freePort('127.0.0.1');
+    const holder = createServer((_req, res) => res.end('another program'));
+    await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(chunk.toString('utf8')), done()) }));
+    try {
+      // A short retry, on the bridge's own timers: the default is SCREEN_RETRY_MS.
+      const w = await hall.window({ config: { screen: { host: '127.0.0.1', port } }, bridgeDeps: { logger, screenRetryMs: 200 } });
+      const taken = `screen.port: 127.0.0.1:${port} is in use by another program (another hcp run?): stop it, or choose another port`;
+      expect(w.bridge.status().screen).toEqual({ configured: true, url: null, listenError: taken, following: 0, pairedTablets: 0 });
+      expect(formatStatus(w.bridge.status(), w.bridge.httpUrl)).toContain(`NOT SERVED: ${taken}; the bridge rates without it and keeps trying; 0 page(s) following, 0 tablet(s) paired\n`);
+      // The counter rates all the same.
+      const id = await hall.serve(w, 'C-PORT-1', 0);
+      expect(await rated(hall, w, id)).toMatchObject({ outcome: 'rated', channel: 'counter' });
+      // Retries while the port is held are not logged again: one error, naming the setting and what to do.
+      await waitUntil(() => lines.filter((line) => line.includes('customer screen not served')).length === 1, 'the error logged');
+      const errors = lines.filter((line) => line.includes('customer screen not served'));
+      expect(errors).toHaveLength(1);
+      expect(JSON.parse(errors[0]!)).toMatchObject({ level: 50, msg: `customer screen not served: ${taken}. The bridge rates without it, and tries again every 0.2 s` });
+
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+      await waitUntil(() => w.bridge.status().screen.configured && (w.bridge.status().screen as { url: string | null }).url !== null, 'the screen to come up');
+      expect(w.bridge.status().screen).toMatchObject({ url: `http://127.0.0.1:${port}/`, listenError: null });
+      expect(lines.some((line) => line.includes('customer screen served at last'))).toBe(true);
+      const page = await openScreen(`http://127.0.0.1:${port}/`);
+      await shows(page.getByTestId('hall'), '模拟政务服务大厅');
+      await waitUntil(() => (w.bridge.status().screen as { following: number }).following === 1, 'the page to follow the screen');
+      expect(formatStatus(w.bridge.status(), w.bridge.httpUrl)).toMatch(new RegExp(`\\n {2}screen +served at http://127\\.0\\.0\\.1:${port}/; 1 page\\(s\\) following, 0 tablet\\(s\\) paired\\n`));
+      const id2 = await w.invite({ services: [SERVICE] });
+      await page.getByTestId('grade-satisfied').tap();
+      expect(await rated(hall, w, id2)).toMatchObject({ channel: 'screen', rating: { grade: 'satisfied' } });
+    } finally {
+      holder.close();
+    }
   });
 });
