@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { GRADE_INFO, type Grade } from '../../protocol/grades.js';
+import { z } from 'zod';
+import { GRADE_INFO, gradeSchema, type Grade } from '../../protocol/grades.js';
 import type { CancelReason } from '../../protocol/cancel-reasons.js';
 import type { ReasonCatalog } from '../../protocol/province-config.js';
 import type { InvitationRequest } from '../../protocol/http-api.js';
@@ -80,6 +81,15 @@ export function offeredReasons(catalog: ReasonCatalog | null | undefined, count 
   return (catalog?.reasons ?? []).slice(0, count).map(({ code, label }, button) => ({ button, code, label }));
 }
 
+/** A stored JSON text's value; null when there is none or it does not parse (a torn write). */
+function jsonOrNull(text: string | undefined): unknown {
+  try {
+    return text === undefined ? null : JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
 /** What the two channels did that changed nothing: a second press, and the terminal's expected word on a screen rating. */
 export interface DeskCounters {
   /** Presses on the customer screen after the invitation had its press (on either channel) or closed. */
@@ -150,6 +160,13 @@ const STAFF_KEY = 'staff.signedIn';
 const TERMINAL_BOOT_KEY = 'terminal.boot';
 /** Kept across restarts: a window paused stays paused until staff resume it. */
 const PAUSED_KEY = 'desk.paused';
+/**
+ * A bad grade touched on the customer screen, waiting for its reason: kept apart from the open
+ * invitation (whose view staff and the status see: never the grade), so that a restart meanwhile
+ * does not lose the press.
+ */
+const SCREEN_PRESS_KEY = 'desk.screenPress';
+const screenPressSchema = z.object({ id: z.string(), grade: gradeSchema, latencyMs: z.number().int().min(0) });
 /** How long a silent terminal has to confirm a cancel before the desk closes the invitation itself. */
 export const CANCEL_GRACE_MS = 3000;
 /**
@@ -213,7 +230,22 @@ export class InvitationDesk extends EventEmitter<{
     if (left) {
       this.hold(left, RESUME_GRACE_MS);
       this.resumed = { resend: undefined };
+      this.resumeScreenPress(left.id);
     }
+  }
+
+  /** A bad grade the screen had taken before a restart: the citizen gets the reason time again. */
+  private resumeScreenPress(id: string): void {
+    const open = this.open;
+    const kept = screenPressSchema.safeParse(jsonOrNull(this.opts.settings.get(SCREEN_PRESS_KEY)));
+    if (!open || !kept.success || kept.data.id !== id) return;
+    this.holdScreenPress(open, kept.data.grade, kept.data.latencyMs);
+  }
+
+  /** The screen has the press of `open`, a bad grade: its reason step closes it, no backstop meanwhile. */
+  private holdScreenPress(open: HeldInvitation, grade: Grade, latencyMs: number): void {
+    open.pressed = { via: 'screen', grade, latencyMs, reasonTimer: this.opts.timers.setTimeout(() => this.screenRated(open, null, []), this.opts.reasonTimeoutMs) };
+    this.opts.timers.clearTimeout(open.backstop);
   }
 
   get staffId(): string | null {
@@ -363,6 +395,11 @@ export class InvitationDesk extends EventEmitter<{
     this.resumed = undefined;
     const open = this.open;
     if (!open) return;
+    // The screen has the press: the terminal is only to go dark (its cancel answer is expected).
+    if (open.pressed?.via === 'screen') {
+      this.opts.sendCancel(open.id);
+      return;
+    }
     if (open.cancelled) {
       this.opts.sendCancel(open.id);
       this.armDeadline(CANCEL_GRACE_MS);
@@ -493,7 +530,8 @@ export class InvitationDesk extends EventEmitter<{
    */
   screenPress(invitationId: string, grade: Grade): { reasons: OfferedReason[] } {
     const open = this.open;
-    if (open?.id !== invitationId || open.cancelled || open.pressed) {
+    // A report the terminal made that the disk could not store yet (`reported`) was heard first too.
+    if (open?.id !== invitationId || open.cancelled || open.pressed || open.reported) {
       const why = this.notOpenForScreen(invitationId);
       this.counts.screenPressesIgnored += 1;
       throw why;
@@ -510,9 +548,9 @@ export class InvitationDesk extends EventEmitter<{
       this.opts.sendCancel(invitationId);
       return { reasons };
     }
-    open.pressed = { via: 'screen', grade, latencyMs, reasonTimer: this.opts.timers.setTimeout(() => this.screenRated(open, null, []), this.opts.reasonTimeoutMs) };
-    // The screen has the press now: no backstop closes it as not rated meanwhile.
-    this.opts.timers.clearTimeout(open.backstop);
+    // Stored before it is taken: a restart while the reason is chosen keeps the press.
+    this.commitOrRefuse(() => this.opts.settings.set(SCREEN_PRESS_KEY, JSON.stringify({ id: invitationId, grade, latencyMs })));
+    this.holdScreenPress(open, grade, latencyMs);
     this.opts.sendCancel(invitationId);
     this.emit('choosing', { invitationId, reasons, via: 'screen' });
     return { reasons };
@@ -541,7 +579,8 @@ export class InvitationDesk extends EventEmitter<{
   private notOpenForScreen(invitationId: string): DeskError {
     const open = this.open;
     if (open?.id === invitationId) {
-      const why = open.pressed ? `already has its press${open.pressed.via === 'terminal' ? ' on the terminal' : ''}: one service, one rating` : 'cancelled by staff';
+      const onTerminal = open.reported || open.pressed?.via === 'terminal';
+      const why = open.pressed || open.reported ? `already has its press${onTerminal ? ' on the terminal' : ''}: one service, one rating` : 'cancelled by staff';
       return new DeskError(409, 'invitation_closed', `invitation ${invitationId} ${why}`);
     }
     const view = this.lookup(invitationId);
@@ -667,6 +706,7 @@ export class InvitationDesk extends EventEmitter<{
     this.opts.transaction(() => {
       this.opts.outbox.append(record);
       this.opts.openStore.delete(open.id);
+      if (open.pressed?.via === 'screen') this.opts.settings.set(SCREEN_PRESS_KEY, null);
     });
     this.opts.timers.clearTimeout(open.backstop);
     this.open = undefined;

@@ -56,6 +56,9 @@ const step = fc.oneof(
     latencyMs: fc.oneof(fc.nat(70_000), fc.maxSafeNat(), fc.integer()),
     reason: fc.oneof(fc.constant(null), fc.integer({ min: -1, max: 6 })),
   }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('screenPress' as const), target, grade }) },
+  fc.record({ kind: fc.constant('screenReason' as const), target, button: fc.oneof(fc.constant(null), fc.integer({ min: -1, max: 6 }), fc.constant(0.5)) }),
+  fc.record({ kind: fc.constant('choosing' as const), target, choices: fc.integer({ min: 1, max: 5 }) }),
   fc.record({ kind: fc.constant('stray' as const), grade, ref: fc.constantFrom('p1', 'p2', 'p3', '') }),
   fc.record({ kind: fc.constant('stuck' as const), button: fc.integer({ min: -1, max: 5 }), heldMs: fc.nat(), ref: fc.constantFrom('s1', 's2') }),
   fc.record({ kind: fc.constant('resend' as const), back: fc.nat(8) }),
@@ -203,6 +206,18 @@ function run(w: World, s: Step): void {
         if (!w.cancelled.has(id)) w.cancelled.set(id, s.reason);
       });
     }
+    case 'screenPress': {
+      // The customer screen's touch: taken (then it is the invitation's press, whichever came later), or refused.
+      const id = resolve(w, s.target);
+      return staff(() => {
+        w.desk.screenPress(id, s.grade);
+        if (!w.pressed.has(id)) w.pressed.set(id, s.grade);
+      });
+    }
+    case 'screenReason':
+      return staff(() => w.desk.screenReason(resolve(w, s.target), s.button));
+    case 'choosing':
+      return w.desk.onTerminalChoosing(resolve(w, s.target), s.choices);
     case 'report':
       return deliver(w, { type: s.type, inv: resolve(w, s.target), grade: s.grade, latencyMs: s.latencyMs, reason: s.reason });
     case 'stray':
@@ -233,7 +248,9 @@ function run(w: World, s: Step): void {
 }
 
 describe('fuzz: the desk amid junk, resends, resets and restarts', () => {
-  it('one outcome per invitation (a late rating reconciled in its place), a press always beats a cancel, only DeskError refusals, every record in every layout', () => {
+  it('one outcome per invitation (a late rating reconciled in its place), a press (buttons or screen) always beats a cancel, only DeskError refusals, every record in every layout', () => {
+    /** Ratings made on the screen across the runs: the sequences reach that path too. */
+    let onScreen = 0;
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 80, size: 'max' }), (steps) => {
         const w = world();
@@ -249,6 +266,7 @@ describe('fuzz: the desk amid junk, resends, resets and restarts', () => {
         const stored = w.outbox.pending(0, Number.MAX_SAFE_INTEGER, 100_000);
         const invitations = stored.filter((e) => e.record.kind === 'invitation').map((e) => e.record as StoredInvitation);
         const closings = invitations.filter((r) => r.supersedes === undefined);
+        onScreen += closings.filter((r) => r.channel === 'screen').length;
         expect(closings.map((r) => r.id).sort()).toEqual([...w.made].sort());
         // A reconciling record: a rating, in the place of one the desk closed without the terminal, at most one each.
         const reconciled = new Map<string, StoredInvitation>();
@@ -282,5 +300,6 @@ describe('fuzz: the desk amid junk, resends, resets and restarts', () => {
       }),
       { seed: SEED, numRuns: RUNS },
     );
+    expect(onScreen).toBeGreaterThan(RUNS / 10);
   });
 });

@@ -291,6 +291,40 @@ describe('desk: the customer screen rates as the buttons do', () => {
     expect(r.closed).toEqual([expect.objectContaining({ outcome: 'rated', channel: 'screen' })]);
   });
 
+  it('a restart while the reason is chosen on the screen keeps the press: the reason time starts again, the terminal is only sent a cancel', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.timers.advance(2000);
+    r.desk.screenPress(inv, 'very_dissatisfied');
+    r.desk.stop();
+    const again = new InvitationDesk(r.options);
+    const closed: StoredInvitation[] = [];
+    again.on('closed', (record) => closed.push(record));
+    r.sent.length = 0;
+    again.resume(r.terminal);
+    expect(r.sent).toEqual([`cancel ${inv}`]);
+    // A press the terminal took meanwhile is a second one.
+    again.onTerminalReport({ type: 'rating', seq: 99, inv, grade: 'very_satisfied', latencyMs: 2500, reason: null }, r.terminal);
+    expect(closed).toEqual([]);
+    again.screenReason(inv, 0);
+    expect(closed).toEqual([expect.objectContaining({ id: inv, channel: 'screen', rating: expect.objectContaining({ grade: 'very_dissatisfied', reasons: ['R1'], latencyMs: 2000 }) })]);
+    // Closed: nothing is kept for a later restart.
+    expect(new InvitationDesk(r.options).current()).toBeUndefined();
+  });
+
+  it('a restart with the press kept and no reason chosen: rated without one when the reason time runs out again, never not_rated', () => {
+    const r = rig();
+    const inv = r.invite();
+    r.timers.advance(2000);
+    r.desk.screenPress(inv, 'dissatisfied');
+    r.desk.stop();
+    const again = new InvitationDesk(r.options);
+    const closed: StoredInvitation[] = [];
+    again.on('closed', (record) => closed.push(record));
+    r.timers.advance(REASON_MS);
+    expect(closed).toEqual([expect.objectContaining({ outcome: 'rated', channel: 'screen', flags: ['no_reason'] })]);
+  });
+
   it('a disk that cannot store the reason: refused 507 to the screen, kept, and stored once the disk allows', () => {
     const r = rig();
     const inv = r.invite();
