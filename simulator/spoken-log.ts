@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Synthesizer } from '../bridge/voice/espeak.js';
+import { silentWav } from '../bridge/voice/probe.js';
 import { PlaybackError, type Player, type PlayResult } from '../bridge/voice/player.js';
 import { describeUtterance, type Utterance } from '../bridge/voice/utterance.js';
 
@@ -23,30 +24,11 @@ export class SpokenLog implements Player {
   }
 }
 
-/** 0.1 s of silence as a WAV file (16 kHz, 16-bit mono). */
-function silentWav(): Buffer {
-  const samples = 1600;
-  const wav = Buffer.alloc(44 + samples * 2);
-  wav.write('RIFF', 0, 'ascii');
-  wav.writeUInt32LE(36 + samples * 2, 4);
-  wav.write('WAVEfmt ', 8, 'ascii');
-  wav.writeUInt32LE(16, 16);
-  wav.writeUInt16LE(1, 20); // PCM
-  wav.writeUInt16LE(1, 22); // mono
-  wav.writeUInt32LE(16_000, 24);
-  wav.writeUInt32LE(32_000, 28);
-  wav.writeUInt16LE(2, 32);
-  wav.writeUInt16LE(16, 34);
-  wav.write('data', 36, 'ascii');
-  wav.writeUInt32LE(samples * 2, 40);
-  return wav;
-}
-
 /**
  * Stands in for espeak-ng where SpokenLog speaks (the simulated hall): every prompt is "made" as a
  * moment of silence, at once, so that the status lists no prompt as missing.
  */
 export const silentSynthesizer: Synthesizer = {
   settingsKey: 'simulated-silence',
-  synthesize: (_text, outFile) => Promise.resolve(writeFileSync(outFile, silentWav())),
+  synthesize: (_text, outFile) => Promise.resolve(writeFileSync(outFile, silentWav(100))),
 };

@@ -58,7 +58,7 @@ describe('deploy/hcp-bridge.service hardening', () => {
   it('still reaches the serial ports (ttyUSB, ttyACM, ttyAMA, ttyS) and USB printers, through dialout and lp', () => {
     expect(directive(unit, 'DevicePolicy')).toEqual(['closed']);
     expect(directive(unit, 'DeviceAllow')).toEqual(expect.arrayContaining(['char-ttyUSB rw', 'char-ttyACM rw', 'char-ttyAMA rw', 'char-ttyS rw', 'char-usb rw']));
-    expect(directive(unit, 'SupplementaryGroups').join(' ').split(/\s+/)).toEqual(expect.arrayContaining(['dialout', 'lp']));
+    expect(directive(unit, 'SupplementaryGroups').join(' ').split(/\s+/)).toEqual(expect.arrayContaining(['dialout', 'lp', 'audio']));
     // PrivateDevices would hide every tty whatever DeviceAllow says.
     expect(directive(unit, 'PrivateDevices')).toEqual([]);
   });
