@@ -24,8 +24,3 @@ export function headerName(gpio: number): string {
   const physical = PHYSICAL_PIN[gpio];
   return physical === undefined ? `GPIO ${gpio}` : `GPIO ${gpio} (header pin ${physical})`;
 }
-
-/** The physical pin of a BCM GPIO, or undefined if it is not on the header. */
-export function physicalPin(gpio: number): number | undefined {
-  return PHYSICAL_PIN[gpio];
-}
