@@ -12,9 +12,13 @@ export class PgliteDatabase implements Database {
 
   private constructor(private readonly db: PGlite) {}
 
-  /** `dataDir`: the folder it keeps its files in (made if missing); undefined: in memory (tests). */
-  static async open(dataDir: string | undefined): Promise<PgliteDatabase> {
-    return new PgliteDatabase(await PGlite.create(dataDir));
+  /**
+   * `dataDir`: the folder it keeps its files in (made if missing); undefined: in memory (tests).
+   * `loadDataDir`: a data folder PGlite dumped (dumpDataDir) to start from instead of running
+   * initdb (the tests open each in-memory database from one initdb made once).
+   */
+  static async open(dataDir: string | undefined, { loadDataDir }: { loadDataDir?: Blob } = {}): Promise<PgliteDatabase> {
+    return new PgliteDatabase(await PGlite.create(dataDir, loadDataDir ? { loadDataDir } : {}));
   }
 
   async query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<{ rows: R[] }> {

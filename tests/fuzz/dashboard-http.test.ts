@@ -8,7 +8,7 @@ import { addUser } from '../../gateway/accounts/users.js';
 import { WEEKDAYS_CALENDAR } from '../../gateway/alerts/working-days.js';
 import type { Database } from '../../gateway/db/database.js';
 import { migrate } from '../../gateway/db/migrate.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
+import { openTestPglite } from '../support/pglite-template.js';
 import { startDashboardHttp, type DashboardHttpOptions } from '../../gateway/dashboard/dashboard-http.js';
 import type { ListeningServer } from '../../gateway/http/listen.js';
 import { TokenBucketLimiter } from '../../gateway/rate-later/rate-limit.js';
@@ -67,7 +67,7 @@ function options(extra: Partial<DashboardHttpOptions> = {}): DashboardHttpOption
 
 beforeAll(async () => {
   changes = new EventEmitter();
-  db = await PgliteDatabase.open(undefined);
+  db = await openTestPglite();
   await migrate(db);
   const change = { clock: { now: () => NOW }, actor: 'fuzz' };
   await addUser(db, { username: 'county-a', displayName: '历下区管理员', scope: OWN, password: PASSWORD }, change);

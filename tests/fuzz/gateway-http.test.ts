@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pathChars, send, short, type Junk } from '../support/fuzz-http.js';
 import { z } from 'zod';
 import { migrate } from '../../gateway/db/migrate.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
+import type { PgliteDatabase } from '../../gateway/db/pglite.js';
+import { openTestPglite } from '../support/pglite-template.js';
 import { startAdminHttp, type AdminHttp } from '../../gateway/http/admin-http.js';
 import type { Publisher } from '../../gateway/ports.js';
 import { shortFingerprint } from '../../gateway/registry/key-fingerprint.js';
@@ -84,7 +85,7 @@ describe('gateway admin API, fuzzed from outside', () => {
   const publisher: Publisher = { publish: async () => undefined };
 
   beforeAll(async () => {
-    db = await PgliteDatabase.open(undefined);
+    db = await openTestPglite();
     await migrate(db);
     for (const d of REJECTED) {
       await db.query(

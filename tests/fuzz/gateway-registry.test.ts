@@ -4,7 +4,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { birthSchema, registrationSchema } from '../../protocol/registration.js';
 import { migrate } from '../../gateway/db/migrate.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
+import type { PgliteDatabase } from '../../gateway/db/pglite.js';
+import { openTestPglite } from '../support/pglite-template.js';
 import type { Publisher } from '../../gateway/ports.js';
 import { TerminalRegistry } from '../../gateway/registry/terminal-registry.js';
 
@@ -95,7 +96,7 @@ describe('TerminalRegistry, fuzzed with hostile state and telemetry', () => {
   const publisher: Publisher = { publish: async () => undefined };
 
   beforeAll(async () => {
-    db = await PgliteDatabase.open(undefined);
+    db = await openTestPglite();
     await migrate(db);
   });
   afterAll(async () => {

@@ -3,7 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Scope } from '../../gateway/accounts/scope.js';
 import type { Database } from '../../gateway/db/database.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
+import { openTestPglite } from '../support/pglite-template.js';
 import { toCsv } from '../../gateway/exports/csv.js';
 import { buildExport } from '../../gateway/exports/export.js';
 import { count, rate, text, type ExportTable } from '../../gateway/exports/table.js';
@@ -146,7 +146,7 @@ describe('fuzz: exports of hostile text', () => {
 describe('fuzz: hostile records through the figures and the exports (PGlite)', () => {
   let db: Database;
   beforeAll(async () => {
-    db = await emptyDatabase(() => PgliteDatabase.open(undefined));
+    db = await emptyDatabase(() => openTestPglite());
   }, 60_000);
   afterAll(async () => {
     await db?.close();

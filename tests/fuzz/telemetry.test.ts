@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Database } from '../../gateway/db/database.js';
 import { migrate } from '../../gateway/db/migrate.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
+import { openTestPglite } from '../support/pglite-template.js';
 import { readTelemetry, type TelemetryView } from '../../gateway/live/telemetry-view.js';
 import { liveWindows } from '../../gateway/live/windows.js';
 import { ALARM_CODES } from '../../protocol/alarms.js';
@@ -181,7 +181,7 @@ describe('readTelemetry with hostile input', () => {
 describe('liveWindows with hostile telemetry in the database', () => {
   let db: Database;
   beforeAll(async () => {
-    db = await PgliteDatabase.open(undefined);
+    db = await openTestPglite();
     await migrate(db);
   }, 60_000);
   afterAll(async () => {

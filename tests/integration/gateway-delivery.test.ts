@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Database } from '../../gateway/db/database.js';
 import { migrate } from '../../gateway/db/migrate.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
+import { openTestPglite } from '../support/pglite-template.js';
 import { claimDue } from '../../gateway/delivery/claims.js';
 import { profilePayloads } from '../../gateway/delivery/payloads.js';
 import { httpProvinceClient } from '../../gateway/province/client.js';
@@ -162,7 +162,7 @@ describe.each(engines)('delivery queue on $name', (engine) => {
 describe('the real chain on PGlite: records → queue → the profile’s bodies → the signed client → the province emulator', () => {
   let db: Database;
   beforeAll(async () => {
-    db = await PgliteDatabase.open(undefined);
+    db = await openTestPglite();
   }, 60_000);
   afterAll(async () => {
     await db?.close();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../gateway/db/database.js';
 import { migrate } from '../../gateway/db/migrate.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
+import { openTestPglite } from '../support/pglite-template.js';
 import { profilePayloads } from '../../gateway/delivery/payloads.js';
 import { httpProvinceClient } from '../../gateway/province/client.js';
 import { emulatorOptionsFor } from '../../simulator/province-http/from-profile.js';
@@ -22,7 +22,7 @@ const START = Date.parse('2026-03-02T00:00:00Z');
 
 let db: Database;
 beforeAll(async () => {
-  db = await PgliteDatabase.open(undefined);
+  db = await openTestPglite();
   await migrate(db);
 }, 60_000);
 afterAll(async () => {

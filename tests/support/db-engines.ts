@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { Database } from '../../gateway/db/database.js';
 import { migrate } from '../../gateway/db/migrate.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
+import { openTestPglite } from './pglite-template.js';
 import { PostgresDatabase } from '../../gateway/db/postgres.js';
 import { postgresTestsRun, startPostgres, warnPostgresSkipped, type TestPostgres } from './postgres-server.js';
 
@@ -27,7 +27,7 @@ export function gatewayDatabaseEngines(options: { anotherPoolSize: number }): { 
   afterAll(async () => {
     await server?.stop();
   });
-  const engines: Engine[] = [{ name: 'pglite', open: () => PgliteDatabase.open(undefined), another: async (shared) => shared }];
+  const engines: Engine[] = [{ name: 'pglite', open: () => openTestPglite(), another: async (shared) => shared }];
   if (runPostgres) {
     engines.push({
       name: 'postgres',

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { ScryptParams } from '../../gateway/accounts/password.js';
 import type { Database } from '../../gateway/db/database.js';
 import { migrate } from '../../gateway/db/migrate.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
+import type { PgliteDatabase } from '../../gateway/db/pglite.js';
+import { openTestPglite } from '../support/pglite-template.js';
 import { startAdminHttp, type AdminHttp } from '../../gateway/http/admin-http.js';
 import { TerminalRegistry } from '../../gateway/registry/terminal-registry.js';
 import type { Engine } from '../support/db-engines.js';
@@ -31,7 +32,7 @@ export function useAccountsDatabase(engine: Engine): { db: () => Database } {
 
 /** The real admin API (with the operator token) on a fresh in-memory PGlite. */
 export async function startUsersApi(token: string, logger: Logger = pino({ level: 'silent' })): Promise<{ db: PgliteDatabase; api: AdminHttp }> {
-  const db = await PgliteDatabase.open(undefined);
+  const db = await openTestPglite();
   await migrate(db);
   const registry = new TerminalRegistry({ db, publisher: { publish: async () => undefined }, prefix: 'hcp/v1', clock: { now: () => new Date() }, logger, approval: 'manual', terminalConfig: () => undefined });
   const api = await startAdminHttp({ host: '127.0.0.1', port: 0, token, registry, db, status: async () => ({}), logger });

@@ -6,7 +6,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { gatewayDeliveriesCommand, gatewayDeliveriesRetryCommand, parseDeliveryKey } from '../../cli/gateway-deliveries.js';
 import { provinceKeygenCommand } from '../../cli/gateway-province.js';
 import { migrate } from '../../gateway/db/migrate.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
+import type { PgliteDatabase } from '../../gateway/db/pglite.js';
+import { openTestPglite } from '../support/pglite-template.js';
 import { startAdminHttp, type AdminHttp } from '../../gateway/http/admin-http.js';
 import { sm2PublicKeyOf } from '../../gateway/province/sm2.js';
 import { TerminalRegistry } from '../../gateway/registry/terminal-registry.js';
@@ -20,7 +21,7 @@ let api: AdminHttp;
 const dir = mkdtempSync(join(tmpdir(), 'hcp-deliveries-cli-'));
 
 beforeAll(async () => {
-  db = await PgliteDatabase.open(undefined);
+  db = await openTestPglite();
   await migrate(db);
   const registry = new TerminalRegistry({ db, publisher: { publish: async () => undefined }, prefix: 'hcp/v1', clock: { now: () => new Date() }, logger: pino({ level: 'silent' }), approval: 'manual', terminalConfig: () => undefined });
   api = await startAdminHttp({ host: '127.0.0.1', port: 0, token: TOKEN, registry, db, status: async () => ({}) });

@@ -17,7 +17,8 @@ import {
 } from '../../cli/gateway-admin.js';
 import { DatabaseUnavailable } from '../../gateway/db/database.js';
 import { migrate } from '../../gateway/db/migrate.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
+import type { PgliteDatabase } from '../../gateway/db/pglite.js';
+import { openTestPglite } from '../support/pglite-template.js';
 import { startAdminHttp, type AdminHttp } from '../../gateway/http/admin-http.js';
 import type { Publisher } from '../../gateway/ports.js';
 import { shortFingerprint } from '../../gateway/registry/key-fingerprint.js';
@@ -40,7 +41,7 @@ let registry: TerminalRegistry;
 let api: AdminHttp;
 
 beforeAll(async () => {
-  db = await PgliteDatabase.open(undefined);
+  db = await openTestPglite();
   await migrate(db);
   registry = new TerminalRegistry({ db, publisher, prefix: PREFIX, clock: { now: () => new Date() }, logger: silent, approval: 'manual', terminalConfig: () => ({ reasonCatalog: { version: '1', reasons: [{ code: 'R01', label: 'x' }] } }) });
   api = await startAdminHttp({ host: '127.0.0.1', port: 0, token: TOKEN, registry, db, status: async () => ({ instance: 'gw-test', ingest: { received: 0 } }), logger: silent });

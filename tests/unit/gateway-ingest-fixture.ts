@@ -3,7 +3,8 @@ import { v7 as uuidv7 } from 'uuid';
 import { RecordSealer } from '../../bridge/identity/record-sealer.js';
 import type { Database, Queryable, Row } from '../../gateway/db/database.js';
 import { migrate } from '../../gateway/db/migrate.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
+import type { PgliteDatabase } from '../../gateway/db/pglite.js';
+import { openTestPglite } from '../support/pglite-template.js';
 import { RecordIngest, type RecordIngestDeps } from '../../gateway/ingest/record-ingest.js';
 import type { Publisher } from '../../gateway/ports.js';
 import { ackSchema, type Ack } from '../../protocol/acks.js';
@@ -21,7 +22,7 @@ import { testIdentity } from '../support/terminal-key.js';
 export const PREFIX = 'hcp/v1';
 
 export async function openTestDatabase(): Promise<PgliteDatabase> {
-  const db = await PgliteDatabase.open(undefined);
+  const db = await openTestPglite();
   await migrate(db);
   return db;
 }

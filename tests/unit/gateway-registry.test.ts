@@ -8,7 +8,8 @@ import { ConfigError } from '../../bridge/config.js';
 import type { ProvinceConfig } from '../../protocol/province-config.js';
 import type { Registration } from '../../protocol/registration.js';
 import { migrate } from '../../gateway/db/migrate.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
+import type { PgliteDatabase } from '../../gateway/db/pglite.js';
+import { openTestPglite } from '../support/pglite-template.js';
 import type { Publisher } from '../../gateway/ports.js';
 import { keyFingerprint, shortFingerprint } from '../../gateway/registry/key-fingerprint.js';
 import { parseRosterText } from '../../gateway/registry/roster-file.js';
@@ -61,7 +62,7 @@ const stateTopic = (id: string): string => `${PREFIX}/${id}/state`;
 let db: PgliteDatabase;
 
 beforeAll(async () => {
-  db = await PgliteDatabase.open(undefined);
+  db = await openTestPglite();
   await migrate(db);
 });
 afterAll(async () => {

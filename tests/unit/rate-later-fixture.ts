@@ -1,7 +1,8 @@
 import type { TerminalIdentity } from '../../bridge/identity/terminal-key.js';
 import type { Database, Queryable } from '../../gateway/db/database.js';
 import { migrate } from '../../gateway/db/migrate.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
+import type { PgliteDatabase } from '../../gateway/db/pglite.js';
+import { openTestPglite } from '../support/pglite-template.js';
 import { recordRow, insertRecords } from '../../gateway/store/records.js';
 import type { ReasonCatalog } from '../../protocol/province-config.js';
 import { signedEvaluationUrl } from '../../protocol/receipt-token.js';
@@ -22,7 +23,7 @@ export const CATALOG: ReasonCatalog = {
 export const FOOD: Service = { itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo: '330106202611220001' };
 
 export async function openRateLaterDb(): Promise<PgliteDatabase> {
-  const db = await PgliteDatabase.open(undefined);
+  const db = await openTestPglite();
   await migrate(db);
   return db;
 }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { migrate } from '../../gateway/db/migrate.js';
-import { PgliteDatabase } from '../../gateway/db/pglite.js';
+import type { PgliteDatabase } from '../../gateway/db/pglite.js';
+import { openTestPglite } from '../support/pglite-template.js';
 import type { Publisher } from '../../gateway/ports.js';
 import { receiptPageSource, type TerminalPlace } from '../../gateway/receipt-page.js';
 import { TerminalRegistry } from '../../gateway/registry/terminal-registry.js';
@@ -110,7 +111,7 @@ describe('the receipt page through the registry and into a bridge’s receipt', 
     });
 
   beforeAll(async () => {
-    db = await PgliteDatabase.open(undefined);
+    db = await openTestPglite();
     await migrate(db);
   });
   const folder = mkdtempSync(join(tmpdir(), 'hcp-receipt-page-'));
