@@ -13,10 +13,11 @@ export default defineConfig({
     reporters: ['default', './tests/support/summary-reporter.ts'],
     projects: [
       {
-        // A unit file starts no process, broker or browser and stops what it starts: its worker
-        // runs the next unit file too, with the modules it already loaded (zod, the protocol,
-        // PGlite's WebAssembly…), instead of a new process importing them all again. About half
-        // the CPU time of the light unit files was that start-up.
+        // A unit file stops in its own hooks whatever it starts (a PostgreSQL for the engine matrix,
+        // a gpiod tool, an HTTP server) and injects its time: its worker runs the next unit file
+        // too, with the modules it already loaded (zod, the protocol, PGlite…), instead of a new
+        // process importing them all again. About half the CPU time of the light unit files was
+        // that start-up.
         extends: true,
         test: { name: 'unit', include: [UNIT], isolate: false },
       },
