@@ -10,15 +10,14 @@ import { restingLevel } from '../firmware/adapters/gpio/lines.js';
  */
 
 export interface FakeGpioChipOptions {
-  /** gpiodetect's name and label, e.g. gpiochip0 [pinctrl-bcm2711]. */
+  /** The chip's name in errors, e.g. gpiochip0. */
   name?: string;
-  label?: string;
+  /** How many lines it has (a Pi 4's header chip: 58). */
   lines?: number;
 }
 
 export class FakeGpioChip {
   readonly name: string;
-  readonly label: string;
   readonly lineCount: number;
   /** What the holder claimed, while it holds them. */
   private claim: { wiring: GpioWiring; events: GpioEvents; owner: object } | undefined;
@@ -31,7 +30,6 @@ export class FakeGpioChip {
 
   constructor(options: FakeGpioChipOptions = {}) {
     this.name = options.name ?? 'gpiochip0';
-    this.label = options.label ?? 'pinctrl-bcm2711';
     this.lineCount = options.lines ?? 58;
   }
 
