@@ -16,7 +16,7 @@ import { errorText } from './check.js';
 const serviceStatusSchema = z.object({
   terminal: z.object({ id: z.string() }),
   broker: z.object({ connected: z.boolean(), url: z.string(), reconnectAttempts: z.number().optional() }),
-  screen: serviceScreenSchema.optional(),
+  screen: serviceScreenSchema,
 });
 export type ServiceStatus = z.infer<typeof serviceStatusSchema>;
 

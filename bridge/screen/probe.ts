@@ -11,14 +11,18 @@ import { ScreenPairing } from './screen-pairing.js';
 
 /**
  * What doctor reads of the running service's `screen` status block (bridge/status/status.ts),
- * checked at the boundary: a bridge older than the screen's status says nothing of it.
+ * checked at the boundary: a bridge older than the screen's status says nothing of it, and a block
+ * that is not one is read as none (the rest of the status still counts).
  */
-export const serviceScreenSchema = z.object({
-  configured: z.boolean(),
-  url: z.string().nullable().optional(),
-  listenError: z.string().nullable().optional(),
-  pairedTablets: z.number().int().min(0).optional(),
-});
+export const serviceScreenSchema = z
+  .object({
+    configured: z.boolean(),
+    url: z.string().nullable().optional(),
+    listenError: z.string().nullable().optional(),
+    pairedTablets: z.number().int().min(0).optional(),
+  })
+  .optional()
+  .catch(undefined);
 
 export interface ScreenProbeDeps {
   /** Listens at the address and lets go at once: null when it could, else why not (a screen.* setting to fix). */
@@ -66,7 +70,7 @@ export async function checkScreen(config: BridgeConfig, service: ServiceAnswer, 
   return [await checkPort(screen, running, deps), ...checkHost(screen, running?.pairedTablets ?? deps.pairedTablets(config.database.path))];
 }
 
-async function checkPort(screen: NonNullable<BridgeConfig['screen']>, running: z.infer<typeof serviceScreenSchema> | undefined, deps: ScreenProbeDeps): Promise<CheckResult> {
+async function checkPort(screen: NonNullable<BridgeConfig['screen']>, running: z.infer<typeof serviceScreenSchema>, deps: ScreenProbeDeps): Promise<CheckResult> {
   const name = 'customer screen';
   if (running?.url) return ok(name, `served by the running bridge at ${running.url}`);
   const refused = await deps.tryListen(screen);

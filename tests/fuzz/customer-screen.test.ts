@@ -2,8 +2,12 @@ import { once } from 'node:events';
 import { request, type IncomingMessage } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BridgeConfig } from '../../bridge/config.js';
+import { askRunningService } from '../../bridge/diagnose/running-service.js';
 import { DeskError } from '../../bridge/desk/invitation-desk.js';
 import { silentLogger } from '../../bridge/log.js';
+import { screenConfigSchema } from '../../bridge/screen/config.js';
+import { checkScreen } from '../../bridge/screen/probe.js';
 import { ScreenPairing } from '../../bridge/screen/screen-pairing.js';
 import { ScreenServer } from '../../bridge/screen/screen-server.js';
 import { ScreenState } from '../../bridge/screen/screen-state.js';
@@ -215,6 +219,31 @@ describe('pairing codes, fuzzed', () => {
         expect(p.screens()).toEqual([]);
       }),
       { seed: SEED, numRuns: 200 },
+    );
+  });
+});
+
+describe("the running bridge's screen status, as doctor reads it, fuzzed", () => {
+  it('any screen block (another program, an older or a broken bridge) gives doctor lines, never a throw; only a URL it gave is taken as served', async () => {
+    const config = (host: string) =>
+      ({ terminal: { id: 'T-1' }, http: { host: '127.0.0.1', port: 8080 }, database: { path: '/nonexistent/hcp.db' }, screen: screenConfigSchema.parse({ host }) }) as unknown as BridgeConfig;
+    const block = fc.oneof(
+      fc.jsonValue(),
+      fc.record({ configured: fc.boolean(), url: fc.option(fc.webUrl()), listenError: fc.option(fc.string({ maxLength: 40 })), pairedTablets: fc.integer({ min: -2, max: 30 }) }, { requiredKeys: [] }),
+    );
+    await fc.assert(
+      fc.asyncProperty(block, fc.boolean(), fc.constantFrom('127.0.0.1', '0.0.0.0'), fc.option(fc.string({ minLength: 1, maxLength: 40 })), async (screen, withScreen, host, refused) => {
+        const body = { terminal: { id: 'T-1' }, broker: { connected: true, url: 'mqtt://x' }, ...(withScreen && { screen }) };
+        const answer = await askRunningService(config(host), { fetch: () => Promise.resolve({ status: 200, json: () => Promise.resolve(body) }), timeoutMs: 1000 });
+        // A broken screen block costs only itself: the service is still seen running.
+        expect(answer.running).toBe(true);
+        const lines = await checkScreen(config(host), answer, { tryListen: () => Promise.resolve(refused), pairedTablets: () => undefined });
+        expect(lines).toHaveLength(host === '0.0.0.0' ? 2 : 1);
+        for (const line of lines) expect(['ok', 'warn', 'fail']).toContain(line.level);
+        const served = answer.running === true ? answer.status.screen?.url : undefined;
+        expect(lines[0]!.message.startsWith('served by the running bridge')).toBe(typeof served === 'string' && served.length > 0);
+      }),
+      { seed: SEED, numRuns: 300 },
     );
   });
 });
