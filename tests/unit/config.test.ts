@@ -207,6 +207,13 @@ describe('docs/bridge.example.yaml', () => {
     expect(loadConfigFile(file).board).toEqual({ io: 'gpio', chip: 'auto', pins: { buttons: [5, 6, 16, 20, 21], leds: [17, 27, 22, 23, 24], buzzer: 18 }, bias: 'pull-up', debounceMs: 10 });
   });
 
+  it('offers a valid customer screen section (commented out)', () => {
+    const text = readFileSync(example, 'utf8').replace(/^# (screen:\n)((?:# {3}.*\n)+)/m, (_, head: string, body: string) => head + body.replace(/^# /gm, ''));
+    const file = join(dir, 'screen.yaml');
+    writeFileSync(file, text);
+    expect(loadConfigFile(file).screen).toEqual({ host: '127.0.0.1', port: 8081, allowedHosts: [], showStars: true, thanksSeconds: 15 });
+  });
+
   it('is a valid config', () => {
     const config = loadConfigFile(example);
     expect(config.terminal.areaCode).toBe('330106');
