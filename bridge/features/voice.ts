@@ -58,6 +58,7 @@ export class Voice implements Feature {
   };
 
   private readonly onChoosing = ({ reasons, via }: { reasons: OfferedReason[]; via: 'terminal' | 'screen' }): void => {
+    if (!this.ctx.voice.config.readReasons) return;
     const script = reasonsScript(reasons, via);
     this.say(script);
     // The labels' sounds are made while 请选择不满意的原因 plays, if they are not cached yet.

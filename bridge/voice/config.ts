@@ -40,6 +40,13 @@ export const voiceConfigSchema = z.strictObject({
   /** Where the synthesized prompts are kept. Default: voice-prompts/ beside the database. */
   cacheDir: z.string().min(1).optional(),
   synthesis: synthesisConfigSchema.prefault({}),
+  /**
+   * Read the reasons aloud after a bad grade (请选择不满意的原因, then each with its button). Whoever
+   * stands at the counter hears it too, and so learns that the grade was bad: a hall that weighs
+   * that above guidance by ear sets false, and the reasons are then only lit on the buttons and
+   * shown on the customer screen (docs/audio.md).
+   */
+  readReasons: z.boolean().default(true),
   /** The longest a prompt may play before it is stopped and counted as failed (a hung sound device). */
   maxPromptSeconds: z.number().int().min(1).max(120).default(20),
 });

@@ -125,6 +125,17 @@ describe('voice prompts at the counter', () => {
     expect(player.log).toEqual(['invite', 'reasons', 'reason_key_1', 'label:办理时间长', 'reason_key_2', 'label:态度不好']);
   });
 
+  it('with readReasons false, says nothing between the bad grade and the thanks (the counter hears no hint of the grade)', async () => {
+    const { events, player, drain } = rig({ output: 'terminal', readReasons: false });
+    events.emit('invitation', invitation);
+    await drain();
+    events.emit('choosing', { invitationId: 'inv-1', reasons: [{ button: 0, code: 'R1', label: '办理时间长' }], via: 'terminal' });
+    await drain();
+    events.emit('closed', closed('rated'));
+    await drain();
+    expect(player.log).toEqual(['invite', 'thanks']);
+  });
+
   it('the thanks after a reason cuts the reading of the reasons', async () => {
     const { events, player, timers, drain } = rig();
     events.emit('choosing', { invitationId: 'inv-1', reasons: [{ button: 0, code: 'R1', label: '办理时间长' }], via: 'terminal' });
