@@ -160,6 +160,7 @@ describe('docs/bridge.example.yaml', () => {
       output: 'alsa',
       device: 'default',
       promptsDir: '/etc/hcp/prompts',
+      readReasons: true,
       maxPromptSeconds: 20,
       synthesis: { voice: 'cmn-latn-pinyin', rate: 150, amplitude: 100 },
     });
