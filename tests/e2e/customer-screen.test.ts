@@ -7,6 +7,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { askRunningService, defaultStatusFetch } from '../../bridge/diagnose/running-service.js';
+import { checkScreen } from '../../bridge/screen/probe.js';
 import { openDatabase } from '../../bridge/store/database.js';
 import { formatStatus } from '../../cli/status.js';
 import { Settings } from '../../bridge/store/settings.js';
@@ -319,6 +321,13 @@ describe('customer screen whose port another program holds', () => {
       const taken = `screen.port: 127.0.0.1:${port} is in use by another program (another hcp run?): stop it, or choose another port`;
       expect(w.bridge.status().screen).toEqual({ configured: true, url: null, listenError: taken, following: 0, pairedTablets: 0 });
       expect(formatStatus(w.bridge.status(), w.bridge.httpUrl)).toContain(`NOT SERVED: ${taken}; the bridge rates without it and keeps trying; 0 page(s) following, 0 tablet(s) paired\n`);
+      // Doctor, beside the running bridge, names the port and says the bridge is waiting for it.
+      // (The window's API listens on a port picked at start: doctor is given it.)
+      const asConfigured = { ...w.bridge.config, http: { ...w.bridge.config.http, port: Number(new URL(w.bridge.httpUrl).port) } };
+      const doctor = async () => checkScreen(asConfigured, await askRunningService(asConfigured, { fetch: defaultStatusFetch, timeoutMs: 3000 }));
+      expect(await doctor()).toEqual([
+        { level: 'fail', name: 'customer screen', message: taken, fix: [`see which program holds it: sudo ss -ltnp 'sport = :${port}'`, 'meanwhile the running bridge rates without its screen and tries again every 10 s', 'docs/customer-screen.md, "When its port is taken"'] },
+      ]);
       // The counter rates all the same.
       const id = await hall.serve(w, 'C-PORT-1', 0);
       expect(await rated(hall, w, id)).toMatchObject({ outcome: 'rated', channel: 'counter' });
@@ -332,6 +341,7 @@ describe('customer screen whose port another program holds', () => {
       await waitUntil(() => w.bridge.status().screen.configured && (w.bridge.status().screen as { url: string | null }).url !== null, 'the screen to come up');
       expect(w.bridge.status().screen).toMatchObject({ url: `http://127.0.0.1:${port}/`, listenError: null });
       expect(lines.some((line) => line.includes('customer screen served at last'))).toBe(true);
+      expect(await doctor()).toEqual([{ level: 'ok', name: 'customer screen', message: `served by the running bridge at http://127.0.0.1:${port}/` }]);
       const page = await openScreen(`http://127.0.0.1:${port}/`);
       await shows(page.getByTestId('hall'), '模拟政务服务大厅');
       await waitUntil(() => (w.bridge.status().screen as { following: number }).following === 1, 'the page to follow the screen');
