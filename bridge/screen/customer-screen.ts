@@ -62,11 +62,6 @@ export class CustomerScreen implements Feature {
     this.server = new ScreenServer({ state: this.state, desk: ctx.desk, pairing, allowedHosts: screen.allowedHosts, timers: ctx.timers, logger: ctx.logger });
   }
 
-  /** Where the page is served (once it listens). */
-  get url(): string {
-    return this.server.url;
-  }
-
   status(): ScreenStatus {
     return {
       configured: true,
