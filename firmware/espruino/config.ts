@@ -19,3 +19,9 @@ export const SERIAL1_PINS = { tx: 'B6', rx: 'B7' } as const;
 export const JOURNAL_FILE: string | undefined = 'hcpjrnl';
 /** Flash file (Storage) keeping the pairing key; the board is unpaired while it is absent. */
 export const KEY_FILE = 'hcpkey';
+/**
+ * A DFPlayer Mini sound module on Serial2 for the voice prompts (the bridge's voice.output:
+ * terminal sends `say` frames; docs/audio.md): its UART pins, or undefined for a terminal without
+ * one. On a Pico, Serial2 is TX A2, RX A3.
+ */
+export const SOUND_MODULE: { tx: Pin; rx: Pin } | undefined = undefined;

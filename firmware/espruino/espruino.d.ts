@@ -34,7 +34,8 @@ export interface SerialSetupOptions {
 export interface SerialPort {
   setup(baudRate: number, options?: SerialSetupOptions): void;
   on(event: 'data', listener: (data: string) => void): void;
-  write(data: string): void;
+  /** A string, or bytes. */
+  write(data: string | number[]): void;
   /** Makes this device the REPL console; `force` keeps it there when USB is (un)plugged. */
   setConsole(force?: boolean): void;
 }

@@ -11,13 +11,15 @@ import type { Timers } from '../../protocol/timers.js';
 import { BUTTON_COUNT } from '../../protocol/grades.js';
 import type { KeyStore, ReportJournal, TerminalHardware } from '../core/hardware.js';
 import { TerminalCore } from '../core/terminal-core.js';
-import { BUTTON_PINS, BUZZER_PIN, JOURNAL_FILE, KEY_FILE, LED_PINS, LINE, LINE_BAUD, SERIAL1_PINS } from './config.js';
+import { DFPLAYER_BAUD, dfplayerPlayFrame } from '../adapters/dfplayer.js';
+import { BUTTON_PINS, BUZZER_PIN, JOURNAL_FILE, KEY_FILE, LED_PINS, LINE, LINE_BAUD, SERIAL1_PINS, SOUND_MODULE } from './config.js';
 import type { EspruinoE, Pin, PinMode, SerialPort, StorageModule, WatchEvent, WatchOptions } from './espruino.js';
 
 // ---- Espruino globals, declared here rather than globally (see espruino.d.ts) --------------------
 declare const E: EspruinoE;
 declare const USB: SerialPort;
 declare const Serial1: SerialPort;
+declare const Serial2: SerialPort;
 declare const LoopbackA: SerialPort;
 declare function setWatch(callback: (event: WatchEvent) => void, pin: Pin, options: WatchOptions): number;
 declare function pinMode(pin: Pin, mode: PinMode): void;
@@ -132,6 +134,10 @@ function start(): void {
     timers,
   };
   if (JOURNAL_FILE !== undefined) hardware.journal = storageJournal(loadStorage(), JOURNAL_FILE);
+  if (SOUND_MODULE !== undefined) {
+    Serial2.setup(DFPLAYER_BAUD, { tx: SOUND_MODULE.tx, rx: SOUND_MODULE.rx });
+    hardware.play = (clip) => Serial2.write(dfplayerPlayFrame(clip));
+  }
 
   const terminal = new TerminalCore(hardware, {
     serial: FIRMWARE_SERIAL_PREFIX + getSerial(),
