@@ -7,12 +7,13 @@ import { defaultDoctorDeps, runDoctor, type DoctorDeps } from '../../bridge/diag
 import { parseConfig, type BridgeConfig, type BridgeConfigInput } from '../../bridge/config.js';
 import { boardTerminalOpener, type BoardTerminalDeps } from '../../bridge/terminal/board-terminal.js';
 import { silentLogger } from '../../bridge/log.js';
-import { DEFAULT_DEBOUNCE_MS, FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
+import { FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
 import { FirmataBoard } from '../../simulator/firmata-board.js';
 import { createVirtualLine, virtualSerialBinding } from '../../simulator/virtual-serial-line.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { useBrokerAndProvince } from '../support/broker-and-province.js';
 import { notAudit } from '../support/audit-events.js';
+import { inProcessTerminal } from '../support/in-process-terminal.js';
 
 /*
  * The bridge running the terminal itself, on an Arduino with StandardFirmata (emulated, at the far
@@ -20,88 +21,42 @@ import { notAudit } from '../support/audit-events.js';
  * firmata.js and johnny-five, the firmware core, an embedded broker and the province emulator.
  */
 
-/** johnny-five's Button reports an edge this long after the pin settles. */
-const JOHNNY_FIVE_DEBOUNCE_MS = 7;
 const PINS = { buttons: [2, 3, 4, 5, 6], leds: [8, 9, 10, 11, 12], buzzer: 7 };
-const service = { itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo: 'C-2026-000777' };
 
-let count = 0;
+let plugged = 0;
 
 const env = useBrokerAndProvince('hcp-board-');
+const { config: terminalConfig, helloFrom, api, leds, only, inviteAndPress, recordOf, deliveredOnce } = inProcessTerminal(env, {
+  pins: PINS,
+  where: 'the Arduino',
+  tag: 'BRD',
+  hands: (board: FirmataBoard) => ({
+    press: (pin) => board.press(pin),
+    release: (pin) => board.release(pin),
+    led: (pin) => board.output(pin) > 0,
+    // johnny-five hands each button's first pulled-up reading to the core as an up edge.
+    buttonsReady: () => PINS.buttons.every((pin) => board.pullUp(pin)),
+  }),
+});
 
 async function plugBoard(): Promise<FirmataBoard> {
-  count += 1;
-  const board = await FirmataBoard.start({ name: `board-e2e-${process.pid}-${count}` });
+  plugged += 1;
+  const board = await FirmataBoard.start({ name: `board-e2e-${process.pid}-${plugged}` });
   env.cleanups.push(() => board.unplug());
   return board;
 }
 
-function boardConfig(board: FirmataBoard): BridgeConfigInput {
-  return {
-    terminal: { id: `BRD-${process.pid}-${count}`, areaCode: '330106', hallCode: '330106-ZWFW-01', windowNo: `B${count}` },
-    board: { path: board.hostPath, pins: PINS },
-    mqtt: { url: env.broker.url },
-    database: { path: join(env.dir, `board-${count}.db`) },
-    clock: { trust: 'system' },
-    invitation: { flags: { minPressMs: 0 } },
-    http: { port: 0, allowUnverifiedStaff: true },
-    log: { level: 'silent' },
-  };
-}
+const boardConfig = (board: Pick<FirmataBoard, 'hostPath'>): BridgeConfigInput => terminalConfig({ path: board.hostPath, pins: PINS });
 
 const arduinoPorts = (board: FirmataBoard): BoardTerminalDeps['openSerialPort'] => (path, baudRate) =>
   board.openHostPort(path, baudRate) as ReturnType<BoardTerminalDeps['openSerialPort']>;
 
-async function startBridge(board: FirmataBoard): Promise<Bridge> {
-  const config = parseConfig(boardConfig(board));
+/** A bridge running the terminal on `board`: a new terminal, or the one `config` is (a restart). */
+async function startBridge(board: FirmataBoard, config: BridgeConfig = parseConfig(boardConfig(board))): Promise<Bridge> {
   const bridge = await Bridge.start(config, { openPort: boardTerminalOpener(config, { openSerialPort: arduinoPorts(board), logger: silentLogger }) });
   env.cleanups.push(() => bridge.stop());
   await helloFrom(bridge, board);
   return bridge;
-}
-
-/**
- * Resolves once the bridge has the terminal's hello (from a boot other than `after`) and its
- * buttons can be pressed: johnny-five hands each button's first pulled-up reading to the core as
- * an up edge, and the core takes a press only after its debounce time of quiet (a time rule, so
- * a wait of that time).
- */
-async function helloFrom(bridge: Bridge, board: FirmataBoard, after?: string): Promise<void> {
-  await waitUntil(() => {
-    const { alive, terminal } = bridge.status().link;
-    return alive && terminal && terminal.boot !== after;
-  }, 'the terminal on the Arduino to say hello');
-  await waitUntil(() => PINS.buttons.every((pin) => board.pullUp(pin)), 'the pull-up on every button');
-  await new Promise((resolve) => setTimeout(resolve, JOHNNY_FIVE_DEBOUNCE_MS + DEFAULT_DEBOUNCE_MS + 20));
-}
-
-async function api(bridge: Bridge, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: { id?: string } }> {
-  const res = await fetch(`${bridge.httpUrl}${path}`, {
-    method,
-    ...(body !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as { id?: string } };
-}
-
-/** The LEDs as the Arduino drives them, left to right. */
-function leds(board: FirmataBoard): boolean[] {
-  return PINS.leds.map((pin) => board.output(pin) > 0);
-}
-
-const only = (button: number): boolean[] => PINS.leds.map((_, i) => i === button);
-
-/** Invites for a case, waits for the LEDs, presses `button` until the terminal takes it, and lets go. */
-async function inviteAndPress(bridge: Bridge, board: FirmataBoard, button: number, caseNo: string): Promise<string> {
-  const invited = await api(bridge, 'POST', '/api/v1/invitations', { services: [{ ...service, caseNo }] });
-  expect(invited.status).toBe(201);
-  await waitUntil(() => leds(board).every(Boolean), 'every LED lit for the invitation');
-  const pin = PINS.buttons[button] as number;
-  board.press(pin);
-  // The chosen grade alone stays lit: the terminal has the press.
-  await waitUntil(() => leds(board).join() === only(button).join(), `only LED ${button} lit`);
-  board.release(pin);
-  if (!invited.body.id) throw new Error('the invitation has no id');
-  return invited.body.id;
 }
 
 describe('a terminal on an Arduino running StandardFirmata, run by the bridge', () => {
@@ -113,10 +68,8 @@ describe('a terminal on an Arduino running StandardFirmata, run by the bridge', 
 
     const id = await inviteAndPress(bridge, board, 3, 'C-1');
 
-    const record = await env.province.waitFor(() => env.province.recordsOf(bridge.config.terminal.id).find((r) => r.id === id));
+    const [record] = await deliveredOnce(bridge, [id]);
     expect(record).toMatchObject({ kind: 'invitation', outcome: 'rated', staffId: 'S2001', rating: { grade: 'dissatisfied', gradeCode: 2 } });
-    await waitUntil(() => bridge.outbox.get(id)?.state === 'acked', 'the province ack');
-    expect(env.province.recordsOf(bridge.config.terminal.id).filter(notAudit)).toHaveLength(1);
 
     // Stopping the bridge stops the terminal, and its last words (LEDs off) reach the board.
     expect(leds(board)).toEqual(only(3));
@@ -128,10 +81,9 @@ describe('a terminal on an Arduino running StandardFirmata, run by the bridge', 
   it('comes back after the USB cable is pulled and plugged in again (a new boot), and rates again', async () => {
     const board = await plugBoard();
     const bridge = await startBridge(board);
-    const terminalId = bridge.config.terminal.id;
     await api(bridge, 'POST', '/api/v1/staff/sign-in', { staffId: 'S2002' });
     const first = await inviteAndPress(bridge, board, 0, 'C-2');
-    await env.province.waitFor(() => env.province.recordsOf(terminalId).find((r) => r.id === first));
+    await recordOf(bridge, first);
     const boot = bridge.status().link.terminal?.boot;
 
     await board.unplug();
@@ -140,10 +92,8 @@ describe('a terminal on an Arduino running StandardFirmata, run by the bridge', 
     await helloFrom(bridge, board, boot);
 
     const second = await inviteAndPress(bridge, board, 1, 'C-3');
-    const record = await env.province.waitFor(() => env.province.recordsOf(terminalId).find((r) => r.id === second));
+    const [, record] = await deliveredOnce(bridge, [first, second]);
     expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'satisfied' } });
-    await waitUntil(() => [first, second].every((id) => bridge.outbox.get(id)?.state === 'acked'), 'both acks');
-    expect(env.province.recordsOf(terminalId).filter(notAudit).map((r) => r.id).sort()).toEqual([first, second].sort());
   });
 
   it('sends what a previous boot journaled and never had acknowledged (journal beside the database)', async () => {
@@ -158,7 +108,7 @@ describe('a terminal on an Arduino running StandardFirmata, run by the bridge', 
     await bridge.stop();
     env.cleanups.pop();
     // The bridge acknowledged it: the next boot has nothing left to send.
-    const bridge2 = await startBridge(board);
+    const bridge2 = await startBridge(board, bridge.config);
     expect(bridge2.outbox.get(event.id)?.state).toBe('acked');
     expect(env.province.recordsOf(bridge.config.terminal.id).filter(notAudit)).toHaveLength(1);
   });
@@ -189,9 +139,9 @@ describe('hcp doctor with a board', () => {
   });
 
   it('says to upload StandardFirmata when the Arduino does not answer Firmata', async () => {
-    count += 1;
-    const line = createVirtualLine(`board-silent-${process.pid}-${count}`);
-    config = parseConfig({ ...boardConfig({ hostPath: line.bridgePath } as FirmataBoard) });
+    plugged += 1;
+    const line = createVirtualLine(`board-silent-${process.pid}-${plugged}`);
+    config = parseConfig(boardConfig({ hostPath: line.bridgePath }));
     const silent: DoctorDeps['openArduinoPort'] = (path, baudRate) =>
       new SerialPortStream({ binding: virtualSerialBinding, path, baudRate, autoOpen: false }) as ReturnType<DoctorDeps['openArduinoPort']>;
     const results = await runDoctor('board.yaml', 500, doctorDeps(silent, line.bridgePath));

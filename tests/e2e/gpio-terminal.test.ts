@@ -1,17 +1,16 @@
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Bridge } from '../../bridge/bridge.js';
 import { parseConfig, type BridgeConfig, type BridgeConfigInput } from '../../bridge/config.js';
 import { defaultDoctorDeps, runDoctor, type DoctorDeps } from '../../bridge/diagnose/doctor.js';
 import { silentLogger } from '../../bridge/log.js';
 import { gpiodLines, gpioTerminalOpener } from '../../bridge/terminal/gpio-terminal.js';
-import { DEFAULT_DEBOUNCE_MS, FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
+import { FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
 import type { SelftestIO } from '../../bridge/selftest/selftest.js';
 import type { GpioLines } from '../../firmware/adapters/gpio/lines.js';
 import { FakeGpioChip } from '../../simulator/fake-gpio-chip.js';
 import { waitUntil } from '../../simulator/wait.js';
-import { notAudit } from '../support/audit-events.js';
 import { useBrokerAndProvince } from '../support/broker-and-province.js';
+import { buttonSettles, inProcessTerminal } from '../support/in-process-terminal.js';
 import { FakeGpiodTools, scriptedTools } from '../../simulator/fake-gpiod-tools.js';
 
 /*
@@ -21,28 +20,16 @@ import { FakeGpiodTools, scriptedTools } from '../../simulator/fake-gpiod-tools.
  * the province emulator. The reference wiring of docs/wiring.md, in BCM numbers.
  */
 
-/** johnny-five's Button reports an edge this long after the pin settles. */
-const JOHNNY_FIVE_DEBOUNCE_MS = 7;
 const PINS = { buttons: [5, 6, 16, 20, 21], leds: [17, 27, 22, 23, 24], buzzer: 18 };
-const service = { itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo: 'C-2026-000888' };
 
-let count = 0;
 const env = useBrokerAndProvince('hcp-gpio-');
-
-function gpioConfig(over: Partial<BridgeConfigInput> = {}): BridgeConfigInput {
-  count += 1;
-  return {
-    terminal: { id: `GPIO-${process.pid}-${count}`, areaCode: '330106', hallCode: '330106-ZWFW-01', windowNo: `G${count}` },
-    board: { io: 'gpio', pins: PINS },
-    mqtt: { url: env.broker.url },
-    database: { path: join(env.dir, `gpio-${count}.db`) },
-    clock: { trust: 'system' },
-    invitation: { flags: { minPressMs: 0 } },
-    http: { port: 0, allowUnverifiedStaff: true },
-    log: { level: 'silent' },
-    ...over,
-  };
-}
+const { config: terminalConfig, helloFrom, api, leds, only, invite, inviteAndPress, recordOf, deliveredOnce } = inProcessTerminal(env, {
+  pins: PINS,
+  where: 'the GPIO',
+  tag: 'GPIO',
+  hands: (chip: FakeGpioChip) => ({ press: (line) => chip.press(line), release: (line) => chip.release(line), led: (line) => chip.output(line) === 1 }),
+});
+const gpioConfig = (over: Partial<BridgeConfigInput> = {}): BridgeConfigInput => terminalConfig({ io: 'gpio', pins: PINS }, over);
 
 const noSerialPorts = (): never => {
   throw new Error('no serial port in this test');
@@ -61,47 +48,9 @@ async function startBridge(chip: FakeGpioChip, config: BridgeConfig = parseConfi
     }),
   });
   env.cleanups.push(() => bridge.stop());
-  await helloFrom(bridge);
+  await helloFrom(bridge, chip);
   expect(opened).toEqual(['auto']);
   return bridge;
-}
-
-/**
- * Resolves once the bridge has the terminal's hello (from a boot other than `after`) and its
- * buttons can be pressed: the core takes a press only after its debounce time of quiet since the
- * first reading (a time rule, so a wait of that time).
- */
-async function helloFrom(bridge: Bridge, after?: string): Promise<void> {
-  await waitUntil(() => {
-    const { alive, terminal } = bridge.status().link;
-    return alive && terminal && terminal.boot !== after;
-  }, 'the terminal on the GPIO to say hello');
-  await new Promise((resolve) => setTimeout(resolve, JOHNNY_FIVE_DEBOUNCE_MS + DEFAULT_DEBOUNCE_MS + 20));
-}
-
-async function api(bridge: Bridge, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: { id?: string } }> {
-  const res = await fetch(`${bridge.httpUrl}${path}`, {
-    method,
-    ...(body !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as { id?: string } };
-}
-
-/** The LEDs as the chip's lines are driven, left to right. */
-const leds = (chip: FakeGpioChip): boolean[] => PINS.leds.map((line) => chip.output(line) === 1);
-const only = (button: number): boolean[] => PINS.leds.map((_, i) => i === button);
-
-/** Invites for a case, waits for the LEDs, presses `button` until the terminal takes it, and lets go. */
-async function inviteAndPress(bridge: Bridge, chip: FakeGpioChip, button: number, caseNo: string): Promise<string> {
-  const invited = await api(bridge, 'POST', '/api/v1/invitations', { services: [{ ...service, caseNo }] });
-  expect(invited.status).toBe(201);
-  await waitUntil(() => leds(chip).every(Boolean), 'every LED lit for the invitation');
-  const line = PINS.buttons[button] as number;
-  chip.press(line);
-  await waitUntil(() => leds(chip).join() === only(button).join(), `only LED ${button} lit`);
-  chip.release(line);
-  if (!invited.body.id) throw new Error('the invitation has no id');
-  return invited.body.id;
 }
 
 describe("a terminal on the Raspberry Pi's own GPIO, run by the bridge", () => {
@@ -113,10 +62,8 @@ describe("a terminal on the Raspberry Pi's own GPIO, run by the bridge", () => {
 
     const id = await inviteAndPress(bridge, chip, 4, 'C-1');
 
-    const record = await env.province.waitFor(() => env.province.recordsOf(bridge.config.terminal.id).find((r) => r.id === id));
+    const [record] = await deliveredOnce(bridge, [id]);
     expect(record).toMatchObject({ kind: 'invitation', outcome: 'rated', staffId: 'S3001', rating: { grade: 'very_dissatisfied' } });
-    await waitUntil(() => bridge.outbox.get(id)?.state === 'acked', 'the province ack');
-    expect(env.province.recordsOf(bridge.config.terminal.id).filter(notAudit)).toHaveLength(1);
 
     // Stopping the bridge stops the terminal and gives the lines back.
     await bridge.stop();
@@ -127,23 +74,20 @@ describe("a terminal on the Raspberry Pi's own GPIO, run by the bridge", () => {
   it('comes back when the lines are lost (a gpiod tool died): a new boot, and rates again', async () => {
     const chip = new FakeGpioChip();
     const bridge = await startBridge(chip);
-    const terminalId = bridge.config.terminal.id;
     await api(bridge, 'POST', '/api/v1/staff/sign-in', { staffId: 'S3002' });
     const first = await inviteAndPress(bridge, chip, 0, 'C-2');
-    await env.province.waitFor(() => env.province.recordsOf(terminalId).find((r) => r.id === first));
+    await recordOf(bridge, first);
     const boot = bridge.status().link.terminal?.boot;
 
     chip.fail(new Error('gpiomon: error waiting for events: No such device'));
     await waitUntil(() => !bridge.status().link.portOpen, 'the bridge to see the terminal port close');
     chip.restore();
-    await helloFrom(bridge, boot);
+    await helloFrom(bridge, chip, boot);
     expect(chip.opens).toBeGreaterThanOrEqual(2);
 
     const second = await inviteAndPress(bridge, chip, 1, 'C-3');
-    const record = await env.province.waitFor(() => env.province.recordsOf(terminalId).find((r) => r.id === second));
+    const [, record] = await deliveredOnce(bridge, [first, second]);
     expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'satisfied' } });
-    await waitUntil(() => [first, second].every((id) => bridge.outbox.get(id)?.state === 'acked'), 'both acks');
-    expect(env.province.recordsOf(terminalId).filter(notAudit).map((r) => r.id).sort()).toEqual([first, second].sort());
   });
 
   it('reads buttons wired to 3.3 V under a pull-down the same way', async () => {
@@ -152,7 +96,7 @@ describe("a terminal on the Raspberry Pi's own GPIO, run by the bridge", () => {
     const bridge = await startBridge(chip, config);
     await api(bridge, 'POST', '/api/v1/staff/sign-in', { staffId: 'S3003' });
     const id = await inviteAndPress(bridge, chip, 2, 'C-4');
-    const record = await env.province.waitFor(() => env.province.recordsOf(config.terminal.id).find((r) => r.id === id));
+    const record = await recordOf(bridge, id);
     expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'basically_satisfied' } });
   });
 });
@@ -169,9 +113,8 @@ describe('hcp selftest on the GPIO terminal', () => {
     };
     const bridge = await Bridge.start(config, { openPort: gpioTerminalOpener(config, { lines, openSerialPort: noSerialPorts, logger: silentLogger }) });
     env.cleanups.push(() => bridge.stop());
-    await helloFrom(bridge);
+    await helloFrom(bridge, chip);
     let presses = Promise.resolve();
-    const hold = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, JOHNNY_FIVE_DEBOUNCE_MS + DEFAULT_DEBOUNCE_MS + 20));
     const technician: Required<SelftestIO> = {
       say: (text) => {
         const asked = /^Press button (\d)/.exec(text);
@@ -179,9 +122,9 @@ describe('hcp selftest on the GPIO terminal', () => {
         const line = PINS.buttons[Number(asked[1]) - 1] as number;
         presses = presses.then(async () => {
           chip.press(line);
-          await hold();
+          await buttonSettles();
           chip.release(line);
-          await hold();
+          await buttonSettles();
         });
       },
       confirm: async (question) => {
@@ -217,12 +160,12 @@ describe("the same terminal through Bookworm's gpiod tools (scripted: gpiomon pr
     // The LEDs as the latest gpioset holds them: its argv.
     const lit = (): boolean[] => PINS.leds.map((line) => tools.latest('gpioset').args.includes(`${line}=1`));
     await api(bridge, 'POST', '/api/v1/staff/sign-in', { staffId: 'S3004' });
-    const invited = await api(bridge, 'POST', '/api/v1/invitations', { services: [{ ...service, caseNo: 'C-5' }] });
+    const id = await invite(bridge, 'C-5');
     await waitUntil(() => lit().every(Boolean), 'every LED lit through gpioset');
     tools.latest('gpiomon').print(`${PINS.buttons[1]} 0`);
     await waitUntil(() => lit().join() === only(1).join(), 'only LED 1 lit');
     tools.latest('gpiomon').print(`${PINS.buttons[1]} 1`);
-    const record = await env.province.waitFor(() => env.province.recordsOf(config.terminal.id).find((r) => r.id === invited.body.id));
+    const record = await recordOf(bridge, id);
     expect(record).toMatchObject({ outcome: 'rated', rating: { grade: 'satisfied' } });
     expect(tools.latest('gpiomon').args).toEqual(['--bias=pull-up', '--line-buffered', '--format=%o %e', 'gpiochip0', '5', '6', '16', '20', '21']);
 
