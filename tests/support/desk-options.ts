@@ -2,13 +2,14 @@ import type { HonestyRules } from '../../bridge/desk/honesty.js';
 import type { InvitationDeskOptions, OpenInvitation } from '../../bridge/desk/invitation-desk.js';
 import { silentLogger } from '../../bridge/log.js';
 import { Commits } from '../../bridge/store/commits.js';
-import type { Db } from '../../bridge/store/database.js';
+import { openDatabase, type Db } from '../../bridge/store/database.js';
 import { OpenInvitationStore } from '../../bridge/store/open-invitation-store.js';
 import { Outbox } from '../../bridge/store/outbox.js';
 import { Settings } from '../../bridge/store/settings.js';
-import type { TimeKeeper } from '../../bridge/time/time-keeper.js';
+import { TimeKeeper } from '../../bridge/time/time-keeper.js';
 import type { ReasonCatalog } from '../../protocol/province-config.js';
-import type { ManualTimers } from './manual-timers.js';
+import { manualWall } from './manual-clock.js';
+import { ManualTimers } from './manual-timers.js';
 
 export const TIMEOUT_MS = 30_000;
 export const REASON_MS = 15_000;
@@ -45,4 +46,23 @@ export function deskOptions(db: Db, clock: TimeKeeper, timers: ManualTimers, com
     sendCancel: () => undefined,
     sendPause: () => undefined,
   };
+}
+
+/**
+ * A desk's parts for a unit test: manual timers, a clock on them, an in-memory database and its
+ * commits, and the desk's options on these (deskOptions) with every invite and cancel it sends the
+ * terminal noted in `sent` (`invite <inv>`, `cancel <inv>`).
+ */
+export function deskParts(): { timers: ManualTimers; clock: TimeKeeper; db: Db; commits: Commits; sent: string[]; options: InvitationDeskOptions } {
+  const timers = new ManualTimers();
+  const clock = new TimeKeeper(manualWall(timers), 'boot-1', 'system');
+  const db = openDatabase(':memory:');
+  const commits = new Commits(db, clock, silentLogger);
+  const sent: string[] = [];
+  const options: InvitationDeskOptions = {
+    ...deskOptions(db, clock, timers, commits),
+    sendInvite: (inv) => void sent.push(`invite ${inv}`),
+    sendCancel: (inv) => void sent.push(`cancel ${inv}`),
+  };
+  return { timers, clock, db, commits, sent, options };
 }

@@ -1,31 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { DeskError, InvitationDesk, STORAGE_RETRY_MS, type InvitationDeskOptions } from '../../bridge/desk/invitation-desk.js';
 import type { OfferedReason } from '../../bridge/bridge-events.js';
-import { silentLogger } from '../../bridge/log.js';
-import { openDatabase } from '../../bridge/store/database.js';
-import { Commits, StorageFailure } from '../../bridge/store/commits.js';
-import { TimeKeeper } from '../../bridge/time/time-keeper.js';
+import { StorageFailure } from '../../bridge/store/commits.js';
 import type { TerminalInfo } from '../../bridge/terminal/terminal-link.js';
 import type { StoredEvent, StoredInvitation } from '../../protocol/records.js';
 import type { StaffActionEntry } from '../../protocol/staff-actions.js';
-import { manualWall } from '../support/manual-clock.js';
-import { ManualTimers } from '../support/manual-timers.js';
-import { CATALOG, deskOptions, REASON_MS, RULES } from '../support/desk-options.js';
+import { CATALOG, deskParts, REASON_MS, RULES } from '../support/desk-options.js';
 
 /** The staff controls at the counter (暂停服务) and the customer screen's touches, on a desk with manual timers. */
 function rig(overrides: Partial<InvitationDeskOptions> = {}) {
-  const timers = new ManualTimers();
-  const clock = new TimeKeeper(manualWall(timers), 'boot-1', 'system');
-  const db = openDatabase(':memory:');
-  const commits = new Commits(db, clock, silentLogger);
-  const sent: string[] = [];
-  const options: InvitationDeskOptions = {
-    ...deskOptions(db, clock, timers, commits),
-    sendInvite: (inv) => void sent.push(`invite ${inv}`),
-    sendCancel: (inv) => void sent.push(`cancel ${inv}`),
-    sendPause: (active) => void sent.push(`pause ${active}`),
-    ...overrides,
-  };
+  const { timers, db, sent, options: base } = deskParts();
+  const options: InvitationDeskOptions = { ...base, sendPause: (active) => void sent.push(`pause ${active}`), ...overrides };
   const desk = new InvitationDesk(options);
   const closed: StoredInvitation[] = [];
   const events: StoredEvent[] = [];

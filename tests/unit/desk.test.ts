@@ -11,16 +11,13 @@ import {
   STORAGE_RETRY_MS,
   type InvitationDeskOptions,
 } from '../../bridge/desk/invitation-desk.js';
-import { silentLogger } from '../../bridge/log.js';
-import { openDatabase } from '../../bridge/store/database.js';
-import { Commits, StorageFailure } from '../../bridge/store/commits.js';
+import { StorageFailure } from '../../bridge/store/commits.js';
 import type { StoredEvent, StoredInvitation } from '../../protocol/records.js';
 import type { StaffActionEntry } from '../../protocol/staff-actions.js';
 import { TimeKeeper } from '../../bridge/time/time-keeper.js';
 import type { Grade } from '../../protocol/grades.js';
 import { manualWall } from '../support/manual-clock.js';
-import { ManualTimers } from '../support/manual-timers.js';
-import { deskOptions, GRACE_MS, REASON_MS, RULES, TIMEOUT_MS } from '../support/desk-options.js';
+import { deskParts, GRACE_MS, REASON_MS, RULES, TIMEOUT_MS } from '../support/desk-options.js';
 
 /** Past this with no word from a silent terminal, the desk closes the invitation itself. */
 const DEADLINE_MS = TIMEOUT_MS + REASON_MS + GRACE_MS;
@@ -30,19 +27,9 @@ const DEADLINE_MS = TIMEOUT_MS + REASON_MS + GRACE_MS;
  * test: `line.alive` is whether the terminal is heard from (its heartbeats), true until a test says.
  */
 function rig(overrides: Partial<InvitationDeskOptions> = {}) {
-  const timers = new ManualTimers();
-  const clock = new TimeKeeper(manualWall(timers), 'boot-1', 'system');
-  const db = openDatabase(':memory:');
-  const commits = new Commits(db, clock, silentLogger);
-  const sent: string[] = [];
+  const { timers, db, commits, sent, options: base } = deskParts();
   const line = { alive: true };
-  const options: InvitationDeskOptions = {
-    ...deskOptions(db, clock, timers, commits),
-    terminalReady: () => line.alive,
-    sendInvite: (inv) => void sent.push(`invite ${inv}`),
-    sendCancel: (inv) => void sent.push(`cancel ${inv}`),
-    ...overrides,
-  };
+  const options: InvitationDeskOptions = { ...base, terminalReady: () => line.alive, ...overrides };
   const { outbox } = options;
   const desk = new InvitationDesk(options);
   const closed: StoredInvitation[] = [];
