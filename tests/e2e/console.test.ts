@@ -4,8 +4,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { SAMPLE_STAFF_PIN, SAMPLE_STAFF_ROSTER } from '../../simulator/sample-staff.js';
 import type { SimWindow, SimWindowOptions } from '../../simulator/sim-window.js';
 import { API_META } from '../../protocol/http-api.js';
@@ -13,7 +13,7 @@ import type { StaffActionEntry } from '../../protocol/staff-actions.js';
 import type { HallFixture } from '../support/hall-fixture.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { BROKERS } from '../support/brokers.js';
-import { launchChromium } from '../support/browser.js';
+import { shows, useChromium } from '../support/browser.js';
 import { useHall } from '../support/hall-fixture.js';
 
 /**
@@ -23,38 +23,10 @@ import { useHall } from '../support/hall-fixture.js';
  */
 const halls = useHall(BROKERS[0]!);
 
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
-/** What Chromium refused on the console's own pages: its CSP must not cost it a script or a style. */
-const refusals: string[] = [];
+/** Chromium for the file: what it refuses on the console's own pages (its CSP costing a script or a style) fails the test. */
+const chromium = useChromium();
 
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-afterEach(async () => {
-  await Promise.allSettled(contexts.splice(0).map((c) => c.close()));
-  expect(refusals.splice(0)).toEqual([]);
-});
-afterAll(async () => {
-  await browser?.close();
-});
-
-async function openConsole(w: SimWindow): Promise<Page> {
-  const context = await browser!.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.setDefaultTimeout(8000);
-  page.on('console', (message) => {
-    if (/Content Security Policy|Refused to/i.test(message.text())) refusals.push(message.text());
-  });
-  await page.goto(`${w.bridge.httpUrl}/`);
-  return page;
-}
-
-const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-/** Waits until the element's whole text is `text` (or matches it). */
-const shows = (locator: Locator, text: string | RegExp): Promise<void> =>
-  locator.filter({ hasText: typeof text === 'string' ? new RegExp(`^\\s*${escape(text)}\\s*$`) : text }).waitFor();
+const openConsole = (w: SimWindow): Promise<Page> => chromium.open(`${w.bridge.httpUrl}/`, { viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
 
 async function signIn(page: Page, staffId: string, pin?: string): Promise<void> {
   await page.getByTestId('staff-input').fill(staffId);
@@ -301,9 +273,7 @@ describe('staff console', () => {
     const elsewhere = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(attack)).listen(0, '127.0.0.1');
     await once(elsewhere, 'listening');
     try {
-      const context = await browser!.newContext();
-      contexts.push(context);
-      const page = await context.newPage();
+      const page = await (await chromium.context()).newPage();
       const framingRefused = new Promise<string>((resolve) =>
         page.on('console', (message) => {
           if (/frame-ancestors/.test(message.text())) resolve(message.text());

@@ -5,8 +5,8 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { askRunningService, defaultStatusFetch } from '../../bridge/diagnose/running-service.js';
 import { checkScreen } from '../../bridge/screen/probe.js';
 import { openDatabase } from '../../bridge/store/database.js';
@@ -15,11 +15,12 @@ import { Settings } from '../../bridge/store/settings.js';
 import { GRADE_INFO, GRADES } from '../../protocol/grades.js';
 import type { UpstreamRecord } from '../../protocol/records.js';
 import { freePort } from '../../simulator/free-port.js';
+import { SAMPLE_PROVINCE_CONFIG } from '../../simulator/province.js';
 import { samplePhoto } from '../../simulator/sample-photo.js';
 import type { SimWindow } from '../../simulator/sim-window.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { BROKERS } from '../support/brokers.js';
-import { launchChromium } from '../support/browser.js';
+import { shows, useChromium } from '../support/browser.js';
 import { send } from '../support/fuzz-http.js';
 import { hcp } from '../support/run-hcp.js';
 import { useHall, type HallFixture } from '../support/hall-fixture.js';
@@ -31,32 +32,11 @@ import { useHall, type HallFixture } from '../support/hall-fixture.js';
  */
 const halls = useHall(BROKERS[0]!);
 
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
-/** What Chromium refused on the screen's page: its CSP must not cost it a script, a style or an image. */
-const refusals: string[] = [];
+/** Chromium for the file: what it refuses on the screen's page (its CSP costing a script, a style or an image) fails the test. */
+const chromium = useChromium();
 
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-afterEach(async () => {
-  await Promise.allSettled(contexts.splice(0).map((c) => c.close()));
-  expect(refusals.splice(0)).toEqual([]);
-});
-afterAll(async () => {
-  await browser?.close();
-});
-
-const CATALOG = {
-  reasonCatalog: {
-    version: '2026.11',
-    reasons: [
-      { code: 'R01', label: '服务态度差' },
-      { code: 'R02', label: '办事效率低' },
-      { code: 'R03', label: '多次跑动' },
-    ],
-  },
-};
+/** The province emulator's sample reason catalogue (version 2026.11: 服务态度差, 办事效率低, 多次跑动), published alone. */
+const CATALOG = { reasonCatalog: SAMPLE_PROVINCE_CONFIG.reasonCatalog };
 const SERVICE = { itemCode: '330106-XK-0012', itemName: '食品经营许可', caseNo: 'C-2026-000123' };
 
 /** This machine's LAN address: a connection from it is not loopback, as a tablet's is not. */
@@ -82,21 +62,7 @@ async function screenWindow(hall: HallFixture, { catalog = false, timeoutSeconds
   return { w, port, businessToken };
 }
 
-async function openScreen(url: string): Promise<Page> {
-  const context = await browser!.newContext({ viewport: { width: 800, height: 480 }, locale: 'zh-CN', hasTouch: true });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.setDefaultTimeout(8000);
-  page.on('console', (message) => {
-    if (/Content Security Policy|Refused to/i.test(message.text())) refusals.push(message.text());
-  });
-  await page.goto(url);
-  return page;
-}
-
-const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const shows = (locator: Locator, text: string | RegExp): Promise<void> =>
-  locator.filter({ hasText: typeof text === 'string' ? new RegExp(`^\\s*${escape(text)}\\s*$`) : text }).waitFor();
+const openScreen = (url: string): Promise<Page> => chromium.open(url, { viewport: { width: 800, height: 480 }, locale: 'zh-CN', hasTouch: true });
 
 async function rated(hall: HallFixture, w: SimWindow, id: string): Promise<UpstreamRecord> {
   const [record] = await hall.expectExactlyOnce(w, [id]);
