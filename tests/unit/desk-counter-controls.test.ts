@@ -29,7 +29,15 @@ function rig(overrides: Partial<InvitationDeskOptions> = {}) {
     desk.onTerminalReport({ type: 'rating', seq: ++seq, inv, grade, latencyMs: 2000, reason }, terminal);
   const cancelled = (inv: string) => desk.onTerminalReport({ type: 'cancelled', seq: ++seq, inv }, terminal);
   const invite = (caseNo = 'C-1'): string => desk.invite({ services: [{ itemCode: 'I-1', caseNo }], mode: 'single', proxy: false, test: false }).id;
-  return { desk, timers, db, options, sent, closed, events, actions, choosing, paused, terminal, rating, cancelled, invite };
+  /** The bridge restarted: this desk stopped, a new one on the same database, with what it closes. */
+  const restart = (): { desk: InvitationDesk; closed: StoredInvitation[] } => {
+    desk.stop();
+    const again = new InvitationDesk(options);
+    const closedAgain: StoredInvitation[] = [];
+    again.on('closed', (record) => closedAgain.push(record));
+    return { desk: again, closed: closedAgain };
+  };
+  return { desk, timers, db, options, sent, closed, events, actions, choosing, paused, terminal, rating, cancelled, invite, restart };
 }
 
 const LABELLED: OfferedReason[] = CATALOG.reasons.map(({ code, label }, button) => ({ button, code, label }));
@@ -281,10 +289,7 @@ describe('desk: the customer screen rates as the buttons do', () => {
     const inv = r.invite();
     r.timers.advance(2000);
     r.desk.screenPress(inv, 'very_dissatisfied');
-    r.desk.stop();
-    const again = new InvitationDesk(r.options);
-    const closed: StoredInvitation[] = [];
-    again.on('closed', (record) => closed.push(record));
+    const { desk: again, closed } = r.restart();
     r.sent.length = 0;
     again.resume(r.terminal);
     expect(r.sent).toEqual([`cancel ${inv}`]);
@@ -302,10 +307,7 @@ describe('desk: the customer screen rates as the buttons do', () => {
     const inv = r.invite();
     r.timers.advance(2000);
     r.desk.screenPress(inv, 'dissatisfied');
-    r.desk.stop();
-    const again = new InvitationDesk(r.options);
-    const closed: StoredInvitation[] = [];
-    again.on('closed', (record) => closed.push(record));
+    const { closed } = r.restart();
     r.timers.advance(REASON_MS);
     expect(closed).toEqual([expect.objectContaining({ outcome: 'rated', channel: 'screen', flags: ['no_reason'] })]);
   });
