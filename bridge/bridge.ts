@@ -6,6 +6,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { FIRMWARE_VERSION } from '../firmware/core/terminal-core.js';
 import { RECORD_FORMATS } from '../protocol/record-formats/index.js';
 import { SERIAL_PROTOCOL_VERSION } from '../protocol/serial-messages.js';
+import { HCP_VERSION } from '../protocol/version.js';
 import { secondsToMs } from '../protocol/settings.js';
 import { hostTimers, type Timers } from '../protocol/timers.js';
 import type { StaffActionEntry } from '../protocol/staff-actions.js';
@@ -56,7 +57,7 @@ import { brokerConnection } from './uplink/mqtt-options.js';
 import { Uplink, type ConnectBroker } from './uplink/uplink.js';
 import { voiceOutput, type VoiceDeps } from './voice/voice-output.js';
 
-export const BRIDGE_VERSION = '0.1.0';
+export const BRIDGE_VERSION = HCP_VERSION;
 
 /** What touches the world, injected so that the simulator and tests can drive it. */
 export interface BridgeDeps {

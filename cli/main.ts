@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { BRIDGE_VERSION } from '../bridge/bridge.js';
 import { ConfigError } from '../bridge/config.js';
 import { DatabaseError } from '../bridge/store/database.js';
 import { z } from 'zod';
 import { PROVISION_FIELDS } from '../bridge/provision/fields.js';
 import { PASSWORD_ENV, PASSWORD_ON_ARGV } from '../bridge/provision/password.js';
+import { HCP_VERSION } from '../protocol/version.js';
 import { flag, intFlag } from './flags.js';
 import { addGatewayQrSignCommand } from './gateway-qr-sign.js';
 import { deliveryStateSchema } from '../gateway/delivery/status.js';
@@ -16,7 +16,7 @@ const camelCase = (flag: string): string => flag.replace(/-(\w)/g, (_, c: string
 const program = new Command()
   .name('hcp')
   .description('好差评 counter evaluation terminal: bridge, simulator and field tools')
-  .version(BRIDGE_VERSION)
+  .version(HCP_VERSION)
   .showHelpAfterError()
   .enablePositionalOptions();
 

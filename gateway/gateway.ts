@@ -1,3 +1,4 @@
+import { HCP_VERSION } from '../protocol/version.js';
 import { ConfigError } from '../bridge/config.js';
 import { readSecretFile } from '../bridge/secret-file.js';
 import { hostTimers } from '../protocol/timers.js';
@@ -32,7 +33,7 @@ import { loadTerminalConfig } from './terminal-config.js';
 import { StaffStarsService } from './stats/staff-stars.js';
 import type { ReasonCatalog } from '../protocol/province-config.js';
 
-export const GATEWAY_VERSION = '0.1.0';
+export const GATEWAY_VERSION = HCP_VERSION;
 
 /** What the composition root may be given instead of the world (tests, `hcp start`). */
 export interface GatewayDeps {
