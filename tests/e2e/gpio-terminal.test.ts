@@ -5,12 +5,12 @@ import { defaultDoctorDeps, runDoctor, type DoctorDeps } from '../../bridge/diag
 import { silentLogger } from '../../bridge/log.js';
 import { gpiodLines, gpioTerminalOpener } from '../../bridge/terminal/gpio-terminal.js';
 import { FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
-import type { SelftestIO } from '../../bridge/selftest/selftest.js';
 import type { GpioLines } from '../../firmware/adapters/gpio/lines.js';
 import { FakeGpioChip } from '../../simulator/fake-gpio-chip.js';
 import { waitUntil } from '../../simulator/wait.js';
 import { useBrokerAndProvince } from '../support/broker-and-province.js';
 import { buttonSettles, inProcessTerminal } from '../support/in-process-terminal.js';
+import { technician } from '../support/technician.js';
 import { FakeGpiodTools, scriptedTools } from '../../simulator/fake-gpiod-tools.js';
 
 /*
@@ -114,31 +114,26 @@ describe('hcp selftest on the GPIO terminal', () => {
     const bridge = await Bridge.start(config, { openPort: gpioTerminalOpener(config, { lines, openSerialPort: noSerialPorts, logger: silentLogger }) });
     env.cleanups.push(() => bridge.stop());
     await helloFrom(bridge, chip);
-    let presses = Promise.resolve();
-    const technician: Required<SelftestIO> = {
-      say: (text) => {
-        const asked = /^Press button (\d)/.exec(text);
-        if (!asked) return;
-        const line = PINS.buttons[Number(asked[1]) - 1] as number;
-        presses = presses.then(async () => {
+    // The terminal as a technician at the header finds it: the buzzer as heard since the last look at
+    // the LEDs (the buzzer question is about what sounds after them).
+    const atHeader = technician({
+      terminal: {
+        press: async (button) => {
+          const line = PINS.buttons[button] as number;
           chip.press(line);
           await buttonSettles();
           chip.release(line);
           await buttonSettles();
-        });
+        },
+        leds: () => {
+          buzzed = false;
+          return leds(chip);
+        },
+        buzzing: () => buzzed,
       },
-      confirm: async (question) => {
-        const led = /LED over button (\d)/.exec(question);
-        if (led) {
-          const index = Number(led[1]) - 1;
-          buzzed = false; // the buzzer question is about what sounds after the LEDs
-          return waitUntil(() => leds(chip).join() === only(index).join(), `LED ${index + 1} alone`).then(() => true, () => false);
-        }
-        return /buzzer/.test(question) && buzzed;
-      },
-    };
-    const report = await bridge.selftest(technician, undefined, { helloMs: 5000, pressMs: 5000, printMs: 1000, provinceMs: 10_000 });
-    await presses;
+    });
+    const report = await bridge.selftest(atHeader, undefined, { helloMs: 5000, pressMs: 5000, printMs: 1000, provinceMs: 10_000 });
+    await atHeader.settle();
     expect(report.steps.map((step) => `${step.outcome} ${step.step}`)).toEqual([
       'pass terminal',
       ...[1, 2, 3, 4, 5].map((n) => `pass button-${n}`),

@@ -32,9 +32,15 @@ export function technicianAt(window: SimWindow, options: { wrongButtons?: Record
   );
 }
 
-/** The same technician at any virtual terminal (and printer), e.g. one on a real pty line. */
+/**
+ * What the technician does to a terminal and sees of it: a virtual terminal, or the hands and eyes
+ * on any other (press resolves once the terminal has the press and the button is let go).
+ */
+export type TerminalAtHand = Pick<VirtualTerminal, 'press' | 'leds' | 'buzzing'>;
+
+/** The same technician at any terminal (and printer), e.g. a virtual one on a real pty line. */
 export function technician(
-  at: { terminal: VirtualTerminal; printer?: PrinterCore | undefined; publicKey?: () => string | undefined },
+  at: { terminal: TerminalAtHand; printer?: PrinterCore | undefined; publicKey?: () => string | undefined },
   { wrongButtons = {} as Record<number, number> } = {},
 ): Technician {
   const { terminal, printer } = at;
