@@ -24,6 +24,9 @@ import {
   type TerminalView,
 } from './terminal-rows.js';
 
+/** Where a terminal stands, as its row says (null: not said yet). */
+type TerminalPlaceRow = { areaCode: string | null; hallCode: string | null };
+
 export interface TerminalRegistryDeps {
   db: Database;
   publisher: Publisher;
@@ -312,11 +315,20 @@ export class TerminalRegistry {
     return summary;
   }
 
-  /** Publishes the retained config of every approved terminal (at start: the config may have changed). Returns how many were published. */
+  /**
+   * Publishes the retained config of every approved terminal (at start: the config may have
+   * changed), its place read with it. With nothing but staff stars to send, only the terminals of
+   * halls with stars known now: none at start (the stars are made after it), so a restart does not
+   * walk a whole fleet for nothing. Returns how many were published.
+   */
   async publishConfigs(): Promise<number> {
-    if (this.#deps.terminalConfig() === undefined && this.#deps.receiptPage === undefined && this.#deps.staffStars === undefined) return 0;
-    const { rows } = await this.#deps.db.query<{ terminal_id: string }>("SELECT terminal_id FROM terminals WHERE status = 'approved' ORDER BY terminal_id");
-    return this.#publishConfigsOf(rows.map((row) => row.terminal_id));
+    const starsOnly = this.#deps.terminalConfig() === undefined && this.#deps.receiptPage === undefined;
+    if (starsOnly && this.#deps.staffStars === undefined) return 0;
+    const { rows } = await this.#deps.db.query<{ terminal_id: string; area_code: string | null; hall_code: string | null }>(
+      "SELECT terminal_id, area_code, hall_code FROM terminals WHERE status = 'approved' ORDER BY terminal_id",
+    );
+    const placed = rows.map((row) => ({ terminalId: row.terminal_id, place: { areaCode: row.area_code, hallCode: row.hall_code } }));
+    return this.#publishConfigsOf(starsOnly ? placed.filter(({ place }) => this.#deps.staffStars?.(place) !== undefined) : placed);
   }
 
   /** Publishes again the retained config of every approved terminal of these halls (their staff stars changed). Returns how many were published. */
@@ -331,16 +343,16 @@ export class TerminalRegistry {
   }
 
   /** Several in flight at once: a fleet's configs one PUBACK after another would take a round trip each. */
-  async #publishConfigsOf(terminalIds: readonly string[]): Promise<number> {
+  async #publishConfigsOf(terminals: readonly (string | { terminalId: string; place: TerminalPlaceRow })[]): Promise<number> {
     let published = 0;
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < terminalIds.length) {
-        const id = terminalIds[next++]!;
-        if (await this.#publishConfig(id)) published += 1;
+      while (next < terminals.length) {
+        const terminal = terminals[next++]!;
+        if (await (typeof terminal === 'string' ? this.#publishConfig(terminal) : this.#publishConfig(terminal.terminalId, terminal.place))) published += 1;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(CONFIGS_IN_FLIGHT, terminalIds.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(CONFIGS_IN_FLIGHT, terminals.length) }, worker));
     return published;
   }
 
@@ -447,15 +459,21 @@ export class TerminalRegistry {
     if (rows.length === 0) this.#stats.unknownTelemetry += 1;
   }
 
+  async #placeOf(terminalId: string): Promise<TerminalPlaceRow> {
+    const { rows } = await this.#deps.db.query<{ area_code: string | null; hall_code: string | null }>('SELECT area_code, hall_code FROM terminals WHERE terminal_id = $1', [terminalId]);
+    return { areaCode: rows[0]?.area_code ?? null, hallCode: rows[0]?.hall_code ?? null };
+  }
+
   /** Whether a terminal's config depends on its place (its receipt page, its hall's staff stars). */
   #placeMatters(): boolean {
     return this.#deps.receiptPage !== undefined || this.#deps.staffStars !== undefined;
   }
 
-  async #publishConfig(terminalId: string): Promise<boolean> {
+  /** `place`: the terminal's, when the caller read it already. */
+  async #publishConfig(terminalId: string, place?: TerminalPlaceRow): Promise<boolean> {
     const topic = terminalTopics(terminalId, this.#deps.prefix).config;
     try {
-      const config = await this.#configOf(terminalId);
+      const config = await this.#configOf(terminalId, place);
       if (config === undefined) return false;
       await this.#deps.publisher.publish(topic, JSON.stringify(config), { qos: 1, retain: true });
       this.#stats.configsPublished += 1;
@@ -468,12 +486,11 @@ export class TerminalRegistry {
   }
 
   /** The gateway's config for every terminal, with this terminal's receipt page when there is a source for it. */
-  async #configOf(terminalId: string): Promise<ProvinceConfig | undefined> {
+  async #configOf(terminalId: string, known?: TerminalPlaceRow): Promise<ProvinceConfig | undefined> {
     const shared = this.#deps.terminalConfig();
     const { receiptPage: pageOf, staffStars: starsOf } = this.#deps;
     if (pageOf === undefined && starsOf === undefined) return shared;
-    const { rows } = await this.#deps.db.query<{ area_code: string | null; hall_code: string | null }>('SELECT area_code, hall_code FROM terminals WHERE terminal_id = $1', [terminalId]);
-    const place = { areaCode: rows[0]?.area_code ?? null, hallCode: rows[0]?.hall_code ?? null };
+    const place = known ?? (await this.#placeOf(terminalId));
     const staffStars = starsOf?.(place);
     const config = { ...shared, ...(pageOf && { receiptPage: pageOf({ terminalId, hallCode: place.hallCode }) }), ...(staffStars && { staffStars }) };
     return Object.keys(config).length > 0 ? config : undefined;

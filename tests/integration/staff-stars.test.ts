@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Database } from '../../gateway/db/database.js';
 import { TerminalRegistry } from '../../gateway/registry/terminal-registry.js';
 import { StaffStarsService, staffStarsByHall } from '../../gateway/stats/staff-stars.js';
@@ -97,6 +97,12 @@ for (const engine of engines) {
       const db = database();
       await storeFixture(db, { invitations: INVITATIONS, later: LATER });
       const { service, registry, publisher, timers } = wire(db);
+      // At start the stars are not made yet: with nothing else to send, one query, no terminal walked, nothing sent.
+      const query = vi.spyOn(db, 'query');
+      expect(await registry.publishConfigs()).toBe(0);
+      expect(query).toHaveBeenCalledTimes(1);
+      query.mockRestore();
+      expect(publisher.count()).toBe(0);
       service.start();
       await service.refresh();
       expect(publisher.configOf(TERMINALS.T1.id)?.staffStars).toEqual(H01);
