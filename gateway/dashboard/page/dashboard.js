@@ -592,6 +592,9 @@ function clocksRow(a) {
   return row;
 }
 
+/** The alerts whose follow-up history is open: kept open when a live update draws the list again. */
+const openHistories = new Set();
+
 function followUpRow(a) {
   const wrap = el('div', 'follow-up');
   if (a.followUp === 'closed') {
@@ -614,23 +617,31 @@ function followUpRow(a) {
   const show = el('button', '', '处理记录');
   show.type = 'button';
   show.dataset.testid = 'follow-up-history';
-  show.addEventListener('click', async () => {
-    const existing = wrap.parentNode.querySelector('.history');
-    if (existing) {
-      existing.remove();
-      return;
-    }
+  const history = async () => {
     try {
       const data = await api('GET', 'alerts/' + encodeURIComponent(a.id) + '/follow-up');
       const ul = el('ul', 'history');
       if (data.events.length === 0) ul.append(el('li', '', '暂无记录'));
       for (const ev of data.events) ul.append(el('li', '', when(ev.at) + ' ' + ev.statusZh + '（' + ev.actor + '）' + (ev.note ? '：' + ev.note : '')));
-      wrap.after(ul);
+      // The card may have been drawn again meanwhile (a live update): the open one gets it.
+      if (wrap.isConnected && !wrap.parentNode.querySelector('.history')) wrap.after(ul);
     } catch (err) {
       showBanner(err.message);
     }
+  };
+  show.addEventListener('click', () => {
+    const existing = wrap.parentNode.querySelector('.history');
+    if (existing) {
+      existing.remove();
+      openHistories.delete(a.id);
+      return;
+    }
+    openHistories.add(a.id);
+    void history();
   });
   wrap.append(show);
+  // A history left open stays open when the list is drawn again by a live update.
+  if (openHistories.has(a.id)) void history();
   return wrap;
 }
 
