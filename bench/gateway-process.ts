@@ -73,8 +73,12 @@ export class BenchGateway {
     await this.#exited;
   }
 
-  /** Starts it again with the same config; resolves on "gateway started". */
-  async restart(readyTimeoutMs = 60_000): Promise<void> {
+  /**
+   * Starts it again with the same config; resolves on "gateway started". Started while the fleet
+   * saturates both cores, a gateway took about 60 s to compile and start (its log said "started"
+   * just past a 60 s limit): the time it took is reported beside the kill, the limit only catches a hang.
+   */
+  async restart(readyTimeoutMs = 180_000): Promise<void> {
     if (this.pid !== undefined) throw new Error(`gateway ${this.name} is still running`);
     await this.#spawn(readyTimeoutMs);
   }
