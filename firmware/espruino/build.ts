@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { transformAsync } from '@babel/core';
+import { transformAsync, types as t, type PluginObj } from '@babel/core';
 import { parse } from 'acorn';
 import * as esbuild from 'esbuild';
 
@@ -106,6 +106,40 @@ async function lowerToEs5(code: string): Promise<string> {
     },
   });
   if (!result?.code) throw new Error('Babel produced no code');
+  return keepPrototypes(result.code);
+}
+
+/**
+ * Babel's `_createClass` ends with `Object.defineProperty(C, "prototype", { writable: false })`
+ * (spec: a class's prototype is read-only). Espruino's defineProperty given a descriptor without
+ * `value` replaces the property with `undefined`-valued data, so every class built through the
+ * helper (those with a getter) loses all its methods: `Function "start" not found!` on the real
+ * interpreter, while Node's vm runs it fine. The read-only prototype is not observable by this
+ * code, so the call is dropped. A second pass, because the helper is injected after the plugins
+ * of the first pass have walked the program.
+ */
+const dropReadOnlyPrototype: PluginObj = {
+  name: 'drop-read-only-prototype',
+  visitor: {
+    CallExpression(path) {
+      const { callee, arguments: args } = path.node;
+      const [, key, descriptor] = args;
+      if (!t.isMemberExpression(callee) || !t.matchesPattern(callee, 'Object.defineProperty')) return;
+      if (!t.isStringLiteral(key, { value: 'prototype' }) || !t.isObjectExpression(descriptor)) return;
+      const onlyWritable = descriptor.properties.every((p) => t.isObjectProperty(p) && t.isIdentifier(p.key, { name: 'writable' }));
+      if (!onlyWritable) return;
+      if (!path.parentPath.isSequenceExpression() && !path.parentPath.isExpressionStatement()) {
+        throw new Error(`Object.defineProperty(…, "prototype", { writable }) where its value is used: cannot drop it (${path.toString()})`);
+      }
+      path.remove();
+    },
+  },
+};
+
+async function keepPrototypes(code: string): Promise<string> {
+  const result = await transformAsync(code, { babelrc: false, configFile: false, sourceType: 'script', plugins: [dropReadOnlyPrototype] });
+  if (!result?.code) throw new Error('Babel produced no code');
+  if (/defineProperty\([^,]+,\s*"prototype"/.test(result.code)) throw new Error('a read-only prototype is still defined (see dropReadOnlyPrototype)');
   return result.code;
 }
 
