@@ -27,6 +27,8 @@ export interface WatchEvent {
 
 export interface SerialSetupOptions {
   rx?: Pin;
+  /** Espruino built for Linux only: a device file (a pty) to read and write instead of pins. */
+  path?: string;
   tx?: Pin;
 }
 

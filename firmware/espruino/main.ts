@@ -12,22 +12,16 @@ import { BUTTON_COUNT } from '../../protocol/grades.js';
 import type { KeyStore, ReportJournal, TerminalHardware } from '../core/hardware.js';
 import { TerminalCore } from '../core/terminal-core.js';
 import { DFPLAYER_BAUD, dfplayerPlayFrame } from '../adapters/dfplayer.js';
-import { BUTTON_PINS, BUZZER_PIN, JOURNAL_FILE, KEY_FILE, LED_PINS, LINE, LINE_BAUD, SERIAL1_PINS, SOUND_MODULE } from './config.js';
-import type { EspruinoE, Pin, PinMode, SerialPort, StorageModule, WatchEvent, WatchOptions } from './espruino.js';
+import { board } from './board.js';
+import { BUTTON_PINS, BUZZER_PIN, JOURNAL_FILE, KEY_FILE, LED_PINS, SOUND_MODULE } from './config.js';
+import type { EspruinoE, Pin, SerialPort, StorageModule } from './espruino.js';
 
 // ---- Espruino globals, declared here rather than globally (see espruino.d.ts) --------------------
+// (The pins, the line and the chip id are the board port's: board.ts.)
 declare const E: EspruinoE;
-declare const USB: SerialPort;
-declare const Serial1: SerialPort;
 declare const Serial2: SerialPort;
-declare const LoopbackA: SerialPort;
-declare function setWatch(callback: (event: WatchEvent) => void, pin: Pin, options: WatchOptions): number;
-declare function pinMode(pin: Pin, mode: PinMode): void;
-declare function digitalWrite(pin: Pin, value: boolean): void;
 /** Seconds since start (a float), unless someone calls setTime(). */
 declare function getTime(): number;
-/** The chip's unique id. */
-declare function getSerial(): string;
 /** Espruino's setTimeout/clearTimeout: numeric ids; clearing an unknown id throws. */
 type EspruinoSetTimeout = (fn: () => void, ms: number) => number;
 type EspruinoClearTimeout = (id: number) => void;
@@ -105,30 +99,21 @@ let core: TerminalCore | undefined;
 function start(): void {
   if (core) return;
   const timers = espruinoTimers(setTimeout as unknown as EspruinoSetTimeout, clearTimeout as unknown as EspruinoClearTimeout, getTime);
-  const line = LINE === 'USB' ? USB : Serial1;
-  if (LINE === 'USB') {
-    // The REPL must leave USB, or it would read our frames as JavaScript.
-    LoopbackA.setConsole(true);
-  } else {
-    Serial1.setup(LINE_BAUD, { tx: SERIAL1_PINS.tx, rx: SERIAL1_PINS.rx });
-    // Without USB at boot Espruino moves the REPL to Serial1: keep it on USB.
-    USB.setConsole(true);
-  }
-
-  LED_PINS.forEach((pin) => digitalWrite(pin, false));
-  if (BUZZER_PIN !== undefined) digitalWrite(BUZZER_PIN, false);
+  const line = board.line();
+  LED_PINS.forEach((pin) => board.out(pin, false));
+  if (BUZZER_PIN !== undefined) board.out(BUZZER_PIN, false);
   let beepTimer: unknown;
 
   const hardware: TerminalHardware = {
     setLeds: (pattern) => {
-      for (let i = 0; i < BUTTON_COUNT; i++) digitalWrite(LED_PINS[i] as Pin, pattern[i] === true);
+      for (let i = 0; i < BUTTON_COUNT; i++) board.out(LED_PINS[i] as Pin, pattern[i] === true);
     },
     beep: (ms) => {
       const buzzer = BUZZER_PIN;
       if (buzzer === undefined) return;
       timers.clearTimeout(beepTimer); // a new beep restarts the tone rather than being cut short
-      digitalWrite(buzzer, true);
-      beepTimer = timers.setTimeout(() => digitalWrite(buzzer, false), ms);
+      board.out(buzzer, true);
+      beepTimer = timers.setTimeout(() => board.out(buzzer, false), ms);
     },
     write: (frame) => line.write(frame),
     timers,
@@ -140,17 +125,13 @@ function start(): void {
   }
 
   const terminal = new TerminalCore(hardware, {
-    serial: FIRMWARE_SERIAL_PREFIX + getSerial(),
+    serial: FIRMWARE_SERIAL_PREFIX + board.serial(),
     bootId: makeBootId(() => E.hwRand()),
     keyStore: storageKeyStore(loadStorage(), KEY_FILE),
   });
   core = terminal;
 
-  BUTTON_PINS.forEach((pin, index) => {
-    pinMode(pin, 'input_pullup');
-    // Pressed pulls the pin to GND: state false is down. Debouncing is the core's job.
-    setWatch((event) => terminal.buttonEdge(index, !event.state), pin, { repeat: true, edge: 'both', debounce: 0 });
-  });
+  BUTTON_PINS.forEach((pin, index) => board.watch(pin, (down) => terminal.buttonEdge(index, down)));
   line.on('data', (chunk: string) => terminal.receiveData(chunk));
   terminal.start();
 }

@@ -1,0 +1,219 @@
+/**
+ * Espruino's own interpreter built for Linux (shared-tools.ts finds it), driven through its REPL
+ * the way a board is through its console: the build measures the bundle's variables with it, the
+ * tests run the bundle on it (tests/support/espruino-interpreter.ts).
+ *
+ * What the Linux build does, as tried out (2v29):
+ * - The console is stdin/stdout. Stdin at EOF makes its input thread spin, so stdin stays an open
+ *   pipe until the process is killed.
+ * - Flash is the file `espruino.flash` in the working directory: code written to the Storage file
+ *   `.bootcde` runs on `load()` as it does on a board after `save()`, init handlers included. A
+ *   process killed and started again in the same directory finds the same flash.
+ * - A command line starting with DLE (0x10) is not echoed (the Web IDE's trick), so the console
+ *   shows only what the code prints. Output printed while the prompt is shown comes as
+ *   `>` `\r` `ESC[J` text `\r\n`: consoleLine() cleans that.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const DLE = '\x10';
+/** Dies with its parent where util-linux's setpriv is present (always on Debian): a killed build or test leaves no interpreter behind. */
+const SETPRIV = '/usr/bin/setpriv';
+/** Console text kept for error messages. */
+const LOG_LIMIT = 200_000;
+
+/** What one console line says once the prompt and the terminal control sequences are taken out. */
+export function consoleLine(raw: string): string {
+  // eslint-disable-next-line no-control-regex -- the console's own control sequences are what is removed
+  const text = raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r+$/, '');
+  // A carriage return starts the line over: what follows the last one is what the line shows.
+  const shown = text.slice(text.lastIndexOf('\r') + 1);
+  return shown.replace(/^>+/, '');
+}
+
+/** Splits console output into cleaned complete lines and the unfinished rest. */
+export function splitConsole(text: string): { lines: string[]; rest: string } {
+  const parts = text.split('\n');
+  const rest = parts.pop() ?? '';
+  return { lines: parts.map(consoleLine), rest };
+}
+
+/** A result line of eval(): `@r<id> <json>` or `@e<id> <error>`. */
+export function evalResult(line: string, id: number): { ok: true; json: string } | { ok: false; error: string } | undefined {
+  const prefix = `@r${id} `;
+  if (line.startsWith(prefix)) return { ok: true, json: line.slice(prefix.length) };
+  const failed = `@e${id} `;
+  if (line.startsWith(failed)) return { ok: false, error: line.slice(failed.length) };
+  return undefined;
+}
+
+interface Waiter {
+  match: (line: string) => boolean;
+  resolve: (line: string) => void;
+  reject: (error: Error) => void;
+}
+
+export interface WaitOptions {
+  /** Default 15 s. */
+  timeoutMs?: number;
+  /** Look at lines from this index of lines() on (default: only lines still to come). */
+  from?: number;
+}
+
+/** One running interpreter in a working directory (its flash); start() spawns, kill() ends it. */
+export class EspruinoInterpreter {
+  #lines: string[] = [];
+  #rest = '';
+  #log = '';
+  #waiters = new Set<Waiter>();
+  #exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  #exited: Promise<void>;
+  #nextId = 1;
+
+  private constructor(
+    readonly binary: string,
+    /** The working directory: espruino.flash and the files the code reads live here. */
+    readonly dir: string,
+    private readonly child: ChildProcess,
+  ) {
+    this.#exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.#exit = { code, signal };
+        for (const waiter of this.#waiters) waiter.reject(this.#error(`the interpreter exited (code ${code}, signal ${signal})`));
+        this.#waiters.clear();
+        resolve();
+      });
+    });
+    // Writing to a killed interpreter fails with EPIPE; the exit above is what callers hear about.
+    child.stdin?.on('error', () => undefined);
+    child.stdout?.setEncoding('latin1').on('data', (chunk: string) => this.#take(chunk));
+    child.stderr?.setEncoding('latin1').on('data', (chunk: string) => this.#take(chunk));
+  }
+
+  /** Spawns `binary` in `dir` (stdin an open pipe) and resolves once its REPL answers. */
+  static async start(binary: string, dir: string): Promise<EspruinoInterpreter> {
+    if (!existsSync(binary)) throw new Error(`Espruino for Linux not found at ${binary}`);
+    const [command, args] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', binary]] : [binary, []];
+    const child = spawn(command, args, { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    const interpreter = new EspruinoInterpreter(binary, dir, child);
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (error) => reject(new Error(`cannot run ${binary}: ${error.message}`)));
+    });
+    await interpreter.eval('1');
+    return interpreter;
+  }
+
+  /** The process, for callers that register it for cleanup. */
+  get process(): ChildProcess {
+    return this.child;
+  }
+
+  /** Cleaned console lines so far (eval results included). */
+  get lines(): readonly string[] {
+    return this.#lines;
+  }
+
+  /** Everything printed, as printed (capped at the last 200,000 characters). */
+  get log(): string {
+    return this.#log;
+  }
+
+  get exited(): boolean {
+    return this.#exit !== undefined;
+  }
+
+  /** Types `command` into the REPL without echo. */
+  send(command: string): void {
+    if (command.includes('\n')) throw new Error('a REPL command is one line');
+    if (this.#exit) throw this.#error('the interpreter has exited');
+    this.child.stdin?.write(`${DLE}${command}\n`);
+  }
+
+  /** Evaluates `expression` in the interpreter and resolves with its value (through JSON). */
+  async eval<T = unknown>(expression: string, options: WaitOptions = {}): Promise<T> {
+    const id = this.#nextId++;
+    const from = this.#lines.length;
+    this.send(`try{print("@r${id} "+JSON.stringify(${expression}))}catch(e){print("@e${id} "+e)}`);
+    const line = await this.waitFor((l) => evalResult(l, id) !== undefined, { ...options, from });
+    const result = evalResult(line, id);
+    if (!result?.ok) throw this.#error(`${expression} threw: ${result?.error}`);
+    return (result.json === 'undefined' || result.json === '' ? undefined : JSON.parse(result.json)) as T;
+  }
+
+  /** Resolves with the first console line (from `from`, default: still to come) that `match` accepts. */
+  waitFor(match: RegExp | ((line: string) => boolean), { timeoutMs = 15_000, from = this.#lines.length }: WaitOptions = {}): Promise<string> {
+    const test = typeof match === 'function' ? match : (line: string) => match.test(line);
+    const seen = this.#lines.slice(from).find(test);
+    if (seen !== undefined) return Promise.resolve(seen);
+    if (this.#exit) return Promise.reject(this.#error('the interpreter has exited'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        reject(this.#error(`no console line matching ${String(match)} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const waiter: Waiter = {
+        match: test,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      this.#waiters.add(waiter);
+    });
+  }
+
+  /** Writes `content` to the Storage file `name` in flash (through a file in dir: no REPL line holds it). */
+  async writeStorage(name: string, content: string): Promise<void> {
+    const file = `storage-${name.replace(/[^A-Za-z0-9]/g, '_')}.tmp`;
+    writeFileSync(join(this.dir, file), content, 'latin1');
+    const length = await this.eval<number>(`(require("Storage").write(${JSON.stringify(name)},require("fs").readFileSync(${JSON.stringify(file)})),require("Storage").read(${JSON.stringify(name)}).length)`);
+    if (length !== content.length) throw this.#error(`Storage file ${name}: ${length} characters in flash, ${content.length} written`);
+  }
+
+  /** Runs `.bootcde` from flash as a board does at power-up (init handlers included), then waits for the REPL. */
+  async load(options: WaitOptions = {}): Promise<void> {
+    this.send('load()');
+    await this.eval('1', options);
+  }
+
+  /** Variables in use (process.memory() collects garbage first). */
+  async measureVariables(): Promise<number> {
+    return this.eval<number>('process.memory().usage');
+  }
+
+  /** SIGKILL, as a power cut: nothing the code does runs after it. Resolves once the process is gone. */
+  async kill(): Promise<void> {
+    if (!this.#exit) this.child.kill('SIGKILL');
+    await this.#exited;
+  }
+
+  /** A new interpreter on the same working directory (the same flash) after kill(): a reset. */
+  async restart(): Promise<EspruinoInterpreter> {
+    await this.kill();
+    return EspruinoInterpreter.start(this.binary, this.dir);
+  }
+
+  #take(chunk: string): void {
+    this.#log = (this.#log + chunk).slice(-LOG_LIMIT);
+    const { lines, rest } = splitConsole(this.#rest + chunk);
+    this.#rest = rest;
+    for (const line of lines) {
+      this.#lines.push(line);
+      for (const waiter of this.#waiters) {
+        if (!waiter.match(line)) continue;
+        this.#waiters.delete(waiter);
+        waiter.resolve(line);
+      }
+    }
+  }
+
+  #error(message: string): Error {
+    return new Error(`${message} (${this.binary} in ${this.dir}); console ends with:\n${this.#log.slice(-3000)}`);
+  }
+}
