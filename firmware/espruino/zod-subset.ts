@@ -2,9 +2,15 @@
  * The part of zod's API that the serial protocol schemas (protocol/serial-messages.ts, grades.ts)
  * are written with, small enough for the terminal's MCU. build.ts aliases `zod` to this file for
  * the Espruino bundle only: the device checks frames against the very same protocol definitions
- * the bridge checks with real zod, without zod's ~95 KB. The Espruino test checks that it accepts,
- * rejects and fills defaults as zod does on those schemas. A protocol change that uses a method not
- * here makes the bundle throw "... is not a function" at load, which that test reports.
+ * the bridge checks with real zod, without zod's ~95 KB. tests/unit/zod-subset.test.ts checks, on
+ * random and hostile frames, that it accepts, rejects and fills defaults exactly as zod does on
+ * those schemas. A protocol change that uses a method not here makes the bundle throw "... is not
+ * a function" at load, which the Espruino tests report.
+ *
+ * Memory first (docs/espruino.md, "Memory"): a schema is a small object of plain data (what it
+ * checks), and the code lives once, on the prototype and in `parse`, not as closures in every
+ * schema: the protocol's ~200 schema objects built at load took 6,871 of a Pico's 5,100 variables
+ * as closures, about 700 as data.
  *
  * Written for Espruino's interpreter: no Map/Set/Symbol, no Number.isInteger (not in Espruino),
  * and no RegExp syntax it lacks (see `pattern`).
@@ -12,41 +18,109 @@
 
 export type PathKey = string | number;
 
-/** Issues as zod reports them (code, path, message), for protocol/issues.ts to explain. */
+/** Issues as zod reports them (code, path, message); the device only words them (issues-subset.ts). */
 export interface Issue {
   code: 'invalid_type' | 'invalid_value' | 'invalid_union' | 'invalid_format' | 'too_small' | 'too_big';
   path: PathKey[];
   message: string;
-  input?: unknown;
-  expected?: string;
-  values?: unknown[];
-  errors?: Issue[][];
 }
 
 type SafeParse = { success: true; data: unknown } | { success: false; error: { issues: Issue[] } };
 
-/** Parses `input` at `path`, pushing what is wrong to `issues`; returns the output value. */
-type Parser = (input: unknown, path: PathKey[], issues: Issue[]) => unknown;
+type Kind = 'number' | 'string' | 'boolean' | 'array' | 'enum' | 'object' | 'union' | 'nullable' | 'default';
 
-export interface Schema {
-  _parse: Parser;
-  safeParse(input: unknown): SafeParse;
-  nullable(): Schema;
-  default(value: unknown): Schema;
+/** zod's int() is a safe integer. */
+const MAX_SAFE_INTEGER = 9007199254740991;
+
+/**
+ * One schema. Only the fields its kind uses are set (an unset field costs no variable on Espruino).
+ * Bounds from repeated calls tighten (`min(1).min(0)` is low 1), as zod's checks all apply.
+ * `declare`: a field initialised as a class field would be set, to undefined, on every schema.
+ */
+export class Schema {
+  /** number: a safe integer (int()). */
+  declare whole?: true;
+  /** number: value ≥ low; string, array: length ≥ low (min()). */
+  declare low?: number;
+  /** number: value ≤ high; string, array: length ≤ high (max()). */
+  declare high?: number;
+  /** number: value > above (positive()). */
+  declare above?: number;
+  /** string: regex() checks, and what each failure says. */
+  declare tests?: ((s: string) => boolean)[];
+  declare messages?: string[];
+  /** array: each item; nullable, default: the schema wrapped. */
+  declare item?: Schema;
+  /** enum (and literal): the values allowed. */
+  declare values?: readonly unknown[];
+  /** object: its fields. */
+  declare shape?: Record<string, Schema>;
+  /** union: the discriminator field and the object schemas it chooses from. */
+  declare key?: string;
+  declare options?: Schema[];
+  /** default: the value given for undefined. */
+  declare fallback?: unknown;
+
+  constructor(readonly kind: Kind) {}
+
+  safeParse(input: unknown): SafeParse {
+    const issues: Issue[] = [];
+    const data = parse(this, input, [], issues);
+    return issues.length > 0 ? { success: false, error: { issues } } : { success: true, data };
+  }
+
+  nullable(): Schema {
+    return wrap('nullable', this);
+  }
+
+  /** As in zod, a default short-circuits (it is not itself validated), and an array default is copied. */
+  default(value: unknown): Schema {
+    const schema = wrap('default', this);
+    schema.fallback = value;
+    return schema;
+  }
+
+  int(): Schema {
+    return this.with({ whole: true });
+  }
+
+  min(limit: number): Schema {
+    return this.with({ low: this.low === undefined ? limit : Math.max(this.low, limit) });
+  }
+
+  max(limit: number): Schema {
+    return this.with({ high: this.high === undefined ? limit : Math.min(this.high, limit) });
+  }
+
+  positive(): Schema {
+    return this.with({ above: this.above === undefined ? 0 : Math.max(this.above, 0) });
+  }
+
+  length(n: number): Schema {
+    return this.min(n).max(n);
+  }
+
+  regex(re: RegExp, message?: string): Schema {
+    return this.with({
+      tests: (this.tests ?? []).concat([pattern(re)]),
+      messages: (this.messages ?? []).concat([message ?? `Invalid string: must match pattern ${String(re)}`]),
+    });
+  }
+
+  /** A copy of this schema with `changes` (schemas are immutable, as zod's are). */
+  private with(changes: Partial<Schema>): Schema {
+    const copy = new Schema(this.kind) as unknown as Record<string, unknown>;
+    const from = [this as unknown as Record<string, unknown>, changes as Record<string, unknown>];
+    // Object.keys, not for…in: on Espruino for…in also walks the prototype's methods.
+    from.forEach((source) => Object.keys(source).forEach((field) => (copy[field] = source[field])));
+    return copy as unknown as Schema;
+  }
 }
 
-function schema(parse: Parser): Schema {
-  return {
-    _parse: parse,
-    safeParse(input) {
-      const issues: Issue[] = [];
-      const data = parse(input, [], issues);
-      return issues.length > 0 ? { success: false, error: { issues } } : { success: true, data };
-    },
-    nullable: () => schema((input, path, issues) => (input === null ? null : parse(input, path, issues))),
-    // As in zod, a default short-circuits (it is not itself validated), and an array default is copied.
-    default: (value) => schema((input, path, issues) => (input === undefined ? (Array.isArray(value) ? value.slice() : value) : parse(input, path, issues))),
-  };
+function wrap(kind: 'nullable' | 'default', item: Schema): Schema {
+  const schema = new Schema(kind);
+  schema.item = item;
+  return schema;
 }
 
 function typeName(input: unknown): string {
@@ -56,82 +130,87 @@ function typeName(input: unknown): string {
   return typeof input;
 }
 
-function invalidType(expected: string, input: unknown, path: PathKey[]): Issue {
-  return { code: 'invalid_type', expected, input, path, message: `Invalid input: expected ${expected}, received ${typeName(input)}` };
+function isPlainObject(input: unknown): input is Record<string, unknown> {
+  return typeof input === 'object' && input !== null && !Array.isArray(input);
 }
 
-/** A refinement of a number or string: the issue it raises, or undefined when the value passes. */
-type Check<T> = (value: T, path: PathKey[]) => Issue | undefined;
+/** Whether `input` has the JavaScript type `kind` checks first (a finite number for 'number'). */
+function hasType(kind: Kind, input: unknown): boolean {
+  if (kind === 'number') return typeof input === 'number' && isFinite(input);
+  if (kind === 'array') return Array.isArray(input);
+  if (kind === 'object' || kind === 'union') return isPlainObject(input);
+  return typeof input === kind;
+}
 
-function checked<T>(expected: string, is: (input: unknown) => input is T, checks: Check<T>[]): Parser {
-  return (input, path, issues) => {
-    if (!is(input)) {
-      issues.push(invalidType(expected, input, path));
+/** Parses `input` at `path` against `schema`, pushing what is wrong to `issues`; returns the output value. */
+function parse(schema: Schema, input: unknown, path: PathKey[], issues: Issue[]): unknown {
+  const kind = schema.kind;
+  const item = schema.item as Schema;
+  if (kind === 'nullable') return input === null ? null : parse(item, input, path, issues);
+  if (kind === 'default') return input !== undefined ? parse(item, input, path, issues) : Array.isArray(schema.fallback) ? schema.fallback.slice() : schema.fallback;
+  if (kind === 'enum') {
+    const values = schema.values as readonly unknown[];
+    if (values.indexOf(input) < 0) issue(issues, 'invalid_value', path, `Invalid input: expected ${values.map((v) => JSON.stringify(v)).join('|')}`);
+    return input;
+  }
+  if (!hasType(kind, input)) {
+    const expected = kind === 'union' ? 'object' : kind;
+    issue(issues, 'invalid_type', path, `Invalid input: expected ${expected}, received ${typeName(input)}`);
+    return input;
+  }
+  if (kind === 'object') return parseObject(schema.shape as Record<string, Schema>, input as Record<string, unknown>, path, issues);
+  if (kind === 'union') return parseUnion(schema, input as Record<string, unknown>, path, issues);
+  if (kind === 'boolean') return input;
+  if (kind === 'number' && schema.whole) {
+    const n = input as number;
+    // As in zod, a number that is no integer is not also measured; one out of the safe range is.
+    if (Math.floor(n) !== n) {
+      issue(issues, 'invalid_type', path, 'Invalid input: expected int, received number');
       return input;
     }
-    checks.forEach((check) => {
-      const issue = check(input, path);
-      if (issue) issues.push(issue);
-    });
-    return input;
-  };
+    if (n < -MAX_SAFE_INTEGER) issue(issues, 'too_small', path, `Too small: expected int to be >=${-MAX_SAFE_INTEGER}`);
+    if (n > MAX_SAFE_INTEGER) issue(issues, 'too_big', path, `Too big: expected int to be <=${MAX_SAFE_INTEGER}`);
+  }
+  if (kind === 'number' && schema.above !== undefined && !((input as number) > schema.above)) {
+    issue(issues, 'too_small', path, `Too small: expected number to be >${schema.above}`);
+  }
+  const size = kind === 'number' ? (input as number) : (input as string | unknown[]).length;
+  const what = kind === 'number' ? 'number to be' : kind === 'string' ? 'string to have' : 'array to have';
+  const unit = kind === 'number' ? '' : kind === 'string' ? ' characters' : ' items';
+  if (schema.low !== undefined && !(size >= schema.low)) issue(issues, 'too_small', path, `Too small: expected ${what} >=${schema.low}${unit}`);
+  if (schema.high !== undefined && !(size <= schema.high)) issue(issues, 'too_big', path, `Too big: expected ${what} <=${schema.high}${unit}`);
+  (schema.tests ?? []).forEach((test, i) => {
+    if (!test(input as string)) issue(issues, 'invalid_format', path, (schema.messages as string[])[i] as string);
+  });
+  if (kind === 'array') return (input as unknown[]).map((value, i) => parse(item, value, path.concat([i]), issues));
+  return input;
 }
 
-const isNumber = (input: unknown): input is number => typeof input === 'number' && isFinite(input);
-const isString = (input: unknown): input is string => typeof input === 'string';
-/** zod's int() is a safe integer. */
-const MAX_SAFE_INTEGER = 9007199254740991;
-
-function bound<T>(measure: (value: T) => number, origin: string, limit: number, min: boolean, exclusive = false): Check<T> {
-  return (value, path) => {
-    const size = measure(value);
-    const ok = min ? (exclusive ? size > limit : size >= limit) : size <= limit;
-    if (ok) return undefined;
-    const relation = min ? (exclusive ? '>' : '>=') : '<=';
-    return { code: min ? 'too_small' : 'too_big', input: value, path, message: `Too ${min ? 'small' : 'big'}: expected ${origin} to be ${relation}${limit}` };
-  };
+function issue(issues: Issue[], code: Issue['code'], path: PathKey[], message: string): void {
+  issues.push({ code, path, message });
 }
 
-export interface NumberSchema extends Schema {
-  int(): NumberSchema;
-  min(limit: number): NumberSchema;
-  max(limit: number): NumberSchema;
-  positive(): NumberSchema;
+/** Like zod's default object: unknown keys are dropped, every field is checked. */
+function parseObject(shape: Record<string, Schema>, input: Record<string, unknown>, path: PathKey[], issues: Issue[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  Object.keys(shape).forEach((key) => {
+    const value = parse(shape[key] as Schema, input[key], path.concat([key]), issues);
+    if (value !== undefined || key in input) out[key] = value;
+  });
+  return out;
 }
 
-function numberSchema(checks: Check<number>[]): NumberSchema {
-  const value = (n: number): number => n;
-  const and = (check: Check<number>): NumberSchema => numberSchema(checks.concat([check]));
-  return {
-    ...schema(checked('number', isNumber, checks)),
-    int: () =>
-      and((n, path) =>
-        Math.floor(n) === n && Math.abs(n) <= MAX_SAFE_INTEGER ? undefined : { code: 'invalid_type', expected: 'int', input: n, path, message: 'Invalid input: expected int, received number' },
-      ),
-    min: (limit) => and(bound(value, 'number', limit, true)),
-    max: (limit) => and(bound(value, 'number', limit, false)),
-    positive: () => and(bound(value, 'number', 0, true, true)),
-  };
-}
-
-export interface StringSchema extends Schema {
-  min(length: number): StringSchema;
-  max(length: number): StringSchema;
-  regex(re: RegExp, message?: string): StringSchema;
-}
-
-function stringSchema(checks: Check<string>[]): StringSchema {
-  const length = (s: string): number => s.length;
-  const and = (check: Check<string>): StringSchema => stringSchema(checks.concat([check]));
-  return {
-    ...schema(checked('string', isString, checks)),
-    min: (limit) => and(bound(length, 'string', limit, true)),
-    max: (limit) => and(bound(length, 'string', limit, false)),
-    regex: (re, message) => {
-      const test = pattern(re);
-      return and((s, path) => (test(s) ? undefined : { code: 'invalid_format', input: s, path, message: message ?? `Invalid string: must match pattern ${String(re)}` }));
-    },
-  };
+/** The option whose literal discriminator field takes the input's; no match is one issue at that field. */
+function parseUnion(union: Schema, input: Record<string, unknown>, path: PathKey[], issues: Issue[]): unknown {
+  const key = union.key as string;
+  const options = union.options as Schema[];
+  for (let i = 0; i < options.length; i++) {
+    const option = options[i] as Schema;
+    const tag = (option.shape as Record<string, Schema>)[key];
+    if (tag && tag.safeParse(input[key]).success) return parse(option, input, path, issues);
+  }
+  issue(issues, 'invalid_union', path.concat([key]), 'Invalid input');
+  return input;
 }
 
 /**
@@ -158,89 +237,36 @@ export function pattern(re: RegExp): (s: string) => boolean {
   return (s) => s.length >= min && s.length <= max && each.test(s);
 }
 
-export interface ArraySchema extends Schema {
-  length(n: number): ArraySchema;
-  max(n: number): ArraySchema;
-}
-
-function arraySchema(item: Schema, checks: Check<unknown[]>[]): ArraySchema {
-  const size = (a: unknown[]): number => a.length;
-  const elements = checked('array', Array.isArray as (input: unknown) => input is unknown[], checks);
-  return {
-    ...schema((input, path, issues) => {
-      const checkedInput = elements(input, path, issues);
-      return Array.isArray(checkedInput) ? checkedInput.map((value, i) => item._parse(value, path.concat([i]), issues)) : checkedInput;
-    }),
-    length: (n) => arraySchema(item, checks.concat([bound(size, 'array', n, true), bound(size, 'array', n, false)])),
-    max: (n) => arraySchema(item, checks.concat([bound(size, 'array', n, false)])),
-  };
-}
-
-function literal(value: unknown): Schema {
-  return oneOf([value]);
-}
-
 function oneOf(values: readonly unknown[]): Schema {
-  return schema((input, path, issues) => {
-    if (values.indexOf(input) < 0) {
-      const expected = values.map((v) => JSON.stringify(v)).join('|');
-      issues.push({ code: 'invalid_value', values: values.slice(), input, path, message: `Invalid input: expected ${expected}` });
-    }
-    return input;
-  });
+  const schema = new Schema('enum');
+  schema.values = values;
+  return schema;
 }
 
-function isPlainObject(input: unknown): input is Record<string, unknown> {
-  return typeof input === 'object' && input !== null && !Array.isArray(input);
+function object(shape: Record<string, Schema>): Schema {
+  const schema = new Schema('object');
+  schema.shape = shape;
+  return schema;
 }
 
-export interface ObjectSchema extends Schema {
-  shape: Record<string, Schema>;
-}
-
-/** Like zod's default object: unknown keys are dropped, every field is checked. */
-function object(shape: Record<string, Schema>): ObjectSchema {
-  const keys = Object.keys(shape);
-  return {
-    ...schema((input, path, issues) => {
-      if (!isPlainObject(input)) {
-        issues.push(invalidType('object', input, path));
-        return input;
-      }
-      const out: Record<string, unknown> = {};
-      for (const key of keys) {
-        const value = (shape[key] as Schema)._parse(input[key], path.concat([key]), issues);
-        if (value !== undefined || key in input) out[key] = value;
-      }
-      return out;
-    }),
-    shape,
-  };
-}
-
-/** The option whose literal `discriminator` field equals the input's; no match is one issue at that field. */
-function discriminatedUnion(discriminator: string, options: ObjectSchema[]): Schema {
-  return schema((input, path, issues) => {
-    if (!isPlainObject(input)) {
-      issues.push(invalidType('object', input, path));
-      return input;
-    }
-    for (const option of options) {
-      const tag = option.shape[discriminator];
-      if (tag && tag.safeParse(input[discriminator]).success) return option._parse(input, path, issues);
-    }
-    issues.push({ code: 'invalid_union', errors: [], input, path: path.concat([discriminator]), message: 'Invalid input' });
-    return input;
-  });
+function discriminatedUnion(key: string, options: Schema[]): Schema {
+  const schema = new Schema('union');
+  schema.key = key;
+  schema.options = options;
+  return schema;
 }
 
 export const z = {
   object,
   discriminatedUnion,
-  literal,
+  literal: (value: unknown): Schema => oneOf([value]),
   enum: oneOf,
-  number: (): NumberSchema => numberSchema([]),
-  boolean: (): Schema => schema(checked('boolean', (input): input is boolean => typeof input === 'boolean', [])),
-  array: (item: Schema): ArraySchema => arraySchema(item, []),
-  string: (): StringSchema => stringSchema([]),
+  number: (): Schema => new Schema('number'),
+  boolean: (): Schema => new Schema('boolean'),
+  array: (item: Schema): Schema => {
+    const schema = new Schema('array');
+    schema.item = item;
+    return schema;
+  },
+  string: (): Schema => new Schema('string'),
 };
