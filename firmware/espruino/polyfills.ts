@@ -1,6 +1,8 @@
 /**
- * Map, Set and iteration for stock Espruino, which has no Map, Set, Symbol or iterators
+ * Map and iteration for stock Espruino, which has no Map, Set, Symbol or iterators
  * (https://www.espruino.com/Features). Imported first by main.ts, before any module body runs.
+ * Only what the bundle uses: every method costs the board variables (docs/espruino.md, "Memory");
+ * nothing in it uses a Set.
  *
  * Why not core-js: its Map, Set, Symbol and Array.from come to ~41 KB minified, more than the
  * terminal itself and most of a Pico's 48 KB of saved code, and it assumes ES5 built-ins Espruino
@@ -91,8 +93,9 @@ export class EspruinoMap<K, V> {
   }
 
   clear(): void {
-    this.keyList.length = 0;
-    this.valueList.length = 0;
+    // splice, not `length = 0`: Espruino throws "Assignment to a constant" on an array's length.
+    this.keyList.splice(0, this.keyList.length);
+    this.valueList.splice(0, this.valueList.length);
   }
 
   forEach(fn: (value: V, key: K, map: this) => void): void {
@@ -120,54 +123,6 @@ export class EspruinoMap<K, V> {
   }
 }
 
-export class EspruinoSet<T> {
-  private readonly items: T[] = [];
-
-  constructor(values?: Iterable<T> | null) {
-    toArray(values).forEach((value) => this.add(value));
-  }
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  has(value: T): boolean {
-    return this.items.indexOf(value) >= 0;
-  }
-
-  add(value: T): this {
-    if (this.items.indexOf(value) < 0) this.items.push(value);
-    return this;
-  }
-
-  delete(value: T): boolean {
-    const index = this.items.indexOf(value);
-    if (index < 0) return false;
-    this.items.splice(index, 1);
-    return true;
-  }
-
-  clear(): void {
-    this.items.length = 0;
-  }
-
-  forEach(fn: (value: T, again: T, set: this) => void): void {
-    this.items.slice().forEach((value) => fn(value, value, this));
-  }
-
-  values(): SymbollessIterator<T> {
-    return iterate(this.items.slice());
-  }
-
-  keys(): SymbollessIterator<T> {
-    return this.values();
-  }
-
-  [ITERATOR](): SymbollessIterator<T> {
-    return this.values();
-  }
-}
-
 /** Array.from that also copies '@@iterator' iterables; anything else goes to the board's own, if any. */
 export function arrayFrom(original: ((items: unknown, ...rest: unknown[]) => unknown[]) | undefined) {
   return function from(items: unknown, ...rest: unknown[]): unknown[] {
@@ -185,7 +140,6 @@ export function arrayFrom(original: ((items: unknown, ...rest: unknown[]) => unk
 declare const global: Record<string, unknown>;
 
 if (typeof global.Map === 'undefined') global.Map = EspruinoMap;
-if (typeof global.Set === 'undefined') global.Set = EspruinoSet;
 if (typeof global.Symbol === 'undefined') {
   Array.from = arrayFrom(Array.from as ((items: unknown, ...rest: unknown[]) => unknown[]) | undefined) as typeof Array.from;
 }
