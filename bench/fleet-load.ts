@@ -1,6 +1,6 @@
 /*
  * The fleet benchmark's load generator: lightweight simulated terminals, each a real MQTT
- * connection (mqtt.js, 3.1.1 as the bridge connects), publishing its sealed records QoS 1 on
+ * connection (bench/lean-mqtt.ts, 3.1.1 as the bridge connects), publishing its sealed records QoS 1 on
  * `…/<id>/records` with an inflight window per terminal like the bridge's uplink (a record not
  * acknowledged within the ack timeout is published again), and reading its acks on `…/acks`.
  * Runs in worker threads (startFleetLoad), each holding a share of the terminals, so that one
@@ -10,10 +10,10 @@
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
-import mqtt, { type MqttClient } from 'mqtt';
 import { terminalTopics } from '../protocol/topics.js';
 import { readFleetRecords } from './fleet-cache.js';
 import { startTsWorker } from './fleet-worker.js';
+import { LeanMqttClient } from './lean-mqtt.js';
 
 const JOB = 'hcp-fleet-load';
 
@@ -142,7 +142,7 @@ interface Inflight {
 
 class SimTerminal {
   readonly topics: ReturnType<typeof terminalTopics>;
-  client!: MqttClient;
+  client!: LeanMqttClient;
   next = 0;
   settled = 0;
   /** Counted among the finished terminals. */
@@ -175,7 +175,7 @@ async function runWorker(job: Job): Promise<void> {
   let remaining = terminals.length;
 
   const send = (t: SimTerminal, entry: Inflight): void => {
-    t.client.publish(t.topics.records, t.records[entry.index]![1], { qos: 1 }, () => undefined);
+    t.client.publish(t.topics.records, t.records[entry.index]![1]);
   };
   const publishNext = (t: SimTerminal): void => {
     const index = t.next++;
@@ -186,7 +186,7 @@ async function runWorker(job: Job): Promise<void> {
     send(t, entry);
     counts.published += 1;
   };
-  const canPublish = (t: SimTerminal): boolean => t.client.connected && t.inflight.size < job.window && t.next < t.records.length;
+  const canPublish = (t: SimTerminal): boolean => t.client.ready && t.inflight.size < job.window && t.next < t.records.length;
   const paced = job.ratePerSecond > 0;
   const pump = (t: SimTerminal): void => {
     if (!going || paced) return;
@@ -247,23 +247,27 @@ async function runWorker(job: Job): Promise<void> {
   };
 
   const started = performance.now();
+  const broker = new URL(job.url);
   const connectOne = async (t: SimTerminal): Promise<void> => {
-    const client = mqtt.connect(job.url, { clientId: `${job.clientPrefix}-${t.id}`, clean: true, reconnectPeriod: 1000, keepalive: 60, connectTimeout: 60_000 });
-    t.client = client;
-    client.on('message', (_topic, payload) => onAck(t, payload));
-    client.on('error', () => undefined);
     let first = true;
-    client.on('connect', () => {
-      if (first) {
-        first = false;
-        return;
-      }
-      counts.reconnects += 1;
-      // A new connection: mqtt.js resends its own unacknowledged QoS 1 publishes; the overdue ones go again below.
-      pump(t);
+    t.client = new LeanMqttClient({
+      host: broker.hostname,
+      port: Number(broker.port || 1883),
+      clientId: `${job.clientPrefix}-${t.id}`,
+      subscribe: t.topics.acks,
+      reconnectMs: 1000,
+      onMessage: (_topic, payload) => onAck(t, payload),
+      onReady: () => {
+        if (first) {
+          first = false;
+          return;
+        }
+        counts.reconnects += 1;
+        // A new session: what is in flight goes again when overdue (the republisher below).
+        pump(t);
+      },
     });
-    await new Promise<void>((resolve) => client.once('connect', () => resolve()));
-    await client.subscribeAsync(t.topics.acks, { qos: 1 });
+    await t.client.open();
   };
   const queue = [...terminals];
   await Promise.all(
@@ -276,7 +280,7 @@ async function runWorker(job: Job): Promise<void> {
   post({ type: 'connected', counts: { ...counts }, connectMs: performance.now() - started });
 
   const closeAll = async (): Promise<void> => {
-    await Promise.all(terminals.map((t) => t.client.endAsync(true).catch(() => undefined)));
+    await Promise.all(terminals.map((t) => t.client.close()));
   };
   port.on('message', (m: ToWorker) => {
     if (m.type === 'go') {
@@ -293,7 +297,7 @@ async function runWorker(job: Job): Promise<void> {
     if (!going) return;
     const deadline = performance.now() - job.ackTimeoutMs;
     for (const t of terminals) {
-      if (!t.client.connected) continue;
+      if (!t.client.ready) continue;
       for (const entry of t.inflight.values()) {
         if (entry.sentAt > deadline) continue;
         entry.sentAt = performance.now();
