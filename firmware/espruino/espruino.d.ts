@@ -46,6 +46,8 @@ export interface SerialPort {
 export interface EspruinoE {
   /** 32 random bits from the hardware (may be negative). */
   hwRand(): number;
+  /** The standard CRC-32 of a string's bytes, unsigned (native: fast, unlike CRC code in JavaScript). */
+  CRC32(data: string): number;
   on(event: 'init', listener: () => void): void;
 }
 
@@ -54,4 +56,8 @@ export interface StorageModule {
   readJSON(name: string, noExceptions: boolean): unknown;
   writeJSON(name: string, data: unknown): boolean;
   erase(name: string): void;
+  /** `length` bytes from `offset` (clipped to the file; unwritten bytes read 0xFF); undefined if there is no file. */
+  read(name: string, offset: number, length: number): string | undefined;
+  /** At offset 0: a new file of `size` bytes (default the data's). Else into the file, where its bytes are still unwritten; throws otherwise. */
+  write(name: string, data: string, offset: number, size?: number): boolean;
 }
