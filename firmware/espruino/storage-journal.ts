@@ -69,18 +69,19 @@ function span(payloadLength: number): number {
 
 /** The record at `offset` as [kind, payload], or undefined if none is there whole. */
 function readRecord(storage: JournalStorage, crc32: Crc32, file: string, offset: number): [string, string] | undefined {
-  const head = storage.read(file, offset, 5) ?? '';
+  const head = storage.read(file, offset, 5) || '';
   const length = parseInt(head.slice(1), 16);
   if (!(length >= 0)) return undefined;
-  const payload = storage.read(file, offset + 5, length) ?? '';
+  const payload = storage.read(file, offset + 5, length) || '';
   return storage.read(file, offset + 5 + length, 8) === hex(crc32(head + payload), 8) ? [head.charAt(0), payload] : undefined;
 }
 
 /** Reads a journal file; undefined if it is missing, not one, or its base was cut short. */
 export function readJournalFile(storage: JournalStorage, crc32: Crc32, file: string): JournalFile | undefined {
   const first = readRecord(storage, crc32, file, 0);
-  if (first?.[0] !== 'g') return undefined;
-  const head = first[1].split(' ').map(Number);
+  if (!first || first[0] !== 'g') return undefined;
+  // Generation, base entries, file size.
+  const head = first[1].split(' ');
   const entries: string[] = [];
   const offsets: number[] = [];
   let end = span(first[1].length);
@@ -101,13 +102,13 @@ export function readJournalFile(storage: JournalStorage, crc32: Crc32, file: str
     }
     end += span(next[1].length);
   }
-  if (adds < (head[1] ?? 0)) return undefined;
-  const tail = storage.read(file, end, 8) ?? '';
-  return { gen: head[0] ?? 0, entries, offsets, end: tail === ERASED.slice(0, tail.length) ? end : -1, size: head[2] ?? 0 };
+  if (adds < Number(head[1])) return undefined;
+  const tail = storage.read(file, end, 8) || '';
+  return { gen: Number(head[0]), entries, offsets, end: tail === ERASED.slice(0, tail.length) ? end : -1, size: Number(head[2]) };
 }
 
 /** The journal in files `name + 0` and `name + 1`; on Espruino, `crc32` is E.CRC32. */
-export function storageJournal(storage: JournalStorage, name: string, crc32: Crc32, slack = JOURNAL_SLACK): ReportJournal {
+export function storageJournal(storage: JournalStorage, name: string, crc32: Crc32, slack: number): ReportJournal {
   /** The file in use (0 or 1), -1 for none. */
   let current = -1;
   let gen = 0;
@@ -161,23 +162,17 @@ export function storageJournal(storage: JournalStorage, name: string, crc32: Crc
     gen = 0;
     end = -1;
     offsets = [];
-    // The newer generation first; the other if the newer was cut short while written.
-    const gens = [0, 1].map((i) => {
-      const first = readRecord(storage, crc32, name + i, 0);
-      return first?.[0] === 'g' ? Number(first[1].split(' ')[0]) : -1;
-    });
-    const order = (gens[1] ?? -1) > (gens[0] ?? -1) ? [1, 0] : [0, 1];
-    for (let o = 0; o < 2; o++) {
-      const i = order[o] as number;
-      const file = readJournalFile(storage, crc32, name + i);
-      if (file) {
-        current = i;
-        gen = file.gen;
-        size = file.size;
-        end = file.end;
-        offsets = file.offsets;
-        return file.entries;
-      }
+    // The newer whole file; two are there only after a cut between finishing one and erasing the other.
+    const files = [readJournalFile(storage, crc32, name + 0), readJournalFile(storage, crc32, name + 1)];
+    const newer = files[1] && !(files[0] && files[0].gen > files[1].gen) ? 1 : 0;
+    const file = files[newer];
+    if (file) {
+      current = newer;
+      gen = file.gen;
+      size = file.size;
+      end = file.end;
+      offsets = file.offsets;
+      return file.entries;
     }
     return [];
   };

@@ -1,7 +1,7 @@
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readJournalFile, storageJournal } from '../../firmware/espruino/storage-journal.js';
+import { JOURNAL_SLACK, readJournalFile, storageJournal } from '../../firmware/espruino/storage-journal.js';
 import { FakeEspruinoStorage, PowerCut } from '../support/espruino-flash-fake.js';
 
 const NAME = 'hcpjrnl';
@@ -15,7 +15,7 @@ function entry(id: number, filler: string): string {
 const crc = (text: string): number => crc32(Buffer.from(text, 'latin1'));
 
 /** A reset: the RAM state is gone, the flash stays. */
-function reboot(storage: FakeEspruinoStorage, slack?: number): ReturnType<typeof storageJournal> {
+function reboot(storage: FakeEspruinoStorage, slack = JOURNAL_SLACK): ReturnType<typeof storageJournal> {
   storage.budget = Infinity;
   return storageJournal(storage, NAME, crc, slack);
 }
