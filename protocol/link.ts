@@ -123,14 +123,16 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
   start(): void {
     if (this.running) return;
     this.running = true;
-    for (const [seq, entry] of this.pending) this.armResend(seq, entry);
+    // forEach rather than for…of over the maps in this file: ES5 lowers for…of to iterator helpers,
+    // variables on the terminal's MCU (docs/espruino.md, "Memory").
+    this.pending.forEach((entry, seq) => this.armResend(seq, entry));
     this.scheduleHeartbeat();
   }
 
   stop(): void {
     this.running = false;
     this.opts.timers.clearTimeout(this.heartbeatTimer);
-    for (const p of this.pending.values()) this.opts.timers.clearTimeout(p.timer);
+    this.pending.forEach((entry) => this.opts.timers.clearTimeout(entry.timer));
   }
 
   /** Sends a message; reliable ones are resent until acknowledged. Returns the sequence number. */
@@ -206,8 +208,8 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
    * Frame `except` (e.g. a hello just sent for the new session) is left alone.
    */
   resendAll(except?: number): void {
-    for (const [seq, entry] of this.pending) {
-      if (seq === except) continue;
+    this.pending.forEach((entry, seq) => {
+      if (seq === except) return;
       this.opts.timers.clearTimeout(entry.timer);
       this.counters.resent += 1;
       entry.frame = this.encode(entry.message, true);
@@ -215,7 +217,7 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
       this.writeFrame(entry.frame);
       entry.interval = this.resendMs;
       this.armResend(seq, entry);
-    }
+    });
   }
 
   /** Stops resending frame `seq` (e.g. a hello a newer one replaced); true if it was pending. */
@@ -249,7 +251,7 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     const boot = rawBoot.toLowerCase(); // hex digits, either case
     if (boot === this.peerBoot) return;
     if (this.peerBoot !== undefined && this.opts.voidPendingOnPeerReset) {
-      for (const entry of this.pending.values()) this.opts.timers.clearTimeout(entry.timer);
+      this.pending.forEach((entry) => this.opts.timers.clearTimeout(entry.timer));
       this.pending.clear();
     }
     // A new peer boot restarts its sequence numbers: forget what we saw from the old one.

@@ -271,7 +271,7 @@ export class TerminalCore {
         // tagged for the session with this bridge boot.
         this.bridgeBoot = message.boot.toLowerCase();
         // The hello first, and once: it was just written, sealed for this session.
-        this.sayHello([...this.unacked.values()]);
+        this.sayHello(this.unackedReports());
         this.link.resendAll(this.helloSeq);
         // A pause lasts one session: the bridge says it again after our hello if it still holds.
         this.pause(false);
@@ -387,12 +387,19 @@ export class TerminalCore {
   private persist(): void {
     const journal = this.hw.journal;
     if (!journal) return;
-    const reports = [...this.unacked.values()];
+    const reports = this.unackedReports();
     while (reports.length > JOURNAL_LIMIT) {
       const oldestStray = reports.findIndex((r) => r.type === 'stray');
       reports.splice(oldestStray >= 0 ? oldestStray : 0, 1);
     }
     journal.save(reports.map((r) => JSON.stringify(r)));
+  }
+
+  /** The reports awaiting their ack, oldest first (forEach: ES5's spread of an iterable costs the board helpers). */
+  private unackedReports(): Report[] {
+    const reports: Report[] = [];
+    this.unacked.forEach((report) => reports.push(report));
+    return reports;
   }
 
   private loadJournal(): Report[] {
