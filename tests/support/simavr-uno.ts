@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { sharedToolsDir } from '../../firmware/espruino/shared-tools.js';
 import { buildUnoSimulator } from '../../simulator/avr/build-uno-sim.js';
 import { buttonCommand, parseUnoEvent, type PinState, type UnoEvent } from '../../simulator/avr/uno-events.js';
 import { removeOnExit } from './exit-cleanup.js';
@@ -15,23 +15,10 @@ import { removeOnExit } from './exit-cleanup.js';
  * line channel. Every wait is on the program's own lines, bounded by a timeout.
  */
 
-const here = dirname(fileURLToPath(import.meta.url));
-
-/**
- * The shared tools folder (interpreters, StandardFirmata): $HCP_SHARED_TOOLS, else ../shared/tools
- * beside the checkout, else /work/shared/tools. The same lookup as firmware/espruino/shared-tools.ts.
- */
-function sharedToolsDir(): string {
-  const candidates = [process.env.HCP_SHARED_TOOLS, resolve(here, '..', '..', '..', 'shared', 'tools'), '/work/shared/tools'].filter((dir): dir is string => !!dir);
-  const found = candidates.find((dir) => existsSync(dir));
-  if (!found) throw new Error(`no shared tools folder: looked in ${candidates.join(', ')} (set HCP_SHARED_TOOLS)`);
-  return found;
-}
-
 /** The stock StandardFirmata built for an Uno (its README says how). */
 export function standardFirmataElf(): string {
   const elf = join(sharedToolsDir(), 'firmata', 'StandardFirmata-uno.elf');
-  if (!existsSync(elf)) throw new Error(`StandardFirmata for the Uno is not at ${elf}`);
+  if (!existsSync(elf)) throw new Error(`StandardFirmata for the Uno is not at ${elf}: set HCP_SHARED_TOOLS to the folder holding firmata/StandardFirmata-uno.elf (see its README.md)`);
   return elf;
 }
 
@@ -43,7 +30,7 @@ export interface SimulatedUnoOptions {
   firmware?: string;
   /** How long the bootloader holds the chip after the host opens the port. Default the program's (500 ms). */
   bootMs?: number;
-  /** How long start() and plug() wait for the pty. Default 10 s (the first run compiles the program). */
+  /** How long start() and plug() wait for the program's pty. Default 10 s. */
   timeoutMs?: number;
 }
 
