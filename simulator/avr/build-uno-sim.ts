@@ -54,7 +54,8 @@ export async function buildUnoSimulator({
     renameSync(partial, binary);
   } catch (err) {
     rmSync(partial, { force: true });
-    const { stderr = '', message } = err as Error & { stderr?: string };
+    const { stderr = '', message, code } = err as Error & { stderr?: string; code?: unknown };
+    if (code === 'ENOENT') throw new Error(`cannot build the simulated Uno: no C compiler ${cc} (set CC, or: sudo apt-get install gcc libc6-dev)`, { cause: err });
     throw new Error(`cannot build the simulated Uno with ${cc}: ${stderr.trim() || message}`, { cause: err });
   }
   return binary;

@@ -136,6 +136,12 @@ describe('building the simulated Uno', () => {
     );
   });
 
+  it('names the compiler it could not find', async () => {
+    await expect(buildUnoSimulator({ cc: 'no-such-cc-here', cacheDir: join(env.dir, 'cache') })).rejects.toThrow(
+      'cannot build the simulated Uno: no C compiler no-such-cc-here (set CC, or: sudo apt-get install gcc libc6-dev)',
+    );
+  });
+
   it('compiles once per version of the source: the cached program is reused', async () => {
     const binary = await buildUnoSimulator();
     const built = statSync(binary).mtimeMs;
