@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -57,6 +57,10 @@ export async function buildUnoSimulator({
     const { stderr = '', message, code } = err as Error & { stderr?: string; code?: unknown };
     if (code === 'ENOENT') throw new Error(`cannot build the simulated Uno: no C compiler ${cc} (set CC, or: sudo apt-get install gcc libc6-dev)`, { cause: err });
     throw new Error(`cannot build the simulated Uno with ${cc}: ${stderr.trim() || message}`, { cause: err });
+  }
+  // Builds of earlier versions of the source are of no further use.
+  for (const file of readdirSync(cacheDir)) {
+    if (/^uno-uart-pty-[0-9a-f]{16}$/.test(file) && join(cacheDir, file) !== binary) rmSync(join(cacheDir, file), { force: true });
   }
   return binary;
 }
