@@ -6,9 +6,11 @@
  * What the Linux build does, as tried out (2v29):
  * - The console is stdin/stdout. Stdin at EOF makes its input thread spin, so stdin stays an open
  *   pipe until the process is killed.
- * - Flash is the file `espruino.flash` in the working directory: code written to the Storage file
- *   `.bootcde` runs on `load()` as it does on a board after `save()`, init handlers included. A
- *   process killed and started again in the same directory finds the same flash.
+ * - Flash is the file `espruino.flash` in the working directory. A process started on a flash that
+ *   holds `.bootcde` runs it, then the init handlers, before it reads its console: a board's
+ *   power-up after `save()`. So a reset is SIGKILL and a new process in the same directory
+ *   (restart()). `load()` typed at the console is no sync point: it runs only after the lines
+ *   already typed, so the runner does not offer it.
  * - A command line starting with DLE (0x10) is not echoed (the Web IDE's trick), so the console
  *   shows only what the code prints. Output printed while the prompt is shown comes as
  *   `>` `\r` `ESC[J` text `\r\n`: consoleLine() cleans that.
@@ -37,6 +39,11 @@ export function splitConsole(text: string): { lines: string[]; rest: string } {
   const parts = text.split('\n');
   const rest = parts.pop() ?? '';
   return { lines: parts.map(consoleLine), rest };
+}
+
+/** Console lines in which Espruino reports a failure: an uncaught error, memory running out, a device it cannot open. */
+export function isEspruinoError(line: string): boolean {
+  return /^(Uncaught |New interpreter error|Execution Interrupted|ERROR: )/.test(line) || line.includes('LOW_MEMORY');
 }
 
 /** A result line of eval(): `@r<id> <json>` or `@e<id> <error>`. */
@@ -91,8 +98,12 @@ export class EspruinoInterpreter {
     child.stderr?.setEncoding('latin1').on('data', (chunk: string) => this.#take(chunk));
   }
 
-  /** Spawns `binary` in `dir` (stdin an open pipe) and resolves once its REPL answers. */
-  static async start(binary: string, dir: string): Promise<EspruinoInterpreter> {
+  /**
+   * Spawns `binary` in `dir` (stdin an open pipe) and resolves once its REPL answers: after the
+   * code saved in its flash, if any, has started (within `timeoutMs`, default 60 s: a flash
+   * Storage must compact first takes seconds).
+   */
+  static async start(binary: string, dir: string, { timeoutMs = 60_000 }: { timeoutMs?: number } = {}): Promise<EspruinoInterpreter> {
     if (!existsSync(binary)) throw new Error(`Espruino for Linux not found at ${binary}`);
     const [command, args] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', binary]] : [binary, []];
     const child = spawn(command, args, { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -101,7 +112,12 @@ export class EspruinoInterpreter {
       child.once('spawn', resolve);
       child.once('error', (error) => reject(new Error(`cannot run ${binary}: ${error.message}`)));
     });
-    await interpreter.eval('1');
+    try {
+      await interpreter.eval('1', { timeoutMs });
+    } catch (error) {
+      await interpreter.kill();
+      throw error;
+    }
     return interpreter;
   }
 
@@ -118,6 +134,11 @@ export class EspruinoInterpreter {
   /** Everything printed, as printed (capped at the last 200,000 characters). */
   get log(): string {
     return this.#log;
+  }
+
+  /** The console lines so far in which Espruino reported a failure (isEspruinoError). */
+  get errors(): string[] {
+    return this.#lines.filter(isEspruinoError);
   }
 
   get exited(): boolean {
@@ -176,12 +197,6 @@ export class EspruinoInterpreter {
     if (length !== content.length) throw this.#error(`Storage file ${name}: ${length} characters in flash, ${content.length} written`);
   }
 
-  /** Runs `.bootcde` from flash as a board does at power-up (init handlers included), then waits for the REPL. */
-  async load(options: WaitOptions = {}): Promise<void> {
-    this.send('load()');
-    await this.eval('1', options);
-  }
-
   /** Variables in use (process.memory() collects garbage first). */
   async measureVariables(): Promise<number> {
     return this.eval<number>('process.memory().usage');
@@ -193,7 +208,7 @@ export class EspruinoInterpreter {
     await this.#exited;
   }
 
-  /** A new interpreter on the same working directory (the same flash) after kill(): a reset. */
+  /** A reset (or the first power-up after writeStorage('.bootcde', …)): kill(), then a new interpreter on the same flash, its saved code started. */
   async restart(): Promise<EspruinoInterpreter> {
     await this.kill();
     return EspruinoInterpreter.start(this.binary, this.dir);

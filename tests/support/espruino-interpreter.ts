@@ -11,14 +11,14 @@ import { killOnExit, removeOnExit } from './exit-cleanup.js';
  * The terminal's test build (linux-board.ts) on Espruino's own interpreter built for Linux, for
  * tests: the interpreter runs in a temporary folder (its flash), killed and removed at exit.
  *
- *   const board = await startEspruino('pico');
+ *   let board = await startEspruino('pico');
  *   linkLine(board.dir, rig.line.devicePath);           // Serial1 on one end of a socat pty pair
- *   await board.writeStorage('.bootcde', await linuxBundle());
- *   await board.load();                                  // as at power-up after save()
+ *   await board.writeStorage('.bootcde', await linuxBundle());   // as save() leaves it
+ *   board = await restartEspruino(board);                // power-up: the saved code starts
  *   await pressPin(board, BUTTON_PINS[2]);               // typed into the REPL
  *   await board.waitFor((l) => pinMarker(l)?.pin === 'B13');
  *   const used = await board.measureVariables();
- *   const again = await board.restart();                 // SIGKILL, then the same flash; load() again
+ *   board = await restartEspruino(board);                // a reset: SIGKILL, the same flash, started again
  */
 
 export { EspruinoInterpreter };
@@ -32,7 +32,7 @@ export async function startEspruino(kind: EspruinoKind, dir?: string): Promise<E
   return interpreter;
 }
 
-/** A reset: SIGKILL, then a new interpreter of the same kind on the same flash (load() it to run the saved code). */
+/** A reset: SIGKILL, then a new interpreter of the same kind on the same flash, its saved code started. */
 export async function restartEspruino(interpreter: EspruinoInterpreter): Promise<EspruinoInterpreter> {
   const next = await interpreter.restart();
   killOnExit(next.process);
