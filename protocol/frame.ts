@@ -38,7 +38,7 @@ export function tooLongDetail(length: number): string {
  */
 
 /** The JSON text with every character above U+007F written as a \uXXXX escape. */
-function asciiJson(message: unknown): string {
+export function asciiJson(message: unknown): string {
   const json = JSON.stringify(message);
   let out = '';
   for (let i = 0; i < json.length; i++) {
@@ -66,7 +66,12 @@ function isHex4(text: string): boolean {
 
 /** `seal` may rewrite the JSON text before the checksum, e.g. append a tag (protocol/line-auth.ts). */
 export function encodeFrame(message: unknown, seal?: (json: string) => string): string {
-  const json = seal ? seal(asciiJson(message)) : asciiJson(message);
+  return encodeJsonFrame(asciiJson(message), seal);
+}
+
+/** The frame of a message already written as ASCII JSON (asciiJson), e.g. kept so by a sender. */
+export function encodeJsonFrame(ascii: string, seal?: (json: string) => string): string {
+  const json = seal ? seal(ascii) : ascii;
   const frame = `${json}*${crc16Hex(json)}\n`;
   if (frame.length > MAX_FRAME_LENGTH) {
     throw new RangeError(`frame of ${frame.length} bytes exceeds the ${MAX_FRAME_LENGTH}-byte limit`);

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { explain } from './issues.js';
-import { decodeFrame, encodeFrame, frameFingerprint, tooLongDetail, type FrameError } from './frame.js';
+import { asciiJson, decodeFrame, encodeJsonFrame, frameFingerprint, tooLongDetail, type FrameError } from './frame.js';
 import { lineSplitter } from './line-splitter.js';
 import { isReliable, NAK_PROBLEM_LENGTH, type Unsequenced } from './serial-messages.js';
 import type { Timers } from './timers.js';
@@ -69,13 +69,19 @@ export interface LinkEndpointOptions<In extends Sequenced> {
   auth?: LinkAuthHooks<In>;
 }
 
+/**
+ * A reliable frame awaiting its ack. Kept small, since a terminal's MCU holds tens of them
+ * (docs/espruino.md, "Memory"): the message as its ASCII JSON text without seq (to seal it again
+ * when the session changes, and what the terminal's journal keeps), the frame as written, and when
+ * it is resent next. One timer serves them all (`resendTimer`), not one each.
+ */
 interface Pending {
-  /** What was sent, kept to seal it again when the session changes (resendAll). */
-  message: Sequenced;
+  json: string;
   frame: string;
   fingerprint: number;
   interval: number;
-  timer: unknown;
+  /** When it is resent next (timers.now()). */
+  due: number;
 }
 
 const SEQ_LIMIT = 2 ** 31;
@@ -103,6 +109,9 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
   private peerBoot: string | undefined;
   private lastRxAt = -Infinity;
   private heartbeatTimer: unknown;
+  /** The one resend timer, set for the earliest `due` of the pending frames (at `resendAt`). */
+  private resendTimer: unknown;
+  private resendAt = Infinity;
   private running = false;
   private readonly resendMs: number;
   private readonly maxResendMs: number;
@@ -125,28 +134,29 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     this.running = true;
     // forEach rather than for…of over the maps in this file: ES5 lowers for…of to iterator helpers,
     // variables on the terminal's MCU (docs/espruino.md, "Memory").
-    this.pending.forEach((entry, seq) => this.armResend(seq, entry));
+    const now = this.opts.timers.now();
+    this.pending.forEach((entry) => (entry.due = now + entry.interval));
+    this.scheduleResends();
     this.scheduleHeartbeat();
   }
 
   stop(): void {
     this.running = false;
     this.opts.timers.clearTimeout(this.heartbeatTimer);
-    this.pending.forEach((entry) => this.opts.timers.clearTimeout(entry.timer));
+    this.scheduleResends();
   }
 
   /** Sends a message; reliable ones are resent until acknowledged. Returns the sequence number. */
   send(message: Unsequenced<Out>): number {
     const seq = this.nextSeq;
     this.nextSeq = this.nextSeq + 1 >= SEQ_LIMIT ? 1 : this.nextSeq + 1;
-    const sequenced = { ...message, seq } as Sequenced;
+    const json = asciiJson(message);
     const reliable = isReliable(message);
-    const frame = this.encode(sequenced, reliable);
+    const frame = this.encode(json, seq, reliable);
     this.writeFrame(frame);
     if (reliable) {
-      const entry: Pending = { message: sequenced, frame, fingerprint: frameFingerprint(frame), interval: this.resendMs, timer: undefined };
-      this.pending.set(seq, entry);
-      this.armResend(seq, entry);
+      this.pending.set(seq, { json, frame, fingerprint: frameFingerprint(frame), interval: this.resendMs, due: this.opts.timers.now() + this.resendMs });
+      this.scheduleResends();
     }
     return seq;
   }
@@ -208,24 +218,32 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
    * Frame `except` (e.g. a hello just sent for the new session) is left alone.
    */
   resendAll(except?: number): void {
+    const now = this.opts.timers.now();
     this.pending.forEach((entry, seq) => {
       if (seq === except) return;
-      this.opts.timers.clearTimeout(entry.timer);
       this.counters.resent += 1;
-      entry.frame = this.encode(entry.message, true);
+      entry.frame = this.encode(entry.json, seq, true);
       entry.fingerprint = frameFingerprint(entry.frame);
       this.writeFrame(entry.frame);
       entry.interval = this.resendMs;
-      this.armResend(seq, entry);
+      entry.due = now + this.resendMs;
     });
+    this.scheduleResends();
   }
 
   /** Stops resending frame `seq` (e.g. a hello a newer one replaced); true if it was pending. */
   withdraw(seq: number): boolean {
-    const entry = this.pending.get(seq);
-    if (!entry) return false;
-    this.opts.timers.clearTimeout(entry.timer);
-    return this.pending.delete(seq);
+    if (!this.pending.delete(seq)) return false;
+    this.scheduleResends();
+    return true;
+  }
+
+  /**
+   * Our frame `seq`'s message as JSON (ASCII, without its seq and tag) while it awaits its ack:
+   * what the terminal's journal keeps, without a copy of its own.
+   */
+  pendingJson(seq: number): string | undefined {
+    return this.pending.get(seq)?.json;
   }
 
   /** Whether frame `seq` still waits for its ack (not acknowledged, withdrawn, or voided by a peer reset). */
@@ -251,8 +269,8 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     const boot = rawBoot.toLowerCase(); // hex digits, either case
     if (boot === this.peerBoot) return;
     if (this.peerBoot !== undefined && this.opts.voidPendingOnPeerReset) {
-      this.pending.forEach((entry) => this.opts.timers.clearTimeout(entry.timer));
       this.pending.clear();
+      this.scheduleResends();
     }
     // A new peer boot restarts its sequence numbers: forget what we saw from the old one.
     this.peerBoot = boot;
@@ -273,8 +291,8 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
       this.counters.foreignAnswers += 1;
       return false;
     }
-    this.opts.timers.clearTimeout(entry.timer);
     this.pending.delete(seq);
+    this.scheduleResends();
     return true;
   }
 
@@ -316,15 +334,29 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     this.send({ type: 'nak', nak: seq, fp: fingerprint, problem } as unknown as Unsequenced<Out>);
   }
 
-  private armResend(seq: number, entry: Pending): void {
-    if (!this.running) return;
-    entry.timer = this.opts.timers.setTimeout(() => {
-      if (!this.pending.has(seq)) return;
+  /** Sets the resend timer for the earliest due frame (none while stopped or with nothing pending). */
+  private scheduleResends(): void {
+    let next = Infinity;
+    if (this.running) this.pending.forEach((entry) => (next = Math.min(next, entry.due)));
+    if (next === this.resendAt) return;
+    this.opts.timers.clearTimeout(this.resendTimer);
+    this.resendAt = next;
+    if (next === Infinity) return;
+    this.resendTimer = this.opts.timers.setTimeout(() => this.resendDue(), Math.max(0, next - this.opts.timers.now()));
+  }
+
+  /** Resends each frame whose time has come, its interval doubled up to maxResendMs. */
+  private resendDue(): void {
+    this.resendAt = Infinity;
+    const now = this.opts.timers.now();
+    this.pending.forEach((entry) => {
+      if (entry.due > now) return;
       this.counters.resent += 1;
       this.writeFrame(entry.frame);
       entry.interval = Math.min(entry.interval * 2, this.maxResendMs);
-      this.armResend(seq, entry);
-    }, entry.interval);
+      entry.due = now + entry.interval;
+    });
+    this.scheduleResends();
   }
 
   private scheduleHeartbeat(): void {
@@ -335,9 +367,11 @@ export class LinkEndpoint<In extends Sequenced, Out extends Sequenced> {
     }, this.heartbeatMs);
   }
 
-  private encode(message: Sequenced, reliable: boolean): string {
+  /** The frame of `json` (a message without seq) under `seq`: the same text as encodeFrame({ ...message, seq }). */
+  private encode(json: string, seq: number, reliable: boolean): string {
     const auth = this.opts.auth;
-    return encodeFrame(message, reliable && auth ? (json) => auth.seal(json) : undefined);
+    const sequenced = `${json.slice(0, -1)}${json.length > 2 ? ',' : ''}"seq":${seq}}`;
+    return encodeJsonFrame(sequenced, reliable && auth ? (sealed) => auth.seal(sealed) : undefined);
   }
 
   private writeFrame(frame: string): void {
