@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BridgeStatus } from '../../bridge/status/status.js';
 import { FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
@@ -127,6 +128,37 @@ describe('the bridge on StandardFirmata running in simavr (an Uno on a pty)', ()
     expect(await bridge.stop()).toEqual({ code: 0, signal: null });
     await uno.waitFor(() => leds().every((lit) => !lit) && uno.pin(PINS.buzzer) === 'low', 'the LEDs and the buzzer off');
   }, 30_000);
+});
+
+describe('the simulated Uno’s command channel', () => {
+  it('answers every line but a press or release of one of its pins with an error naming it, and runs on', async () => {
+    const alone = await SimulatedUno.start();
+    try {
+      let marks = 0;
+      /** Sends the lines and a marker line (refused, so answered): resolves once the marker's answer is in. */
+      const answered = async (lines: readonly string[]): Promise<string[]> => {
+        const from = alone.errors.length;
+        const mark = `mark-${++marks}`;
+        alone.writeRaw([...lines, mark].map((line) => `${line}\n`).join(''));
+        await alone.waitFor(() => alone.errors.at(-1) === `unknown command: ${mark}`, `the answer to ${mark}`);
+        return alone.errors.slice(from, -1);
+      };
+      const valid = fc.tuple(fc.constantFrom('press', 'release'), fc.integer({ min: 0, max: 19 })).map(([verb, pin]) => `${verb} ${pin}`);
+      // No newline (it ends a line) and no NUL (C's string functions end there); shorter than its 255-byte buffer.
+      const other = fc.string({ minLength: 1, maxLength: 60 }).filter((line) => !/[\n\0]/.test(line) && !/^\s*(press|release)\s+[+-]?\d/.test(line));
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.oneof(valid, other), { maxLength: 8 }), async (lines) => {
+          const refused = lines.filter((line) => !/^(press|release) \d+$/.test(line));
+          expect(await answered(lines)).toEqual(refused.map((line) => `unknown command: ${line}`));
+        }),
+        { numRuns: 40 },
+      );
+      expect(await answered(['press 20', 'release -1', 'press 3 4'])).toEqual(['unknown command: press 20', 'unknown command: release -1', 'unknown command: press 3 4']);
+      expect(alone.plugged).toBe(true);
+    } finally {
+      await alone.stop();
+    }
+  }, 60_000);
 });
 
 describe('building the simulated Uno', () => {

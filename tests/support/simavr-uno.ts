@@ -196,6 +196,16 @@ export class SimulatedUno {
     return [...this.#errors.map((e) => `error ${e}`), this.#stderr].join('\n');
   }
 
+  /** What the program answered `error` to, in order (a refused command, named). */
+  get errors(): readonly string[] {
+    return this.#errors;
+  }
+
+  /** Writes `text` to the program's stdin as it is: for tests of the command channel itself. */
+  writeRaw(text: string): void {
+    this.send(text);
+  }
+
   private apply(event: UnoEvent): void {
     switch (event.kind) {
       case 'pty':
