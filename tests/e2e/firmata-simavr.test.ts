@@ -1,7 +1,8 @@
-import { statSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BridgeConfigInput } from '../../bridge/config.js';
 import type { BridgeStatus } from '../../bridge/status/status.js';
 import { FIRMWARE_VERSION } from '../../firmware/core/terminal-core.js';
 import { buildUnoSimulator } from '../../simulator/avr/build-uno-sim.js';
@@ -9,6 +10,7 @@ import { invitationIdOf } from '../../simulator/sim-window.js';
 import { notAudit } from '../support/audit-events.js';
 import { BridgeProcess } from '../support/bridge-process.js';
 import { useBrokerAndProvince } from '../support/broker-and-province.js';
+import { hcp } from '../support/run-hcp.js';
 import { buttonSettles } from '../support/in-process-terminal.js';
 import { SimulatedUno } from '../support/simavr-uno.js';
 
@@ -27,21 +29,22 @@ const TERMINAL_ID = `T-UNO-${process.pid}`;
 const SERVICE = { itemCode: '330106-XK-0012', itemName: '食品经营许可' };
 
 const env = useBrokerAndProvince('hcp-simavr-');
+
+/** The terminal on the simulated Uno, on the file's broker. */
+const config = (): BridgeConfigInput => ({
+  terminal: { id: TERMINAL_ID, areaCode: '330106', hallCode: '330106-ZWFW-01', windowNo: 'U01' },
+  board: { io: 'firmata', path: uno.path, pins: PINS },
+  mqtt: { url: env.broker.url },
+  database: { path: join(env.dir, 'uno.db') },
+  clock: { trust: 'system' },
+  invitation: { flags: { minPressMs: 0 } },
+});
 let uno: SimulatedUno;
 let bridge: BridgeProcess;
 
 beforeAll(async () => {
   uno = await SimulatedUno.start();
-  bridge = await BridgeProcess.start({
-    config: {
-      terminal: { id: TERMINAL_ID, areaCode: '330106', hallCode: '330106-ZWFW-01', windowNo: 'U01' },
-      board: { io: 'firmata', path: uno.path, pins: PINS },
-      mqtt: { url: env.broker.url },
-      database: { path: join(env.dir, 'uno.db') },
-      clock: { trust: 'system' },
-      invitation: { flags: { minPressMs: 0 } },
-    },
-  });
+  bridge = await BridgeProcess.start({ config: config() });
 }, 60_000);
 
 afterAll(async () => {
@@ -128,6 +131,19 @@ describe('the bridge on StandardFirmata running in simavr (an Uno on a pty)', ()
     expect(await bridge.stop()).toEqual({ code: 0, signal: null });
     await uno.waitFor(() => leds().every((lit) => !lit) && uno.pin(PINS.buzzer) === 'low', 'the LEDs and the buzzer off');
   }, 30_000);
+
+  it('hcp doctor names the sketch on the Uno, as the Uno reports it', async () => {
+    const file = join(env.dir, 'doctor.json');
+    writeFileSync(file, JSON.stringify(config()));
+    const resets = uno.resets;
+    const { stdout } = await hcp(['doctor', '--config', file, '--timeout-seconds', '10']);
+    expect(stdout).toContain(`✔ terminal port: ${uno.path}`);
+    // The stock sketch (Firmata library 2.5) reports protocol 2.5 (REPORT_VERSION f9 02 05).
+    expect(stdout).toContain(
+      `✔ terminal: answers on the Arduino at ${uno.path}, running StandardFirmata.ino 2.5 (Firmata protocol 2.5): serial ${TERMINAL_ID}, firmware ${FIRMWARE_VERSION}, protocol v1`,
+    );
+    expect(uno.resets).toBe(resets + 1);
+  }, 60_000);
 });
 
 describe('the simulated Uno’s command channel', () => {
