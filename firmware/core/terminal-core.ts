@@ -50,8 +50,30 @@ function isReport(message: TerminalMessage): message is Exclude<TerminalMessage,
   return NOT_REPORTS.indexOf(message.type) < 0;
 }
 
-/** Reports kept across a reset at most; past it, the oldest stray presses go first. */
-const JOURNAL_LIMIT = 64;
+/** A journal entry's report, or undefined for one torn or not a report (that entry is lost, the others are not). */
+function journaledReport(text: string): Report | undefined {
+  try {
+    const parsed = terminalMessageSchema.safeParse({ ...(JSON.parse(text) as object), seq: 0 });
+    if (!parsed.success || !isReport(parsed.data)) return undefined;
+    const { seq: _seq, ...report } = parsed.data;
+    return report;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Adds the report's invitation to `pending`, once. */
+function addInvitation(pending: string[], report: Report | undefined): void {
+  if (report && 'inv' in report && pending.indexOf(report.inv) < 0) pending.push(report.inv);
+}
+
+/**
+ * Reports awaiting their ack at most, in memory and in the journal alike; past it, the oldest stray
+ * press goes (else the oldest report), resent no more. Without a bound a terminal left without
+ * its bridge would fill its MCU's memory: on an Espruino Pico each costs ~30 variables
+ * (docs/espruino.md, "Memory").
+ */
+export const JOURNAL_LIMIT = 64;
 /**
  * Bridge frames remembered for dedupe: the bridge has a handful unacknowledged at most (hello,
  * invite, cancel, test), and each entry costs the MCU RAM.
@@ -70,6 +92,8 @@ export interface TerminalCounters {
   presses: number;
   ignoredPresses: number;
   bounces: number;
+  /** Reports given up past JOURNAL_LIMIT while none was acknowledged. */
+  droppedReports: number;
   link: LinkCounters;
 }
 
@@ -91,9 +115,12 @@ export class TerminalCore {
   private readonly lastEdgeAt: number[] = Array<number>(BUTTON_COUNT).fill(-Infinity);
   private readonly debounceMs: number;
   private readonly thanksMs: number;
-  private readonly counts = { presses: 0, ignoredPresses: 0, bounces: 0 };
-  /** Reports sent and not yet acknowledged (nor refused), by sequence number: what the journal keeps. */
-  private readonly unacked = new Map<number, Report>();
+  private readonly counts = { presses: 0, ignoredPresses: 0, bounces: 0, droppedReports: 0 };
+  /**
+   * Sequence numbers of the reports sent and not yet acknowledged (nor refused), oldest first: what
+   * the journal keeps. Their text is the link's (pendingJson), not a copy.
+   */
+  private readonly unacked: number[] = [];
   private strays = 0;
   /** Our latest hello, and whether the bridge has acknowledged it (see handle()). */
   private helloSeq = -1;
@@ -140,11 +167,19 @@ export class TerminalCore {
     if (key && isLowerHex(key, PAIRING_KEY_HEX_LENGTH)) this.tagger = lineTagger(key);
     this.hw.setLeds(ALL_OFF);
     this.link.start();
-    const journaled = this.loadJournal();
+    const journaled = this.hw.journal?.load() ?? [];
     // The hello says which invitations the journal holds reports for, before they are replayed.
-    this.sayHello(journaled);
+    const pending: string[] = [];
     // forEach, not for-of, in this file: ES5 lowers for-of to an iterator helper, bytes on the board (docs/espruino.md).
-    journaled.forEach((report) => this.report(report));
+    journaled.forEach((text) => addInvitation(pending, journaledReport(text)));
+    this.sayHello(pending);
+    // Each parsed as it is sent, not all at once (an MCU's memory); the journal is saved once after,
+    // so that no replayed report is out of it meanwhile.
+    journaled.forEach((text) => {
+      const report = journaledReport(text);
+      if (report) this.send(report);
+    });
+    this.persist();
   }
 
   stop(): void {
@@ -271,7 +306,7 @@ export class TerminalCore {
         // tagged for the session with this bridge boot.
         this.bridgeBoot = message.boot.toLowerCase();
         // The hello first, and once: it was just written, sealed for this session.
-        this.sayHello(this.unackedReports());
+        this.sayHello(this.pendingInvitations());
         this.link.resendAll(this.helloSeq);
         // A pause lasts one session: the bridge says it again after our hello if it still holds.
         this.pause(false);
@@ -376,46 +411,41 @@ export class TerminalCore {
 
   /** Sends a report (resent until acknowledged) and keeps it in the journal meanwhile. */
   private report(report: Report): void {
-    this.unacked.set(this.link.send(report), report);
+    this.send(report);
     this.persist();
   }
 
+  /** Sends a report and holds it until its ack, within JOURNAL_LIMIT. */
+  private send(report: Report): void {
+    this.unacked.push(this.link.send(report));
+    if (this.unacked.length <= JOURNAL_LIMIT) return;
+    const oldestStray = this.unacked.findIndex((seq) => this.pendingReport(seq)?.type === 'stray');
+    this.link.withdraw(this.unacked.splice(oldestStray >= 0 ? oldestStray : 0, 1)[0] as number);
+    this.counts.droppedReports += 1;
+  }
+
   private settled(seq: number): void {
-    if (this.unacked.delete(seq)) this.persist();
+    const index = this.unacked.indexOf(seq);
+    if (index < 0) return;
+    this.unacked.splice(index, 1);
+    this.persist();
   }
 
   private persist(): void {
-    const journal = this.hw.journal;
-    if (!journal) return;
-    const reports = this.unackedReports();
-    while (reports.length > JOURNAL_LIMIT) {
-      const oldestStray = reports.findIndex((r) => r.type === 'stray');
-      reports.splice(oldestStray >= 0 ? oldestStray : 0, 1);
-    }
-    journal.save(reports.map((r) => JSON.stringify(r)));
+    this.hw.journal?.save(this.unacked.map((seq) => this.link.pendingJson(seq) as string));
   }
 
-  /** The reports awaiting their ack, oldest first (forEach: ES5's spread of an iterable costs the board helpers). */
-  private unackedReports(): Report[] {
-    const reports: Report[] = [];
-    this.unacked.forEach((report) => reports.push(report));
-    return reports;
+  /** Our report `seq` as sent, while it awaits its ack. */
+  private pendingReport(seq: number): Report | undefined {
+    const json = this.link.pendingJson(seq);
+    return json === undefined ? undefined : (JSON.parse(json) as Report);
   }
 
-  private loadJournal(): Report[] {
-    const reports: Report[] = [];
-    (this.hw.journal?.load() ?? []).forEach((text) => {
-      try {
-        const parsed = terminalMessageSchema.safeParse({ ...(JSON.parse(text) as object), seq: 0 });
-        if (parsed.success && isReport(parsed.data)) {
-          const { seq: _seq, ...report } = parsed.data;
-          reports.push(report);
-        }
-      } catch {
-        // A torn write: that entry is lost, the others are not.
-      }
-    });
-    return reports;
+  /** The invitations of the reports awaiting their ack (each parsed in turn: an MCU's memory). */
+  private pendingInvitations(): string[] {
+    const pending: string[] = [];
+    this.unacked.forEach((seq) => addInvitation(pending, this.pendingReport(seq)));
+    return pending;
   }
 
   /** Rests: idle, or paused while the bridge says so. */
@@ -430,12 +460,8 @@ export class TerminalCore {
     if (this.current.name !== 'idle') this.hw.timers.clearTimeout(this.current.timer);
   }
 
-  /** Hello, naming the invitations `reports` are for (the newest, if more than a hello may list). */
-  private sayHello(reports: readonly Report[]): void {
-    const pending: string[] = [];
-    reports.forEach((report) => {
-      if ('inv' in report && pending.indexOf(report.inv) < 0) pending.push(report.inv);
-    });
+  /** Hello, naming the invitations of the reports held (the newest, if more than a hello may list). */
+  private sayHello(pending: string[]): void {
     this.introduced = false;
     // The newer hello replaces the older: a hello for a past session would be refused forever.
     this.link.withdraw(this.helloSeq);

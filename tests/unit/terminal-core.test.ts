@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { PAUSE_BLINK_MS, TerminalCore } from '../../firmware/core/terminal-core.js';
+import { JOURNAL_LIMIT, PAUSE_BLINK_MS, TerminalCore } from '../../firmware/core/terminal-core.js';
 import type { ReportJournal, TerminalHardware } from '../../firmware/core/hardware.js';
 import { MemoryJournal } from '../../simulator/memory-journal.js';
 import { decodeFrame, encodeFrame } from '../../protocol/frame.js';
@@ -314,6 +314,25 @@ describe('terminal core journal', () => {
     expect(journal.size).toBe(0);
   });
 
+  it('saves the journal once after replaying it, with the same entries (nothing to write to flash)', async () => {
+    const journal = new MemoryJournal();
+    const before = rig(journal, 'aaaa0001');
+    before.core.start();
+    before.fromBridge({ type: 'invite', inv: 'inv-r', timeoutMs: 5000 });
+    await Promise.resolve();
+    before.press(4);
+    before.timers.advance(2000);
+    before.press(0);
+    before.press(1);
+    const entries = journal.load();
+    expect(entries).toHaveLength(3);
+
+    const saves: (readonly string[])[] = [];
+    const watched: ReportJournal = { load: () => journal.load(), save: (replayed) => void saves.push(replayed) };
+    rig(watched, 'bbbb0002').core.start();
+    expect(saves).toEqual([entries]);
+  });
+
   it("says in its hello, before replaying them, which invitations its journal holds reports for", async () => {
     const journal = new MemoryJournal();
     const before = rig(journal, 'aaaa0001');
@@ -329,6 +348,30 @@ describe('terminal core journal', () => {
     after.core.start();
     expect(after.sent[0]).toMatchObject({ type: 'hello', boot: 'bbbb0002', pending: ['inv-p'] });
     expect(after.sent.slice(1).map((m) => m.type)).toEqual(['rating', 'stray']);
+  });
+
+  it('holds at most JOURNAL_LIMIT reports unacknowledged: past it the oldest stray goes, from memory and journal alike, counted', async () => {
+    const journal = new MemoryJournal();
+    const r = rig(journal);
+    r.core.start();
+    r.fromBridge({ type: 'invite', inv: 'inv-kept', timeoutMs: 600_000 });
+    await Promise.resolve();
+    r.press(0); // a rating, then strays with no bridge to acknowledge anything
+    r.timers.advance(2000);
+    for (let i = 0; i < JOURNAL_LIMIT + 2; i++) r.press(i % 5);
+    expect(r.core.unacknowledged).toBe(JOURNAL_LIMIT); // the hello was acknowledged
+    expect(r.core.counters.droppedReports).toBe(3);
+    const kept = journal.load().map((entry) => JSON.parse(entry) as { type: string; ref?: string });
+    expect(kept).toHaveLength(JOURNAL_LIMIT);
+    expect(kept[0]).toMatchObject({ type: 'rating', inv: 'inv-kept' });
+    expect(kept.slice(1).map((report) => report.ref)).toEqual(r.reports('stray').slice(3).map((stray) => stray.ref));
+    // The dropped strays are resent no more; the rating and the kept strays are.
+    const dropped = r.reports('stray').slice(0, 3).map((stray) => stray.seq);
+    const before = r.sent.length;
+    r.timers.advance(5000);
+    const resent = r.sent.slice(before);
+    expect(resent.filter((m) => dropped.includes(m.seq))).toEqual([]);
+    expect(resent.filter((m) => m.type === 'rating')).not.toEqual([]);
   });
 
   it('drops a report the bridge refused (nak): counted, out of the journal, never resent', async () => {
