@@ -57,9 +57,9 @@ const linuxBoard: esbuild.Plugin = {
   },
 };
 
-async function bundle(target: EspruinoTarget): Promise<{ code: string; inputs: { path: string; bytes: number }[] }> {
+async function bundle(target: EspruinoTarget, entry: string): Promise<{ code: string; inputs: { path: string; bytes: number }[] }> {
   const result = await esbuild.build({
-    entryPoints: [ENTRY],
+    entryPoints: [entry],
     bundle: true,
     write: false,
     format: 'iife',
@@ -177,10 +177,12 @@ export interface EspruinoBuildOptions {
   target?: EspruinoTarget;
   /** Default dist/espruino/terminal.js for a board, terminal-linux.js for Linux. */
   outfile?: string;
+  /** Default main.ts (the terminal); a test may build a small driver of its own the same way. */
+  entry?: string;
 }
 
-export async function buildEspruino({ target = 'board', outfile = target === 'board' ? DEFAULT_OUTFILE : DEFAULT_LINUX_OUTFILE }: EspruinoBuildOptions = {}): Promise<EspruinoBuild> {
-  const bundled = await bundle(target);
+export async function buildEspruino({ target = 'board', outfile = target === 'board' ? DEFAULT_OUTFILE : DEFAULT_LINUX_OUTFILE, entry = ENTRY }: EspruinoBuildOptions = {}): Promise<EspruinoBuild> {
+  const bundled = await bundle(target, entry);
   const code = await minify(await lowerToEs5(bundled.code));
   assertEs5(code, outfile);
   const bytes = Buffer.byteLength(code);

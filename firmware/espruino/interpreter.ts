@@ -68,6 +68,11 @@ export interface WaitOptions {
   from?: number;
 }
 
+export interface StartOptions {
+  /** How long the saved code may take to start before the REPL answers. Default 60 s. */
+  timeoutMs?: number;
+}
+
 /** One running interpreter in a working directory (its flash); start() spawns, kill() ends it. */
 export class EspruinoInterpreter {
   #lines: string[] = [];
@@ -103,22 +108,36 @@ export class EspruinoInterpreter {
    * code saved in its flash, if any, has started (within `timeoutMs`, default 60 s: a flash
    * Storage must compact first takes seconds).
    */
-  static async start(binary: string, dir: string, { timeoutMs = 60_000 }: { timeoutMs?: number } = {}): Promise<EspruinoInterpreter> {
+  static async start(binary: string, dir: string, { timeoutMs = 60_000 }: StartOptions = {}): Promise<EspruinoInterpreter> {
     if (!existsSync(binary)) throw new Error(`Espruino for Linux not found at ${binary}`);
-    const [command, args] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', binary]] : [binary, []];
-    const child = spawn(command, args, { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
-    const interpreter = new EspruinoInterpreter(binary, dir, child);
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', (error) => reject(new Error(`cannot run ${binary}: ${error.message}`)));
-    });
-    try {
-      await interpreter.eval('1', { timeoutMs });
-    } catch (error) {
-      await interpreter.kill();
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      const [command, args] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', binary]] : [binary, []];
+      const child = spawn(command, args, { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+      const interpreter = new EspruinoInterpreter(binary, dir, child);
+      await new Promise<void>((resolve, reject) => {
+        child.once('spawn', resolve);
+        child.once('error', (error) => reject(new Error(`cannot run ${binary}: ${error.message}`)));
+      });
+      try {
+        await interpreter.eval('1', { timeoutMs });
+        return interpreter;
+      } catch (error) {
+        const crashed = interpreter.#crashedOnInput();
+        await interpreter.kill();
+        // A start the interpreter itself aborted (below) is a failed power-up: tried again, twice at most.
+        if (crashed && attempt < 3) continue;
+        throw error;
+      }
     }
-    return interpreter;
+  }
+
+  /**
+   * Espruino's Linux input thread pushes console characters into the event buffer while the main
+   * loop pops them, with no lock (targets/linux/jshardware.c): now and then the race trips
+   * `ASSERT(len <= 64) FAILED AT src/jsdevices.c` and the process exits by itself.
+   */
+  #crashedOnInput(): boolean {
+    return this.#exit !== undefined && this.#exit.signal === null && this.#log.includes('ASSERT(');
   }
 
   /** The process, for callers that register it for cleanup. */
@@ -209,9 +228,9 @@ export class EspruinoInterpreter {
   }
 
   /** A reset (or the first power-up after writeStorage('.bootcde', …)): kill(), then a new interpreter on the same flash, its saved code started. */
-  async restart(): Promise<EspruinoInterpreter> {
+  async restart(options: StartOptions = {}): Promise<EspruinoInterpreter> {
     await this.kill();
-    return EspruinoInterpreter.start(this.binary, this.dir);
+    return EspruinoInterpreter.start(this.binary, this.dir, options);
   }
 
   #take(chunk: string): void {
