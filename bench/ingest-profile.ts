@@ -3,12 +3,13 @@
  * (bench/fleet-baseline.ts, the bridge's own sealer) inserted raw by one client, then ingested
  * by RecordIngest on a database of its own on the same PostgreSQL, in the same run, alternating
  * rounds. Plus where one record's CPU goes (read, seal, classify) without a database, and, with
- * --sql, how long each statement of a batch takes.
+ * --sql, how long each statement of a batch takes and what it cost its PostgreSQL backend in CPU.
  *
- *   npx tsx bench/ingest-profile.ts [--terminals 50] [--records 400] [--batch 500] [--rounds 2] [--sql] [--profile dir]
+ *   npx tsx bench/ingest-profile.ts [--terminals 50] [--records 400] [--batch 500] [--rounds 2] [--sql] [--verify-thread] [--profile dir]
  *
  * Not part of bench/run.ts (bench/fleet.ts measures the whole chain); a tool for changing ingest.
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -18,6 +19,7 @@ import { PostgresDatabase } from '../gateway/db/postgres.js';
 import { readRecordMessage } from '../gateway/ingest/incoming.js';
 import { RecordIngest } from '../gateway/ingest/record-ingest.js';
 import { fastestEd25519Verify, loadSodium } from '../gateway/ingest/ed25519.js';
+import { VerifyThread } from '../gateway/ingest/verify-thread.js';
 import { HeldChain } from '../protocol/seal/chain.js';
 import { verifySealed } from '../protocol/seal/verify.js';
 import { terminalTopics } from '../protocol/topics.js';
@@ -34,6 +36,8 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '500' },
     rounds: { type: 'string', default: '2' },
     sql: { type: 'boolean', default: false },
+    /** Signatures checked on a verify thread (the gateway's default on PostgreSQL, config ingest.verifyThread). */
+    'verify-thread': { type: 'boolean', default: false },
     /** Write a .cpuprofile of each ingest run here (bench/cpu-profile-summary.ts reads it). */
     profile: { type: 'string' },
   },
@@ -92,36 +96,47 @@ function cpuBreakdown(messages: readonly Message[], keys: Map<string, string>): 
 }
 
 /** A database that times each statement by its first words (with --sql). */
+/**
+ * CPU nanoseconds a local PostgreSQL backend has run (the first field of /proc/PID/schedstat):
+ * what a statement cost the server, apart from the time it waited.
+ */
+function backendCpuNs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
+}
+
 class TimedDatabase implements Database {
   readonly kind = 'postgres';
-  readonly times = new Map<string, { n: number; ms: number }>();
+  readonly times = new Map<string, { n: number; ms: number; serverUs: number }>();
 
   constructor(private readonly inner: Database) {}
 
-  #timed(tx: Queryable): Queryable {
+  /** The statements of one transaction, each timed, and what each cost its backend in CPU. */
+  #timed(tx: Queryable, backend: { pid?: number }): Queryable {
     return {
       query: async <R extends Row = Row>(text: string, params?: readonly unknown[]) => {
         const t0 = performance.now();
+        const cpu0 = backend.pid === undefined ? 0 : backendCpuNs(backend.pid);
         try {
           return await tx.query<R>(text, params);
         } finally {
-          this.#add(text, performance.now() - t0);
+          this.#add(text, performance.now() - t0, backend.pid === undefined ? 0 : (backendCpuNs(backend.pid) - cpu0) / 1000);
         }
       },
       exec: (sql) => tx.exec(sql),
     };
   }
 
-  #add(text: string, ms: number): void {
+  #add(text: string, ms: number, serverUs: number): void {
     const name = text.replace(/\s+/g, ' ').trim().slice(0, 48);
-    const entry = this.times.get(name) ?? { n: 0, ms: 0 };
+    const entry = this.times.get(name) ?? { n: 0, ms: 0, serverUs: 0 };
     entry.n += 1;
     entry.ms += ms;
+    entry.serverUs += serverUs;
     this.times.set(name, entry);
   }
 
   query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<{ rows: R[] }> {
-    return this.#timed(this.inner).query<R>(text, params);
+    return this.#timed(this.inner, {}).query<R>(text, params);
   }
 
   exec(sql: string): Promise<void> {
@@ -130,10 +145,18 @@ class TimedDatabase implements Database {
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const t0 = performance.now();
+    const backend: { pid?: number; cpu0?: number } = {};
     try {
-      return await this.inner.transaction((tx) => fn(this.#timed(tx)));
+      return await this.inner.transaction(async (tx) => {
+        // Asked inside the transaction (its BEGIN already run): not counted among the statements.
+        backend.pid = (await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+        backend.cpu0 = backend.pid === undefined ? undefined : backendCpuNs(backend.pid);
+        return fn(this.#timed(tx, backend));
+      });
     } finally {
-      this.#add('(whole transaction)', performance.now() - t0);
+      // The backend's CPU from the first statement through COMMIT.
+      const serverUs = backend.pid === undefined || backend.cpu0 === undefined ? 0 : (backendCpuNs(backend.pid) - backend.cpu0) / 1000;
+      this.#add('(whole transaction)', performance.now() - t0, serverUs);
     }
   }
 
@@ -166,11 +189,13 @@ async function ingestRun(url: string, messages: readonly Message[], keys: Map<st
       logger: pino({ level: 'silent' }),
       maxBatch: batch,
       maxQueue: messages.length + 1,
+      ...(args['verify-thread'] && { verifyThread: new VerifyThread() }),
     });
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     for (const m of messages) ingest.receive(m.topic, m.payload);
     await ingest.idle();
+    await ingest.stop();
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const stats = ingest.stats();
@@ -180,7 +205,7 @@ async function ingestRun(url: string, messages: readonly Message[], keys: Map<st
     }
     const sql =
       db instanceof TimedDatabase
-        ? Object.fromEntries([...db.times].map(([name, t]) => [name, `${t.n} × ${round(t.ms / t.n)} ms = ${round((t.ms * 1000) / messages.length)} µs/record`]))
+        ? Object.fromEntries([...db.times].map(([name, t]) => [name, `${t.n} × ${round(t.ms / t.n)} ms = ${round((t.ms * 1000) / messages.length)} µs/record; server CPU ${round(t.serverUs / messages.length)} µs/record`]))
         : undefined;
     const cpuUsPerRecord = round((cpu.user + cpu.system) / messages.length);
     return { ms, rowsPerSecond: round(messages.length / (ms / 1000)), batches: stats.batches, cpuUsPerRecord, ...(sql && { sql }), ...(acks === 0 && { acks }) };

@@ -19,6 +19,7 @@ import { startAdminHttp, type AdminHttp } from './http/admin-http.js';
 import type { ListeningServer } from './http/listen.js';
 import { RecordIngest, type IngestStats } from './ingest/record-ingest.js';
 import { answerTimeProbe } from './ingest/time-probes.js';
+import { VerifyThread } from './ingest/verify-thread.js';
 import { ChangeWatch } from './live/changes.js';
 import { GatewaySession, type Connect, type SessionStatus } from './mqtt/session.js';
 import { systemClock, type Clock, type Logger } from './ports.js';
@@ -133,7 +134,19 @@ export class Gateway {
         ? new StaffStarsService({ db, clock, timers: hostTimers, logger: log.child({ part: 'staff-stars' }), settings: config.staffStars, timeZone: config.timeZone, cancelsPerDay: config.misuse.cancelsPerDay, republish: (halls): Promise<number> => registry.publishConfigsAt(halls) })
         : undefined;
       const registry = new TerminalRegistry({ db, publisher, prefix, clock, logger: log, approval: config.terminals.approval, terminalConfig: () => terminalConfig, receiptPage, ...(staffStars && { staffStars: (place) => staffStars.of(place) }) });
-      const ingest = new RecordIngest({ db, publisher, prefix, instance: config.instance, clock, logger: log, maxBatch: config.ingest.maxBatch, maxQueue: config.ingest.maxQueue, concurrency: db.kind === 'postgres' ? config.ingest.concurrency : 1 });
+      const postgres = db.kind === 'postgres';
+      const ingest = new RecordIngest({
+        db,
+        publisher,
+        prefix,
+        instance: config.instance,
+        clock,
+        logger: log,
+        maxBatch: config.ingest.maxBatch,
+        maxQueue: config.ingest.maxQueue,
+        concurrency: postgres ? config.ingest.concurrency : 1,
+        ...(postgres && config.ingest.verifyThread && { verifyThread: new VerifyThread() }),
+      });
       stack.push(() => ingest.stop());
       const province =
         profile && secrets

@@ -16,6 +16,8 @@ export interface ReadableMessage {
   decoded: Exclude<DecodedRecord, { kind: 'unreadable' }>;
   /** Its seal checked ahead under `key` (ahead.ts): used only if the transaction reads the same key. */
   checked?: { key: string; check: SealCheck } | undefined;
+  /** Its signatures sent under `key` to a verify thread (ahead.ts); `done` settles when `checked` is set or given up. */
+  pending?: { key: string; done: Promise<void> } | undefined;
   /** JSON.stringify(decoded.record), made ahead. */
   recordJson?: string;
 }

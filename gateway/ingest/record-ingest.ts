@@ -14,6 +14,7 @@ import { ackMessages, type AckItem } from './ack-batches.js';
 import { classifyBatch, type BatchPlan, type Outcome } from './classify.js';
 import { gatewayEd25519Verify, nodeSha256Hex } from './ed25519.js';
 import { MessagePreparer, type Preparable } from './ahead.js';
+import type { BatchVerifier } from './verify-thread.js';
 import type { ReadableMessage, ReadMessage } from './incoming.js';
 import { MessageQueue } from './message-queue.js';
 
@@ -46,6 +47,8 @@ export interface RecordIngestDeps {
    * run one after another anyway, so the gateway gives it 1).
    */
   concurrency?: number;
+  /** Where seals' signatures are checked ahead, if not on the main thread (verify-thread.ts): config ingest.verifyThread. Closed by stop(). */
+  verifyThread?: BatchVerifier;
 }
 
 /**
@@ -160,6 +163,7 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
   /** The arrival number of the last message read ahead: the next one to read is the first after it. */
   #preparedThrough = -1;
   #rollbacksInARow = 0;
+  #offThreadFailures = 0;
   readonly #acks = new Set<Promise<void>>();
   readonly #idleWaiters = new Set<() => void>();
   #stopping: Promise<void> | undefined;
@@ -170,7 +174,13 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
     this.#timers = deps.timers ?? hostTimers;
     this.#verify = deps.verify ?? gatewayEd25519Verify;
     this.#hash = deps.hash ?? nodeSha256Hex;
-    this.#preparer = new MessagePreparer({ prefix: deps.prefix, verify: this.#verify, hash: this.#hash });
+    this.#preparer = new MessagePreparer({
+      prefix: deps.prefix,
+      verify: this.#verify,
+      hash: this.#hash,
+      ...(deps.verifyThread && { offThread: deps.verifyThread }),
+      onOffThreadFailure: (err) => this.#offThreadFailed(err),
+    });
     this.#retry = deps.retryMs ?? { first: 250, max: 10_000 };
     this.#backoffMs = this.#retry.first;
     this.#batchLimit = Math.max(1, deps.maxBatch);
@@ -209,6 +219,7 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
       this.#retryHandle = undefined;
       await Promise.all([...this.#lanes]);
       await Promise.all([...this.#acks]);
+      await this.#deps.verifyThread?.close();
       for (const resolve of [...this.#idleWaiters]) resolve();
       this.#idleWaiters.clear();
     })();
@@ -346,6 +357,8 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
   async #settle(batch: Received[]): Promise<void> {
     const started = this.#timers.now();
     const { clock, db } = this.#deps;
+    // Before the transaction, so that none waits on it: the signatures the verify thread has not answered yet.
+    await this.#preparer.checkOffThread(batch);
     const failedIndexes: number[] = [];
     const messages: (ReadMessage | undefined)[] = batch.map((m, i) => {
       const prepared = this.#preparer.prepare(m);
@@ -506,6 +519,13 @@ export class RecordIngest extends EventEmitter<RecordIngestEvents> {
       emit();
     } catch (err) {
       this.#deps.logger.error({ err }, 'gateway ingest: an event listener threw');
+    }
+  }
+
+  #offThreadFailed(err: unknown): void {
+    this.#offThreadFailures += 1;
+    if (this.#offThreadFailures === 1 || this.#offThreadFailures % 1000 === 0) {
+      this.#deps.logger.error({ err, failures: this.#offThreadFailures }, 'gateway ingest: the signature thread failed a batch; its seals are checked by their transactions on the main thread');
     }
   }
 
