@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
 import { terminalTopics } from '../protocol/topics.js';
 import { readFleetRecords } from './fleet-cache.js';
-import { startTsWorker } from './fleet-worker.js';
+import { startModuleWorker } from '../gateway/ingest/module-worker.js';
 import { LeanMqttClient } from './lean-mqtt.js';
 
 const JOB = 'hcp-fleet-load';
@@ -82,7 +82,7 @@ export function sumCounts(all: readonly LoadCounts[]): LoadCounts {
 /** Starts `workers` load workers, each connecting its share of the cached terminals. */
 export function startFleetLoad(options: LoadOptions, workers: number): FleetLoad {
   const threads: Worker[] = Array.from({ length: workers }, (_, share) =>
-    startTsWorker(new URL(import.meta.url), { workerData: { ...options, job: JOB, share, shares: workers } satisfies Job }),
+    startModuleWorker(new URL(import.meta.url), { workerData: { ...options, job: JOB, share, shares: workers } satisfies Job }),
   );
   const latest: LoadCounts[] = threads.map(() => sumCounts([]));
   const failed = new Promise<never>((_, reject) => {

@@ -1,26 +1,17 @@
 /*
- * Worker threads for the fleet benchmark: a TypeScript module run in a worker (through tsx, as
- * the benchmarks run), and the records of many bench terminals made in parallel by them.
+ * The records of many bench terminals, made in parallel by worker threads (startModuleWorker runs
+ * this module in each, through tsx as the benchmarks run).
  */
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
-import { isMainThread, parentPort, Worker, workerData, type WorkerOptions } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { startModuleWorker } from '../gateway/ingest/module-worker.js';
 import { benchTerminalKey, makeTerminalRecords, type FleetRecord, type TerminalRecordsOptions } from './fleet-baseline.js';
-
-/**
- * A worker thread running the TypeScript module at `module` (its URL, e.g.
- * `new URL('./publisher.ts', import.meta.url)`). Node 20 does not pass tsx's loader to a worker
- * whose entry is a .ts file, so the worker registers it first, then imports the module.
- */
-export function startTsWorker(module: URL, options: Omit<WorkerOptions, 'eval'> = {}): Worker {
-  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(module.href)}); });`;
-  return new Worker(boot, { ...options, eval: true });
-}
 
 const JOB = 'hcp-fleet-records';
 
 interface Job {
-  /** Marks this module's own job: another worker importing this file (for startTsWorker) is left alone. */
+  /** Marks this module's own job: another worker importing this file (for startModuleWorker) is left alone. */
   job: typeof JOB;
   terminals: string[];
   perTerminal: number;
@@ -40,7 +31,7 @@ export async function generateFleetRecords(
   const shares = Array.from({ length: count }, (_, w) => terminals.filter((_, i) => i % count === w));
   const parts = await Promise.all(
     shares.map(async (share) => {
-      const worker = startTsWorker(new URL(import.meta.url), { workerData: { job: JOB, terminals: share, perTerminal, options } satisfies Job });
+      const worker = startModuleWorker(new URL(import.meta.url), { workerData: { job: JOB, terminals: share, perTerminal, options } satisfies Job });
       try {
         const [made] = (await Promise.race([once(worker, 'message'), once(worker, 'error').then(([err]) => Promise.reject(err as Error))])) as [[string, FleetRecord[]][]];
         return made;
