@@ -9,12 +9,13 @@
 import './polyfills.js';
 import type { Timers } from '../../protocol/timers.js';
 import { BUTTON_COUNT } from '../../protocol/grades.js';
-import type { KeyStore, ReportJournal, TerminalHardware } from '../core/hardware.js';
+import type { KeyStore, TerminalHardware } from '../core/hardware.js';
 import { TerminalCore } from '../core/terminal-core.js';
 import { DFPLAYER_BAUD, dfplayerPlayFrame } from '../adapters/dfplayer.js';
 import { board } from './board.js';
 import { BUTTON_PINS, BUZZER_PIN, JOURNAL_FILE, KEY_FILE, LED_PINS, SOUND_MODULE } from './config.js';
 import type { EspruinoE, Pin, SerialPort, StorageModule } from './espruino.js';
+import { JOURNAL_SLACK, storageJournal } from './storage-journal.js';
 
 // ---- Espruino globals, declared here rather than globally (see espruino.d.ts) --------------------
 // (The pins, the line and the chip id are the board port's: board.ts.)
@@ -49,20 +50,6 @@ export function espruinoTimers(set: EspruinoSetTimeout, clear: EspruinoClearTime
       if (typeof handle !== 'number' || !live[String(handle)]) return;
       delete live[String(handle)];
       clear(handle);
-    },
-  };
-}
-
-/** The journal as a small JSON file in flash. Every report and acknowledgement rewrites it. */
-export function storageJournal(storage: StorageModule, file: string): ReportJournal {
-  return {
-    load() {
-      const entries = storage.readJSON(file, true);
-      return Array.isArray(entries) ? entries.filter((e): e is string => typeof e === 'string') : [];
-    },
-    save(entries) {
-      if (entries.length === 0) storage.erase(file);
-      else storage.writeJSON(file, entries);
     },
   };
 }
@@ -118,7 +105,7 @@ function start(): void {
     write: (frame) => line.write(frame),
     timers,
   };
-  if (JOURNAL_FILE !== undefined) hardware.journal = storageJournal(loadStorage(), JOURNAL_FILE);
+  if (JOURNAL_FILE !== undefined) hardware.journal = storageJournal(loadStorage(), JOURNAL_FILE, E.CRC32, JOURNAL_SLACK);
   if (SOUND_MODULE !== undefined) {
     Serial2.setup(DFPLAYER_BAUD, { tx: SOUND_MODULE.tx, rx: SOUND_MODULE.rx });
     hardware.play = (clip) => Serial2.write(dfplayerPlayFrame(clip));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import vm from 'node:vm';
+import { crc32 } from 'node:zlib';
 import { parse, tokenizer } from 'acorn';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as esbuild from 'esbuild';
@@ -14,6 +15,8 @@ import { BUTTON_COUNT } from '../../protocol/grades.js';
 import { lineSession, lineTagger, verifyFrameJson } from '../../protocol/line-auth.js';
 import * as protocol from '../../protocol/serial-messages.js';
 import { terminalMessageSchema, type TerminalMessage } from '../../protocol/serial-messages.js';
+import { JOURNAL_SLACK, storageJournal } from '../../firmware/espruino/storage-journal.js';
+import { FakeEspruinoStorage } from '../support/espruino-flash-fake.js';
 import { ManualTimers } from '../support/manual-timers.js';
 import { TEST_PAIRING_KEY } from '../support/paired-line.js';
 
@@ -58,12 +61,15 @@ class EspruinoSandbox {
   readonly written: string[] = [];
   readonly setups: unknown[][] = [];
   readonly consoles: string[] = [];
-  readonly flash: Record<string, unknown> = {};
   private readonly timers = new ManualTimers();
   private readonly initHandlers: (() => void)[] = [];
   private readonly dataHandlers: Record<string, ((data: string) => void)[]> = { USB: [], Serial1: [] };
 
-  constructor(private readonly code: string) {}
+  constructor(
+    private readonly code: string,
+    /** Flash as Espruino's Storage lays it out (a reset keeps it). */
+    readonly flash = new FakeEspruinoStorage(),
+  ) {}
 
   load(): void {
     const serial = (name: string) => ({
@@ -77,7 +83,7 @@ class EspruinoSandbox {
       setConsole: () => this.consoles.push(name),
     });
     const context = vm.createContext({
-      E: { hwRand: () => 0x9e3779b9 | 0, on: (event: string, fn: () => void) => event === 'init' && this.initHandlers.push(fn) },
+      E: { hwRand: () => 0x9e3779b9 | 0, CRC32: (data: string) => crc32(Buffer.from(data, 'latin1')), on: (event: string, fn: () => void) => event === 'init' && this.initHandlers.push(fn) },
       USB: serial('USB'),
       Serial1: serial('Serial1'),
       LoopbackA: serial('LoopbackA'),
@@ -93,11 +99,7 @@ class EspruinoSandbox {
       },
       require: (name: string) => {
         if (name !== 'Storage') throw new Error(`Module ${name} not found`);
-        return {
-          readJSON: (file: string) => this.flash[file],
-          writeJSON: (file: string, data: unknown) => ((this.flash[file] = JSON.parse(JSON.stringify(data))), true),
-          erase: (file: string) => delete this.flash[file],
-        };
+        return this.flash;
       },
       console,
     });
@@ -162,11 +164,11 @@ describe('Espruino build in a sandbox', () => {
   let bridgeSeq: number;
   const fromBridge = (message: Record<string, unknown>, chunk?: number): Promise<void> =>
     board.receive(encodeFrame({ ...message, seq: bridgeSeq++ }), chunk);
+  /** What the board's flash journal holds (firmware/espruino/storage-journal.ts), read as the board does at power-up. */
+  const journalled = (): string[] => storageJournal(board.flash, 'hcpjrnl', (data) => crc32(Buffer.from(data, 'latin1')), JOURNAL_SLACK).load();
   /** A new board on the same flash (a reset: RAM gone, the journal kept), started. */
   const powerCycle = (): void => {
-    const flash = { ...board.flash };
-    board = new EspruinoSandbox(code);
-    Object.assign(board.flash, flash);
+    board = new EspruinoSandbox(code, board.flash);
     board.load();
     board.init();
   };
@@ -269,7 +271,7 @@ describe('Espruino build in a sandbox', () => {
     await board.press(4);
     const stray = board.reports('stray')[0];
     expect(stray).toBeDefined();
-    expect(board.flash.hcpjrnl).toEqual([expect.stringContaining('"type":"stray"')]);
+    expect(journalled()).toEqual([expect.stringContaining('"type":"stray"')]);
 
     await board.advance(3000);
     const sent = board.reports('stray');
@@ -277,7 +279,7 @@ describe('Espruino build in a sandbox', () => {
     expect(sent.every((m) => m.seq === stray?.seq)).toBe(true);
 
     await fromBridge({ type: 'ack', ack: stray?.seq }, 1000);
-    expect(board.flash.hcpjrnl).toBeUndefined();
+    expect(journalled()).toEqual([]);
     const before = board.reports('stray').length;
     await board.advance(20_000);
     expect(board.reports('stray')).toHaveLength(before);
@@ -287,7 +289,7 @@ describe('Espruino build in a sandbox', () => {
   it('pairs over the line: keeps the key in flash, and tags its hello and reports for the session, across a power cycle; a forged copy does not pass', async () => {
     board.init();
     await fromBridge({ type: 'pair', key: TEST_PAIRING_KEY });
-    expect(board.flash.hcpkey).toBe(TEST_PAIRING_KEY);
+    expect(board.flash.readJSON('hcpkey', true)).toBe(TEST_PAIRING_KEY);
     expect(board.frames()).toContainEqual(expect.objectContaining({ type: 'ack', ack: 100 }));
     await fromBridge({ type: 'hello', proto: 1, boot: 'b0b0b0b0b0b0b0b0' });
     await board.press(2);
@@ -335,7 +337,7 @@ describe('Espruino build in a sandbox', () => {
     expect(board.frames()[0]).toMatchObject({ type: 'hello', pending: ['inv-9'] });
     const rating = board.reports('rating')[0];
     await fromBridge({ type: 'nak', nak: rating?.seq, problem: 'inv: unknown' });
-    expect(board.flash.hcpjrnl).toBeUndefined();
+    expect(journalled()).toEqual([]);
     const before = board.reports('rating').length;
     await board.advance(20_000);
     expect(board.reports('rating')).toHaveLength(before);
