@@ -6,7 +6,7 @@ import { closeVirtualPort, createVirtualLine, delegatingPort, openVirtualPort, v
  * The host (firmata.js) opens the other end through openHostPort(), which stands for the
  * /dev/ttyACM0 that exists only while the USB cable is in.
  *
- * The subset of Firmata (protocol 2.6) it implements, host to board:
+ * The subset of Firmata (protocol 2.5, as the stock StandardFirmata reports it) it implements, host to board:
  *   REPORT_VERSION (0xF9)                    answers the protocol version
  *   SYSEX QUERY_FIRMWARE (0x79)              answers the sketch name and firmware version
  *   SYSEX CAPABILITY_QUERY (0x6B)            answers the Uno's pins (see UNO_PINS below)
@@ -391,7 +391,7 @@ export class FirmataBoard {
   }
 
   private sendVersion(): void {
-    this.send([REPORT_VERSION, 2, 6]);
+    this.send([REPORT_VERSION, 2, 5]);
   }
 
   private sendFirmware(): void {

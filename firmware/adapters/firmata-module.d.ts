@@ -24,6 +24,8 @@ declare module 'firmata' {
     constructor(transport: FirmataTransport, options?: FirmataOptions);
     readonly isReady: boolean;
     readonly MODES: { INPUT: number; OUTPUT: number; PWM: number; PULLUP: number };
+    pinMode(pin: number | string, mode: number): this;
+    digitalWrite(pin: number | string, value: number): this;
     /** Filled from the capability response. */
     readonly pins: FirmataPin[];
     /** The protocol version the board reported. */

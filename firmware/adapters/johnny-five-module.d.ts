@@ -7,6 +7,9 @@ declare module 'johnny-five' {
     /** An IO plugin (Firmata, raspi-io, the simulator's virtual board): emits 'connect', then 'ready'. */
     interface IOPlugin extends EventEmitter {
       readonly isReady: boolean;
+      readonly MODES: { readonly INPUT: number };
+      pinMode(pin: number | string, mode: number): unknown;
+      digitalWrite(pin: number | string, value: number): unknown;
     }
 
     interface BoardOptions {

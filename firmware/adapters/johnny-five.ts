@@ -84,6 +84,18 @@ function readyBoard(io: five.IOPlugin, timeout: number): Promise<five.Board> {
 function runOnBoard(board: five.Board, options: JohnnyFiveTerminalOptions): JohnnyFiveTerminal {
   const { pins, transport } = options;
   const timers = options.timers ?? hostTimers;
+  if (options.buttonPullup) {
+    // Every button's pull-up before any button reads its port. johnny-five's Button sets its pin
+    // an input, then (a separate message) its pull-up, while an earlier button on the same port
+    // already has StandardFirmata reporting it: in between, the pin (an output LOW since the
+    // sketch's reset) floats low and reads pressed, a stray press at boot whenever the host's
+    // writes stall past johnny-five's 7 ms debounce (StandardFirmata in simavr showed 100 ms).
+    // Pulled up first, the pin stays high (charged) through the Button's own input-then-pull-up.
+    for (const pin of pins.buttons) {
+      options.io.pinMode(pin, options.io.MODES.INPUT);
+      options.io.digitalWrite(pin, 1);
+    }
+  }
   const buttons = pins.buttons.map((pin) => new five.Button({ pin, board, pullup: options.buttonPullup }));
   const leds = pins.leds.map((pin) => new five.Led({ pin, board }));
   const buzzer = pins.buzzer === undefined ? undefined : new five.Pin({ pin: pins.buzzer, board });

@@ -133,7 +133,7 @@ describe('hcp doctor with a board', () => {
     const terminal = results.find((r) => r.name === 'terminal');
     expect(terminal).toMatchObject({ level: 'ok' });
     expect(terminal?.message).toBe(
-      `answers on the Arduino at ${board.hostPath}, running StandardFirmata.ino 2.5 (Firmata protocol 2.6): serial ${config.terminal.id}, firmware ${FIRMWARE_VERSION}, protocol v1; not paired yet: the service pairs the terminal that answers at its first start`,
+      `answers on the Arduino at ${board.hostPath}, running StandardFirmata.ino 2.5 (Firmata protocol 2.5): serial ${config.terminal.id}, firmware ${FIRMWARE_VERSION}, protocol v1; not paired yet: the service pairs the terminal that answers at its first start`,
     );
     expect(results.find((r) => r.name === 'broker')?.level).toBe('ok');
   });
