@@ -82,6 +82,11 @@ export class GatewaySession extends EventEmitter<{ connected: []; disconnected: 
     };
     const subscriptions = gatewaySubscriptions(mqtt.topicPrefix, mqtt.sharedGroup);
     const client = connect(mqtt.url, options);
+    // mqtt.js waits for the socket's 'drain' with one listener per packet written while it is full:
+    // at full ingest that is every ack of the batches settled at once (one message per terminal),
+    // which is backpressure working, not a leak. Node's warning is set above that bound.
+    const drainWaiters = config.ingest.concurrency * config.ingest.maxBatch + DRAIN_LISTENERS_BESIDE_ACKS;
+    client.on('connect', () => client.stream.setMaxListeners(Math.max(client.stream.getMaxListeners(), drainWaiters)));
     // Before the CONNACK: a resumed session is handed what the broker kept for it right after it.
     client.on('message', (topic, payload) => {
       const subscription = subscriptions.find(({ leaf }) => terminalIdOfTopic(topic, leaf, mqtt.topicPrefix) !== undefined);
@@ -120,6 +125,9 @@ export class GatewaySession extends EventEmitter<{ connected: []; disconnected: 
     return this.#stopping;
   }
 }
+
+/** Other packets that may wait for the socket's drain beside a full load of acks: time-probe answers, configs. */
+const DRAIN_LISTENERS_BESIDE_ACKS = 1000;
 
 /** Resolves on the first CONNACK; rejects on the first error (a refused login, an unreachable broker). */
 function firstConnection(client: MqttClient, url: string): Promise<void> {
