@@ -40,6 +40,8 @@ export interface TerminalCoreOptions {
   /** Where the pairing key outlives a reset (flash); without one, the terminal is unpaired at every boot. */
   keyStore?: KeyStore;
   pairingWindowMs?: number;
+  /** Reports held unacknowledged at most (default JOURNAL_LIMIT): fewer on a board with little memory. */
+  journalLimit?: number;
 }
 
 /** What the terminal reports to the bridge (as opposed to link housekeeping). */
@@ -68,10 +70,10 @@ function addInvitation(pending: string[], report: Report | undefined): void {
 }
 
 /**
- * Reports awaiting their ack at most, in memory and in the journal alike; past it, the oldest stray
- * press goes (else the oldest report), resent no more. Without a bound a terminal left without
- * its bridge would fill its MCU's memory: on an Espruino Pico each costs ~30 variables
- * (docs/espruino.md, "Memory").
+ * Reports awaiting their ack at most (TerminalCoreOptions.journalLimit), in memory and in the
+ * journal alike; past it, the oldest stray press goes (else the oldest report), resent no more.
+ * Without a bound a terminal left without its bridge would fill its MCU's memory: on an Espruino
+ * Pico each costs ~30 variables, so the Espruino terminal holds fewer (docs/espruino.md, "Memory").
  */
 export const JOURNAL_LIMIT = 64;
 /**
@@ -92,7 +94,7 @@ export interface TerminalCounters {
   presses: number;
   ignoredPresses: number;
   bounces: number;
-  /** Reports given up past JOURNAL_LIMIT while none was acknowledged. */
+  /** Reports given up past the journal's limit while none was acknowledged. */
   droppedReports: number;
   link: LinkCounters;
 }
@@ -415,10 +417,10 @@ export class TerminalCore {
     this.persist();
   }
 
-  /** Sends a report and holds it until its ack, within JOURNAL_LIMIT. */
+  /** Sends a report and holds it until its ack, within the journal's limit. */
   private send(report: Report): void {
     this.unacked.push(this.link.send(report));
-    if (this.unacked.length <= JOURNAL_LIMIT) return;
+    if (this.unacked.length <= (this.opts.journalLimit ?? JOURNAL_LIMIT)) return;
     const oldestStray = this.unacked.findIndex((seq) => this.pendingReport(seq)?.type === 'stray');
     this.link.withdraw(this.unacked.splice(oldestStray >= 0 ? oldestStray : 0, 1)[0] as number);
     this.counts.droppedReports += 1;

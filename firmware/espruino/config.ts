@@ -17,6 +17,12 @@ export const LINE_BAUD = 115200;
 export const SERIAL1_PINS = { tx: 'B6', rx: 'B7' } as const;
 /** Flash file (Storage) keeping unacknowledged reports across a reset; undefined for none. */
 export const JOURNAL_FILE: string | undefined = 'hcpjrnl';
+/**
+ * Reports held unacknowledged at most, in memory and in the journal (the core's journalLimit; the
+ * oldest stray presses go first): on a Pico each costs ~30 of its 5,100 variables, and 64 (the
+ * core's default) do not fit beside the program (docs/espruino.md, "Memory").
+ */
+export const JOURNAL_LIMIT = 32;
 /** Flash file (Storage) keeping the pairing key; the board is unpaired while it is absent. */
 export const KEY_FILE = 'hcpkey';
 /**

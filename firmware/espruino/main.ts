@@ -13,7 +13,7 @@ import type { KeyStore, TerminalHardware } from '../core/hardware.js';
 import { TerminalCore } from '../core/terminal-core.js';
 import { DFPLAYER_BAUD, dfplayerPlayFrame } from '../adapters/dfplayer.js';
 import { board } from './board.js';
-import { BUTTON_PINS, BUZZER_PIN, JOURNAL_FILE, KEY_FILE, LED_PINS, SOUND_MODULE } from './config.js';
+import { BUTTON_PINS, BUZZER_PIN, JOURNAL_FILE, JOURNAL_LIMIT, KEY_FILE, LED_PINS, SOUND_MODULE } from './config.js';
 import type { EspruinoE, Pin, SerialPort, StorageModule } from './espruino.js';
 import { JOURNAL_SLACK, storageJournal } from './storage-journal.js';
 
@@ -113,8 +113,9 @@ function start(): void {
 
   const terminal = new TerminalCore(hardware, {
     serial: FIRMWARE_SERIAL_PREFIX + board.serial(),
-    bootId: makeBootId(() => E.hwRand()),
+    bootId: makeBootId(board.random32),
     keyStore: storageKeyStore(loadStorage(), KEY_FILE),
+    journalLimit: JOURNAL_LIMIT,
   });
   core = terminal;
 

@@ -364,7 +364,7 @@ describe('terminal core journal', () => {
     const kept = journal.load().map((entry) => JSON.parse(entry) as { type: string; ref?: string });
     expect(kept).toHaveLength(JOURNAL_LIMIT);
     expect(kept[0]).toMatchObject({ type: 'rating', inv: 'inv-kept' });
-    expect(kept.slice(1).map((report) => report.ref)).toEqual(r.reports('stray').slice(3).map((stray) => stray.ref));
+    expect(kept.slice(1).map((report) => report.ref)).toEqual(r.reports('stray').slice(3).map((stray) => ('ref' in stray ? stray.ref : undefined)));
     // The dropped strays are resent no more; the rating and the kept strays are.
     const dropped = r.reports('stray').slice(0, 3).map((stray) => stray.seq);
     const before = r.sent.length;
