@@ -12,12 +12,14 @@
  * the initial hash, cube roots for the round constants (FIPS 180-4 4.2.2, 5.3.3). Computed rather
  * than listed: the table would cost the Espruino bundle 700 bytes; the test checks the values.
  */
-function rootWords(count: number, root: number): number[] {
-  const words: number[] = [];
-  for (let n = 2; words.length < count; n++) {
+function rootWords(count: number, root: number): Int32Array {
+  // Int32Arrays here, not arrays: on the terminal's MCU a 64-word table is 19 variables, not 128.
+  const words = new Int32Array(count);
+  let found = 0;
+  for (let n = 2; found < count; n++) {
     let prime = true;
     for (let d = 2; d * d <= n; d++) if (n % d === 0) prime = false;
-    if (prime) words.push(((Math.pow(n, 1 / root) % 1) * 0x100000000) | 0);
+    if (prime) words[found++] = ((Math.pow(n, 1 / root) % 1) * 0x100000000) | 0;
   }
   return words;
 }
@@ -27,8 +29,8 @@ export const IV = rootWords(8, 2);
 const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n));
 
 /** Folds the 64-byte block of `bytes` at `at` into `h` (8 words, changed in place). */
-function compress(h: number[], bytes: string, at: number): void {
-  const w: number[] = [];
+function compress(h: Int32Array, bytes: string, at: number): void {
+  const w = new Int32Array(64);
   for (let i = 0; i < 16; i++) {
     const j = at + i * 4;
     w[i] = (bytes.charCodeAt(j) << 24) | (bytes.charCodeAt(j + 1) << 16) | (bytes.charCodeAt(j + 2) << 8) | bytes.charCodeAt(j + 3);
@@ -63,7 +65,7 @@ function compress(h: number[], bytes: string, at: number): void {
  * The digest of (whatever `state` has absorbed: `absorbed` bytes, a whole number of blocks)
  * followed by `data`, as a string of 32 bytes. `state` is left as it was.
  */
-function finish(state: readonly number[], absorbed: number, data: string): string {
+function finish(state: Int32Array, absorbed: number, data: string): string {
   const h = state.slice();
   const bits = (absorbed + data.length) * 8;
   let tail = data + '\x80';

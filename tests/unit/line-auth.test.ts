@@ -17,7 +17,7 @@ const byteString = (maxLength: number) => fc.uint8Array({ maxLength }).map((byte
 
 describe('SHA-256 and HMAC-SHA256 (protocol/line-auth-sha256.ts)', () => {
   it('compute the standard constants (FIPS 180-4 4.2.2, 5.3.3) from the primes', () => {
-    const hex = (words: number[]) => words.map((w) => (w >>> 0).toString(16).padStart(8, '0'));
+    const hex = (words: Int32Array) => Array.from(words, (w) => (w >>> 0).toString(16).padStart(8, '0'));
     expect(hex(IV)).toEqual(['6a09e667', 'bb67ae85', '3c6ef372', 'a54ff53a', '510e527f', '9b05688c', '1f83d9ab', '5be0cd19']);
     expect(hex(K).slice(0, 4)).toEqual(['428a2f98', '71374491', 'b5c0fbcf', 'e9b5dba5']);
     expect(hex(K).slice(-4)).toEqual(['90befffa', 'a4506ceb', 'bef9a3f7', 'c67178f2']);
