@@ -5,9 +5,10 @@
  * build picks the file (buildEspruino's `target`); main.ts only sees `board`.
  */
 import { LINE, LINE_BAUD, SERIAL1_PINS } from './config.js';
-import type { Pin, PinMode, SerialPort, WatchEvent, WatchOptions } from './espruino.js';
+import type { EspruinoE, Pin, PinMode, SerialPort, WatchEvent, WatchOptions } from './espruino.js';
 
 // ---- Espruino globals, declared here rather than globally (see espruino.d.ts) --------------------
+declare const E: EspruinoE;
 declare const USB: SerialPort;
 declare const Serial1: SerialPort;
 declare const LoopbackA: SerialPort;
@@ -26,6 +27,8 @@ export interface BoardPort {
   line(): SerialPort;
   /** The chip's unique id. */
   serial(): string;
+  /** 32 random bits (the boot id is made of them). */
+  random32(): number;
 }
 
 export const board: BoardPort = {
@@ -47,4 +50,5 @@ export const board: BoardPort = {
     return Serial1;
   },
   serial: () => getSerial(),
+  random32: () => E.hwRand(),
 };

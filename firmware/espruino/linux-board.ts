@@ -4,16 +4,20 @@
  * - an output change is printed on the console as `@pin <pin> <0|1>`;
  * - a button is pressed by typing `press('<pin>',1)` (released: `press('<pin>',0)`) into the REPL;
  * - the line is Serial1 on the file `hcpline` in the interpreter's working directory (the runner
- *   links it to one end of a socat pty pair).
+ *   links it to one end of a socat pty pair);
+ * - random bits mix in the clock (wall time there): on Linux, E.hwRand() and Math.random() give
+ *   the same numbers in every new process, so every reset would reuse one boot id.
  * Kept tiny: it sits in the memory the build measures in place of board.ts.
  */
 import { LINE_BAUD } from './config.js';
 import type { BoardPort } from './board.js';
-import type { Pin, SerialPort } from './espruino.js';
+import type { EspruinoE, Pin, SerialPort } from './espruino.js';
 
+declare const E: EspruinoE;
 declare const Serial1: SerialPort;
 declare const global: Record<string, unknown>;
 declare function getSerial(): string;
+declare function getTime(): number;
 
 /** The line's path, relative to the interpreter's working directory. */
 export const LINUX_LINE_FILE = 'hcpline';
@@ -34,4 +38,5 @@ export const board: BoardPort = {
     return Serial1;
   },
   serial: () => getSerial(),
+  random32: () => E.hwRand() + Math.floor(getTime() * 1e6),
 };
