@@ -9,14 +9,20 @@
  *    parameters, for…of, block scoping (let/const are parsed but are `var`), or generators.
  * 3. esbuild minifies the ES5 (with an ES5 target it adds no newer syntax).
  * 4. acorn parses the result as ES5: anything newer fails the build.
+ * 5. The same terminal built for Espruino's interpreter for Linux with a Pico's 5,100 variables
+ *    (target 'linux', linux-board.ts as its board port) runs from flash through its busiest
+ *    moments (measure.ts); more variables in use than VARIABLE_BUDGET fails the build.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { transformAsync, types as t, type PluginObj } from '@babel/core';
 import { parse } from 'acorn';
 import * as esbuild from 'esbuild';
+import { JOURNAL_LIMIT } from './config.js';
+import { measureVariables, type VariableFigures } from './measure.js';
+import { espruinoBinary, ESPRUINO_VARIABLES } from './shared-tools.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const ENTRY = join(here, 'main.ts');
@@ -26,6 +32,20 @@ export const DEFAULT_LINUX_OUTFILE = resolve(here, '../../dist/espruino/terminal
 const ZOD_SUBSET = join(here, 'zod-subset.ts');
 const LINUX_BOARD = join(here, 'linux-board.ts');
 const ISSUES_SUBSET = join(here, 'issues-subset.ts');
+
+/**
+ * Most variables the terminal may have in use at its busiest moment on an Espruino Pico (5,100
+ * variables of 16 bytes), measured on the interpreter built for Linux with a Pico's memory. The
+ * rest (1,000) is the board's: its own modules, the REPL, the serial buffers' overflow, a user's
+ * fix typed at the console; do not raise it without measuring on a board.
+ */
+export const VARIABLE_BUDGET = 4100;
+
+/**
+ * Set to 1 by a developer without the shared tools (no interpreter): the build then skips the
+ * measurement, says so loudly, and nothing checks the budget. CI never sets it.
+ */
+export const UNMEASURED_ENV = 'HCP_ESPRUINO_UNMEASURED';
 
 /** Built-ins stock Espruino does not have (https://www.espruino.com/Features); polyfills.ts brings those the bundle needs. */
 export const ESPRUINO_MISSING_GLOBALS = ['Map', 'Set', 'WeakMap', 'WeakSet', 'Symbol', 'Proxy', 'Reflect', 'globalThis'] as const;
@@ -191,10 +211,35 @@ export async function buildEspruino({ target = 'board', outfile = target === 'bo
   return { outfile, bytes, gzipBytes: gzipSync(code).length, inputs: bundled.inputs };
 }
 
+/** Throws if the busiest moment uses more than `budget` variables. */
+export function checkVariableBudget(figures: VariableFigures, budget = VARIABLE_BUDGET): void {
+  const most = Math.max(figures.afterStart, figures.busiest, figures.replay);
+  if (most > budget) {
+    throw new Error(`${most} variables in use on a Pico's memory, over the ${budget}-variable budget (VARIABLE_BUDGET in firmware/espruino/build.ts): see docs/espruino.md before raising it`);
+  }
+}
+
+async function measure(): Promise<void> {
+  if (process.env[UNMEASURED_ENV] === '1') {
+    console.warn(`\n!!! ${UNMEASURED_ENV}=1: the terminal was NOT run on Espruino's interpreter; its variables are unmeasured and the ${VARIABLE_BUDGET}-variable budget is NOT checked !!!\n`);
+    return;
+  }
+  const binary = espruinoBinary('pico');
+  const linux = await buildEspruino({ target: 'linux' });
+  const figures = await measureVariables(readFileSync(linux.outfile, 'latin1'), binary);
+  const n = (v: number): string => v.toLocaleString('en');
+  console.log(
+    `variables in use on ${binary} (${n(ESPRUINO_VARIABLES.pico)}): after start ${n(figures.afterStart)}, busiest ${n(figures.busiest)} ` +
+      `(paired, ${JOURNAL_LIMIT} reports unacknowledged, reasons open), journal replay ${n(figures.replay)} (${n(figures.replayMs)} ms here); budget ${n(VARIABLE_BUDGET)}`,
+  );
+  checkVariableBudget(figures);
+}
+
 async function main(): Promise<void> {
   const build = await buildEspruino();
   const kb = (n: number): string => `${(n / 1024).toFixed(1)} KB`;
   console.log(`${build.outfile}: ${kb(build.bytes)} (${kb(build.gzipBytes)} gzipped), ES5`);
+  await measure();
   const byPackage: Record<string, number> = {};
   for (const input of build.inputs) {
     const key = input.path.includes('node_modules/') ? input.path.replace(/^.*node_modules\/((@[^/]+\/)?[^/]+).*$/, '$1') : input.path.split('/').slice(0, -1).join('/') || input.path;
