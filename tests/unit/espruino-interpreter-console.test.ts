@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { consoleLine, evalResult, isEspruinoError, splitConsole } from '../../firmware/espruino/interpreter.js';
+import { chunked } from '../support/chunks.js';
 import { pinLevels, pinMarker } from '../support/espruino-interpreter.js';
 
 /*
@@ -16,19 +17,6 @@ const printed = printable.filter((text) => !text.startsWith('>'));
 
 /** How the REPL wraps a printed line: as is, after the prompt, or with the prompt taken back (CR, erase to end of screen). */
 const wrapped = fc.tuple(printed, fc.constantFrom('', '>', '>\r\x1b[J', '\r\x1b[J', '>>'), fc.boolean()).map(([text, before, crlf]) => ({ text, raw: `${before}${text}${crlf ? '\r' : ''}` }));
-
-/** Cuts `text` at the given points, in order. */
-function chunks(text: string, cuts: number[]): string[] {
-  const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
-  const parts: string[] = [];
-  let at = 0;
-  for (const point of points) {
-    parts.push(text.slice(at, point));
-    at = point;
-  }
-  parts.push(text.slice(at));
-  return parts;
-}
 
 describe("the Espruino runner's console parsing", () => {
   it('gives back each printed line, whatever prompt and control sequences the REPL wrapped it in', () => {
@@ -46,7 +34,7 @@ describe("the Espruino runner's console parsing", () => {
         const whole = splitConsole(stream);
         let rest = '';
         const seen: string[] = [];
-        for (const chunk of chunks(stream, cuts)) {
+        for (const chunk of chunked(stream, cuts)) {
           const split = splitConsole(rest + chunk);
           seen.push(...split.lines);
           rest = split.rest;
