@@ -7,7 +7,9 @@
  *   links it to one end of a socat pty pair);
  * - random bits mix in the clock (wall time there): on Linux, E.hwRand() and Math.random() give
  *   the same numbers in every new process, so every reset would reuse one boot id.
- * Kept tiny: it sits in the memory the build measures in place of board.ts.
+ * Kept tiny: it sits in the memory the build measures in place of board.ts. Loaded on the
+ * 5,100-variable interpreter it takes 45 variables (390 bytes built), board.ts 42 (456 bytes);
+ * started, its table holds a function per button where board.ts has a watch per button.
  */
 import { LINE_BAUD } from './config.js';
 import type { BoardPort } from './board.js';
