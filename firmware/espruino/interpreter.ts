@@ -22,6 +22,8 @@ import { join } from 'node:path';
 const DLE = '\x10';
 /** Dies with its parent where util-linux's setpriv is present (always on Debian): a killed build or test leaves no interpreter behind. */
 const SETPRIV = '/usr/bin/setpriv';
+/** Characters written to flash per REPL command by writeStorage(). */
+const STORAGE_CHUNK = 1024;
 /** Console text kept for error messages. */
 const LOG_LIMIT = 200_000;
 
@@ -208,11 +210,24 @@ export class EspruinoInterpreter {
     });
   }
 
-  /** Writes `content` to the Storage file `name` in flash (through a file in dir: no REPL line holds it). */
+  /**
+   * Writes `content` to the Storage file `name` in flash, through a file in dir read 1 KB at a time
+   * (neither a REPL line nor a whole-file read holds it: 30 KB would not fit beside 2,500 variables).
+   */
   async writeStorage(name: string, content: string): Promise<void> {
     const file = `storage-${name.replace(/[^A-Za-z0-9]/g, '_')}.tmp`;
     writeFileSync(join(this.dir, file), content, 'latin1');
-    const length = await this.eval<number>(`(require("Storage").write(${JSON.stringify(name)},require("fs").readFileSync(${JSON.stringify(file)})),require("Storage").read(${JSON.stringify(name)}).length)`);
+    const quoted = JSON.stringify(name);
+    if (content.length === 0) {
+      await this.eval(`require("Storage").write(${quoted},"")`);
+    } else {
+      await this.eval(`(global.hcpFile=E.openFile(${JSON.stringify(file)},"r"),1)`);
+      for (let offset = 0; offset < content.length; offset += STORAGE_CHUNK) {
+        await this.eval(`require("Storage").write(${quoted},hcpFile.read(${STORAGE_CHUNK}),${offset},${content.length})`);
+      }
+      await this.eval('(hcpFile.close(),delete global.hcpFile)');
+    }
+    const length = await this.eval<number>(`require("Storage").read(${quoted}).length`);
     if (length !== content.length) throw this.#error(`Storage file ${name}: ${length} characters in flash, ${content.length} written`);
   }
 
