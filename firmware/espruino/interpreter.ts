@@ -43,9 +43,9 @@ export function splitConsole(text: string): { lines: string[]; rest: string } {
   return { lines: parts.map(consoleLine), rest };
 }
 
-/** Console lines in which Espruino reports a failure: an uncaught error, memory running out, a device it cannot open. */
+/** Console lines in which Espruino reports a failure: an uncaught error, memory running out, a device it cannot open, an internal check. */
 export function isEspruinoError(line: string): boolean {
-  return /^(Uncaught |New interpreter error|Execution Interrupted|ERROR: )/.test(line) || line.includes('LOW_MEMORY');
+  return /^(Uncaught |New interpreter error|Execution Interrupted|ERROR: |OUT OF MEMORY|ASSERT\()/.test(line) || line.includes('LOW_MEMORY');
 }
 
 /** A result line of eval(): `@r<id> <json>` or `@e<id> <error>`. */

@@ -71,7 +71,7 @@ describe("the Espruino runner's console parsing", () => {
   });
 
   it("flags the lines where Espruino reports a failure, and not the code's own output", () => {
-    for (const line of ['Uncaught Error: Invalid pin', 'New interpreter error: LOW_MEMORY,MEMORY', 'Execution Interrupted', 'ERROR: No path defined for device']) {
+    for (const line of ['Uncaught Error: Invalid pin', 'New interpreter error: LOW_MEMORY,MEMORY', 'Execution Interrupted', 'ERROR: No path defined for device', 'OUT OF MEMORY    at save (:1:1)', 'ASSERT(jsvHasStringExt(it->var)) FAILED AT src/jsvariterator.c:466']) {
       expect(isEspruinoError(line)).toBe(true);
     }
     fc.assert(
