@@ -5,7 +5,7 @@
  * It starts on E.on('init'): after uploading, type save() (which runs the init handlers) and the
  * board starts the terminal on every power-up from then on.
  */
-// First, so Map, Set and iteration are in place before any other module body runs.
+// First, so that Map is in place before any other module body runs.
 import './polyfills.js';
 import type { Timers } from '../../protocol/timers.js';
 import { BUTTON_COUNT } from '../../protocol/grades.js';

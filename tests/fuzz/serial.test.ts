@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { crc16, hex4 } from '../../protocol/crc16.js';
 import { decodeFrame, encodeFrame, frameFingerprint, MAX_FRAME_LENGTH, type FrameError } from '../../protocol/frame.js';
 import { lineSplitter } from '../../protocol/line-splitter.js';
+import { chunked } from '../support/chunks.js';
 import { bridgeMessageSchema, terminalMessageSchema } from '../../protocol/serial-messages.js';
 
 /*
@@ -108,19 +109,6 @@ describe('frame codec under random input', () => {
     expect(a?.ok && b?.ok && a.fingerprint !== b.fingerprint).toBe(true);
   });
 });
-
-/** Cuts `text` at the given points. */
-function chunked(text: string, cuts: number[]): string[] {
-  const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((x, y) => x - y);
-  const chunks: string[] = [];
-  let from = 0;
-  for (const p of points) {
-    chunks.push(text.slice(from, p));
-    from = p;
-  }
-  chunks.push(text.slice(from));
-  return chunks;
-}
 
 describe('line splitter under random input', () => {
   it('yields exactly the lines a plain split would, however the stream is cut, with the long ones counted instead', () => {
