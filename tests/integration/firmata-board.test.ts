@@ -36,7 +36,7 @@ async function johnnyFive(io: Firmata): Promise<five.Board> {
 describe('FirmataBoard (an emulated Arduino Uno with StandardFirmata)', () => {
   it('answers firmata.js handshake: version, firmware, the Uno pins and analog mapping', async () => {
     const { io } = await connect();
-    expect(firmwareOf(io)).toEqual({ name: 'StandardFirmata.ino', version: '2.5', protocol: '2.6' });
+    expect(firmwareOf(io)).toEqual({ name: 'StandardFirmata.ino', version: '2.5', protocol: '2.5' });
     expect(io.pins).toHaveLength(20);
     expect(io.pins[0]?.supportedModes).toEqual([]); // D0/D1: the USB serial line
     expect(io.pins[9]?.supportedModes).toEqual(expect.arrayContaining([FIRMATA_MODES.INPUT, FIRMATA_MODES.OUTPUT, FIRMATA_MODES.PULLUP, FIRMATA_MODES.PWM]));
