@@ -592,8 +592,19 @@ function clocksRow(a) {
   return row;
 }
 
-/** The alerts whose follow-up history is open: kept open when a live update draws the list again. */
-const openHistories = new Set();
+/**
+ * The alerts whose follow-up history is open, with its events as last fetched (null until then):
+ * kept open when a live update draws the list again, and drawn at once from what was fetched,
+ * then refreshed (live updates can come faster than a busy gateway answers).
+ */
+const openHistories = new Map();
+
+function historyList(events) {
+  const ul = el('ul', 'history');
+  if (events.length === 0) ul.append(el('li', '', '暂无记录'));
+  for (const ev of events) ul.append(el('li', '', when(ev.at) + ' ' + ev.statusZh + '（' + ev.actor + '）' + (ev.note ? '：' + ev.note : '')));
+  return ul;
+}
 
 function followUpRow(a) {
   const wrap = el('div', 'follow-up');
@@ -617,14 +628,21 @@ function followUpRow(a) {
   const show = el('button', '', '处理记录');
   show.type = 'button';
   show.dataset.testid = 'follow-up-history';
+  // Shows these events under this card's follow-up row, in place of what it showed (if the card is still drawn).
+  const draw = (events) => {
+    if (!wrap.isConnected || !openHistories.has(a.id)) return;
+    const ul = historyList(events);
+    const existing = wrap.parentNode.querySelector('.history');
+    if (existing) existing.replaceWith(ul);
+    else wrap.after(ul);
+  };
   const history = async () => {
     try {
       const data = await api('GET', 'alerts/' + encodeURIComponent(a.id) + '/follow-up');
-      const ul = el('ul', 'history');
-      if (data.events.length === 0) ul.append(el('li', '', '暂无记录'));
-      for (const ev of data.events) ul.append(el('li', '', when(ev.at) + ' ' + ev.statusZh + '（' + ev.actor + '）' + (ev.note ? '：' + ev.note : '')));
-      // The card may have been drawn again meanwhile (a live update): the open one gets it.
-      if (wrap.isConnected && !wrap.parentNode.querySelector('.history')) wrap.after(ul);
+      if (!openHistories.has(a.id)) return; // closed meanwhile
+      openHistories.set(a.id, data.events);
+      // The card may have been drawn again meanwhile (a live update): the one drawn now gets it.
+      draw(data.events);
     } catch (err) {
       showBanner(err.message);
     }
@@ -636,12 +654,17 @@ function followUpRow(a) {
       openHistories.delete(a.id);
       return;
     }
-    openHistories.add(a.id);
+    openHistories.set(a.id, null);
     void history();
   });
   wrap.append(show);
-  // A history left open stays open when the list is drawn again by a live update.
-  if (openHistories.has(a.id)) void history();
+  // A history left open stays open when the list is drawn again by a live update: drawn from what
+  // was fetched once the card is in the page (after this turn's drawing), then fetched again.
+  if (openHistories.has(a.id)) {
+    const fetched = openHistories.get(a.id);
+    if (fetched) void Promise.resolve().then(() => draw(fetched));
+    void history();
+  }
   return wrap;
 }
 
