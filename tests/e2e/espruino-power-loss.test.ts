@@ -77,18 +77,23 @@ function lastSaved(interpreter: EspruinoInterpreter): number | undefined {
 
 /**
  * Runs the driver and start(): load() now, saves from `from` on. Espruino for Linux now and then
- * dies by itself while taking console input (a race in its stdin thread: `ASSERT(len <= 64) FAILED`
- * in jsdevices.c; the runner retries it at start only), so before start() ran; then it is started
- * again on the same flash and asked again.
+ * fails by itself while taking console input, before start() ran: it dies (a race in its stdin
+ * thread: `ASSERT(len <= 64) FAILED` in jsdevices.c; the runner retries that at start only), or,
+ * seen once in CI under load, stops answering and prints `Execution Interrupted` over and over.
+ * Either way it is powered off and on again on the same flash (one more cut, before any save) and
+ * asked again.
  */
 async function begin(first: EspruinoInterpreter, from: number, to: number): Promise<{ interpreter: EspruinoInterpreter; started: DriverStart }> {
   let interpreter = first;
   for (let attempt = 1; ; attempt++) {
+    let driverLoaded = false;
     try {
       await interpreter.eval('(eval(require("fs").readFileSync("driver.js")),1)');
+      driverLoaded = true;
       return { interpreter, started: await interpreter.eval<DriverStart>(`start(${from},${to},${SLACK})`) };
     } catch (error) {
-      if (!interpreter.exited || attempt === 5) throw error;
+      // Once the driver is in, start() may have begun saving: only a death is a power cut then.
+      if ((driverLoaded && !interpreter.exited) || attempt === 5) throw error;
       interpreter = await restart(interpreter);
     }
   }
