@@ -85,7 +85,9 @@ class DevicePort implements LineTransport {
   }
 
   async plug(): Promise<void> {
-    if (this.port) return;
+    // A port that is no longer open but has not emitted 'close' yet (a line torn down under it) is
+    // gone already: a new one is opened, and the old one's 'close' leaves the new one alone.
+    if (this.port?.isOpen) return;
     const port = this.openPort(this.path);
     if (!port.isOpen) {
       const opened = once(port, 'open'); // rejects on the port's 'error', e.g. a failed open
