@@ -324,22 +324,25 @@ export class TerminalRegistry {
   async publishConfigs(): Promise<number> {
     const starsOnly = this.#deps.terminalConfig() === undefined && this.#deps.receiptPage === undefined;
     if (starsOnly && this.#deps.staffStars === undefined) return 0;
-    const { rows } = await this.#deps.db.query<{ terminal_id: string; area_code: string | null; hall_code: string | null }>(
-      "SELECT terminal_id, area_code, hall_code FROM terminals WHERE status = 'approved' ORDER BY terminal_id",
-    );
-    const placed = rows.map((row) => ({ terminalId: row.terminal_id, place: { areaCode: row.area_code, hallCode: row.hall_code } }));
+    const placed = await this.#placed("SELECT terminal_id, area_code, hall_code FROM terminals WHERE status = 'approved' ORDER BY terminal_id");
     return this.#publishConfigsOf(starsOnly ? placed.filter(({ place }) => this.#deps.staffStars?.(place) !== undefined) : placed);
   }
 
   /** Publishes again the retained config of every approved terminal of these halls (their staff stars changed). Returns how many were published. */
   async publishConfigsAt(halls: readonly { areaCode: string; hallCode: string }[]): Promise<number> {
     if (halls.length === 0) return 0;
-    const { rows } = await this.#deps.db.query<{ terminal_id: string }>(
-      `SELECT t.terminal_id FROM terminals t JOIN json_to_recordset($1::json) AS h(area_code text, hall_code text) ON t.area_code = h.area_code AND t.hall_code = h.hall_code
+    const placed = await this.#placed(
+      `SELECT t.terminal_id, t.area_code, t.hall_code FROM terminals t JOIN json_to_recordset($1::json) AS h(area_code text, hall_code text) ON t.area_code = h.area_code AND t.hall_code = h.hall_code
         WHERE t.status = 'approved' ORDER BY t.terminal_id`,
       [JSON.stringify(halls.map((h) => ({ area_code: h.areaCode, hall_code: h.hallCode })))],
     );
-    return this.#publishConfigsOf(rows.map((row) => row.terminal_id));
+    return this.#publishConfigsOf(placed);
+  }
+
+  /** Terminals with their places, read in the one query that picks them (not one query each when their configs are made). */
+  async #placed(sql: string, params?: readonly unknown[]): Promise<{ terminalId: string; place: TerminalPlaceRow }[]> {
+    const { rows } = await this.#deps.db.query<{ terminal_id: string; area_code: string | null; hall_code: string | null }>(sql, params);
+    return rows.map((row) => ({ terminalId: row.terminal_id, place: { areaCode: row.area_code, hallCode: row.hall_code } }));
   }
 
   /** Several in flight at once: a fleet's configs one PUBACK after another would take a round trip each. */

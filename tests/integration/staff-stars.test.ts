@@ -111,6 +111,11 @@ for (const engine of engines) {
       expect(publisher.configOf(TERMINALS.T4.id)).toBeUndefined();
       // Published at start by the registry too: the stars go with every config.
       expect(await registry.publishConfigs()).toBe(3);
+      // The halls whose stars changed: their terminals and places in one query, not one query a terminal.
+      const republish = vi.spyOn(db, 'query');
+      expect(await registry.publishConfigsAt([{ areaCode: '330106', hallCode: 'H01' }])).toBe(2);
+      expect(republish).toHaveBeenCalledTimes(1);
+      republish.mockRestore();
 
       // An hour on, with nothing new: nothing is sent.
       const before = publisher.count();
