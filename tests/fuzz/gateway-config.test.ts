@@ -12,7 +12,7 @@ import { parseRosterText } from '../../gateway/registry/roster-file.js';
  * files), or left unanswered (probes); nothing else is ever thrown.
  */
 const SEED = 20261130;
-const hostileKey = fc.constantFrom('__proto__', 'constructor', 'mqtt', 'database', 'url', 'urlFile', 'dataDir', 'sharedGroup', 'terminals', 'approval', 'http', 'port', 'instance', 'terminalId', 'publicKey');
+const hostileKey = fc.constantFrom('__proto__', 'constructor', 'mqtt', 'database', 'url', 'urlFile', 'dataDir', 'sharedGroup', 'terminals', 'approval', 'http', 'port', 'instance', 'terminalId', 'publicKey', 'ingest', 'verifyThread');
 const anyValue = fc.letrec((tie) => ({
   value: fc.oneof(
     { depthSize: 'small' },
@@ -33,6 +33,8 @@ const nearConfig = fc
     database: fc.oneof(fc.constant({ dataDir: '/var/lib/hcp-gateway/db' }), anyValue, fc.record({ url: fc.oneof(fc.string(), fc.constantFrom('postgres://gw:hunter2@db/hcp', 'postgresql://:hunter2@db', 'postgres://gw:hunter2@')), urlFile: anyValue })),
     instance: anyValue,
     terminals: fc.oneof(anyValue, fc.record({ approval: anyValue, config: anyValue })),
+    // The ingest settings, each valid or anything (verifyThread: a boolean, nothing else).
+    ingest: fc.oneof(anyValue, fc.record({ maxBatch: fc.oneof(fc.constant(500), anyValue), concurrency: fc.oneof(fc.constant(3), anyValue), verifyThread: fc.oneof(fc.boolean(), anyValue) }, { requiredKeys: [] })),
     http: anyValue,
   }, { requiredKeys: [] });
 
@@ -51,6 +53,21 @@ describe('gateway config and roster, fuzzed', () => {
         }
       }),
       { seed: SEED, numRuns: 400 },
+    );
+  });
+
+  it('ingest.verifyThread: true by default, a boolean kept, anything else refused naming it', () => {
+    const base = { mqtt: { url: 'mqtt://127.0.0.1:1883' }, database: { dataDir: '/var/lib/hcp-gateway/db' } };
+    expect(parseGatewayConfig(base).ingest.verifyThread).toBe(true);
+    fc.assert(
+      fc.property(anyValue, (value) => {
+        if (typeof value === 'boolean') {
+          expect(parseGatewayConfig({ ...base, ingest: { verifyThread: value } }).ingest.verifyThread).toBe(value);
+          return;
+        }
+        expect(() => parseGatewayConfig({ ...base, ingest: { verifyThread: value } })).toThrow(/ingest\.verifyThread: /);
+      }),
+      { seed: SEED, numRuns: 200 },
     );
   });
 
